@@ -1,0 +1,71 @@
+// Builds the extension host, the compute worker, the CLI, the webview app and (with --tests)
+// the test files. `node esbuild.mjs [--watch] [--production] [--tests]`.
+import * as esbuild from 'esbuild';
+import { readdirSync, statSync } from 'fs';
+import { join } from 'path';
+
+const watch = process.argv.includes('--watch');
+const production = process.argv.includes('--production');
+const tests = process.argv.includes('--tests');
+
+const node = {
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  sourcemap: !production,
+  minify: production,
+  external: ['vscode', 'onnxruntime-node'],
+  logLevel: 'warning',
+};
+
+const builds = [
+  { ...node, entryPoints: { extension: 'src/extension/extension.ts' }, outdir: 'dist' },
+  { ...node, entryPoints: { worker: 'src/core/runtime/worker.ts' }, outdir: 'dist' },
+  { ...node, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist' },
+  {
+    bundle: true,
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+    sourcemap: production ? false : 'inline',
+    minify: production,
+    entryPoints: { webview: 'webview/main.ts' },
+    outdir: 'dist',
+    loader: { '.css': 'text' },
+    logLevel: 'warning',
+  },
+];
+
+function listTs(dir) {
+  return readdirSync(dir).flatMap((name) => {
+    const full = join(dir, name);
+    if (statSync(full).isDirectory()) return name === 'models' || name === 'fixtures' ? [] : listTs(full);
+    return full.endsWith('.ts') ? [full] : [];
+  });
+}
+
+if (tests) {
+  // Tests are transpiled file by file (no bundling) so mocha sees one module per test file.
+  builds.push({
+    entryPoints: [...listTs('src'), ...listTs('test')].filter((f) => !f.startsWith('test/vscode')),
+    outdir: 'out',
+    outbase: '.',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    sourcemap: true,
+    logLevel: 'warning',
+  });
+}
+
+const present = builds.filter((b) => {
+  const entries = Array.isArray(b.entryPoints) ? b.entryPoints : Object.values(b.entryPoints);
+  return entries.every((e) => { try { return statSync(e).isFile(); } catch { return false; } });
+});
+
+if (watch) {
+  for (const b of present) await (await esbuild.context(b)).watch();
+} else {
+  await Promise.all(present.map((b) => esbuild.build(b)));
+}

@@ -1,0 +1,264 @@
+// A loaded ONNX model: its summary, its layers with shapes, and runs of it (and of variants of it
+// with extra outputs) on cached onnxruntime sessions.
+import * as fs from 'fs';
+import * as path from 'path';
+import { dimsOf, indexGraph, nodeLabel, onnxOpset, topologicalOrder } from './onnx/graph';
+import { elementCount } from './onnx/initializers';
+import { DataType, GraphProto, ModelProto, NodeProto, OnnxFormatError, decodeModel, encodeModel } from './onnx/proto';
+import { exposeOutputs, realInputs, withDynamicBatch } from './onnx/surgery';
+import { ProviderSetting, RuntimeSession, SessionCache, createSession, run } from './runtime/session';
+import { Tensor, formatShape, sizeOf } from './tensor';
+
+export interface TensorInfo {
+  name: string;
+  dtype: string;
+  /** Numbers for fixed dimensions, strings for symbolic ones. */
+  shape: (number | string)[];
+}
+
+export interface LayerInfo {
+  /** Node name, e.g. '/layer4/layer4.1/conv2/Conv'. */
+  name: string;
+  opType: string;
+  outputs: { name: string; shape?: number[] }[];
+  /** PyTorch module scope parsed from the node name, e.g. 'layer4.1.conv2'. */
+  scope?: string;
+  /** Source stack trace from node metadata, where the exporter wrote one. */
+  sourceTrace?: string;
+}
+
+export interface ModelSummary {
+  path?: string;
+  producer: string;
+  irVersion: number;
+  opset: number;
+  inputs: TensorInfo[];
+  outputs: TensorInfo[];
+  parameterCount: number;
+  opHistogram: Record<string, number>;
+  nodeCount: number;
+}
+
+const DTYPE_NAMES: Record<number, string> = {
+  [DataType.FLOAT]: 'float32', [DataType.DOUBLE]: 'float64', [DataType.INT64]: 'int64', [DataType.INT32]: 'int32',
+  [DataType.UINT8]: 'uint8', [DataType.INT8]: 'int8', [DataType.BOOL]: 'bool', [DataType.FLOAT16]: 'float16',
+};
+
+export class ModelLoadError extends Error {}
+
+/** Reads and decodes a model file, with one clear sentence for each way it can fail. */
+export function readModelFile(file: string): { proto: ModelProto; bytes: Uint8Array } {
+  let bytes: Uint8Array;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ModelLoadError(code === 'ENOENT' ? `model file not found: ${file}` : `cannot read model file ${file} (${code})`);
+  }
+  if (bytes.length === 0) throw new ModelLoadError(`${path.basename(file)} is empty, not an ONNX model`);
+  try {
+    return { proto: decodeModel(bytes), bytes };
+  } catch (err) {
+    if (err instanceof OnnxFormatError) throw new ModelLoadError(`${path.basename(file)}: ${err.message}`);
+    throw err;
+  }
+}
+
+/** 'layer4/layer4.1/conv2' from '/layer4/layer4.1/conv2/Conv' (PyTorch's exporter names nodes by module scope). */
+export function moduleScope(nodeName: string | undefined): string | undefined {
+  if (!nodeName || !nodeName.startsWith('/')) return undefined;
+  const parts = nodeName.split('/').filter(Boolean);
+  if (parts.length < 2) return undefined;
+  // Each scope part is the dotted module path so far: /layer4/layer4.1/conv2/Conv is layer4.1.conv2.
+  let scope = '';
+  for (const part of parts.slice(0, -1)) scope = scope && !part.startsWith(scope + '.') ? `${scope}.${part}` : part;
+  return scope;
+}
+
+function sourceTrace(node: NodeProto): string | undefined {
+  const entry = node.metadata_props?.find((p) => p.key === 'pkg.torch.onnx.stack_trace' || p.key?.includes('stack_trace'));
+  return entry?.value;
+}
+
+function tensorInfo(graph: GraphProto, names: { name: string; type?: { tensor_type?: { elem_type?: number } } }[]): TensorInfo[] {
+  return names.map((v) => ({
+    name: v.name,
+    dtype: DTYPE_NAMES[v.type?.tensor_type?.elem_type ?? 0] ?? 'unknown',
+    shape: dimsOf(v as never) ?? [],
+  }));
+}
+
+export function summarize(proto: ModelProto, file?: string): ModelSummary {
+  const graph = proto.graph as GraphProto;
+  const opHistogram: Record<string, number> = {};
+  for (const node of graph.node) opHistogram[node.op_type] = (opHistogram[node.op_type] ?? 0) + 1;
+  const parameterCount = (graph.initializer ?? []).reduce((sum, t) => sum + elementCount(t), 0);
+  return {
+    path: file,
+    producer: [proto.producer_name, proto.producer_version].filter(Boolean).join(' ') || 'unknown',
+    irVersion: Number(proto.ir_version ?? 0),
+    opset: onnxOpset(proto),
+    inputs: tensorInfo(graph, realInputs(graph)),
+    outputs: tensorInfo(graph, graph.output ?? []),
+    parameterCount,
+    opHistogram,
+    nodeCount: graph.node.length,
+  };
+}
+
+// Ops that compute shapes or constants rather than features: not layers a user looks at.
+const SHAPE_OPS = new Set(['Shape', 'Gather', 'Cast', 'Constant', 'ConstantOfShape', 'Range', 'Unsqueeze', 'Concat', 'Slice', 'Size', 'Squeeze', 'Equal', 'Where', 'Expand']);
+
+export interface ModelOptions {
+  provider?: ProviderSetting;
+}
+
+export class ConvModel {
+  private readonly sessions = new SessionCache();
+  private batchSupport?: Promise<boolean>;
+  private probedShapes?: Promise<Map<string, number[]>>;
+
+  private constructor(
+    readonly proto: ModelProto,
+    readonly bytes: Uint8Array,
+    readonly file: string | undefined,
+    readonly provider: ProviderSetting,
+  ) {}
+
+  static load(file: string, options: ModelOptions = {}): ConvModel {
+    const { proto, bytes } = readModelFile(file);
+    return new ConvModel(proto, bytes, path.resolve(file), options.provider ?? 'auto');
+  }
+
+  static fromBytes(bytes: Uint8Array, options: ModelOptions = {}): ConvModel {
+    try {
+      return new ConvModel(decodeModel(bytes), bytes, undefined, options.provider ?? 'auto');
+    } catch (err) {
+      if (err instanceof OnnxFormatError) throw new ModelLoadError(err.message);
+      throw err;
+    }
+  }
+
+  get graph(): GraphProto {
+    return this.proto.graph as GraphProto;
+  }
+
+  get dir(): string | undefined {
+    return this.file ? path.dirname(this.file) : undefined;
+  }
+
+  summary(): ModelSummary {
+    return summarize(this.proto, this.file);
+  }
+
+  get input(): TensorInfo {
+    return this.summary().inputs[0];
+  }
+
+  /**
+   * A session for a variant of the model, cached under `key`. Models with external data are
+   * written beside the original so onnxruntime resolves the data files the same way.
+   */
+  session(key: string, variant: () => ModelProto): Promise<RuntimeSession> {
+    return this.sessions.get(`${key}|${this.provider}`, async () => {
+      const proto = variant();
+      if (proto === this.proto && this.file) return createSession(this.file, this.provider);
+      return createSession(encodeModel(proto), this.provider);
+    });
+  }
+
+  /** The model with a dynamic batch dimension when the graph allows it, else as it is. */
+  async baseSession(): Promise<RuntimeSession> {
+    return (await this.supportsBatch())
+      ? this.session('dynamic', () => withDynamicBatch(this.proto))
+      : this.session('original', () => this.proto);
+  }
+
+  /** Whether the model runs on a batch of two: decided by trying it once. */
+  supportsBatch(): Promise<boolean> {
+    this.batchSupport ??= (async () => {
+      const input = this.input;
+      const dims = concreteInputDims(input.shape);
+      if (typeof input.shape[0] === 'string') return true;
+      try {
+        const s = await this.session('dynamic', () => withDynamicBatch(this.proto));
+        const probe = { dtype: 'float32' as const, dims: [2, ...dims.slice(1)], data: new Float32Array(2 * sizeOf(dims.slice(1))) };
+        await run(s, { [input.name]: probe });
+        return true;
+      } catch {
+        await this.sessions.dispose('dynamic');
+        return false;
+      }
+    })();
+    return this.batchSupport;
+  }
+
+  /** Runs the model with the named tensors exposed as extra outputs. */
+  async run(feeds: Record<string, Tensor>, extraOutputs: string[] = []): Promise<Record<string, Tensor>> {
+    this.checkFeeds(feeds);
+    const dynamic = await this.supportsBatch();
+    const outputs = [...(this.graph.output ?? []).map((o) => o.name), ...extraOutputs.filter((n) => !(this.graph.output ?? []).some((o) => o.name === n))];
+    if (extraOutputs.length === 0) return run(await this.baseSession(), feeds);
+    const key = `expose:${dynamic}:${[...extraOutputs].sort().join(',')}`;
+    const s = await this.session(key, () => exposeOutputs(dynamic ? withDynamicBatch(this.proto) : this.proto, extraOutputs));
+    return run(s, feeds, outputs);
+  }
+
+  /** Throws a clear error when a feed's shape cannot fit the model's declared input. */
+  checkFeeds(feeds: Record<string, Tensor>): void {
+    for (const info of this.summary().inputs) {
+      const t = feeds[info.name];
+      if (!t) throw new InputShapeError(`the model needs an input named '${info.name}' ${formatShape(info.shape)}`);
+      const fits = t.dims.length === info.shape.length && info.shape.every((d, i) => typeof d === 'string' || d === t.dims[i] || i === 0);
+      if (!fits) {
+        throw new InputShapeError(`input '${info.name}' has shape ${formatShape(t.dims)} but the model expects ${formatShape(info.shape)}`);
+      }
+    }
+  }
+
+  /** Shapes of every node output, found by one run on a zero input of the declared size. */
+  probeShapes(): Promise<Map<string, number[]>> {
+    this.probedShapes ??= (async () => {
+      const names = this.graph.node.flatMap((n) => n.output).filter(Boolean);
+      const feeds: Record<string, Tensor> = {};
+      for (const info of this.summary().inputs) {
+        const dims = concreteInputDims(info.shape);
+        feeds[info.name] = { dtype: 'float32', dims, data: new Float32Array(sizeOf(dims)) };
+      }
+      const s = await createSession(encodeModel(exposeOutputs(this.proto, names)), 'cpu');
+      try {
+        const result = await run(s, feeds);
+        return new Map(Object.entries(result).map(([k, v]) => [k, v.dims]));
+      } finally {
+        await s.session.release();
+      }
+    })();
+    return this.probedShapes;
+  }
+
+  /** The layers a user looks at (shape computations left out), in execution order, with shapes. */
+  async layers(): Promise<LayerInfo[]> {
+    const shapes = await this.probeShapes();
+    const { initializers } = indexGraph(this.graph);
+    return topologicalOrder(this.graph)
+      .filter((n) => !SHAPE_OPS.has(n.op_type) || n.input.some((i) => !initializers.has(i) && (shapes.get(i)?.length ?? 0) >= 3))
+      .map((node) => ({
+        name: nodeLabel(node),
+        opType: node.op_type,
+        outputs: node.output.filter(Boolean).map((o) => ({ name: o, shape: shapes.get(o) })),
+        scope: moduleScope(node.name),
+        sourceTrace: sourceTrace(node),
+      }));
+  }
+
+  async dispose(): Promise<void> {
+    await this.sessions.dispose();
+  }
+}
+
+export class InputShapeError extends Error {}
+
+/** Declared input dims with symbolic ones replaced: batch 1, spatial 224 (ImageNet-style). */
+export function concreteInputDims(shape: (number | string)[]): number[] {
+  return shape.map((d, i) => (typeof d === 'number' && d > 0 ? d : i === 0 ? 1 : shape.length === 4 && i === 1 ? 3 : 224));
+}

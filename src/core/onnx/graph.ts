@@ -1,0 +1,114 @@
+// Read-only views of an ONNX graph: attributes, producers and consumers, topological order.
+import { AttributeProto, GraphProto, ModelProto, NodeProto, ValueInfoProto } from './proto';
+
+const utf8 = new TextDecoder();
+
+function attribute(node: NodeProto, name: string): AttributeProto | undefined {
+  return node.attribute?.find((a) => a.name === name);
+}
+
+export function attrInt(node: NodeProto, name: string, fallback: number): number;
+export function attrInt(node: NodeProto, name: string): number | undefined;
+export function attrInt(node: NodeProto, name: string, fallback?: number): number | undefined {
+  const a = attribute(node, name);
+  return a?.i !== undefined ? Number(a.i) : fallback;
+}
+
+export function attrFloat(node: NodeProto, name: string, fallback: number): number;
+export function attrFloat(node: NodeProto, name: string): number | undefined;
+export function attrFloat(node: NodeProto, name: string, fallback?: number): number | undefined {
+  const a = attribute(node, name);
+  return a?.f !== undefined ? a.f : fallback;
+}
+
+export function attrInts(node: NodeProto, name: string): number[] | undefined {
+  const a = attribute(node, name);
+  return a?.ints ? a.ints.map(Number) : undefined;
+}
+
+export function attrFloats(node: NodeProto, name: string): number[] | undefined {
+  return attribute(node, name)?.floats;
+}
+
+export function attrString(node: NodeProto, name: string, fallback: string): string;
+export function attrString(node: NodeProto, name: string): string | undefined;
+export function attrString(node: NodeProto, name: string, fallback?: string): string | undefined {
+  const a = attribute(node, name);
+  return a?.s !== undefined ? utf8.decode(a.s) : fallback;
+}
+
+export function attrTensor(node: NodeProto, name: string) {
+  return attribute(node, name)?.t;
+}
+
+/** The opset version the model imports for the default ONNX domain. */
+export function onnxOpset(model: ModelProto): number {
+  const entry = model.opset_import?.find((o) => !o.domain || o.domain === 'ai.onnx');
+  return Number(entry?.version ?? 0);
+}
+
+export function dimsOf(info: ValueInfoProto): (number | string)[] | undefined {
+  const shape = info.type?.tensor_type?.shape;
+  if (!shape) return undefined;
+  return (shape.dim ?? []).map((d) => (d.dim_value !== undefined ? Number(d.dim_value) : d.dim_param ?? '?'));
+}
+
+export interface GraphIndex {
+  producer: Map<string, NodeProto>;
+  consumers: Map<string, NodeProto[]>;
+  initializers: Set<string>;
+  graphInputs: string[];
+}
+
+export function indexGraph(graph: GraphProto): GraphIndex {
+  const producer = new Map<string, NodeProto>();
+  const consumers = new Map<string, NodeProto[]>();
+  for (const node of graph.node) {
+    for (const out of node.output) if (out) producer.set(out, node);
+    for (const input of node.input) {
+      if (!input) continue;
+      const list = consumers.get(input);
+      if (list) list.push(node);
+      else consumers.set(input, [node]);
+    }
+  }
+  const initializers = new Set((graph.initializer ?? []).map((t) => t.name ?? ''));
+  const graphInputs = (graph.input ?? []).map((v) => v.name).filter((n) => !initializers.has(n));
+  return { producer, consumers, initializers, graphInputs };
+}
+
+/** Nodes in an order where every node follows the producers of its inputs; throws on a cycle. */
+export function topologicalOrder(graph: GraphProto): NodeProto[] {
+  const { producer } = indexGraph(graph);
+  const state = new Map<NodeProto, 1 | 2>();
+  const order: NodeProto[] = [];
+  for (const start of graph.node) {
+    if (state.has(start)) continue;
+    const stack: [NodeProto, number][] = [[start, 0]];
+    state.set(start, 1);
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1];
+      const [node, i] = top;
+      if (i < node.input.length) {
+        top[1]++;
+        const dep = producer.get(node.input[i]);
+        if (!dep) continue;
+        const s = state.get(dep);
+        if (s === 1) throw new Error(`the graph has a cycle through node '${dep.name || dep.op_type}'`);
+        if (s === undefined) {
+          state.set(dep, 1);
+          stack.push([dep, 0]);
+        }
+      } else {
+        state.set(node, 2);
+        order.push(node);
+        stack.pop();
+      }
+    }
+  }
+  return order;
+}
+
+export function nodeLabel(node: NodeProto): string {
+  return node.name || `${node.op_type}(${node.output[0] ?? ''})`;
+}

@@ -1,0 +1,34 @@
+// Element types of every tensor in a graph, found by propagating declared types through the ops,
+// so intermediate tensors can be exposed as outputs with a correct type.
+import { attrInt, attrTensor, indexGraph, topologicalOrder } from './graph';
+import { DataType, GraphProto } from './proto';
+
+const INT64_OUTPUT_OPS = new Set(['Shape', 'Size', 'ArgMax', 'ArgMin', 'NonZero', 'NonMaxSuppression']);
+const BOOL_OUTPUT_OPS = new Set(['Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'Not', 'And', 'Or', 'Xor', 'IsNaN', 'IsInf']);
+// Ops whose output type is that of a later input, not the first.
+const TYPE_FROM_INPUT: Record<string, number> = { Where: 1, Expand: 0, Range: 0 };
+
+export function elementTypes(graph: GraphProto): Map<string, number> {
+  const types = new Map<string, number>();
+  for (const t of graph.initializer ?? []) types.set(t.name ?? '', t.data_type ?? DataType.FLOAT);
+  for (const v of [...(graph.input ?? []), ...(graph.value_info ?? []), ...(graph.output ?? [])]) {
+    const elem = v.type?.tensor_type?.elem_type;
+    if (elem) types.set(v.name, elem);
+  }
+  indexGraph(graph);
+  for (const node of topologicalOrder(graph)) {
+    let type: number | undefined;
+    if (INT64_OUTPUT_OPS.has(node.op_type)) type = DataType.INT64;
+    else if (BOOL_OUTPUT_OPS.has(node.op_type)) type = DataType.BOOL;
+    else if (node.op_type === 'Cast') type = attrInt(node, 'to');
+    else if (node.op_type === 'Constant') type = attrTensor(node, 'value')?.data_type ?? DataType.FLOAT;
+    else if (node.op_type === 'ConstantOfShape') type = attrTensor(node, 'value')?.data_type ?? DataType.FLOAT;
+    else type = types.get(node.input[TYPE_FROM_INPUT[node.op_type] ?? 0]);
+    for (const [i, out] of node.output.entries()) {
+      if (!out || types.has(out)) continue;
+      // MaxPool's second output holds indices.
+      types.set(out, node.op_type === 'MaxPool' && i === 1 ? DataType.INT64 : type ?? DataType.FLOAT);
+    }
+  }
+  return types;
+}

@@ -1,0 +1,91 @@
+// onnxruntime sessions: the execution provider is chosen by a setting, 'auto' tries CUDA and
+// falls back to the CPU with the reason recorded, and sessions are cached per model variant.
+import * as ort from 'onnxruntime-node';
+import { Tensor, TypedArray } from '../tensor';
+
+export type ProviderSetting = 'auto' | 'cuda' | 'cpu';
+export type Provider = 'cuda' | 'cpu';
+
+export interface RuntimeSession {
+  session: ort.InferenceSession;
+  provider: Provider;
+  /** Why this provider runs: the setting, or the error that made CUDA fall back. */
+  reason: string;
+}
+
+function options(provider: Provider): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: [provider],
+    graphOptimizationLevel: 'all',
+    // Errors reach the user as exceptions; keep onnxruntime's own log for warnings it cannot raise.
+    logSeverityLevel: 3,
+  };
+}
+
+export async function createSession(model: Uint8Array | string, setting: ProviderSetting): Promise<RuntimeSession> {
+  const create = (p: Provider) =>
+    typeof model === 'string'
+      ? ort.InferenceSession.create(model, options(p))
+      : ort.InferenceSession.create(model, options(p));
+  if (setting === 'cpu') return { session: await create('cpu'), provider: 'cpu', reason: 'the CPU was chosen in settings' };
+  try {
+    return { session: await create('cuda'), provider: 'cuda', reason: 'CUDA execution provider loaded' };
+  } catch (err) {
+    const why = firstLine((err as Error).message);
+    if (setting === 'cuda') throw new Error(`the CUDA execution provider could not be loaded: ${why}`);
+    return { session: await create('cpu'), provider: 'cpu', reason: `CUDA unavailable, using the CPU: ${why}` };
+  }
+}
+
+function firstLine(message: string): string {
+  return message.split('\n').find((l) => l.trim().length > 0)?.trim() ?? message;
+}
+
+/** Sessions keyed by a string that names the model file, its variant and the provider setting. */
+export class SessionCache {
+  private readonly sessions = new Map<string, Promise<RuntimeSession>>();
+
+  get(key: string, build: () => Promise<RuntimeSession>): Promise<RuntimeSession> {
+    let entry = this.sessions.get(key);
+    if (!entry) {
+      entry = build();
+      this.sessions.set(key, entry);
+      entry.catch(() => this.sessions.delete(key));
+    }
+    return entry;
+  }
+
+  async dispose(prefix = ''): Promise<void> {
+    const keys = [...this.sessions.keys()].filter((k) => k.startsWith(prefix));
+    for (const key of keys) {
+      const entry = this.sessions.get(key);
+      this.sessions.delete(key);
+      try {
+        await (await entry)?.session.release();
+      } catch {
+        // A session that failed to build has nothing to release.
+      }
+    }
+  }
+}
+
+export function toOrt(t: Tensor): ort.Tensor {
+  return new ort.Tensor(t.dtype, t.data as never, t.dims);
+}
+
+export function fromOrt(t: ort.Tensor): Tensor {
+  return { dtype: t.type as Tensor['dtype'], dims: [...t.dims], data: t.data as TypedArray };
+}
+
+export async function run(
+  rs: RuntimeSession,
+  feeds: Record<string, Tensor>,
+  outputs?: string[],
+): Promise<Record<string, Tensor>> {
+  const ortFeeds: Record<string, ort.Tensor> = {};
+  for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = toOrt(t);
+  const result = outputs ? await rs.session.run(ortFeeds, outputs) : await rs.session.run(ortFeeds);
+  const out: Record<string, Tensor> = {};
+  for (const [name, t] of Object.entries(result)) out[name] = fromOrt(t);
+  return out;
+}

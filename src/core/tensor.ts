@@ -1,0 +1,43 @@
+// A dense tensor in C order: the one array type the core passes around (inputs, activations,
+// gradients, maps), convertible to and from onnxruntime tensors and .npy files.
+export type DType = 'float32' | 'float64' | 'int64' | 'int32' | 'uint8' | 'int8' | 'bool';
+
+export type TypedArray = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array | Int8Array;
+
+export interface Tensor<T extends TypedArray = TypedArray> {
+  dtype: DType;
+  dims: number[];
+  data: T;
+}
+
+export type FloatTensor = Tensor<Float32Array>;
+
+export function sizeOf(dims: readonly number[]): number {
+  return dims.reduce((a, b) => a * b, 1);
+}
+
+export function float32(dims: number[], data?: Float32Array | number[]): FloatTensor {
+  const size = sizeOf(dims);
+  const array = data instanceof Float32Array ? data : data ? Float32Array.from(data) : new Float32Array(size);
+  if (array.length !== size) {
+    throw new Error(`tensor data has ${array.length} values but shape [${dims.join(',')}] needs ${size}`);
+  }
+  return { dtype: 'float32', dims: [...dims], data: array };
+}
+
+export function formatShape(dims: readonly (number | string)[]): string {
+  return `[${dims.join(', ')}]`;
+}
+
+/** Index of the largest value of a 1-D slice. */
+export function argmax(values: ArrayLike<number>, offset = 0, length = values.length - offset): number {
+  let best = 0;
+  for (let i = 1; i < length; i++) if (values[offset + i] > values[offset + best]) best = i;
+  return best;
+}
+
+export function maxAbs(values: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < values.length; i++) m = Math.max(m, Math.abs(values[i]));
+  return m;
+}
