@@ -240,8 +240,9 @@ export class ConvModel {
   async layers(): Promise<LayerInfo[]> {
     const shapes = await this.probeShapes();
     const { initializers } = indexGraph(this.graph);
+    const dependsOnInput = (n: NodeProto) => n.input.some((i) => i && !initializers.has(i));
     return topologicalOrder(this.graph)
-      .filter((n) => !SHAPE_OPS.has(n.op_type) || n.input.some((i) => !initializers.has(i) && (shapes.get(i)?.length ?? 0) >= 3))
+      .filter((n) => dependsOnInput(n) && (!SHAPE_OPS.has(n.op_type) || n.input.some((i) => !initializers.has(i) && (shapes.get(i)?.length ?? 0) >= 3)))
       .map((node) => ({
         name: nodeLabel(node),
         opType: node.op_type,

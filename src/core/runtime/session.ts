@@ -22,6 +22,10 @@ function options(provider: Provider): ort.InferenceSession.SessionOptions {
   };
 }
 
+// The CUDA attempt fails loudly in onnxruntime's native log when its libraries are missing;
+// the failure is reported to the user as the fallback reason instead.
+ort.env.logLevel = 'fatal';
+
 export async function createSession(model: Uint8Array | string, setting: ProviderSetting): Promise<RuntimeSession> {
   const create = (p: Provider) =>
     typeof model === 'string'
@@ -31,14 +35,19 @@ export async function createSession(model: Uint8Array | string, setting: Provide
   try {
     return { session: await create('cuda'), provider: 'cuda', reason: 'CUDA execution provider loaded' };
   } catch (err) {
-    const why = firstLine((err as Error).message);
+    const why = cudaFailureReason((err as Error).message);
     if (setting === 'cuda') throw new Error(`the CUDA execution provider could not be loaded: ${why}`);
     return { session: await create('cpu'), provider: 'cpu', reason: `CUDA unavailable, using the CPU: ${why}` };
   }
 }
 
-function firstLine(message: string): string {
-  return message.split('\n').find((l) => l.trim().length > 0)?.trim() ?? message;
+// onnxruntime-node's npm package ships the CPU provider only; the CUDA provider's libraries
+// come from its install script (ONNXRUNTIME_NODE_INSTALL_CUDA) and need CUDA and cuDNN.
+function cudaFailureReason(message: string): string {
+  const first = message.split('\n').find((l) => l.trim().length > 0)?.trim() ?? message;
+  return /Failed to load shared library/i.test(first)
+    ? 'the CUDA provider libraries of onnxruntime-node are not installed (or CUDA/cuDNN is missing)'
+    : first;
 }
 
 /** Sessions keyed by a string that names the model file, its variant and the provider setting. */

@@ -1,0 +1,51 @@
+// convlens: the ConvLens core on the command line. Human-readable output by default, JSON with
+// --json, tensors in and out as .npy; every failure is one clear line and a non-zero exit.
+import { UsageError } from './args';
+import * as inspectCommand from './commands/inspect';
+
+interface Command {
+  usage: string;
+  run(argv: string[]): Promise<void>;
+  summary: string;
+}
+
+const COMMANDS: Record<string, Command> = {
+  inspect: { usage: inspectCommand.usage, run: inspectCommand.inspect, summary: 'describe a model: inputs, outputs, ops, layers with shapes' },
+};
+
+function help(): string {
+  const lines = ['usage: convlens COMMAND [options]', '', 'commands:'];
+  for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(14)} ${c.summary}`, `  ${''.padEnd(14)} ${c.usage}`);
+  return lines.join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(help());
+    return name ? 0 : 2;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    console.error(`convlens: unknown command '${name}'\n\n${help()}`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(`usage: ${command.usage}`);
+    return 0;
+  }
+  try {
+    await command.run(rest);
+    return 0;
+  } catch (err) {
+    const message = (err as Error).message ?? String(err);
+    console.error(`convlens ${name}: ${message}`);
+    if (err instanceof UsageError) console.error(`usage: ${command.usage}`);
+    if (process.env.CONVLENS_DEBUG) console.error((err as Error).stack);
+    return err instanceof UsageError ? 2 : 1;
+  }
+}
+
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});
