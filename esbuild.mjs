@@ -1,5 +1,5 @@
 // Builds the extension host, the compute worker, the CLI, the webview app and (with --tests)
-// the test files. `node esbuild.mjs [--watch] [--production] [--tests]`.
+// the test and benchmark files. `node esbuild.mjs [--watch] [--production] [--tests] [--bench]`.
 import * as esbuild from 'esbuild';
 import { readdirSync, statSync } from 'fs';
 import { join } from 'path';
@@ -7,6 +7,7 @@ import { join } from 'path';
 const watch = process.argv.includes('--watch');
 const production = process.argv.includes('--production');
 const tests = process.argv.includes('--tests');
+const bench = process.argv.includes('--bench');
 
 const node = {
   bundle: true,
@@ -39,16 +40,17 @@ const builds = [
 
 function listTs(dir) {
   return readdirSync(dir).flatMap((name) => {
+    if (name === 'node_modules') return [];
     const full = join(dir, name);
     if (statSync(full).isDirectory()) return name === 'models' || name === 'fixtures' ? [] : listTs(full);
     return full.endsWith('.ts') ? [full] : [];
   });
 }
 
-if (tests) {
-  // Tests are transpiled file by file (no bundling) so mocha sees one module per test file.
+if (tests || bench) {
+  // Tests and benchmarks are transpiled file by file (no bundling): one module per file.
   builds.push({
-    entryPoints: [...listTs('src'), ...listTs('test')].filter((f) => !f.startsWith('test/vscode')),
+    entryPoints: [...listTs('src'), ...listTs('test'), ...(bench ? listTs('bench') : [])].filter((f) => !f.startsWith('test/vscode')),
     outdir: 'out',
     outbase: '.',
     platform: 'node',

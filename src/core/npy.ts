@@ -48,8 +48,9 @@ export function parseNpy(bytes: Uint8Array): Tensor {
   if (bytes.length - dataStart < length * BYTES[dtype]) {
     throw new NpyFormatError(`truncated .npy data: shape (${dims.join(', ')}) needs ${length * BYTES[dtype]} bytes, file has ${bytes.length - dataStart}`);
   }
-  // Copy so the typed array is aligned whatever the header length was.
-  const copy = bytes.slice(dataStart, dataStart + length * BYTES[dtype]);
+  // Copy so the typed array is aligned whatever the header length was (Buffer.slice would only
+  // make a view into Node's shared pool).
+  const copy = Uint8Array.prototype.slice.call(bytes, dataStart, dataStart + length * BYTES[dtype]);
   return { dtype, dims, data: arrayFor(dtype, copy.buffer, 0, length) };
 }
 

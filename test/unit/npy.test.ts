@@ -1,6 +1,9 @@
 import * as assert from 'assert';
 import { formatNpy, parseNpy, NpyFormatError } from '../../src/core/npy';
 import { float32 } from '../../src/core/tensor';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 
 describe('npy', () => {
   it('round-trips a float32 tensor with its shape', () => {
@@ -22,5 +25,15 @@ describe('npy', () => {
     assert.throws(() => parseNpy(new TextEncoder().encode('hello world, not numpy')), NpyFormatError);
     const bytes = formatNpy(float32([4, 4]));
     assert.throws(() => parseNpy(bytes.subarray(0, bytes.length - 8)), /truncated .npy data/);
+  });
+});
+
+describe('npy from files', () => {
+  it('reads small files whose Buffer lives inside Node\'s shared pool', () => {
+    const file = path.join(os.tmpdir(), `convlens-npy-${process.pid}.npy`);
+    fs.writeFileSync(file, formatNpy(float32([3], [0.5, 0.25, -2])));
+    const back = parseNpy(fs.readFileSync(file));
+    fs.unlinkSync(file);
+    assert.deepStrictEqual(Array.from(back.data as Float32Array), [0.5, 0.25, -2]);
   });
 });

@@ -20,7 +20,7 @@ export function dtypeOf(dataType: number | undefined): DType | undefined {
 }
 
 function fromBytes(dtype: DType, bytes: Uint8Array, length: number): TypedArray {
-  const copy = bytes.slice(0, length * BYTES[dtype]);
+  const copy = Uint8Array.prototype.slice.call(bytes, 0, length * BYTES[dtype]);
   switch (dtype) {
     case 'float32': return new Float32Array(copy.buffer, 0, length);
     case 'float64': return new Float64Array(copy.buffer, 0, length);
