@@ -20,6 +20,8 @@ export interface LayerView {
   tensor: string;
   shape?: number[];
   scope?: string;
+  /** Source stack trace the exporter put in the node's metadata, when it did. */
+  sourceTrace?: string;
   /** Whether the training code that defined this layer was found in the workspace. */
   hasSource?: boolean;
 }
@@ -136,6 +138,8 @@ const MAX_DROPPED_BYTES = 64 * 1024 * 1024;
 type Check = (v: unknown) => boolean;
 const isString: Check = (v) => typeof v === 'string' && v.length <= 4096;
 const isId: Check = (v) => typeof v === 'string' && /^[\w.:-]{1,128}$/.test(v);
+// Method names are CLI names such as 'gradcam++'.
+const isMethod: Check = (v) => typeof v === 'string' && /^[\w.:+-]{1,128}$/.test(v);
 const isIndex: Check = (v) => Number.isInteger(v) && (v as number) >= 0 && (v as number) < 1e7;
 
 function isTarget(v: unknown): v is TargetSpec {
@@ -166,10 +170,10 @@ const FIELDS: { [K in WebviewToHost['type']]: Record<string, Check> } = {
   pickImages: {},
   dropImages: { files: isDroppedFiles },
   selectImage: { imageId: isId },
-  explain: { requestId: isId, imageId: isId, method: isId, layer: isString, target: isTarget },
+  explain: { requestId: isId, imageId: isId, method: isMethod, layer: isString, target: isTarget },
   compare: {
     requestId: isId, imageId: isId, layer: isString, target: isTarget,
-    methods: (v) => Array.isArray(v) && v.length > 0 && v.length <= 20 && v.every(isId),
+    methods: (v) => Array.isArray(v) && v.length > 0 && v.length <= 20 && v.every(isMethod),
   },
   activations: { requestId: isId, imageId: isId, layer: isString, target: isTarget },
   cancel: { requestId: isId },

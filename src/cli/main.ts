@@ -1,7 +1,12 @@
 // convlens: the ConvLens core on the command line. Human-readable output by default, JSON with
 // --json, tensors in and out as .npy; every failure is one clear line and a non-zero exit.
 import { UsageError } from './args';
+import * as activationsCommand from './commands/activations';
+import * as demoCommand from './commands/demo';
+import * as explainCommands from './commands/explain';
+import * as gradientCommand from './commands/gradient';
 import * as inspectCommand from './commands/inspect';
+import * as predictCommand from './commands/predict';
 
 interface Command {
   usage: string;
@@ -11,6 +16,12 @@ interface Command {
 
 const COMMANDS: Record<string, Command> = {
   inspect: { usage: inspectCommand.usage, run: inspectCommand.inspect, summary: 'describe a model: inputs, outputs, ops, layers with shapes' },
+  predict: { usage: predictCommand.usage, run: predictCommand.predict, summary: 'top-k classes for an image or .npy input' },
+  activations: { usage: activationsCommand.usage, run: activationsCommand.activations, summary: "a layer's output with per-channel statistics" },
+  gradient: { usage: gradientCommand.usage, run: gradientCommand.gradient, summary: 'gradients of an output element with respect to tensors, as .npy' },
+  explain: { usage: explainCommands.usage, run: explainCommands.explainCommand, summary: 'an explanation map (CAMs, gradient attributions, perturbation methods)' },
+  demo: { usage: demoCommand.usage, run: demoCommand.demo, summary: 'explain the bundled sample model on the sample images; write overlays and a report' },
+  faithfulness: { usage: explainCommands.faithfulnessUsage, run: explainCommands.faithfulnessCommand, summary: 'deletion and insertion scores of explanation maps' },
 };
 
 function help(): string {

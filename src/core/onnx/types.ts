@@ -1,12 +1,21 @@
 // Element types of every tensor in a graph, found by propagating declared types through the ops,
 // so intermediate tensors can be exposed as outputs with a correct type.
-import { attrInt, attrTensor, indexGraph, topologicalOrder } from './graph';
+import { attrInt, attrTensor, topologicalOrder } from './graph';
 import { DataType, GraphProto } from './proto';
 
 const INT64_OUTPUT_OPS = new Set(['Shape', 'Size', 'ArgMax', 'ArgMin', 'NonZero', 'NonMaxSuppression']);
 const BOOL_OUTPUT_OPS = new Set(['Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'Not', 'And', 'Or', 'Xor', 'IsNaN', 'IsInf']);
 // Ops whose output type is that of a later input, not the first.
 const TYPE_FROM_INPUT: Record<string, number> = { Where: 1, Expand: 0, Range: 0 };
+
+/** Outputs after the first whose type is fixed by the op: indices, masks, counts. */
+function secondaryOutputType(op: string, index: number): number | undefined {
+  if (index === 0) return undefined;
+  if ((op === 'MaxPool' || op === 'TopK') && index === 1) return DataType.INT64;
+  if (op === 'Dropout' && index === 1) return DataType.BOOL;
+  if (op === 'Unique') return DataType.INT64;
+  return undefined;
+}
 
 export function elementTypes(graph: GraphProto): Map<string, number> {
   const types = new Map<string, number>();
@@ -15,7 +24,6 @@ export function elementTypes(graph: GraphProto): Map<string, number> {
     const elem = v.type?.tensor_type?.elem_type;
     if (elem) types.set(v.name, elem);
   }
-  indexGraph(graph);
   for (const node of topologicalOrder(graph)) {
     let type: number | undefined;
     if (INT64_OUTPUT_OPS.has(node.op_type)) type = DataType.INT64;
@@ -26,8 +34,7 @@ export function elementTypes(graph: GraphProto): Map<string, number> {
     else type = types.get(node.input[TYPE_FROM_INPUT[node.op_type] ?? 0]);
     for (const [i, out] of node.output.entries()) {
       if (!out || types.has(out)) continue;
-      // MaxPool's second output holds indices.
-      types.set(out, node.op_type === 'MaxPool' && i === 1 ? DataType.INT64 : type ?? DataType.FLOAT);
+      types.set(out, secondaryOutputType(node.op_type, i) ?? type ?? DataType.FLOAT);
     }
   }
   return types;

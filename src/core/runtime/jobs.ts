@@ -1,12 +1,13 @@
 // The jobs the compute worker runs, with their argument and result types: the contract between
 // the VS Code layer (through ComputeClient) and the core. Results are the protocol's view types,
 // ready to post to a webview.
-import type { ActivationsView, ExplanationView, ImageView, ModelView, Prediction, TargetSpec } from '../../protocol';
+import type { ActivationsView, ExplanationView, ImageView, MethodView, ModelView, Prediction, TargetSpec } from '../../protocol';
+import type { PreprocessOverrides } from '../preprocess';
 import type { ProviderSetting } from './session';
 
 export interface JobTypes {
   /** Loads (or reloads) a model and describes it. */
-  openModel: { args: { modelPath: string; provider: ProviderSetting }; result: ModelView };
+  openModel: { args: { modelPath: string; provider: ProviderSetting; preprocessing?: PreprocessOverrides }; result: ModelView };
   /** Decodes and preprocesses an image for a model; the worker keeps it under the returned id. */
   loadImage: { args: { modelPath: string; imagePath?: string; name?: string; base64?: string }; result: ImageView };
   predict: { args: { modelPath: string; imageId: string; topK: number }; result: Prediction[] };
@@ -21,6 +22,8 @@ export interface JobTypes {
   /** An explanation kept by the worker, as PNG overlay or .npy of the raw attribution. */
   exportExplanation: { args: { explanationId: string; format: 'png' | 'npy' }; result: { bytes: Uint8Array; suggestedName: string } };
   closeModel: { args: { modelPath: string }; result: void };
+  /** The explanation methods with their formulas, for method pickers. */
+  methods: { args: Record<string, never>; result: MethodView[] };
 }
 
 export type JobName = keyof JobTypes;

@@ -1,0 +1,103 @@
+// npm run bench: speed as ratios to baselines measured in the same run (a plain forward pass on
+// the same session, the recorded PyTorch times of ../shared/reference). Nothing here asserts.
+// `npm run bench -- --quick` measures fewer repetitions and skips the slowest methods.
+import * as fs from 'fs';
+import * as path from 'path';
+import { computeGradients } from '../src/core/autodiff/gradients';
+import { explain } from '../src/core/explain';
+import { resolveTarget, seedFor } from '../src/core/explain/target';
+import { ConvModel } from '../src/core/model';
+import { Tensor } from '../src/core/tensor';
+import { benchDataset } from './dataset';
+import { REFERENCE_DIR, ReferenceCase, loadManifest, loadTensor, referenceAvailable } from '../test/support/reference';
+
+const quick = process.argv.includes('--quick');
+const REPEATS = quick ? 3 : 10;
+
+/** Median wall time of `repeats` runs after one warm-up, in seconds. */
+export async function time(fn: () => Promise<unknown>, repeats = REPEATS): Promise<number> {
+  await fn();
+  const times: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const start = performance.now();
+    await fn();
+    times.push((performance.now() - start) / 1000);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+const METHODS: { name: string; torchKey?: string; slow?: boolean; options?: Record<string, number | string | number[]> }[] = [
+  { name: 'gradcam', torchKey: 'GradCAM_s' },
+  { name: 'gradcam++', torchKey: 'GradCAMPlusPlus_s' },
+  { name: 'xgradcam', torchKey: 'XGradCAM_s' },
+  { name: 'hirescam', torchKey: 'HiResCAM_s' },
+  { name: 'layercam', torchKey: 'LayerCAM_s' },
+  { name: 'eigencam', torchKey: 'EigenCAM_s' },
+  { name: 'scorecam', torchKey: 'ScoreCAM_s', slow: true },
+  { name: 'ablationcam', torchKey: 'AblationCAM_s', slow: true },
+  { name: 'saliency' },
+  { name: 'integrated-gradients', torchKey: 'IntegratedGradients_s', options: { steps: 32, method: 'riemann_trapezoid' } },
+  { name: 'occlusion', torchKey: 'Occlusion_s', slow: true, options: { window: [3, 32, 32], strides: [3, 16, 16] } },
+];
+
+function rssMiB(): number {
+  return process.memoryUsage().rss / 2 ** 20;
+}
+
+function pad(s: string | number, n: number): string {
+  return String(s).padStart(n);
+}
+
+async function benchModel(c: ReferenceCase, results: Record<string, unknown>[]): Promise<void> {
+  const model = ConvModel.load(path.join(REFERENCE_DIR, c.onnx), { provider: 'auto' });
+  const input: Tensor = loadTensor(c, 'input');
+  const feeds = { input };
+  const torch = c.torch_cpu_seconds_2_threads;
+  try {
+    const runtime = await model.baseSession();
+    const forward = await time(() => model.run(feeds));
+    const { target, output } = await resolveTarget(model, input, { kind: 'class', index: c.target_class });
+    const seed = seedFor(target, output.dims, 1);
+    const before = rssMiB();
+    const request = { wrt: ['input', c.target_layer_tensor], seed };
+    await computeGradients(model, feeds, request);
+    const augmentedMiB = rssMiB() - before;
+    const backward = await time(() => computeGradients(model, feeds, request));
+    console.log(`\n${c.model} (${c.image}) on ${runtime.provider.toUpperCase()}: forward ${(forward * 1000).toFixed(1)} ms (PyTorch ${(torch.forward_s * 1000).toFixed(1)} ms)`);
+    console.log(`  forward+backward ${(backward * 1000).toFixed(1)} ms = ${(backward / forward).toFixed(2)}× forward (PyTorch forward+backward ${((torch.forward_s + torch.backward_s) * 1000).toFixed(1)} ms); augmented session ≈ ${augmentedMiB.toFixed(0)} MiB`);
+    results.push({ model: c.model, image: c.image, provider: runtime.provider, forward_s: forward, forward_backward_s: backward, backward_ratio: backward / forward, augmented_session_MiB: augmentedMiB, torch_forward_s: torch.forward_s, torch_backward_s: torch.backward_s });
+    console.log(`  ${'method'.padEnd(22)} ${pad('ms', 9)} ${pad('× forward', 10)} ${pad('PyTorch ms', 11)} ${pad('speed-up', 9)}`);
+    for (const m of METHODS) {
+      if (m.slow && (quick || c.image !== 'chelsea')) continue;
+      const ctx = { model, input, target: { kind: 'class' as const, index: c.target_class }, layer: c.target_layer_tensor };
+      const seconds = await time(() => explain(m.name, ctx, m.options ?? {}), m.slow ? 1 : REPEATS);
+      const torchSeconds = m.torchKey ? torch[m.torchKey] : undefined;
+      console.log(`  ${m.name.padEnd(22)} ${pad((seconds * 1000).toFixed(1), 9)} ${pad((seconds / forward).toFixed(2), 10)} ${pad(torchSeconds ? (torchSeconds * 1000).toFixed(1) : '—', 11)} ${pad(torchSeconds ? `${(torchSeconds / seconds).toFixed(2)}×` : '—', 9)}`);
+      results.push({ model: c.model, image: c.image, method: m.name, seconds, forward_ratio: seconds / forward, torch_seconds: torchSeconds, speedup_vs_torch: torchSeconds ? torchSeconds / seconds : undefined });
+    }
+  } finally {
+    await model.dispose();
+  }
+}
+
+async function main(): Promise<void> {
+  const results: Record<string, unknown>[] = [];
+  console.log(`ConvLens benchmark (${quick ? 'quick' : 'full'}; medians of ${REPEATS} runs after a warm-up; PyTorch times from the reference manifest, measured on a machine like this one with 2 threads)`);
+  if (referenceAvailable()) {
+    const cases = loadManifest().cases;
+    for (const c of quick ? cases.filter((x) => x.image === 'chelsea') : cases) await benchModel(c, results);
+  } else {
+    console.log(`reference data not found at ${REFERENCE_DIR}: model and method benchmarks skipped`);
+  }
+  results.push(...(await benchDataset(quick)));
+  fs.mkdirSync('bench-results', { recursive: true });
+  const file = path.join('bench-results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  fs.writeFileSync(file, JSON.stringify(results, null, 2));
+  console.log(`\nresults written to ${file}`);
+}
+
+main().catch((err) => {
+  console.error(`bench failed: ${(err as Error).stack}`);
+  process.exitCode = 1;
+});

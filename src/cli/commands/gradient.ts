@@ -1,0 +1,44 @@
+import * as path from 'path';
+import { computeGradients } from '../../core/autodiff/gradients';
+import { resolveTarget, seedFor } from '../../core/explain/target';
+import { maxAbs, formatShape } from '../../core/tensor';
+import { parse } from '../args';
+import { MODEL_OPTIONS, parseTarget, withModel } from '../common';
+import { printJson, writeNpy } from '../output';
+
+export const usage = 'convlens gradient MODEL INPUT --wrt TENSOR[,TENSOR...] [--target CLASS|top] [--output NAME] [--out FILE.npy | --out-dir DIR] [--json]';
+
+/** File name for a tensor's gradient: tensor names hold slashes and colons. */
+function fileNameFor(tensor: string): string {
+  return `grad_${tensor.replace(/^\/+/, '').replace(/[^\w.-]+/g, '_')}.npy`;
+}
+
+export async function gradient(argv: string[]): Promise<void> {
+  const { positionals, values } = parse(argv, {
+    ...MODEL_OPTIONS, wrt: { type: 'string' }, target: { type: 'string' }, output: { type: 'string' },
+    out: { type: 'string' }, 'out-dir': { type: 'string' },
+  }, ['MODEL', 'INPUT']);
+  if (typeof values.wrt !== 'string') throw new Error("--wrt TENSOR[,TENSOR...] is required ('input' names the model's input)");
+  await withModel(positionals[0], values, async (ctx) => {
+    const wrt = values.wrt!.toString().split(',').map((t) => (t === 'input' ? ctx.inputInfo.name : t));
+    if (typeof values.out === 'string' && wrt.length > 1) throw new Error('--out takes one tensor; use --out-dir for several');
+    const input = ctx.loadInput(positionals[1]);
+    const output = typeof values.output === 'string' ? values.output : undefined;
+    const { target, output: outputValue } = await resolveTarget(ctx.model, input.tensor, { kind: 'class', index: parseTarget(values.target), output });
+    const seed = seedFor(target, outputValue.dims, 1);
+    const { gradients } = await computeGradients(ctx.model, ctx.feeds(input.tensor), { wrt, output: target.output, seed });
+    const files: Record<string, string> = {};
+    for (const name of wrt) {
+      const file = typeof values.out === 'string' ? values.out : typeof values['out-dir'] === 'string' ? path.join(values['out-dir'], fileNameFor(name)) : undefined;
+      if (file) files[name] = writeNpy(file, gradients[name]);
+    }
+    const described = wrt.map((name) => ({ tensor: name, shape: gradients[name].dims, maxAbs: maxAbs(gradients[name].data as Float32Array), file: files[name] }));
+    if (values.json) {
+      printJson({ target: target.kind === 'class' ? { class: target.index, label: ctx.labelOf(target.index) } : target, output: target.output, gradients: described });
+      return;
+    }
+    const about = target.kind === 'class' ? `${target.output}[${target.index}] (${ctx.labelOf(target.index)})` : target.output;
+    for (const g of described) console.log(`∂ ${about} / ∂ ${g.tensor}: ${formatShape(g.shape)}, max |grad| ${g.maxAbs.toExponential(3)}${g.file ? ` → ${g.file}` : ''}`);
+    if (Object.keys(files).length === 0) console.log('(give --out FILE.npy or --out-dir DIR to save the gradients)');
+  });
+}

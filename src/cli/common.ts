@@ -1,0 +1,39 @@
+// What most commands share: opening a model with its preprocessing and loading an input.
+import { ModelContext } from '../core/context';
+import { LoadedInput } from '../core/preprocess';
+import { providerOption } from './commands/inspect';
+
+export const MODEL_OPTIONS = {
+  json: { type: 'boolean' },
+  provider: { type: 'string' },
+  'max-megapixels': { type: 'string' },
+} as const;
+
+export function openModel(modelPath: string, values: Record<string, string | boolean | undefined>): ModelContext {
+  const megapixels = values['max-megapixels'] !== undefined ? Number(values['max-megapixels']) : undefined;
+  return ModelContext.open(modelPath, {
+    provider: providerOption(values.provider),
+    decode: megapixels ? { maxPixels: megapixels * 1e6, limitHint: 'raise it with --max-megapixels' } : { limitHint: 'raise it with --max-megapixels' },
+  });
+}
+
+export async function withModel<T>(modelPath: string, values: Record<string, string | boolean | undefined>, body: (ctx: ModelContext) => Promise<T>): Promise<T> {
+  const ctx = openModel(modelPath, values);
+  try {
+    return await body(ctx);
+  } finally {
+    await ctx.dispose();
+  }
+}
+
+export function loadInputFor(ctx: ModelContext, file: string): LoadedInput {
+  return ctx.loadInput(file);
+}
+
+/** 'top' or a class index within the model's output. */
+export function parseTarget(value: string | boolean | undefined): number | 'top' {
+  if (value === undefined || value === 'top') return 'top';
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`--target takes a class index or 'top', got '${value}'`);
+  return n;
+}

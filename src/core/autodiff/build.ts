@@ -1,0 +1,306 @@
+// Reverse-mode differentiation of an ONNX graph into a new ONNX graph.
+//
+// Formula: for a scalar L = <seed, y> with y the chosen output, the builder emits, in reverse
+// topological order, one vector-Jacobian product per forward node that lies on a path from a wrt
+// tensor to y: dL/dx_i = rule(node)(dL/dy_k), summing the contributions of every consumer of a
+// tensor. The seed is a graph input shaped like y, so one model serves any class, mix of classes
+// or batch of seeds. Reference: the reverse mode of automatic differentiation as in PyTorch's
+// autograd (Paszke et al., 2017) and Griewank & Walther, "Evaluating Derivatives" (2008), ch. 3;
+// the per-op rules follow PyTorch's derivatives.yaml for the same ops.
+import { attrTensor, indexGraph, nodeLabel, onnxOpset, topologicalOrder } from '../onnx/graph';
+import { tensorFromProto } from '../onnx/initializers';
+import { DataType, GraphProto, ModelProto, NodeProto, ValueInfoProto } from '../onnx/proto';
+import { UnknownTensorError, cloneModel, nearNames, tensorNames } from '../onnx/surgery';
+import { elementTypes } from '../onnx/types';
+import { concreteInputDims } from '../model';
+import { Tensor } from '../tensor';
+import { Emitter, attr } from './emitter';
+import { upgradeToOpset11 } from './upgrade';
+import { defaultRules } from './registry';
+import { GradientRequestError, GradientRule, RuleContext, RuleOverrides, UnsupportedGradientError } from './rule';
+
+export type ShapeMap = ReadonlyMap<string, readonly number[]>;
+
+export interface GradientRequest {
+  /** Tensors to differentiate with respect to: graph inputs and/or intermediate tensors. */
+  wrt: readonly string[];
+  /** The output to differentiate; default: the first graph output. */
+  output?: string;
+  /** Rules replacing the built-in rule of an op type, e.g. `{ Relu: guidedRelu }`. */
+  overrides?: RuleOverrides;
+  /**
+   * Dims of the model's tensors from one forward run (see probeShapes): rules use them for ranks
+   * and for structural sizes only, so the gradient model still runs at other input sizes.
+   */
+  shapes: ShapeMap;
+}
+
+export interface GradientModel {
+  /** The model with the seed as an extra input and the gradients as extra outputs. */
+  model: ModelProto;
+  /** The differentiated output. */
+  output: string;
+  /** Name of the seed input: dL/d(output), shaped like the output. */
+  seed: string;
+  /** wrt tensor → name of the output holding its gradient. */
+  gradients: Record<string, string>;
+  /** Outputs of the gradient model: the original outputs, the differentiated output and intermediate wrt tensors, the gradients. */
+  outputs: string[];
+}
+
+// Secondary outputs that are integer or bool whatever the input type, which onnx/types.ts (it
+// gives them the first input's type) does not know.
+const NON_FLOAT_OUTPUTS: Record<string, Record<number, number>> = {
+  TopK: { 1: DataType.INT64 },
+  Unique: { 1: DataType.INT64, 2: DataType.INT64, 3: DataType.INT64 },
+  Dropout: { 1: DataType.BOOL },
+};
+
+function tensorTypes(graph: GraphProto): Map<string, number> {
+  const types = elementTypes(graph);
+  for (const node of graph.node) {
+    for (const [index, type] of Object.entries(NON_FLOAT_OUTPUTS[node.op_type] ?? {})) {
+      const name = node.output[Number(index)];
+      if (name) types.set(name, type);
+    }
+  }
+  return types;
+}
+
+const FLOAT_TYPES = new Set<number>([DataType.FLOAT, DataType.DOUBLE, DataType.FLOAT16, DataType.BFLOAT16]);
+
+// Ops whose outputs are constant almost everywhere in their float inputs, or that only read shapes:
+// no gradient flows through them (PyTorch also gives zero gradients for these).
+const NON_DIFFERENTIABLE = new Set([
+  'Shape', 'Size', 'ArgMax', 'ArgMin', 'Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'Not', 'And',
+  'Or', 'Xor', 'IsNaN', 'IsInf', 'NonZero', 'Floor', 'Ceil', 'Round', 'Sign', 'ConstantOfShape', 'EyeLike',
+  'RandomNormalLike', 'RandomUniformLike', 'Bernoulli', 'Multinomial', 'OneHot', 'Range',
+]);
+
+export function buildGradientModel(original: ModelProto, request: GradientRequest): GradientModel {
+  // Rules emit opset-11 ops at least; older models (opset 7–10) are converted first.
+  const model = upgradeToOpset11(original);
+  const opset = onnxOpset(model);
+  const copy = cloneModel(model);
+  const graph = copy.graph as GraphProto;
+  const types = tensorTypes(graph);
+  const names = tensorNames(graph);
+  const output = request.output ?? graph.output?.[0]?.name;
+  if (!output) throw new GradientRequestError('the model has no output to differentiate');
+  const wrt = [...new Set(request.wrt)];
+  if (wrt.length === 0) throw new GradientRequestError('no tensor to differentiate with respect to was given');
+  for (const name of [output, ...wrt]) {
+    if (!names.has(name)) throw new UnknownTensorError(name, nearNames(name, names));
+    if (!FLOAT_TYPES.has(types.get(name) ?? DataType.FLOAT)) {
+      throw new GradientRequestError(`tensor '${name}' is not floating-point, so it has no gradient`);
+    }
+  }
+
+  const order = topologicalOrder(graph);
+  const active = activeTensors(order, wrt, output, types);
+  const constants = constantValues(graph);
+  const shapes = completeShapes(graph, request.shapes);
+  const used = new Set([...names, ...(graph.initializer ?? []).map((t) => t.name ?? ''), ...graph.node.map((n) => n.name ?? '')]);
+  const emit = new Emitter(opset, used);
+  const replaced = new Map<NodeProto, NodeProto>();
+  const seed = emit.fresh('gradient_seed');
+  const contributions = new Map<string, string[]>([[output, [seed]]]);
+
+  for (const node of [...order].reverse()) {
+    const dy = node.output.map((o) => (o && active.has(o) ? contributions.get(o) : undefined));
+    if (dy.every((d) => !d)) continue;
+    const wants = node.input.map((i, k) => !!i && active.has(i) && differentiableEdge(node, k, types));
+    if (!wants.some(Boolean)) continue;
+    const label = nodeLabel(node);
+    emit.setScope(`${label}/grad`);
+    const dyNames = dy.map((d) => (d ? emit.sum(d) : undefined));
+    // Rules are keyed by standard op type; an op of another domain (e.g. com.microsoft) has none.
+    const standard = !node.domain || node.domain === 'ai.onnx';
+    const rule = standard ? request.overrides?.[node.op_type] ?? defaultRules[node.op_type] : undefined;
+    if (!rule) throw new UnsupportedGradientError(node.op_type, label);
+    const ctx = ruleContext(node, { emit, opset, dy: dyNames, wants, types, shapes, constants, replaced });
+    const dx = rule(ctx);
+    node.input.forEach((input, k) => {
+      if (!wants[k] || !dx[k]) return;
+      const list = contributions.get(input);
+      if (list) list.push(dx[k] as string);
+      else contributions.set(input, [dx[k] as string]);
+    });
+  }
+
+  emit.setScope('grad');
+  const gradients: Record<string, string> = {};
+  const outputs: ValueInfoProto[] = (graph.output ?? []).map((o) => ({ name: o.name, type: { tensor_type: { elem_type: o.type?.tensor_type?.elem_type } } }));
+  const graphInputs = new Set(indexGraph(graph).graphInputs);
+  const listed = new Set(outputs.map((o) => o.name));
+  for (const name of [output, ...wrt]) {
+    if (!graphInputs.has(name) && !listed.has(name)) {
+      outputs.push(valueInfo(name, types.get(name) ?? DataType.FLOAT));
+      listed.add(name);
+    }
+  }
+  for (const name of wrt) {
+    const terms = contributions.get(name);
+    const total = terms ? emit.sum(terms) : emit.zerosLike(name, types.get(name) ?? DataType.FLOAT);
+    const gradName = emit.fresh(`${name}_grad`);
+    emit.nodes.push({ name: emit.fresh(`grad/${name}_grad`), op_type: 'Identity', input: [total], output: [gradName], attribute: [] });
+    gradients[name] = gradName;
+    outputs.push(valueInfo(gradName, types.get(name) ?? DataType.FLOAT));
+  }
+
+  const outputRank = shapes.get(output)?.length;
+  if (outputRank === undefined) throw new GradientRequestError(`the shape of output '${output}' is unknown: probe the model's shapes first`);
+  graph.node = [...graph.node.map((n) => replaced.get(n) ?? n), ...emit.nodes];
+  graph.initializer = [...(graph.initializer ?? []), ...emit.initializers];
+  graph.input = [...relaxedInputs(graph), valueInfo(seed, types.get(output) ?? DataType.FLOAT, outputRank, 'seed')];
+  graph.output = outputs;
+  graph.value_info = [];
+  return { model: copy, output, seed, gradients, outputs: outputs.map((o) => o.name) };
+}
+
+function valueInfo(name: string, elemType: number, rank?: number, dimPrefix = name): ValueInfoProto {
+  const shape = rank === undefined ? undefined : { dim: Array.from({ length: rank }, (_, i) => ({ dim_param: `${dimPrefix}_d${i}` })) };
+  return { name, type: { tensor_type: { elem_type: elemType, ...(shape ? { shape } : {}) } } };
+}
+
+/** Real inputs get symbolic dims so the same gradient model runs on other batch and image sizes. */
+function relaxedInputs(graph: GraphProto): ValueInfoProto[] {
+  const { initializers } = indexGraph(graph);
+  return (graph.input ?? []).map((v) => {
+    const dims = v.type?.tensor_type?.shape?.dim;
+    if (initializers.has(v.name) || !dims) return v;
+    const dim = dims.map((d, i) => (i === 1 && dims.length === 4 && d.dim_value !== undefined ? d : { dim_param: `${v.name}_d${i}` }));
+    return { ...v, type: { ...v.type, tensor_type: { ...v.type!.tensor_type, shape: { dim } } } };
+  });
+}
+
+function isFloat(name: string, types: Map<string, number>): boolean {
+  return FLOAT_TYPES.has(types.get(name) ?? DataType.FLOAT);
+}
+
+function differentiableEdge(node: NodeProto, inputIndex: number, types: Map<string, number>): boolean {
+  return !NON_DIFFERENTIABLE.has(node.op_type) && isFloat(node.input[inputIndex], types);
+}
+
+/**
+ * Tensors on a differentiable path from a wrt tensor to the output: reachable forward from wrt
+ * (through float edges of differentiable ops) and backward from the output. Shape computations
+ * (Shape, Cast to int, Gather on shapes, ...) fall outside, so nothing is differentiated there.
+ */
+function activeTensors(order: NodeProto[], wrt: string[], output: string, types: Map<string, number>): Set<string> {
+  const forward = new Set(wrt);
+  for (const node of order) {
+    if (node.input.some((input, k) => input && forward.has(input) && differentiableEdge(node, k, types))) {
+      for (const out of node.output) if (out && isFloat(out, types)) forward.add(out);
+    }
+  }
+  const backward = new Set([output]);
+  for (const node of [...order].reverse()) {
+    if (!node.output.some((o) => backward.has(o))) continue;
+    node.input.forEach((input, k) => {
+      if (input && differentiableEdge(node, k, types)) backward.add(input);
+    });
+  }
+  return new Set([...forward].filter((t) => backward.has(t)));
+}
+
+function constantValues(graph: GraphProto): Map<string, () => Tensor> {
+  const values = new Map<string, () => Tensor>();
+  for (const t of graph.initializer ?? []) values.set(t.name ?? '', () => tensorFromProto(t));
+  for (const node of graph.node) {
+    const t = node.op_type === 'Constant' ? attrTensor(node, 'value') : undefined;
+    if (t) values.set(node.output[0], () => tensorFromProto(t));
+  }
+  return values;
+}
+
+/** Probed dims plus those of initializers, and graph inputs' declared dims (symbolic ones as the probe would make them). */
+function completeShapes(graph: GraphProto, probed: ShapeMap): Map<string, readonly number[]> {
+  const shapes = new Map(probed);
+  for (const t of graph.initializer ?? []) if (!shapes.has(t.name ?? '')) shapes.set(t.name ?? '', (t.dims ?? []).map(Number));
+  for (const v of graph.input ?? []) {
+    const dims = v.type?.tensor_type?.shape?.dim;
+    if (!shapes.has(v.name) && dims) shapes.set(v.name, concreteInputDims(dims.map((d) => (d.dim_value !== undefined ? Number(d.dim_value) : d.dim_param ?? '?'))));
+  }
+  return shapes;
+}
+
+interface BuildState {
+  emit: Emitter;
+  opset: number;
+  dy: (string | undefined)[];
+  wants: boolean[];
+  types: Map<string, number>;
+  shapes: Map<string, readonly number[]>;
+  constants: Map<string, () => Tensor>;
+  replaced: Map<NodeProto, NodeProto>;
+}
+
+function ruleContext(node: NodeProto, s: BuildState): RuleContext {
+  const label = nodeLabel(node);
+  const dataInput = node.input.find((i, k) => s.wants[k]) ?? node.input[0];
+  const dtype = s.types.get(dataInput) ?? DataType.FLOAT;
+  const dims = (name: string): number[] => {
+    const d = s.shapes.get(name);
+    if (!d) throw new GradientRequestError(`the shape of tensor '${name}' (node ${label}) is unknown: probe the model's shapes first`);
+    return [...d];
+  };
+  const ctx: RuleContext = {
+    node,
+    emit: s.emit,
+    opset: s.opset,
+    dy: s.dy,
+    wants: s.wants,
+    dtype,
+    elemType: (name) => s.types.get(name) ?? DataType.FLOAT,
+    dims,
+    rank: (name) => dims(name).length,
+    setDims: (name, d) => s.shapes.set(name, [...d]),
+    scalar: (value) => s.emit.scalar(value, dtype),
+    constant: (name) => s.constants.get(name)?.(),
+    forwardOutput(index) {
+      const current = s.replaced.get(node) ?? node;
+      if (current.output[index]) return current.output[index];
+      const extended = { ...current, output: [...current.output] };
+      while (extended.output.length <= index) extended.output.push('');
+      extended.output[index] = s.emit.fresh(`${node.output[0]}_out${index}`);
+      s.replaced.set(node, extended);
+      return extended.output[index];
+    },
+    unbroadcast: (grad, gradLike, target) => unbroadcast(ctx, grad, gradLike, target),
+    unsupported(detail) {
+      throw new UnsupportedGradientError(node.op_type, label, detail);
+    },
+  };
+  return ctx;
+}
+
+/**
+ * Reduces a gradient shaped like `gradLike` to the shape of `target` (numpy broadcasting undone):
+ * ReduceSum over the axes where target had size 1 or did not exist, then Reshape to Shape(target).
+ * Axes where both had size 1 when probed are decided at run time (opset ≥ 13), since the size 1
+ * may be structural (target stays 1) or may track the other operand (e.g. the batch size).
+ */
+function unbroadcast(ctx: RuleContext, grad: string, gradLike: string, target: string): string {
+  const { emit } = ctx;
+  const g = ctx.dims(gradLike);
+  const t = ctx.dims(target);
+  const lead = g.length - t.length;
+  const axes = Array.from({ length: lead }, (_, i) => i);
+  let ambiguous = false;
+  t.forEach((d, i) => {
+    if (d === 1 && g[lead + i] !== 1) axes.push(lead + i);
+    else if (d === 1) ambiguous = true;
+  });
+  if (ambiguous && ctx.opset >= 13) {
+    const targetShape = lead > 0 ? emit.op('Concat', [emit.ints(new Array(lead).fill(1)), emit.shape(target)], [attr.int('axis', 0)]) : emit.shape(target);
+    const differs = emit.op('Not', [emit.op('Equal', [targetShape, emit.shape(grad)])]);
+    const dynamicAxes = emit.op('Reshape', [emit.op('NonZero', [differs]), emit.ints([-1])]);
+    return emit.reshapeLike(emit.reduceSumDynamic(grad, dynamicAxes), target);
+  }
+  // Before opset 13 ReduceSum takes static axes only: sizes that were both 1 are taken to track each other.
+  if (axes.length === 0) return grad;
+  return emit.reshapeLike(emit.reduce('ReduceSum', grad, axes, true), target);
+}
+
+export type { GradientRule, RuleOverrides };

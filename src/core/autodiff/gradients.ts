@@ -1,0 +1,182 @@
+// Gradients on a loaded ConvModel: builds (once per model, wrt tensors, output and rule set) the
+// gradient model of ./build.ts, runs it on the model's execution provider, and returns the
+// gradients with the forward values they came from.
+//
+// Formula: gradients[t] = Σ_rows seed · ∂ output / ∂ t, i.e. the vector-Jacobian product with the
+// seed, per batch row; a one-hot seed (seedForClass) gives ∂ logit[class] / ∂ t.
+// Reference: torch.autograd.grad(outputs=output, inputs=wrt, grad_outputs=seed).
+import { ConvModel, concreteInputDims } from '../model';
+import { ModelProto } from '../onnx/proto';
+import { withDynamicBatch } from '../onnx/surgery';
+import { run } from '../runtime/session';
+import { FloatTensor, Tensor, TypedArray, float32, formatShape, sizeOf } from '../tensor';
+import { GradientModel, buildGradientModel } from './build';
+import { GradientRequestError, GradientRule, RuleOverrides } from './rule';
+import { probeShapes } from './shapes';
+
+export interface GradientComputation {
+  /** Tensors to differentiate with respect to: graph inputs (by their real names) and/or intermediate tensors. */
+  wrt: string[];
+  /** Tensor to differentiate; default: the model's first output. */
+  output?: string;
+  /** dL/d(output): same shape as the output for these feeds (one row per batch row). */
+  seed: Tensor;
+  /** Rules replacing built-in ones, e.g. `{ Relu: guidedRelu }`. */
+  overrides?: RuleOverrides;
+  /** Names the override set in the cache key; by default each rule function is told apart by identity. */
+  overridesKey?: string;
+}
+
+export interface GradientResult {
+  /** wrt tensor → its gradient, shaped like the tensor. */
+  gradients: Record<string, Tensor>;
+  /** The model's outputs, the differentiated output, and the forward values of the wrt tensors. */
+  outputs: Record<string, Tensor>;
+}
+
+const built = new WeakMap<ConvModel, Map<string, GradientModel>>();
+const ruleIds = new WeakMap<GradientRule, number>();
+let nextRuleId = 0;
+
+function overridesKey(overrides: RuleOverrides | undefined): string {
+  if (!overrides) return 'default';
+  return Object.keys(overrides)
+    .sort()
+    .map((op) => {
+      const rule = overrides[op];
+      if (!ruleIds.has(rule)) ruleIds.set(rule, nextRuleId++);
+      return `${op}=${rule.name || 'rule'}#${ruleIds.get(rule)}`;
+    })
+    .join(',');
+}
+
+export async function computeGradients(model: ConvModel, feeds: Record<string, Tensor>, request: GradientComputation): Promise<GradientResult> {
+  const inputs = model.summary().inputs;
+  for (const info of inputs) {
+    if (!feeds[info.name]) throw new GradientRequestError(`the model needs an input named '${info.name}' ${formatShape(info.shape)}`);
+  }
+  const output = request.output ?? model.summary().outputs[0]?.name;
+  const batched = await model.supportsBatch();
+  const key = `gradient|${batched}|${output}|${[...request.wrt].sort().join(',')}|${request.overridesKey ?? overridesKey(request.overrides)}`;
+  const gradientModel = await gradientModelFor(model, key, batched, { ...request, output });
+  checkSeed(request.seed, gradientModel, model, feeds);
+  const session = await model.session(key, () => gradientModel.model);
+  const runOnce = async (f: Record<string, Tensor>, seed: Tensor) => run(session, { ...f, [gradientModel.seed]: seed }, gradientModel.outputs);
+  const batch = request.seed.dims[0];
+  const results = batched || request.seed.dims.length === 0 || batch === 1
+    ? await runOnce(feeds, request.seed)
+    : await runRows(feeds, request.seed, batch, runOnce);
+  const gradients: Record<string, Tensor> = {};
+  for (const [name, gradName] of Object.entries(gradientModel.gradients)) gradients[name] = results[gradName];
+  const outputs: Record<string, Tensor> = {};
+  for (const [name, t] of Object.entries(results)) if (!Object.values(gradientModel.gradients).includes(name)) outputs[name] = t;
+  for (const name of request.wrt) if (feeds[name] && !outputs[name]) outputs[name] = feeds[name];
+  return { gradients, outputs };
+}
+
+async function gradientModelFor(model: ConvModel, key: string, batched: boolean, request: GradientComputation & { output?: string }): Promise<GradientModel> {
+  let cache = built.get(model);
+  if (!cache) built.set(model, (cache = new Map()));
+  const cached = cache.get(key);
+  if (cached) return cached;
+  const proto = batched ? withDynamicBatch(model.proto) : model.proto;
+  const result = buildGradientModel(proto, {
+    wrt: request.wrt,
+    output: request.output,
+    overrides: request.overrides,
+    shapes: await shapesOf(model, proto),
+  });
+  cache.set(key, result);
+  return result;
+}
+
+const probed = new WeakMap<ConvModel, Promise<Map<string, number[]>>>();
+
+/** Dims of every tensor at the model's declared input size (symbolic batch 1, spatial 224), probed once. */
+function shapesOf(model: ConvModel, proto: ModelProto): Promise<Map<string, number[]>> {
+  let shapes = probed.get(model);
+  if (!shapes) {
+    const feeds: Record<string, Tensor> = {};
+    for (const info of model.summary().inputs) {
+      const dims = concreteInputDims(info.shape);
+      feeds[info.name] = zeros(info.dtype, dims);
+    }
+    shapes = probeShapes(proto, feeds);
+    probed.set(model, shapes);
+  }
+  return shapes;
+}
+
+/** The seed must match the output's rank and (where the model fixes them) its dims, and the batch of the feeds. */
+function checkSeed(seed: Tensor, gradientModel: GradientModel, model: ConvModel, feeds: Record<string, Tensor>): void {
+  const probed = gradientModel.model.graph?.input?.find((v) => v.name === gradientModel.seed)?.type?.tensor_type;
+  const rank = probed?.shape?.dim?.length ?? seed.dims.length;
+  if (seed.dims.length !== rank) {
+    throw new GradientRequestError(`the seed has shape ${formatShape(seed.dims)} but output '${gradientModel.output}' has ${rank} dimensions`);
+  }
+  if (seed.dtype !== 'float32' && probed?.elem_type === 1) {
+    throw new GradientRequestError(`the seed is ${seed.dtype} but output '${gradientModel.output}' is float32`);
+  }
+  const feedBatch = feeds[model.summary().inputs[0].name]?.dims[0];
+  if (rank > 0 && feedBatch !== undefined && seed.dims[0] !== feedBatch) {
+    throw new GradientRequestError(`the seed has ${seed.dims[0]} rows but the input batch has ${feedBatch}`);
+  }
+}
+
+/** For a model whose batch dimension is pinned: one run per row, results stacked. */
+async function runRows(
+  feeds: Record<string, Tensor>,
+  seed: Tensor,
+  batch: number,
+  runOnce: (f: Record<string, Tensor>, seed: Tensor) => Promise<Record<string, Tensor>>,
+): Promise<Record<string, Tensor>> {
+  const rows: Record<string, Tensor>[] = [];
+  for (let i = 0; i < batch; i++) {
+    const rowFeeds = Object.fromEntries(Object.entries(feeds).map(([name, t]) => [name, t.dims[0] === batch ? row(t, i) : t]));
+    rows.push(await runOnce(rowFeeds, row(seed, i)));
+  }
+  return Object.fromEntries(Object.keys(rows[0]).map((name) => [name, stack(rows.map((r) => r[name]))]));
+}
+
+function row(t: Tensor, i: number): Tensor {
+  const size = sizeOf(t.dims.slice(1));
+  return { dtype: t.dtype, dims: [1, ...t.dims.slice(1)], data: t.data.slice(i * size, (i + 1) * size) as TypedArray };
+}
+
+function stack(rows: Tensor[]): Tensor {
+  const size = rows[0].data.length;
+  const data = new (rows[0].data.constructor as new (n: number) => TypedArray)(size * rows.length);
+  rows.forEach((r, i) => (data as Float32Array).set(r.data as Float32Array, i * size));
+  return { dtype: rows[0].dtype, dims: [rows.length, ...rows[0].dims.slice(1)], data };
+}
+
+const ZEROS: Partial<Record<string, (n: number) => TypedArray>> = {
+  float64: (n) => new Float64Array(n), int64: (n) => new BigInt64Array(n), int32: (n) => new Int32Array(n),
+  uint8: (n) => new Uint8Array(n), int8: (n) => new Int8Array(n), bool: (n) => new Uint8Array(n),
+};
+
+function zeros(dtype: string, dims: number[]): Tensor {
+  const make = ZEROS[dtype];
+  return make ? { dtype: dtype as Tensor['dtype'], dims, data: make(sizeOf(dims)) } : float32(dims);
+}
+
+/**
+ * A one-hot seed for an output shaped `outputDims` [N, ...]: 1 at `classIndex` (flat index within
+ * a row) in every row, or at classIndex[i] in row i.
+ */
+export function seedForClass(outputDims: number[], classIndex: number | number[]): FloatTensor {
+  const rows = outputDims[0];
+  const perRow = sizeOf(outputDims.slice(1));
+  const classes = Array.isArray(classIndex) ? classIndex : new Array(rows).fill(classIndex);
+  if (classes.length !== rows) throw new GradientRequestError(`${classes.length} class indices were given for ${rows} rows`);
+  const seed = float32(outputDims);
+  classes.forEach((c, i) => {
+    if (!Number.isInteger(c) || c < 0 || c >= perRow) throw new GradientRequestError(`class index ${c} is outside [0, ${perRow})`);
+    seed.data[i * perRow + c] = 1;
+  });
+  return seed;
+}
+
+export { UnsupportedGradientError, GradientRequestError } from './rule';
+export type { GradientRule, RuleOverrides, RuleContext } from './rule';
+export { guidedRelu, deconvRelu } from './rules/activation';

@@ -1,0 +1,304 @@
+// Features of every image of a dataset, computed in batches and cached on disk.
+//
+// For a layer output A [C, H, W] of one image:
+//   mean_c = (1 / HW) Σ_{y,x} A[c, y, x]        (global average pooling)
+//   max_c  = max_{y,x} A[c, y, x],  maxPosition_c = argmax as y·W + x (first in row-major order)
+// plus the penultimate features (the classifier head's input, globally averaged when it is still
+// spatial; see head.ts) and the logits of the first output, whose argmax is the prediction.
+// The pooled channel activations are per-unit summaries as in network dissection (Bau et al.,
+// CVPR 2017); the rules (rules.ts) and the mark check (shortcut.ts) read them.
+import { RunControl, throwIfCancelled, usableBatchSize } from '../explain/forward';
+import { findLabelsFile, labelsFor } from '../labels/labels';
+import { ConvModel } from '../model';
+import { assertTensorExists } from '../onnx/surgery';
+import { Tensor, argmax } from '../tensor';
+import { FeatureCache, RecordLayout, entryKey, recordLength, sha256, statEntry } from './cache';
+import { DatasetError } from './errors';
+import { DatasetImage, DatasetListing, chooseClassNames, listDataset, withClassNames } from './folder';
+import { findClassifierHead } from './head';
+import { InputPipeline, inputPipelineFor } from './input';
+
+export interface FeatureOptions extends RunControl {
+  /** Tensor name of the layer whose channels are pooled. */
+  layer: string;
+  /** Folder for the cache (the extension's workspace storage, the CLI's .convlens-cache); none: no cache. */
+  cacheDir?: string;
+  /** Tensor the classifier head reads; found from the graph when absent. */
+  penultimate?: string;
+  /** Class names in logit order; default: the model's labels file, else sorted label folders, else 'class i'. */
+  classNames?: string[];
+  /** Images per forward pass (and per cache chunk) when the model takes a batch; default 32. */
+  batchSize?: number;
+  /** How images become inputs; default: the model's preprocessing sidecar. */
+  input?: InputPipeline;
+}
+
+export interface FeatureStats {
+  /** Images whose features were computed in this call. */
+  computed: number;
+  /** Images whose features came from the cache. */
+  cached: number;
+  /** Forward passes run. */
+  modelRuns: number;
+}
+
+export interface DatasetFeatures {
+  root: string;
+  /** sha256 of the model file's bytes. */
+  modelHash: string;
+  layer: string;
+  penultimate: string;
+  /** The output whose argmax is the prediction. */
+  output: string;
+  classNames: string[];
+  images: DatasetImage[];
+  /** Whether every image has a folder label among the classes. */
+  labelled: boolean;
+  /** The layer's output for one image as [C, H, W] (H = W = 1 for a flat layer). */
+  layerShape: [number, number, number];
+  /** Model input [height, width]: the pixel space of receptive-field boxes. */
+  inputSize: [number, number];
+  /** Row-major N × C. */
+  meanPooled: Float32Array;
+  /** Row-major N × C. */
+  maxPooled: Float32Array;
+  /** Row-major N × C: y·W + x of each channel's maximum. */
+  maxPosition: Int32Array;
+  /** Row-major N × P. */
+  penultimateFeatures: Float32Array;
+  penultimateSize: number;
+  /** Row-major N × K. */
+  logits: Float32Array;
+  predictions: Int32Array;
+  stats: FeatureStats;
+  /** Images that could not be decoded, left out of everything above. */
+  skipped: SkippedImage[];
+}
+
+export interface SkippedImage {
+  relPath: string;
+  reason: string;
+}
+
+/** The features of one input, as in DatasetFeatures. */
+export interface ImageFeatures {
+  meanPooled: Float32Array;
+  maxPooled: Float32Array;
+  maxPosition: Int32Array;
+  penultimate: Float32Array;
+  logits: Float32Array;
+  prediction: number;
+}
+
+/** Row i of a row-major matrix with `width` columns. */
+export function rowOf<T extends Float32Array | Int32Array>(matrix: T, i: number, width: number): T {
+  return matrix.subarray(i * width, (i + 1) * width) as T;
+}
+
+const modelHashes = new WeakMap<ConvModel, string>();
+
+export function modelHash(model: ConvModel): string {
+  let hash = modelHashes.get(model);
+  if (!hash) {
+    hash = sha256(model.bytes);
+    modelHashes.set(model, hash);
+  }
+  return hash;
+}
+
+/** Layer and penultimate tensors checked against the graph (with near names suggested), the head found when not given. */
+export function resolveTensors(model: ConvModel, layer: string, penultimate?: string): { layer: string; penultimate: string; output: string } {
+  const head = findClassifierHead(model.graph);
+  assertTensorExists(model.graph, layer);
+  if (penultimate) assertTensorExists(model.graph, penultimate);
+  return { layer, penultimate: penultimate ?? head.penultimate, output: head.output };
+}
+
+/** Splits one batch's outputs into per-image records (layout as in cache.ts). */
+function recordsOf(outputs: Record<string, Tensor>, tensors: { layer: string; penultimate: string; output: string }, batch: number): { layout: RecordLayout; records: Float32Array[] } {
+  const layerOut = floatOutput(outputs, tensors.layer);
+  if (layerOut.dims.length < 2 || layerOut.dims.length > 4) {
+    throw new DatasetError(`layer '${tensors.layer}' has shape [${layerOut.dims.join(', ')}]; a layer needs 2 to 4 dimensions (N, C, H, W)`);
+  }
+  const channels = layerOut.dims[1];
+  const height = layerOut.dims.length === 4 ? layerOut.dims[2] : 1;
+  const width = layerOut.dims.length >= 3 ? layerOut.dims[layerOut.dims.length - 1] : 1;
+  const pen = floatOutput(outputs, tensors.penultimate);
+  const penChannels = pen.dims[1] ?? 1;
+  const penSpatial = pen.dims.slice(2).reduce((a, b) => a * b, 1);
+  const logits = floatOutput(outputs, tensors.output);
+  const classes = logits.data.length / batch;
+  const layout: RecordLayout = { channels, height, width, penultimate: penChannels, classes };
+  const spatial = height * width;
+  const records: Float32Array[] = [];
+  for (let b = 0; b < batch; b++) {
+    const record = new Float32Array(recordLength(layout));
+    for (let c = 0; c < channels; c++) {
+      const base = (b * channels + c) * spatial;
+      let sum = 0;
+      let best = 0;
+      for (let i = 0; i < spatial; i++) {
+        const v = layerOut.data[base + i];
+        sum += v;
+        if (v > layerOut.data[base + best]) best = i;
+      }
+      record[c] = sum / spatial;
+      record[channels + c] = layerOut.data[base + best];
+      record[2 * channels + c] = best;
+    }
+    for (let c = 0; c < penChannels; c++) {
+      let sum = 0;
+      for (let i = 0; i < penSpatial; i++) sum += pen.data[(b * penChannels + c) * penSpatial + i];
+      record[3 * channels + c] = sum / penSpatial;
+    }
+    record.set(logits.data.subarray(b * classes, (b + 1) * classes), 3 * channels + penChannels);
+    records.push(record);
+  }
+  return { layout, records };
+}
+
+function floatOutput(outputs: Record<string, Tensor>, name: string): Tensor<Float32Array> {
+  const t = outputs[name];
+  if (!t || !(t.data instanceof Float32Array)) throw new DatasetError(`tensor '${name}' is not a float32 output of the model`);
+  return t as Tensor<Float32Array>;
+}
+
+async function runBatch(model: ConvModel, inputs: Tensor<Float32Array>[], tensors: { layer: string; penultimate: string; output: string }) {
+  const sample = inputs[0].data.length;
+  const data = new Float32Array(inputs.length * sample);
+  inputs.forEach((t, i) => data.set(t.data, i * sample));
+  const batch: Tensor = { dtype: 'float32', dims: [inputs.length, ...inputs[0].dims.slice(1)], data };
+  const outputs = await model.run({ [model.input.name]: batch }, [...new Set([tensors.layer, tensors.penultimate, tensors.output])]);
+  return recordsOf(outputs, tensors, inputs.length);
+}
+
+/** Features of one preprocessed input [1, C, H, W] (not cached): for queries such as neighbours. */
+export async function imageFeatures(model: ConvModel, input: Tensor<Float32Array>, layer: string, penultimate?: string): Promise<ImageFeatures> {
+  const tensors = resolveTensors(model, layer, penultimate);
+  const { layout, records } = await runBatch(model, [input], tensors);
+  return unpack(records[0], layout);
+}
+
+function unpack(record: Float32Array, layout: RecordLayout): ImageFeatures {
+  const c = layout.channels;
+  const logits = record.subarray(3 * c + layout.penultimate);
+  return {
+    meanPooled: record.subarray(0, c),
+    maxPooled: record.subarray(c, 2 * c),
+    maxPosition: Int32Array.from(record.subarray(2 * c, 3 * c)),
+    penultimate: record.subarray(3 * c, 3 * c + layout.penultimate),
+    logits,
+    prediction: argmax(logits),
+  };
+}
+
+/** Decodes and preprocesses one image; undefined (with the reason recorded) when it cannot be read. */
+async function loadImage(input: InputPipeline, image: DatasetImage, skipped: SkippedImage[]): Promise<Tensor<Float32Array> | undefined> {
+  try {
+    return input.toTensor(await input.decode(image.file));
+  } catch (err) {
+    skipped.push({ relPath: image.relPath, reason: (err as Error).message });
+    return undefined;
+  }
+}
+
+/**
+ * Features of every image under `folder`: read from the cache where valid, computed in batches
+ * otherwise (each batch written to the cache as soon as it is done, so a cancelled run resumes).
+ * Images that cannot be decoded are left out and listed in `skipped`.
+ */
+export async function extractFeatures(model: ConvModel, folder: string, options: FeatureOptions): Promise<DatasetFeatures> {
+  const tensors = resolveTensors(model, options.layer, options.penultimate);
+  const input = options.input ?? inputPipelineFor(model);
+  const outputDims = (await model.probeShapes()).get(tensors.output) ?? [];
+  const classCount = outputDims[outputDims.length - 1] ?? 0;
+  const labelsFile = input.labelsFile ?? (model.file ? findLabelsFile(model.file) : undefined);
+  const unlabelled = listDataset(folder);
+  const listing = withClassNames(unlabelled, chooseClassNames(unlabelled, classCount, options.classNames ?? labelsFor(classCount, labelsFile)));
+  const hash = modelHash(model);
+  const cache = options.cacheDir
+    ? FeatureCache.open(options.cacheDir, hash, { layer: tensors.layer, penultimate: tensors.penultimate, output: tensors.output, input: input.key })
+    : undefined;
+  const loaded = cache?.load() ?? { layout: undefined, records: new Map<string, Float32Array>() };
+  let layout = loaded.layout;
+
+  const entries = listing.images.map((im) => {
+    const entry = statEntry(im.file);
+    if (!entry) throw new DatasetError(`cannot read ${im.relPath}`);
+    return entry;
+  });
+  const records: (Float32Array | undefined)[] = entries.map((e) => loaded.records.get(entryKey(e)));
+  const missing = records.flatMap((r, i) => (r ? [] : [i]));
+  const skipped: SkippedImage[] = [];
+  const stats: FeatureStats = { computed: 0, cached: listing.images.length - missing.length, modelRuns: 0 };
+  const total = listing.images.length;
+  const report = () => {
+    const done = stats.cached + stats.computed + skipped.length;
+    options.progress?.(done / total, `features: ${done}/${total} images (${stats.cached} from the cache)`);
+  };
+  const batchSize = await usableBatchSize(model, options.batchSize ?? 32);
+  for (let start = 0; start < missing.length; start += batchSize) {
+    throwIfCancelled(options.signal);
+    const loadedInputs = await Promise.all(missing.slice(start, start + batchSize).map(async (i) => ({ i, tensor: await loadImage(input, listing.images[i], skipped) })));
+    const ready = loadedInputs.filter((x): x is { i: number; tensor: Tensor<Float32Array> } => !!x.tensor);
+    if (ready.length > 0) {
+      const batch = await runBatch(model, ready.map((x) => x.tensor), tensors);
+      stats.modelRuns++;
+      stats.computed += ready.length;
+      if (layout && JSON.stringify(layout) !== JSON.stringify(batch.layout)) {
+        throw new DatasetError(`images give layer outputs of different shapes; the dataset's images must all preprocess to one size`);
+      }
+      layout = batch.layout;
+      ready.forEach((x, j) => (records[x.i] = batch.records[j]));
+      cache?.write(batch.layout, ready.map((x) => entries[x.i]), batch.records);
+    }
+    report();
+  }
+  if (missing.length === 0) report();
+  if (!layout) throw new DatasetError(`no image in ${folder} could be read: ${skipped[0]?.reason ?? 'no images'}`);
+  const kept = listing.images.flatMap((im, i) => (records[i] ? [i] : []));
+  const keptListing = { ...listing, images: kept.map((i) => listing.images[i]) };
+  keptListing.labelled = keptListing.images.every((im) => im.label !== undefined);
+  return assemble(keptListing, kept.map((i) => records[i]!), layout, { ...tensors, hash, inputSize: input.size, stats, skipped });
+}
+
+function assemble(
+  listing: DatasetListing,
+  records: Float32Array[],
+  layout: RecordLayout,
+  info: { layer: string; penultimate: string; output: string; hash: string; inputSize: [number, number]; stats: FeatureStats; skipped: SkippedImage[] },
+): DatasetFeatures {
+  const n = records.length;
+  const c = layout.channels;
+  const result: DatasetFeatures = {
+    root: listing.root,
+    modelHash: info.hash,
+    layer: info.layer,
+    penultimate: info.penultimate,
+    output: info.output,
+    classNames: listing.classNames,
+    images: listing.images,
+    labelled: listing.labelled,
+    layerShape: [c, layout.height, layout.width],
+    inputSize: info.inputSize,
+    meanPooled: new Float32Array(n * c),
+    maxPooled: new Float32Array(n * c),
+    maxPosition: new Int32Array(n * c),
+    penultimateFeatures: new Float32Array(n * layout.penultimate),
+    penultimateSize: layout.penultimate,
+    logits: new Float32Array(n * layout.classes),
+    predictions: new Int32Array(n),
+    stats: info.stats,
+    skipped: info.skipped,
+  };
+  records.forEach((record, i) => {
+    const f = unpack(record, layout);
+    result.meanPooled.set(f.meanPooled, i * c);
+    result.maxPooled.set(f.maxPooled, i * c);
+    result.maxPosition.set(f.maxPosition, i * c);
+    result.penultimateFeatures.set(f.penultimate, i * layout.penultimate);
+    result.logits.set(f.logits, i * layout.classes);
+    result.predictions[i] = f.prediction;
+  });
+  return result;
+}

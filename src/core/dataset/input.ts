@@ -1,0 +1,40 @@
+// How dataset images become model inputs: decoded to 8-bit RGB (src/core/image/decode.ts; kept, so
+// the spurious-feature check can edit pixels) and then preprocessed as the model expects
+// (src/core/preprocess.ts: settings > sidecar > model metadata > defaults).
+import { readImageFile } from '../image/decode';
+import { RgbImage } from '../image/image';
+import { ConvModel } from '../model';
+import { PreprocessOverrides, PreprocessSpec, preprocessImage, resolvePreprocessing } from '../preprocess';
+import { FloatTensor } from '../tensor';
+import { sha256 } from './cache';
+
+export type { RgbImage };
+
+export interface InputPipeline {
+  spec: PreprocessSpec;
+  /** Identifies the preprocessing: part of the feature cache key. */
+  key: string;
+  /** Model input [height, width]. */
+  size: [number, number];
+  /** Labels file named by the sidecar, if any. */
+  labelsFile?: string;
+  decode(file: string): Promise<RgbImage>;
+  /** The preprocessed input, batch 1. */
+  toTensor(image: RgbImage): FloatTensor;
+}
+
+/** The pipeline for a model: `spec` as given, else resolved from `settings`, the sidecar, metadata and defaults. */
+export function inputPipelineFor(model: ConvModel, options: { spec?: PreprocessSpec; settings?: PreprocessOverrides } = {}): InputPipeline {
+  const resolved = options.spec
+    ? undefined
+    : resolvePreprocessing({ modelPath: model.file, inputShape: model.input.shape, metadataProps: model.proto.metadata_props, settings: options.settings });
+  const spec = options.spec ?? resolved!.spec;
+  return {
+    spec,
+    key: sha256(JSON.stringify(spec)).slice(0, 16),
+    size: spec.size,
+    labelsFile: resolved?.labelsFile,
+    decode: async (file) => readImageFile(file),
+    toTensor: (image) => preprocessImage(image, spec).tensor,
+  };
+}

@@ -1,0 +1,103 @@
+// Ablation-CAM (Desai & Ramaswamy, WACV 2020): each channel of the layer is ablated in turn and the
+// relative drop of the target's score weights it.
+//   w_k = (y − y_k) / y,   y_k = score with channel k ablated,   L = Σ_k w_k A_k
+// Reference implementation: pytorch-grad-cam AblationCAM + AblationLayer (ratio_channels_to_ablate
+// 1.0): the ablated channel is set to 0 when the activation's minimum is 0, else to min − 1e7 (its
+// own deviation from the paper; pytorch-grad-cam lowers that value further for each later row of a
+// batch, here every row uses min − 1e7); y is the raw output (logit). Only the network after the
+// layer runs for the ablations: a sub-model whose input is the layer's tensor.
+import { run } from '../runtime/session';
+import { Tensor, sizeOf } from '../tensor';
+import { camExplanation, camShape, setUpCam, weightedChannelSum } from './cam-common';
+import { inBatches } from './forward';
+import { SubModel, modelAfter } from './submodel';
+import { targetScores } from './target';
+import { ExplainContext, ExplanationMethod, ResolvedTarget } from './types';
+
+export type AblationCamOptions = { batch: number };
+
+/** The value an ablated channel takes: 0 for non-negative activations, else min − 1e7. */
+export function ablationValue(activations: Float32Array): number {
+  let min = Infinity;
+  for (const v of activations) min = Math.min(min, v);
+  return min === 0 ? 0 : min - 1e7;
+}
+
+/** Tiles a tensor of batch 1 to `batch` rows; tensors without a batch dimension pass as they are. */
+function tiled(t: Tensor, batch: number): Tensor {
+  if (batch === 1 || t.dims.length < 2 || t.dims[0] !== 1) return t;
+  const data = new (t.data.constructor as Float32ArrayConstructor)(t.data.length * batch);
+  for (let b = 0; b < batch; b++) data.set(t.data as Float32Array, b * t.data.length);
+  return { dtype: t.dtype, dims: [batch, ...t.dims.slice(1)], data };
+}
+
+/** Scores of the ablated activations, run through the sub-model after the layer. */
+async function ablatedScores(
+  ctx: ExplainContext,
+  target: ResolvedTarget,
+  sub: SubModel,
+  activations: Tensor,
+  extras: Record<string, Tensor>,
+  requestedBatch: number,
+  notes: string[],
+): Promise<Float64Array> {
+  const { c, plane } = camShape(activations);
+  const a = activations.data as Float32Array;
+  const value = ablationValue(a);
+  const sample = sizeOf(activations.dims.slice(1));
+  const session = await ctx.model.session(`after:${sub.input}>${target.output}`, () => sub.proto);
+  const feedsFor = (start: number, size: number, ablate: boolean): Record<string, Tensor> => {
+    const data = new Float32Array(size * sample);
+    for (let j = 0; j < size; j++) {
+      data.set(a, j * sample);
+      if (ablate) data.fill(value, j * sample + (start + j) * plane, j * sample + (start + j + 1) * plane);
+    }
+    const feeds: Record<string, Tensor> = { [sub.input]: { dtype: 'float32', dims: [size, ...activations.dims.slice(1)], data } };
+    for (const name of sub.extraInputs) feeds[name] = tiled(extras[name], size);
+    return feeds;
+  };
+  let batch = Math.max(1, requestedBatch);
+  if (batch > 1) {
+    // Whether the sub-model takes a batch is known only by running it (a Reshape can pin it).
+    try {
+      await run(session, feedsFor(0, 2, false), [target.output]);
+    } catch {
+      batch = 1;
+      notes.push('the network after the layer does not take a batch: ablations ran one at a time');
+    }
+  }
+  const scores = new Float64Array(c);
+  await inBatches(c, batch, ctx, 'ablationcam: ablated channels', async (start, size) => {
+    const output = (await run(session, feedsFor(start, size, true), [target.output]))[target.output];
+    scores.set(targetScores(output, target, 'logit'), start);
+  });
+  return scores;
+}
+
+export const ablationCam: ExplanationMethod<AblationCamOptions> = {
+  name: 'ablationcam',
+  title: 'Ablation-CAM',
+  kind: 'cam',
+  needsGradients: false,
+  usesLayer: true,
+  formula: 'L = Σ_k ((y − y_k) / y) A_k,  y_k: score with channel k ablated',
+  reference: 'Desai & Ramaswamy 2020 (WACV); pytorch-grad-cam AblationCAM',
+  options: [{ name: 'batch', type: 'int', default: 64, min: 1, description: 'ablated activations per run of the network after the layer' }],
+  async explain(ctx, options) {
+    const setup = await setUpCam(ctx);
+    const { target, layer } = setup;
+    const sub = modelAfter(ctx.model.proto, layer.tensor, target.output, layer.dims);
+    const computed = sub.extraInputs.filter((n) => n !== ctx.model.input.name);
+    const full = await ctx.model.run({ [ctx.model.input.name]: ctx.input }, [layer.tensor, ...computed]);
+    const extras: Record<string, Tensor> = { ...full, [ctx.model.input.name]: ctx.input };
+    const activations = full[layer.tensor];
+    const original = targetScores(full[target.output], target, 'logit')[0];
+    const notes = [
+      `${camShape(activations).c} ablations run through the ${sub.nodeCount} nodes after the layer${sub.extraInputs.length ? `, with ${sub.extraInputs.map((n) => `'${n}'`).join(', ')} fed from the full model` : ''}`,
+      `ablated channels set to ${ablationValue(activations.data as Float32Array) === 0 ? '0 (the activation minimum)' : 'the activation minimum − 1e7'}`,
+    ];
+    const scores = await ablatedScores(ctx, target, sub, activations, extras, options.batch, notes);
+    const weights = scores.map((s) => (original - s) / original);
+    return camExplanation('ablationcam', ctx, setup, weightedChannelSum(activations, weights), notes);
+  },
+};

@@ -1,0 +1,87 @@
+// What the input-attribution methods share: target setup, input gradients (one input or a batched
+// weighted sum over many), the 'display' option and the explanation with its map.
+import { Tensor, float32, sizeOf } from '../tensor';
+import { inBatches, usableBatchSize } from './forward';
+import { RuleSet, gradientsOf } from './gradients';
+import { DISPLAY_MODES, DisplayMode, attributionToMap } from './postprocess';
+import { checkInput, describeTarget, resolveTarget } from './target';
+import { ExplainContext, ExplainError, Explanation, OptionSpec, ResolvedTarget } from './types';
+
+export interface AttributionSetup {
+  target: ResolvedTarget;
+  /** The target output for the unmodified input. */
+  output: Tensor;
+  notes: string[];
+}
+
+export async function setUpAttribution(ctx: ExplainContext): Promise<AttributionSetup> {
+  checkInput(ctx.input);
+  const { target, output } = await resolveTarget(ctx.model, ctx.input, ctx.target);
+  return { target, output, notes: [`target: ${describeTarget(target)} of output '${target.output}'`] };
+}
+
+export function displayOption(fallback: DisplayMode): OptionSpec {
+  return { name: 'display', type: 'choice', default: fallback, choices: DISPLAY_MODES, description: 'how the attribution becomes a map: sum of |a| over channels, its positive part, or signed' };
+}
+
+export const BATCH_OPTION: OptionSpec = { name: 'batch', type: 'int', default: 16, min: 1, description: 'inputs per forward/backward pass' };
+export const SEED_OPTION: OptionSpec = { name: 'seed', type: 'int', default: 0, min: 0, description: 'random seed (results are reproducible)' };
+
+export function attributionExplanation(
+  method: string,
+  setup: AttributionSetup,
+  raw: Tensor,
+  display: DisplayMode,
+  notes: string[] = [],
+  metrics?: Record<string, number>,
+): Explanation {
+  const { map, note } = attributionToMap(raw, display);
+  return { method, raw, map, target: setup.target, notes: [...setup.notes, ...notes, note], ...(metrics ? { metrics } : {}) };
+}
+
+/** ∂score/∂input for the single input. */
+export async function inputGradient(ctx: ExplainContext, setup: AttributionSetup, overrides?: RuleSet): Promise<Tensor> {
+  const name = ctx.model.input.name;
+  const { gradients } = await gradientsOf(ctx, setup.target, setup.output.dims, ctx.input, [name], overrides);
+  return gradients[name];
+}
+
+/**
+ * Σ_i weight(i) · ∂score/∂input at `count` points written by `fill(i, dst)`, in batches; returns
+ * the input-shaped sum.
+ */
+export async function weightedGradientSum(
+  ctx: ExplainContext,
+  setup: AttributionSetup,
+  count: number,
+  fill: (i: number, dst: Float32Array) => void,
+  weight: (i: number) => number,
+  options: { batch: number; label: string },
+): Promise<Tensor> {
+  const name = ctx.model.input.name;
+  const dims = ctx.input.dims;
+  const sample = sizeOf(dims.slice(1));
+  const sum = new Float64Array(sample);
+  const batchSize = await usableBatchSize(ctx.model, options.batch);
+  await inBatches(count, batchSize, ctx, options.label, async (start, size) => {
+    const data = new Float32Array(size * sample);
+    for (let j = 0; j < size; j++) fill(start + j, data.subarray(j * sample, (j + 1) * sample));
+    const batch: Tensor = { dtype: 'float32', dims: [size, ...dims.slice(1)], data };
+    const grads = (await gradientsOf(ctx, setup.target, setup.output.dims, batch, [name])).gradients[name].data as Float32Array;
+    for (let j = 0; j < size; j++) {
+      const w = weight(start + j);
+      const offset = j * sample;
+      for (let i = 0; i < sample; i++) sum[i] += w * grads[offset + i];
+    }
+  });
+  return float32(dims, Float32Array.from(sum));
+}
+
+/** The baseline as an input-shaped tensor: a constant, or a tensor of the input's shape. */
+export function baselineTensor(input: Tensor, baseline: number | Tensor): Tensor {
+  if (typeof baseline === 'number') return float32(input.dims, new Float32Array(input.data.length).fill(baseline));
+  if (baseline.dims.join() !== input.dims.join()) {
+    throw new ExplainError(`the baseline has shape [${baseline.dims.join(', ')}] but the input has [${input.dims.join(', ')}]`);
+  }
+  return baseline;
+}

@@ -1,0 +1,107 @@
+// What the CAM methods share: the resolved target and layer, the weighted sum of activation
+// channels (pytorch-grad-cam's get_cam_image), the run of gradient-based CAMs and the final map.
+// Activations and gradients are [N, C, h, w]; raw CAMs are [N, h, w].
+import { Tensor, float32 } from '../tensor';
+import { gradientsOf } from './gradients';
+import { LayerChoice, resolveLayer } from './layer';
+import { camToMap } from './postprocess';
+import { checkInput, describeTarget, resolveTarget } from './target';
+import { ExplainContext, ExplainError, Explanation, ResolvedTarget } from './types';
+
+export interface CamSetup {
+  target: ResolvedTarget;
+  /** The target output for the unmodified input. */
+  output: Tensor;
+  layer: LayerChoice;
+  notes: string[];
+}
+
+export async function setUpCam(ctx: ExplainContext): Promise<CamSetup> {
+  checkInput(ctx.input);
+  const { target, output } = await resolveTarget(ctx.model, ctx.input, ctx.target);
+  const layer = await resolveLayer(ctx.model, ctx.layer, target.output);
+  return { target, output, layer, notes: [layer.note, `target: ${describeTarget(target)} of output '${target.output}'`] };
+}
+
+export function camShape(activations: Tensor): { n: number; c: number; plane: number; h: number; w: number } {
+  if (activations.dims.length !== 4) throw new ExplainError(`CAM methods need a 4-D activation, got [${activations.dims.join(', ')}]`);
+  const [n, c, h, w] = activations.dims;
+  return { n, c, h, w, plane: h * w };
+}
+
+/** Σ_k weights[n, k] · A[n, k] — weights [N, C] (one per image and channel). */
+export function weightedChannelSum(activations: Tensor, weights: ArrayLike<number>): Tensor {
+  const { n, c, h, w, plane } = camShape(activations);
+  const a = activations.data as Float32Array;
+  const cam = new Float32Array(n * plane);
+  for (let img = 0; img < n; img++) {
+    const acc = new Float64Array(plane);
+    for (let k = 0; k < c; k++) {
+      const wk = weights[img * c + k];
+      if (wk === 0) continue;
+      const base = (img * c + k) * plane;
+      for (let i = 0; i < plane; i++) acc[i] += wk * a[base + i];
+    }
+    cam.set(acc, img * plane);
+  }
+  return float32([n, h, w], cam);
+}
+
+/** Σ_k f(A, G)[n, k, i] at every position i — for methods that weight elementwise. */
+export function elementwiseChannelSum(activations: Tensor, grads: Tensor, f: (a: number, g: number) => number): Tensor {
+  const { n, c, h, w, plane } = camShape(activations);
+  checkSameShape(activations, grads);
+  const a = activations.data as Float32Array;
+  const g = grads.data as Float32Array;
+  const cam = new Float32Array(n * plane);
+  for (let img = 0; img < n; img++) {
+    const acc = new Float64Array(plane);
+    for (let k = 0; k < c; k++) {
+      const base = (img * c + k) * plane;
+      for (let i = 0; i < plane; i++) acc[i] += f(a[base + i], g[base + i]);
+    }
+    cam.set(acc, img * plane);
+  }
+  return float32([n, h, w], cam);
+}
+
+export function checkSameShape(activations: Tensor, grads: Tensor): void {
+  if (activations.dims.join() !== grads.dims.join()) {
+    throw new ExplainError(`activations [${activations.dims.join(', ')}] and gradients [${grads.dims.join(', ')}] differ in shape`);
+  }
+}
+
+/** Σ over each channel's positions of f(A, G): [N, C]. */
+export function perChannelSum(activations: Tensor, grads: Tensor | undefined, f: (a: number, g: number) => number): Float64Array {
+  const { n, c, plane } = camShape(activations);
+  const a = activations.data as Float32Array;
+  const g = grads?.data as Float32Array | undefined;
+  const out = new Float64Array(n * c);
+  for (let nk = 0; nk < n * c; nk++) {
+    let s = 0;
+    for (let i = nk * plane; i < (nk + 1) * plane; i++) s += f(a[i], g ? g[i] : 0);
+    out[nk] = s;
+  }
+  return out;
+}
+
+/** The explanation of a CAM method from its raw CAM. */
+export function camExplanation(method: string, ctx: ExplainContext, setup: CamSetup, raw: Tensor, notes: string[] = []): Explanation {
+  const [, , H, W] = ctx.input.dims;
+  const { map, note } = camToMap(raw, H, W);
+  return { method, raw, map, layer: setup.layer.tensor, target: setup.target, notes: [...setup.notes, ...notes, note] };
+}
+
+/** A CAM computed from the layer's activations A and the gradients ∂score/∂A. */
+export async function gradientCam(
+  method: string,
+  ctx: ExplainContext,
+  rawCam: (activations: Tensor, grads: Tensor) => Tensor,
+): Promise<Explanation> {
+  const setup = await setUpCam(ctx);
+  ctx.progress?.(0, `${method}: gradients at ${setup.layer.tensor}`);
+  const { gradients, outputs } = await gradientsOf(ctx, setup.target, setup.output.dims, ctx.input, [setup.layer.tensor]);
+  const raw = rawCam(outputs[setup.layer.tensor], gradients[setup.layer.tensor]);
+  ctx.progress?.(1, `${method}: done`);
+  return camExplanation(method, ctx, setup, raw);
+}

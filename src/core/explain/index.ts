@@ -1,0 +1,49 @@
+// The explanation methods by CLI name, and one call to run any of them.
+import { ablationCam } from './ablationcam';
+import { cam } from './cam';
+import { eigenCam } from './eigencam';
+import { gradCam } from './gradcam';
+import { gradCamPlusPlus } from './gradcam-plusplus';
+import { guidedBackprop } from './guided-backprop';
+import { guidedGradCam } from './guided-gradcam';
+import { hiResCam } from './hirescam';
+import { inputXGradient } from './input-x-gradient';
+import { integratedGradients } from './integrated-gradients';
+import { kernelShap } from './kernel-shap';
+import { layerCam } from './layercam';
+import { lime } from './lime';
+import { occlusion } from './occlusion';
+import { resolveOptions } from './options';
+import { rise } from './rise';
+import { saliency } from './saliency';
+import { scoreCam } from './scorecam';
+import { smoothGrad } from './smoothgrad';
+import { xGradCam } from './xgradcam';
+import { ExplainContext, ExplainError, Explanation, ExplanationMethod, OptionValue } from './types';
+
+export type { ExplainContext, Explanation, ExplanationMethod, OptionSpec, OptionValue, ResolvedTarget, Target } from './types';
+export { ExplainError } from './types';
+
+const ALL: ExplanationMethod[] = [
+  cam, gradCam, gradCamPlusPlus, xGradCam, hiResCam, layerCam, eigenCam, scoreCam, ablationCam,
+  saliency, smoothGrad, integratedGradients, inputXGradient, guidedBackprop, guidedGradCam,
+  occlusion, rise, lime, kernelShap,
+];
+
+export const METHODS: Readonly<Record<string, ExplanationMethod>> = Object.fromEntries(ALL.map((m) => [m.name, m]));
+
+export function methodNames(): string[] {
+  return ALL.map((m) => m.name);
+}
+
+export function methodByName(name: string): ExplanationMethod {
+  const method = METHODS[name];
+  if (!method) throw new ExplainError(`unknown explanation method '${name}'; the methods are ${methodNames().join(', ')}`);
+  return method;
+}
+
+/** Runs a method by name, its options checked and completed with defaults. */
+export async function explain(name: string, ctx: ExplainContext, options: Record<string, OptionValue | undefined> = {}): Promise<Explanation> {
+  const method = methodByName(name);
+  return method.explain(ctx, resolveOptions(name, method.options, options));
+}

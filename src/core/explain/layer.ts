@@ -1,0 +1,88 @@
+// The layer a CAM is computed at: a named tensor or node, or 'auto' — the last spatial activation
+// before the global pooling / flatten that feeds the classification head (a 1×1 convolution that
+// produces one map per class, as in SqueezeNet, counts as part of the head).
+import { attrInts, indexGraph } from '../onnx/graph';
+import { GraphProto, NodeProto } from '../onnx/proto';
+import { UnknownTensorError, nearNames, tensorNames } from '../onnx/surgery';
+import { ConvModel } from '../model';
+import { formatShape, sizeOf } from '../tensor';
+import { ExplainError } from './types';
+
+export interface LayerChoice {
+  tensor: string;
+  /** [1, C, h, w] */
+  dims: number[];
+  note: string;
+}
+
+// Ops that collapse the spatial dimensions before a head.
+const POOLING_OPS = new Set(['GlobalAveragePool', 'GlobalMaxPool', 'ReduceMean', 'ReduceMax', 'AveragePool', 'MaxPool', 'Flatten', 'Reshape']);
+// Per-position ops between a class-map convolution and the pooling.
+const POINTWISE_OPS = new Set(['Relu', 'Clip', 'Sigmoid', 'LeakyRelu', 'HardSigmoid', 'HardSwish', 'Dropout', 'Identity']);
+
+function mainInput(node: NodeProto, initializers: Set<string>): string | undefined {
+  return node.input.find((i) => i && !initializers.has(i));
+}
+
+function isSpatial(dims: number[] | undefined): dims is number[] {
+  return !!dims && dims.length === 4 && dims[2] * dims[3] > 1;
+}
+
+/** Walks back from the output along the main inputs to the pooling that feeds the head. */
+export function autoLayer(graph: GraphProto, output: string, shapes: Map<string, number[]>): LayerChoice {
+  const { producer, initializers } = indexGraph(graph);
+  let tensor = output;
+  for (let node = producer.get(tensor); node; node = producer.get(tensor)) {
+    const input = mainInput(node, initializers);
+    if (!input) break;
+    const dims = shapes.get(input);
+    if (POOLING_OPS.has(node.op_type) && isSpatial(dims)) return skipClassMapConv(graph, node, input, dims, output, shapes);
+    tensor = input;
+  }
+  throw new ExplainError(`no global pooling or flatten of a spatial activation was found before output '${output}'; name the layer to use`);
+}
+
+function skipClassMapConv(graph: GraphProto, pooling: NodeProto, tensor: string, dims: number[], output: string, shapes: Map<string, number[]>): LayerChoice {
+  const { producer, initializers } = indexGraph(graph);
+  const classes = sizeOf((shapes.get(output) ?? []).slice(1));
+  const poolNote = `${pooling.op_type} '${pooling.name || pooling.output[0]}'`;
+  let t = tensor;
+  let node = producer.get(t);
+  while (node && POINTWISE_OPS.has(node.op_type)) {
+    t = mainInput(node, initializers) ?? t;
+    node = producer.get(t);
+  }
+  const kernel = node?.op_type === 'Conv' ? attrInts(node, 'kernel_shape') : undefined;
+  const inputOfConv = node && mainInput(node, initializers);
+  const convInputDims = inputOfConv ? shapes.get(inputOfConv) : undefined;
+  if (node && kernel?.every((k) => k === 1) && dims[1] === classes && isSpatial(convInputDims)) {
+    return {
+      tensor: inputOfConv!,
+      dims: convInputDims,
+      note: `layer 'auto': '${inputOfConv}' ${formatShape(convInputDims)}, the input of the 1×1 convolution '${node.name || node.output[0]}' that makes one map per class before ${poolNote} (the head)`,
+    };
+  }
+  return {
+    tensor,
+    dims,
+    note: `layer 'auto': '${tensor}' ${formatShape(dims)}, the last spatial activation before ${poolNote} that feeds the head`,
+  };
+}
+
+/** The layer for a CAM: 'auto'/absent, a tensor name or a node name (its first output). */
+export async function resolveLayer(model: ConvModel, layer: string | undefined, output: string): Promise<LayerChoice> {
+  const shapes = await model.probeShapes();
+  if (layer === undefined || layer === 'auto') return autoLayer(model.graph, output, shapes);
+  const names = tensorNames(model.graph);
+  let tensor = layer;
+  if (!names.has(layer)) {
+    const node = model.graph.node.find((n) => n.name === layer);
+    if (!node) throw new UnknownTensorError(layer, nearNames(layer, [...names, ...model.graph.node.map((n) => n.name ?? '').filter(Boolean)]));
+    tensor = node.output[0];
+  }
+  const dims = shapes.get(tensor);
+  if (!dims || dims.length !== 4) {
+    throw new ExplainError(`layer '${tensor}' has shape ${dims ? formatShape(dims) : 'unknown'}; CAM methods need a 4-D [N, C, h, w] activation`);
+  }
+  return { tensor, dims, note: `layer: '${tensor}' ${formatShape(dims)}${tensor !== layer ? ` (output of node '${layer}')` : ''}` };
+}

@@ -1,0 +1,89 @@
+// Occlusion (Zeiler & Fergus, 2014, arXiv:1311.2901): slide a window over the input, replace it by
+// the baseline and record the drop of the target's score.
+//   attr(e) = mean over windows W ∋ e of (y(x) − y(x with W set to the baseline))
+// Reference implementation: Captum Occlusion (via FeatureAblation): window [C, h, w] starting at 0
+// and moved by the strides; ceil((dim − window) / stride) + 1 positions per dimension, the last
+// window cut off at the border; every element's sum of differences divided by how many windows
+// covered it.
+import { Tensor, float32 } from '../tensor';
+import { DisplayMode } from './postprocess';
+import { attributionExplanation, baselineTensor, displayOption, setUpAttribution } from './attribution-common';
+import { scoreVariants } from './forward';
+import { scoreOption } from './surrogate';
+import { ScoreKind, targetScores } from './target';
+import { ExplainError, ExplanationMethod } from './types';
+
+export type OcclusionOptions = { window: number[]; strides: number[]; baseline: number | Tensor; batch: number; score: ScoreKind; display: DisplayMode };
+
+/** Window or strides given as [c, h, w], [h, w] (all channels) or [s] (s × s, all channels); [] = auto. */
+export function windowShape(given: number[], dims: number[], what: string, auto: number[]): number[] {
+  const [, channels] = dims;
+  const shape = given.length === 0 ? auto : given.length === 1 ? [channels, given[0], given[0]] : given.length === 2 ? [channels, ...given] : given;
+  if (shape.length !== 3) throw new ExplainError(`occlusion ${what} must have 1, 2 or 3 numbers ([c,] h, w), got ${given.length}`);
+  return shape;
+}
+
+/** Start offsets of the windows along each of the three dimensions. */
+export function windowStarts(dims: number[], window: number[], strides: number[]): number[][] {
+  return [1, 2, 3].map((d, i) => {
+    const size = dims[d];
+    if (window[i] > size) throw new ExplainError(`the occlusion window (${window.join('×')}) is larger than the input (${dims.slice(1).join('×')})`);
+    if (size > window[i] && strides[i] > window[i]) {
+      throw new ExplainError(`occlusion strides (${strides.join('×')}) must not exceed the window (${window.join('×')}), or some elements are never occluded`);
+    }
+    const count = Math.ceil((size - window[i]) / strides[i]) + 1;
+    return Array.from({ length: count }, (_, k) => k * strides[i]);
+  });
+}
+
+export const occlusion: ExplanationMethod<OcclusionOptions> = {
+  name: 'occlusion',
+  title: 'Occlusion',
+  kind: 'perturbation',
+  needsGradients: false,
+  usesLayer: false,
+  formula: 'attr(e) = mean over windows W ∋ e of y(x) − y(x with W := baseline)',
+  reference: 'Zeiler & Fergus 2014 (arXiv:1311.2901); Captum Occlusion',
+  options: [
+    { name: 'window', type: 'ints', default: [], description: 'window [c,] h, w, or one side; empty: all channels × H/7 × W/7' },
+    { name: 'strides', type: 'ints', default: [], description: 'strides [c,] h, w, or one value; empty: half the window' },
+    { name: 'baseline', type: 'baseline', default: 0, description: 'value of occluded elements: a number or an input-shaped tensor' },
+    { name: 'batch', type: 'int', default: 32, min: 1, description: 'occluded inputs per forward pass' },
+    scoreOption('logit'),
+    displayOption('positive'),
+  ],
+  async explain(ctx, options) {
+    const setup = await setUpAttribution(ctx);
+    const dims = ctx.input.dims;
+    const [, channels, H, W] = dims;
+    const window = windowShape(options.window, dims, 'window', [channels, Math.max(1, Math.round(H / 7)), Math.max(1, Math.round(W / 7))]);
+    const strides = windowShape(options.strides, dims, 'strides', [channels, ...window.slice(1).map((s) => Math.max(1, Math.floor(s / 2)))]);
+    const starts = windowStarts(dims, window, strides);
+    const boxes = starts[0].flatMap((c) => starts[1].flatMap((y) => starts[2].map((x) => [c, y, x])));
+    const x = ctx.input.data as Float32Array;
+    const base = baselineTensor(ctx.input, options.baseline).data as Float32Array;
+    const visit = (box: number[], f: (e: number) => void) => {
+      const [c0, y0, x0] = box;
+      for (let c = c0; c < Math.min(c0 + window[0], channels); c++) {
+        for (let y = y0; y < Math.min(y0 + window[1], H); y++) {
+          for (let xx = x0; xx < Math.min(x0 + window[2], W); xx++) f((c * H + y) * W + xx);
+        }
+      }
+    };
+    const scores = await scoreVariants(ctx, setup.target, boxes.length, (i, dst) => {
+      dst.set(x);
+      visit(boxes[i], (e) => (dst[e] = base[e]));
+    }, { batchSize: options.batch, score: options.score, label: 'occlusion: windows' });
+    const original = targetScores(setup.output, setup.target, options.score)[0];
+    const sum = new Float64Array(x.length);
+    const count = new Float64Array(x.length);
+    boxes.forEach((box, i) => visit(box, (e) => {
+      sum[e] += original - scores[i];
+      count[e]++;
+    }));
+    const raw = float32(dims, Float32Array.from(sum, (s, e) => s / count[e]));
+    return attributionExplanation('occlusion', setup, raw, options.display, [
+      `${boxes.length} windows of ${window.join('×')} with strides ${strides.join('×')}, baseline ${typeof options.baseline === 'number' ? options.baseline : 'tensor'}, score: ${options.score}`,
+    ]);
+  },
+};

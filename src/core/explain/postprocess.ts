@@ -1,0 +1,100 @@
+// Turning raw results into displayable maps [H, W] in [0, 1], the same way for every method:
+// - CAMs: ReLU, per-image min-max, bilinear upsampling (cv2 INTER_LINEAR) to the input size and
+//   min-max again, exactly pytorch-grad-cam's scale_cam_image + aggregate_multi_layers.
+// - Input attributions: summed over channels (of |a| or of a), scaled as Captum's
+//   visualize_image_attr does (divided by the value below which (100 − outlier)% of the total mass
+//   lies, clipped), signed ones mapped to [0, 1] with 0.5 for zero.
+import { resizeBilinear } from '../image/resize';
+import { Tensor, float32 } from '../tensor';
+
+export type DisplayMode = 'absolute' | 'positive' | 'signed';
+export const DISPLAY_MODES: DisplayMode[] = ['absolute', 'positive', 'signed'];
+
+export interface Map2D {
+  map: Tensor;
+  note: string;
+}
+
+export function relu(values: Float32Array): Float32Array {
+  return values.map((v) => (v > 0 ? v : 0));
+}
+
+/** (x − min) / (max − min + 1e-7), pytorch-grad-cam's per-image scaling. */
+export function minMax(values: Float32Array): Float32Array {
+  let min = Infinity;
+  for (const v of values) min = Math.min(min, v);
+  let max = -Infinity;
+  for (const v of values) max = Math.max(max, v - min);
+  const out = new Float32Array(values.length);
+  for (let i = 0; i < values.length; i++) out[i] = (values[i] - min) / (1e-7 + max);
+  return out;
+}
+
+function spatialDims(t: Tensor): [number, number] {
+  const d = t.dims;
+  return [d[d.length - 2], d[d.length - 1]];
+}
+
+/** A raw CAM [1, h, w] as the final map [H, W]. */
+export function camToMap(raw: Tensor, outH: number, outW: number): Map2D {
+  const [h, w] = spatialDims(raw);
+  const scaled = minMax(relu(raw.data as Float32Array));
+  const map = minMax(resizeBilinear(scaled, h, w, outH, outW));
+  return {
+    map: float32([outH, outW], map),
+    note: `map: ReLU, min-max to [0, 1], bilinear upsampling ${h}×${w} → ${outH}×${outW} (cv2 INTER_LINEAR, half-pixel centres), min-max again (as pytorch-grad-cam)`,
+  };
+}
+
+/** Captum's _cumulative_sum_threshold: the smallest value v such that values ≤ v hold `percentile`% of the sum. */
+export function cumulativeSumThreshold(values: Float32Array, percentile: number): number {
+  const sorted = Float64Array.from(values).sort();
+  let total = 0;
+  for (const v of sorted) total += v;
+  const goal = total * 0.01 * percentile;
+  let sum = 0;
+  for (const v of sorted) {
+    sum += v;
+    if (sum >= goal) return v;
+  }
+  return sorted[sorted.length - 1] ?? 0;
+}
+
+/** Sums an [1, C, H, W] (or [1, H, W]) attribution over channels, of |a| when `absolute`. */
+export function channelSum(attr: Tensor, absolute: boolean): { values: Float32Array; h: number; w: number } {
+  const [h, w] = spatialDims(attr);
+  const plane = h * w;
+  const channels = attr.data.length / plane;
+  const data = attr.data as Float32Array;
+  const values = new Float32Array(plane);
+  for (let c = 0; c < channels; c++) {
+    for (let i = 0; i < plane; i++) {
+      const v = data[c * plane + i];
+      values[i] += absolute ? Math.abs(v) : v;
+    }
+  }
+  return { values, h, w };
+}
+
+/** An input-shaped attribution as a map: see the file comment for the scaling. */
+export function attributionToMap(attr: Tensor, mode: DisplayMode, outlierPercent = 2): Map2D {
+  const { values, h, w } = channelSum(attr, mode === 'absolute');
+  const shown = mode === 'positive' ? relu(values) : values;
+  const threshold = cumulativeSumThreshold(shown.map(Math.abs), 100 - outlierPercent);
+  const scale = threshold > 0 ? threshold : 1;
+  const map = new Float32Array(shown.length);
+  for (let i = 0; i < shown.length; i++) {
+    const v = Math.max(-1, Math.min(1, shown[i] / scale));
+    map[i] = mode === 'signed' ? (v + 1) / 2 : v;
+  }
+  const what = mode === 'absolute' ? 'sum over channels of |attribution|' : mode === 'positive' ? 'positive part of the sum over channels' : 'signed sum over channels (0.5 = zero)';
+  return {
+    map: float32([h, w], map),
+    note: `map: ${what}, divided by its ${100 - outlierPercent}% cumulative-mass threshold and clipped (Captum visualize_image_attr, outlier ${outlierPercent}%)`,
+  };
+}
+
+/** A non-negative-ish spatial score map (RISE) min-max scaled. */
+export function spatialToMap(values: Float32Array, h: number, w: number): Map2D {
+  return { map: float32([h, w], minMax(values)), note: 'map: min-max to [0, 1]' };
+}

@@ -1,0 +1,95 @@
+// RISE (Petsiuk et al., 2018, arXiv:1806.07421): the target's score on randomly masked inputs,
+// averaged per pixel over the masks that kept it.
+//   S(p) = (1 / (N · P)) Σ_i y(x ⊙ M_i) · M_i(p)
+// Masks as the authors' code (eclique/RISE generate_masks): an s × s grid of cells kept with
+// probability P, upsampled bilinearly to (s + 1) × cell size (cell = ⌈H/s⌉) and cropped at a random
+// shift in [0, cell) — smooth masks not aligned to the grid. Masked elements become 0 (the
+// normalised input's mean); the score is the class probability, as in the paper. Seeded.
+import { resizeBilinear } from '../image/resize';
+import { Tensor, float32 } from '../tensor';
+import { SEED_OPTION } from './attribution-common';
+import { scoreVariants } from './forward';
+import { spatialToMap } from './postprocess';
+import { Random } from './random';
+import { scoreOption } from './surrogate';
+import { ScoreKind, checkInput, describeTarget, resolveTarget } from './target';
+import { ExplanationMethod } from './types';
+
+export type RiseOptions = { masks: number; cells: number; probability: number; seed: number; batch: number; score: ScoreKind };
+
+interface MaskRecipe {
+  grid: Uint8Array;
+  dy: number;
+  dx: number;
+}
+
+/** The mask of one recipe at input resolution H × W. */
+export function riseMask(recipe: MaskRecipe, cells: number, H: number, W: number): Float32Array {
+  const cellH = Math.ceil(H / cells);
+  const cellW = Math.ceil(W / cells);
+  const upH = (cells + 1) * cellH;
+  const upW = (cells + 1) * cellW;
+  const up = resizeBilinear(recipe.grid, cells, cells, upH, upW);
+  const mask = new Float32Array(H * W);
+  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) mask[y * W + x] = up[(y + recipe.dy) * upW + x + recipe.dx];
+  return mask;
+}
+
+export function riseRecipes(count: number, cells: number, probability: number, H: number, W: number, random: Random): MaskRecipe[] {
+  const cellH = Math.ceil(H / cells);
+  const cellW = Math.ceil(W / cells);
+  return Array.from({ length: count }, () => ({
+    grid: Uint8Array.from({ length: cells * cells }, () => (random.next() < probability ? 1 : 0)),
+    dy: random.int(cellH),
+    dx: random.int(cellW),
+  }));
+}
+
+export const rise: ExplanationMethod<RiseOptions> = {
+  name: 'rise',
+  title: 'RISE',
+  kind: 'perturbation',
+  needsGradients: false,
+  usesLayer: false,
+  formula: 'S(p) = (1 / (N·P)) Σ_i y(x ⊙ M_i) M_i(p)',
+  reference: 'Petsiuk et al. 2018 (arXiv:1806.07421); eclique/RISE',
+  options: [
+    { name: 'masks', type: 'int', default: 1000, min: 1, description: 'random masks N (the paper uses 4000–8000)' },
+    { name: 'cells', type: 'int', default: 7, min: 1, description: 'grid size s: masks are s × s cells, upsampled' },
+    { name: 'probability', type: 'number', default: 0.5, min: 0.01, max: 1, description: 'probability P that a cell is kept' },
+    SEED_OPTION,
+    { name: 'batch', type: 'int', default: 32, min: 1, description: 'masked inputs per forward pass' },
+    scoreOption('probability'),
+  ],
+  async explain(ctx, options) {
+    checkInput(ctx.input);
+    const { target } = await resolveTarget(ctx.model, ctx.input, ctx.target);
+    const [, channels, H, W] = ctx.input.dims;
+    const plane = H * W;
+    const recipes = riseRecipes(options.masks, options.cells, options.probability, H, W, new Random(options.seed));
+    const x = ctx.input.data as Float32Array;
+    const scores = await scoreVariants(ctx, target, recipes.length, (i, dst) => {
+      const mask = riseMask(recipes[i], options.cells, H, W);
+      for (let c = 0; c < channels; c++) for (let p = 0; p < plane; p++) dst[c * plane + p] = x[c * plane + p] * mask[p];
+    }, { batchSize: options.batch, score: options.score, label: 'rise: masked inputs' });
+    const saliency = new Float64Array(plane);
+    recipes.forEach((recipe, i) => {
+      const mask = riseMask(recipe, options.cells, H, W);
+      for (let p = 0; p < plane; p++) saliency[p] += scores[i] * mask[p];
+    });
+    const norm = options.masks * options.probability;
+    const raw: Tensor = float32([1, H, W], Float32Array.from(saliency, (v) => v / norm));
+    const { map, note } = spatialToMap(raw.data as Float32Array, H, W);
+    return {
+      method: 'rise',
+      raw,
+      map,
+      target,
+      notes: [
+        `target: ${describeTarget(target)} of output '${target.output}'`,
+        `${options.masks} masks of ${options.cells}×${options.cells} cells kept with probability ${options.probability}, bilinear upsampling with random shifts (seed ${options.seed}); masked elements set to 0; score: ${options.score}`,
+        note,
+      ],
+    };
+  },
+};

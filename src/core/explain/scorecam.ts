@@ -1,0 +1,80 @@
+// Score-CAM (Wang et al., 2020, arXiv:1910.01279): each activation channel, upsampled and scaled to
+// [0, 1], masks the input; the target's score for each masked input, softmaxed over channels,
+// weights the channels.
+//   H_k = norm(up(A_k)),  s_k = y(X ∘ H_k),  w = softmax(s),  L = Σ_k w_k A_k
+// Reference implementation: pytorch-grad-cam ScoreCAM.get_cam_weights — up = bilinear with
+// align_corners=True (torch UpsamplingBilinear2d), norm = (x − min) / (max − min + 1e-8), s = the
+// target's raw output (the logit, not a probability), softmax over channels. One forward pass per
+// channel, in batches.
+import { resizeBilinearAlignCorners } from '../image/resize';
+import { Tensor } from '../tensor';
+import { camExplanation, camShape, setUpCam, weightedChannelSum } from './cam-common';
+import { scoreVariants } from './forward';
+import { ExplainContext, ExplanationMethod, ResolvedTarget } from './types';
+
+export interface ScoreCamOptions {
+  batch: number;
+}
+
+/** The channel mask H_k at input resolution. */
+export function scoreCamMask(activations: Tensor, k: number, outH: number, outW: number): Float32Array {
+  const { h, w, plane } = camShape(activations);
+  const channel = (activations.data as Float32Array).subarray(k * plane, (k + 1) * plane);
+  const up = resizeBilinearAlignCorners(channel, h, w, outH, outW);
+  let min = Infinity;
+  let max = -Infinity;
+  for (const v of up) {
+    min = Math.min(min, v);
+    max = Math.max(max, v);
+  }
+  const range = max - min + 1e-8;
+  for (let i = 0; i < up.length; i++) up[i] = (up[i] - min) / range;
+  return up;
+}
+
+export function softmax(values: ArrayLike<number>): Float64Array {
+  let max = -Infinity;
+  for (let i = 0; i < values.length; i++) max = Math.max(max, values[i]);
+  const out = Float64Array.from(values as ArrayLike<number>, (v) => Math.exp(v - max));
+  const sum = out.reduce((a, b) => a + b, 0);
+  return out.map((v) => v / sum);
+}
+
+export async function scoreCamWeights(ctx: ExplainContext, target: ResolvedTarget, activations: Tensor, batch: number): Promise<Float64Array> {
+  const [, channels, H, W] = ctx.input.dims;
+  const { c } = camShape(activations);
+  const input = ctx.input.data as Float32Array;
+  const plane = H * W;
+  const scores = await scoreVariants(
+    ctx,
+    target,
+    c,
+    (k, dst) => {
+      const mask = scoreCamMask(activations, k, H, W);
+      for (let ch = 0; ch < channels; ch++) {
+        for (let i = 0; i < plane; i++) dst[ch * plane + i] = input[ch * plane + i] * mask[i];
+      }
+    },
+    { batchSize: batch, score: 'logit', label: 'scorecam: masked inputs' },
+  );
+  return softmax(scores);
+}
+
+export const scoreCam: ExplanationMethod<ScoreCamOptions> = {
+  name: 'scorecam',
+  title: 'Score-CAM',
+  kind: 'cam',
+  needsGradients: false,
+  usesLayer: true,
+  formula: 'L = Σ_k softmax_k(y(X ∘ norm(up(A_k)))) A_k',
+  reference: 'Wang et al. 2020 (arXiv:1910.01279); pytorch-grad-cam ScoreCAM',
+  options: [{ name: 'batch', type: 'int', default: 32, min: 1, description: 'masked inputs per forward pass' }],
+  async explain(ctx, options) {
+    const setup = await setUpCam(ctx);
+    const activations = (await ctx.model.run({ [ctx.model.input.name]: ctx.input }, [setup.layer.tensor]))[setup.layer.tensor];
+    const weights = await scoreCamWeights(ctx, setup.target, activations, options.batch);
+    return camExplanation('scorecam', ctx, setup, weightedChannelSum(activations, weights), [
+      `${weights.length} forward passes, one per channel: channels upsampled bilinearly (align_corners=True), min-max scaled, multiplied with the input; weights = softmax of the target logits`,
+    ]);
+  },
+};

@@ -1,0 +1,92 @@
+// Targets: which output and which class score an explanation is about. The score of a row is
+// out[index] for a class, out[a] − out[b] for a difference; the backward seed puts +1 at the class
+// (and −1 at b) so gradients are those of that score.
+import { ConvModel } from '../model';
+import { Tensor, argmax, float32, sizeOf } from '../tensor';
+import { ExplainError, ResolvedTarget, Target } from './types';
+
+export type ScoreKind = 'logit' | 'probability';
+
+export function outputName(model: ConvModel, target: Target): string {
+  const outputs = (model.graph.output ?? []).map((o) => o.name);
+  if (target.output === undefined) {
+    if (outputs.length === 0) throw new ExplainError('the model declares no outputs');
+    return outputs[0];
+  }
+  if (!outputs.includes(target.output)) {
+    throw new ExplainError(`the model has no output named '${target.output}'; its outputs are ${outputs.map((o) => `'${o}'`).join(', ')}`);
+  }
+  return target.output;
+}
+
+/** Number of scores per example: the output's size without its batch dimension. */
+export function scoresPerRow(outputDims: number[]): number {
+  return sizeOf(outputDims.slice(1));
+}
+
+function checkIndex(i: number, count: number, output: string): void {
+  if (!Number.isInteger(i) || i < 0 || i >= count) {
+    throw new ExplainError(`class ${i} is out of range: output '${output}' has ${count} scores per image (0 to ${count - 1})`);
+  }
+}
+
+export function checkInput(input: Tensor): void {
+  if (input.dtype !== 'float32' || input.dims.length !== 4 || input.dims[0] !== 1) {
+    throw new ExplainError(`explanations take one image as a float32 [1, C, H, W] tensor; got ${input.dtype} [${input.dims.join(', ')}]`);
+  }
+}
+
+/** The target with 'top' resolved against the model's output for the input, and indices checked. */
+export async function resolveTarget(model: ConvModel, input: Tensor, target: Target): Promise<{ target: ResolvedTarget; output: Tensor }> {
+  const name = outputName(model, target);
+  const output = (await model.run({ [model.input.name]: input }))[name];
+  const count = scoresPerRow(output.dims);
+  if (target.kind === 'difference') {
+    checkIndex(target.a, count, name);
+    checkIndex(target.b, count, name);
+    if (target.a === target.b) throw new ExplainError(`a difference target needs two different classes (got ${target.a} twice)`);
+    return { target: { kind: 'difference', a: target.a, b: target.b, output: name }, output };
+  }
+  const index = target.index === 'top' ? argmax(output.data as Float32Array, 0, count) : target.index;
+  checkIndex(index, count, name);
+  return { target: { kind: 'class', index, output: name }, output };
+}
+
+/** Backward seed for `batch` rows of an output shaped like `outputDims`. */
+export function seedFor(target: ResolvedTarget, outputDims: number[], batch: number): Tensor {
+  const count = scoresPerRow(outputDims);
+  const seed = float32([batch, ...outputDims.slice(1)]);
+  for (let row = 0; row < batch; row++) {
+    if (target.kind === 'class') seed.data[row * count + target.index] = 1;
+    else {
+      seed.data[row * count + target.a] = 1;
+      seed.data[row * count + target.b] = -1;
+    }
+  }
+  return seed;
+}
+
+function softmaxAt(data: ArrayLike<number>, offset: number, count: number, index: number): number {
+  let max = -Infinity;
+  for (let i = 0; i < count; i++) max = Math.max(max, data[offset + i]);
+  let sum = 0;
+  for (let i = 0; i < count; i++) sum += Math.exp(data[offset + i] - max);
+  return Math.exp(data[offset + index] - max) / sum;
+}
+
+/** The target's score for every row of an output (batch first); 'probability' takes a softmax over the row first. */
+export function targetScores(output: Tensor, target: ResolvedTarget, kind: ScoreKind = 'logit'): Float64Array {
+  const count = scoresPerRow(output.dims);
+  const rows = output.dims[0];
+  const data = output.data as Float32Array;
+  const at = (row: number, i: number) => (kind === 'probability' ? softmaxAt(data, row * count, count, i) : data[row * count + i]);
+  const scores = new Float64Array(rows);
+  for (let row = 0; row < rows; row++) {
+    scores[row] = target.kind === 'class' ? at(row, target.index) : at(row, target.a) - at(row, target.b);
+  }
+  return scores;
+}
+
+export function describeTarget(target: ResolvedTarget): string {
+  return target.kind === 'class' ? `class ${target.index}` : `class ${target.a} minus class ${target.b}`;
+}

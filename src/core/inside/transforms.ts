@@ -1,0 +1,150 @@
+// Random geometric transforms that make activation maximisation robust (transformation robustness:
+// Mordvintsev, Olah & Tyka 2015; Lucid's standard_transforms = pad 12, jitter 8, scale 0.9–1.1,
+// rotate ±10°, jitter 4), as one affine resampling per step with its adjoint, and Gaussian blur
+// (Yosinski, Clune, Nguyen, Fuchs & Lipson, "Understanding Neural Networks Through Deep
+// Visualization", 2015: blur the image every few steps).
+//
+// Affine resampling of a [C, H, W] image around its centre c = ((H−1)/2, (W−1)/2):
+//   out(q) = bilinear(src, c + R(θ)·(q − c)/scale − t),
+// sampling neighbours outside the image as the constant `fill` (Lucid pads with 0.5 grey).
+// Bilinear weights are (1−fy)(1−fx), (1−fy)fx, fy(1−fx), fy·fx; the adjoint scatters ∂L/∂out
+// back with the same weights to the in-image neighbours.
+export interface AffineTransform {
+  /** Translation in pixels, [y, x]. */
+  shift: [number, number];
+  /** > 1 enlarges the content. */
+  scale: number;
+  /** Rotation in degrees. */
+  degrees: number;
+}
+
+export interface TransformOptions {
+  /** Largest translation in pixels (uniform integer in [−jitter, jitter]); default ≈ 4% of the size. */
+  jitter?: number;
+  /** Scales drawn uniformly from; default Lucid's 0.90, 0.92, …, 1.10. */
+  scales?: number[];
+  /** Largest rotation in degrees (uniform integer in [−r, r]); default 10. */
+  rotate?: number;
+  /** Value outside the image; default 0.5 (grey). */
+  fill?: number;
+}
+
+export const IDENTITY: AffineTransform = { shift: [0, 0], scale: 1, degrees: 0 };
+
+const LUCID_SCALES = Array.from({ length: 11 }, (_, i) => 1 + (i - 5) / 50);
+
+export function randomTransform(random: () => number, size: [number, number], options: TransformOptions = {}): AffineTransform {
+  const jitter = options.jitter ?? Math.max(1, Math.round(0.04 * Math.max(...size)));
+  const scales = options.scales ?? LUCID_SCALES;
+  const rotate = options.rotate ?? 10;
+  const integer = (limit: number) => Math.floor(random() * (2 * limit + 1)) - limit;
+  return {
+    shift: [integer(jitter), integer(jitter)],
+    scale: scales[Math.floor(random() * scales.length)] ?? 1,
+    degrees: integer(rotate),
+  };
+}
+
+interface Tap {
+  index: number;
+  weight: number;
+}
+
+// For every output pixel, the in-image neighbours and weights it samples; the rest of the weight
+// goes to the fill value.
+function samplingTaps(t: AffineTransform, height: number, width: number): { taps: Tap[][]; fillWeight: Float64Array } {
+  const cy = (height - 1) / 2;
+  const cx = (width - 1) / 2;
+  const angle = (t.degrees * Math.PI) / 180;
+  const cos = Math.cos(angle) / t.scale;
+  const sin = Math.sin(angle) / t.scale;
+  const taps: Tap[][] = [];
+  const fillWeight = new Float64Array(height * width);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const dy = y - cy;
+      const dx = x - cx;
+      const sy = cy + cos * dy + sin * dx - t.shift[0];
+      const sx = cx - sin * dy + cos * dx - t.shift[1];
+      const y0 = Math.floor(sy);
+      const x0 = Math.floor(sx);
+      const fy = sy - y0;
+      const fx = sx - x0;
+      const list: Tap[] = [];
+      let outside = 0;
+      for (const [yy, xx, w] of [[y0, x0, (1 - fy) * (1 - fx)], [y0, x0 + 1, (1 - fy) * fx], [y0 + 1, x0, fy * (1 - fx)], [y0 + 1, x0 + 1, fy * fx]]) {
+        if (w === 0) continue;
+        if (yy >= 0 && yy < height && xx >= 0 && xx < width) list.push({ index: yy * width + xx, weight: w });
+        else outside += w;
+      }
+      taps.push(list);
+      fillWeight[y * width + x] = outside;
+    }
+  }
+  return { taps, fillWeight };
+}
+
+/** A resampler of [C, H, W] images for one transform, and its adjoint. */
+export class AffineResampler {
+  private readonly taps: Tap[][];
+  private readonly fillWeight: Float64Array;
+
+  constructor(readonly transform: AffineTransform, readonly channels: number, readonly height: number, readonly width: number, readonly fill = 0.5) {
+    ({ taps: this.taps, fillWeight: this.fillWeight } = samplingTaps(transform, height, width));
+  }
+
+  apply(src: Float32Array): Float32Array {
+    const plane = this.height * this.width;
+    const out = new Float32Array(src.length);
+    for (let c = 0; c < this.channels; c++) {
+      for (let p = 0; p < plane; p++) {
+        let v = this.fill * this.fillWeight[p];
+        for (const tap of this.taps[p]) v += tap.weight * src[c * plane + tap.index];
+        out[c * plane + p] = v;
+      }
+    }
+    return out;
+  }
+
+  /** ∂L/∂src from ∂L/∂out. */
+  adjoint(gradOut: Float32Array): Float32Array {
+    const plane = this.height * this.width;
+    const out = new Float32Array(gradOut.length);
+    for (let c = 0; c < this.channels; c++) {
+      for (let p = 0; p < plane; p++) {
+        const g = gradOut[c * plane + p];
+        if (g === 0) continue;
+        for (const tap of this.taps[p]) out[c * plane + tap.index] += tap.weight * g;
+      }
+    }
+    return out;
+  }
+}
+
+/** Gaussian blur of each [H, W] plane of a [C, H, W] array in place (kernel radius ⌈3σ⌉, edges clamped). */
+export function gaussianBlur(data: Float64Array, channels: number, height: number, width: number, sigma: number): void {
+  if (sigma <= 0) return;
+  const radius = Math.ceil(3 * sigma);
+  const kernel = Float64Array.from({ length: 2 * radius + 1 }, (_, i) => Math.exp(-((i - radius) ** 2) / (2 * sigma * sigma)));
+  const total = kernel.reduce((a, b) => a + b, 0);
+  for (let i = 0; i < kernel.length; i++) kernel[i] /= total;
+  const plane = height * width;
+  const tmp = new Float64Array(plane);
+  for (let c = 0; c < channels; c++) {
+    const base = c * plane;
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        let acc = 0;
+        for (let k = -radius; k <= radius; k++) acc += kernel[k + radius] * data[base + y * width + Math.min(width - 1, Math.max(0, x + k))];
+        tmp[y * width + x] = acc;
+      }
+    }
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        let acc = 0;
+        for (let k = -radius; k <= radius; k++) acc += kernel[k + radius] * tmp[Math.min(height - 1, Math.max(0, y + k)) * width + x];
+        data[base + y * width + x] = acc;
+      }
+    }
+  }
+}

@@ -1,0 +1,417 @@
+// One webview's conversation with the host about one model: the host side of the protocol in
+// src/protocol.ts, shared by the model panel, the overview editor and the side view. Every
+// incoming message is validated with parseWebviewMessage (invalid ones are dropped); requests run
+// on the compute worker with progress in the view and in a cancellable VS Code notification; any
+// failure reaches the view as an 'error' message with one clear sentence.
+import * as path from 'path';
+import * as vscode from 'vscode';
+import { CancelledError } from '../core/runtime/jobs';
+import { ComputeClient, WorkerCrashedError } from '../core/runtime/client';
+import { HostToWebview, ImageView, MethodView, TargetSpec, WebviewToHost, parseWebviewMessage } from '../protocol';
+import { imageFileSize, imageSize, tooLarge } from './imageSize';
+import { ModelStore } from './models';
+import type { Settings } from './settings';
+import type { SourceLinks } from './source/sourceLinks';
+import { MessageTarget, TestHooks } from './testHooks';
+
+export interface ExplainerDeps {
+  client: ComputeClient;
+  models: ModelStore;
+  sources: SourceLinks;
+  hooks: TestHooks;
+  settings(): Settings;
+  methods(): Promise<MethodView[]>;
+}
+
+interface LoadedImage {
+  view: ImageView;
+  uri?: vscode.Uri;
+}
+
+/** How a request shows its progress: a cancellable notification (asked for by the user) or the status bar. */
+type Visibility = 'notification' | 'window';
+
+type ExplainRequest = Extract<WebviewToHost, { type: 'explain' }>;
+
+export class ExplainerSession implements vscode.Disposable, MessageTarget {
+  private modelPath?: string;
+  private readonly images = new Map<string, LoadedImage>();
+  private readonly predictions = new Map<string, HostToWebview & { type: 'prediction' }>();
+  private selected?: string;
+  private readonly running = new Map<string, AbortController>();
+  private readonly disposables: vscode.Disposable[] = [];
+  private hostRequests = 0;
+  private lastMethod?: string;
+  private disposed = false;
+
+  constructor(
+    readonly id: string,
+    private readonly webview: vscode.Webview,
+    private readonly deps: ExplainerDeps,
+    /** Called on each 'ready' (first load and reloads of the webview). */
+    private readonly onReady: (session: ExplainerSession) => Promise<void>,
+  ) {
+    this.disposables.push(
+      webview.onDidReceiveMessage((m) => this.receive(m)),
+      deps.hooks.register(this),
+      deps.models.onDidReopen((reopened) => {
+        if (reopened === this.modelPath) void this.reload();
+      }),
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (['colormap', 'overlayOpacity', 'defaultMethod'].some((key) => e.affectsConfiguration(`convlens.${key}`))) this.postSettings();
+      }),
+    );
+  }
+
+  get currentModel(): string | undefined {
+    return this.modelPath;
+  }
+
+  get selectedImage(): LoadedImage | undefined {
+    return this.selected ? this.images.get(this.selected) : undefined;
+  }
+
+  /** The method the user last ran in this view. */
+  get preferredMethod(): string {
+    return this.lastMethod ?? this.deps.settings().defaultMethod;
+  }
+
+  async receive(raw: unknown): Promise<void> {
+    const message = parseWebviewMessage(raw);
+    if (!message) return;
+    try {
+      await this.handle(message);
+    } catch (err) {
+      this.post({ type: 'error', message: (err as Error).message });
+    }
+  }
+
+  private async handle(message: WebviewToHost): Promise<void> {
+    switch (message.type) {
+      case 'ready':
+        return this.onReady(this);
+      case 'pickImages':
+        return this.pickImages();
+      case 'dropImages':
+        return this.addDropped(message.files);
+      case 'selectImage':
+        if (!this.images.has(message.imageId)) return;
+        this.selected = message.imageId;
+        return this.predict(message.imageId);
+      case 'explain':
+        return this.explain(message, 'notification');
+      case 'compare':
+        return this.compare(message);
+      case 'activations':
+        return this.activations(message.requestId, message.imageId, message.layer, message.target, 'notification');
+      case 'cancel':
+        this.running.get(message.requestId)?.abort();
+        return;
+      case 'export':
+        return this.exportExplanation(message.explanationId, message.format);
+      case 'openSource':
+        if (this.modelPath) await this.deps.sources.openLayer(this.modelPath, message.layer);
+        return;
+    }
+  }
+
+  /** Sends a message to the webview; work that ends after the view closed has no one to tell. */
+  post(message: HostToWebview): void {
+    if (this.disposed) return;
+    this.deps.hooks.record(this.id, message);
+    void this.webview.postMessage(message);
+  }
+
+  postSettings(): void {
+    const s = this.deps.settings();
+    this.post({ type: 'settings', colormap: s.colormap, opacity: s.overlayOpacity, method: s.defaultMethod });
+  }
+
+  /**
+   * Shows `modelPath` (or nothing): the previous model is released, its images dropped (they were
+   * preprocessed for it). Resolves to whether the model opened; failures are shown in the view.
+   */
+  async setModel(modelPath: string | undefined): Promise<boolean> {
+    if (modelPath !== this.modelPath) {
+      const previous = this.modelPath;
+      this.modelPath = modelPath;
+      this.clearImages();
+      if (previous) await this.deps.models.release(previous);
+      if (!modelPath) return false;
+      try {
+        await this.deps.models.acquire(modelPath);
+      } catch (err) {
+        if (this.modelPath === modelPath) {
+          this.modelPath = undefined;
+          this.post({ type: 'error', message: `Could not open ${path.basename(modelPath)}: ${(err as Error).message}` });
+        }
+        return false;
+      }
+      if (this.modelPath !== modelPath) return false;
+    }
+    if (!this.modelPath) return false;
+    await this.postModel();
+    return true;
+  }
+
+  private async postModel(): Promise<void> {
+    const modelPath = this.modelPath;
+    const view = modelPath ? this.deps.models.loaded(modelPath) : undefined;
+    if (!modelPath || !view) return;
+    const [annotated, methods] = await Promise.all([this.deps.sources.annotate(view), this.deps.methods()]);
+    if (this.modelPath !== modelPath) return;
+    this.post({ type: 'model', model: annotated, methods });
+    // After the model: the preferences (default method) apply to the methods just offered.
+    this.postSettings();
+  }
+
+  /**
+   * After the worker reopened the model (its images are gone there): posts the model again and
+   * reloads the image files, keeping the selection. Dropped images cannot come back.
+   */
+  private async reload(): Promise<void> {
+    const files = [...this.images.values()].flatMap((i) => (i.uri ? [i.uri] : []));
+    const dropped = this.images.size - files.length;
+    const selected = this.selectedImage?.uri;
+    this.clearImages();
+    await this.postModel();
+    if (files.length > 0) await this.addImages(files, selected ?? files[0]);
+    if (dropped > 0) this.post({ type: 'error', message: `The model was reopened; drop the ${dropped} dropped image(s) again to use them.` });
+  }
+
+  private clearImages(): void {
+    this.images.clear();
+    this.predictions.clear();
+    this.selected = undefined;
+  }
+
+  /**
+   * Loads image files for the current model and posts the image list, selecting the image of
+   * `select` (default: the first of `uris`). Resolves to the images loaded (or known) from `uris`.
+   */
+  async addImages(uris: vscode.Uri[], select: vscode.Uri | undefined = uris[0]): Promise<ImageView[]> {
+    const modelPath = this.modelPath;
+    if (!modelPath) return [];
+    const loaded: ImageView[] = [];
+    const problems: string[] = [];
+    for (const uri of uris) {
+      const known = this.imageOf(uri);
+      if (known) {
+        loaded.push(known.view);
+        continue;
+      }
+      const name = path.basename(uri.fsPath);
+      try {
+        const large = tooLarge(name, imageFileSize(uri.fsPath), this.deps.settings().maxImagePixels);
+        if (large) throw new Error(large);
+        const view = await this.deps.client.call('loadImage', { modelPath, imagePath: uri.fsPath, name });
+        if (this.modelPath !== modelPath) return [];
+        this.images.set(view.id, { view, uri });
+        loaded.push(view);
+      } catch (err) {
+        problems.push(imageProblem(name, err));
+      }
+    }
+    this.finishAdding(problems, select ? this.imageOf(select)?.view.id : undefined);
+    return loaded;
+  }
+
+  private imageOf(uri: vscode.Uri): LoadedImage | undefined {
+    return [...this.images.values()].find((i) => i.uri?.toString() === uri.toString());
+  }
+
+  private async addDropped(files: { name: string; base64: string }[]): Promise<void> {
+    const modelPath = this.modelPath;
+    if (!modelPath) return;
+    const loaded: ImageView[] = [];
+    const problems: string[] = [];
+    for (const file of files) {
+      const name = path.basename(file.name);
+      try {
+        const head = Buffer.from(file.base64.slice(0, 4096), 'base64');
+        const large = tooLarge(name, imageSize(head), this.deps.settings().maxImagePixels);
+        if (large) throw new Error(large);
+        const view = await this.deps.client.call('loadImage', { modelPath, base64: file.base64, name });
+        if (this.modelPath !== modelPath) return;
+        this.images.set(view.id, { view });
+        loaded.push(view);
+      } catch (err) {
+        problems.push(imageProblem(name, err));
+      }
+    }
+    this.finishAdding(problems, loaded[0]?.id);
+  }
+
+  /** Posts the image list (and any problems), selecting `select` when given, then its prediction. */
+  private finishAdding(problems: string[], select: string | undefined): void {
+    if (select) this.selected = select;
+    if (!this.selected || !this.images.has(this.selected)) this.selected = this.images.keys().next().value;
+    this.post({ type: 'images', images: [...this.images.values()].map((i) => i.view), selected: this.selected });
+    if (problems.length > 0) this.post({ type: 'error', message: problems.join(' ') });
+    if (this.selected) void this.predict(this.selected);
+  }
+
+  private async pickImages(): Promise<void> {
+    const uris = await vscode.window.showOpenDialog({
+      title: 'Choose images to explain',
+      canSelectMany: true,
+      filters: { Images: ['png', 'jpg', 'jpeg'] },
+      defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
+    });
+    if (uris?.length) await this.addImages(uris);
+  }
+
+  /** Posts the prediction for an image (once per image and model). */
+  async predict(imageId: string): Promise<void> {
+    const modelPath = this.modelPath;
+    if (!modelPath) return;
+    const known = this.predictions.get(imageId);
+    if (known) return this.post(known);
+    try {
+      const top = await this.deps.client.call('predict', { modelPath, imageId, topK: this.deps.settings().topK });
+      const message = { type: 'prediction' as const, imageId, top };
+      if (this.modelPath !== modelPath) return;
+      this.predictions.set(imageId, message);
+      this.post(message);
+    } catch (err) {
+      this.post({ type: 'error', message: `Could not predict ${this.images.get(imageId)?.view.name ?? 'the image'}: ${(err as Error).message}` });
+    }
+  }
+
+  /** An explanation the host starts itself (side view, layer lenses). */
+  explainFromHost(method: string, layer: string, visibility: Visibility): Promise<void> {
+    const imageId = this.selected;
+    if (!imageId) {
+      this.post({ type: 'error', message: 'Choose an image first: pick or drop one in this view.' });
+      return Promise.resolve();
+    }
+    return this.explain({ type: 'explain', requestId: this.hostRequestId('explain'), imageId, method, layer, target: { kind: 'top' } }, visibility);
+  }
+
+  activationsFromHost(layer: string): Promise<void> {
+    const imageId = this.selected;
+    if (!imageId) {
+      this.post({ type: 'error', message: 'Choose an image first: pick or drop one in this view.' });
+      return Promise.resolve();
+    }
+    return this.activations(this.hostRequestId('activations'), imageId, layer, { kind: 'top' }, 'notification');
+  }
+
+  private hostRequestId(kind: string): string {
+    return `host-${kind}-${++this.hostRequests}`;
+  }
+
+  private async explain(request: ExplainRequest, visibility: Visibility): Promise<void> {
+    const modelPath = this.modelPath;
+    if (!modelPath || !this.images.has(request.imageId)) {
+      return this.post({ type: 'error', requestId: request.requestId, message: 'That image is no longer loaded; choose it again.' });
+    }
+    this.lastMethod = request.method;
+    const title = `${await this.methodTitle(request.method)} on ${this.images.get(request.imageId)?.view.name}`;
+    await this.track(request.requestId, title, visibility, async (signal, onProgress) => {
+      void this.predict(request.imageId);
+      const explanation = await this.deps.client.call('explain', {
+        modelPath, imageId: request.imageId, method: request.method, layer: request.layer, target: request.target,
+      }, { signal, onProgress });
+      this.post({ type: 'explanation', requestId: request.requestId, explanation });
+    });
+  }
+
+  private async compare(request: Extract<WebviewToHost, { type: 'compare' }>): Promise<void> {
+    const modelPath = this.modelPath;
+    if (!modelPath || !this.images.has(request.imageId)) {
+      return this.post({ type: 'error', requestId: request.requestId, message: 'That image is no longer loaded; choose it again.' });
+    }
+    const titles = await Promise.all(request.methods.map((m) => this.methodTitle(m)));
+    await this.track(request.requestId, `Comparing ${titles.join(', ')}`, 'notification', async (signal, onProgress) => {
+      for (const [i, method] of request.methods.entries()) {
+        const step = (fraction: number, message: string) => onProgress((i + fraction) / request.methods.length, `${titles[i]}: ${message}`);
+        const explanation = await this.deps.client.call('explain', {
+          modelPath, imageId: request.imageId, method, layer: request.layer, target: request.target,
+        }, { signal, onProgress: step });
+        this.post({ type: 'explanation', requestId: request.requestId, explanation });
+      }
+    });
+  }
+
+  private async activations(requestId: string, imageId: string, layer: string, target: TargetSpec, visibility: Visibility): Promise<void> {
+    const modelPath = this.modelPath;
+    if (!modelPath || !this.images.has(imageId)) {
+      return this.post({ type: 'error', requestId, message: 'That image is no longer loaded; choose it again.' });
+    }
+    await this.track(requestId, `Activations of ${layer}`, visibility, async (signal, onProgress) => {
+      const activations = await this.deps.client.call('activations', { modelPath, imageId, layer, target }, { signal, onProgress });
+      this.post({ type: 'activations', activations: { ...activations, requestId } });
+    });
+  }
+
+  /**
+   * Runs a request with its progress posted to the view and shown by VS Code (cancelling either
+   * aborts the job), then posts 'done', 'cancelled' or 'error'.
+   */
+  private async track(
+    requestId: string, title: string, visibility: Visibility,
+    work: (signal: AbortSignal, onProgress: (fraction: number, message: string) => void) => Promise<void>,
+  ): Promise<void> {
+    const controller = new AbortController();
+    this.running.set(requestId, controller);
+    const location = visibility === 'notification' ? vscode.ProgressLocation.Notification : vscode.ProgressLocation.Window;
+    try {
+      await vscode.window.withProgress({ location, title: `ConvLens: ${title}`, cancellable: true }, async (progress, token) => {
+        token.onCancellationRequested(() => controller.abort());
+        let reported = 0;
+        await work(controller.signal, (fraction, message) => {
+          this.post({ type: 'progress', requestId, fraction, message });
+          const percent = Math.max(0, Math.min(100, fraction * 100));
+          progress.report({ message, increment: Math.max(0, percent - reported) });
+          reported = Math.max(reported, percent);
+        });
+      });
+      this.post({ type: 'done', requestId });
+    } catch (err) {
+      if (err instanceof CancelledError || controller.signal.aborted) this.post({ type: 'cancelled', requestId });
+      else this.post({ type: 'error', requestId, message: (err as Error).message });
+      // A crashed worker comes back empty: open the models again (the views reload their images).
+      if (err instanceof WorkerCrashedError) void this.deps.models.reopenAll();
+    } finally {
+      this.running.delete(requestId);
+    }
+  }
+
+  private async exportExplanation(explanationId: string, format: 'png' | 'npy'): Promise<void> {
+    try {
+      const { bytes, suggestedName } = await this.deps.client.call('exportExplanation', { explanationId, format });
+      const folder = this.modelPath ? path.dirname(this.modelPath) : vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+      const target = await vscode.window.showSaveDialog({
+        title: `Export the explanation as ${format === 'png' ? 'a PNG overlay' : 'a .npy array'}`,
+        defaultUri: folder ? vscode.Uri.file(path.join(folder, path.basename(suggestedName))) : undefined,
+        filters: format === 'png' ? { 'PNG image': ['png'] } : { 'NumPy array': ['npy'] },
+      });
+      if (!target) return;
+      await vscode.workspace.fs.writeFile(target, bytes);
+      const open = await vscode.window.showInformationMessage(`ConvLens: saved ${path.basename(target.fsPath)}.`, 'Open');
+      if (open) await vscode.commands.executeCommand('vscode.open', target);
+    } catch (err) {
+      this.post({ type: 'error', message: `Could not export the explanation: ${(err as Error).message}` });
+    }
+  }
+
+  private async methodTitle(name: string): Promise<string> {
+    const methods = await this.deps.methods().catch(() => []);
+    return methods.find((m) => m.name === name)?.title ?? name;
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    for (const controller of this.running.values()) controller.abort();
+    this.running.clear();
+    for (const d of this.disposables) d.dispose();
+    if (this.modelPath) void this.deps.models.release(this.modelPath);
+    this.modelPath = undefined;
+  }
+}
+
+function imageProblem(name: string, err: unknown): string {
+  const message = (err as Error).message;
+  return message.includes(name) ? message : `${name}: ${message}`;
+}

@@ -1,0 +1,118 @@
+// The models the compute worker holds for the open views: opened once per file, shared by the
+// views that show it (counted), closed when the last one lets go, reopened when the execution
+// provider setting changes. Also which model is "active": the one the user last opened or
+// looked at, which the side view and the status bar follow.
+import * as path from 'path';
+import * as vscode from 'vscode';
+import type { ModelView } from '../protocol';
+import type { ComputeClient } from '../core/runtime/client';
+import type { Settings } from './settings';
+
+interface Entry {
+  users: number;
+  view: Promise<ModelView>;
+  /** Set once `view` resolves: what the status bar and lenses read synchronously. */
+  loaded?: ModelView;
+}
+
+export class ModelStore implements vscode.Disposable {
+  private readonly entries = new Map<string, Entry>();
+  private readonly changed = new vscode.EventEmitter<string>();
+  private readonly reopened = new vscode.EventEmitter<string>();
+  private readonly activeChanged = new vscode.EventEmitter<string | undefined>();
+  private activePath?: string;
+
+  /** A model's view changed: it opened, reopened or closed. */
+  readonly onDidChange = this.changed.event;
+  /** A model was opened again in the worker (new provider, restarted worker): its images are gone there. */
+  readonly onDidReopen = this.reopened.event;
+  readonly onDidChangeActive = this.activeChanged.event;
+
+  constructor(private readonly client: ComputeClient, private readonly settings: () => Pick<Settings, 'executionProvider' | 'preprocessing'>) {}
+
+  /** Opens the model for one more user; rejects with the reason it cannot be opened. */
+  acquire(modelPath: string): Promise<ModelView> {
+    const entry = this.entries.get(modelPath);
+    if (entry) {
+      entry.users++;
+      return entry.view;
+    }
+    const created: Entry = { users: 1, view: this.open(modelPath) };
+    this.entries.set(modelPath, created);
+    created.view.then(
+      (view) => {
+        created.loaded = view;
+        this.changed.fire(modelPath);
+      },
+      () => {
+        // A model that failed to open is not kept: the next acquire tries again.
+        if (this.entries.get(modelPath) === created) this.entries.delete(modelPath);
+      },
+    );
+    return created.view;
+  }
+
+  async release(modelPath: string): Promise<void> {
+    const entry = this.entries.get(modelPath);
+    if (!entry || --entry.users > 0) return;
+    this.entries.delete(modelPath);
+    if (this.activePath === modelPath) this.setActive(undefined);
+    this.changed.fire(modelPath);
+    try {
+      await entry.view;
+      await this.client.call('closeModel', { modelPath });
+    } catch {
+      // Nothing to close: the model never opened, or the worker is gone.
+    }
+  }
+
+  /** The model's view when it is open and loaded. */
+  loaded(modelPath: string): ModelView | undefined {
+    return this.entries.get(modelPath)?.loaded;
+  }
+
+  openModels(): ModelView[] {
+    return [...this.entries.values()].flatMap((e) => (e.loaded ? [e.loaded] : []));
+  }
+
+  get active(): string | undefined {
+    return this.activePath;
+  }
+
+  setActive(modelPath: string | undefined): void {
+    if (modelPath === this.activePath) return;
+    this.activePath = modelPath;
+    this.activeChanged.fire(modelPath);
+  }
+
+  /** Reopens every open model: after the execution provider setting changed or the worker restarted. */
+  async reopenAll(): Promise<void> {
+    this.reopening ??= Promise.all([...this.entries.entries()].map(async ([modelPath, entry]) => {
+      const view = this.open(modelPath);
+      entry.view = view;
+      entry.loaded = await view.catch(() => undefined);
+      this.changed.fire(modelPath);
+      this.reopened.fire(modelPath);
+    })).then(() => {
+      this.reopening = undefined;
+    });
+    return this.reopening;
+  }
+
+  private reopening?: Promise<void>;
+
+  private open(modelPath: string): Promise<ModelView> {
+    const { executionProvider, preprocessing } = this.settings();
+    return this.client.call('openModel', { modelPath, provider: executionProvider, preprocessing });
+  }
+
+  dispose(): void {
+    this.changed.dispose();
+    this.reopened.dispose();
+    this.activeChanged.dispose();
+  }
+}
+
+export function modelLabel(modelPath: string): string {
+  return path.basename(modelPath);
+}

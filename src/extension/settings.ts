@@ -1,0 +1,41 @@
+// The extension's settings (contributes.configuration in package.json), read with their defaults.
+import * as vscode from 'vscode';
+import type { PreprocessOverrides } from '../core/preprocess';
+import type { ProviderSetting } from '../core/runtime/session';
+
+export interface Settings {
+  executionProvider: ProviderSetting;
+  codeLensEnabled: boolean;
+  defaultMethod: string;
+  colormap: string;
+  overlayOpacity: number;
+  topK: number;
+  maxImagePixels: number;
+  /** Preprocessing fields that win over a model's sidecar and metadata; validated by the core. */
+  preprocessing?: PreprocessOverrides;
+}
+
+const PROVIDERS: ProviderSetting[] = ['auto', 'cuda', 'cpu'];
+
+export function readSettings(): Settings {
+  const c = vscode.workspace.getConfiguration('convlens');
+  const provider = c.get<string>('executionProvider', 'auto');
+  return {
+    executionProvider: PROVIDERS.includes(provider as ProviderSetting) ? (provider as ProviderSetting) : 'auto',
+    codeLensEnabled: c.get<boolean>('codeLens.enabled', true),
+    defaultMethod: c.get<string>('defaultMethod', 'gradcam'),
+    colormap: c.get<string>('colormap', 'viridis'),
+    overlayOpacity: clamp(c.get<number>('overlayOpacity', 0.5), 0, 1),
+    topK: Math.round(clamp(c.get<number>('topK', 5), 1, 100)),
+    maxImagePixels: Math.round(clamp(c.get<number>('maxImagePixels', 40_000_000), 1, 1e10)),
+    preprocessing: nonEmpty(c.get<PreprocessOverrides>('preprocessing')),
+  };
+}
+
+function nonEmpty<T extends object>(value: T | undefined): T | undefined {
+  return value && typeof value === 'object' && Object.keys(value).length > 0 ? value : undefined;
+}
+
+function clamp(value: number, lo: number, hi: number): number {
+  return Number.isFinite(value) ? Math.min(hi, Math.max(lo, value)) : lo;
+}

@@ -1,0 +1,39 @@
+// Changing the execution provider reopens the open models in the worker (which drops their
+// images there); the panel gets the model again, its images reloaded, and explanations work.
+import * as assert from 'assert';
+import * as vscode from 'vscode';
+import type { ConvLensTestApi } from '../../../src/extension/testHooks';
+import { WORKSPACE_FILES } from '../workspace';
+import { closeAllEditors, convlens, nextMessage, panelId, postedError, workspaceFile } from './helpers';
+
+describe('execution provider setting', () => {
+  let api: ConvLensTestApi;
+  const panel = () => panelId('panel', WORKSPACE_FILES.model);
+
+  before(async () => {
+    api = await convlens();
+  });
+  after(async () => {
+    await vscode.workspace.getConfiguration('convlens').update('executionProvider', undefined, vscode.ConfigurationTarget.Global);
+    await closeAllEditors();
+  });
+
+  it('reopens the model on the chosen provider and keeps the panel working', async () => {
+    const opened = api.posted().length;
+    await vscode.commands.executeCommand('convlens.explainModel', workspaceFile(WORKSPACE_FILES.model));
+    const before = await nextMessage(api, panel(), 'images', opened);
+    const since = api.posted().length;
+    await vscode.workspace.getConfiguration('convlens').update('executionProvider', 'cpu', vscode.ConfigurationTarget.Global);
+    const { model } = await nextMessage(api, panel(), 'model', since);
+    assert.deepStrictEqual([model.provider.name, model.provider.reason], ['cpu', 'the CPU was chosen in settings']);
+    const after = await nextMessage(api, panel(), 'images', since);
+    assert.deepStrictEqual(after.images.map((i) => i.name), before.images.map((i) => i.name), 'the same images, loaded again');
+    const imageId = after.selected ?? after.images[0].id;
+    const request = api.posted().length;
+    await api.sendFromWebview(panel(), { type: 'explain', requestId: 'after-reopen', imageId, method: 'gradcam', layer: 'auto', target: { kind: 'top' } });
+    const { explanation } = await nextMessage(api, panel(), 'explanation', request).catch((err: Error) => {
+      throw new Error(postedError(api, panel(), request) ?? err.message);
+    });
+    assert.strictEqual(explanation.imageId, imageId);
+  });
+});

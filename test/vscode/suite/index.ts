@@ -1,0 +1,36 @@
+// The extension tests' entry (extensionTestsPath): runs the suite files beside it with mocha in
+// the extension host, writes the log and results.json where the harness looks
+// (CONVLENS_E2E_DIR), and rejects when a test failed so the workbench reports exit code 1.
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { format } from 'util';
+import Mocha from 'mocha';
+
+export async function run(): Promise<void> {
+  const dir = process.env.CONVLENS_E2E_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), 'convlens-e2e-'));
+  const log = path.join(dir, 'suite.log');
+  // The spec reporter writes through Base.consoleLog; send it to the log the harness prints.
+  Mocha.reporters.Base.consoleLog = (...args: unknown[]) => {
+    const line = `${format(...args)}\n`;
+    fs.appendFileSync(log, line);
+    if (!process.env.CONVLENS_E2E_DIR) process.stdout.write(line);
+  };
+  const mocha = new Mocha({ ui: 'bdd', timeout: 120_000, color: false, reporter: 'spec' });
+  for (const file of fs.readdirSync(__dirname).filter((f) => f.endsWith('.test.js')).sort()) mocha.addFile(path.join(__dirname, file));
+  const tests: { title: string; state?: string; error?: string }[] = [];
+  const failures = await new Promise<number>((resolve) => {
+    const runner = mocha.run(resolve);
+    runner.on('test end', (test) => tests.push({ title: test.fullTitle(), state: test.state }));
+    runner.on('pending', (test) => tests.push({ title: test.fullTitle(), state: 'skipped' }));
+    runner.on('fail', (test, err: Error) => {
+      const entry = tests.find((t) => t.title === test.fullTitle());
+      if (entry) entry.error = err.message;
+      else tests.push({ title: test.fullTitle(), state: 'failed', error: err.message });
+    });
+  });
+  const passed = tests.filter((t) => t.state === 'passed').length;
+  const skipped = tests.filter((t) => t.state === 'skipped').length;
+  fs.writeFileSync(path.join(dir, 'results.json'), JSON.stringify({ passed, failed: failures, skipped, tests }, null, 2));
+  if (failures > 0) throw new Error(`${failures} extension test(s) failed`);
+}

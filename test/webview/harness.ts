@@ -1,0 +1,198 @@
+// Runs the webview app in real headless Chromium (Debian's /usr/bin/chromium through
+// playwright-core) on the page the host builds (webview/page.ts: same strict CSP, nonce'd
+// script), with a fake acquireVsCodeApi that records what the app posts, and VS Code's theme
+// variables for a light or a dark theme. Every page records CSP violations, console errors,
+// uncaught exceptions and requests that leave the webview's origin, so tests can fail on any.
+import * as crypto from 'crypto';
+import * as esbuild from 'esbuild';
+import * as fs from 'fs';
+import * as path from 'path';
+import { Browser, Page, chromium } from 'playwright-core';
+import type { HostToWebview } from '../../src/protocol';
+import type { webviewPage as WebviewPageBuilder } from '../../webview/page';
+import { ROOT } from './fixtures';
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ORIGIN = 'https://webview.convlens.test';
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+
+/** Bundles webview/main.ts as the extension build does (esbuild.mjs: browser, iife, .css as text). */
+export async function buildWebview(): Promise<string> {
+  const result = await esbuild.build({
+    entryPoints: [path.join(ROOT, 'webview/main.ts')],
+    bundle: true, platform: 'browser', format: 'iife', target: 'es2022', loader: { '.css': 'text' },
+    write: false, logLevel: 'silent',
+  });
+  return result.outputFiles[0].text;
+}
+
+/**
+ * The host's page builder (webview/page.ts). The test build transpiles only src/ and test/, so it
+ * is bundled here for Node and loaded from out/.
+ */
+export async function loadPageBuilder(): Promise<typeof WebviewPageBuilder> {
+  const outfile = path.join(ROOT, 'out', 'webview-test', 'page.js');
+  await esbuild.build({ entryPoints: [path.join(ROOT, 'webview/page.ts')], bundle: true, platform: 'node', format: 'cjs', outfile, logLevel: 'silent' });
+  return (require(outfile) as { webviewPage: typeof WebviewPageBuilder }).webviewPage;
+}
+
+export async function launchChromium(): Promise<Browser> {
+  if (!fs.existsSync(CHROMIUM)) {
+    throw new Error(`the webview tests need Chromium at ${CHROMIUM}: install it with \`apt-get install -y chromium\` (Debian/Ubuntu) or set CHROMIUM_PATH`);
+  }
+  return chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
+}
+
+export type Theme = 'light' | 'dark';
+
+// A subset of the variables VS Code sets on a webview's <html> (Light Modern / Dark Modern).
+const THEMES: Record<Theme, Record<string, string>> = {
+  dark: {
+    'font-family': 'system-ui, "Ubuntu", "Droid Sans", sans-serif', 'font-size': '13px', 'font-weight': 'normal',
+    'editor-font-family': '"Droid Sans Mono", monospace',
+    foreground: '#cccccc', descriptionForeground: '#9d9d9d', errorForeground: '#f85149', focusBorder: '#0078d4',
+    'editor-background': '#1f1f1f', 'editor-foreground': '#cccccc', 'sideBar-background': '#181818', 'editorWidget-background': '#202020',
+    'panel-border': '#2b2b2b', 'widget-border': '#313131', 'editorWidget-border': '#454545',
+    'textLink-foreground': '#4daafc', 'textLink-activeForeground': '#4daafc', 'textBlockQuote-background': '#2b2b2b',
+    'badge-background': '#616161', 'badge-foreground': '#f8f8f8', 'progressBar-background': '#0078d4',
+    'button-background': '#0078d4', 'button-foreground': '#ffffff', 'button-hoverBackground': '#026ec1', 'button-border': '#ffffff12',
+    'button-secondaryBackground': '#313131', 'button-secondaryForeground': '#cccccc', 'button-secondaryHoverBackground': '#3c3c3c',
+    'input-background': '#313131', 'input-foreground': '#cccccc', 'input-border': '#3c3c3c', 'input-placeholderForeground': '#989898',
+    'dropdown-background': '#313131', 'dropdown-foreground': '#cccccc', 'dropdown-border': '#3c3c3c', 'dropdown-listBackground': '#1f1f1f',
+    'settings-dropdownBackground': '#313131', 'settings-dropdownForeground': '#cccccc', 'settings-dropdownBorder': '#3c3c3c', 'settings-dropdownListBorder': '#454545',
+    'settings-checkboxBackground': '#313131', 'settings-checkboxBorder': '#3c3c3c', 'settings-checkboxForeground': '#cccccc',
+    'checkbox-background': '#313131', 'checkbox-border': '#3c3c3c', 'checkbox-foreground': '#cccccc',
+    'list-hoverBackground': '#2a2d2e', 'list-activeSelectionBackground': '#04395e', 'list-activeSelectionForeground': '#ffffff',
+    'list-inactiveSelectionBackground': '#37373d', 'list-focusOutline': '#0078d4', 'list-focusBackground': '#04395e',
+    'inputValidation-errorBackground': '#5a1d1d', 'inputValidation-errorBorder': '#be1100', 'editorWarning-foreground': '#cca700',
+    'charts-blue': '#3794ff', 'charts-green': '#89d185', 'panelTitle-activeForeground': '#cccccc', 'panelTitle-activeBorder': '#0078d4',
+    'panelTitle-inactiveForeground': '#9d9d9d', 'tab-activeForeground': '#ffffff', 'icon-foreground': '#cccccc',
+    'settings-headerBorder': '#2b2b2b', 'panel-background': '#181818',
+    'settings-textInputBackground': '#313131', 'settings-textInputForeground': '#cccccc', 'settings-textInputBorder': '#3c3c3c',
+    'widget-shadow': '#0000005c', 'toolbar-hoverOutline': '#00000000', 'list-highlightForeground': '#2aaaff', 'list-focusHighlightForeground': '#2aaaff', 'list-hoverForeground': '#ffffff',
+    'scrollbarSlider-background': '#79797966', 'scrollbarSlider-hoverBackground': '#646464b3', 'scrollbarSlider-activeBackground': '#bfbfbf66',
+  },
+  light: {
+    'font-family': 'system-ui, "Ubuntu", "Droid Sans", sans-serif', 'font-size': '13px', 'font-weight': 'normal',
+    'editor-font-family': '"Droid Sans Mono", monospace',
+    foreground: '#3b3b3b', descriptionForeground: '#3b3b3b', errorForeground: '#f85149', focusBorder: '#005fb8',
+    'editor-background': '#ffffff', 'editor-foreground': '#3b3b3b', 'sideBar-background': '#f8f8f8', 'editorWidget-background': '#f8f8f8',
+    'panel-border': '#e5e5e5', 'widget-border': '#e5e5e5', 'editorWidget-border': '#c8c8c8',
+    'textLink-foreground': '#005fb8', 'textLink-activeForeground': '#005fb8', 'textBlockQuote-background': '#f8f8f8',
+    'badge-background': '#cccccc', 'badge-foreground': '#3b3b3b', 'progressBar-background': '#005fb8',
+    'button-background': '#005fb8', 'button-foreground': '#ffffff', 'button-hoverBackground': '#0258a8', 'button-border': '#0000001a',
+    'button-secondaryBackground': '#e5e5e5', 'button-secondaryForeground': '#3b3b3b', 'button-secondaryHoverBackground': '#cccccc',
+    'input-background': '#ffffff', 'input-foreground': '#3b3b3b', 'input-border': '#cecece', 'input-placeholderForeground': '#767676',
+    'dropdown-background': '#ffffff', 'dropdown-foreground': '#3b3b3b', 'dropdown-border': '#cecece', 'dropdown-listBackground': '#ffffff',
+    'settings-dropdownBackground': '#ffffff', 'settings-dropdownForeground': '#3b3b3b', 'settings-dropdownBorder': '#cecece', 'settings-dropdownListBorder': '#c8c8c8',
+    'settings-checkboxBackground': '#f8f8f8', 'settings-checkboxBorder': '#cecece', 'settings-checkboxForeground': '#3b3b3b',
+    'checkbox-background': '#f8f8f8', 'checkbox-border': '#cecece', 'checkbox-foreground': '#3b3b3b',
+    'list-hoverBackground': '#f2f2f2', 'list-activeSelectionBackground': '#e8e8e8', 'list-activeSelectionForeground': '#000000',
+    'list-inactiveSelectionBackground': '#e4e6f1', 'list-focusOutline': '#005fb8', 'list-focusBackground': '#e8e8e8',
+    'inputValidation-errorBackground': '#f2dede', 'inputValidation-errorBorder': '#be1100', 'editorWarning-foreground': '#bf8803',
+    'charts-blue': '#1a85ff', 'charts-green': '#388a34', 'panelTitle-activeForeground': '#3b3b3b', 'panelTitle-activeBorder': '#005fb8',
+    'panelTitle-inactiveForeground': '#3b3b3b', 'tab-activeForeground': '#3b3b3b', 'icon-foreground': '#3b3b3b',
+    'settings-headerBorder': '#e5e5e5', 'panel-background': '#f8f8f8',
+    'settings-textInputBackground': '#ffffff', 'settings-textInputForeground': '#3b3b3b', 'settings-textInputBorder': '#cecece',
+    'widget-shadow': '#00000029', 'toolbar-hoverOutline': '#00000000', 'list-highlightForeground': '#0066bf', 'list-focusHighlightForeground': '#0066bf', 'list-hoverForeground': '#000000',
+    'scrollbarSlider-background': '#64646466', 'scrollbarSlider-hoverBackground': '#646464b3', 'scrollbarSlider-activeBackground': '#00000099',
+  },
+};
+
+function themeCss(theme: Theme): string {
+  const vars = Object.entries(THEMES[theme]).map(([k, v]) => `--vscode-${k}: ${v};`).join('\n  ');
+  return `html {\n  ${vars}\n}\nbody { background-color: var(--vscode-editor-background); color: var(--vscode-foreground); }`;
+}
+
+/** The host's page, with the theme variables VS Code would add (in a nonce'd style, as allowed). */
+function pageHtml(webviewPage: typeof WebviewPageBuilder, view: 'panel' | 'side', theme: Theme, nonce: string): string {
+  const html = webviewPage({ scriptUri: `${ORIGIN}/dist/webview.js`, cspSource: ORIGIN, nonce, view, title: 'ConvLens' });
+  return html
+    .replace('</head>', `<style nonce="${nonce}">\n${themeCss(theme)}\n</style>\n</head>`)
+    .replace('<body ', `<body class="vscode-${theme}" `);
+}
+
+// Runs before any page script: the API VS Code gives a webview, recording posts and state; and a
+// record of CSP violations.
+function fakeVsCodeApi(): void {
+  const w = window as unknown as Record<string, unknown>;
+  const posted: unknown[] = [];
+  const violations: string[] = [];
+  let state: unknown;
+  w.__posted = posted;
+  w.__violations = violations;
+  let acquired = false;
+  w.acquireVsCodeApi = () => {
+    if (acquired) throw new Error('acquireVsCodeApi may be called only once');
+    acquired = true;
+    return {
+      postMessage: (m: unknown) => posted.push(JSON.parse(JSON.stringify(m))),
+      getState: () => state,
+      setState: (s: unknown) => { state = s; },
+    };
+  };
+  document.addEventListener('securitypolicyviolation', (e) => violations.push(`${e.violatedDirective} blocked ${e.blockedURI || 'inline'} (${e.sourceFile}:${e.lineNumber})`));
+}
+
+export interface OpenOptions {
+  view: 'panel' | 'side';
+  theme?: Theme;
+  width?: number;
+  height?: number;
+}
+
+export class WebviewPage {
+  readonly problems: string[] = [];
+
+  private constructor(readonly page: Page) {}
+
+  static async open(browser: Browser, app: { script: string; page: typeof WebviewPageBuilder }, options: OpenOptions): Promise<WebviewPage> {
+    const page = await browser.newPage({ viewport: { width: options.width ?? 1200, height: options.height ?? 900 } });
+    page.setDefaultTimeout(10_000);
+    const wp = new WebviewPage(page);
+    page.on('console', (m) => { if (m.type() === 'error') wp.problems.push(`console error: ${m.text()}`); });
+    page.on('pageerror', (e) => wp.problems.push(`uncaught: ${e.message}`));
+    const nonce = crypto.randomBytes(16).toString('base64');
+    await page.route('**/*', (route) => {
+      const url = route.request().url();
+      if (url === `${ORIGIN}/index.html`) return route.fulfill({ contentType: 'text/html', body: pageHtml(app.page, options.view, options.theme ?? 'dark', nonce) });
+      if (url === `${ORIGIN}/dist/webview.js`) return route.fulfill({ contentType: 'text/javascript', body: app.script });
+      wp.problems.push(`request outside the webview: ${url}`);
+      return route.abort();
+    });
+    await page.addInitScript(fakeVsCodeApi);
+    await page.goto(`${ORIGIN}/index.html`);
+    await wp.waitForPost('ready');
+    return wp;
+  }
+
+  /** Delivers a host message the way VS Code does: a 'message' event on the window. */
+  async send(message: HostToWebview): Promise<void> {
+    await this.page.evaluate((m) => window.postMessage(m, '*'), message as unknown as Record<string, unknown>);
+  }
+
+  async posted(): Promise<Record<string, unknown>[]> {
+    return this.page.evaluate(() => (window as unknown as { __posted: Record<string, unknown>[] }).__posted);
+  }
+
+  /** The latest posted message of a type, waiting for the `count`-th one to arrive. */
+  async waitForPost(type: string, count = 1): Promise<Record<string, unknown>> {
+    await this.page.waitForFunction(([t, n]) => (window as unknown as { __posted: { type: string }[] }).__posted.filter((m) => m.type === t).length >= (n as number), [type, count] as const);
+    const all = (await this.posted()).filter((m) => m.type === type);
+    return all[all.length - 1];
+  }
+
+  async countPosts(type: string): Promise<number> {
+    return (await this.posted()).filter((m) => m.type === type).length;
+  }
+
+  /** CSP violations, console errors, uncaught exceptions and outside requests so far. */
+  async allProblems(): Promise<string[]> {
+    const violations = await this.page.evaluate(() => (window as unknown as { __violations: string[] }).__violations);
+    return [...violations.map((v) => `CSP violation: ${v}`), ...this.problems];
+  }
+
+  async close(): Promise<void> {
+    await this.page.close();
+  }
+}

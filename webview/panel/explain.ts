@@ -1,0 +1,157 @@
+// The Explain tab: predictions, the explanation controls (method, layer for CAM methods, class
+// target, Run) and the result as an overlay with its notes and exports.
+import type { ExplanationView, LayerView, MethodView, Prediction } from '../../src/protocol';
+import { formatShape, h, replaceChildren, setOptions } from '../dom';
+import { DisplayControls, OverlayFigure } from '../figure';
+import { newRequestId, post } from '../host';
+import { State, Store } from '../store';
+import { PredictionList } from './predictions';
+import { TargetChooser } from './target';
+
+type Select = HTMLElement & { value: string };
+
+/** Layers a CAM can use: those with a 4-D (N, C, H, W) output. */
+export function camLayers(layers: LayerView[]): LayerView[] {
+  return layers.filter((l) => l.shape?.length === 4);
+}
+
+export function layerOptions(s: State): { value: string; label: string; description?: string }[] {
+  const chosen = s.model?.layers.find((l) => l.name === s.model?.defaultCamLayer);
+  const autoName = chosen?.scope ?? s.model?.defaultCamLayer;
+  const auto = { value: 'auto', label: autoName ? `auto (${autoName})` : 'auto' };
+  return [auto, ...camLayers(s.model?.layers ?? []).map((l) => ({ value: l.name, label: l.scope ?? l.name, description: `${l.opType} ${formatShape(l.shape)}` }))];
+}
+
+/** A layer as users know it (its module scope) from a tensor or node name. */
+export function layerLabel(model: State['model'], layer: string): string {
+  const found = model?.layers.find((l) => l.tensor === layer || l.name === layer);
+  return found?.scope ?? found?.name ?? layer;
+}
+
+export function methodOptions(methods: MethodView[]): { value: string; label: string; description: string }[] {
+  return methods.map((m) => ({ value: m.name, label: m.title, description: m.kind }));
+}
+
+export class ExplainTab {
+  readonly element: HTMLElement;
+  private readonly predictions = new PredictionList((index) => this.target.chooseClass(index));
+  private readonly method = h('vscode-single-select', { id: 'method', label: 'Method' }) as Select;
+  private readonly layer = h('vscode-single-select', { id: 'layer', label: 'Layer' }) as Select;
+  private readonly formula = h('p', { class: 'formula muted small' });
+  private readonly target = new TargetChooser();
+  private readonly run = h('vscode-button', { id: 'run' }, 'Run');
+  private readonly figure = new OverlayFigure('Explanation overlay');
+  private readonly display: DisplayControls;
+  private readonly caption = h('div', { class: 'caption' });
+  private readonly result = h('div', { class: 'result-body' });
+  private readonly notes = h('ul', { class: 'notes' });
+  private readonly exports = h('div', { class: 'exports' });
+  private readonly empty = h('div', { class: 'empty-state' });
+  private targetPredictions?: Prediction[];
+  private last?: { methods: MethodView[]; model: State['model']; preferred?: string };
+
+  constructor(private readonly store: Store) {
+    this.display = new DisplayControls(store, { idPrefix: '', colormap: true });
+    this.method.addEventListener('change', () => this.syncMethod());
+    this.run.addEventListener('click', () => this.explain());
+    const controls = h('section', { class: 'card controls', 'aria-label': 'Explanation settings' },
+      h('h3', {}, 'Explain'),
+      field('Method', this.method), this.formula,
+      field('Layer', this.layer),
+      field('Target', this.target.element),
+      h('div', { class: 'run-row' }, this.run));
+    const predictions = h('section', { class: 'card', 'aria-label': 'Predictions' }, h('h3', {}, 'Predictions'), this.predictions.element);
+    this.result.append(this.caption, h('div', { class: 'figure-wrap' }, this.figure.canvas), this.display.element, this.exports, this.notes);
+    const result = h('section', { class: 'card result', 'aria-label': 'Explanation' }, this.empty, this.result);
+    this.element = h('div', { class: 'explain' }, h('div', { class: 'explain-side' }, predictions, controls), result);
+    store.subscribe((s) => this.render(s));
+  }
+
+  private render(s: State): void {
+    this.renderChoices(s);
+    const imageId = s.selectedImageId;
+    const predictions = imageId ? s.predictions.get(imageId) : undefined;
+    this.predictions.render(predictions, !!imageId);
+    if (predictions && predictions !== this.targetPredictions) this.target.setPredictions(predictions);
+    this.targetPredictions = predictions;
+    const busy = [...s.requests.values()].some((r) => r.kind === 'explain');
+    this.run.toggleAttribute('disabled', busy || !imageId || s.methods.length === 0);
+    this.renderResult(s);
+  }
+
+  private renderChoices(s: State): void {
+    const l = this.last;
+    if (l && l.methods === s.methods && l.model === s.model && l.preferred === s.preferredMethod) return;
+    this.last = { methods: s.methods, model: s.model, preferred: s.preferredMethod };
+    setOptions(this.method, methodOptions(s.methods), l?.preferred !== s.preferredMethod ? s.preferredMethod : undefined);
+    setOptions(this.layer, layerOptions(s));
+    const outputs = s.model?.outputs[0]?.shape;
+    const classes = outputs?.at(-1);
+    this.target.classCount = typeof classes === 'number' ? classes : undefined;
+    this.syncMethod();
+  }
+
+  private selectedMethod(): MethodView | undefined {
+    return this.store.state.methods.find((m) => m.name === this.method.value) ?? this.store.state.methods[0];
+  }
+
+  private syncMethod(): void {
+    const m = this.selectedMethod();
+    const cam = m?.kind === 'cam';
+    this.layer.toggleAttribute('disabled', !cam);
+    this.layer.title = cam ? '' : 'Only CAM methods use a layer';
+    const problem = m?.needsGradients ? this.store.state.model?.gradientProblem : undefined;
+    replaceChildren(this.formula, m?.formula ?? '', problem ? h('span', { class: 'warning' }, ` ${problem}`) : null);
+  }
+
+  private explain(): void {
+    const s = this.store.state;
+    const method = this.selectedMethod();
+    const target = this.target.value();
+    if (!s.selectedImageId || !method || typeof target === 'string') return;
+    const requestId = newRequestId('explain');
+    this.store.startRequest(requestId, 'explain', `${method.title}…`);
+    post({ type: 'explain', requestId, imageId: s.selectedImageId, method: method.name, layer: method.kind === 'cam' ? this.layer.value || 'auto' : 'auto', target });
+  }
+
+  private renderResult(s: State): void {
+    const image = this.store.selectedImage();
+    const explanation = this.store.shownExplanation();
+    this.empty.hidden = !!image;
+    this.result.hidden = !image;
+    if (!image) {
+      replaceChildren(this.empty, h('p', {}, 'Choose an image above (or drop image files onto the panel) to see its predictions and explain them.'));
+      return;
+    }
+    this.display.setSigned(!!explanation?.map.signed);
+    void this.figure.show(image, explanation?.map, s, explanation ? explanation.id : `image:${image.id}`);
+    this.renderDetails(explanation, image.name);
+  }
+
+  private renderDetails(e: ExplanationView | undefined, imageName: string): void {
+    if (this.caption.dataset.explanation === (e?.id ?? '') && this.caption.dataset.image === imageName) return;
+    this.caption.dataset.explanation = e?.id ?? '';
+    this.caption.dataset.image = imageName;
+    if (!e) {
+      replaceChildren(this.caption, h('strong', {}, imageName), h('span', { class: 'muted' }, ' · run an explanation to see it over the image'));
+      replaceChildren(this.exports);
+      replaceChildren(this.notes);
+      return;
+    }
+    const title = this.store.state.methods.find((m) => m.name === e.method)?.title ?? e.method;
+    replaceChildren(this.caption, h('strong', {}, title), ` for ${e.targetLabel}`, e.layer ? h('span', { class: 'muted', title: e.layer }, ` · layer ${layerLabel(this.store.state.model, e.layer)}`) : null, h('span', { class: 'muted' }, ` · ${imageName}`));
+    replaceChildren(this.exports, exportButtons(e.id));
+    replaceChildren(this.notes, [...e.notes, `Computed in ${e.seconds.toFixed(2)} s.`].map((n) => h('li', {}, n)));
+  }
+}
+
+export function exportButtons(explanationId: string): HTMLElement[] {
+  return [
+    h('vscode-button', { secondary: true, class: 'export-png', onClick: () => post({ type: 'export', explanationId, format: 'png' }) }, 'Export PNG'),
+    h('vscode-button', { secondary: true, class: 'export-npy', onClick: () => post({ type: 'export', explanationId, format: 'npy' }) }, 'Export .npy'),
+  ];
+}
+
+function field(label: string, control: HTMLElement): HTMLElement {
+  return h('div', { class: 'field' }, h('span', { class: 'field-label' }, label), control);
+}

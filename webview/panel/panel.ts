@@ -1,0 +1,50 @@
+// The model panel: a header naming the model, the status strip (progress, errors), the input
+// chooser, and tabs for the overview, explanations, comparisons and activations.
+import { h, replaceChildren } from '../dom';
+import { saveState, savedState } from '../host';
+import { StatusView } from '../status';
+import { State, Store } from '../store';
+import { ActivationsTab } from './activations';
+import { CompareTab } from './compare';
+import { ExplainTab } from './explain';
+import { ImageStrip, acceptDroppedImages } from './images';
+import { OverviewTab } from './overview';
+
+const TABS = ['Overview', 'Explain', 'Compare', 'Activations'] as const;
+
+export function mountPanel(root: HTMLElement, store: Store): void {
+  const tabs = h('vscode-tabs', { id: 'tabs' }) as HTMLElement & { selectedIndex: number };
+  const select = (index: number) => {
+    tabs.selectedIndex = index;
+    saveState({ tab: index });
+  };
+  const activations = new ActivationsTab(store);
+  const overview = new OverviewTab(store, (layer) => {
+    select(TABS.indexOf('Activations'));
+    activations.showLayer(layer);
+  });
+  const panels = [overview.element, new ExplainTab(store).element, new CompareTab(store).element, activations.element];
+  TABS.forEach((title, i) => tabs.append(h('vscode-tab-header', { 'data-tab': title.toLowerCase() }, title), h('vscode-tab-panel', { 'data-panel': title.toLowerCase() }, panels[i])));
+  tabs.addEventListener('vsc-tabs-select', () => saveState({ tab: tabs.selectedIndex }));
+  const saved = savedState().tab;
+  tabs.selectedIndex = saved !== undefined && saved >= 0 && saved < TABS.length ? saved : 0;
+
+  const header = h('header', { class: 'panel-header' });
+  store.subscribe(headerRenderer(header));
+  replaceChildren(root, header, new StatusView(store).element, new ImageStrip(store).element, tabs, h('div', { class: 'drop-hint', 'aria-hidden': 'true' }, 'Drop images to add them'));
+  acceptDroppedImages(store, root);
+}
+
+function headerRenderer(header: HTMLElement): (s: State) => void {
+  let shown: State['model'] | null = null;
+  return (s) => {
+    if (s.model === shown) return;
+    shown = s.model;
+    const m = s.model;
+    if (!m) return replaceChildren(header, h('h1', {}, 'ConvLens'), h('span', { class: 'muted' }, 'loading the model…'));
+    replaceChildren(header,
+      h('h1', {}, m.name),
+      h('span', { class: `badge provider-${m.provider.name}`, title: m.provider.reason }, m.provider.name.toUpperCase()),
+      h('span', { class: 'muted' }, `${m.producer} · opset ${m.opset}`));
+  };
+}

@@ -1,0 +1,122 @@
+// The class target of an explanation: the top-1 prediction, one class (picked from the
+// predictions or typed as an index), or "why A and not B" (the difference of two logits).
+import type { Prediction, TargetSpec } from '../../src/protocol';
+import { h, selectOption, setOptions } from '../dom';
+
+type Select = HTMLElement & { value: string };
+const TYPED = 'typed';
+
+/** A class: one of the predictions, or any index typed in. */
+class ClassPicker {
+  readonly select: Select;
+  readonly field: Select;
+  readonly element: HTMLElement;
+
+  constructor(id: string, label: string, private readonly onChange: () => void) {
+    this.select = h('vscode-single-select', { id, label }) as Select;
+    this.field = h('vscode-textfield', { id: `${id}-index`, type: 'number', min: 0, placeholder: 'class index', 'aria-label': `${label}: class index`, hidden: true }) as Select;
+    this.select.addEventListener('change', () => this.sync());
+    this.field.addEventListener('input', onChange);
+    this.element = h('span', { class: 'class-picker' }, this.select, this.field);
+    this.setPredictions([]);
+  }
+
+  setPredictions(predictions: Prediction[]): void {
+    const options = predictions.map((p) => ({ value: String(p.index), label: `${p.label} (#${p.index})` }));
+    setOptions(this.select, [...options, { value: TYPED, label: 'Other index…' }]);
+    this.sync();
+  }
+
+  set(index: number): void {
+    const offered = [...this.select.querySelectorAll('vscode-option')].some((o) => o.getAttribute('value') === String(index));
+    selectOption(this.select, offered ? String(index) : TYPED);
+    if (!offered) this.field.value = String(index);
+    this.sync();
+  }
+
+  /** The chosen index, or why there is none. */
+  index(classCount: number | undefined): number | string {
+    const raw = this.select.value === TYPED ? this.field.value.trim() : this.select.value;
+    const index = Number(raw);
+    if (raw === '' || !Number.isInteger(index) || index < 0) return 'Type a class index (a whole number from 0).';
+    if (classCount !== undefined && index >= classCount) return `The model has ${classCount} classes: the index must be below ${classCount}.`;
+    return index;
+  }
+
+  private sync(): void {
+    this.field.hidden = this.select.value !== TYPED;
+    this.onChange();
+  }
+}
+
+export class TargetChooser {
+  readonly element: HTMLElement;
+  private readonly mode: Select;
+  private readonly a: ClassPicker;
+  private readonly b: ClassPicker;
+  private readonly problem = h('div', { class: 'field-error', role: 'alert' });
+  private readonly vs = h('span', { class: 'muted' }, 'and not');
+  classCount?: number;
+
+  /** `idPrefix` keeps element ids unique when a page holds more than one chooser. */
+  constructor(idPrefix = '') {
+    this.mode = h('vscode-single-select', { id: `${idPrefix}target-mode`, label: 'Target' }) as Select;
+    setOptions(this.mode, [
+      { value: 'top', label: 'Top-1 prediction' },
+      { value: 'class', label: 'A class' },
+      { value: 'difference', label: 'Why A and not B' },
+    ]);
+    this.a = new ClassPicker(`${idPrefix}target-class`, 'Class', () => this.validate());
+    this.b = new ClassPicker(`${idPrefix}target-other`, 'Other class', () => this.validate());
+    this.mode.addEventListener('change', () => this.sync());
+    this.element = h('div', { class: 'target' }, this.mode, this.a.element, this.vs, this.b.element, this.problem);
+    this.sync();
+  }
+
+  setPredictions(predictions: Prediction[]): void {
+    this.a.setPredictions(predictions);
+    this.b.setPredictions(predictions);
+    if (predictions.length > 1) this.b.set(predictions[1].index);
+  }
+
+  /** Targets one class (a click on a prediction). */
+  chooseClass(index: number): void {
+    selectOption(this.mode, 'class');
+    this.a.set(index);
+    this.sync();
+  }
+
+  /** The target, or a sentence saying what is missing. */
+  value(): TargetSpec | string {
+    const mode = this.modeValue();
+    if (mode === 'top') return { kind: 'top' };
+    const a = this.a.index(this.classCount);
+    if (typeof a === 'string') return a;
+    if (mode === 'class') return { kind: 'class', index: a };
+    const b = this.b.index(this.classCount);
+    if (typeof b === 'string') return b;
+    if (a === b) return 'Choose two different classes to ask why one and not the other.';
+    return { kind: 'difference', a, b };
+  }
+
+  /** The mode; 'top' until the select has taken its options. */
+  private modeValue(): 'top' | 'class' | 'difference' {
+    const mode = this.mode.value;
+    return mode === 'class' || mode === 'difference' ? mode : 'top';
+  }
+
+  private sync(): void {
+    const mode = this.modeValue();
+    this.a.element.hidden = mode === 'top';
+    this.b.element.hidden = mode !== 'difference';
+    this.vs.hidden = mode !== 'difference';
+    this.validate();
+  }
+
+  private validate(): void {
+    if (!this.b) return; // called while the pickers are being built
+    const v = this.value();
+    this.problem.textContent = typeof v === 'string' ? v : '';
+    this.problem.hidden = typeof v !== 'string';
+  }
+}
