@@ -5,6 +5,7 @@ import * as activationsCommand from './commands/activations';
 import * as demoCommand from './commands/demo';
 import * as explainCommands from './commands/explain';
 import * as gradientCommand from './commands/gradient';
+import * as insideCommands from './commands/inside';
 import * as inspectCommand from './commands/inspect';
 import * as predictCommand from './commands/predict';
 
@@ -20,6 +21,10 @@ const COMMANDS: Record<string, Command> = {
   activations: { usage: activationsCommand.usage, run: activationsCommand.activations, summary: "a layer's output with per-channel statistics" },
   gradient: { usage: gradientCommand.usage, run: gradientCommand.gradient, summary: 'gradients of an output element with respect to tensors, as .npy' },
   explain: { usage: explainCommands.usage, run: explainCommands.explainCommand, summary: 'an explanation map (CAMs, gradient attributions, perturbation methods)' },
+  'receptive-field': { usage: insideCommands.receptiveFieldUsage, run: insideCommands.receptiveField, summary: 'theoretical (and effective) receptive fields of layers' },
+  'visualize-filter': { usage: insideCommands.visualizeUsage, run: insideCommands.visualizeFilter, summary: 'images that maximise channels or classes; first-layer kernels' },
+  attention: { usage: insideCommands.attentionUsage, run: insideCommands.attention, summary: 'self-attention maps per layer and head, and attention rollout' },
+  'sanity-check': { usage: insideCommands.sanityUsage, run: insideCommands.sanityCheck, summary: 'does an explanation change when the model weights are randomised?' },
   demo: { usage: demoCommand.usage, run: demoCommand.demo, summary: 'explain the bundled sample model on the sample images; write overlays and a report' },
   faithfulness: { usage: explainCommands.faithfulnessUsage, run: explainCommands.faithfulnessCommand, summary: 'deletion and insertion scores of explanation maps' },
 };
