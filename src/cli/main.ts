@@ -2,6 +2,7 @@
 // --json, tensors in and out as .npy; every failure is one clear line and a non-zero exit.
 import { UsageError } from './args';
 import * as activationsCommand from './commands/activations';
+import * as datasetCommands from './commands/dataset';
 import * as demoCommand from './commands/demo';
 import * as explainCommands from './commands/explain';
 import * as gradientCommand from './commands/gradient';
@@ -21,6 +22,10 @@ const COMMANDS: Record<string, Command> = {
   activations: { usage: activationsCommand.usage, run: activationsCommand.activations, summary: "a layer's output with per-channel statistics" },
   gradient: { usage: gradientCommand.usage, run: gradientCommand.gradient, summary: 'gradients of an output element with respect to tensors, as .npy' },
   explain: { usage: explainCommands.usage, run: explainCommands.explainCommand, summary: 'an explanation map (CAMs, gradient attributions, perturbation methods)' },
+  dataset: { usage: datasetCommands.datasetUsage, run: datasetCommands.dataset, summary: 'features and predictions of a folder of images (cached)' },
+  rules: { usage: datasetCommands.rulesUsage, run: datasetCommands.rules, summary: "decision rules distilled from the network's predictions on a folder" },
+  embed: { usage: datasetCommands.embedUsage, run: datasetCommands.embed, summary: 'a 2-D map (PCA or UMAP) of the penultimate features of a folder' },
+  neighbors: { usage: datasetCommands.neighborsUsage, run: datasetCommands.neighbors, summary: 'the dataset images the network sees as most similar to an input' },
   'receptive-field': { usage: insideCommands.receptiveFieldUsage, run: insideCommands.receptiveField, summary: 'theoretical (and effective) receptive fields of layers' },
   'visualize-filter': { usage: insideCommands.visualizeUsage, run: insideCommands.visualizeFilter, summary: 'images that maximise channels or classes; first-layer kernels' },
   attention: { usage: insideCommands.attentionUsage, run: insideCommands.attention, summary: 'self-attention maps per layer and head, and attention rollout' },
