@@ -9,7 +9,8 @@ Run ``/usr/bin/python3 sample/make_dataset.py`` first, then:
 Outputs (next to this file):
     shapes.onnx, shapes-shortcut.onnx   models (input "input" [N,3,64,64], output "logits" [N,4])
     shapes.labels.txt                   class names, one per line, in logit order
-    shapes.convlens.json                preprocessing sidecar for ConvLens
+    shapes.convlens.json                preprocessing sidecar for ConvLens (and an identical
+    shapes-shortcut.convlens.json       copy for the shortcut model)
 
 Preprocessing (must match shapes.convlens.json):
     RGB image, 64x64 (stretched if needed), pixel values / 255,
@@ -198,9 +199,10 @@ def write_sidecar():
         "colorOrder": "RGB",
         "labels": "shapes.labels.txt",
     }
-    with open(os.path.join(HERE, "shapes.convlens.json"), "w") as f:
-        json.dump(sidecar, f, indent=2)
-        f.write("\n")
+    for name in ("shapes.convlens.json", "shapes-shortcut.convlens.json"):
+        with open(os.path.join(HERE, name), "w") as f:
+            json.dump(sidecar, f, indent=2)
+            f.write("\n")
 
 
 def run_variant(name, data_dir, onnx_name, epochs, extra_eval):

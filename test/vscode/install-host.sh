@@ -32,6 +32,8 @@ cd "$host"
 # First the packages as files only, then code-server's install script under Node 24 (it checks
 # the Node version from npm's user agent and builds its native modules for that Node).
 npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+# When run from an npm script, the outer npm's variables (its user agent names Node 20) would win.
+unset $(compgen -v | grep -i '^npm_') 2>/dev/null || true
 PATH="$node24/bin:$PATH" npm_config_nodedir="$node24" npm rebuild code-server --loglevel=error
 "$node24/bin/node" node_modules/code-server/out/node/entry.js --version >/dev/null
 echo "$want" > "$stamp"
