@@ -19,8 +19,8 @@ import { findClassifierHead } from './head';
 import { InputPipeline, inputPipelineFor } from './input';
 
 export interface FeatureOptions extends RunControl {
-  /** Tensor name of the layer whose channels are pooled. */
-  layer: string;
+  /** Tensor name of the layer whose channels are pooled; default: the penultimate tensor (enough for maps and neighbours). */
+  layer?: string;
   /** Folder for the cache (the extension's workspace storage, the CLI's .convlens-cache); none: no cache. */
   cacheDir?: string;
   /** Tensor the classifier head reads; found from the graph when absent. */
@@ -107,11 +107,11 @@ export function modelHash(model: ConvModel): string {
 }
 
 /** Layer and penultimate tensors checked against the graph (with near names suggested), the head found when not given. */
-export function resolveTensors(model: ConvModel, layer: string, penultimate?: string): { layer: string; penultimate: string; output: string } {
+export function resolveTensors(model: ConvModel, layer?: string, penultimate?: string): { layer: string; penultimate: string; output: string } {
   const head = findClassifierHead(model.graph);
-  assertTensorExists(model.graph, layer);
-  if (penultimate) assertTensorExists(model.graph, penultimate);
-  return { layer, penultimate: penultimate ?? head.penultimate, output: head.output };
+  for (const name of [layer, penultimate]) if (name) assertTensorExists(model.graph, name);
+  const resolvedPenultimate = penultimate ?? head.penultimate;
+  return { layer: layer ?? resolvedPenultimate, penultimate: resolvedPenultimate, output: head.output };
 }
 
 /** Splits one batch's outputs into per-image records (layout as in cache.ts). */
@@ -173,7 +173,7 @@ async function runBatch(model: ConvModel, inputs: Tensor<Float32Array>[], tensor
 }
 
 /** Features of one preprocessed input [1, C, H, W] (not cached): for queries such as neighbours. */
-export async function imageFeatures(model: ConvModel, input: Tensor<Float32Array>, layer: string, penultimate?: string): Promise<ImageFeatures> {
+export async function imageFeatures(model: ConvModel, input: Tensor<Float32Array>, layer?: string, penultimate?: string): Promise<ImageFeatures> {
   const tensors = resolveTensors(model, layer, penultimate);
   const { layout, records } = await runBatch(model, [input], tensors);
   return unpack(records[0], layout);
@@ -207,7 +207,7 @@ async function loadImage(input: InputPipeline, image: DatasetImage, skipped: Ski
  * otherwise (each batch written to the cache as soon as it is done, so a cancelled run resumes).
  * Images that cannot be decoded are left out and listed in `skipped`.
  */
-export async function extractFeatures(model: ConvModel, folder: string, options: FeatureOptions): Promise<DatasetFeatures> {
+export async function extractFeatures(model: ConvModel, folder: string, options: FeatureOptions = {}): Promise<DatasetFeatures> {
   const tensors = resolveTensors(model, options.layer, options.penultimate);
   const input = options.input ?? inputPipelineFor(model);
   const outputDims = (await model.probeShapes()).get(tensors.output) ?? [];
