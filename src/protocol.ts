@@ -109,6 +109,241 @@ export interface ActivationsView {
   channels: ChannelView[];
 }
 
+/** A folder the Dataset tab can analyse (ImageFolder layout: <folder>/<class>/<image>). */
+export interface DatasetFolderView {
+  path: string;
+  /** The folder relative to its workspace folder (or its full path when picked from outside). */
+  label: string;
+  /** Images found under it by the workspace search, when it was found that way. */
+  images?: number;
+}
+
+export interface DatasetImageView {
+  /** Path relative to the dataset folder, '/' separated: the image's name. */
+  relPath: string;
+  /** Folder label, when the image is in a folder. */
+  labelName?: string;
+  /** Index of the folder label among the model's classes. */
+  label?: number;
+  prediction: number;
+  /** Softmax probability of the prediction. */
+  confidence: number;
+  /** The image as the model sees it, small (PNG data URL); absent for large datasets. */
+  thumbnail?: string;
+}
+
+export interface DatasetView {
+  folder: string;
+  /** Tensor whose channels are pooled. */
+  layer: string;
+  /** That layer's output for one image, [C, H, W]. */
+  layerShape: number[];
+  /** Tensor the classifier head reads: the feature space of maps and neighbours. */
+  penultimate: string;
+  /** Model input [height, width]: the pixel space of patch boxes. */
+  inputSize: [number, number];
+  classNames: string[];
+  images: DatasetImageView[];
+  classes: { name: string; labelled: number; predicted: number; correct: number }[];
+  /** Share of labelled images predicted as their label; absent without labels. */
+  accuracy?: number;
+  /** confusion[label][prediction] over labelled images. */
+  confusion: number[][];
+  unlabelled: number;
+  cache: { computed: number; cached: number; modelRuns: number; stored: boolean };
+  skipped: { relPath: string; reason: string }[];
+}
+
+export interface RuleView {
+  text: string;
+  conditions: { channel: number; op: '<=' | '>'; threshold: number }[];
+  classIndex: number;
+  className: string;
+  /** Share of all images the rule covers. */
+  coverage: number;
+  /** Share of the covered images the network assigns to the rule's class. */
+  purity: number;
+  all: { images: number; agree: number };
+  /** On the held-out images. */
+  test: { images: number; agree: number };
+}
+
+/** Where a channel fires most across the dataset: the input patch under its peak and its map. */
+export interface PatchView {
+  relPath: string;
+  labelName?: string;
+  predictionName: string;
+  /** Peak activation of the channel on the image. */
+  activation: number;
+  /** [x0, y0, x1, y1] in model input pixels (exclusive ends): the peak's receptive field. */
+  box: [number, number, number, number];
+  /** The patch, PNG data URL. */
+  crop: string;
+  /** The whole image as the model sees it, PNG data URL. */
+  image: string;
+  /** The channel's activation on the image, scaled by the channel's peak over the shown patches. */
+  map: MapData;
+}
+
+export interface ChannelExemplarView {
+  channel: number;
+  patches: PatchView[];
+  /** Why patches are whole images (the layer's receptive field could not be derived). */
+  fieldProblem?: string;
+}
+
+export interface RulesView {
+  layer: string;
+  pooling: 'mean' | 'max';
+  depth: number;
+  minLeaf: number;
+  trainImages: number;
+  testImages: number;
+  /** Agreement of the rules with the network on training and held-out images. */
+  fidelity: { train: number; test: number };
+  /** Against folder labels on the held-out images (labelled datasets). */
+  accuracy?: { tree: number; network: number };
+  /** Most images first. */
+  rules: RuleView[];
+  /** The channels the rules test, with their top patches. */
+  channels: ChannelExemplarView[];
+  /** The rules as text (what "Export text" saves). */
+  text: string;
+}
+
+export interface EmbeddingView {
+  method: 'pca' | 'umap';
+  /** What was embedded. */
+  space: string;
+  /** Coordinates per image, in DatasetView.images order. */
+  x: number[];
+  y: number[];
+  /** PCA: share of variance along x and y. */
+  explainedVarianceRatio?: [number, number];
+  misclassified: number;
+}
+
+export interface NeighborView {
+  /** Index into DatasetView.images. */
+  image: number;
+  relPath: string;
+  /** Cosine: 1 − similarity; Euclidean: the distance. */
+  distance: number;
+  labelName?: string;
+  predictionName: string;
+}
+
+export interface NeighborsView {
+  imageId: string;
+  metric: 'cosine' | 'euclidean';
+  space: string;
+  predictionName: string;
+  neighbors: NeighborView[];
+}
+
+export interface ImportanceView {
+  layer: string;
+  classIndex: number;
+  className: string;
+  method: 'gradient-x-activation' | 'ablation';
+  formula: string;
+  /** Images averaged over. */
+  images: number;
+  /** Highest score first. */
+  channels: { channel: number; score: number }[];
+}
+
+export interface ReceptiveFieldView {
+  tensor: string;
+  node: string;
+  opType: string;
+  /** [height, width] in input pixels. */
+  size: [number, number];
+  jump: [number, number];
+  start: [number, number];
+  /** Computed after a global pooling: sees the whole input. */
+  global: boolean;
+}
+
+export interface ReceptiveFieldsView {
+  inputSize: [number, number];
+  fields: ReceptiveFieldView[];
+  unresolved: { tensor: string; node: string; opType: string; reason: string }[];
+}
+
+export interface EffectiveFieldView {
+  layer: string;
+  /** The unit whose field it is, [y, x] on the layer's grid. */
+  unit: [number, number];
+  /** |∂ unit / ∂ input| summed over channels, in [0, 1], at input resolution. */
+  map: MapData;
+  /** Input pixels holding `massFraction` of the gradient. */
+  area: number;
+  side: number;
+  massFraction: number;
+  /** [y0, x0, y1, x1] (exclusive ends) of those pixels. */
+  box: [number, number, number, number];
+  /** The theoretical field, when the recurrence describes the layer. */
+  theoretical?: [number, number];
+}
+
+export interface KernelsView {
+  node: string;
+  weight: string;
+  count: number;
+  inChannels: number;
+  kernelSize: [number, number];
+  rgb: boolean;
+  /** All kernels in a grid, each min-max scaled, PNG data URL. */
+  montage: string;
+  montageSize: [number, number];
+}
+
+export interface GalleryView {
+  layer: string;
+  steps: number;
+  /** Of the images, those read from the cache. */
+  cached: number;
+  items: { channel: number; activation: number; image: string }[];
+}
+
+export interface AttentionLayerView {
+  tensor: string;
+  node: string;
+  heads: number;
+  tokens: number;
+  /** The query's attention over the patch grid, per head, in [0, 1]. */
+  headMaps: MapData[];
+  /** Mean over heads. */
+  mean: MapData;
+}
+
+export interface AttentionView {
+  imageId: string;
+  /** Empty when the model has no self-attention (then `message` says so). */
+  layers: AttentionLayerView[];
+  rollout?: MapData;
+  grid?: { prefix: number; rows: number; cols: number };
+  /** Which query row is shown: the first (CLS) token, or the mean over queries without a prefix token. */
+  query?: 'cls' | 'mean';
+  message?: string;
+}
+
+export interface SanityCheckView {
+  method: string;
+  imageId: string;
+  /** One point per step: the top k weighted layers random (output side first). */
+  steps: { layer: string; spearman: number; signedSpearman: number; ssim: number }[];
+  threshold: number;
+  finalSpearman: number;
+  passed: boolean;
+  verdict: string;
+  notes: string[];
+  /** The trained model's map and the map with every layer random, in [0, 1]. */
+  original: MapData;
+  randomized: MapData;
+}
+
 export type HostToWebview =
   | { type: 'model'; model: ModelView; methods: MethodView[] }
   | { type: 'images'; images: ImageView[]; selected?: string }
@@ -119,7 +354,19 @@ export type HostToWebview =
   | { type: 'done'; requestId: string }
   | { type: 'cancelled'; requestId: string }
   | { type: 'error'; requestId?: string; message: string }
-  | { type: 'settings'; colormap: string; opacity: number; method: string };
+  | { type: 'settings'; colormap: string; opacity: number; method: string }
+  | { type: 'datasetFolders'; folders: DatasetFolderView[]; chosen?: string }
+  | { type: 'dataset'; requestId: string; dataset: DatasetView }
+  | { type: 'datasetRules'; requestId: string; rules: RulesView }
+  | { type: 'datasetEmbedding'; requestId: string; embedding: EmbeddingView }
+  | { type: 'datasetNeighbors'; requestId: string; neighbors: NeighborsView }
+  | { type: 'datasetImportance'; requestId: string; importance: ImportanceView }
+  | { type: 'receptiveFields'; requestId: string; fields: ReceptiveFieldsView }
+  | { type: 'effectiveField'; requestId: string; field: EffectiveFieldView }
+  | { type: 'kernels'; requestId: string; kernels: KernelsView }
+  | { type: 'featureGallery'; requestId: string; gallery: GalleryView }
+  | { type: 'attention'; requestId: string; attention: AttentionView }
+  | { type: 'sanityCheck'; requestId: string; result: SanityCheckView };
 
 export type WebviewToHost =
   | { type: 'ready' }
@@ -131,7 +378,24 @@ export type WebviewToHost =
   | { type: 'activations'; requestId: string; imageId: string; layer: string; target: TargetSpec }
   | { type: 'cancel'; requestId: string }
   | { type: 'export'; explanationId: string; format: 'png' | 'npy' }
-  | { type: 'openSource'; layer: string };
+  | { type: 'openSource'; layer: string }
+  /** Opens the host's folder picker for a dataset folder. */
+  | { type: 'pickDataset' }
+  /** Extracts the features of a folder the host offered (datasetFolders) at a layer (tensor or node name). */
+  | { type: 'datasetFeatures'; requestId: string; folder: string; layer: string }
+  | { type: 'datasetRules'; requestId: string; depth: number; minLeaf: number }
+  | { type: 'datasetEmbedding'; requestId: string; method: 'pca' | 'umap' }
+  | { type: 'datasetNeighbors'; requestId: string; imageId: string; k: number }
+  | { type: 'datasetImportance'; requestId: string; classIndex: number; method: 'gradient' | 'ablation'; channels?: number[] }
+  /** Loads a dataset image (by its path relative to the dataset folder) into the panel's images. */
+  | { type: 'datasetOpenImage'; relPath: string }
+  | { type: 'exportRules'; format: 'json' | 'txt' }
+  | { type: 'receptiveFields'; requestId: string }
+  | { type: 'effectiveField'; requestId: string; layer: string }
+  | { type: 'kernels'; requestId: string }
+  | { type: 'featureGallery'; requestId: string; layer: string; count: number; steps: number }
+  | { type: 'attention'; requestId: string; imageId: string }
+  | { type: 'sanityCheck'; requestId: string; imageId: string; method: string; layer: string };
 
 const MAX_DROPPED_BYTES = 64 * 1024 * 1024;
 
@@ -141,6 +405,11 @@ const isId: Check = (v) => typeof v === 'string' && /^[\w.:-]{1,128}$/.test(v);
 // Method names are CLI names such as 'gradcam++'.
 const isMethod: Check = (v) => typeof v === 'string' && /^[\w.:+-]{1,128}$/.test(v);
 const isIndex: Check = (v) => Number.isInteger(v) && (v as number) >= 0 && (v as number) < 1e7;
+const inRange = (min: number, max: number): Check => (v) => Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
+const oneOf = (...values: string[]): Check => (v) => typeof v === 'string' && values.includes(v);
+const optional = (check: Check): Check => (v) => v === undefined || check(v);
+// A path relative to the dataset folder: no absolute paths, no '..' segments, no NUL (the host checks it again).
+const isRelativePath: Check = (v) => isString(v) && (v as string).length > 0 && !/^([\\/]|[A-Za-z]:)/.test(v as string) && !(v as string).split(/[\\/]/).includes('..') && !(v as string).includes('\0');
 
 function isTarget(v: unknown): v is TargetSpec {
   if (typeof v !== 'object' || v === null) return false;
@@ -179,6 +448,23 @@ const FIELDS: { [K in WebviewToHost['type']]: Record<string, Check> } = {
   cancel: { requestId: isId },
   export: { explanationId: isId, format: (v) => v === 'png' || v === 'npy' },
   openSource: { layer: isString },
+  pickDataset: {},
+  datasetFeatures: { requestId: isId, folder: isString, layer: isString },
+  datasetRules: { requestId: isId, depth: inRange(1, 8), minLeaf: inRange(1, 10_000) },
+  datasetEmbedding: { requestId: isId, method: oneOf('pca', 'umap') },
+  datasetNeighbors: { requestId: isId, imageId: isId, k: inRange(1, 50) },
+  datasetImportance: {
+    requestId: isId, classIndex: isIndex, method: oneOf('gradient', 'ablation'),
+    channels: optional((v) => Array.isArray(v) && v.length > 0 && v.length <= 64 && v.every(isIndex)),
+  },
+  datasetOpenImage: { relPath: isRelativePath },
+  exportRules: { format: oneOf('json', 'txt') },
+  receptiveFields: { requestId: isId },
+  effectiveField: { requestId: isId, layer: isString },
+  kernels: { requestId: isId },
+  featureGallery: { requestId: isId, layer: isString, count: inRange(1, 64), steps: inRange(1, 2048) },
+  attention: { requestId: isId, imageId: isId },
+  sanityCheck: { requestId: isId, imageId: isId, method: isMethod, layer: isString },
 };
 
 /** The message if it is a well-formed WebviewToHost message, else undefined. */

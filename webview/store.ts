@@ -1,10 +1,16 @@
 // The webview's state: what the host has sent (model, images, predictions, explanations,
 // activations), the requests in flight, and the user's display choices. Views subscribe and
 // redraw the parts whose inputs changed.
-import type { ActivationsView, ExplanationView, HostToWebview, ImageView, MethodView, ModelView, Prediction } from '../src/protocol';
+import type {
+  ActivationsView, AttentionView, DatasetFolderView, DatasetView, EffectiveFieldView, EmbeddingView, ExplanationView, GalleryView, HostToWebview,
+  ImageView, ImportanceView, KernelsView, MethodView, ModelView, NeighborsView, Prediction, ReceptiveFieldsView, RulesView, SanityCheckView,
+} from '../src/protocol';
 import { ColormapName, isColormap } from './colormap';
 
-export type RequestKind = 'explain' | 'compare' | 'activations';
+export type RequestKind =
+  | 'explain' | 'compare' | 'activations'
+  | 'dataset' | 'rules' | 'embedding' | 'neighbors' | 'importance'
+  | 'fields' | 'effectiveField' | 'kernels' | 'gallery' | 'attention' | 'sanity';
 
 export interface RunningRequest {
   id: string;
@@ -39,7 +45,27 @@ export interface State {
   opacity: number;
   /** Method the host's settings name as the default. */
   preferredMethod?: string;
+  /** Dataset tab: the folders offered, the dataset analysed and what was computed on it. */
+  datasetFolders: DatasetFolderView[];
+  chosenDatasetFolder?: string;
+  dataset?: DatasetView;
+  rules?: RulesView;
+  embedding?: EmbeddingView;
+  neighbors?: NeighborsView;
+  importance?: ImportanceView;
+  ablation?: ImportanceView;
+  /** Inside tab. */
+  fields?: ReceptiveFieldsView;
+  effectiveField?: EffectiveFieldView;
+  kernels?: KernelsView;
+  gallery?: GalleryView;
+  attention?: AttentionView;
+  sanity?: SanityCheckView;
 }
+
+/** What was computed for a model or a dataset, dropped when a new one arrives. */
+const DATASET_RESULTS = { rules: undefined, embedding: undefined, neighbors: undefined, importance: undefined, ablation: undefined };
+const MODEL_RESULTS = { ...DATASET_RESULTS, dataset: undefined, fields: undefined, effectiveField: undefined, kernels: undefined, gallery: undefined, attention: undefined, sanity: undefined };
 
 type Listener = (state: State) => void;
 
@@ -50,7 +76,7 @@ export class Store {
   constructor(initial: Partial<State> = {}) {
     this.state = {
       methods: [], images: [], predictions: new Map(), explanations: new Map(), shownExplanation: new Map(),
-      requests: new Map(), colormap: 'viridis', opacity: 0.5, ...initial,
+      requests: new Map(), colormap: 'viridis', opacity: 0.5, datasetFolders: [], ...initial,
     };
   }
 
@@ -89,7 +115,8 @@ export class Store {
     const s = this.state;
     switch (message.type) {
       case 'model':
-        return this.update({ model: message.model, methods: message.methods });
+        // A model (another, or the same one reopened in the worker): what was computed before is gone.
+        return this.update({ model: message.model, methods: message.methods, ...MODEL_RESULTS });
       case 'images': {
         const selectedImageId = message.selected ?? (message.images.some((i) => i.id === s.selectedImageId) ? s.selectedImageId : message.images[0]?.id);
         return this.update({ images: message.images, selectedImageId });
@@ -118,6 +145,32 @@ export class Store {
           opacity: Number.isFinite(message.opacity) ? Math.min(1, Math.max(0, message.opacity)) : s.opacity,
           preferredMethod: message.method,
         });
+      case 'datasetFolders':
+        return this.update({ datasetFolders: message.folders, chosenDatasetFolder: message.chosen ?? s.chosenDatasetFolder });
+      case 'dataset':
+        return this.finishRequest(message.requestId, { dataset: message.dataset, ...DATASET_RESULTS });
+      case 'datasetRules':
+        return this.finishRequest(message.requestId, { rules: message.rules });
+      case 'datasetEmbedding':
+        return this.finishRequest(message.requestId, { embedding: message.embedding });
+      case 'datasetNeighbors':
+        return this.finishRequest(message.requestId, { neighbors: message.neighbors });
+      case 'datasetImportance':
+        return this.finishRequest(message.requestId, message.importance.method === 'ablation'
+          ? { ablation: message.importance }
+          : { importance: message.importance, ablation: undefined });
+      case 'receptiveFields':
+        return this.finishRequest(message.requestId, { fields: message.fields });
+      case 'effectiveField':
+        return this.finishRequest(message.requestId, { effectiveField: message.field });
+      case 'kernels':
+        return this.finishRequest(message.requestId, { kernels: message.kernels });
+      case 'featureGallery':
+        return this.finishRequest(message.requestId, { gallery: message.gallery });
+      case 'attention':
+        return this.finishRequest(message.requestId, { attention: message.attention });
+      case 'sanityCheck':
+        return this.finishRequest(message.requestId, { sanity: message.result });
     }
   }
 
@@ -136,7 +189,11 @@ export class Store {
   }
 }
 
-const HOST_TYPES = new Set(['model', 'images', 'prediction', 'explanation', 'activations', 'progress', 'done', 'cancelled', 'error', 'settings']);
+const HOST_TYPES = new Set([
+  'model', 'images', 'prediction', 'explanation', 'activations', 'progress', 'done', 'cancelled', 'error', 'settings',
+  'datasetFolders', 'dataset', 'datasetRules', 'datasetEmbedding', 'datasetNeighbors', 'datasetImportance',
+  'receptiveFields', 'effectiveField', 'kernels', 'featureGallery', 'attention', 'sanityCheck',
+]);
 
 /** The message if it looks like a HostToWebview message (the host is trusted; this guards against stray posts). */
 export function asHostMessage(data: unknown): HostToWebview | undefined {

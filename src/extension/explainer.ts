@@ -8,6 +8,7 @@ import * as vscode from 'vscode';
 import { CancelledError } from '../core/runtime/jobs';
 import { ComputeClient, WorkerCrashedError } from '../core/runtime/client';
 import { HostToWebview, ImageView, MethodView, TargetSpec, WebviewToHost, parseWebviewMessage } from '../protocol';
+import { Analyses, isAnalysisMessage } from './analyses';
 import { imageFileSize, imageSize, tooLarge } from './imageSize';
 import { ModelStore } from './models';
 import type { Settings } from './settings';
@@ -21,6 +22,8 @@ export interface ExplainerDeps {
   hooks: TestHooks;
   settings(): Settings;
   methods(): Promise<MethodView[]>;
+  /** The extension's workspace storage folder, for the dataset and feature-visualisation caches. */
+  storageDir?: string;
 }
 
 interface LoadedImage {
@@ -43,6 +46,8 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
   private hostRequests = 0;
   private lastMethod?: string;
   private disposed = false;
+  /** The Dataset and Inside tabs' requests. */
+  private readonly analyses: Analyses;
 
   constructor(
     readonly id: string,
@@ -51,6 +56,19 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
     /** Called on each 'ready' (first load and reloads of the webview). */
     private readonly onReady: (session: ExplainerSession) => Promise<void>,
   ) {
+    this.analyses = new Analyses({
+      client: deps.client,
+      storageDir: deps.storageDir,
+      modelPath: () => this.modelPath,
+      hasImage: (imageId) => this.images.has(imageId),
+      imageName: (imageId) => this.images.get(imageId)?.view.name,
+      post: (message) => this.post(message),
+      track: (requestId, title, visibility, work) => this.track(requestId, title, visibility, work),
+      openImage: async (uri) => {
+        await this.addImages([uri], uri);
+      },
+      methodTitle: (method) => this.methodTitle(method),
+    });
     this.disposables.push(
       webview.onDidReceiveMessage((m) => this.receive(m)),
       deps.hooks.register(this),
@@ -87,6 +105,7 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
   }
 
   private async handle(message: WebviewToHost): Promise<void> {
+    if (isAnalysisMessage(message)) return this.analyses.handle(message);
     switch (message.type) {
       case 'ready':
         return this.onReady(this);
@@ -136,6 +155,7 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
       const previous = this.modelPath;
       this.modelPath = modelPath;
       this.clearImages();
+      this.analyses.reset();
       if (previous) await this.deps.models.release(previous);
       if (!modelPath) return false;
       try {
@@ -163,6 +183,8 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
     this.post({ type: 'model', model: annotated, methods });
     // After the model: the preferences (default method) apply to the methods just offered.
     this.postSettings();
+    // The side view has no Dataset tab: only the panel and the overview editor are offered folders.
+    if (this.id !== 'side') void this.analyses.postFolders();
   }
 
   /**
@@ -174,6 +196,7 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
     const dropped = this.images.size - files.length;
     const selected = this.selectedImage?.uri;
     this.clearImages();
+    this.analyses.reset();
     await this.postModel();
     if (files.length > 0) await this.addImages(files, selected ?? files[0]);
     if (dropped > 0) this.post({ type: 'error', message: `The model was reopened; drop the ${dropped} dropped image(s) again to use them.` });

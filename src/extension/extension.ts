@@ -36,7 +36,10 @@ export function activate(context: vscode.ExtensionContext): ConvLensApi {
   const hooks = new TestHooks(process.env.CONVLENS_TEST_HOOKS === '1');
   const models = new ModelStore(compute, () => readSettings());
   const sources = new SourceLinks(models);
-  const deps: ExplainerDeps = { client: compute, models, sources, hooks, settings: () => readSettings(), methods: methodCatalog(compute) };
+  const deps: ExplainerDeps = {
+    client: compute, models, sources, hooks, settings: () => readSettings(), methods: methodCatalog(compute),
+    storageDir: (context.storageUri ?? context.globalStorageUri).fsPath,
+  };
   const views = new ModelViews(context.extensionUri, deps);
   const focus = new FocusTracker((modelPath) => models.setActive(modelPath));
   const side = new AttributionViewProvider(context.extensionUri, deps, focus);

@@ -210,9 +210,21 @@ async function answer(page: Page, req: BridgeRequest): Promise<BridgeAnswer> {
     }
     case 'explorerContextMenu': {
       await openExplorerMenu(page, req.item);
-      await page.getByRole('menuitem', { name: req.entry, exact: true }).first().click({ timeout: 10_000 });
-      await page.getByRole('menu').first().waitFor({ state: 'hidden', timeout: 10_000 });
-      return { ok: true };
+      // A context menu ignores a click that comes too soon after it opened (so the right-click's
+      // release selects nothing): point at the entry, let the menu settle, and click again if
+      // the menu is still open.
+      const entry = page.getByRole('menuitem', { name: req.entry, exact: true }).first();
+      for (let attempt = 1; ; attempt++) {
+        await entry.hover({ timeout: 10_000 });
+        await page.waitForTimeout(250);
+        await entry.click({ timeout: 10_000 });
+        try {
+          await page.getByRole('menu').first().waitFor({ state: 'hidden', timeout: 3_000 });
+          return { ok: true };
+        } catch (err) {
+          if (attempt === 3) throw err;
+        }
+      }
     }
     case 'explorerContextMenuEntries': {
       await openExplorerMenu(page, req.item);

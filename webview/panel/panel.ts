@@ -1,16 +1,18 @@
 // The model panel: a header naming the model, the status strip (progress, errors), the input
 // chooser, and tabs for the overview, explanations, comparisons and activations.
 import { h, replaceChildren } from '../dom';
-import { saveState, savedState } from '../host';
+import { post, saveState, savedState } from '../host';
 import { StatusView } from '../status';
 import { State, Store } from '../store';
 import { ActivationsTab } from './activations';
 import { CompareTab } from './compare';
+import { DatasetTab } from './dataset';
 import { ExplainTab } from './explain';
 import { ImageStrip, acceptDroppedImages } from './images';
+import { InsideTab } from './inside';
 import { OverviewTab } from './overview';
 
-const TABS = ['Overview', 'Explain', 'Compare', 'Activations'] as const;
+const TABS = ['Overview', 'Explain', 'Compare', 'Activations', 'Dataset', 'Inside'] as const;
 
 export function mountPanel(root: HTMLElement, store: Store): void {
   const tabs = h('vscode-tabs', { id: 'tabs' }) as HTMLElement & { selectedIndex: number };
@@ -23,7 +25,12 @@ export function mountPanel(root: HTMLElement, store: Store): void {
     select(TABS.indexOf('Activations'));
     activations.showLayer(layer);
   });
-  const panels = [overview.element, new ExplainTab(store).element, new CompareTab(store).element, activations.element];
+  // A dataset image chosen in the Dataset tab is loaded by the host and explained in the Explain tab.
+  const dataset = new DatasetTab(store, (relPath) => {
+    post({ type: 'datasetOpenImage', relPath });
+    select(TABS.indexOf('Explain'));
+  });
+  const panels = [overview.element, new ExplainTab(store).element, new CompareTab(store).element, activations.element, dataset.element, new InsideTab(store).element];
   TABS.forEach((title, i) => tabs.append(h('vscode-tab-header', { 'data-tab': title.toLowerCase() }, title), h('vscode-tab-panel', { 'data-panel': title.toLowerCase() }, panels[i])));
   tabs.addEventListener('vsc-tabs-select', () => saveState({ tab: tabs.selectedIndex }));
   const saved = savedState().tab;

@@ -19,7 +19,10 @@ import { formatNpy } from '../npy';
 import { preprocessImage } from '../preprocess';
 import { renderPng } from '../render';
 import { Tensor } from '../tensor';
-import { JobArgs, JobContext, JobName, JobResult } from './jobs';
+import { JobArgs, JobContext, JobHandlers, JobName, JobResult } from './jobs';
+import { datasetJobs, forgetDatasets } from './jobs/dataset';
+import { insideJobs } from './jobs/inside';
+import { layerTensor } from './jobs/state';
 
 interface LoadedImage {
   modelPath: string;
@@ -106,6 +109,7 @@ async function closeModel({ modelPath }: JobArgs<'closeModel'>): Promise<void> {
   const ctx = contexts.get(modelPath);
   contexts.delete(modelPath);
   for (const [id, image] of images) if (image.modelPath === modelPath) images.delete(id);
+  forgetDatasets(modelPath);
   await ctx?.dispose();
 }
 
@@ -180,9 +184,11 @@ async function explainJob(args: JobArgs<'explain'>, job: JobContext): Promise<Ex
 
 const THUMBNAIL = 32;
 
-async function activationsJob({ modelPath, imageId, layer, target }: JobArgs<'activations'>, job: JobContext): Promise<ActivationsView> {
+async function activationsJob({ modelPath, imageId, layer: requested, target }: JobArgs<'activations'>, job: JobContext): Promise<ActivationsView> {
   const ctx = contextFor(modelPath);
   const image = imageFor(imageId);
+  // The panel names layers by node; the run needs the node's output tensor.
+  const layer = await layerTensor(ctx.model, requested);
   job.progress(0.1, `running ${layer}`);
   const outputs = await ctx.model.run(ctx.feeds(image.tensor), [layer]);
   const activation = outputs[layer];
@@ -223,7 +229,7 @@ async function exportExplanation({ explanationId, format }: JobArgs<'exportExpla
   return { bytes: renderPng(e.map, image.rgb), suggestedName: `${base}.png` };
 }
 
-type Handlers = { [J in JobName]: (args: JobArgs<J>, ctx: JobContext) => Promise<JobResult<J>> };
+type Handlers = JobHandlers<JobName>;
 
 async function methods(): Promise<MethodView[]> {
   return methodNames().map((name) => {
@@ -232,8 +238,11 @@ async function methods(): Promise<MethodView[]> {
   });
 }
 
+const state = { contextFor, imageFor };
+
 const handlers: Handlers = {
   openModel, closeModel, loadImage, predict, explain: explainJob, activations: activationsJob, exportExplanation, methods,
+  ...datasetJobs(state), ...insideJobs(state),
 };
 
 export function runJob<J extends JobName>(job: J, args: JobArgs<J>, ctx: JobContext): Promise<JobResult<J>> {

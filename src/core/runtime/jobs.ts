@@ -1,7 +1,10 @@
 // The jobs the compute worker runs, with their argument and result types: the contract between
 // the VS Code layer (through ComputeClient) and the core. Results are the protocol's view types,
 // ready to post to a webview.
-import type { ActivationsView, ExplanationView, ImageView, MethodView, ModelView, Prediction, TargetSpec } from '../../protocol';
+import type {
+  ActivationsView, AttentionView, DatasetView, EffectiveFieldView, EmbeddingView, ExplanationView, GalleryView, ImageView, ImportanceView,
+  KernelsView, MethodView, ModelView, NeighborsView, Prediction, ReceptiveFieldsView, RulesView, SanityCheckView, TargetSpec,
+} from '../../protocol';
 import type { PreprocessOverrides } from '../preprocess';
 import type { ProviderSetting } from './session';
 
@@ -24,11 +27,40 @@ export interface JobTypes {
   closeModel: { args: { modelPath: string }; result: void };
   /** The explanation methods with their formulas, for method pickers. */
   methods: { args: Record<string, never>; result: MethodView[] };
+
+  /**
+   * Features of every image of a dataset folder at a layer (cached in `cacheDir` when given); the
+   * worker keeps them under the returned id for the dataset jobs below.
+   */
+  datasetFeatures: { args: { modelPath: string; folder: string; layer: string; cacheDir?: string }; result: { datasetId: string; view: DatasetView } };
+  /** Rules distilled from the layer's pooled channels, with each tested channel's top patches. */
+  datasetRules: { args: { datasetId: string; depth: number; minLeaf: number; patches?: number }; result: RulesView };
+  /** The last rules of a dataset as JSON or text. */
+  exportRules: { args: { datasetId: string; format: 'json' | 'txt' }; result: { bytes: Uint8Array; suggestedName: string } };
+  datasetEmbedding: { args: { datasetId: string; method: 'pca' | 'umap' }; result: EmbeddingView };
+  /** The dataset images nearest to a loaded image in the penultimate feature space. */
+  datasetNeighbors: { args: { datasetId: string; imageId: string; k: number }; result: NeighborsView };
+  datasetImportance: {
+    args: { datasetId: string; classIndex: number; method: 'gradient' | 'ablation'; channels?: number[] };
+    result: ImportanceView;
+  };
+  /** Theoretical receptive field of every layer. */
+  receptiveFields: { args: { modelPath: string }; result: ReceptiveFieldsView };
+  effectiveField: { args: { modelPath: string; layer: string; samples?: number }; result: EffectiveFieldView };
+  kernels: { args: { modelPath: string }; result: KernelsView };
+  /** Activation-maximisation images of the first `count` channels of a layer (cached in `cacheDir`). */
+  featureGallery: { args: { modelPath: string; layer: string; count: number; steps: number; cacheDir?: string }; result: GalleryView };
+  attention: { args: { modelPath: string; imageId: string }; result: AttentionView };
+  /** Cascading model-parameter randomisation of an explanation method on one image. */
+  sanityCheck: { args: { modelPath: string; imageId: string; method: string; layer: string }; result: SanityCheckView };
 }
 
 export type JobName = keyof JobTypes;
 export type JobArgs<J extends JobName> = JobTypes[J]['args'];
 export type JobResult<J extends JobName> = JobTypes[J]['result'];
+
+/** Implementations of some jobs, as the worker's job runner collects them. */
+export type JobHandlers<Names extends JobName> = { [J in Names]: (args: JobArgs<J>, ctx: JobContext) => Promise<JobResult<J>> };
 
 /** Messages between ComputeClient and the worker thread. */
 export type ToWorker =

@@ -4,7 +4,7 @@ import * as assert from 'assert';
 import * as vscode from 'vscode';
 import type { ConvLensTestApi } from '../../../src/extension/testHooks';
 import { WORKSPACE_FILES } from '../workspace';
-import { bridge, closeAllEditors, convlens, nextMessage, panelId, postedError, workspaceFile } from './helpers';
+import { bridge, closeAllEditors, convlens, nextMessage, panelId, postedError, waitFor, workspaceFile } from './helpers';
 
 describe('side-panel attribution viewer', () => {
   let api: ConvLensTestApi;
@@ -31,8 +31,12 @@ describe('side-panel attribution viewer', () => {
     assert.strictEqual(explanation.imageId, selected ?? images[0].id);
     assert.strictEqual(explanation.method, 'gradcam', 'the default method (convlens.defaultMethod)');
     if (bridge) {
-      const text = (await bridge.ask({ action: 'webviewText', view: 'side' })).text ?? '';
-      assert.ok(text.includes('star.png'), `the side view names the image: ${text.slice(0, 200)}`);
+      // The webview renders the explanation message a moment after the host posted it.
+      let text = '';
+      await waitFor('the side view to name the image', async () => {
+        text = (await bridge!.ask({ action: 'webviewText', view: 'side' })).text ?? '';
+        return text.includes('star.png') || undefined;
+      }, 20_000).catch(() => assert.fail(`the side view names the image: ${text.slice(0, 200)}`));
     }
   });
 

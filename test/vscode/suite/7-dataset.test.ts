@@ -1,0 +1,118 @@
+// The Dataset and Inside tabs in a real extension host: the sample dataset is copied into the
+// workspace, the panel offers it, its features are extracted (and cached in the extension's
+// workspace storage), the distilled rules are read back from the webview, and a dataset image opens
+// in the panel; the Inside tab's requests reach the worker and come back.
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as path from 'path';
+import * as vscode from 'vscode';
+import type { ConvLensTestApi } from '../../../src/extension/testHooks';
+import { WORKSPACE_FILES } from '../workspace';
+import { bridge, closeAllEditors, convlens, nextMessage, panelId, postedError, waitFor, workspaceFile } from './helpers';
+
+const DATASET = 'sample/dataset';
+
+describe('dataset and inside tabs', () => {
+  let api: ConvLensTestApi;
+  const panel = () => panelId('panel', WORKSPACE_FILES.model);
+  const where = { view: 'panel', title: 'shapes.onnx' } as const;
+  let folder: string;
+
+  before(async () => {
+    api = await convlens();
+    const extension = vscode.extensions.getExtension('convlens.convlens')!;
+    folder = workspaceFile(DATASET).fsPath;
+    fs.cpSync(path.join(extension.extensionPath, DATASET), folder, { recursive: true });
+  });
+  after(closeAllEditors);
+
+  /** Sends a request the way the webview would (clicking in it when the browser bridge is there). */
+  async function run(selector: string, message: Record<string, unknown>): Promise<void> {
+    if (bridge) {
+      const clicked = await bridge.ask({ action: 'webviewClick', ...where, selector });
+      assert.ok(clicked.ok, clicked.error);
+    } else {
+      await api.sendFromWebview(panel(), message);
+    }
+  }
+
+  it('offers the workspace\'s dataset folder, extracts its features and shows the distilled rules', async () => {
+    const since = api.posted().length;
+    await vscode.commands.executeCommand('convlens.explainModel', workspaceFile(WORKSPACE_FILES.model));
+    const { folders } = await nextMessage(api, panel(), 'datasetFolders', since, (m) => m.folders.some((f) => f.path === folder), 60_000);
+    assert.strictEqual(folders.find((f) => f.path === folder)?.images, 160);
+    const { model } = await nextMessage(api, panel(), 'model', since);
+
+    if (bridge) {
+      const tab = await bridge.ask({ action: 'webviewClick', ...where, selector: 'vscode-tab-header[data-tab="dataset"]' });
+      assert.ok(tab.ok, tab.error);
+      const chosen = await bridge.ask({ action: 'webviewSelect', ...where, selector: '#dataset-folder', option: DATASET });
+      assert.strictEqual(chosen.text, folder, chosen.error);
+    }
+    await run('#dataset-run', { type: 'datasetFeatures', requestId: 'e2e-features', folder, layer: model.defaultCamLayer });
+    const { dataset } = await nextMessage(api, panel(), 'dataset', since, undefined, 60_000).catch((err: Error) => {
+      throw new Error(postedError(api, panel(), since) ?? err.message);
+    });
+    assert.deepStrictEqual([dataset.images.length, dataset.classNames], [160, ['circle', 'square', 'star', 'triangle']]);
+    assert.strictEqual(dataset.layer, model.defaultCamLayer);
+    assert.ok(dataset.accuracy! > 0.5, `accuracy ${dataset.accuracy}`);
+    assert.ok(dataset.cache.stored, 'the features are cached in the extension\'s storage');
+
+    const rulesSince = api.posted().length;
+    await run('#rules-run', { type: 'datasetRules', requestId: 'e2e-rules', depth: 3, minLeaf: 5 });
+    const { rules } = await nextMessage(api, panel(), 'datasetRules', rulesSince, undefined, 60_000).catch((err: Error) => {
+      throw new Error(postedError(api, panel(), rulesSince) ?? err.message);
+    });
+    assert.ok(rules.rules.length >= 2 && rules.fidelity.test > 0.5, `fidelity ${rules.fidelity.test}`);
+    assert.ok(rules.channels.every((c) => c.patches.length === 6 && c.patches.every((p) => p.crop.startsWith('data:image/png;base64,'))));
+    if (bridge) {
+      const text = await waitFor('the rules in the webview', async () => {
+        const shown = (await bridge!.ask({ action: 'webviewText', ...where })).text ?? '';
+        return rules.rules.every((r) => shown.includes(r.text)) ? shown : undefined;
+      }, 20_000);
+      assert.ok(text.includes(`${(100 * rules.fidelity.test).toFixed(1)}% of ${rules.testImages} images`), 'the held-out fidelity is shown');
+      await bridge.ask({ action: 'screenshot', name: 'dataset-panel' });
+    }
+  });
+
+  it('reads the features from the cache the second time, and opens a dataset image in the panel', async () => {
+    const since = api.posted().length;
+    const { model } = await nextMessage(api, panel(), 'model', 0);
+    await api.sendFromWebview(panel(), { type: 'datasetFeatures', requestId: 'e2e-cached', folder, layer: model.defaultCamLayer });
+    const { dataset } = await nextMessage(api, panel(), 'dataset', since, (m) => m.requestId === 'e2e-cached', 60_000);
+    assert.deepStrictEqual([dataset.cache.cached, dataset.cache.computed], [160, 0]);
+
+    await api.sendFromWebview(panel(), { type: 'datasetOpenImage', relPath: 'test/star/3.png' });
+    const { images, selected } = await nextMessage(api, panel(), 'images', since, (m) => m.images.some((i) => i.name === '3.png'));
+    assert.strictEqual(images.find((i) => i.id === selected)?.name, '3.png');
+    const outside = api.posted().length;
+    await api.sendFromWebview(panel(), { type: 'datasetOpenImage', relPath: '../shapes.onnx' });
+    await api.sendFromWebview(panel(), { type: 'datasetOpenImage', relPath: 'boxes.json' });
+    const refused = await nextMessage(api, panel(), 'error', outside);
+    assert.strictEqual(refused.message, 'boxes.json is not an image of the dataset folder.');
+    assert.ok(!api.posted().slice(outside).some((p) => p.view === panel() && p.message.type === 'images'), 'nothing outside the dataset was loaded');
+  });
+
+  it('answers the Inside tab: receptive fields, kernels, and that the sample CNN has no self-attention', async () => {
+    const since = api.posted().length;
+    const { images, selected } = await nextMessage(api, panel(), 'images', 0, (m) => m.images.some((i) => i.name === '3.png'));
+    await api.sendFromWebview(panel(), { type: 'receptiveFields', requestId: 'e2e-fields' });
+    await api.sendFromWebview(panel(), { type: 'kernels', requestId: 'e2e-kernels' });
+    await api.sendFromWebview(panel(), { type: 'attention', requestId: 'e2e-attention', imageId: selected ?? images[0].id });
+    const { fields } = await nextMessage(api, panel(), 'receptiveFields', since);
+    assert.deepStrictEqual(fields.fields.find((f) => f.tensor === '/block4/relu/Relu_output_0')?.size, [38, 38]);
+    const { kernels } = await nextMessage(api, panel(), 'kernels', since);
+    assert.deepStrictEqual([kernels.count, kernels.rgb], [16, true]);
+    const { attention } = await nextMessage(api, panel(), 'attention', since);
+    assert.deepStrictEqual(attention.layers, []);
+    assert.match(attention.message ?? '', /no self-attention/);
+    if (bridge) {
+      const tab = await bridge.ask({ action: 'webviewClick', ...where, selector: 'vscode-tab-header[data-tab="inside"]' });
+      assert.ok(tab.ok, tab.error);
+      await waitFor('the attention answer in the webview', async () => {
+        const shown = (await bridge!.ask({ action: 'webviewText', ...where })).text ?? '';
+        return shown.includes('has no self-attention') ? shown : undefined;
+      }, 20_000);
+    }
+  });
+});

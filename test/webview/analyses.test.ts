@@ -1,0 +1,327 @@
+// The model panel's Dataset and Inside tabs in headless Chromium, under the host's strict CSP, fed
+// with real results of the worker's jobs on the sample model and sample/dataset (analysisFixtures.ts).
+import * as assert from 'assert';
+import { parseWebviewMessage } from '../../src/protocol';
+import { AnalysisFixtures, DATASET_LAYER, GALLERY_LAYER, analysisFixturesAvailable, computeAnalysisFixtures } from './analysisFixtures';
+import { WebviewPage } from './harness';
+import { assertClean, choose, screenshotPath, sharedFixtures, useWebview } from './support';
+
+describe('webview: Dataset and Inside tabs in Chromium', function () {
+  const ctx = useWebview({ view: 'panel', theme: 'dark' });
+  let a: AnalysisFixtures;
+
+  before(async function () {
+    this.timeout(300_000);
+    if (!analysisFixturesAvailable()) this.skip();
+    a = await computeAnalysisFixtures((await sharedFixtures()).images);
+  });
+
+  /** The panel with the model, its images, the selected image's prediction and the dataset folders. */
+  async function loaded(wp = ctx.page()): Promise<WebviewPage> {
+    const f = ctx.fixtures();
+    await wp.send({ type: 'model', model: f.model, methods: f.methods });
+    await wp.send({ type: 'images', images: f.images, selected: 'img0' });
+    await wp.send({ type: 'prediction', imageId: 'img0', top: f.predictions.get('img0')! });
+    await wp.send({ type: 'datasetFolders', folders: a.folders });
+    return wp;
+  }
+
+  /** choose() on a select scrolled to the middle of the view first, so its option list opens inside the window. */
+  async function pick(wp: WebviewPage, selectId: string, label: string): Promise<void> {
+    await wp.page.$eval(`#${selectId}`, (el) => el.scrollIntoView({ block: 'center' }));
+    await choose(wp.page, selectId, label);
+  }
+
+  async function openTab(wp: WebviewPage, tab: string): Promise<void> {
+    await wp.page.click(`vscode-tab-header[data-tab=${tab}]`);
+    await wp.page.waitForSelector(`vscode-tab-panel[data-panel=${tab}]:not([hidden])`);
+  }
+
+  /** Clicks a button, answers the request it posts with `reply` (and 'done'), returns the posted message. */
+  async function request(wp: WebviewPage, button: string, type: string, reply: (requestId: string) => Parameters<WebviewPage['send']>[0]): Promise<Record<string, unknown>> {
+    const count = await wp.countPosts(type);
+    await wp.page.click(button);
+    const posted = await wp.waitForPost(type, count + 1);
+    const requestId = posted.requestId as string;
+    await wp.send(reply(requestId));
+    await wp.send({ type: 'done', requestId });
+    return posted;
+  }
+
+  /** The Dataset tab with the sample dataset's features extracted. */
+  async function withDataset(wp = ctx.page()): Promise<WebviewPage> {
+    await loaded(wp);
+    await openTab(wp, 'dataset');
+    await request(wp, '#dataset-run', 'datasetFeatures', (requestId) => ({ type: 'dataset', requestId, dataset: a.dataset }));
+    await wp.page.waitForSelector('.dataset-summary:not([hidden])');
+    return wp;
+  }
+
+  it('extracts the features of a chosen folder at the CAM layer, with progress, and summarises the dataset', async () => {
+    const wp = await loaded();
+    await openTab(wp, 'dataset');
+    const offered = await wp.page.$$eval('#dataset-folder vscode-option', (os) => os.map((o) => o.getAttribute('value')));
+    assert.deepStrictEqual(offered, a.folders.map((f) => f.path));
+    await choose(wp.page, 'dataset-folder', a.folders[0].label);
+    await wp.page.click('#dataset-run');
+    const posted = await wp.waitForPost('datasetFeatures');
+    assert.deepStrictEqual({ ...posted, requestId: undefined }, { type: 'datasetFeatures', requestId: undefined, folder: a.folders[0].path, layer: DATASET_LAYER });
+    const requestId = posted.requestId as string;
+    await wp.send({ type: 'progress', requestId, fraction: 0.5, message: 'features: 80/160 images (0 from the cache)' });
+    await wp.page.waitForFunction(() => document.querySelector('.progress-message')?.textContent === 'features: 80/160 images (0 from the cache)');
+    assert.ok(await wp.page.getAttribute('#dataset-run', 'disabled') !== null, 'no second extraction while one runs');
+    await wp.send({ type: 'dataset', requestId, dataset: a.dataset });
+    await wp.send({ type: 'done', requestId });
+    await wp.page.waitForSelector('.dataset-summary:not([hidden])');
+    const d = a.dataset;
+    const line = await wp.page.textContent('.summary-line');
+    assert.ok(line!.includes(`${d.images.length} images · ${d.classNames.length} classes`), line!);
+    assert.strictEqual(await wp.page.textContent('.summary-line .accuracy'), `${(d.accuracy! * 100).toFixed(1)}%`);
+    const rows = await wp.page.$$eval('table.class-table tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+    assert.deepStrictEqual(rows.map((r) => r.slice(0, 4)), d.classes.map((c) => [c.name, String(c.labelled), String(c.predicted), String(c.correct)]));
+    const wrong = d.images.filter((im) => im.label !== im.prediction).sort((x, y) => y.confidence - x.confidence);
+    assert.deepStrictEqual(await wp.page.$$eval('.mistakes .mini-thumb', (bs) => bs.map((b) => b.getAttribute('data-rel-path'))), wrong.slice(0, 8).map((im) => im.relPath));
+    await wp.page.click(`.mistakes .mini-thumb[data-rel-path="${wrong[0].relPath}"]`);
+    assert.deepStrictEqual(await wp.waitForPost('datasetOpenImage'), { type: 'datasetOpenImage', relPath: wrong[0].relPath });
+    await wp.page.waitForSelector('vscode-tab-panel[data-panel=explain]:not([hidden])');
+    await assertClean(wp);
+  });
+
+  it('"Choose folder…" asks the host; a folder the host adds becomes the chosen one', async () => {
+    const wp = await loaded();
+    await openTab(wp, 'dataset');
+    await wp.page.click('#dataset-pick');
+    await wp.waitForPost('pickDataset');
+    const picked = { path: '/data/elsewhere/shapes', label: '/data/elsewhere/shapes' };
+    await wp.send({ type: 'datasetFolders', folders: [...a.folders, picked], chosen: picked.path });
+    await wp.page.waitForFunction((p) => (document.getElementById('dataset-folder') as HTMLElement & { value: string }).value === p, picked.path);
+    await wp.page.click('#dataset-run');
+    assert.strictEqual((await wp.waitForPost('datasetFeatures')).folder, picked.path);
+    await assertClean(wp);
+  });
+
+  it('shows the distilled rules as text with fidelity, coverage and purity, and each tested channel\'s top patches; exports', async () => {
+    const wp = await withDataset();
+    const r = a.rules;
+    await pick(wp, 'rules-depth', '3');
+    await pick(wp, 'rules-min-leaf', '5');
+    const posted = await request(wp, '#rules-run', 'datasetRules', (requestId) => ({ type: 'datasetRules', requestId, rules: r }));
+    assert.deepStrictEqual([posted.depth, posted.minLeaf], [3, 5]);
+    await wp.page.waitForSelector('.rule');
+    assert.deepStrictEqual(await wp.page.$$eval('.rule-text', (cs) => cs.map((c) => c.textContent)), r.rules.map((rule) => rule.text));
+    const scores = await wp.page.$$eval('.rule-scores dt', (dts) => Object.fromEntries(dts.map((dt) => [dt.textContent, dt.nextElementSibling!.textContent])));
+    assert.strictEqual(scores['Fidelity (held out)'], `${(r.fidelity.test * 100).toFixed(1)}% of ${r.testImages} images`);
+    const chips = await wp.page.$$eval('.rule', (rules) => rules.map((rule) => [...rule.querySelectorAll('.chip')].slice(0, 2).map((c) => c.textContent)));
+    assert.deepStrictEqual(chips, r.rules.map((rule) => [`coverage ${(rule.coverage * 100).toFixed(1)}%`, `purity ${(rule.purity * 100).toFixed(1)}%`]));
+    // Every condition shows its channel's patches (decoded images) and the activation map of the top one.
+    const conditions = r.rules.reduce((n, rule) => n + rule.conditions.length, 0);
+    assert.strictEqual(await wp.page.locator('.condition').count(), conditions);
+    assert.strictEqual(await wp.page.locator('.condition img.patch').count(), conditions * 6);
+    await wp.page.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>('img.patch')].every((img) => img.complete && img.naturalWidth > 0));
+    await wp.page.waitForFunction((n) => document.querySelectorAll('canvas.patch-map[data-patch="0"]').length === n, conditions);
+    const first = r.rules[0].conditions[0].channel;
+    await wp.page.hover(`.rule[data-rule="0"] .condition[data-channel="${first}"] img.patch:nth-child(3)`);
+    await wp.page.waitForSelector(`.rule[data-rule="0"] .condition[data-channel="${first}"] canvas.patch-map[data-patch="2"]`);
+
+    await wp.page.click('#rules-export-json');
+    assert.deepStrictEqual(await wp.waitForPost('exportRules'), { type: 'exportRules', format: 'json' });
+    await wp.page.click('#rules-export-text');
+    assert.deepStrictEqual(await wp.waitForPost('exportRules', 2), { type: 'exportRules', format: 'txt' });
+    await assertClean(wp);
+  });
+
+  it('draws one point per image in the feature map, rings the misclassified, shows a thumbnail on hover and explains on click', async () => {
+    const wp = await withDataset();
+    const d = a.dataset;
+    const posted = await request(wp, '#map-run', 'datasetEmbedding', (requestId) => ({ type: 'datasetEmbedding', requestId, embedding: a.pca }));
+    assert.strictEqual(posted.method, 'pca');
+    await wp.page.waitForSelector('svg.feature-map circle.point');
+    assert.strictEqual(await wp.page.locator('svg.feature-map circle.point').count(), d.images.length);
+    assert.strictEqual(await wp.page.locator('svg.feature-map circle.point.wrong').count(), a.pca.misclassified);
+    assert.deepStrictEqual(
+      (await wp.page.$$eval('circle.point.wrong', (cs) => cs.map((c) => Number(c.getAttribute('data-index'))))).sort((x, y) => x - y),
+      d.images.flatMap((im, i) => (im.label !== im.prediction ? [i] : [])),
+    );
+    // Hover the point farthest from any other (so no neighbour competes for the pointer).
+    await wp.page.$eval('svg.feature-map', (el) => el.scrollIntoView({ block: 'center' }));
+    const target = await wp.page.$$eval('circle.point', (cs) => {
+      const pts = cs.map((c) => ({ i: Number(c.getAttribute('data-index')), box: c.getBoundingClientRect() }));
+      const centre = (b: DOMRect) => [b.x + b.width / 2, b.y + b.height / 2];
+      let best = { i: -1, gap: -1, x: 0, y: 0 };
+      for (const p of pts) {
+        const [x, y] = centre(p.box);
+        const gap = Math.min(...pts.filter((q) => q !== p).map((q) => Math.hypot(centre(q.box)[0] - x, centre(q.box)[1] - y)));
+        if (gap > best.gap) best = { i: p.i, gap, x, y };
+      }
+      return best;
+    });
+    await wp.page.mouse.move(target.x, target.y);
+    await wp.page.waitForSelector('.map-tooltip:not([hidden])');
+    assert.strictEqual(await wp.page.getAttribute('.map-tooltip img', 'src'), d.images[target.i].thumbnail);
+    assert.ok((await wp.page.textContent('.map-tooltip'))!.includes(d.images[target.i].relPath));
+    assert.ok(await wp.page.$eval('.map-tooltip img', (img) => (img as HTMLImageElement).complete && (img as HTMLImageElement).naturalWidth === 64));
+    await wp.page.mouse.click(target.x, target.y);
+    assert.deepStrictEqual(await wp.waitForPost('datasetOpenImage'), { type: 'datasetOpenImage', relPath: d.images[target.i].relPath });
+    await wp.page.waitForSelector('vscode-tab-panel[data-panel=explain]:not([hidden])');
+
+    // Choosing UMAP asks for it; its map replaces PCA's.
+    await openTab(wp, 'dataset');
+    await pick(wp, 'map-method', 'UMAP');
+    const umap = await wp.waitForPost('datasetEmbedding', 2);
+    assert.strictEqual(umap.method, 'umap');
+    await wp.send({ type: 'datasetEmbedding', requestId: umap.requestId as string, embedding: a.umap });
+    await wp.page.waitForFunction(() => document.querySelector('.map-caption')?.textContent?.startsWith('UMAP'));
+    assert.strictEqual(await wp.page.locator('svg.feature-map circle.point').count(), d.images.length);
+
+    // Keyboard: arrows move between images (the tooltip follows), Enter explains the one shown.
+    await wp.page.focus('svg.feature-map');
+    await wp.page.keyboard.press('ArrowRight');
+    await wp.page.keyboard.press('ArrowRight');
+    await wp.page.waitForSelector('.map-tooltip:not([hidden])[data-index="1"]');
+    await wp.page.keyboard.press('Enter');
+    assert.deepStrictEqual(await wp.waitForPost('datasetOpenImage', 2), { type: 'datasetOpenImage', relPath: d.images[1].relPath });
+    await assertClean(wp);
+  });
+
+  it('lists the images most like the selected one, with labels and predictions, and follows the selection', async () => {
+    const wp = await withDataset();
+    const n = a.neighbors;
+    const posted = await request(wp, '#neighbors-run', 'datasetNeighbors', (requestId) => ({ type: 'datasetNeighbors', requestId, neighbors: n }));
+    assert.deepStrictEqual({ ...posted, requestId: undefined }, { type: 'datasetNeighbors', requestId: undefined, imageId: 'img0', k: 5 });
+    await wp.page.waitForSelector('.neighbor');
+    const shown = await wp.page.$$eval('.neighbor', (bs) => bs.map((b) => ({ path: b.getAttribute('data-rel-path'), label: b.querySelector('.neighbor-label')!.textContent })));
+    assert.deepStrictEqual(shown, n.neighbors.map((nb) => ({ path: nb.relPath, label: `${nb.labelName ?? '–'} → ${nb.predictionName}` })));
+    await wp.page.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>('.neighbor img')].every((img) => img.complete && img.naturalWidth > 0));
+    await wp.page.click('.thumb[data-image-id=img1]');
+    const followed = await wp.waitForPost('datasetNeighbors', 2);
+    assert.strictEqual(followed.imageId, 'img1');
+    await assertClean(wp);
+  });
+
+  it('ranks channels for a class and ablates the top 16', async () => {
+    const wp = await withDataset();
+    await pick(wp, 'importance-class', a.dataset.classNames[0]);
+    const ranked = await request(wp, '#importance-run', 'datasetImportance', (requestId) => ({ type: 'datasetImportance', requestId, importance: a.importance }));
+    assert.deepStrictEqual({ ...ranked, requestId: undefined }, { type: 'datasetImportance', requestId: undefined, classIndex: 0, method: 'gradient' });
+    await wp.page.waitForSelector('.importance-table tbody tr');
+    assert.deepStrictEqual(await wp.page.$$eval('.importance-table tbody tr', (trs) => trs.map((tr) => Number(tr.getAttribute('data-channel')))), a.importance.channels.slice(0, 16).map((c) => c.channel));
+    const ablation = await request(wp, '#importance-ablate', 'datasetImportance', (requestId) => ({ type: 'datasetImportance', requestId, importance: a.ablation }));
+    assert.deepStrictEqual(ablation.channels, a.importance.channels.slice(0, 16).map((c) => c.channel));
+    await wp.page.waitForSelector('.importance-table .bar.ablation');
+    assert.strictEqual(await wp.page.locator('.importance-table .bar.ablation').count(), 16);
+    await assertClean(wp);
+  });
+
+  it('Inside: receptive field table and effective field map, kernel montage, gallery images', async () => {
+    const wp = await loaded();
+    await openTab(wp, 'inside');
+    await request(wp, '#fields-run', 'receptiveFields', (requestId) => ({ type: 'receptiveFields', requestId, fields: a.fields }));
+    await wp.page.waitForSelector('.fields-table tbody tr');
+    const rows = await wp.page.$$eval('.fields-table tbody tr', (trs) => trs.map((tr) => ({ tensor: tr.getAttribute('data-tensor'), size: tr.children[2].textContent })));
+    assert.deepStrictEqual(rows, a.fields.fields.map((f) => ({ tensor: f.tensor, size: f.global ? 'whole input' : `${f.size[0]}×${f.size[1]}` })));
+    const effective = await request(wp, `.fields-table tr[data-tensor="${DATASET_LAYER}"] button.effective`, 'effectiveField', (requestId) => ({ type: 'effectiveField', requestId, field: a.effectiveField }));
+    assert.strictEqual(effective.layer, DATASET_LAYER);
+    await wp.page.waitForSelector('.effective-field:not([hidden]) canvas.effective-map');
+    assert.ok((await wp.page.textContent('.effective-caption'))!.includes(`${a.effectiveField.area} pixels`));
+
+    await request(wp, '#kernels-run', 'kernels', (requestId) => ({ type: 'kernels', requestId, kernels: a.kernels }));
+    await wp.page.waitForFunction(() => { const img = document.querySelector<HTMLImageElement>('img.kernel-montage'); return !!img && img.complete && img.naturalWidth > 0; });
+    assert.strictEqual(await wp.page.$eval('img.kernel-montage', (img) => (img as HTMLImageElement).naturalWidth), a.kernels.montageSize[0]);
+
+    await pick(wp, 'gallery-count', String(a.gallery.items.length));
+    const layer = ctx.fixtures().model.layers.find((l) => l.tensor === GALLERY_LAYER)!;
+    await pick(wp, 'gallery-layer', layer.scope ?? layer.name);
+    const gallery = await request(wp, '#gallery-run', 'featureGallery', (requestId) => ({ type: 'featureGallery', requestId, gallery: a.gallery }));
+    assert.deepStrictEqual([gallery.layer, gallery.count, gallery.steps], [GALLERY_LAYER, a.gallery.items.length, 128]);
+    await wp.page.waitForFunction((n) => {
+      const imgs = [...document.querySelectorAll<HTMLImageElement>('.gallery-item img')];
+      return imgs.length === n && imgs.every((img) => img.complete && img.naturalWidth === 64);
+    }, a.gallery.items.length);
+    assert.deepStrictEqual(await wp.page.$$eval('.gallery-item', (fs) => fs.map((f) => Number(f.getAttribute('data-channel')))), a.gallery.items.map((i) => i.channel));
+    await assertClean(wp);
+  });
+
+  it('Inside: says a CNN has no self-attention; draws per-head maps and the rollout for a model with attention', async () => {
+    const wp = await loaded();
+    await openTab(wp, 'inside');
+    const posted = await request(wp, '#attention-run', 'attention', (requestId) => ({ type: 'attention', requestId, attention: a.noAttention }));
+    assert.strictEqual(posted.imageId, 'img0');
+    await wp.page.waitForSelector('.attention-none');
+    assert.strictEqual(await wp.page.textContent('.attention-none'), a.noAttention.message);
+
+    await wp.send({ type: 'attention', requestId: 'host-attention', attention: a.attention });
+    await wp.page.waitForSelector('canvas.attention-map.rollout');
+    const heads = a.attention.layers.reduce((n, l) => n + l.heads, 0);
+    assert.strictEqual(await wp.page.locator('canvas.attention-map.head').count(), heads);
+    assert.strictEqual(await wp.page.locator('canvas.attention-map.mean').count(), a.attention.layers.length);
+    await assertClean(wp);
+  });
+
+  it('Inside: the sanity check posts the chosen method and shows the verdict and one chart point per randomised layer', async () => {
+    const wp = await loaded();
+    await openTab(wp, 'inside');
+    await pick(wp, 'sanity-method', 'Grad-CAM');
+    const posted = await request(wp, '#sanity-run', 'sanityCheck', (requestId) => ({ type: 'sanityCheck', requestId, result: a.sanity }));
+    assert.deepStrictEqual({ ...posted, requestId: undefined }, { type: 'sanityCheck', requestId: undefined, imageId: 'img0', method: 'gradcam', layer: 'auto' });
+    await wp.page.waitForSelector('.verdict');
+    const verdict = await wp.page.textContent('.verdict');
+    assert.ok(verdict!.includes(a.sanity.verdict) && verdict!.startsWith(a.sanity.passed ? 'passes' : 'fails'), verdict!);
+    assert.strictEqual(await wp.page.locator('.series-spearman circle').count(), a.sanity.steps.length);
+    const ys = await wp.page.$$eval('.series-spearman circle', (cs) => cs.map((c) => Number(c.getAttribute('cy'))));
+    // Higher correlation is drawn higher (smaller y).
+    a.sanity.steps.forEach((s, i) => a.sanity.steps.forEach((t, j) => { if (s.spearman > t.spearman + 1e-6) assert.ok(ys[i] < ys[j]); }));
+    await assertClean(wp);
+  });
+
+  it('the protocol refuses malformed dataset and inside messages', () => {
+    const refused = [
+      { type: 'datasetRules', requestId: 'r-1', depth: 0, minLeaf: 5 },
+      { type: 'datasetRules', requestId: 'r-1', depth: 3, minLeaf: 2.5 },
+      { type: 'datasetEmbedding', requestId: 'e-1', method: 'tsne' },
+      { type: 'datasetNeighbors', requestId: 'n-1', imageId: 'img0', k: 500 },
+      { type: 'datasetImportance', requestId: 'i-1', classIndex: -1, method: 'gradient' },
+      { type: 'datasetImportance', requestId: 'i-1', classIndex: 0, method: 'ablation', channels: [] },
+      { type: 'datasetOpenImage', relPath: '../../etc/passwd' },
+      { type: 'datasetOpenImage', relPath: '/etc/passwd' },
+      { type: 'datasetOpenImage', relPath: 'C:\\Windows\\win.ini' },
+      { type: 'datasetFeatures', requestId: 'd-1', folder: 'x'.repeat(5000), layer: 'auto' },
+      { type: 'featureGallery', requestId: 'g-1', layer: 'conv', count: 100, steps: 64 },
+      { type: 'exportRules', format: 'csv' },
+      { type: 'sanityCheck', requestId: 's-1', imageId: 'img0', method: 'grad cam', layer: 'auto' },
+    ];
+    assert.deepStrictEqual(refused.filter((m) => parseWebviewMessage(m)), []);
+    assert.ok(parseWebviewMessage({ type: 'datasetOpenImage', relPath: 'test/star/3.png' }));
+    assert.ok(parseWebviewMessage({ type: 'datasetImportance', requestId: 'i-1', classIndex: 1, method: 'ablation', channels: [3, 7] }));
+  });
+
+  for (const theme of ['dark', 'light'] as const) {
+    it(`screenshots of the Dataset and Inside tabs in the ${theme} theme`, async () => {
+      const wp = await ctx.open({ theme, width: 1200, height: 900 });
+      await withDataset(wp);
+      await request(wp, '#rules-run', 'datasetRules', (requestId) => ({ type: 'datasetRules', requestId, rules: a.rules }));
+      await request(wp, '#map-run', 'datasetEmbedding', (requestId) => ({ type: 'datasetEmbedding', requestId, embedding: a.pca }));
+      await request(wp, '#neighbors-run', 'datasetNeighbors', (requestId) => ({ type: 'datasetNeighbors', requestId, neighbors: a.neighbors }));
+      await request(wp, '#importance-run', 'datasetImportance', (requestId) => ({ type: 'datasetImportance', requestId, importance: a.importance }));
+      await request(wp, '#importance-ablate', 'datasetImportance', (requestId) => ({ type: 'datasetImportance', requestId, importance: a.ablation }));
+      await wp.page.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>('img')].every((img) => img.complete));
+      // A misclassified image's thumbnail shown by hovering its point.
+      await wp.page.$eval('svg.feature-map', (el) => el.scrollIntoView({ block: 'center' }));
+      const wrong = await wp.page.$eval('circle.point.wrong', (c) => { const b = c.getBoundingClientRect(); return { x: b.x + b.width / 2, y: b.y + b.height / 2 }; });
+      await wp.page.mouse.move(wrong.x, wrong.y);
+      await wp.page.waitForSelector('.map-tooltip:not([hidden]) img');
+      await wp.page.screenshot({ path: screenshotPath(`panel-dataset-${theme}.png`), fullPage: true });
+
+      await openTab(wp, 'inside');
+      await request(wp, '#fields-run', 'receptiveFields', (requestId) => ({ type: 'receptiveFields', requestId, fields: a.fields }));
+      await request(wp, `.fields-table tr[data-tensor="${DATASET_LAYER}"] button.effective`, 'effectiveField', (requestId) => ({ type: 'effectiveField', requestId, field: a.effectiveField }));
+      await request(wp, '#kernels-run', 'kernels', (requestId) => ({ type: 'kernels', requestId, kernels: a.kernels }));
+      await request(wp, '#gallery-run', 'featureGallery', (requestId) => ({ type: 'featureGallery', requestId, gallery: a.gallery }));
+      await request(wp, '#attention-run', 'attention', (requestId) => ({ type: 'attention', requestId, attention: a.attention }));
+      await request(wp, '#sanity-run', 'sanityCheck', (requestId) => ({ type: 'sanityCheck', requestId, result: a.sanity }));
+      await wp.page.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>('img')].every((img) => img.complete));
+      await wp.page.waitForTimeout(100);
+      await wp.page.screenshot({ path: screenshotPath(`panel-inside-${theme}.png`), fullPage: true });
+      await assertClean(wp);
+    });
+  }
+});
