@@ -5,7 +5,7 @@ import * as path from 'path';
 import { DecodeOptions } from './image/decode';
 import { Prediction, findLabelsFile, labelsFor, topK } from './labels/labels';
 import { ConvModel, ModelOptions, TensorInfo } from './model';
-import { LoadedInput, PreprocessOverrides, ResolvedPreprocessing, loadInput, resolvePreprocessing } from './preprocess';
+import { InputError, LoadedInput, PreprocessOverrides, ResolvedPreprocessing, loadInput, resolvePreprocessing } from './preprocess';
 import { Tensor, sizeOf } from './tensor';
 
 export interface ContextOptions extends ModelOptions {
@@ -58,7 +58,10 @@ export class ModelContext {
     if (!this.preprocessing && this.preprocessingProblem && !file.toLowerCase().endsWith('.npy')) {
       throw new Error(`cannot preprocess images for ${this.name}: ${this.preprocessingProblem}`);
     }
-    return loadInput(file, this.preprocessing?.spec, this.inputInfo.shape, this.decode);
+    const input = loadInput(file, this.preprocessing?.spec, this.inputInfo.shape, this.decode);
+    const problem = nonFinite(input.tensor.data as Float32Array);
+    if (problem) throw new InputError(`${path.basename(file)} contains ${problem}; the model needs finite inputs`);
+    return input;
   }
 
   feeds(input: Tensor): Record<string, Tensor> {
@@ -69,6 +72,8 @@ export class ModelContext {
   async predict(input: Tensor, k: number): Promise<{ logits: Tensor; top: Prediction[][] }> {
     const outputs = await this.model.run(this.feeds(input));
     const logits = outputs[this.model.summary().outputs[0].name];
+    const problem = nonFinite(logits.data as Float32Array);
+    if (problem) throw new Error(`the model's output for this input contains ${problem}: a layer overflows or divides by zero`);
     return { logits, top: topRows(logits, k, this.labels) };
   }
 
@@ -79,6 +84,19 @@ export class ModelContext {
   dispose(): Promise<void> {
     return this.model.dispose();
   }
+}
+
+/** 'N NaN and M infinite values (of T)' when there are any, else undefined. */
+export function nonFinite(values: Float32Array): string | undefined {
+  let nan = 0;
+  let infinite = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v !== v) nan++;
+    else if (v === Infinity || v === -Infinity) infinite++;
+  }
+  if (nan + infinite === 0) return undefined;
+  return [nan ? `${nan} NaN` : '', infinite ? `${infinite} infinite` : ''].filter(Boolean).join(' and ') + ` values (of ${values.length})`;
 }
 
 function classCount(output: TensorInfo | undefined): number | undefined {

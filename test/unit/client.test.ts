@@ -1,11 +1,14 @@
 import * as assert from 'assert';
+import { execFileSync } from 'child_process';
 import * as path from 'path';
 import { ComputeClient, WorkerCrashedError } from '../../src/core/runtime/client';
 import { CancelledError } from '../../src/core/runtime/jobs';
 
 const FAKE_WORKER = path.resolve(__dirname, '../../../test/fixtures/workers/fake-worker.js');
+const REAL_WORKER = path.resolve(__dirname, '../../src/core/runtime/worker.js');
+const CLIENT_MODULE = path.resolve(__dirname, '../../src/core/runtime/client.js');
 
-describe('compute client (worker thread)', () => {
+describe('compute client (child process)', () => {
   let client: ComputeClient;
   beforeEach(() => {
     client = new ComputeClient(FAKE_WORKER);
@@ -40,4 +43,60 @@ describe('compute client (worker thread)', () => {
     });
     assert.deepStrictEqual(await client.call('openModel', { modelPath: 'again', provider: 'cpu' }), { echo: 'again' });
   });
+
+  it('contains a native crash (SIGSEGV) of the worker: the host lives, the call says why, the next call works', async () => {
+    await client.call('openModel', { modelPath: 'warm', provider: 'cpu' });
+    const crashedPid = client.pid;
+    await assert.rejects(client.call('openModel', { modelPath: 'segfault', provider: 'cpu' }), (err: Error) => {
+      assert.ok(err instanceof WorkerCrashedError);
+      assert.match(err.message, /stopped unexpectedly \(signal SIGSEGV\).*restarted/);
+      return true;
+    });
+    assert.strictEqual(client.pendingCount, 0);
+    assert.deepStrictEqual(await client.call('openModel', { modelPath: 'after', provider: 'cpu' }), { echo: 'after' });
+    assert.notStrictEqual(client.pid, crashedPid);
+  });
+
+  it('fails every pending call of a crashed worker, not only the one that crashed it', async () => {
+    const slow = client.call('openModel', { modelPath: 'slow', provider: 'cpu' });
+    const crash = client.call('openModel', { modelPath: 'segfault', provider: 'cpu' });
+    await assert.rejects(slow, WorkerCrashedError);
+    await assert.rejects(crash, WorkerCrashedError);
+    assert.strictEqual(client.pendingCount, 0);
+  });
+
+  it('carries typed arrays across the process boundary', async () => {
+    const result = (await client.call('openModel', { modelPath: 'bytes', provider: 'cpu' })) as unknown as { bytes: Uint8Array };
+    assert.ok(result.bytes instanceof Uint8Array);
+    assert.deepStrictEqual([...result.bytes], [1, 2, 255]);
+  });
+
+  it('stops the child on dispose', async () => {
+    await client.call('openModel', { modelPath: 'x', provider: 'cpu' });
+    const pid = client.pid!;
+    await client.dispose();
+    assert.strictEqual(client.running, false);
+    assert.throws(() => process.kill(pid, 0), /ESRCH/);
+  });
+
+  it('the real worker exits when its parent goes away, leaving no orphan', async () => {
+    // A parent that starts the worker, prints its pid and exits without disposing of it.
+    const parent = `const { ComputeClient } = require(${JSON.stringify(CLIENT_MODULE)});
+      const c = new ComputeClient(${JSON.stringify(REAL_WORKER)});
+      c.call('methods', {}).then(() => { console.log(c.pid); process.exit(0); });`;
+    const pid = Number(execFileSync(process.execPath, ['-e', parent], { encoding: 'utf8' }).trim());
+    assert.ok(pid > 0);
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && alive(pid)) await new Promise((r) => setTimeout(r, 50));
+    assert.strictEqual(alive(pid), false, `worker ${pid} still runs after its parent exited`);
+  });
 });
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

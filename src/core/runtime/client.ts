@@ -1,8 +1,10 @@
-// Runs jobs on a worker thread so the caller's thread (the extension host) never blocks.
-// Progress comes back as events, cancellation is a message, and a worker that dies (a native
-// crash in onnxruntime, say) fails its pending jobs with a clear error and is restarted on the
-// next call.
-import { Worker } from 'worker_threads';
+// Runs jobs in a child process so the caller (the extension host) never blocks and survives a
+// native crash: a segfault in onnxruntime on a hostile model kills only the child. Progress comes
+// back as events, cancellation is a message, and a child that dies fails its pending jobs with a
+// WorkerCrashedError naming its exit code or signal; the next call starts a fresh one.
+// Messages use Node's 'advanced' serialization (structured clone), so typed arrays and
+// Uint8Array results (exported PNG/.npy bytes) cross unchanged.
+import { ChildProcess, fork } from 'child_process';
 import { CancelledError, FromWorker, JobArgs, JobName, JobResult, ToWorker } from './jobs';
 
 export interface CallOptions {
@@ -16,10 +18,15 @@ interface Pending {
   onProgress?: CallOptions['onProgress'];
 }
 
-export class WorkerCrashedError extends Error {}
+export class WorkerCrashedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WorkerCrashedError';
+  }
+}
 
 export class ComputeClient {
-  private worker?: Worker;
+  private worker?: ChildProcess;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
 
@@ -43,6 +50,7 @@ export class ComputeClient {
         },
         onProgress: options.onProgress,
       });
+      this.holdOpen(worker);
       this.post(worker, { kind: 'call', id, job, args });
     });
   }
@@ -56,29 +64,62 @@ export class ComputeClient {
     return this.worker !== undefined;
   }
 
+  /** The child's process id, while one runs (tests use it to check a crash was contained). */
+  get pid(): number | undefined {
+    return this.worker?.pid;
+  }
+
   async dispose(): Promise<void> {
     const worker = this.worker;
     this.worker = undefined;
     this.failAll(new CancelledError('the compute worker was stopped'));
-    await worker?.terminate();
+    if (!worker || worker.exitCode !== null || worker.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    worker.kill();
+    await exited;
   }
 
-  private post(worker: Worker, message: ToWorker): void {
-    worker.postMessage(message);
+  private post(worker: ChildProcess, message: ToWorker): void {
+    if (!worker.connected) return; // it died: its 'exit' handler fails the pending jobs
+    try {
+      worker.send(message);
+    } catch (err) {
+      // Arguments that cannot be cloned fail only their own call.
+      if (message.kind !== 'call') return;
+      const p = this.pending.get(message.id);
+      this.pending.delete(message.id);
+      p?.reject(new Error(`cannot send the ${message.job} request to the compute worker: ${(err as Error).message}`));
+    }
   }
 
-  private ensureWorker(): Worker {
+  private ensureWorker(): ChildProcess {
     if (this.worker) return this.worker;
-    const worker = new Worker(this.workerScript);
-    worker.on('message', (m: FromWorker) => this.onMessage(m));
+    // execArgv [] so a debugger flag of the host (--inspect=port) is not inherited.
+    const worker = fork(this.workerScript, [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] });
+    worker.on('message', (m: FromWorker) => this.onMessage(worker, m));
     worker.on('error', (err) => this.onExit(worker, `the compute worker failed: ${err.message}`));
-    worker.on('exit', (code) => this.onExit(worker, `the compute worker stopped unexpectedly (exit code ${code})`));
-    worker.unref();
+    worker.on('exit', (code, signal) => {
+      const how = signal ? `signal ${signal}` : `exit code ${code}`;
+      this.onExit(worker, `the compute worker stopped unexpectedly (${how})`);
+    });
     this.worker = worker;
+    this.letGo(worker);
     return worker;
   }
 
-  private onMessage(m: FromWorker): void {
+  /** While jobs run, the child keeps the host's event loop alive so their results arrive. */
+  private holdOpen(worker: ChildProcess): void {
+    worker.ref();
+    (worker.channel as { ref?(): void } | undefined)?.ref?.();
+  }
+
+  /** An idle child never keeps the host alive. */
+  private letGo(worker: ChildProcess): void {
+    worker.unref();
+    (worker.channel as { unref?(): void } | undefined)?.unref?.();
+  }
+
+  private onMessage(worker: ChildProcess, m: FromWorker): void {
     const p = this.pending.get(m.id);
     if (!p) return;
     if (m.kind === 'progress') {
@@ -86,11 +127,12 @@ export class ComputeClient {
       return;
     }
     this.pending.delete(m.id);
+    if (this.pending.size === 0) this.letGo(worker);
     if (m.kind === 'result') p.resolve(m.result);
     else p.reject(m.name === 'CancelledError' ? new CancelledError(m.message) : Object.assign(new Error(m.message), { name: m.name }));
   }
 
-  private onExit(worker: Worker, reason: string): void {
+  private onExit(worker: ChildProcess, reason: string): void {
     if (this.worker !== worker) return;
     this.worker = undefined;
     this.failAll(new WorkerCrashedError(`${reason}; it will be restarted for the next request`));
