@@ -9,6 +9,7 @@ import { resolveTarget, seedFor } from '../src/core/explain/target';
 import { ConvModel } from '../src/core/model';
 import { Tensor } from '../src/core/tensor';
 import { benchDataset } from './dataset';
+import { gradientMemory } from './memory';
 import { REFERENCE_DIR, ReferenceCase, loadManifest, loadTensor, referenceAvailable } from '../test/support/reference';
 
 const quick = process.argv.includes('--quick');
@@ -41,10 +42,6 @@ const METHODS: { name: string; torchKey?: string; slow?: boolean; options?: Reco
   { name: 'occlusion', torchKey: 'Occlusion_s', slow: true, options: { window: [3, 32, 32], strides: [3, 16, 16] } },
 ];
 
-function rssMiB(): number {
-  return process.memoryUsage().rss / 2 ** 20;
-}
-
 function pad(s: string | number, n: number): string {
   return String(s).padStart(n);
 }
@@ -59,14 +56,13 @@ async function benchModel(c: ReferenceCase, results: Record<string, unknown>[]):
     const forward = await time(() => model.run(feeds));
     const { target, output } = await resolveTarget(model, input, { kind: 'class', index: c.target_class });
     const seed = seedFor(target, output.dims, 1);
-    const before = rssMiB();
     const request = { wrt: ['input', c.target_layer_tensor], seed };
-    await computeGradients(model, feeds, request);
-    const augmentedMiB = rssMiB() - before;
     const backward = await time(() => computeGradients(model, feeds, request));
+    const memory = gradientMemory(c);
     console.log(`\n${c.model} (${c.image}) on ${runtime.provider.toUpperCase()}: forward ${(forward * 1000).toFixed(1)} ms (PyTorch ${(torch.forward_s * 1000).toFixed(1)} ms)`);
-    console.log(`  forward+backward ${(backward * 1000).toFixed(1)} ms = ${(backward / forward).toFixed(2)}× forward (PyTorch forward+backward ${((torch.forward_s + torch.backward_s) * 1000).toFixed(1)} ms); augmented session ≈ ${augmentedMiB.toFixed(0)} MiB`);
-    results.push({ model: c.model, image: c.image, provider: runtime.provider, forward_s: forward, forward_backward_s: backward, backward_ratio: backward / forward, augmented_session_MiB: augmentedMiB, torch_forward_s: torch.forward_s, torch_backward_s: torch.backward_s });
+    console.log(`  forward+backward ${(backward * 1000).toFixed(1)} ms = ${(backward / forward).toFixed(2)}× forward (PyTorch forward+backward ${((torch.forward_s + torch.backward_s) * 1000).toFixed(1)} ms)`);
+    console.log(`  gradient session (fresh process, CPU): +${memory.gradientMiB.toFixed(0)} MiB resident after garbage collection over ${memory.forwardMiB.toFixed(0)} MiB with the forward session; peak ${memory.peakMiB.toFixed(0)} MiB`);
+    results.push({ model: c.model, image: c.image, provider: runtime.provider, forward_s: forward, forward_backward_s: backward, backward_ratio: backward / forward, gradient_session_MiB: memory.gradientMiB, forward_session_rss_MiB: memory.forwardMiB, peak_rss_MiB: memory.peakMiB, torch_forward_s: torch.forward_s, torch_backward_s: torch.backward_s });
     console.log(`  ${'method'.padEnd(22)} ${pad('ms', 9)} ${pad('× forward', 10)} ${pad('PyTorch ms', 11)} ${pad('speed-up', 9)}`);
     for (const m of METHODS) {
       if (m.slow && (quick || c.image !== 'chelsea')) continue;

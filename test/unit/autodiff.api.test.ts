@@ -11,9 +11,10 @@ import { parseNpy } from '../../src/core/npy';
 import { encodeModel } from '../../src/core/onnx/proto';
 import { UnknownTensorError } from '../../src/core/onnx/surgery';
 import { createSession, run } from '../../src/core/runtime/session';
-import { Tensor, maxAbs } from '../../src/core/tensor';
+import { Tensor, argmax, maxAbs } from '../../src/core/tensor';
 import { describeReference, modelPath } from '../support/reference';
 import { attr, makeModel, node, separated, tensor, uniform, withSymbolicShapes } from './autodiff/harness';
+import { linearModel, randomTensor } from './explain/tiny-models';
 
 const MODELS = path.resolve(__dirname, '../../../test/models');
 
@@ -153,6 +154,26 @@ describe('autodiff: batches of seeds', () => {
     if (!available) this.skip();
     return checkRowsMatchSingleRuns(pinned);
   });
+});
+
+describe("autodiff: 'top' seeds", () => {
+  const weights = randomTensor([5, 2 * 4 * 4], 61);
+  const batch = randomTensor([6, 2, 4, 4], 62, 3);
+  for (const pinned of [false, true]) {
+    it(`computed in the gradient run, equal the one-hot seed at each row's largest output${pinned ? ' (batch pinned: row by row)' : ''}`, async () => {
+      const model = linearModel(weights, [2, 4, 4], { batch: pinned ? 'fixed' : 'dynamic' });
+      try {
+        const top = await computeGradients(model, { input: batch }, { wrt: ['input'], seed: 'top' });
+        const logits = top.outputs.logits.data as Float32Array;
+        const classes = Array.from({ length: 6 }, (_, i) => argmax(logits, i * 5, 5));
+        assert.ok(new Set(classes).size > 1, `the rows should have different top classes to prove anything (${classes})`);
+        const explicit = await computeGradients(model, { input: batch }, { wrt: ['input'], seed: seedForClass([6, 5], classes) });
+        assert.strictEqual(maxDiff(top.gradients.input.data as Float32Array, explicit.gradients.input.data as Float32Array), 0);
+      } finally {
+        await model.dispose();
+      }
+    });
+  }
 });
 
 describe('autodiff: other input sizes on the same gradient model', () => {

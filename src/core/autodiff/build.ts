@@ -33,6 +33,18 @@ export interface GradientRequest {
    * and for structural sizes only, so the gradient model still runs at other input sizes.
    */
   shapes: ShapeMap;
+  /**
+   * Dims of the same tensors at batch 2, for models with a dynamic batch: a size-1 axis that both
+   * operands of a broadcast share is known to track the batch when both grow to 2 there, so no
+   * reduction is built for it (otherwise it is decided at run time from the shapes).
+   */
+  batchShapes?: ShapeMap;
+  /**
+   * 'input' (default): the seed is a graph input. 'top': the seed is computed in the graph, one-hot
+   * at each row's largest output value (the first on ties, as ArgMax), so the gradients are those
+   * of each row's top score and no forward pass is needed to find the class first.
+   */
+  seedFrom?: 'input' | 'top';
 }
 
 export interface GradientModel {
@@ -40,7 +52,7 @@ export interface GradientModel {
   model: ModelProto;
   /** The differentiated output. */
   output: string;
-  /** Name of the seed input: dL/d(output), shaped like the output. */
+  /** Name of the seed input: dL/d(output), shaped like the output; with seedFrom 'top', the computed seed. */
   seed: string;
   /** wrt tensor → name of the output holding its gradient. */
   gradients: Record<string, string>;
@@ -100,10 +112,16 @@ export function buildGradientModel(original: ModelProto, request: GradientReques
   const active = activeTensors(order, wrt, output, types);
   const constants = constantValues(graph);
   const shapes = completeShapes(graph, request.shapes);
+  const batchShapes = request.batchShapes && completeShapes(graph, request.batchShapes, 2);
   const used = new Set([...names, ...(graph.initializer ?? []).map((t) => t.name ?? ''), ...graph.node.map((n) => n.name ?? '')]);
   const emit = new Emitter(opset, used);
   const replaced = new Map<NodeProto, NodeProto>();
   const seed = emit.fresh('gradient_seed');
+  const outputRank = shapes.get(output)?.length;
+  if (outputRank === undefined) throw new GradientRequestError(`the shape of output '${output}' is unknown: probe the model's shapes first`);
+  const outputType = types.get(output) ?? DataType.FLOAT;
+  const seedInputs = request.seedFrom === 'top' ? [] : [valueInfo(seed, outputType, outputRank, 'seed')];
+  if (request.seedFrom === 'top') emitTopSeed(emit, output, seed, outputRank, outputType);
   const contributions = new Map<string, string[]>([[output, [seed]]]);
 
   for (const node of [...order].reverse()) {
@@ -118,7 +136,7 @@ export function buildGradientModel(original: ModelProto, request: GradientReques
     const standard = !node.domain || node.domain === 'ai.onnx';
     const rule = standard ? request.overrides?.[node.op_type] ?? defaultRules[node.op_type] : undefined;
     if (!rule) throw new UnsupportedGradientError(node.op_type, label);
-    const ctx = ruleContext(node, { emit, opset, dy: dyNames, wants, types, shapes, constants, replaced });
+    const ctx = ruleContext(node, { emit, opset, dy: dyNames, wants, types, shapes, batchShapes, constants, replaced });
     const dx = rule(ctx);
     node.input.forEach((input, k) => {
       if (!wants[k] || !dx[k]) return;
@@ -148,14 +166,23 @@ export function buildGradientModel(original: ModelProto, request: GradientReques
     outputs.push(valueInfo(gradName, types.get(name) ?? DataType.FLOAT));
   }
 
-  const outputRank = shapes.get(output)?.length;
-  if (outputRank === undefined) throw new GradientRequestError(`the shape of output '${output}' is unknown: probe the model's shapes first`);
   graph.node = [...graph.node.map((n) => replaced.get(n) ?? n), ...emit.nodes];
   graph.initializer = [...(graph.initializer ?? []), ...emit.initializers];
-  graph.input = [...relaxedInputs(graph), valueInfo(seed, types.get(output) ?? DataType.FLOAT, outputRank, 'seed')];
+  graph.input = [...relaxedInputs(graph), ...seedInputs];
   graph.output = outputs;
   graph.value_info = [];
   return { model: copy, output, seed, gradients, outputs: outputs.map((o) => o.name) };
+}
+
+/** seed = one-hot of ArgMax over each row of the output (flattened after the batch axis), shaped like the output. */
+function emitTopSeed(emit: Emitter, output: string, seed: string, rank: number, type: number): void {
+  if (rank < 2) throw new GradientRequestError(`a 'top' seed needs an output with a batch axis and scores, but '${output}' has ${rank} dimension${rank === 1 ? '' : 's'}`);
+  emit.setScope('grad/top_seed');
+  const rows = rank === 2 ? output : emit.op('Reshape', [output, emit.ints([0, -1])]);
+  const top = emit.op('ArgMax', [rows], [attr.int('axis', 1), attr.int('keepdims', 0)]);
+  const oneHot = emit.oneHot(top, emit.dim(rows, 1), 1, 1, type);
+  const shaped = rank === 2 ? oneHot : emit.reshapeLike(oneHot, output);
+  emit.nodes.push({ name: emit.fresh('grad/top_seed/Identity'), op_type: 'Identity', input: [shaped], output: [seed], attribute: [] });
 }
 
 function valueInfo(name: string, elemType: number, rank?: number, dimPrefix = name): ValueInfoProto {
@@ -214,13 +241,16 @@ function constantValues(graph: GraphProto): Map<string, () => Tensor> {
   return values;
 }
 
-/** Probed dims plus those of initializers, and graph inputs' declared dims (symbolic ones as the probe would make them). */
-function completeShapes(graph: GraphProto, probed: ShapeMap): Map<string, readonly number[]> {
+/** Probed dims plus those of initializers, and graph inputs' declared dims (symbolic ones as the probe would make them, at `batch`). */
+function completeShapes(graph: GraphProto, probed: ShapeMap, batch = 1): Map<string, readonly number[]> {
   const shapes = new Map(probed);
   for (const t of graph.initializer ?? []) if (!shapes.has(t.name ?? '')) shapes.set(t.name ?? '', (t.dims ?? []).map(Number));
   for (const v of graph.input ?? []) {
     const dims = v.type?.tensor_type?.shape?.dim;
-    if (!shapes.has(v.name) && dims) shapes.set(v.name, concreteInputDims(dims.map((d) => (d.dim_value !== undefined ? Number(d.dim_value) : d.dim_param ?? '?'))));
+    if (!shapes.has(v.name) && dims) {
+      const concrete = concreteInputDims(dims.map((d) => (d.dim_value !== undefined ? Number(d.dim_value) : d.dim_param ?? '?')));
+      shapes.set(v.name, concrete.map((d, i) => (i === 0 && dims[0].dim_value === undefined ? batch : d)));
+    }
   }
   return shapes;
 }
@@ -232,6 +262,7 @@ interface BuildState {
   wants: boolean[];
   types: Map<string, number>;
   shapes: Map<string, readonly number[]>;
+  batchShapes: Map<string, readonly number[]> | undefined;
   constants: Map<string, () => Tensor>;
   replaced: Map<NodeProto, NodeProto>;
 }
@@ -267,7 +298,7 @@ function ruleContext(node: NodeProto, s: BuildState): RuleContext {
       s.replaced.set(node, extended);
       return extended.output[index];
     },
-    unbroadcast: (grad, gradLike, target) => unbroadcast(ctx, grad, gradLike, target),
+    unbroadcast: (grad, gradLike, target) => unbroadcast(ctx, grad, gradLike, target, s.batchShapes),
     unsupported(detail) {
       throw new UnsupportedGradientError(node.op_type, label, detail);
     },
@@ -278,19 +309,23 @@ function ruleContext(node: NodeProto, s: BuildState): RuleContext {
 /**
  * Reduces a gradient shaped like `gradLike` to the shape of `target` (numpy broadcasting undone):
  * ReduceSum over the axes where target had size 1 or did not exist, then Reshape to Shape(target).
- * Axes where both had size 1 when probed are decided at run time (opset ≥ 13), since the size 1
- * may be structural (target stays 1) or may track the other operand (e.g. the batch size).
+ * Axes where both had size 1 when probed are ambiguous: the size 1 may be structural (target stays
+ * 1) or may track the other operand (e.g. the batch size). The batch-2 probe settles those that
+ * both grow; the others are decided at run time (opset ≥ 13).
  */
-function unbroadcast(ctx: RuleContext, grad: string, gradLike: string, target: string): string {
+function unbroadcast(ctx: RuleContext, grad: string, gradLike: string, target: string, batchShapes: ShapeMap | undefined): string {
   const { emit } = ctx;
   const g = ctx.dims(gradLike);
   const t = ctx.dims(target);
   const lead = g.length - t.length;
+  const g2 = batchShapes?.get(gradLike);
+  const t2 = batchShapes?.get(target);
+  const bothGrow = (i: number) => !!g2 && !!t2 && g2.length === g.length && t2.length === t.length && t2[i] > 1 && t2[i] === g2[lead + i];
   const axes = Array.from({ length: lead }, (_, i) => i);
   let ambiguous = false;
   t.forEach((d, i) => {
     if (d === 1 && g[lead + i] !== 1) axes.push(lead + i);
-    else if (d === 1) ambiguous = true;
+    else if (d === 1 && !bothGrow(i)) ambiguous = true;
   });
   if (ambiguous && ctx.opset >= 13) {
     const targetShape = lead > 0 ? emit.op('Concat', [emit.ints(new Array(lead).fill(1)), emit.shape(target)], [attr.int('axis', 0)]) : emit.shape(target);

@@ -65,6 +65,13 @@ export class Emitter {
     return name;
   }
 
+  /** A constant tensor, e.g. a kernel made at build time. */
+  constantTensor(tensor: Tensor): string {
+    const name = this.fresh(`${this.scope}/weight`);
+    this.initializers.push(tensorToProto(name, tensor));
+    return name;
+  }
+
   /** A 1-D int64 constant. */
   ints(values: readonly (number | bigint)[]): string {
     return this.constant(`i64[${values.join(',')}]`, { dtype: 'int64', dims: [values.length], data: BigInt64Array.from(values.map((v) => BigInt(v))) });

@@ -12,15 +12,19 @@ import { run } from '../runtime/session';
 import { FloatTensor, Tensor, TypedArray, float32, formatShape, sizeOf } from '../tensor';
 import { GradientModel, buildGradientModel } from './build';
 import { GradientRequestError, GradientRule, RuleOverrides } from './rule';
-import { probeShapes } from './shapes';
+import { probeShapeSets } from './shapes';
 
 export interface GradientComputation {
   /** Tensors to differentiate with respect to: graph inputs (by their real names) and/or intermediate tensors. */
   wrt: string[];
   /** Tensor to differentiate; default: the model's first output. */
   output?: string;
-  /** dL/d(output): same shape as the output for these feeds (one row per batch row). */
-  seed: Tensor;
+  /**
+   * dL/d(output): same shape as the output for these feeds (one row per batch row); or 'top': in
+   * each row, 1 at the largest output value (the first on ties) — the gradient of each row's top
+   * score, found in the same run.
+   */
+  seed: Tensor | 'top';
   /** Rules replacing built-in ones, e.g. `{ Relu: guidedRelu }`. */
   overrides?: RuleOverrides;
   /** Names the override set in the cache key; by default each rule function is told apart by identity. */
@@ -57,15 +61,16 @@ export async function computeGradients(model: ConvModel, feeds: Record<string, T
   }
   const output = request.output ?? model.summary().outputs[0]?.name;
   const batched = await model.supportsBatch();
-  const key = `gradient|${batched}|${output}|${[...request.wrt].sort().join(',')}|${request.overridesKey ?? overridesKey(request.overrides)}`;
+  const seed = request.seed;
+  const key = `gradient|${batched}|${output}|${[...request.wrt].sort().join(',')}|${request.overridesKey ?? overridesKey(request.overrides)}${seed === 'top' ? '|top' : ''}`;
   const gradientModel = await gradientModelFor(model, key, batched, { ...request, output });
-  checkSeed(request.seed, gradientModel, model, feeds);
+  if (seed !== 'top') checkSeed(seed, gradientModel, model, feeds);
   const session = await model.session(key, () => gradientModel.model);
-  const runOnce = async (f: Record<string, Tensor>, seed: Tensor) => run(session, { ...f, [gradientModel.seed]: seed }, gradientModel.outputs);
-  const batch = request.seed.dims[0];
-  const results = batched || request.seed.dims.length === 0 || batch === 1
-    ? await runOnce(feeds, request.seed)
-    : await runRows(feeds, request.seed, batch, runOnce);
+  const runOnce = async (f: Record<string, Tensor>, rowSeed: Tensor | undefined) => run(session, rowSeed ? { ...f, [gradientModel.seed]: rowSeed } : f, gradientModel.outputs);
+  const batch = feeds[inputs[0].name].dims[0];
+  const results = batched || batch === 1 || (seed !== 'top' && seed.dims.length === 0)
+    ? await runOnce(feeds, seed === 'top' ? undefined : seed)
+    : await runRows(feeds, seed === 'top' ? undefined : seed, batch, runOnce);
   const gradients: Record<string, Tensor> = {};
   for (const [name, gradName] of Object.entries(gradientModel.gradients)) gradients[name] = results[gradName];
   const outputs: Record<string, Tensor> = {};
@@ -80,28 +85,46 @@ async function gradientModelFor(model: ConvModel, key: string, batched: boolean,
   const cached = cache.get(key);
   if (cached) return cached;
   const proto = batched ? withDynamicBatch(model.proto) : model.proto;
+  const { shapes, batchShapes } = await shapesOf(model, proto, batched);
   const result = buildGradientModel(proto, {
     wrt: request.wrt,
     output: request.output,
     overrides: request.overrides,
-    shapes: await shapesOf(model, proto),
+    shapes,
+    batchShapes,
+    seedFrom: request.seed === 'top' ? 'top' : 'input',
   });
   cache.set(key, result);
   return result;
 }
 
-const probed = new WeakMap<ConvModel, Promise<Map<string, number[]>>>();
+interface ProbedShapes {
+  shapes: Map<string, number[]>;
+  batchShapes?: Map<string, number[]>;
+}
 
-/** Dims of every tensor at the model's declared input size (symbolic batch 1, spatial 224), probed once. */
-function shapesOf(model: ConvModel, proto: ModelProto): Promise<Map<string, number[]>> {
+const probed = new WeakMap<ConvModel, Promise<ProbedShapes>>();
+
+/**
+ * Dims of every tensor at the model's declared input size (symbolic batch 1, spatial 224), and at
+ * batch 2 for a model that takes a batch, probed once.
+ */
+function shapesOf(model: ConvModel, proto: ModelProto, batched: boolean): Promise<ProbedShapes> {
   let shapes = probed.get(model);
   if (!shapes) {
-    const feeds: Record<string, Tensor> = {};
-    for (const info of model.summary().inputs) {
-      const dims = concreteInputDims(info.shape);
-      feeds[info.name] = zeros(info.dtype, dims);
-    }
-    shapes = probeShapes(proto, feeds);
+    const feedsAt = (batch: number) => {
+      const feeds: Record<string, Tensor> = {};
+      for (const info of model.summary().inputs) {
+        const dims = concreteInputDims(info.shape);
+        feeds[info.name] = zeros(info.dtype, batched ? [batch, ...dims.slice(1)] : dims);
+      }
+      return feeds;
+    };
+    const atOne = async (): Promise<ProbedShapes> => ({ shapes: (await probeShapeSets(proto, [feedsAt(1)]))[0] });
+    // A model whose other inputs do not take the batch probes at batch 1 only.
+    shapes = batched
+      ? probeShapeSets(proto, [feedsAt(1), feedsAt(2)]).then(([one, two]) => ({ shapes: one, batchShapes: two }), atOne)
+      : atOne();
     probed.set(model, shapes);
   }
   return shapes;
@@ -126,14 +149,14 @@ function checkSeed(seed: Tensor, gradientModel: GradientModel, model: ConvModel,
 /** For a model whose batch dimension is pinned: one run per row, results stacked. */
 async function runRows(
   feeds: Record<string, Tensor>,
-  seed: Tensor,
+  seed: Tensor | undefined,
   batch: number,
-  runOnce: (f: Record<string, Tensor>, seed: Tensor) => Promise<Record<string, Tensor>>,
+  runOnce: (f: Record<string, Tensor>, seed: Tensor | undefined) => Promise<Record<string, Tensor>>,
 ): Promise<Record<string, Tensor>> {
   const rows: Record<string, Tensor>[] = [];
   for (let i = 0; i < batch; i++) {
     const rowFeeds = Object.fromEntries(Object.entries(feeds).map(([name, t]) => [name, t.dims[0] === batch ? row(t, i) : t]));
-    rows.push(await runOnce(rowFeeds, row(seed, i)));
+    rows.push(await runOnce(rowFeeds, seed && row(seed, i)));
   }
   return Object.fromEntries(Object.keys(rows[0]).map((name) => [name, stack(rows.map((r) => r[name]))]));
 }

@@ -8,10 +8,10 @@
 // layer runs for the ablations: a sub-model whose input is the layer's tensor.
 import { run } from '../runtime/session';
 import { Tensor, sizeOf } from '../tensor';
-import { camExplanation, camShape, setUpCam, weightedChannelSum } from './cam-common';
+import { camExplanation, camSetup, camShape, planCam, weightedChannelSum } from './cam-common';
 import { inBatches } from './forward';
 import { SubModel, modelAfter } from './submodel';
-import { targetScores } from './target';
+import { resolveTop, targetScores } from './target';
 import { ExplainContext, ExplanationMethod, ResolvedTarget } from './types';
 
 export type AblationCamOptions = { batch: number };
@@ -84,11 +84,13 @@ export const ablationCam: ExplanationMethod<AblationCamOptions> = {
   reference: 'Desai & Ramaswamy 2020 (WACV); pytorch-grad-cam AblationCAM',
   options: [{ name: 'batch', type: 'int', default: 64, min: 1, description: 'ablated activations per run of the network after the layer' }],
   async explain(ctx, options) {
-    const setup = await setUpCam(ctx);
-    const { target, layer } = setup;
-    const sub = modelAfter(ctx.model.proto, layer.tensor, target.output, layer.dims);
+    const cam = await planCam(ctx);
+    const { layer } = cam;
+    const sub = modelAfter(ctx.model.proto, layer.tensor, cam.plan.target.output, layer.dims);
     const computed = sub.extraInputs.filter((n) => n !== ctx.model.input.name);
     const full = await ctx.model.run({ [ctx.model.input.name]: ctx.input }, [layer.tensor, ...computed]);
+    const setup = camSetup(cam, resolveTop(cam.plan.target, full[cam.plan.target.output]));
+    const { target } = setup;
     const extras: Record<string, Tensor> = { ...full, [ctx.model.input.name]: ctx.input };
     const activations = full[layer.tensor];
     const original = targetScores(full[target.output], target, 'logit')[0];

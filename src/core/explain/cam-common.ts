@@ -2,25 +2,44 @@
 // channels (pytorch-grad-cam's get_cam_image), the run of gradient-based CAMs and the final map.
 // Activations and gradients are [N, C, h, w]; raw CAMs are [N, h, w].
 import { Tensor, float32 } from '../tensor';
-import { gradientsOf } from './gradients';
+import { gradientsFor } from './gradients';
 import { LayerChoice, resolveLayer } from './layer';
 import { camToMap } from './postprocess';
-import { checkInput, describeTarget, resolveTarget } from './target';
+import { TargetPlan, checkInput, describeTarget, planTarget, resolveTop } from './target';
 import { ExplainContext, ExplainError, Explanation, ResolvedTarget } from './types';
 
 export interface CamSetup {
   target: ResolvedTarget;
-  /** The target output for the unmodified input. */
-  output: Tensor;
   layer: LayerChoice;
   notes: string[];
 }
 
-export async function setUpCam(ctx: ExplainContext): Promise<CamSetup> {
+/** The target planned (resolved once an output is computed, for 'top') and the layer chosen. */
+export interface CamPlan {
+  plan: TargetPlan;
+  layer: LayerChoice;
+}
+
+/** Checks the input, plans the target (no forward pass where probed shapes suffice) and chooses the layer. */
+export async function planCam(ctx: ExplainContext): Promise<CamPlan> {
   checkInput(ctx.input);
-  const { target, output } = await resolveTarget(ctx.model, ctx.input, ctx.target);
-  const layer = await resolveLayer(ctx.model, ctx.layer, target.output);
-  return { target, output, layer, notes: [layer.note, `target: ${describeTarget(target)} of output '${target.output}'`] };
+  const plan = await planTarget(ctx.model, ctx.input, ctx.target);
+  const layer = await resolveLayer(ctx.model, ctx.layer, plan.target.output);
+  return { plan, layer };
+}
+
+export function camSetup(cam: CamPlan, target: ResolvedTarget): CamSetup {
+  return { target, layer: cam.layer, notes: [cam.layer.note, `target: ${describeTarget(target)} of output '${target.output}'`] };
+}
+
+/**
+ * One forward pass with the layer (and `extra` tensors) exposed: the outputs, and the setup with a
+ * 'top' target resolved from them.
+ */
+export async function runAtLayer(ctx: ExplainContext, extra: string[] = []): Promise<{ setup: CamSetup; outputs: Record<string, Tensor> }> {
+  const cam = await planCam(ctx);
+  const outputs = await ctx.model.run({ [ctx.model.input.name]: ctx.input }, [cam.layer.tensor, ...extra]);
+  return { setup: camSetup(cam, resolveTop(cam.plan.target, outputs[cam.plan.target.output])), outputs };
 }
 
 export function camShape(activations: Tensor): { n: number; c: number; plane: number; h: number; w: number } {
@@ -92,16 +111,17 @@ export function camExplanation(method: string, ctx: ExplainContext, setup: CamSe
   return { method, raw, map, layer: setup.layer.tensor, target: setup.target, notes: [...setup.notes, ...notes, note] };
 }
 
-/** A CAM computed from the layer's activations A and the gradients ∂score/∂A. */
+/** A CAM computed from the layer's activations A and the gradients ∂score/∂A, both from one run. */
 export async function gradientCam(
   method: string,
   ctx: ExplainContext,
   rawCam: (activations: Tensor, grads: Tensor) => Tensor,
 ): Promise<Explanation> {
-  const setup = await setUpCam(ctx);
-  ctx.progress?.(0, `${method}: gradients at ${setup.layer.tensor}`);
-  const { gradients, outputs } = await gradientsOf(ctx, setup.target, setup.output.dims, ctx.input, [setup.layer.tensor]);
-  const raw = rawCam(outputs[setup.layer.tensor], gradients[setup.layer.tensor]);
+  const cam = await planCam(ctx);
+  const layer = cam.layer.tensor;
+  ctx.progress?.(0, `${method}: gradients at ${layer}`);
+  const { gradients, outputs, target } = await gradientsFor(ctx, cam.plan, ctx.input, [layer]);
+  const raw = rawCam(outputs[layer], gradients[layer]);
   ctx.progress?.(1, `${method}: done`);
-  return camExplanation(method, ctx, setup, raw);
+  return camExplanation(method, ctx, camSetup(cam, target), raw);
 }

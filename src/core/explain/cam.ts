@@ -7,7 +7,7 @@ import { attrFloat, attrInt, attrInts, attrTensor, indexGraph } from '../onnx/gr
 import { tensorFromProto } from '../onnx/initializers';
 import { GraphProto, NodeProto } from '../onnx/proto';
 import { Tensor } from '../tensor';
-import { camExplanation, setUpCam, weightedChannelSum } from './cam-common';
+import { camExplanation, runAtLayer, weightedChannelSum } from './cam-common';
 import { ExplainError, ExplanationMethod, ResolvedTarget } from './types';
 
 // Ops allowed between the pooling and the linear layer: they only reshape [1, C, 1, 1] to [1, C].
@@ -103,10 +103,10 @@ export const cam: ExplanationMethod = {
   reference: 'Zhou et al. 2016 (arXiv:1512.04150)',
   options: [],
   async explain(ctx) {
-    const setup = await setUpCam(ctx);
+    const { setup, outputs } = await runAtLayer(ctx);
     const channels = setup.layer.dims[1];
     const head = linearHead(ctx.model.graph, setup.layer.tensor, setup.target.output, channels, ctx.model.dir);
-    const activations = (await ctx.model.run({ [ctx.model.input.name]: ctx.input }, [setup.layer.tensor]))[setup.layer.tensor];
+    const activations = outputs[setup.layer.tensor];
     const raw = weightedChannelSum(activations, classWeights(head, setup.target));
     ctx.progress?.(1, 'cam: done');
     return camExplanation('cam', ctx, setup, raw, [`weights read from the head: ${head.path.join(' → ')}`]);

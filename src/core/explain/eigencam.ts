@@ -6,50 +6,49 @@
 // (NaNs set to 0, centring, numpy SVD). The SVD's sign is arbitrary; here it is chosen so that L
 // correlates positively with the summed activation at each position (strong activations map high).
 import { Tensor, float32 } from '../tensor';
-import { camExplanation, camShape, setUpCam } from './cam-common';
-import { symmetricEigen } from './linalg';
+import { camExplanation, camShape, runAtLayer } from './cam-common';
+import { topEigenpair } from './linalg';
 import { ExplanationMethod } from './types';
 
-/** First principal component projection of one image's activations [C, h·w] → [h·w]. */
+/**
+ * First principal component projection of one image's activations [C, h·w] → [h·w]. M (positions
+ * × channels, centred per channel) is kept as Mᵀ, channel-major like the activations; the top
+ * eigenvector of the smaller Gram matrix, M Mᵀ or Mᵀ M, is found from products with M and Mᵀ.
+ */
 function projection(a: Float32Array, c: number, plane: number): Float64Array {
-  const m = new Float64Array(plane * c);
+  const mt = new Float64Array(c * plane);
   for (let k = 0; k < c; k++) {
     let mean = 0;
     for (let i = 0; i < plane; i++) mean += Number.isNaN(a[k * plane + i]) ? 0 : a[k * plane + i];
     mean /= plane;
-    for (let i = 0; i < plane; i++) m[i * c + k] = (Number.isNaN(a[k * plane + i]) ? 0 : a[k * plane + i]) - mean;
+    for (let i = 0; i < plane; i++) mt[k * plane + i] = (Number.isNaN(a[k * plane + i]) ? 0 : a[k * plane + i]) - mean;
   }
-  const proj = new Float64Array(plane);
+  // M z (positions) for z over channels, and Mᵀ u (channels) for u over positions.
+  const times = (z: Float64Array) => {
+    const out = new Float64Array(plane);
+    for (let k = 0; k < c; k++) {
+      const zk = z[k];
+      if (zk === 0) continue;
+      for (let i = 0, base = k * plane; i < plane; i++) out[i] += mt[base + i] * zk;
+    }
+    return out;
+  };
+  const timesTransposed = (u: Float64Array) => {
+    const out = new Float64Array(c);
+    for (let k = 0; k < c; k++) {
+      let s = 0;
+      for (let i = 0, base = k * plane; i < plane; i++) s += mt[base + i] * u[i];
+      out[k] = s;
+    }
+    return out;
+  };
   if (plane <= c) {
     // M v₁ = σ₁ u₁ with u₁ the top eigenvector of M Mᵀ (positions × positions) and σ₁² its eigenvalue.
-    const gram = new Float64Array(plane * plane);
-    for (let i = 0; i < plane; i++) {
-      for (let j = 0; j <= i; j++) {
-        let s = 0;
-        for (let k = 0; k < c; k++) s += m[i * c + k] * m[j * c + k];
-        gram[i * plane + j] = gram[j * plane + i] = s;
-      }
-    }
-    const { values, vectors } = symmetricEigen(gram, plane);
-    const sigma = Math.sqrt(Math.max(values[0], 0));
-    for (let i = 0; i < plane; i++) proj[i] = sigma * vectors[i];
-  } else {
-    const cov = new Float64Array(c * c);
-    for (let i = 0; i < plane; i++) {
-      for (let p = 0; p < c; p++) {
-        const mp = m[i * c + p];
-        for (let q = 0; q <= p; q++) cov[p * c + q] += mp * m[i * c + q];
-      }
-    }
-    for (let p = 0; p < c; p++) for (let q = 0; q < p; q++) cov[q * c + p] = cov[p * c + q];
-    const { vectors } = symmetricEigen(cov, c);
-    for (let i = 0; i < plane; i++) {
-      let s = 0;
-      for (let k = 0; k < c; k++) s += m[i * c + k] * vectors[k];
-      proj[i] = s;
-    }
+    const { value, vector } = topEigenpair((u) => times(timesTransposed(u)), plane);
+    const sigma = Math.sqrt(Math.max(value, 0));
+    return vector.map((v) => sigma * v);
   }
-  return proj;
+  return times(topEigenpair((z) => timesTransposed(times(z)), c).vector);
 }
 
 export function eigenCamRaw(activations: Tensor): Tensor {
@@ -59,12 +58,10 @@ export function eigenCamRaw(activations: Tensor): Tensor {
   for (let img = 0; img < n; img++) {
     const own = a.subarray(img * c * plane, (img + 1) * c * plane);
     const proj = projection(own, c, plane);
+    const total = new Float64Array(plane);
+    for (let k = 0; k < c; k++) for (let i = 0; i < plane; i++) total[i] += own[k * plane + i] || 0;
     let agreement = 0;
-    for (let i = 0; i < plane; i++) {
-      let total = 0;
-      for (let k = 0; k < c; k++) total += own[k * plane + i] || 0;
-      agreement += proj[i] * total;
-    }
+    for (let i = 0; i < plane; i++) agreement += proj[i] * total[i];
     const sign = agreement < 0 ? -1 : 1;
     for (let i = 0; i < plane; i++) cam[img * plane + i] = sign * proj[i];
   }
@@ -81,8 +78,8 @@ export const eigenCam: ExplanationMethod = {
   reference: 'Muhammad & Yeasin 2020 (arXiv:2008.00299); pytorch-grad-cam EigenCAM / get_2d_projection',
   options: [],
   async explain(ctx) {
-    const setup = await setUpCam(ctx);
-    const activations = (await ctx.model.run({ [ctx.model.input.name]: ctx.input }, [setup.layer.tensor]))[setup.layer.tensor];
+    const { setup, outputs } = await runAtLayer(ctx);
+    const activations = outputs[setup.layer.tensor];
     ctx.progress?.(1, 'eigencam: done');
     return camExplanation('eigencam', ctx, setup, eigenCamRaw(activations), [
       'the principal component\'s sign is arbitrary; it is chosen so the map correlates positively with the summed activation',

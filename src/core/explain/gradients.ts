@@ -1,9 +1,11 @@
 // Gradients of a target's score through the gradient engine (src/core/autodiff): the seed puts +1
-// at the class (−1 at b for a difference) in every row, so a batch of inputs runs in one call.
+// at the class (−1 at b for a difference) in every row, so a batch of inputs runs in one call. A
+// 'top' class is found in the same run: the engine seeds each row's largest output (ArgMax), and
+// the class is read back from the output it returns.
 import { GradientResult, RuleOverrides, computeGradients, guidedRelu } from '../autodiff/gradients';
 import { Tensor } from '../tensor';
-import { seedFor } from './target';
-import { ExplainContext, ResolvedTarget } from './types';
+import { TargetPlan, resolveTop, seedFor } from './target';
+import { ExplainContext, ExplainError, ResolvedTarget } from './types';
 
 export type { GradientResult, RuleOverrides };
 
@@ -13,9 +15,37 @@ export interface RuleSet {
   key: string;
 }
 
+export interface TargetGradients extends GradientResult {
+  /** The target the gradients are of ('top' resolved). */
+  target: ResolvedTarget;
+}
+
 /**
- * ∂ score / ∂ each `wrt` tensor for a batch of inputs ([B, C, H, W]); `outputDims` are the target
- * output's dims (any batch size) so the seed has the right shape.
+ * ∂ score / ∂ each `wrt` tensor for a batch of inputs ([B, C, H, W]). A 'top' target is resolved
+ * in the same run, so it takes one input (for a batch, resolve it first: resolvePlan).
+ */
+export async function gradientsFor(
+  ctx: ExplainContext,
+  plan: TargetPlan,
+  inputs: Tensor,
+  wrt: string[],
+  overrides?: RuleSet,
+): Promise<TargetGradients> {
+  const { target } = plan;
+  if (target.kind === 'top' && inputs.dims[0] !== 1) throw new ExplainError(`a 'top' target is resolved on one input, not a batch of ${inputs.dims[0]}`);
+  const result = await computeGradients(ctx.model, { [ctx.model.input.name]: inputs }, {
+    wrt,
+    output: target.output,
+    seed: target.kind === 'top' ? 'top' : seedFor(target, plan.outputDims, inputs.dims[0]),
+    overrides: overrides?.rules,
+    overridesKey: overrides?.key,
+  });
+  return { ...result, target: resolveTop(target, result.outputs[target.output]) };
+}
+
+/**
+ * ∂ score / ∂ each `wrt` tensor for a batch of inputs ([B, C, H, W]) and a resolved target;
+ * `outputDims` are the target output's dims (any batch size) so the seed has the right shape.
  */
 export function gradientsOf(
   ctx: ExplainContext,
@@ -25,13 +55,7 @@ export function gradientsOf(
   wrt: string[],
   overrides?: RuleSet,
 ): Promise<GradientResult> {
-  return computeGradients(ctx.model, { [ctx.model.input.name]: inputs }, {
-    wrt,
-    output: target.output,
-    seed: seedFor(target, outputDims, inputs.dims[0]),
-    overrides: overrides?.rules,
-    overridesKey: overrides?.key,
-  });
+  return gradientsFor(ctx, { target, outputDims }, inputs, wrt, overrides);
 }
 
 /** Guided Backpropagation: ReLU passes back only positive gradients, where its input was positive. */

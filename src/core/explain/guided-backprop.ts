@@ -5,7 +5,7 @@
 // (ONNX Clip) and other activations keep their ordinary gradients; here the ONNX Relu op is
 // overridden and the rest differentiates normally.
 import { DisplayMode } from './postprocess';
-import { attributionExplanation, displayOption, inputGradient, setUpAttribution } from './attribution-common';
+import { attributionExplanation, displayOption, inputGradient } from './attribution-common';
 import { GUIDED_RELU } from './gradients';
 import { ExplanationMethod } from './types';
 
@@ -21,8 +21,7 @@ export const guidedBackprop: ExplanationMethod<GuidedBackpropOptions> = {
   reference: 'Springenberg et al. 2015 (arXiv:1412.6806); Captum GuidedBackprop',
   options: [displayOption('absolute')],
   async explain(ctx, options) {
-    const setup = await setUpAttribution(ctx);
-    const raw = await inputGradient(ctx, setup, GUIDED_RELU);
+    const { setup, gradient: raw } = await inputGradient(ctx, GUIDED_RELU);
     ctx.progress?.(1, 'guided-backprop: done');
     return attributionExplanation('guided-backprop', setup, raw, options.display, ['ONNX Relu nodes use the guided rule; other activations (e.g. Clip for ReLU6) keep ordinary gradients']);
   },

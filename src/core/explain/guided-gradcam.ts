@@ -7,10 +7,10 @@
 import { resizeNearest } from '../image/resize';
 import { float32 } from '../tensor';
 import { DisplayMode } from './postprocess';
-import { attributionExplanation, displayOption, inputGradient } from './attribution-common';
-import { setUpCam } from './cam-common';
+import { attributionExplanation, displayOption } from './attribution-common';
+import { camSetup, planCam } from './cam-common';
 import { gradCamRaw } from './gradcam';
-import { GUIDED_RELU, gradientsOf } from './gradients';
+import { GUIDED_RELU, gradientsFor } from './gradients';
 import { ExplanationMethod } from './types';
 
 export type GuidedGradCamOptions = { display: DisplayMode };
@@ -25,15 +25,17 @@ export const guidedGradCam: ExplanationMethod<GuidedGradCamOptions> = {
   reference: 'Selvaraju et al. 2017 (arXiv:1610.02391); Captum GuidedGradCam',
   options: [displayOption('absolute')],
   async explain(ctx, options) {
-    const setup = await setUpCam(ctx);
-    const layer = setup.layer.tensor;
-    const { gradients, outputs } = await gradientsOf(ctx, setup.target, setup.output.dims, ctx.input, [layer]);
+    const planned = await planCam(ctx);
+    const layer = planned.layer.tensor;
+    const { gradients, outputs, target } = await gradientsFor(ctx, planned.plan, ctx.input, [layer]);
+    const setup = camSetup(planned, target);
     ctx.progress?.(0.5, 'guided-gradcam: Grad-CAM done');
     const cam = gradCamRaw(outputs[layer], gradients[layer]);
     const [, h, w] = cam.dims;
     const [, , H, W] = ctx.input.dims;
     const up = resizeNearest((cam.data as Float32Array).map((v) => Math.max(v, 0)), h, w, H, W);
-    const guided = (await inputGradient(ctx, setup, GUIDED_RELU)).data as Float32Array;
+    const name = ctx.model.input.name;
+    const guided = (await gradientsFor(ctx, { ...planned.plan, target }, ctx.input, [name], GUIDED_RELU)).gradients[name].data as Float32Array;
     const raw = float32(ctx.input.dims, guided.map((g, i) => g * up[i % (H * W)]));
     ctx.progress?.(1, 'guided-gradcam: done');
     const explanation = attributionExplanation('guided-gradcam', setup, raw, options.display, [

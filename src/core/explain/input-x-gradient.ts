@@ -3,7 +3,7 @@
 // Reference implementation: Captum InputXGradient.
 import { Tensor, float32 } from '../tensor';
 import { DisplayMode } from './postprocess';
-import { attributionExplanation, displayOption, inputGradient, setUpAttribution } from './attribution-common';
+import { attributionExplanation, displayOption, inputGradient } from './attribution-common';
 import { ExplanationMethod } from './types';
 
 export type InputXGradientOptions = { display: DisplayMode };
@@ -24,8 +24,8 @@ export const inputXGradient: ExplanationMethod<InputXGradientOptions> = {
   reference: 'Shrikumar et al. 2016 (arXiv:1605.01713); Captum InputXGradient',
   options: [displayOption('absolute')],
   async explain(ctx, options) {
-    const setup = await setUpAttribution(ctx);
-    const raw = elementwiseProduct(ctx.input, await inputGradient(ctx, setup));
+    const { setup, gradient } = await inputGradient(ctx);
+    const raw = elementwiseProduct(ctx.input, gradient);
     ctx.progress?.(1, 'input-x-gradient: done');
     return attributionExplanation('input-x-gradient', setup, raw, options.display);
   },

@@ -12,6 +12,11 @@ import { ExplanationMethod } from './types';
 
 export type IntegratedGradientsOptions = { steps: number; method: ApproximationMethod; baseline: number | Tensor; batch: number; display: DisplayMode };
 
+function equal(a: Float32Array, b: Float32Array): boolean {
+  for (let k = 0; k < a.length; k++) if (a[k] !== b[k]) return false;
+  return true;
+}
+
 export const integratedGradients: ExplanationMethod<IntegratedGradientsOptions> = {
   name: 'integrated-gradients',
   title: 'Integrated Gradients',
@@ -33,12 +38,17 @@ export const integratedGradients: ExplanationMethod<IntegratedGradientsOptions> 
     const base = baselineTensor(ctx.input, options.baseline);
     const b = base.data as Float32Array;
     const { stepSizes, alphas } = approximationParameters(options.method, options.steps);
-    const integral = await weightedGradientSum(
+    // Path points that are the input or the baseline exactly (α = 1, α = 0) give y(x) and y(b) from the same runs.
+    let onInput: number | undefined;
+    let onBaseline: number | undefined;
+    const { sum: integral, scores } = await weightedGradientSum(
       ctx,
       setup,
       options.steps,
       (i, dst) => {
         for (let k = 0; k < x.length; k++) dst[k] = b[k] + alphas[i] * (x[k] - b[k]);
+        if (equal(dst, x)) onInput ??= i;
+        if (equal(dst, b)) onBaseline ??= i;
       },
       (i) => stepSizes[i],
       { batch: options.batch, label: 'integrated-gradients: path points' },
@@ -46,7 +56,8 @@ export const integratedGradients: ExplanationMethod<IntegratedGradientsOptions> 
     const g = integral.data as Float32Array;
     const raw = float32(ctx.input.dims, g.map((v, k) => v * (x[k] - b[k])));
     const total = (raw.data as Float32Array).reduce((s, v) => s + v, 0);
-    const gain = (await scoreOf(ctx, setup.target, ctx.input)) - (await scoreOf(ctx, setup.target, base));
+    const scoreAt = async (pathIndex: number | undefined, point: Tensor) => (pathIndex !== undefined ? scores[pathIndex] : scoreOf(ctx, setup.target, point));
+    const gain = (await scoreAt(onInput, ctx.input)) - (await scoreAt(onBaseline, base));
     const delta = total - gain;
     return attributionExplanation(
       'integrated-gradients',

@@ -50,7 +50,7 @@ export const kernelShap: ExplanationMethod<KernelShapOptions> = {
     ...SEGMENT_OPTIONS,
     { name: 'baseline', type: 'baseline', default: 0, description: 'value of superpixels that are off: a number or an input-shaped tensor' },
     SEED_OPTION,
-    { name: 'batch', type: 'int', default: 32, min: 1, description: 'perturbed inputs per forward pass' },
+    { name: 'batch', type: 'int', default: 8, min: 1, description: 'perturbed inputs per forward pass' },
     scoreOption('logit'),
     displayOption('signed'),
   ],

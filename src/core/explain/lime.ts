@@ -40,7 +40,7 @@ export const lime: ExplanationMethod<LimeOptions> = {
     { name: 'kernelWidth', type: 'number', default: 0.25, min: 1e-6, description: 'width of the exponential kernel on cosine distance' },
     { name: 'alpha', type: 'number', default: 1, min: 0, description: 'ridge penalty of the surrogate (lime: 1)' },
     SEED_OPTION,
-    { name: 'batch', type: 'int', default: 32, min: 1, description: 'perturbed inputs per forward pass' },
+    { name: 'batch', type: 'int', default: 8, min: 1, description: 'perturbed inputs per forward pass' },
     scoreOption('probability'),
     displayOption('positive'),
   ],

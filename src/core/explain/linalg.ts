@@ -1,63 +1,251 @@
-// Small dense linear algebra in float64, row-major: the symmetric eigenproblem (EigenCAM's
-// principal component) and weighted least squares (LIME and Kernel SHAP surrogates).
+// Small dense linear algebra in float64, row-major: the symmetric eigenproblem, the top eigenpair
+// of an operator (EigenCAM's principal component) and weighted least squares (LIME and Kernel
+// SHAP surrogates).
+import { Random } from './random';
 
 /**
- * Eigenvalues and eigenvectors of a symmetric n×n matrix by cyclic Jacobi rotations, sorted by
- * decreasing eigenvalue; vectors[k * n + i] is component i of eigenvector k.
+ * Eigenvalues and eigenvectors of a symmetric n×n matrix, sorted by decreasing eigenvalue;
+ * vectors[k * n + i] is component i of eigenvector k. Householder reduction to tridiagonal form,
+ * then the implicit QL algorithm with Wilkinson shifts (EISPACK tred2/tql2, as in JAMA and numpy's
+ * LAPACK routines): O(n³) with small constants, where cyclic Jacobi needs several O(n³) sweeps.
  */
 export function symmetricEigen(matrix: Float64Array, n: number): { values: Float64Array; vectors: Float64Array } {
-  const a = Float64Array.from(matrix);
+  // v holds the transformations column-major: v[j * n + k] is row k of column j.
   const v = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) v[i * n + i] = 1;
-  // The Frobenius norm is invariant under the rotations: converged when the off-diagonal mass is
-  // negligible against it.
-  let frobenius2 = 0;
-  for (const x of a) frobenius2 += x * x;
-  const negligible = 1e-16 * Math.sqrt(frobenius2);
-  for (let sweep = 0; sweep < 50; sweep++) {
-    let off = 0;
-    for (let p = 0; p < n; p++) for (let q = p + 1; q < n; q++) off += a[p * n + q] * a[p * n + q];
-    if (off <= 1e-26 * frobenius2) break;
-    for (let p = 0; p < n; p++) {
-      for (let q = p + 1; q < n; q++) {
-        const apq = a[p * n + q];
-        if (Math.abs(apq) <= negligible) continue;
-        const theta = (a[q * n + q] - a[p * n + p]) / (2 * apq);
-        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1);
-        const s = t * c;
-        rotate(a, v, n, p, q, c, s);
-      }
-    }
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) v[j * n + i] = matrix[i * n + j];
+  const d = new Float64Array(n);
+  const e = new Float64Array(n);
+  if (n > 0) {
+    tridiagonalize(v, d, e, n);
+    diagonalize(v, d, e, n);
   }
-  const order = Array.from({ length: n }, (_, i) => i).sort((i, j) => a[j * n + j] - a[i * n + i]);
-  const values = Float64Array.from(order, (i) => a[i * n + i]);
+  const order = Array.from({ length: n }, (_, i) => i).sort((i, j) => d[j] - d[i]);
+  const values = Float64Array.from(order, (i) => d[i]);
   const vectors = new Float64Array(n * n);
-  order.forEach((col, k) => {
-    for (let i = 0; i < n; i++) vectors[k * n + i] = v[i * n + col];
-  });
+  order.forEach((col, k) => vectors.set(v.subarray(col * n, (col + 1) * n), k * n));
   return { values, vectors };
 }
 
-// Applies the Jacobi rotation J(p, q, θ): A ← JᵀAJ, V ← VJ.
-function rotate(a: Float64Array, v: Float64Array, n: number, p: number, q: number, c: number, s: number): void {
-  for (let k = 0; k < n; k++) {
-    const akp = a[k * n + p];
-    const akq = a[k * n + q];
-    a[k * n + p] = c * akp - s * akq;
-    a[k * n + q] = s * akp + c * akq;
+/**
+ * The largest eigenvalue of a symmetric positive semi-definite operator on R^n and a unit
+ * eigenvector for it, by Lanczos with full reorthogonalization from a seeded random start: the
+ * top Ritz pair of the tridiagonal T_j = Q_jᵀ A Q_j (tql2) is accepted once its residual
+ * ‖A v − θ v‖ = β_j |s_j| is at rounding level, n·ε·‖A‖, the precision of a dense solver; else the
+ * basis grows, up to all of R^n, where T is A itself in another basis. Only products A·x are
+ * needed (EigenCAM's Gram matrix is never formed), O(n) of them at most, usually a few tens.
+ */
+export function topEigenpair(apply: (x: Float64Array) => Float64Array, n: number): { value: number; vector: Float64Array } {
+  const random = new Random(1);
+  const basis: Float64Array[] = [];
+  const alpha: number[] = [];
+  const beta: number[] = [];
+  let q = orthonormalStart(basis, n, random);
+  let scale = 0;
+  for (let j = 0; j < n; j++) {
+    basis.push(q);
+    const w = apply(q);
+    alpha.push(dot(q, w));
+    // Twice is enough (Kahan–Parlett): w ⟂ every basis vector to rounding.
+    for (let pass = 0; pass < 2; pass++) for (const b of basis) axpy(-dot(b, w), b, w);
+    const norm = Math.sqrt(dot(w, w));
+    scale = Math.max(scale, Math.abs(alpha[j]), norm);
+    // T's eigenproblem costs O(j³): solved at every step to 32, then at powers of two and at the end.
+    if (j < 32 || (j & (j + 1)) === 0 || j === n - 1) {
+      const ritz = topOfTridiagonal(alpha, beta);
+      scale = Math.max(scale, Math.abs(ritz.value));
+      const converged = norm * Math.abs(ritz.vector[j]) <= n * Number.EPSILON * scale;
+      if (converged || j === n - 1) return { value: ritz.value, vector: combine(basis, ritz.vector, n) };
+    }
+    // A vanishing w means the basis spans an invariant subspace: go on from a new direction.
+    const invariant = norm <= Number.EPSILON * scale;
+    beta.push(invariant ? 0 : norm);
+    if (invariant) q = orthonormalStart(basis, n, random);
+    else {
+      for (let i = 0; i < n; i++) w[i] /= norm;
+      q = w;
+    }
   }
-  for (let k = 0; k < n; k++) {
-    const apk = a[p * n + k];
-    const aqk = a[q * n + k];
-    a[p * n + k] = c * apk - s * aqk;
-    a[q * n + k] = s * apk + c * aqk;
+  return { value: 0, vector: new Float64Array(n) };
+}
+
+function dot(a: Float64Array, b: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  return s;
+}
+
+function axpy(factor: number, x: Float64Array, y: Float64Array): void {
+  for (let i = 0; i < y.length; i++) y[i] += factor * x[i];
+}
+
+/** A random unit vector orthogonal to the basis. */
+function orthonormalStart(basis: Float64Array[], n: number, random: Random): Float64Array {
+  for (;;) {
+    const x = Float64Array.from({ length: n }, () => random.normal());
+    for (let pass = 0; pass < 2; pass++) for (const b of basis) axpy(-dot(b, x), b, x);
+    const norm = Math.sqrt(dot(x, x));
+    if (norm > 1e-8) return x.map((v) => v / norm);
   }
-  for (let k = 0; k < n; k++) {
-    const vkp = v[k * n + p];
-    const vkq = v[k * n + q];
-    v[k * n + p] = c * vkp - s * vkq;
-    v[k * n + q] = s * vkp + c * vkq;
+}
+
+/** The largest eigenvalue of the tridiagonal matrix (diagonal alpha, off-diagonal beta) and its unit eigenvector. */
+function topOfTridiagonal(alpha: number[], beta: number[]): { value: number; vector: Float64Array } {
+  const m = alpha.length;
+  const d = Float64Array.from(alpha);
+  const e = new Float64Array(m);
+  for (let i = 1; i < m; i++) e[i] = beta[i - 1];
+  const v = new Float64Array(m * m);
+  for (let i = 0; i < m; i++) v[i * m + i] = 1;
+  diagonalize(v, d, e, m);
+  let top = 0;
+  for (let i = 1; i < m; i++) if (d[i] > d[top]) top = i;
+  return { value: d[top], vector: v.slice(top * m, (top + 1) * m) };
+}
+
+/** Σ_i coefficients[i] · basis[i], scaled to unit length. */
+function combine(basis: Float64Array[], coefficients: Float64Array, n: number): Float64Array {
+  const x = new Float64Array(n);
+  basis.forEach((b, i) => axpy(coefficients[i], b, x));
+  const norm = Math.sqrt(dot(x, x)) || 1;
+  return x.map((v) => v / norm);
+}
+
+// tred2: A = Q T Qᵀ with T tridiagonal (diagonal d, off-diagonal e[1..n-1]); Q accumulated in v.
+// a(k, j) = v[j * n + k]: the matrix is stored column-major (A is symmetric).
+function tridiagonalize(v: Float64Array, d: Float64Array, e: Float64Array, n: number): void {
+  const at = (row: number, col: number) => col * n + row;
+  for (let j = 0; j < n; j++) d[j] = v[at(n - 1, j)];
+  for (let i = n - 1; i > 0; i--) {
+    let scale = 0;
+    let h = 0;
+    for (let k = 0; k < i; k++) scale += Math.abs(d[k]);
+    if (scale === 0) {
+      e[i] = d[i - 1];
+      for (let j = 0; j < i; j++) {
+        d[j] = v[at(i - 1, j)];
+        v[at(i, j)] = 0;
+        v[at(j, i)] = 0;
+      }
+    } else {
+      for (let k = 0; k < i; k++) {
+        d[k] /= scale;
+        h += d[k] * d[k];
+      }
+      let f = d[i - 1];
+      let g = f > 0 ? -Math.sqrt(h) : Math.sqrt(h);
+      e[i] = scale * g;
+      h -= f * g;
+      d[i - 1] = f - g;
+      for (let j = 0; j < i; j++) e[j] = 0;
+      for (let j = 0; j < i; j++) {
+        f = d[j];
+        v[at(j, i)] = f;
+        g = e[j] + v[at(j, j)] * f;
+        const col = j * n;
+        for (let k = j + 1; k <= i - 1; k++) {
+          g += v[col + k] * d[k];
+          e[k] += v[col + k] * f;
+        }
+        e[j] = g;
+      }
+      f = 0;
+      for (let j = 0; j < i; j++) {
+        e[j] /= h;
+        f += e[j] * d[j];
+      }
+      const hh = f / (h + h);
+      for (let j = 0; j < i; j++) e[j] -= hh * d[j];
+      for (let j = 0; j < i; j++) {
+        f = d[j];
+        g = e[j];
+        const col = j * n;
+        for (let k = j; k <= i - 1; k++) v[col + k] -= f * e[k] + g * d[k];
+        d[j] = v[at(i - 1, j)];
+        v[at(i, j)] = 0;
+      }
+    }
+    d[i] = h;
+  }
+  for (let i = 0; i < n - 1; i++) {
+    v[at(n - 1, i)] = v[at(i, i)];
+    v[at(i, i)] = 1;
+    const h = d[i + 1];
+    const next = (i + 1) * n;
+    if (h !== 0) {
+      for (let k = 0; k <= i; k++) d[k] = v[next + k] / h;
+      for (let j = 0; j <= i; j++) {
+        const col = j * n;
+        let g = 0;
+        for (let k = 0; k <= i; k++) g += v[next + k] * v[col + k];
+        for (let k = 0; k <= i; k++) v[col + k] -= g * d[k];
+      }
+    }
+    for (let k = 0; k <= i; k++) v[next + k] = 0;
+  }
+  for (let j = 0; j < n; j++) {
+    d[j] = v[at(n - 1, j)];
+    v[at(n - 1, j)] = 0;
+  }
+  v[at(n - 1, n - 1)] = 1;
+  e[0] = 0;
+}
+
+// tql2: the eigenvalues of T in d, the eigenvectors (columns of v) rotated along.
+function diagonalize(v: Float64Array, d: Float64Array, e: Float64Array, n: number): void {
+  for (let i = 1; i < n; i++) e[i - 1] = e[i];
+  e[n - 1] = 0;
+  let f = 0;
+  let tst1 = 0;
+  const eps = 2 ** -52;
+  for (let l = 0; l < n; l++) {
+    tst1 = Math.max(tst1, Math.abs(d[l]) + Math.abs(e[l]));
+    let m = l;
+    while (m < n && Math.abs(e[m]) > eps * tst1) m++;
+    if (m === n) m = n - 1;
+    for (let iteration = 0; m > l && Math.abs(e[l]) > eps * tst1 && iteration < 64; iteration++) {
+      let g = d[l];
+      let p = (d[l + 1] - g) / (2 * e[l]);
+      let r = Math.hypot(p, 1);
+      if (p < 0) r = -r;
+      d[l] = e[l] / (p + r);
+      d[l + 1] = e[l] * (p + r);
+      const dl1 = d[l + 1];
+      let h = g - d[l];
+      for (let i = l + 2; i < n; i++) d[i] -= h;
+      f += h;
+      p = d[m];
+      let c = 1;
+      let c2 = c;
+      let c3 = c;
+      const el1 = e[l + 1];
+      let s = 0;
+      let s2 = 0;
+      for (let i = m - 1; i >= l; i--) {
+        c3 = c2;
+        c2 = c;
+        s2 = s;
+        g = c * e[i];
+        h = c * p;
+        r = Math.hypot(p, e[i]);
+        e[i + 1] = s * r;
+        s = e[i] / r;
+        c = p / r;
+        p = c * d[i] - s * g;
+        d[i + 1] = h + s * (c * g + s * d[i]);
+        const left = i * n;
+        const right = (i + 1) * n;
+        for (let k = 0; k < n; k++) {
+          const vk1 = v[right + k];
+          v[right + k] = s * v[left + k] + c * vk1;
+          v[left + k] = c * v[left + k] - s * vk1;
+        }
+      }
+      p = (-s * s2 * c3 * el1 * e[l]) / dl1;
+      e[l] = s * p;
+      d[l] = c * p;
+    }
+    d[l] += f;
+    e[l] = 0;
   }
 }
 

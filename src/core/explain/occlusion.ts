@@ -10,7 +10,7 @@ import { DisplayMode } from './postprocess';
 import { attributionExplanation, baselineTensor, displayOption, setUpAttribution } from './attribution-common';
 import { scoreVariants } from './forward';
 import { scoreOption } from './surrogate';
-import { ScoreKind, targetScores } from './target';
+import { ScoreKind } from './target';
 import { ExplainError, ExplanationMethod } from './types';
 
 export type OcclusionOptions = { window: number[]; strides: number[]; baseline: number | Tensor; batch: number; score: ScoreKind; display: DisplayMode };
@@ -48,7 +48,7 @@ export const occlusion: ExplanationMethod<OcclusionOptions> = {
     { name: 'window', type: 'ints', default: [], description: 'window [c,] h, w, or one side; empty: all channels × H/7 × W/7' },
     { name: 'strides', type: 'ints', default: [], description: 'strides [c,] h, w, or one value; empty: half the window' },
     { name: 'baseline', type: 'baseline', default: 0, description: 'value of occluded elements: a number or an input-shaped tensor' },
-    { name: 'batch', type: 'int', default: 32, min: 1, description: 'occluded inputs per forward pass' },
+    { name: 'batch', type: 'int', default: 8, min: 1, description: 'occluded inputs per forward pass' },
     scoreOption('logit'),
     displayOption('positive'),
   ],
@@ -70,15 +70,16 @@ export const occlusion: ExplanationMethod<OcclusionOptions> = {
         }
       }
     };
-    const scores = await scoreVariants(ctx, setup.target, boxes.length, (i, dst) => {
+    // Variant 0 is the unmodified input (its score is y(x)); variant i + 1 occludes box i.
+    const scores = await scoreVariants(ctx, setup.target, boxes.length + 1, (i, dst) => {
       dst.set(x);
-      visit(boxes[i], (e) => (dst[e] = base[e]));
+      if (i > 0) visit(boxes[i - 1], (e) => (dst[e] = base[e]));
     }, { batchSize: options.batch, score: options.score, label: 'occlusion: windows' });
-    const original = targetScores(setup.output, setup.target, options.score)[0];
+    const original = scores[0];
     const sum = new Float64Array(x.length);
     const count = new Float64Array(x.length);
     boxes.forEach((box, i) => visit(box, (e) => {
-      sum[e] += original - scores[i];
+      sum[e] += original - scores[i + 1];
       count[e]++;
     }));
     const raw = float32(dims, Float32Array.from(sum, (s, e) => s / count[e]));

@@ -16,15 +16,17 @@ export interface Map2D {
 }
 
 export function relu(values: Float32Array): Float32Array {
-  return values.map((v) => (v > 0 ? v : 0));
+  const out = new Float32Array(values.length);
+  for (let i = 0; i < values.length; i++) out[i] = values[i] > 0 ? values[i] : 0;
+  return out;
 }
 
 /** (x − min) / (max − min + 1e-7), pytorch-grad-cam's per-image scaling. */
 export function minMax(values: Float32Array): Float32Array {
   let min = Infinity;
-  for (const v of values) min = Math.min(min, v);
+  for (let i = 0; i < values.length; i++) min = Math.min(min, values[i]);
   let max = -Infinity;
-  for (const v of values) max = Math.max(max, v - min);
+  for (let i = 0; i < values.length; i++) max = Math.max(max, values[i] - min);
   const out = new Float32Array(values.length);
   for (let i = 0; i < values.length; i++) out[i] = (values[i] - min) / (1e-7 + max);
   return out;
@@ -46,13 +48,56 @@ export function camToMap(raw: Tensor, outH: number, outW: number): Map2D {
   };
 }
 
-/** Captum's _cumulative_sum_threshold: the smallest value v such that values ≤ v hold `percentile`% of the sum. */
+/**
+ * Captum's _cumulative_sum_threshold: the smallest value v such that values ≤ v hold `percentile`%
+ * of the sum. Non-negative values (the maps' magnitudes) are not sorted in full: they are counted
+ * into buckets by value, and only the bucket where the running sum crosses the goal is sorted.
+ */
 export function cumulativeSumThreshold(values: Float32Array, percentile: number): number {
-  const sorted = Float64Array.from(values).sort();
+  let max = 0;
+  let negative = false;
+  for (const v of values) {
+    if (v > max) max = v;
+    else if (!(v >= 0)) negative = true;
+  }
+  if (negative || values.length < 2 * BUCKETS || max === 0 || !Number.isFinite(max)) return thresholdOfSorted(Float64Array.from(values).sort(), 0, percentile);
+  const scale = BUCKETS / max;
+  const bucketOf = (v: number) => Math.min(BUCKETS - 1, Math.floor(v * scale));
+  const sums = new Float64Array(BUCKETS);
+  const counts = new Uint32Array(BUCKETS);
+  for (const v of values) {
+    const b = bucketOf(v);
+    sums[b] += v;
+    counts[b]++;
+  }
   let total = 0;
-  for (const v of sorted) total += v;
+  for (const s of sums) total += s;
   const goal = total * 0.01 * percentile;
-  let sum = 0;
+  let before = 0;
+  for (let b = 0; b < BUCKETS; b++) {
+    if (counts[b] === 0) continue;
+    // The last non-empty bucket always holds the answer when the goal is never reached by rounding.
+    if (before + sums[b] >= goal || b === bucketOf(max)) {
+      const members = new Float64Array(counts[b]);
+      let n = 0;
+      for (const v of values) if (bucketOf(v) === b) members[n++] = v;
+      return thresholdOfSorted(members.sort(), before, percentile, goal);
+    }
+    before += sums[b];
+  }
+  return max;
+}
+
+const BUCKETS = 4096;
+
+/** The first of `sorted` at which `start` plus the running sum reaches the goal (default: percentile% of start + the sum), else the last. */
+function thresholdOfSorted(sorted: Float64Array, start: number, percentile: number, goal?: number): number {
+  let sum = start;
+  if (goal === undefined) {
+    let total = start;
+    for (const v of sorted) total += v;
+    goal = total * 0.01 * percentile;
+  }
   for (const v of sorted) {
     sum += v;
     if (sum >= goal) return v;
@@ -80,7 +125,9 @@ export function channelSum(attr: Tensor, absolute: boolean): { values: Float32Ar
 export function attributionToMap(attr: Tensor, mode: DisplayMode, outlierPercent = 2): Map2D {
   const { values, h, w } = channelSum(attr, mode === 'absolute');
   const shown = mode === 'positive' ? relu(values) : values;
-  const threshold = cumulativeSumThreshold(shown.map(Math.abs), 100 - outlierPercent);
+  const magnitudes = new Float32Array(shown.length);
+  for (let i = 0; i < shown.length; i++) magnitudes[i] = Math.abs(shown[i]);
+  const threshold = cumulativeSumThreshold(magnitudes, 100 - outlierPercent);
   const scale = threshold > 0 ? threshold : 1;
   const map = new Float32Array(shown.length);
   for (let i = 0; i < shown.length; i++) {

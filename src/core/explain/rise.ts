@@ -12,7 +12,7 @@ import { scoreVariants } from './forward';
 import { spatialToMap } from './postprocess';
 import { Random } from './random';
 import { scoreOption } from './surrogate';
-import { ScoreKind, checkInput, describeTarget, resolveTarget } from './target';
+import { ScoreKind, checkInput, describeTarget, planTarget, resolvePlan } from './target';
 import { ExplanationMethod } from './types';
 
 export type RiseOptions = { masks: number; cells: number; probability: number; seed: number; batch: number; score: ScoreKind };
@@ -58,12 +58,12 @@ export const rise: ExplanationMethod<RiseOptions> = {
     { name: 'cells', type: 'int', default: 7, min: 1, description: 'grid size s: masks are s × s cells, upsampled' },
     { name: 'probability', type: 'number', default: 0.5, min: 0.01, max: 1, description: 'probability P that a cell is kept' },
     SEED_OPTION,
-    { name: 'batch', type: 'int', default: 32, min: 1, description: 'masked inputs per forward pass' },
+    { name: 'batch', type: 'int', default: 8, min: 1, description: 'masked inputs per forward pass' },
     scoreOption('probability'),
   ],
   async explain(ctx, options) {
     checkInput(ctx.input);
-    const { target } = await resolveTarget(ctx.model, ctx.input, ctx.target);
+    const target = await resolvePlan(ctx.model, ctx.input, await planTarget(ctx.model, ctx.input, ctx.target));
     const [, channels, H, W] = ctx.input.dims;
     const plane = H * W;
     const recipes = riseRecipes(options.masks, options.cells, options.probability, H, W, new Random(options.seed));

@@ -4,7 +4,7 @@
 // Reference implementation: Captum Saliency with abs=False (raw, signed gradient); the map shows
 // Σ_c |attr| by default.
 import { DisplayMode } from './postprocess';
-import { attributionExplanation, displayOption, inputGradient, setUpAttribution } from './attribution-common';
+import { attributionExplanation, displayOption, inputGradient } from './attribution-common';
 import { ExplanationMethod } from './types';
 
 export type SaliencyOptions = { display: DisplayMode };
@@ -19,8 +19,7 @@ export const saliency: ExplanationMethod<SaliencyOptions> = {
   reference: 'Simonyan et al. 2014 (arXiv:1312.6034); Captum Saliency (abs=False)',
   options: [displayOption('absolute')],
   async explain(ctx, options) {
-    const setup = await setUpAttribution(ctx);
-    const raw = await inputGradient(ctx, setup);
+    const { setup, gradient: raw } = await inputGradient(ctx);
     ctx.progress?.(1, 'saliency: done');
     return attributionExplanation('saliency', setup, raw, options.display);
   },

@@ -5,10 +5,10 @@
 // Reference implementation: pytorch-grad-cam ScoreCAM.get_cam_weights — up = bilinear with
 // align_corners=True (torch UpsamplingBilinear2d), norm = (x − min) / (max − min + 1e-8), s = the
 // target's raw output (the logit, not a probability), softmax over channels. One forward pass per
-// channel, in batches.
+// distinct channel (identical channels, e.g. dead ones, share their score), in batches.
 import { resizeBilinearAlignCorners } from '../image/resize';
 import { Tensor } from '../tensor';
-import { camExplanation, camShape, setUpCam, weightedChannelSum } from './cam-common';
+import { camExplanation, camShape, runAtLayer, weightedChannelSum } from './cam-common';
 import { scoreVariants } from './forward';
 import { ExplainContext, ExplanationMethod, ResolvedTarget } from './types';
 
@@ -40,24 +40,47 @@ export function softmax(values: ArrayLike<number>): Float64Array {
   return out.map((v) => v / sum);
 }
 
-export async function scoreCamWeights(ctx: ExplainContext, target: ResolvedTarget, activations: Tensor, batch: number): Promise<Float64Array> {
+/** softmax over channels of the target's score on each channel's masked input; `passes`: forward passes run. */
+export async function scoreCamWeights(ctx: ExplainContext, target: ResolvedTarget, activations: Tensor, batch: number): Promise<{ weights: Float64Array; passes: number }> {
   const [, channels, H, W] = ctx.input.dims;
-  const { c } = camShape(activations);
   const input = ctx.input.data as Float32Array;
   const plane = H * W;
-  const scores = await scoreVariants(
+  const { distinct, sourceOf } = distinctChannels(activations);
+  const distinctScores = await scoreVariants(
     ctx,
     target,
-    c,
-    (k, dst) => {
-      const mask = scoreCamMask(activations, k, H, W);
+    distinct.length,
+    (j, dst) => {
+      const mask = scoreCamMask(activations, distinct[j], H, W);
       for (let ch = 0; ch < channels; ch++) {
         for (let i = 0; i < plane; i++) dst[ch * plane + i] = input[ch * plane + i] * mask[i];
       }
     },
     { batchSize: batch, score: 'logit', label: 'scorecam: masked inputs' },
   );
-  return softmax(scores);
+  return { weights: softmax(Float64Array.from(sourceOf, (j) => distinctScores[j])), passes: distinct.length };
+}
+
+/**
+ * Channels with identical activations make identical masks, masked inputs and scores (dead ReLU
+ * channels, all zero, are the common case): each distinct channel is scored once.
+ */
+export function distinctChannels(activations: Tensor): { distinct: number[]; sourceOf: Int32Array } {
+  const { c, plane } = camShape(activations);
+  const a = activations.data as Float32Array;
+  const distinct: number[] = [];
+  const sourceOf = new Int32Array(c);
+  const byContent = new Map<string, number>();
+  for (let k = 0; k < c; k++) {
+    const key = Array.prototype.join.call(a.subarray(k * plane, (k + 1) * plane), ',');
+    let j = byContent.get(key);
+    if (j === undefined) {
+      j = distinct.push(k) - 1;
+      byContent.set(key, j);
+    }
+    sourceOf[k] = j;
+  }
+  return { distinct, sourceOf };
 }
 
 export const scoreCam: ExplanationMethod<ScoreCamOptions> = {
@@ -68,13 +91,13 @@ export const scoreCam: ExplanationMethod<ScoreCamOptions> = {
   usesLayer: true,
   formula: 'L = Σ_k softmax_k(y(X ∘ norm(up(A_k)))) A_k',
   reference: 'Wang et al. 2020 (arXiv:1910.01279); pytorch-grad-cam ScoreCAM',
-  options: [{ name: 'batch', type: 'int', default: 32, min: 1, description: 'masked inputs per forward pass' }],
+  options: [{ name: 'batch', type: 'int', default: 8, min: 1, description: 'masked inputs per forward pass' }],
   async explain(ctx, options) {
-    const setup = await setUpCam(ctx);
-    const activations = (await ctx.model.run({ [ctx.model.input.name]: ctx.input }, [setup.layer.tensor]))[setup.layer.tensor];
-    const weights = await scoreCamWeights(ctx, setup.target, activations, options.batch);
+    const { setup, outputs } = await runAtLayer(ctx);
+    const activations = outputs[setup.layer.tensor];
+    const { weights, passes } = await scoreCamWeights(ctx, setup.target, activations, options.batch);
     return camExplanation('scorecam', ctx, setup, weightedChannelSum(activations, weights), [
-      `${weights.length} forward passes, one per channel: channels upsampled bilinearly (align_corners=True), min-max scaled, multiplied with the input; weights = softmax of the target logits`,
+      `${passes} forward passes, one per distinct channel (${weights.length} channels): channels upsampled bilinearly (align_corners=True), min-max scaled, multiplied with the input; weights = softmax of the target logits`,
     ]);
   },
 };

@@ -30,7 +30,7 @@ export const smoothGrad: ExplanationMethod<SmoothGradOptions> = {
     const setup = await setUpAttribution(ctx);
     const random = new Random(options.seed);
     const x = ctx.input.data as Float32Array;
-    const raw = await weightedGradientSum(
+    const { sum: raw } = await weightedGradientSum(
       ctx,
       setup,
       options.samples,

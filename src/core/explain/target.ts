@@ -1,7 +1,7 @@
 // Targets: which output and which class score an explanation is about. The score of a row is
 // out[index] for a class, out[a] − out[b] for a difference; the backward seed puts +1 at the class
 // (and −1 at b) so gradients are those of that score.
-import { ConvModel } from '../model';
+import { ConvModel, concreteInputDims } from '../model';
 import { Tensor, argmax, float32, sizeOf } from '../tensor';
 import { ExplainError, ResolvedTarget, Target } from './types';
 
@@ -50,6 +50,65 @@ export async function resolveTarget(model: ConvModel, input: Tensor, target: Tar
   const index = target.index === 'top' ? argmax(output.data as Float32Array, 0, count) : target.index;
   checkIndex(index, count, name);
   return { target: { kind: 'class', index, output: name }, output };
+}
+
+/** A class target whose index is 'top': it becomes a class once the output for the input is known. */
+export interface TopTarget {
+  kind: 'top';
+  output: string;
+}
+
+export interface TargetPlan {
+  /** The resolved target, or 'top' still to be read from the first output computed for the input. */
+  target: ResolvedTarget | TopTarget;
+  /** The target output's dims for the input (batch 1). */
+  outputDims: number[];
+}
+
+/**
+ * The target with its indices checked and its output's dims, without running the model when the
+ * input has the size the model's shapes were probed at (the dims are then the probed ones); 'top'
+ * stays open (resolveTop) so the run that needs the output anyway also resolves it. Other input
+ * sizes take one forward pass, as resolveTarget.
+ */
+export async function planTarget(model: ConvModel, input: Tensor, target: Target): Promise<TargetPlan> {
+  const name = outputName(model, target);
+  const outputDims = await probedOutputDims(model, input, name);
+  if (!outputDims) {
+    const { target: resolved, output } = await resolveTarget(model, input, target);
+    return { target: resolved, outputDims: output.dims };
+  }
+  const count = scoresPerRow(outputDims);
+  if (target.kind === 'difference') {
+    checkIndex(target.a, count, name);
+    checkIndex(target.b, count, name);
+    if (target.a === target.b) throw new ExplainError(`a difference target needs two different classes (got ${target.a} twice)`);
+    return { target: { kind: 'difference', a: target.a, b: target.b, output: name }, outputDims };
+  }
+  if (target.index === 'top') return { target: { kind: 'top', output: name }, outputDims };
+  checkIndex(target.index, count, name);
+  return { target: { kind: 'class', index: target.index, output: name }, outputDims };
+}
+
+/** The output's probed dims, when the input has the probed size (batch aside) and the probe runs. */
+async function probedOutputDims(model: ConvModel, input: Tensor, name: string): Promise<number[] | undefined> {
+  const probed = concreteInputDims(model.input.shape);
+  const sameSize = probed.length === input.dims.length && probed.every((d, i) => i === 0 || d === input.dims[i]);
+  const dims = sameSize ? await model.probeShapes().then((shapes) => shapes.get(name), () => undefined) : undefined;
+  return dims && dims[0] === 1 ? dims : undefined;
+}
+
+/** The plan's target, 'top' resolved from the output for the input (row 0: first maximum, as ArgMax). */
+export function resolveTop(target: ResolvedTarget | TopTarget, output: Tensor): ResolvedTarget {
+  if (target.kind !== 'top') return target;
+  const count = scoresPerRow(output.dims);
+  return { kind: 'class', index: argmax(output.data as Float32Array, 0, count), output: target.output };
+}
+
+/** The plan's target resolved, with one forward pass when it is 'top'. */
+export async function resolvePlan(model: ConvModel, input: Tensor, plan: TargetPlan): Promise<ResolvedTarget> {
+  if (plan.target.kind !== 'top') return plan.target;
+  return resolveTop(plan.target, (await model.run({ [model.input.name]: input }))[plan.target.output]);
 }
 
 /** Backward seed for `batch` rows of an output shaped like `outputDims`. */

@@ -154,3 +154,26 @@ describe('explain: Ablation-CAM through the network after the layer', () => {
     assert.ok(one.notes.some((n) => n.includes("with 'skip' fed from the full model")));
   });
 });
+
+describe("explain: a 'top' target is found in the run each method makes anyway", () => {
+  const model = tinyCnn(41);
+  const input = randomTensor([1, 3, 16, 16], 42, 2);
+  after(() => model.dispose());
+
+  const METHODS: [string, Record<string, number | string | number[]>][] = [
+    ['cam', {}], ['gradcam', {}], ['gradcam++', {}], ['hirescam', {}], ['eigencam', {}], ['scorecam', {}], ['ablationcam', {}],
+    ['saliency', {}], ['input-x-gradient', {}], ['guided-backprop', {}], ['guided-gradcam', {}],
+    ['integrated-gradients', { steps: 4, method: 'riemann_trapezoid' }], ['occlusion', { window: [4], strides: [4] }],
+  ];
+  for (const [method, options] of METHODS) {
+    it(`${method}: 'top' gives the largest logit's class and the same result as that class`, async () => {
+      const logits = (await model.run({ input })).logits.data as Float32Array;
+      const top = logits.indexOf(Math.max(...logits));
+      const byTop = await explain(method, { model, input, target: { kind: 'class', index: 'top' } }, options);
+      const byIndex = await explain(method, { model, input, target: { kind: 'class', index: top } }, options);
+      assert.deepStrictEqual(byTop.target, { kind: 'class', index: top, output: 'logits' });
+      assertNear(byTop.raw.data as Float32Array, byIndex.raw.data as Float32Array, 1e-6, method);
+    });
+  }
+});
+

@@ -3,7 +3,7 @@
 import * as assert from 'assert';
 import { resizeBilinear, resizeBilinearAlignCorners, resizeNearest } from '../../../src/core/image/resize';
 import { approximationParameters, gaussLegendre } from '../../../src/core/explain/approximation';
-import { symmetricEigen, weightedRidge } from '../../../src/core/explain/linalg';
+import { symmetricEigen, topEigenpair, weightedRidge } from '../../../src/core/explain/linalg';
 import { slic } from '../../../src/core/explain/superpixels';
 import { resolveOptions } from '../../../src/core/explain/options';
 import { explain, methodNames, METHODS } from '../../../src/core/explain';
@@ -74,6 +74,25 @@ describe('explain: linear algebra', () => {
       }
     }
   });
+  it('topEigenpair (Lanczos on products A·x) finds the largest eigenpair, also of a centred Gram matrix whose null space holds the ones vector', () => {
+    const r = new Random(3);
+    for (const [n, rank, centred] of [[12, 12, false], [40, 3, true], [30, 60, true]] as [number, number, boolean][]) {
+      const b = Float64Array.from({ length: n * rank }, () => r.normal());
+      if (centred) for (let k = 0; k < rank; k++) {
+        let mean = 0;
+        for (let i = 0; i < n; i++) mean += b[i * rank + k] / n;
+        for (let i = 0; i < n; i++) b[i * rank + k] -= mean;
+      }
+      const a = new Float64Array(n * n);
+      for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) for (let k = 0; k < rank; k++) a[i * n + j] += b[i * rank + k] * b[j * rank + k];
+      const times = (x: Float64Array) => Float64Array.from({ length: n }, (_, i) => a.subarray(i * n, (i + 1) * n).reduce((s, v, j) => s + v * x[j], 0));
+      const { value, vector } = topEigenpair(times, n);
+      const full = symmetricEigen(a, n);
+      assert.ok(Math.abs(value - full.values[0]) <= 1e-12 * full.values[0], `n = ${n}: ${value} vs ${full.values[0]}`);
+      const av = times(vector);
+      for (let i = 0; i < n; i++) assert.ok(Math.abs(av[i] - value * vector[i]) < 1e-12 * value, `n = ${n}: residual at ${i}`);
+    }
+  });
   it('weightedRidge: exact on a linear target, and shrinks with alpha as sklearn Ridge', () => {
     const rows = 40;
     const cols = 3;
@@ -140,6 +159,28 @@ describe('explain: maps', () => {
     assert.ok(Math.abs(Math.max(...v) - 1) < 1e-6 && Math.abs(Math.min(...v)) < 1e-6);
     assert.strictEqual(v[0], 0);
     assert.ok(v[63] > 0.999);
+  });
+  it('cumulativeSumThreshold by buckets equals the threshold over the fully sorted values', () => {
+    const r = new Random(4);
+    const sortedThreshold = (values: Float32Array, percentile: number) => {
+      const sorted = Float64Array.from(values).sort();
+      const goal = sorted.reduce((a, b) => a + b, 0) * 0.01 * percentile;
+      let sum = 0;
+      for (const v of sorted) if ((sum += v) >= goal) return v;
+      return sorted[sorted.length - 1];
+    };
+    const n = 50176;
+    const cases = {
+      normal: Float32Array.from({ length: n }, () => Math.abs(r.normal())),
+      'heavy tail': Float32Array.from({ length: n }, () => Math.abs(r.normal()) ** 6),
+      'mostly zero': Float32Array.from({ length: n }, (_, i) => (i % 3 ? 0 : Math.abs(r.normal()))),
+      'few values': Float32Array.from({ length: n }, () => Math.floor(r.next() * 4)),
+    };
+    for (const [what, values] of Object.entries(cases)) {
+      for (const percentile of [0, 50, 98, 99.9, 100]) {
+        assert.strictEqual(cumulativeSumThreshold(values, percentile), sortedThreshold(values, percentile), `${what}, ${percentile}%`);
+      }
+    }
   });
   it("attributionToMap scales as Captum's visualize_image_attr (cumulative-mass threshold, clipped)", () => {
     assert.strictEqual(cumulativeSumThreshold(Float32Array.from([1, 1, 1, 97]), 98), 97);

@@ -1,7 +1,7 @@
 // Gradients of activations (dy = incoming gradient, x = input, y = output):
 //   Relu: dy·[x>0]    LeakyRelu: x>0 ? dy : α·dy    PRelu: x>0 ? dy : slope·dy
 //   Elu: x>0 ? dy : dy·(y+α)    Selu: x>0 ? γ·dy : dy·(y+γα)
-//   Clip (ReLU6): dy·[min<x<max], strict like PyTorch's hardtanh_backward
+//   Clip (ReLU6): dy·[min<x<max] = dy·[min<y<max], strict like PyTorch's hardtanh_backward
 //   Sigmoid: dy·y·(1-y)    Tanh: dy·(1-y²)    HardSigmoid: α·dy·[0<y<1]
 //   HardSwish: x<-3 ? 0 : x>3 ? dy : dy·(x/3+1/2)    Softplus: dy·σ(x)    Softsign: dy/(1+|x|)²
 //   Gelu: dy·(Φ(x) + x·φ(x)), tanh form differentiated as written in the ONNX spec
@@ -79,10 +79,12 @@ const clip: GradientRule = (ctx) => {
   onlyData(ctx);
   const { emit } = ctx;
   const dy = outputGradient(ctx);
-  const x = ctx.node.input[0];
+  // min < x < max exactly where min < y < max (y = min(max(x, min), max)): reading the output
+  // keeps onnxruntime's Conv+Clip fusion, which a consumer of x would break.
+  const y = ctx.node.output[0];
   // From opset 11 the bounds are optional inputs (earlier opsets are refused by the builder).
   const [, min, max] = ctx.node.input;
-  const conditions = [min && emit.op('Greater', [x, min]), max && emit.op('Less', [x, max])].filter((c): c is string => !!c);
+  const conditions = [min && emit.op('Greater', [y, min]), max && emit.op('Less', [y, max])].filter((c): c is string => !!c);
   if (conditions.length === 0) return [dy];
   return [masked(ctx, dy, conditions.length === 2 ? emit.op('And', conditions) : conditions[0])];
 };

@@ -1,10 +1,15 @@
 // Input gradients of pooling. Windows may overlap (stride < kernel), so gradients that several
 // windows send to one input position must ACCUMULATE, exactly, at every opset from 11:
-//   MaxPool: the node's Indices output (flat index of each window's maximum, the first one on
-//     ties, as in PyTorch) says where each dy goes. Windows whose positions agree modulo
-//     m = ⌈k_eff/s⌉ on every axis cannot overlap, so within such a phase the targets are distinct
-//     and a plain ScatterElements into zeros is exact; the m₁·m₂·… phases are then summed. (No
-//     ScatterElements reduction, which needs opset 16; no pad or ceil_mode arithmetic either.)
+//   MaxPool: each window's dy goes to its maximum, the first one in row-major window order on
+//     ties, as in PyTorch. float32: a Conv with one-hot kernels [K, 1, k...] lays the K elements of
+//     every window out as K channels (x·1 + 0·rest is exact; the input is padded with the lowest
+//     finite value, so padding never wins); ArgMax over them (first maximum) one-hot times dy is
+//     put back by the ConvTranspose with the same kernels, which adds overlapping windows. The
+//     forward MaxPool keeps onnxruntime's fast path, which its Indices output (10× slower) loses.
+//     Other types (no Conv kernel): the Indices output says where each dy goes. Windows whose
+//     positions agree modulo m = ⌈k_eff/s⌉ on every axis cannot overlap, so within such a phase
+//     the targets are distinct and a plain ScatterElements into zeros is exact; the m₁·m₂·…
+//     phases are then summed. (No ScatterElements reduction, which needs opset 16.)
 //   AveragePool: y = Σ_window x / D with D the divisor onnxruntime used (kernel size, count of
 //     valid positions, with ceil_mode windows clipped): 1/D = AveragePool(1)/V where V counts the
 //     valid positions of each window (a Conv of ones); dx = ConvTranspose(dy/D, ones kernel).
@@ -16,6 +21,8 @@
 // (aten/src/ATen/native/cpu/MaxPoolKernel.cpp, AvgPoolKernel.cpp); onnxruntime's pool kernels for
 // the divisor and tie semantics.
 import { attrInt, attrInts } from '../../onnx/graph';
+import { DataType } from '../../onnx/proto';
+import { Tensor } from '../../tensor';
 import { INT64_MAX, attr } from '../emitter';
 import { GradientRule, RuleContext } from '../rule';
 import { onlyData, outputGradient, range } from './common';
@@ -35,9 +42,54 @@ function addWindowsBack(ctx: RuleContext, values: string, ones: string, w: Windo
 
 const maxPool: GradientRule = (ctx) => {
   onlyData(ctx);
-  const { emit, node } = ctx;
-  if (attrInt(node, 'storage_order', 0) !== 0) ctx.unsupported('column-major storage_order');
+  if (attrInt(ctx.node, 'storage_order', 0) !== 0) ctx.unsupported('column-major storage_order');
   const dy = outputGradient(ctx);
+  return [ctx.dtype === DataType.FLOAT ? maxPoolByWindows(ctx, dy) : maxPoolByIndices(ctx, dy)];
+};
+
+/** Through the window elements extracted by a one-hot Conv, their ArgMax, and a one-hot ConvTranspose. */
+function maxPoolByWindows(ctx: RuleContext, dy: string): string {
+  const { emit, node } = ctx;
+  const [x] = node.input;
+  const y = node.output[0];
+  const w = windowOf(node, attrInts(node, 'kernel_shape') ?? []);
+  const nd = w.kernel.length;
+  const size = w.kernel.reduce((a, b) => a * b, 1);
+  const oneHot = emit.constantTensor(oneHotKernels(w.kernel, ctx.dtype === DataType.DOUBLE ? 'float64' : 'float32'));
+  // The N·C planes as a batch of one-channel images, padded with the lowest finite value so that
+  // padding never wins a window, and cut or padded at the end to exactly the extent the windows
+  // cover, (O − 1)·s + k_eff (ceil_mode's last window included).
+  const planes = emit.op('Reshape', [x, emit.op('Concat', [emit.ints([-1, 1]), emit.shapeSlice(x, 2)], [attr.int('axis', 0)])]);
+  const begin = isSame(w) ? samePadBegin(emit, w, x, y) : emit.ints(w.pads.slice(0, nd));
+  const ones = emit.ints(w.strides.map(() => 1));
+  const extent = emit.op('Add', [emit.op('Mul', [emit.op('Sub', [emit.shapeSlice(y, 2), ones]), emit.ints(w.strides)]), emit.ints(effectiveKernel(w))]);
+  const end = emit.op('Sub', [extent, emit.op('Add', [emit.shapeSlice(x, 2), begin])]);
+  const pads = emit.op('Concat', [emit.ints([0, 0]), begin, emit.ints([0, 0]), end], [attr.int('axis', 0)]);
+  const padded = emit.op('Pad', [planes, pads, ctx.scalar(ctx.dtype === DataType.DOUBLE ? -Number.MAX_VALUE : -FLOAT32_MAX)]);
+  // Channel t of a Conv with one-hot kernels is element t of every window (x·1 + 0·rest, exact).
+  const windows = emit.op('Conv', [padded, oneHot], [attr.ints('strides', w.strides), attr.ints('dilations', w.dilations)]);
+  // ArgMax takes the first maximum in row-major window order, as PyTorch's max_pool does.
+  const first = emit.op('ArgMax', [windows], [attr.int('axis', 1), attr.int('keepdims', 0)]);
+  const chosen = emit.oneHot(first, emit.int(size), 1, 1 + nd, ctx.dtype);
+  const routed = emit.op('Mul', [chosen, emit.op('Reshape', [dy, emit.op('Concat', [emit.ints([-1, 1]), emit.shapeSlice(y, 2)], [attr.int('axis', 0)])])]);
+  const summed = emit.op('ConvTranspose', [routed, oneHot], windowAttributes(w, new Array(2 * nd).fill(0)));
+  const back = emit.op('Reshape', [summed, emit.op('Concat', [emit.shapeSlice(y, 0, 2), emit.shapeSlice(summed, 2)], [attr.int('axis', 0)])]);
+  return fitSpatial(ctx, back, x, isSame(w) ? begin : w.pads.slice(0, nd));
+}
+
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+/** Weight [K, 1, k...] with a single 1 at window element t in channel t: K = the window's size. */
+function oneHotKernels(kernel: number[], dtype: 'float32' | 'float64'): Tensor {
+  const size = kernel.reduce((a, b) => a * b, 1);
+  const data = dtype === 'float64' ? new Float64Array(size * size) : new Float32Array(size * size);
+  for (let t = 0; t < size; t++) data[t * size + t] = 1;
+  return { dtype, dims: [size, 1, ...kernel], data };
+}
+
+/** Through the node's Indices output, for element types onnxruntime has no Conv for (float64). */
+function maxPoolByIndices(ctx: RuleContext, dy: string): string {
+  const { emit, node } = ctx;
   const [x] = node.input;
   const w = windowOf(node, attrInts(node, 'kernel_shape') ?? []);
   const indices = ctx.forwardOutput(1);
@@ -50,8 +102,8 @@ const maxPool: GradientRule = (ctx) => {
     const pick = (t: string) => (phases.every((m) => m === 1) ? t : emit.op('Slice', [t, emit.ints(start), emit.ints(start.map(() => INT64_MAX)), emit.ints(axes), emit.ints(phases)]));
     return emit.op('ScatterElements', [zeros, emit.op('Reshape', [pick(indices), flat]), emit.op('Reshape', [pick(dy), flat])], [attr.int('axis', 0)]);
   });
-  return [emit.reshapeLike(emit.sum(parts), x)];
-};
+  return emit.reshapeLike(emit.sum(parts), x);
+}
 
 /** Every combination of per-axis offsets 0..m-1. */
 function offsetsOf(phases: number[]): number[][] {
