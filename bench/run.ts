@@ -1,6 +1,8 @@
 // npm run bench: speed as ratios to baselines measured in the same run (a plain forward pass on
 // the same session, the recorded PyTorch times of ../shared/reference). Nothing here asserts.
-// `npm run bench -- --quick` measures fewer repetitions and skips the slowest methods.
+// `npm run bench -- --quick` measures fewer repetitions and skips the slowest methods. The machine
+// may be shared: each ratio to the forward pass uses forward passes timed alternately with the
+// method, so both see the same load.
 import * as fs from 'fs';
 import * as path from 'path';
 import { computeGradients } from '../src/core/autodiff/gradients';
@@ -15,17 +17,31 @@ import { REFERENCE_DIR, ReferenceCase, loadManifest, loadTensor, referenceAvaila
 const quick = process.argv.includes('--quick');
 const REPEATS = quick ? 3 : 10;
 
-/** Median wall time of `repeats` runs after one warm-up, in seconds. */
-export async function time(fn: () => Promise<unknown>, repeats = REPEATS): Promise<number> {
+async function seconds(fn: () => Promise<unknown>): Promise<number> {
+  const start = performance.now();
   await fn();
-  const times: number[] = [];
+  return (performance.now() - start) / 1000;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+/**
+ * Median wall times, in seconds, of `fn` and of the plain forward pass over `repeats` alternating
+ * runs after one warm-up of each (three forward passes per run when `fn` runs once).
+ */
+async function timeAgainstForward(fn: () => Promise<unknown>, forward: () => Promise<unknown>, repeats = REPEATS): Promise<{ seconds: number; forward: number }> {
+  await fn();
+  await forward();
+  const own: number[] = [];
+  const plain: number[] = [];
   for (let i = 0; i < repeats; i++) {
-    const start = performance.now();
-    await fn();
-    times.push((performance.now() - start) / 1000);
+    own.push(await seconds(fn));
+    for (let k = 0; k < (repeats === 1 ? 3 : 1); k++) plain.push(await seconds(forward));
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
+  return { seconds: median(own), forward: median(plain) };
 }
 
 const METHODS: { name: string; torchKey?: string; slow?: boolean; options?: Record<string, number | string | number[]> }[] = [
@@ -53,11 +69,11 @@ async function benchModel(c: ReferenceCase, results: Record<string, unknown>[]):
   const torch = c.torch_cpu_seconds_2_threads;
   try {
     const runtime = await model.baseSession();
-    const forward = await time(() => model.run(feeds));
+    const runForward = () => model.run(feeds);
     const { target, output } = await resolveTarget(model, input, { kind: 'class', index: c.target_class });
     const seed = seedFor(target, output.dims, 1);
     const request = { wrt: ['input', c.target_layer_tensor], seed };
-    const backward = await time(() => computeGradients(model, feeds, request));
+    const { seconds: backward, forward } = await timeAgainstForward(() => computeGradients(model, feeds, request), runForward);
     const memory = gradientMemory(c);
     console.log(`\n${c.model} (${c.image}) on ${runtime.provider.toUpperCase()}: forward ${(forward * 1000).toFixed(1)} ms (PyTorch ${(torch.forward_s * 1000).toFixed(1)} ms)`);
     console.log(`  forward+backward ${(backward * 1000).toFixed(1)} ms = ${(backward / forward).toFixed(2)}× forward (PyTorch forward+backward ${((torch.forward_s + torch.backward_s) * 1000).toFixed(1)} ms)`);
@@ -67,10 +83,11 @@ async function benchModel(c: ReferenceCase, results: Record<string, unknown>[]):
     for (const m of METHODS) {
       if (m.slow && (quick || c.image !== 'chelsea')) continue;
       const ctx = { model, input, target: { kind: 'class' as const, index: c.target_class }, layer: c.target_layer_tensor };
-      const seconds = await time(() => explain(m.name, ctx, m.options ?? {}), m.slow ? 1 : REPEATS);
+      const timed = await timeAgainstForward(() => explain(m.name, ctx, m.options ?? {}), runForward, m.slow ? 1 : REPEATS);
+      const { seconds } = timed;
       const torchSeconds = m.torchKey ? torch[m.torchKey] : undefined;
-      console.log(`  ${m.name.padEnd(22)} ${pad((seconds * 1000).toFixed(1), 9)} ${pad((seconds / forward).toFixed(2), 10)} ${pad(torchSeconds ? (torchSeconds * 1000).toFixed(1) : '—', 11)} ${pad(torchSeconds ? `${(torchSeconds / seconds).toFixed(2)}×` : '—', 9)}`);
-      results.push({ model: c.model, image: c.image, method: m.name, seconds, forward_ratio: seconds / forward, torch_seconds: torchSeconds, speedup_vs_torch: torchSeconds ? torchSeconds / seconds : undefined });
+      console.log(`  ${m.name.padEnd(22)} ${pad((seconds * 1000).toFixed(1), 9)} ${pad((seconds / timed.forward).toFixed(2), 10)} ${pad(torchSeconds ? (torchSeconds * 1000).toFixed(1) : '—', 11)} ${pad(torchSeconds ? `${(torchSeconds / seconds).toFixed(2)}×` : '—', 9)}`);
+      results.push({ model: c.model, image: c.image, method: m.name, seconds, forward_s: timed.forward, forward_ratio: seconds / timed.forward, torch_seconds: torchSeconds, speedup_vs_torch: torchSeconds ? torchSeconds / seconds : undefined });
     }
   } finally {
     await model.dispose();
@@ -79,7 +96,7 @@ async function benchModel(c: ReferenceCase, results: Record<string, unknown>[]):
 
 async function main(): Promise<void> {
   const results: Record<string, unknown>[] = [];
-  console.log(`ConvLens benchmark (${quick ? 'quick' : 'full'}; medians of ${REPEATS} runs after a warm-up; PyTorch times from the reference manifest, measured on a machine like this one with 2 threads)`);
+  console.log(`ConvLens benchmark (${quick ? 'quick' : 'full'}; medians of ${REPEATS} runs after a warm-up, × forward against forward passes timed alternately with them; PyTorch times from the reference manifest, measured on a machine like this one with 2 threads)`);
   if (referenceAvailable()) {
     const cases = loadManifest().cases;
     for (const c of quick ? cases.filter((x) => x.image === 'chelsea') : cases) await benchModel(c, results);
