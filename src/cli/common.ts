@@ -1,4 +1,5 @@
 // What most commands share: opening a model with its preprocessing and loading an input.
+import type { ActivationLimitOptions } from '../core/activationMemory';
 import { ModelContext } from '../core/context';
 import { LoadedInput } from '../core/preprocess';
 import { providerOption } from './commands/inspect';
@@ -7,14 +8,25 @@ export const MODEL_OPTIONS = {
   json: { type: 'boolean' },
   provider: { type: 'string' },
   'max-megapixels': { type: 'string' },
+  'max-activation-mb': { type: 'string' },
 } as const;
 
 export function openModel(modelPath: string, values: Record<string, string | boolean | undefined>): ModelContext {
   const megapixels = values['max-megapixels'] !== undefined ? Number(values['max-megapixels']) : undefined;
   return ModelContext.open(modelPath, {
     provider: providerOption(values.provider),
+    activationMemory: activationMemoryOption(values['max-activation-mb']),
     decode: megapixels ? { maxPixels: megapixels * 1e6, limitHint: 'raise it with --max-megapixels' } : { limitHint: 'raise it with --max-megapixels' },
   });
+}
+
+/** --max-activation-mb N: the limit on layer activations held at once (default 1024 MiB). */
+export function activationMemoryOption(value: string | boolean | undefined): ActivationLimitOptions {
+  const limitHint = 'raise it with --max-activation-mb';
+  if (value === undefined) return { limitHint };
+  const megabytes = Number(value);
+  if (!(megabytes > 0)) throw new Error(`--max-activation-mb takes a positive number of megabytes, got '${value}'`);
+  return { maxMegabytes: megabytes, limitHint };
 }
 
 export async function withModel<T>(modelPath: string, values: Record<string, string | boolean | undefined>, body: (ctx: ModelContext) => Promise<T>): Promise<T> {

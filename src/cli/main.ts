@@ -37,6 +37,12 @@ const COMMANDS: Record<string, Command> = {
 function help(): string {
   const lines = ['usage: convlens COMMAND [options]', '', 'commands:'];
   for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(14)} ${c.summary}`, `  ${''.padEnd(14)} ${c.usage}`);
+  lines.push(
+    '',
+    'limits (commands that read images or layers):',
+    '  --max-megapixels N      largest image read, in megapixels (default 40)',
+    '  --max-activation-mb N   most MiB of layer activations held at once (default 1024); larger ones are refused',
+  );
   return lines.join('\n');
 }
 

@@ -2,6 +2,8 @@
 // with extra outputs) on cached onnxruntime sessions.
 import * as fs from 'fs';
 import * as path from 'path';
+import { ActivationLimit, ActivationLimitOptions, activationBytes } from './activationMemory';
+import { probeShapeSets } from './autodiff/shapes';
 import { dimsOf, indexGraph, nodeLabel, onnxOpset, topologicalOrder } from './onnx/graph';
 import { elementCount } from './onnx/initializers';
 import { DataType, GraphProto, ModelProto, NodeProto, OnnxFormatError, decodeModel, encodeModel } from './onnx/proto';
@@ -111,6 +113,8 @@ const SHAPE_OPS = new Set(['Shape', 'Gather', 'Cast', 'Constant', 'ConstantOfSha
 
 export interface ModelOptions {
   provider?: ProviderSetting;
+  /** The limit on activations copied out of a run (layers exposed, shapes probed). */
+  activationMemory?: ActivationLimitOptions;
 }
 
 export class ConvModel {
@@ -123,16 +127,19 @@ export class ConvModel {
     readonly bytes: Uint8Array,
     readonly file: string | undefined,
     readonly provider: ProviderSetting,
+    readonly activationLimit: ActivationLimit,
   ) {}
 
   static load(file: string, options: ModelOptions = {}): ConvModel {
+    const limit = new ActivationLimit(options.activationMemory);
     const { proto, bytes } = readModelFile(file);
-    return new ConvModel(proto, bytes, path.resolve(file), options.provider ?? 'auto');
+    return new ConvModel(proto, bytes, path.resolve(file), options.provider ?? 'auto', limit);
   }
 
   static fromBytes(bytes: Uint8Array, options: ModelOptions = {}): ConvModel {
+    const limit = new ActivationLimit(options.activationMemory);
     try {
-      return new ConvModel(decodeModel(bytes), bytes, undefined, options.provider ?? 'auto');
+      return new ConvModel(decodeModel(bytes), bytes, undefined, options.provider ?? 'auto', limit);
     } catch (err) {
       if (err instanceof OnnxFormatError) throw new ModelLoadError(err.message);
       throw err;
@@ -193,15 +200,57 @@ export class ConvModel {
     return this.batchSupport;
   }
 
-  /** Runs the model with the named tensors exposed as extra outputs. */
+  /**
+   * Runs the model with the named tensors exposed as extra outputs; refused before it starts
+   * (ActivationMemoryError) when their estimated size is over the activation limit.
+   */
   async run(feeds: Record<string, Tensor>, extraOutputs: string[] = []): Promise<Record<string, Tensor>> {
     this.checkFeeds(feeds);
     const dynamic = await this.supportsBatch();
     const outputs = [...(this.graph.output ?? []).map((o) => o.name), ...extraOutputs.filter((n) => !(this.graph.output ?? []).some((o) => o.name === n))];
     if (extraOutputs.length === 0) return run(await this.baseSession(), feeds);
+    await this.checkActivationMemory(extraOutputs, feeds);
     const key = `expose:${dynamic}:${[...extraOutputs].sort().join(',')}`;
     const s = await this.session(key, () => exposeOutputs(dynamic ? withDynamicBatch(this.proto) : this.proto, extraOutputs));
     return run(s, feeds, outputs);
+  }
+
+  /**
+   * Estimated bytes of the named tensors (copies = 2 counts each twice, e.g. a layer and its
+   * gradient) for these feeds: their probed sizes scaled by the input's size over the probe's,
+   * exact for the batch and for layers whose size follows the image's.
+   */
+  async activationBytes(tensors: string[], feeds: Record<string, Tensor>, copies = 1): Promise<number> {
+    // A model that cannot run at its declared size has no probed shapes: only the feeds count.
+    const shapes = await this.probeShapes().catch(() => new Map<string, number[]>());
+    const input = this.input;
+    const fed = feeds[input.name];
+    const scale = fed ? sizeOf(fed.dims) / sizeOf(concreteInputDims(input.shape)) : 1;
+    let bytes = 0;
+    for (const name of new Set(tensors)) {
+      const probed = shapes.get(name);
+      bytes += probed ? activationBytes(probed) * scale : feeds[name] ? activationBytes(feeds[name].dims) : 0;
+    }
+    return bytes * copies;
+  }
+
+  /** Throws ActivationMemoryError, naming the limit and how to raise it, when the tensors would not fit. */
+  async checkActivationMemory(tensors: string[], feeds: Record<string, Tensor>, copies = 1): Promise<void> {
+    const named = tensors.length === 1 ? `the activations of '${tensors[0]}'` : `the activations of ${tensors.length} layers`;
+    const fed = feeds[this.input.name];
+    const what = fed ? `${named} for an input of ${formatShape(fed.dims)}` : named;
+    this.activationLimit.check(copies > 1 ? `${what} and their gradients` : what, await this.activationBytes(tensors, feeds, copies));
+  }
+
+  /**
+   * The largest batch, up to `requested`, whose activations of `tensors` fit the limit, for inputs
+   * of `itemDims` (batch 1); throws ActivationMemoryError when even one input's do not fit.
+   */
+  async batchThatFits(tensors: string[], itemDims: number[], requested: number): Promise<number> {
+    const item = { [this.input.name]: { dtype: 'float32' as const, dims: itemDims, data: new Float32Array(0) } };
+    const fits = this.activationLimit.itemsThatFit(await this.activationBytes(tensors, item));
+    if (fits < 1) await this.checkActivationMemory(tensors, item);
+    return Math.max(1, Math.min(requested, fits));
   }
 
   /** Throws a clear error when a feed's shape cannot fit the model's declared input. */
@@ -216,22 +265,20 @@ export class ConvModel {
     }
   }
 
-  /** Shapes of every node output, found by one run on a zero input of the declared size. */
+  /**
+   * Shapes of every node output, found by running a zero input of the declared size (in groups
+   * that keep within the activation limit, for a large model on a large input).
+   */
   probeShapes(): Promise<Map<string, number[]>> {
     this.probedShapes ??= (async () => {
-      const names = this.graph.node.flatMap((n) => n.output).filter(Boolean);
       const feeds: Record<string, Tensor> = {};
       for (const info of this.summary().inputs) {
         const dims = concreteInputDims(info.shape);
         feeds[info.name] = { dtype: 'float32', dims, data: new Float32Array(sizeOf(dims)) };
       }
-      const s = await createSession(encodeModel(exposeOutputs(this.proto, names)), 'cpu');
-      try {
-        const result = await run(s, feeds);
-        return new Map(Object.entries(result).map(([k, v]) => [k, v.dims]));
-      } finally {
-        await s.session.release();
-      }
+      const [shapes] = await probeShapeSets(this.proto, [feeds], this.activationLimit.bytes);
+      for (const name of Object.keys(feeds)) shapes.delete(name);
+      return shapes;
     })();
     return this.probedShapes;
   }

@@ -34,7 +34,9 @@ export function activate(context: vscode.ExtensionContext): ConvLensApi {
   const compute = new ComputeClient(context.asAbsolutePath(path.join('dist', 'worker.js')));
   client = compute;
   const hooks = new TestHooks(process.env.CONVLENS_TEST_HOOKS === '1');
-  const models = new ModelStore(compute, () => readSettings());
+  // The end-to-end tests shorten how long an idle worker is kept, to see it stop.
+  const workerIdleMs = hooks.enabled && process.env.CONVLENS_WORKER_IDLE_MS ? Number(process.env.CONVLENS_WORKER_IDLE_MS) : undefined;
+  const models = new ModelStore(compute, () => readSettings(), workerIdleMs);
   const sources = new SourceLinks(models);
   const deps: ExplainerDeps = {
     client: compute, models, sources, hooks, settings: () => readSettings(), methods: methodCatalog(compute),
@@ -61,7 +63,7 @@ export function activate(context: vscode.ExtensionContext): ConvLensApi {
     vscode.languages.registerCodeLensProvider({ language: 'python', scheme: 'file' }, definitionLenses),
     vscode.workspace.onDidGrantWorkspaceTrust(() => inferenceLenses.refresh()),
     vscode.workspace.onDidChangeConfiguration((e) => {
-      if (e.affectsConfiguration('convlens.executionProvider') || e.affectsConfiguration('convlens.preprocessing')) void models.reopenAll();
+      if (['executionProvider', 'preprocessing', 'maxActivationMemoryMB'].some((key) => e.affectsConfiguration(`convlens.${key}`))) void models.reopenAll();
       if (e.affectsConfiguration('convlens.codeLens.enabled')) inferenceLenses.refresh();
     }),
 
@@ -96,7 +98,9 @@ export function activate(context: vscode.ExtensionContext): ConvLensApi {
       if (layer) await (await views.openPanel(vscode.Uri.file(modelPath))).explainFromHost('gradcam', layer, 'notification');
     }),
   );
-  return hooks.enabled ? { testing: hooks.api() } : {};
+  // Asking a stopped worker would start it: report it stopped instead.
+  const worker = async () => (compute.running ? { pid: compute.pid, ...(await compute.call('status', {})) } : undefined);
+  return hooks.enabled ? { testing: hooks.api(worker) } : {};
 }
 
 export async function deactivate(): Promise<void> {

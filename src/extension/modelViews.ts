@@ -1,7 +1,8 @@
 // The views of a model: the model panel (a WebviewPanel opened by "Explain Model", one per model
 // file, revealed when opened again) and the read-only custom editor that shows a .onnx file as
 // its overview instead of binary noise. Both run the same webview app ('panel' view) through an
-// ExplainerSession; closing a view releases its model in the worker.
+// ExplainerSession; closing a view releases its model in the worker, and closing the last view of
+// the active model makes no model active (the side view then lets go of it as well).
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { ExplainerDeps, ExplainerSession } from './explainer';
@@ -75,6 +76,10 @@ export class ModelViews implements vscode.CustomReadonlyEditorProvider, vscode.D
     panel.onDidDispose(() => {
       this.views.delete(view);
       session.dispose();
+      // With its last view closed the model is no longer in front of the user: the side view
+      // lets go of it too, so the worker can release it.
+      const stillShown = [...this.views].some((v) => v.modelPath === modelPath);
+      if (!stillShown && this.deps.models.active === modelPath) this.deps.models.setActive(undefined);
     });
     return session;
   }

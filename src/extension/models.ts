@@ -1,7 +1,8 @@
 // The models the compute worker holds for the open views: opened once per file, shared by the
 // views that show it (counted), closed when the last one lets go, reopened when the execution
 // provider setting changes. Also which model is "active": the one the user last opened or
-// looked at, which the side view and the status bar follow.
+// looked at, which the side view and the status bar follow. When no model has been open for a
+// while, the worker process is stopped, so closing the last view gives its memory back.
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { ModelView } from '../protocol';
@@ -21,6 +22,7 @@ export class ModelStore implements vscode.Disposable {
   private readonly reopened = new vscode.EventEmitter<string>();
   private readonly activeChanged = new vscode.EventEmitter<string | undefined>();
   private activePath?: string;
+  private idleTimer?: ReturnType<typeof setTimeout>;
 
   /** A model's view changed: it opened, reopened or closed. */
   readonly onDidChange = this.changed.event;
@@ -28,10 +30,16 @@ export class ModelStore implements vscode.Disposable {
   readonly onDidReopen = this.reopened.event;
   readonly onDidChangeActive = this.activeChanged.event;
 
-  constructor(private readonly client: ComputeClient, private readonly settings: () => Pick<Settings, 'executionProvider' | 'preprocessing'>) {}
+  constructor(
+    private readonly client: ComputeClient,
+    private readonly settings: () => Pick<Settings, 'executionProvider' | 'preprocessing' | 'maxActivationMemoryMB'>,
+    /** How long the worker is kept after the last model closed (reopening soon after is quick). */
+    private readonly workerIdleMs = 30_000,
+  ) {}
 
   /** Opens the model for one more user; rejects with the reason it cannot be opened. */
   acquire(modelPath: string): Promise<ModelView> {
+    clearTimeout(this.idleTimer);
     const entry = this.entries.get(modelPath);
     if (entry) {
       entry.users++;
@@ -64,6 +72,14 @@ export class ModelStore implements vscode.Disposable {
     } catch {
       // Nothing to close: the model never opened, or the worker is gone.
     }
+    if (this.entries.size === 0) this.stopWorkerWhenIdle();
+  }
+
+  private stopWorkerWhenIdle(): void {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      if (this.entries.size === 0) void this.client.stopIfIdle();
+    }, this.workerIdleMs);
   }
 
   /** The model's view when it is open and loaded. */
@@ -102,11 +118,13 @@ export class ModelStore implements vscode.Disposable {
   private reopening?: Promise<void>;
 
   private open(modelPath: string): Promise<ModelView> {
-    const { executionProvider, preprocessing } = this.settings();
-    return this.client.call('openModel', { modelPath, provider: executionProvider, preprocessing });
+    const { executionProvider, preprocessing, maxActivationMemoryMB } = this.settings();
+    const activationMemory = { maxMegabytes: maxActivationMemoryMB, limitHint: 'raise it with the setting convlens.maxActivationMemoryMB' };
+    return this.client.call('openModel', { modelPath, provider: executionProvider, preprocessing, activationMemory });
   }
 
   dispose(): void {
+    clearTimeout(this.idleTimer);
     this.changed.dispose();
     this.reopened.dispose();
     this.activeChanged.dispose();

@@ -1,5 +1,6 @@
 // The extension's settings (contributes.configuration in package.json), read with their defaults.
 import * as vscode from 'vscode';
+import { DEFAULT_ACTIVATION_LIMIT_MB } from '../core/activationMemory';
 import type { PreprocessOverrides } from '../core/preprocess';
 import type { ProviderSetting } from '../core/runtime/session';
 
@@ -11,6 +12,8 @@ export interface Settings {
   overlayOpacity: number;
   topK: number;
   maxImagePixels: number;
+  /** Most MiB of layer activations the worker holds at once. */
+  maxActivationMemoryMB: number;
   /** Preprocessing fields that win over a model's sidecar and metadata; validated by the core. */
   preprocessing?: PreprocessOverrides;
 }
@@ -28,6 +31,7 @@ export function readSettings(): Settings {
     overlayOpacity: clamp(c.get<number>('overlayOpacity', 0.5), 0, 1),
     topK: Math.round(clamp(c.get<number>('topK', 5), 1, 100)),
     maxImagePixels: Math.round(clamp(c.get<number>('maxImagePixels', 40_000_000), 1, 1e10)),
+    maxActivationMemoryMB: clamp(c.get<number>('maxActivationMemoryMB', DEFAULT_ACTIVATION_LIMIT_MB), 1, 1e6),
     preprocessing: nonEmpty(c.get<PreprocessOverrides>('preprocessing')),
   };
 }

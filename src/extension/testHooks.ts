@@ -1,6 +1,7 @@
 // What the end-to-end tests in a real extension host can see of the extension: the messages its
 // views posted and a way to hand a view a message as its webview would. Returned from activate()
 // only when CONVLENS_TEST_HOOKS=1 is in the extension host's environment.
+import type { WorkerStatus } from '../core/runtime/jobs';
 import type { HostToWebview } from '../protocol';
 
 export interface PostedMessage {
@@ -16,6 +17,8 @@ export interface ConvLensTestApi {
   views(): string[];
   /** Handles `message` as if the webview of `view` had posted it (validated the same way). */
   sendFromWebview(view: string, message: unknown): Promise<void>;
+  /** The compute worker's process id and what it holds; undefined while no worker runs. */
+  worker(): Promise<(WorkerStatus & { pid?: number }) | undefined>;
 }
 
 export interface MessageTarget {
@@ -38,8 +41,9 @@ export class TestHooks {
     return { dispose: () => this.targets.delete(target) };
   }
 
-  api(): ConvLensTestApi {
+  api(worker: ConvLensTestApi['worker']): ConvLensTestApi {
     return {
+      worker,
       posted: () => [...this.log],
       views: () => [...this.targets].map((t) => t.id),
       sendFromWebview: async (view, message) => {

@@ -60,6 +60,8 @@ export async function computeGradients(model: ConvModel, feeds: Record<string, T
     if (!feeds[info.name]) throw new GradientRequestError(`the model needs an input named '${info.name}' ${formatShape(info.shape)}`);
   }
   const output = request.output ?? model.summary().outputs[0]?.name;
+  // Each tensor differentiated comes back twice: its value and its gradient.
+  await model.checkActivationMemory(request.wrt, feeds, 2);
   const batched = await model.supportsBatch();
   const seed = request.seed;
   const key = `gradient|${batched}|${output}|${[...request.wrt].sort().join(',')}|${request.overridesKey ?? overridesKey(request.overrides)}${seed === 'top' ? '|top' : ''}`;
@@ -120,10 +122,10 @@ function shapesOf(model: ConvModel, proto: ModelProto, batched: boolean): Promis
       }
       return feeds;
     };
-    const atOne = async (): Promise<ProbedShapes> => ({ shapes: (await probeShapeSets(proto, [feedsAt(1)]))[0] });
+    const atOne = async (): Promise<ProbedShapes> => ({ shapes: (await probeShapeSets(proto, [feedsAt(1)], model.activationLimit.bytes))[0] });
     // A model whose other inputs do not take the batch probes at batch 1 only.
     shapes = batched
-      ? probeShapeSets(proto, [feedsAt(1), feedsAt(2)]).then(([one, two]) => ({ shapes: one, batchShapes: two }), atOne)
+      ? probeShapeSets(proto, [feedsAt(1), feedsAt(2)], model.activationLimit.bytes).then(([one, two]) => ({ shapes: one, batchShapes: two }), atOne)
       : atOne();
     probed.set(model, shapes);
   }

@@ -9,7 +9,7 @@
 // CVPR 2017); the rules (rules.ts) and the mark check (shortcut.ts) read them.
 import { RunControl, throwIfCancelled, usableBatchSize } from '../explain/forward';
 import { findLabelsFile, labelsFor } from '../labels/labels';
-import { ConvModel } from '../model';
+import { ConvModel, concreteInputDims } from '../model';
 import { assertTensorExists } from '../onnx/surgery';
 import { Tensor, argmax } from '../tensor';
 import { FeatureCache, RecordLayout, entryKey, recordLength, sha256, statEntry } from './cache';
@@ -163,12 +163,16 @@ function floatOutput(outputs: Record<string, Tensor>, name: string): Tensor<Floa
   return t as Tensor<Float32Array>;
 }
 
+function exposedTensors(tensors: { layer: string; penultimate: string; output: string }): string[] {
+  return [...new Set([tensors.layer, tensors.penultimate, tensors.output])];
+}
+
 async function runBatch(model: ConvModel, inputs: Tensor<Float32Array>[], tensors: { layer: string; penultimate: string; output: string }) {
   const sample = inputs[0].data.length;
   const data = new Float32Array(inputs.length * sample);
   inputs.forEach((t, i) => data.set(t.data, i * sample));
   const batch: Tensor = { dtype: 'float32', dims: [inputs.length, ...inputs[0].dims.slice(1)], data };
-  const outputs = await model.run({ [model.input.name]: batch }, [...new Set([tensors.layer, tensors.penultimate, tensors.output])]);
+  const outputs = await model.run({ [model.input.name]: batch }, exposedTensors(tensors));
   return recordsOf(outputs, tensors, inputs.length);
 }
 
@@ -236,7 +240,9 @@ export async function extractFeatures(model: ConvModel, folder: string, options:
     const done = stats.cached + stats.computed + skipped.length;
     options.progress?.(done / total, `features: ${done}/${total} images (${stats.cached} from the cache)`);
   };
-  const batchSize = await usableBatchSize(model, options.batchSize ?? 32);
+  // Batches shrink so that their activations keep within the model's activation memory limit.
+  const itemDims = [1, concreteInputDims(model.input.shape)[1], ...input.size];
+  const batchSize = missing.length > 0 ? await model.batchThatFits(exposedTensors(tensors), itemDims, await usableBatchSize(model, options.batchSize ?? 32)) : 1;
   for (let start = 0; start < missing.length; start += batchSize) {
     throwIfCancelled(options.signal);
     const loadedInputs = await Promise.all(missing.slice(start, start + batchSize).map(async (i) => ({ i, tensor: await loadImage(input, listing.images[i], skipped) })));

@@ -69,6 +69,13 @@ export class ComputeClient {
     return this.worker?.pid;
   }
 
+  /** Stops the child when no job is running (freeing its memory); the next call starts a fresh one. Resolves to whether it stopped. */
+  async stopIfIdle(): Promise<boolean> {
+    if (!this.worker || this.pending.size > 0) return false;
+    await this.dispose();
+    return true;
+  }
+
   async dispose(): Promise<void> {
     const worker = this.worker;
     this.worker = undefined;

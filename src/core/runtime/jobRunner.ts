@@ -19,8 +19,8 @@ import { formatNpy } from '../npy';
 import { preprocessImage } from '../preprocess';
 import { renderPng } from '../render';
 import { Tensor } from '../tensor';
-import { JobArgs, JobContext, JobHandlers, JobName, JobResult } from './jobs';
-import { datasetJobs, forgetDatasets } from './jobs/dataset';
+import { JobArgs, JobContext, JobHandlers, JobName, JobResult, WorkerStatus } from './jobs';
+import { datasetJobs, forgetDatasets, keptDatasetCount } from './jobs/dataset';
 import { insideJobs } from './jobs/inside';
 import { layerTensor } from './jobs/state';
 
@@ -80,9 +80,9 @@ async function gradientProblem(ctx: ModelContext): Promise<{ problem?: string; c
   }
 }
 
-async function openModel({ modelPath, provider, preprocessing }: JobArgs<'openModel'>): Promise<ModelView> {
+async function openModel({ modelPath, provider, preprocessing, activationMemory }: JobArgs<'openModel'>): Promise<ModelView> {
   await closeModel({ modelPath });
-  const ctx = ModelContext.open(modelPath, { provider, preprocessing });
+  const ctx = ModelContext.open(modelPath, { provider, preprocessing, activationMemory });
   contexts.set(modelPath, ctx);
   const summary = ctx.model.summary();
   const [layers, runtime, gradients] = await Promise.all([ctx.model.layers(), ctx.model.baseSession(), gradientProblem(ctx)]);
@@ -109,6 +109,7 @@ async function closeModel({ modelPath }: JobArgs<'closeModel'>): Promise<void> {
   const ctx = contexts.get(modelPath);
   contexts.delete(modelPath);
   for (const [id, image] of images) if (image.modelPath === modelPath) images.delete(id);
+  for (const [id, kept] of explanations) if (kept.image.modelPath === modelPath) explanations.delete(id);
   forgetDatasets(modelPath);
   await ctx?.dispose();
 }
@@ -231,6 +232,10 @@ async function exportExplanation({ explanationId, format }: JobArgs<'exportExpla
 
 type Handlers = JobHandlers<JobName>;
 
+async function status(): Promise<WorkerStatus> {
+  return { models: [...contexts.keys()], images: images.size, explanations: explanations.size, datasets: keptDatasetCount() };
+}
+
 async function methods(): Promise<MethodView[]> {
   return methodNames().map((name) => {
     const m = methodByName(name);
@@ -241,7 +246,7 @@ async function methods(): Promise<MethodView[]> {
 const state = { contextFor, imageFor };
 
 const handlers: Handlers = {
-  openModel, closeModel, loadImage, predict, explain: explainJob, activations: activationsJob, exportExplanation, methods,
+  openModel, closeModel, status, loadImage, predict, explain: explainJob, activations: activationsJob, exportExplanation, methods,
   ...datasetJobs(state), ...insideJobs(state),
 };
 

@@ -1,6 +1,7 @@
 // The jobs the compute worker runs, with their argument and result types: the contract between
 // the VS Code layer (through ComputeClient) and the core. Results are the protocol's view types,
 // ready to post to a webview.
+import type { ActivationLimitOptions } from '../activationMemory';
 import type {
   ActivationsView, AttentionView, DatasetView, EffectiveFieldView, EmbeddingView, ExplanationView, GalleryView, ImageView, ImportanceView,
   KernelsView, MethodView, ModelView, NeighborsView, Prediction, ReceptiveFieldsView, RulesView, SanityCheckView, TargetSpec,
@@ -8,9 +9,16 @@ import type {
 import type { PreprocessOverrides } from '../preprocess';
 import type { ProviderSetting } from './session';
 
+export interface WorkerStatus {
+  models: string[];
+  images: number;
+  explanations: number;
+  datasets: number;
+}
+
 export interface JobTypes {
   /** Loads (or reloads) a model and describes it. */
-  openModel: { args: { modelPath: string; provider: ProviderSetting; preprocessing?: PreprocessOverrides }; result: ModelView };
+  openModel: { args: { modelPath: string; provider: ProviderSetting; preprocessing?: PreprocessOverrides; activationMemory?: ActivationLimitOptions }; result: ModelView };
   /** Decodes and preprocesses an image for a model; the worker keeps it under the returned id. */
   loadImage: { args: { modelPath: string; imagePath?: string; name?: string; base64?: string }; result: ImageView };
   predict: { args: { modelPath: string; imageId: string; topK: number }; result: Prediction[] };
@@ -25,6 +33,8 @@ export interface JobTypes {
   /** An explanation kept by the worker, as PNG overlay or .npy of the raw attribution. */
   exportExplanation: { args: { explanationId: string; format: 'png' | 'npy' }; result: { bytes: Uint8Array; suggestedName: string } };
   closeModel: { args: { modelPath: string }; result: void };
+  /** What the worker holds: open models and the images, explanations and datasets kept for them. */
+  status: { args: Record<string, never>; result: WorkerStatus };
   /** The explanation methods with their formulas, for method pickers. */
   methods: { args: Record<string, never>; result: MethodView[] };
 

@@ -47,6 +47,10 @@ export class DatasetGoneError extends Error {
 }
 
 /** Drops the datasets of a model that closes. */
+export function keptDatasetCount(): number {
+  return datasets.size;
+}
+
 export function forgetDatasets(modelPath: string): void {
   for (const [id, kept] of datasets) if (kept.modelPath === modelPath) datasets.delete(id);
 }
