@@ -2,6 +2,8 @@
 // When the folder is absent, suites that need it are skipped with a message saying so.
 import * as fs from 'fs';
 import * as path from 'path';
+import { ExplainContext } from '../../src/core/explain/types';
+import { ConvModel } from '../../src/core/model';
 import { FloatTensor } from '../../src/core/tensor';
 
 export const REFERENCE_DIR = process.env.CONVLENS_REFERENCE ?? path.resolve(__dirname, '../../../../shared/reference');
@@ -38,6 +40,27 @@ export function loadTensor(c: ReferenceCase, name: string): FloatTensor {
   const bytes = fs.readFileSync(path.join(REFERENCE_DIR, c.dir, `${name}.f32`));
   const data = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
   return { dtype: 'float32', dims: c.tensors[name], data };
+}
+
+/**
+ * The model of a case (CPU), loaded on first use and shared by the calling suite's tests; the suite
+ * disposes them when it ends. Call it in the suite's body.
+ */
+export function referenceModels(): (c: ReferenceCase) => ConvModel {
+  const models = new Map<string, ConvModel>();
+  after(async () => {
+    for (const m of models.values()) await m.dispose();
+  });
+  return (c) => {
+    const file = modelPath(c);
+    if (!models.has(file)) models.set(file, ConvModel.load(file, { provider: 'cpu' }));
+    return models.get(file)!;
+  };
+}
+
+/** What an explanation of a case is asked for: its input, its target class and its target layer. */
+export function referenceContext(model: ConvModel, c: ReferenceCase): ExplainContext {
+  return { model, input: loadTensor(c, 'input'), target: { kind: 'class', index: c.target_class }, layer: c.target_layer_tensor };
 }
 
 /**

@@ -16,9 +16,8 @@
 // exports as Clip), so there Captum's result is the plain gradient, as is ours with {Relu: guided}.
 import * as assert from 'assert';
 import { computeGradients, guidedRelu, seedForClass } from '../../src/core/autodiff/gradients';
-import { ConvModel } from '../../src/core/model';
 import { Tensor, maxAbs } from '../../src/core/tensor';
-import { ReferenceCase, assertClose, describeReference, loadTensor, modelPath } from '../support/reference';
+import { assertClose, describeReference, loadTensor, referenceModels } from '../support/reference';
 import { explainByKinkFlips } from './autodiff/kinks';
 
 const RTOL = 1e-3;
@@ -31,15 +30,7 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 describeReference('autodiff: reference gradients', (manifest) => {
-  const models = new Map<string, ConvModel>();
-  const modelOf = (c: ReferenceCase) => {
-    const file = modelPath(c);
-    if (!models.has(file)) models.set(file, ConvModel.load(file, { provider: 'cpu' }));
-    return models.get(file) as ConvModel;
-  };
-  after(async () => {
-    for (const m of models.values()) await m.dispose();
-  });
+  const modelOf = referenceModels();
 
   for (const c of manifest.cases) {
     describe(`${c.model} / ${c.image}`, () => {

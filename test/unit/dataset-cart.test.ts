@@ -2,7 +2,7 @@ import * as assert from 'assert';
 import { DecisionTree, giniImpurity, leafPaths, predictTree, trainTree, treeDepth } from '../../src/core/dataset/cart';
 import { DatasetError } from '../../src/core/dataset/errors';
 import { DatasetFeatures } from '../../src/core/dataset/features';
-import { seededRandom } from '../../src/core/dataset/random';
+import { seededRandom } from '../../src/core/random';
 import { distillRules, rulesToJson, rulesToText } from '../../src/core/dataset/rules';
 import { holdoutSplit } from '../../src/core/dataset/split';
 

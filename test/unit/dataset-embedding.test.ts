@@ -4,12 +4,8 @@ import { receptiveBox } from '../../src/core/dataset/exemplars';
 import { DatasetFeatures } from '../../src/core/dataset/features';
 import { nearestNeighbors } from '../../src/core/dataset/neighbors';
 import { pca } from '../../src/core/dataset/pca';
-import { seededRandom } from '../../src/core/dataset/random';
+import { seededRandom, standardNormal } from '../../src/core/random';
 import { removeMark } from '../../src/core/dataset/shortcut';
-
-function gaussian(random: () => number): number {
-  return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
-}
 
 describe('dataset: PCA', () => {
   it('finds the axes and variances of a 2-D set with known covariance', () => {
@@ -33,8 +29,8 @@ describe('dataset: PCA', () => {
     const n = 200;
     const data = new Float32Array(n * 10);
     for (let i = 0; i < n; i++) {
-      const t = 5 * gaussian(random);
-      for (let j = 0; j < 10; j++) data[i * 10 + j] = 3 + t * unit[j] + 0.3 * gaussian(random);
+      const t = 5 * standardNormal(random);
+      for (let j = 0; j < 10; j++) data[i * 10 + j] = 3 + t * unit[j] + 0.3 * standardNormal(random);
     }
     const result = pca(data, n, 10);
     const alignment = Math.abs(result.components[0].reduce((s, v, j) => s + v * unit[j], 0));
@@ -54,7 +50,7 @@ describe('dataset: PCA', () => {
 describe('dataset: UMAP', () => {
   const random = seededRandom(9);
   const centres = [0, 1, 2].map((k) => Array.from({ length: 8 }, (_, j) => (j === k ? 10 : 0)));
-  const rows = Array.from({ length: 45 }, (_, i) => centres[i % 3].map((c) => c + gaussian(random) * 0.5));
+  const rows = Array.from({ length: 45 }, (_, i) => centres[i % 3].map((c) => c + standardNormal(random) * 0.5));
 
   it('is deterministic for a seed and keeps separated clusters apart', async () => {
     const a = await umap2d(rows, { seed: 1 });

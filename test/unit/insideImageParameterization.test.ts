@@ -1,7 +1,7 @@
 import * as assert from 'assert';
-import { seededRandom } from '../../src/core/dataset/random';
+import { seededRandom } from '../../src/core/random';
 import { COLOR_DECORRELATION, backpropImage, createParameters, dft2, renderImage } from '../../src/core/inside/imageParameterization';
-import { AffineResampler, IDENTITY, gaussianBlur, randomTransform } from '../../src/core/inside/transforms';
+import { AffineResampler, IDENTITY, randomTransform } from '../../src/core/inside/transforms';
 
 const random = seededRandom(42);
 const noise = (n: number) => Float64Array.from({ length: n }, () => random() - 0.5);
@@ -125,19 +125,5 @@ describe('affine resampling (jitter, scale, rotation) and its adjoint', () => {
       const g = Float32Array.from(noise(3 * h * w));
       close(dot(resampler.apply(x), g), dot(x, resampler.adjoint(g)), 1e-5, `transform ${JSON.stringify(t)}`);
     }
-  });
-});
-
-describe('Gaussian blur', () => {
-  it('keeps a constant image and spreads a point symmetrically', () => {
-    const flat = new Float64Array(2 * 25).fill(0.3);
-    gaussianBlur(flat, 2, 5, 5, 1);
-    for (const v of flat) close(v, 0.3, 1e-12, 'constant');
-    const point = new Float64Array(49);
-    point[24] = 1;
-    gaussianBlur(point, 1, 7, 7, 1);
-    close(point[23], point[25], 1e-12, 'left/right');
-    close(point[17], point[31], 1e-12, 'up/down');
-    assert.ok(point[24] > point[23] && point[23] > point[22]);
   });
 });

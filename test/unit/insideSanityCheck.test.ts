@@ -1,13 +1,13 @@
 import * as assert from 'assert';
 import { ConvModel } from '../../src/core/model';
-import { initializerValue } from '../../src/core/inside/initializer';
+import { tensorFromProto } from '../../src/core/onnx/initializers';
 import { FloatTensor, float32 } from '../../src/core/tensor';
 import { cascadingRandomization, explanationMaps, randomizeLayers, weightedLayers } from '../../src/core/inside/sanityCheck';
 import { SAMPLE_MODEL, describeSample, sampleImages } from './insideSample';
 
 function weightOf(model: ConvModel | { proto: ConvModel['proto'] }, name: string): Float32Array {
   const t = model.proto.graph!.initializer!.find((i) => i.name === name)!;
-  return initializerValue(t).data as Float32Array;
+  return tensorFromProto(t).data as Float32Array;
 }
 
 function std(values: Float32Array): number {

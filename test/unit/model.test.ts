@@ -1,20 +1,12 @@
 import * as assert from 'assert';
-import { ConvModel } from '../../src/core/model';
-import { assertClose, describeReference, loadTensor, modelPath } from '../support/reference';
+import { assertClose, describeReference, loadTensor, referenceModels } from '../support/reference';
 
 describeReference('model core on the reference models', (manifest) => {
-  const models = new Map<string, ConvModel>();
-  const modelFor = (file: string) => {
-    if (!models.has(file)) models.set(file, ConvModel.load(file, { provider: 'cpu' }));
-    return models.get(file)!;
-  };
-  after(async () => {
-    for (const m of models.values()) await m.dispose();
-  });
+  const modelFor = referenceModels();
 
   for (const c of manifest.cases) {
     it(`${c.model}/${c.image}: logits and target activation match PyTorch within 1e-3 relative`, async () => {
-      const model = modelFor(modelPath(c));
+      const model = modelFor(c);
       const out = await model.run({ input: loadTensor(c, 'input') }, [c.target_layer_tensor]);
       assertClose(out.logits.data as Float32Array, loadTensor(c, 'logits').data, 1e-3, 'logits');
       assert.deepStrictEqual(out[c.target_layer_tensor].dims, c.tensors.target_activation);
@@ -23,7 +15,7 @@ describeReference('model core on the reference models', (manifest) => {
   }
 
   it('summarises resnet18: inputs, opset, parameters, ops, layers with probed shapes', async () => {
-    const model = modelFor(modelPath(manifest.cases[0]));
+    const model = modelFor(manifest.cases[0]);
     const s = model.summary();
     assert.deepStrictEqual(s.inputs, [{ name: 'input', dtype: 'float32', shape: [1, 3, 224, 224] }]);
     assert.strictEqual(s.opset, 13);

@@ -11,6 +11,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { formatNpy } from '../../src/core/npy';
 import { ModelProto, decodeModel, encodeModel } from '../../src/core/onnx/proto';
+import { seededRandom } from '../../src/core/random';
 import { ComputeClient, WorkerCrashedError } from '../../src/core/runtime/client';
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -20,17 +21,6 @@ const MUTANTS = Number(process.env.CONVLENS_FUZZ) || 300;
 const SEED = 20261127;
 
 interface Base { name: string; bytes: Uint8Array; proto: ModelProto; input: string }
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function varint(value: number): number[] {
   const out: number[] = [];
@@ -203,7 +193,7 @@ describe('reliability: fuzzed models through the compute worker', function () {
   before(() => {
     client = new ComputeClient(WORKER);
     const shapesInput = path.join(dir, 'shapes.input.npy');
-    const random = mulberry32(SEED);
+    const random = seededRandom(SEED);
     fs.writeFileSync(shapesInput, formatNpy({ dtype: 'float32', dims: [1, 3, 64, 64], data: Float32Array.from({ length: 3 * 64 * 64 }, () => random() - 0.5) }));
     const sources: [string, string][] = [
       [path.join(ROOT, 'sample/shapes.onnx'), shapesInput],
@@ -254,7 +244,7 @@ describe('reliability: fuzzed models through the compute worker', function () {
 
   it(`every mutant ends in a clear error or a valid result, and worker crashes are contained (${MUTANTS} mutants, seed ${SEED})`, async () => {
     assert.ok(bases.length > 0, 'the fuzz needs at least one model');
-    const rand = mulberry32(SEED);
+    const rand = seededRandom(SEED);
     const names = Object.keys(MUTATIONS);
     const tally: Tally = { tried: 0, errors: 0, successes: 0, contained: 0, unclear: [], slow: [] };
     const byMutation: Record<string, { error: number; success: number; crash: number }> = {};

@@ -45,62 +45,36 @@ export async function launchChromium(): Promise<Browser> {
 
 export type Theme = 'light' | 'dark';
 
-// A subset of the variables VS Code sets on a webview's <html> (Light Modern / Dark Modern).
-const THEMES: Record<Theme, Record<string, string>> = {
-  dark: {
-    'font-family': 'system-ui, "Ubuntu", "Droid Sans", sans-serif', 'font-size': '13px', 'font-weight': 'normal',
-    'editor-font-family': '"Droid Sans Mono", monospace',
-    foreground: '#cccccc', descriptionForeground: '#9d9d9d', errorForeground: '#f85149', focusBorder: '#0078d4',
-    'editor-background': '#1f1f1f', 'editor-foreground': '#cccccc', 'sideBar-background': '#181818', 'editorWidget-background': '#202020',
-    'panel-border': '#2b2b2b', 'widget-border': '#313131', 'editorWidget-border': '#454545',
-    'textLink-foreground': '#4daafc', 'textLink-activeForeground': '#4daafc', 'textBlockQuote-background': '#2b2b2b',
-    'badge-background': '#616161', 'badge-foreground': '#f8f8f8', 'progressBar-background': '#0078d4',
-    'button-background': '#0078d4', 'button-foreground': '#ffffff', 'button-hoverBackground': '#026ec1', 'button-border': '#ffffff12',
-    'button-secondaryBackground': '#313131', 'button-secondaryForeground': '#cccccc', 'button-secondaryHoverBackground': '#3c3c3c',
-    'input-background': '#313131', 'input-foreground': '#cccccc', 'input-border': '#3c3c3c', 'input-placeholderForeground': '#989898',
-    'dropdown-background': '#313131', 'dropdown-foreground': '#cccccc', 'dropdown-border': '#3c3c3c', 'dropdown-listBackground': '#1f1f1f',
-    'settings-dropdownBackground': '#313131', 'settings-dropdownForeground': '#cccccc', 'settings-dropdownBorder': '#3c3c3c', 'settings-dropdownListBorder': '#454545',
-    'settings-checkboxBackground': '#313131', 'settings-checkboxBorder': '#3c3c3c', 'settings-checkboxForeground': '#cccccc',
-    'checkbox-background': '#313131', 'checkbox-border': '#3c3c3c', 'checkbox-foreground': '#cccccc',
-    'list-hoverBackground': '#2a2d2e', 'list-activeSelectionBackground': '#04395e', 'list-activeSelectionForeground': '#ffffff',
-    'list-inactiveSelectionBackground': '#37373d', 'list-focusOutline': '#0078d4', 'list-focusBackground': '#04395e',
-    'inputValidation-errorBackground': '#5a1d1d', 'inputValidation-errorBorder': '#be1100', 'editorWarning-foreground': '#cca700',
-    'charts-blue': '#3794ff', 'charts-green': '#89d185', 'panelTitle-activeForeground': '#cccccc', 'panelTitle-activeBorder': '#0078d4',
-    'panelTitle-inactiveForeground': '#9d9d9d', 'tab-activeForeground': '#ffffff', 'icon-foreground': '#cccccc',
-    'settings-headerBorder': '#2b2b2b', 'panel-background': '#181818',
-    'settings-textInputBackground': '#313131', 'settings-textInputForeground': '#cccccc', 'settings-textInputBorder': '#3c3c3c',
-    'widget-shadow': '#0000005c', 'toolbar-hoverOutline': '#00000000', 'list-highlightForeground': '#2aaaff', 'list-focusHighlightForeground': '#2aaaff', 'list-hoverForeground': '#ffffff',
-    'scrollbarSlider-background': '#79797966', 'scrollbarSlider-hoverBackground': '#646464b3', 'scrollbarSlider-activeBackground': '#bfbfbf66',
-  },
-  light: {
-    'font-family': 'system-ui, "Ubuntu", "Droid Sans", sans-serif', 'font-size': '13px', 'font-weight': 'normal',
-    'editor-font-family': '"Droid Sans Mono", monospace',
-    foreground: '#3b3b3b', descriptionForeground: '#3b3b3b', errorForeground: '#f85149', focusBorder: '#005fb8',
-    'editor-background': '#ffffff', 'editor-foreground': '#3b3b3b', 'sideBar-background': '#f8f8f8', 'editorWidget-background': '#f8f8f8',
-    'panel-border': '#e5e5e5', 'widget-border': '#e5e5e5', 'editorWidget-border': '#c8c8c8',
-    'textLink-foreground': '#005fb8', 'textLink-activeForeground': '#005fb8', 'textBlockQuote-background': '#f8f8f8',
-    'badge-background': '#cccccc', 'badge-foreground': '#3b3b3b', 'progressBar-background': '#005fb8',
-    'button-background': '#005fb8', 'button-foreground': '#ffffff', 'button-hoverBackground': '#0258a8', 'button-border': '#0000001a',
-    'button-secondaryBackground': '#e5e5e5', 'button-secondaryForeground': '#3b3b3b', 'button-secondaryHoverBackground': '#cccccc',
-    'input-background': '#ffffff', 'input-foreground': '#3b3b3b', 'input-border': '#cecece', 'input-placeholderForeground': '#767676',
-    'dropdown-background': '#ffffff', 'dropdown-foreground': '#3b3b3b', 'dropdown-border': '#cecece', 'dropdown-listBackground': '#ffffff',
-    'settings-dropdownBackground': '#ffffff', 'settings-dropdownForeground': '#3b3b3b', 'settings-dropdownBorder': '#cecece', 'settings-dropdownListBorder': '#c8c8c8',
-    'settings-checkboxBackground': '#f8f8f8', 'settings-checkboxBorder': '#cecece', 'settings-checkboxForeground': '#3b3b3b',
-    'checkbox-background': '#f8f8f8', 'checkbox-border': '#cecece', 'checkbox-foreground': '#3b3b3b',
-    'list-hoverBackground': '#f2f2f2', 'list-activeSelectionBackground': '#e8e8e8', 'list-activeSelectionForeground': '#000000',
-    'list-inactiveSelectionBackground': '#e4e6f1', 'list-focusOutline': '#005fb8', 'list-focusBackground': '#e8e8e8',
-    'inputValidation-errorBackground': '#f2dede', 'inputValidation-errorBorder': '#be1100', 'editorWarning-foreground': '#bf8803',
-    'charts-blue': '#1a85ff', 'charts-green': '#388a34', 'panelTitle-activeForeground': '#3b3b3b', 'panelTitle-activeBorder': '#005fb8',
-    'panelTitle-inactiveForeground': '#3b3b3b', 'tab-activeForeground': '#3b3b3b', 'icon-foreground': '#3b3b3b',
-    'settings-headerBorder': '#e5e5e5', 'panel-background': '#f8f8f8',
-    'settings-textInputBackground': '#ffffff', 'settings-textInputForeground': '#3b3b3b', 'settings-textInputBorder': '#cecece',
-    'widget-shadow': '#00000029', 'toolbar-hoverOutline': '#00000000', 'list-highlightForeground': '#0066bf', 'list-focusHighlightForeground': '#0066bf', 'list-hoverForeground': '#000000',
-    'scrollbarSlider-background': '#64646466', 'scrollbarSlider-hoverBackground': '#646464b3', 'scrollbarSlider-activeBackground': '#00000099',
-  },
+// A subset of the variables VS Code sets on a webview's <html>: [Dark Modern, Light Modern] values.
+const THEME_VARIABLES: Record<string, [dark: string, light: string]> = {
+  'font-family': ['system-ui, "Ubuntu", "Droid Sans", sans-serif', 'system-ui, "Ubuntu", "Droid Sans", sans-serif'],
+  'font-size': ['13px', '13px'], 'font-weight': ['normal', 'normal'],
+  'editor-font-family': ['"Droid Sans Mono", monospace', '"Droid Sans Mono", monospace'],
+  foreground: ['#cccccc', '#3b3b3b'], descriptionForeground: ['#9d9d9d', '#3b3b3b'], errorForeground: ['#f85149', '#f85149'], focusBorder: ['#0078d4', '#005fb8'],
+  'editor-background': ['#1f1f1f', '#ffffff'], 'editor-foreground': ['#cccccc', '#3b3b3b'], 'sideBar-background': ['#181818', '#f8f8f8'], 'editorWidget-background': ['#202020', '#f8f8f8'],
+  'panel-border': ['#2b2b2b', '#e5e5e5'], 'widget-border': ['#313131', '#e5e5e5'], 'editorWidget-border': ['#454545', '#c8c8c8'],
+  'textLink-foreground': ['#4daafc', '#005fb8'], 'textLink-activeForeground': ['#4daafc', '#005fb8'], 'textBlockQuote-background': ['#2b2b2b', '#f8f8f8'],
+  'badge-background': ['#616161', '#cccccc'], 'badge-foreground': ['#f8f8f8', '#3b3b3b'], 'progressBar-background': ['#0078d4', '#005fb8'],
+  'button-background': ['#0078d4', '#005fb8'], 'button-foreground': ['#ffffff', '#ffffff'], 'button-hoverBackground': ['#026ec1', '#0258a8'], 'button-border': ['#ffffff12', '#0000001a'],
+  'button-secondaryBackground': ['#313131', '#e5e5e5'], 'button-secondaryForeground': ['#cccccc', '#3b3b3b'], 'button-secondaryHoverBackground': ['#3c3c3c', '#cccccc'],
+  'input-background': ['#313131', '#ffffff'], 'input-foreground': ['#cccccc', '#3b3b3b'], 'input-border': ['#3c3c3c', '#cecece'], 'input-placeholderForeground': ['#989898', '#767676'],
+  'dropdown-background': ['#313131', '#ffffff'], 'dropdown-foreground': ['#cccccc', '#3b3b3b'], 'dropdown-border': ['#3c3c3c', '#cecece'], 'dropdown-listBackground': ['#1f1f1f', '#ffffff'],
+  'settings-dropdownBackground': ['#313131', '#ffffff'], 'settings-dropdownForeground': ['#cccccc', '#3b3b3b'], 'settings-dropdownBorder': ['#3c3c3c', '#cecece'], 'settings-dropdownListBorder': ['#454545', '#c8c8c8'],
+  'settings-checkboxBackground': ['#313131', '#f8f8f8'], 'settings-checkboxBorder': ['#3c3c3c', '#cecece'], 'settings-checkboxForeground': ['#cccccc', '#3b3b3b'],
+  'checkbox-background': ['#313131', '#f8f8f8'], 'checkbox-border': ['#3c3c3c', '#cecece'], 'checkbox-foreground': ['#cccccc', '#3b3b3b'],
+  'list-hoverBackground': ['#2a2d2e', '#f2f2f2'], 'list-activeSelectionBackground': ['#04395e', '#e8e8e8'], 'list-activeSelectionForeground': ['#ffffff', '#000000'],
+  'list-inactiveSelectionBackground': ['#37373d', '#e4e6f1'], 'list-focusOutline': ['#0078d4', '#005fb8'], 'list-focusBackground': ['#04395e', '#e8e8e8'],
+  'inputValidation-errorBackground': ['#5a1d1d', '#f2dede'], 'inputValidation-errorBorder': ['#be1100', '#be1100'], 'editorWarning-foreground': ['#cca700', '#bf8803'],
+  'charts-blue': ['#3794ff', '#1a85ff'], 'charts-green': ['#89d185', '#388a34'], 'panelTitle-activeForeground': ['#cccccc', '#3b3b3b'], 'panelTitle-activeBorder': ['#0078d4', '#005fb8'],
+  'panelTitle-inactiveForeground': ['#9d9d9d', '#3b3b3b'], 'tab-activeForeground': ['#ffffff', '#3b3b3b'], 'icon-foreground': ['#cccccc', '#3b3b3b'],
+  'settings-headerBorder': ['#2b2b2b', '#e5e5e5'], 'panel-background': ['#181818', '#f8f8f8'],
+  'settings-textInputBackground': ['#313131', '#ffffff'], 'settings-textInputForeground': ['#cccccc', '#3b3b3b'], 'settings-textInputBorder': ['#3c3c3c', '#cecece'],
+  'widget-shadow': ['#0000005c', '#00000029'], 'toolbar-hoverOutline': ['#00000000', '#00000000'], 'list-highlightForeground': ['#2aaaff', '#0066bf'], 'list-focusHighlightForeground': ['#2aaaff', '#0066bf'], 'list-hoverForeground': ['#ffffff', '#000000'],
+  'scrollbarSlider-background': ['#79797966', '#64646466'], 'scrollbarSlider-hoverBackground': ['#646464b3', '#646464b3'], 'scrollbarSlider-activeBackground': ['#bfbfbf66', '#00000099'],
 };
 
 function themeCss(theme: Theme): string {
-  const vars = Object.entries(THEMES[theme]).map(([k, v]) => `--vscode-${k}: ${v};`).join('\n  ');
+  const vars = Object.entries(THEME_VARIABLES).map(([k, [dark, light]]) => `--vscode-${k}: ${theme === 'dark' ? dark : light};`).join('\n  ');
   return `html {\n  ${vars}\n}\nbody { background-color: var(--vscode-editor-background); color: var(--vscode-foreground); }`;
 }
 

@@ -7,7 +7,7 @@ import { RunControl, throwIfCancelled } from '../explain/forward';
 import { DatasetError } from './errors';
 import { DatasetFeatures, rowOf } from './features';
 import { pca } from './pca';
-import { seededRandom } from './random';
+import { seededRandom } from '../random';
 
 export type EmbeddingMethod = 'pca' | 'umap';
 

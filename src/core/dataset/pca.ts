@@ -8,7 +8,7 @@
 // largest-magnitude entry is positive, and the start vector comes from a seeded generator, so the
 // result is deterministic.
 import { DatasetError } from './errors';
-import { seededRandom } from './random';
+import { seededRandom } from '../random';
 
 export interface PcaResult {
   mean: Float64Array;

@@ -3,7 +3,7 @@
 // round(fraction · group size) are held out. The same image stays on the same side when others are
 // added, and no random seed is involved.
 import { DatasetError } from './errors';
-import { stringHash } from './random';
+import { stringHash } from '../random';
 
 /** true for each held-out item. */
 export function holdoutSplit(names: readonly string[], groups: readonly number[], fraction: number): boolean[] {

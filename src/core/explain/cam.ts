@@ -26,8 +26,7 @@ function constantValue(graph: GraphProto, name: string, modelDir?: string): Tens
   const node = graph.node.find((n) => n.op_type === 'Constant' && n.output[0] === name);
   const proto = (graph.initializer ?? []).find((t) => t.name === name) ?? (node && attrTensor(node, 'value'));
   if (!proto) return undefined;
-  // Decoded raw_data can be a view into a larger Node Buffer: copy it so the bytes start at offset 0.
-  return tensorFromProto(proto.raw_data ? { ...proto, raw_data: new Uint8Array(proto.raw_data) } : proto, modelDir);
+  return tensorFromProto(proto, modelDir);
 }
 
 function onlyConsumer(consumers: Map<string, NodeProto[]>, tensor: string, what: string): NodeProto {

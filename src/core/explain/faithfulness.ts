@@ -5,9 +5,11 @@
 //   rise fast (high area is good).
 //   Curves are sampled at fractions k/steps of the pixels, all channels of a pixel at once; the area
 //   is the trapezoid rule over fractions in [0, 1]; the normalised area divides it by the score of
-//   the unmodified input. Baseline: a Gaussian blur of the input (σ in pixels, edges clamped) or 0.
+//   the unmodified input. Baseline: a Gaussian blur of the input (σ in pixels, edges clamped;
+//   image/blur.ts) or 0.
 // - Pointing game (Zhang et al., 2016, arXiv:1608.00507): a hit when the map's maximum lies in the
 //   object's bounding box (optionally within a tolerance in pixels).
+import { gaussianBlur } from '../image/blur';
 import { Tensor } from '../tensor';
 import { scoreVariants } from './forward';
 import { ScoreKind, checkInput, resolveTarget, targetScores } from './target';
@@ -38,41 +40,6 @@ export interface Faithfulness {
   notes: string[];
 }
 
-function gaussianKernel(sigma: number): Float64Array {
-  const radius = Math.max(1, Math.ceil(3 * sigma));
-  const k = Float64Array.from({ length: 2 * radius + 1 }, (_, i) => Math.exp(-((i - radius) ** 2) / (2 * sigma * sigma)));
-  const sum = k.reduce((a, b) => a + b, 0);
-  return k.map((v) => v / sum);
-}
-
-/** Separable Gaussian blur of every channel of an NCHW tensor, edges clamped. */
-export function gaussianBlur(input: Tensor, sigma: number): Float32Array {
-  const [, channels, h, w] = input.dims;
-  const x = input.data as Float32Array;
-  const k = gaussianKernel(sigma);
-  const r = (k.length - 1) / 2;
-  const out = new Float32Array(x.length);
-  const row = new Float64Array(h * w);
-  for (let c = 0; c < channels; c++) {
-    const off = c * h * w;
-    for (let y = 0; y < h; y++) {
-      for (let xx = 0; xx < w; xx++) {
-        let s = 0;
-        for (let i = -r; i <= r; i++) s += k[i + r] * x[off + y * w + Math.min(w - 1, Math.max(0, xx + i))];
-        row[y * w + xx] = s;
-      }
-    }
-    for (let y = 0; y < h; y++) {
-      for (let xx = 0; xx < w; xx++) {
-        let s = 0;
-        for (let i = -r; i <= r; i++) s += k[i + r] * row[Math.min(h - 1, Math.max(0, y + i)) * w + xx];
-        out[off + y * w + xx] = s;
-      }
-    }
-  }
-  return out;
-}
-
 /** Pixel indices in decreasing order of the map (ties in index order). */
 export function pixelOrder(map: Tensor): Int32Array {
   const values = map.data as Float32Array;
@@ -98,7 +65,7 @@ export async function deletionInsertion(ctx: ExplainContext, map: Tensor, option
   const baselineKind = options.baseline ?? 'blur';
   const { target, output } = await resolveTarget(ctx.model, ctx.input, ctx.target);
   const x = ctx.input.data as Float32Array;
-  const baseline = baselineKind === 'blur' ? gaussianBlur(ctx.input, sigma) : new Float32Array(x.length);
+  const baseline = baselineKind === 'blur' ? gaussianBlur(x, channels, H, W, sigma, new Float32Array(x.length)) : new Float32Array(x.length);
   const order = pixelOrder(map);
   const fractions = Array.from({ length: steps + 1 }, (_, i) => i / steps);
   // Variant i < steps + 1: deletion at fraction i; the rest: insertion.

@@ -6,12 +6,12 @@
 // (M − 1) / (C(M, k) k (M − k)) in expectation. Off superpixels take the baseline.
 // Reference implementation: Captum KernelShap (kernel_shap_perturb_generator, inf_weight 1e6,
 // sklearn LinearRegression with intercept); for a linear model f, β_s = Σ_{i∈s} w_i (x_i − b_i).
+import { Random } from '../random';
 import { Tensor } from '../tensor';
-import { SEED_OPTION, attributionExplanation, baselineTensor, displayOption, setUpAttribution } from './attribution-common';
+import { SEED_OPTION, baselineTensor, displayOption } from './attribution-common';
 import { rSquared, weightedRidge } from './linalg';
 import { DisplayMode } from './postprocess';
-import { Random } from './random';
-import { SEGMENT_OPTIONS, scoreCoalitions, scoreOption, segment, segmentsTensor, spreadToInput } from './surrogate';
+import { SEGMENT_OPTIONS, sampleSuperpixels, scoreOption, superpixelExplanation } from './surrogate';
 import { ScoreKind } from './target';
 import { ExplanationMethod } from './types';
 
@@ -55,14 +55,10 @@ export const kernelShap: ExplanationMethod<KernelShapOptions> = {
     displayOption('signed'),
   ],
   async explain(ctx, options) {
-    const setup = await setUpAttribution(ctx);
-    const seg = segment(ctx, options.segments, options.compactness);
-    const m = seg.count;
-    const coalitions = shapleyCoalitions(m, options.samples, new Random(options.seed));
-    const baseline = baselineTensor(ctx.input, options.baseline).data as Float32Array;
-    const scores = await scoreCoalitions(ctx, setup.target, seg, coalitions, options.samples, baseline, {
-      batch: options.batch, score: options.score, label: 'kernel-shap: coalitions',
-    });
+    const baseline = () => baselineTensor(ctx.input, options.baseline).data as Float32Array;
+    const perturbed = await sampleSuperpixels(ctx, options, shapleyCoalitions, baseline, 'kernel-shap: coalitions');
+    const { coalitions, scores } = perturbed;
+    const m = perturbed.seg.count;
     const weights = new Float64Array(options.samples).fill(1);
     weights[0] = weights[1] = INFINITE_WEIGHT;
     const fit = weightedRidge(Float64Array.from(coalitions), scores, weights, options.samples, m, 0);
@@ -71,13 +67,10 @@ export const kernelShap: ExplanationMethod<KernelShapOptions> = {
     const sampled = options.samples - 2;
     const r2 = sampled > 1 ? rSquared(Float64Array.from(coalitions.subarray(2 * m)), scores.subarray(2), new Float64Array(sampled).fill(1), fit.coefficients, fit.intercept, m) : fit.r2;
     const underdetermined = options.samples <= m + 1 ? [`only ${options.samples} coalitions for ${m} superpixels: the fit is underdetermined, raise 'samples'`] : [];
-    return {
-      ...attributionExplanation('kernel-shap', setup, spreadToInput(ctx.input, seg, fit.coefficients), options.display, [
-        `${m} SLIC superpixels, ${options.samples} coalitions (seed ${options.seed}), off superpixels take the baseline, score: ${options.score}`,
-        `Σ Shapley values = ${total.toPrecision(5)} vs y(x) − y(baseline) = ${(scores[0] - scores[1]).toPrecision(5)}; R² on the sampled coalitions = ${r2.toFixed(3)}`,
-        ...underdetermined,
-      ], { r2, shapleySum: total, scoreGain: scores[0] - scores[1], superpixels: m }),
-      segments: segmentsTensor(seg),
-    };
+    return superpixelExplanation('kernel-shap', ctx, perturbed, fit.coefficients, options.display, [
+      `${m} SLIC superpixels, ${options.samples} coalitions (seed ${options.seed}), off superpixels take the baseline, score: ${options.score}`,
+      `Σ Shapley values = ${total.toPrecision(5)} vs y(x) − y(baseline) = ${(scores[0] - scores[1]).toPrecision(5)}; R² on the sampled coalitions = ${r2.toFixed(3)}`,
+      ...underdetermined,
+    ], { r2, shapleySum: total, scoreGain: scores[0] - scores[1], superpixels: m });
   },
 };

@@ -7,11 +7,11 @@
 // fit_intercept=True) with sample weights, R² on the weighted samples as the fit score; hidden
 // superpixels take their mean colour (hide_color=None), the score is the class probability
 // (classifier_fn). Superpixels: SLIC (see superpixels.ts) instead of lime's quickshift.
-import { SEED_OPTION, attributionExplanation, displayOption, setUpAttribution } from './attribution-common';
+import { Random } from '../random';
+import { SEED_OPTION, displayOption } from './attribution-common';
 import { weightedRidge } from './linalg';
 import { DisplayMode } from './postprocess';
-import { Random } from './random';
-import { SEGMENT_OPTIONS, scoreCoalitions, scoreOption, segment, segmentMeans, segmentsTensor, spreadToInput } from './surrogate';
+import { SEGMENT_OPTIONS, sampleSuperpixels, scoreOption, segmentMeans, superpixelExplanation } from './surrogate';
 import { ScoreKind } from './target';
 import { ExplanationMethod } from './types';
 
@@ -19,6 +19,14 @@ export type LimeOptions = {
   samples: number; segments: number; compactness: number; kernelWidth: number; alpha: number;
   seed: number; batch: number; score: ScoreKind; display: DisplayMode;
 };
+
+/** Coalitions as lime draws them: all on, then uniform random bits. */
+export function limeCoalitions(m: number, samples: number, random: Random): Uint8Array {
+  const z = new Uint8Array(samples * m);
+  z.fill(1, 0, m);
+  for (let i = m; i < z.length; i++) z[i] = random.int(2);
+  return z;
+}
 
 /** lime's kernel on the cosine distance between a coalition with k of M features on and all-ones. */
 export function limeWeight(k: number, m: number, kernelWidth: number): number {
@@ -45,16 +53,9 @@ export const lime: ExplanationMethod<LimeOptions> = {
     displayOption('positive'),
   ],
   async explain(ctx, options) {
-    const setup = await setUpAttribution(ctx);
-    const seg = segment(ctx, options.segments, options.compactness);
-    const m = seg.count;
-    const random = new Random(options.seed);
-    const coalitions = new Uint8Array(options.samples * m);
-    coalitions.fill(1, 0, m);
-    for (let i = m; i < coalitions.length; i++) coalitions[i] = random.int(2);
-    const scores = await scoreCoalitions(ctx, setup.target, seg, coalitions, options.samples, segmentMeans(ctx.input, seg), {
-      batch: options.batch, score: options.score, label: 'lime: perturbed inputs',
-    });
+    const perturbed = await sampleSuperpixels(ctx, options, limeCoalitions, (seg) => segmentMeans(ctx.input, seg), 'lime: perturbed inputs');
+    const { coalitions, scores } = perturbed;
+    const m = perturbed.seg.count;
     const weights = new Float64Array(options.samples);
     for (let i = 0; i < options.samples; i++) {
       let k = 0;
@@ -62,12 +63,9 @@ export const lime: ExplanationMethod<LimeOptions> = {
       weights[i] = limeWeight(k, m, options.kernelWidth);
     }
     const fit = weightedRidge(Float64Array.from(coalitions), scores, weights, options.samples, m, options.alpha);
-    return {
-      ...attributionExplanation('lime', setup, spreadToInput(ctx.input, seg, fit.coefficients), options.display, [
-        `${m} SLIC superpixels, ${options.samples} samples (seed ${options.seed}), hidden superpixels take their mean colour, score: ${options.score}`,
-        `surrogate: ridge (alpha ${options.alpha}) weighted by √exp(−d²/${options.kernelWidth}²) on cosine distance; weighted R² = ${fit.r2.toFixed(3)}`,
-      ], { r2: fit.r2, intercept: fit.intercept, superpixels: m }),
-      segments: segmentsTensor(seg),
-    };
+    return superpixelExplanation('lime', ctx, perturbed, fit.coefficients, options.display, [
+      `${m} SLIC superpixels, ${options.samples} samples (seed ${options.seed}), hidden superpixels take their mean colour, score: ${options.score}`,
+      `surrogate: ridge (alpha ${options.alpha}) weighted by √exp(−d²/${options.kernelWidth}²) on cosine distance; weighted R² = ${fit.r2.toFixed(3)}`,
+    ], { r2: fit.r2, intercept: fit.intercept, superpixels: m });
   },
 };

@@ -1,7 +1,7 @@
 // Small dense linear algebra in float64, row-major: the symmetric eigenproblem, the top eigenpair
 // of an operator (EigenCAM's principal component) and weighted least squares (LIME and Kernel
 // SHAP surrogates).
-import { Random } from './random';
+import { Random } from '../random';
 
 /**
  * Eigenvalues and eigenvectors of a symmetric n×n matrix, sorted by decreasing eigenvalue;

@@ -10,7 +10,7 @@ import { Tensor, float32 } from '../tensor';
 import { SEED_OPTION } from './attribution-common';
 import { scoreVariants } from './forward';
 import { spatialToMap } from './postprocess';
-import { Random } from './random';
+import { Random } from '../random';
 import { scoreOption } from './surrogate';
 import { ScoreKind, checkInput, describeTarget, planTarget, resolvePlan } from './target';
 import { ExplanationMethod } from './types';

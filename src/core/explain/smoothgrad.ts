@@ -6,7 +6,7 @@
 // from a seeded generator, so runs are reproducible (Captum draws from torch's global RNG).
 import { DisplayMode } from './postprocess';
 import { BATCH_OPTION, SEED_OPTION, attributionExplanation, displayOption, setUpAttribution, weightedGradientSum } from './attribution-common';
-import { Random } from './random';
+import { Random } from '../random';
 import { ExplanationMethod } from './types';
 
 export type SmoothGradOptions = { samples: number; stdev: number; seed: number; batch: number; display: DisplayMode };

@@ -1,11 +1,14 @@
-// What LIME and Kernel SHAP share: superpixels as interpretable features, coalitions (which
+// What LIME and Kernel SHAP share: superpixels as interpretable features, seeded coalitions (which
 // superpixels keep the input's values, the others take a replacement), batched scoring of the
 // perturbed inputs, and the per-superpixel coefficients spread back to input shape.
+import { Random } from '../random';
 import { Tensor, float32 } from '../tensor';
+import { AttributionSetup, attributionExplanation, setUpAttribution } from './attribution-common';
 import { scoreVariants } from './forward';
+import { DisplayMode } from './postprocess';
 import { Segmentation, slic } from './superpixels';
 import { ScoreKind } from './target';
-import { ExplainContext, OptionSpec, ResolvedTarget } from './types';
+import { ExplainContext, Explanation, OptionSpec, ResolvedTarget } from './types';
 
 export const SEGMENT_OPTIONS: OptionSpec[] = [
   { name: 'segments', type: 'int', default: 50, min: 2, description: 'number of SLIC superpixels aimed for' },
@@ -14,10 +17,6 @@ export const SEGMENT_OPTIONS: OptionSpec[] = [
 
 export function scoreOption(fallback: ScoreKind): OptionSpec {
   return { name: 'score', type: 'choice', default: fallback, choices: ['logit', 'probability'], description: "the target's raw output, or its softmax over the output row ('logit' when the model already outputs probabilities)" };
-}
-
-export function segment(ctx: ExplainContext, segments: number, compactness: number): Segmentation {
-  return slic(ctx.input, segments, compactness);
 }
 
 /** Per-channel mean of the input over each superpixel, as an input-shaped replacement (lime's hide_color=None). */
@@ -40,7 +39,7 @@ export function segmentMeans(input: Tensor, seg: Segmentation): Float32Array {
  * Scores of the inputs where superpixel s keeps the input if coalitions[i·M + s] is 1 and takes
  * `replacement` (input-shaped) if 0.
  */
-export function scoreCoalitions(
+function scoreCoalitions(
   ctx: ExplainContext,
   target: ResolvedTarget,
   seg: Segmentation,
@@ -68,7 +67,7 @@ export function scoreCoalitions(
 }
 
 /** Coefficient of each pixel's superpixel in every channel: input-shaped, as Captum returns with a feature mask. */
-export function spreadToInput(input: Tensor, seg: Segmentation, coefficients: ArrayLike<number>): Tensor {
+function spreadToInput(input: Tensor, seg: Segmentation, coefficients: ArrayLike<number>): Tensor {
   const plane = seg.height * seg.width;
   const channels = input.data.length / plane;
   const out = new Float32Array(input.data.length);
@@ -76,6 +75,49 @@ export function spreadToInput(input: Tensor, seg: Segmentation, coefficients: Ar
   return float32(input.dims, out);
 }
 
-export function segmentsTensor(seg: Segmentation): Tensor {
+function segmentsTensor(seg: Segmentation): Tensor {
   return { dtype: 'int32', dims: [seg.height, seg.width], data: seg.labels };
+}
+
+export interface SuperpixelSamples {
+  setup: AttributionSetup;
+  seg: Segmentation;
+  /** samples × M, row-major: 1 where the superpixel keeps the input. */
+  coalitions: Uint8Array;
+  /** The target's score on each perturbed input. */
+  scores: Float64Array;
+}
+
+/**
+ * The target, the input's SLIC superpixels, `samples` coalitions drawn over them with the seeded
+ * `draw`, and the score of each input whose off superpixels take `replacement(seg)`.
+ */
+export async function sampleSuperpixels(
+  ctx: ExplainContext,
+  options: { samples: number; segments: number; compactness: number; seed: number; batch: number; score: ScoreKind },
+  draw: (m: number, samples: number, random: Random) => Uint8Array,
+  replacement: (seg: Segmentation) => Float32Array,
+  label: string,
+): Promise<SuperpixelSamples> {
+  const setup = await setUpAttribution(ctx);
+  const seg = slic(ctx.input, options.segments, options.compactness);
+  const coalitions = draw(seg.count, options.samples, new Random(options.seed));
+  const scores = await scoreCoalitions(ctx, setup.target, seg, coalitions, options.samples, replacement(seg), { batch: options.batch, score: options.score, label });
+  return { setup, seg, coalitions, scores };
+}
+
+/** The explanation of per-superpixel coefficients: spread to input shape, with the superpixels. */
+export function superpixelExplanation(
+  method: string,
+  ctx: ExplainContext,
+  perturbed: SuperpixelSamples,
+  coefficients: ArrayLike<number>,
+  display: DisplayMode,
+  notes: string[],
+  metrics: Record<string, number>,
+): Explanation {
+  return {
+    ...attributionExplanation(method, perturbed.setup, spreadToInput(ctx.input, perturbed.seg, coefficients), display, notes, metrics),
+    segments: segmentsTensor(perturbed.seg),
+  };
 }

@@ -30,6 +30,14 @@ function checkIndex(i: number, count: number, output: string): void {
   }
 }
 
+/** A difference target with both classes checked against the output's `count` scores per image. */
+function checkedDifference(target: { a: number; b: number }, count: number, output: string): ResolvedTarget {
+  checkIndex(target.a, count, output);
+  checkIndex(target.b, count, output);
+  if (target.a === target.b) throw new ExplainError(`a difference target needs two different classes (got ${target.a} twice)`);
+  return { kind: 'difference', a: target.a, b: target.b, output };
+}
+
 export function checkInput(input: Tensor): void {
   if (input.dtype !== 'float32' || input.dims.length !== 4 || input.dims[0] !== 1) {
     throw new ExplainError(`explanations take one image as a float32 [1, C, H, W] tensor; got ${input.dtype} [${input.dims.join(', ')}]`);
@@ -41,12 +49,7 @@ export async function resolveTarget(model: ConvModel, input: Tensor, target: Tar
   const name = outputName(model, target);
   const output = (await model.run({ [model.input.name]: input }))[name];
   const count = scoresPerRow(output.dims);
-  if (target.kind === 'difference') {
-    checkIndex(target.a, count, name);
-    checkIndex(target.b, count, name);
-    if (target.a === target.b) throw new ExplainError(`a difference target needs two different classes (got ${target.a} twice)`);
-    return { target: { kind: 'difference', a: target.a, b: target.b, output: name }, output };
-  }
+  if (target.kind === 'difference') return { target: checkedDifference(target, count, name), output };
   const index = target.index === 'top' ? argmax(output.data as Float32Array, 0, count) : target.index;
   checkIndex(index, count, name);
   return { target: { kind: 'class', index, output: name }, output };
@@ -79,12 +82,7 @@ export async function planTarget(model: ConvModel, input: Tensor, target: Target
     return { target: resolved, outputDims: output.dims };
   }
   const count = scoresPerRow(outputDims);
-  if (target.kind === 'difference') {
-    checkIndex(target.a, count, name);
-    checkIndex(target.b, count, name);
-    if (target.a === target.b) throw new ExplainError(`a difference target needs two different classes (got ${target.a} twice)`);
-    return { target: { kind: 'difference', a: target.a, b: target.b, output: name }, outputDims };
-  }
+  if (target.kind === 'difference') return { target: checkedDifference(target, count, name), outputDims };
   if (target.index === 'top') return { target: { kind: 'top', output: name }, outputDims };
   checkIndex(target.index, count, name);
   return { target: { kind: 'class', index: target.index, output: name }, outputDims };

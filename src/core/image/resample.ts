@@ -22,6 +22,7 @@
 // - shorterSideSize / centerCropBox: torchvision 0.14 Resize(int) and CenterCrop:
 //   the shorter side becomes `size`, the longer ⌊size · long / short⌋; crop offsets
 //   round((in − crop) / 2) with Python's round-half-to-even.
+import { gaussianKernel } from './blur';
 
 /** A row-major HWC image with any numeric storage. */
 export interface ImageLike {
@@ -57,14 +58,10 @@ function mirrorIndex(i: number, n: number): number {
   return j >= n ? period - j : j;
 }
 
-function gaussianKernel(sigma: number): Float64Array {
+/** scipy.ndimage.gaussian_filter's weights (truncate 4); σ ≈ 0 is no filter. */
+function prefilterKernel(sigma: number): Float64Array {
   if (sigma <= 1e-15) return Float64Array.of(1);
-  const radius = Math.floor(4 * sigma + 0.5);
-  const kernel = new Float64Array(2 * radius + 1);
-  let sum = 0;
-  for (let k = -radius; k <= radius; k++) sum += kernel[k + radius] = Math.exp((-0.5 * k * k) / (sigma * sigma));
-  for (let k = 0; k < kernel.length; k++) kernel[k] /= sum;
-  return kernel;
+  return gaussianKernel(sigma, Math.floor(4 * sigma + 0.5));
 }
 
 interface LinearTaps {
@@ -132,8 +129,8 @@ export function resizeSkimage(image: ImageLike, outH: number, outW: number, valu
   const xs = mirrorLinearTaps(w, outW);
   const rows = neededIndices(ys, h);
   const cols = neededIndices(xs, w);
-  const ky = gaussianKernel(Math.max(0, (h / outH - 1) / 2));
-  const kx = gaussianKernel(Math.max(0, (w / outW - 1) / 2));
+  const ky = prefilterKernel(Math.max(0, (h / outH - 1) / 2));
+  const kx = prefilterKernel(Math.max(0, (w / outW - 1) / 2));
   const ry = (ky.length - 1) / 2;
   const rx = (kx.length - 1) / 2;
 

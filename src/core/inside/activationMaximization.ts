@@ -13,21 +13,24 @@
 // 0.05, Lucent's default). ∂J/∂input comes from the gradient engine (src/core/autodiff) with the
 // seed selecting the objective; the chain back to θ is done here with each map's adjoint.
 // ReLUs pass Lucid's redirected gradient (redirectedRelu.ts) so channels dead on the starting image
-// can still be raised. The pixel parameterisation may be blurred every few steps (Yosinski et al. 2015).
+// can still be raised. The pixel parameterisation may be blurred every few steps (Yosinski, Clune,
+// Nguyen, Fuchs & Lipson, "Understanding Neural Networks Through Deep Visualization", 2015;
+// image/blur.ts).
 // Objectives sharing a tensor are optimised together as one batch when the model takes a batch.
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { computeGradients } from '../autodiff/gradients';
+import { gaussianBlur } from '../image/blur';
 import { ConvModel, concreteInputDims } from '../model';
 import { formatNpy, parseNpy } from '../npy';
 import { assertTensorExists } from '../onnx/surgery';
 import { CancelledError } from '../runtime/jobs';
 import { FloatTensor, Tensor, float32, sizeOf } from '../tensor';
-import { seededRandom } from '../dataset/random';
+import { seededRandom } from '../random';
 import { ImageParameters, Parameterization, backpropImage, createParameters, renderImage } from './imageParameterization';
 import { redirectedRelu } from './redirectedRelu';
-import { AffineResampler, IDENTITY, TransformOptions, gaussianBlur, randomTransform } from './transforms';
+import { AffineResampler, IDENTITY, TransformOptions, randomTransform } from './transforms';
 
 export class FeatureVisualizationError extends Error {
   constructor(message: string) {
@@ -233,7 +236,7 @@ async function optimizeGroup(
       backpropImage(t.params, rendered[b], resamplers[b].adjoint(gradRgb), gradReal, gradImag);
       adamAscent(t.params.real, gradReal, t.m[0], t.v[0], step, lr);
       if (t.params.kind === 'fourier') adamAscent(t.params.imag, gradImag, t.m[1], t.v[1], step, lr);
-      else if (options.blur && step % options.blur.every === 0) gaussianBlur(t.params.real, 3, height, width, options.blur.sigma);
+      else if (options.blur && step % options.blur.every === 0) gaussianBlur(t.params.real, 3, height, width, options.blur.sigma, t.params.real);
     });
     onStep(step);
   }

@@ -14,7 +14,7 @@
 //   Valid RGB:          rgb = sigmoid(x) ∈ (0, 1).
 // Adjoints: for y = Re(U z) with U unitary, ∂L/∂(Re z) + i ∂L/∂(Im z) = Uᴴ g, and the ortho IDFT's
 // Uᴴ is the ortho DFT; M's adjoint is Mᵀ; sigmoid' = rgb (1 − rgb).
-import { seededRandom } from '../dataset/random';
+import { seededRandom, standardNormal } from '../random';
 
 const COLOR_CORRELATION_SVD_SQRT = [
   [0.26, 0.09, 0.02],
@@ -60,11 +60,10 @@ export function createParameters(height: number, width: number, options: Paramet
   const kind = options.kind ?? 'fourier';
   const channels = options.channels ?? 3;
   const random = seededRandom(options.seed ?? 0);
-  const normal = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
   const sd = options.sd ?? 0.01;
   const size = channels * height * width;
-  const real = Float64Array.from({ length: size }, () => sd * normal());
-  const imag = kind === 'fourier' ? Float64Array.from({ length: size }, () => sd * normal()) : new Float64Array(0);
+  const real = Float64Array.from({ length: size }, () => sd * standardNormal(random));
+  const imag = kind === 'fourier' ? Float64Array.from({ length: size }, () => sd * standardNormal(random)) : new Float64Array(0);
   const scale = new Float64Array(kind === 'fourier' ? height * width : 0);
   if (kind === 'fourier') {
     const fy = fftFrequencies(height);

@@ -5,7 +5,7 @@
 // channel otherwise. A montage lays them out in a grid with a gap between kernels.
 import { ConvModel } from '../model';
 import { indexGraph, nodeLabel, topologicalOrder } from '../onnx/graph';
-import { initializerValue } from './initializer';
+import { tensorFromProto } from '../onnx/initializers';
 import { FloatTensor, float32 } from '../tensor';
 import { minMaxNormalize } from './similarity';
 
@@ -32,7 +32,7 @@ export function firstLayerKernels(model: ConvModel): FirstLayerKernels {
   const conv = topologicalOrder(graph).find((n) => n.op_type === 'Conv' && initializers.has(n.input[1]));
   if (!conv) throw new KernelError('the model has no convolution with a weight initializer');
   const proto = graph.initializer!.find((t) => t.name === conv.input[1])!;
-  const weight = initializerValue(proto, model.dir);
+  const weight = tensorFromProto(proto, model.dir);
   if (weight.dtype !== 'float32' || weight.dims.length !== 4) {
     throw new KernelError(`the first convolution's weight '${conv.input[1]}' is ${weight.dtype} [${weight.dims.join(', ')}]; 2-D float32 kernels are drawn`);
   }

@@ -23,14 +23,14 @@
 // channels (averaged over the inputs used), and report the smallest set of pixels holding a given
 // fraction (default 95%) of the total mass.
 import { attrInt, attrInts, attrString, indexGraph, nodeLabel, topologicalOrder } from '../onnx/graph';
-import { initializerValue } from './initializer';
+import { tensorFromProto } from '../onnx/initializers';
 import { GraphProto, NodeProto, TensorProto } from '../onnx/proto';
 import { assertTensorExists } from '../onnx/surgery';
 import { computeGradients } from '../autodiff/gradients';
 import { ConvModel, concreteInputDims } from '../model';
 import { CancelledError } from '../runtime/jobs';
 import { FloatTensor, float32, sizeOf } from '../tensor';
-import { seededRandom } from '../dataset/random';
+import { seededRandom, standardNormal } from '../random';
 
 /** Receptive field of one tensor along [y, x]. */
 export interface ReceptiveField {
@@ -171,7 +171,7 @@ function widest(fields: Field[]): Field {
 // position 0 by the leading spatial pads.
 function padField(node: NodeProto, input: Field, initializers: Map<string, TensorProto>): Field | string {
   const padsTensor = initializers.get(node.input[1] ?? '');
-  const pads = padsTensor ? Array.from(initializerValue(padsTensor).data as BigInt64Array, Number) : attrInts(node, 'pads');
+  const pads = padsTensor ? Array.from(tensorFromProto(padsTensor).data as BigInt64Array, Number) : attrInts(node, 'pads');
   if (!pads || pads.length !== 8) return 'its pads are not a constant of a 4-D tensor';
   const axes = [0, 1].map((a) => ({ ...input.axes[a], s: input.axes[a].s - pads[2 + a] * input.axes[a].j })) as [Axis, Axis];
   return { axes, global: input.global };
@@ -347,10 +347,9 @@ export async function effectiveReceptiveField(model: ConvModel, tensor: string, 
 
 function seededNormalImages(dims: number[], count: number, seed: number): FloatTensor[] {
   const random = seededRandom(seed);
-  const normal = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
   return Array.from({ length: count }, () => {
     const data = new Float32Array(sizeOf(dims));
-    for (let i = 0; i < data.length; i++) data[i] = normal();
+    for (let i = 0; i < data.length; i++) data[i] = standardNormal(random);
     return float32(dims, data);
   });
 }

@@ -17,14 +17,13 @@
 // random does not depend on what the model learned: it is flagged "not explaining the model".
 import { ConvModel } from '../model';
 import { indexGraph, nodeLabel, topologicalOrder } from '../onnx/graph';
-import { tensorToProto } from '../onnx/initializers';
-import { initializerValue } from './initializer';
+import { tensorFromProto, tensorToProto } from '../onnx/initializers';
 import { GraphProto, ModelProto, TensorProto, encodeModel } from '../onnx/proto';
 import { cloneModel } from '../onnx/surgery';
 import { CancelledError } from '../runtime/jobs';
 import { FloatTensor, Tensor, float32 } from '../tensor';
 import { OptionValue, ResolvedTarget, Target, explain } from '../explain';
-import { seededRandom, stringHash } from '../dataset/random';
+import { seededRandom, standardNormal, stringHash } from '../random';
 import { minMaxNormalize, spearman, ssim } from './similarity';
 
 export class SanityCheckError extends Error {
@@ -151,13 +150,13 @@ function standardDeviation(data: Float32Array): number {
 
 /** N(0, std(t)²) values of the tensor's shape, seeded by `seed` and the tensor's name. */
 function redraw(t: TensorProto, seed: number, modelDir: string | undefined, zero: boolean): TensorProto {
-  const original = initializerValue(t, modelDir);
+  const original = tensorFromProto(t, modelDir);
   if (original.dtype !== 'float32') throw new SanityCheckError(`weight '${t.name}' is ${original.dtype}; randomisation supports float32 weights only`);
   const data = new Float32Array(original.data.length);
   if (!zero) {
     const std = standardDeviation(original.data as Float32Array);
     const random = seededRandom((seed ^ stringHash(t.name ?? '')) >>> 0);
-    for (let i = 0; i < data.length; i++) data[i] = std * Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+    for (let i = 0; i < data.length; i++) data[i] = std * standardNormal(random);
   }
   return tensorToProto(t.name ?? '', float32(original.dims, data));
 }

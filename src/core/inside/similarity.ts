@@ -10,6 +10,7 @@
 // averaged over the positions where the whole window fits: skimage.metrics.structural_similarity
 // with gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=L. Maps smaller
 // than 11 pixels use the largest odd window that fits, same σ.
+import { gaussianKernel } from '../image/blur';
 import { FloatTensor } from '../tensor';
 
 export class SimilarityError extends Error {
@@ -59,14 +60,6 @@ export function spearman(x: ArrayLike<number>, y: ArrayLike<number>): number {
   return pearson(ranks(x), ranks(y));
 }
 
-function gaussianWindow(size: number, sigma: number): Float64Array {
-  const w = new Float64Array(size);
-  const r = (size - 1) / 2;
-  let sum = 0;
-  for (let i = 0; i < size; i++) sum += w[i] = Math.exp(-((i - r) ** 2) / (2 * sigma * sigma));
-  return w.map((v) => v / sum);
-}
-
 // Separable weighted sums over every window position that fits: [(h − s + 1) × (w − s + 1)].
 function windowSums(image: Float64Array, h: number, w: number, kernel: Float64Array): Float64Array {
   const s = kernel.length;
@@ -99,7 +92,7 @@ export function ssim(a: FloatTensor, b: FloatTensor, dataRange = 1): number {
   }
   const size = Math.min(11, Math.min(h, w) % 2 === 1 ? Math.min(h, w) : Math.min(h, w) - 1);
   if (size < 3) throw new SimilarityError(`maps of ${h}×${w} are too small for SSIM (a 3×3 window at least)`);
-  const kernel = gaussianWindow(size, 1.5);
+  const kernel = gaussianKernel(1.5, (size - 1) / 2);
   const x = Float64Array.from(a.data);
   const y = Float64Array.from(b.data);
   const mx = windowSums(x, h, w, kernel);

@@ -1,8 +1,6 @@
 // Random geometric transforms that make activation maximisation robust (transformation robustness:
 // Mordvintsev, Olah & Tyka 2015; Lucid's standard_transforms = pad 12, jitter 8, scale 0.9–1.1,
-// rotate ±10°, jitter 4), as one affine resampling per step with its adjoint, and Gaussian blur
-// (Yosinski, Clune, Nguyen, Fuchs & Lipson, "Understanding Neural Networks Through Deep
-// Visualization", 2015: blur the image every few steps).
+// rotate ±10°, jitter 4), as one affine resampling per step with its adjoint.
 //
 // Affine resampling of a [C, H, W] image around its centre c = ((H−1)/2, (W−1)/2):
 //   out(q) = bilinear(src, c + R(θ)·(q − c)/scale − t),
@@ -118,33 +116,5 @@ export class AffineResampler {
       }
     }
     return out;
-  }
-}
-
-/** Gaussian blur of each [H, W] plane of a [C, H, W] array in place (kernel radius ⌈3σ⌉, edges clamped). */
-export function gaussianBlur(data: Float64Array, channels: number, height: number, width: number, sigma: number): void {
-  if (sigma <= 0) return;
-  const radius = Math.ceil(3 * sigma);
-  const kernel = Float64Array.from({ length: 2 * radius + 1 }, (_, i) => Math.exp(-((i - radius) ** 2) / (2 * sigma * sigma)));
-  const total = kernel.reduce((a, b) => a + b, 0);
-  for (let i = 0; i < kernel.length; i++) kernel[i] /= total;
-  const plane = height * width;
-  const tmp = new Float64Array(plane);
-  for (let c = 0; c < channels; c++) {
-    const base = c * plane;
-    for (let y = 0; y < height; y++) {
-      for (let x = 0; x < width; x++) {
-        let acc = 0;
-        for (let k = -radius; k <= radius; k++) acc += kernel[k + radius] * data[base + y * width + Math.min(width - 1, Math.max(0, x + k))];
-        tmp[y * width + x] = acc;
-      }
-    }
-    for (let y = 0; y < height; y++) {
-      for (let x = 0; x < width; x++) {
-        let acc = 0;
-        for (let k = -radius; k <= radius; k++) acc += kernel[k + radius] * tmp[Math.min(height - 1, Math.max(0, y + k)) * width + x];
-        data[base + y * width + x] = acc;
-      }
-    }
   }
 }

@@ -2,6 +2,7 @@
 // for L = Σ seed·y, the gradient model's dL/dx must match (L(x + h·e_i) - L(x - h·e_i)) / 2h.
 import { AttributeProto, GraphProto, ModelProto, NodeProto, ValueInfoProto, encodeModel } from '../../../src/core/onnx/proto';
 import { DATA_TYPE_OF, tensorToProto } from '../../../src/core/onnx/initializers';
+import { seededRandom } from '../../../src/core/random';
 import { createSession, run, RuntimeSession } from '../../../src/core/runtime/session';
 import { Tensor, sizeOf } from '../../../src/core/tensor';
 import { buildGradientModel } from '../../../src/core/autodiff/build';
@@ -16,18 +17,6 @@ export function node(op: string, inputs: string[], outputs: string[], attributes
   return { op_type: op, name: `/test/${op}_${outputs[0]}`, input: inputs, output: outputs, attribute: attributes };
 }
 
-/** Deterministic uniform numbers in [0, 1) (mulberry32). */
-export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export function tensor(dtype: FloatType, dims: number[], values: ArrayLike<number>): Tensor {
   return { dtype, dims, data: dtype === 'float64' ? Float64Array.from(values) : Float32Array.from(values) };
 }
@@ -38,7 +27,7 @@ export function tensor(dtype: FloatType, dims: number[], values: ArrayLike<numbe
  */
 export function separated(dims: number[], seed: number, scale = 2, dtype: FloatType = 'float32'): Tensor {
   const n = sizeOf(dims);
-  const rand = random(seed);
+  const rand = seededRandom(seed);
   const order = Array.from({ length: n }, (_, i) => i);
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));
@@ -48,7 +37,7 @@ export function separated(dims: number[], seed: number, scale = 2, dtype: FloatT
 }
 
 export function uniform(dims: number[], seed: number, low = -1, high = 1, dtype: FloatType = 'float32'): Tensor {
-  const rand = random(seed);
+  const rand = seededRandom(seed);
   return tensor(dtype, dims, Array.from({ length: sizeOf(dims) }, () => low + (high - low) * rand()));
 }
 

@@ -2,34 +2,20 @@
 // (chelsea cases) against pytorch-grad-cam and Captum, Eigen-CAM (every case) up to sign, CAM
 // against Grad-CAM from PyTorch's gradients.
 import * as assert from 'assert';
-import { ConvModel } from '../../../src/core/model';
 import { ablationCam } from '../../../src/core/explain/ablationcam';
 import { cam } from '../../../src/core/explain/cam';
 import { eigenCam } from '../../../src/core/explain/eigencam';
 import { occlusion } from '../../../src/core/explain/occlusion';
 import { gradCamRaw } from '../../../src/core/explain/gradcam';
 import { scoreCam } from '../../../src/core/explain/scorecam';
-import { ExplainContext } from '../../../src/core/explain/types';
-import { assertAbsClose, assertClose, describeReference, loadTensor, modelPath } from '../../support/reference';
+import { ReferenceCase, assertAbsClose, assertClose, describeReference, loadTensor, referenceContext, referenceModels } from '../../support/reference';
 
 // One forward pass per channel (Score-CAM: up to 1280) or window (Occlusion: 169) on two cores.
 const SLOW = 600_000;
 
 describeReference('gradient-free methods on the reference models', (manifest) => {
-  const models = new Map<string, ConvModel>();
-  const modelFor = (file: string) => {
-    if (!models.has(file)) models.set(file, ConvModel.load(file, { provider: 'cpu' }));
-    return models.get(file)!;
-  };
-  after(async () => {
-    for (const m of models.values()) await m.dispose();
-  });
-  const contextFor = (c: (typeof manifest.cases)[number]): ExplainContext => ({
-    model: modelFor(modelPath(c)),
-    input: loadTensor(c, 'input'),
-    target: { kind: 'class', index: c.target_class },
-    layer: c.target_layer_tensor,
-  });
+  const modelFor = referenceModels();
+  const contextFor = (c: ReferenceCase) => referenceContext(modelFor(c), c);
 
   for (const c of manifest.cases) {
     it(`${c.model}/${c.image}: eigencam matches pytorch-grad-cam up to sign`, async () => {

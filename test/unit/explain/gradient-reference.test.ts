@@ -2,13 +2,12 @@
 // Grad-CAM family raw CAMs and maps against pytorch-grad-cam, input attributions against Captum
 // (GuidedGradCam built from Captum's GuidedBackprop and LayerGradCam).
 import * as assert from 'assert';
-import { ConvModel } from '../../../src/core/model';
 import { explain } from '../../../src/core/explain';
 import { gradCamRaw } from '../../../src/core/explain/gradcam';
 import { resizeNearest } from '../../../src/core/image/resize';
-import { ExplainContext, OptionValue } from '../../../src/core/explain/types';
+import { OptionValue } from '../../../src/core/explain/types';
 import { float32, maxAbs } from '../../../src/core/tensor';
-import { ReferenceCase, assertAbsClose, assertClose, describeReference, loadTensor, modelPath } from '../../support/reference';
+import { ReferenceCase, assertAbsClose, assertClose, describeReference, loadTensor, referenceContext, referenceModels } from '../../support/reference';
 
 const CAMS: [string, string][] = [
   ['gradcam', 'GradCAM'],
@@ -36,23 +35,11 @@ function medianAbsDifference(a: Float32Array, b: Float32Array): number {
 }
 
 describeReference('gradient-based methods on the reference models', (manifest) => {
-  const models = new Map<string, ConvModel>();
-  const modelFor = (file: string) => {
-    if (!models.has(file)) models.set(file, ConvModel.load(file, { provider: 'cpu' }));
-    return models.get(file)!;
-  };
-  after(async () => {
-    for (const m of models.values()) await m.dispose();
-  });
+  const modelFor = referenceModels();
 
   for (const c of manifest.cases) {
     describe(`${c.model}/${c.image}`, () => {
-      const ctx = (): ExplainContext => ({
-        model: modelFor(modelPath(c)),
-        input: loadTensor(c, 'input'),
-        target: { kind: 'class', index: c.target_class },
-        layer: c.target_layer_tensor,
-      });
+      const ctx = () => referenceContext(modelFor(c), c);
 
       for (const [name, ref] of CAMS) {
         it(`${name}: raw CAM within 1e-3 × max|ref| and map within 0.02 of pytorch-grad-cam`, async () => {

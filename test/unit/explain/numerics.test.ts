@@ -9,7 +9,7 @@ import { resolveOptions } from '../../../src/core/explain/options';
 import { explain, methodNames, METHODS } from '../../../src/core/explain';
 import { attributionToMap, camToMap, cumulativeSumThreshold } from '../../../src/core/explain/postprocess';
 import { float32 } from '../../../src/core/tensor';
-import { Random } from '../../../src/core/explain/random';
+import { Random } from '../../../src/core/random';
 
 function near(actual: ArrayLike<number>, expected: number[], tol: number, what: string): void {
   assert.strictEqual(actual.length, expected.length, `${what}: length`);

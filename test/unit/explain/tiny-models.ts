@@ -4,7 +4,7 @@ import { ConvModel } from '../../../src/core/model';
 import { tensorToProto } from '../../../src/core/onnx/initializers';
 import { AttributeProto, AttributeType, DataType, NodeProto, ValueInfoProto, encodeModel } from '../../../src/core/onnx/proto';
 import { FloatTensor, Tensor, float32 } from '../../../src/core/tensor';
-import { Random } from '../../../src/core/explain/random';
+import { Random } from '../../../src/core/random';
 
 export const ints = (name: string, values: number[]): AttributeProto => ({ name, type: AttributeType.INTS, ints: values });
 export const int = (name: string, value: number): AttributeProto => ({ name, type: AttributeType.INT, i: value });
