@@ -6,7 +6,7 @@ import { DecodeOptions } from './image/decode';
 import { Prediction, findLabelsFile, labelsFor, topK } from './labels/labels';
 import { ConvModel, ModelOptions, TensorInfo } from './model';
 import { InputError, LoadedInput, PreprocessOverrides, ResolvedPreprocessing, loadInput, resolvePreprocessing } from './preprocess';
-import { Tensor, sizeOf } from './tensor';
+import { Tensor, nonFinite, sizeOf } from './tensor';
 
 export interface ContextOptions extends ModelOptions {
   /** Preprocessing fields from the user's settings, over the sidecar and model metadata. */
@@ -84,19 +84,6 @@ export class ModelContext {
   dispose(): Promise<void> {
     return this.model.dispose();
   }
-}
-
-/** 'N NaN and M infinite values (of T)' when there are any, else undefined. */
-export function nonFinite(values: Float32Array): string | undefined {
-  let nan = 0;
-  let infinite = 0;
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    if (v !== v) nan++;
-    else if (v === Infinity || v === -Infinity) infinite++;
-  }
-  if (nan + infinite === 0) return undefined;
-  return [nan ? `${nan} NaN` : '', infinite ? `${infinite} infinite` : ''].filter(Boolean).join(' and ') + ` values (of ${values.length})`;
 }
 
 function classCount(output: TensorInfo | undefined): number | undefined {

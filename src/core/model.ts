@@ -244,12 +244,13 @@ export class ConvModel {
 
   /**
    * The largest batch, up to `requested`, whose activations of `tensors` fit the limit, for inputs
-   * of `itemDims` (batch 1); throws ActivationMemoryError when even one input's do not fit.
+   * of `itemDims` (batch 1), with `copies` as in activationBytes; throws ActivationMemoryError
+   * when even one input's do not fit.
    */
-  async batchThatFits(tensors: string[], itemDims: number[], requested: number): Promise<number> {
+  async batchThatFits(tensors: string[], itemDims: number[], requested: number, copies = 1): Promise<number> {
     const item = { [this.input.name]: { dtype: 'float32' as const, dims: itemDims, data: new Float32Array(0) } };
-    const fits = this.activationLimit.itemsThatFit(await this.activationBytes(tensors, item));
-    if (fits < 1) await this.checkActivationMemory(tensors, item);
+    const fits = this.activationLimit.itemsThatFit(await this.activationBytes(tensors, item, copies));
+    if (fits < 1) await this.checkActivationMemory(tensors, item, copies);
     return Math.max(1, Math.min(requested, fits));
   }
 

@@ -41,3 +41,16 @@ export function maxAbs(values: ArrayLike<number>): number {
   for (let i = 0; i < values.length; i++) m = Math.max(m, Math.abs(values[i]));
   return m;
 }
+
+/** 'N NaN and M infinite values (of T)' when there are any, else undefined. */
+export function nonFinite(values: ArrayLike<number>): string | undefined {
+  let nan = 0;
+  let infinite = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v !== v) nan++;
+    else if (v === Infinity || v === -Infinity) infinite++;
+  }
+  if (nan + infinite === 0) return undefined;
+  return [nan ? `${nan} NaN` : '', infinite ? `${infinite} infinite` : ''].filter(Boolean).join(' and ') + ` values (of ${values.length})`;
+}

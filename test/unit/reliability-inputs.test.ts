@@ -7,12 +7,14 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
+import { explain } from '../../src/core/explain';
 import { ConvModel } from '../../src/core/model';
 import { formatNpy } from '../../src/core/npy';
 import { AttributeType, DataType, ModelProto, TensorProto, encodeModel } from '../../src/core/onnx/proto';
 import { ComputeClient } from '../../src/core/runtime/client';
 import { CancelledError } from '../../src/core/runtime/jobs';
 import { Tensor } from '../../src/core/tensor';
+import { buildModel, int, node } from './explain/tiny-models';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const WORKER = path.join(ROOT, 'out/src/core/runtime/worker.js');
@@ -133,6 +135,20 @@ describe('reliability: bad inputs are reported with one clear sentence', functio
     const nan = write('nan.npy', formatNpy(floatTensor([1, 3, 64, 64], (i) => (i % 97 === 0 ? NaN : i % 89 === 0 ? Infinity : 0.1))));
     await assert.rejects(load(nan), /nan\.npy contains 127 NaN and 137 infinite values \(of 12288\); the model needs finite inputs/);
     assert.deepStrictEqual(await client.call('methods', {}).then((m) => m.length > 0), true, 'the worker still answers');
+  });
+
+  it('refuses an explanation whose attributions are not finite, naming the method and the count', async () => {
+    // logits = √input (flattened): finite at 0, but the gradient 1/(2√x) there is infinite.
+    const model = buildModel({ nodes: [node('Sqrt', ['input'], ['root']), node('Flatten', ['root'], ['logits'], [int('axis', 1)])], initializers: {}, input: ['N', 1, 2, 2], output: ['N', 4] });
+    try {
+      const input = floatTensor([1, 1, 2, 2], (i) => (i === 0 ? 0 : 1));
+      const ctx = { model, input, target: { kind: 'class' as const, index: 0 } };
+      await assert.rejects(explain('saliency', ctx), /Saliency \(input gradient\) gave 1 infinite values \(of 4\): the model's outputs or gradients are not finite for this input and target/);
+      const occlusion = await explain('occlusion', ctx, { window: [1], strides: [1] });
+      assert.ok(Array.from(occlusion.raw.data as Float32Array).every(Number.isFinite), 'gradient-free methods still explain it');
+    } finally {
+      await model.dispose();
+    }
   });
 
   describe('a model whose batch cannot be made dynamic', () => {

@@ -163,6 +163,16 @@ function floatOutput(outputs: Record<string, Tensor>, name: string): Tensor<Floa
   return t as Tensor<Float32Array>;
 }
 
+/**
+ * The batch size for running dataset images of `inputSize` with `tensors` exposed (`copies` as in
+ * ConvModel.activationBytes): as requested where the model takes a batch, shrunk so that the
+ * activations keep within the model's activation memory limit.
+ */
+export async function fittingBatchSize(model: ConvModel, inputSize: [number, number], tensors: string[], requested: number, copies = 1): Promise<number> {
+  const itemDims = [1, concreteInputDims(model.input.shape)[1], ...inputSize];
+  return model.batchThatFits(tensors, itemDims, await usableBatchSize(model, requested), copies);
+}
+
 function exposedTensors(tensors: { layer: string; penultimate: string; output: string }): string[] {
   return [...new Set([tensors.layer, tensors.penultimate, tensors.output])];
 }
@@ -240,9 +250,7 @@ export async function extractFeatures(model: ConvModel, folder: string, options:
     const done = stats.cached + stats.computed + skipped.length;
     options.progress?.(done / total, `features: ${done}/${total} images (${stats.cached} from the cache)`);
   };
-  // Batches shrink so that their activations keep within the model's activation memory limit.
-  const itemDims = [1, concreteInputDims(model.input.shape)[1], ...input.size];
-  const batchSize = missing.length > 0 ? await model.batchThatFits(exposedTensors(tensors), itemDims, await usableBatchSize(model, options.batchSize ?? 32)) : 1;
+  const batchSize = missing.length > 0 ? await fittingBatchSize(model, input.size, exposedTensors(tensors), options.batchSize ?? 32) : 1;
   for (let start = 0; start < missing.length; start += batchSize) {
     throwIfCancelled(options.signal);
     const loadedInputs = await Promise.all(missing.slice(start, start + batchSize).map(async (i) => ({ i, tensor: await loadImage(input, listing.images[i], skipped) })));

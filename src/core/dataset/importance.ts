@@ -11,14 +11,14 @@
 // computed by running only the part of the model after the layer (src/core/explain/submodel.ts),
 // fed the layer's activation with one channel zeroed.
 import { computeGradients, seedForClass } from '../autodiff/gradients';
-import { RunControl, throwIfCancelled, usableBatchSize } from '../explain/forward';
+import { RunControl, throwIfCancelled } from '../explain/forward';
 import { modelAfter } from '../explain/submodel';
 import { ConvModel } from '../model';
 import { withDynamicBatch } from '../onnx/surgery';
 import { run } from '../runtime/session';
 import { Tensor } from '../tensor';
 import { DatasetError } from './errors';
-import { DatasetFeatures } from './features';
+import { DatasetFeatures, fittingBatchSize } from './features';
 import { InputPipeline, inputPipelineFor } from './input';
 
 export type ImageSelection = 'predicted' | 'labelled' | 'all';
@@ -83,7 +83,8 @@ export async function gradientImportance(model: ConvModel, features: DatasetFeat
   const [c, h, w] = features.layerShape;
   const spatial = h * w;
   const sums = new Float64Array(c);
-  const batchSize = await usableBatchSize(model, options.batchSize ?? 16);
+  // The layer and its gradient, per image.
+  const batchSize = await fittingBatchSize(model, features.inputSize, [features.layer], options.batchSize ?? 16, 2);
   const outputDims = (await model.probeShapes()).get(features.output) ?? [1, features.classNames.length];
   for (let start = 0; start < images.length; start += batchSize) {
     throwIfCancelled(options.signal);
@@ -141,7 +142,7 @@ export async function ablationImportance(
   }
   const { session, extraInputs } = await tailSession(model, features);
   const drops = new Float64Array(channels.length);
-  const batchSize = await usableBatchSize(model, options.batchSize ?? 32);
+  const batchSize = await fittingBatchSize(model, features.inputSize, [features.layer, ...extraInputs], options.batchSize ?? 32);
   const k = options.classIndex;
   for (let start = 0; start < images.length; start += batchSize) {
     const part = images.slice(start, start + batchSize);

@@ -12,12 +12,12 @@
 // decisions.
 import * as fs from 'fs';
 import * as path from 'path';
-import { RunControl, throwIfCancelled, usableBatchSize } from '../explain/forward';
+import { RunControl, throwIfCancelled } from '../explain/forward';
 import { RgbImage } from '../image/image';
 import { ConvModel } from '../model';
 import { Tensor, argmax } from '../tensor';
 import { DatasetError } from './errors';
-import { DatasetFeatures } from './features';
+import { DatasetFeatures, fittingBatchSize } from './features';
 import { InputPipeline, inputPipelineFor } from './input';
 import { Pooling } from './rules';
 
@@ -127,7 +127,7 @@ export async function markResponse(
   const withoutSum = new Float64Array(c);
   for (const { i } of marked) for (let ch = 0; ch < c; ch++) withSum[ch] += matrix[i * c + ch];
   const changes: PredictionChange[] = [];
-  const batchSize = await usableBatchSize(model, options.batchSize ?? 32);
+  const batchSize = await fittingBatchSize(model, features.inputSize, [features.layer, features.output], options.batchSize ?? 32);
   for (let start = 0; start < marked.length; start += batchSize) {
     throwIfCancelled(options.signal);
     const part = marked.slice(start, start + batchSize);

@@ -20,6 +20,7 @@ import { scoreCam } from './scorecam';
 import { smoothGrad } from './smoothgrad';
 import { xGradCam } from './xgradcam';
 import { ExplainContext, ExplainError, Explanation, ExplanationMethod, OptionValue } from './types';
+import { nonFinite } from '../tensor';
 
 export type { ExplainContext, Explanation, ExplanationMethod, OptionSpec, OptionValue, ResolvedTarget, Target } from './types';
 export { ExplainError } from './types';
@@ -45,5 +46,9 @@ export function methodByName(name: string): ExplanationMethod {
 /** Runs a method by name, its options checked and completed with defaults. */
 export async function explain(name: string, ctx: ExplainContext, options: Record<string, OptionValue | undefined> = {}): Promise<Explanation> {
   const method = methodByName(name);
-  return method.explain(ctx, resolveOptions(name, method.options, options));
+  const explanation = await method.explain(ctx, resolveOptions(name, method.options, options));
+  // A NaN or infinite attribution would draw as a plausible-looking map: say so instead.
+  const problem = nonFinite(explanation.raw.data as Float32Array);
+  if (problem) throw new Error(`${method.title} gave ${problem}: the model's outputs or gradients are not finite for this input and target`);
+  return explanation;
 }
