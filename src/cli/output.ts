@@ -1,6 +1,7 @@
 // Writing command results: JSON with --json, aligned text otherwise, and files.
 import * as fs from 'fs';
 import * as path from 'path';
+import { writeFileAtomic } from '../core/files';
 import { formatNpy } from '../core/npy';
 import { Tensor } from '../core/tensor';
 
@@ -18,10 +19,7 @@ export function printTable(rows: (string | number)[][], indent = '  '): void {
 export function writeFile(file: string, bytes: Uint8Array): string {
   const resolved = path.resolve(file);
   fs.mkdirSync(path.dirname(resolved), { recursive: true });
-  // Write beside and rename, so an interrupted run never leaves a half-written file.
-  const temp = `${resolved}.${process.pid}.tmp`;
-  fs.writeFileSync(temp, bytes);
-  fs.renameSync(temp, resolved);
+  writeFileAtomic(resolved, bytes);
   return resolved;
 }
 

@@ -167,6 +167,28 @@ describe('dataset tools on the sample model', function () {
     }
   });
 
+  it('survives interrupted cache writes: a leftover temporary file is ignored, a cut-short chunk costs only its images', async () => {
+    const data = smallDataset(6);
+    const cache = tempDir('cache');
+    try {
+      const first = await extractFeatures(model, data, { layer: LAYER, cacheDir: cache, batchSize: 8 });
+      const chunks = (fs.readdirSync(cache, { recursive: true }) as string[]).filter((f) => f.endsWith('.bin')).map((f) => path.join(cache, f));
+      assert.strictEqual(chunks.length, 3);
+      // A write killed before its rename leaves a temporary file; a chunk damaged on disk is cut short.
+      fs.writeFileSync(`${chunks[0]}.tmp-99999-0badf00d`, fs.readFileSync(chunks[0]).subarray(0, 100));
+      fs.truncateSync(chunks[1], fs.statSync(chunks[1]).size - 4);
+      const runs = countRuns(model);
+      const again = await extractFeatures(model, data, { layer: LAYER, cacheDir: cache, batchSize: 8 });
+      assert.deepStrictEqual(again.stats, { computed: 8, cached: 16, modelRuns: 1 });
+      assert.strictEqual(runs.count, 1);
+      first.meanPooled.forEach((v, i) => assert.ok(Math.abs(v - again.meanPooled[i]) < 1e-5));
+    } finally {
+      model.run = ConvModel.prototype.run;
+      fs.rmSync(data, { recursive: true, force: true });
+      fs.rmSync(cache, { recursive: true, force: true });
+    }
+  });
+
   it('resumes a cancelled run, computing only the remainder', async () => {
     const data = smallDataset(6);
     const cache = tempDir('cache');

@@ -10,6 +10,7 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
+import { isUnfinishedWrite, writeFileAtomic } from '../files';
 
 const MAGIC = 'CLF1';
 const VERSION_DIR = 'features-v1';
@@ -62,7 +63,7 @@ export class FeatureCache {
     const dir = path.join(cacheDir, VERSION_DIR, modelHash.slice(0, 32), variantHash);
     fs.mkdirSync(dir, { recursive: true });
     const about = path.join(dir, 'about.json');
-    if (!fs.existsSync(about)) writeAtomic(about, Buffer.from(JSON.stringify(variant, null, 1)));
+    if (!fs.existsSync(about)) writeFileAtomic(about, Buffer.from(JSON.stringify(variant, null, 1)));
     return new FeatureCache(dir);
   }
 
@@ -75,7 +76,7 @@ export class FeatureCache {
     let layout: RecordLayout | undefined;
     for (const name of fs.readdirSync(this.dir)) {
       const full = path.join(this.dir, name);
-      if (name.includes('.tmp-')) {
+      if (isUnfinishedWrite(name)) {
         removeIfOlder(full, STALE_TEMP_MS);
         continue;
       }
@@ -111,7 +112,7 @@ export class FeatureCache {
     records.forEach((r, i) => body.set(r, i * length));
     const bytes = Buffer.concat([prefix, Buffer.from(body.buffer)]);
     const name = `chunk-${sha256(entries.map(entryKey).join('\n')).slice(0, 24)}.bin`;
-    writeAtomic(path.join(this.dir, name), bytes);
+    writeFileAtomic(path.join(this.dir, name), bytes);
   }
 }
 
@@ -130,12 +131,6 @@ function readChunk(file: string): { layout: RecordLayout; entries: CacheEntry[];
   } catch {
     return undefined;
   }
-}
-
-function writeAtomic(file: string, bytes: Uint8Array): void {
-  const temp = `${file}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
-  fs.writeFileSync(temp, bytes);
-  fs.renameSync(temp, file);
 }
 
 function removeIfOlder(file: string, ageMs: number): void {

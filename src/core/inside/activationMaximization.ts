@@ -23,6 +23,7 @@ import * as path from 'path';
 import { computeGradients } from '../autodiff/gradients';
 import { gaussianBlur } from '../image/blur';
 import { ConvModel, concreteInputDims } from '../model';
+import { writeFileAtomic } from '../files';
 import { formatNpy, parseNpy } from '../npy';
 import { assertTensorExists } from '../onnx/surgery';
 import { CancelledError } from '../runtime/jobs';
@@ -332,6 +333,7 @@ function readCached(dir: string, key: string): FeatureVisualization | undefined 
 function writeCached(dir: string, key: string, result: FeatureVisualization): void {
   const { json, npy } = cachePaths(dir, key);
   fs.mkdirSync(path.dirname(json), { recursive: true });
-  fs.writeFileSync(npy, formatNpy(result.image));
-  fs.writeFileSync(json, JSON.stringify({ objective: result.objective, activation: result.activation, history: result.history }));
+  // The .json last: a result is read only when both files were written whole.
+  writeFileAtomic(npy, formatNpy(result.image));
+  writeFileAtomic(json, JSON.stringify({ objective: result.objective, activation: result.activation, history: result.history }));
 }
