@@ -26,7 +26,7 @@ export class ActivationLimit {
   readonly bytes: number;
   private readonly hint: string;
 
-  constructor(options: ActivationLimitOptions = {}) {
+  constructor(readonly options: ActivationLimitOptions = {}) {
     const megabytes = options.maxMegabytes ?? DEFAULT_ACTIVATION_LIMIT_MB;
     if (!(megabytes > 0)) throw new RangeError(`the activation memory limit must be a positive number of megabytes, got ${megabytes}`);
     this.bytes = megabytes * 2 ** 20;

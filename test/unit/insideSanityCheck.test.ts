@@ -80,4 +80,23 @@ describeSample('model-parameter randomisation test (Adebayo et al. 2018) on the 
     assert.strictEqual(result.passed, false);
     assert.match(result.verdict, /^not explaining the model: .* 1\.000 > 0\.5/);
   });
+  it('cancels within an explanation, not only between randomisation steps', async () => {
+    const controller = new AbortController();
+    let runs = 0;
+    const counted = ConvModel.load(SAMPLE_MODEL, { provider: 'cpu' });
+    const run = counted.run.bind(counted);
+    counted.run = (feeds, extra) => {
+      if (++runs === 2) controller.abort();
+      return run(feeds, extra);
+    };
+    try {
+      const input = float32([1, ...inputs.dims.slice(1)], inputs.data.slice(0, inputs.data.length / inputs.dims[0]));
+      // RISE with 4000 masks in batches of 8 takes 500 runs for the trained model alone.
+      const maps = explanationMaps('rise', [input], { methodOptions: { masks: 4000, batch: 8 }, signal: controller.signal });
+      await assert.rejects(cascadingRandomization(counted, maps, { signal: controller.signal }), (err: Error) => err.name === 'CancelledError');
+      assert.ok(runs <= 3, `stopped after ${runs} runs`);
+    } finally {
+      await counted.dispose();
+    }
+  });
 });

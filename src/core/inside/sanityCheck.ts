@@ -95,6 +95,8 @@ export interface ExplanationMapOptions {
   methodOptions?: Record<string, OptionValue | undefined>;
   /** 'map' (default): the displayed [H, W] map; 'raw': the raw attribution summed over channels (signed). */
   which?: 'map' | 'raw';
+  /** Cancels within an explanation too, not only between the randomisation steps. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -108,7 +110,7 @@ export function explanationMaps(method: string, inputs: Tensor[], options: Expla
     const targets: ResolvedTarget[] = [];
     for (const [i, input] of inputs.entries()) {
       const target: Target = fixed ? fixed[i] : options.target ?? { kind: 'class', index: 'top' };
-      const e = await explain(method, { model, input, target, layer: options.layer }, options.methodOptions);
+      const e = await explain(method, { model, input, target, layer: options.layer, signal: options.signal }, options.methodOptions);
       targets.push(e.target);
       maps.push(options.which === 'raw' ? channelSum(e.raw) : (e.map as FloatTensor));
     }
@@ -191,7 +193,7 @@ export async function cascadingRandomization(model: ConvModel, mapsOf: MapsOf, o
     if (options.signal?.aborted) throw new CancelledError();
     const randomized = topDown.slice(0, k);
     const proto = randomizeLayers(model.proto, randomized, { seed: options.seed, biases: options.biases, modelDir: model.dir });
-    const variant = ConvModel.fromBytes(encodeModel(proto), { provider: model.provider });
+    const variant = ConvModel.fromBytes(encodeModel(proto), { provider: model.provider, activationMemory: model.activationLimit.options });
     try {
       const maps = await mapsOf(variant);
       if (maps.length !== original.length) throw new SanityCheckError(`the explanation returned ${maps.length} maps for the randomised model and ${original.length} for the trained one`);

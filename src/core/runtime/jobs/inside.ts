@@ -100,7 +100,7 @@ export function insideJobs(state: WorkerState): JobHandlers<'receptiveFields' | 
       const image = state.imageFor(imageId);
       const camLayer = methodByName(method).kind === 'cam' && layer && layer !== 'auto' ? await layerTensor(model, layer) : undefined;
       job.progress(0, `${method} on the trained model`);
-      const result = await cascadingRandomization(model, explanationMaps(method, [image.tensor], { layer: camLayer }), { signal: job.signal, progress: job.progress });
+      const result = await cascadingRandomization(model, explanationMaps(method, [image.tensor], { layer: camLayer, signal: job.signal }), { signal: job.signal, progress: job.progress });
       const view = (t: FloatTensor): MapData => {
         const [h, w] = t.dims.slice(-2);
         return mapData(t.data, w, h);
