@@ -80,12 +80,13 @@ export function activate(context: vscode.ExtensionContext): ConvLensApi {
       await views.openPanel(vscode.Uri.file(modelPath), image);
     }),
     vscode.commands.registerCommand('convlens.selectExecutionProvider', selectExecutionProvider),
+    // In Restricted Mode the commands below only warn; they do not wait for the warning's dismissal.
     vscode.commands.registerCommand('convlens.installCudaProvider', () => {
-      if (!trusted()) return vscode.window.showWarningMessage('ConvLens: installing the CUDA libraries needs a trusted workspace.');
+      if (!trusted()) return void vscode.window.showWarningMessage('ConvLens: installing the CUDA libraries needs a trusted workspace.');
       return installCudaProvider(context.extensionUri, restartWorker);
     }),
     vscode.commands.registerCommand('convlens.openLayerSource', async (modelPath?: string, layer?: string) => {
-      if (!trusted()) return vscode.window.showWarningMessage('ConvLens: links to training code need a trusted workspace.');
+      if (!trusted()) return void vscode.window.showWarningMessage('ConvLens: links to training code need a trusted workspace.');
       const target = modelPath && layer ? { modelPath, layer } : await pickLayer(models, sources);
       if (target) await sources.openLayer(target.modelPath, target.layer);
     }),

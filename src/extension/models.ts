@@ -68,6 +68,9 @@ export class ModelStore implements vscode.Disposable {
     this.changed.fire(modelPath);
     try {
       await entry.view;
+      // Opened again while this one was still opening: the worker's new openModel reopens it, and a
+      // closeModel sent now would arrive after it and close the model under the new user.
+      if (this.entries.has(modelPath)) return;
       await this.client.call('closeModel', { modelPath });
     } catch {
       // Nothing to close: the model never opened, or the worker is gone.

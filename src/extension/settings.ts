@@ -31,7 +31,7 @@ export function readSettings(): Settings {
     overlayOpacity: clamp(c.get<number>('overlayOpacity', 0.5), 0, 1),
     topK: Math.round(clamp(c.get<number>('topK', 5), 1, 100)),
     maxImagePixels: Math.round(clamp(c.get<number>('maxImagePixels', 40_000_000), 1, 1e10)),
-    maxActivationMemoryMB: clamp(c.get<number>('maxActivationMemoryMB', DEFAULT_ACTIVATION_LIMIT_MB), 1, 1e6),
+    maxActivationMemoryMB: clamp(c.get<number>('maxActivationMemoryMB', DEFAULT_ACTIVATION_LIMIT_MB), 0.1, 1e6),
     preprocessing: nonEmpty(c.get<PreprocessOverrides>('preprocessing')),
   };
 }

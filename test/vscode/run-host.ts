@@ -4,16 +4,23 @@
 // headless Debian Chromium (Playwright) opens the workbench. The workbench takes the development
 // paths from its `payload` URL parameter when the server runs with enable-smoke-test-driver.
 // The suite writes results.json and its log; the workbench reports the test runner's exit code
-// through window.codeAutomationExit. Exits non-zero on failure or after CONVLENS_E2E_TIMEOUT_S.
+// through window.codeAutomationExit.
+//
+// Two passes, each with a fresh workspace and code-server: the suite (suite/*.test.ts) with
+// workspace trust off, then suite/restricted/*.test.ts in Restricted Mode — trust on and the
+// workspace untrusted: a fresh folder is in no trusted-folder list, code-server's web resolver
+// does not mark its remote authority trusted, and startupPrompt 'never' opens it without asking.
+// Exits non-zero when either pass fails or runs past CONVLENS_E2E_TIMEOUT_S.
 //
 //   node out/vscode-test/run-host.js        (after `node test/vscode/build.mjs`)
-//   CONVLENS_E2E_KEEP=1 keeps the temporary folder (workspace, logs, user data) for a look.
+//   CONVLENS_E2E_PASS=trusted|restricted runs one pass only.
+//   CONVLENS_E2E_KEEP=1 keeps the temporary folders (workspace, logs, user data) for a look.
 import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
-import { Page, chromium } from 'playwright-core';
+import { Browser, Page, chromium } from 'playwright-core';
 import { BridgeAnswer, BridgeRequest, serveBridge } from './bridge';
 import { makeWorkspace } from './workspace';
 
@@ -37,9 +44,34 @@ const USER_SETTINGS = {
   'update.mode': 'none',
   'git.enabled': false,
   'chat.disableAIFeatures': true,
-  'security.workspace.trust.enabled': false,
   'window.confirmBeforeClose': 'never',
 };
+
+interface Pass {
+  /** CONVLENS_E2E_SUITE: which suite files suite/index.ts runs. */
+  suite: 'trusted' | 'restricted';
+  /** How its counts are reported. */
+  label: string;
+  settings: Record<string, unknown>;
+  serverArgs: string[];
+}
+
+const PASSES: Pass[] = [
+  { suite: 'trusted', label: 'vscode', settings: { 'security.workspace.trust.enabled': false }, serverArgs: ['--disable-workspace-trust'] },
+  {
+    suite: 'restricted',
+    label: 'vscode (Restricted Mode)',
+    settings: { 'security.workspace.trust.enabled': true, 'security.workspace.trust.startupPrompt': 'never' },
+    serverArgs: [],
+  },
+];
+
+interface PassResult {
+  pass: Pass;
+  ok: boolean;
+  seconds: number;
+  summary?: { passed: number; failed: number; skipped: number };
+}
 
 async function main(): Promise<number> {
   for (const [what, file, fix] of [
@@ -50,30 +82,54 @@ async function main(): Promise<number> {
   ]) {
     if (!fs.existsSync(file)) throw new Error(`${what} is missing (${file}); run: ${fix}`);
   }
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'convlens-e2e-'));
+  const only = process.env.CONVLENS_E2E_PASS;
+  const passes = PASSES.filter((p) => !only || p.suite === only);
+  if (passes.length === 0) throw new Error(`CONVLENS_E2E_PASS is '${only}'; it can be ${PASSES.map((p) => p.suite).join(' or ')}`);
+  fs.mkdirSync(OUTPUT, { recursive: true });
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+  });
+  const results: PassResult[] = [];
+  try {
+    for (const pass of passes) results.push(await runPass(browser, pass));
+  } finally {
+    await browser.close().catch(() => undefined);
+  }
+  console.log(`\nVS Code extension host (code-server ${serverVersion()}):`);
+  for (const { pass, summary, seconds } of results) {
+    const counts = summary ? `${summary.passed} passed, ${summary.failed} failed${summary.skipped ? `, ${summary.skipped} skipped` : ''}` : 'did not finish';
+    console.log(`${pass.label}: ${counts} (${seconds} s)`);
+  }
+  return results.every((r) => r.ok) ? 0 : 1;
+}
+
+/** One pass: a fresh workspace, user data and code-server, the suite of `pass` run in it. */
+async function runPass(browser: Browser, pass: Pass): Promise<PassResult> {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), `convlens-e2e-${pass.suite}-`));
   const bridgeDir = path.join(work, 'bridge');
   const userData = path.join(work, 'user-data');
   fs.mkdirSync(bridgeDir);
   fs.mkdirSync(path.join(userData, 'User'), { recursive: true });
-  fs.mkdirSync(OUTPUT, { recursive: true });
-  fs.writeFileSync(path.join(userData, 'User', 'settings.json'), JSON.stringify(USER_SETTINGS, null, 2));
+  fs.writeFileSync(path.join(userData, 'User', 'settings.json'), JSON.stringify({ ...USER_SETTINGS, ...pass.settings }, null, 2));
   fs.writeFileSync(path.join(work, 'config.yaml'), 'auth: none\n');
   const workspace = makeWorkspace(path.join(work, 'workspace'), REPO);
   const results = path.join(work, 'results.json');
   const log = path.join(work, 'suite.log');
   const started = Date.now();
+  const seconds = () => Math.round((Date.now() - started) / 1000);
+  console.log(`\n${pass.label}: running ${pass.suite === 'restricted' ? 'suite/restricted/ in an untrusted workspace' : 'the suite'}`);
 
   const port = await freePort();
-  const server = startServer(port, work, userData, { CONVLENS_E2E_DIR: work, CONVLENS_E2E_BRIDGE: bridgeDir, CONVLENS_E2E_WORKSPACE: workspace });
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+  const server = startServer(port, work, userData, pass.serverArgs, {
+    CONVLENS_E2E_DIR: work, CONVLENS_E2E_BRIDGE: bridgeDir, CONVLENS_E2E_WORKSPACE: workspace, CONVLENS_E2E_SUITE: pass.suite,
   });
   const stopLog = tail(log, (line) => process.stdout.write(line));
+  const context = await browser.newContext({ viewport: { width: 1600, height: 1000 } });
   let bridge: { stop(): void } | undefined;
   try {
     await waitForServer(port, server.process);
-    const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+    const page = await context.newPage();
     let exitCode: number | undefined;
     await page.exposeFunction('codeAutomationExit', (code: number) => {
       exitCode = code;
@@ -94,30 +150,28 @@ async function main(): Promise<number> {
     // The runner's exit code follows results.json closely; give it a moment to arrive.
     const settle = Date.now() + 5000;
     while (exitCode === undefined && fs.existsSync(results) && Date.now() < settle) await sleep(100);
-    const summary = fs.existsSync(results) ? (JSON.parse(fs.readFileSync(results, 'utf8')) as { passed: number; failed: number; skipped: number }) : undefined;
-    const seconds = ((Date.now() - started) / 1000).toFixed(0);
+    const summary = fs.existsSync(results) ? (JSON.parse(fs.readFileSync(results, 'utf8')) as PassResult['summary']) : undefined;
     if (!summary) {
-      await page.screenshot({ path: path.join(OUTPUT, 'timeout.png') }).catch(() => undefined);
-      console.error(`\nThe suite did not finish within ${TIMEOUT_S} s (exit code ${exitCode ?? 'none'}); screenshot: out/vscode-test/timeout.png`);
+      const shot = `timeout-${pass.suite}.png`;
+      await page.screenshot({ path: path.join(OUTPUT, shot) }).catch(() => undefined);
+      console.error(`\n${pass.label}: the suite did not finish within ${TIMEOUT_S} s (exit code ${exitCode ?? 'none'}); screenshot: out/vscode-test/${shot}`);
       console.error(server.lastLines(60));
-      return 1;
+      return { pass, ok: false, seconds: seconds() };
     }
     const ok = summary.failed === 0 && summary.passed > 0 && (exitCode === undefined || exitCode === 0);
-    if (!ok) await page.screenshot({ path: path.join(OUTPUT, 'failure.png') }).catch(() => undefined);
-    console.log(`\nVS Code extension host (code-server ${serverVersion()}), ${seconds} s:`);
-    console.log(`vscode: ${summary.passed} passed, ${summary.failed} failed${summary.skipped ? `, ${summary.skipped} skipped` : ''}`);
-    return ok ? 0 : 1;
+    if (!ok) await page.screenshot({ path: path.join(OUTPUT, `failure-${pass.suite}.png`) }).catch(() => undefined);
+    return { pass, ok, seconds: seconds(), summary };
   } finally {
     bridge?.stop();
     stopLog();
-    await browser.close().catch(() => undefined);
+    await context.close().catch(() => undefined);
     await server.stop();
     if (process.env.CONVLENS_E2E_KEEP === '1') console.log(`kept ${work}`);
     else fs.rmSync(work, { recursive: true, force: true });
   }
 }
 
-function startServer(port: number, work: string, userData: string, env: Record<string, string>) {
+function startServer(port: number, work: string, userData: string, args: string[], env: Record<string, string>) {
   const lines: string[] = [];
   const child = spawn(NODE, [
     CODE_SERVER,
@@ -126,14 +180,17 @@ function startServer(port: number, work: string, userData: string, env: Record<s
     '--config', path.join(work, 'config.yaml'),
     '--user-data-dir', userData,
     '--extensions-dir', path.join(work, 'extensions'),
-    '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override',
+    '--disable-telemetry', '--disable-update-check', '--disable-getting-started-override',
     '--ignore-last-opened',
+    ...args,
     '--vscode-option', 'enable-smoke-test-driver',
   ], {
     env: {
       ...process.env,
       ...env,
       CONVLENS_TEST_HOOKS: '1',
+      // An idle worker stops after 3 s instead of 30 s, so 9-resources sees it stop.
+      CONVLENS_WORKER_IDLE_MS: '3000',
       XDG_CONFIG_HOME: path.join(work, 'xdg-config'),
       XDG_DATA_HOME: path.join(work, 'xdg-data'),
       XDG_CACHE_HOME: path.join(work, 'xdg-cache'),

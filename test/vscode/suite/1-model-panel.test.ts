@@ -4,7 +4,7 @@ import * as assert from 'assert';
 import * as vscode from 'vscode';
 import type { ConvLensTestApi } from '../../../src/extension/testHooks';
 import { WORKSPACE_FILES } from '../workspace';
-import { bridge, closeAllEditors, convlens, nextMessage, panelId, postedError, waitFor, workspaceFile } from './helpers';
+import { bridge, chooseInExplorerMenu, closeAllEditors, convlens, nextMessage, panelId, postedError, runGradCam, waitFor, workspaceFile } from './helpers';
 
 describe('model panel', () => {
   let api: ConvLensTestApi;
@@ -31,13 +31,7 @@ describe('model panel', () => {
 
   it('opens the sample model from the explorer and shows its overview, images and prediction', async () => {
     opened = api.posted().length;
-    if (bridge) {
-      await vscode.commands.executeCommand('revealInExplorer', workspaceFile(WORKSPACE_FILES.model));
-      const clicked = await bridge.ask({ action: 'explorerContextMenu', item: 'shapes.onnx', entry: 'Explain Model' });
-      assert.ok(clicked.ok, clicked.error);
-    } else {
-      await vscode.commands.executeCommand('convlens.explainModel', workspaceFile(WORKSPACE_FILES.model));
-    }
+    await chooseInExplorerMenu(WORKSPACE_FILES.model, 'Explain Model', 'convlens.explainModel');
     const { model, methods } = await nextMessage(api, panel(), 'model', opened, undefined, 120_000);
     assert.strictEqual(model.name, 'shapes.onnx');
     assert.deepStrictEqual(model.inputs.map((i) => [i.name, i.shape.slice(1)]), [['input', [3, 64, 64]]]);
@@ -61,29 +55,14 @@ describe('model panel', () => {
   });
 
   it('runs Grad-CAM on the selected sample image and shows the map in the panel', async () => {
-    const since = api.posted().length;
     const { images, selected } = await nextMessage(api, panel(), 'images', opened);
     const imageId = selected ?? images[0].id;
-    if (bridge) {
-      const where = { view: 'panel', title: 'shapes.onnx' } as const;
-      const tab = await bridge.ask({ action: 'webviewClick', ...where, selector: 'vscode-tab-header[data-tab="explain"]' });
-      assert.ok(tab.ok, tab.error);
-      const chosen = await bridge.ask({ action: 'webviewSelect', ...where, selector: '#method', option: 'Grad-CAM' });
-      assert.strictEqual(chosen.text, 'gradcam', chosen.error);
-      const run = await bridge.ask({ action: 'webviewClick', ...where, selector: '#run' });
-      assert.ok(run.ok, run.error);
-    } else {
-      await api.sendFromWebview(panel(), { type: 'explain', requestId: 'e2e-gradcam', imageId, method: 'gradcam', layer: 'auto', target: { kind: 'top' } });
-    }
-    const { requestId, explanation } = await nextMessage(api, panel(), 'explanation', since).catch((err: Error) => {
-      throw new Error(postedError(api, panel(), since) ?? err.message);
-    });
+    const explanation = await runGradCam(api, panel(), 'shapes.onnx', imageId);
     assert.strictEqual(explanation.method, 'gradcam');
     assert.strictEqual(explanation.imageId, imageId);
     assert.deepStrictEqual([explanation.map.width, explanation.map.height, explanation.map.values.length], [64, 64, 64 * 64]);
     assert.ok(explanation.map.values.every((v) => v >= 0 && v <= 1), 'Grad-CAM values lie in [0, 1]');
     assert.ok(Math.max(...explanation.map.values) > 0.5, 'the map is not blank');
-    await nextMessage(api, panel(), 'done', since, (m) => m.requestId === requestId);
     if (bridge) {
       const text = await waitFor('the explanation caption in the webview', async () => {
         const shown = (await bridge!.ask({ action: 'webviewText', view: 'panel', title: 'shapes.onnx' })).text ?? '';

@@ -1,5 +1,6 @@
-// The extension host stays responsive while ConvLens computes: six Score-CAM / occlusion
-// explanations run back to back while "the user keeps typing" (an edit every 20 ms), and the host's
+// The extension host stays responsive while ConvLens computes: Score-CAM / occlusion explanations
+// run back to back (at least six, and on until the typist made 25 edits, however fast they are)
+// while "the user keeps typing" (an edit every 20 ms), and the host's
 // event-loop delay (perf_hooks.monitorEventLoopDelay) is measured over the run. Compute runs in a
 // child process, so the host only relays messages; its p99 delay must stay under 200 ms, the point
 // where typing visibly lags (twice the 100 ms response budget of RAIL, leaving room for GC and for
@@ -13,6 +14,9 @@ import { WORKSPACE_FILES } from '../workspace';
 import { closeAllEditors, convlens, nextMessage, panelId, postedError, workspaceFile } from './helpers';
 
 const EXPLANATIONS = 6;
+const MIN_EDITS = 25;
+/** Explanations stop here even if the typist is slow (a stalled host fails the edit count instead). */
+const MAX_EXPLANATIONS = 60;
 const TYPING_INTERVAL_MS = 20;
 const P99_BOUND_MS = 200;
 
@@ -32,7 +36,7 @@ describe('responsiveness while explaining', () => {
   });
   after(closeAllEditors);
 
-  it(`keeps the event loop's p99 delay under ${P99_BOUND_MS} ms and lands every edit while ${EXPLANATIONS} explanations run`, async () => {
+  it(`keeps the event loop's p99 delay under ${P99_BOUND_MS} ms and lands every edit while explanations run back to back`, async () => {
     const document = await vscode.workspace.openTextDocument({ language: 'plaintext', content: '' });
     const editor = await vscode.window.showTextDocument(document);
     const delay = monitorEventLoopDelay({ resolution: 10 });
@@ -55,7 +59,7 @@ describe('responsiveness while explaining', () => {
     const started = Date.now();
     const methods: string[] = [];
     try {
-      for (let i = 0; i < EXPLANATIONS; i++) {
+      for (let i = 0; i < MAX_EXPLANATIONS && (i < EXPLANATIONS || attempted < MIN_EDITS); i++) {
         const method = i % 2 === 0 ? 'scorecam' : 'occlusion';
         const requestId = `responsiveness-${i}`;
         const since = api.posted().length;
@@ -79,7 +83,7 @@ describe('responsiveness while explaining', () => {
     Mocha.reporters.Base.consoleLog(`      ${methods.length} explanations in ${seconds.toFixed(1)} s, ${landed}/${attempted} edits landed (round trip to the workbench: p50 ${editP50} ms, max ${Math.round(editMs[editMs.length - 1])} ms); event-loop delay: mean ${ms(delay.mean)} ms, p50 ${ms(delay.percentile(50))} ms, p99 ${ms(delay.percentile(99))} ms, max ${ms(delay.max)} ms`);
     assert.strictEqual(landed, attempted, 'every edit landed');
     assert.strictEqual(document.getText(), 'x'.repeat(landed), 'the document holds every typed character');
-    assert.ok(attempted >= EXPLANATIONS, `the typist ran throughout (${attempted} edits)`);
+    assert.ok(attempted >= MIN_EDITS, `the typist ran throughout (${attempted} edits over ${methods.length} explanations)`);
     assert.ok(ms(delay.percentile(99)) < P99_BOUND_MS, `p99 event-loop delay ${ms(delay.percentile(99))} ms is under ${P99_BOUND_MS} ms`);
     await vscode.commands.executeCommand('workbench.action.revertAndCloseActiveEditor');
   });

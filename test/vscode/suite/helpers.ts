@@ -1,5 +1,5 @@
 // What the end-to-end tests share: the extension's test API, waiting for posted messages, the
-// workspace's files and the bridge to the browser.
+// workspace's files, the bridge to the browser and the steps several tests take as a person would.
 import * as assert from 'assert';
 import * as path from 'path';
 import * as vscode from 'vscode';
@@ -62,4 +62,41 @@ export async function closeAllEditors(): Promise<void> {
 
 export function basename(uri: vscode.Uri): string {
   return path.basename(uri.fsPath);
+}
+
+/** Clicks `entry` in the explorer's context menu of a workspace file (the bridge), else runs `command` on it. */
+export async function chooseInExplorerMenu(relative: string, entry: string, command: string): Promise<void> {
+  const uri = workspaceFile(relative);
+  if (!bridge) {
+    await vscode.commands.executeCommand(command, uri);
+    return;
+  }
+  await vscode.commands.executeCommand('revealInExplorer', uri);
+  const clicked = await bridge.ask({ action: 'explorerContextMenu', item: path.basename(relative), entry });
+  assert.ok(clicked.ok, clicked.error);
+}
+
+/**
+ * Runs Grad-CAM on image `imageId` of a model view as a person would: the Explain tab, the method,
+ * Run (in the webview titled `title`, through the bridge; else as the webview's message). Returns
+ * the explanation once the view got 'done' for it, or fails with the error the view got.
+ */
+export async function runGradCam(api: ConvLensTestApi, view: string, title: string, imageId: string): Promise<Of<'explanation'>['explanation']> {
+  const since = api.posted().length;
+  if (bridge) {
+    const where = { view: 'panel', title } as const;
+    const tab = await bridge.ask({ action: 'webviewClick', ...where, selector: 'vscode-tab-header[data-tab="explain"]' });
+    assert.ok(tab.ok, tab.error);
+    const chosen = await bridge.ask({ action: 'webviewSelect', ...where, selector: '#method', option: 'Grad-CAM' });
+    assert.strictEqual(chosen.text, 'gradcam', chosen.error);
+    const run = await bridge.ask({ action: 'webviewClick', ...where, selector: '#run' });
+    assert.ok(run.ok, run.error);
+  } else {
+    await api.sendFromWebview(view, { type: 'explain', requestId: `e2e-gradcam-${since}`, imageId, method: 'gradcam', layer: 'auto', target: { kind: 'top' } });
+  }
+  const { requestId, explanation } = await nextMessage(api, view, 'explanation', since).catch((err: Error) => {
+    throw new Error(postedError(api, view, since) ?? err.message);
+  });
+  await nextMessage(api, view, 'done', since, (m) => m.requestId === requestId);
+  return explanation;
 }

@@ -1,6 +1,8 @@
 // The extension tests' entry (extensionTestsPath): runs the suite files beside it with mocha in
-// the extension host, writes the log and results.json where the harness looks
-// (CONVLENS_E2E_DIR), and rejects when a test failed so the workbench reports exit code 1.
+// the extension host — or, when the harness runs its Restricted Mode pass
+// (CONVLENS_E2E_SUITE=restricted), the files in restricted/ alone — writes the log and
+// results.json where the harness looks (CONVLENS_E2E_DIR), and rejects when a test failed so the
+// workbench reports exit code 1.
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -17,7 +19,8 @@ export async function run(): Promise<void> {
     if (!process.env.CONVLENS_E2E_DIR) process.stdout.write(line);
   };
   const mocha = new Mocha({ ui: 'bdd', timeout: 120_000, color: false, reporter: 'spec' });
-  for (const file of fs.readdirSync(__dirname).filter((f) => f.endsWith('.test.js')).sort()) mocha.addFile(path.join(__dirname, file));
+  const suiteDir = process.env.CONVLENS_E2E_SUITE === 'restricted' ? path.join(__dirname, 'restricted') : __dirname;
+  for (const file of fs.readdirSync(suiteDir).filter((f) => f.endsWith('.test.js')).sort()) mocha.addFile(path.join(suiteDir, file));
   const tests: { title: string; state?: string; error?: string }[] = [];
   const failures = await new Promise<number>((resolve) => {
     const runner = mocha.run(resolve);

@@ -1,0 +1,104 @@
+// Resources: closing a model's views releases the model in the worker (with its images and kept
+// explanations), and once no model is open the worker process itself stops, then starts afresh
+// for the next view. The activation memory setting reaches the worker: feature maps of a layer
+// over the limit are refused in the view, naming the setting.
+import * as assert from 'assert';
+import * as vscode from 'vscode';
+import type { ConvLensTestApi } from '../../../src/extension/testHooks';
+import { WORKSPACE_FILES } from '../workspace';
+import { closeAllEditors, convlens, nextMessage, panelId, postedError, waitFor, workspaceFile } from './helpers';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('resources', () => {
+  let api: ConvLensTestApi;
+  const panel = () => panelId('panel', WORKSPACE_FILES.model);
+  const editor = () => panelId('editor', WORKSPACE_FILES.model);
+  const modelPath = () => workspaceFile(WORKSPACE_FILES.model).fsPath;
+
+  before(async () => {
+    api = await convlens();
+    await closeAllEditors();
+  });
+  afterEach(async () => {
+    await vscode.workspace.getConfiguration('convlens').update('maxActivationMemoryMB', undefined, vscode.ConfigurationTarget.Global);
+    await closeAllEditors();
+  });
+
+  async function openPanelWithImage(): Promise<string> {
+    const since = api.posted().length;
+    await vscode.commands.executeCommand('convlens.explainModel', workspaceFile(WORKSPACE_FILES.model));
+    const { images, selected } = await nextMessage(api, panel(), 'images', since);
+    return selected ?? images[0].id;
+  }
+
+  async function explain(imageId: string): Promise<void> {
+    const since = api.posted().length;
+    await api.sendFromWebview(panel(), { type: 'explain', requestId: `resources-${since}`, imageId, method: 'gradcam', layer: 'auto', target: { kind: 'top' } });
+    await nextMessage(api, panel(), 'explanation', since).catch((err: Error) => {
+      throw new Error(postedError(api, panel(), since) ?? err.message);
+    });
+  }
+
+  it('releases the model when its last view closes, then stops the idle worker; a new view starts a fresh one', async () => {
+    await explain(await openPanelWithImage());
+    const since = api.posted().length;
+    await vscode.commands.executeCommand('vscode.openWith', workspaceFile(WORKSPACE_FILES.model), 'convlens.modelOverview');
+    await nextMessage(api, editor(), 'model', since);
+    const held = await api.worker();
+    assert.ok(held?.pid, 'the worker runs');
+    assert.deepStrictEqual(held.models, [modelPath()], 'one model, shared by the panel and the overview editor');
+    assert.ok(held.images > 0 && held.explanations > 0, `images and explanations are kept: ${JSON.stringify(held)}`);
+
+    const panelTab = vscode.window.tabGroups.all.flatMap((g) => g.tabs).find((t) => t.label === 'ConvLens: shapes.onnx');
+    assert.ok(panelTab, 'the model panel is a tab');
+    await vscode.window.tabGroups.close(panelTab);
+    await waitFor('the panel to close', () => !api.views().includes(panel()));
+    assert.deepStrictEqual((await api.worker())?.models, [modelPath()], 'the overview editor still holds the model');
+
+    await closeAllEditors();
+    const released = await waitFor('the model to be released in the worker', async () => {
+      const status = await api.worker();
+      return status && status.models.length === 0 ? status : undefined;
+    });
+    assert.deepStrictEqual({ ...released, pid: undefined }, { pid: undefined, models: [], images: 0, explanations: 0, datasets: 0 });
+    await waitFor('the idle worker to stop', async () => (await api.worker()) === undefined, 30_000);
+    await waitFor(`worker process ${held.pid} to exit`, () => !alive(held.pid!), 10_000);
+
+    await explain(await openPanelWithImage());
+    const fresh = await api.worker();
+    assert.ok(fresh?.pid && fresh.pid !== held.pid, 'a new worker process serves the new panel');
+    assert.deepStrictEqual(fresh.models, [modelPath()]);
+  });
+
+  it('refuses feature maps over the activation memory setting, naming it, and shows them once raised', async () => {
+    const imageId = await openPanelWithImage();
+    const reopened = api.posted().length;
+    // The first layer's output is 16×64×64 float32 (256 KiB); the limit is set below it.
+    await vscode.workspace.getConfiguration('convlens').update('maxActivationMemoryMB', 0.2, vscode.ConfigurationTarget.Global);
+    const { images, selected } = await nextMessage(api, panel(), 'images', reopened);
+    const reloaded = selected ?? images[0].id;
+    assert.ok(reloaded, `the image is loaded again after the reopen (was ${imageId})`);
+    const since = api.posted().length;
+    await api.sendFromWebview(panel(), { type: 'activations', requestId: 'over-limit', imageId: reloaded, layer: '/relu1/Relu', target: { kind: 'top' } });
+    const error = await nextMessage(api, panel(), 'error', since);
+    assert.match(error.message, /over the limit of 205 KiB; raise it with the setting convlens\.maxActivationMemoryMB/);
+
+    const raised = api.posted().length;
+    await vscode.workspace.getConfiguration('convlens').update('maxActivationMemoryMB', undefined, vscode.ConfigurationTarget.Global);
+    const again = await nextMessage(api, panel(), 'images', raised);
+    const after = api.posted().length;
+    await api.sendFromWebview(panel(), { type: 'activations', requestId: 'within-limit', imageId: again.selected ?? again.images[0].id, layer: '/relu1/Relu', target: { kind: 'top' } });
+    const { activations } = await nextMessage(api, panel(), 'activations', after).catch((err: Error) => {
+      throw new Error(postedError(api, panel(), after) ?? err.message);
+    });
+    assert.deepStrictEqual(activations.shape, [1, 16, 64, 64]);
+  });
+});
