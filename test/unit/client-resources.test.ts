@@ -3,20 +3,12 @@
 import * as assert from 'assert';
 import * as path from 'path';
 import { ComputeClient } from '../../src/core/runtime/client';
+import { processAlive } from '../support/process';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const WORKER = path.join(ROOT, 'out/src/core/runtime/worker.js');
 const MODEL = path.join(ROOT, 'sample/shapes.onnx');
 const IMAGE = path.join(ROOT, 'sample/dataset/test/star/0.png');
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('compute worker resources', function () {
   let client: ComputeClient;
@@ -37,10 +29,10 @@ describe('compute worker resources', function () {
   it('stops an idle worker process and starts a fresh one for the next call', async () => {
     await client.call('status', {});
     const pid = client.pid!;
-    assert.ok(alive(pid));
+    assert.ok(processAlive(pid));
     assert.strictEqual(await client.stopIfIdle(), true);
     assert.strictEqual(client.running, false);
-    assert.strictEqual(alive(pid), false, `worker ${pid} has exited`);
+    assert.strictEqual(processAlive(pid), false, `worker ${pid} has exited`);
     assert.strictEqual(await client.stopIfIdle(), false, 'nothing to stop');
     assert.deepStrictEqual((await client.call('status', {})).models, []);
     assert.ok(client.pid && client.pid !== pid);

@@ -3,6 +3,7 @@ import { execFileSync } from 'child_process';
 import * as path from 'path';
 import { ComputeClient, WorkerCrashedError } from '../../src/core/runtime/client';
 import { CancelledError } from '../../src/core/runtime/jobs';
+import { processAlive } from '../support/process';
 
 const FAKE_WORKER = path.resolve(__dirname, '../../../test/fixtures/workers/fake-worker.js');
 const REAL_WORKER = path.resolve(__dirname, '../../src/core/runtime/worker.js');
@@ -87,16 +88,7 @@ describe('compute client (child process)', () => {
     const pid = Number(execFileSync(process.execPath, ['-e', parent], { encoding: 'utf8' }).trim());
     assert.ok(pid > 0);
     const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline && alive(pid)) await new Promise((r) => setTimeout(r, 50));
-    assert.strictEqual(alive(pid), false, `worker ${pid} still runs after its parent exited`);
+    while (Date.now() < deadline && processAlive(pid)) await new Promise((r) => setTimeout(r, 50));
+    assert.strictEqual(processAlive(pid), false, `worker ${pid} still runs after its parent exited`);
   });
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -7,15 +7,7 @@ import * as vscode from 'vscode';
 import type { ConvLensTestApi } from '../../../src/extension/testHooks';
 import { WORKSPACE_FILES } from '../workspace';
 import { closeAllEditors, convlens, nextMessage, panelId, postedError, waitFor, workspaceFile } from './helpers';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { processAlive } from '../../support/process';
 
 describe('resources', () => {
   let api: ConvLensTestApi;
@@ -70,7 +62,7 @@ describe('resources', () => {
     });
     assert.deepStrictEqual({ ...released, pid: undefined }, { pid: undefined, models: [], images: 0, explanations: 0, datasets: 0 });
     await waitFor('the idle worker to stop', async () => (await api.worker()) === undefined, 30_000);
-    await waitFor(`worker process ${held.pid} to exit`, () => !alive(held.pid!), 10_000);
+    await waitFor(`worker process ${held.pid} to exit`, () => !processAlive(held.pid!), 10_000);
 
     await explain(await openPanelWithImage());
     const fresh = await api.worker();
