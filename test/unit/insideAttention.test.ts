@@ -5,7 +5,7 @@ import { ConvModel } from '../../src/core/model';
 import { parseNpy } from '../../src/core/npy';
 import { FloatTensor } from '../../src/core/tensor';
 import { NodeProto } from '../../src/core/onnx/proto';
-import { AttentionError, attentionLayers, attentionMaps, attentionRollout, findAttention, queryMap, tokenGrid } from '../../src/core/inside/attention';
+import { AttentionError, attentionLayers, attentionMaps, attentionRollout, findAttention, noAttentionReason, queryMap, tokenGrid } from '../../src/core/inside/attention';
 import { assertClose } from '../support/reference';
 import { SAMPLE_MODEL, describeSample } from './insideSample';
 
@@ -122,6 +122,18 @@ describe('finding attention in a graph', () => {
     ]);
     const shapes = new Map([['x', [1, 50, 64]], ['probs', [1, 50, 50]], ['columns', [1, 4, 50, 50]]]);
     assert.deepStrictEqual(findAttention(graph, shapes), []);
+  });
+
+  it('says why no attention is shown: none found, or fused into nodes that do not output their weights', () => {
+    const plain = graphWith([node('MatMul', ['q', 'head.w'], 'logits')]);
+    assert.strictEqual(noAttentionReason(plain, 'cnn.onnx'), 'cnn.onnx has no self-attention: no Softmax over a product of queries and keys was found in its graph');
+    const fused = graphWith([
+      { ...node('MultiHeadAttention', ['q', 'k', 'v'], 'mha1'), domain: 'com.microsoft' },
+      { ...node('MultiHeadAttention', ['mha1', 'k', 'v'], 'mha2'), domain: 'com.microsoft' },
+      node('Attention', ['mha2', 'k', 'v'], 'onnx_attention'),
+    ]);
+    assert.strictEqual(noAttentionReason(fused, 'vit.onnx'),
+      "vit.onnx computes its attention inside 3 fused nodes (com.microsoft.MultiHeadAttention, Attention, e.g. 'mha1'), which do not output their attention weights; export the model without attention fusion to see them");
   });
 
   it("averages every query's row with query 'mean' (for models without a CLS token)", () => {

@@ -5,7 +5,7 @@ import * as path from 'path';
 import { colorize } from '../../core/image/colormap';
 import { encodePng } from '../../core/image/overlay';
 import { visualizeFeature, channelGallery, Objective } from '../../core/inside/activationMaximization';
-import { attentionLayers, attentionMaps, attentionRollout, HeadFusion, queryMap, tokenGrid } from '../../core/inside/attention';
+import { attentionLayers, attentionMaps, attentionRollout, HeadFusion, noAttentionReason, queryMap, tokenGrid } from '../../core/inside/attention';
 import { firstLayerKernels, kernelMontage } from '../../core/inside/kernels';
 import { effectiveReceptiveField, receptiveFieldOf, receptiveFields } from '../../core/inside/receptiveField';
 import { cascadingRandomization, explanationMaps } from '../../core/inside/sanityCheck';
@@ -109,7 +109,7 @@ export async function attention(argv: string[]): Promise<void> {
   const { positionals, values } = parse(argv, { ...MODEL_OPTIONS, layer: { type: 'string' }, head: { type: 'string' }, fusion: { type: 'string' }, 'out-dir': { type: 'string' } }, ['MODEL', 'INPUT']);
   await withModel(positionals[0], values, async (ctx) => {
     const found = await attentionLayers(ctx.model);
-    if (found.length === 0) throw new Error(`${ctx.name} has no self-attention (no Softmax over query–key products was found)`);
+    if (found.length === 0) throw new Error(noAttentionReason(ctx.model.graph, ctx.name));
     const input = ctx.loadInput(positionals[1]);
     const maps = await attentionMaps(ctx.model, input.tensor, { layers: typeof values.layer === 'string' ? [values.layer] : undefined });
     const fusion = (values.fusion ?? 'mean') as HeadFusion;

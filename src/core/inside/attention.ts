@@ -123,10 +123,22 @@ export function tokenGrid(tokens: number, inputSize: [number, number]): TokenGri
   throw new AttentionError(`${tokens} tokens do not form a grid with the input's aspect ratio ${inputSize[0]}:${inputSize[1]} after 0–2 prefix tokens`);
 }
 
+/**
+ * Why a model (called `name`) shows no attention maps: none found, or its attention is fused into
+ * single nodes (onnxruntime's Attention/MultiHeadAttention contrib ops, ONNX Attention), which
+ * compute the probabilities internally and never output them.
+ */
+export function noAttentionReason(graph: GraphProto, name: string): string {
+  const fused = graph.node.filter((n) => n.op_type.endsWith('Attention'));
+  if (fused.length === 0) return `${name} has no self-attention: no Softmax over a product of queries and keys was found in its graph`;
+  const ops = [...new Set(fused.map((n) => (n.domain ? `${n.domain}.${n.op_type}` : n.op_type)))].join(', ');
+  return `${name} computes its attention inside ${fused.length} fused node${fused.length === 1 ? '' : 's'} (${ops}, e.g. '${nodeLabel(fused[0])}'), which do not output their attention weights; export the model without attention fusion to see them`;
+}
+
 /** The attention probabilities of every attention layer (or the named ones) for one image [1, C, H, W]. */
 export async function attentionMaps(model: ConvModel, input: Tensor, options: { layers?: string[] } = {}): Promise<LayerAttention[]> {
   const found = await attentionLayers(model);
-  if (found.length === 0) throw new AttentionError('the model has no self-attention: no Softmax over a product of queries and keys was found');
+  if (found.length === 0) throw new AttentionError(noAttentionReason(model.graph, 'the model'));
   const chosen = options.layers ? options.layers.map((name) => layerNamed(found, name)) : found;
   const outputs = await model.run({ [model.input.name]: input }, chosen.map((l) => l.tensor));
   return chosen.map((layer) => ({ layer, probabilities: firstImage(outputs[layer.tensor], layer, input.dims[0]) }));

@@ -13,7 +13,7 @@ import type { AttentionLayerView, AttentionView, MapData } from '../../../protoc
 import { ModelContext } from '../../context';
 import { methodByName } from '../../explain';
 import { cacheKey, channelGallery, Objective } from '../../inside/activationMaximization';
-import { attentionLayers, attentionMaps, attentionRollout, fuseHeads, queryMap, tokenGrid } from '../../inside/attention';
+import { attentionLayers, attentionMaps, attentionRollout, fuseHeads, noAttentionReason, queryMap, tokenGrid } from '../../inside/attention';
 import { firstLayerKernels, kernelMontage } from '../../inside/kernels';
 import { effectiveReceptiveField, receptiveFieldOf, receptiveFields } from '../../inside/receptiveField';
 import { cascadingRandomization, explanationMaps } from '../../inside/sanityCheck';
@@ -73,7 +73,7 @@ export function insideJobs(state: WorkerState): JobHandlers<'receptiveFields' | 
     async attention({ modelPath, imageId }) {
       const ctx = state.contextFor(modelPath);
       const found = await attentionLayers(ctx.model);
-      if (found.length === 0) return { imageId, layers: [], message: `${ctx.name} has no self-attention: no Softmax over a product of queries and keys was found in its graph.` };
+      if (found.length === 0) return { imageId, layers: [], message: `${noAttentionReason(ctx.model.graph, ctx.name)}.` };
       const input = state.imageFor(imageId).tensor;
       const maps = await attentionMaps(ctx.model, input);
       const [height, width] = input.dims.slice(-2);
