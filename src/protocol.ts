@@ -152,6 +152,39 @@ export interface DatasetView {
   unlabelled: number;
   cache: { computed: number; cached: number; modelRuns: number; stored: boolean };
   skipped: { relPath: string; reason: string }[];
+  /** The dataset's own marks file (boxes.json at its root) when it lists marked images of the dataset. */
+  marks?: { file: string; marked: number };
+}
+
+/** A marks file the mark check may read: the dataset's own or one the user picked. */
+export interface MarksFileView {
+  path: string;
+  /** The file relative to its workspace folder (or its full path when picked from outside). */
+  label: string;
+}
+
+/**
+ * Which channels respond to a mark planted in some images (src/core/dataset/shortcut.ts): each
+ * marked image is run again with the mark painted over, and a channel's effect is the mean drop of
+ * its pooled activation in standard deviations of that channel over the dataset.
+ */
+export interface MarkCheckView {
+  /** The marks file's name. */
+  file: string;
+  layer: string;
+  pooling: 'mean' | 'max';
+  /** Images the file lists as marked. */
+  listed: number;
+  /** Of those, the images of the dataset: the ones measured. */
+  images: number;
+  /** Effect from which a channel counts as a mark channel. */
+  minEffect: number;
+  /** Channels with effect ≥ minEffect, strongest first. */
+  markChannels: number[];
+  /** The strongest responses, strongest first. */
+  channels: { channel: number; withMark: number; withoutMark: number; effect: number }[];
+  /** Marked images whose predicted class changes when the mark is removed. */
+  predictionChanges: { relPath: string; withMark: string; withoutMark: string }[];
 }
 
 export interface RuleView {
@@ -358,6 +391,9 @@ export type HostToWebview =
   | { type: 'datasetFolders'; folders: DatasetFolderView[]; chosen?: string }
   | { type: 'dataset'; requestId: string; dataset: DatasetView }
   | { type: 'datasetRules'; requestId: string; rules: RulesView }
+  /** The marks file the user picked for the dataset (replaces the dataset's own). */
+  | { type: 'datasetMarks'; marks: MarksFileView }
+  | { type: 'datasetMarkCheck'; requestId: string; check: MarkCheckView }
   | { type: 'datasetEmbedding'; requestId: string; embedding: EmbeddingView }
   | { type: 'datasetNeighbors'; requestId: string; neighbors: NeighborsView }
   | { type: 'datasetImportance'; requestId: string; importance: ImportanceView }
@@ -383,7 +419,11 @@ export type WebviewToHost =
   | { type: 'pickDataset' }
   /** Extracts the features of a folder the host offered (datasetFolders) at a layer (tensor or node name). */
   | { type: 'datasetFeatures'; requestId: string; folder: string; layer: string }
-  | { type: 'datasetRules'; requestId: string; depth: number; minLeaf: number }
+  | { type: 'datasetRules'; requestId: string; depth: number; minLeaf: number; pooling: 'mean' | 'max' }
+  /** Opens the host's file picker for a marks file (JSON of mark boxes, as boxes.json). */
+  | { type: 'pickMarks' }
+  /** Runs the mark check with a marks file the host offered (the dataset's own or the one picked). */
+  | { type: 'datasetMarkCheck'; requestId: string; marksFile: string; pooling: 'mean' | 'max' }
   | { type: 'datasetEmbedding'; requestId: string; method: 'pca' | 'umap' }
   | { type: 'datasetNeighbors'; requestId: string; imageId: string; k: number }
   | { type: 'datasetImportance'; requestId: string; classIndex: number; method: 'gradient' | 'ablation'; channels?: number[] }
@@ -410,6 +450,9 @@ const oneOf = (...values: string[]): Check => (v) => typeof v === 'string' && va
 const optional = (check: Check): Check => (v) => v === undefined || check(v);
 // A path relative to the dataset folder: no absolute paths, no '..' segments, no NUL (the host checks it again).
 const isRelativePath: Check = (v) => isString(v) && (v as string).length > 0 && !/^([\\/]|[A-Za-z]:)/.test(v as string) && !(v as string).split(/[\\/]/).includes('..') && !(v as string).includes('\0');
+
+// A file the host offered: an absolute path without NUL (the host checks it is the one it offered).
+const isAbsolutePath: Check = (v) => isString(v) && /^([\\/]|[A-Za-z]:[\\/])/.test(v as string) && !(v as string).includes('\0');
 
 function isTarget(v: unknown): v is TargetSpec {
   if (typeof v !== 'object' || v === null) return false;
@@ -450,7 +493,9 @@ const FIELDS: { [K in WebviewToHost['type']]: Record<string, Check> } = {
   openSource: { layer: isString },
   pickDataset: {},
   datasetFeatures: { requestId: isId, folder: isString, layer: isString },
-  datasetRules: { requestId: isId, depth: inRange(1, 8), minLeaf: inRange(1, 10_000) },
+  datasetRules: { requestId: isId, depth: inRange(1, 8), minLeaf: inRange(1, 10_000), pooling: oneOf('mean', 'max') },
+  pickMarks: {},
+  datasetMarkCheck: { requestId: isId, marksFile: isAbsolutePath, pooling: oneOf('mean', 'max') },
   datasetEmbedding: { requestId: isId, method: oneOf('pca', 'umap') },
   datasetNeighbors: { requestId: isId, imageId: isId, k: inRange(1, 50) },
   datasetImportance: {

@@ -3,13 +3,14 @@
 // redraw the parts whose inputs changed.
 import type {
   ActivationsView, AttentionView, DatasetFolderView, DatasetView, EffectiveFieldView, EmbeddingView, ExplanationView, GalleryView, HostToWebview,
-  ImageView, ImportanceView, KernelsView, MethodView, ModelView, NeighborsView, Prediction, ReceptiveFieldsView, RulesView, SanityCheckView,
+  ImageView, ImportanceView, KernelsView, MarkCheckView, MarksFileView, MethodView, ModelView, NeighborsView, Prediction, ReceptiveFieldsView,
+  RulesView, SanityCheckView,
 } from '../src/protocol';
 import { ColormapName, isColormap } from './colormap';
 
 export type RequestKind =
   | 'explain' | 'compare' | 'activations'
-  | 'dataset' | 'rules' | 'embedding' | 'neighbors' | 'importance'
+  | 'dataset' | 'rules' | 'markCheck' | 'embedding' | 'neighbors' | 'importance'
   | 'fields' | 'effectiveField' | 'kernels' | 'gallery' | 'attention' | 'sanity';
 
 export interface RunningRequest {
@@ -50,6 +51,9 @@ export interface State {
   chosenDatasetFolder?: string;
   dataset?: DatasetView;
   rules?: RulesView;
+  /** A marks file the user picked for the dataset (else the mark check reads the dataset's own). */
+  pickedMarks?: MarksFileView;
+  markCheck?: MarkCheckView;
   embedding?: EmbeddingView;
   neighbors?: NeighborsView;
   importance?: ImportanceView;
@@ -64,7 +68,7 @@ export interface State {
 }
 
 /** What was computed for a model or a dataset, dropped when a new one arrives. */
-const DATASET_RESULTS = { rules: undefined, embedding: undefined, neighbors: undefined, importance: undefined, ablation: undefined };
+const DATASET_RESULTS = { rules: undefined, pickedMarks: undefined, markCheck: undefined, embedding: undefined, neighbors: undefined, importance: undefined, ablation: undefined };
 const MODEL_RESULTS = { ...DATASET_RESULTS, dataset: undefined, fields: undefined, effectiveField: undefined, kernels: undefined, gallery: undefined, attention: undefined, sanity: undefined };
 
 type Listener = (state: State) => void;
@@ -151,6 +155,10 @@ export class Store {
         return this.finishRequest(message.requestId, { dataset: message.dataset, ...DATASET_RESULTS });
       case 'datasetRules':
         return this.finishRequest(message.requestId, { rules: message.rules });
+      case 'datasetMarks':
+        return this.update({ pickedMarks: message.marks, markCheck: undefined });
+      case 'datasetMarkCheck':
+        return this.finishRequest(message.requestId, { markCheck: message.check });
       case 'datasetEmbedding':
         return this.finishRequest(message.requestId, { embedding: message.embedding });
       case 'datasetNeighbors':
@@ -191,7 +199,7 @@ export class Store {
 
 const HOST_TYPES = new Set([
   'model', 'images', 'prediction', 'explanation', 'activations', 'progress', 'done', 'cancelled', 'error', 'settings',
-  'datasetFolders', 'dataset', 'datasetRules', 'datasetEmbedding', 'datasetNeighbors', 'datasetImportance',
+  'datasetFolders', 'dataset', 'datasetRules', 'datasetMarks', 'datasetMarkCheck', 'datasetEmbedding', 'datasetNeighbors', 'datasetImportance',
   'receptiveFields', 'effectiveField', 'kernels', 'featureGallery', 'attention', 'sanityCheck',
 ]);
 

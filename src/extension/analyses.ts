@@ -2,7 +2,8 @@
 // analyse (folders of the workspace that hold images in class folders, and folders the user picks),
 // the dataset the view works on, and the requests that run the dataset and inside-the-network jobs
 // on the compute worker. Paths from the webview are checked here: a dataset folder must be one the
-// host offered or the user picked, and an image opened from the dataset must lie inside it.
+// host offered or the user picked, an image opened from the dataset must lie inside it, and a marks
+// file must be the dataset's own (boxes.json at its root) or one the user picked.
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
@@ -11,7 +12,7 @@ import type { DatasetFolderView, HostToWebview, WebviewToHost } from '../protoco
 import { IMAGE_GLOB, insideWorkspace } from './workspaceFiles';
 
 const ANALYSIS_TYPES = [
-  'pickDataset', 'datasetFeatures', 'datasetRules', 'datasetEmbedding', 'datasetNeighbors', 'datasetImportance', 'datasetOpenImage',
+  'pickDataset', 'datasetFeatures', 'datasetRules', 'pickMarks', 'datasetMarkCheck', 'datasetEmbedding', 'datasetNeighbors', 'datasetImportance', 'datasetOpenImage',
   'exportRules', 'receptiveFields', 'effectiveField', 'kernels', 'featureGallery', 'attention', 'sanityCheck',
 ] as const;
 
@@ -47,7 +48,7 @@ const SEARCH_LIMIT = 20_000;
 export class Analyses {
   /** Folders the view may analyse, by path. */
   private readonly folders = new Map<string, DatasetFolderView>();
-  private dataset?: { folder: string; datasetId: string };
+  private dataset?: { folder: string; datasetId: string; ownMarks?: string; pickedMarks?: string };
 
   constructor(private readonly host: AnalysisHost) {}
 
@@ -73,10 +74,20 @@ export class Analyses {
       case 'datasetFeatures':
         return this.features(message.requestId, message.folder, message.layer);
       case 'datasetRules':
-        return this.onDataset(message.requestId, `Distilling rules (depth ${message.depth})`, 'notification', async (datasetId, signal, onProgress) => {
-          const rules = await this.host.client.call('datasetRules', { datasetId, depth: message.depth, minLeaf: message.minLeaf }, { signal, onProgress });
+        return this.onDataset(message.requestId, `Distilling rules (depth ${message.depth}, channel ${message.pooling})`, 'notification', async (datasetId, signal, onProgress) => {
+          const rules = await this.host.client.call('datasetRules', { datasetId, depth: message.depth, minLeaf: message.minLeaf, pooling: message.pooling }, { signal, onProgress });
           this.host.post({ type: 'datasetRules', requestId: message.requestId, rules });
         });
+      case 'pickMarks':
+        return this.pickMarks();
+      case 'datasetMarkCheck': {
+        const offered = [this.dataset?.ownMarks, this.dataset?.pickedMarks];
+        if (this.dataset && !offered.includes(message.marksFile)) return this.host.post({ type: 'error', requestId: message.requestId, message: 'Choose the marks file with "Choose marks file…".' });
+        return this.onDataset(message.requestId, `Checking the mark (${path.basename(message.marksFile)})`, 'notification', async (datasetId, signal, onProgress) => {
+          const check = await this.host.client.call('datasetMarkCheck', { datasetId, marksFile: message.marksFile, pooling: message.pooling }, { signal, onProgress });
+          this.host.post({ type: 'datasetMarkCheck', requestId: message.requestId, check });
+        });
+      }
       case 'datasetEmbedding':
         return this.onDataset(message.requestId, `${message.method.toUpperCase()} map of the features`, 'notification', async (datasetId, signal, onProgress) => {
           const embedding = await this.host.client.call('datasetEmbedding', { datasetId, method: message.method }, { signal, onProgress });
@@ -169,9 +180,25 @@ export class Analyses {
     await this.onModel(requestId, `Features of ${offered.label}`, 'notification', async (modelPath, signal, onProgress) => {
       const { datasetId, view } = await this.host.client.call('datasetFeatures', { modelPath, folder, layer, cacheDir: this.host.storageDir }, { signal, onProgress });
       if (this.host.modelPath() !== modelPath) return;
-      this.dataset = { folder: view.folder, datasetId };
+      this.dataset = { folder: view.folder, datasetId, ownMarks: view.marks?.file };
       this.host.post({ type: 'dataset', requestId, dataset: view });
     });
+  }
+
+  /** The user picks the JSON of mark boxes for the dataset; the mark check may then read it. */
+  private async pickMarks(): Promise<void> {
+    const dataset = this.dataset;
+    if (!dataset) return this.host.post({ type: 'error', message: 'Extract the features of a dataset folder first.' });
+    const picked = await vscode.window.showOpenDialog({
+      title: 'Choose the marks file (JSON: { "images": { "<path>": { "mark": { "bbox": [x0, y0, x1, y1] } } } })',
+      canSelectFiles: true, canSelectFolders: false, canSelectMany: false,
+      defaultUri: vscode.Uri.file(dataset.folder), filters: { JSON: ['json'] },
+    });
+    const file = picked?.[0];
+    if (!file || file.scheme !== 'file' || this.dataset !== dataset) return;
+    dataset.pickedMarks = file.fsPath;
+    const relative = vscode.workspace.asRelativePath(file, false);
+    this.host.post({ type: 'datasetMarks', marks: { path: file.fsPath, label: relative === file.fsPath ? file.fsPath : relative } });
   }
 
   /** Loads a dataset image into the view, if `relPath` really names an image inside the dataset folder. */

@@ -62,6 +62,8 @@ describe('compute worker: dataset jobs on the sample dataset', function () {
     const thumb = png(view.images[0].thumbnail!);
     assert.deepStrictEqual([thumb.width, thumb.height], [64, 64]);
     assert.ok(view.images.every((im) => im.confidence > 0.25 && im.confidence <= 1));
+    assert.ok(fs.existsSync(path.join(DATASET, 'boxes.json')));
+    assert.strictEqual(view.marks, undefined, 'its boxes.json holds object boxes, no marks: no marks file is offered');
   });
 
   it('predicts each dataset image as the predict job does for the same file, and reads the cache the second time', async () => {

@@ -48,11 +48,11 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
     return posted;
   }
 
-  /** The Dataset tab with the sample dataset's features extracted. */
-  async function withDataset(wp = ctx.page()): Promise<WebviewPage> {
+  /** The Dataset tab with the sample dataset's features extracted (or another dataset's). */
+  async function withDataset(wp = ctx.page(), dataset = a.dataset): Promise<WebviewPage> {
     await loaded(wp);
     await openTab(wp, 'dataset');
-    await request(wp, '#dataset-run', 'datasetFeatures', (requestId) => ({ type: 'dataset', requestId, dataset: a.dataset }));
+    await request(wp, '#dataset-run', 'datasetFeatures', (requestId) => ({ type: 'dataset', requestId, dataset }));
     await wp.page.waitForSelector('.dataset-summary:not([hidden])');
     return wp;
   }
@@ -127,6 +127,82 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
     assert.deepStrictEqual(await wp.waitForPost('exportRules'), { type: 'exportRules', format: 'json' });
     await wp.page.click('#rules-export-text');
     assert.deepStrictEqual(await wp.waitForPost('exportRules', 2), { type: 'exportRules', format: 'txt' });
+    await assertClean(wp);
+  });
+
+  it('sends the chosen channel pooling with the rules request, and the rules say which pooling they use', async () => {
+    const s = a.shortcut;
+    const wp = await withDataset(ctx.page(), s.dataset);
+    const first = await request(wp, '#rules-run', 'datasetRules', (requestId) => ({ type: 'cancelled', requestId }));
+    assert.strictEqual(first.pooling, 'mean', 'mean by default, as the CLI');
+    await pick(wp, 'rules-pooling', 'Max over the image');
+    const posted = await request(wp, '#rules-run', 'datasetRules', (requestId) => ({ type: 'datasetRules', requestId, rules: s.rules }));
+    assert.deepStrictEqual({ ...posted, requestId: undefined }, { type: 'datasetRules', requestId: undefined, depth: 3, minLeaf: 5, pooling: 'max' });
+    await wp.page.waitForSelector('.rule');
+    const scores = await wp.page.$$eval('.rule-scores dt', (dts) => Object.fromEntries(dts.map((dt) => [dt.textContent, dt.nextElementSibling!.textContent])));
+    assert.strictEqual(scores.Channel, `${s.rules.pooling} of its activation over the image`);
+    assert.strictEqual(s.rules.pooling, 'max');
+    await assertClean(wp);
+  });
+
+  it('checks the planted mark with the dataset\'s boxes.json: verdict, mark channels, the rules that read them, changed images', async () => {
+    const s = a.shortcut;
+    const c = s.markCheck;
+    const wp = await withDataset(ctx.page(), s.dataset);
+    await wp.page.waitForFunction((n) => document.querySelector('.marks-file')?.textContent === `boxes.json at the dataset root (${n} marked images)`, s.dataset.marks!.marked);
+    await pick(wp, 'rules-pooling', 'Max over the image');
+    await request(wp, '#rules-run', 'datasetRules', (requestId) => ({ type: 'datasetRules', requestId, rules: s.rules }));
+    await wp.page.waitForSelector('.rule');
+    const posted = await request(wp, '#marks-run', 'datasetMarkCheck', (requestId) => ({ type: 'datasetMarkCheck', requestId, check: c }));
+    assert.deepStrictEqual({ ...posted, requestId: undefined }, { type: 'datasetMarkCheck', requestId: undefined, marksFile: s.dataset.marks!.file, pooling: 'max' });
+    await wp.page.waitForSelector('.mark-verdict');
+
+    // The shortcut sample's rules decide "circle" on a channel that responds to the mark.
+    const marks = new Set(c.markChannels);
+    const circleOnMark = s.rules.rules.filter((r) => r.className === 'circle').flatMap((r) => r.conditions).filter((cond) => cond.op === '>' && marks.has(cond.channel));
+    assert.ok(circleOnMark.length > 0);
+    const used = s.rules.channels.map((ch) => ch.channel).filter((ch) => marks.has(ch));
+    const verdict = `${c.predictionChanges.length} of ${c.images} marked images change prediction without the mark; the rules test mark channel${used.length > 1 ? 's' : ''} ${used.join(', ')}: the network relies on the mark.`;
+    assert.strictEqual(await wp.page.textContent('.mark-verdict .badge'), 'rules read the mark');
+    assert.strictEqual(await wp.page.textContent('.mark-verdict'), `rules read the mark ${verdict}`);
+    assert.deepStrictEqual(await wp.page.$$eval('.mark-table tbody tr', (trs) => trs.map((tr) => Number(tr.getAttribute('data-channel')))), c.channels.map((ch) => ch.channel));
+    const shownInRules = await wp.page.$$eval('.mark-table tbody tr', (trs) => trs.filter((tr) => tr.textContent!.includes('in the rules')).map((tr) => Number(tr.getAttribute('data-channel'))));
+    assert.deepStrictEqual(shownInRules, c.channels.map((ch) => ch.channel).filter((ch) => used.includes(ch)));
+    // The rules flag the conditions on mark channels.
+    const flagged = await wp.page.$$eval('.condition.mark', (cs) => cs.map((el) => Number(el.getAttribute('data-channel'))));
+    assert.deepStrictEqual(flagged, s.rules.rules.flatMap((r) => r.conditions).map((cond) => cond.channel).filter((ch) => marks.has(ch)));
+    assert.ok(flagged.includes(circleOnMark[0].channel));
+
+    // The changes without the mark, counted by class change; a changed image opens in Explain.
+    const transitions = await wp.page.textContent('.mark-transitions');
+    for (const p of c.predictionChanges) {
+      const n = c.predictionChanges.filter((q) => q.withMark === p.withMark && q.withoutMark === p.withoutMark).length;
+      assert.ok(transitions!.includes(`${p.withMark} → ${p.withoutMark} ×${n}`), transitions!);
+    }
+    const thumbs = await wp.page.$$eval('.mark-changes .mini-thumb', (bs) => bs.map((b) => b.getAttribute('data-rel-path')));
+    assert.deepStrictEqual(thumbs, c.predictionChanges.slice(0, 8).map((p) => p.relPath));
+    await wp.page.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>('.mark-changes img')].every((img) => img.complete && img.naturalWidth > 0));
+    await wp.page.$eval('.mark-check', (el) => el.scrollIntoView({ block: 'start' }));
+    await wp.page.locator('.mark-check').screenshot({ path: screenshotPath('panel-dataset-marks-dark.png') });
+    await wp.page.click(`.mark-changes .mini-thumb[data-rel-path="${thumbs[0]}"]`);
+    assert.deepStrictEqual(await wp.waitForPost('datasetOpenImage'), { type: 'datasetOpenImage', relPath: thumbs[0] });
+    await assertClean(wp);
+  });
+
+  it('"Choose marks file…" asks the host; the check reads the picked file, and its error shows in the section', async () => {
+    const wp = await withDataset();
+    assert.ok((await wp.page.textContent('.marks-file'))!.startsWith('none:'), 'sample/dataset has no marks');
+    assert.ok(await wp.page.getAttribute('#marks-run', 'disabled') !== null);
+    await wp.page.click('#marks-pick');
+    await wp.waitForPost('pickMarks');
+    const picked = { path: '/data/elsewhere/marks.json', label: '/data/elsewhere/marks.json' };
+    await wp.send({ type: 'datasetMarks', marks: picked });
+    await wp.page.waitForFunction((l) => document.querySelector('.marks-file')?.textContent === l, picked.label);
+    await wp.page.waitForSelector('#marks-run:not([disabled])');
+    const message = 'none of the dataset images is listed as marked (the marks file names images by their path relative to the file)';
+    const posted = await request(wp, '#marks-run', 'datasetMarkCheck', (requestId) => ({ type: 'error', requestId, message }));
+    assert.deepStrictEqual({ ...posted, requestId: undefined }, { type: 'datasetMarkCheck', requestId: undefined, marksFile: picked.path, pooling: 'mean' });
+    await wp.page.waitForFunction((m) => document.querySelector('.mark-error')?.textContent === m, message);
     await assertClean(wp);
   });
 
@@ -275,8 +351,15 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
 
   it('the protocol refuses malformed dataset and inside messages', () => {
     const refused = [
-      { type: 'datasetRules', requestId: 'r-1', depth: 0, minLeaf: 5 },
-      { type: 'datasetRules', requestId: 'r-1', depth: 3, minLeaf: 2.5 },
+      { type: 'datasetRules', requestId: 'r-1', depth: 0, minLeaf: 5, pooling: 'mean' },
+      { type: 'datasetRules', requestId: 'r-1', depth: 3, minLeaf: 2.5, pooling: 'mean' },
+      { type: 'datasetRules', requestId: 'r-1', depth: 3, minLeaf: 5, pooling: 'median' },
+      { type: 'datasetRules', requestId: 'r-1', depth: 3, minLeaf: 5 },
+      { type: 'datasetMarkCheck', requestId: 'm-1', marksFile: '/data/boxes.json', pooling: 'median' },
+      { type: 'datasetMarkCheck', requestId: 'm-1', marksFile: 'boxes.json', pooling: 'max' },
+      { type: 'datasetMarkCheck', requestId: 'm-1', marksFile: '/data/\0boxes.json', pooling: 'max' },
+      { type: 'datasetMarkCheck', requestId: 'm 1', marksFile: '/data/boxes.json', pooling: 'max' },
+      { type: 'datasetMarkCheck', requestId: 'm-1', pooling: 'max' },
       { type: 'datasetEmbedding', requestId: 'e-1', method: 'tsne' },
       { type: 'datasetNeighbors', requestId: 'n-1', imageId: 'img0', k: 500 },
       { type: 'datasetImportance', requestId: 'i-1', classIndex: -1, method: 'gradient' },
@@ -291,6 +374,10 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
     ];
     assert.deepStrictEqual(refused.filter((m) => parseWebviewMessage(m)), []);
     assert.ok(parseWebviewMessage({ type: 'datasetOpenImage', relPath: 'test/star/3.png' }));
+    assert.ok(parseWebviewMessage({ type: 'datasetRules', requestId: 'r-1', depth: 3, minLeaf: 5, pooling: 'max' }));
+    assert.ok(parseWebviewMessage({ type: 'datasetMarkCheck', requestId: 'm-1', marksFile: '/data/dataset-shortcut/boxes.json', pooling: 'max' }));
+    assert.ok(parseWebviewMessage({ type: 'datasetMarkCheck', requestId: 'm-1', marksFile: 'C:\\data\\boxes.json', pooling: 'mean' }));
+    assert.ok(parseWebviewMessage({ type: 'pickMarks' }));
     assert.ok(parseWebviewMessage({ type: 'datasetImportance', requestId: 'i-1', classIndex: 1, method: 'ablation', channels: [3, 7] }));
   });
 

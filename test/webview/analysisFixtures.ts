@@ -1,6 +1,8 @@
 // Real results for the Dataset and Inside tabs: the compute worker's own job implementations
 // (src/core/runtime/jobs/dataset.ts and inside.ts) run in this process on the sample model and
-// sample/dataset, and on the CNN–Transformer hybrid (test/models/hybrid) for attention maps.
+// sample/dataset, on the shortcut sample (sample/shapes-shortcut.onnx on sample/dataset-shortcut,
+// whose boxes.json lists the planted marks) for the mark check, and on the CNN–Transformer hybrid
+// (test/models/hybrid) for attention maps.
 // Feature visualisations are cached under out/ so later runs read them back.
 import * as fs from 'fs';
 import * as path from 'path';
@@ -11,11 +13,12 @@ import { insideJobs } from '../../src/core/runtime/jobs/inside';
 import { WorkerImage, WorkerState } from '../../src/core/runtime/jobs/state';
 import type {
   AttentionView, DatasetFolderView, DatasetView, EffectiveFieldView, EmbeddingView, GalleryView, ImageView, ImportanceView, KernelsView,
-  NeighborsView, ReceptiveFieldsView, RulesView, SanityCheckView,
+  MarkCheckView, NeighborsView, ReceptiveFieldsView, RulesView, SanityCheckView,
 } from '../../src/protocol';
 import { ROOT } from './fixtures';
 
 const SAMPLE_MODEL = path.join(ROOT, 'sample', 'shapes.onnx');
+const SHORTCUT_MODEL = path.join(ROOT, 'sample', 'shapes-shortcut.onnx');
 const HYBRID_MODEL = path.join(ROOT, 'test', 'models', 'hybrid', 'hybrid.onnx');
 export const DATASET_FOLDER = path.join(ROOT, 'sample', 'dataset');
 const SHORTCUT_FOLDER = path.join(ROOT, 'sample', 'dataset-shortcut');
@@ -43,17 +46,19 @@ export interface AnalysisFixtures {
   attention: AttentionView;
   /** Grad-CAM's sanity check on img0. */
   sanity: SanityCheckView;
+  /** The shortcut model on sample/dataset-shortcut: its features, rules and mark check, channels max-pooled. */
+  shortcut: { dataset: DatasetView; rules: RulesView; markCheck: MarkCheckView };
 }
 
 export function analysisFixturesAvailable(): boolean {
-  return fs.existsSync(SAMPLE_MODEL) && fs.existsSync(DATASET_FOLDER) && fs.existsSync(HYBRID_MODEL);
+  return [SAMPLE_MODEL, DATASET_FOLDER, HYBRID_MODEL, SHORTCUT_MODEL, path.join(SHORTCUT_FOLDER, 'boxes.json')].every((f) => fs.existsSync(f));
 }
 
 const job: JobContext = { signal: new AbortController().signal, progress: () => undefined };
 
 /** Runs the jobs with the panel's images (ids img0, img1, ... as in fixtures.ts) loaded from the sample dataset. */
 export async function computeAnalysisFixtures(images: ImageView[]): Promise<AnalysisFixtures> {
-  const contexts = new Map([SAMPLE_MODEL, HYBRID_MODEL].map((file) => [file, ModelContext.open(file, { provider: 'cpu' })]));
+  const contexts = new Map([SAMPLE_MODEL, HYBRID_MODEL, SHORTCUT_MODEL].map((file) => [file, ModelContext.open(file, { provider: 'cpu' })]));
   const loaded = new Map<string, WorkerImage>();
   const state: WorkerState = {
     contextFor: (modelPath) => contexts.get(modelPath)!,
@@ -83,11 +88,19 @@ export async function computeAnalysisFixtures(images: ImageView[]): Promise<Anal
     const noAttention = { ...(await inside.attention({ modelPath: SAMPLE_MODEL, imageId: load('img0', SAMPLE_MODEL) }, job)), imageId: 'img0' };
     const attention = { ...(await inside.attention({ modelPath: HYBRID_MODEL, imageId: load('img1', HYBRID_MODEL) }, job)), imageId: 'img1' };
     const sanity = { ...(await inside.sanityCheck({ modelPath: SAMPLE_MODEL, imageId: load('img0', SAMPLE_MODEL), method: 'gradcam', layer: 'auto' }, job)), imageId: 'img0' };
+    const shortcut = await shortcutFixtures(data);
     const folders = [DATASET_FOLDER, SHORTCUT_FOLDER].filter((f) => fs.existsSync(f)).map((f) => ({ path: f, label: path.relative(ROOT, f), images: countImages(f) }));
-    return { folders, dataset, rules, pca, umap, neighbors, importance, ablation, fields, effectiveField, kernels, gallery, noAttention, attention, sanity };
+    return { folders, dataset, rules, pca, umap, neighbors, importance, ablation, fields, effectiveField, kernels, gallery, noAttention, attention, sanity, shortcut };
   } finally {
     for (const ctx of contexts.values()) await ctx.dispose();
   }
+}
+
+async function shortcutFixtures(data: ReturnType<typeof datasetJobs>): Promise<AnalysisFixtures['shortcut']> {
+  const { datasetId, view: dataset } = await data.datasetFeatures({ modelPath: SHORTCUT_MODEL, folder: SHORTCUT_FOLDER, layer: DATASET_LAYER }, job);
+  const rules = await data.datasetRules({ datasetId, depth: 3, minLeaf: 5, pooling: 'max' }, job);
+  const markCheck = await data.datasetMarkCheck({ datasetId, marksFile: dataset.marks!.file, pooling: 'max' }, job);
+  return { dataset, rules, markCheck };
 }
 
 function countImages(folder: string): number {

@@ -1,8 +1,8 @@
 // The Dataset tab: choose a folder of images (one sub-folder per class, as torchvision's
 // ImageFolder) and a layer, extract the features of every image (cached by the host), then read
 // what the network does on the whole dataset: the summary against the folder labels, rules
-// distilled from the layer's channels, the feature-space map, the images most like the selected
-// one, and which channels matter for a class.
+// distilled from the layer's channels, whether they read a mark planted in some images, the
+// feature-space map, the images most like the selected one, and which channels matter for a class.
 import type { DatasetView } from '../../src/protocol';
 import { formatShape, h, percent, replaceChildren, setOptions } from '../dom';
 import { newRequestId, post } from '../host';
@@ -10,6 +10,7 @@ import { RequestKind, State, Store } from '../store';
 import { camLayers, layerLabel } from './explain';
 import { FeatureMapSection } from './featureMap';
 import { ImportanceSection } from './importance';
+import { MarkCheckSection } from './marks';
 import { NeighborsSection } from './neighbors';
 import { RulesSection } from './rules';
 
@@ -53,12 +54,14 @@ export class DatasetTab {
         h('div', { class: 'field' }, h('span', { class: 'field-label' }, 'Layer'), this.layer),
         h('div', { class: 'run-row' }, this.run)));
     const rules = new RulesSection(store);
+    const marks = new MarkCheckSection(store, () => rules.pooling(), openImage);
     const map = new FeatureMapSection(store, openImage);
     const neighbors = new NeighborsSection(store, openImage);
     const importance = new ImportanceSection(store);
     this.results = h('div', { class: 'dataset-results', hidden: true },
       h('div', { class: 'columns' }, this.summary, neighbors.element),
       rules.element,
+      marks.element,
       h('div', { class: 'columns' }, map.element, importance.element));
     this.summary.addEventListener('click', (e) => {
       const relPath = (e.target as HTMLElement).closest<HTMLElement>('[data-rel-path]')?.dataset.relPath;

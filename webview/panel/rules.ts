@@ -1,8 +1,10 @@
 // Rules distilled from the network (a depth-limited decision tree on the layer's pooled channels
 // that mimics the network's predictions): how faithful they are on held-out images, each rule with
 // its coverage and purity, and for every channel a rule tests, the dataset patches where that
-// channel fires most with its activation map — so a rule can be read by looking at it.
-import type { ChannelExemplarView, RuleView, RulesView } from '../../src/protocol';
+// channel fires most with its activation map — so a rule can be read by looking at it. A channel
+// is its activation's mean or max over the image (the pooling choice); channels the mark check
+// found responding to a planted mark are flagged in the rules.
+import type { ChannelExemplarView, MarkCheckView, RuleView, RulesView } from '../../src/protocol';
 import { h, percent, replaceChildren, setOptions } from '../dom';
 import { newRequestId, post } from '../host';
 import { drawMap, drawOverlay, loadImage } from '../overlay';
@@ -13,26 +15,35 @@ type Select = HTMLElement & { value: string };
 
 const DEPTHS = [1, 2, 3, 4, 5, 6];
 const MIN_LEAVES = [1, 2, 3, 5, 10, 20, 50];
+export type Pooling = RulesView['pooling'];
+const POOLINGS: { value: Pooling; label: string; description: string }[] = [
+  { value: 'mean', label: 'Mean over the image', description: 'how much of the image the feature covers' },
+  { value: 'max', label: 'Max over the image', description: 'whether the feature is anywhere (small marks)' },
+];
 
 export class RulesSection {
   readonly element: HTMLElement;
   private readonly depth = h('vscode-single-select', { id: 'rules-depth', label: 'Depth' }) as Select;
   private readonly minLeaf = h('vscode-single-select', { id: 'rules-min-leaf', label: 'Images per leaf (at least)' }) as Select;
+  private readonly poolingSelect = h('vscode-single-select', { id: 'rules-pooling', label: 'Channel' }) as Select;
   private readonly run = h('vscode-button', { id: 'rules-run' }, 'Distil rules');
   private readonly exportJson = h('vscode-button', { id: 'rules-export-json', secondary: true, onClick: () => post({ type: 'exportRules', format: 'json' }) }, 'Export JSON');
   private readonly exportText = h('vscode-button', { id: 'rules-export-text', secondary: true, onClick: () => post({ type: 'exportRules', format: 'txt' }) }, 'Export text');
   private readonly body = h('div', { class: 'rules-body', 'aria-live': 'polite' });
   private shown?: RulesView;
   private colormap?: State['colormap'];
+  private markCheck?: MarkCheckView;
 
   constructor(private readonly store: Store) {
     setOptions(this.depth, DEPTHS.map((d) => ({ value: String(d), label: String(d) })), '3');
     setOptions(this.minLeaf, MIN_LEAVES.map((n) => ({ value: String(n), label: String(n) })), '5');
+    setOptions(this.poolingSelect, POOLINGS, 'mean');
     this.run.addEventListener('click', () => this.distil());
     this.element = h('section', { class: 'card rules', 'aria-label': 'Distilled rules' },
       h('h3', {}, 'Rules the network follows'),
-      h('p', { class: 'muted small' }, 'A decision tree on the layer\'s channels (each the mean of its activation over the image), trained to predict what the network predicts; fidelity is how often it agrees with the network on images it was not trained on.'),
+      h('p', { class: 'muted small' }, 'A decision tree on the layer\'s channels (each the mean or the max of its activation over the image), trained to predict what the network predicts; fidelity is how often it agrees with the network on images it was not trained on.'),
       h('div', { class: 'compare-row' },
+        h('div', { class: 'field' }, h('span', { class: 'field-label' }, 'Channel'), this.poolingSelect),
         h('div', { class: 'field' }, h('span', { class: 'field-label' }, 'Depth'), this.depth),
         h('div', { class: 'field' }, h('span', { class: 'field-label' }, 'Images per leaf (at least)'), this.minLeaf),
         h('div', { class: 'run-row' }, this.run, this.exportJson, this.exportText)),
@@ -43,22 +54,29 @@ export class RulesSection {
   private render(s: State): void {
     this.run.toggleAttribute('disabled', !s.dataset || isRunning(s, 'rules'));
     for (const b of [this.exportJson, this.exportText]) b.toggleAttribute('disabled', !s.rules);
-    if (s.rules === this.shown && s.colormap === this.colormap) return;
+    if (s.rules === this.shown && s.colormap === this.colormap && s.markCheck === this.markCheck) return;
     this.shown = s.rules;
     this.colormap = s.colormap;
+    this.markCheck = s.markCheck;
     const r = s.rules;
     if (!r) return replaceChildren(this.body, h('p', { class: 'muted' }, 'Press Distil rules to see them.'));
     const exemplars = new Map(r.channels.map((c) => [c.channel, c]));
-    replaceChildren(this.body, scores(r), h('ol', { class: 'rule-list' }, r.rules.map((rule, i) => this.rule(rule, i, exemplars))));
+    const markChannels = new Set(s.markCheck?.markChannels);
+    replaceChildren(this.body, scores(r), h('ol', { class: 'rule-list' }, r.rules.map((rule, i) => this.rule(rule, i, exemplars, markChannels))));
+  }
+
+  /** The channel summary the rules (and the mark check) use. */
+  pooling(): Pooling {
+    return this.poolingSelect.value === 'max' ? 'max' : 'mean';
   }
 
   private distil(): void {
     const requestId = newRequestId('rules');
     this.store.startRequest(requestId, 'rules', 'Distilling rules…');
-    post({ type: 'datasetRules', requestId, depth: Number(this.depth.value), minLeaf: Number(this.minLeaf.value) });
+    post({ type: 'datasetRules', requestId, depth: Number(this.depth.value), minLeaf: Number(this.minLeaf.value), pooling: this.pooling() });
   }
 
-  private rule(rule: RuleView, index: number, exemplars: Map<number, ChannelExemplarView>): HTMLElement {
+  private rule(rule: RuleView, index: number, exemplars: Map<number, ChannelExemplarView>, markChannels: Set<number>): HTMLElement {
     const testAgree = rule.test.images ? `${rule.test.agree}/${rule.test.images} held out agree` : 'no held-out image';
     return h('li', { class: 'rule', 'data-rule': index },
       h('div', { class: 'rule-head' },
@@ -69,8 +87,10 @@ export class RulesSection {
           h('span', { class: 'chip muted' }, testAgree))),
       h('div', { class: 'conditions' }, rule.conditions.map((c) => {
         const e = exemplars.get(c.channel);
-        return h('div', { class: 'condition', 'data-channel': c.channel },
-          h('span', { class: 'condition-text' }, `channel ${c.channel} ${c.op === '<=' ? '≤' : '>'} ${c.threshold.toPrecision(3)}`),
+        const mark = markChannels.has(c.channel);
+        return h('div', { class: mark ? 'condition mark' : 'condition', 'data-channel': c.channel },
+          h('span', { class: 'condition-text' }, `channel ${c.channel} ${c.op === '<=' ? '≤' : '>'} ${c.threshold.toPrecision(3)}`,
+            mark ? h('span', { class: 'chip mark-chip', title: 'The mark check found this channel responding to the planted mark' }, 'mark') : null),
           e ? this.exemplarStrip(e) : null);
       })));
   }
@@ -119,6 +139,7 @@ function scores(r: RulesView): HTMLElement {
     ['Fidelity (training)', `${percent(r.fidelity.train)} of ${r.trainImages} images`],
   ];
   if (r.accuracy) items.push(['Accuracy on folder labels (held out)', `rules ${percent(r.accuracy.tree)} · network ${percent(r.accuracy.network)}`]);
+  items.push(['Channel', `${r.pooling} of its activation over the image`]);
   items.push(['Tree', `depth ≤ ${r.depth}, ≥ ${r.minLeaf} images a leaf, ${r.rules.length} rules, ${r.channels.length} channels`]);
   return h('dl', { class: 'info rule-scores' }, items.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
 }

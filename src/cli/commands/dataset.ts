@@ -5,7 +5,7 @@ import * as path from 'path';
 import { ModelContext } from '../../core/context';
 import {
   DatasetFeatures, FeatureOptions, channelExemplars, distillRules, embedDataset, extractFeatures, markResponse,
-  neighborsOf, readMarkBoxes, rulesToJson, rulesToText, summarizeDataset,
+  MARK_EFFECT, markChannels, neighborsOf, readMarkBoxes, rulesToJson, rulesToText, summarizeDataset,
 } from '../../core/dataset';
 import { intOption, parse } from '../args';
 import { MODEL_OPTIONS, withModel } from '../common';
@@ -75,10 +75,14 @@ export async function rules(argv: string[]): Promise<void> {
     console.log(text);
     for (const e of exemplars) console.log(`  channel ${e.channel} fires most on: ${e.patches.slice(0, 4).map((p) => `${p.relPath} (${fixed(p.activation, 2)} at x ${p.box[0]}–${p.box[2]}, y ${p.box[1]}–${p.box[3]})`).join(', ')}`);
     if (marks) {
-      const top = marks.channels.slice(0, 5).map((c) => c.channel);
-      const used = set.channels.filter((c) => top.includes(c));
-      console.log(`planted mark: channels responding most ${top.join(', ')}; ${marks.predictionChanges.length} of ${marks.images} marked images change prediction without it`);
-      console.log(used.length ? `the rules use mark channels ${used.join(', ')}: the network relies on the mark` : 'the rules use none of the mark channels');
+      // Mark channels as the panel's mark check counts them: a drop of at least MARK_EFFECT σ without the mark.
+      const markSet = markChannels(marks);
+      const used = set.channels.filter((c) => markSet.includes(c));
+      const top = marks.channels.slice(0, 5).map((c) => `${c.channel} (${fixed(c.effect, 2)} σ)`);
+      console.log(`planted mark: ${marks.predictionChanges.length} of ${marks.images} marked images change prediction without it; channels whose ${pooling} drops most without it: ${top.join(', ')}`);
+      console.log(used.length
+        ? `the rules test mark channel${used.length > 1 ? 's' : ''} ${used.join(', ')} (≥ ${MARK_EFFECT} σ): the network relies on the mark`
+        : `the rules test none of the mark channels (≥ ${MARK_EFFECT} σ: ${markSet.join(', ') || 'none'})`);
     }
     if (written) console.log(`rules written to ${written}`);
     skippedNote(f);

@@ -15,4 +15,4 @@ export { embedDataset, umap2d, type Embedding, type EmbeddingMethod, type Embedd
 export { pca, type PcaResult } from './pca';
 export { nearestNeighbors, neighborsOf, type Metric, type Neighbor, type NeighborOptions, type NeighborResult } from './neighbors';
 export { gradientImportance, ablationImportance, selectImages, type ChannelImportance, type ImportanceOptions } from './importance';
-export { markResponse, readMarkBoxes, removeMark, type MarkResponse, type MarkedImage, type ChannelMarkResponse, type PredictionChange } from './shortcut';
+export { MARK_EFFECT, markChannels, markResponse, readMarkBoxes, removeMark, type MarkResponse, type MarkedImage, type ChannelMarkResponse, type PredictionChange } from './shortcut';

@@ -9,7 +9,8 @@
 // σ_c its standard deviation over the whole dataset, so channels of different scales compare.
 // Marked images whose predicted class changes without the mark are listed: a clean network
 // may respond to a bright mark in some channels, a network that learned the shortcut changes its
-// decisions.
+// decisions. A channel counts as a mark channel when effect_c ≥ MARK_EFFECT (one standard
+// deviation): rules that test such a channel read the mark.
 import * as fs from 'fs';
 import * as path from 'path';
 import { RunControl, throwIfCancelled } from '../explain/forward';
@@ -20,6 +21,9 @@ import { DatasetError } from './errors';
 import { DatasetFeatures, fittingBatchSize } from './features';
 import { InputPipeline, inputPipelineFor } from './input';
 import { Pooling } from './rules';
+
+/** Effect (in standard deviations of the channel over the dataset) from which a channel responds to the mark. */
+export const MARK_EFFECT = 1;
 
 /** [x0, y0, x1, y1] in image pixels, x1 and y1 exclusive. */
 export type Box = [number, number, number, number];
@@ -61,18 +65,18 @@ export interface MarkResponse {
  * { images: { "<path relative to the JSON file>": { mark: { bbox: [x0, y0, x1, y1] } | null } } }.
  */
 export function readMarkBoxes(jsonFile: string): MarkedImage[] {
-  let parsed: { images?: Record<string, { mark?: { bbox?: number[] } | null }> };
+  let parsed: { images?: Record<string, { mark?: { bbox?: unknown } | null } | null> } | null;
   try {
     parsed = JSON.parse(fs.readFileSync(jsonFile, 'utf8'));
   } catch (err) {
     throw new DatasetError(`cannot read mark boxes from ${jsonFile}: ${(err as Error).message}`);
   }
-  if (!parsed.images || typeof parsed.images !== 'object') throw new DatasetError(`${jsonFile} has no "images" object`);
+  if (!parsed?.images || typeof parsed.images !== 'object' || Array.isArray(parsed.images)) throw new DatasetError(`${jsonFile} has no "images" object`);
   const dir = path.dirname(path.resolve(jsonFile));
   return Object.entries(parsed.images).flatMap(([rel, info]) => {
-    const box = info?.mark?.bbox;
-    if (!box) return [];
-    if (box.length !== 4 || box.some((v) => !Number.isInteger(v))) throw new DatasetError(`the mark box of ${rel} is not four whole numbers`);
+    const box = typeof info === 'object' && info !== null && typeof info.mark === 'object' && info.mark !== null ? info.mark.bbox : undefined;
+    if (box === undefined || box === null) return [];
+    if (!Array.isArray(box) || box.length !== 4 || box.some((v) => !Number.isInteger(v))) throw new DatasetError(`the mark box of ${rel} in ${jsonFile} is not four whole numbers`);
     return [{ file: path.join(dir, rel), box: box as Box }];
   });
 }
@@ -120,7 +124,7 @@ export async function markResponse(
   const input = options.input ?? inputPipelineFor(model);
   const byFile = new Map(marks.map((m) => [path.resolve(m.file), m.box]));
   const marked = features.images.map((im, i) => ({ i, box: byFile.get(im.file) })).filter((m): m is { i: number; box: Box } => !!m.box);
-  if (marked.length === 0) throw new DatasetError('none of the dataset images is listed as marked');
+  if (marked.length === 0) throw new DatasetError('none of the dataset images is listed as marked (the marks file names images by their path relative to the file)');
   const [c, h, w] = features.layerShape;
   const matrix = pooling === 'max' ? features.maxPooled : features.meanPooled;
   const withSum = new Float64Array(c);
@@ -160,4 +164,9 @@ export async function markResponse(
     return { channel: ch, withMark, withoutMark, difference, effect: sigma > 0 ? difference / sigma : 0 };
   }).sort((a, b) => b.effect - a.effect || a.channel - b.channel);
   return { layer: features.layer, pooling, images: marked.length, channels, predictionChanges: changes };
+}
+
+/** The mark channels of a response: effect ≥ `minEffect`, strongest first. */
+export function markChannels(response: MarkResponse, minEffect = MARK_EFFECT): number[] {
+  return response.channels.filter((c) => c.effect >= minEffect).map((c) => c.channel);
 }

@@ -4,7 +4,7 @@
 import type { ActivationLimitOptions } from '../activationMemory';
 import type {
   ActivationsView, AttentionView, DatasetView, EffectiveFieldView, EmbeddingView, ExplanationView, GalleryView, ImageView, ImportanceView,
-  KernelsView, MethodView, ModelView, NeighborsView, Prediction, ReceptiveFieldsView, RulesView, SanityCheckView, TargetSpec,
+  KernelsView, MarkCheckView, MethodView, ModelView, NeighborsView, Prediction, ReceptiveFieldsView, RulesView, SanityCheckView, TargetSpec,
 } from '../../protocol';
 import type { PreprocessOverrides } from '../preprocess';
 import type { ProviderSetting } from './session';
@@ -44,7 +44,9 @@ export interface JobTypes {
    */
   datasetFeatures: { args: { modelPath: string; folder: string; layer: string; cacheDir?: string }; result: { datasetId: string; view: DatasetView } };
   /** Rules distilled from the layer's pooled channels, with each tested channel's top patches. */
-  datasetRules: { args: { datasetId: string; depth: number; minLeaf: number; patches?: number }; result: RulesView };
+  datasetRules: { args: { datasetId: string; depth: number; minLeaf: number; pooling?: 'mean' | 'max'; patches?: number }; result: RulesView };
+  /** Which channels respond to the mark planted in the images a marks file lists, and which predictions change without it. */
+  datasetMarkCheck: { args: { datasetId: string; marksFile: string; pooling: 'mean' | 'max' }; result: MarkCheckView };
   /** The last rules of a dataset as JSON or text. */
   exportRules: { args: { datasetId: string; format: 'json' | 'txt' }; result: { bytes: Uint8Array; suggestedName: string } };
   datasetEmbedding: { args: { datasetId: string; method: 'pca' | 'umap' }; result: EmbeddingView };

@@ -1,18 +1,20 @@
 // The dataset jobs of the compute worker: features of a folder of images (src/core/dataset/features.ts,
 // cached on disk), then on those features the distilled rules with each tested channel's top
-// patches (rules.ts, exemplars.ts), the 2-D feature map (embedding.ts), nearest neighbours of a
-// loaded image (neighbors.ts) and channel importance for a class (importance.ts). The methods and
-// their references are in those files; this one turns their results into the protocol's views.
+// patches (rules.ts, exemplars.ts), the channels that respond to a planted mark (shortcut.ts), the
+// 2-D feature map (embedding.ts), nearest neighbours of a loaded image (neighbors.ts) and channel
+// importance for a class (importance.ts). The methods and their references are in those files;
+// this one turns their results into the protocol's views.
 //
 // A patch's map is the channel's activation on the image divided by the channel's largest
 // activation over the shown patches, clipped to [0, 1], so a channel's patches compare.
 import * as path from 'path';
-import type { ChannelExemplarView, DatasetImageView, DatasetView, NeighborsView, PatchView, RulesView } from '../../../protocol';
+import type { ChannelExemplarView, DatasetImageView, DatasetView, MarkCheckView, NeighborsView, PatchView, RulesView } from '../../../protocol';
 import { ModelContext } from '../../context';
 import {
   ActivationMap, ChannelPatch, DatasetFeatures, InputPipeline, RuleSet, ablationImportance, channelExemplars, distillRules, embedDataset,
   extractFeatures, gradientImportance, neighborsOf, rowOf, rulesToJson, rulesToText, summarizeDataset,
 } from '../../dataset';
+import { MARK_EFFECT, MarkedImage, markChannels, markResponse, readMarkBoxes } from '../../dataset/shortcut';
 import { throwIfCancelled } from '../../explain/forward';
 import { FloatImage } from '../../image/image';
 import { cropImage } from '../../image/resample';
@@ -26,6 +28,10 @@ import { WorkerState, imageDataUrl, layerTensor, mapData, pipelineFor } from './
 const MAX_THUMBNAILS = 2000;
 const THUMBNAIL_SIDE = 64;
 const PATCH_SIDE = 96;
+/** Channels the mark check lists. */
+const SHOWN_MARK_CHANNELS = 8;
+/** The marks file a dataset may carry at its root (as sample/dataset-shortcut does). */
+const MARKS_FILE = 'boxes.json';
 /** Datasets kept at once; the oldest is dropped first. */
 const MAX_KEPT = 4;
 
@@ -55,7 +61,7 @@ export function forgetDatasets(modelPath: string): void {
   for (const [id, kept] of datasets) if (kept.modelPath === modelPath) datasets.delete(id);
 }
 
-export function datasetJobs(state: WorkerState): JobHandlers<'datasetFeatures' | 'datasetRules' | 'exportRules' | 'datasetEmbedding' | 'datasetNeighbors' | 'datasetImportance'> {
+export function datasetJobs(state: WorkerState): JobHandlers<'datasetFeatures' | 'datasetRules' | 'datasetMarkCheck' | 'exportRules' | 'datasetEmbedding' | 'datasetNeighbors' | 'datasetImportance'> {
   const kept = (datasetId: string): KeptDataset & { ctx: ModelContext } => {
     const found = datasets.get(datasetId);
     if (!found) throw new DatasetGoneError();
@@ -74,13 +80,13 @@ export function datasetJobs(state: WorkerState): JobHandlers<'datasetFeatures' |
       const datasetId = `ds-${nextId++}`;
       datasets.set(datasetId, { modelPath, features, input });
       while (datasets.size > MAX_KEPT) datasets.delete(datasets.keys().next().value as string);
-      return { datasetId, view: datasetView(features, thumbnails, cacheDir !== undefined) };
+      return { datasetId, view: { ...datasetView(features, thumbnails, cacheDir !== undefined), marks: ownMarks(features) } };
     },
 
-    async datasetRules({ datasetId, depth, minLeaf, patches }, job) {
+    async datasetRules({ datasetId, depth, minLeaf, pooling, patches }, job) {
       const { features, input, ctx } = kept(datasetId);
-      job.progress(0.1, `distilling rules (depth ≤ ${depth}, ≥ ${minLeaf} images a leaf)`);
-      const set = distillRules(features, { depth, minLeaf });
+      job.progress(0.1, `distilling rules (depth ≤ ${depth}, ≥ ${minLeaf} images a leaf, channel ${pooling ?? 'mean'})`);
+      const set = distillRules(features, { depth, minLeaf, pooling });
       datasets.get(datasetId)!.rules = set;
       throwIfCancelled(job.signal);
       job.progress(0.4, `top patches of ${set.channels.length} channels`);
@@ -95,6 +101,21 @@ export function datasetJobs(state: WorkerState): JobHandlers<'datasetFeatures' |
         channels.push({ channel: e.channel, patches: patchViews, fieldProblem: e.fieldProblem });
       }
       return rulesView(set, channels);
+    },
+
+    async datasetMarkCheck({ datasetId, marksFile, pooling }, job) {
+      const { features, input, ctx } = kept(datasetId);
+      const marks = readMarkBoxes(marksFile);
+      job.progress(0, `mark check: ${marks.length} images listed as marked`);
+      const response = await markResponse(ctx.model, features, marks, { pooling, input, signal: job.signal, progress: job.progress });
+      const className = (i: number) => features.classNames[i] ?? `class ${i}`;
+      const view: MarkCheckView = {
+        file: path.basename(marksFile), layer: response.layer, pooling: response.pooling, listed: marks.length, images: response.images,
+        minEffect: MARK_EFFECT, markChannels: markChannels(response),
+        channels: response.channels.slice(0, SHOWN_MARK_CHANNELS).map((c) => ({ channel: c.channel, withMark: c.withMark, withoutMark: c.withoutMark, effect: c.effect })),
+        predictionChanges: response.predictionChanges.map((c) => ({ relPath: c.relPath, withMark: className(c.withMark), withoutMark: className(c.withoutMark) })),
+      };
+      return view;
     },
 
     async exportRules({ datasetId, format }) {
@@ -132,6 +153,23 @@ export function datasetJobs(state: WorkerState): JobHandlers<'datasetFeatures' |
       return { ...result, channels: result.channels.map((c) => ({ channel: c.channel, score: c.score })) };
     },
   };
+}
+
+/**
+ * The dataset's own marks file when it lists marked images of the dataset; a boxes.json of another
+ * kind (object boxes without marks, unreadable) is not one, and says nothing.
+ */
+function ownMarks(features: DatasetFeatures): DatasetView['marks'] {
+  const file = path.join(features.root, MARKS_FILE);
+  let listed: MarkedImage[];
+  try {
+    listed = readMarkBoxes(file);
+  } catch {
+    return undefined;
+  }
+  const files = new Set(listed.map((m) => path.resolve(m.file)));
+  const marked = features.images.filter((im) => files.has(im.file)).length;
+  return marked > 0 ? { file, marked } : undefined;
 }
 
 /** The image as the model sees it (resized and cropped as preprocessed), decoded once per job. */
