@@ -66,6 +66,40 @@ describe('compute client (child process)', () => {
     assert.strictEqual(client.pendingCount, 0);
   });
 
+  it('kills a worker whose cancelled job does not stop (stuck in a native call), failing its calls clearly, then restarts', async () => {
+    const quick = new ComputeClient(FAKE_WORKER, { cancelGraceMs: 300 });
+    try {
+      const controller = new AbortController();
+      const other = quick.call('openModel', { modelPath: 'slow', provider: 'cpu' });
+      const stuck = quick.call('openModel', { modelPath: 'stuck', provider: 'cpu' }, { signal: controller.signal, onProgress: () => controller.abort() });
+      const pid = quick.pid!;
+      await assert.rejects(stuck, (err: Error) => {
+        assert.ok(err instanceof WorkerCrashedError);
+        assert.strictEqual(err.message, 'a cancelled openModel job did not stop within 0.3 s, so the compute worker was stopped; it will be restarted for the next request');
+        return true;
+      });
+      await assert.rejects(other, WorkerCrashedError, 'the job running beside it fails too');
+      assert.strictEqual(processAlive(pid), false);
+      assert.deepStrictEqual(await quick.call('openModel', { modelPath: 'after', provider: 'cpu' }), { echo: 'after' });
+    } finally {
+      await quick.dispose();
+    }
+  });
+
+  it('keeps a worker whose cancelled job stops within the grace period', async () => {
+    const quick = new ComputeClient(FAKE_WORKER, { cancelGraceMs: 300 });
+    try {
+      const controller = new AbortController();
+      await assert.rejects(quick.call('openModel', { modelPath: 'slow', provider: 'cpu' }, { signal: controller.signal, onProgress: () => controller.abort() }), CancelledError);
+      const pid = quick.pid;
+      await new Promise((r) => setTimeout(r, 500));
+      assert.strictEqual(quick.pid, pid);
+      assert.deepStrictEqual(await quick.call('openModel', { modelPath: 'same', provider: 'cpu' }), { echo: 'same' });
+    } finally {
+      await quick.dispose();
+    }
+  });
+
   it('carries typed arrays across the process boundary', async () => {
     const result = (await client.call('openModel', { modelPath: 'bytes', provider: 'cpu' })) as unknown as { bytes: Uint8Array };
     assert.ok(result.bytes instanceof Uint8Array);

@@ -1,7 +1,9 @@
 // Runs jobs in a child process so the caller (the extension host) never blocks and survives a
 // native crash: a segfault in onnxruntime on a hostile model kills only the child. Progress comes
 // back as events, cancellation is a message, and a child that dies fails its pending jobs with a
-// WorkerCrashedError naming its exit code or signal; the next call starts a fresh one.
+// WorkerCrashedError naming its exit code or signal; the next call starts a fresh one. A job that
+// does not stop within a grace period of being cancelled (stuck in one native call, which cannot
+// be interrupted) has its child killed, so a cancel always ends the work.
 // Messages use Node's 'advanced' serialization (structured clone), so typed arrays and
 // Uint8Array results (exported PNG/.npy bytes) cross unchanged.
 import { ChildProcess, fork } from 'child_process';
@@ -25,27 +27,47 @@ export class WorkerCrashedError extends Error {
   }
 }
 
+export interface ClientOptions {
+  /** How long a cancelled job may take to stop before its worker is killed; default 10 s. */
+  cancelGraceMs?: number;
+}
+
 export class ComputeClient {
   private worker?: ChildProcess;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
+  /** Why the current worker was killed on purpose, for the calls it fails. */
+  private killedBecause?: string;
+  private readonly cancelGraceMs: number;
 
-  constructor(private readonly workerScript: string) {}
+  constructor(private readonly workerScript: string, options: ClientOptions = {}) {
+    this.cancelGraceMs = options.cancelGraceMs ?? 10_000;
+  }
 
   call<J extends JobName>(job: J, args: JobArgs<J>, options: CallOptions = {}): Promise<JobResult<J>> {
     if (options.signal?.aborted) return Promise.reject(new CancelledError());
     const worker = this.ensureWorker();
     const id = this.nextId++;
     return new Promise<JobResult<J>>((resolve, reject) => {
-      const onAbort = () => this.post(worker, { kind: 'cancel', id });
+      let grace: ReturnType<typeof setTimeout> | undefined;
+      const onAbort = () => {
+        this.post(worker, { kind: 'cancel', id });
+        grace = setTimeout(() => {
+          if (this.pending.has(id)) this.kill(worker, `a cancelled ${job} job did not stop within ${this.cancelGraceMs / 1000} s, so the compute worker was stopped`);
+        }, this.cancelGraceMs);
+      };
+      const settle = () => {
+        options.signal?.removeEventListener('abort', onAbort);
+        clearTimeout(grace);
+      };
       options.signal?.addEventListener('abort', onAbort, { once: true });
       this.pending.set(id, {
         resolve: (v) => {
-          options.signal?.removeEventListener('abort', onAbort);
+          settle();
           resolve(v as JobResult<J>);
         },
         reject: (e) => {
-          options.signal?.removeEventListener('abort', onAbort);
+          settle();
           reject(e);
         },
         onProgress: options.onProgress,
@@ -74,6 +96,13 @@ export class ComputeClient {
     if (!this.worker || this.pending.size > 0) return false;
     await this.dispose();
     return true;
+  }
+
+  /** Kills a worker that will not stop by itself; its calls fail with `reason`. */
+  private kill(worker: ChildProcess, reason: string): void {
+    if (this.worker !== worker) return;
+    this.killedBecause = reason;
+    worker.kill('SIGKILL');
   }
 
   async dispose(): Promise<void> {
@@ -142,7 +171,9 @@ export class ComputeClient {
   private onExit(worker: ChildProcess, reason: string): void {
     if (this.worker !== worker) return;
     this.worker = undefined;
-    this.failAll(new WorkerCrashedError(`${reason}; it will be restarted for the next request`));
+    const why = this.killedBecause ?? reason;
+    this.killedBecause = undefined;
+    this.failAll(new WorkerCrashedError(`${why}; it will be restarted for the next request`));
   }
 
   private failAll(error: Error): void {
