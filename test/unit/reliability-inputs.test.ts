@@ -137,6 +137,20 @@ describe('reliability: bad inputs are reported with one clear sentence', functio
     assert.deepStrictEqual(await client.call('methods', {}).then((m) => m.length > 0), true, 'the worker still answers');
   });
 
+  it('says so when the model outputs NaN for an input, with a count', async () => {
+    // logits = log(input) (flattened): NaN where the input is negative.
+    const model = buildModel({ nodes: [node('Log', ['input'], ['logs']), node('Flatten', ['logs'], ['logits'], [int('axis', 1)])], initializers: {}, input: ['N', 1, 2, 2], output: ['N', 4] });
+    const modelPath = write('log.onnx', model.bytes);
+    await model.dispose();
+    try {
+      await client.call('openModel', { modelPath, provider: 'cpu' });
+      const { id } = await client.call('loadImage', { modelPath, imagePath: write('negative.npy', formatNpy(floatTensor([1, 1, 2, 2], (i) => (i === 3 ? -1 : 1)))) });
+      await assert.rejects(client.call('predict', { modelPath, imageId: id, topK: 2 }), /the model's output for this input contains 1 NaN values \(of 4\): a layer overflows or divides by zero/);
+    } finally {
+      await client.call('closeModel', { modelPath });
+    }
+  });
+
   it('refuses an explanation whose attributions are not finite, naming the method and the count', async () => {
     // logits = √input (flattened): finite at 0, but the gradient 1/(2√x) there is infinite.
     const model = buildModel({ nodes: [node('Sqrt', ['input'], ['root']), node('Flatten', ['root'], ['logits'], [int('axis', 1)])], initializers: {}, input: ['N', 1, 2, 2], output: ['N', 4] });
