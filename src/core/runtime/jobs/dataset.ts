@@ -52,11 +52,12 @@ export class DatasetGoneError extends Error {
   }
 }
 
-/** Drops the datasets of a model that closes. */
+/** How many datasets the worker keeps now (its status). */
 export function keptDatasetCount(): number {
   return datasets.size;
 }
 
+/** Drops the datasets of a model that closes. */
 export function forgetDatasets(modelPath: string): void {
   for (const [id, kept] of datasets) if (kept.modelPath === modelPath) datasets.delete(id);
 }
