@@ -6,7 +6,7 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { CancelledError } from '../core/runtime/jobs';
-import { ComputeClient, WorkerCrashedError } from '../core/runtime/client';
+import { ComputeClient } from '../core/runtime/client';
 import { HostToWebview, ImageView, MethodView, TargetSpec, WebviewToHost, parseWebviewMessage } from '../protocol';
 import { Analyses, isAnalysisMessage } from './analyses';
 import { imageFileSize, imageSize, tooLarge } from './imageSize';
@@ -394,8 +394,6 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
     } catch (err) {
       if (err instanceof CancelledError || controller.signal.aborted) this.post({ type: 'cancelled', requestId });
       else this.post({ type: 'error', requestId, message: (err as Error).message });
-      // A crashed worker comes back empty: open the models again (the views reload their images).
-      if (err instanceof WorkerCrashedError) void this.deps.models.reopenAll();
     } finally {
       this.running.delete(requestId);
     }

@@ -2,7 +2,9 @@
 // views that show it (counted), closed when the last one lets go, reopened when the execution
 // provider setting changes. Also which model is "active": the one the user last opened or
 // looked at, which the side view and the status bar follow. When no model has been open for a
-// while, the worker process is stopped, so closing the last view gives its memory back.
+// while, the worker process is stopped, so closing the last view gives its memory back. A worker
+// that dies (a crash, even while idle, or a kill after a cancel that did not stop) comes back
+// empty: the open models are opened again in a fresh one.
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { ModelView } from '../protocol';
@@ -14,6 +16,8 @@ interface Entry {
   view: Promise<ModelView>;
   /** Set once `view` resolves: what the status bar and lenses read synchronously. */
   loaded?: ModelView;
+  /** While `view` is pending: the worker is opening the model. */
+  opening: boolean;
 }
 
 export class ModelStore implements vscode.Disposable {
@@ -23,6 +27,7 @@ export class ModelStore implements vscode.Disposable {
   private readonly activeChanged = new vscode.EventEmitter<string | undefined>();
   private activePath?: string;
   private idleTimer?: ReturnType<typeof setTimeout>;
+  private readonly stopWatchingWorker: () => void;
 
   /** A model's view changed: it opened, reopened or closed. */
   readonly onDidChange = this.changed.event;
@@ -35,7 +40,11 @@ export class ModelStore implements vscode.Disposable {
     private readonly settings: () => Pick<Settings, 'executionProvider' | 'preprocessing' | 'maxActivationMemoryMB'>,
     /** How long the worker is kept after the last model closed (reopening soon after is quick). */
     private readonly workerIdleMs = 30_000,
-  ) {}
+  ) {
+    // A model whose opening was under way may be what crashed the worker: it is not retried by
+    // itself (that could crash it again and again); its view shows why it could not open.
+    this.stopWatchingWorker = client.onUnexpectedExit(() => void this.reopenAll((entry) => !entry.opening));
+  }
 
   /** Opens the model for one more user; rejects with the reason it cannot be opened. */
   acquire(modelPath: string): Promise<ModelView> {
@@ -45,7 +54,8 @@ export class ModelStore implements vscode.Disposable {
       entry.users++;
       return entry.view;
     }
-    const created: Entry = { users: 1, view: this.open(modelPath) };
+    const created = { users: 1, opening: true } as Entry;
+    this.startOpening(modelPath, created);
     this.entries.set(modelPath, created);
     created.view.then(
       (view) => {
@@ -104,12 +114,10 @@ export class ModelStore implements vscode.Disposable {
     this.activeChanged.fire(modelPath);
   }
 
-  /** Reopens every open model: after the execution provider setting changed or the worker restarted. */
-  async reopenAll(): Promise<void> {
-    this.reopening ??= Promise.all([...this.entries.entries()].map(async ([modelPath, entry]) => {
-      const view = this.open(modelPath);
-      entry.view = view;
-      entry.loaded = await view.catch(() => undefined);
+  /** Reopens the open models (`which` of them): after a settings change or when the worker died. */
+  async reopenAll(which: (entry: Entry) => boolean = () => true): Promise<void> {
+    this.reopening ??= Promise.all([...this.entries.entries()].filter(([, entry]) => which(entry)).map(async ([modelPath, entry]) => {
+      entry.loaded = await this.startOpening(modelPath, entry).catch(() => undefined);
       this.changed.fire(modelPath);
       this.reopened.fire(modelPath);
     })).then(() => {
@@ -120,6 +128,18 @@ export class ModelStore implements vscode.Disposable {
 
   private reopening?: Promise<void>;
 
+  /** Starts (re)opening an entry's model in the worker; `opening` holds until this open settles. */
+  private startOpening(modelPath: string, entry: Entry): Promise<ModelView> {
+    const view = this.open(modelPath);
+    entry.view = view;
+    entry.opening = true;
+    const settled = () => {
+      if (entry.view === view) entry.opening = false;
+    };
+    view.then(settled, settled);
+    return view;
+  }
+
   private open(modelPath: string): Promise<ModelView> {
     const { executionProvider, preprocessing, maxActivationMemoryMB } = this.settings();
     const activationMemory = { maxMegabytes: maxActivationMemoryMB, limitHint: 'raise it with the setting convlens.maxActivationMemoryMB' };
@@ -128,6 +148,7 @@ export class ModelStore implements vscode.Disposable {
 
   dispose(): void {
     clearTimeout(this.idleTimer);
+    this.stopWatchingWorker();
     this.changed.dispose();
     this.reopened.dispose();
     this.activeChanged.dispose();

@@ -100,6 +100,21 @@ describe('compute client (child process)', () => {
     }
   });
 
+  it('tells listeners when a worker dies by itself, even while idle, but not when it is stopped', async () => {
+    const exits: string[] = [];
+    const stopListening = client.onUnexpectedExit((reason) => exits.push(reason));
+    await client.call('openModel', { modelPath: 'warm', provider: 'cpu' });
+    process.kill(client.pid!, 'SIGKILL'); // e.g. the kernel's out-of-memory killer, between jobs
+    await waitUntil(() => exits.length > 0);
+    assert.deepStrictEqual(exits, ['the compute worker stopped unexpectedly (signal SIGKILL)']);
+    await client.call('openModel', { modelPath: 'again', provider: 'cpu' });
+    assert.strictEqual(await client.stopIfIdle(), true);
+    await client.call('openModel', { modelPath: 'once more', provider: 'cpu' });
+    await client.dispose();
+    stopListening();
+    assert.strictEqual(exits.length, 1, 'stopIfIdle() and dispose() are not unexpected');
+  });
+
   it('carries typed arrays across the process boundary', async () => {
     const result = (await client.call('openModel', { modelPath: 'bytes', provider: 'cpu' })) as unknown as { bytes: Uint8Array };
     assert.ok(result.bytes instanceof Uint8Array);
@@ -126,3 +141,11 @@ describe('compute client (child process)', () => {
     assert.strictEqual(processAlive(pid), false, `worker ${pid} still runs after its parent exited`);
   });
 });
+
+async function waitUntil(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`not true within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

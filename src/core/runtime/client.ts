@@ -38,6 +38,7 @@ export class ComputeClient {
   private readonly pending = new Map<number, Pending>();
   /** Why the current worker was killed on purpose, for the calls it fails. */
   private killedBecause?: string;
+  private readonly exitListeners = new Set<(reason: string) => void>();
   private readonly cancelGraceMs: number;
 
   constructor(private readonly workerScript: string, options: ClientOptions = {}) {
@@ -75,6 +76,16 @@ export class ComputeClient {
       this.holdOpen(worker);
       this.post(worker, { kind: 'call', id, job, args });
     });
+  }
+
+  /**
+   * Calls `listener` when a worker ends other than by dispose() or stopIfIdle(): a crash (also
+   * while idle, e.g. killed for memory) or a kill after a cancel. Its state (open models) is gone.
+   * Returns a function that removes the listener.
+   */
+  onUnexpectedExit(listener: (reason: string) => void): () => void {
+    this.exitListeners.add(listener);
+    return () => this.exitListeners.delete(listener);
   }
 
   /** Number of jobs still running: tests use it to check nothing leaks after cancellation. */
@@ -174,6 +185,7 @@ export class ComputeClient {
     const why = this.killedBecause ?? reason;
     this.killedBecause = undefined;
     this.failAll(new WorkerCrashedError(`${why}; it will be restarted for the next request`));
+    for (const listener of this.exitListeners) listener(why);
   }
 
   private failAll(error: Error): void {

@@ -1,7 +1,8 @@
 // Resources: closing a model's views releases the model in the worker (with its images and kept
 // explanations), and once no model is open the worker process itself stops, then starts afresh
-// for the next view. The activation memory setting reaches the worker: feature maps of a layer
-// over the limit are refused in the view, naming the setting.
+// for the next view; a worker killed from outside comes back with the open models. The
+// activation memory setting reaches the worker: feature maps of a layer over the limit are
+// refused in the view, naming the setting.
 import * as assert from 'assert';
 import * as vscode from 'vscode';
 import type { ConvLensTestApi } from '../../../src/extension/testHooks';
@@ -68,6 +69,20 @@ describe('resources', () => {
     const fresh = await api.worker();
     assert.ok(fresh?.pid && fresh.pid !== held.pid, 'a new worker process serves the new panel');
     assert.deepStrictEqual(fresh.models, [modelPath()]);
+  });
+
+  it('recovers from a worker killed between jobs (as by the out-of-memory killer): the model reopens and explains again', async () => {
+    await openPanelWithImage();
+    const before = await api.worker();
+    assert.ok(before?.pid, 'the worker runs');
+    const since = api.posted().length;
+    process.kill(before.pid, 'SIGKILL');
+    await nextMessage(api, panel(), 'model', since);
+    const { images, selected } = await nextMessage(api, panel(), 'images', since);
+    await explain(selected ?? images[0].id);
+    const after = await api.worker();
+    assert.ok(after?.pid && after.pid !== before.pid, 'a fresh worker');
+    assert.deepStrictEqual(after.models, [modelPath()]);
   });
 
   it('refuses feature maps over the activation memory setting, naming it, and shows them once raised', async () => {
