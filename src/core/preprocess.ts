@@ -25,6 +25,7 @@ import { FloatImage, RgbImage, toGrayBytes } from './image/image';
 import { centerCropBox, cropImage, ImageLike, resizePilBytes, resizeSkimage, resizeTriangle, ResizedImage, shorterSideSize } from './image/resample';
 import { NpyFormatError, parseNpy } from './npy';
 import { FloatTensor, Tensor, formatShape } from './tensor';
+import { editDistance } from './editDistance';
 
 export type ResizeMode = 'stretch' | 'shorter-side-crop';
 export type Antialias = 'skimage' | 'pil' | 'none';
@@ -288,20 +289,6 @@ export function loadInput(file: string, spec: PreprocessSpec | undefined, expect
 /** `<dir>/<model name without .onnx>.convlens.json`. */
 export function sidecarPathFor(modelPath: string): string {
   return path.join(path.dirname(modelPath), `${path.basename(modelPath).replace(/\.onnx$/i, '')}.convlens.json`);
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let previous = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const next = Math.min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1].toLowerCase() === b[j - 1].toLowerCase() ? 0 : 1));
-      previous = row[j];
-      row[j] = next;
-    }
-  }
-  return row[b.length];
 }
 
 function fail(where: string, field: string, expected: string, value: unknown): never {

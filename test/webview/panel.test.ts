@@ -7,7 +7,8 @@ import { parseWebviewMessage } from '../../src/protocol';
 import type { ExplanationView } from '../../src/protocol';
 import { COMPARED, ROOT } from './fixtures';
 import { WebviewPage } from './harness';
-import { assertClean, canvasVersusImage, choose, pearson, screenshotPath, useWebview } from './support';
+import { pearson } from '../../src/core/inside/similarity';
+import { assertClean, canvasVersusImage, choose, screenshotPath, useWebview } from './support';
 
 describe('webview: model panel in Chromium', function () {
   const ctx = useWebview({ view: 'panel', theme: 'dark' });

@@ -109,22 +109,6 @@ export async function canvasVersusImage(page: Page, canvasSelector: string, data
   }, [canvasSelector, dataUrl, map ?? null] as const);
 }
 
-export function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  const n = a.length;
-  let ma = 0;
-  let mb = 0;
-  for (let i = 0; i < n; i++) { ma += a[i] / n; mb += b[i] / n; }
-  let cov = 0;
-  let va = 0;
-  let vb = 0;
-  for (let i = 0; i < n; i++) {
-    cov += (a[i] - ma) * (b[i] - mb);
-    va += (a[i] - ma) ** 2;
-    vb += (b[i] - mb) ** 2;
-  }
-  return cov / Math.sqrt(va * vb);
-}
-
 /** Where screenshots go: media/screenshots when UPDATE_SCREENSHOTS=1 (for the README), else out/screenshots. */
 export function screenshotPath(name: string): string {
   const dir = process.env.UPDATE_SCREENSHOTS === '1' ? path.join(ROOT, 'media', 'screenshots') : path.join(ROOT, 'out', 'screenshots');

@@ -3,6 +3,7 @@
 import { indexGraph } from './graph';
 import { DataType, GraphProto, ModelProto, ValueInfoProto } from './proto';
 import { elementTypes } from './types';
+import { editDistance } from '../editDistance';
 
 /** A shallow copy whose graph lists can be changed without touching the original's. */
 export function cloneModel(model: ModelProto): ModelProto {
@@ -33,24 +34,10 @@ export class UnknownTensorError extends Error {
   }
 }
 
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return row[b.length];
-}
-
 export function nearNames(name: string, candidates: Iterable<string>, count = 3): string[] {
   const lower = name.toLowerCase();
   return [...candidates]
-    .map((c) => ({ c, d: c.toLowerCase().includes(lower) ? 0 : editDistance(lower, c.toLowerCase()) }))
+    .map((c) => ({ c, d: c.toLowerCase().includes(lower) ? 0 : editDistance(lower, c) }))
     .sort((x, y) => x.d - y.d)
     .slice(0, count)
     .map((x) => x.c);

@@ -5,7 +5,7 @@
 // it starts a regular expression unless the previous token ends an expression (a name that is not
 // a keyword, a literal, or a closing bracket). It never throws: unterminated literals end at the
 // end of the text (strings at the end of the line).
-import { Token, TokenKind, lineStarts, positionOf } from './tokens';
+import { Token, TokenKind, lineStarts, numberEnd, positionOf, startsNumber } from './tokens';
 
 const NAME_START = /[\p{L}\p{Nl}_$]/u;
 const NAME_PART = /[\p{L}\p{Nl}\p{Mn}\p{Mc}\p{Nd}\p{Pc}_$\u200c\u200d]/u;
@@ -48,12 +48,9 @@ export function tokenizeJs(text: string): Token[] {
       i++;
       while (i < text.length && (NAME_PART.test(text[i]) || text[i] === '\\')) i++;
       push('name', start, i);
-    } else if (/[0-9]/.test(c) || (c === '.' && /[0-9]/.test(text[i + 1] ?? ''))) {
+    } else if (startsNumber(text, i)) {
       const start = i;
-      while (i < text.length && /[0-9a-zA-Z_.]/.test(text[i])) {
-        if ((text[i] === 'e' || text[i] === 'E') && (text[i + 1] === '-' || text[i + 1] === '+') && !/^0[xX]/.test(text.slice(start, i))) i++;
-        i++;
-      }
+      i = numberEnd(text, start);
       push('number', start, i);
     } else if (c === '/' && regexAllowed(tokens[tokens.length - 1])) {
       i = readRegex(text, i, push);

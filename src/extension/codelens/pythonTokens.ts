@@ -4,7 +4,7 @@
 // none inside brackets or after a backslash continuation). Follows the lexical rules of the Python
 // language reference (section 2, "Lexical analysis"); it never throws: unterminated strings end at
 // the end of the text.
-import { Token, TokenKind, lineStarts, positionOf } from './tokens';
+import { Token, TokenKind, lineStarts, numberEnd, positionOf, startsNumber } from './tokens';
 
 const NAME_START = /[\p{L}\p{Nl}_]/u;
 const NAME_PART = /[\p{L}\p{Nl}\p{Mn}\p{Mc}\p{Nd}\p{Pc}_]/u;
@@ -47,13 +47,9 @@ export function tokenizePython(text: string): Token[] {
       const word = text.slice(start, i);
       if ((text[i] === '"' || text[i] === "'") && STRING_PREFIX.test(word)) i = readString(text, start, i, word.toLowerCase(), push);
       else push('name', start, i);
-    } else if (/[0-9]/.test(c) || (c === '.' && /[0-9]/.test(text[i + 1] ?? ''))) {
+    } else if (startsNumber(text, i)) {
       const start = i;
-      while (i < text.length && /[0-9a-zA-Z_.]/.test(text[i])) {
-        // Exponent signs belong to the number: 1e-3.
-        if ((text[i] === 'e' || text[i] === 'E') && (text[i + 1] === '-' || text[i + 1] === '+') && !/^0[xX]/.test(text.slice(start, i))) i++;
-        i++;
-      }
+      i = numberEnd(text, start);
       push('number', start, i);
     } else {
       const op = THREE_CHAR_OPS.find((o) => text.startsWith(o, i)) ?? TWO_CHAR_OPS.find((o) => text.startsWith(o, i)) ?? c;

@@ -35,6 +35,22 @@ export function positionOf(starts: number[], offset: number): { line: number; co
   return { line: lo, column: offset - starts[lo] };
 }
 
+/** Whether a number literal starts at `i` (a digit, or a dot before one). */
+export function startsNumber(text: string, i: number): boolean {
+  return /[0-9]/.test(text[i]) || (text[i] === '.' && /[0-9]/.test(text[i + 1] ?? ''));
+}
+
+/** The end of the number literal at `start` (Python and JavaScript share the forms that matter here). */
+export function numberEnd(text: string, start: number): number {
+  let i = start;
+  while (i < text.length && /[0-9a-zA-Z_.]/.test(text[i])) {
+    // Exponent signs belong to the number: 1e-3 (not in hexadecimal, where e is a digit).
+    if ((text[i] === 'e' || text[i] === 'E') && (text[i + 1] === '-' || text[i + 1] === '+') && !/^0[xX]/.test(text.slice(start, i))) i++;
+    i++;
+  }
+  return i;
+}
+
 /** A literal string value: a plain string token, or a template literal without substitutions. */
 export function literalValue(token: Token | undefined): string | undefined {
   if (!token || (token.kind !== 'string' && token.kind !== 'template') || token.interpolated || token.unterminated) return undefined;
