@@ -122,10 +122,20 @@ function shapesOf(model: ConvModel, proto: ModelProto, batched: boolean): Promis
       }
       return feeds;
     };
-    const atOne = async (): Promise<ProbedShapes> => ({ shapes: (await probeShapeSets(proto, [feedsAt(1)], model.activationLimit.bytes))[0] });
+    const probe = async (batch: number) => (await probeShapeSets(proto, [feedsAt(batch)], model.activationLimit.bytes))[0];
+    // At batch 1 the feeds are those of the model's own probe (float32 inputs of the declared size),
+    // so its shapes are reused rather than probed again.
+    const ownProbeFeeds = model.summary().inputs.every((info) => info.dtype === 'float32' && (!batched || concreteInputDims(info.shape)[0] === 1));
+    const shapesAtOne = async () => {
+      if (!ownProbeFeeds) return probe(1);
+      const own = await model.probeShapes().catch(() => undefined);
+      if (!own) return probe(1);
+      return new Map([...own, ...Object.entries(feedsAt(1)).map(([name, t]) => [name, t.dims] as const)]);
+    };
+    const atOne = async (): Promise<ProbedShapes> => ({ shapes: await shapesAtOne() });
     // A model whose other inputs do not take the batch probes at batch 1 only.
     shapes = batched
-      ? probeShapeSets(proto, [feedsAt(1), feedsAt(2)], model.activationLimit.bytes).then(([one, two]) => ({ shapes: one, batchShapes: two }), atOne)
+      ? Promise.all([shapesAtOne(), probe(2)]).then(([one, two]) => ({ shapes: one, batchShapes: two }), atOne)
       : atOne();
     probed.set(model, shapes);
   }
