@@ -37,7 +37,7 @@ export class ModelStore implements vscode.Disposable {
 
   constructor(
     private readonly client: ComputeClient,
-    private readonly settings: () => Pick<Settings, 'executionProvider' | 'preprocessing' | 'maxActivationMemoryMB'>,
+    private readonly settings: () => Pick<Settings, 'executionProvider' | 'preprocessing' | 'preprocessingFolder' | 'maxActivationMemoryMB'>,
     /** How long the worker is kept after the last model closed (reopening soon after is quick). */
     private readonly workerIdleMs = 30_000,
   ) {
@@ -141,9 +141,9 @@ export class ModelStore implements vscode.Disposable {
   }
 
   private open(modelPath: string): Promise<ModelView> {
-    const { executionProvider, preprocessing, maxActivationMemoryMB } = this.settings();
+    const { executionProvider, preprocessing, preprocessingFolder, maxActivationMemoryMB } = this.settings();
     const activationMemory = { maxMegabytes: maxActivationMemoryMB, limitHint: 'raise it with the setting convlens.maxActivationMemoryMB' };
-    return this.client.call('openModel', { modelPath, provider: executionProvider, preprocessing, activationMemory });
+    return this.client.call('openModel', { modelPath, provider: executionProvider, preprocessing, settingsFolder: preprocessingFolder, activationMemory });
   }
 
   dispose(): void {

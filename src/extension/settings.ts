@@ -16,6 +16,12 @@ export interface Settings {
   maxActivationMemoryMB: number;
   /** Preprocessing fields that win over a model's sidecar and metadata; validated by the core. */
   preprocessing?: PreprocessOverrides;
+  /**
+   * The folder a labels file named in `preprocessing` must be inside: the first workspace folder
+   * (a workspace's settings.json cannot reach files beyond it); none without a workspace, and the
+   * core then keeps such files to the model's folder.
+   */
+  preprocessingFolder?: string;
 }
 
 const PROVIDERS: ProviderSetting[] = ['auto', 'cuda', 'cpu'];
@@ -33,6 +39,7 @@ export function readSettings(): Settings {
     maxImagePixels: Math.round(clamp(c.get<number>('maxImagePixels', 40_000_000), 1, 1e10)),
     maxActivationMemoryMB: clamp(c.get<number>('maxActivationMemoryMB', DEFAULT_ACTIVATION_LIMIT_MB), 0.1, 1e6),
     preprocessing: nonEmpty(c.get<PreprocessOverrides>('preprocessing')),
+    preprocessingFolder: vscode.workspace.workspaceFolders?.[0]?.uri.fsPath,
   };
 }
 
