@@ -1,6 +1,7 @@
-// Files written so that an interrupted write (a crash, a kill, a full disk) never leaves a
-// half-written file where a reader looks: the bytes go to a temporary file beside the target,
-// which is then renamed over it (atomic within one filesystem). Readers skip the temporary names.
+// How the core writes and reads files. Writes are atomic so that an interrupted write (a crash, a
+// kill, a full disk) never leaves a half-written file where a reader looks: the bytes go to a
+// temporary file beside the target, which is then renamed over it (atomic within one filesystem);
+// readers skip the temporary names. Reads are checked: see readFileChecked below.
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
