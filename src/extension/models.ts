@@ -9,7 +9,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import type { ModelView } from '../protocol';
 import type { ComputeClient } from '../core/runtime/client';
-import type { Settings } from './settings';
+import { Settings, settingsFolderFor } from './settings';
 
 interface Entry {
   users: number;
@@ -37,7 +37,7 @@ export class ModelStore implements vscode.Disposable {
 
   constructor(
     private readonly client: ComputeClient,
-    private readonly settings: () => Pick<Settings, 'executionProvider' | 'preprocessing' | 'preprocessingFolder' | 'maxActivationMemoryMB'>,
+    private readonly settings: () => Pick<Settings, 'executionProvider' | 'preprocessing' | 'maxActivationMemoryMB'>,
     /** How long the worker is kept after the last model closed (reopening soon after is quick). */
     private readonly workerIdleMs = 30_000,
   ) {
@@ -141,9 +141,9 @@ export class ModelStore implements vscode.Disposable {
   }
 
   private open(modelPath: string): Promise<ModelView> {
-    const { executionProvider, preprocessing, preprocessingFolder, maxActivationMemoryMB } = this.settings();
+    const { executionProvider, preprocessing, maxActivationMemoryMB } = this.settings();
     const activationMemory = { maxMegabytes: maxActivationMemoryMB, limitHint: 'raise it with the setting convlens.maxActivationMemoryMB' };
-    return this.client.call('openModel', { modelPath, provider: executionProvider, preprocessing, settingsFolder: preprocessingFolder, activationMemory });
+    return this.client.call('openModel', { modelPath, provider: executionProvider, preprocessing, settingsFolder: settingsFolderFor(modelPath), activationMemory });
   }
 
   dispose(): void {

@@ -16,12 +16,6 @@ export interface Settings {
   maxActivationMemoryMB: number;
   /** Preprocessing fields that win over a model's sidecar and metadata; validated by the core. */
   preprocessing?: PreprocessOverrides;
-  /**
-   * The folder a labels file named in `preprocessing` must be inside: the first workspace folder
-   * (a workspace's settings.json cannot reach files beyond it); none without a workspace, and the
-   * core then keeps such files to the model's folder.
-   */
-  preprocessingFolder?: string;
 }
 
 const PROVIDERS: ProviderSetting[] = ['auto', 'cuda', 'cpu'];
@@ -39,8 +33,17 @@ export function readSettings(): Settings {
     maxImagePixels: Math.round(clamp(c.get<number>('maxImagePixels', 40_000_000), 1, 1e10)),
     maxActivationMemoryMB: clamp(c.get<number>('maxActivationMemoryMB', DEFAULT_ACTIVATION_LIMIT_MB), 0.1, 1e6),
     preprocessing: nonEmpty(c.get<PreprocessOverrides>('preprocessing')),
-    preprocessingFolder: vscode.workspace.workspaceFolders?.[0]?.uri.fsPath,
   };
+}
+
+/**
+ * The folder a labels file named in the `preprocessing` setting must be inside, for a model: its
+ * workspace folder, else the first one, so a workspace's settings.json cannot reach files beyond
+ * the workspace. Undefined without a workspace: the core then keeps such files to the model's folder.
+ */
+export function settingsFolderFor(modelPath: string): string | undefined {
+  const folder = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(modelPath)) ?? vscode.workspace.workspaceFolders?.[0];
+  return folder?.uri.fsPath;
 }
 
 function nonEmpty<T extends object>(value: T | undefined): T | undefined {

@@ -275,3 +275,14 @@ describe('hostile files: models with external data', () => {
     }
   });
 });
+
+describe('hostile files: Restricted Mode', () => {
+  it('ignores a workspace\'s values of every setting that names files or lifts a limit', () => {
+    const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+    const properties: Record<string, { type?: string }> = manifest.contributes.configuration.properties;
+    // Files are named through the preprocessing object (its labels); limits are the max* settings.
+    const sensitive = Object.keys(properties).filter((key) => properties[key].type === 'object' || /\.max[A-Z]/.test(key));
+    assert.deepStrictEqual([...manifest.capabilities.untrustedWorkspaces.restrictedConfigurations].sort(), sensitive.sort());
+    assert.ok(sensitive.includes('convlens.preprocessing') && sensitive.includes('convlens.maxImagePixels') && sensitive.includes('convlens.maxActivationMemoryMB'));
+  });
+});
