@@ -57,12 +57,12 @@ export interface ReadRules {
 
 const MiB = 2 ** 20;
 
-export function formatMiB(bytes: number): string {
+function formatMiB(bytes: number): string {
   return `${Number((bytes / MiB).toPrecision(3))} MiB`;
 }
 
 /** The path as the user, model or sidecar gave it, quoted and escaped for a one-line message. */
-export function quotePath(file: string): string {
+function quotePath(file: string): string {
   return JSON.stringify(file);
 }
 
