@@ -15,14 +15,18 @@ import { FileReadError, readFileChecked } from '../../src/core/files';
 import { ImageDecodeError, readImageFile } from '../../src/core/image/decode';
 import { LabelsError } from '../../src/core/labels/labels';
 import { ModelLoadError } from '../../src/core/model';
+import { parseNpy } from '../../src/core/npy';
 import { ModelProto, TensorProto, decodeModel, encodeModel } from '../../src/core/onnx/proto';
 import { PreprocessSpecError, METADATA_KEY, resolvePreprocessing } from '../../src/core/preprocess';
+import { FloatTensor } from '../../src/core/tensor';
+import { assertClose } from '../support/reference';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const SAMPLE = path.join(ROOT, 'sample');
 const SAMPLE_MODEL = path.join(SAMPLE, 'shapes.onnx');
 const IMAGE = path.join(SAMPLE, 'images', 'circle.png');
 const CLI = path.join(ROOT, 'bin', 'convlens.js');
+const EXTERNAL = path.join(ROOT, 'test', 'models', 'external-data');
 const PASSWD_LINES = fs.existsSync('/etc/passwd') ? fs.readFileSync('/etc/passwd', 'utf8').trim().split('\n').length : 0;
 
 function tempFolder(): string {
@@ -233,6 +237,25 @@ describe('hostile files: models with external data', () => {
         const [a, b] = [await explain(method, { model: ctx.model, input, target }), await explain(method, { model: original.model, input, target })];
         assert.deepStrictEqual(Array.from(a.raw.data as Float32Array), Array.from(b.raw.data as Float32Array), method);
       }
+    } finally {
+      await ctx.dispose();
+    }
+  });
+
+  it('matches PyTorch on a model saved by onnx.save_model(save_as_external_data=True): logits, input × gradient, Grad-CAM', async () => {
+    const about = JSON.parse(fs.readFileSync(path.join(EXTERNAL, 'tiny.json'), 'utf8'));
+    const npy = (name: string) => parseNpy(new Uint8Array(fs.readFileSync(path.join(EXTERNAL, `tiny.${name}.npy`)))) as FloatTensor;
+    const ctx = ModelContext.open(path.join(EXTERNAL, about.model));
+    try {
+      const input = npy('input');
+      // float32 sums of at most 72 products per value, in a different order than PyTorch's.
+      assertClose((await ctx.predict(input, 1)).logits.data as Float32Array, npy('logits').data, 1e-5, 'logits');
+      const target = { kind: 'class' as const, index: about.target as number };
+      const attribution = await explain('input-x-gradient', { model: ctx.model, input, target });
+      const expected = Float32Array.from(npy('grad_input').data, (g, i) => g * input.data[i]);
+      assertClose(attribution.raw.data as Float32Array, expected, 1e-5, 'input × gradient');
+      const cam = await explain('gradcam', { model: ctx.model, input, target, layer: about.layer });
+      assertClose(cam.raw.data as Float32Array, npy('gradcam').data, 1e-5, 'Grad-CAM before ReLU');
     } finally {
       await ctx.dispose();
     }
