@@ -50,11 +50,11 @@ const MODEL_LIMIT_HINT = 'protobuf, the format of ONNX, holds at most 2 GiB in o
  * The external data files a model names, read once each: only regular files inside the model's
  * folder (symlinks resolved), together within MAX_MODEL_BYTES.
  */
-export class ExternalDataFiles {
+class ExternalDataFiles {
   private readonly files = new Map<string, Uint8Array>();
   private total = 0;
 
-  constructor(private readonly modelDir: string, private readonly budget = MAX_MODEL_BYTES) {}
+  constructor(private readonly modelDir: string) {}
 
   read(location: string, tensorName: string | undefined): Uint8Array {
     let bytes = this.files.get(location);
@@ -63,7 +63,7 @@ export class ExternalDataFiles {
         bytes = readFileChecked(path.resolve(this.modelDir, location), {
           what: 'external data file',
           namedBy: `tensor ${JSON.stringify(tensorName ?? '')}`,
-          maxBytes: this.budget - this.total,
+          maxBytes: MAX_MODEL_BYTES - this.total,
           limitHint: MODEL_LIMIT_HINT,
           inside: { folder: this.modelDir, name: "the model's folder" },
         }, location);
@@ -90,7 +90,8 @@ function readExternal(t: TensorProto, files: ExternalDataFiles | undefined, byte
   if (length < byteLength) throw new OnnxFormatError(`external data of '${t.name}' is shorter than its shape needs`);
   const file = files.read(entries.location, t.name);
   if (offset + byteLength > file.length) throw new OnnxFormatError(`external data file ${JSON.stringify(entries.location)} is too short for tensor '${t.name}'`);
-  return file.slice(offset, offset + byteLength);
+  // A view, not a copy: the file's bytes are held once while the model is inlined.
+  return file.subarray(offset, offset + byteLength);
 }
 
 /**
