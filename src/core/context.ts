@@ -11,6 +11,8 @@ import { Tensor, nonFinite, sizeOf } from './tensor';
 export interface ContextOptions extends ModelOptions {
   /** Preprocessing fields from the user's settings, over the sidecar and model metadata. */
   preprocessing?: PreprocessOverrides;
+  /** Where files named in `preprocessing` must be: the workspace (see PreprocessContext). */
+  settingsFolder?: string;
   decode?: DecodeOptions;
 }
 
@@ -35,13 +37,14 @@ export class ModelContext {
         inputShape: input.shape,
         metadataProps: model.proto.metadata_props,
         settings: options.preprocessing,
+        settingsFolder: options.settingsFolder,
       });
     } catch (err) {
       problem = (err as Error).message;
     }
     const outputSize = classCount(model.summary().outputs[0]);
-    const labelsFile = preprocessing?.labelsFile ?? (model.file ? findLabelsFile(model.file) : undefined);
-    const labels = outputSize ? labelsFor(outputSize, labelsFile) : undefined;
+    const labelsSource = preprocessing?.labels ?? (model.file ? findLabelsFile(model.file) : undefined);
+    const labels = outputSize ? labelsFor(outputSize, labelsSource) : undefined;
     return new ModelContext(model, preprocessing, problem, labels, options.decode ?? {});
   }
 

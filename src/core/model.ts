@@ -1,11 +1,11 @@
 // A loaded ONNX model: its summary, its layers with shapes, and runs of it (and of variants of it
 // with extra outputs) on cached onnxruntime sessions.
-import * as fs from 'fs';
 import * as path from 'path';
 import { ActivationLimit, ActivationLimitOptions, activationBytes } from './activationMemory';
 import { probeShapeSets } from './autodiff/shapes';
 import { dimsOf, indexGraph, nodeLabel, onnxOpset, topologicalOrder } from './onnx/graph';
-import { elementCount } from './onnx/initializers';
+import { FileReadError, readFileChecked } from './files';
+import { MAX_MODEL_BYTES, elementCount, inlineExternalData } from './onnx/initializers';
 import { DataType, GraphProto, ModelProto, NodeProto, OnnxFormatError, decodeModel, encodeModel } from './onnx/proto';
 import { exposeOutputs, realInputs, withDynamicBatch } from './onnx/surgery';
 import { ProviderSetting, RuntimeSession, SessionCache, createSession, run } from './runtime/session';
@@ -48,18 +48,24 @@ const DTYPE_NAMES: Record<number, string> = {
 
 export class ModelLoadError extends Error {}
 
-/** Reads and decodes a model file, with one clear sentence for each way it can fail. */
+/**
+ * Reads and decodes a model file, with one clear sentence for each way it can fail. Weights kept
+ * in external data files (inside the model's folder only) are read into the model, and `bytes`
+ * is then the model with them inlined: every session and variant is built from memory.
+ */
 export function readModelFile(file: string): { proto: ModelProto; bytes: Uint8Array } {
   let bytes: Uint8Array;
   try {
-    bytes = fs.readFileSync(file);
+    bytes = readFileChecked(file, { what: 'model file', maxBytes: MAX_MODEL_BYTES, limitHint: 'protobuf, the format of ONNX, holds at most 2 GiB in one file; larger models keep their weights in external data files' });
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new ModelLoadError(code === 'ENOENT' ? `model file not found: ${file}` : `cannot read model file ${file} (${code})`);
+    if (err instanceof FileReadError) throw new ModelLoadError(err.message);
+    throw err;
   }
   if (bytes.length === 0) throw new ModelLoadError(`${path.basename(file)} is empty, not an ONNX model`);
   try {
-    return { proto: decodeModel(bytes), bytes };
+    const proto = decodeModel(bytes);
+    const inlined = inlineExternalData(proto, path.dirname(path.resolve(file)));
+    return inlined === proto ? { proto, bytes } : { proto: inlined, bytes: encodeModel(inlined) };
   } catch (err) {
     if (err instanceof OnnxFormatError) throw new ModelLoadError(`${path.basename(file)}: ${err.message}`);
     throw err;
@@ -163,14 +169,13 @@ export class ConvModel {
   }
 
   /**
-   * A session for a variant of the model, cached under `key`. Models with external data are
-   * written beside the original so onnxruntime resolves the data files the same way.
+   * A session for a variant of the model, cached under `key`, built from memory: the bytes that
+   * were read and checked (external data inlined), never the file again.
    */
   session(key: string, variant: () => ModelProto): Promise<RuntimeSession> {
     return this.sessions.get(`${key}|${this.provider}`, async () => {
       const proto = variant();
-      if (proto === this.proto && this.file) return createSession(this.file, this.provider);
-      return createSession(encodeModel(proto), this.provider);
+      return createSession(proto === this.proto ? this.bytes : encodeModel(proto), this.provider);
     });
   }
 

@@ -20,9 +20,11 @@
 // resize 'stretch' with scikit-image antialiasing (the convention of the reference data).
 import * as fs from 'fs';
 import * as path from 'path';
+import { FileReadError, readFileChecked } from './files';
 import { decodeImage, DecodeOptions, readInputBytes } from './image/decode';
 import { FloatImage, RgbImage, toGrayBytes } from './image/image';
 import { centerCropBox, cropImage, ImageLike, resizePilBytes, resizeSkimage, resizeTriangle, ResizedImage, shorterSideSize } from './image/resample';
+import { LabelsSource, labelsFromObject } from './labels/labels';
 import { NpyFormatError, parseNpy } from './npy';
 import { FloatTensor, Tensor, formatShape } from './tensor';
 import { editDistance } from './editDistance';
@@ -68,9 +70,9 @@ export interface PreprocessOverrides {
   grayscale?: boolean;
 }
 
-/** The sidecar file: the overrides plus a labels file name and the input to feed. */
+/** The sidecar file: the overrides plus labels (a file name, or the names inline) and the input to feed. */
 export interface SidecarFile extends PreprocessOverrides {
-  labels?: string;
+  labels?: string | string[];
   input?: string;
 }
 
@@ -83,8 +85,8 @@ export interface ResolvedPreprocessing {
   /** One or two sentences for the user: what will be done and where it came from. */
   explanation: string;
   sidecarPath?: string;
-  /** Absolute path of the labels file the sidecar names. */
-  labelsFile?: string;
+  /** The labels the settings, sidecar or metadata give: a file to read, or names inline. */
+  labels?: LabelsSource;
   /** Input name the sidecar names. */
   inputName?: string;
   /** Unknown sidecar/metadata fields, reported rather than fatal. */
@@ -98,6 +100,11 @@ export interface PreprocessContext {
   /** The model's metadata_props. */
   metadataProps?: { key?: string; value?: string }[];
   settings?: PreprocessOverrides;
+  /**
+   * The folder a file named in `settings` is resolved against and must stay inside: the workspace,
+   * given by the VS Code layer. Without it, the model's folder, as for the sidecar and metadata.
+   */
+  settingsFolder?: string;
 }
 
 export class PreprocessSpecError extends Error {}
@@ -361,21 +368,42 @@ export function parseOverrides(raw: unknown, where: string, warnings: string[] =
     if (typeof o.grayscale !== 'boolean') fail(where, 'grayscale', 'true or false', o.grayscale);
     out.grayscale = o.grayscale;
   }
-  for (const key of ['labels', 'input'] as const) {
-    if (!has(key)) continue;
-    if (typeof o[key] !== 'string' || o[key] === '') fail(where, key, 'a non-empty string', o[key]);
-    out[key] = o[key] as string;
+  if (has('labels')) out.labels = parseInlineLabels(o.labels, where);
+  if (has('input')) {
+    if (typeof o.input !== 'string' || o.input === '') fail(where, 'input', 'a non-empty string', o.input);
+    out.input = o.input;
   }
   return out;
 }
 
+/** 'labels': a file name, or the names inline as a list or an {index: name} object. */
+function parseInlineLabels(value: unknown, where: string): string | string[] {
+  if (typeof value === 'string' && value !== '') return value;
+  if (Array.isArray(value) && value.length > 0 && value.every((x) => typeof x === 'string')) return value;
+  if (value && typeof value === 'object' && !Array.isArray(value)) {
+    try {
+      return labelsFromObject(value as Record<string, unknown>, `${where} 'labels'`);
+    } catch (err) {
+      throw new PreprocessSpecError((err as Error).message);
+    }
+  }
+  return fail(where, 'labels', 'a file name, a list of class names or an object {"0": "name", ...}', value);
+}
+
+/** A sidecar is a few settings; 1 MiB is far more than one needs. */
+const MAX_SIDECAR_BYTES = 2 ** 20;
+
 function readSidecar(file: string, warnings: string[]): SidecarFile | undefined {
+  if (!fs.existsSync(file)) return undefined;
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    // Inside the model's folder only: a sidecar that links elsewhere could show another file's text in a JSON error.
+    const folder = path.dirname(file);
+    const rules = { what: 'sidecar', maxBytes: MAX_SIDECAR_BYTES, limitHint: 'a sidecar holds a few preprocessing fields', inside: { folder, name: "the model's folder" } };
+    text = readFileChecked(file, rules, path.basename(file)).toString('utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new PreprocessSpecError(`cannot read ${path.basename(file)} (${(err as NodeJS.ErrnoException).code})`);
+    if (err instanceof FileReadError) throw new PreprocessSpecError(err.message);
+    throw err;
   }
   let raw: unknown;
   try {
@@ -522,17 +550,30 @@ export function resolvePreprocessing(context: PreprocessContext): ResolvedPrepro
   checkAgainstShape(spec, facts, context.inputShape, origin);
 
   const labels = pick('labels');
-  const labelsBase = labels?.from === sidecarName && sidecarPath ? path.dirname(sidecarPath) : context.modelPath ? path.dirname(context.modelPath) : process.cwd();
   const source = layers.find((l) => [...origins.values()].includes(l.name))?.source ?? 'defaults';
   return {
     spec,
     source,
     explanation: explain(spec, origins, facts, context, sidecarName),
     sidecarPath: sidecar ? sidecarPath : undefined,
-    labelsFile: labels ? path.resolve(labelsBase, labels.value as string) : undefined,
+    labels: labels ? labelsSource(labels.value as string | string[], labels.from, context) : undefined,
     inputName: pick('input')?.value as string | undefined,
     warnings,
   };
+}
+
+/**
+ * Where named labels are read: a file named by the settings inside `settingsFolder` (else the
+ * model's folder), one named by the sidecar or the metadata inside the model's folder.
+ */
+function labelsSource(value: string | string[], from: string, context: PreprocessContext): LabelsSource {
+  if (Array.isArray(value)) return { names: value, origin: from };
+  const modelFolder = context.modelPath ? path.dirname(path.resolve(context.modelPath)) : undefined;
+  const inside = from === 'settings' && context.settingsFolder
+    ? { folder: path.resolve(context.settingsFolder), name: 'the workspace' }
+    : modelFolder ? { folder: modelFolder, name: "the model's folder" } : undefined;
+  if (!inside) throw new PreprocessSpecError(`${from} names the labels file ${JSON.stringify(value)} but the model was not opened from a file; give the labels inline`);
+  return { file: value, base: inside.folder, inside, origin: from };
 }
 
 function explain(spec: PreprocessSpec, origins: Map<string, string>, facts: ShapeFacts, context: PreprocessContext, sidecarName: string): string {

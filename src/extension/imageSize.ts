@@ -1,7 +1,7 @@
 // Width and height of a PNG or JPEG from its first bytes, so an image too large to decode is
 // refused before anything reads it whole. PNG: the IHDR chunk right after the signature (PNG
 // spec 11.2.2). JPEG: the first SOFn marker segment (ITU T.81, B.2.2).
-import * as fs from 'fs';
+import { readFileChecked } from '../core/files';
 
 export interface ImageSize {
   width: number;
@@ -39,14 +39,8 @@ function jpegSize(bytes: Uint8Array): ImageSize | undefined {
 
 /** The size read from the start of a file (headers within the first 256 KiB). */
 export function imageFileSize(file: string): ImageSize | undefined {
-  const fd = fs.openSync(file, 'r');
-  try {
-    const head = Buffer.alloc(256 * 1024);
-    const read = fs.readSync(fd, head, 0, head.length, 0);
-    return imageSize(head.subarray(0, read));
-  } finally {
-    fs.closeSync(fd);
-  }
+  // The core's checked reader: a FIFO or device named like an image is refused, not waited on.
+  return imageSize(readFileChecked(file, { what: 'image file', maxBytes: Infinity, limitHint: '', firstBytes: 256 * 1024 }));
 }
 
 /** One sentence when an image has more pixels than the limit, else undefined. */

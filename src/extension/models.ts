@@ -9,7 +9,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import type { ModelView } from '../protocol';
 import type { ComputeClient } from '../core/runtime/client';
-import type { Settings } from './settings';
+import { Settings, settingsFolderFor } from './settings';
 
 interface Entry {
   users: number;
@@ -143,7 +143,7 @@ export class ModelStore implements vscode.Disposable {
   private open(modelPath: string): Promise<ModelView> {
     const { executionProvider, preprocessing, maxActivationMemoryMB } = this.settings();
     const activationMemory = { maxMegabytes: maxActivationMemoryMB, limitHint: 'raise it with the setting convlens.maxActivationMemoryMB' };
-    return this.client.call('openModel', { modelPath, provider: executionProvider, preprocessing, activationMemory });
+    return this.client.call('openModel', { modelPath, provider: executionProvider, preprocessing, settingsFolder: settingsFolderFor(modelPath), activationMemory });
   }
 
   dispose(): void {

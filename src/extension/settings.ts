@@ -36,6 +36,16 @@ export function readSettings(): Settings {
   };
 }
 
+/**
+ * The folder a labels file named in the `preprocessing` setting must be inside, for a model: its
+ * workspace folder, else the first one, so a workspace's settings.json cannot reach files beyond
+ * the workspace. Undefined without a workspace: the core then keeps such files to the model's folder.
+ */
+export function settingsFolderFor(modelPath: string): string | undefined {
+  const folder = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(modelPath)) ?? vscode.workspace.workspaceFolders?.[0];
+  return folder?.uri.fsPath;
+}
+
 function nonEmpty<T extends object>(value: T | undefined): T | undefined {
   return value && typeof value === 'object' && Object.keys(value).length > 0 ? value : undefined;
 }

@@ -185,7 +185,7 @@ describe('image decoding', () => {
   });
 
   it('reports a missing file and a folder in one sentence', () => {
-    assert.throws(() => readImageFile('/nonexistent/cat.png'), (err: Error) => err instanceof ImageDecodeError && err.message === 'image file not found: /nonexistent/cat.png');
-    assert.throws(() => readImageFile(path.dirname(fixturePath('pattern.png'))), /is a folder, not an image file/);
+    assert.throws(() => readImageFile('/nonexistent/cat.png'), (err: Error) => err instanceof ImageDecodeError && err.message === 'image file "/nonexistent/cat.png" not found');
+    assert.throws(() => readImageFile(path.dirname(fixturePath('pattern.png'))), /is a folder, not a file/);
   });
 });

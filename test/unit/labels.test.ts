@@ -3,12 +3,18 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { IMAGENET_CLASSES } from '../../src/core/labels/imagenet-classes';
-import { LabelsError, findLabelsFile, isProbabilityRow, labelsFor, softmax, topK } from '../../src/core/labels/labels';
+import { LabelsError, LabelsSource, findLabelsFile, isProbabilityRow, labelsFor, softmax, topK } from '../../src/core/labels/labels';
 
 function writeTemp(name: string, text: string): string {
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'convlens-labels-')), name);
   fs.writeFileSync(file, text);
   return file;
+}
+
+/** A labels file as a sidecar beside a model in the same folder names it. */
+function besideModel(file: string): LabelsSource {
+  const folder = path.dirname(file);
+  return { file: path.basename(file), base: folder, inside: { folder, name: "the model's folder" }, origin: 'net.convlens.json' };
 }
 
 describe('class labels', () => {
@@ -28,27 +34,34 @@ describe('class labels', () => {
   });
 
   it('reads labels files: lines, a JSON list, or a JSON {index: name} object', () => {
-    assert.deepStrictEqual(labelsFor(3, writeTemp('a.txt', 'cat\r\ndog\nbird\n\n')), ['cat', 'dog', 'bird']);
-    assert.deepStrictEqual(labelsFor(2, writeTemp('b.json', '["cat", "dog"]')), ['cat', 'dog']);
-    assert.deepStrictEqual(labelsFor(2, writeTemp('c.json', '{"1": "dog", "0": "cat"}')), ['cat', 'dog']);
+    assert.deepStrictEqual(labelsFor(3, besideModel(writeTemp('a.txt', 'cat\r\ndog\nbird\n\n'))), ['cat', 'dog', 'bird']);
+    assert.deepStrictEqual(labelsFor(2, besideModel(writeTemp('b.json', '["cat", "dog"]'))), ['cat', 'dog']);
+    assert.deepStrictEqual(labelsFor(2, besideModel(writeTemp('c.json', '{"1": "dog", "0": "cat"}'))), ['cat', 'dog']);
+    assert.deepStrictEqual(labelsFor(2, { names: ['cat', 'dog'], origin: 'net.convlens.json' }), ['cat', 'dog']);
   });
 
   it('reads the sample model\'s labels file', () => {
     const sample = path.resolve(__dirname, '../../../sample/shapes.labels.txt');
-    assert.deepStrictEqual(labelsFor(4, sample), ['circle', 'square', 'star', 'triangle']);
+    assert.deepStrictEqual(labelsFor(4, besideModel(sample)), ['circle', 'square', 'star', 'triangle']);
   });
 
   it('refuses a labels file whose count does not match the outputs, or that is missing or malformed', () => {
-    assert.throws(() => labelsFor(4, writeTemp('few.txt', 'cat\ndog\n')), (err: Error) =>
+    assert.throws(() => labelsFor(4, besideModel(writeTemp('few.txt', 'cat\ndog\n'))), (err: Error) =>
       err instanceof LabelsError && err.message === 'few.txt has 2 names but the model has 4 outputs');
-    assert.throws(() => labelsFor(4, '/nonexistent/labels.txt'), /labels file not found: \/nonexistent\/labels\.txt/);
-    assert.throws(() => labelsFor(2, writeTemp('bad.json', '["cat", ')), /bad\.json looks like JSON but does not parse/);
-    assert.throws(() => labelsFor(2, writeTemp('keys.json', '{"0": "cat", "5": "dog"}')), /keys must be the class indices 0\.\.1/);
+    assert.throws(() => labelsFor(3, { names: ['cat', 'dog'], origin: 'net.convlens.json' }), (err: Error) =>
+      err instanceof LabelsError && err.message === "'labels' in net.convlens.json has 2 names but the model has 3 outputs");
+    const missing = path.join(path.dirname(writeTemp('x.txt', '')), 'missing.txt');
+    assert.throws(() => labelsFor(4, besideModel(missing)), (err: Error) =>
+      err instanceof LabelsError && err.message === 'labels file "missing.txt" named by net.convlens.json not found');
+    assert.throws(() => labelsFor(2, besideModel(writeTemp('bad.json', '["cat", '))), /bad\.json looks like JSON but does not parse/);
+    assert.throws(() => labelsFor(2, besideModel(writeTemp('keys.json', '{"0": "cat", "5": "dog"}'))), /keys must be the class indices 0\.\.1/);
   });
 
   it('finds <model>.labels.txt beside a model', () => {
     const labels = writeTemp('net.labels.txt', 'a\nb\n');
-    assert.strictEqual(findLabelsFile(path.join(path.dirname(labels), 'net.onnx')), labels);
+    assert.deepStrictEqual(findLabelsFile(path.join(path.dirname(labels), 'net.onnx')), {
+      file: 'net.labels.txt', base: path.dirname(labels), inside: { folder: path.dirname(labels), name: "the model's folder" },
+    });
     assert.strictEqual(findLabelsFile(path.join(path.dirname(labels), 'other.onnx')), undefined);
   });
 });

@@ -154,7 +154,8 @@ describe('resolving the preprocessing', () => {
     assert.strictEqual(r.sidecarPath, sidecarPathFor(SAMPLE_MODEL));
     assert.deepStrictEqual([r.spec.size, r.spec.mean, r.spec.std, r.spec.resize], [[64, 64], [0.5, 0.5, 0.5], [0.5, 0.5, 0.5], 'stretch']);
     assert.ok(Math.abs(r.spec.scale - 1 / 255) < 1e-12);
-    assert.strictEqual(r.labelsFile, path.join(path.dirname(SAMPLE_MODEL), 'shapes.labels.txt'));
+    const folder = path.dirname(path.resolve(SAMPLE_MODEL));
+    assert.deepStrictEqual(r.labels, { file: 'shapes.labels.txt', base: folder, inside: { folder, name: "the model's folder" }, origin: 'shapes.convlens.json' });
     assert.strictEqual(r.inputName, 'input');
     assert.match(r.explanation, /Taken from shapes\.convlens\.json \(size, resize, scale, mean, std, layout, colorOrder\)/);
   });

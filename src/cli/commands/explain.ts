@@ -1,9 +1,9 @@
-import * as fs from 'fs';
 import { COLORMAP_NAMES, ColormapName } from '../../core/image/colormap';
 import { ModelContext } from '../../core/context';
 import { Explanation, OptionValue, Target, explain as runMethod, methodByName, methodNames } from '../../core/explain';
 import { deletionInsertion } from '../../core/explain/faithfulness';
 import { describeTarget } from '../../core/explain/target';
+import { readInputBytes } from '../../core/image/decode';
 import { parseNpy } from '../../core/npy';
 import { renderPng } from '../../core/render';
 import { intOption, listOption, numberOption, parse, Parsed } from '../args';
@@ -27,7 +27,7 @@ function methodOptions(values: Parsed['values']): Record<string, OptionValue | u
   return {
     steps: values.steps !== undefined ? intOption(values.steps, 'steps', 0) : undefined,
     method: values['ig-method'] as string | undefined,
-    baseline: typeof baseline === 'string' ? (baseline.endsWith('.npy') ? parseNpy(fs.readFileSync(baseline)) : numberOption(baseline, 'baseline')) : undefined,
+    baseline: typeof baseline === 'string' ? (baseline.endsWith('.npy') ? parseNpy(new Uint8Array(readInputBytes(baseline))) : numberOption(baseline, 'baseline')) : undefined,
     window: listOption(values.window, 'window', 3),
     strides: listOption(values.stride, 'stride', 3),
     samples: values.samples !== undefined ? intOption(values.samples, 'samples', 0) : undefined,

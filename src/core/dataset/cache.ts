@@ -7,10 +7,11 @@
 // changed image is recomputed and a changed model lands in another folder. Chunks are written to a
 // temporary name and renamed into place (atomic on POSIX), so a cancelled or crashed run leaves only
 // whole chunks behind, and the next run computes just what is missing.
+import * as buffer from 'buffer';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { isUnfinishedWrite, writeFileAtomic } from '../files';
+import { isUnfinishedWrite, readFileChecked, writeFileAtomic } from '../files';
 
 const MAGIC = 'CLF1';
 const VERSION_DIR = 'features-v1';
@@ -118,7 +119,7 @@ export class FeatureCache {
 
 function readChunk(file: string): { layout: RecordLayout; entries: CacheEntry[]; records: Float32Array[] } | undefined {
   try {
-    const bytes = fs.readFileSync(file);
+    const bytes = readFileChecked(file, { what: 'feature cache chunk', maxBytes: buffer.constants.MAX_LENGTH, limitHint: 'it is computed again' });
     if (bytes.toString('latin1', 0, 4) !== MAGIC) return undefined;
     const headerLength = bytes.readUInt32LE(4);
     const header = JSON.parse(bytes.toString('utf8', 8, 8 + headerLength)) as { layout: RecordLayout; entries: CacheEntry[] };

@@ -226,9 +226,9 @@ export async function extractFeatures(model: ConvModel, folder: string, options:
   const input = options.input ?? inputPipelineFor(model);
   const outputDims = (await model.probeShapes()).get(tensors.output) ?? [];
   const classCount = outputDims[outputDims.length - 1] ?? 0;
-  const labelsFile = input.labelsFile ?? (model.file ? findLabelsFile(model.file) : undefined);
+  const labels = input.labels ?? (model.file ? findLabelsFile(model.file) : undefined);
   const unlabelled = listDataset(folder);
-  const listing = withClassNames(unlabelled, chooseClassNames(unlabelled, classCount, options.classNames ?? labelsFor(classCount, labelsFile)));
+  const listing = withClassNames(unlabelled, chooseClassNames(unlabelled, classCount, options.classNames ?? labelsFor(classCount, labels)));
   const hash = modelHash(model);
   const cache = options.cacheDir
     ? FeatureCache.open(options.cacheDir, hash, { layer: tensors.layer, penultimate: tensors.penultimate, output: tensors.output, input: input.key })

@@ -3,6 +3,7 @@
 // (src/core/preprocess.ts: settings > sidecar > model metadata > defaults).
 import { readImageFile } from '../image/decode';
 import { RgbImage } from '../image/image';
+import type { LabelsSource } from '../labels/labels';
 import { ConvModel } from '../model';
 import { PreprocessOverrides, PreprocessSpec, preprocessImage, resolvePreprocessing } from '../preprocess';
 import { FloatTensor } from '../tensor';
@@ -16,8 +17,8 @@ export interface InputPipeline {
   key: string;
   /** Model input [height, width]. */
   size: [number, number];
-  /** Labels file named by the sidecar, if any. */
-  labelsFile?: string;
+  /** Labels named (or given inline) by the settings, sidecar or metadata, if any. */
+  labels?: LabelsSource;
   decode(file: string): Promise<RgbImage>;
   /** The preprocessed input, batch 1. */
   toTensor(image: RgbImage): FloatTensor;
@@ -33,7 +34,7 @@ export function inputPipelineFor(model: ConvModel, options: { spec?: PreprocessS
     spec,
     key: sha256(JSON.stringify(spec)).slice(0, 16),
     size: spec.size,
-    labelsFile: resolved?.labelsFile,
+    labels: resolved?.labels,
     decode: async (file) => readImageFile(file),
     toTensor: (image) => preprocessImage(image, spec).tensor,
   };

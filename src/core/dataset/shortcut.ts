@@ -11,8 +11,8 @@
 // may respond to a bright mark in some channels, a network that learned the shortcut changes its
 // decisions. A channel counts as a mark channel when effect_c ≥ MARK_EFFECT (one standard
 // deviation): rules that test such a channel read the mark.
-import * as fs from 'fs';
 import * as path from 'path';
+import { isInside, readFileChecked } from '../files';
 import { RunControl, throwIfCancelled } from '../explain/forward';
 import { RgbImage } from '../image/image';
 import { ConvModel } from '../model';
@@ -60,6 +60,9 @@ export interface MarkResponse {
   predictionChanges: PredictionChange[];
 }
 
+/** 64 MiB of boxes is hundreds of thousands of images; more is not a boxes file. */
+const MAX_BOXES_BYTES = 64 * 2 ** 20;
+
 /**
  * Marked images from a dataset description like the sample's boxes.json:
  * { images: { "<path relative to the JSON file>": { mark: { bbox: [x0, y0, x1, y1] } | null } } }.
@@ -67,7 +70,7 @@ export interface MarkResponse {
 export function readMarkBoxes(jsonFile: string): MarkedImage[] {
   let parsed: { images?: Record<string, { mark?: { bbox?: unknown } | null } | null> } | null;
   try {
-    parsed = JSON.parse(fs.readFileSync(jsonFile, 'utf8'));
+    parsed = JSON.parse(readFileChecked(jsonFile, { what: 'mark boxes file', maxBytes: MAX_BOXES_BYTES, limitHint: 'it holds one box per image' }).toString('utf8'));
   } catch (err) {
     throw new DatasetError(`cannot read mark boxes from ${jsonFile}: ${(err as Error).message}`);
   }
@@ -77,7 +80,9 @@ export function readMarkBoxes(jsonFile: string): MarkedImage[] {
     const box = typeof info === 'object' && info !== null && typeof info.mark === 'object' && info.mark !== null ? info.mark.bbox : undefined;
     if (box === undefined || box === null) return [];
     if (!Array.isArray(box) || box.length !== 4 || box.some((v) => !Number.isInteger(v))) throw new DatasetError(`the mark box of ${rel} in ${jsonFile} is not four whole numbers`);
-    return [{ file: path.join(dir, rel), box: box as Box }];
+    const file = path.resolve(dir, rel);
+    if (!isInside(dir, file)) throw new DatasetError(`the mark box image ${JSON.stringify(rel)} in ${jsonFile} is outside the file's folder; only images inside it are read`);
+    return [{ file, box: box as Box }];
   });
 }
 

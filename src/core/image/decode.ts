@@ -15,10 +15,10 @@
 //   JPEGs are refused. A JPEG with no EOI marker after its first scan is refused as truncated
 //   (Pillow raises "image file is truncated" for these). EXIF orientation is not applied, as
 //   Pillow's Image.open does not apply it either.
-import * as fs from 'fs';
 import * as path from 'path';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
+import { FileReadError, FileTooLargeError, readFileChecked } from '../files';
 import { RgbImage } from './image';
 
 export type ImageFormat = 'png' | 'jpeg';
@@ -270,24 +270,19 @@ export function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}): Dec
     : decodeJpeg(bytes, header, name, options.maxPixels ?? DEFAULT_MAX_PIXELS);
 }
 
-/** Reads the bytes of an input file (checking its size before reading), with one sentence per failure. */
+/**
+ * Reads the bytes of an input file through the core's checked reader (files.ts: a regular file,
+ * its size checked on the open descriptor before reading), with one sentence per failure.
+ */
 export function readInputBytes(file: string, options: DecodeOptions = {}): Uint8Array {
   const name = options.name ?? path.basename(file);
-  let size: number;
   try {
-    const stat = fs.statSync(file);
-    if (stat.isDirectory()) throw new ImageDecodeError(`${file} is a folder, not an image file`);
-    size = stat.size;
+    const what = /\.npy$/i.test(file) ? '.npy file' : 'image file';
+    return readFileChecked(file, { what, maxBytes: options.maxBytes ?? DEFAULT_MAX_BYTES, limitHint: options.limitHint ?? DEFAULT_LIMIT_HINT });
   } catch (err) {
-    if (err instanceof ImageDecodeError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new ImageDecodeError(code === 'ENOENT' ? `image file not found: ${file}` : `cannot read ${file} (${code})`);
-  }
-  checkByteLimit(size, name, options);
-  try {
-    return fs.readFileSync(file);
-  } catch (err) {
-    throw new ImageDecodeError(`cannot read ${file} (${(err as NodeJS.ErrnoException).code})`);
+    if (err instanceof FileTooLargeError) checkByteLimit(err.size, name, options);
+    if (err instanceof FileReadError) throw new ImageDecodeError(err.message);
+    throw err;
   }
 }
 

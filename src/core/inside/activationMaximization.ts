@@ -17,13 +17,14 @@
 // Nguyen, Fuchs & Lipson, "Understanding Neural Networks Through Deep Visualization", 2015;
 // image/blur.ts).
 // Objectives sharing a tensor are optimised together as one batch when the model takes a batch.
+import * as buffer from 'buffer';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { computeGradients } from '../autodiff/gradients';
 import { gaussianBlur } from '../image/blur';
 import { ConvModel, concreteInputDims } from '../model';
-import { writeFileAtomic } from '../files';
+import { readFileChecked, writeFileAtomic } from '../files';
 import { formatNpy, parseNpy } from '../npy';
 import { assertTensorExists } from '../onnx/surgery';
 import { CancelledError } from '../runtime/jobs';
@@ -321,8 +322,9 @@ function cachePaths(dir: string, key: string): { json: string; npy: string } {
 function readCached(dir: string, key: string): FeatureVisualization | undefined {
   const { json, npy } = cachePaths(dir, key);
   try {
-    const meta = JSON.parse(fs.readFileSync(json, 'utf8')) as Omit<FeatureVisualization, 'image'>;
-    const image = parseNpy(new Uint8Array(fs.readFileSync(npy))) as FloatTensor;
+    const rules = { what: 'cached visualization', maxBytes: buffer.constants.MAX_LENGTH, limitHint: 'it is computed again' };
+    const meta = JSON.parse(readFileChecked(json, rules).toString('utf8')) as Omit<FeatureVisualization, 'image'>;
+    const image = parseNpy(new Uint8Array(readFileChecked(npy, rules))) as FloatTensor;
     return { ...meta, image };
   } catch {
     // Absent or unreadable: computed again and rewritten.

@@ -1,7 +1,10 @@
 // Class names for model outputs, and the top-k predictions of a row of scores.
 //
 // - Labels: a labels file (one name per line, a JSON array, or a JSON object {"0": name, ...}
-//   like Hugging Face's id2label) beside the model or named by the sidecar; else torchvision's
+//   like Hugging Face's id2label) beside the model or named by the sidecar, metadata or settings,
+//   or the same list or object given inline there. A named file is read only from inside the
+//   model's folder (the workspace, for settings), symlinks resolved, so a hostile model cannot
+//   show another file's lines as class names. Else torchvision's
 //   ImageNet-1k names for 1000 outputs (and 1001 outputs with 'background' first, TensorFlow-slim's
 //   convention); else none, and callers show "class 17".
 // - topK: softmax p_i = exp(z_i − max z) / Σ_j exp(z_j − max z) (torch.softmax); a row already
@@ -9,9 +12,21 @@
 //   model ending in Softmax is not normalised twice. Ties keep the lower index first.
 import * as fs from 'fs';
 import * as path from 'path';
+import { FileReadError, readFileChecked } from '../files';
 import { IMAGENET_CLASSES } from './imagenet-classes';
 
 export class LabelsError extends Error {}
+
+/** 16 MiB holds about a million class names; a larger "labels file" is not one. */
+export const MAX_LABELS_BYTES = 16 * 2 ** 20;
+
+/**
+ * Where class names come from: a file, named as `file` (relative to `base`) by `origin` and read
+ * only from inside `inside`; or names given inline by `origin`.
+ */
+export type LabelsSource =
+  | { file: string; base: string; inside: { folder: string; name: string }; origin?: string }
+  | { names: string[]; origin: string };
 
 export interface Prediction {
   index: number;
@@ -37,7 +52,8 @@ function parseLabels(text: string, name: string): string[] {
   return text.replace(/\r\n/g, '\n').replace(/\n+$/, '').split('\n').map((line) => line.trim());
 }
 
-function labelsFromObject(raw: Record<string, unknown>, name: string): string[] {
+/** Names from an inline {index: name} object, checked as a labels file's would be. */
+export function labelsFromObject(raw: Record<string, unknown>, name: string): string[] {
   const entries = Object.entries(raw);
   const labels: string[] = new Array(entries.length);
   for (const [key, value] of entries) {
@@ -50,33 +66,43 @@ function labelsFromObject(raw: Record<string, unknown>, name: string): string[] 
   return labels;
 }
 
-/** Reads a labels file: one name per line, a JSON array, or a JSON {index: name} object. */
-export function readLabelsFile(file: string): string[] {
+/** Reads the names a source gives: a labels file (checked as LabelsSource says) or the inline list. */
+export function readLabels(source: LabelsSource): string[] {
+  if ('names' in source) return source.names;
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = readFileChecked(path.resolve(source.base, source.file), {
+      what: 'labels file',
+      namedBy: source.origin,
+      maxBytes: MAX_LABELS_BYTES,
+      limitHint: 'a labels file holds one class name per line',
+      inside: source.inside,
+    }, source.file).toString('utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new LabelsError(code === 'ENOENT' ? `labels file not found: ${file}` : `cannot read labels file ${file} (${code})`);
+    if (err instanceof FileReadError) throw new LabelsError(err.message);
+    throw err;
   }
-  return parseLabels(text, path.basename(file));
+  return parseLabels(text, path.basename(source.file));
 }
 
 /** `<model>.labels.txt` or `<model>.labels.json` beside the model, if present. */
-export function findLabelsFile(modelPath: string): string | undefined {
-  const base = path.join(path.dirname(modelPath), path.basename(modelPath).replace(/\.onnx$/i, ''));
-  return [`${base}.labels.txt`, `${base}.labels.json`].find((f) => fs.existsSync(f));
+export function findLabelsFile(modelPath: string): LabelsSource | undefined {
+  const folder = path.dirname(path.resolve(modelPath));
+  const base = path.basename(modelPath).replace(/\.onnx$/i, '');
+  const file = [`${base}.labels.txt`, `${base}.labels.json`].find((f) => fs.existsSync(path.join(folder, f)));
+  return file ? { file, base: folder, inside: { folder, name: "the model's folder" } } : undefined;
 }
 
 /**
- * Names for an output of `outputSize` classes: from `labelsFile` when given (its count must match),
+ * Names for an output of `outputSize` classes: from `source` when given (its count must match),
  * ImageNet-1k for 1000 (or 1001 with background) outputs, else undefined.
  */
-export function labelsFor(outputSize: number, labelsFile?: string): string[] | undefined {
-  if (labelsFile) {
-    const labels = readLabelsFile(labelsFile);
+export function labelsFor(outputSize: number, source?: LabelsSource): string[] | undefined {
+  if (source) {
+    const labels = readLabels(source);
     if (labels.length !== outputSize) {
-      throw new LabelsError(`${path.basename(labelsFile)} has ${labels.length} names but the model has ${outputSize} outputs`);
+      const what = 'names' in source ? `'labels' in ${source.origin}` : path.basename(source.file);
+      throw new LabelsError(`${what} has ${labels.length} names but the model has ${outputSize} outputs`);
     }
     return labels;
   }

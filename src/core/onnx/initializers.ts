@@ -1,8 +1,8 @@
 // Reading tensor values out of TensorProto (raw, typed-field and external storage) and writing
 // float tensors back as initializers.
-import * as fs from 'fs';
 import * as path from 'path';
-import { DataType, OnnxFormatError, TensorProto } from './proto';
+import { FileReadError, readFileChecked } from '../files';
+import { DataType, GraphProto, ModelProto, OnnxFormatError, TensorProto } from './proto';
 import { DType, Tensor, TypedArray, sizeOf } from '../tensor';
 
 const DTYPE_OF: Partial<Record<number, DType>> = {
@@ -42,43 +42,94 @@ function fromFields(dtype: DType, t: TensorProto): TypedArray {
   }
 }
 
+/** The most bytes a model may hold, weights included: protobuf's 2 GiB limit on one message. */
+export const MAX_MODEL_BYTES = 2 ** 31 - 1;
+const MODEL_LIMIT_HINT = 'protobuf, the format of ONNX, holds at most 2 GiB in one model';
+
 /**
- * Resolves an external-data location against the model's folder; refuses paths that leave it,
- * so a model file cannot make us read arbitrary files.
+ * The external data files a model names, read once each: only regular files inside the model's
+ * folder (symlinks resolved), together within MAX_MODEL_BYTES.
  */
-export function externalDataPath(modelDir: string, location: string): string {
-  const resolved = path.resolve(modelDir, location);
-  const relative = path.relative(modelDir, resolved);
-  if (relative.startsWith('..') || path.isAbsolute(relative)) {
-    throw new OnnxFormatError(`external data path '${location}' points outside the model's folder`);
+class ExternalDataFiles {
+  private readonly files = new Map<string, Uint8Array>();
+  private total = 0;
+
+  constructor(private readonly modelDir: string) {}
+
+  read(location: string, tensorName: string | undefined): Uint8Array {
+    let bytes = this.files.get(location);
+    if (!bytes) {
+      try {
+        bytes = readFileChecked(path.resolve(this.modelDir, location), {
+          what: 'external data file',
+          namedBy: `tensor ${JSON.stringify(tensorName ?? '')}`,
+          maxBytes: MAX_MODEL_BYTES - this.total,
+          limitHint: MODEL_LIMIT_HINT,
+          inside: { folder: this.modelDir, name: "the model's folder" },
+        }, location);
+      } catch (err) {
+        if (err instanceof FileReadError) throw new OnnxFormatError(err.message);
+        throw err;
+      }
+      this.total += bytes.length;
+      this.files.set(location, bytes);
+    }
+    return bytes;
   }
-  return resolved;
 }
 
-function readExternal(t: TensorProto, modelDir: string | undefined, byteLength: number): Uint8Array {
+function readExternal(t: TensorProto, files: ExternalDataFiles | undefined, byteLength: number): Uint8Array {
   const entries = Object.fromEntries((t.external_data ?? []).map((e) => [e.key ?? '', e.value ?? '']));
   if (!entries.location) throw new OnnxFormatError(`tensor '${t.name}' is stored externally but names no location`);
-  if (!modelDir) throw new OnnxFormatError(`tensor '${t.name}' is stored externally; load the model from a file path`);
-  const file = externalDataPath(modelDir, entries.location);
+  if (!files) throw new OnnxFormatError(`tensor '${t.name}' is stored externally; load the model from a file path`);
   const offset = Number(entries.offset ?? 0);
   const length = entries.length !== undefined ? Number(entries.length) : byteLength;
+  if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length)) {
+    throw new OnnxFormatError(`tensor '${t.name}' has an invalid external data offset or length`);
+  }
   if (length < byteLength) throw new OnnxFormatError(`external data of '${t.name}' is shorter than its shape needs`);
-  let fd: number;
-  try {
-    fd = fs.openSync(file, 'r');
-  } catch {
-    throw new OnnxFormatError(`external data file '${entries.location}' of tensor '${t.name}' cannot be read`);
-  }
-  try {
-    const out = new Uint8Array(byteLength);
-    const read = fs.readSync(fd, out, 0, byteLength, offset);
-    if (read < byteLength) throw new OnnxFormatError(`external data file '${entries.location}' is truncated`);
-    return out;
-  } finally {
-    fs.closeSync(fd);
-  }
+  const file = files.read(entries.location, t.name);
+  if (offset + byteLength > file.length) throw new OnnxFormatError(`external data file ${JSON.stringify(entries.location)} is too short for tensor '${t.name}'`);
+  // A view, not a copy: the file's bytes are held once while the model is inlined.
+  return file.subarray(offset, offset + byteLength);
 }
 
+/**
+ * The model with every externally stored tensor (initializers, Constant values, subgraphs) read
+ * into raw_data, so sessions, gradient graphs and sub-models built from it need no files.
+ * The same object when nothing is external.
+ */
+export function inlineExternalData(model: ModelProto, modelDir: string): ModelProto {
+  const files = new ExternalDataFiles(modelDir);
+  let changed = false;
+  const inlineTensor = (t: TensorProto): TensorProto => {
+    if (t.data_location !== 1) return t;
+    changed = true;
+    const dtype = dtypeOf(t.data_type);
+    if (!dtype) throw new OnnxFormatError(`tensor '${t.name}' has unsupported data type ${t.data_type}`);
+    const byteLength = elementCount(t) * BYTES[dtype];
+    if (!Number.isSafeInteger(byteLength) || byteLength < 0) throw new OnnxFormatError(`tensor '${t.name}' has an invalid shape`);
+    return { ...t, raw_data: readExternal(t, files, byteLength), data_location: 0, external_data: [] };
+  };
+  const inlineGraph = (graph: GraphProto): GraphProto => ({
+    ...graph,
+    initializer: (graph.initializer ?? []).map(inlineTensor),
+    node: graph.node.map((node) => ({
+      ...node,
+      attribute: node.attribute?.map((a) => ({
+        ...a,
+        t: a.t && inlineTensor(a.t),
+        tensors: a.tensors?.map(inlineTensor),
+        g: a.g && inlineGraph(a.g),
+        graphs: a.graphs?.map(inlineGraph),
+      })),
+    })),
+  });
+  const graph = model.graph && inlineGraph(model.graph);
+  return changed ? { ...model, graph } : model;
+}
+
+/** The tensor's values; an externally stored one is read from `modelDir` under ExternalDataFiles' rules. */
 export function tensorFromProto(t: TensorProto, modelDir?: string): Tensor {
   const dtype = dtypeOf(t.data_type);
   if (!dtype) throw new OnnxFormatError(`tensor '${t.name}' has unsupported data type ${t.data_type}`);
@@ -88,7 +139,7 @@ export function tensorFromProto(t: TensorProto, modelDir?: string): Tensor {
   const byteLength = length * BYTES[dtype];
   let data: TypedArray;
   if (t.data_location === 1) {
-    data = fromBytes(dtype, readExternal(t, modelDir, byteLength), length);
+    data = fromBytes(dtype, readExternal(t, modelDir === undefined ? undefined : new ExternalDataFiles(modelDir), byteLength), length);
   } else if (t.raw_data && t.raw_data.length > 0) {
     if (t.raw_data.length < byteLength) throw new OnnxFormatError(`tensor '${t.name}' has less data than its shape needs`);
     data = fromBytes(dtype, t.raw_data, length);

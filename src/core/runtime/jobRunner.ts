@@ -80,9 +80,9 @@ async function gradientProblem(ctx: ModelContext): Promise<{ problem?: string; c
   }
 }
 
-async function openModel({ modelPath, provider, preprocessing, activationMemory }: JobArgs<'openModel'>): Promise<ModelView> {
+async function openModel({ modelPath, provider, preprocessing, settingsFolder, activationMemory }: JobArgs<'openModel'>): Promise<ModelView> {
   await closeModel({ modelPath });
-  const ctx = ModelContext.open(modelPath, { provider, preprocessing, activationMemory });
+  const ctx = ModelContext.open(modelPath, { provider, preprocessing, settingsFolder, activationMemory });
   contexts.set(modelPath, ctx);
   const summary = ctx.model.summary();
   const [layers, runtime, gradients] = await Promise.all([ctx.model.layers(), ctx.model.baseSession(), gradientProblem(ctx)]);

@@ -18,7 +18,7 @@ export interface WorkerStatus {
 
 export interface JobTypes {
   /** Loads (or reloads) a model and describes it. */
-  openModel: { args: { modelPath: string; provider: ProviderSetting; preprocessing?: PreprocessOverrides; activationMemory?: ActivationLimitOptions }; result: ModelView };
+  openModel: { args: { modelPath: string; provider: ProviderSetting; preprocessing?: PreprocessOverrides; settingsFolder?: string; activationMemory?: ActivationLimitOptions }; result: ModelView };
   /** Decodes and preprocesses an image for a model; the worker keeps it under the returned id. */
   loadImage: { args: { modelPath: string; imagePath?: string; name?: string; base64?: string }; result: ImageView };
   predict: { args: { modelPath: string; imageId: string; topK: number }; result: Prediction[] };

@@ -26,11 +26,12 @@ function options(provider: Provider): ort.InferenceSession.SessionOptions {
 // the failure is reported to the user as the fallback reason instead.
 ort.env.logLevel = 'fatal';
 
-export async function createSession(model: Uint8Array | string, setting: ProviderSetting): Promise<RuntimeSession> {
-  const create = (p: Provider) =>
-    typeof model === 'string'
-      ? ort.InferenceSession.create(model, options(p))
-      : ort.InferenceSession.create(model, options(p));
+/**
+ * A session for a model's bytes. Never a path: onnxruntime would then open external data files
+ * itself, following links the core refuses; the core reads and inlines them (readModelFile).
+ */
+export async function createSession(model: Uint8Array, setting: ProviderSetting): Promise<RuntimeSession> {
+  const create = (p: Provider) => ort.InferenceSession.create(model, options(p));
   if (setting === 'cpu') return { session: await create('cpu'), provider: 'cpu', reason: 'the CPU was chosen in settings' };
   try {
     return { session: await create('cuda'), provider: 'cuda', reason: 'CUDA execution provider loaded' };

@@ -27,7 +27,7 @@ export interface WorkerState {
 /** How the model's images become inputs, as the worker's context resolved it (settings, sidecar, ...). */
 export function pipelineFor(ctx: ModelContext): InputPipeline {
   if (!ctx.preprocessing) throw new Error(`cannot preprocess images for ${ctx.name}: ${ctx.preprocessingProblem}`);
-  return { ...inputPipelineFor(ctx.model, { spec: ctx.preprocessing.spec }), labelsFile: ctx.preprocessing.labelsFile };
+  return { ...inputPipelineFor(ctx.model, { spec: ctx.preprocessing.spec }), labels: ctx.preprocessing.labels };
 }
 
 /**
