@@ -11,6 +11,7 @@ import { Tensor, nonFinite, sizeOf } from './tensor';
 export interface ContextOptions extends ModelOptions {
   /** Preprocessing fields from the user's settings, over the sidecar and model metadata. */
   preprocessing?: PreprocessOverrides;
+  /** Limits on images read and on every size from outside (input dims, resize targets, .npy shapes). */
   decode?: DecodeOptions;
 }
 
@@ -21,11 +22,12 @@ export class ModelContext {
     /** Why images cannot be fed, when the preprocessing could not be worked out. */
     readonly preprocessingProblem: string | undefined,
     readonly labels: string[] | undefined,
-    private readonly decode: DecodeOptions,
+    /** The limits on images and sizes from outside that this model's inputs are read under. */
+    readonly limits: DecodeOptions,
   ) {}
 
   static open(modelPath: string, options: ContextOptions = {}): ModelContext {
-    const model = ConvModel.load(modelPath, options);
+    const model = ConvModel.load(modelPath, { ...options, sizeLimits: options.decode });
     const input = model.input;
     let preprocessing: ResolvedPreprocessing | undefined;
     let problem: string | undefined;
@@ -35,6 +37,7 @@ export class ModelContext {
         inputShape: input.shape,
         metadataProps: model.proto.metadata_props,
         settings: options.preprocessing,
+        limits: options.decode,
       });
     } catch (err) {
       problem = (err as Error).message;
@@ -58,7 +61,7 @@ export class ModelContext {
     if (!this.preprocessing && this.preprocessingProblem && !file.toLowerCase().endsWith('.npy')) {
       throw new Error(`cannot preprocess images for ${this.name}: ${this.preprocessingProblem}`);
     }
-    const input = loadInput(file, this.preprocessing?.spec, this.inputInfo.shape, this.decode);
+    const input = loadInput(file, this.preprocessing?.spec, this.inputInfo.shape, this.limits);
     const problem = nonFinite(input.tensor.data as Float32Array);
     if (problem) throw new InputError(`${path.basename(file)} contains ${problem}; the model needs finite inputs`);
     return input;
