@@ -16,7 +16,7 @@ import { formatNpy } from '../../src/core/npy';
 import { DataType, ModelProto, encodeModel } from '../../src/core/onnx/proto';
 import { preprocessImage, resolvePreprocessing } from '../../src/core/preprocess';
 import { ComputeClient } from '../../src/core/runtime/client';
-import { fixtureBytes } from './image-fixtures';
+import { fixtureBytes, pngChunk } from './image-fixtures';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const SAMPLE_MODEL = path.join(ROOT, 'sample/shapes.onnx');
@@ -26,15 +26,6 @@ const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0
 // A refusal before allocation leaves the resident set where it was; the hostile sizes below would
 // take gigabytes. 256 MiB leaves room for the garbage collector's own timing.
 const RSS_SLACK = 256 * 2 ** 20;
-
-function pngChunk(type: string, data: Uint8Array): Buffer {
-  const head = Buffer.alloc(8);
-  head.writeUInt32BE(data.length, 0);
-  head.write(type, 4, 'latin1');
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(zlib.crc32(Buffer.concat([head.subarray(4), data])));
-  return Buffer.concat([head, data, crc]);
-}
 
 function ihdr(width: number, height: number, interlaced = false): Buffer {
   const data = Buffer.alloc(13);
