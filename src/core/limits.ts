@@ -14,7 +14,8 @@ export const DEFAULT_MAX_PIXELS = 50_000_000;
 export const DEFAULT_MAX_BYTES = 200 * 1024 * 1024;
 /** Values a tensor may hold per pixel of the pixel limit: three channels. */
 export const VALUES_PER_PIXEL = 3;
-const DEFAULT_LIMIT_HINT = 'raise the limit only for files you trust';
+/** The refusal's last words when the caller gives no setting or flag to name. */
+export const DEFAULT_LIMIT_HINT = 'raise the limit only for files you trust';
 
 export interface SizeLimits {
   /** Largest width × height accepted (default DEFAULT_MAX_PIXELS). */
