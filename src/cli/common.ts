@@ -1,6 +1,7 @@
 // What most commands share: opening a model with its preprocessing and loading an input.
 import type { ActivationLimitOptions } from '../core/activationMemory';
 import { ModelContext } from '../core/context';
+import type { DecodeOptions } from '../core/image/decode';
 import { LoadedInput } from '../core/preprocess';
 import { providerOption } from './commands/inspect';
 
@@ -12,12 +13,20 @@ export const MODEL_OPTIONS = {
 } as const;
 
 export function openModel(modelPath: string, values: Record<string, string | boolean | undefined>): ModelContext {
-  const megapixels = values['max-megapixels'] !== undefined ? Number(values['max-megapixels']) : undefined;
   return ModelContext.open(modelPath, {
     provider: providerOption(values.provider),
     activationMemory: activationMemoryOption(values['max-activation-mb']),
-    decode: megapixels ? { maxPixels: megapixels * 1e6, limitHint: 'raise it with --max-megapixels' } : { limitHint: 'raise it with --max-megapixels' },
+    decode: megapixelsOption(values['max-megapixels']),
   });
+}
+
+/** --max-megapixels N: the limit on image sizes and every size from outside (default 50). */
+export function megapixelsOption(value: string | boolean | undefined): DecodeOptions {
+  const limitHint = 'raise it with --max-megapixels';
+  if (value === undefined) return { limitHint };
+  const megapixels = Number(value);
+  if (!(megapixels > 0) || !Number.isFinite(megapixels)) throw new Error(`--max-megapixels takes a positive number of megapixels, got '${value}'`);
+  return { maxPixels: Math.max(1, Math.round(megapixels * 1e6)), limitHint };
 }
 
 /** --max-activation-mb N: the limit on layer activations held at once (default 1024 MiB). */

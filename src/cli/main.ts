@@ -1,6 +1,7 @@
 // convlens: the ConvLens core on the command line. Human-readable output by default, JSON with
 // --json, tensors in and out as .npy; every failure is one clear line and a non-zero exit.
 import { UsageError } from './args';
+import { DEFAULT_MAX_PIXELS } from '../core/limits';
 import * as activationsCommand from './commands/activations';
 import * as datasetCommands from './commands/dataset';
 import * as demoCommand from './commands/demo';
@@ -40,7 +41,7 @@ function help(): string {
   lines.push(
     '',
     'limits (commands that read images or layers):',
-    '  --max-megapixels N      largest image read, in megapixels (default 40)',
+    `  --max-megapixels N      largest image read, in megapixels (default ${DEFAULT_MAX_PIXELS / 1e6}); also bounds model input sizes, resize targets and .npy shapes`,
     '  --max-activation-mb N   most MiB of layer activations held at once (default 1024); larger ones are refused',
   );
   return lines.join('\n');

@@ -13,6 +13,7 @@ export interface ContextOptions extends ModelOptions {
   preprocessing?: PreprocessOverrides;
   /** Where files named in `preprocessing` must be: the workspace (see PreprocessContext). */
   settingsFolder?: string;
+  /** Limits on images read and on every size from outside (input dims, resize targets, .npy shapes). */
   decode?: DecodeOptions;
 }
 
@@ -23,11 +24,12 @@ export class ModelContext {
     /** Why images cannot be fed, when the preprocessing could not be worked out. */
     readonly preprocessingProblem: string | undefined,
     readonly labels: string[] | undefined,
-    private readonly decode: DecodeOptions,
+    /** The limits on images and sizes from outside that this model's inputs are read under. */
+    readonly limits: DecodeOptions,
   ) {}
 
   static open(modelPath: string, options: ContextOptions = {}): ModelContext {
-    const model = ConvModel.load(modelPath, options);
+    const model = ConvModel.load(modelPath, { ...options, sizeLimits: options.decode });
     const input = model.input;
     let preprocessing: ResolvedPreprocessing | undefined;
     let problem: string | undefined;
@@ -38,6 +40,7 @@ export class ModelContext {
         metadataProps: model.proto.metadata_props,
         settings: options.preprocessing,
         settingsFolder: options.settingsFolder,
+        limits: options.decode,
       });
     } catch (err) {
       problem = (err as Error).message;
@@ -61,7 +64,7 @@ export class ModelContext {
     if (!this.preprocessing && this.preprocessingProblem && !file.toLowerCase().endsWith('.npy')) {
       throw new Error(`cannot preprocess images for ${this.name}: ${this.preprocessingProblem}`);
     }
-    const input = loadInput(file, this.preprocessing?.spec, this.inputInfo.shape, this.decode);
+    const input = loadInput(file, this.preprocessing?.spec, this.inputInfo.shape, this.limits);
     const problem = nonFinite(input.tensor.data as Float32Array);
     if (problem) throw new InputError(`${path.basename(file)} contains ${problem}; the model needs finite inputs`);
     return input;

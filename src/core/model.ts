@@ -6,6 +6,7 @@ import { probeShapeSets } from './autodiff/shapes';
 import { dimsOf, indexGraph, nodeLabel, onnxOpset, topologicalOrder } from './onnx/graph';
 import { FileReadError, readFileChecked } from './files';
 import { MAX_MODEL_BYTES, elementCount, inlineExternalData } from './onnx/initializers';
+import { SizeLimits, checkValues, isValidDim } from './limits';
 import { DataType, GraphProto, ModelProto, NodeProto, OnnxFormatError, decodeModel, encodeModel } from './onnx/proto';
 import { exposeOutputs, realInputs, withDynamicBatch } from './onnx/surgery';
 import { ProviderSetting, RuntimeSession, SessionCache, createSession, run } from './runtime/session';
@@ -121,6 +122,8 @@ export interface ModelOptions {
   provider?: ProviderSetting;
   /** The limit on activations copied out of a run (layers exposed, shapes probed). */
   activationMemory?: ActivationLimitOptions;
+  /** Limits on the sizes the model declares: its input, fed as zeros to probe shapes. */
+  sizeLimits?: SizeLimits;
 }
 
 export class ConvModel {
@@ -134,18 +137,19 @@ export class ConvModel {
     readonly file: string | undefined,
     readonly provider: ProviderSetting,
     readonly activationLimit: ActivationLimit,
+    readonly sizeLimits: SizeLimits,
   ) {}
 
   static load(file: string, options: ModelOptions = {}): ConvModel {
     const limit = new ActivationLimit(options.activationMemory);
     const { proto, bytes } = readModelFile(file);
-    return new ConvModel(proto, bytes, path.resolve(file), options.provider ?? 'auto', limit);
+    return new ConvModel(proto, bytes, path.resolve(file), options.provider ?? 'auto', limit, options.sizeLimits ?? {});
   }
 
   static fromBytes(bytes: Uint8Array, options: ModelOptions = {}): ConvModel {
     const limit = new ActivationLimit(options.activationMemory);
     try {
-      return new ConvModel(decodeModel(bytes), bytes, undefined, options.provider ?? 'auto', limit);
+      return new ConvModel(decodeModel(bytes), bytes, undefined, options.provider ?? 'auto', limit, options.sizeLimits ?? {});
     } catch (err) {
       if (err instanceof OnnxFormatError) throw new ModelLoadError(err.message);
       throw err;
@@ -166,6 +170,11 @@ export class ConvModel {
 
   get input(): TensorInfo {
     return this.summary().inputs[0];
+  }
+
+  /** The first input's dims with symbolic ones made concrete, refused when over the size limits. */
+  inputDims(): number[] {
+    return concreteInputDims(this.input.shape, this.sizeLimits);
   }
 
   /**
@@ -190,7 +199,7 @@ export class ConvModel {
   supportsBatch(): Promise<boolean> {
     this.batchSupport ??= (async () => {
       const input = this.input;
-      const dims = concreteInputDims(input.shape);
+      const dims = this.inputDims();
       if (typeof input.shape[0] === 'string') return true;
       try {
         const s = await this.session('dynamic', () => withDynamicBatch(this.proto));
@@ -230,7 +239,7 @@ export class ConvModel {
     const shapes = await this.probeShapes().catch(() => new Map<string, number[]>());
     const input = this.input;
     const fed = feeds[input.name];
-    const scale = fed ? sizeOf(fed.dims) / sizeOf(concreteInputDims(input.shape)) : 1;
+    const scale = fed ? sizeOf(fed.dims) / sizeOf(concreteInputDims(input.shape, this.sizeLimits)) : 1;
     let bytes = 0;
     for (const name of new Set(tensors)) {
       const probed = shapes.get(name);
@@ -279,7 +288,7 @@ export class ConvModel {
     this.probedShapes ??= (async () => {
       const feeds: Record<string, Tensor> = {};
       for (const info of this.summary().inputs) {
-        const dims = concreteInputDims(info.shape);
+        const dims = concreteInputDims(info.shape, this.sizeLimits, info.name);
         feeds[info.name] = { dtype: 'float32', dims, data: new Float32Array(sizeOf(dims)) };
       }
       const [shapes] = await probeShapeSets(this.proto, [feeds], this.activationLimit.bytes);
@@ -312,7 +321,18 @@ export class ConvModel {
 
 export class InputShapeError extends Error {}
 
-/** Declared input dims with symbolic ones replaced: batch 1, spatial 224 (ImageNet-style). */
-export function concreteInputDims(shape: (number | string)[]): number[] {
-  return shape.map((d, i) => (typeof d === 'number' && d > 0 ? d : i === 0 ? 1 : shape.length === 4 && i === 1 ? 3 : 224));
+/**
+ * Declared input dims with symbolic ones replaced: batch 1, spatial 224 (ImageNet-style). A model
+ * file is untrusted: a negative or unrepresentable dim, or more values than the size limits allow,
+ * is refused before a tensor of that size is made.
+ */
+export function concreteInputDims(shape: (number | string)[], limits: SizeLimits = {}, inputName?: string): number[] {
+  const input = inputName ? `the model input '${inputName}'` : `the model input ${formatShape(shape)}`;
+  const bad = shape.find((d): d is number => typeof d === 'number' && !isValidDim(d));
+  if (bad !== undefined) {
+    throw new InputShapeError(`${input} declares dimension ${Math.abs(bad) < 1e15 ? bad : bad.toPrecision(3)}, which is not a size (a whole number from 0 to 2^53); the model file is corrupt`);
+  }
+  const dims = shape.map((d, i) => (typeof d === 'number' && d > 0 ? d : i === 0 ? 1 : shape.length === 4 && i === 1 ? 3 : 224));
+  checkValues(`${input} declares`, dims, limits);
+  return dims;
 }

@@ -1,4 +1,5 @@
 // The NumPy .npy format (version 1.0/2.0/3.0), what Python users already have for tensors.
+import { isValidDim } from './limits';
 import { DType, Tensor, TypedArray, sizeOf } from './tensor';
 
 const MAGIC = '\x93NUMPY';
@@ -25,7 +26,15 @@ function arrayFor(dtype: DType, buffer: ArrayBuffer, offset: number, length: num
 
 const BYTES: Record<DType, number> = { float32: 4, float64: 8, int64: 8, int32: 4, uint8: 1, int8: 1, bool: 1 };
 
-export function parseNpy(bytes: Uint8Array): Tensor {
+export interface NpyHeader {
+  dtype: DType;
+  dims: number[];
+  /** Offset of the data after the header. */
+  dataStart: number;
+}
+
+/** The dtype and shape a .npy file declares, read without touching its data (for size checks). */
+export function readNpyHeader(bytes: Uint8Array): NpyHeader {
   if (bytes.length < 10 || String.fromCharCode(...bytes.subarray(0, 6)) !== MAGIC) {
     throw new NpyFormatError('not a .npy file (the NumPy magic header is missing)');
   }
@@ -42,9 +51,16 @@ export function parseNpy(bytes: Uint8Array): Tensor {
   if (fortran === 'True') throw new NpyFormatError('Fortran-ordered .npy arrays are not supported: save with np.ascontiguousarray');
   const dtype = DESCR_TO_DTYPE[descr];
   if (!dtype) throw new NpyFormatError(`unsupported .npy dtype '${descr}' (supported: ${Object.keys(DESCR_TO_DTYPE).join(', ')})`);
-  const dims = shapeText.split(',').map((s) => s.trim()).filter((s) => s.length > 0).map(Number);
+  const dimTexts = shapeText.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const dims = dimTexts.map(Number);
+  const bad = dims.findIndex((d) => !isValidDim(d));
+  if (bad >= 0) throw new NpyFormatError(`the .npy header declares dimension '${dimTexts[bad]}', not a size (a whole number from 0 to 2^53)`);
+  return { dtype, dims, dataStart: headerStart + headerLength };
+}
+
+export function parseNpy(bytes: Uint8Array): Tensor {
+  const { dtype, dims, dataStart } = readNpyHeader(bytes);
   const length = sizeOf(dims);
-  const dataStart = headerStart + headerLength;
   if (bytes.length - dataStart < length * BYTES[dtype]) {
     throw new NpyFormatError(`truncated .npy data: shape (${dims.join(', ')}) needs ${length * BYTES[dtype]} bytes, file has ${bytes.length - dataStart}`);
   }

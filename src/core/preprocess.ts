@@ -18,15 +18,20 @@
 // [0.229, 0.224, 0.225] with scale 1/255 (torchvision's ImageNet models); 1 channel → grayscale
 // with scale 1/255 and no normalisation (ToTensor alone); size from the shape, 224 where symbolic;
 // resize 'stretch' with scikit-image antialiasing (the convention of the reference data).
+//
+// Every size from outside (the resolved size and resizeTo, the intermediate shorter-side resize of
+// an image, the shape a .npy declares) is checked against the limits of ./limits.ts before
+// anything of that size is allocated.
 import * as fs from 'fs';
 import * as path from 'path';
 import { FileReadError, readFileChecked } from './files';
 import { decodeImage, DecodeOptions, readInputBytes } from './image/decode';
 import { FloatImage, RgbImage, toGrayBytes } from './image/image';
+import { SizeLimits, checkPixels, checkValues } from './limits';
 import { centerCropBox, cropImage, ImageLike, resizePilBytes, resizeSkimage, resizeTriangle, ResizedImage, shorterSideSize } from './image/resample';
 import { LabelsSource, labelsFromObject } from './labels/labels';
-import { NpyFormatError, parseNpy } from './npy';
-import { FloatTensor, Tensor, formatShape } from './tensor';
+import { NpyFormatError, NpyHeader, parseNpy, readNpyHeader } from './npy';
+import { DType, FloatTensor, Tensor, formatShape } from './tensor';
 import { editDistance } from './editDistance';
 
 export type ResizeMode = 'stretch' | 'shorter-side-crop';
@@ -105,6 +110,8 @@ export interface PreprocessContext {
    * given by the VS Code layer. Without it, the model's folder, as for the sidecar and metadata.
    */
   settingsFolder?: string;
+  /** Limits on the sizes the preprocessing resizes to (default: ./limits.ts's). */
+  limits?: SizeLimits;
 }
 
 export class PreprocessSpecError extends Error {}
@@ -133,14 +140,18 @@ function resample(src: ImageLike, outH: number, outW: number, antialias: Antiali
   return { ...bytes, data: Float32Array.from(bytes.data, (v) => v / 255) };
 }
 
-/** Resizes (and crops) an 8-bit image as the spec says: values in [0, 1], 1 or 3 channels. */
-export function resizeForModel(image: RgbImage, spec: PreprocessSpec): FloatImage {
+/**
+ * Resizes (and crops) an 8-bit image as the spec says: values in [0, 1], 1 or 3 channels. The
+ * shorter-side resize of a very elongated image is refused when it is over the pixel limit.
+ */
+export function resizeForModel(image: RgbImage, spec: PreprocessSpec, limits: SizeLimits = {}): FloatImage {
   const src: ImageLike = spec.grayscale
     ? { width: image.width, height: image.height, channels: 1, data: toGrayBytes(image) }
     : { width: image.width, height: image.height, channels: 3, data: image.data };
   const [h, w] = spec.size;
   if (spec.resize === 'stretch') return resample(src, h, w, spec.antialias);
   const [rh, rw] = shorterSideSize(image.height, image.width, spec.resizeTo ?? Math.max(h, w));
+  checkPixels(`resizing the ${image.width}×${image.height} image to a shorter side of ${spec.resizeTo} gives`, rw, rh, limits);
   const resized = resample(src, rh, rw, spec.antialias);
   const { top, left } = centerCropBox(rh, rw, h, w);
   return cropImage(resized, top, left, h, w);
@@ -177,8 +188,8 @@ function asRgb(image: FloatImage): FloatImage {
   return { width: image.width, height: image.height, channels: 3, data };
 }
 
-export function preprocessImage(image: RgbImage, spec: PreprocessSpec): PreprocessedImage {
-  const resized = resizeForModel(image, spec);
+export function preprocessImage(image: RgbImage, spec: PreprocessSpec, limits: SizeLimits = {}): PreprocessedImage {
+  const resized = resizeForModel(image, spec, limits);
   return { tensor: normalizeImage(resized, spec), rgb: asRgb(resized) };
 }
 
@@ -234,9 +245,9 @@ function tensorFromNpy(name: string, array: Tensor): FloatTensor {
   throw new InputError(`${name} holds ${array.dtype} values; a tensor input must be float32 (or float64), an image array uint8 H×W×3`);
 }
 
-function isImageArray(array: Tensor): boolean {
-  const [h, w, c] = array.dims;
-  return array.dtype === 'uint8' && (array.dims.length === 2 || (array.dims.length === 3 && (c === 3 || c === 1))) && h > 0 && w > 0;
+function isImageArray({ dtype, dims }: { dtype: DType; dims: number[] }): boolean {
+  const [h, w, c] = dims;
+  return dtype === 'uint8' && (dims.length === 2 || (dims.length === 3 && (c === 3 || c === 1))) && h > 0 && w > 0;
 }
 
 function imageFromArray(array: Tensor): RgbImage {
@@ -248,9 +259,16 @@ function imageFromArray(array: Tensor): RgbImage {
   return { width, height, data };
 }
 
-function loadNpy(name: string, bytes: Uint8Array, spec: PreprocessSpec | undefined, expected: (number | string)[]): LoadedInput {
+/** Refuses a .npy whose declared shape is over the limits: pixels for a uint8 image, values for a tensor. */
+function checkNpySize(name: string, header: NpyHeader, limits: SizeLimits): void {
+  if (isImageArray(header)) checkPixels(`${name} declares an image of`, header.dims[1], header.dims[0], limits);
+  else checkValues(`${name} declares`, header.dims, limits);
+}
+
+function loadNpy(name: string, bytes: Uint8Array, spec: PreprocessSpec | undefined, expected: (number | string)[], limits: SizeLimits): LoadedInput {
   let array: Tensor;
   try {
+    checkNpySize(name, readNpyHeader(bytes), limits);
     // A copy: parseNpy needs a plain array, and Node's Buffers may be views into a shared pool.
     array = parseNpy(new Uint8Array(bytes));
   } catch (err) {
@@ -259,7 +277,7 @@ function loadNpy(name: string, bytes: Uint8Array, spec: PreprocessSpec | undefin
   }
   if (isImageArray(array)) {
     if (!spec) throw new InputError(`${name} is an image array but no image preprocessing is known for this model`);
-    return fromImage(name, imageFromArray(array), spec, expected, `uint8 .npy image ${array.dims[1]}×${array.dims[0]}`);
+    return fromImage(name, imageFromArray(array), spec, expected, `uint8 .npy image ${array.dims[1]}×${array.dims[0]}`, limits);
   }
   let tensor = tensorFromNpy(name, array);
   if (tensor.dims.length === expected.length - 1) tensor = { ...tensor, dims: [1, ...tensor.dims] };
@@ -268,8 +286,8 @@ function loadNpy(name: string, bytes: Uint8Array, spec: PreprocessSpec | undefin
   return { tensor, rgb, kind: 'npy', description: `${array.dtype} .npy ${formatShape(array.dims)}` };
 }
 
-function fromImage(name: string, image: RgbImage, spec: PreprocessSpec, expected: (number | string)[], description: string): LoadedInput {
-  const { tensor, rgb } = preprocessImage(image, spec);
+function fromImage(name: string, image: RgbImage, spec: PreprocessSpec, expected: (number | string)[], description: string, limits: SizeLimits): LoadedInput {
+  const { tensor, rgb } = preprocessImage(image, spec, limits);
   checkShape(`${name} after preprocessing`, tensor.dims, expected);
   return { tensor, rgb, kind: 'image', description };
 }
@@ -283,11 +301,11 @@ export function loadInput(file: string, spec: PreprocessSpec | undefined, expect
   const name = path.basename(file);
   const bytes = readInputBytes(file, { ...options, name });
   if (bytes.length >= 6 && bytes[0] === 0x93 && String.fromCharCode(...bytes.subarray(1, 6)) === 'NUMPY') {
-    return loadNpy(name, bytes, spec, expectedShape);
+    return loadNpy(name, bytes, spec, expectedShape, options);
   }
   const image = decodeImage(bytes, { ...options, name });
   if (!spec) throw new InputError(`cannot feed ${name} to this model: no image preprocessing is known for its input ${formatShape(expectedShape)}; give a .npy tensor instead`);
-  return fromImage(name, image, spec, expectedShape, `${image.description} ${image.width}×${image.height}`);
+  return fromImage(name, image, spec, expectedShape, `${image.description} ${image.width}×${image.height}`, options);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -503,6 +521,17 @@ function checkAgainstShape(spec: PreprocessSpec, facts: ShapeFacts, shape: (numb
   }
 }
 
+/** Refuses a size or resizeTo over the pixel limit, naming who set it (a size not set comes from the input shape). */
+function checkResizeSizes(spec: PreprocessSpec, context: PreprocessContext, origins: Map<string, string>): void {
+  const limits = context.limits ?? {};
+  const [h, w] = spec.size;
+  const sizeOrigin = origins.get('size');
+  checkPixels(sizeOrigin ? `${sizeOrigin} sets size` : `the model input ${formatShape(context.inputShape)} declares`, w, h, limits);
+  if (spec.resizeTo !== undefined) {
+    checkPixels(`${origins.get('resizeTo') ?? 'the default'} sets resizeTo ${spec.resizeTo}, a resize to at least`, spec.resizeTo, spec.resizeTo, limits);
+  }
+}
+
 /** Decides the preprocessing of a model input: settings > sidecar > model metadata > defaults. */
 export function resolvePreprocessing(context: PreprocessContext): ResolvedPreprocessing {
   const warnings: string[] = [];
@@ -547,6 +576,7 @@ export function resolvePreprocessing(context: PreprocessContext): ResolvedPrepro
   };
   if (resize === 'shorter-side-crop') spec.resizeTo = take('resizeTo') ?? Math.floor((Math.max(h, w) * 256) / 224);
   const origin = (field: string): string => origins.get(field) ?? 'the default';
+  checkResizeSizes(spec, context, origins);
   checkAgainstShape(spec, facts, context.inputShape, origin);
 
   const labels = pick('labels');

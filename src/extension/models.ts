@@ -37,7 +37,7 @@ export class ModelStore implements vscode.Disposable {
 
   constructor(
     private readonly client: ComputeClient,
-    private readonly settings: () => Pick<Settings, 'executionProvider' | 'preprocessing' | 'maxActivationMemoryMB'>,
+    private readonly settings: () => Pick<Settings, 'executionProvider' | 'preprocessing' | 'maxActivationMemoryMB' | 'maxImagePixels'>,
     /** How long the worker is kept after the last model closed (reopening soon after is quick). */
     private readonly workerIdleMs = 30_000,
   ) {
@@ -141,9 +141,10 @@ export class ModelStore implements vscode.Disposable {
   }
 
   private open(modelPath: string): Promise<ModelView> {
-    const { executionProvider, preprocessing, maxActivationMemoryMB } = this.settings();
+    const { executionProvider, preprocessing, maxActivationMemoryMB, maxImagePixels } = this.settings();
     const activationMemory = { maxMegabytes: maxActivationMemoryMB, limitHint: 'raise it with the setting convlens.maxActivationMemoryMB' };
-    return this.client.call('openModel', { modelPath, provider: executionProvider, preprocessing, settingsFolder: settingsFolderFor(modelPath), activationMemory });
+    const decode = { maxPixels: maxImagePixels, limitHint: 'raise it with the setting convlens.maxImagePixels' };
+    return this.client.call('openModel', { modelPath, provider: executionProvider, preprocessing, settingsFolder: settingsFolderFor(modelPath), activationMemory, decode });
   }
 
   dispose(): void {

@@ -1,6 +1,7 @@
 // Access to test/fixtures/images (written by make_fixtures.py with the libraries we match).
 import * as fs from 'fs';
 import * as path from 'path';
+import * as zlib from 'zlib';
 import { parseNpy } from '../../src/core/npy';
 import { Tensor } from '../../src/core/tensor';
 
@@ -13,6 +14,16 @@ export function fixturePath(name: string): string {
 /** A plain Uint8Array copy (a Node Buffer may be a view into a shared pool). */
 export function fixtureBytes(name: string): Uint8Array {
   return new Uint8Array(fs.readFileSync(fixturePath(name)));
+}
+
+/** A PNG chunk: length, type, data and its CRC, for building hostile PNGs in tests. */
+export function pngChunk(type: string, data: Uint8Array): Buffer {
+  const head = Buffer.alloc(8);
+  head.writeUInt32BE(data.length, 0);
+  head.write(type, 4, 'latin1');
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(zlib.crc32(Buffer.concat([head.subarray(4), data])));
+  return Buffer.concat([head, data, crc]);
 }
 
 export function fixtureNpy(name: string): Tensor {

@@ -15,20 +15,12 @@ import { ComputeClient } from '../../src/core/runtime/client';
 import { CancelledError } from '../../src/core/runtime/jobs';
 import { Tensor } from '../../src/core/tensor';
 import { buildModel, int, node } from './explain/tiny-models';
+import { pngChunk } from './image-fixtures';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const WORKER = path.join(ROOT, 'out/src/core/runtime/worker.js');
 const MODEL = path.join(ROOT, 'sample/shapes.onnx');
 const IMAGES = path.join(ROOT, 'test/fixtures/images');
-
-function pngChunk(type: string, data: Uint8Array): Buffer {
-  const head = Buffer.alloc(8);
-  head.writeUInt32BE(data.length, 0);
-  head.write(type, 4, 'latin1');
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(zlib.crc32(Buffer.concat([head.subarray(4), data])));
-  return Buffer.concat([head, data, crc]);
-}
 
 /** A valid-CRC PNG of a few dozen bytes whose header declares width × height RGB pixels. */
 function pngBomb(width: number, height: number): Buffer {

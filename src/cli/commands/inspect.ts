@@ -1,14 +1,18 @@
 import { ConvModel } from '../../core/model';
 import { formatShape } from '../../core/tensor';
 import { parse } from '../args';
-import { activationMemoryOption } from '../common';
+import { activationMemoryOption, megapixelsOption } from '../common';
 import { printJson, printTable } from '../output';
 
-export const usage = 'convlens inspect MODEL [--json] [--provider auto|cuda|cpu] [--max-activation-mb N]';
+export const usage = 'convlens inspect MODEL [--json] [--provider auto|cuda|cpu] [--max-activation-mb N] [--max-megapixels N]';
 
 export async function inspect(argv: string[]): Promise<void> {
-  const { positionals, values } = parse(argv, { json: { type: 'boolean' }, provider: { type: 'string' }, 'max-activation-mb': { type: 'string' } }, ['MODEL']);
-  const model = ConvModel.load(positionals[0], { provider: providerOption(values.provider), activationMemory: activationMemoryOption(values['max-activation-mb']) });
+  const { positionals, values } = parse(argv, { json: { type: 'boolean' }, provider: { type: 'string' }, 'max-activation-mb': { type: 'string' }, 'max-megapixels': { type: 'string' } }, ['MODEL']);
+  const model = ConvModel.load(positionals[0], {
+    provider: providerOption(values.provider),
+    activationMemory: activationMemoryOption(values['max-activation-mb']),
+    sizeLimits: megapixelsOption(values['max-megapixels']),
+  });
   try {
     const summary = model.summary();
     const layers = await model.layers();

@@ -28,14 +28,14 @@ export interface InputPipeline {
 export function inputPipelineFor(model: ConvModel, options: { spec?: PreprocessSpec; settings?: PreprocessOverrides } = {}): InputPipeline {
   const resolved = options.spec
     ? undefined
-    : resolvePreprocessing({ modelPath: model.file, inputShape: model.input.shape, metadataProps: model.proto.metadata_props, settings: options.settings });
+    : resolvePreprocessing({ modelPath: model.file, inputShape: model.input.shape, metadataProps: model.proto.metadata_props, settings: options.settings, limits: model.sizeLimits });
   const spec = options.spec ?? resolved!.spec;
   return {
     spec,
     key: sha256(JSON.stringify(spec)).slice(0, 16),
     size: spec.size,
     labels: resolved?.labels,
-    decode: async (file) => readImageFile(file),
-    toTensor: (image) => preprocessImage(image, spec).tensor,
+    decode: async (file) => readImageFile(file, model.sizeLimits),
+    toTensor: (image) => preprocessImage(image, spec, model.sizeLimits).tensor,
   };
 }

@@ -3,9 +3,12 @@
 //
 // - Format: identified by magic bytes (PNG signature 89 50 4E 47 0D 0A 1A 0A; JPEG SOI FF D8 FF),
 //   never by the file extension.
-// - Decompression-bomb guard: width × height is read from the PNG IHDR chunk or the JPEG SOFn
-//   segment and refused above `maxPixels` (default 50 megapixels, the order of Pillow's
-//   MAX_IMAGE_PIXELS, 89.5 MP) before decoding; files above `maxBytes` are refused unread.
+// - Decompression-bomb guard (limits in ../limits.ts): width × height is read from the PNG IHDR
+//   chunk or the JPEG SOFn segment and refused above `maxPixels` (default 50 megapixels) before
+//   decoding; files above `maxBytes` are refused unread. A PNG must hold exactly one IHDR, first,
+//   and a JPEG exactly one frame header, since a decoder would size its output from the last one.
+//   An interlaced PNG's data is inflated with zlib's maxOutputLength set to the size its header
+//   declares (pngjs bounds only non-interlaced data), so a small file cannot inflate to gigabytes.
 // - PNG (pngjs): all colour types and bit depths. Alpha is dropped, as Pillow's RGBA → RGB convert
 //   does (no compositing); grayscale is replicated to R = G = B; 16-bit samples become
 //   round(v · 255 / 65535) (pngjs's rescale). CRCs are checked.
@@ -16,10 +19,14 @@
 //   (Pillow raises "image file is truncated" for these). EXIF orientation is not applied, as
 //   Pillow's Image.open does not apply it either.
 import * as path from 'path';
+import * as zlib from 'zlib';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { FileReadError, FileTooLargeError, readFileChecked } from '../files';
+import { DEFAULT_LIMIT_HINT, DEFAULT_MAX_BYTES, SizeLimits, checkBytes, checkPixels, maxPixelsOf } from '../limits';
 import { RgbImage } from './image';
+
+export { DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, SizeLimitError as ImageTooLargeError } from '../limits';
 
 export type ImageFormat = 'png' | 'jpeg';
 
@@ -31,29 +38,15 @@ export interface DecodedImage extends RgbImage {
   hadAlpha: boolean;
 }
 
-export interface DecodeOptions {
-  /** Largest width × height accepted (default DEFAULT_MAX_PIXELS). */
-  maxPixels?: number;
-  /** Largest file accepted, in bytes (default DEFAULT_MAX_BYTES). */
-  maxBytes?: number;
-  /** How the user raises the limits, appended to the refusal, e.g. "set convlens.maxImageMegapixels". */
-  limitHint?: string;
+export interface DecodeOptions extends SizeLimits {
   /** Name used in messages (default 'image'). */
   name?: string;
 }
 
-export const DEFAULT_MAX_PIXELS = 50_000_000;
-export const DEFAULT_MAX_BYTES = 200 * 1024 * 1024;
-const DEFAULT_LIMIT_HINT = 'raise the limit only for files you trust';
 const SUPPORTED = 'supported image formats: PNG, JPEG';
 
 export class ImageDecodeError extends Error {}
 export class UnsupportedImageFormatError extends ImageDecodeError {}
-export class ImageTooLargeError extends ImageDecodeError {
-  constructor(message: string, readonly kind: 'pixels' | 'bytes', readonly limit: number) {
-    super(message);
-  }
-}
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
@@ -109,6 +102,34 @@ function isStandaloneMarker(marker: number): boolean {
   return marker === 0x01 || marker === 0xd8 || (marker >= 0xd0 && marker <= 0xd7);
 }
 
+function isFrameMarker(marker: number): boolean {
+  return marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
+}
+
+/**
+ * Offset of a frame header (SOFn) after the segment that ends at `from`, or -1 when there is none
+ * before EOI: segments are walked and entropy-coded data scanned to its next marker (in it, 0xFF
+ * is followed by a stuffed 0x00, a fill 0xFF or a restart marker).
+ */
+function laterFrameOffset(bytes: Uint8Array, from: number): number {
+  let i = from;
+  while (i + 1 < bytes.length) {
+    if (bytes[i] !== 0xff) {
+      i++; // garbage between segments, which decoders skip
+      continue;
+    }
+    while (bytes[i] === 0xff) i++;
+    const marker = bytes[i++];
+    if (marker === 0xd9) return -1;
+    if (isFrameMarker(marker)) return i - 2;
+    if (isStandaloneMarker(marker) || i + 2 > bytes.length) continue;
+    i += (bytes[i] << 8) | bytes[i + 1];
+    if (marker !== 0xda) continue;
+    while (i + 1 < bytes.length && !(bytes[i] === 0xff && bytes[i + 1] !== 0x00 && bytes[i + 1] !== 0xff && !(bytes[i + 1] >= 0xd0 && bytes[i + 1] <= 0xd7))) i++;
+  }
+  return -1;
+}
+
 const SOF_KINDS: Record<number, string | undefined> = {
   0xc0: 'baseline', 0xc1: 'extended', 0xc2: 'progressive',
 };
@@ -127,8 +148,7 @@ function readJpegHeader(bytes: Uint8Array, name: string): ImageHeader {
     if (marker === 0xd9 || marker === 0xda) throw new ImageDecodeError(`${name} is a corrupt JPEG: image data starts before the frame header`);
     if (i + 2 > bytes.length) throw truncated();
     const length = (bytes[i] << 8) | bytes[i + 1];
-    const isFrame = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
-    if (isFrame) {
+    if (isFrameMarker(marker)) {
       if (i + 8 > bytes.length) throw truncated();
       const kind = SOF_KINDS[marker];
       if (!kind) {
@@ -142,6 +162,9 @@ function readJpegHeader(bytes: Uint8Array, name: string): ImageHeader {
       const components = bytes[i + 7];
       const color = JPEG_COLORS[components];
       if (!color) throw new UnsupportedImageFormatError(`${name} is a JPEG with ${components} colour components; 1 (grayscale), 3 (colour) or 4 (CMYK) are supported`);
+      // A decoder would size its output from the last frame header, the size check reads the first.
+      const later = laterFrameOffset(bytes, i + length);
+      if (later >= 0) throw new ImageDecodeError(`${name} is a corrupt JPEG: it has a second frame header (SOF) at byte ${later}`);
       return { format: 'jpeg', width, height, description: `${kind} ${color} JPEG` };
     }
     i += length;
@@ -177,30 +200,9 @@ export function readImageHeader(bytes: Uint8Array, name = 'image'): ImageHeader 
   throw new UnsupportedImageFormatError(`${name} is ${other ?? 'not an image ConvLens recognises'}; ${SUPPORTED}`);
 }
 
-function checkPixelLimit(header: ImageHeader, name: string, options: DecodeOptions): void {
-  const limit = options.maxPixels ?? DEFAULT_MAX_PIXELS;
-  const pixels = header.width * header.height;
+function checkDeclaredSize(header: ImageHeader, name: string, options: DecodeOptions): void {
   if (header.width === 0 || header.height === 0) throw new ImageDecodeError(`${name} declares an empty ${header.width}×${header.height} image`);
-  if (pixels > limit) {
-    throw new ImageTooLargeError(
-      `${name} declares ${header.width}×${header.height} pixels (${megapixels(pixels)} megapixels), over the limit of ${megapixels(limit)} megapixels; ${options.limitHint ?? DEFAULT_LIMIT_HINT}`,
-      'pixels', limit,
-    );
-  }
-}
-
-function checkByteLimit(size: number, name: string, options: DecodeOptions): void {
-  const limit = options.maxBytes ?? DEFAULT_MAX_BYTES;
-  if (size > limit) {
-    throw new ImageTooLargeError(
-      `${name} is ${(size / 2 ** 20).toFixed(1)} MiB, over the limit of ${(limit / 2 ** 20).toFixed(1)} MiB for image files; ${options.limitHint ?? DEFAULT_LIMIT_HINT}`,
-      'bytes', limit,
-    );
-  }
-}
-
-function megapixels(pixels: number): string {
-  return String(Number((pixels / 1e6).toPrecision(3)));
+  checkPixels(`${name} declares`, header.width, header.height, options);
 }
 
 function rgbFromRgba(rgba: Uint8Array, width: number, height: number): Uint8Array {
@@ -214,23 +216,66 @@ function rgbFromRgba(rgba: Uint8Array, width: number, height: number): Uint8Arra
   return rgb;
 }
 
-/** Walks the chunks (length, type, data, CRC) to name a truncation pngjs would report obscurely. */
-function pngTruncation(bytes: Uint8Array): string | undefined {
+interface PngChunks {
+  /** Why the file cannot be decoded (truncated, or a second IHDR), when it cannot. */
+  problem?: string;
+  /** The IDAT chunks' data, in order. */
+  data: Uint8Array[];
+}
+
+/**
+ * Walks the chunks (length, type, data, CRC) to name a truncation pngjs would report obscurely,
+ * and refuses a second IHDR: the size check reads the first, pngjs would decode the last.
+ */
+function pngChunks(bytes: Uint8Array): PngChunks {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const data: Uint8Array[] = [];
   let i = 8;
   while (i + 8 <= bytes.length) {
     const end = i + 12 + view.getUint32(i);
     const type = ascii(bytes, i + 4, i + 8);
-    if (end > bytes.length) return `its ${type} chunk needs ${end - bytes.length} more bytes`;
-    if (type === 'IEND') return undefined;
+    if (end > bytes.length) return { problem: `a truncated PNG: its ${type} chunk needs ${end - bytes.length} more bytes`, data };
+    if (type === 'IHDR' && i !== 8) return { problem: `a corrupt PNG: it has a second IHDR chunk at byte ${i}`, data };
+    if (type === 'IDAT') data.push(bytes.subarray(i + 8, end - 4));
+    if (type === 'IEND') return { data };
     i = end;
   }
-  return 'it has no IEND chunk';
+  return { problem: 'a truncated PNG: it has no IEND chunk', data };
+}
+
+const PNG_CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+// Adam7 passes: [x offset, y offset, x step, y step].
+const ADAM7 = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]];
+
+/** Bytes the image data inflates to, as the IHDR declares it: each row (of each pass) plus its filter byte. */
+export function pngInflatedSize(width: number, height: number, bitDepth: number, colorType: number, interlaced: boolean): number {
+  const bitsPerPixel = bitDepth * (PNG_CHANNELS[colorType] ?? 4);
+  const rows = (w: number, h: number): number => (w > 0 && h > 0 ? h * (1 + Math.ceil((w * bitsPerPixel) / 8)) : 0);
+  if (!interlaced) return rows(width, height);
+  return ADAM7.reduce((sum, [x0, y0, dx, dy]) => sum + rows(Math.ceil((width - x0) / dx), Math.ceil((height - y0) / dy)), 0);
+}
+
+/**
+ * Inflates an interlaced PNG's data with the output capped at the declared size, refusing a stream
+ * that inflates to more: pngjs caps only non-interlaced data, so this is checked before it runs.
+ */
+function checkInterlacedInflation(bytes: Uint8Array, idat: Uint8Array[], name: string): void {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const declared = pngInflatedSize(view.getUint32(16), view.getUint32(20), bytes[24], bytes[25], true);
+  try {
+    zlib.inflateSync(Buffer.concat(idat), { maxOutputLength: Math.max(1, declared) });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new ImageDecodeError(`${name} is a corrupt PNG: its image data inflates to more than the ${declared} bytes its header declares`);
+    }
+    throw new ImageDecodeError(`${name} is a corrupt PNG (${(err as Error).message})`);
+  }
 }
 
 function decodePng(bytes: Uint8Array, header: ImageHeader, name: string): DecodedImage {
-  const truncation = pngTruncation(bytes);
-  if (truncation) throw new ImageDecodeError(`${name} is a truncated PNG: ${truncation}`);
+  const chunks = pngChunks(bytes);
+  if (chunks.problem) throw new ImageDecodeError(`${name} is ${chunks.problem}`);
+  if (bytes[28] === 1) checkInterlacedInflation(bytes, chunks.data, name);
   let png: ReturnType<typeof PNG.sync.read>;
   try {
     png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
@@ -262,12 +307,12 @@ function decodeJpeg(bytes: Uint8Array, header: ImageHeader, name: string, maxPix
 /** Decodes PNG or JPEG bytes to RGB, refusing oversized images from their header. */
 export function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}): DecodedImage {
   const name = options.name ?? 'image';
-  checkByteLimit(bytes.length, name, options);
+  checkBytes(name, bytes.length, options);
   const header = readImageHeader(bytes, name);
-  checkPixelLimit(header, name, options);
+  checkDeclaredSize(header, name, options);
   return header.format === 'png'
     ? decodePng(bytes, header, name)
-    : decodeJpeg(bytes, header, name, options.maxPixels ?? DEFAULT_MAX_PIXELS);
+    : decodeJpeg(bytes, header, name, maxPixelsOf(options));
 }
 
 /**
@@ -280,7 +325,7 @@ export function readInputBytes(file: string, options: DecodeOptions = {}): Uint8
     const what = /\.npy$/i.test(file) ? '.npy file' : 'image file';
     return readFileChecked(file, { what, maxBytes: options.maxBytes ?? DEFAULT_MAX_BYTES, limitHint: options.limitHint ?? DEFAULT_LIMIT_HINT });
   } catch (err) {
-    if (err instanceof FileTooLargeError) checkByteLimit(err.size, name, options);
+    if (err instanceof FileTooLargeError) checkBytes(name, err.size, options);
     if (err instanceof FileReadError) throw new ImageDecodeError(err.message);
     throw err;
   }

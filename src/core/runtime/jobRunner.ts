@@ -69,7 +69,7 @@ async function gradientProblem(ctx: ModelContext): Promise<{ problem?: string; c
     // No spatial layer before a pooling head: CAM methods need a layer chosen by hand.
   }
   try {
-    const dims = ctx.model.input.shape.map((d, i) => (typeof d === 'number' ? d : i === 0 ? 1 : 224));
+    const dims = ctx.model.inputDims();
     const probe = { dtype: 'float32' as const, dims, data: new Float32Array(dims.reduce((a, b) => a * b, 1)) };
     const { output: out } = await resolveTarget(ctx.model, probe, { kind: 'class', index: 0 });
     await computeGradients(ctx.model, ctx.feeds(probe), { wrt: [ctx.inputInfo.name], seed: seedFor({ kind: 'class', index: 0, output }, out.dims, out.dims[0]) });
@@ -80,9 +80,9 @@ async function gradientProblem(ctx: ModelContext): Promise<{ problem?: string; c
   }
 }
 
-async function openModel({ modelPath, provider, preprocessing, settingsFolder, activationMemory }: JobArgs<'openModel'>): Promise<ModelView> {
+async function openModel({ modelPath, provider, preprocessing, settingsFolder, activationMemory, decode }: JobArgs<'openModel'>): Promise<ModelView> {
   await closeModel({ modelPath });
-  const ctx = ModelContext.open(modelPath, { provider, preprocessing, settingsFolder, activationMemory });
+  const ctx = ModelContext.open(modelPath, { provider, preprocessing, settingsFolder, activationMemory, decode });
   contexts.set(modelPath, ctx);
   const summary = ctx.model.summary();
   const [layers, runtime, gradients] = await Promise.all([ctx.model.layers(), ctx.model.baseSession(), gradientProblem(ctx)]);
@@ -129,8 +129,8 @@ async function loadImage({ modelPath, imagePath, name, base64 }: JobArgs<'loadIm
     loaded = { modelPath, name: name ?? path.basename(imagePath), tensor: input.tensor, rgb: input.rgb };
   } else if (base64) {
     if (!ctx.preprocessing) throw new Error(`cannot preprocess images for ${ctx.name}: ${ctx.preprocessingProblem}`);
-    const decoded = decodeImage(Buffer.from(base64, 'base64'), { name });
-    const { tensor, rgb } = preprocessImage(decoded, ctx.preprocessing.spec);
+    const decoded = decodeImage(Buffer.from(base64, 'base64'), { ...ctx.limits, name });
+    const { tensor, rgb } = preprocessImage(decoded, ctx.preprocessing.spec, ctx.limits);
     loaded = { modelPath, name: name ?? 'dropped image', tensor, rgb };
   } else {
     throw new Error('no image given');

@@ -2,6 +2,7 @@
 // the VS Code layer (through ComputeClient) and the core. Results are the protocol's view types,
 // ready to post to a webview.
 import type { ActivationLimitOptions } from '../activationMemory';
+import type { SizeLimits } from '../limits';
 import type {
   ActivationsView, AttentionView, DatasetView, EffectiveFieldView, EmbeddingView, ExplanationView, GalleryView, ImageView, ImportanceView,
   KernelsView, MarkCheckView, MethodView, ModelView, NeighborsView, Prediction, ReceptiveFieldsView, RulesView, SanityCheckView, TargetSpec,
@@ -18,7 +19,7 @@ export interface WorkerStatus {
 
 export interface JobTypes {
   /** Loads (or reloads) a model and describes it. */
-  openModel: { args: { modelPath: string; provider: ProviderSetting; preprocessing?: PreprocessOverrides; settingsFolder?: string; activationMemory?: ActivationLimitOptions }; result: ModelView };
+  openModel: { args: { modelPath: string; provider: ProviderSetting; preprocessing?: PreprocessOverrides; settingsFolder?: string; activationMemory?: ActivationLimitOptions; decode?: SizeLimits }; result: ModelView };
   /** Decodes and preprocesses an image for a model; the worker keeps it under the returned id. */
   loadImage: { args: { modelPath: string; imagePath?: string; name?: string; base64?: string }; result: ImageView };
   predict: { args: { modelPath: string; imageId: string; topK: number }; result: Prediction[] };
