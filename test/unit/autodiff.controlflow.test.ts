@@ -2,7 +2,12 @@
 // in the backward graph) against central finite differences for both outcomes of the condition;
 // Loop and Scan refused by name, never pruned to a zero gradient.
 import { strict as assert } from 'assert';
+import * as fs from 'fs';
+import * as path from 'path';
 import { buildGradientModel } from '../../src/core/autodiff/build';
+import { computeGradients, seedForClass } from '../../src/core/autodiff/gradients';
+import { ConvModel } from '../../src/core/model';
+import { parseNpy } from '../../src/core/npy';
 import { UnsupportedGradientError } from '../../src/core/autodiff/rule';
 import { probeShapes } from '../../src/core/autodiff/shapes';
 import { elementTypes } from '../../src/core/onnx/types';
@@ -172,4 +177,32 @@ describe('autodiff: Loop and Scan', () => {
     assert.ok(err instanceof UnsupportedGradientError, `refused: ${err}`);
     assert.equal(err.message, "gradient of op 'Scan' (node /accumulate/Scan) is not supported");
   });
+});
+
+const CONTROL_FLOW_MODELS = path.resolve(__dirname, '../../../test/models/controlflow');
+
+describe('autodiff: If exported by PyTorch (torch.jit.script, data-dependent branch)', () => {
+  // gated_if.onnx: logits = fc(mean(2·relu(conv x) if Σx > 0 else sigmoid(conv x))); references from
+  // torch.autograd (test/models/controlflow/export_controlflow.py).
+  for (const branchTaken of ['then', 'else']) {
+    it(`matches torch.autograd's d logits[0, 1] / d input when the ${branchTaken} branch is taken`, async () => {
+      const npy = (file: string) => parseNpy(fs.readFileSync(path.join(CONTROL_FLOW_MODELS, file)));
+      const model = ConvModel.load(path.join(CONTROL_FLOW_MODELS, 'gated_if.onnx'), { provider: 'cpu' });
+      try {
+        const { gradients } = await computeGradients(model, { input: npy(`gated_if.input_${branchTaken}.npy`) }, { wrt: ['input'], seed: seedForClass([1, 3], 1) });
+        const reference = npy(`gated_if.grad_${branchTaken}.npy`).data as Float32Array;
+        const ours = gradients.input.data as Float32Array;
+        let maxDiff = 0;
+        let maxRef = 0;
+        reference.forEach((r, i) => {
+          maxDiff = Math.max(maxDiff, Math.abs(r - ours[i]));
+          maxRef = Math.max(maxRef, Math.abs(r));
+        });
+        // Both sides sum the same few float32 products in different orders: ~1e-7 relative each.
+        assert.ok(maxRef > 0 && maxDiff <= 1e-5 * maxRef, `max |ours - torch| = ${maxDiff} vs max |torch| = ${maxRef}`);
+      } finally {
+        await model.dispose();
+      }
+    });
+  }
 });
