@@ -138,12 +138,8 @@ export function buildGradientModel(original: ModelProto, request: GradientReques
     }
   }
   for (const name of wrt) {
-    const terms = contributions.get(name);
-    const total = terms ? emit.sum(terms) : emit.zerosLike(name, types.get(name) ?? DataType.FLOAT);
-    const gradName = emit.fresh(`${name}_grad`);
-    emit.nodes.push({ name: emit.fresh(`grad/${name}_grad`), op_type: 'Identity', input: [total], output: [gradName], attribute: [] });
-    gradients[name] = gradName;
-    outputs.push(valueInfo(gradName, types.get(name) ?? DataType.FLOAT));
+    gradients[name] = gradientOutput(emit, name, contributions.get(name), types.get(name) ?? DataType.FLOAT, 'grad');
+    outputs.push(valueInfo(gradients[name], types.get(name) ?? DataType.FLOAT));
   }
 
   graph.node = [...graph.node.map((n) => replaced.get(n) ?? n), ...emit.nodes];
@@ -204,13 +200,8 @@ function differentiateSubgraph(body: GraphProto, dy: readonly (string | undefine
   backward(order, activeTensors(order, [...wrt], seeded, outer.types), contributions, state);
   emit.setScope(`${body.name || 'branch'}/grad`);
   const gradOutputs = wrt.map((name) => {
-    const terms = contributions.get(name);
     const type = outer.types.get(name) ?? DataType.FLOAT;
-    const total = terms ? emit.sum(terms) : emit.zerosLike(name, type);
-    // A subgraph output must be defined inside it, and the total may be an outer-scope dy.
-    const gradName = emit.fresh(`${name}_grad`);
-    emit.nodes.push({ name: emit.fresh(`${body.name || 'branch'}/grad/${name}_grad`), op_type: 'Identity', input: [total], output: [gradName], attribute: [] });
-    return valueInfo(gradName, type);
+    return valueInfo(gradientOutput(emit, name, contributions.get(name), type, `${body.name || 'branch'}/grad`), type);
   });
   return {
     name: `${body.name || 'branch'}_grad`,
@@ -219,6 +210,17 @@ function differentiateSubgraph(body: GraphProto, dy: readonly (string | undefine
     input: [],
     output: gradOutputs,
   };
+}
+
+/**
+ * A new tensor holding the sum of `terms` (zeros shaped like `name` when there are none): an
+ * output must be its own tensor, and a subgraph output must be defined inside the subgraph.
+ */
+function gradientOutput(emit: Emitter, name: string, terms: string[] | undefined, type: number, scope: string): string {
+  const total = terms ? emit.sum(terms) : emit.zerosLike(name, type);
+  const gradName = emit.fresh(`${name}_grad`);
+  emit.nodes.push({ name: emit.fresh(`${scope}/${name}_grad`), op_type: 'Identity', input: [total], output: [gradName], attribute: [] });
+  return gradName;
 }
 
 /** Names defined inside subgraphs (any depth): a new name must not collide with them either. */
