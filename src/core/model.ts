@@ -316,12 +316,13 @@ function layerInfo(node: NodeProto, name: string, shapes: Map<string, number[]>,
   };
 }
 
-/** The feature nodes inside a node's subgraphs (any depth), named '<parent>/<attribute>/<node>'. */
+/** The feature nodes inside a node's subgraphs (any depth), named '<parent>/<attribute>/<node>' (one slash between). */
 function subgraphLayers(node: NodeProto, parent: string, shapes: Map<string, number[]>): LayerInfo[] {
   return subgraphs(node).flatMap(({ attribute, graph }) => topologicalOrder(graph)
     .filter((inner) => !SHAPE_OPS.has(inner.op_type) && inner.op_type !== 'Identity')
     .flatMap((inner) => {
-      const name = `${parent}/${attribute}/${nodeLabel(inner)}`;
+      const label = nodeLabel(inner);
+      const name = `${parent}/${attribute}${label.startsWith('/') ? '' : '/'}${label}`;
       return [layerInfo(inner, name, shapes, parent), ...subgraphLayers(inner, name, shapes)];
     }));
 }
