@@ -3,7 +3,7 @@
 import * as path from 'path';
 import { ActivationLimit, ActivationLimitOptions, activationBytes } from './activationMemory';
 import { probeShapeSets } from './autodiff/shapes';
-import { dimsOf, indexGraph, nodeLabel, onnxOpset, topologicalOrder } from './onnx/graph';
+import { dimsOf, indexGraph, nodeLabel, onnxOpset, subgraphs, topologicalOrder } from './onnx/graph';
 import { FileReadError, readFileChecked } from './files';
 import { MAX_MODEL_BYTES, elementCount, inlineExternalData } from './onnx/initializers';
 import { SizeLimits, checkValues, isValidDim } from './limits';
@@ -23,7 +23,10 @@ export interface LayerInfo {
   /** Node name, e.g. '/layer4/layer4.1/conv2/Conv'. */
   name: string;
   opType: string;
-  outputs: { name: string; shape?: number[] }[];
+  /** `probeable: false`: inside an If/Loop/Scan subgraph, so it cannot be exposed as a graph output. */
+  outputs: { name: string; shape?: number[]; probeable?: false }[];
+  /** For a node inside an If/Loop/Scan subgraph: the label of the node holding it. */
+  parent?: string;
   /** PyTorch module scope parsed from the node name, e.g. 'layer4.1.conv2'. */
   scope?: string;
   /** Source stack trace from node metadata, where the exporter wrote one. */
@@ -298,25 +301,44 @@ export class ConvModel {
     return this.probedShapes;
   }
 
-  /** The layers a user looks at (shape computations left out), in execution order, with shapes. */
+  /**
+   * The layers a user looks at (shape computations left out), in execution order, with shapes;
+   * each If/Loop/Scan is followed by the nodes of its subgraphs, named under it.
+   */
   async layers(): Promise<LayerInfo[]> {
     const shapes = await this.probeShapes();
     const { initializers } = indexGraph(this.graph);
-    const dependsOnInput = (n: NodeProto) => n.input.some((i) => i && !initializers.has(i));
+    const dependsOnInput = (n: NodeProto) => n.input.some((i) => i && !initializers.has(i)) || subgraphs(n).length > 0;
     return topologicalOrder(this.graph)
       .filter((n) => dependsOnInput(n) && (!SHAPE_OPS.has(n.op_type) || n.input.some((i) => !initializers.has(i) && (shapes.get(i)?.length ?? 0) >= 3)))
-      .map((node) => ({
-        name: nodeLabel(node),
-        opType: node.op_type,
-        outputs: node.output.filter(Boolean).map((o) => ({ name: o, shape: shapes.get(o) })),
-        scope: moduleScope(node.name),
-        sourceTrace: sourceTrace(node),
-      }));
+      .flatMap((node) => [layerInfo(node, nodeLabel(node), shapes), ...subgraphLayers(node, nodeLabel(node), shapes)]);
   }
 
   async dispose(): Promise<void> {
     await this.sessions.dispose();
   }
+}
+
+function layerInfo(node: NodeProto, name: string, shapes: Map<string, number[]>, parent?: string): LayerInfo {
+  return {
+    name,
+    opType: node.op_type,
+    outputs: node.output.filter(Boolean).map((o) => ({ name: o, shape: shapes.get(o), ...(parent ? { probeable: false as const } : {}) })),
+    ...(parent ? { parent } : {}),
+    scope: moduleScope(node.name),
+    sourceTrace: sourceTrace(node),
+  };
+}
+
+/** The feature nodes inside a node's subgraphs (any depth), named '<parent>/<attribute>/<node>' (one slash between). */
+function subgraphLayers(node: NodeProto, parent: string, shapes: Map<string, number[]>): LayerInfo[] {
+  return subgraphs(node).flatMap(({ attribute, graph }) => topologicalOrder(graph)
+    .filter((inner) => !SHAPE_OPS.has(inner.op_type) && inner.op_type !== 'Identity')
+    .flatMap((inner) => {
+      const label = nodeLabel(inner);
+      const name = `${parent}/${attribute}${label.startsWith('/') ? '' : '/'}${label}`;
+      return [layerInfo(inner, name, shapes, parent), ...subgraphLayers(inner, name, shapes)];
+    }));
 }
 
 export class InputShapeError extends Error {}

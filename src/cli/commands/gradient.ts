@@ -1,6 +1,6 @@
 import * as path from 'path';
-import { computeGradients } from '../../core/autodiff/gradients';
-import { resolveTarget, seedFor } from '../../core/explain/target';
+import { gradientsOf } from '../../core/explain/gradients';
+import { resolveTarget } from '../../core/explain/target';
 import { maxAbs, formatShape } from '../../core/tensor';
 import { parse } from '../args';
 import { MODEL_OPTIONS, parseTarget, withModel } from '../common';
@@ -25,8 +25,8 @@ export async function gradient(argv: string[]): Promise<void> {
     const input = ctx.loadInput(positionals[1]);
     const output = typeof values.output === 'string' ? values.output : undefined;
     const { target, output: outputValue } = await resolveTarget(ctx.model, input.tensor, { kind: 'class', index: parseTarget(values.target), output });
-    const seed = seedFor(target, outputValue.dims, 1);
-    const { gradients } = await computeGradients(ctx.model, ctx.feeds(input.tensor), { wrt, output: target.output, seed });
+    // Through the explanation methods' gradients, so an all-zero gradient is refused the same way.
+    const { gradients } = await gradientsOf({ model: ctx.model, input: input.tensor, target }, target, outputValue.dims, input.tensor, wrt);
     const files: Record<string, string> = {};
     for (const name of wrt) {
       const file = typeof values.out === 'string' ? values.out : typeof values['out-dir'] === 'string' ? path.join(values['out-dir'], fileNameFor(name)) : undefined;

@@ -7,7 +7,7 @@
 // or batch of seeds. Reference: the reverse mode of automatic differentiation as in PyTorch's
 // autograd (Paszke et al., 2017) and Griewank & Walther, "Evaluating Derivatives" (2008), ch. 3;
 // the per-op rules follow PyTorch's derivatives.yaml for the same ops.
-import { attrTensor, indexGraph, nodeLabel, onnxOpset, topologicalOrder } from '../onnx/graph';
+import { allInputs, attrTensor, indexGraph, nodeLabel, onnxOpset, subgraphs, topologicalOrder } from '../onnx/graph';
 import { tensorFromProto } from '../onnx/initializers';
 import { DataType, GraphProto, ModelProto, NodeProto, ValueInfoProto } from '../onnx/proto';
 import { UnknownTensorError, cloneModel, nearNames, tensorNames } from '../onnx/surgery';
@@ -109,11 +109,11 @@ export function buildGradientModel(original: ModelProto, request: GradientReques
   }
 
   const order = topologicalOrder(graph);
-  const active = activeTensors(order, wrt, output, types);
+  const active = activeTensors(order, wrt, [output], types);
   const constants = constantValues(graph);
   const shapes = completeShapes(graph, request.shapes);
   const batchShapes = request.batchShapes && completeShapes(graph, request.batchShapes, 2);
-  const used = new Set([...names, ...(graph.initializer ?? []).map((t) => t.name ?? ''), ...graph.node.map((n) => n.name ?? '')]);
+  const used = new Set([...names, ...(graph.initializer ?? []).map((t) => t.name ?? ''), ...graph.node.map((n) => n.name ?? ''), ...subgraphNames(graph)]);
   const emit = new Emitter(opset, used);
   const replaced = new Map<NodeProto, NodeProto>();
   const seed = emit.fresh('gradient_seed');
@@ -123,28 +123,8 @@ export function buildGradientModel(original: ModelProto, request: GradientReques
   const seedInputs = request.seedFrom === 'top' ? [] : [valueInfo(seed, outputType, outputRank, 'seed')];
   if (request.seedFrom === 'top') emitTopSeed(emit, output, seed, outputRank, outputType);
   const contributions = new Map<string, string[]>([[output, [seed]]]);
-
-  for (const node of [...order].reverse()) {
-    const dy = node.output.map((o) => (o && active.has(o) ? contributions.get(o) : undefined));
-    if (dy.every((d) => !d)) continue;
-    const wants = node.input.map((i, k) => !!i && active.has(i) && differentiableEdge(node, k, types));
-    if (!wants.some(Boolean)) continue;
-    const label = nodeLabel(node);
-    emit.setScope(`${label}/grad`);
-    const dyNames = dy.map((d) => (d ? emit.sum(d) : undefined));
-    // Rules are keyed by standard op type; an op of another domain (e.g. com.microsoft) has none.
-    const standard = !node.domain || node.domain === 'ai.onnx';
-    const rule = standard ? request.overrides?.[node.op_type] ?? defaultRules[node.op_type] : undefined;
-    if (!rule) throw new UnsupportedGradientError(node.op_type, label);
-    const ctx = ruleContext(node, { emit, opset, dy: dyNames, wants, types, shapes, batchShapes, constants, replaced });
-    const dx = rule(ctx);
-    node.input.forEach((input, k) => {
-      if (!wants[k] || !dx[k]) return;
-      const list = contributions.get(input);
-      if (list) list.push(dx[k] as string);
-      else contributions.set(input, [dx[k] as string]);
-    });
-  }
+  const state: BuildState = { emit, opset, types, shapes, batchShapes, constants, replaced, overrides: request.overrides, used };
+  backward(order, active, contributions, state);
 
   emit.setScope('grad');
   const gradients: Record<string, string> = {};
@@ -158,12 +138,8 @@ export function buildGradientModel(original: ModelProto, request: GradientReques
     }
   }
   for (const name of wrt) {
-    const terms = contributions.get(name);
-    const total = terms ? emit.sum(terms) : emit.zerosLike(name, types.get(name) ?? DataType.FLOAT);
-    const gradName = emit.fresh(`${name}_grad`);
-    emit.nodes.push({ name: emit.fresh(`grad/${name}_grad`), op_type: 'Identity', input: [total], output: [gradName], attribute: [] });
-    gradients[name] = gradName;
-    outputs.push(valueInfo(gradName, types.get(name) ?? DataType.FLOAT));
+    gradients[name] = gradientOutput(emit, name, contributions.get(name), types.get(name) ?? DataType.FLOAT, 'grad');
+    outputs.push(valueInfo(gradients[name], types.get(name) ?? DataType.FLOAT));
   }
 
   graph.node = [...graph.node.map((n) => replaced.get(n) ?? n), ...emit.nodes];
@@ -172,6 +148,89 @@ export function buildGradientModel(original: ModelProto, request: GradientReques
   graph.output = outputs;
   graph.value_info = [];
   return { model: copy, output, seed, gradients, outputs: outputs.map((o) => o.name) };
+}
+
+/**
+ * The reverse sweep over `order`: one vector-Jacobian product per node on an active path, each
+ * input's gradient terms appended to `contributions` (summed where they are used).
+ */
+function backward(order: NodeProto[], active: Set<string>, contributions: Map<string, string[]>, state: BuildState): void {
+  const { emit } = state;
+  for (const node of [...order].reverse()) {
+    const dy = node.output.map((o) => (o && active.has(o) ? contributions.get(o) : undefined));
+    if (dy.every((d) => !d)) continue;
+    const inputs = allInputs(node);
+    const wants = inputs.map((i) => !!i && active.has(i) && differentiableEdge(node, i, state.types));
+    if (!wants.some(Boolean)) continue;
+    const label = nodeLabel(node);
+    emit.setScope(`${label}/grad`);
+    const dyNames = dy.map((d) => (d ? emit.sum(d) : undefined));
+    // Rules are keyed by standard op type; an op of another domain (e.g. com.microsoft) has none.
+    const standard = !node.domain || node.domain === 'ai.onnx';
+    const rule = standard ? state.overrides?.[node.op_type] ?? defaultRules[node.op_type] : undefined;
+    if (!rule) throw new UnsupportedGradientError(node.op_type, label);
+    const dx = rule(ruleContext(node, { ...state, dy: dyNames, wants }));
+    inputs.forEach((input, k) => {
+      if (!wants[k] || !dx[k]) return;
+      const list = contributions.get(input);
+      if (list) list.push(dx[k] as string);
+      else contributions.set(input, [dx[k] as string]);
+    });
+  }
+}
+
+/**
+ * The backward graph of subgraph `body` (an If branch): no inputs; one output per `wrt` tensor of
+ * the outer scope, Σ over the body's outputs of dy_k · ∂ output_k / ∂ wrt (zeros where the body
+ * does not read it). It recomputes the body's forward nodes, whose tensors are not visible from
+ * a sibling subgraph; `dy` and `wrt` are outer-scope tensors, read as implicit inputs.
+ */
+function differentiateSubgraph(body: GraphProto, dy: readonly (string | undefined)[], wrt: readonly string[], outer: BuildState): GraphProto {
+  const order = topologicalOrder(body);
+  const outputs = (body.output ?? []).map((o) => o.name);
+  const seeded = outputs.filter((_, k) => dy[k]);
+  const contributions = new Map<string, string[]>();
+  outputs.forEach((o, k) => {
+    if (dy[k]) contributions.set(o, [...(contributions.get(o) ?? []), dy[k] as string]);
+  });
+  const emit = new Emitter(outer.opset, outer.used);
+  const constants = new Map([...outer.constants, ...constantValues(body)]);
+  const replaced = new Map<NodeProto, NodeProto>();
+  const state: BuildState = { ...outer, emit, constants, replaced };
+  backward(order, activeTensors(order, [...wrt], seeded, outer.types), contributions, state);
+  emit.setScope(`${body.name || 'branch'}/grad`);
+  const gradOutputs = wrt.map((name) => {
+    const type = outer.types.get(name) ?? DataType.FLOAT;
+    return valueInfo(gradientOutput(emit, name, contributions.get(name), type, `${body.name || 'branch'}/grad`), type);
+  });
+  return {
+    name: `${body.name || 'branch'}_grad`,
+    node: [...body.node.map((n) => replaced.get(n) ?? n), ...emit.nodes],
+    initializer: [...(body.initializer ?? []), ...emit.initializers],
+    input: [],
+    output: gradOutputs,
+  };
+}
+
+/**
+ * A new tensor holding the sum of `terms` (zeros shaped like `name` when there are none): an
+ * output must be its own tensor, and a subgraph output must be defined inside the subgraph.
+ */
+function gradientOutput(emit: Emitter, name: string, terms: string[] | undefined, type: number, scope: string): string {
+  const total = terms ? emit.sum(terms) : emit.zerosLike(name, type);
+  const gradName = emit.fresh(`${name}_grad`);
+  emit.nodes.push({ name: emit.fresh(`${scope}/${name}_grad`), op_type: 'Identity', input: [total], output: [gradName], attribute: [] });
+  return gradName;
+}
+
+/** Names defined inside subgraphs (any depth): a new name must not collide with them either. */
+function subgraphNames(graph: GraphProto): string[] {
+  return graph.node.flatMap((node) => subgraphs(node).flatMap(({ graph: body }) => [
+    ...body.node.flatMap((n) => [...n.output, n.name ?? '']),
+    ...(body.initializer ?? []).map((t) => t.name ?? ''),
+    ...(body.input ?? []).map((v) => v.name),
+    ...subgraphNames(body),
+  ]));
 }
 
 /** seed = one-hot of ArgMax over each row of the output (flattened after the batch axis), shaped like the output. */
@@ -205,30 +264,30 @@ function isFloat(name: string, types: Map<string, number>): boolean {
   return FLOAT_TYPES.has(types.get(name) ?? DataType.FLOAT);
 }
 
-function differentiableEdge(node: NodeProto, inputIndex: number, types: Map<string, number>): boolean {
-  return !NON_DIFFERENTIABLE.has(node.op_type) && isFloat(node.input[inputIndex], types);
+function differentiableEdge(node: NodeProto, input: string, types: Map<string, number>): boolean {
+  return !NON_DIFFERENTIABLE.has(node.op_type) && isFloat(input, types);
 }
 
 /**
- * Tensors on a differentiable path from a wrt tensor to the output: reachable forward from wrt
- * (through float edges of differentiable ops) and backward from the output. Shape computations
+ * Tensors on a differentiable path from a wrt tensor to an output: reachable forward from wrt
+ * (through float edges of differentiable ops) and backward from the outputs. Shape computations
  * (Shape, Cast to int, Gather on shapes, ...) fall outside, so nothing is differentiated there.
+ * A node's implicit inputs (outer-scope tensors its subgraphs read) count as its inputs, so a path
+ * through an If, Loop or Scan is differentiated or refused, never dropped.
  */
-function activeTensors(order: NodeProto[], wrt: string[], output: string, types: Map<string, number>): Set<string> {
+function activeTensors(order: NodeProto[], wrt: string[], outputs: string[], types: Map<string, number>): Set<string> {
   const forward = new Set(wrt);
   for (const node of order) {
-    if (node.input.some((input, k) => input && forward.has(input) && differentiableEdge(node, k, types))) {
+    if (allInputs(node).some((input) => input && forward.has(input) && differentiableEdge(node, input, types))) {
       for (const out of node.output) if (out && isFloat(out, types)) forward.add(out);
     }
   }
-  const backward = new Set([output]);
+  const reaching = new Set(outputs);
   for (const node of [...order].reverse()) {
-    if (!node.output.some((o) => backward.has(o))) continue;
-    node.input.forEach((input, k) => {
-      if (input && differentiableEdge(node, k, types)) backward.add(input);
-    });
+    if (!node.output.some((o) => reaching.has(o))) continue;
+    for (const input of allInputs(node)) if (input && differentiableEdge(node, input, types)) reaching.add(input);
   }
-  return new Set([...forward].filter((t) => backward.has(t)));
+  return new Set([...forward].filter((t) => reaching.has(t)));
 }
 
 function constantValues(graph: GraphProto): Map<string, () => Tensor> {
@@ -258,18 +317,24 @@ function completeShapes(graph: GraphProto, probed: ShapeMap, batch = 1): Map<str
 interface BuildState {
   emit: Emitter;
   opset: number;
-  dy: (string | undefined)[];
-  wants: boolean[];
   types: Map<string, number>;
   shapes: Map<string, readonly number[]>;
   batchShapes: Map<string, readonly number[]> | undefined;
   constants: Map<string, () => Tensor>;
   replaced: Map<NodeProto, NodeProto>;
+  overrides: RuleOverrides | undefined;
+  /** Every name in the model and the gradient graph so far, subgraphs included. */
+  used: Set<string>;
 }
 
-function ruleContext(node: NodeProto, s: BuildState): RuleContext {
+interface NodeState extends BuildState {
+  dy: (string | undefined)[];
+  wants: boolean[];
+}
+
+function ruleContext(node: NodeProto, s: NodeState): RuleContext {
   const label = nodeLabel(node);
-  const dataInput = node.input.find((i, k) => s.wants[k]) ?? node.input[0];
+  const dataInput = allInputs(node).find((i, k) => s.wants[k]) ?? node.input[0];
   const dtype = s.types.get(dataInput) ?? DataType.FLOAT;
   const dims = (name: string): number[] => {
     const d = s.shapes.get(name);
@@ -299,6 +364,7 @@ function ruleContext(node: NodeProto, s: BuildState): RuleContext {
       return extended.output[index];
     },
     unbroadcast: (grad, gradLike, target) => unbroadcast(ctx, grad, gradLike, target, s.batchShapes),
+    differentiateSubgraph: (body, dy, wrt) => differentiateSubgraph(body, dy, wrt, s),
     unsupported(detail) {
       throw new UnsupportedGradientError(node.op_type, label, detail);
     },

@@ -1,6 +1,6 @@
 // Emits the nodes and constants of a backward graph: unique names, constants of the right element
 // type, and the few ops whose form changed between opsets 11 and 21 (axes as attribute or input).
-import { AttributeProto, AttributeType, DataType, NodeProto, TensorProto } from '../onnx/proto';
+import { AttributeProto, AttributeType, DataType, GraphProto, NodeProto, TensorProto } from '../onnx/proto';
 import { tensorToProto } from '../onnx/initializers';
 import { Tensor } from '../tensor';
 
@@ -13,6 +13,7 @@ export const attr = {
   float: (name: string, f: number): AttributeProto => ({ name, type: AttributeType.FLOAT, f }),
   string: (name: string, s: string): AttributeProto => ({ name, type: AttributeType.STRING, s: utf8.encode(s) }),
   tensor: (name: string, t: TensorProto): AttributeProto => ({ name, type: AttributeType.TENSOR, t }),
+  graph: (name: string, g: GraphProto): AttributeProto => ({ name, type: AttributeType.GRAPH, g }),
 };
 
 /** Largest int64 ONNX Slice accepts as "to the end". */

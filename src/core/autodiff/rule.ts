@@ -4,7 +4,7 @@
 // graph being built) and returns, for each input of the node, the name of the tensor holding the
 // gradient with respect to that input (vector-Jacobian product), or undefined where none is needed
 // or the gradient is zero. Rules only emit nodes; they never run anything.
-import { NodeProto } from '../onnx/proto';
+import { GraphProto, NodeProto } from '../onnx/proto';
 import { Tensor } from '../tensor';
 import { Emitter } from './emitter';
 
@@ -16,7 +16,11 @@ export interface RuleContext {
   readonly opset: number;
   /** Gradient flowing into each output of the node; undefined where none flows. */
   readonly dy: readonly (string | undefined)[];
-  /** Whether each input needs a gradient (lies on a path from a wrt tensor to the output). */
+  /**
+   * Whether each input needs a gradient (lies on a path from a wrt tensor to the output): the
+   * node's listed inputs, then its implicit ones (onnx/graph allInputs); the rule returns its
+   * gradients in the same order.
+   */
   readonly wants: readonly boolean[];
   /** Element type (DataType) of the node's floating-point data, for constants. */
   readonly dtype: number;
@@ -38,6 +42,12 @@ export interface RuleContext {
    * then reshapes it to `target`'s shape.
    */
   unbroadcast(grad: string, gradLike: string, target: string): string;
+  /**
+   * The backward graph of one of the node's subgraphs (e.g. an If branch), built with the same
+   * rules: no inputs, one output per `wrt` outer-scope tensor holding Σ_k dy[k] · ∂ output_k / ∂ wrt
+   * (zeros where the subgraph does not read it); `dy` are outer-scope gradients of its outputs.
+   */
+  differentiateSubgraph(body: GraphProto, dy: readonly (string | undefined)[], wrt: readonly string[]): GraphProto;
   /** Throws UnsupportedGradientError for this node, naming what is not supported. */
   unsupported(detail: string): never;
 }

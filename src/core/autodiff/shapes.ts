@@ -2,9 +2,11 @@
 // outputs exposed: the build-time shape knowledge the gradient rules use for ranks and structure,
 // and the layer shapes the views show. The exposed outputs are declared without a type, so
 // onnxruntime infers it (a declared type that is wrong, e.g. for TopK's indices, would make the
-// session fail).
+// session fail). Tensors inside If branches are measured too (by running the branches' nodes in the
+// main graph as well), for the gradient rules of the If rule's backward branches.
 import { activationBytes } from '../activationMemory';
-import { GraphProto, ModelProto, ValueInfoProto, encodeModel } from '../onnx/proto';
+import { subgraphs } from '../onnx/graph';
+import { GraphProto, ModelProto, NodeProto, TensorProto, ValueInfoProto, encodeModel } from '../onnx/proto';
 import { createSession, run } from '../runtime/session';
 import { Tensor } from '../tensor';
 
@@ -23,6 +25,74 @@ export async function probeShapes(model: ModelProto, feeds: Record<string, Tenso
  * fits is probed in one run.
  */
 export async function probeShapeSets(model: ModelProto, feedSets: Record<string, Tensor>[], limitBytes = Infinity): Promise<Map<string, number[]>[]> {
+  const hoisted = withBranchesHoisted(model.graph as GraphProto);
+  if (!hoisted) return probeGraph(model, feedSets, limitBytes);
+  let sets: Map<string, number[]>[];
+  try {
+    sets = await probeGraph({ ...model, graph: hoisted.graph }, feedSets, limitBytes);
+  } catch {
+    // A branch that cannot run on these feeds (the one not taken may not) leaves its tensors unmeasured.
+    return probeGraph(model, feedSets, limitBytes);
+  }
+  for (const dims of sets) {
+    for (const [copy, original] of hoisted.originals) {
+      const d = dims.get(copy);
+      dims.delete(copy);
+      if (d && !dims.has(original)) dims.set(original, d);
+    }
+  }
+  return sets;
+}
+
+/**
+ * A copy of the graph where, before each If, copies of the nodes of both its branches run in the
+ * main graph too, so their tensors can be exposed. The copies are renamed (a subgraph may not
+ * redefine an outer name); `originals` maps each copy's name back. An If nested in a branch is
+ * copied as its then branch (the shapes after it are those of that branch). undefined when there
+ * is no If. Loop and Scan bodies read per-iteration values and stay inside.
+ */
+function withBranchesHoisted(graph: GraphProto): { graph: GraphProto; originals: Map<string, string> } | undefined {
+  if (!graph.node.some((n) => n.op_type === 'If')) return undefined;
+  const taken = new Set([...graph.node.flatMap((n) => n.output), ...(graph.input ?? []).map((v) => v.name), ...(graph.initializer ?? []).map((t) => t.name ?? '')]);
+  const originals = new Map<string, string>();
+  const initializers: TensorProto[] = [];
+  const copyName = (name: string, renamed: Map<string, string>): string => {
+    let copy = `${name}/probe`;
+    for (let i = 1; taken.has(copy); i++) copy = `${name}/probe_${i}`;
+    taken.add(copy);
+    renamed.set(name, copy);
+    originals.set(copy, name);
+    return copy;
+  };
+  /** Copies of a branch's nodes with renamed tensors; returns the renamed names of its outputs. */
+  const copyBranch = (body: GraphProto, outerRenamed: Map<string, string>, into: NodeProto[]): string[] => {
+    const renamed = new Map(outerRenamed);
+    for (const t of body.initializer ?? []) initializers.push({ ...t, name: copyName(t.name ?? '', renamed) });
+    for (const node of body.node) {
+      const inputs = node.input.map((i) => renamed.get(i) ?? i);
+      if (node.op_type === 'If') {
+        const thenBranch = subgraphs(node).find((s) => s.attribute === 'then_branch')?.graph;
+        const outputs = thenBranch ? copyBranch(thenBranch, renamed, into) : [];
+        const elseBranch = subgraphs(node).find((s) => s.attribute === 'else_branch')?.graph;
+        if (elseBranch) copyBranch(elseBranch, renamed, into);
+        node.output.forEach((o, k) => {
+          if (o && outputs[k]) into.push({ op_type: 'Identity', name: `${node.name ?? o}/probe`, input: [outputs[k]], output: [copyName(o, renamed)], attribute: [] });
+        });
+      } else {
+        into.push({ ...node, name: node.name && `${node.name}/probe`, input: inputs, output: node.output.map((o) => (o ? copyName(o, renamed) : o)) });
+      }
+    }
+    return (body.output ?? []).map((o) => renamed.get(o.name) ?? o.name);
+  };
+  const node: NodeProto[] = [];
+  for (const n of graph.node) {
+    if (n.op_type === 'If') for (const { graph: body } of subgraphs(n)) copyBranch(body, new Map(), node);
+    node.push(n);
+  }
+  return { graph: { ...graph, node, initializer: [...(graph.initializer ?? []), ...initializers] }, originals };
+}
+
+async function probeGraph(model: ModelProto, feedSets: Record<string, Tensor>[], limitBytes: number): Promise<Map<string, number[]>[]> {
   const graph = model.graph as GraphProto;
   const listed = new Set((graph.output ?? []).map((o) => o.name));
   const names = [...new Set(graph.node.flatMap((n) => n.output).filter((o) => o && !listed.has(o)))];

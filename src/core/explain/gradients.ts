@@ -4,7 +4,7 @@
 // the class is read back from the output it returns.
 import { GradientResult, RuleOverrides, computeGradients, guidedRelu } from '../autodiff/gradients';
 import { Tensor } from '../tensor';
-import { TargetPlan, resolveTop, seedFor } from './target';
+import { TargetPlan, describeTarget, resolveTop, seedFor } from './target';
 import { ExplainContext, ExplainError, ResolvedTarget } from './types';
 
 export type { GradientResult, RuleOverrides };
@@ -22,7 +22,9 @@ export interface TargetGradients extends GradientResult {
 
 /**
  * ∂ score / ∂ each `wrt` tensor for a batch of inputs ([B, C, H, W]). A 'top' target is resolved
- * in the same run, so it takes one input (for a batch, resolve it first: resolvePlan).
+ * in the same run, so it takes one input (for a batch, resolve it first: resolvePlan). A gradient
+ * that is exactly zero everywhere is refused: every method (and the `gradient` command) would show
+ * it as an empty map, though it only says that nothing differentiable reaches the target.
  */
 export async function gradientsFor(
   ctx: ExplainContext,
@@ -40,7 +42,21 @@ export async function gradientsFor(
     overrides: overrides?.rules,
     overridesKey: overrides?.key,
   });
-  return { ...result, target: resolveTop(target, result.outputs[target.output]) };
+  const resolved = resolveTop(target, result.outputs[target.output]);
+  for (const name of wrt) {
+    if (isZeroEverywhere(result.gradients[name])) {
+      throw new ExplainError(
+        `the gradient of ${describeTarget(resolved)} of '${resolved.output}' with respect to '${name}' is zero everywhere: ` +
+          'no differentiable path reaches the target from it for this input (e.g. inactive ReLUs, a step or rounding op), so there is no map to show',
+      );
+    }
+  }
+  return { ...result, target: resolved };
+}
+
+function isZeroEverywhere(t: Tensor): boolean {
+  for (let i = 0; i < t.data.length; i++) if (t.data[i] !== 0) return false;
+  return true;
 }
 
 /**

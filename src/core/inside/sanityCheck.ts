@@ -207,7 +207,10 @@ export async function cascadingRandomization(model: ConvModel, mapsOf: MapsOf, o
     options.progress?.(k / topDown.length, `randomised ${k}/${topDown.length} layers (${randomized[k - 1].node})`);
   }
   const finalSpearman = steps[steps.length - 1].spearman;
-  const passed = !(finalSpearman > threshold);
+  // A constant trained map (e.g. all zero: no gradient reached the input) has nothing for the
+  // randomisation to change, and correlates with nothing, so a low correlation proves nothing.
+  const constantOriginal = original.findIndex(isConstant);
+  const passed = constantOriginal < 0 && !(finalSpearman > threshold);
   const notes = [
     `weights re-drawn from N(0, std²) of each trained tensor (seed ${options.seed ?? 0}); biases ${options.biases === 'zero' ? 'set to zero' : 're-drawn the same way'}`,
     'BatchNormalization parameters and statistics kept',
@@ -220,7 +223,9 @@ export async function cascadingRandomization(model: ConvModel, mapsOf: MapsOf, o
     threshold,
     finalSpearman,
     passed,
-    verdict: passed
+    verdict: constantOriginal >= 0
+      ? `no evidence: the trained model's map for input ${constantOriginal + 1} is constant (every value ${original[constantOriginal].data[0]}), so it shows nothing that randomisation could change`
+      : passed
       ? `the maps change when the weights are randomised (mean rank correlation ${finalSpearman.toFixed(3)} ≤ ${threshold} with every layer random)`
       : `not explaining the model: with every layer random the maps keep mean rank correlation ${finalSpearman.toFixed(3)} > ${threshold} with the trained model's`,
     notes,

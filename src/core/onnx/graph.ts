@@ -41,6 +41,40 @@ export function attrTensor(node: NodeProto, name: string) {
   return attribute(node, name)?.t;
 }
 
+/** The subgraphs a node holds (If's branches, Loop's and Scan's body), by attribute name. */
+export function subgraphs(node: NodeProto): { attribute: string; graph: GraphProto }[] {
+  const found: { attribute: string; graph: GraphProto }[] = [];
+  for (const a of node.attribute ?? []) {
+    if (a.g) found.push({ attribute: a.name, graph: a.g });
+    (a.graphs ?? []).forEach((g, i) => found.push({ attribute: `${a.name}[${i}]`, graph: g }));
+  }
+  return found;
+}
+
+/**
+ * Outer-scope tensors a node's subgraphs read (at any depth), in first-use order: inputs of the
+ * node just as its listed inputs are, though ONNX does not list them.
+ */
+export function implicitInputs(node: NodeProto): string[] {
+  const read = new Set<string>();
+  for (const { graph } of subgraphs(node)) {
+    const defined = new Set([
+      ...(graph.input ?? []).map((v) => v.name),
+      ...(graph.initializer ?? []).map((t) => t.name ?? ''),
+      ...graph.node.flatMap((n) => n.output),
+    ]);
+    const uses = [...graph.node.flatMap((n) => [...n.input, ...implicitInputs(n)]), ...(graph.output ?? []).map((v) => v.name)];
+    for (const name of uses) if (name && !defined.has(name)) read.add(name);
+  }
+  return [...read];
+}
+
+/** A node's listed inputs followed by its implicit ones (see implicitInputs). */
+export function allInputs(node: NodeProto): string[] {
+  const listed = new Set(node.input);
+  return [...node.input, ...implicitInputs(node).filter((name) => !listed.has(name))];
+}
+
 /** The opset version the model imports for the default ONNX domain. */
 export function onnxOpset(model: ModelProto): number {
   const entry = model.opset_import?.find((o) => !o.domain || o.domain === 'ai.onnx');
@@ -77,9 +111,16 @@ export function indexGraph(graph: GraphProto): GraphIndex {
   return { producer, consumers, initializers, graphInputs };
 }
 
-/** Nodes in an order where every node follows the producers of its inputs; throws on a cycle. */
+/** Nodes in an order where every node follows the producers of its inputs (implicit ones too); throws on a cycle. */
 export function topologicalOrder(graph: GraphProto): NodeProto[] {
   const { producer } = indexGraph(graph);
+  // A node that reads outer-scope tensors in its subgraphs comes after their producers too.
+  const implicit = new Map<NodeProto, string[]>();
+  const inputsOf = (node: NodeProto) => {
+    let inputs = implicit.get(node);
+    if (!inputs) implicit.set(node, (inputs = allInputs(node)));
+    return inputs;
+  };
   const state = new Map<NodeProto, 1 | 2>();
   const order: NodeProto[] = [];
   for (const start of graph.node) {
@@ -89,9 +130,10 @@ export function topologicalOrder(graph: GraphProto): NodeProto[] {
     while (stack.length > 0) {
       const top = stack[stack.length - 1];
       const [node, i] = top;
-      if (i < node.input.length) {
+      const inputs = inputsOf(node);
+      if (i < inputs.length) {
         top[1]++;
-        const dep = producer.get(node.input[i]);
+        const dep = producer.get(inputs[i]);
         if (!dep) continue;
         const s = state.get(dep);
         if (s === 1) throw new Error(`the graph has a cycle through node '${dep.name || dep.op_type}'`);

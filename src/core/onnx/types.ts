@@ -1,6 +1,8 @@
 // Element types of every tensor in a graph, found by propagating declared types through the ops,
-// so intermediate tensors can be exposed as outputs with a correct type.
-import { attrInt, attrTensor, topologicalOrder } from './graph';
+// so intermediate tensors can be exposed as outputs with a correct type. Tensors inside If, Loop
+// and Scan subgraphs are typed too (ONNX names are unique across scopes), and those nodes' outputs
+// take the types of their subgraph's outputs.
+import { attrInt, attrTensor, subgraphs, topologicalOrder } from './graph';
 import { DataType, GraphProto } from './proto';
 
 const INT64_OUTPUT_OPS = new Set(['Shape', 'Size', 'ArgMax', 'ArgMin', 'NonZero', 'NonMaxSuppression']);
@@ -17,8 +19,19 @@ function secondaryOutputType(op: string, index: number): number | undefined {
   return undefined;
 }
 
-export function elementTypes(graph: GraphProto): Map<string, number> {
-  const types = new Map<string, number>();
+/**
+ * Index of the subgraph output that gives a control-flow node's output `index`: If's and Scan's
+ * outputs are their subgraph's outputs in order; Loop's body outputs the condition first.
+ */
+function subgraphOutputIndex(op: string, index: number): number | undefined {
+  if (op === 'If' || op === 'Scan') return index;
+  if (op === 'Loop') return index + 1;
+  return undefined;
+}
+
+/** `outer`: types visible from the enclosing scope, for a subgraph. */
+export function elementTypes(graph: GraphProto, outer: ReadonlyMap<string, number> = new Map()): Map<string, number> {
+  const types = new Map<string, number>(outer);
   for (const t of graph.initializer ?? []) types.set(t.name ?? '', t.data_type ?? DataType.FLOAT);
   for (const v of [...(graph.input ?? []), ...(graph.value_info ?? []), ...(graph.output ?? [])]) {
     const elem = v.type?.tensor_type?.elem_type;
@@ -32,9 +45,13 @@ export function elementTypes(graph: GraphProto): Map<string, number> {
     else if (node.op_type === 'Constant') type = attrTensor(node, 'value')?.data_type ?? DataType.FLOAT;
     else if (node.op_type === 'ConstantOfShape') type = attrTensor(node, 'value')?.data_type ?? DataType.FLOAT;
     else type = types.get(node.input[TYPE_FROM_INPUT[node.op_type] ?? 0]);
+    const bodies = subgraphs(node);
+    for (const { graph: body } of bodies) for (const [name, t] of elementTypes(body, types)) types.set(name, t);
     for (const [i, out] of node.output.entries()) {
       if (!out || types.has(out)) continue;
-      types.set(out, secondaryOutputType(node.op_type, i) ?? type ?? DataType.FLOAT);
+      const fromBody = subgraphOutputIndex(node.op_type, i);
+      const bodyOutput = fromBody === undefined ? undefined : bodies[0]?.graph.output?.[fromBody]?.name;
+      types.set(out, (bodyOutput && types.get(bodyOutput)) || (secondaryOutputType(node.op_type, i) ?? type ?? DataType.FLOAT));
     }
   }
   return types;
