@@ -8,21 +8,12 @@ import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import { describeModel } from '../../src/cli/commands/inspect';
 import { ConvModel, MAX_PROBED_NODES } from '../../src/core/model';
-import { DataType, ModelProto, NodeProto, decodeModel, encodeModel } from '../../src/core/onnx/proto';
+import { decodeModel, encodeModel } from '../../src/core/onnx/proto';
 import { ComputeClient } from '../../src/core/runtime/client';
 import { CancelledError } from '../../src/core/runtime/jobs';
+import { reluChain } from './chain-model';
 
 const WORKER = path.resolve(__dirname, '../../src/core/runtime/worker.js');
-
-/** input [1, 4] → Relu → Relu → … → output, `length` nodes. */
-export function reluChain(length: number): ModelProto {
-  const node: NodeProto[] = [];
-  for (let i = 0; i < length; i++) {
-    node.push({ op_type: 'Relu', name: `relu${i}`, input: [i === 0 ? 'input' : `t${i - 1}`], output: [i === length - 1 ? 'output' : `t${i}`] });
-  }
-  const info = (name: string) => ({ name, type: { tensor_type: { elem_type: DataType.FLOAT, shape: { dim: [{ dim_value: 1 }, { dim_value: 4 }] } } } });
-  return { ir_version: 8, opset_import: [{ domain: '', version: 13 }], producer_name: 'convlens-tests', graph: { name: 'chain', node, input: [info('input')], output: [info('output')] } };
-}
 
 /** Counts the onnxruntime sessions created while `body` runs, and the graph outputs each exposes. */
 async function countingSessions<T>(body: () => Promise<T>): Promise<{ result: T; sessions: number; outputs: number }> {
