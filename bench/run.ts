@@ -12,6 +12,7 @@ import { ConvModel } from '../src/core/model';
 import { Tensor } from '../src/core/tensor';
 import { benchDataset } from './dataset';
 import { gradientMemory } from './memory';
+import { benchResponsiveness } from './responsiveness';
 import { REFERENCE_DIR, ReferenceCase, loadManifest, loadTensor, referenceAvailable } from '../test/support/reference';
 
 const quick = process.argv.includes('--quick');
@@ -104,6 +105,7 @@ async function main(): Promise<void> {
     console.log(`reference data not found at ${REFERENCE_DIR}: model and method benchmarks skipped`);
   }
   results.push(...(await benchDataset(quick)));
+  results.push(...(await benchResponsiveness(quick)));
   fs.mkdirSync('bench-results', { recursive: true });
   const file = path.join('bench-results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   fs.writeFileSync(file, JSON.stringify(results, null, 2));

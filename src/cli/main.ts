@@ -10,6 +10,8 @@ import * as gradientCommand from './commands/gradient';
 import * as insideCommands from './commands/inside';
 import * as inspectCommand from './commands/inspect';
 import * as predictCommand from './commands/predict';
+import { toUserError } from '../core/runtime/errors';
+import { guardTerminalStreams, terminalText } from './output';
 
 interface Command {
   usage: string;
@@ -53,9 +55,10 @@ async function main(argv: string[]): Promise<number> {
     console.log(help());
     return name ? 0 : 2;
   }
-  const command = COMMANDS[name];
+  // Object.hasOwn: 'constructor' or '__proto__' is an unknown command, not Object.prototype's.
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!command) {
-    console.error(`convlens: unknown command '${name}'\n\n${help()}`);
+    console.error(`convlens: unknown command '${terminalText(name)}'\n\n${help()}`);
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
@@ -66,14 +69,15 @@ async function main(argv: string[]): Promise<number> {
     await command.run(rest);
     return 0;
   } catch (err) {
-    const message = (err as Error).message ?? String(err);
-    console.error(`convlens ${name}: ${message}`);
+    // One sentence, escaped: messages quote names from the model file.
+    console.error(`convlens ${name}: ${terminalText(toUserError(err).message)}`);
     if (err instanceof UsageError) console.error(`usage: ${command.usage}`);
     if (process.env.CONVLENS_DEBUG) console.error((err as Error).stack);
     return err instanceof UsageError ? 2 : 1;
   }
 }
 
+guardTerminalStreams();
 main(process.argv.slice(2)).then((code) => {
   process.exitCode = code;
 });

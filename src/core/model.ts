@@ -102,8 +102,10 @@ function tensorInfo(graph: GraphProto, names: { name: string; type?: { tensor_ty
 
 export function summarize(proto: ModelProto, file?: string): ModelSummary {
   const graph = proto.graph as GraphProto;
-  const opHistogram: Record<string, number> = {};
-  for (const node of graph.node) opHistogram[node.op_type] = (opHistogram[node.op_type] ?? 0) + 1;
+  // Counted in a Map: an op type named '__proto__' or 'constructor' is a name like any other.
+  const opCounts = new Map<string, number>();
+  for (const node of graph.node) opCounts.set(node.op_type, (opCounts.get(node.op_type) ?? 0) + 1);
+  const opHistogram = Object.fromEntries(opCounts);
   const parameterCount = (graph.initializer ?? []).reduce((sum, t) => sum + elementCount(t), 0);
   return {
     path: file,
@@ -121,6 +123,16 @@ export function summarize(proto: ModelProto, file?: string): ModelSummary {
 // Ops that compute shapes or constants rather than features: not layers a user looks at.
 const SHAPE_OPS = new Set(['Shape', 'Gather', 'Cast', 'Constant', 'ConstantOfShape', 'Range', 'Unsqueeze', 'Concat', 'Slice', 'Size', 'Squeeze', 'Equal', 'Where', 'Expand']);
 
+/**
+ * Graphs with more nodes than this are not probed: onnxruntime builds a session in time that grows
+ * faster than the graph (a 100,000-node chain with every tensor exposed takes minutes), and no CNN
+ * comes near it (ResNet-152 has about 500 nodes, large vision transformers a few thousand).
+ */
+export const MAX_PROBED_NODES = 20_000;
+
+/** probeShapes on a graph over MAX_PROBED_NODES: layers are listed without shapes. */
+export class ShapeProbeLimitError extends Error {}
+
 export interface ModelOptions {
   provider?: ProviderSetting;
   /** The limit on activations copied out of a run (layers exposed, shapes probed). */
@@ -133,6 +145,7 @@ export class ConvModel {
   private readonly sessions = new SessionCache();
   private batchSupport?: Promise<boolean>;
   private probedShapes?: Promise<Map<string, number[]>>;
+  private cachedSummary?: ModelSummary;
 
   private constructor(
     readonly proto: ModelProto,
@@ -167,8 +180,17 @@ export class ConvModel {
     return this.file ? path.dirname(this.file) : undefined;
   }
 
+  /** Computed once: callers ask for it on every run, and it walks the whole graph. */
   summary(): ModelSummary {
-    return summarize(this.proto, this.file);
+    this.cachedSummary ??= summarize(this.proto, this.file);
+    return this.cachedSummary;
+  }
+
+  /** Why layer shapes are not probed on this model, or undefined when they are. */
+  get shapeProbeLimit(): string | undefined {
+    const nodes = this.graph.node.length;
+    if (nodes <= MAX_PROBED_NODES) return undefined;
+    return `layer shapes not probed: the graph has ${nodes.toLocaleString('en-US')} nodes, more than the ${MAX_PROBED_NODES.toLocaleString('en-US')} ConvLens runs to find shapes`;
   }
 
   get input(): TensorInfo {
@@ -246,7 +268,8 @@ export class ConvModel {
     let bytes = 0;
     for (const name of new Set(tensors)) {
       const probed = shapes.get(name);
-      bytes += probed ? activationBytes(probed) * scale : feeds[name] ? activationBytes(feeds[name].dims) : 0;
+      // Object.hasOwn: a layer named 'constructor' is not a feed.
+      bytes += probed ? activationBytes(probed) * scale : Object.hasOwn(feeds, name) ? activationBytes(feeds[name].dims) : 0;
     }
     return bytes * copies;
   }
@@ -289,6 +312,8 @@ export class ConvModel {
    */
   probeShapes(): Promise<Map<string, number[]>> {
     this.probedShapes ??= (async () => {
+      const limit = this.shapeProbeLimit;
+      if (limit) throw new ShapeProbeLimitError(limit);
       const feeds: Record<string, Tensor> = {};
       for (const info of this.summary().inputs) {
         const dims = concreteInputDims(info.shape, this.sizeLimits, info.name);
@@ -306,7 +331,10 @@ export class ConvModel {
    * each If/Loop/Scan is followed by the nodes of its subgraphs, named under it.
    */
   async layers(): Promise<LayerInfo[]> {
-    const shapes = await this.probeShapes();
+    const shapes = await this.probeShapes().catch((err) => {
+      if (err instanceof ShapeProbeLimitError) return new Map<string, number[]>();
+      throw err;
+    });
     const { initializers } = indexGraph(this.graph);
     const dependsOnInput = (n: NodeProto) => n.input.some((i) => i && !initializers.has(i)) || subgraphs(n).length > 0;
     return topologicalOrder(this.graph)

@@ -18,7 +18,12 @@ interface Entry {
   loaded?: ModelView;
   /** While `view` is pending: the worker is opening the model. */
   opening: boolean;
+  /** Cancels the pending open: from its notification, or when its last user lets go. */
+  cancelOpening?: () => void;
 }
+
+/** Opens that take longer than this show a notification with progress and Cancel; quick ones show nothing. */
+const OPEN_NOTIFICATION_DELAY_MS = 1000;
 
 export class ModelStore implements vscode.Disposable {
   private readonly entries = new Map<string, Entry>();
@@ -74,6 +79,8 @@ export class ModelStore implements vscode.Disposable {
     const entry = this.entries.get(modelPath);
     if (!entry || --entry.users > 0) return;
     this.entries.delete(modelPath);
+    // Nobody waits for it any more: a large model stops opening rather than finishing in vain.
+    if (entry.opening) entry.cancelOpening?.();
     if (this.activePath === modelPath) this.setActive(undefined);
     this.changed.fire(modelPath);
     try {
@@ -130,21 +137,47 @@ export class ModelStore implements vscode.Disposable {
 
   /** Starts (re)opening an entry's model in the worker; `opening` holds until this open settles. */
   private startOpening(modelPath: string, entry: Entry): Promise<ModelView> {
-    const view = this.open(modelPath);
+    const abort = new AbortController();
+    let latest = { fraction: 0, message: '' };
+    let report: ((fraction: number, message: string) => void) | undefined;
+    const view = this.open(modelPath, abort.signal, (fraction, message) => {
+      latest = { fraction, message };
+      report?.(fraction, message);
+    });
     entry.view = view;
     entry.opening = true;
+    entry.cancelOpening = () => abort.abort();
+    const notify = setTimeout(() => {
+      void vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: `ConvLens: opening ${modelLabel(modelPath)}`, cancellable: true },
+        (progress, token) => {
+          token.onCancellationRequested(() => abort.abort());
+          let shown = 0;
+          report = (fraction, message) => {
+            progress.report({ message, increment: Math.max(0, (fraction - shown) * 100) });
+            shown = Math.max(shown, fraction);
+          };
+          report(latest.fraction, latest.message);
+          return view.catch(() => undefined);
+        },
+      );
+    }, OPEN_NOTIFICATION_DELAY_MS);
     const settled = () => {
-      if (entry.view === view) entry.opening = false;
+      clearTimeout(notify);
+      if (entry.view === view) {
+        entry.opening = false;
+        entry.cancelOpening = undefined;
+      }
     };
     view.then(settled, settled);
     return view;
   }
 
-  private open(modelPath: string): Promise<ModelView> {
+  private open(modelPath: string, signal: AbortSignal, onProgress: (fraction: number, message: string) => void): Promise<ModelView> {
     const { executionProvider, preprocessing, maxActivationMemoryMB, maxImagePixels } = this.settings();
     const activationMemory = { maxMegabytes: maxActivationMemoryMB, limitHint: 'raise it with the setting convlens.maxActivationMemoryMB' };
     const decode = { maxPixels: maxImagePixels, limitHint: 'raise it with the setting convlens.maxImagePixels' };
-    return this.client.call('openModel', { modelPath, provider: executionProvider, preprocessing, settingsFolder: settingsFolderFor(modelPath), activationMemory, decode });
+    return this.client.call('openModel', { modelPath, provider: executionProvider, preprocessing, settingsFolder: settingsFolderFor(modelPath), activationMemory, decode }, { signal, onProgress });
   }
 
   dispose(): void {

@@ -1,7 +1,7 @@
 import { channelStats } from '../../core/activations';
 import { parse } from '../args';
 import { MODEL_OPTIONS, withModel } from '../common';
-import { fixed, printJson, printTable, writeNpy } from '../output';
+import { fixed, printJson, printTable, terminalText, writeNpy } from '../output';
 import { formatShape } from '../../core/tensor';
 
 export const usage = 'convlens activations MODEL INPUT --layer TENSOR [--out act.npy] [--json]';
@@ -21,7 +21,7 @@ export async function activations(argv: string[]): Promise<void> {
       printJson({ layer, shape: activation.dims, dtype: activation.dtype, channels: stats, deadChannels: dead, file: written });
       return;
     }
-    console.log(`${layer} ${formatShape(activation.dims)} on ${positionals[1]}`);
+    console.log(`${terminalText(layer)} ${formatShape(activation.dims)} on ${terminalText(positionals[1])}`);
     if (stats.length > 0) {
       printTable([['channel', 'mean', 'max', 'zeros', ''], ...stats.map((s) => [s.index, fixed(s.mean), fixed(s.max), `${(s.zeroFraction * 100).toFixed(0)}%`, s.dead ? 'dead' : ''])]);
       console.log(`${dead.length} of ${stats.length} channels dead (never positive)${dead.length ? `: ${dead.join(', ')}` : ''}`);

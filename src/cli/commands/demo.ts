@@ -8,12 +8,30 @@ import { deletionInsertion } from '../../core/explain/faithfulness';
 import { renderPng } from '../../core/render';
 import { parse } from '../args';
 import { openModel } from '../common';
-import { fixed, printTable, writeFile } from '../output';
+import { fixed, printTable, terminalText, writeFile } from '../output';
 
 export const usage = 'convlens demo [--out DIR] [--model MODEL] [--images DIR]';
 
 const ROOT = path.resolve(__dirname, '..');
 const DEMO_METHODS = ['gradcam', 'gradcam++', 'scorecam', 'integrated-gradients', 'occlusion'];
+
+/**
+ * Text from the model (labels, file names) as inert Markdown: control characters as visible
+ * escapes, HTML's `<`, `>`, `&` as entities (a renderer would otherwise run raw HTML), and
+ * Markdown's own marks (links, emphasis, table cells, headings) backslash-escaped.
+ */
+export function markdownText(text: string): string {
+  return terminalText(text)
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/[\\`*_{}[\]()#+\-.!|~]/g, '\\$&');
+}
+
+/** A file name as a link target: percent-encoded, parentheses too (they would end the link). */
+function markdownLinkTarget(file: string): string {
+  return encodeURIComponent(file).replace(/[()]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
 
 function imagesIn(dir: string): string[] {
   if (!fs.existsSync(dir)) throw new Error(`sample images folder not found: ${dir}`);
@@ -26,18 +44,18 @@ export async function demo(argv: string[]): Promise<void> {
   const imageFiles = imagesIn(typeof values.images === 'string' ? values.images : path.join(ROOT, 'sample/images'));
   const outDir = path.resolve(typeof values.out === 'string' ? values.out : 'demo-output');
   const ctx: ModelContext = openModel(modelPath, values);
-  const report: string[] = [`# ConvLens demo: ${path.basename(modelPath)}`, ''];
+  const report: string[] = [`# ConvLens demo: ${markdownText(path.basename(modelPath))}`, ''];
   const runtime = await ctx.model.baseSession();
-  console.log(`model ${modelPath} on ${runtime.provider.toUpperCase()} (${runtime.reason})`);
-  report.push(`Runs on ${runtime.provider.toUpperCase()}: ${runtime.reason}.`, `Preprocessing: ${ctx.preprocessing?.explanation}`, '');
+  console.log(`model ${terminalText(modelPath)} on ${runtime.provider.toUpperCase()} (${terminalText(runtime.reason)})`);
+  report.push(`Runs on ${runtime.provider.toUpperCase()}: ${markdownText(runtime.reason)}.`, `Preprocessing: ${markdownText(ctx.preprocessing?.explanation ?? 'unknown')}`, '');
   const summary: unknown[] = [];
   try {
     for (const file of imageFiles) {
       const name = path.parse(file).name;
       const input = ctx.loadInput(file);
       const { top } = await ctx.predict(input.tensor, 3);
-      console.log(`\n${path.basename(file)}: ${top[0].map((p) => `${p.label} ${(p.probability * 100).toFixed(1)}%`).join(', ')}`);
-      report.push(`## ${path.basename(file)}`, '', `Prediction: ${top[0].map((p) => `**${p.label}** ${(p.probability * 100).toFixed(1)}%`).join(', ')}`, '');
+      console.log(`\n${terminalText(path.basename(file))}: ${top[0].map((p) => `${terminalText(p.label)} ${(p.probability * 100).toFixed(1)}%`).join(', ')}`);
+      report.push(`## ${markdownText(path.basename(file))}`, '', `Prediction: ${top[0].map((p) => `**${markdownText(p.label)}** ${(p.probability * 100).toFixed(1)}%`).join(', ')}`, '');
       report.push('| method | map | deletion AUC ↓ | insertion AUC ↑ | seconds |', '|---|---|---|---|---|');
       const rows: (string | number)[][] = [['method', 'deletion AUC', 'insertion AUC', 'seconds']];
       const methods = [];
@@ -50,7 +68,7 @@ export async function demo(argv: string[]): Promise<void> {
         const png = `${name}-${method.replace(/\W+/g, '_')}.png`;
         writeFile(path.join(outDir, png), renderPng(e.map, input.rgb));
         rows.push([method, fixed(f.deletion.normalizedAuc, 3), fixed(f.insertion.normalizedAuc, 3), fixed(seconds, 2)]);
-        report.push(`| ${method} | ![${method}](${png}) | ${fixed(f.deletion.normalizedAuc, 3)} | ${fixed(f.insertion.normalizedAuc, 3)} | ${fixed(seconds, 2)} |`);
+        report.push(`| ${method} | ![${method}](${markdownLinkTarget(png)}) | ${fixed(f.deletion.normalizedAuc, 3)} | ${fixed(f.insertion.normalizedAuc, 3)} | ${fixed(seconds, 2)} |`);
         methods.push({ method, file: png, deletionAuc: f.deletion.normalizedAuc, insertionAuc: f.insertion.normalizedAuc, seconds, notes: e.notes });
       }
       printTable(rows);

@@ -8,7 +8,7 @@ import { parseNpy } from '../../core/npy';
 import { renderPng } from '../../core/render';
 import { intOption, listOption, numberOption, parse, Parsed } from '../args';
 import { MODEL_OPTIONS, parseTarget, withModel } from '../common';
-import { fixed, printJson, printTable, writeFile, writeNpy } from '../output';
+import { fixed, printJson, printTable, terminalText, writeFile, writeNpy } from '../output';
 
 const COMMON = {
   ...MODEL_OPTIONS,
@@ -100,8 +100,8 @@ export async function explainCommand(argv: string[]): Promise<void> {
       });
       return;
     }
-    console.log(`${methodByName(method).title} of ${describe(ctx, e)} on ${positionals[1]}${e.layer ? ` at ${e.layer}` : ''}: ${values.raw ? 'raw attribution' : 'map'} [${result.dims.join(', ')}] in ${seconds.toFixed(2)} s`);
-    for (const note of e.notes) console.log(`  · ${note}`);
+    console.log(`${methodByName(method).title} of ${terminalText(describe(ctx, e))} on ${terminalText(positionals[1])}${e.layer ? ` at ${terminalText(e.layer)}` : ''}: ${values.raw ? 'raw attribution' : 'map'} [${result.dims.join(', ')}] in ${seconds.toFixed(2)} s`);
+    for (const note of e.notes) console.log(`  · ${terminalText(note)}`);
     for (const [k, v] of Object.entries(e.metrics ?? {})) console.log(`  ${k} = ${fixed(v)}`);
     console.log(written ? `written to ${written}` : '(give --out FILE.png for the overlay, or FILE.npy for the values)');
   });
@@ -127,6 +127,6 @@ export async function faithfulnessCommand(argv: string[]): Promise<void> {
     }
     console.log(`faithfulness on ${positionals[1]} (${steps} steps; deletion: lower is better, insertion: higher is better)`);
     printTable([['method', 'deletion AUC', 'insertion AUC'], ...rows.map((r) => [r.method, fixed(r.deletionAuc, 3), fixed(r.insertionAuc, 3)])]);
-    for (const note of rows[0]?.notes ?? []) console.log(`  · ${note}`);
+    for (const note of rows[0]?.notes ?? []) console.log(`  · ${terminalText(note)}`);
   });
 }

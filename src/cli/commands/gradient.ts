@@ -4,7 +4,7 @@ import { resolveTarget } from '../../core/explain/target';
 import { maxAbs, formatShape } from '../../core/tensor';
 import { parse } from '../args';
 import { MODEL_OPTIONS, parseTarget, withModel } from '../common';
-import { printJson, writeNpy } from '../output';
+import { printJson, terminalText, writeNpy } from '../output';
 
 export const usage = 'convlens gradient MODEL INPUT --wrt TENSOR[,TENSOR...] [--target CLASS|top] [--output NAME] [--out FILE.npy | --out-dir DIR] [--json]';
 
@@ -27,18 +27,18 @@ export async function gradient(argv: string[]): Promise<void> {
     const { target, output: outputValue } = await resolveTarget(ctx.model, input.tensor, { kind: 'class', index: parseTarget(values.target), output });
     // Through the explanation methods' gradients, so an all-zero gradient is refused the same way.
     const { gradients } = await gradientsOf({ model: ctx.model, input: input.tensor, target }, target, outputValue.dims, input.tensor, wrt);
-    const files: Record<string, string> = {};
+    const files = new Map<string, string>();
     for (const name of wrt) {
       const file = typeof values.out === 'string' ? values.out : typeof values['out-dir'] === 'string' ? path.join(values['out-dir'], fileNameFor(name)) : undefined;
-      if (file) files[name] = writeNpy(file, gradients[name]);
+      if (file) files.set(name, writeNpy(file, gradients[name]));
     }
-    const described = wrt.map((name) => ({ tensor: name, shape: gradients[name].dims, maxAbs: maxAbs(gradients[name].data as Float32Array), file: files[name] }));
+    const described = wrt.map((name) => ({ tensor: name, shape: gradients[name].dims, maxAbs: maxAbs(gradients[name].data as Float32Array), file: files.get(name) }));
     if (values.json) {
       printJson({ target: target.kind === 'class' ? { class: target.index, label: ctx.labelOf(target.index) } : target, output: target.output, gradients: described });
       return;
     }
     const about = target.kind === 'class' ? `${target.output}[${target.index}] (${ctx.labelOf(target.index)})` : target.output;
-    for (const g of described) console.log(`∂ ${about} / ∂ ${g.tensor}: ${formatShape(g.shape)}, max |grad| ${g.maxAbs.toExponential(3)}${g.file ? ` → ${g.file}` : ''}`);
-    if (Object.keys(files).length === 0) console.log('(give --out FILE.npy or --out-dir DIR to save the gradients)');
+    for (const g of described) console.log(`∂ ${terminalText(about)} / ∂ ${terminalText(g.tensor)}: ${formatShape(g.shape)}, max |grad| ${g.maxAbs.toExponential(3)}${g.file ? ` → ${g.file}` : ''}`);
+    if (files.size === 0) console.log('(give --out FILE.npy or --out-dir DIR to save the gradients)');
   });
 }

@@ -13,7 +13,7 @@ import { minMax } from '../../core/explain/postprocess';
 import { FloatTensor, Tensor } from '../../core/tensor';
 import { intOption, listOption, numberOption, parse } from '../args';
 import { MODEL_OPTIONS, parseTarget, withModel } from '../common';
-import { fixed, printJson, printTable, writeFile } from '../output';
+import { fixed, printJson, printTable, terminalText, writeFile } from '../output';
 
 /** A [3, H, W] (or [1, H, W]) image in [0, 1] as PNG bytes. */
 function chwToPng(t: FloatTensor): Uint8Array {
@@ -55,7 +55,7 @@ export async function receptiveField(argv: string[]): Promise<void> {
     console.log(`receptive fields in input pixels (input ${report.inputSize.join('×')})`);
     printTable([['tensor', 'op', 'size', 'jump', 'start'], ...fields.map((f) => [f.tensor, f.opType, f.global ? 'whole input' : f.size.join('×'), f.jump.join('×'), f.start.join(', ')])]);
     if (!layer && report.unresolved.length) console.log(`${report.unresolved.length} tensors not described (e.g. ${report.unresolved[0].opType}: ${report.unresolved[0].reason})`);
-    if (effective) console.log(`effective receptive field of ${layer} at unit ${effective.unit.join(',')}: ${effective.area} pixels hold ${effective.massFraction * 100}% of the gradient (side ≈ ${fixed(effective.side, 1)})${written ? ` → ${written}` : ''}`);
+    if (effective) console.log(`effective receptive field of ${terminalText(layer ?? '')} at unit ${effective.unit.join(',')}: ${effective.area} pixels hold ${effective.massFraction * 100}% of the gradient (side ≈ ${fixed(effective.side, 1)})${written ? ` → ${written}` : ''}`);
   });
 }
 
@@ -72,7 +72,7 @@ export async function visualizeFilter(argv: string[]): Promise<void> {
       const k = firstLayerKernels(ctx.model);
       const file = writeFile(path.join(dir, 'first-layer-kernels.png'), chwToPng(kernelMontage(k.kernels)));
       if (values.json) printJson({ node: k.node, kernels: k.kernels.length, rgb: k.rgb, file });
-      else console.log(`${k.kernels.length} kernels of ${k.node} (${k.rgb ? 'RGB' : 'per channel'}) → ${file}`);
+      else console.log(`${k.kernels.length} kernels of ${terminalText(k.node)} (${k.rgb ? 'RGB' : 'per channel'}) → ${file}`);
       return;
     }
     const spec = ctx.preprocessing?.spec;
@@ -125,7 +125,7 @@ export async function attention(argv: string[]): Promise<void> {
       return;
     }
     console.log(`${maps.length} attention layers; tokens: ${grid.prefix} prefix + ${grid.rows}×${grid.cols} patches`);
-    maps.forEach((m, i) => console.log(`  ${m.layer.tensor}: ${m.layer.heads} heads → ${files[i]}`));
+    maps.forEach((m, i) => console.log(`  ${terminalText(m.layer.tensor)}: ${m.layer.heads} heads → ${files[i]}`));
     console.log(`attention rollout (${fusion} over heads) → ${rolloutFile}`);
   });
 }
@@ -148,6 +148,6 @@ export async function sanityCheck(argv: string[]): Promise<void> {
     console.log(`${method}: maps of models randomised from the top layer down, compared with the trained model's`);
     printTable([['randomised down to', 'rank corr |map|', 'signed', 'SSIM'], ...result.steps.map((s) => [s.layer, fixed(s.spearman, 3), fixed(s.signedSpearman, 3), fixed(s.ssim, 3)])]);
     console.log(result.verdict);
-    for (const note of result.notes) console.log(`  · ${note}`);
+    for (const note of result.notes) console.log(`  · ${terminalText(note)}`);
   });
 }

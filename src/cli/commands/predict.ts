@@ -1,6 +1,6 @@
 import { parse, intOption } from '../args';
 import { MODEL_OPTIONS, withModel } from '../common';
-import { fixed, printJson, printTable, writeNpy } from '../output';
+import { fixed, printJson, printTable, terminalText, writeNpy } from '../output';
 
 export const usage = 'convlens predict MODEL INPUT [--top K] [--json] [--out logits.npy] [--provider auto|cuda|cpu]';
 
@@ -15,7 +15,7 @@ export async function predict(argv: string[]): Promise<void> {
       printJson({ model: positionals[0], input: positionals[1], inputDescription: input.description, preprocessing: ctx.preprocessing?.explanation, top: top[0], logitsFile: written });
       return;
     }
-    console.log(`${positionals[1]} (${input.description}) → ${ctx.name}`);
+    console.log(terminalText(`${positionals[1]} (${input.description}) → ${ctx.name}`));
     printTable(top[0].map((p, i) => [`${i + 1}.`, p.label, `${(p.probability * 100).toFixed(1)}%`, `logit ${fixed(p.logit, 3)}`, `#${p.index}`]));
     if (written) console.log(`logits written to ${written}`);
   });

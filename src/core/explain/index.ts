@@ -38,7 +38,8 @@ export function methodNames(): string[] {
 }
 
 export function methodByName(name: string): ExplanationMethod {
-  const method = METHODS[name];
+  // Object.hasOwn: 'constructor' or '__proto__' is an unknown method, not Object.prototype's.
+  const method = Object.hasOwn(METHODS, name) ? METHODS[name] : undefined;
   if (!method) throw new ExplainError(`unknown explanation method '${name}'; the methods are ${methodNames().join(', ')}`);
   return method;
 }

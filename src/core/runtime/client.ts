@@ -122,6 +122,9 @@ export class ComputeClient {
     this.failAll(new CancelledError('the compute worker was stopped'));
     if (!worker || worker.exitCode !== null || worker.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    // An idle worker is unref'd: held again, so a caller awaiting dispose() sees it end rather
+    // than its process exiting in between with the rest of its work undone.
+    worker.ref();
     worker.kill();
     await exited;
   }

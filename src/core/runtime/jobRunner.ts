@@ -10,16 +10,19 @@ import { Explanation, Target, explain, methodByName, methodNames } from '../expl
 import { deletionInsertion } from '../explain/faithfulness';
 import { resolveLayer } from '../explain/layer';
 import { minMax } from '../explain/postprocess';
+import { throwIfCancelled } from '../explain/forward';
 import { describeTarget, resolveTarget, seedFor } from '../explain/target';
 import { FloatImage } from '../image/image';
 import { decodeImage } from '../image/decode';
 import { encodePng, rgbToRgba } from '../image/overlay';
 import { resizeBilinear } from '../image/resize';
+import type { LayerInfo, ModelSummary } from '../model';
 import { formatNpy } from '../npy';
 import { preprocessImage } from '../preprocess';
 import { renderPng } from '../render';
 import { Tensor } from '../tensor';
 import { JobArgs, JobContext, JobHandlers, JobName, JobResult, WorkerStatus } from './jobs';
+import type { RuntimeSession } from './session';
 import { datasetJobs, forgetDatasets, keptDatasetCount } from './jobs/dataset';
 import { insideJobs } from './jobs/inside';
 import { layerTensor } from './jobs/state';
@@ -80,12 +83,44 @@ async function gradientProblem(ctx: ModelContext): Promise<{ problem?: string; c
   }
 }
 
-async function openModel({ modelPath, provider, preprocessing, settingsFolder, activationMemory, decode }: JobArgs<'openModel'>): Promise<ModelView> {
+/**
+ * Opens a model in phases (decode, summary, layer shapes, session, gradient check) with progress,
+ * stopping between them when cancelled; a cancelled or failed open leaves the model closed. A
+ * phase stuck in one native call is ended by the client killing the worker after its grace period.
+ */
+async function openModel({ modelPath, provider, preprocessing, settingsFolder, activationMemory, decode }: JobArgs<'openModel'>, job: JobContext): Promise<ModelView> {
   await closeModel({ modelPath });
+  const name = path.basename(modelPath);
+  job.progress(0, `reading ${name}`);
   const ctx = ModelContext.open(modelPath, { provider, preprocessing, settingsFolder, activationMemory, decode });
   contexts.set(modelPath, ctx);
-  const summary = ctx.model.summary();
-  const [layers, runtime, gradients] = await Promise.all([ctx.model.layers(), ctx.model.baseSession(), gradientProblem(ctx)]);
+  try {
+    throwIfCancelled(job.signal);
+    job.progress(0.2, `summarising ${ctx.model.graph.node.length} nodes`);
+    const summary = ctx.model.summary();
+    throwIfCancelled(job.signal);
+    job.progress(0.3, 'finding layer shapes');
+    const layers = await ctx.model.layers();
+    throwIfCancelled(job.signal);
+    job.progress(0.6, 'starting the runtime');
+    const runtime = await ctx.model.baseSession();
+    throwIfCancelled(job.signal);
+    job.progress(0.8, 'checking gradients');
+    // A graph too large to probe is too large to check gradients on in reasonable time.
+    const gradients = ctx.model.shapeProbeLimit ? { problem: ctx.model.shapeProbeLimit } : await gradientProblem(ctx);
+    throwIfCancelled(job.signal);
+    return modelView(modelPath, ctx, summary, layers, runtime, gradients);
+  } catch (err) {
+    // A newer open of the same file (a reopen) may have replaced this one: close only our own.
+    if (contexts.get(modelPath) === ctx) await closeModel({ modelPath });
+    else await ctx.dispose();
+    throw err;
+  }
+}
+
+function modelView(
+  modelPath: string, ctx: ModelContext, summary: ModelSummary, layers: LayerInfo[], runtime: RuntimeSession, gradients: { problem?: string; camLayer?: string },
+): ModelView {
   return {
     name: path.basename(modelPath),
     path: modelPath,
@@ -251,7 +286,7 @@ const handlers: Handlers = {
 };
 
 export function runJob<J extends JobName>(job: J, args: JobArgs<J>, ctx: JobContext): Promise<JobResult<J>> {
-  const handler = handlers[job] as Handlers[J] | undefined;
+  const handler = Object.hasOwn(handlers, job) ? (handlers[job] as Handlers[J]) : undefined;
   if (!handler) return Promise.reject(new Error(`unknown job '${job}'`));
   return handler(args, ctx);
 }

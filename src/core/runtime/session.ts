@@ -17,8 +17,8 @@ function options(provider: Provider): ort.InferenceSession.SessionOptions {
   return {
     executionProviders: [provider],
     graphOptimizationLevel: 'all',
-    // Errors reach the user as exceptions; keep onnxruntime's own log for warnings it cannot raise.
-    logSeverityLevel: 3,
+    // Errors reach the user as exceptions; onnxruntime's own (coloured) log lines stay off the terminal.
+    logSeverityLevel: 4,
   };
 }
 
@@ -92,10 +92,11 @@ export async function run(
   feeds: Record<string, Tensor>,
   outputs?: string[],
 ): Promise<Record<string, Tensor>> {
-  const ortFeeds: Record<string, ort.Tensor> = {};
+  // Without a prototype, a tensor named '__proto__' is a key like any other.
+  const ortFeeds: Record<string, ort.Tensor> = Object.create(null);
   for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = toOrt(t);
   const result = outputs ? await rs.session.run(ortFeeds, outputs) : await rs.session.run(ortFeeds);
-  const out: Record<string, Tensor> = {};
+  const out: Record<string, Tensor> = Object.create(null);
   for (const [name, t] of Object.entries(result)) out[name] = fromOrt(t);
   return out;
 }
