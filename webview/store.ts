@@ -73,6 +73,10 @@ const MODEL_RESULTS = { ...DATASET_RESULTS, dataset: undefined, fields: undefine
 
 type Listener = (state: State) => void;
 
+export function isRunning(s: State, ...kinds: RequestKind[]): boolean {
+  return [...s.requests.values()].some((r) => kinds.includes(r.kind));
+}
+
 export class Store {
   state: State;
   private readonly listeners: Listener[] = [];

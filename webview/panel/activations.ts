@@ -2,13 +2,11 @@
 // (mean, max, % zeros), dead channels flagged, the channel's Grad-CAM weight for the top-1 class
 // when gradients are available; click or Enter enlarges a channel.
 import type { ActivationsView, ChannelView } from '../../src/protocol';
-import { formatShape, h, initRoving, percent, replaceChildren, rovingFocus, selectOption, setOptions } from '../dom';
+import { formatShape, h, initRoving, percent, replaceChildren, rovingFocus, Select, selectOption, setOptions } from '../dom';
 import { newRequestId, post } from '../host';
 import { drawMap } from '../overlay';
 import { State, Store } from '../store';
-import { camLayers, layerLabel } from './explain';
-
-type Select = HTMLElement & { value: string };
+import { camLayers, layerLabel } from '../pickers';
 
 const SORTS: { value: string; label: string; key: (c: ChannelView) => number }[] = [
   { value: 'index', label: 'channel index', key: (c) => c.index },

@@ -2,18 +2,17 @@
 // faithfulness scores (deletion AUC: lower is better; insertion AUC: higher is better; pointing
 // game when the image has a box), so a user sees which explanation the model actually follows.
 import type { ExplanationView, Prediction } from '../../src/protocol';
-import { h, replaceChildren, setOptions } from '../dom';
+import { h, replaceChildren, Select, setOptions } from '../dom';
 import { OverlayFigure } from '../figure';
 import { newRequestId, post } from '../host';
 import { State, Store } from '../store';
-import { exportButtons, layerLabel, layerOptions } from './explain';
+import { layerLabel, layerOptions } from '../pickers';
+import { exportButtons } from '../explanationExports';
 import { TargetChooser } from './target';
 
 const DEFAULT_TICKED = 3;
 
 type Checkbox = HTMLElement & { checked: boolean; value: string };
-type Select = HTMLElement & { value: string };
-
 export class CompareTab {
   readonly element: HTMLElement;
   private readonly checks = h('div', { class: 'method-checks', role: 'group', 'aria-label': 'Methods to compare' });

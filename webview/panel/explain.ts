@@ -1,36 +1,14 @@
 // The Explain tab: predictions, the explanation controls (method, layer for CAM methods, class
 // target, Run) and the result as an overlay with its notes and exports.
-import type { ExplanationView, LayerView, MethodView, Prediction } from '../../src/protocol';
-import { formatShape, h, replaceChildren, setOptions } from '../dom';
+import type { ExplanationView, MethodView, Prediction } from '../../src/protocol';
+import { h, replaceChildren, Select, setOptions } from '../dom';
+import { exportButtons } from '../explanationExports';
 import { DisplayControls, OverlayFigure } from '../figure';
 import { newRequestId, post } from '../host';
+import { layerLabel, layerOptions, methodOptions } from '../pickers';
 import { State, Store } from '../store';
 import { PredictionList } from './predictions';
 import { TargetChooser } from './target';
-
-type Select = HTMLElement & { value: string };
-
-/** Layers a CAM can use: those with a 4-D (N, C, H, W) output. */
-export function camLayers(layers: LayerView[]): LayerView[] {
-  return layers.filter((l) => l.shape?.length === 4);
-}
-
-export function layerOptions(s: State): { value: string; label: string; description?: string }[] {
-  const chosen = s.model?.layers.find((l) => l.name === s.model?.defaultCamLayer);
-  const autoName = chosen?.scope ?? s.model?.defaultCamLayer;
-  const auto = { value: 'auto', label: autoName ? `auto (${autoName})` : 'auto' };
-  return [auto, ...camLayers(s.model?.layers ?? []).map((l) => ({ value: l.name, label: l.scope ?? l.name, description: `${l.opType} ${formatShape(l.shape)}` }))];
-}
-
-/** A layer as users know it (its module scope) from a tensor or node name. */
-export function layerLabel(model: State['model'], layer: string): string {
-  const found = model?.layers.find((l) => l.tensor === layer || l.name === layer);
-  return found?.scope ?? found?.name ?? layer;
-}
-
-export function methodOptions(methods: MethodView[]): { value: string; label: string; description: string }[] {
-  return methods.map((m) => ({ value: m.name, label: m.title, description: m.kind }));
-}
 
 export class ExplainTab {
   readonly element: HTMLElement;
@@ -143,13 +121,6 @@ export class ExplainTab {
     replaceChildren(this.exports, exportButtons(e.id));
     replaceChildren(this.notes, [...e.notes, `Computed in ${e.seconds.toFixed(2)} s.`].map((n) => h('li', {}, n)));
   }
-}
-
-export function exportButtons(explanationId: string): HTMLElement[] {
-  return [
-    h('vscode-button', { secondary: true, class: 'export-png', onClick: () => post({ type: 'export', explanationId, format: 'png' }) }, 'Export PNG'),
-    h('vscode-button', { secondary: true, class: 'export-npy', onClick: () => post({ type: 'export', explanationId, format: 'npy' }) }, 'Export .npy'),
-  ];
 }
 
 function field(label: string, control: HTMLElement): HTMLElement {

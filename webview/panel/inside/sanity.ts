@@ -3,16 +3,13 @@
 // layers are re-initialised one after another from the output side. A line chart shows the rank
 // correlation of |map| (and SSIM, and the signed rank correlation) after each step, with the
 // threshold; the verdict says whether the maps depend on what the model learned.
-import type { SanityCheckView } from '../../src/protocol';
-import { h, replaceChildren, setOptions } from '../dom';
-import { newRequestId, post } from '../host';
-import { drawOverlay, loadImage } from '../overlay';
-import { State, Store } from '../store';
-import { s } from '../svg';
-import { isRunning } from './dataset';
-import { layerOptions, methodOptions } from './explain';
-
-type Select = HTMLElement & { value: string };
+import type { SanityCheckView } from '../../../src/protocol';
+import { h, replaceChildren, Select, setOptions } from '../../dom';
+import { newRequestId, post } from '../../host';
+import { drawOverlay, loadImage } from '../../overlay';
+import { isRunning, State, Store } from '../../store';
+import { s } from '../../svg';
+import { layerOptions, methodOptions } from '../../pickers';
 
 const WIDTH = 420;
 const HEIGHT = 220;

@@ -1,13 +1,10 @@
 // Which channels of the dataset's layer matter for a class: mean gradient × activation over the
 // images the network assigns to the class, and on request the drop of the class logit when each of
 // the top channels is zeroed (ablation), side by side as bars.
-import type { ImportanceView } from '../../src/protocol';
-import { h, replaceChildren, setOptions } from '../dom';
-import { newRequestId, post } from '../host';
-import { State, Store } from '../store';
-import { isRunning } from './dataset';
-
-type Select = HTMLElement & { value: string };
+import type { ImportanceView } from '../../../src/protocol';
+import { h, replaceChildren, Select, setOptions } from '../../dom';
+import { newRequestId, post } from '../../host';
+import { isRunning, State, Store } from '../../store';
 
 /** Channels shown (and ablated). */
 const TOP = 16;

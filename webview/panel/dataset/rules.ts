@@ -4,14 +4,11 @@
 // channel fires most with its activation map — so a rule can be read by looking at it. A channel
 // is its activation's mean or max over the image (the pooling choice); channels the mark check
 // found responding to a planted mark are flagged in the rules.
-import type { ChannelExemplarView, MarkCheckView, RuleView, RulesView } from '../../src/protocol';
-import { h, percent, replaceChildren, setOptions } from '../dom';
-import { newRequestId, post } from '../host';
-import { drawMap, drawOverlay, loadImage } from '../overlay';
-import { State, Store } from '../store';
-import { isRunning } from './dataset';
-
-type Select = HTMLElement & { value: string };
+import type { ChannelExemplarView, MarkCheckView, RuleView, RulesView } from '../../../src/protocol';
+import { h, percent, replaceChildren, Select, setOptions } from '../../dom';
+import { newRequestId, post } from '../../host';
+import { drawMap, drawOverlay, loadImage } from '../../overlay';
+import { isRunning, State, Store } from '../../store';
 
 const DEPTHS = [1, 2, 3, 4, 5, 6];
 const MIN_LEAVES = [1, 2, 3, 5, 10, 20, 50];

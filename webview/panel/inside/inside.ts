@@ -3,16 +3,13 @@
 // images that maximise chosen channels of a layer (feature visualisation), attention maps and
 // rollout for models with self-attention, and the randomisation sanity check of an explanation
 // method (sanity.ts).
-import type { AttentionView, EffectiveFieldView, GalleryView, KernelsView, MapData, ReceptiveFieldsView } from '../../src/protocol';
-import { h, replaceChildren, selectOption, setOptions } from '../dom';
-import { newRequestId, post } from '../host';
-import { drawMap, drawOverlay, loadImage } from '../overlay';
-import { RequestKind, State, Store } from '../store';
-import { datasetLayerOptions, isRunning } from './dataset';
-import { layerLabel } from './explain';
+import type { AttentionView, EffectiveFieldView, GalleryView, KernelsView, MapData, ReceptiveFieldsView } from '../../../src/protocol';
+import { h, replaceChildren, Select, selectOption, setOptions } from '../../dom';
+import { newRequestId, post } from '../../host';
+import { drawMap, drawOverlay, loadImage } from '../../overlay';
+import { isRunning, RequestKind, State, Store } from '../../store';
+import { datasetLayerOptions, layerLabel } from '../../pickers';
 import { SanitySection } from './sanity';
-
-type Select = HTMLElement & { value: string };
 
 export class InsideTab {
   readonly element: HTMLElement;

@@ -3,11 +3,10 @@
 // by at least minEffect standard deviations respond to the mark; marked images whose prediction
 // changes relied on it. The verdict says whether the distilled rules test a mark channel (as the
 // CLI's `convlens rules --marks`), and the changed images open in Explain.
-import type { MarkCheckView, MarksFileView, RulesView } from '../../src/protocol';
-import { h, replaceChildren } from '../dom';
-import { newRequestId, post } from '../host';
-import { State, Store } from '../store';
-import { isRunning } from './dataset';
+import type { MarkCheckView, MarksFileView, RulesView } from '../../../src/protocol';
+import { h, replaceChildren } from '../../dom';
+import { newRequestId, post } from '../../host';
+import { isRunning, State, Store } from '../../store';
 import { Pooling } from './rules';
 
 /** Changed images shown as thumbnails. */

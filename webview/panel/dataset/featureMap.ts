@@ -2,14 +2,12 @@
 // UMAP: one point per image, coloured by folder label, prediction or correctness; misclassified
 // images are drawn larger with a ring, on top. Hovering (or arrow keys on the focused map) shows
 // the image, clicking (or Enter) opens it in the Explain tab.
-import type { DatasetView, EmbeddingView } from '../../src/protocol';
-import { h, percent, replaceChildren, setOptions } from '../dom';
-import { newRequestId, post } from '../host';
-import { State, Store } from '../store';
-import { CORRECT_COLOR, WRONG_COLOR, classColor, s } from '../svg';
-import { isRunning } from './dataset';
+import type { DatasetView, EmbeddingView } from '../../../src/protocol';
+import { h, percent, replaceChildren, Select, setOptions } from '../../dom';
+import { newRequestId, post } from '../../host';
+import { isRunning, State, Store } from '../../store';
+import { CORRECT_COLOR, WRONG_COLOR, classColor, s } from '../../svg';
 
-type Select = HTMLElement & { value: string };
 type ColourBy = 'label' | 'prediction' | 'correct';
 
 const WIDTH = 560;

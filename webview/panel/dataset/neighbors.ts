@@ -1,13 +1,10 @@
 // Case-based explanation: the dataset images most like the selected image in the network's feature
 // space, with their folder labels and predictions (a neighbour the network predicts differently, or
 // whose label differs, is marked). Once shown, they follow the selected image.
-import type { NeighborsView } from '../../src/protocol';
-import { h, replaceChildren, setOptions } from '../dom';
-import { newRequestId, post } from '../host';
-import { State, Store } from '../store';
-import { isRunning } from './dataset';
-
-type Select = HTMLElement & { value: string };
+import type { NeighborsView } from '../../../src/protocol';
+import { h, replaceChildren, Select, setOptions } from '../../dom';
+import { newRequestId, post } from '../../host';
+import { isRunning, State, Store } from '../../store';
 
 export class NeighborsSection {
   readonly element: HTMLElement;
