@@ -1,6 +1,7 @@
 // The one message protocol between the extension host and the webviews (model panel and side
 // view). Both sides import these types; the host validates every incoming message with
 // parseWebviewMessage before acting on it.
+import type { ExplanationMethod } from './core/explain/types';
 
 /** Which output element an explanation explains. */
 export type TargetSpec =
@@ -44,13 +45,12 @@ export interface ModelView {
   defaultCamLayer?: string;
 }
 
-export interface MethodView {
-  name: string;
-  title: string;
-  kind: 'cam' | 'gradient' | 'perturbation';
-  needsGradients: boolean;
-  formula: string;
-}
+/**
+ * What the views know of an explanation method: its descriptor (src/core/explain/types.ts) less
+ * the code and the paper reference, picked by methodView there. The Explain tab shows the Layer
+ * picker for methods with `usesLayer` and an option control per OptionSpec.
+ */
+export type MethodView = Pick<ExplanationMethod, 'name' | 'title' | 'kind' | 'needsGradients' | 'usesLayer' | 'formula' | 'options'>;
 
 export interface ImageView {
   id: string;
@@ -409,7 +409,8 @@ export type WebviewToHost =
   | { type: 'pickImages' }
   | { type: 'dropImages'; files: { name: string; base64: string }[] }
   | { type: 'selectImage'; imageId: string }
-  | { type: 'explain'; requestId: string; imageId: string; method: string; layer: string; target: TargetSpec }
+  /** `options`: method options by OptionSpec name, as typed (the worker parses and checks them against the specs). */
+  | { type: 'explain'; requestId: string; imageId: string; method: string; layer: string; target: TargetSpec; options?: Record<string, string> }
   | { type: 'compare'; requestId: string; imageId: string; methods: string[]; layer: string; target: TargetSpec }
   | { type: 'activations'; requestId: string; imageId: string; layer: string; target: TargetSpec }
   | { type: 'cancel'; requestId: string }
@@ -465,6 +466,13 @@ function isTarget(v: unknown): v is TargetSpec {
   }
 }
 
+// At most a few dozen options, named as OptionSpecs are, each a short string.
+function isMethodOptions(v: unknown): boolean {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const entries = Object.entries(v);
+  return entries.length <= 32 && entries.every(([name, value]) => /^\w{1,64}$/.test(name) && typeof value === 'string' && value.length <= 256);
+}
+
 function isDroppedFiles(v: unknown): boolean {
   if (!Array.isArray(v) || v.length === 0 || v.length > 64) return false;
   let total = 0;
@@ -482,7 +490,7 @@ const FIELDS: { [K in WebviewToHost['type']]: Record<string, Check> } = {
   pickImages: {},
   dropImages: { files: isDroppedFiles },
   selectImage: { imageId: isId },
-  explain: { requestId: isId, imageId: isId, method: isMethod, layer: isString, target: isTarget },
+  explain: { requestId: isId, imageId: isId, method: isMethod, layer: isString, target: isTarget, options: optional(isMethodOptions) },
   compare: {
     requestId: isId, imageId: isId, layer: isString, target: isTarget,
     methods: (v) => Array.isArray(v) && v.length > 0 && v.length <= 20 && v.every(isMethod),

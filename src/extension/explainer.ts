@@ -334,7 +334,7 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
     await this.track(request.requestId, title, visibility, async (signal, onProgress) => {
       void this.predict(request.imageId);
       const explanation = await this.deps.client.call('explain', {
-        modelPath, imageId: request.imageId, method: request.method, layer: request.layer, target: request.target,
+        modelPath, imageId: request.imageId, method: request.method, layer: request.layer, target: request.target, options: request.options,
       }, { signal, onProgress });
       this.post({ type: 'explanation', requestId: request.requestId, explanation });
     });
@@ -349,8 +349,9 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
     await this.track(request.requestId, `Comparing ${titles.join(', ')}`, 'notification', async (signal, onProgress) => {
       for (const [i, method] of request.methods.entries()) {
         const step = (fraction: number, message: string) => onProgress((i + fraction) / request.methods.length, `${titles[i]}: ${message}`);
+        // The Compare tab ranks the maps by their deletion and insertion scores.
         const explanation = await this.deps.client.call('explain', {
-          modelPath, imageId: request.imageId, method, layer: request.layer, target: request.target,
+          modelPath, imageId: request.imageId, method, layer: request.layer, target: request.target, faithfulness: true,
         }, { signal, onProgress: step });
         this.post({ type: 'explanation', requestId: request.requestId, explanation });
       }

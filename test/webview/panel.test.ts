@@ -121,6 +121,48 @@ describe('webview: model panel in Chromium', function () {
     await assertClean(wp);
   });
 
+  it('the Layer picker shows exactly for methods that work at a layer; Guided Grad-CAM runs at the layer chosen', async () => {
+    const wp = await loaded();
+    const f = ctx.fixtures();
+    const page = wp.page;
+    await openTab(wp, 'explain');
+    const layerShown = async () => page.$eval('#layer', (el) => !el.closest('[hidden]'));
+    for (const m of f.methods) {
+      await choose(page, 'method', m.title);
+      assert.strictEqual(await layerShown(), m.usesLayer, `${m.name}: layer picker shown iff usesLayer`);
+    }
+    const guided = f.methods.find((m) => m.name === 'guided-gradcam')!;
+    assert.ok(guided.usesLayer && guided.kind !== 'cam', 'Guided Grad-CAM works at a layer without being a CAM');
+    await choose(page, 'method', guided.title);
+    const camLayer = f.model.layers.find((l) => l.shape?.length === 4 && l.name !== f.model.defaultCamLayer)!;
+    await choose(page, 'layer', camLayer.scope!);
+    await page.click('#run');
+    const explain = await wp.waitForPost('explain');
+    assert.ok(parseWebviewMessage(explain), 'explain message is well-formed');
+    assert.deepStrictEqual([explain.method, explain.layer], ['guided-gradcam', camLayer.name]);
+    await assertClean(wp);
+  });
+
+  it('option controls come from the method\'s OptionSpecs; changed values are posted with the explain request', async () => {
+    const wp = await loaded();
+    const f = ctx.fixtures();
+    const page = wp.page;
+    await openTab(wp, 'explain');
+    const ig = f.methods.find((m) => m.name === 'integrated-gradients')!;
+    await choose(page, 'method', ig.title);
+    const shown = await page.$$eval('.method-options [data-option]', (els) => els.map((el) => [el.getAttribute('data-option'), (el as HTMLElement & { value: string }).value]));
+    assert.deepStrictEqual(shown, ig.options.map((o) => [o.name, Array.isArray(o.default) ? o.default.join(',') : String(o.default)]));
+    await page.fill('#option-steps >> input', '12');
+    await choose(page, 'option-method', 'riemann_trapezoid');
+    await page.click('#run');
+    const explain = await wp.waitForPost('explain');
+    assert.ok(parseWebviewMessage(explain), 'explain message with options is well-formed');
+    assert.deepStrictEqual(explain.options, { steps: '12', method: 'riemann_trapezoid' });
+    assert.strictEqual(parseWebviewMessage({ ...explain, options: { steps: 12 } }), undefined, 'options travel as strings');
+    assert.strictEqual(parseWebviewMessage({ ...explain, options: { 'no such/option': '1' } }), undefined, 'option names are checked');
+    await assertClean(wp);
+  });
+
   it('every method the core offers can be requested: its explain and compare messages pass the protocol check', () => {
     const rejected = ctx.fixtures().methods.map((m) => m.name).filter((method) =>
       !parseWebviewMessage({ type: 'explain', requestId: 'explain-1', imageId: 'img0', method, layer: 'auto', target: { kind: 'top' } }) ||

@@ -16,7 +16,7 @@ type Checkbox = HTMLElement & { checked: boolean; value: string };
 export class CompareTab {
   readonly element: HTMLElement;
   private readonly checks = h('div', { class: 'method-checks', role: 'group', 'aria-label': 'Methods to compare' });
-  private readonly layer = h('vscode-single-select', { id: 'compare-layer', label: 'Layer for CAM methods' }) as Select;
+  private readonly layer = h('vscode-single-select', { id: 'compare-layer', label: 'Layer for methods at a layer' }) as Select;
   private readonly target = new TargetChooser('compare-');
   private readonly run = h('vscode-button', { id: 'compare-run' }, 'Compare');
   private readonly results = h('div', { class: 'compare-grid', 'aria-live': 'polite' });
@@ -29,7 +29,7 @@ export class CompareTab {
       h('h3', {}, 'Compare methods'),
       this.checks,
       h('div', { class: 'compare-row' },
-        h('div', { class: 'field' }, h('span', { class: 'field-label' }, 'Layer (CAM)'), this.layer),
+        h('div', { class: 'field' }, h('span', { class: 'field-label' }, 'Layer (methods at a layer)'), this.layer),
         h('div', { class: 'field' }, h('span', { class: 'field-label' }, 'Target'), this.target.element),
         h('div', { class: 'run-row' }, this.run)));
     this.element = h('div', { class: 'compare' }, form, this.results);

@@ -1,10 +1,11 @@
-// The Explain tab: predictions, the explanation controls (method, layer for CAM methods, class
-// target, Run) and the result as an overlay with its notes and exports.
+// The Explain tab: predictions, the explanation controls (method, its options, the layer for
+// methods that work at one, class target, Run) and the result as an overlay with its notes and exports.
 import type { ExplanationView, MethodView, Prediction } from '../../src/protocol';
 import { h, replaceChildren, Select, setOptions } from '../dom';
 import { exportButtons } from '../explanationExports';
 import { DisplayControls, OverlayFigure } from '../figure';
 import { newRequestId, post } from '../host';
+import { MethodOptions } from '../methodOptions';
 import { layerLabel, layerOptions, methodOptions } from '../pickers';
 import { State, Store } from '../store';
 import { PredictionList } from './predictions';
@@ -15,7 +16,9 @@ export class ExplainTab {
   private readonly predictions = new PredictionList((index) => this.target.chooseClass(index));
   private readonly method = h('vscode-single-select', { id: 'method', label: 'Method' }) as Select;
   private readonly layer = h('vscode-single-select', { id: 'layer', label: 'Layer' }) as Select;
+  private readonly layerField = field('Layer', this.layer);
   private readonly formula = h('p', { class: 'formula muted small' });
+  private readonly options = new MethodOptions();
   private readonly target = new TargetChooser();
   private readonly run = h('vscode-button', { id: 'run' }, 'Run');
   private readonly figure = new OverlayFigure('Explanation overlay');
@@ -35,7 +38,8 @@ export class ExplainTab {
     const controls = h('section', { class: 'card controls', 'aria-label': 'Explanation settings' },
       h('h3', {}, 'Explain'),
       field('Method', this.method), this.formula,
-      field('Layer', this.layer),
+      this.options.element,
+      this.layerField,
       field('Target', this.target.element),
       h('div', { class: 'run-row' }, this.run));
     const predictions = h('section', { class: 'card', 'aria-label': 'Predictions' }, h('h3', {}, 'Predictions'), this.predictions.element);
@@ -75,9 +79,9 @@ export class ExplainTab {
 
   private syncMethod(): void {
     const m = this.selectedMethod();
-    const cam = m?.kind === 'cam';
-    this.layer.toggleAttribute('disabled', !cam);
-    this.layer.title = cam ? '' : 'Only CAM methods use a layer';
+    // The method's descriptor says whether it works at a layer (Guided Grad-CAM does, without being a CAM).
+    this.layerField.hidden = !m?.usesLayer;
+    this.options.show(m);
     const problem = m?.needsGradients ? this.store.state.model?.gradientProblem : undefined;
     replaceChildren(this.formula, m?.formula ?? '', problem ? h('span', { class: 'warning' }, ` ${problem}`) : null);
   }
@@ -89,7 +93,11 @@ export class ExplainTab {
     if (!s.selectedImageId || !method || typeof target === 'string') return;
     const requestId = newRequestId('explain');
     this.store.startRequest(requestId, 'explain', `${method.title}…`);
-    post({ type: 'explain', requestId, imageId: s.selectedImageId, method: method.name, layer: method.kind === 'cam' ? this.layer.value || 'auto' : 'auto', target });
+    const options = this.options.changed();
+    post({
+      type: 'explain', requestId, imageId: s.selectedImageId, method: method.name, layer: method.usesLayer ? this.layer.value || 'auto' : 'auto', target,
+      ...(Object.keys(options).length > 0 ? { options } : {}),
+    });
   }
 
   private renderResult(s: State): void {

@@ -21,6 +21,7 @@ import { smoothGrad } from './smoothgrad';
 import { xGradCam } from './xgradcam';
 import { ExplainContext, ExplainError, Explanation, ExplanationMethod, OptionValue } from './types';
 import { nonFinite } from '../tensor';
+import type { MethodView } from '../../protocol';
 
 export type { ExplainContext, Explanation, ExplanationMethod, OptionSpec, OptionValue, ResolvedTarget, Target } from './types';
 export { ExplainError } from './types';
@@ -41,6 +42,11 @@ export function methodByName(name: string): ExplanationMethod {
   const method = METHODS[name];
   if (!method) throw new ExplainError(`unknown explanation method '${name}'; the methods are ${methodNames().join(', ')}`);
   return method;
+}
+
+/** The method as the views see it: every field of its descriptor except the code and the reference. */
+export function methodView(m: ExplanationMethod): MethodView {
+  return { name: m.name, title: m.title, kind: m.kind, needsGradients: m.needsGradients, usesLayer: m.usesLayer, formula: m.formula, options: m.options };
 }
 
 /** Runs a method by name, its options checked and completed with defaults. */

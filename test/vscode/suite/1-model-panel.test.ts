@@ -73,6 +73,23 @@ describe('model panel', () => {
     }
   });
 
+  it('compares methods with their faithfulness scores (deletion and insertion AUC in [0, 1])', async () => {
+    const { images, selected } = await nextMessage(api, panel(), 'images', opened);
+    const since = api.posted().length;
+    const methods = ['gradcam', 'saliency'];
+    await api.sendFromWebview(panel(), { type: 'compare', requestId: `e2e-compare-${since}`, imageId: selected ?? images[0].id, methods, layer: 'auto', target: { kind: 'top' } });
+    await nextMessage(api, panel(), 'done', since, (m) => m.requestId === `e2e-compare-${since}`, 120_000).catch((err: Error) => {
+      throw new Error(postedError(api, panel(), since) ?? err.message);
+    });
+    const explanations = api.posted().slice(since).filter((p) => p.view === panel() && p.message.type === 'explanation')
+      .map((p) => (p.message as Extract<typeof p.message, { type: 'explanation' }>).explanation);
+    assert.deepStrictEqual(explanations.map((e) => e.method), methods);
+    for (const e of explanations) {
+      const f = e.faithfulness;
+      assert.ok(f && [f.deletionAuc, f.insertionAuc].every((v) => v >= 0 && v <= 1), `${e.method} has faithfulness scores in [0, 1] (got ${JSON.stringify(f)})`);
+    }
+  });
+
   it('shows the model and its execution provider in the status bar', async function () {
     if (!bridge) return this.skip();
     const text = await waitFor('the ConvLens status bar item', async () => {

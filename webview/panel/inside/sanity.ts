@@ -25,7 +25,7 @@ const SERIES: { key: 'spearman' | 'ssim' | 'signedSpearman'; label: string; clas
 export class SanitySection {
   readonly element: HTMLElement;
   private readonly method = h('vscode-single-select', { id: 'sanity-method', label: 'Method' }) as Select;
-  private readonly layer = h('vscode-single-select', { id: 'sanity-layer', label: 'Layer (CAM methods)' }) as Select;
+  private readonly layer = h('vscode-single-select', { id: 'sanity-layer', label: 'Layer (methods at a layer)' }) as Select;
   private readonly run = h('vscode-button', { id: 'sanity-run' }, 'Run sanity check');
   private readonly body = h('div', { class: 'sanity-body', 'aria-live': 'polite' });
   private shown?: { sanity?: SanityCheckView; methods: State['methods']; model: State['model']; colormap: State['colormap'] };
@@ -37,7 +37,7 @@ export class SanitySection {
       h('p', { class: 'muted small' }, 'Re-initialises the weighted layers one after another from the output side and compares the method\'s map on the selected image with the trained model\'s. Maps that stay the same do not explain the model.'),
       h('div', { class: 'compare-row' },
         h('div', { class: 'field' }, h('span', { class: 'field-label' }, 'Method'), this.method),
-        h('div', { class: 'field' }, h('span', { class: 'field-label' }, 'Layer (CAM methods)'), this.layer),
+        h('div', { class: 'field' }, h('span', { class: 'field-label' }, 'Layer (methods at a layer)'), this.layer),
         h('div', { class: 'run-row' }, this.run)),
       this.body);
     store.subscribe((state) => this.render(state));
@@ -64,7 +64,7 @@ export class SanitySection {
     if (!imageId || !method) return;
     const requestId = newRequestId('sanity');
     this.store.startRequest(requestId, 'sanity', `Sanity check of ${method.title}…`);
-    post({ type: 'sanityCheck', requestId, imageId, method: method.name, layer: method.kind === 'cam' ? this.layer.value || 'auto' : 'auto' });
+    post({ type: 'sanityCheck', requestId, imageId, method: method.name, layer: method.usesLayer ? this.layer.value || 'auto' : 'auto' });
   }
 
   private renderResult(state: State): void {
