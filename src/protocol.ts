@@ -50,7 +50,7 @@ export interface ModelView {
  * the code and the paper reference, picked by methodView there. The Explain tab shows the Layer
  * picker for methods with `usesLayer` and an option control per OptionSpec.
  */
-export type MethodView = Pick<ExplanationMethod, 'name' | 'title' | 'kind' | 'needsGradients' | 'usesLayer' | 'formula' | 'options'>;
+export type MethodView = Pick<ExplanationMethod, 'name' | 'title' | 'kind' | 'needsGradients' | 'usesLayer' | 'targetIndependent' | 'formula' | 'options'>;
 
 export interface ImageView {
   id: string;
