@@ -7,6 +7,7 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
+import { FLAG_ALIASES, flagOf, optionFlags } from '../../src/cli/commands/explain';
 import { ModelContext } from '../../src/core/context';
 import { explain, methodByName, methodNames, methodView } from '../../src/core/explain';
 import { CancelledError } from '../../src/core/runtime/jobs';
@@ -36,6 +37,15 @@ describe('explanation methods: the contract of every registered method', functio
       assert.deepStrictEqual(JSON.parse(JSON.stringify(view)), view, `${name}: the view survives postMessage (plain JSON)`);
       for (const o of view.options) assert.ok(o.description.length > 0 && (o.type !== 'choice' || o.choices?.includes(String(o.default))), `${name}: option ${o.name} is described and its default is a choice`);
     }
+  });
+
+  it('every option of every method has a command-line flag (from its OptionSpec), old flag names are aliases', () => {
+    const flags = optionFlags();
+    for (const name of methodNames()) {
+      for (const o of methodByName(name).options) assert.strictEqual(flags.get(flagOf(o.name))?.name, o.name, `${name}: --${flagOf(o.name)} sets ${o.name}`);
+    }
+    for (const [alias, flag] of Object.entries(FLAG_ALIASES)) assert.strictEqual(flags.get(alias), flags.get(flag), `--${alias} is --${flag}`);
+    assert.strictEqual(flags.get('ig-method')?.name, 'method', '--ig-method sets integrated gradients\' method (--method names the explanation method)');
   });
 
   for (const name of methodNames()) {
