@@ -4,7 +4,6 @@
 import type { ExplanationView, Prediction } from '../../src/protocol';
 import { h, replaceChildren, Select, setOptions } from '../dom';
 import { OverlayFigure } from '../figure';
-import { newRequestId, post } from '../host';
 import { State, Store } from '../store';
 import { layerLabel, layerOptions } from '../pickers';
 import { exportButtons } from '../explanationExports';
@@ -62,10 +61,9 @@ export class CompareTab {
     if (!s.selectedImageId) return;
     if (methods.length === 0) return this.store.update({ error: { message: 'Tick at least one method to compare.' } });
     if (typeof target === 'string') return this.store.update({ error: { message: target } });
-    const requestId = newRequestId('compare');
-    this.store.update({ compare: { requestId, imageId: s.selectedImageId, methods, explanationIds: [] } });
-    this.store.startRequest(requestId, 'compare', `Comparing ${methods.length} methods…`);
-    post({ type: 'compare', requestId, imageId: s.selectedImageId, methods, layer: this.layer.value || 'auto', target });
+    const imageId = s.selectedImageId;
+    const requestId = this.store.request('compare', { imageId, methods, layer: this.layer.value || 'auto', target }, `Comparing ${methods.length} methods…`);
+    this.store.update({ compare: { requestId, imageId, methods, explanationIds: [] } });
   }
 
   private renderResults(s: State, running: boolean): void {

@@ -4,7 +4,6 @@ import type { ExplanationView, MethodView, Prediction } from '../../src/protocol
 import { h, replaceChildren, Select, setOptions } from '../dom';
 import { exportButtons } from '../explanationExports';
 import { DisplayControls, OverlayFigure } from '../figure';
-import { newRequestId, post } from '../host';
 import { MethodOptions } from '../methodOptions';
 import { layerLabel, layerOptions, methodOptions } from '../pickers';
 import { State, Store } from '../store';
@@ -91,13 +90,11 @@ export class ExplainTab {
     const method = this.selectedMethod();
     const target = this.target.value();
     if (!s.selectedImageId || !method || typeof target === 'string') return;
-    const requestId = newRequestId('explain');
-    this.store.startRequest(requestId, 'explain', `${method.title}…`);
     const options = this.options.changed();
-    post({
-      type: 'explain', requestId, imageId: s.selectedImageId, method: method.name, layer: method.usesLayer ? this.layer.value || 'auto' : 'auto', target,
+    this.store.request('explain', {
+      imageId: s.selectedImageId, method: method.name, layer: method.usesLayer ? this.layer.value || 'auto' : 'auto', target,
       ...(Object.keys(options).length > 0 ? { options } : {}),
-    });
+    }, `${method.title}…`);
   }
 
   private renderResult(s: State): void {

@@ -3,7 +3,6 @@
 import type { Prediction } from '../../src/protocol';
 import { h, percent, replaceChildren, Select, selectOption, setOptions } from '../dom';
 import { DisplayControls, OverlayFigure } from '../figure';
-import { newRequestId, post } from '../host';
 import { layerLabel } from '../pickers';
 import { StatusView } from '../status';
 import { State, Store } from '../store';
@@ -20,9 +19,7 @@ export function mountSide(root: HTMLElement, store: Store): void {
   method.addEventListener('change', () => {
     const imageId = store.state.selectedImageId;
     if (!imageId || !method.value) return;
-    const requestId = newRequestId('explain');
-    store.startRequest(requestId, 'explain', `${store.state.methods.find((m) => m.name === method.value)?.title ?? method.value}…`);
-    post({ type: 'explain', requestId, imageId, method: method.value, layer: 'auto', target: { kind: 'top' } });
+    store.request('explain', { imageId, method: method.value, layer: 'auto', target: { kind: 'top' } }, `${store.state.methods.find((m) => m.name === method.value)?.title ?? method.value}…`);
   });
 
   let methods: State['methods'] | undefined;

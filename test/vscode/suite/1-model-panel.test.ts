@@ -4,7 +4,7 @@ import * as assert from 'assert';
 import * as vscode from 'vscode';
 import type { ConvLensTestApi } from '../../../src/extension/testHooks';
 import { WORKSPACE_FILES } from '../workspace';
-import { bridge, chooseInExplorerMenu, closeAllEditors, convlens, nextMessage, panelId, postedError, runGradCam, waitFor, workspaceFile } from './helpers';
+import { bridge, chooseInExplorerMenu, closeAllEditors, convlens, nextMessage, nextResponse, panelId, postedError, runGradCam, waitFor, workspaceFile } from './helpers';
 
 describe('model panel', () => {
   let api: ConvLensTestApi;
@@ -78,11 +78,9 @@ describe('model panel', () => {
     const since = api.posted().length;
     const methods = ['gradcam', 'saliency'];
     await api.sendFromWebview(panel(), { type: 'compare', requestId: `e2e-compare-${since}`, imageId: selected ?? images[0].id, methods, layer: 'auto', target: { kind: 'top' } });
-    await nextMessage(api, panel(), 'done', since, (m) => m.requestId === `e2e-compare-${since}`, 120_000).catch((err: Error) => {
+    const { result: explanations } = await nextResponse(api, panel(), 'compare', since, (m) => m.requestId === `e2e-compare-${since}`, 120_000).catch((err: Error) => {
       throw new Error(postedError(api, panel(), since) ?? err.message);
     });
-    const explanations = api.posted().slice(since).filter((p) => p.view === panel() && p.message.type === 'explanation')
-      .map((p) => (p.message as Extract<typeof p.message, { type: 'explanation' }>).explanation);
     assert.deepStrictEqual(explanations.map((e) => e.method), methods);
     for (const e of explanations) {
       const f = e.faithfulness;

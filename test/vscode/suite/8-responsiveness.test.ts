@@ -11,7 +11,7 @@ import { monitorEventLoopDelay } from 'perf_hooks';
 import * as vscode from 'vscode';
 import type { ConvLensTestApi } from '../../../src/extension/testHooks';
 import { WORKSPACE_FILES } from '../workspace';
-import { closeAllEditors, convlens, nextMessage, panelId, postedError, workspaceFile } from './helpers';
+import { closeAllEditors, convlens, nextMessage, nextResponse, panelId, postedError, workspaceFile } from './helpers';
 
 const EXPLANATIONS = 6;
 const MIN_EDITS = 25;
@@ -63,8 +63,8 @@ describe('responsiveness while explaining', () => {
         const method = i % 2 === 0 ? 'scorecam' : 'occlusion';
         const requestId = `responsiveness-${i}`;
         const since = api.posted().length;
-        await api.sendFromWebview(panel(), { type: 'explain', requestId, imageId: imageIds[i % imageIds.length], method, layer: 'auto', target: { kind: 'top' } });
-        const { explanation } = await nextMessage(api, panel(), 'explanation', since, (m) => m.requestId === requestId, 120_000).catch((err: Error) => {
+        await api.sendFromWebview(panel(), { type: 'request', requestId, kind: 'explain', params: { imageId: imageIds[i % imageIds.length], method, layer: 'auto', target: { kind: 'top' } } });
+        const { result: explanation } = await nextResponse(api, panel(), 'explain', since, (m) => m.requestId === requestId, 120_000).catch((err: Error) => {
           throw new Error(postedError(api, panel(), since) ?? err.message);
         });
         assert.strictEqual(explanation.method, method);

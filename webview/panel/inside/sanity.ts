@@ -5,7 +5,6 @@
 // threshold; the verdict says whether the maps depend on what the model learned.
 import type { SanityCheckView } from '../../../src/protocol';
 import { h, replaceChildren, Select, setOptions } from '../../dom';
-import { newRequestId, post } from '../../host';
 import { drawOverlay, loadImage } from '../../overlay';
 import { isRunning, State, Store } from '../../store';
 import { s } from '../../svg';
@@ -44,17 +43,17 @@ export class SanitySection {
   }
 
   private render(state: State): void {
-    this.run.toggleAttribute('disabled', !state.model || !state.selectedImageId || state.methods.length === 0 || isRunning(state, 'sanity'));
+    this.run.toggleAttribute('disabled', !state.model || !state.selectedImageId || state.methods.length === 0 || isRunning(state, 'sanityCheck'));
     const last = this.shown;
     if (last?.methods !== state.methods || last?.model !== state.model) {
       setOptions(this.method, methodOptions(state.methods), state.methods.some((m) => m.name === state.preferredMethod) ? state.preferredMethod : 'gradcam');
       setOptions(this.layer, layerOptions(state));
     }
-    if (last && last.sanity === state.sanity && last.colormap === state.colormap) {
+    if (last && last.sanity === state.results.sanityCheck && last.colormap === state.colormap) {
       this.shown = { ...last, methods: state.methods, model: state.model };
       return;
     }
-    this.shown = { sanity: state.sanity, methods: state.methods, model: state.model, colormap: state.colormap };
+    this.shown = { sanity: state.results.sanityCheck, methods: state.methods, model: state.model, colormap: state.colormap };
     this.renderResult(state);
   }
 
@@ -62,13 +61,11 @@ export class SanitySection {
     const imageId = this.store.state.selectedImageId;
     const method = this.store.state.methods.find((m) => m.name === this.method.value);
     if (!imageId || !method) return;
-    const requestId = newRequestId('sanity');
-    this.store.startRequest(requestId, 'sanity', `Sanity check of ${method.title}…`);
-    post({ type: 'sanityCheck', requestId, imageId, method: method.name, layer: method.usesLayer ? this.layer.value || 'auto' : 'auto' });
+    this.store.request('sanityCheck', { imageId, method: method.name, layer: method.usesLayer ? this.layer.value || 'auto' : 'auto' }, `Sanity check of ${method.title}…`);
   }
 
   private renderResult(state: State): void {
-    const r = state.sanity;
+    const r = state.results.sanityCheck;
     if (!r) return replaceChildren(this.body);
     const title = state.methods.find((m) => m.name === r.method)?.title ?? r.method;
     const image = state.images.find((i) => i.id === r.imageId);
