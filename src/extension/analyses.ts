@@ -1,7 +1,8 @@
 // The host side of the model panel's Dataset and Inside tabs: which dataset folders the view may
 // analyse (folders of the workspace that hold images in class folders, and folders the user picks),
 // the dataset the view works on, and the requests that run the dataset and inside-the-network jobs
-// on the compute worker. Paths from the webview are checked here: a dataset folder must be one the
+// on the compute worker: a table from request kind to its job, progress title and what it needs
+// (the model, a loaded image, the extracted dataset). Paths from the webview are checked here: a dataset folder must be one the
 // host offered or the user picked, an image opened from the dataset must lie inside it, and a marks
 // file must be the dataset's own (boxes.json at its root) or one the user picked.
 import * as fs from 'fs';
@@ -120,7 +121,9 @@ const ANALYSES: { [K in AnalysisKind]: Analysis<K> } = {
   },
 };
 
-export function isAnalysisRequest(message: RequestMessage): message is Extract<RequestMessage, { kind: AnalysisKind }> {
+export type AnalysisRequest = Extract<RequestMessage, { kind: AnalysisKind }>;
+
+export function isAnalysisRequest(message: RequestMessage): message is AnalysisRequest {
   return Object.prototype.hasOwnProperty.call(ANALYSES, message.kind);
 }
 
@@ -165,7 +168,11 @@ export class Analyses {
   }
 
   /** Runs an analysis request: refused with a sentence when what it needs is missing, else tracked. */
-  async request<K extends AnalysisKind>(requestId: string, kind: K, params: RequestParams<K>): Promise<void> {
+  async request(message: AnalysisRequest): Promise<void> {
+    return this.run(message.requestId, message.kind, message.params as RequestParams<typeof message.kind>);
+  }
+
+  private async run<K extends AnalysisKind>(requestId: string, kind: K, params: RequestParams<K>): Promise<void> {
     const analysis = ANALYSES[kind] as unknown as Analysis<K>;
     const refuse = (message: string) => this.host.post({ type: 'error', requestId, message });
     const imageId = analysis.image?.(params);

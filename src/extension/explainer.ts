@@ -106,7 +106,7 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
     if (isDatasetCommand(message)) return this.analyses.command(message);
     switch (message.type) {
       case 'request':
-        if (isAnalysisRequest(message)) return this.analyses.request(message.requestId, message.kind, message.params as never);
+        if (isAnalysisRequest(message)) return this.analyses.request(message);
         switch (message.kind) {
           case 'explain':
             return this.explain(message.requestId, message.params, 'notification');
