@@ -77,7 +77,7 @@ describe('model panel', () => {
     const { images, selected } = await nextMessage(api, panel(), 'images', opened);
     const since = api.posted().length;
     const methods = ['gradcam', 'saliency'];
-    await api.sendFromWebview(panel(), { type: 'compare', requestId: `e2e-compare-${since}`, imageId: selected ?? images[0].id, methods, layer: 'auto', target: { kind: 'top' } });
+    await api.sendFromWebview(panel(), { type: 'request', requestId: `e2e-compare-${since}`, kind: 'compare', params: { imageId: selected ?? images[0].id, methods, layer: 'auto', target: { kind: 'top' } } });
     const { result: explanations } = await nextResponse(api, panel(), 'compare', since, (m) => m.requestId === `e2e-compare-${since}`, 120_000).catch((err: Error) => {
       throw new Error(postedError(api, panel(), since) ?? err.message);
     });

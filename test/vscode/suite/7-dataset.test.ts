@@ -96,7 +96,7 @@ describe('dataset and inside tabs', () => {
     // sample/dataset's boxes.json holds object boxes, no marks: it is not offered, so the mark check may not read it.
     assert.strictEqual(dataset.marks, undefined);
     const marksSince = api.posted().length;
-    await api.sendFromWebview(panel(), { type: 'datasetMarkCheck', requestId: 'e2e-marks', marksFile: path.join(folder, 'boxes.json'), pooling: 'max' });
+    await api.sendFromWebview(panel(), { type: 'request', requestId: 'e2e-marks', kind: 'datasetMarkCheck', params: { marksFile: path.join(folder, 'boxes.json'), pooling: 'max' } });
     const notOffered = await nextMessage(api, panel(), 'error', marksSince);
     assert.deepStrictEqual([notOffered.requestId, notOffered.message], ['e2e-marks', 'Choose the marks file with "Choose marks file…".']);
   });
@@ -104,8 +104,8 @@ describe('dataset and inside tabs', () => {
   it('answers the Inside tab: receptive fields, kernels, and that the sample CNN has no self-attention', async () => {
     const since = api.posted().length;
     const { images, selected } = await nextMessage(api, panel(), 'images', 0, (m) => m.images.some((i) => i.name === '3.png'));
-    await api.sendFromWebview(panel(), { type: 'receptiveFields', requestId: 'e2e-fields' });
-    await api.sendFromWebview(panel(), { type: 'kernels', requestId: 'e2e-kernels' });
+    await api.sendFromWebview(panel(), { type: 'request', requestId: 'e2e-fields', kind: 'receptiveFields', params: {} });
+    await api.sendFromWebview(panel(), { type: 'request', requestId: 'e2e-kernels', kind: 'kernels', params: {} });
     await api.sendFromWebview(panel(), { type: 'request', requestId: 'e2e-attention', kind: 'attention', params: { imageId: selected ?? images[0].id } });
     const { result: fields } = await nextResponse(api, panel(), 'receptiveFields', since);
     assert.deepStrictEqual(fields.fields.find((f) => f.tensor === '/block4/relu/Relu_output_0')?.size, [38, 38]);

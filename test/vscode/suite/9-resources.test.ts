@@ -34,7 +34,7 @@ describe('resources', () => {
 
   async function explain(imageId: string): Promise<void> {
     const since = api.posted().length;
-    await api.sendFromWebview(panel(), { type: 'explain', requestId: `resources-${since}`, imageId, method: 'gradcam', layer: 'auto', target: { kind: 'top' } });
+    await api.sendFromWebview(panel(), { type: 'request', requestId: `resources-${since}`, kind: 'explain', params: { imageId, method: 'gradcam', layer: 'auto', target: { kind: 'top' } } });
     await nextResponse(api, panel(), 'explain', since).catch((err: Error) => {
       throw new Error(postedError(api, panel(), since) ?? err.message);
     });
