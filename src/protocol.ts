@@ -1,6 +1,7 @@
 // The one message protocol between the extension host and the webviews (model panel and side
 // view). Both sides import these types; the host validates every incoming message with
 // parseWebviewMessage before acting on it.
+import type { ExplanationMethod } from './core/explain/types';
 
 /** Which output element an explanation explains. */
 export type TargetSpec =
@@ -44,13 +45,12 @@ export interface ModelView {
   defaultCamLayer?: string;
 }
 
-export interface MethodView {
-  name: string;
-  title: string;
-  kind: 'cam' | 'gradient' | 'perturbation';
-  needsGradients: boolean;
-  formula: string;
-}
+/**
+ * What the views know of an explanation method: its descriptor (src/core/explain/types.ts) less
+ * the code and the paper reference, picked by methodView there. The Explain tab shows the Layer
+ * picker for methods with `usesLayer` and an option control per OptionSpec.
+ */
+export type MethodView = Pick<ExplanationMethod, 'name' | 'title' | 'kind' | 'needsGradients' | 'usesLayer' | 'targetIndependent' | 'formula' | 'options'>;
 
 export interface ImageView {
   id: string;
@@ -377,67 +377,13 @@ export interface SanityCheckView {
   randomized: MapData;
 }
 
-export type HostToWebview =
-  | { type: 'model'; model: ModelView; methods: MethodView[] }
-  | { type: 'images'; images: ImageView[]; selected?: string }
-  | { type: 'prediction'; imageId: string; top: Prediction[] }
-  | { type: 'explanation'; requestId: string; explanation: ExplanationView }
-  | { type: 'activations'; activations: ActivationsView }
-  | { type: 'progress'; requestId: string; fraction: number; message: string }
-  | { type: 'done'; requestId: string }
-  | { type: 'cancelled'; requestId: string }
-  | { type: 'error'; requestId?: string; message: string }
-  | { type: 'settings'; colormap: string; opacity: number; method: string }
-  | { type: 'datasetFolders'; folders: DatasetFolderView[]; chosen?: string }
-  | { type: 'dataset'; requestId: string; dataset: DatasetView }
-  | { type: 'datasetRules'; requestId: string; rules: RulesView }
-  /** The marks file the user picked for the dataset (replaces the dataset's own). */
-  | { type: 'datasetMarks'; marks: MarksFileView }
-  | { type: 'datasetMarkCheck'; requestId: string; check: MarkCheckView }
-  | { type: 'datasetEmbedding'; requestId: string; embedding: EmbeddingView }
-  | { type: 'datasetNeighbors'; requestId: string; neighbors: NeighborsView }
-  | { type: 'datasetImportance'; requestId: string; importance: ImportanceView }
-  | { type: 'receptiveFields'; requestId: string; fields: ReceptiveFieldsView }
-  | { type: 'effectiveField'; requestId: string; field: EffectiveFieldView }
-  | { type: 'kernels'; requestId: string; kernels: KernelsView }
-  | { type: 'featureGallery'; requestId: string; gallery: GalleryView }
-  | { type: 'attention'; requestId: string; attention: AttentionView }
-  | { type: 'sanityCheck'; requestId: string; result: SanityCheckView };
-
-export type WebviewToHost =
-  | { type: 'ready' }
-  | { type: 'pickImages' }
-  | { type: 'dropImages'; files: { name: string; base64: string }[] }
-  | { type: 'selectImage'; imageId: string }
-  | { type: 'explain'; requestId: string; imageId: string; method: string; layer: string; target: TargetSpec }
-  | { type: 'compare'; requestId: string; imageId: string; methods: string[]; layer: string; target: TargetSpec }
-  | { type: 'activations'; requestId: string; imageId: string; layer: string; target: TargetSpec }
-  | { type: 'cancel'; requestId: string }
-  | { type: 'export'; explanationId: string; format: 'png' | 'npy' }
-  | { type: 'openSource'; layer: string }
-  /** Opens the host's folder picker for a dataset folder. */
-  | { type: 'pickDataset' }
-  /** Extracts the features of a folder the host offered (datasetFolders) at a layer (tensor or node name). */
-  | { type: 'datasetFeatures'; requestId: string; folder: string; layer: string }
-  | { type: 'datasetRules'; requestId: string; depth: number; minLeaf: number; pooling: 'mean' | 'max' }
-  /** Opens the host's file picker for a marks file (JSON of mark boxes, as boxes.json). */
-  | { type: 'pickMarks' }
-  /** Runs the mark check with a marks file the host offered (the dataset's own or the one picked). */
-  | { type: 'datasetMarkCheck'; requestId: string; marksFile: string; pooling: 'mean' | 'max' }
-  | { type: 'datasetEmbedding'; requestId: string; method: 'pca' | 'umap' }
-  | { type: 'datasetNeighbors'; requestId: string; imageId: string; k: number }
-  | { type: 'datasetImportance'; requestId: string; classIndex: number; method: 'gradient' | 'ablation'; channels?: number[] }
-  /** Loads a dataset image (by its path relative to the dataset folder) into the panel's images. */
-  | { type: 'datasetOpenImage'; relPath: string }
-  | { type: 'exportRules'; format: 'json' | 'txt' }
-  | { type: 'receptiveFields'; requestId: string }
-  | { type: 'effectiveField'; requestId: string; layer: string }
-  | { type: 'kernels'; requestId: string }
-  | { type: 'featureGallery'; requestId: string; layer: string; count: number; steps: number }
-  | { type: 'attention'; requestId: string; imageId: string }
-  | { type: 'sanityCheck'; requestId: string; imageId: string; method: string; layer: string };
-
-const MAX_DROPPED_BYTES = 64 * 1024 * 1024;
+// ---------------------------------------------------------------------------------------------
+// Messages. A request from a view is one envelope, { type: 'request', requestId, kind, params };
+// the host answers it with progress, then exactly one of response (carrying the result),
+// cancelled or error. Each kind is one entry of REQUESTS below: its params validator (checked on
+// every incoming message) and, in its type, the params and result. Where one worker job serves a
+// kind, the kind is the job's name (src/core/runtime/jobs.ts), and the webview keeps the result
+// under that name too.
 
 type Check = (v: unknown) => boolean;
 const isString: Check = (v) => typeof v === 'string' && v.length <= 4096;
@@ -450,7 +396,6 @@ const oneOf = (...values: string[]): Check => (v) => typeof v === 'string' && va
 const optional = (check: Check): Check => (v) => v === undefined || check(v);
 // A path relative to the dataset folder: no absolute paths, no '..' segments, no NUL (the host checks it again).
 const isRelativePath: Check = (v) => isString(v) && (v as string).length > 0 && !/^([\\/]|[A-Za-z]:)/.test(v as string) && !(v as string).split(/[\\/]/).includes('..') && !(v as string).includes('\0');
-
 // A file the host offered: an absolute path without NUL (the host checks it is the one it offered).
 const isAbsolutePath: Check = (v) => isString(v) && /^([\\/]|[A-Za-z]:[\\/])/.test(v as string) && !(v as string).includes('\0');
 
@@ -465,6 +410,102 @@ function isTarget(v: unknown): v is TargetSpec {
   }
 }
 
+// At most a few dozen options, named as OptionSpecs are, each a short string.
+function isMethodOptions(v: unknown): boolean {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const entries = Object.entries(v);
+  return entries.length <= 32 && entries.every(([name, value]) => /^\w{1,64}$/.test(name) && typeof value === 'string' && value.length <= 256);
+}
+
+/** A request kind: the validator of its params, field by field; its params and result types ride along (phantom). */
+interface RequestSpec<Params, Result> {
+  fields: { [F in keyof Params]-?: Check };
+  /** Type carriers only; never set. */
+  params?: Params;
+  result?: Result;
+}
+function request<Params, Result>(fields: { [F in keyof Params]-?: Check }): RequestSpec<Params, Result> {
+  return { fields };
+}
+
+type Pooling = 'mean' | 'max';
+
+/** Every request a view can make: adding an analysis is one entry here, its job and its view. */
+export const REQUESTS = {
+  /** `options`: method options by OptionSpec name, as typed (the worker parses and checks them against the specs). */
+  explain: request<{ imageId: string; method: string; layer: string; target: TargetSpec; options?: Record<string, string> }, ExplanationView>(
+    { imageId: isId, method: isMethod, layer: isString, target: isTarget, options: optional(isMethodOptions) }),
+  /** Several methods on one image, each scored for faithfulness. */
+  compare: request<{ imageId: string; methods: string[]; layer: string; target: TargetSpec }, ExplanationView[]>({
+    imageId: isId, layer: isString, target: isTarget,
+    methods: (v) => Array.isArray(v) && v.length > 0 && v.length <= 20 && v.every(isMethod),
+  }),
+  activations: request<{ imageId: string; layer: string; target: TargetSpec }, ActivationsView>({ imageId: isId, layer: isString, target: isTarget }),
+  /** Features of a folder the host offered (datasetFolders) at a layer (tensor or node name). */
+  datasetFeatures: request<{ folder: string; layer: string }, DatasetView>({ folder: isString, layer: isString }),
+  datasetRules: request<{ depth: number; minLeaf: number; pooling: Pooling }, RulesView>({ depth: inRange(1, 8), minLeaf: inRange(1, 10_000), pooling: oneOf('mean', 'max') }),
+  /** The mark check with a marks file the host offered (the dataset's own or the one picked). */
+  datasetMarkCheck: request<{ marksFile: string; pooling: Pooling }, MarkCheckView>({ marksFile: isAbsolutePath, pooling: oneOf('mean', 'max') }),
+  datasetEmbedding: request<{ method: 'pca' | 'umap' }, EmbeddingView>({ method: oneOf('pca', 'umap') }),
+  datasetNeighbors: request<{ imageId: string; k: number }, NeighborsView>({ imageId: isId, k: inRange(1, 50) }),
+  datasetImportance: request<{ classIndex: number; method: 'gradient' | 'ablation'; channels?: number[] }, ImportanceView>({
+    classIndex: isIndex, method: oneOf('gradient', 'ablation'),
+    channels: optional((v) => Array.isArray(v) && v.length > 0 && v.length <= 64 && v.every(isIndex)),
+  }),
+  receptiveFields: request<Record<string, never>, ReceptiveFieldsView>({}),
+  effectiveField: request<{ layer: string }, EffectiveFieldView>({ layer: isString }),
+  kernels: request<Record<string, never>, KernelsView>({}),
+  featureGallery: request<{ layer: string; count: number; steps: number }, GalleryView>({ layer: isString, count: inRange(1, 64), steps: inRange(1, 2048) }),
+  attention: request<{ imageId: string }, AttentionView>({ imageId: isId }),
+  sanityCheck: request<{ imageId: string; method: string; layer: string }, SanityCheckView>({ imageId: isId, method: isMethod, layer: isString }),
+};
+
+export type RequestKind = keyof typeof REQUESTS;
+export type RequestParams<K extends RequestKind> = NonNullable<(typeof REQUESTS)[K]['params']>;
+export type RequestResult<K extends RequestKind> = NonNullable<(typeof REQUESTS)[K]['result']>;
+
+/** A request envelope, one member per kind (so `kind` narrows `params`). */
+export type RequestMessage = { [K in RequestKind]: { type: 'request'; requestId: string; kind: K; params: RequestParams<K> } }[RequestKind];
+/** A response envelope, one member per kind (so `kind` narrows `result`). */
+export type ResponseMessage = { [K in RequestKind]: { type: 'response'; requestId: string; kind: K; result: RequestResult<K> } }[RequestKind];
+
+/** Messages from the host that are not answers to a request. */
+export type HostToWebview =
+  | ResponseMessage
+  | { type: 'progress'; requestId: string; fraction: number; message: string }
+  | { type: 'cancelled'; requestId: string }
+  /** Without requestId: a problem outside any request (a file that would not load, say). */
+  | { type: 'error'; requestId?: string; message: string }
+  | { type: 'model'; model: ModelView; methods: MethodView[] }
+  | { type: 'images'; images: ImageView[]; selected?: string }
+  | { type: 'prediction'; imageId: string; top: Prediction[] }
+  /** An explanation of a compare request, posted as soon as it is ready (the response lists them all). */
+  | { type: 'compared'; requestId: string; explanation: ExplanationView }
+  | { type: 'settings'; colormap: string; opacity: number; method: string }
+  | { type: 'datasetFolders'; folders: DatasetFolderView[]; chosen?: string }
+  /** The marks file the user picked for the dataset (replaces the dataset's own). */
+  | { type: 'datasetMarks'; marks: MarksFileView };
+
+/** Messages from a view that ask for no result: requests, and commands the host acts on. */
+export type WebviewToHost =
+  | RequestMessage
+  | { type: 'ready' }
+  | { type: 'pickImages' }
+  | { type: 'dropImages'; files: { name: string; base64: string }[] }
+  | { type: 'selectImage'; imageId: string }
+  | { type: 'cancel'; requestId: string }
+  | { type: 'export'; explanationId: string; format: 'png' | 'npy' }
+  | { type: 'openSource'; layer: string }
+  /** Opens the host's folder picker for a dataset folder. */
+  | { type: 'pickDataset' }
+  /** Opens the host's file picker for a marks file (JSON of mark boxes, as boxes.json). */
+  | { type: 'pickMarks' }
+  /** Loads a dataset image (by its path relative to the dataset folder) into the panel's images. */
+  | { type: 'datasetOpenImage'; relPath: string }
+  | { type: 'exportRules'; format: 'json' | 'txt' };
+
+const MAX_DROPPED_BYTES = 64 * 1024 * 1024;
+
 function isDroppedFiles(v: unknown): boolean {
   if (!Array.isArray(v) || v.length === 0 || v.length > 64) return false;
   let total = 0;
@@ -477,47 +518,50 @@ function isDroppedFiles(v: unknown): boolean {
   });
 }
 
-const FIELDS: { [K in WebviewToHost['type']]: Record<string, Check> } = {
+const COMMANDS: { [T in Exclude<WebviewToHost['type'], 'request'>]: Record<string, Check> } = {
   ready: {},
   pickImages: {},
   dropImages: { files: isDroppedFiles },
   selectImage: { imageId: isId },
-  explain: { requestId: isId, imageId: isId, method: isMethod, layer: isString, target: isTarget },
-  compare: {
-    requestId: isId, imageId: isId, layer: isString, target: isTarget,
-    methods: (v) => Array.isArray(v) && v.length > 0 && v.length <= 20 && v.every(isMethod),
-  },
-  activations: { requestId: isId, imageId: isId, layer: isString, target: isTarget },
   cancel: { requestId: isId },
-  export: { explanationId: isId, format: (v) => v === 'png' || v === 'npy' },
+  export: { explanationId: isId, format: oneOf('png', 'npy') },
   openSource: { layer: isString },
   pickDataset: {},
-  datasetFeatures: { requestId: isId, folder: isString, layer: isString },
-  datasetRules: { requestId: isId, depth: inRange(1, 8), minLeaf: inRange(1, 10_000), pooling: oneOf('mean', 'max') },
   pickMarks: {},
-  datasetMarkCheck: { requestId: isId, marksFile: isAbsolutePath, pooling: oneOf('mean', 'max') },
-  datasetEmbedding: { requestId: isId, method: oneOf('pca', 'umap') },
-  datasetNeighbors: { requestId: isId, imageId: isId, k: inRange(1, 50) },
-  datasetImportance: {
-    requestId: isId, classIndex: isIndex, method: oneOf('gradient', 'ablation'),
-    channels: optional((v) => Array.isArray(v) && v.length > 0 && v.length <= 64 && v.every(isIndex)),
-  },
   datasetOpenImage: { relPath: isRelativePath },
   exportRules: { format: oneOf('json', 'txt') },
-  receptiveFields: { requestId: isId },
-  effectiveField: { requestId: isId, layer: isString },
-  kernels: { requestId: isId },
-  featureGallery: { requestId: isId, layer: isString, count: inRange(1, 64), steps: inRange(1, 2048) },
-  attention: { requestId: isId, imageId: isId },
-  sanityCheck: { requestId: isId, imageId: isId, method: isMethod, layer: isString },
 };
 
-/** The message if it is a well-formed WebviewToHost message, else undefined. */
+const own = (table: object, key: unknown): boolean => typeof key === 'string' && Object.prototype.hasOwnProperty.call(table, key);
+
+function fieldsHold(fields: Record<string, Check>, value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return Object.entries(fields).every(([key, check]) => check(v[key]));
+}
+
+/** The message if it is a well-formed WebviewToHost message (a request's params checked against its kind), else undefined. */
 export function parseWebviewMessage(message: unknown): WebviewToHost | undefined {
   if (typeof message !== 'object' || message === null) return undefined;
   const m = message as Record<string, unknown>;
-  const fields = Object.prototype.hasOwnProperty.call(FIELDS, m.type as string) ? FIELDS[m.type as WebviewToHost['type']] : undefined;
-  if (!fields) return undefined;
-  for (const [key, check] of Object.entries(fields)) if (!check(m[key])) return undefined;
-  return message as WebviewToHost;
+  if (m.type === 'request') {
+    if (!isId(m.requestId) || !own(REQUESTS, m.kind)) return undefined;
+    return fieldsHold(REQUESTS[m.kind as RequestKind].fields as Record<string, Check>, m.params) ? message as WebviewToHost : undefined;
+  }
+  if (!own(COMMANDS, m.type)) return undefined;
+  return fieldsHold(COMMANDS[m.type as keyof typeof COMMANDS], m) ? message as WebviewToHost : undefined;
+}
+
+const HOST_TYPES: { [T in HostToWebview['type']]: true } = {
+  response: true, progress: true, cancelled: true, error: true, model: true, images: true, prediction: true, compared: true,
+  settings: true, datasetFolders: true, datasetMarks: true,
+};
+
+/** The message if it looks like a HostToWebview message (the host is trusted; this guards against stray posts). */
+export function asHostMessage(data: unknown): HostToWebview | undefined {
+  if (typeof data !== 'object' || data === null) return undefined;
+  const m = data as Record<string, unknown>;
+  if (!own(HOST_TYPES, m.type)) return undefined;
+  if (m.type === 'response' && !own(REQUESTS, m.kind)) return undefined;
+  return data as HostToWebview;
 }

@@ -33,20 +33,21 @@ export function replaceChildren(parent: Element, ...children: (Child | Child[])[
   append(parent, ...children);
 }
 
-type SingleSelect = HTMLElement & { value: string };
+/** A vscode-single-select (or any control with a string value). */
+export type Select = HTMLElement & { value: string };
 
 /**
  * Chooses an option of a vscode-single-select in code. The option's `selected` attribute is set
  * as well as the value: right after its options are replaced, the select rebuilds its state from
  * the attributes (a value set in between would be lost).
  */
-export function selectOption(select: SingleSelect, value: string): void {
+export function selectOption(select: Select, value: string): void {
   for (const option of select.querySelectorAll('vscode-option')) option.toggleAttribute('selected', option.getAttribute('value') === value);
   select.value = value;
 }
 
 /** An option list for a vscode-single-select; keeps the value when it is still offered. */
-export function setOptions(select: SingleSelect, options: { value: string; label: string; description?: string }[], preferred?: string): void {
+export function setOptions(select: Select, options: { value: string; label: string; description?: string }[], preferred?: string): void {
   const keep = preferred ?? select.value;
   const chosen = options.some((o) => o.value === keep) ? keep : options[0]?.value;
   select.replaceChildren(...options.map((o) => h('vscode-option', { value: o.value, description: o.description, selected: o.value === chosen }, o.label)));

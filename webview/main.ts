@@ -7,7 +7,8 @@ import { isColormap } from './colormap';
 import { post, savedState } from './host';
 import { mountPanel } from './panel/panel';
 import { mountSide } from './side/side';
-import { Store, asHostMessage } from './store';
+import { asHostMessage } from '../src/protocol';
+import { Store } from './store';
 
 // A constructed stylesheet needs no nonce and is how the components style themselves too.
 const sheet = new CSSStyleSheet();

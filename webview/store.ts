@@ -2,16 +2,16 @@
 // activations), the requests in flight, and the user's display choices. Views subscribe and
 // redraw the parts whose inputs changed.
 import type {
-  ActivationsView, AttentionView, DatasetFolderView, DatasetView, EffectiveFieldView, EmbeddingView, ExplanationView, GalleryView, HostToWebview,
-  ImageView, ImportanceView, KernelsView, MarkCheckView, MarksFileView, MethodView, ModelView, NeighborsView, Prediction, ReceptiveFieldsView,
-  RulesView, SanityCheckView,
+  DatasetFolderView, ExplanationView, HostToWebview, ImageView, ImportanceView, MarksFileView, MethodView, ModelView, Prediction, RequestKind,
+  RequestMessage, RequestParams, RequestResult, ResponseMessage,
 } from '../src/protocol';
 import { ColormapName, isColormap } from './colormap';
+import { newRequestId, post } from './host';
 
-export type RequestKind =
-  | 'explain' | 'compare' | 'activations'
-  | 'dataset' | 'rules' | 'markCheck' | 'embedding' | 'neighbors' | 'importance'
-  | 'fields' | 'effectiveField' | 'kernels' | 'gallery' | 'attention' | 'sanity';
+export type { RequestKind } from '../src/protocol';
+
+/** The latest result of each kind of request, under the kind's name. */
+export type Results = { [K in RequestKind]?: RequestResult<K> };
 
 export interface RunningRequest {
   id: string;
@@ -38,7 +38,7 @@ export interface State {
   /** The explanation shown for each image: the latest that is not part of a comparison. */
   shownExplanation: Map<string, string>;
   compare?: CompareRun;
-  activations?: ActivationsView;
+  results: Results;
   requests: Map<string, RunningRequest>;
   error?: { message: string; requestId?: string };
   notice?: string;
@@ -46,32 +46,22 @@ export interface State {
   opacity: number;
   /** Method the host's settings name as the default. */
   preferredMethod?: string;
-  /** Dataset tab: the folders offered, the dataset analysed and what was computed on it. */
+  /** Dataset tab: the folders offered and the marks file the user picked (else the mark check reads the dataset's own). */
   datasetFolders: DatasetFolderView[];
   chosenDatasetFolder?: string;
-  dataset?: DatasetView;
-  rules?: RulesView;
-  /** A marks file the user picked for the dataset (else the mark check reads the dataset's own). */
   pickedMarks?: MarksFileView;
-  markCheck?: MarkCheckView;
-  embedding?: EmbeddingView;
-  neighbors?: NeighborsView;
-  importance?: ImportanceView;
+  /** The ablation of chosen channels: a datasetImportance result kept beside the ranking it refines. */
   ablation?: ImportanceView;
-  /** Inside tab. */
-  fields?: ReceptiveFieldsView;
-  effectiveField?: EffectiveFieldView;
-  kernels?: KernelsView;
-  gallery?: GalleryView;
-  attention?: AttentionView;
-  sanity?: SanityCheckView;
 }
 
-/** What was computed for a model or a dataset, dropped when a new one arrives. */
-const DATASET_RESULTS = { rules: undefined, pickedMarks: undefined, markCheck: undefined, embedding: undefined, neighbors: undefined, importance: undefined, ablation: undefined };
-const MODEL_RESULTS = { ...DATASET_RESULTS, dataset: undefined, fields: undefined, effectiveField: undefined, kernels: undefined, gallery: undefined, attention: undefined, sanity: undefined };
+/** Results that belong to a dataset, dropped when another is extracted (a new model drops every result). */
+const DATASET_KINDS: RequestKind[] = ['datasetRules', 'datasetMarkCheck', 'datasetEmbedding', 'datasetNeighbors', 'datasetImportance'];
 
 type Listener = (state: State) => void;
+
+export function isRunning(s: State, ...kinds: RequestKind[]): boolean {
+  return [...s.requests.values()].some((r) => kinds.includes(r.kind));
+}
 
 export class Store {
   state: State;
@@ -80,7 +70,7 @@ export class Store {
   constructor(initial: Partial<State> = {}) {
     this.state = {
       methods: [], images: [], predictions: new Map(), explanations: new Map(), shownExplanation: new Map(),
-      requests: new Map(), colormap: 'viridis', opacity: 0.5, datasetFolders: [], ...initial,
+      requests: new Map(), results: {}, colormap: 'viridis', opacity: 0.5, datasetFolders: [], ...initial,
     };
   }
 
@@ -104,7 +94,15 @@ export class Store {
     return id ? this.state.explanations.get(id) : undefined;
   }
 
-  startRequest(id: string, kind: RequestKind, message: string): void {
+  /** Sends a request to the host and tracks it (progress, Cancel) until its response; returns its id. */
+  request<K extends RequestKind>(kind: K, params: RequestParams<K>, message: string): string {
+    const requestId = newRequestId(kind);
+    this.startRequest(requestId, kind, message);
+    post({ type: 'request', requestId, kind, params } as RequestMessage);
+    return requestId;
+  }
+
+  private startRequest(id: string, kind: RequestKind, message: string): void {
     this.update({ requests: new Map(this.state.requests).set(id, { id, kind, message }), error: undefined, notice: undefined });
   }
 
@@ -118,27 +116,25 @@ export class Store {
   receive(message: HostToWebview): void {
     const s = this.state;
     switch (message.type) {
+      case 'response':
+        return this.receiveResponse(message);
       case 'model':
         // A model (another, or the same one reopened in the worker): what was computed before is gone.
-        return this.update({ model: message.model, methods: message.methods, ...MODEL_RESULTS });
+        return this.update({ model: message.model, methods: message.methods, results: {}, pickedMarks: undefined, ablation: undefined });
       case 'images': {
         const selectedImageId = message.selected ?? (message.images.some((i) => i.id === s.selectedImageId) ? s.selectedImageId : message.images[0]?.id);
         return this.update({ images: message.images, selectedImageId });
       }
       case 'prediction':
         return this.update({ predictions: new Map(s.predictions).set(message.imageId, message.top) });
-      case 'explanation':
-        return this.receiveExplanation(message.requestId, message.explanation);
-      case 'activations':
-        return this.finishRequest(message.activations.requestId, { activations: message.activations });
+      case 'compared':
+        return this.receiveCompared(message.requestId, message.explanation);
       case 'progress': {
         const running = s.requests.get(message.requestId);
         if (!running) return;
         const requests = new Map(s.requests).set(message.requestId, { ...running, fraction: message.fraction, message: message.message });
         return this.update({ requests });
       }
-      case 'done':
-        return this.finishRequest(message.requestId);
       case 'cancelled':
         return this.finishRequest(message.requestId, { notice: 'Cancelled.' });
       case 'error':
@@ -151,61 +147,51 @@ export class Store {
         });
       case 'datasetFolders':
         return this.update({ datasetFolders: message.folders, chosenDatasetFolder: message.chosen ?? s.chosenDatasetFolder });
-      case 'dataset':
-        return this.finishRequest(message.requestId, { dataset: message.dataset, ...DATASET_RESULTS });
-      case 'datasetRules':
-        return this.finishRequest(message.requestId, { rules: message.rules });
       case 'datasetMarks':
-        return this.update({ pickedMarks: message.marks, markCheck: undefined });
-      case 'datasetMarkCheck':
-        return this.finishRequest(message.requestId, { markCheck: message.check });
-      case 'datasetEmbedding':
-        return this.finishRequest(message.requestId, { embedding: message.embedding });
-      case 'datasetNeighbors':
-        return this.finishRequest(message.requestId, { neighbors: message.neighbors });
-      case 'datasetImportance':
-        return this.finishRequest(message.requestId, message.importance.method === 'ablation'
-          ? { ablation: message.importance }
-          : { importance: message.importance, ablation: undefined });
-      case 'receptiveFields':
-        return this.finishRequest(message.requestId, { fields: message.fields });
-      case 'effectiveField':
-        return this.finishRequest(message.requestId, { effectiveField: message.field });
-      case 'kernels':
-        return this.finishRequest(message.requestId, { kernels: message.kernels });
-      case 'featureGallery':
-        return this.finishRequest(message.requestId, { gallery: message.gallery });
-      case 'attention':
-        return this.finishRequest(message.requestId, { attention: message.attention });
-      case 'sanityCheck':
-        return this.finishRequest(message.requestId, { sanity: message.result });
+        return this.update({ pickedMarks: message.marks, results: { ...s.results, datasetMarkCheck: undefined } });
     }
   }
 
-  private receiveExplanation(requestId: string, explanation: ExplanationView): void {
+  /** A response ends its request (also one the host started itself) and becomes the result of its kind. */
+  private receiveResponse(message: ResponseMessage): void {
+    const s = this.state;
+    switch (message.kind) {
+      case 'explain':
+        return this.finishRequest(message.requestId, this.withExplanation(message.result));
+      case 'compare': {
+        // Explanations that came with 'compared' are in already; the response lists them all.
+        let change: Partial<State> = {};
+        for (const e of message.result) if (!s.explanations.has(e.id)) change = { ...change, ...this.withCompared(message.requestId, e, change) };
+        return this.finishRequest(message.requestId, change);
+      }
+      case 'datasetFeatures': {
+        const results: Results = { ...s.results, datasetFeatures: message.result };
+        for (const kind of DATASET_KINDS) delete results[kind];
+        return this.finishRequest(message.requestId, { results, pickedMarks: undefined, ablation: undefined });
+      }
+      case 'datasetImportance':
+        if (message.result.method === 'ablation') return this.finishRequest(message.requestId, { ablation: message.result });
+        return this.finishRequest(message.requestId, { results: { ...s.results, datasetImportance: message.result }, ablation: undefined });
+      default:
+        return this.finishRequest(message.requestId, { results: { ...s.results, [message.kind]: message.result } });
+    }
+  }
+
+  /** The state with an explanation added and shown for its image (the explanations are the explain results). */
+  private withExplanation(explanation: ExplanationView): Partial<State> {
     const s = this.state;
     const explanations = new Map(s.explanations).set(explanation.id, explanation);
-    if (s.compare?.requestId === requestId) {
-      const compare = { ...s.compare, explanationIds: [...s.compare.explanationIds, explanation.id] };
-      return this.update({ explanations, compare });
-    }
-    const shownExplanation = new Map(s.shownExplanation).set(explanation.imageId, explanation.id);
-    // An explanation completes an 'explain' request; a comparison ends with 'done'.
-    const requests = new Map(s.requests);
-    if (requests.get(requestId)?.kind === 'explain') requests.delete(requestId);
-    this.update({ explanations, shownExplanation, requests });
+    return { explanations, shownExplanation: new Map(s.shownExplanation).set(explanation.imageId, explanation.id) };
   }
-}
 
-const HOST_TYPES = new Set([
-  'model', 'images', 'prediction', 'explanation', 'activations', 'progress', 'done', 'cancelled', 'error', 'settings',
-  'datasetFolders', 'dataset', 'datasetRules', 'datasetMarks', 'datasetMarkCheck', 'datasetEmbedding', 'datasetNeighbors', 'datasetImportance',
-  'receptiveFields', 'effectiveField', 'kernels', 'featureGallery', 'attention', 'sanityCheck',
-]);
+  private withCompared(requestId: string, explanation: ExplanationView, pending: Partial<State> = {}): Partial<State> {
+    const s = { ...this.state, ...pending };
+    const explanations = new Map(s.explanations).set(explanation.id, explanation);
+    if (s.compare?.requestId !== requestId) return { explanations };
+    return { explanations, compare: { ...s.compare, explanationIds: [...s.compare.explanationIds, explanation.id] } };
+  }
 
-/** The message if it looks like a HostToWebview message (the host is trusted; this guards against stray posts). */
-export function asHostMessage(data: unknown): HostToWebview | undefined {
-  if (typeof data !== 'object' || data === null) return undefined;
-  const type = (data as { type?: unknown }).type;
-  return typeof type === 'string' && HOST_TYPES.has(type) ? (data as HostToWebview) : undefined;
+  private receiveCompared(requestId: string, explanation: ExplanationView): void {
+    this.update(this.withCompared(requestId, explanation));
+  }
 }

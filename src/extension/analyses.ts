@@ -1,28 +1,26 @@
 // The host side of the model panel's Dataset and Inside tabs: which dataset folders the view may
 // analyse (folders of the workspace that hold images in class folders, and folders the user picks),
 // the dataset the view works on, and the requests that run the dataset and inside-the-network jobs
-// on the compute worker. Paths from the webview are checked here: a dataset folder must be one the
+// on the compute worker: a table from request kind to its job, progress title and what it needs
+// (the model, a loaded image, the extracted dataset). Paths from the webview are checked here: a dataset folder must be one the
 // host offered or the user picked, an image opened from the dataset must lie inside it, and a marks
 // file must be the dataset's own (boxes.json at its root) or one the user picked.
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { ComputeClient } from '../core/runtime/client';
-import type { DatasetFolderView, HostToWebview, WebviewToHost } from '../protocol';
+import type { DatasetFolderView, DatasetView, HostToWebview, RequestKind, RequestMessage, RequestParams, RequestResult, WebviewToHost } from '../protocol';
 import { IMAGE_GLOB, insideWorkspace } from './workspaceFiles';
 
-const ANALYSIS_TYPES = [
-  'pickDataset', 'datasetFeatures', 'datasetRules', 'pickMarks', 'datasetMarkCheck', 'datasetEmbedding', 'datasetNeighbors', 'datasetImportance', 'datasetOpenImage',
-  'exportRules', 'receptiveFields', 'effectiveField', 'kernels', 'featureGallery', 'attention', 'sanityCheck',
-] as const;
+/** The commands of the Dataset tab (pickers, opening an image, exporting), handled here. */
+const DATASET_COMMANDS = ['pickDataset', 'pickMarks', 'datasetOpenImage', 'exportRules'] as const;
+export type DatasetCommand = Extract<WebviewToHost, { type: (typeof DATASET_COMMANDS)[number] }>;
 
-export type AnalysisMessage = Extract<WebviewToHost, { type: (typeof ANALYSIS_TYPES)[number] }>;
-
-export function isAnalysisMessage(message: WebviewToHost): message is AnalysisMessage {
-  return (ANALYSIS_TYPES as readonly string[]).includes(message.type);
+export function isDatasetCommand(message: WebviewToHost): message is DatasetCommand {
+  return (DATASET_COMMANDS as readonly string[]).includes(message.type);
 }
 
-type Work = (signal: AbortSignal, onProgress: (fraction: number, message: string) => void) => Promise<void>;
+type Work<R> = (signal: AbortSignal, onProgress: (fraction: number, message: string) => void) => Promise<R>;
 
 /** What the analyses need of the view's session. */
 export interface AnalysisHost {
@@ -33,11 +31,100 @@ export interface AnalysisHost {
   hasImage(imageId: string): boolean;
   imageName(imageId: string): string | undefined;
   post(message: HostToWebview): void;
-  /** Runs a request with progress and cancellation, then posts done / cancelled / error. */
-  track(requestId: string, title: string, visibility: 'notification' | 'window', work: Work): Promise<void>;
+  /** Runs a request with progress and cancellation, then posts its response, cancelled or error. */
+  track<K extends RequestKind>(requestId: string, kind: K, title: string, visibility: 'notification' | 'window', work: Work<RequestResult<K>>): Promise<void>;
   /** Loads an image file into the view and selects it. */
   openImage(uri: vscode.Uri): Promise<void>;
   methodTitle(method: string): Promise<string>;
+}
+
+/** The requests of the Dataset and Inside tabs. */
+export type AnalysisKind = Exclude<RequestKind, 'explain' | 'compare' | 'activations'>;
+
+/** What an analysis runs on: the view's model, or the dataset extracted for it. */
+interface Inputs {
+  modelPath: string;
+  datasetId: string;
+  storageDir?: string;
+  signal: AbortSignal;
+  onProgress: (fraction: number, message: string) => void;
+  /** Makes an extracted dataset the one the dataset analyses work on. */
+  adoptDataset(datasetId: string, view: DatasetView): void;
+}
+
+/** One analysis: what it needs, the title of its progress, and the worker job that answers it. */
+interface Analysis<K extends AnalysisKind> {
+  needs: 'model' | 'dataset';
+  /** The image a request names, which must still be loaded. */
+  image?: (params: RequestParams<K>) => string;
+  visibility: 'notification' | 'window';
+  title(params: RequestParams<K>, host: AnalysisHost): string | Promise<string>;
+  run(client: ComputeClient, params: RequestParams<K>, inputs: Inputs): Promise<RequestResult<K>>;
+}
+
+const withProgress = (inputs: Inputs) => ({ signal: inputs.signal, onProgress: inputs.onProgress });
+
+/** Every analysis by request kind; the kind is the name of the job that answers it. */
+const ANALYSES: { [K in AnalysisKind]: Analysis<K> } = {
+  // The dataset it extracts becomes the one the dataset analyses below work on.
+  datasetFeatures: {
+    needs: 'model', visibility: 'notification', title: (p) => `Features of ${path.basename(p.folder)}`,
+    run: async (client, p, inputs) => {
+      const { datasetId, view } = await client.call('datasetFeatures', { modelPath: inputs.modelPath, ...p, cacheDir: inputs.storageDir }, withProgress(inputs));
+      inputs.adoptDataset(datasetId, view);
+      return view;
+    },
+  },
+  datasetRules: {
+    needs: 'dataset', visibility: 'notification', title: (p) => `Distilling rules (depth ${p.depth}, channel ${p.pooling})`,
+    run: (client, p, inputs) => client.call('datasetRules', { datasetId: inputs.datasetId, ...p }, withProgress(inputs)),
+  },
+  datasetMarkCheck: {
+    needs: 'dataset', visibility: 'notification', title: (p) => `Checking the mark (${path.basename(p.marksFile)})`,
+    run: (client, p, inputs) => client.call('datasetMarkCheck', { datasetId: inputs.datasetId, ...p }, withProgress(inputs)),
+  },
+  datasetEmbedding: {
+    needs: 'dataset', visibility: 'notification', title: (p) => `${p.method.toUpperCase()} map of the features`,
+    run: (client, p, inputs) => client.call('datasetEmbedding', { datasetId: inputs.datasetId, ...p }, withProgress(inputs)),
+  },
+  datasetNeighbors: {
+    needs: 'dataset', image: (p) => p.imageId, visibility: 'window', title: (p, host) => `Images like ${host.imageName(p.imageId)}`,
+    run: (client, p, inputs) => client.call('datasetNeighbors', { datasetId: inputs.datasetId, ...p }, withProgress(inputs)),
+  },
+  datasetImportance: {
+    needs: 'dataset', visibility: 'notification', title: (p) => (p.method === 'ablation' ? 'Ablating channels' : 'Channel importance (gradient × activation)'),
+    run: (client, p, inputs) => client.call('datasetImportance', { datasetId: inputs.datasetId, ...p }, withProgress(inputs)),
+  },
+  receptiveFields: {
+    needs: 'model', visibility: 'window', title: () => 'Receptive fields',
+    run: (client, _p, inputs) => client.call('receptiveFields', { modelPath: inputs.modelPath }),
+  },
+  effectiveField: {
+    needs: 'model', visibility: 'notification', title: (p) => `Effective receptive field of ${p.layer}`,
+    run: (client, p, inputs) => client.call('effectiveField', { modelPath: inputs.modelPath, layer: p.layer }, withProgress(inputs)),
+  },
+  kernels: {
+    needs: 'model', visibility: 'window', title: () => 'First-layer kernels',
+    run: (client, _p, inputs) => client.call('kernels', { modelPath: inputs.modelPath }),
+  },
+  featureGallery: {
+    needs: 'model', visibility: 'notification', title: (p) => `Visualising ${p.count} channels of ${p.layer}`,
+    run: (client, p, inputs) => client.call('featureGallery', { modelPath: inputs.modelPath, ...p, cacheDir: inputs.storageDir }, withProgress(inputs)),
+  },
+  attention: {
+    needs: 'model', image: (p) => p.imageId, visibility: 'window', title: (p, host) => `Attention maps of ${host.imageName(p.imageId)}`,
+    run: (client, p, inputs) => client.call('attention', { modelPath: inputs.modelPath, imageId: p.imageId }, withProgress(inputs)),
+  },
+  sanityCheck: {
+    needs: 'model', image: (p) => p.imageId, visibility: 'notification', title: async (p, host) => `Sanity check of ${await host.methodTitle(p.method)}`,
+    run: (client, p, inputs) => client.call('sanityCheck', { modelPath: inputs.modelPath, ...p }, withProgress(inputs)),
+  },
+};
+
+export type AnalysisRequest = Extract<RequestMessage, { kind: AnalysisKind }>;
+
+export function isAnalysisRequest(message: RequestMessage): message is AnalysisRequest {
+  return Object.prototype.hasOwnProperty.call(ANALYSES, message.kind);
 }
 
 const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg']);
@@ -67,98 +154,46 @@ export class Analyses {
     this.host.post({ type: 'datasetFolders', folders: [...this.folders.values()], chosen });
   }
 
-  async handle(message: AnalysisMessage): Promise<void> {
+  async command(message: DatasetCommand): Promise<void> {
     switch (message.type) {
       case 'pickDataset':
         return this.pickFolder();
-      case 'datasetFeatures':
-        return this.features(message.requestId, message.folder, message.layer);
-      case 'datasetRules':
-        return this.onDataset(message.requestId, `Distilling rules (depth ${message.depth}, channel ${message.pooling})`, 'notification', async (datasetId, signal, onProgress) => {
-          const rules = await this.host.client.call('datasetRules', { datasetId, depth: message.depth, minLeaf: message.minLeaf, pooling: message.pooling }, { signal, onProgress });
-          this.host.post({ type: 'datasetRules', requestId: message.requestId, rules });
-        });
       case 'pickMarks':
         return this.pickMarks();
-      case 'datasetMarkCheck': {
-        const offered = [this.dataset?.ownMarks, this.dataset?.pickedMarks];
-        if (this.dataset && !offered.includes(message.marksFile)) return this.host.post({ type: 'error', requestId: message.requestId, message: 'Choose the marks file with "Choose marks file…".' });
-        return this.onDataset(message.requestId, `Checking the mark (${path.basename(message.marksFile)})`, 'notification', async (datasetId, signal, onProgress) => {
-          const check = await this.host.client.call('datasetMarkCheck', { datasetId, marksFile: message.marksFile, pooling: message.pooling }, { signal, onProgress });
-          this.host.post({ type: 'datasetMarkCheck', requestId: message.requestId, check });
-        });
-      }
-      case 'datasetEmbedding':
-        return this.onDataset(message.requestId, `${message.method.toUpperCase()} map of the features`, 'notification', async (datasetId, signal, onProgress) => {
-          const embedding = await this.host.client.call('datasetEmbedding', { datasetId, method: message.method }, { signal, onProgress });
-          this.host.post({ type: 'datasetEmbedding', requestId: message.requestId, embedding });
-        });
-      case 'datasetNeighbors':
-        if (!this.host.hasImage(message.imageId)) return this.host.post({ type: 'error', requestId: message.requestId, message: 'That image is no longer loaded; choose it again.' });
-        return this.onDataset(message.requestId, `Images like ${this.host.imageName(message.imageId)}`, 'window', async (datasetId, signal, onProgress) => {
-          const neighbors = await this.host.client.call('datasetNeighbors', { datasetId, imageId: message.imageId, k: message.k }, { signal, onProgress });
-          this.host.post({ type: 'datasetNeighbors', requestId: message.requestId, neighbors });
-        });
-      case 'datasetImportance': {
-        const what = message.method === 'ablation' ? 'Ablating channels' : 'Channel importance (gradient × activation)';
-        return this.onDataset(message.requestId, what, 'notification', async (datasetId, signal, onProgress) => {
-          const importance = await this.host.client.call('datasetImportance', { datasetId, classIndex: message.classIndex, method: message.method, channels: message.channels }, { signal, onProgress });
-          this.host.post({ type: 'datasetImportance', requestId: message.requestId, importance });
-        });
-      }
       case 'datasetOpenImage':
         return this.openDatasetImage(message.relPath);
       case 'exportRules':
         return this.exportRules(message.format);
-      case 'receptiveFields':
-        return this.onModel(message.requestId, 'Receptive fields', 'window', async (modelPath) => {
-          const fields = await this.host.client.call('receptiveFields', { modelPath });
-          this.host.post({ type: 'receptiveFields', requestId: message.requestId, fields });
-        });
-      case 'effectiveField':
-        return this.onModel(message.requestId, `Effective receptive field of ${message.layer}`, 'notification', async (modelPath, signal, onProgress) => {
-          const field = await this.host.client.call('effectiveField', { modelPath, layer: message.layer }, { signal, onProgress });
-          this.host.post({ type: 'effectiveField', requestId: message.requestId, field });
-        });
-      case 'kernels':
-        return this.onModel(message.requestId, 'First-layer kernels', 'window', async (modelPath) => {
-          const kernels = await this.host.client.call('kernels', { modelPath });
-          this.host.post({ type: 'kernels', requestId: message.requestId, kernels });
-        });
-      case 'featureGallery':
-        return this.onModel(message.requestId, `Visualising ${message.count} channels of ${message.layer}`, 'notification', async (modelPath, signal, onProgress) => {
-          const gallery = await this.host.client.call('featureGallery', {
-            modelPath, layer: message.layer, count: message.count, steps: message.steps, cacheDir: this.host.storageDir,
-          }, { signal, onProgress });
-          this.host.post({ type: 'featureGallery', requestId: message.requestId, gallery });
-        });
-      case 'attention':
-        if (!this.host.hasImage(message.imageId)) return this.host.post({ type: 'error', requestId: message.requestId, message: 'That image is no longer loaded; choose it again.' });
-        return this.onModel(message.requestId, `Attention maps of ${this.host.imageName(message.imageId)}`, 'window', async (modelPath, signal, onProgress) => {
-          const attention = await this.host.client.call('attention', { modelPath, imageId: message.imageId }, { signal, onProgress });
-          this.host.post({ type: 'attention', requestId: message.requestId, attention });
-        });
-      case 'sanityCheck': {
-        if (!this.host.hasImage(message.imageId)) return this.host.post({ type: 'error', requestId: message.requestId, message: 'That image is no longer loaded; choose it again.' });
-        const title = `Sanity check of ${await this.host.methodTitle(message.method)}`;
-        return this.onModel(message.requestId, title, 'notification', async (modelPath, signal, onProgress) => {
-          const result = await this.host.client.call('sanityCheck', { modelPath, imageId: message.imageId, method: message.method, layer: message.layer }, { signal, onProgress });
-          this.host.post({ type: 'sanityCheck', requestId: message.requestId, result });
-        });
-      }
     }
   }
 
-  private onModel(requestId: string, title: string, visibility: 'notification' | 'window', work: (modelPath: string, ...rest: Parameters<Work>) => Promise<void>): Promise<void> {
-    const modelPath = this.host.modelPath();
-    if (!modelPath) return Promise.resolve(this.host.post({ type: 'error', requestId, message: 'No model is open in this view.' }));
-    return this.host.track(requestId, title, visibility, (signal, onProgress) => work(modelPath, signal, onProgress));
+  /** Runs an analysis request: refused with a sentence when what it needs is missing, else tracked. */
+  async request(message: AnalysisRequest): Promise<void> {
+    return this.run(message.requestId, message.kind, message.params as RequestParams<typeof message.kind>);
   }
 
-  private onDataset(requestId: string, title: string, visibility: 'notification' | 'window', work: (datasetId: string, ...rest: Parameters<Work>) => Promise<void>): Promise<void> {
+  private async run<K extends AnalysisKind>(requestId: string, kind: K, params: RequestParams<K>): Promise<void> {
+    const analysis = ANALYSES[kind] as unknown as Analysis<K>;
+    const refuse = (message: string) => this.host.post({ type: 'error', requestId, message });
+    const imageId = analysis.image?.(params);
+    if (imageId !== undefined && !this.host.hasImage(imageId)) return refuse('That image is no longer loaded; choose it again.');
+    const modelPath = this.host.modelPath();
+    if (!modelPath) return refuse('No model is open in this view.');
     const dataset = this.dataset;
-    if (!dataset) return Promise.resolve(this.host.post({ type: 'error', requestId, message: 'Extract the features of a dataset folder first.' }));
-    return this.host.track(requestId, title, visibility, (signal, onProgress) => work(dataset.datasetId, signal, onProgress));
+    if (analysis.needs === 'dataset' && !dataset) return refuse('Extract the features of a dataset folder first.');
+    if (kind === 'datasetFeatures' && !this.folders.has((params as RequestParams<'datasetFeatures'>).folder)) {
+      return refuse('Choose the dataset folder from the list or with "Choose folder…".');
+    }
+    if (kind === 'datasetMarkCheck' && ![dataset?.ownMarks, dataset?.pickedMarks].includes((params as RequestParams<'datasetMarkCheck'>).marksFile)) {
+      return refuse('Choose the marks file with "Choose marks file…".');
+    }
+    const title = await analysis.title(params, this.host);
+    const adoptDataset = (datasetId: string, view: DatasetView) => {
+      // A dataset extracted for a model the view no longer shows is not the view's dataset.
+      if (this.host.modelPath() === modelPath) this.dataset = { folder: view.folder, datasetId, ownMarks: view.marks?.file };
+    };
+    return this.host.track(requestId, kind, title, analysis.visibility, (signal, onProgress) =>
+      analysis.run(this.host.client, params, { modelPath, datasetId: dataset?.datasetId ?? '', storageDir: this.host.storageDir, signal, onProgress, adoptDataset }));
   }
 
   private async pickFolder(): Promise<void> {
@@ -172,17 +207,6 @@ export class Analyses {
     const relative = vscode.workspace.asRelativePath(folder, false);
     this.folders.set(folder.fsPath, { path: folder.fsPath, label: relative === folder.fsPath ? folder.fsPath : relative });
     await this.postFolders(folder.fsPath);
-  }
-
-  private async features(requestId: string, folder: string, layer: string): Promise<void> {
-    const offered = this.folders.get(folder);
-    if (!offered) return this.host.post({ type: 'error', requestId, message: 'Choose the dataset folder from the list or with "Choose folder…".' });
-    await this.onModel(requestId, `Features of ${offered.label}`, 'notification', async (modelPath, signal, onProgress) => {
-      const { datasetId, view } = await this.host.client.call('datasetFeatures', { modelPath, folder, layer, cacheDir: this.host.storageDir }, { signal, onProgress });
-      if (this.host.modelPath() !== modelPath) return;
-      this.dataset = { folder: view.folder, datasetId, ownMarks: view.marks?.file };
-      this.host.post({ type: 'dataset', requestId, dataset: view });
-    });
   }
 
   /** The user picks the JSON of mark boxes for the dataset; the mark check may then read it. */

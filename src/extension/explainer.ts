@@ -1,14 +1,14 @@
 // One webview's conversation with the host about one model: the host side of the protocol in
 // src/protocol.ts, shared by the model panel, the overview editor and the side view. Every
 // incoming message is validated with parseWebviewMessage (invalid ones are dropped); requests run
-// on the compute worker with progress in the view and in a cancellable VS Code notification; any
-// failure reaches the view as an 'error' message with one clear sentence.
+// on the compute worker with progress in the view and in a cancellable VS Code notification, and
+// end with one response, 'cancelled' or 'error' (one clear sentence).
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { CancelledError } from '../core/runtime/jobs';
 import { ComputeClient } from '../core/runtime/client';
-import { HostToWebview, ImageView, MethodView, TargetSpec, WebviewToHost, parseWebviewMessage } from '../protocol';
-import { Analyses, isAnalysisMessage } from './analyses';
+import { HostToWebview, ImageView, MethodView, RequestKind, RequestParams, RequestResult, WebviewToHost, parseWebviewMessage } from '../protocol';
+import { Analyses, isAnalysisRequest, isDatasetCommand } from './analyses';
 import { imageFileSize, imageSize, tooLarge } from './imageSize';
 import { ModelStore } from './models';
 import type { Settings } from './settings';
@@ -33,8 +33,6 @@ interface LoadedImage {
 
 /** How a request shows its progress: a cancellable notification (asked for by the user) or the status bar. */
 type Visibility = 'notification' | 'window';
-
-type ExplainRequest = Extract<WebviewToHost, { type: 'explain' }>;
 
 export class ExplainerSession implements vscode.Disposable, MessageTarget {
   private modelPath?: string;
@@ -63,7 +61,7 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
       hasImage: (imageId) => this.images.has(imageId),
       imageName: (imageId) => this.images.get(imageId)?.view.name,
       post: (message) => this.post(message),
-      track: (requestId, title, visibility, work) => this.track(requestId, title, visibility, work),
+      track: (requestId, kind, title, visibility, work) => this.track(requestId, kind, title, visibility, work),
       openImage: async (uri) => {
         await this.addImages([uri], uri);
       },
@@ -105,8 +103,19 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
   }
 
   private async handle(message: WebviewToHost): Promise<void> {
-    if (isAnalysisMessage(message)) return this.analyses.handle(message);
+    if (isDatasetCommand(message)) return this.analyses.command(message);
     switch (message.type) {
+      case 'request':
+        if (isAnalysisRequest(message)) return this.analyses.request(message);
+        switch (message.kind) {
+          case 'explain':
+            return this.explain(message.requestId, message.params, 'notification');
+          case 'compare':
+            return this.compare(message.requestId, message.params);
+          case 'activations':
+            return this.activations(message.requestId, message.params, 'notification');
+        }
+        return;
       case 'ready':
         return this.onReady(this);
       case 'pickImages':
@@ -117,12 +126,6 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
         if (!this.images.has(message.imageId)) return;
         this.selected = message.imageId;
         return this.predict(message.imageId);
-      case 'explain':
-        return this.explain(message, 'notification');
-      case 'compare':
-        return this.compare(message);
-      case 'activations':
-        return this.activations(message.requestId, message.imageId, message.layer, message.target, 'notification');
       case 'cancel':
         this.running.get(message.requestId)?.abort();
         return;
@@ -308,7 +311,7 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
       this.post({ type: 'error', message: 'Choose an image first: pick or drop one in this view.' });
       return Promise.resolve();
     }
-    return this.explain({ type: 'explain', requestId: this.hostRequestId('explain'), imageId, method, layer, target: { kind: 'top' } }, visibility);
+    return this.explain(this.hostRequestId('explain'), { imageId, method, layer, target: { kind: 'top' } }, visibility);
   }
 
   activationsFromHost(layer: string): Promise<void> {
@@ -317,80 +320,81 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
       this.post({ type: 'error', message: 'Choose an image first: pick or drop one in this view.' });
       return Promise.resolve();
     }
-    return this.activations(this.hostRequestId('activations'), imageId, layer, { kind: 'top' }, 'notification');
+    return this.activations(this.hostRequestId('activations'), { imageId, layer, target: { kind: 'top' } }, 'notification');
   }
 
   private hostRequestId(kind: string): string {
     return `host-${kind}-${++this.hostRequests}`;
   }
 
-  private async explain(request: ExplainRequest, visibility: Visibility): Promise<void> {
+  private async explain(requestId: string, params: RequestParams<'explain'>, visibility: Visibility): Promise<void> {
     const modelPath = this.modelPath;
-    if (!modelPath || !this.images.has(request.imageId)) {
-      return this.post({ type: 'error', requestId: request.requestId, message: 'That image is no longer loaded; choose it again.' });
-    }
-    this.lastMethod = request.method;
-    const title = `${await this.methodTitle(request.method)} on ${this.images.get(request.imageId)?.view.name}`;
-    await this.track(request.requestId, title, visibility, async (signal, onProgress) => {
-      void this.predict(request.imageId);
-      const explanation = await this.deps.client.call('explain', {
-        modelPath, imageId: request.imageId, method: request.method, layer: request.layer, target: request.target,
-      }, { signal, onProgress });
-      this.post({ type: 'explanation', requestId: request.requestId, explanation });
-    });
-  }
-
-  private async compare(request: Extract<WebviewToHost, { type: 'compare' }>): Promise<void> {
-    const modelPath = this.modelPath;
-    if (!modelPath || !this.images.has(request.imageId)) {
-      return this.post({ type: 'error', requestId: request.requestId, message: 'That image is no longer loaded; choose it again.' });
-    }
-    const titles = await Promise.all(request.methods.map((m) => this.methodTitle(m)));
-    await this.track(request.requestId, `Comparing ${titles.join(', ')}`, 'notification', async (signal, onProgress) => {
-      for (const [i, method] of request.methods.entries()) {
-        const step = (fraction: number, message: string) => onProgress((i + fraction) / request.methods.length, `${titles[i]}: ${message}`);
-        const explanation = await this.deps.client.call('explain', {
-          modelPath, imageId: request.imageId, method, layer: request.layer, target: request.target,
-        }, { signal, onProgress: step });
-        this.post({ type: 'explanation', requestId: request.requestId, explanation });
-      }
-    });
-  }
-
-  private async activations(requestId: string, imageId: string, layer: string, target: TargetSpec, visibility: Visibility): Promise<void> {
-    const modelPath = this.modelPath;
-    if (!modelPath || !this.images.has(imageId)) {
+    if (!modelPath || !this.images.has(params.imageId)) {
       return this.post({ type: 'error', requestId, message: 'That image is no longer loaded; choose it again.' });
     }
-    await this.track(requestId, `Activations of ${layer}`, visibility, async (signal, onProgress) => {
-      const activations = await this.deps.client.call('activations', { modelPath, imageId, layer, target }, { signal, onProgress });
-      this.post({ type: 'activations', activations: { ...activations, requestId } });
+    this.lastMethod = params.method;
+    const title = `${await this.methodTitle(params.method)} on ${this.images.get(params.imageId)?.view.name}`;
+    await this.track(requestId, 'explain', title, visibility, (signal, onProgress) => {
+      void this.predict(params.imageId);
+      return this.deps.client.call('explain', { modelPath, ...params }, { signal, onProgress });
+    });
+  }
+
+  private async compare(requestId: string, params: RequestParams<'compare'>): Promise<void> {
+    const modelPath = this.modelPath;
+    if (!modelPath || !this.images.has(params.imageId)) {
+      return this.post({ type: 'error', requestId, message: 'That image is no longer loaded; choose it again.' });
+    }
+    const titles = await Promise.all(params.methods.map((m) => this.methodTitle(m)));
+    await this.track(requestId, 'compare', `Comparing ${titles.join(', ')}`, 'notification', async (signal, onProgress) => {
+      const explanations = [];
+      for (const [i, method] of params.methods.entries()) {
+        const step = (fraction: number, message: string) => onProgress((i + fraction) / params.methods.length, `${titles[i]}: ${message}`);
+        // The Compare tab ranks the maps by their deletion and insertion scores.
+        const explanation = await this.deps.client.call('explain', {
+          modelPath, imageId: params.imageId, method, layer: params.layer, target: params.target, faithfulness: true,
+        }, { signal, onProgress: step });
+        this.post({ type: 'compared', requestId, explanation });
+        explanations.push(explanation);
+      }
+      return explanations;
+    });
+  }
+
+  private async activations(requestId: string, params: RequestParams<'activations'>, visibility: Visibility): Promise<void> {
+    const modelPath = this.modelPath;
+    if (!modelPath || !this.images.has(params.imageId)) {
+      return this.post({ type: 'error', requestId, message: 'That image is no longer loaded; choose it again.' });
+    }
+    await this.track(requestId, 'activations', `Activations of ${params.layer}`, visibility, async (signal, onProgress) => {
+      const activations = await this.deps.client.call('activations', { modelPath, ...params }, { signal, onProgress });
+      return { ...activations, requestId };
     });
   }
 
   /**
    * Runs a request with its progress posted to the view and shown by VS Code (cancelling either
-   * aborts the job), then posts 'done', 'cancelled' or 'error'.
+   * aborts the job), then posts its response, 'cancelled' or 'error'.
    */
-  private async track(
-    requestId: string, title: string, visibility: Visibility,
-    work: (signal: AbortSignal, onProgress: (fraction: number, message: string) => void) => Promise<void>,
+  private async track<K extends RequestKind>(
+    requestId: string, kind: K, title: string, visibility: Visibility,
+    work: (signal: AbortSignal, onProgress: (fraction: number, message: string) => void) => Promise<RequestResult<K>>,
   ): Promise<void> {
     const controller = new AbortController();
     this.running.set(requestId, controller);
     const location = visibility === 'notification' ? vscode.ProgressLocation.Notification : vscode.ProgressLocation.Window;
     try {
-      await vscode.window.withProgress({ location, title: `ConvLens: ${title}`, cancellable: true }, async (progress, token) => {
+      const result = await vscode.window.withProgress({ location, title: `ConvLens: ${title}`, cancellable: true }, async (progress, token) => {
         token.onCancellationRequested(() => controller.abort());
         let reported = 0;
-        await work(controller.signal, (fraction, message) => {
+        return work(controller.signal, (fraction, message) => {
           this.post({ type: 'progress', requestId, fraction, message });
           const percent = Math.max(0, Math.min(100, fraction * 100));
           progress.report({ message, increment: Math.max(0, percent - reported) });
           reported = Math.max(reported, percent);
         });
       });
-      this.post({ type: 'done', requestId });
+      this.post({ type: 'response', requestId, kind, result } as HostToWebview);
     } catch (err) {
       if (err instanceof CancelledError || controller.signal.aborted) this.post({ type: 'cancelled', requestId });
       else this.post({ type: 'error', requestId, message: (err as Error).message });

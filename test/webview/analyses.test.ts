@@ -3,7 +3,7 @@
 import * as assert from 'assert';
 import { parseWebviewMessage } from '../../src/protocol';
 import { AnalysisFixtures, DATASET_LAYER, GALLERY_LAYER, analysisFixturesAvailable, computeAnalysisFixtures } from './analysisFixtures';
-import { WebviewPage } from './harness';
+import { Posted, WebviewPage } from './harness';
 import { assertClean, choose, screenshotPath, sharedFixtures, useWebview } from './support';
 
 describe('webview: Dataset and Inside tabs in Chromium', function () {
@@ -37,22 +37,21 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
     await wp.page.waitForSelector(`vscode-tab-panel[data-panel=${tab}]:not([hidden])`);
   }
 
-  /** Clicks a button, answers the request it posts with `reply` (and 'done'), returns the posted message. */
-  async function request(wp: WebviewPage, button: string, type: string, reply: (requestId: string) => Parameters<WebviewPage['send']>[0]): Promise<Record<string, unknown>> {
+  /** Clicks a button, answers the request it posts with `reply`, returns the posted message. */
+  async function request(wp: WebviewPage, button: string, type: string, reply: (requestId: string) => Parameters<WebviewPage['send']>[0]): Promise<Posted> {
     const count = await wp.countPosts(type);
     await wp.page.click(button);
     const posted = await wp.waitForPost(type, count + 1);
     const requestId = posted.requestId as string;
     await wp.send(reply(requestId));
-    await wp.send({ type: 'done', requestId });
-    return posted;
+        return posted;
   }
 
   /** The Dataset tab with the sample dataset's features extracted (or another dataset's). */
   async function withDataset(wp = ctx.page(), dataset = a.dataset): Promise<WebviewPage> {
     await loaded(wp);
     await openTab(wp, 'dataset');
-    await request(wp, '#dataset-run', 'datasetFeatures', (requestId) => ({ type: 'dataset', requestId, dataset }));
+    await request(wp, '#dataset-run', 'datasetFeatures', (requestId) => ({ type: 'response', requestId, kind: 'datasetFeatures', result: dataset }));
     await wp.page.waitForSelector('.dataset-summary:not([hidden])');
     return wp;
   }
@@ -65,14 +64,13 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
     await choose(wp.page, 'dataset-folder', a.folders[0].label);
     await wp.page.click('#dataset-run');
     const posted = await wp.waitForPost('datasetFeatures');
-    assert.deepStrictEqual({ ...posted, requestId: undefined }, { type: 'datasetFeatures', requestId: undefined, folder: a.folders[0].path, layer: DATASET_LAYER });
+    assert.deepStrictEqual({ ...posted, requestId: undefined }, { type: 'request', requestId: undefined, kind: 'datasetFeatures', params: { folder: a.folders[0].path, layer: DATASET_LAYER } });
     const requestId = posted.requestId as string;
     await wp.send({ type: 'progress', requestId, fraction: 0.5, message: 'features: 80/160 images (0 from the cache)' });
     await wp.page.waitForFunction(() => document.querySelector('.progress-message')?.textContent === 'features: 80/160 images (0 from the cache)');
     assert.ok(await wp.page.getAttribute('#dataset-run', 'disabled') !== null, 'no second extraction while one runs');
-    await wp.send({ type: 'dataset', requestId, dataset: a.dataset });
-    await wp.send({ type: 'done', requestId });
-    await wp.page.waitForSelector('.dataset-summary:not([hidden])');
+    await wp.send({ type: 'response', requestId, kind: 'datasetFeatures', result: a.dataset });
+        await wp.page.waitForSelector('.dataset-summary:not([hidden])');
     const d = a.dataset;
     const line = await wp.page.textContent('.summary-line');
     assert.ok(line!.includes(`${d.images.length} images · ${d.classNames.length} classes`), line!);
@@ -96,7 +94,7 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
     await wp.send({ type: 'datasetFolders', folders: [...a.folders, picked], chosen: picked.path });
     await wp.page.waitForFunction((p) => (document.getElementById('dataset-folder') as HTMLElement & { value: string }).value === p, picked.path);
     await wp.page.click('#dataset-run');
-    assert.strictEqual((await wp.waitForPost('datasetFeatures')).folder, picked.path);
+    assert.strictEqual((await wp.waitForPost('datasetFeatures')).params!.folder, picked.path);
     await assertClean(wp);
   });
 
@@ -105,8 +103,8 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
     const r = a.rules;
     await pick(wp, 'rules-depth', '3');
     await pick(wp, 'rules-min-leaf', '5');
-    const posted = await request(wp, '#rules-run', 'datasetRules', (requestId) => ({ type: 'datasetRules', requestId, rules: r }));
-    assert.deepStrictEqual([posted.depth, posted.minLeaf], [3, 5]);
+    const posted = await request(wp, '#rules-run', 'datasetRules', (requestId) => ({ type: 'response', requestId, kind: 'datasetRules', result: r }));
+    assert.deepStrictEqual([posted.params!.depth, posted.params!.minLeaf], [3, 5]);
     await wp.page.waitForSelector('.rule');
     assert.deepStrictEqual(await wp.page.$$eval('.rule-text', (cs) => cs.map((c) => c.textContent)), r.rules.map((rule) => rule.text));
     const scores = await wp.page.$$eval('.rule-scores dt', (dts) => Object.fromEntries(dts.map((dt) => [dt.textContent, dt.nextElementSibling!.textContent])));
@@ -134,10 +132,10 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
     const s = a.shortcut;
     const wp = await withDataset(ctx.page(), s.dataset);
     const first = await request(wp, '#rules-run', 'datasetRules', (requestId) => ({ type: 'cancelled', requestId }));
-    assert.strictEqual(first.pooling, 'mean', 'mean by default, as the CLI');
+    assert.strictEqual(first.params!.pooling, 'mean', 'mean by default, as the CLI');
     await pick(wp, 'rules-pooling', 'Max over the image');
-    const posted = await request(wp, '#rules-run', 'datasetRules', (requestId) => ({ type: 'datasetRules', requestId, rules: s.rules }));
-    assert.deepStrictEqual({ ...posted, requestId: undefined }, { type: 'datasetRules', requestId: undefined, depth: 3, minLeaf: 5, pooling: 'max' });
+    const posted = await request(wp, '#rules-run', 'datasetRules', (requestId) => ({ type: 'response', requestId, kind: 'datasetRules', result: s.rules }));
+    assert.deepStrictEqual({ ...posted, requestId: undefined }, { type: 'request', requestId: undefined, kind: 'datasetRules', params: { depth: 3, minLeaf: 5, pooling: 'max' } });
     await wp.page.waitForSelector('.rule');
     const scores = await wp.page.$$eval('.rule-scores dt', (dts) => Object.fromEntries(dts.map((dt) => [dt.textContent, dt.nextElementSibling!.textContent])));
     assert.strictEqual(scores.Channel, `${s.rules.pooling} of its activation over the image`);
@@ -151,10 +149,10 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
     const wp = await withDataset(ctx.page(), s.dataset);
     await wp.page.waitForFunction((n) => document.querySelector('.marks-file')?.textContent === `boxes.json at the dataset root (${n} marked images)`, s.dataset.marks!.marked);
     await pick(wp, 'rules-pooling', 'Max over the image');
-    await request(wp, '#rules-run', 'datasetRules', (requestId) => ({ type: 'datasetRules', requestId, rules: s.rules }));
+    await request(wp, '#rules-run', 'datasetRules', (requestId) => ({ type: 'response', requestId, kind: 'datasetRules', result: s.rules }));
     await wp.page.waitForSelector('.rule');
-    const posted = await request(wp, '#marks-run', 'datasetMarkCheck', (requestId) => ({ type: 'datasetMarkCheck', requestId, check: c }));
-    assert.deepStrictEqual({ ...posted, requestId: undefined }, { type: 'datasetMarkCheck', requestId: undefined, marksFile: s.dataset.marks!.file, pooling: 'max' });
+    const posted = await request(wp, '#marks-run', 'datasetMarkCheck', (requestId) => ({ type: 'response', requestId, kind: 'datasetMarkCheck', result: c }));
+    assert.deepStrictEqual({ ...posted, requestId: undefined }, { type: 'request', requestId: undefined, kind: 'datasetMarkCheck', params: { marksFile: s.dataset.marks!.file, pooling: 'max' } });
     await wp.page.waitForSelector('.mark-verdict');
 
     // The shortcut sample's rules decide "circle" on a channel that responds to the mark.
@@ -201,7 +199,7 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
     await wp.page.waitForSelector('#marks-run:not([disabled])');
     const message = 'none of the dataset images is listed as marked (the marks file names images by their path relative to the file)';
     const posted = await request(wp, '#marks-run', 'datasetMarkCheck', (requestId) => ({ type: 'error', requestId, message }));
-    assert.deepStrictEqual({ ...posted, requestId: undefined }, { type: 'datasetMarkCheck', requestId: undefined, marksFile: picked.path, pooling: 'mean' });
+    assert.deepStrictEqual({ ...posted, requestId: undefined }, { type: 'request', requestId: undefined, kind: 'datasetMarkCheck', params: { marksFile: picked.path, pooling: 'mean' } });
     await wp.page.waitForFunction((m) => document.querySelector('.mark-error')?.textContent === m, message);
     await assertClean(wp);
   });
@@ -209,8 +207,8 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
   it('draws one point per image in the feature map, rings the misclassified, shows a thumbnail on hover and explains on click', async () => {
     const wp = await withDataset();
     const d = a.dataset;
-    const posted = await request(wp, '#map-run', 'datasetEmbedding', (requestId) => ({ type: 'datasetEmbedding', requestId, embedding: a.pca }));
-    assert.strictEqual(posted.method, 'pca');
+    const posted = await request(wp, '#map-run', 'datasetEmbedding', (requestId) => ({ type: 'response', requestId, kind: 'datasetEmbedding', result: a.pca }));
+    assert.strictEqual(posted.params!.method, 'pca');
     await wp.page.waitForSelector('svg.feature-map circle.point');
     assert.strictEqual(await wp.page.locator('svg.feature-map circle.point').count(), d.images.length);
     assert.strictEqual(await wp.page.locator('svg.feature-map circle.point.wrong').count(), a.pca.misclassified);
@@ -244,8 +242,8 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
     await openTab(wp, 'dataset');
     await pick(wp, 'map-method', 'UMAP');
     const umap = await wp.waitForPost('datasetEmbedding', 2);
-    assert.strictEqual(umap.method, 'umap');
-    await wp.send({ type: 'datasetEmbedding', requestId: umap.requestId as string, embedding: a.umap });
+    assert.strictEqual(umap.params!.method, 'umap');
+    await wp.send({ type: 'response', requestId: umap.requestId as string, kind: 'datasetEmbedding', result: a.umap });
     await wp.page.waitForFunction(() => document.querySelector('.map-caption')?.textContent?.startsWith('UMAP'));
     assert.strictEqual(await wp.page.locator('svg.feature-map circle.point').count(), d.images.length);
 
@@ -262,27 +260,27 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
   it('lists the images most like the selected one, with labels and predictions, and follows the selection', async () => {
     const wp = await withDataset();
     const n = a.neighbors;
-    const posted = await request(wp, '#neighbors-run', 'datasetNeighbors', (requestId) => ({ type: 'datasetNeighbors', requestId, neighbors: n }));
-    assert.deepStrictEqual({ ...posted, requestId: undefined }, { type: 'datasetNeighbors', requestId: undefined, imageId: 'img0', k: 5 });
+    const posted = await request(wp, '#neighbors-run', 'datasetNeighbors', (requestId) => ({ type: 'response', requestId, kind: 'datasetNeighbors', result: n }));
+    assert.deepStrictEqual({ ...posted, requestId: undefined }, { type: 'request', requestId: undefined, kind: 'datasetNeighbors', params: { imageId: 'img0', k: 5 } });
     await wp.page.waitForSelector('.neighbor');
     const shown = await wp.page.$$eval('.neighbor', (bs) => bs.map((b) => ({ path: b.getAttribute('data-rel-path'), label: b.querySelector('.neighbor-label')!.textContent })));
     assert.deepStrictEqual(shown, n.neighbors.map((nb) => ({ path: nb.relPath, label: `${nb.labelName ?? '–'} → ${nb.predictionName}` })));
     await wp.page.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>('.neighbor img')].every((img) => img.complete && img.naturalWidth > 0));
     await wp.page.click('.thumb[data-image-id=img1]');
     const followed = await wp.waitForPost('datasetNeighbors', 2);
-    assert.strictEqual(followed.imageId, 'img1');
+    assert.strictEqual(followed.params!.imageId, 'img1');
     await assertClean(wp);
   });
 
   it('ranks channels for a class and ablates the top 16', async () => {
     const wp = await withDataset();
     await pick(wp, 'importance-class', a.dataset.classNames[0]);
-    const ranked = await request(wp, '#importance-run', 'datasetImportance', (requestId) => ({ type: 'datasetImportance', requestId, importance: a.importance }));
-    assert.deepStrictEqual({ ...ranked, requestId: undefined }, { type: 'datasetImportance', requestId: undefined, classIndex: 0, method: 'gradient' });
+    const ranked = await request(wp, '#importance-run', 'datasetImportance', (requestId) => ({ type: 'response', requestId, kind: 'datasetImportance', result: a.importance }));
+    assert.deepStrictEqual({ ...ranked, requestId: undefined }, { type: 'request', requestId: undefined, kind: 'datasetImportance', params: { classIndex: 0, method: 'gradient' } });
     await wp.page.waitForSelector('.importance-table tbody tr');
     assert.deepStrictEqual(await wp.page.$$eval('.importance-table tbody tr', (trs) => trs.map((tr) => Number(tr.getAttribute('data-channel')))), a.importance.channels.slice(0, 16).map((c) => c.channel));
-    const ablation = await request(wp, '#importance-ablate', 'datasetImportance', (requestId) => ({ type: 'datasetImportance', requestId, importance: a.ablation }));
-    assert.deepStrictEqual(ablation.channels, a.importance.channels.slice(0, 16).map((c) => c.channel));
+    const ablation = await request(wp, '#importance-ablate', 'datasetImportance', (requestId) => ({ type: 'response', requestId, kind: 'datasetImportance', result: a.ablation }));
+    assert.deepStrictEqual(ablation.params!.channels, a.importance.channels.slice(0, 16).map((c) => c.channel));
     await wp.page.waitForSelector('.importance-table .bar.ablation');
     assert.strictEqual(await wp.page.locator('.importance-table .bar.ablation').count(), 16);
     await assertClean(wp);
@@ -291,24 +289,24 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
   it('Inside: receptive field table and effective field map, kernel montage, gallery images', async () => {
     const wp = await loaded();
     await openTab(wp, 'inside');
-    await request(wp, '#fields-run', 'receptiveFields', (requestId) => ({ type: 'receptiveFields', requestId, fields: a.fields }));
+    await request(wp, '#fields-run', 'receptiveFields', (requestId) => ({ type: 'response', requestId, kind: 'receptiveFields', result: a.fields }));
     await wp.page.waitForSelector('.fields-table tbody tr');
     const rows = await wp.page.$$eval('.fields-table tbody tr', (trs) => trs.map((tr) => ({ tensor: tr.getAttribute('data-tensor'), size: tr.children[2].textContent })));
     assert.deepStrictEqual(rows, a.fields.fields.map((f) => ({ tensor: f.tensor, size: f.global ? 'whole input' : `${f.size[0]}×${f.size[1]}` })));
-    const effective = await request(wp, `.fields-table tr[data-tensor="${DATASET_LAYER}"] button.effective`, 'effectiveField', (requestId) => ({ type: 'effectiveField', requestId, field: a.effectiveField }));
-    assert.strictEqual(effective.layer, DATASET_LAYER);
+    const effective = await request(wp, `.fields-table tr[data-tensor="${DATASET_LAYER}"] button.effective`, 'effectiveField', (requestId) => ({ type: 'response', requestId, kind: 'effectiveField', result: a.effectiveField }));
+    assert.strictEqual(effective.params!.layer, DATASET_LAYER);
     await wp.page.waitForSelector('.effective-field:not([hidden]) canvas.effective-map');
     assert.ok((await wp.page.textContent('.effective-caption'))!.includes(`${a.effectiveField.area} pixels`));
 
-    await request(wp, '#kernels-run', 'kernels', (requestId) => ({ type: 'kernels', requestId, kernels: a.kernels }));
+    await request(wp, '#kernels-run', 'kernels', (requestId) => ({ type: 'response', requestId, kind: 'kernels', result: a.kernels }));
     await wp.page.waitForFunction(() => { const img = document.querySelector<HTMLImageElement>('img.kernel-montage'); return !!img && img.complete && img.naturalWidth > 0; });
     assert.strictEqual(await wp.page.$eval('img.kernel-montage', (img) => (img as HTMLImageElement).naturalWidth), a.kernels.montageSize[0]);
 
     await pick(wp, 'gallery-count', String(a.gallery.items.length));
     const layer = ctx.fixtures().model.layers.find((l) => l.tensor === GALLERY_LAYER)!;
     await pick(wp, 'gallery-layer', layer.scope ?? layer.name);
-    const gallery = await request(wp, '#gallery-run', 'featureGallery', (requestId) => ({ type: 'featureGallery', requestId, gallery: a.gallery }));
-    assert.deepStrictEqual([gallery.layer, gallery.count, gallery.steps], [GALLERY_LAYER, a.gallery.items.length, 128]);
+    const gallery = await request(wp, '#gallery-run', 'featureGallery', (requestId) => ({ type: 'response', requestId, kind: 'featureGallery', result: a.gallery }));
+    assert.deepStrictEqual([gallery.params!.layer, gallery.params!.count, gallery.params!.steps], [GALLERY_LAYER, a.gallery.items.length, 128]);
     await wp.page.waitForFunction((n) => {
       const imgs = [...document.querySelectorAll<HTMLImageElement>('.gallery-item img')];
       return imgs.length === n && imgs.every((img) => img.complete && img.naturalWidth === 64);
@@ -320,12 +318,12 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
   it('Inside: says a CNN has no self-attention; draws per-head maps and the rollout for a model with attention', async () => {
     const wp = await loaded();
     await openTab(wp, 'inside');
-    const posted = await request(wp, '#attention-run', 'attention', (requestId) => ({ type: 'attention', requestId, attention: a.noAttention }));
-    assert.strictEqual(posted.imageId, 'img0');
+    const posted = await request(wp, '#attention-run', 'attention', (requestId) => ({ type: 'response', requestId, kind: 'attention', result: a.noAttention }));
+    assert.strictEqual(posted.params!.imageId, 'img0');
     await wp.page.waitForSelector('.attention-none');
     assert.strictEqual(await wp.page.textContent('.attention-none'), a.noAttention.message);
 
-    await wp.send({ type: 'attention', requestId: 'host-attention', attention: a.attention });
+    await wp.send({ type: 'response', requestId: 'host-attention', kind: 'attention', result: a.attention });
     await wp.page.waitForSelector('canvas.attention-map.rollout');
     const heads = a.attention.layers.reduce((n, l) => n + l.heads, 0);
     assert.strictEqual(await wp.page.locator('canvas.attention-map.head').count(), heads);
@@ -337,8 +335,8 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
     const wp = await loaded();
     await openTab(wp, 'inside');
     await pick(wp, 'sanity-method', 'Grad-CAM');
-    const posted = await request(wp, '#sanity-run', 'sanityCheck', (requestId) => ({ type: 'sanityCheck', requestId, result: a.sanity }));
-    assert.deepStrictEqual({ ...posted, requestId: undefined }, { type: 'sanityCheck', requestId: undefined, imageId: 'img0', method: 'gradcam', layer: 'auto' });
+    const posted = await request(wp, '#sanity-run', 'sanityCheck', (requestId) => ({ type: 'response', requestId, kind: 'sanityCheck', result: a.sanity }));
+    assert.deepStrictEqual({ ...posted, requestId: undefined }, { type: 'request', requestId: undefined, kind: 'sanityCheck', params: { imageId: 'img0', method: 'gradcam', layer: 'auto' } });
     await wp.page.waitForSelector('.verdict');
     const verdict = await wp.page.textContent('.verdict');
     assert.ok(verdict!.includes(a.sanity.verdict) && verdict!.startsWith(a.sanity.passed ? 'passes' : 'fails'), verdict!);
@@ -351,45 +349,50 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
 
   it('the protocol refuses malformed dataset and inside messages', () => {
     const refused = [
-      { type: 'datasetRules', requestId: 'r-1', depth: 0, minLeaf: 5, pooling: 'mean' },
-      { type: 'datasetRules', requestId: 'r-1', depth: 3, minLeaf: 2.5, pooling: 'mean' },
-      { type: 'datasetRules', requestId: 'r-1', depth: 3, minLeaf: 5, pooling: 'median' },
-      { type: 'datasetRules', requestId: 'r-1', depth: 3, minLeaf: 5 },
-      { type: 'datasetMarkCheck', requestId: 'm-1', marksFile: '/data/boxes.json', pooling: 'median' },
-      { type: 'datasetMarkCheck', requestId: 'm-1', marksFile: 'boxes.json', pooling: 'max' },
-      { type: 'datasetMarkCheck', requestId: 'm-1', marksFile: '/data/\0boxes.json', pooling: 'max' },
-      { type: 'datasetMarkCheck', requestId: 'm 1', marksFile: '/data/boxes.json', pooling: 'max' },
-      { type: 'datasetMarkCheck', requestId: 'm-1', pooling: 'max' },
-      { type: 'datasetEmbedding', requestId: 'e-1', method: 'tsne' },
-      { type: 'datasetNeighbors', requestId: 'n-1', imageId: 'img0', k: 500 },
-      { type: 'datasetImportance', requestId: 'i-1', classIndex: -1, method: 'gradient' },
-      { type: 'datasetImportance', requestId: 'i-1', classIndex: 0, method: 'ablation', channels: [] },
+      { type: 'request', requestId: 'r-1', kind: 'datasetRules', params: { depth: 0, minLeaf: 5, pooling: 'mean' } },
+      { type: 'request', requestId: 'r-1', kind: 'datasetRules', params: { depth: 3, minLeaf: 2.5, pooling: 'mean' } },
+      { type: 'request', requestId: 'r-1', kind: 'datasetRules', params: { depth: 3, minLeaf: 5, pooling: 'median' } },
+      { type: 'request', requestId: 'r-1', kind: 'datasetRules', params: { depth: 3, minLeaf: 5 } },
+      { type: 'request', requestId: 'm-1', kind: 'datasetMarkCheck', params: { marksFile: '/data/boxes.json', pooling: 'median' } },
+      { type: 'request', requestId: 'm-1', kind: 'datasetMarkCheck', params: { marksFile: 'boxes.json', pooling: 'max' } },
+      { type: 'request', requestId: 'm-1', kind: 'datasetMarkCheck', params: { marksFile: '/data/\0boxes.json', pooling: 'max' } },
+      { type: 'request', requestId: 'm 1', kind: 'datasetMarkCheck', params: { marksFile: '/data/boxes.json', pooling: 'max' } },
+      { type: 'request', requestId: 'm-1', kind: 'datasetMarkCheck', params: { pooling: 'max' } },
+      { type: 'request', requestId: 'e-1', kind: 'datasetEmbedding', params: { method: 'tsne' } },
+      { type: 'request', requestId: 'n-1', kind: 'datasetNeighbors', params: { imageId: 'img0', k: 500 } },
+      { type: 'request', requestId: 'i-1', kind: 'datasetImportance', params: { classIndex: -1, method: 'gradient' } },
+      { type: 'request', requestId: 'i-1', kind: 'datasetImportance', params: { classIndex: 0, method: 'ablation', channels: [] } },
       { type: 'datasetOpenImage', relPath: '../../etc/passwd' },
       { type: 'datasetOpenImage', relPath: '/etc/passwd' },
       { type: 'datasetOpenImage', relPath: 'C:\\Windows\\win.ini' },
-      { type: 'datasetFeatures', requestId: 'd-1', folder: 'x'.repeat(5000), layer: 'auto' },
-      { type: 'featureGallery', requestId: 'g-1', layer: 'conv', count: 100, steps: 64 },
+      { type: 'request', requestId: 'd-1', kind: 'datasetFeatures', params: { folder: 'x'.repeat(5000), layer: 'auto' } },
+      { type: 'request', requestId: 'g-1', kind: 'featureGallery', params: { layer: 'conv', count: 100, steps: 64 } },
       { type: 'exportRules', format: 'csv' },
-      { type: 'sanityCheck', requestId: 's-1', imageId: 'img0', method: 'grad cam', layer: 'auto' },
+      { type: 'request', requestId: 'x-1', kind: 'noSuchAnalysis', params: {} },
+      { type: 'request', requestId: 'x-1', kind: '__proto__', params: {} },
+      { type: 'request', requestId: 'x-1', kind: 'kernels' },
+      { type: 'request', kind: 'kernels', params: {} },
+      { type: 'datasetRules', requestId: 'r-1', depth: 3, minLeaf: 5, pooling: 'max' },
+      { type: 'request', requestId: 's-1', kind: 'sanityCheck', params: { imageId: 'img0', method: 'grad cam', layer: 'auto' } },
     ];
     assert.deepStrictEqual(refused.filter((m) => parseWebviewMessage(m)), []);
     assert.ok(parseWebviewMessage({ type: 'datasetOpenImage', relPath: 'test/star/3.png' }));
-    assert.ok(parseWebviewMessage({ type: 'datasetRules', requestId: 'r-1', depth: 3, minLeaf: 5, pooling: 'max' }));
-    assert.ok(parseWebviewMessage({ type: 'datasetMarkCheck', requestId: 'm-1', marksFile: '/data/dataset-shortcut/boxes.json', pooling: 'max' }));
-    assert.ok(parseWebviewMessage({ type: 'datasetMarkCheck', requestId: 'm-1', marksFile: 'C:\\data\\boxes.json', pooling: 'mean' }));
+    assert.ok(parseWebviewMessage({ type: 'request', requestId: 'r-1', kind: 'datasetRules', params: { depth: 3, minLeaf: 5, pooling: 'max' } }));
+    assert.ok(parseWebviewMessage({ type: 'request', requestId: 'm-1', kind: 'datasetMarkCheck', params: { marksFile: '/data/dataset-shortcut/boxes.json', pooling: 'max' } }));
+    assert.ok(parseWebviewMessage({ type: 'request', requestId: 'm-1', kind: 'datasetMarkCheck', params: { marksFile: 'C:\\data\\boxes.json', pooling: 'mean' } }));
     assert.ok(parseWebviewMessage({ type: 'pickMarks' }));
-    assert.ok(parseWebviewMessage({ type: 'datasetImportance', requestId: 'i-1', classIndex: 1, method: 'ablation', channels: [3, 7] }));
+    assert.ok(parseWebviewMessage({ type: 'request', requestId: 'i-1', kind: 'datasetImportance', params: { classIndex: 1, method: 'ablation', channels: [3, 7] } }));
   });
 
   for (const theme of ['dark', 'light'] as const) {
     it(`screenshots of the Dataset and Inside tabs in the ${theme} theme`, async () => {
       const wp = await ctx.open({ theme, width: 1200, height: 900 });
       await withDataset(wp);
-      await request(wp, '#rules-run', 'datasetRules', (requestId) => ({ type: 'datasetRules', requestId, rules: a.rules }));
-      await request(wp, '#map-run', 'datasetEmbedding', (requestId) => ({ type: 'datasetEmbedding', requestId, embedding: a.pca }));
-      await request(wp, '#neighbors-run', 'datasetNeighbors', (requestId) => ({ type: 'datasetNeighbors', requestId, neighbors: a.neighbors }));
-      await request(wp, '#importance-run', 'datasetImportance', (requestId) => ({ type: 'datasetImportance', requestId, importance: a.importance }));
-      await request(wp, '#importance-ablate', 'datasetImportance', (requestId) => ({ type: 'datasetImportance', requestId, importance: a.ablation }));
+      await request(wp, '#rules-run', 'datasetRules', (requestId) => ({ type: 'response', requestId, kind: 'datasetRules', result: a.rules }));
+      await request(wp, '#map-run', 'datasetEmbedding', (requestId) => ({ type: 'response', requestId, kind: 'datasetEmbedding', result: a.pca }));
+      await request(wp, '#neighbors-run', 'datasetNeighbors', (requestId) => ({ type: 'response', requestId, kind: 'datasetNeighbors', result: a.neighbors }));
+      await request(wp, '#importance-run', 'datasetImportance', (requestId) => ({ type: 'response', requestId, kind: 'datasetImportance', result: a.importance }));
+      await request(wp, '#importance-ablate', 'datasetImportance', (requestId) => ({ type: 'response', requestId, kind: 'datasetImportance', result: a.ablation }));
       await wp.page.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>('img')].every((img) => img.complete));
       // A misclassified image's thumbnail shown by hovering its point.
       await wp.page.$eval('svg.feature-map', (el) => el.scrollIntoView({ block: 'center' }));
@@ -399,12 +402,12 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
       await wp.page.screenshot({ path: screenshotPath(`panel-dataset-${theme}.png`), fullPage: true });
 
       await openTab(wp, 'inside');
-      await request(wp, '#fields-run', 'receptiveFields', (requestId) => ({ type: 'receptiveFields', requestId, fields: a.fields }));
-      await request(wp, `.fields-table tr[data-tensor="${DATASET_LAYER}"] button.effective`, 'effectiveField', (requestId) => ({ type: 'effectiveField', requestId, field: a.effectiveField }));
-      await request(wp, '#kernels-run', 'kernels', (requestId) => ({ type: 'kernels', requestId, kernels: a.kernels }));
-      await request(wp, '#gallery-run', 'featureGallery', (requestId) => ({ type: 'featureGallery', requestId, gallery: a.gallery }));
-      await request(wp, '#attention-run', 'attention', (requestId) => ({ type: 'attention', requestId, attention: a.attention }));
-      await request(wp, '#sanity-run', 'sanityCheck', (requestId) => ({ type: 'sanityCheck', requestId, result: a.sanity }));
+      await request(wp, '#fields-run', 'receptiveFields', (requestId) => ({ type: 'response', requestId, kind: 'receptiveFields', result: a.fields }));
+      await request(wp, `.fields-table tr[data-tensor="${DATASET_LAYER}"] button.effective`, 'effectiveField', (requestId) => ({ type: 'response', requestId, kind: 'effectiveField', result: a.effectiveField }));
+      await request(wp, '#kernels-run', 'kernels', (requestId) => ({ type: 'response', requestId, kind: 'kernels', result: a.kernels }));
+      await request(wp, '#gallery-run', 'featureGallery', (requestId) => ({ type: 'response', requestId, kind: 'featureGallery', result: a.gallery }));
+      await request(wp, '#attention-run', 'attention', (requestId) => ({ type: 'response', requestId, kind: 'attention', result: a.attention }));
+      await request(wp, '#sanity-run', 'sanityCheck', (requestId) => ({ type: 'response', requestId, kind: 'sanityCheck', result: a.sanity }));
       await wp.page.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>('img')].every((img) => img.complete));
       await wp.page.waitForTimeout(100);
       await wp.page.screenshot({ path: screenshotPath(`panel-inside-${theme}.png`), fullPage: true });

@@ -9,7 +9,7 @@ import { channelStats } from '../../src/core/activations';
 import { inputPipelineFor } from '../../src/core/dataset/input';
 import { deletionInsertion, pointingGame } from '../../src/core/explain/faithfulness';
 import { gradientsOf } from '../../src/core/explain/gradients';
-import { ExplanationMethod, METHODS, explain } from '../../src/core/explain/index';
+import { ExplanationMethod, METHODS, explain, methodView } from '../../src/core/explain/index';
 import { resolveLayer } from '../../src/core/explain/layer';
 import { RgbImage } from '../../src/core/image/image';
 import { IMAGENET_CLASSES } from '../../src/core/labels/imagenet-classes';
@@ -104,10 +104,6 @@ function topK(logits: ArrayLike<number>, labels: readonly string[], k: number): 
 
 /** The methods the compare test ticks: three that give different maps on a GAP + linear head. */
 export const COMPARED = ['cam', 'eigencam', 'scorecam'];
-
-function methodView(m: ExplanationMethod): MethodView {
-  return { name: m.name, title: m.title, kind: m.kind, needsGradients: m.needsGradients, formula: m.formula };
-}
 
 async function explanationView(model: ConvModel, method: ExplanationMethod, input: FloatTensor, image: SourceImage & { id: string }, labels: readonly string[]): Promise<ExplanationView> {
   const ctx = { model, input, target: { kind: 'class' as const, index: 'top' as const }, layer: 'auto' };

@@ -45,6 +45,9 @@ export async function launchChromium(): Promise<Browser> {
 
 export type Theme = 'light' | 'dark';
 
+/** A message the app posted; requests carry their fields under `params`. */
+export type Posted = Record<string, unknown> & { requestId?: string; params?: Record<string, unknown> };
+
 // A subset of the variables VS Code sets on a webview's <html>: [Dark Modern, Light Modern] values.
 const THEME_VARIABLES: Record<string, [dark: string, light: string]> = {
   'font-family': ['system-ui, "Ubuntu", "Droid Sans", sans-serif', 'system-ui, "Ubuntu", "Droid Sans", sans-serif'],
@@ -150,14 +153,16 @@ export class WebviewPage {
   }
 
   /** The latest posted message of a type, waiting for the `count`-th one to arrive. */
-  async waitForPost(type: string, count = 1): Promise<Record<string, unknown>> {
-    await this.page.waitForFunction(([t, n]) => (window as unknown as { __posted: { type: string }[] }).__posted.filter((m) => m.type === t).length >= (n as number), [type, count] as const);
-    const all = (await this.posted()).filter((m) => m.type === type);
-    return all[all.length - 1];
+  /** The `count`-th message posted of `type`, a request counting as its kind ('explain', 'datasetRules', ...). */
+  async waitForPost(type: string, count = 1): Promise<Posted> {
+    await this.page.waitForFunction(([t, n]) => (window as unknown as { __posted: { type: string; kind?: string }[] }).__posted
+      .filter((m) => (m.type === 'request' ? m.kind : m.type) === t).length >= (n as number), [type, count] as const);
+    const all = (await this.posted()).filter((m) => (m.type === 'request' ? m.kind : m.type) === type);
+    return all[all.length - 1] as Posted;
   }
 
   async countPosts(type: string): Promise<number> {
-    return (await this.posted()).filter((m) => m.type === type).length;
+    return (await this.posted()).filter((m) => (m.type === 'request' ? m.kind : m.type) === type).length;
   }
 
   /** CSP violations, console errors, uncaught exceptions and outside requests so far. */

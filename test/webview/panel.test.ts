@@ -97,7 +97,7 @@ describe('webview: model panel in Chromium', function () {
     await page.click('#run');
     const explain = await wp.waitForPost('explain');
     assert.ok(parseWebviewMessage(explain), 'explain message is well-formed');
-    assert.deepStrictEqual({ ...explain, requestId: undefined }, { type: 'explain', requestId: undefined, imageId: 'img1', method: f.methods[1].name, layer: 'auto', target: { kind: 'top' } });
+    assert.deepStrictEqual({ ...explain, requestId: undefined }, { type: 'request', requestId: undefined, kind: 'explain', params: { imageId: 'img1', method: f.methods[1].name, layer: 'auto', target: { kind: 'top' } } });
     await wp.send({ type: 'error', requestId: explain.requestId as string, message: 'stopped by the test' });
 
     // A prediction clicked becomes the class target; a CAM layer can be chosen.
@@ -107,24 +107,66 @@ describe('webview: model panel in Chromium', function () {
     await choose(page, 'layer', camLayer.scope!);
     await page.click('#run');
     const byClass = await wp.waitForPost('explain', 2);
-    assert.deepStrictEqual(byClass.target, { kind: 'class', index: second.index });
-    assert.strictEqual(byClass.layer, camLayer.name);
-    await wp.send({ type: 'done', requestId: byClass.requestId as string });
+    assert.deepStrictEqual(byClass.params!.target, { kind: 'class', index: second.index });
+    assert.strictEqual(byClass.params!.layer, camLayer.name);
+    await wp.send({ type: 'cancelled', requestId: byClass.requestId as string });
 
     // "Why A and not B": the top two predictions by default.
     await choose(page, 'target-mode', 'Why A and not B');
     await choose(page, 'target-class', `${f.predictions.get('img1')![0].label} (#${f.predictions.get('img1')![0].index})`);
     await page.click('#run');
     const difference = await wp.waitForPost('explain', 3);
-    assert.deepStrictEqual(difference.target, { kind: 'difference', a: f.predictions.get('img1')![0].index, b: second.index });
+    assert.deepStrictEqual(difference.params!.target, { kind: 'difference', a: f.predictions.get('img1')![0].index, b: second.index });
     assert.notStrictEqual(difference.requestId, byClass.requestId);
+    await assertClean(wp);
+  });
+
+  it('the Layer picker shows exactly for methods that work at a layer; Guided Grad-CAM runs at the layer chosen', async () => {
+    const wp = await loaded();
+    const f = ctx.fixtures();
+    const page = wp.page;
+    await openTab(wp, 'explain');
+    const layerShown = async () => page.$eval('#layer', (el) => !el.closest('[hidden]'));
+    for (const m of f.methods) {
+      await choose(page, 'method', m.title);
+      assert.strictEqual(await layerShown(), m.usesLayer, `${m.name}: layer picker shown iff usesLayer`);
+    }
+    const guided = f.methods.find((m) => m.name === 'guided-gradcam')!;
+    assert.ok(guided.usesLayer && guided.kind !== 'cam', 'Guided Grad-CAM works at a layer without being a CAM');
+    await choose(page, 'method', guided.title);
+    const camLayer = f.model.layers.find((l) => l.shape?.length === 4 && l.name !== f.model.defaultCamLayer)!;
+    await choose(page, 'layer', camLayer.scope!);
+    await page.click('#run');
+    const explain = await wp.waitForPost('explain');
+    assert.ok(parseWebviewMessage(explain), 'explain message is well-formed');
+    assert.deepStrictEqual([explain.params!.method, explain.params!.layer], ['guided-gradcam', camLayer.name]);
+    await assertClean(wp);
+  });
+
+  it('option controls come from the method\'s OptionSpecs; changed values are posted with the explain request', async () => {
+    const wp = await loaded();
+    const f = ctx.fixtures();
+    const page = wp.page;
+    await openTab(wp, 'explain');
+    const ig = f.methods.find((m) => m.name === 'integrated-gradients')!;
+    await choose(page, 'method', ig.title);
+    const shown = await page.$$eval('.method-options [data-option]', (els) => els.map((el) => [el.getAttribute('data-option'), (el as HTMLElement & { value: string }).value]));
+    assert.deepStrictEqual(shown, ig.options.map((o) => [o.name, Array.isArray(o.default) ? o.default.join(',') : String(o.default)]));
+    await page.fill('#option-steps >> input', '12');
+    await choose(page, 'option-method', 'riemann_trapezoid');
+    await page.click('#run');
+    const explain = await wp.waitForPost('explain');
+    assert.ok(parseWebviewMessage(explain), 'explain message with options is well-formed');
+    assert.deepStrictEqual(explain.params!.options, { steps: '12', method: 'riemann_trapezoid' });
+    assert.strictEqual(parseWebviewMessage({ ...explain, params: { ...explain.params, options: { steps: 12 } } }), undefined, 'options travel as strings');
+    assert.strictEqual(parseWebviewMessage({ ...explain, params: { ...explain.params, options: { 'no such/option': '1' } } }), undefined, 'option names are checked');
     await assertClean(wp);
   });
 
   it('every method the core offers can be requested: its explain and compare messages pass the protocol check', () => {
     const rejected = ctx.fixtures().methods.map((m) => m.name).filter((method) =>
-      !parseWebviewMessage({ type: 'explain', requestId: 'explain-1', imageId: 'img0', method, layer: 'auto', target: { kind: 'top' } }) ||
-      !parseWebviewMessage({ type: 'compare', requestId: 'compare-1', imageId: 'img0', methods: [method], layer: 'auto', target: { kind: 'top' } }));
+      !parseWebviewMessage({ type: 'request', requestId: 'explain-1', kind: 'explain', params: { imageId: 'img0', method, layer: 'auto', target: { kind: 'top' } } }) ||
+      !parseWebviewMessage({ type: 'request', requestId: 'compare-1', kind: 'compare', params: { imageId: 'img0', methods: [method], layer: 'auto', target: { kind: 'top' } } }));
     assert.deepStrictEqual(rejected, [], 'method names the protocol (src/protocol.ts isId) refuses');
   });
 
@@ -140,7 +182,7 @@ describe('webview: model panel in Chromium', function () {
     await wp.page.fill('#target-class-index >> input', String(classes - 1));
     await wp.page.click('#run');
     const explain = await wp.waitForPost('explain');
-    assert.deepStrictEqual(explain.target, { kind: 'class', index: classes - 1 });
+    assert.deepStrictEqual(explain.params!.target, { kind: 'class', index: classes - 1 });
     assert.strictEqual(await wp.countPosts('explain'), 1);
     await assertClean(wp);
   });
@@ -151,7 +193,7 @@ describe('webview: model panel in Chromium', function () {
     const e = f.explanation;
     const image = f.images.find((i) => i.id === e.imageId)!;
     await openTab(wp, 'explain');
-    await wp.send({ type: 'explanation', requestId: 'host-pushed', explanation: e });
+    await wp.send({ type: 'response', requestId: 'host-pushed', kind: 'explain', result: e });
     await wp.page.waitForSelector(`.explain canvas.overlay[data-rendered="${e.id}"]`);
     const blended = await canvasVersusImage(wp.page, '.explain canvas.overlay', image.dataUrl);
     assert.ok(blended.meanDiff > 10, `the overlay differs from the bare image (mean difference ${blended.meanDiff.toFixed(1)})`);
@@ -188,7 +230,7 @@ describe('webview: model panel in Chromium', function () {
     const scale = Math.max(...e.map.values.map((v) => Math.abs(v - mean)));
     const signed: ExplanationView = { ...e, id: 'signed', map: { ...e.map, values: e.map.values.map((v) => (v - mean) / scale), signed: true } };
     await openTab(wp, 'explain');
-    await wp.send({ type: 'explanation', requestId: 'signed', explanation: signed });
+    await wp.send({ type: 'response', requestId: 'signed', kind: 'explain', result: signed });
     await wp.page.waitForSelector('.explain canvas.overlay[data-rendered="signed"]');
     assert.ok((await wp.page.textContent('.legend-labels'))!.includes('diverging'));
     await assertClean(wp);
@@ -200,9 +242,9 @@ describe('webview: model panel in Chromium', function () {
     await openTab(wp, 'activations');
     await wp.page.click('#activations-run');
     const request = await wp.waitForPost('activations');
-    assert.strictEqual(request.layer, ctx.fixtures().model.defaultCamLayer);
-    assert.deepStrictEqual(request.target, { kind: 'top' });
-    await wp.send({ type: 'activations', activations: { ...a, requestId: request.requestId as string } });
+    assert.strictEqual(request.params!.layer, ctx.fixtures().model.defaultCamLayer);
+    assert.deepStrictEqual(request.params!.target, { kind: 'top' });
+    await wp.send({ type: 'response', requestId: request.requestId as string, kind: 'activations', result: { ...a, requestId: request.requestId as string } });
     await wp.page.waitForSelector('.channel');
     assert.strictEqual(await wp.page.locator('.channel').count(), a.channels.length);
     const flagged = await wp.page.$$eval('.channel.dead', (cs) => cs.map((c) => Number(c.getAttribute('data-channel'))));
@@ -233,7 +275,7 @@ describe('webview: model panel in Chromium', function () {
     const layer = ctx.fixtures().model.layers.find((l) => l.shape?.length === 4)!;
     await wp.page.click(`tr[data-layer="${layer.name}"] a:text-is("activations")`);
     const request = await wp.waitForPost('activations');
-    assert.strictEqual(request.layer, layer.name);
+    assert.strictEqual(request.params!.layer, layer.name);
     await wp.page.waitForSelector('vscode-tab-panel[data-panel=activations]:not([hidden])');
     await assertClean(wp);
   });
@@ -246,7 +288,7 @@ describe('webview: model panel in Chromium', function () {
     assert.strictEqual(await wp.page.evaluate(() => document.activeElement?.id), 'run');
     await wp.page.keyboard.press('Enter');
     const explain = await wp.waitForPost('explain');
-    assert.strictEqual(explain.imageId, 'img0');
+    assert.strictEqual(explain.params!.imageId, 'img0');
 
     await wp.page.focus('.thumb[data-image-id=img0]');
     await wp.page.keyboard.press('ArrowRight');
@@ -305,11 +347,11 @@ describe('webview: model panel in Chromium', function () {
     await tickOnly(wp, COMPARED);
     await wp.page.click('#compare-run');
     const compare = await wp.waitForPost('compare');
-    assert.deepStrictEqual({ ...compare, requestId: undefined }, { type: 'compare', requestId: undefined, imageId: 'img0', methods: COMPARED, layer: 'auto', target: { kind: 'top' } });
+    assert.deepStrictEqual({ ...compare, requestId: undefined }, { type: 'request', requestId: undefined, kind: 'compare', params: { imageId: 'img0', methods: COMPARED, layer: 'auto', target: { kind: 'top' } } });
     const requestId = compare.requestId as string;
-    for (const e of f.comparison) await wp.send({ type: 'explanation', requestId, explanation: e });
-    await wp.send({ type: 'done', requestId });
-    for (const e of f.comparison) await wp.page.waitForSelector(`.compare-card[data-method="${e.method}"] canvas[data-rendered="${e.id}"]`);
+    for (const e of f.comparison) await wp.send({ type: 'compared', requestId, explanation: e });
+    await wp.send({ type: 'response', requestId, kind: 'compare', result: f.comparison });
+        for (const e of f.comparison) await wp.page.waitForSelector(`.compare-card[data-method="${e.method}"] canvas[data-rendered="${e.id}"]`);
     const cards = await wp.page.$$eval('.compare-card', (cs) => cs.map((c) => ({
       method: c.getAttribute('data-method'),
       scores: Object.fromEntries([...c.querySelectorAll('dl.scores dt')].map((dt) => [dt.textContent, dt.nextElementSibling!.textContent])),
@@ -374,20 +416,20 @@ describe('webview: model panel in Chromium', function () {
       assert.strictEqual(background, theme === 'dark' ? 'rgb(31, 31, 31)' : 'rgb(255, 255, 255)');
       await wp.page.screenshot({ path: screenshotPath(`panel-overview-${theme}.png`) });
       await openTab(wp, 'explain');
-      await wp.send({ type: 'explanation', requestId: 'shot', explanation: f.explanation });
+      await wp.send({ type: 'response', requestId: 'shot', kind: 'explain', result: f.explanation });
       await wp.page.waitForSelector(`.explain canvas.overlay[data-rendered="${f.explanation.id}"]`);
       await wp.page.screenshot({ path: screenshotPath(`panel-explain-${theme}.png`) });
       await openTab(wp, 'compare');
       await tickOnly(wp, COMPARED);
       await wp.page.click('#compare-run');
       const { requestId } = await wp.waitForPost('compare') as { requestId: string };
-      for (const e of f.comparison) await wp.send({ type: 'explanation', requestId, explanation: e });
-      await wp.send({ type: 'done', requestId });
-      for (const e of f.comparison) await wp.page.waitForSelector(`canvas[data-rendered="${e.id}"]`);
+      for (const e of f.comparison) await wp.send({ type: 'compared', requestId, explanation: e });
+    await wp.send({ type: 'response', requestId, kind: 'compare', result: f.comparison });
+            for (const e of f.comparison) await wp.page.waitForSelector(`canvas[data-rendered="${e.id}"]`);
       await wp.page.screenshot({ path: screenshotPath(`panel-compare-${theme}.png`) });
       await openTab(wp, 'activations');
       await wp.send({ type: 'images', images: f.images, selected: f.activations.imageId });
-      await wp.send({ type: 'activations', activations: f.activations });
+      await wp.send({ type: 'response', requestId: f.activations.requestId, kind: 'activations', result: f.activations });
       await wp.page.click(`.channel[data-channel="${f.activations.channels.find((c) => c.dead)!.index}"]`);
       await wp.page.screenshot({ path: screenshotPath(`panel-activations-${theme}.png`) });
       await assertClean(wp);

@@ -21,7 +21,7 @@ describe('webview: side view in Chromium', function () {
     await wp.send({ type: 'settings', colormap: 'inferno', opacity: 0.6, method: 'cam' });
     await wp.send({ type: 'images', images: f.images, selected: image.id });
     await wp.send({ type: 'prediction', imageId: image.id, top: f.predictions.get(image.id)! });
-    await wp.send({ type: 'explanation', requestId: 'pushed', explanation: e });
+    await wp.send({ type: 'response', requestId: 'pushed', kind: 'explain', result: e });
     await wp.page.waitForSelector(`canvas.overlay[data-rendered="${e.id}"]`);
     assert.strictEqual(await wp.page.textContent('.side-prediction'), `${top.label} #${top.index} · ${(top.probability * 100).toFixed(1)}%`);
     assert.strictEqual(await wp.page.inputValue('#side-opacity'), '60');
@@ -30,7 +30,7 @@ describe('webview: side view in Chromium', function () {
 
     await choose(wp.page, 'side-method', f.methods[1].title);
     const explain = await wp.waitForPost('explain');
-    assert.deepStrictEqual({ ...explain, requestId: undefined }, { type: 'explain', requestId: undefined, imageId: image.id, method: f.methods[1].name, layer: 'auto', target: { kind: 'top' } });
+    assert.deepStrictEqual({ ...explain, requestId: undefined }, { type: 'request', requestId: undefined, kind: 'explain', params: { imageId: image.id, method: f.methods[1].name, layer: 'auto', target: { kind: 'top' } } });
     await assertClean(wp);
   });
 
@@ -41,7 +41,7 @@ describe('webview: side view in Chromium', function () {
       await wp.send({ type: 'model', model: f.model, methods: f.methods });
       await wp.send({ type: 'images', images: f.images, selected: f.explanation.imageId });
       await wp.send({ type: 'prediction', imageId: f.explanation.imageId, top: f.predictions.get(f.explanation.imageId)! });
-      await wp.send({ type: 'explanation', requestId: 'pushed', explanation: f.explanation });
+      await wp.send({ type: 'response', requestId: 'pushed', kind: 'explain', result: f.explanation });
       await wp.page.waitForSelector(`canvas.overlay[data-rendered="${f.explanation.id}"]`);
       const color = await wp.page.evaluate(() => getComputedStyle(document.body).color);
       assert.strictEqual(color, theme === 'dark' ? 'rgb(204, 204, 204)' : 'rgb(59, 59, 59)');

@@ -2,13 +2,10 @@
 // (mean, max, % zeros), dead channels flagged, the channel's Grad-CAM weight for the top-1 class
 // when gradients are available; click or Enter enlarges a channel.
 import type { ActivationsView, ChannelView } from '../../src/protocol';
-import { formatShape, h, initRoving, percent, replaceChildren, rovingFocus, selectOption, setOptions } from '../dom';
-import { newRequestId, post } from '../host';
+import { formatShape, h, initRoving, percent, replaceChildren, rovingFocus, Select, selectOption, setOptions } from '../dom';
 import { drawMap } from '../overlay';
 import { State, Store } from '../store';
-import { camLayers, layerLabel } from './explain';
-
-type Select = HTMLElement & { value: string };
+import { camLayers, layerLabel } from '../pickers';
 
 const SORTS: { value: string; label: string; key: (c: ChannelView) => number }[] = [
   { value: 'index', label: 'channel index', key: (c) => c.index },
@@ -59,13 +56,13 @@ export class ActivationsTab {
     }
     const busy = [...s.requests.values()].some((r) => r.kind === 'activations');
     this.show.toggleAttribute('disabled', busy || !s.selectedImageId || !s.model);
-    const changed = last?.activations !== s.activations || last?.colormap !== s.colormap;
-    this.shown = { model: s.model, activations: s.activations, colormap: s.colormap };
+    const changed = last?.activations !== s.results.activations || last?.colormap !== s.colormap;
+    this.shown = { model: s.model, activations: s.results.activations, colormap: s.colormap };
     if (changed) {
-      if (last?.activations !== s.activations) {
+      if (last?.activations !== s.results.activations) {
         this.enlarged = undefined;
         // The layer select follows what is shown (the host may send another layer's activations).
-        const shown = s.model?.layers.find((l) => l.name === s.activations?.layer || l.tensor === s.activations?.layer);
+        const shown = s.model?.layers.find((l) => l.name === s.results.activations?.layer || l.tensor === s.results.activations?.layer);
         if (shown && shown.name !== this.layer.value) selectOption(this.layer, shown.name);
       }
       this.renderGrid();
@@ -75,9 +72,7 @@ export class ActivationsTab {
   private request(layer = this.layer.value): void {
     const imageId = this.store.state.selectedImageId;
     if (!imageId || !layer) return;
-    const requestId = newRequestId('activations');
-    this.store.startRequest(requestId, 'activations', `Activations of ${layer}…`);
-    post({ type: 'activations', requestId, imageId, layer, target: { kind: 'top' } });
+    this.store.request('activations', { imageId, layer, target: { kind: 'top' } }, `Activations of ${layer}…`);
   }
 
   private renderGrid(): void {

@@ -2,22 +2,20 @@
 // faithfulness scores (deletion AUC: lower is better; insertion AUC: higher is better; pointing
 // game when the image has a box), so a user sees which explanation the model actually follows.
 import type { ExplanationView, Prediction } from '../../src/protocol';
-import { h, replaceChildren, setOptions } from '../dom';
+import { h, replaceChildren, Select, setOptions } from '../dom';
 import { OverlayFigure } from '../figure';
-import { newRequestId, post } from '../host';
 import { State, Store } from '../store';
-import { exportButtons, layerLabel, layerOptions } from './explain';
+import { layerLabel, layerOptions } from '../pickers';
+import { exportButtons } from '../explanationExports';
 import { TargetChooser } from './target';
 
 const DEFAULT_TICKED = 3;
 
 type Checkbox = HTMLElement & { checked: boolean; value: string };
-type Select = HTMLElement & { value: string };
-
 export class CompareTab {
   readonly element: HTMLElement;
   private readonly checks = h('div', { class: 'method-checks', role: 'group', 'aria-label': 'Methods to compare' });
-  private readonly layer = h('vscode-single-select', { id: 'compare-layer', label: 'Layer for CAM methods' }) as Select;
+  private readonly layer = h('vscode-single-select', { id: 'compare-layer', label: 'Layer for methods at a layer' }) as Select;
   private readonly target = new TargetChooser('compare-');
   private readonly run = h('vscode-button', { id: 'compare-run' }, 'Compare');
   private readonly results = h('div', { class: 'compare-grid', 'aria-live': 'polite' });
@@ -30,7 +28,7 @@ export class CompareTab {
       h('h3', {}, 'Compare methods'),
       this.checks,
       h('div', { class: 'compare-row' },
-        h('div', { class: 'field' }, h('span', { class: 'field-label' }, 'Layer (CAM)'), this.layer),
+        h('div', { class: 'field' }, h('span', { class: 'field-label' }, 'Layer (methods at a layer)'), this.layer),
         h('div', { class: 'field' }, h('span', { class: 'field-label' }, 'Target'), this.target.element),
         h('div', { class: 'run-row' }, this.run)));
     this.element = h('div', { class: 'compare' }, form, this.results);
@@ -63,10 +61,9 @@ export class CompareTab {
     if (!s.selectedImageId) return;
     if (methods.length === 0) return this.store.update({ error: { message: 'Tick at least one method to compare.' } });
     if (typeof target === 'string') return this.store.update({ error: { message: target } });
-    const requestId = newRequestId('compare');
-    this.store.update({ compare: { requestId, imageId: s.selectedImageId, methods, explanationIds: [] } });
-    this.store.startRequest(requestId, 'compare', `Comparing ${methods.length} methods…`);
-    post({ type: 'compare', requestId, imageId: s.selectedImageId, methods, layer: this.layer.value || 'auto', target });
+    const imageId = s.selectedImageId;
+    const requestId = this.store.request('compare', { imageId, methods, layer: this.layer.value || 'auto', target }, `Comparing ${methods.length} methods…`);
+    this.store.update({ compare: { requestId, imageId, methods, explanationIds: [] } });
   }
 
   private renderResults(s: State, running: boolean): void {

@@ -1,43 +1,23 @@
-// The Explain tab: predictions, the explanation controls (method, layer for CAM methods, class
-// target, Run) and the result as an overlay with its notes and exports.
-import type { ExplanationView, LayerView, MethodView, Prediction } from '../../src/protocol';
-import { formatShape, h, replaceChildren, setOptions } from '../dom';
+// The Explain tab: predictions, the explanation controls (method, its options, the layer for
+// methods that work at one, class target, Run) and the result as an overlay with its notes and exports.
+import type { ExplanationView, MethodView, Prediction } from '../../src/protocol';
+import { h, replaceChildren, Select, setOptions } from '../dom';
+import { exportButtons } from '../explanationExports';
 import { DisplayControls, OverlayFigure } from '../figure';
-import { newRequestId, post } from '../host';
+import { MethodOptions } from '../methodOptions';
+import { layerLabel, layerOptions, methodOptions } from '../pickers';
 import { State, Store } from '../store';
 import { PredictionList } from './predictions';
 import { TargetChooser } from './target';
-
-type Select = HTMLElement & { value: string };
-
-/** Layers a CAM can use: those with a 4-D (N, C, H, W) output. */
-export function camLayers(layers: LayerView[]): LayerView[] {
-  return layers.filter((l) => l.shape?.length === 4);
-}
-
-export function layerOptions(s: State): { value: string; label: string; description?: string }[] {
-  const chosen = s.model?.layers.find((l) => l.name === s.model?.defaultCamLayer);
-  const autoName = chosen?.scope ?? s.model?.defaultCamLayer;
-  const auto = { value: 'auto', label: autoName ? `auto (${autoName})` : 'auto' };
-  return [auto, ...camLayers(s.model?.layers ?? []).map((l) => ({ value: l.name, label: l.scope ?? l.name, description: `${l.opType} ${formatShape(l.shape)}` }))];
-}
-
-/** A layer as users know it (its module scope) from a tensor or node name. */
-export function layerLabel(model: State['model'], layer: string): string {
-  const found = model?.layers.find((l) => l.tensor === layer || l.name === layer);
-  return found?.scope ?? found?.name ?? layer;
-}
-
-export function methodOptions(methods: MethodView[]): { value: string; label: string; description: string }[] {
-  return methods.map((m) => ({ value: m.name, label: m.title, description: m.kind }));
-}
 
 export class ExplainTab {
   readonly element: HTMLElement;
   private readonly predictions = new PredictionList((index) => this.target.chooseClass(index));
   private readonly method = h('vscode-single-select', { id: 'method', label: 'Method' }) as Select;
   private readonly layer = h('vscode-single-select', { id: 'layer', label: 'Layer' }) as Select;
+  private readonly layerField = field('Layer', this.layer);
   private readonly formula = h('p', { class: 'formula muted small' });
+  private readonly options = new MethodOptions();
   private readonly target = new TargetChooser();
   private readonly run = h('vscode-button', { id: 'run' }, 'Run');
   private readonly figure = new OverlayFigure('Explanation overlay');
@@ -57,7 +37,8 @@ export class ExplainTab {
     const controls = h('section', { class: 'card controls', 'aria-label': 'Explanation settings' },
       h('h3', {}, 'Explain'),
       field('Method', this.method), this.formula,
-      field('Layer', this.layer),
+      this.options.element,
+      this.layerField,
       field('Target', this.target.element),
       h('div', { class: 'run-row' }, this.run));
     const predictions = h('section', { class: 'card', 'aria-label': 'Predictions' }, h('h3', {}, 'Predictions'), this.predictions.element);
@@ -97,9 +78,9 @@ export class ExplainTab {
 
   private syncMethod(): void {
     const m = this.selectedMethod();
-    const cam = m?.kind === 'cam';
-    this.layer.toggleAttribute('disabled', !cam);
-    this.layer.title = cam ? '' : 'Only CAM methods use a layer';
+    // The method's descriptor says whether it works at a layer (Guided Grad-CAM does, without being a CAM).
+    this.layerField.hidden = !m?.usesLayer;
+    this.options.show(m);
     const problem = m?.needsGradients ? this.store.state.model?.gradientProblem : undefined;
     replaceChildren(this.formula, m?.formula ?? '', problem ? h('span', { class: 'warning' }, ` ${problem}`) : null);
   }
@@ -109,9 +90,11 @@ export class ExplainTab {
     const method = this.selectedMethod();
     const target = this.target.value();
     if (!s.selectedImageId || !method || typeof target === 'string') return;
-    const requestId = newRequestId('explain');
-    this.store.startRequest(requestId, 'explain', `${method.title}…`);
-    post({ type: 'explain', requestId, imageId: s.selectedImageId, method: method.name, layer: method.kind === 'cam' ? this.layer.value || 'auto' : 'auto', target });
+    const options = this.options.changed();
+    this.store.request('explain', {
+      imageId: s.selectedImageId, method: method.name, layer: method.usesLayer ? this.layer.value || 'auto' : 'auto', target,
+      ...(Object.keys(options).length > 0 ? { options } : {}),
+    }, `${method.title}…`);
   }
 
   private renderResult(s: State): void {
@@ -143,13 +126,6 @@ export class ExplainTab {
     replaceChildren(this.exports, exportButtons(e.id));
     replaceChildren(this.notes, [...e.notes, `Computed in ${e.seconds.toFixed(2)} s.`].map((n) => h('li', {}, n)));
   }
-}
-
-export function exportButtons(explanationId: string): HTMLElement[] {
-  return [
-    h('vscode-button', { secondary: true, class: 'export-png', onClick: () => post({ type: 'export', explanationId, format: 'png' }) }, 'Export PNG'),
-    h('vscode-button', { secondary: true, class: 'export-npy', onClick: () => post({ type: 'export', explanationId, format: 'npy' }) }, 'Export .npy'),
-  ];
 }
 
 function field(label: string, control: HTMLElement): HTMLElement {

@@ -6,10 +6,10 @@ import { StatusView } from '../status';
 import { State, Store } from '../store';
 import { ActivationsTab } from './activations';
 import { CompareTab } from './compare';
-import { DatasetTab } from './dataset';
+import { DatasetTab } from './dataset/dataset';
 import { ExplainTab } from './explain';
 import { ImageStrip, acceptDroppedImages } from './images';
-import { InsideTab } from './inside';
+import { InsideTab } from './inside/inside';
 import { OverviewTab } from './overview';
 
 const TABS = ['Overview', 'Explain', 'Compare', 'Activations', 'Dataset', 'Inside'] as const;

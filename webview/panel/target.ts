@@ -1,9 +1,8 @@
 // The class target of an explanation: the top-1 prediction, one class (picked from the
 // predictions or typed as an index), or "why A and not B" (the difference of two logits).
 import type { Prediction, TargetSpec } from '../../src/protocol';
-import { h, selectOption, setOptions } from '../dom';
+import { h, Select, selectOption, setOptions } from '../dom';
 
-type Select = HTMLElement & { value: string };
 const TYPED = 'typed';
 
 /** A class: one of the predictions, or any index typed in. */

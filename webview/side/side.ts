@@ -1,14 +1,11 @@
 // The side view: the current image with its top prediction and the explanation over it; the
 // method switches in place and the overlay opacity is adjustable.
 import type { Prediction } from '../../src/protocol';
-import { h, percent, replaceChildren, selectOption, setOptions } from '../dom';
+import { h, percent, replaceChildren, Select, selectOption, setOptions } from '../dom';
 import { DisplayControls, OverlayFigure } from '../figure';
-import { newRequestId, post } from '../host';
-import { layerLabel } from '../panel/explain';
+import { layerLabel } from '../pickers';
 import { StatusView } from '../status';
 import { State, Store } from '../store';
-
-type Select = HTMLElement & { value: string };
 
 export function mountSide(root: HTMLElement, store: Store): void {
   const method = h('vscode-single-select', { id: 'side-method', label: 'Method' }) as Select;
@@ -22,9 +19,7 @@ export function mountSide(root: HTMLElement, store: Store): void {
   method.addEventListener('change', () => {
     const imageId = store.state.selectedImageId;
     if (!imageId || !method.value) return;
-    const requestId = newRequestId('explain');
-    store.startRequest(requestId, 'explain', `${store.state.methods.find((m) => m.name === method.value)?.title ?? method.value}…`);
-    post({ type: 'explain', requestId, imageId, method: method.value, layer: 'auto', target: { kind: 'top' } });
+    store.request('explain', { imageId, method: method.value, layer: 'auto', target: { kind: 'top' } }, `${store.state.methods.find((m) => m.name === method.value)?.title ?? method.value}…`);
   });
 
   let methods: State['methods'] | undefined;

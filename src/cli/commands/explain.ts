@@ -1,51 +1,78 @@
 import { COLORMAP_NAMES, ColormapName } from '../../core/image/colormap';
 import { ModelContext } from '../../core/context';
-import { Explanation, OptionValue, Target, explain as runMethod, methodByName, methodNames } from '../../core/explain';
+import { Explanation, METHODS, OptionSpec, OptionValue, Target, explain as runMethod, methodByName, methodNames } from '../../core/explain';
 import { deletionInsertion } from '../../core/explain/faithfulness';
 import { describeTarget } from '../../core/explain/target';
 import { readInputBytes } from '../../core/image/decode';
 import { parseNpy } from '../../core/npy';
 import { renderPng } from '../../core/render';
-import { intOption, listOption, numberOption, parse, Parsed } from '../args';
+import { intOption, numberOption, parse, Parsed } from '../args';
 import { MODEL_OPTIONS, parseTarget, withModel } from '../common';
 import { fixed, printJson, printTable, terminalText, writeFile, writeNpy } from '../output';
 
-const COMMON = {
+/** The command's own flags; a method option of the same name is set through an alias (FLAG_ALIASES). */
+const COMMAND_FLAGS = {
   ...MODEL_OPTIONS,
   method: { type: 'string' }, layer: { type: 'string' }, target: { type: 'string' }, versus: { type: 'string' }, output: { type: 'string' },
-  steps: { type: 'string' }, 'ig-method': { type: 'string' }, baseline: { type: 'string' }, window: { type: 'string' },
-  stride: { type: 'string' }, samples: { type: 'string' }, noise: { type: 'string' }, seed: { type: 'string' },
-  batch: { type: 'string' }, masks: { type: 'string' }, segments: { type: 'string' },
 } as const;
 
-export const usage = `convlens explain MODEL INPUT --method NAME [--layer TENSOR|auto] [--target CLASS|top] [--versus CLASS] [--raw] [--out FILE.npy|FILE.png] [--colormap ${COLORMAP_NAMES.join('|')}] [--opacity A] [--json] [--steps N] [--ig-method riemann_trapezoid|gausslegendre] [--baseline VALUE|FILE.npy] [--window C,H,W] [--stride C,H,W] [--samples N] [--noise SIGMA] [--seed S] [--batch N]`;
+/** Flags of earlier versions, kept as aliases of the option flags that replaced them. */
+export const FLAG_ALIASES: Readonly<Record<string, string>> = { stride: 'strides', noise: 'stdev' };
+
+/** Options whose name the command's own flags take: integrated gradients' `method` (--method names the explanation method). */
+const RENAMED: Readonly<Record<string, string>> = { method: 'ig-method' };
+
+/** The flag of a method option: its name kebab-cased, unless renamed. */
+export function flagOf(option: string): string {
+  return RENAMED[option] ?? option.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+/** Method option by flag: one flag per option any method declares (its OptionSpec), and the aliases. */
+export function optionFlags(): Map<string, OptionSpec> {
+  const specs = Object.values(METHODS).flatMap((m) => m.options);
+  const flags = new Map<string, OptionSpec>();
+  for (const spec of specs) if (!flags.has(flagOf(spec.name))) flags.set(flagOf(spec.name), spec);
+  for (const [alias, flag] of Object.entries(FLAG_ALIASES)) flags.set(alias, flags.get(flag)!);
+  return flags;
+}
+
+const OPTION_FLAGS = optionFlags();
+const COMMON = { ...COMMAND_FLAGS, ...Object.fromEntries([...OPTION_FLAGS.keys()].map((flag) => [flag, { type: 'string' as const }])) };
+
+function placeholder(spec: OptionSpec): string {
+  switch (spec.type) {
+    case 'choice': return spec.choices?.join('|') ?? 'NAME';
+    case 'ints': return 'A,B,C';
+    case 'baseline': return 'VALUE|FILE.npy';
+    default: return spec.type === 'int' ? 'N' : 'X';
+  }
+}
+
+/** `[--flag VALUE]` for every method option, from the specs (aliases of old names left out). */
+const OPTION_USAGE = [...OPTION_FLAGS].filter(([flag]) => !(flag in FLAG_ALIASES)).map(([flag, spec]) => `[--${flag} ${placeholder(spec)}]`).join(' ');
+
+export const usage = `convlens explain MODEL INPUT --method NAME [--layer TENSOR|auto] [--target CLASS|top] [--versus CLASS] [--raw] [--out FILE.npy|FILE.png] [--colormap ${COLORMAP_NAMES.join('|')}] [--opacity A] [--json] ${OPTION_USAGE} (--${Object.entries(FLAG_ALIASES).map(([alias, flag]) => `${alias} is --${flag}`).join(', --')})`;
 export const faithfulnessUsage = 'convlens faithfulness MODEL INPUT --method NAME[,NAME...] [--layer TENSOR|auto] [--target CLASS|top] [--steps N] [--json] [method options]';
 
-/** Method options from the command line, under the names the methods use. */
-function methodOptions(values: Parsed['values']): Record<string, OptionValue | undefined> {
-  const baseline = values.baseline;
-  return {
-    steps: values.steps !== undefined ? intOption(values.steps, 'steps', 0) : undefined,
-    method: values['ig-method'] as string | undefined,
-    baseline: typeof baseline === 'string' ? (baseline.endsWith('.npy') ? parseNpy(new Uint8Array(readInputBytes(baseline))) : numberOption(baseline, 'baseline')) : undefined,
-    window: listOption(values.window, 'window', 3),
-    strides: listOption(values.stride, 'stride', 3),
-    samples: values.samples !== undefined ? intOption(values.samples, 'samples', 0) : undefined,
-    stdev: numberOption(values.noise, 'noise'),
-    seed: values.seed !== undefined ? intOption(values.seed, 'seed', 0) : undefined,
-    batch: values.batch !== undefined ? intOption(values.batch, 'batch', 1) : undefined,
-    masks: values.masks !== undefined ? intOption(values.masks, 'masks', 1) : undefined,
-    segments: values.segments !== undefined ? intOption(values.segments, 'segments', 2) : undefined,
-  };
+/** Method options from the command line, under the names the methods use (the methods' specs parse and check the values). */
+function methodOptions(values: Parsed['values']): Record<string, { flag: string; value: OptionValue }> {
+  const given: Record<string, { flag: string; value: OptionValue }> = {};
+  for (const [flag, spec] of OPTION_FLAGS) {
+    const value = values[flag];
+    if (typeof value !== 'string') continue;
+    if (given[spec.name]) throw new Error(`--${flag} and --${given[spec.name].flag} set the same option; give one`);
+    given[spec.name] = { flag, value: spec.type === 'baseline' && value.toLowerCase().endsWith('.npy') ? parseNpy(new Uint8Array(readInputBytes(value))) : value };
+  }
+  return given;
 }
 
 /** Only the options this method takes, so a stray flag for another method is named clearly. */
-function optionsFor(method: string, all: Record<string, OptionValue | undefined>): Record<string, OptionValue | undefined> {
-  const known = new Set(methodByName(method).options.map((o) => o.name));
-  const given = Object.entries(all).filter(([, v]) => v !== undefined);
-  const unknown = given.filter(([k]) => !known.has(k));
-  if (unknown.length > 0) throw new Error(`${method} does not take ${unknown.map(([k]) => `'${k}'`).join(', ')}; it takes ${[...known].join(', ') || 'no options'}`);
-  return Object.fromEntries(given);
+function optionsFor(method: string, given: Record<string, { flag: string; value: OptionValue }>): Record<string, OptionValue> {
+  const specs = methodByName(method).options;
+  const known = new Set(specs.map((o) => o.name));
+  const unknown = Object.entries(given).filter(([name]) => !known.has(name));
+  if (unknown.length > 0) throw new Error(`${method} does not take ${unknown.map(([, g]) => `--${g.flag}`).join(', ')}; it takes ${specs.map((o) => `--${flagOf(o.name)}`).join(', ') || 'no options'}`);
+  return Object.fromEntries(Object.entries(given).map(([name, g]) => [name, g.value]));
 }
 
 function targetOf(values: Parsed['values']): Target {
@@ -107,6 +134,11 @@ export async function explainCommand(argv: string[]): Promise<void> {
   });
 }
 
+/** In the faithfulness command --steps counts the deletion and insertion steps, not a method's. */
+function withoutCurveSteps(given: ReturnType<typeof methodOptions>): ReturnType<typeof methodOptions> {
+  return Object.fromEntries(Object.entries(given).filter(([name]) => name !== 'steps'));
+}
+
 export async function faithfulnessCommand(argv: string[]): Promise<void> {
   const { positionals, values } = parse(argv, COMMON, ['MODEL', 'INPUT']);
   if (typeof values.method !== 'string') throw new Error(`--method NAME[,NAME...] is required; the methods are ${methodNames().join(', ')}`);
@@ -117,7 +149,7 @@ export async function faithfulnessCommand(argv: string[]): Promise<void> {
     const rows = [];
     for (const method of methods) {
       const explainContext = { model: ctx.model, input: input.tensor, target: targetOf(values), layer: typeof values.layer === 'string' ? values.layer : undefined, progress: progressLine(method) };
-      const e = await runMethod(method, explainContext, optionsFor(method, { ...methodOptions(values), steps: undefined }));
+      const e = await runMethod(method, explainContext, optionsFor(method, withoutCurveSteps(methodOptions(values))));
       const f = await deletionInsertion(explainContext, e.map, { steps });
       rows.push({ method, target: describeTarget(e.target), deletionAuc: f.deletion.normalizedAuc, insertionAuc: f.insertion.normalizedAuc, deletion: f.deletion, insertion: f.insertion, notes: f.notes });
     }

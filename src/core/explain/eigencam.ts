@@ -74,6 +74,7 @@ export const eigenCam: ExplanationMethod = {
   kind: 'cam',
   needsGradients: false,
   usesLayer: true,
+  targetIndependent: true,
   formula: 'L = (A − mean) v₁, v₁ the first principal direction of the activations (positions × channels)',
   reference: 'Muhammad & Yeasin 2020 (arXiv:2008.00299); pytorch-grad-cam EigenCAM / get_2d_projection',
   options: [],

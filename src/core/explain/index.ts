@@ -2,6 +2,7 @@
 import { ablationCam } from './ablationcam';
 import { cam } from './cam';
 import { eigenCam } from './eigencam';
+import { throwIfCancelled } from './forward';
 import { gradCam } from './gradcam';
 import { gradCamPlusPlus } from './gradcam-plusplus';
 import { guidedBackprop } from './guided-backprop';
@@ -21,6 +22,7 @@ import { smoothGrad } from './smoothgrad';
 import { xGradCam } from './xgradcam';
 import { ExplainContext, ExplainError, Explanation, ExplanationMethod, OptionValue } from './types';
 import { nonFinite } from '../tensor';
+import type { MethodView } from '../../protocol';
 
 export type { ExplainContext, Explanation, ExplanationMethod, OptionSpec, OptionValue, ResolvedTarget, Target } from './types';
 export { ExplainError } from './types';
@@ -44,10 +46,22 @@ export function methodByName(name: string): ExplanationMethod {
   return method;
 }
 
+/** The method as the views see it: every field of its descriptor except the code and the reference. */
+export function methodView(m: ExplanationMethod): MethodView {
+  return {
+    name: m.name, title: m.title, kind: m.kind, needsGradients: m.needsGradients, usesLayer: m.usesLayer,
+    ...(m.targetIndependent ? { targetIndependent: true } : {}), formula: m.formula, options: m.options,
+  };
+}
+
 /** Runs a method by name, its options checked and completed with defaults. */
 export async function explain(name: string, ctx: ExplainContext, options: Record<string, OptionValue | undefined> = {}): Promise<Explanation> {
   const method = methodByName(name);
-  const explanation = await method.explain(ctx, resolveOptions(name, method.options, options));
+  const resolved = resolveOptions(name, method.options, options);
+  throwIfCancelled(ctx.signal);
+  const explanation = await method.explain(ctx, resolved);
+  // Methods check the signal between batches; one cancelled after its last batch still gives no result.
+  throwIfCancelled(ctx.signal);
   // A NaN or infinite attribution would draw as a plausible-looking map: say so instead.
   const problem = nonFinite(explanation.raw.data as Float32Array);
   if (problem) throw new Error(`${method.title} gave ${problem}: the model's outputs or gradients are not finite for this input and target`);

@@ -67,6 +67,8 @@ export interface ExplanationMethod<O = Record<string, OptionValue>> {
   needsGradients: boolean;
   /** Whether the method works at a layer (ctx.layer). */
   usesLayer: boolean;
+  /** The map does not depend on the target (EigenCAM: the first principal component of the activations). */
+  targetIndependent?: boolean;
   /** Shown in the UI. */
   formula: string;
   /** The paper and the implementation this one matches. */

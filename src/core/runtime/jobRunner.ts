@@ -6,7 +6,7 @@ import { channelStats } from '../activations';
 import { computeGradients } from '../autodiff/gradients';
 import { UnsupportedGradientError } from '../autodiff/rule';
 import { ModelContext } from '../context';
-import { Explanation, Target, explain, methodByName, methodNames } from '../explain';
+import { Explanation, Target, explain, methodByName, methodNames, methodView } from '../explain';
 import { deletionInsertion } from '../explain/faithfulness';
 import { resolveLayer } from '../explain/layer';
 import { minMax } from '../explain/postprocess';
@@ -272,10 +272,7 @@ async function status(): Promise<WorkerStatus> {
 }
 
 async function methods(): Promise<MethodView[]> {
-  return methodNames().map((name) => {
-    const m = methodByName(name);
-    return { name, title: m.title, kind: m.kind, needsGradients: m.needsGradients, formula: m.formula };
-  });
+  return methodNames().map((name) => methodView(methodByName(name)));
 }
 
 const state = { contextFor, imageFor };

@@ -4,7 +4,7 @@ import * as assert from 'assert';
 import * as vscode from 'vscode';
 import type { ConvLensTestApi } from '../../../src/extension/testHooks';
 import { WORKSPACE_FILES } from '../workspace';
-import { bridge, chooseInExplorerMenu, closeAllEditors, convlens, nextMessage, panelId, postedError, runGradCam, waitFor, workspaceFile } from './helpers';
+import { bridge, chooseInExplorerMenu, closeAllEditors, convlens, nextMessage, nextResponse, panelId, postedError, runGradCam, waitFor, workspaceFile } from './helpers';
 
 describe('model panel', () => {
   let api: ConvLensTestApi;
@@ -70,6 +70,21 @@ describe('model panel', () => {
       }, 20_000);
       assert.ok(text.includes(images.find((i) => i.id === imageId)!.name), 'the caption names the image');
       await bridge.ask({ action: 'screenshot', name: 'gradcam-panel' });
+    }
+  });
+
+  it('compares methods with their faithfulness scores (deletion and insertion AUC in [0, 1])', async () => {
+    const { images, selected } = await nextMessage(api, panel(), 'images', opened);
+    const since = api.posted().length;
+    const methods = ['gradcam', 'saliency'];
+    await api.sendFromWebview(panel(), { type: 'request', requestId: `e2e-compare-${since}`, kind: 'compare', params: { imageId: selected ?? images[0].id, methods, layer: 'auto', target: { kind: 'top' } } });
+    const { result: explanations } = await nextResponse(api, panel(), 'compare', since, (m) => m.requestId === `e2e-compare-${since}`, 120_000).catch((err: Error) => {
+      throw new Error(postedError(api, panel(), since) ?? err.message);
+    });
+    assert.deepStrictEqual(explanations.map((e) => e.method), methods);
+    for (const e of explanations) {
+      const f = e.faithfulness;
+      assert.ok(f && [f.deletionAuc, f.insertionAuc].every((v) => v >= 0 && v <= 1), `${e.method} has faithfulness scores in [0, 1] (got ${JSON.stringify(f)})`);
     }
   });
 

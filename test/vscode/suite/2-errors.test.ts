@@ -52,7 +52,7 @@ describe('errors shown in the views', () => {
     await vscode.commands.executeCommand('convlens.explainModel', workspaceFile(WORKSPACE_FILES.model));
     await waitFor('the panel to settle (prediction or error)', () => api.posted().slice(opened).some((p) => p.view === view && (p.message.type === 'prediction' || p.message.type === 'error')) || undefined);
     const since = api.posted().length;
-    await api.sendFromWebview(view, { type: 'explain', requestId: '../../etc/passwd', imageId: 'x', method: 'gradcam', layer: 'auto', target: { kind: 'top' } });
+    await api.sendFromWebview(view, { type: 'request', requestId: '../../etc/passwd', kind: 'explain', params: { imageId: 'x', method: 'gradcam', layer: 'auto', target: { kind: 'top' } } });
     await api.sendFromWebview(view, { type: 'openSource' });
     await api.sendFromWebview(view, 'ready');
     await new Promise((r) => setTimeout(r, 500));

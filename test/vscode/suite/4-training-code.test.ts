@@ -5,7 +5,7 @@ import * as assert from 'assert';
 import * as vscode from 'vscode';
 import type { ConvLensTestApi } from '../../../src/extension/testHooks';
 import { WORKSPACE_FILES } from '../workspace';
-import { bridge, closeAllEditors, convlens, nextMessage, panelId, postedError, waitFor, workspaceFile } from './helpers';
+import { bridge, closeAllEditors, convlens, nextMessage, nextResponse, panelId, postedError, waitFor, workspaceFile } from './helpers';
 
 /** 0-based line of the first line containing `needle` at or after line `from`. */
 async function lineOf(relative: string, needle: string, from = 0): Promise<number> {
@@ -62,7 +62,7 @@ describe('links to the training code', () => {
   it('runs Grad-CAM at the layer of a definition lens', async () => {
     const since = api.posted().length;
     await vscode.commands.executeCommand('convlens.layerGradCam', workspaceFile(WORKSPACE_FILES.model).fsPath, ['/conv1/Conv']);
-    const { explanation } = await nextMessage(api, panel(), 'explanation', since).catch((err: Error) => {
+    const { result: explanation } = await nextResponse(api, panel(), 'explain', since).catch((err: Error) => {
       throw new Error(postedError(api, panel(), since) ?? err.message);
     });
     assert.strictEqual(explanation.method, 'gradcam');

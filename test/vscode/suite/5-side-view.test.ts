@@ -4,7 +4,7 @@ import * as assert from 'assert';
 import * as vscode from 'vscode';
 import type { ConvLensTestApi } from '../../../src/extension/testHooks';
 import { WORKSPACE_FILES } from '../workspace';
-import { bridge, closeAllEditors, convlens, nextMessage, panelId, postedError, waitFor, workspaceFile } from './helpers';
+import { bridge, closeAllEditors, convlens, nextMessage, nextResponse, panelId, postedError, waitFor, workspaceFile } from './helpers';
 
 describe('side-panel attribution viewer', () => {
   let api: ConvLensTestApi;
@@ -25,7 +25,7 @@ describe('side-panel attribution viewer', () => {
     const { model } = await nextMessage(api, 'side', 'model', since);
     assert.strictEqual(model.name, 'shapes.onnx');
     const { images, selected } = await nextMessage(api, 'side', 'images', since, (m) => m.images.some((i) => i.name === 'star.png'));
-    const { explanation } = await nextMessage(api, 'side', 'explanation', since).catch((err: Error) => {
+    const { result: explanation } = await nextResponse(api, 'side', 'explain', since).catch((err: Error) => {
       throw new Error(postedError(api, 'side', since) ?? err.message);
     });
     assert.strictEqual(explanation.imageId, selected ?? images[0].id);
@@ -44,8 +44,8 @@ describe('side-panel attribution viewer', () => {
     const since = api.posted().length;
     const { images, selected } = await nextMessage(api, 'side', 'images', 0, (m) => m.images.some((i) => i.name === 'star.png'));
     const imageId = selected ?? images[0].id;
-    await api.sendFromWebview('side', { type: 'explain', requestId: 'side-switch', imageId, method: 'eigencam', layer: 'auto', target: { kind: 'top' } });
-    const { explanation } = await nextMessage(api, 'side', 'explanation', since, (m) => m.requestId === 'side-switch').catch((err: Error) => {
+    await api.sendFromWebview('side', { type: 'request', requestId: 'side-switch', kind: 'explain', params: { imageId, method: 'eigencam', layer: 'auto', target: { kind: 'top' } } });
+    const { result: explanation } = await nextResponse(api, 'side', 'explain', since, (m) => m.requestId === 'side-switch').catch((err: Error) => {
       throw new Error(postedError(api, 'side', since) ?? err.message);
     });
     assert.strictEqual(explanation.method, 'eigencam');

@@ -4,7 +4,7 @@ import * as assert from 'assert';
 import * as vscode from 'vscode';
 import type { ConvLensTestApi } from '../../../src/extension/testHooks';
 import { WORKSPACE_FILES } from '../workspace';
-import { closeAllEditors, convlens, nextMessage, panelId, postedError, workspaceFile } from './helpers';
+import { closeAllEditors, convlens, nextMessage, nextResponse, panelId, postedError, workspaceFile } from './helpers';
 
 describe('execution provider setting', () => {
   let api: ConvLensTestApi;
@@ -30,8 +30,8 @@ describe('execution provider setting', () => {
     assert.deepStrictEqual(after.images.map((i) => i.name), before.images.map((i) => i.name), 'the same images, loaded again');
     const imageId = after.selected ?? after.images[0].id;
     const request = api.posted().length;
-    await api.sendFromWebview(panel(), { type: 'explain', requestId: 'after-reopen', imageId, method: 'gradcam', layer: 'auto', target: { kind: 'top' } });
-    const { explanation } = await nextMessage(api, panel(), 'explanation', request).catch((err: Error) => {
+    await api.sendFromWebview(panel(), { type: 'request', requestId: 'after-reopen', kind: 'explain', params: { imageId, method: 'gradcam', layer: 'auto', target: { kind: 'top' } } });
+    const { result: explanation } = await nextResponse(api, panel(), 'explain', request).catch((err: Error) => {
       throw new Error(postedError(api, panel(), request) ?? err.message);
     });
     assert.strictEqual(explanation.imageId, imageId);

@@ -8,7 +8,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import type { ConvLensTestApi } from '../../../src/extension/testHooks';
 import { WORKSPACE_FILES } from '../workspace';
-import { bridge, closeAllEditors, convlens, nextMessage, panelId, postedError, waitFor, workspaceFile } from './helpers';
+import { bridge, closeAllEditors, convlens, nextMessage, nextResponse, panelId, postedError, waitFor, workspaceFile } from './helpers';
 
 const DATASET = 'sample/dataset';
 
@@ -49,8 +49,8 @@ describe('dataset and inside tabs', () => {
       const chosen = await bridge.ask({ action: 'webviewSelect', ...where, selector: '#dataset-folder', option: DATASET });
       assert.strictEqual(chosen.text, folder, chosen.error);
     }
-    await run('#dataset-run', { type: 'datasetFeatures', requestId: 'e2e-features', folder, layer: model.defaultCamLayer });
-    const { dataset } = await nextMessage(api, panel(), 'dataset', since, undefined, 60_000).catch((err: Error) => {
+    await run('#dataset-run', { type: 'request', requestId: 'e2e-features', kind: 'datasetFeatures', params: { folder, layer: model.defaultCamLayer } });
+    const { result: dataset } = await nextResponse(api, panel(), 'datasetFeatures', since, undefined, 60_000).catch((err: Error) => {
       throw new Error(postedError(api, panel(), since) ?? err.message);
     });
     assert.deepStrictEqual([dataset.images.length, dataset.classNames], [160, ['circle', 'square', 'star', 'triangle']]);
@@ -59,8 +59,8 @@ describe('dataset and inside tabs', () => {
     assert.ok(dataset.cache.stored, 'the features are cached in the extension\'s storage');
 
     const rulesSince = api.posted().length;
-    await run('#rules-run', { type: 'datasetRules', requestId: 'e2e-rules', depth: 3, minLeaf: 5, pooling: 'mean' });
-    const { rules } = await nextMessage(api, panel(), 'datasetRules', rulesSince, undefined, 60_000).catch((err: Error) => {
+    await run('#rules-run', { type: 'request', requestId: 'e2e-rules', kind: 'datasetRules', params: { depth: 3, minLeaf: 5, pooling: 'mean' } });
+    const { result: rules } = await nextResponse(api, panel(), 'datasetRules', rulesSince, undefined, 60_000).catch((err: Error) => {
       throw new Error(postedError(api, panel(), rulesSince) ?? err.message);
     });
     assert.ok(rules.rules.length >= 2 && rules.fidelity.test > 0.5, `fidelity ${rules.fidelity.test}`);
@@ -79,8 +79,8 @@ describe('dataset and inside tabs', () => {
   it('reads the features from the cache the second time, and opens a dataset image in the panel', async () => {
     const since = api.posted().length;
     const { model } = await nextMessage(api, panel(), 'model', 0);
-    await api.sendFromWebview(panel(), { type: 'datasetFeatures', requestId: 'e2e-cached', folder, layer: model.defaultCamLayer });
-    const { dataset } = await nextMessage(api, panel(), 'dataset', since, (m) => m.requestId === 'e2e-cached', 60_000);
+    await api.sendFromWebview(panel(), { type: 'request', requestId: 'e2e-cached', kind: 'datasetFeatures', params: { folder, layer: model.defaultCamLayer } });
+    const { result: dataset } = await nextResponse(api, panel(), 'datasetFeatures', since, (m) => m.requestId === 'e2e-cached', 60_000);
     assert.deepStrictEqual([dataset.cache.cached, dataset.cache.computed], [160, 0]);
 
     await api.sendFromWebview(panel(), { type: 'datasetOpenImage', relPath: 'test/star/3.png' });
@@ -96,7 +96,7 @@ describe('dataset and inside tabs', () => {
     // sample/dataset's boxes.json holds object boxes, no marks: it is not offered, so the mark check may not read it.
     assert.strictEqual(dataset.marks, undefined);
     const marksSince = api.posted().length;
-    await api.sendFromWebview(panel(), { type: 'datasetMarkCheck', requestId: 'e2e-marks', marksFile: path.join(folder, 'boxes.json'), pooling: 'max' });
+    await api.sendFromWebview(panel(), { type: 'request', requestId: 'e2e-marks', kind: 'datasetMarkCheck', params: { marksFile: path.join(folder, 'boxes.json'), pooling: 'max' } });
     const notOffered = await nextMessage(api, panel(), 'error', marksSince);
     assert.deepStrictEqual([notOffered.requestId, notOffered.message], ['e2e-marks', 'Choose the marks file with "Choose marks file…".']);
   });
@@ -104,14 +104,14 @@ describe('dataset and inside tabs', () => {
   it('answers the Inside tab: receptive fields, kernels, and that the sample CNN has no self-attention', async () => {
     const since = api.posted().length;
     const { images, selected } = await nextMessage(api, panel(), 'images', 0, (m) => m.images.some((i) => i.name === '3.png'));
-    await api.sendFromWebview(panel(), { type: 'receptiveFields', requestId: 'e2e-fields' });
-    await api.sendFromWebview(panel(), { type: 'kernels', requestId: 'e2e-kernels' });
-    await api.sendFromWebview(panel(), { type: 'attention', requestId: 'e2e-attention', imageId: selected ?? images[0].id });
-    const { fields } = await nextMessage(api, panel(), 'receptiveFields', since);
+    await api.sendFromWebview(panel(), { type: 'request', requestId: 'e2e-fields', kind: 'receptiveFields', params: {} });
+    await api.sendFromWebview(panel(), { type: 'request', requestId: 'e2e-kernels', kind: 'kernels', params: {} });
+    await api.sendFromWebview(panel(), { type: 'request', requestId: 'e2e-attention', kind: 'attention', params: { imageId: selected ?? images[0].id } });
+    const { result: fields } = await nextResponse(api, panel(), 'receptiveFields', since);
     assert.deepStrictEqual(fields.fields.find((f) => f.tensor === '/block4/relu/Relu_output_0')?.size, [38, 38]);
-    const { kernels } = await nextMessage(api, panel(), 'kernels', since);
+    const { result: kernels } = await nextResponse(api, panel(), 'kernels', since);
     assert.deepStrictEqual([kernels.count, kernels.rgb], [16, true]);
-    const { attention } = await nextMessage(api, panel(), 'attention', since);
+    const { result: attention } = await nextResponse(api, panel(), 'attention', since);
     assert.deepStrictEqual(attention.layers, []);
     assert.match(attention.message ?? '', /no self-attention/);
     if (bridge) {

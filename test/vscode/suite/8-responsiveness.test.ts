@@ -7,7 +7,7 @@ import * as assert from 'assert';
 import * as vscode from 'vscode';
 import type { ConvLensTestApi } from '../../../src/extension/testHooks';
 import { WORKSPACE_FILES } from '../workspace';
-import { closeAllEditors, convlens, nextMessage, panelId, postedError, workspaceFile } from './helpers';
+import { closeAllEditors, convlens, nextMessage, nextResponse, panelId, postedError, workspaceFile } from './helpers';
 
 /** At least this many explanations, and on until the typist is done, however long that takes. */
 const EXPLANATIONS = 6;
@@ -50,10 +50,10 @@ describe('responsiveness while explaining', () => {
       const method = i % 2 === 0 ? 'scorecam' : 'occlusion';
       const requestId = `responsiveness-${i}`;
       const since = api.posted().length;
-      await api.sendFromWebview(panel(), { type: 'explain', requestId, imageId: imageIds[i % imageIds.length], method, layer: 'auto', target: { kind: 'top' } });
+      await api.sendFromWebview(panel(), { type: 'request', requestId, kind: 'explain', params: { imageId: imageIds[i % imageIds.length], method, layer: 'auto', target: { kind: 'top' } } });
       // Asked while the explanation is under way: the host relays it and answers.
       if (i === 0) workerStatus = await api.worker();
-      const { explanation } = await nextMessage(api, panel(), 'explanation', since, (m) => m.requestId === requestId, 120_000).catch((err: Error) => {
+      const { result: explanation } = await nextResponse(api, panel(), 'explain', since, (m) => m.requestId === requestId, 120_000).catch((err: Error) => {
         throw new Error(postedError(api, panel(), since) ?? err.message);
       });
       assert.strictEqual(explanation.method, method);

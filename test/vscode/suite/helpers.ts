@@ -3,7 +3,7 @@
 import * as assert from 'assert';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import type { HostToWebview } from '../../../src/protocol';
+import type { ExplanationView, HostToWebview, RequestKind, ResponseMessage } from '../../../src/protocol';
 import type { ConvLensApi } from '../../../src/extension/extension';
 import type { ConvLensTestApi, PostedMessage } from '../../../src/extension/testHooks';
 import { BridgeClient } from '../bridge';
@@ -50,6 +50,18 @@ export async function nextMessage<T extends HostToWebview['type']>(
   }, timeoutMs);
 }
 
+type Response<K extends RequestKind> = Extract<ResponseMessage, { kind: K }>;
+
+/** The first response of `kind` posted to `view` after message number `since`, waiting for it. */
+export async function nextResponse<K extends RequestKind>(
+  api: ConvLensTestApi, view: string, kind: K, since = 0, accept: (m: Response<K>) => boolean = () => true, timeoutMs?: number,
+): Promise<Response<K>> {
+  return waitFor(`a '${kind}' response to ${view}`, () => {
+    const found = api.posted().slice(since).find((p: PostedMessage) => p.view === view && p.message.type === 'response' && p.message.kind === kind && accept(p.message as Response<K>));
+    return found?.message as Response<K> | undefined;
+  }, timeoutMs);
+}
+
 /** An 'error' posted to a view since `since`, if any (to fail fast with its message). */
 export function postedError(api: ConvLensTestApi, view: string, since: number): string | undefined {
   const error = api.posted().slice(since).find((p) => p.view === view && p.message.type === 'error');
@@ -79,9 +91,9 @@ export async function chooseInExplorerMenu(relative: string, entry: string, comm
 /**
  * Runs Grad-CAM on image `imageId` of a model view as a person would: the Explain tab, the method,
  * Run (in the webview titled `title`, through the bridge; else as the webview's message). Returns
- * the explanation once the view got 'done' for it, or fails with the error the view got.
+ * the explanation once the view got the response, or fails with the error the view got.
  */
-export async function runGradCam(api: ConvLensTestApi, view: string, title: string, imageId: string): Promise<Of<'explanation'>['explanation']> {
+export async function runGradCam(api: ConvLensTestApi, view: string, title: string, imageId: string): Promise<ExplanationView> {
   const since = api.posted().length;
   if (bridge) {
     const where = { view: 'panel', title } as const;
@@ -92,11 +104,10 @@ export async function runGradCam(api: ConvLensTestApi, view: string, title: stri
     const run = await bridge.ask({ action: 'webviewClick', ...where, selector: '#run' });
     assert.ok(run.ok, run.error);
   } else {
-    await api.sendFromWebview(view, { type: 'explain', requestId: `e2e-gradcam-${since}`, imageId, method: 'gradcam', layer: 'auto', target: { kind: 'top' } });
+    await api.sendFromWebview(view, { type: 'request', requestId: `e2e-gradcam-${since}`, kind: 'explain', params: { imageId, method: 'gradcam', layer: 'auto', target: { kind: 'top' } } });
   }
-  const { requestId, explanation } = await nextMessage(api, view, 'explanation', since).catch((err: Error) => {
+  const { result: explanation } = await nextResponse(api, view, 'explain', since).catch((err: Error) => {
     throw new Error(postedError(api, view, since) ?? err.message);
   });
-  await nextMessage(api, view, 'done', since, (m) => m.requestId === requestId);
   return explanation;
 }

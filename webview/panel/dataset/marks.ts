@@ -3,11 +3,10 @@
 // by at least minEffect standard deviations respond to the mark; marked images whose prediction
 // changes relied on it. The verdict says whether the distilled rules test a mark channel (as the
 // CLI's `convlens rules --marks`), and the changed images open in Explain.
-import type { MarkCheckView, MarksFileView, RulesView } from '../../src/protocol';
-import { h, replaceChildren } from '../dom';
-import { newRequestId, post } from '../host';
-import { State, Store } from '../store';
-import { isRunning } from './dataset';
+import type { MarkCheckView, MarksFileView, RulesView } from '../../../src/protocol';
+import { h, replaceChildren } from '../../dom';
+import { post } from '../../host';
+import { isRunning, Results, State, Store } from '../../store';
 import { Pooling } from './rules';
 
 /** Changed images shown as thumbnails. */
@@ -16,7 +15,7 @@ const SHOWN_CHANGES = 8;
 /** The marks file the check reads: the one the user picked, else the dataset's own boxes.json. */
 export function marksFile(s: State): MarksFileView | undefined {
   if (s.pickedMarks) return s.pickedMarks;
-  const own = s.dataset?.marks;
+  const own = s.results.datasetFeatures?.marks;
   return own ? { path: own.file, label: `boxes.json at the dataset root (${own.marked} marked images)` } : undefined;
 }
 
@@ -43,7 +42,7 @@ export class MarkCheckSection {
   private readonly run = h('vscode-button', { id: 'marks-run' }, 'Check the mark');
   private readonly body = h('div', { class: 'mark-body', 'aria-live': 'polite' });
   private requestId?: string;
-  private shown?: { file?: MarksFileView; check?: MarkCheckView; rules?: RulesView; error?: State['error']; dataset: State['dataset'] };
+  private shown?: { file?: MarksFileView; check?: MarkCheckView; rules?: RulesView; error?: State['error']; dataset: Results['datasetFeatures'] };
 
   constructor(private readonly store: Store, private readonly pooling: () => Pooling, openImage: (relPath: string) => void) {
     this.run.addEventListener('click', () => this.check());
@@ -63,27 +62,25 @@ export class MarkCheckSection {
 
   private render(s: State): void {
     const file = marksFile(s);
-    this.pick.toggleAttribute('disabled', !s.dataset);
-    this.run.toggleAttribute('disabled', !s.dataset || !file || isRunning(s, 'markCheck'));
+    this.pick.toggleAttribute('disabled', !s.results.datasetFeatures);
+    this.run.toggleAttribute('disabled', !s.results.datasetFeatures || !file || isRunning(s, 'datasetMarkCheck'));
     const error = s.error?.requestId !== undefined && s.error.requestId === this.requestId ? s.error : undefined;
     const last = this.shown;
-    if (last && last.file?.path === file?.path && last.check === s.markCheck && last.rules === s.rules && last.error === error && last.dataset === s.dataset) return;
-    this.shown = { file, check: s.markCheck, rules: s.rules, error, dataset: s.dataset };
+    if (last && last.file?.path === file?.path && last.check === s.results.datasetMarkCheck && last.rules === s.results.datasetRules && last.error === error && last.dataset === s.results.datasetFeatures) return;
+    this.shown = { file, check: s.results.datasetMarkCheck, rules: s.results.datasetRules, error, dataset: s.results.datasetFeatures };
     replaceChildren(this.file, file ? h('span', { class: 'mono', title: file.path }, file.label) : h('span', { class: 'muted' }, 'none: the dataset has no boxes.json of mark boxes at its root'));
     if (error) return replaceChildren(this.body, h('p', { class: 'warning mark-error', role: 'alert' }, error.message));
-    if (!s.markCheck) return replaceChildren(this.body, h('p', { class: 'muted' }, file ? 'Press Check the mark to measure it.' : 'Choose a marks file: JSON with { "images": { "<path relative to the file>": { "mark": { "bbox": [x0, y0, x1, y1] } } } }, as sample/dataset-shortcut/boxes.json.'));
-    this.renderCheck(s.markCheck, s.rules, s.dataset);
+    if (!s.results.datasetMarkCheck) return replaceChildren(this.body, h('p', { class: 'muted' }, file ? 'Press Check the mark to measure it.' : 'Choose a marks file: JSON with { "images": { "<path relative to the file>": { "mark": { "bbox": [x0, y0, x1, y1] } } } }, as sample/dataset-shortcut/boxes.json.'));
+    this.renderCheck(s.results.datasetMarkCheck, s.results.datasetRules, s.results.datasetFeatures);
   }
 
   private check(): void {
     const file = marksFile(this.store.state);
     if (!file) return;
-    this.requestId = newRequestId('marks');
-    this.store.startRequest(this.requestId, 'markCheck', 'Checking the mark…');
-    post({ type: 'datasetMarkCheck', requestId: this.requestId, marksFile: file.path, pooling: this.pooling() });
+    this.requestId = this.store.request('datasetMarkCheck', { marksFile: file.path, pooling: this.pooling() }, 'Checking the mark…');
   }
 
-  private renderCheck(c: MarkCheckView, rules: RulesView | undefined, dataset: State['dataset']): void {
+  private renderCheck(c: MarkCheckView, rules: RulesView | undefined, dataset: Results['datasetFeatures']): void {
     const verdict = markVerdict(c, rules);
     const marks = new Set(c.markChannels);
     const used = new Set(verdict.used);

@@ -3,16 +3,12 @@
 // layers are re-initialised one after another from the output side. A line chart shows the rank
 // correlation of |map| (and SSIM, and the signed rank correlation) after each step, with the
 // threshold; the verdict says whether the maps depend on what the model learned.
-import type { SanityCheckView } from '../../src/protocol';
-import { h, replaceChildren, setOptions } from '../dom';
-import { newRequestId, post } from '../host';
-import { drawOverlay, loadImage } from '../overlay';
-import { State, Store } from '../store';
-import { s } from '../svg';
-import { isRunning } from './dataset';
-import { layerOptions, methodOptions } from './explain';
-
-type Select = HTMLElement & { value: string };
+import type { SanityCheckView } from '../../../src/protocol';
+import { h, replaceChildren, Select, setOptions } from '../../dom';
+import { drawOverlay, loadImage } from '../../overlay';
+import { isRunning, State, Store } from '../../store';
+import { s } from '../../svg';
+import { layerOptions, methodOptions } from '../../pickers';
 
 const WIDTH = 420;
 const HEIGHT = 220;
@@ -28,7 +24,7 @@ const SERIES: { key: 'spearman' | 'ssim' | 'signedSpearman'; label: string; clas
 export class SanitySection {
   readonly element: HTMLElement;
   private readonly method = h('vscode-single-select', { id: 'sanity-method', label: 'Method' }) as Select;
-  private readonly layer = h('vscode-single-select', { id: 'sanity-layer', label: 'Layer (CAM methods)' }) as Select;
+  private readonly layer = h('vscode-single-select', { id: 'sanity-layer', label: 'Layer (methods at a layer)' }) as Select;
   private readonly run = h('vscode-button', { id: 'sanity-run' }, 'Run sanity check');
   private readonly body = h('div', { class: 'sanity-body', 'aria-live': 'polite' });
   private shown?: { sanity?: SanityCheckView; methods: State['methods']; model: State['model']; colormap: State['colormap'] };
@@ -40,24 +36,24 @@ export class SanitySection {
       h('p', { class: 'muted small' }, 'Re-initialises the weighted layers one after another from the output side and compares the method\'s map on the selected image with the trained model\'s. Maps that stay the same do not explain the model.'),
       h('div', { class: 'compare-row' },
         h('div', { class: 'field' }, h('span', { class: 'field-label' }, 'Method'), this.method),
-        h('div', { class: 'field' }, h('span', { class: 'field-label' }, 'Layer (CAM methods)'), this.layer),
+        h('div', { class: 'field' }, h('span', { class: 'field-label' }, 'Layer (methods at a layer)'), this.layer),
         h('div', { class: 'run-row' }, this.run)),
       this.body);
     store.subscribe((state) => this.render(state));
   }
 
   private render(state: State): void {
-    this.run.toggleAttribute('disabled', !state.model || !state.selectedImageId || state.methods.length === 0 || isRunning(state, 'sanity'));
+    this.run.toggleAttribute('disabled', !state.model || !state.selectedImageId || state.methods.length === 0 || isRunning(state, 'sanityCheck'));
     const last = this.shown;
     if (last?.methods !== state.methods || last?.model !== state.model) {
       setOptions(this.method, methodOptions(state.methods), state.methods.some((m) => m.name === state.preferredMethod) ? state.preferredMethod : 'gradcam');
       setOptions(this.layer, layerOptions(state));
     }
-    if (last && last.sanity === state.sanity && last.colormap === state.colormap) {
+    if (last && last.sanity === state.results.sanityCheck && last.colormap === state.colormap) {
       this.shown = { ...last, methods: state.methods, model: state.model };
       return;
     }
-    this.shown = { sanity: state.sanity, methods: state.methods, model: state.model, colormap: state.colormap };
+    this.shown = { sanity: state.results.sanityCheck, methods: state.methods, model: state.model, colormap: state.colormap };
     this.renderResult(state);
   }
 
@@ -65,13 +61,11 @@ export class SanitySection {
     const imageId = this.store.state.selectedImageId;
     const method = this.store.state.methods.find((m) => m.name === this.method.value);
     if (!imageId || !method) return;
-    const requestId = newRequestId('sanity');
-    this.store.startRequest(requestId, 'sanity', `Sanity check of ${method.title}…`);
-    post({ type: 'sanityCheck', requestId, imageId, method: method.name, layer: method.kind === 'cam' ? this.layer.value || 'auto' : 'auto' });
+    this.store.request('sanityCheck', { imageId, method: method.name, layer: method.usesLayer ? this.layer.value || 'auto' : 'auto' }, `Sanity check of ${method.title}…`);
   }
 
   private renderResult(state: State): void {
-    const r = state.sanity;
+    const r = state.results.sanityCheck;
     if (!r) return replaceChildren(this.body);
     const title = state.methods.find((m) => m.name === r.method)?.title ?? r.method;
     const image = state.images.find((i) => i.id === r.imageId);

@@ -3,16 +3,12 @@
 // images that maximise chosen channels of a layer (feature visualisation), attention maps and
 // rollout for models with self-attention, and the randomisation sanity check of an explanation
 // method (sanity.ts).
-import type { AttentionView, EffectiveFieldView, GalleryView, KernelsView, MapData, ReceptiveFieldsView } from '../../src/protocol';
-import { h, replaceChildren, selectOption, setOptions } from '../dom';
-import { newRequestId, post } from '../host';
-import { drawMap, drawOverlay, loadImage } from '../overlay';
-import { RequestKind, State, Store } from '../store';
-import { datasetLayerOptions, isRunning } from './dataset';
-import { layerLabel } from './explain';
+import type { AttentionView, EffectiveFieldView, GalleryView, KernelsView, MapData, ReceptiveFieldsView } from '../../../src/protocol';
+import { h, replaceChildren, Select, selectOption, setOptions } from '../../dom';
+import { drawMap, drawOverlay, loadImage } from '../../overlay';
+import { isRunning, State, Store } from '../../store';
+import { datasetLayerOptions, layerLabel } from '../../pickers';
 import { SanitySection } from './sanity';
-
-type Select = HTMLElement & { value: string };
 
 export class InsideTab {
   readonly element: HTMLElement;
@@ -25,13 +21,6 @@ export class InsideTab {
   }
 }
 
-/** Starts a request of `kind` and posts its message. */
-function start(store: Store, kind: RequestKind, message: string, send: (requestId: string) => void): void {
-  const requestId = newRequestId(kind);
-  store.startRequest(requestId, kind, message);
-  send(requestId);
-}
-
 class FieldsSection {
   readonly element: HTMLElement;
   private readonly run = h('vscode-button', { id: 'fields-run' }, 'Show receptive fields');
@@ -40,10 +29,10 @@ class FieldsSection {
   private shown?: { fields?: ReceptiveFieldsView; effective?: EffectiveFieldView; model: State['model']; colormap: State['colormap'] };
 
   constructor(store: Store) {
-    this.run.addEventListener('click', () => start(store, 'fields', 'Receptive fields…', (requestId) => post({ type: 'receptiveFields', requestId })));
+    this.run.addEventListener('click', () => store.request('receptiveFields', {}, 'Receptive fields…'));
     this.body.addEventListener('click', (e) => {
       const tensor = (e.target as HTMLElement).closest<HTMLElement>('button.effective')?.dataset.tensor;
-      if (tensor) start(store, 'effectiveField', `Effective receptive field of ${tensor}…`, (requestId) => post({ type: 'effectiveField', requestId, layer: tensor }));
+      if (tensor) store.request('effectiveField', { layer: tensor }, `Effective receptive field of ${tensor}…`);
     });
     this.element = h('section', { class: 'card fields', 'aria-label': 'Receptive fields' },
       h('h3', {}, 'Receptive fields'),
@@ -53,17 +42,17 @@ class FieldsSection {
   }
 
   private render(s: State): void {
-    this.run.toggleAttribute('disabled', !s.model || isRunning(s, 'fields'));
+    this.run.toggleAttribute('disabled', !s.model || isRunning(s, 'receptiveFields'));
     for (const b of this.body.querySelectorAll('button.effective')) b.toggleAttribute('disabled', isRunning(s, 'effectiveField'));
     const last = this.shown;
-    if (last && last.fields === s.fields && last.effective === s.effectiveField && last.model === s.model && last.colormap === s.colormap) return;
-    this.shown = { fields: s.fields, effective: s.effectiveField, model: s.model, colormap: s.colormap };
-    if (last?.fields !== s.fields || last?.model !== s.model) this.renderTable(s);
-    this.renderEffective(s.effectiveField, s);
+    if (last && last.fields === s.results.receptiveFields && last.effective === s.results.effectiveField && last.model === s.model && last.colormap === s.colormap) return;
+    this.shown = { fields: s.results.receptiveFields, effective: s.results.effectiveField, model: s.model, colormap: s.colormap };
+    if (last?.fields !== s.results.receptiveFields || last?.model !== s.model) this.renderTable(s);
+    this.renderEffective(s.results.effectiveField, s);
   }
 
   private renderTable(s: State): void {
-    const f = s.fields;
+    const f = s.results.receptiveFields;
     if (!f) return replaceChildren(this.body);
     const rows = f.fields.map((field) => h('tr', { 'data-tensor': field.tensor },
       h('td', { class: 'layer-name', title: field.tensor }, layerLabel(s.model, field.tensor)),
@@ -105,14 +94,14 @@ class KernelsSection {
   private shown?: KernelsView;
 
   constructor(store: Store) {
-    this.run.addEventListener('click', () => start(store, 'kernels', 'First-layer kernels…', (requestId) => post({ type: 'kernels', requestId })));
+    this.run.addEventListener('click', () => store.request('kernels', {}, 'First-layer kernels…'));
     this.element = h('section', { class: 'card kernels', 'aria-label': 'First-layer kernels' },
       h('h3', {}, 'First-layer kernels'), h('div', { class: 'run-row' }, this.run), this.body);
     store.subscribe((s) => {
       this.run.toggleAttribute('disabled', !s.model || isRunning(s, 'kernels'));
-      if (s.kernels === this.shown) return;
-      this.shown = s.kernels;
-      this.render(s.kernels);
+      if (s.results.kernels === this.shown) return;
+      this.shown = s.results.kernels;
+      this.render(s.results.kernels);
     });
   }
 
@@ -141,8 +130,7 @@ class GallerySection {
     this.run.addEventListener('click', () => {
       const layer = this.layer.value;
       if (!layer) return;
-      start(store, 'gallery', `Visualising ${this.count.value} channels…`, (requestId) =>
-        post({ type: 'featureGallery', requestId, layer, count: Number(this.count.value), steps: Number(this.steps.value) }));
+      store.request('featureGallery', { layer, count: Number(this.count.value), steps: Number(this.steps.value) }, `Visualising ${this.count.value} channels…`);
     });
     this.element = h('section', { class: 'card gallery-card', 'aria-label': 'Feature visualisation' },
       h('h3', {}, 'Feature visualisation'),
@@ -157,14 +145,14 @@ class GallerySection {
   }
 
   private render(s: State): void {
-    this.run.toggleAttribute('disabled', !s.model || isRunning(s, 'gallery'));
+    this.run.toggleAttribute('disabled', !s.model || isRunning(s, 'featureGallery'));
     if (this.shown?.model !== s.model) {
       const { options, preferred } = datasetLayerOptions(s);
       setOptions(this.layer, options, preferred);
     }
-    if (this.shown?.gallery === s.gallery && this.shown?.model === s.model) return;
-    this.shown = { gallery: s.gallery, model: s.model };
-    const g = s.gallery;
+    if (this.shown?.gallery === s.results.featureGallery && this.shown?.model === s.model) return;
+    this.shown = { gallery: s.results.featureGallery, model: s.model };
+    const g = s.results.featureGallery;
     if (!g) return replaceChildren(this.body);
     // The settings follow what is shown.
     if (this.layer.value !== g.layer && s.model?.layers.some((l) => l.tensor === g.layer)) selectOption(this.layer, g.layer);
@@ -188,7 +176,7 @@ class AttentionSection {
   constructor(private readonly store: Store) {
     this.run.addEventListener('click', () => {
       const imageId = store.state.selectedImageId;
-      if (imageId) start(store, 'attention', 'Attention maps…', (requestId) => post({ type: 'attention', requestId, imageId }));
+      if (imageId) store.request('attention', { imageId }, 'Attention maps…');
     });
     this.element = h('section', { class: 'card attention', 'aria-label': 'Attention' },
       h('h3', {}, 'Attention'),
@@ -200,9 +188,9 @@ class AttentionSection {
   private render(s: State): void {
     this.run.toggleAttribute('disabled', !s.model || !s.selectedImageId || isRunning(s, 'attention'));
     const last = this.shown;
-    if (last && last.attention === s.attention && last.colormap === s.colormap && last.opacity === s.opacity) return;
-    this.shown = { attention: s.attention, colormap: s.colormap, opacity: s.opacity };
-    const a = s.attention;
+    if (last && last.attention === s.results.attention && last.colormap === s.colormap && last.opacity === s.opacity) return;
+    this.shown = { attention: s.results.attention, colormap: s.colormap, opacity: s.opacity };
+    const a = s.results.attention;
     if (!a) return replaceChildren(this.body);
     if (a.layers.length === 0) return replaceChildren(this.body, h('p', { class: 'attention-none' }, a.message ?? 'The model has no self-attention.'));
     const image = s.images.find((i) => i.id === a.imageId);

@@ -2,14 +2,11 @@
 // UMAP: one point per image, coloured by folder label, prediction or correctness; misclassified
 // images are drawn larger with a ring, on top. Hovering (or arrow keys on the focused map) shows
 // the image, clicking (or Enter) opens it in the Explain tab.
-import type { DatasetView, EmbeddingView } from '../../src/protocol';
-import { h, percent, replaceChildren, setOptions } from '../dom';
-import { newRequestId, post } from '../host';
-import { State, Store } from '../store';
-import { CORRECT_COLOR, WRONG_COLOR, classColor, s } from '../svg';
-import { isRunning } from './dataset';
+import type { DatasetView, EmbeddingView } from '../../../src/protocol';
+import { h, percent, replaceChildren, Select, setOptions } from '../../dom';
+import { isRunning, State, Store } from '../../store';
+import { CORRECT_COLOR, WRONG_COLOR, classColor, s } from '../../svg';
 
-type Select = HTMLElement & { value: string };
 type ColourBy = 'label' | 'prediction' | 'correct';
 
 const WIDTH = 560;
@@ -38,7 +35,7 @@ export class FeatureMapSection {
     setOptions(this.colourBy, [{ value: 'label', label: 'folder label' }, { value: 'prediction', label: 'prediction' }, { value: 'correct', label: 'correct or not' }], 'label');
     this.run.addEventListener('click', () => this.request());
     this.method.addEventListener('change', () => {
-      if (this.store.state.embedding && this.store.state.embedding.method !== this.method.value) this.request();
+      if (this.store.state.results.datasetEmbedding && this.store.state.results.datasetEmbedding.method !== this.method.value) this.request();
     });
     this.colourBy.addEventListener('change', () => this.draw());
     this.svg.addEventListener('mousemove', (e) => this.hover(this.nearest(e)));
@@ -60,17 +57,15 @@ export class FeatureMapSection {
   }
 
   private render(state: State): void {
-    this.run.toggleAttribute('disabled', !state.dataset || isRunning(state, 'embedding'));
-    if (this.shown?.dataset === state.dataset && this.shown?.embedding === state.embedding) return;
-    this.shown = { dataset: state.dataset, embedding: state.embedding };
+    this.run.toggleAttribute('disabled', !state.results.datasetFeatures || isRunning(state, 'datasetEmbedding'));
+    if (this.shown?.dataset === state.results.datasetFeatures && this.shown?.embedding === state.results.datasetEmbedding) return;
+    this.shown = { dataset: state.results.datasetFeatures, embedding: state.results.datasetEmbedding };
     this.draw();
   }
 
   private request(): void {
     const method = this.method.value === 'umap' ? 'umap' : 'pca';
-    const requestId = newRequestId('embedding');
-    this.store.startRequest(requestId, 'embedding', `${method.toUpperCase()} map of the features…`);
-    post({ type: 'datasetEmbedding', requestId, method });
+    this.store.request('datasetEmbedding', { method }, `${method.toUpperCase()} map of the features…`);
   }
 
   private draw(): void {

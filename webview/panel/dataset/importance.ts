@@ -1,13 +1,9 @@
 // Which channels of the dataset's layer matter for a class: mean gradient × activation over the
 // images the network assigns to the class, and on request the drop of the class logit when each of
 // the top channels is zeroed (ablation), side by side as bars.
-import type { ImportanceView } from '../../src/protocol';
-import { h, replaceChildren, setOptions } from '../dom';
-import { newRequestId, post } from '../host';
-import { State, Store } from '../store';
-import { isRunning } from './dataset';
-
-type Select = HTMLElement & { value: string };
+import type { ImportanceView } from '../../../src/protocol';
+import { h, replaceChildren, Select, setOptions } from '../../dom';
+import { isRunning, Results, State, Store } from '../../store';
 
 /** Channels shown (and ablated). */
 const TOP = 16;
@@ -18,7 +14,7 @@ export class ImportanceSection {
   private readonly run = h('vscode-button', { id: 'importance-run' }, 'Rank channels');
   private readonly ablate = h('vscode-button', { id: 'importance-ablate', secondary: true }, `Ablate top ${TOP}`);
   private readonly body = h('div', { class: 'importance-body', 'aria-live': 'polite' });
-  private shown?: { dataset: State['dataset']; importance?: ImportanceView; ablation?: ImportanceView };
+  private shown?: { dataset: Results['datasetFeatures']; importance?: ImportanceView; ablation?: ImportanceView };
 
   constructor(private readonly store: Store) {
     this.run.addEventListener('click', () => this.request('gradient'));
@@ -33,24 +29,22 @@ export class ImportanceSection {
   }
 
   private render(s: State): void {
-    const busy = isRunning(s, 'importance');
-    this.run.toggleAttribute('disabled', !s.dataset || busy);
-    this.ablate.toggleAttribute('disabled', !s.importance || busy);
-    if (this.shown?.dataset !== s.dataset) setOptions(this.cls, (s.dataset?.classNames ?? []).map((name, i) => ({ value: String(i), label: name })));
+    const busy = isRunning(s, 'datasetImportance');
+    this.run.toggleAttribute('disabled', !s.results.datasetFeatures || busy);
+    this.ablate.toggleAttribute('disabled', !s.results.datasetImportance || busy);
+    if (this.shown?.dataset !== s.results.datasetFeatures) setOptions(this.cls, (s.results.datasetFeatures?.classNames ?? []).map((name, i) => ({ value: String(i), label: name })));
     const last = this.shown;
-    if (last && last.dataset === s.dataset && last.importance === s.importance && last.ablation === s.ablation) return;
-    this.shown = { dataset: s.dataset, importance: s.importance, ablation: s.ablation };
-    this.renderBody(s.importance, s.ablation);
+    if (last && last.dataset === s.results.datasetFeatures && last.importance === s.results.datasetImportance && last.ablation === s.ablation) return;
+    this.shown = { dataset: s.results.datasetFeatures, importance: s.results.datasetImportance, ablation: s.ablation };
+    this.renderBody(s.results.datasetImportance, s.ablation);
   }
 
   private request(method: 'gradient' | 'ablation'): void {
-    const ranked = this.store.state.importance;
+    const ranked = this.store.state.results.datasetImportance;
     const classIndex = method === 'ablation' && ranked ? ranked.classIndex : Number(this.cls.value);
     if (!Number.isInteger(classIndex)) return;
-    const requestId = newRequestId('importance');
-    this.store.startRequest(requestId, 'importance', method === 'ablation' ? 'Ablating channels…' : 'Ranking channels…');
     const channels = method === 'ablation' && ranked ? ranked.channels.slice(0, TOP).map((c) => c.channel) : undefined;
-    post({ type: 'datasetImportance', requestId, classIndex, method, ...(channels ? { channels } : {}) });
+    this.store.request('datasetImportance', { classIndex, method, ...(channels ? { channels } : {}) }, method === 'ablation' ? 'Ablating channels…' : 'Ranking channels…');
   }
 
   private renderBody(g: ImportanceView | undefined, a: ImportanceView | undefined): void {

@@ -3,35 +3,19 @@
 // what the network does on the whole dataset: the summary against the folder labels, rules
 // distilled from the layer's channels, whether they read a mark planted in some images, the
 // feature-space map, the images most like the selected one, and which channels matter for a class.
-import type { DatasetView } from '../../src/protocol';
-import { formatShape, h, percent, replaceChildren, setOptions } from '../dom';
-import { newRequestId, post } from '../host';
-import { RequestKind, State, Store } from '../store';
-import { camLayers, layerLabel } from './explain';
+import type { DatasetView } from '../../../src/protocol';
+import { formatShape, h, percent, replaceChildren, Select, setOptions } from '../../dom';
+import { post } from '../../host';
+import { datasetLayerOptions, layerLabel } from '../../pickers';
+import { isRunning, State, Store } from '../../store';
 import { FeatureMapSection } from './featureMap';
 import { ImportanceSection } from './importance';
 import { MarkCheckSection } from './marks';
 import { NeighborsSection } from './neighbors';
 import { RulesSection } from './rules';
 
-type Select = HTMLElement & { value: string };
-
 /** Most confident mistakes shown in the summary. */
 const SHOWN_MISTAKES = 8;
-
-export function isRunning(s: State, ...kinds: RequestKind[]): boolean {
-  return [...s.requests.values()].some((r) => kinds.includes(r.kind));
-}
-
-/** A select's options for layers a dataset can pool (spatial layers), the CAM layer preferred. */
-export function datasetLayerOptions(s: State): { options: { value: string; label: string; description: string }[]; preferred?: string } {
-  const layers = camLayers(s.model?.layers ?? []);
-  const auto = layers.find((l) => l.tensor === s.model?.defaultCamLayer || l.name === s.model?.defaultCamLayer) ?? layers.at(-1);
-  return {
-    options: layers.map((l) => ({ value: l.tensor, label: l.scope ?? l.name, description: `${l.opType} ${formatShape(l.shape)}${l === auto ? ' · CAM layer' : ''}` })),
-    preferred: auto?.tensor,
-  };
-}
 
 export class DatasetTab {
   readonly element: HTMLElement;
@@ -82,10 +66,10 @@ export class DatasetTab {
       const options = s.datasetFolders.map((f) => ({ value: f.path, label: f.label, description: f.images === undefined ? '' : `${f.images} images` }));
       setOptions(this.folder, options, s.chosenDatasetFolder);
     }
-    this.run.toggleAttribute('disabled', !s.model || !this.layer.value || s.datasetFolders.length === 0 || isRunning(s, 'dataset'));
-    if (last?.dataset !== s.dataset) this.renderDataset(s.dataset);
-    this.shown = { model: s.model, folders: s.datasetFolders, chosen: s.chosenDatasetFolder, dataset: s.dataset };
-    if (!s.dataset) {
+    this.run.toggleAttribute('disabled', !s.model || !this.layer.value || s.datasetFolders.length === 0 || isRunning(s, 'datasetFeatures'));
+    if (last?.dataset !== s.results.datasetFeatures) this.renderDataset(s.results.datasetFeatures);
+    this.shown = { model: s.model, folders: s.datasetFolders, chosen: s.chosenDatasetFolder, dataset: s.results.datasetFeatures };
+    if (!s.results.datasetFeatures) {
       replaceChildren(this.empty, s.datasetFolders.length
         ? 'Choose a folder and a layer, then Extract features: every image is run once (cached for next time), and the rules, the feature map, similar images and channel importance work from those features.'
         : 'No folder of the workspace holds images in class sub-folders (folder/<class>/<image>.png). Choose a dataset folder with "Choose folder…".');
@@ -96,9 +80,7 @@ export class DatasetTab {
     const folder = this.folder.value;
     const layer = this.layer.value;
     if (!folder || !layer) return;
-    const requestId = newRequestId('dataset');
-    this.store.startRequest(requestId, 'dataset', 'Extracting features…');
-    post({ type: 'datasetFeatures', requestId, folder, layer });
+    this.store.request('datasetFeatures', { folder, layer }, 'Extracting features…');
   }
 
   private renderDataset(d: DatasetView | undefined): void {

@@ -1,20 +1,16 @@
 // Case-based explanation: the dataset images most like the selected image in the network's feature
 // space, with their folder labels and predictions (a neighbour the network predicts differently, or
 // whose label differs, is marked). Once shown, they follow the selected image.
-import type { NeighborsView } from '../../src/protocol';
-import { h, replaceChildren, setOptions } from '../dom';
-import { newRequestId, post } from '../host';
-import { State, Store } from '../store';
-import { isRunning } from './dataset';
-
-type Select = HTMLElement & { value: string };
+import type { NeighborsView } from '../../../src/protocol';
+import { h, replaceChildren, Select, setOptions } from '../../dom';
+import { isRunning, Results, State, Store } from '../../store';
 
 export class NeighborsSection {
   readonly element: HTMLElement;
   private readonly k = h('vscode-single-select', { id: 'neighbors-k', label: 'How many' }) as Select;
   private readonly run = h('vscode-button', { id: 'neighbors-run' }, 'Find similar images');
   private readonly body = h('div', { class: 'neighbors-body', 'aria-live': 'polite' });
-  private shown?: { neighbors?: NeighborsView; images: State['images']; dataset: State['dataset'] };
+  private shown?: { neighbors?: NeighborsView; images: State['images']; dataset: Results['datasetFeatures'] };
   /** The image the last request was for: a newly selected image is looked up again. */
   private following?: string;
 
@@ -33,16 +29,16 @@ export class NeighborsSection {
   }
 
   private render(s: State): void {
-    this.run.toggleAttribute('disabled', !s.dataset || !s.selectedImageId || isRunning(s, 'neighbors'));
-    if (s.dataset !== this.shown?.dataset) this.following = undefined;
+    this.run.toggleAttribute('disabled', !s.results.datasetFeatures || !s.selectedImageId || isRunning(s, 'datasetNeighbors'));
+    if (s.results.datasetFeatures !== this.shown?.dataset) this.following = undefined;
     if (this.following && s.selectedImageId && s.selectedImageId !== this.following) {
       // Outside this store notification: the request updates the store itself.
       this.following = s.selectedImageId;
       queueMicrotask(() => this.request());
     }
     const last = this.shown;
-    if (last && last.neighbors === s.neighbors && last.images === s.images && last.dataset === s.dataset) return;
-    this.shown = { neighbors: s.neighbors, images: s.images, dataset: s.dataset };
+    if (last && last.neighbors === s.results.datasetNeighbors && last.images === s.images && last.dataset === s.results.datasetFeatures) return;
+    this.shown = { neighbors: s.results.datasetNeighbors, images: s.images, dataset: s.results.datasetFeatures };
     this.renderBody(s);
   }
 
@@ -50,14 +46,12 @@ export class NeighborsSection {
     const imageId = this.store.state.selectedImageId;
     if (!imageId) return;
     this.following = imageId;
-    const requestId = newRequestId('neighbors');
-    this.store.startRequest(requestId, 'neighbors', 'Finding similar images…');
-    post({ type: 'datasetNeighbors', requestId, imageId, k: Number(this.k.value) });
+    this.store.request('datasetNeighbors', { imageId, k: Number(this.k.value) }, 'Finding similar images…');
   }
 
   private renderBody(s: State): void {
-    const n = s.neighbors;
-    const d = s.dataset;
+    const n = s.results.datasetNeighbors;
+    const d = s.results.datasetFeatures;
     if (!n || !d) return replaceChildren(this.body, h('p', { class: 'muted' }, 'The dataset images nearest to the selected image in the network\'s feature space.'));
     const query = s.images.find((i) => i.id === n.imageId);
     replaceChildren(this.body,

@@ -4,14 +4,11 @@
 // channel fires most with its activation map — so a rule can be read by looking at it. A channel
 // is its activation's mean or max over the image (the pooling choice); channels the mark check
 // found responding to a planted mark are flagged in the rules.
-import type { ChannelExemplarView, MarkCheckView, RuleView, RulesView } from '../../src/protocol';
-import { h, percent, replaceChildren, setOptions } from '../dom';
-import { newRequestId, post } from '../host';
-import { drawMap, drawOverlay, loadImage } from '../overlay';
-import { State, Store } from '../store';
-import { isRunning } from './dataset';
-
-type Select = HTMLElement & { value: string };
+import type { ChannelExemplarView, MarkCheckView, RuleView, RulesView } from '../../../src/protocol';
+import { h, percent, replaceChildren, Select, setOptions } from '../../dom';
+import { post } from '../../host';
+import { drawMap, drawOverlay, loadImage } from '../../overlay';
+import { isRunning, State, Store } from '../../store';
 
 const DEPTHS = [1, 2, 3, 4, 5, 6];
 const MIN_LEAVES = [1, 2, 3, 5, 10, 20, 50];
@@ -52,16 +49,16 @@ export class RulesSection {
   }
 
   private render(s: State): void {
-    this.run.toggleAttribute('disabled', !s.dataset || isRunning(s, 'rules'));
-    for (const b of [this.exportJson, this.exportText]) b.toggleAttribute('disabled', !s.rules);
-    if (s.rules === this.shown && s.colormap === this.colormap && s.markCheck === this.markCheck) return;
-    this.shown = s.rules;
+    this.run.toggleAttribute('disabled', !s.results.datasetFeatures || isRunning(s, 'datasetRules'));
+    for (const b of [this.exportJson, this.exportText]) b.toggleAttribute('disabled', !s.results.datasetRules);
+    if (s.results.datasetRules === this.shown && s.colormap === this.colormap && s.results.datasetMarkCheck === this.markCheck) return;
+    this.shown = s.results.datasetRules;
     this.colormap = s.colormap;
-    this.markCheck = s.markCheck;
-    const r = s.rules;
+    this.markCheck = s.results.datasetMarkCheck;
+    const r = s.results.datasetRules;
     if (!r) return replaceChildren(this.body, h('p', { class: 'muted' }, 'Press Distil rules to see them.'));
     const exemplars = new Map(r.channels.map((c) => [c.channel, c]));
-    const markChannels = new Set(s.markCheck?.markChannels);
+    const markChannels = new Set(s.results.datasetMarkCheck?.markChannels);
     replaceChildren(this.body, scores(r), h('ol', { class: 'rule-list' }, r.rules.map((rule, i) => this.rule(rule, i, exemplars, markChannels))));
   }
 
@@ -71,9 +68,7 @@ export class RulesSection {
   }
 
   private distil(): void {
-    const requestId = newRequestId('rules');
-    this.store.startRequest(requestId, 'rules', 'Distilling rules…');
-    post({ type: 'datasetRules', requestId, depth: Number(this.depth.value), minLeaf: Number(this.minLeaf.value), pooling: this.pooling() });
+    this.store.request('datasetRules', { depth: Number(this.depth.value), minLeaf: Number(this.minLeaf.value), pooling: this.pooling() }, 'Distilling rules…');
   }
 
   private rule(rule: RuleView, index: number, exemplars: Map<number, ChannelExemplarView>, markChannels: Set<number>): HTMLElement {
@@ -117,7 +112,7 @@ export class RulesSection {
 
   private async drawPatch(imageCanvas: HTMLCanvasElement, mapCanvas: HTMLCanvasElement, e: ChannelExemplarView, i: number): Promise<void> {
     const p = e.patches[i];
-    const inputSize = this.store.state.dataset?.inputSize;
+    const inputSize = this.store.state.results.datasetFeatures?.inputSize;
     const image = await loadImage(p.image).catch(() => undefined);
     drawOverlay(imageCanvas, image, undefined, { colormap: this.store.state.colormap, opacity: 0, minSide: 96 });
     if (inputSize) {

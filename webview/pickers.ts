@@ -1,0 +1,37 @@
+// The pickers several tabs share: layers (for CAM methods, for dataset pooling) and methods, and
+// how a layer is named for users.
+import type { LayerView, MethodView } from '../src/protocol';
+import { formatShape } from './dom';
+import type { State } from './store';
+
+/** Layers a CAM can use: those with a 4-D (N, C, H, W) output. */
+export function camLayers(layers: LayerView[]): LayerView[] {
+  return layers.filter((l) => l.shape?.length === 4);
+}
+
+export function layerOptions(s: State): { value: string; label: string; description?: string }[] {
+  const chosen = s.model?.layers.find((l) => l.name === s.model?.defaultCamLayer);
+  const autoName = chosen?.scope ?? s.model?.defaultCamLayer;
+  const auto = { value: 'auto', label: autoName ? `auto (${autoName})` : 'auto' };
+  return [auto, ...camLayers(s.model?.layers ?? []).map((l) => ({ value: l.name, label: l.scope ?? l.name, description: `${l.opType} ${formatShape(l.shape)}` }))];
+}
+
+/** A layer as users know it (its module scope) from a tensor or node name. */
+export function layerLabel(model: State['model'], layer: string): string {
+  const found = model?.layers.find((l) => l.tensor === layer || l.name === layer);
+  return found?.scope ?? found?.name ?? layer;
+}
+
+export function methodOptions(methods: MethodView[]): { value: string; label: string; description: string }[] {
+  return methods.map((m) => ({ value: m.name, label: m.title, description: m.kind }));
+}
+
+/** A select's options for layers a dataset can pool (spatial layers), the CAM layer preferred. */
+export function datasetLayerOptions(s: State): { options: { value: string; label: string; description: string }[]; preferred?: string } {
+  const layers = camLayers(s.model?.layers ?? []);
+  const auto = layers.find((l) => l.tensor === s.model?.defaultCamLayer || l.name === s.model?.defaultCamLayer) ?? layers.at(-1);
+  return {
+    options: layers.map((l) => ({ value: l.tensor, label: l.scope ?? l.name, description: `${l.opType} ${formatShape(l.shape)}${l === auto ? ' · CAM layer' : ''}` })),
+    preferred: auto?.tensor,
+  };
+}
