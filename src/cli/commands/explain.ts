@@ -9,8 +9,9 @@ import { renderPng } from '../../core/render';
 import { intOption, listOption, numberOption, parse, Parsed } from '../args';
 import { MODEL_OPTIONS, parseTarget, withModel } from '../common';
 import { fixed, printJson, printTable, writeFile, writeNpy } from '../output';
+import { explainFolder, folderUsage, isFolderInput } from './explainFolder';
 
-const COMMON = {
+export const COMMON = {
   ...MODEL_OPTIONS,
   method: { type: 'string' }, layer: { type: 'string' }, target: { type: 'string' }, versus: { type: 'string' }, output: { type: 'string' },
   steps: { type: 'string' }, 'ig-method': { type: 'string' }, baseline: { type: 'string' }, window: { type: 'string' },
@@ -18,11 +19,11 @@ const COMMON = {
   batch: { type: 'string' }, masks: { type: 'string' }, segments: { type: 'string' },
 } as const;
 
-export const usage = `convlens explain MODEL INPUT --method NAME [--layer TENSOR|auto] [--target CLASS|top] [--versus CLASS] [--raw] [--out FILE.npy|FILE.png] [--colormap ${COLORMAP_NAMES.join('|')}] [--opacity A] [--json] [--steps N] [--ig-method riemann_trapezoid|gausslegendre] [--baseline VALUE|FILE.npy] [--window C,H,W] [--stride C,H,W] [--samples N] [--noise SIGMA] [--seed S] [--batch N]`;
+export const usage = `convlens explain MODEL INPUT --method NAME [--layer TENSOR|auto] [--target CLASS|top] [--versus CLASS] [--raw] [--out FILE.npy|FILE.png] [--colormap ${COLORMAP_NAMES.join('|')}] [--opacity A] [--json] [--steps N] [--ig-method riemann_trapezoid|gausslegendre] [--baseline VALUE|FILE.npy] [--window C,H,W] [--stride C,H,W] [--samples N] [--noise SIGMA] [--seed S] [--batch N]\n       ${folderUsage}`;
 export const faithfulnessUsage = 'convlens faithfulness MODEL INPUT --method NAME[,NAME...] [--layer TENSOR|auto] [--target CLASS|top] [--steps N] [--json] [method options]';
 
 /** Method options from the command line, under the names the methods use. */
-function methodOptions(values: Parsed['values']): Record<string, OptionValue | undefined> {
+export function methodOptions(values: Parsed['values']): Record<string, OptionValue | undefined> {
   const baseline = values.baseline;
   return {
     steps: values.steps !== undefined ? intOption(values.steps, 'steps', 0) : undefined,
@@ -40,7 +41,7 @@ function methodOptions(values: Parsed['values']): Record<string, OptionValue | u
 }
 
 /** Only the options this method takes, so a stray flag for another method is named clearly. */
-function optionsFor(method: string, all: Record<string, OptionValue | undefined>): Record<string, OptionValue | undefined> {
+export function optionsFor(method: string, all: Record<string, OptionValue | undefined>): Record<string, OptionValue | undefined> {
   const known = new Set(methodByName(method).options.map((o) => o.name));
   const given = Object.entries(all).filter(([, v]) => v !== undefined);
   const unknown = given.filter(([k]) => !known.has(k));
@@ -48,7 +49,7 @@ function optionsFor(method: string, all: Record<string, OptionValue | undefined>
   return Object.fromEntries(given);
 }
 
-function targetOf(values: Parsed['values']): Target {
+export function targetOf(values: Parsed['values']): Target {
   const output = typeof values.output === 'string' ? values.output : undefined;
   const index = parseTarget(values.target);
   if (values.versus === undefined) return { kind: 'class', index, output };
@@ -67,6 +68,7 @@ function describe(ctx: ModelContext, e: Explanation): string {
 }
 
 export async function explainCommand(argv: string[]): Promise<void> {
+  if (isFolderInput(argv)) return explainFolder(argv);
   const { positionals, values } = parse(argv, {
     ...COMMON, raw: { type: 'boolean' }, out: { type: 'string' }, colormap: { type: 'string' }, opacity: { type: 'string' },
   }, ['MODEL', 'INPUT']);
