@@ -130,6 +130,7 @@ export async function embed(argv: string[]): Promise<void> {
     const e = await embedDataset(f, { method, seed: intOption(values.seed, 'seed', 42) });
     const file = writeFile(out, new TextEncoder().encode(JSON.stringify(e, null, 2)));
     console.log(`${e.points.length} images embedded by ${method} of ${e.space}; ${e.misclassified} misclassified → ${file}`);
+    if (e.note) console.log(`  · ${e.note}`);
   });
 }
 
