@@ -211,16 +211,24 @@ export function mergeShardedCache(cacheDir: string): { dir: string; shards: numb
   const root = path.join(cacheDir, VERSION_DIR);
   if (!fs.existsSync(root)) throw new DatasetError(`${cacheDir} holds no feature cache (no ${VERSION_DIR} folder)`);
   const merged = [];
+  const unfinished: string[] = [];
   for (const model of fs.readdirSync(root).sort()) {
     const modelDir = path.join(root, model);
     if (!fs.statSync(modelDir).isDirectory()) continue;
     for (const variant of fs.readdirSync(modelDir).sort()) {
       const dir = path.join(modelDir, variant);
       if (!fs.statSync(dir).isDirectory()) continue;
-      const result = new FeatureCache(dir).mergeShards();
-      if (result) merged.push({ dir, ...result });
+      try {
+        const result = new FeatureCache(dir).mergeShards();
+        if (result) merged.push({ dir, ...result });
+      } catch (err) {
+        if (!(err instanceof DatasetError)) throw err;
+        unfinished.push(err.message);
+      }
     }
   }
+  // The complete runs are merged even when another run (another model or layer) is not.
+  if (unfinished.length > 0) throw new DatasetError(`${unfinished.join('; ')}${merged.length > 0 ? ` (merged the ${merged.length} complete run${merged.length > 1 ? 's' : ''})` : ''}`);
   if (merged.length === 0) throw new DatasetError(`no shard results to merge in ${cacheDir}: run \`convlens dataset MODEL FOLDER --cache ${cacheDir} --shard I/N\` for every I first`);
   return merged;
 }
