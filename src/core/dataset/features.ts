@@ -345,16 +345,14 @@ export async function extractFeatures(model: ConvModel, folder: string, options:
     options.progress?.(total === 0 ? 1 : done / total, `features${shard ? ` (${describeShard(shard)})` : ''}: ${progressWithEta(done, total, stats.computed, remaining, started, Date.now())} (${stats.cached} from the cache)`);
   };
   const batchSize = missing.length > 0 ? await fittingBatchSize(model, input.size, exposedTensors(tensors), options.batchSize ?? 32) : 1;
-  const loadBatch = (start: number) => Promise.all(missing.slice(start, start + batchSize).map(async (i) => ({ i, tensor: await loadImage(input, listing.images[i], skipped) })));
-  // Decoding the next batch (on this thread) overlaps the model's run of this one (on its own threads).
-  let loadedInputs = missing.length > 0 ? await loadBatch(0) : [];
+  // One batch after another: onnxruntime-node runs a session synchronously on this thread, so decoding
+  // the next batch here could not overlap the run anyway.
   for (let start = 0; start < missing.length; start += batchSize) {
     throwIfCancelled(options.signal);
+    const loadedInputs = await Promise.all(missing.slice(start, start + batchSize).map(async (i) => ({ i, tensor: await loadImage(input, listing.images[i], skipped) })));
     const ready = loadedInputs.filter((x): x is { i: number; tensor: Tensor<Float32Array> } => !!x.tensor);
-    const running = ready.length > 0 ? runBatch(model, ready.map((x) => x.tensor), tensors) : undefined;
-    const nextLoad = start + batchSize < missing.length ? loadBatch(start + batchSize) : Promise.resolve([]);
-    if (running) {
-      const batch = await running;
+    if (ready.length > 0) {
+      const batch = await runBatch(model, ready.map((x) => x.tensor), tensors);
       stats.modelRuns++;
       stats.computed += ready.length;
       if (rows && JSON.stringify(rows.layout) !== JSON.stringify(batch.layout)) {
@@ -366,7 +364,6 @@ export async function extractFeatures(model: ConvModel, folder: string, options:
       cache?.write(batch.layout, ready.map((x) => parseEntryKey(keys[x.i])), batch.records);
     }
     report();
-    loadedInputs = await nextLoad;
   }
   if (missing.length === 0) report();
   if (cache && shard) {
