@@ -7,7 +7,7 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import { FLAG_ALIASES, flagOf, optionFlags } from '../../src/cli/commands/explain';
+import { FLAG_ALIASES, flagOf, optionFlags } from '../../src/cli/commands/explainFlags';
 import { ModelContext } from '../../src/core/context';
 import { explain, methodByName, methodNames, methodView } from '../../src/core/explain';
 import { CancelledError } from '../../src/core/runtime/jobs';

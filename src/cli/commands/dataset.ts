@@ -5,18 +5,37 @@ import * as path from 'path';
 import { ModelContext } from '../../core/context';
 import {
   DatasetFeatures, FeatureOptions, channelExemplars, distillRules, embedDataset, extractFeatures, markResponse,
-  MARK_EFFECT, markChannels, neighborsOf, readMarkBoxes, rulesToJson, rulesToText, summarizeDataset,
+  MARK_EFFECT, markChannels, neighborsOf, readMarkBoxes, rulesToJson, rulesToText, summarizeDataset, type Shard,
 } from '../../core/dataset';
 import { intOption, parse } from '../args';
 import { MODEL_OPTIONS, withModel } from '../common';
 import { fixed, printJson, printTable, writeFile } from '../output';
+import { SHARD_OPTIONS, datasetMerge, mergeUsage, shardDoneMessage, shardOption } from './shard';
 
-const DATASET_OPTIONS = { ...MODEL_OPTIONS, layer: { type: 'string' }, cache: { type: 'string' }, batch: { type: 'string' } } as const;
+const DATASET_OPTIONS = { ...MODEL_OPTIONS, ...SHARD_OPTIONS, layer: { type: 'string' }, cache: { type: 'string' }, batch: { type: 'string' } } as const;
 
-function features(ctx: ModelContext, folder: string, values: Record<string, string | boolean | undefined>, layer?: string): Promise<DatasetFeatures> {
+function cacheDirOf(values: Record<string, string | boolean | undefined>): string {
+  return path.resolve(typeof values.cache === 'string' ? values.cache : '.convlens-cache');
+}
+
+/**
+ * The folder's features; with a shard (--shard or the scheduler's variables), only that shard's,
+ * written to the cache and reported, and undefined: results over the dataset wait for the merge.
+ */
+async function features(ctx: ModelContext, folder: string, values: Record<string, string | boolean | undefined>, layer?: string): Promise<DatasetFeatures | undefined> {
+  const shard = shardOption(values);
+  const f = await allFeatures(ctx, folder, values, layer, shard);
+  if (!shard) return f;
+  console.log(shardDoneMessage(shard, f.images.length, f.stats.computed, cacheDirOf(values)));
+  skippedNote(f);
+  return undefined;
+}
+
+function allFeatures(ctx: ModelContext, folder: string, values: Record<string, string | boolean | undefined>, layer: string | undefined, shard?: Shard): Promise<DatasetFeatures> {
   const options: FeatureOptions = {
     layer,
-    cacheDir: path.resolve(typeof values.cache === 'string' ? values.cache : '.convlens-cache'),
+    shard,
+    cacheDir: cacheDirOf(values),
     batchSize: values.batch !== undefined ? intOption(values.batch, 'batch', 32) : undefined,
     classNames: ctx.labels,
     progress: process.stderr.isTTY ? (f, m) => process.stderr.write(`\r${(f * 100).toFixed(0).padStart(3)}% ${m}`.padEnd(70).slice(0, 70) + (f >= 1 ? '\n' : '')) : undefined,
@@ -28,15 +47,22 @@ function skippedNote(f: DatasetFeatures): void {
   if (f.skipped.length > 0) console.log(`${f.skipped.length} files skipped (e.g. ${f.skipped[0].relPath}: ${f.skipped[0].reason})`);
 }
 
-export const datasetUsage = 'convlens dataset MODEL FOLDER --layer TENSOR [--json] [--cache DIR]';
+export const datasetUsage = `convlens dataset MODEL FOLDER --layer TENSOR [--json] [--cache DIR] [--shard I/N | --shard-count N]\n       ${mergeUsage}`;
 
 export async function dataset(argv: string[]): Promise<void> {
+  if (argv[0] === 'merge') return datasetMerge(argv.slice(1));
   const { positionals, values } = parse(argv, DATASET_OPTIONS, ['MODEL', 'FOLDER']);
   if (typeof values.layer !== 'string') throw new Error('--layer TENSOR is required (see `convlens inspect MODEL`)');
   const layer = values.layer;
   await withModel(positionals[0], values, async (ctx) => {
-    const f = await features(ctx, positionals[1], values, layer);
+    const shard = shardOption(values);
+    const f = await allFeatures(ctx, positionals[1], values, layer, shard);
     const s = summarizeDataset(f);
+    if (shard) {
+      if (values.json) printJson({ shard, cacheDir: cacheDirOf(values), images: s.images, cache: s.cache, skipped: f.skipped });
+      else console.log(shardDoneMessage(shard, s.images, s.cache.computed, cacheDirOf(values)));
+      return;
+    }
     if (values.json) {
       printJson({ ...s, layerShape: f.layerShape, skipped: f.skipped });
       return;
@@ -50,7 +76,7 @@ export async function dataset(argv: string[]): Promise<void> {
   });
 }
 
-export const rulesUsage = 'convlens rules MODEL FOLDER --layer TENSOR [--depth D] [--min-leaf N] [--pooling mean|max] [--marks boxes.json] [--out FILE.json|FILE.txt] [--json]';
+export const rulesUsage = 'convlens rules MODEL FOLDER --layer TENSOR [--depth D] [--min-leaf N] [--pooling mean|max] [--marks boxes.json] [--out FILE.json|FILE.txt] [--json] [--shard I/N]';
 
 export async function rules(argv: string[]): Promise<void> {
   const { positionals, values } = parse(argv, {
@@ -62,6 +88,7 @@ export async function rules(argv: string[]): Promise<void> {
   if (pooling !== 'mean' && pooling !== 'max') throw new Error("--pooling takes 'mean' or 'max'");
   await withModel(positionals[0], values, async (ctx) => {
     const f = await features(ctx, positionals[1], values, layer);
+    if (!f) return;
     const set = distillRules(f, { depth: intOption(values.depth, 'depth', 3), minLeaf: intOption(values['min-leaf'], 'min-leaf', 5), pooling });
     const exemplars = await channelExemplars(ctx.model, f, set.channels, 6);
     const marks = typeof values.marks === 'string' ? await markResponse(ctx.model, f, readMarkBoxes(values.marks), { pooling }) : undefined;
@@ -99,9 +126,11 @@ export async function embed(argv: string[]): Promise<void> {
   const out = values.out;
   await withModel(positionals[0], values, async (ctx) => {
     const f = await features(ctx, positionals[1], values);
+    if (!f) return;
     const e = await embedDataset(f, { method, seed: intOption(values.seed, 'seed', 42) });
     const file = writeFile(out, new TextEncoder().encode(JSON.stringify(e, null, 2)));
     console.log(`${e.points.length} images embedded by ${method} of ${e.space}; ${e.misclassified} misclassified → ${file}`);
+    if (e.note) console.log(`  · ${e.note}`);
   });
 }
 
@@ -112,6 +141,7 @@ export async function neighbors(argv: string[]): Promise<void> {
   const metric = (values.metric ?? 'cosine') as 'cosine' | 'euclidean';
   await withModel(positionals[0], values, async (ctx) => {
     const f = await features(ctx, positionals[1], values);
+    if (!f) return;
     const result = await neighborsOf(ctx.model, f, ctx.loadInput(positionals[2]).tensor, { k: intOption(values.k, 'k', 5), metric });
     if (values.json) {
       printJson(result);

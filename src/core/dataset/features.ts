@@ -12,11 +12,12 @@ import { findLabelsFile, labelsFor } from '../labels/labels';
 import { ConvModel, concreteInputDims } from '../model';
 import { assertTensorExists } from '../onnx/surgery';
 import { Tensor, argmax } from '../tensor';
-import { FeatureCache, RecordLayout, entryKey, recordLength, sha256, statEntry } from './cache';
+import { FeatureCache, RecordLayout, entryKey, parseEntryKey, recordLength, sha256, statEntry } from './cache';
 import { DatasetError } from './errors';
-import { DatasetImage, DatasetListing, chooseClassNames, listDataset, withClassNames } from './folder';
+import { DatasetImage, chooseClassNames, listDataset, withClassNames } from './folder';
 import { findClassifierHead } from './head';
 import { InputPipeline, inputPipelineFor } from './input';
+import { Shard, describeShard, shardOfPath } from './shard';
 
 export interface FeatureOptions extends RunControl {
   /** Tensor name of the layer whose channels are pooled; default: the penultimate tensor (enough for maps and neighbours). */
@@ -31,6 +32,8 @@ export interface FeatureOptions extends RunControl {
   batchSize?: number;
   /** How images become inputs; default: the model's preprocessing sidecar. */
   input?: InputPipeline;
+  /** Only this shard's images (shard.ts); with a cache, a finished run leaves its shard manifest there. */
+  shard?: Shard;
 }
 
 export interface FeatureStats {
@@ -216,10 +219,85 @@ async function loadImage(input: InputPipeline, image: DatasetImage, skipped: Ski
   }
 }
 
+/** The per-image arrays of DatasetFeatures for `n` images, filled row by row. */
+class FeatureRows {
+  readonly meanPooled: Float32Array;
+  readonly maxPooled: Float32Array;
+  readonly maxPosition: Int32Array;
+  readonly penultimate: Float32Array;
+  readonly logits: Float32Array;
+  readonly predictions: Int32Array;
+  /** 1 where row i holds a record. */
+  readonly filled: Uint8Array;
+
+  constructor(readonly layout: RecordLayout, readonly n: number) {
+    const c = layout.channels;
+    this.meanPooled = new Float32Array(n * c);
+    this.maxPooled = new Float32Array(n * c);
+    this.maxPosition = new Int32Array(n * c);
+    this.penultimate = new Float32Array(n * layout.penultimate);
+    this.logits = new Float32Array(n * layout.classes);
+    this.predictions = new Int32Array(n);
+    this.filled = new Uint8Array(n);
+  }
+
+  set(i: number, record: Float32Array): void {
+    const f = unpack(record, this.layout);
+    const c = this.layout.channels;
+    this.meanPooled.set(f.meanPooled, i * c);
+    this.maxPooled.set(f.maxPooled, i * c);
+    this.maxPosition.set(f.maxPosition, i * c);
+    this.penultimate.set(f.penultimate, i * this.layout.penultimate);
+    this.logits.set(f.logits, i * this.layout.classes);
+    this.predictions[i] = f.prediction;
+    this.filled[i] = 1;
+  }
+
+  /** The filled rows only, in order (a copy only when some row is empty). */
+  kept(): { rows: number[]; arrays: Pick<DatasetFeatures, 'meanPooled' | 'maxPooled' | 'maxPosition' | 'penultimateFeatures' | 'logits' | 'predictions'> } {
+    const rows = Array.from({ length: this.n }, (_, i) => i).filter((i) => this.filled[i]);
+    const c = this.layout.channels;
+    const pick = <A extends Float32Array | Int32Array>(data: A, width: number): A => {
+      if (rows.length === this.n) return data;
+      const out = new (data.constructor as new (length: number) => A)(rows.length * width);
+      rows.forEach((row, j) => out.set(data.subarray(row * width, (row + 1) * width), j * width));
+      return out;
+    };
+    return {
+      rows,
+      arrays: {
+        meanPooled: pick(this.meanPooled, c),
+        maxPooled: pick(this.maxPooled, c),
+        maxPosition: pick(this.maxPosition, c),
+        penultimateFeatures: pick(this.penultimate, this.layout.penultimate),
+        logits: pick(this.logits, this.layout.classes),
+        predictions: pick(this.predictions, 1),
+      },
+    };
+  }
+}
+
+/** "1m05s" style duration for progress lines. */
+function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+/** Progress message with the rate and time left, measured on the images computed so far. */
+export function progressWithEta(done: number, total: number, computed: number, remaining: number, startedMs: number, nowMs: number): string {
+  const seconds = (nowMs - startedMs) / 1000;
+  if (computed === 0 || seconds <= 0 || remaining === 0) return `${done}/${total} images`;
+  const rate = computed / seconds;
+  return `${done}/${total} images, ${rate.toFixed(rate < 10 ? 1 : 0)} images/s, ${formatDuration(remaining / rate)} left`;
+}
+
 /**
- * Features of every image under `folder`: read from the cache where valid, computed in batches
- * otherwise (each batch written to the cache as soon as it is done, so a cancelled run resumes).
- * Images that cannot be decoded are left out and listed in `skipped`.
+ * Features of every image under `folder` (or of one shard of them): read from the cache where
+ * valid, computed in batches otherwise (each batch written to the cache as soon as it is done, so a
+ * cancelled or crashed run resumes). Memory is the result arrays plus one batch and one cache chunk:
+ * records go straight into their rows. Images that cannot be decoded are left out and listed in `skipped`.
  */
 export async function extractFeatures(model: ConvModel, folder: string, options: FeatureOptions = {}): Promise<DatasetFeatures> {
   const tensors = resolveTensors(model, options.layer, options.penultimate);
@@ -228,29 +306,47 @@ export async function extractFeatures(model: ConvModel, folder: string, options:
   const classCount = outputDims[outputDims.length - 1] ?? 0;
   const labels = input.labels ?? (model.file ? findLabelsFile(model.file) : undefined);
   const unlabelled = listDataset(folder);
-  const listing = withClassNames(unlabelled, chooseClassNames(unlabelled, classCount, options.classNames ?? labelsFor(classCount, labels)));
+  const whole = withClassNames(unlabelled, chooseClassNames(unlabelled, classCount, options.classNames ?? labelsFor(classCount, labels)));
+  const shard = options.shard;
+  const listing = shard ? { ...whole, images: whole.images.filter((im) => shardOfPath(im.relPath, shard.count) === shard.index) } : whole;
   const hash = modelHash(model);
   const cache = options.cacheDir
     ? FeatureCache.open(options.cacheDir, hash, { layer: tensors.layer, penultimate: tensors.penultimate, output: tensors.output, input: input.key })
     : undefined;
-  const loaded = cache?.load() ?? { layout: undefined, records: new Map<string, Float32Array>() };
-  let layout = loaded.layout;
 
-  const entries = listing.images.map((im) => {
+  const total = listing.images.length;
+  const rowOfKey = new Map<string, number>();
+  listing.images.forEach((im, i) => {
     const entry = statEntry(im.file);
     if (!entry) throw new DatasetError(`cannot read ${im.relPath}`);
-    return entry;
+    rowOfKey.set(entryKey(entry), i);
   });
-  const records: (Float32Array | undefined)[] = entries.map((e) => loaded.records.get(entryKey(e)));
-  const missing = records.flatMap((r, i) => (r ? [] : [i]));
+  let rows: FeatureRows | undefined;
+  const stats: FeatureStats = { computed: 0, cached: 0, modelRuns: 0 };
+  cache?.scan(
+    (entry, record, layout) => {
+      const i = rowOfKey.get(entryKey(entry));
+      if (i === undefined) return;
+      rows ??= new FeatureRows(layout, total);
+      if (rows.filled[i]) return;
+      rows.set(i, record);
+      stats.cached++;
+    },
+    (entry) => rowOfKey.has(entryKey(entry)),
+  );
+  const keys = [...rowOfKey.keys()];
+  rowOfKey.clear();
+  const missing = Array.from({ length: total }, (_, i) => i).filter((i) => !rows?.filled[i]);
   const skipped: SkippedImage[] = [];
-  const stats: FeatureStats = { computed: 0, cached: listing.images.length - missing.length, modelRuns: 0 };
-  const total = listing.images.length;
+  const started = Date.now();
   const report = () => {
     const done = stats.cached + stats.computed + skipped.length;
-    options.progress?.(done / total, `features: ${done}/${total} images (${stats.cached} from the cache)`);
+    const remaining = total - done;
+    options.progress?.(total === 0 ? 1 : done / total, `features${shard ? ` (${describeShard(shard)})` : ''}: ${progressWithEta(done, total, stats.computed, remaining, started, Date.now())} (${stats.cached} from the cache)`);
   };
   const batchSize = missing.length > 0 ? await fittingBatchSize(model, input.size, exposedTensors(tensors), options.batchSize ?? 32) : 1;
+  // One batch after another: onnxruntime-node runs a session synchronously on this thread, so decoding
+  // the next batch here could not overlap the run anyway.
   for (let start = 0; start < missing.length; start += batchSize) {
     throwIfCancelled(options.signal);
     const loadedInputs = await Promise.all(missing.slice(start, start + batchSize).map(async (i) => ({ i, tensor: await loadImage(input, listing.images[i], skipped) })));
@@ -259,60 +355,41 @@ export async function extractFeatures(model: ConvModel, folder: string, options:
       const batch = await runBatch(model, ready.map((x) => x.tensor), tensors);
       stats.modelRuns++;
       stats.computed += ready.length;
-      if (layout && JSON.stringify(layout) !== JSON.stringify(batch.layout)) {
+      if (rows && JSON.stringify(rows.layout) !== JSON.stringify(batch.layout)) {
         throw new DatasetError(`images give layer outputs of different shapes; the dataset's images must all preprocess to one size`);
       }
-      layout = batch.layout;
-      ready.forEach((x, j) => (records[x.i] = batch.records[j]));
-      cache?.write(batch.layout, ready.map((x) => entries[x.i]), batch.records);
+      rows ??= new FeatureRows(batch.layout, total);
+      const batchRows = rows;
+      ready.forEach((x, j) => batchRows.set(x.i, batch.records[j]));
+      cache?.write(batch.layout, ready.map((x) => parseEntryKey(keys[x.i])), batch.records);
     }
     report();
   }
   if (missing.length === 0) report();
-  if (!layout) throw new DatasetError(`no image in ${folder} could be read: ${skipped[0]?.reason ?? 'no images'}`);
-  const kept = listing.images.flatMap((im, i) => (records[i] ? [i] : []));
-  const keptListing = { ...listing, images: kept.map((i) => listing.images[i]) };
-  keptListing.labelled = keptListing.images.every((im) => im.label !== undefined);
-  return assemble(keptListing, kept.map((i) => records[i]!), layout, { ...tensors, hash, inputSize: input.size, stats, skipped });
-}
-
-function assemble(
-  listing: DatasetListing,
-  records: Float32Array[],
-  layout: RecordLayout,
-  info: { layer: string; penultimate: string; output: string; hash: string; inputSize: [number, number]; stats: FeatureStats; skipped: SkippedImage[] },
-): DatasetFeatures {
-  const n = records.length;
-  const c = layout.channels;
-  const result: DatasetFeatures = {
+  if (cache && shard) {
+    cache.writeShardManifest({
+      index: shard.index, count: shard.count, listing: sha256(whole.images.map((im) => im.relPath).join('\n')),
+      images: total, computed: stats.computed, skipped: skipped.length,
+    });
+  }
+  if (!rows) throw new DatasetError(`no image in ${folder}${shard ? ` (${describeShard(shard)})` : ''} could be read: ${skipped[0]?.reason ?? 'no images'}`);
+  const kept = rows.kept();
+  const images = kept.rows.map((i) => listing.images[i]);
+  const layout = rows.layout;
+  return {
     root: listing.root,
-    modelHash: info.hash,
-    layer: info.layer,
-    penultimate: info.penultimate,
-    output: info.output,
+    modelHash: hash,
+    layer: tensors.layer,
+    penultimate: tensors.penultimate,
+    output: tensors.output,
     classNames: listing.classNames,
-    images: listing.images,
-    labelled: listing.labelled,
-    layerShape: [c, layout.height, layout.width],
-    inputSize: info.inputSize,
-    meanPooled: new Float32Array(n * c),
-    maxPooled: new Float32Array(n * c),
-    maxPosition: new Int32Array(n * c),
-    penultimateFeatures: new Float32Array(n * layout.penultimate),
+    images,
+    labelled: images.every((im) => im.label !== undefined),
+    layerShape: [layout.channels, layout.height, layout.width],
+    inputSize: input.size,
+    ...kept.arrays,
     penultimateSize: layout.penultimate,
-    logits: new Float32Array(n * layout.classes),
-    predictions: new Int32Array(n),
-    stats: info.stats,
-    skipped: info.skipped,
+    stats,
+    skipped,
   };
-  records.forEach((record, i) => {
-    const f = unpack(record, layout);
-    result.meanPooled.set(f.meanPooled, i * c);
-    result.maxPooled.set(f.maxPooled, i * c);
-    result.maxPosition.set(f.maxPosition, i * c);
-    result.penultimateFeatures.set(f.penultimate, i * layout.penultimate);
-    result.logits.set(f.logits, i * layout.classes);
-    result.predictions[i] = f.prediction;
-  });
-  return result;
 }

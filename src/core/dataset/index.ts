@@ -1,5 +1,7 @@
 // Dataset-level explanations: the public entry points (see each module's header for its method).
 export { DatasetError } from './errors';
+export { parseShard, shardFromEnvironment, shardOfPath, describeShard, type Shard } from './shard';
+export { mergeShardedCache } from './cache';
 export { listDataset, type DatasetImage, type DatasetListing } from './folder';
 export { inputPipelineFor, type InputPipeline } from './input';
 export { findClassifierHead, type ClassifierHead } from './head';
