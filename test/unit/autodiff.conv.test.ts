@@ -1,29 +1,14 @@
 // Conv and ConvTranspose input gradients against central finite differences.
-import * as assert from 'assert';
-import { buildGradientModel } from '../../src/core/autodiff/build';
-import { probeShapes } from '../../src/core/autodiff/shapes';
-import { GraphSpec, attr, checkGradients, makeModel, node, separated, uniform } from './autodiff/harness';
+import { attr, checkGradients, node, separated, uniform } from './autodiff/harness';
 
-function convSpec(opset: number, x: number[], w: number[], attributes: Parameters<typeof node>[3]): GraphSpec {
-  return {
+function convCase(opset: number, x: number[], w: number[], attributes: Parameters<typeof node>[3]) {
+  return checkGradients({
     opset,
     nodes: [node('Conv', ['x', 'w', 'b'], ['y'], attributes)],
     inputs: { x: uniform(x, 1) },
     initializers: { w: uniform(w, 2), b: uniform([w[0]], 3) },
     output: 'y',
-  };
-}
-
-function convCase(opset: number, x: number[], w: number[], attributes: Parameters<typeof node>[3]) {
-  return checkGradients(convSpec(opset, x, w, attributes));
-}
-
-/** The op types of the backward part of the gradient model of one Conv. */
-async function backwardOps(x: number[], w: number[], attributes: Parameters<typeof node>[3]): Promise<string[]> {
-  const spec = convSpec(13, x, w, attributes);
-  const model = makeModel(spec);
-  const built = buildGradientModel(model, { wrt: ['x'], shapes: await probeShapes(model, spec.inputs) });
-  return (built.model.graph?.node ?? []).slice(1).map((n) => n.op_type);
+  });
 }
 
 describe('autodiff: Conv', () => {
@@ -52,26 +37,6 @@ describe('autodiff: Conv', () => {
   });
   it('stride 1 with pads larger than the kernel reach (ConvTranspose form)', () =>
     convCase(13, [1, 2, 5, 5], [2, 2, 2, 2], [attr.ints('pads', [2, 0, 1, 3])]));
-  it('strides 2 and 3 by output phase: 1×1, a 7×7 stem, a kernel smaller than the stride, grouped and depthwise, batch 2', async () => {
-    const cases: [number[], number[], Parameters<typeof node>[3]][] = [
-      [[1, 4, 8, 7], [3, 4, 1, 1], [attr.ints('strides', [2, 2])]],
-      [[1, 3, 13, 12], [4, 3, 7, 7], [attr.ints('strides', [2, 2]), attr.ints('pads', [3, 3, 3, 3])]],
-      [[1, 2, 10, 11], [3, 2, 2, 2], [attr.ints('strides', [3, 3]), attr.ints('pads', [1, 0, 0, 1])]],
-      [[1, 4, 9, 9], [6, 2, 3, 3], [attr.int('group', 2), attr.ints('strides', [2, 2]), attr.ints('pads', [1, 1, 1, 1])]],
-      [[2, 8, 8, 9], [8, 1, 3, 3], [attr.int('group', 8), attr.ints('strides', [2, 2]), attr.ints('pads', [1, 1, 1, 1])]],
-      [[1, 2, 9, 9], [2, 2, 5, 4], [attr.ints('strides', [3, 3]), attr.ints('pads', [4, 0, 0, 3])]],
-    ];
-    for (const [x, w, attributes] of cases) {
-      const ops = await backwardOps(x, w, attributes);
-      assert.ok(ops.includes('DepthToSpace') && !ops.includes('ConvTranspose'), `${x} ⋆ ${w}: ${ops.join(' ')}`);
-      await convCase(13, x, w, attributes);
-    }
-  });
-  it('strided forms the phases do not cover keep the ConvTranspose: unequal strides, dilation, SAME', async () => {
-    for (const attributes of [[attr.ints('strides', [2, 3])], [attr.ints('strides', [2, 2]), attr.ints('dilations', [2, 2])], [attr.ints('strides', [2, 2]), attr.string('auto_pad', 'SAME_UPPER')]]) {
-      assert.ok((await backwardOps([1, 2, 9, 9], [2, 2, 3, 3], attributes)).includes('ConvTranspose'));
-    }
-  });
   it('1-D and 3-D convolutions', async () => {
     await convCase(13, [1, 2, 11], [3, 2, 3], [attr.ints('pads', [1, 0]), attr.ints('strides', [2])]);
     await convCase(13, [1, 2, 11], [3, 2, 3], [attr.ints('pads', [2, 1])]);

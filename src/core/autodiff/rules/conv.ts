@@ -7,15 +7,7 @@
 //     size is baked in. With stride 1 the same sum is a plain convolution of dy with W's channel
 //     axes swapped (per group) and its kernel reversed, pads k_eff - 1 - p: onnxruntime runs Conv
 //     much faster than ConvTranspose, so that form is used wherever no pad exceeds k_eff - 1.
-//     With a stride s > 1 (2-D, both strides equal, no dilation, constant W, explicit pads) the
-//     same sum is split by output phase (polyphase): input position i + p_begin = s·q + r receives
-//     only the taps k ≡ r (mod s), so dx at phase r is a stride-1 convolution of dy with the
-//     sub-kernel W[r::s] (flipped, channel axes swapped per group, pads J_r - 1 and J - 1 where
-//     J_r = ⌈(k - r)/s⌉ taps, J = J_0), a phase with no tap gives zeros, and DepthToSpace (DCR)
-//     interleaves the s² phases; the begin pads are then cropped as above. Every tap belongs to
-//     exactly one phase, so this is the ConvTranspose's arithmetic in onnxruntime's fast Conv.
-//     Otherwise ConvTranspose, as is; auto_pad SAME: without pads, then crop the begin padding
-//     computed at run time.
+//     auto_pad SAME: ConvTranspose without pads, then crop the begin padding computed at run time.
 //   ConvTranspose y = x ⋆ᵀ W: dx = Conv(dy, W) with the same s, d, g and begin pads, end pads
 //     max(0, p_end - output_padding), which gives exactly the input's extent.
 // Reference: PyTorch's convolution_backward (aten/src/ATen/native/Convolution.cpp), where the
@@ -37,8 +29,6 @@ const conv: GradientRule = (ctx) => {
     const pads = strideOnePads(w);
     if (pads.every((p) => p >= 0)) return [emit.op('Conv', [dy, flippedWeight(ctx, weight)], [attr.ints('dilations', w.dilations), attr.ints('pads', pads), group])];
   }
-  const phased = polyphase(ctx, dy, weight, w);
-  if (phased) return [fitSpatial(ctx, phased, x, w.pads.slice(0, 2))];
   const transposed = (pads: number[]) => emit.op('ConvTranspose', [dy, weight], [...windowAttributes(w, pads), group]);
   if (isSame(w)) return [fitSpatial(ctx, transposed(w.pads), x, samePadBegin(emit, w, x, node.output[0]))];
   return [fitSpatial(ctx, transposed(beginPadsOnly(w)), x, w.kernel.map(() => 0))];
@@ -72,53 +62,6 @@ function flippedWeight(ctx: RuleContext, weight: string): string {
   if (spatial.length === 0) return transposed;
   const all = spatial.map(() => -1);
   return emit.op('Slice', [transposed, emit.ints(all), emit.ints(spatial.map(() => INT64_MIN)), emit.ints(spatial), emit.ints(all)]);
-}
-
-/**
- * The strided input gradient as s² stride-1 convolutions, one per output phase, interleaved by
- * DepthToSpace; undefined where that form does not apply. The result starts at input coordinate
- * -p_begin and covers s·(O + J - 1) positions per axis (fitSpatial crops or pads it).
- */
-function polyphase(ctx: RuleContext, dy: string, weight: string, w: Window): string | undefined {
-  const kernel = ctx.constant(weight);
-  const [s, sw] = w.strides;
-  if (!kernel || (kernel.dtype !== 'float32' && kernel.dtype !== 'float64') || w.kernel.length !== 2 || s !== sw || isSame(w) || w.dilations.some((d) => d !== 1)) return undefined;
-  const { emit } = ctx;
-  const [m, cPerGroup, kh, kw] = kernel.dims;
-  const g = groupOf(ctx.node);
-  const mPerGroup = m / g;
-  const taps = (k: number, r: number) => Math.max(0, Math.ceil((k - r) / s));
-  const reach = [taps(kh, 0) - 1, taps(kw, 0) - 1];
-  const source = kernel.data as Float32Array | Float64Array;
-  const phases: (string | undefined)[] = [];
-  for (let r1 = 0; r1 < s; r1++) {
-    for (let r2 = 0; r2 < s; r2++) {
-      const [th, tw] = [taps(kh, r1), taps(kw, r2)];
-      if (th === 0 || tw === 0) {
-        phases.push(undefined);
-        continue;
-      }
-      const sub = new (source.constructor as Float32ArrayConstructor | Float64ArrayConstructor)(g * cPerGroup * mPerGroup * th * tw);
-      for (let group = 0; group < g; group++) {
-        for (let c = 0; c < cPerGroup; c++) {
-          for (let mm = 0; mm < mPerGroup; mm++) {
-            for (let j1 = 0; j1 < th; j1++) {
-              for (let j2 = 0; j2 < tw; j2++) {
-                const from = (((group * mPerGroup + mm) * cPerGroup + c) * kh + s * (th - 1 - j1) + r1) * kw + s * (tw - 1 - j2) + r2;
-                sub[((((group * cPerGroup + c) * mPerGroup + mm) * th + j1) * tw) + j2] = source[from];
-              }
-            }
-          }
-        }
-      }
-      const subKernel = emit.constantTensor({ dtype: kernel.dtype, dims: [g * cPerGroup, mPerGroup, th, tw], data: sub });
-      phases.push(emit.op('Conv', [dy, subKernel], [attr.ints('pads', [th - 1, tw - 1, reach[0], reach[1]]), attr.int('group', g)]));
-    }
-  }
-  const present = phases.find((p): p is string => !!p) as string;
-  const zeros = phases.includes(undefined) ? emit.zerosLike(present, ctx.dtype) : undefined;
-  const stacked = emit.op('Concat', phases.map((p) => p ?? (zeros as string)), [attr.int('axis', 1)]);
-  return emit.op('DepthToSpace', [stacked], [attr.int('blocksize', s), attr.string('mode', 'DCR')]);
 }
 
 const convTranspose: GradientRule = (ctx) => {
