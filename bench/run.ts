@@ -1,5 +1,6 @@
 // npm run bench: speed as ratios to baselines measured in the same run (a plain forward pass on
-// the same session, the recorded PyTorch times of ../shared/reference). Nothing here asserts.
+// the same session, the recorded PyTorch times of ../shared/reference, Captum timed in the same run
+// by bench/peers.py). Nothing here asserts.
 // `npm run bench -- --quick` measures fewer repetitions and skips the slowest methods. The machine
 // may be shared: each ratio to the forward pass uses forward passes timed alternately with the
 // method, so both see the same load.
@@ -109,7 +110,7 @@ function peerColumns(live: PeerTime | undefined, seconds: number, goal: number |
 
 async function main(): Promise<void> {
   const results: Record<string, unknown>[] = [];
-  console.log(`ConvLens benchmark (${quick ? 'quick' : 'full'}; medians of ${REPEATS} runs after a warm-up, × forward against forward passes timed alternately with them; PyTorch times from the reference manifest, measured on a machine like this one with 2 threads)`);
+  console.log(`ConvLens benchmark (${quick ? 'quick' : 'full'}; medians of ${REPEATS} runs after a warm-up, × forward against forward passes timed alternately with them; PyTorch times recorded in the reference manifest on a machine like this one with 2 threads, and Captum timed in this run where Debian's PyTorch is installed)`);
   if (referenceAvailable()) {
     const cases = loadManifest().cases;
     for (const c of quick ? cases.filter((x) => x.image === 'chelsea') : cases) await benchModel(c, results);
