@@ -1,5 +1,6 @@
 // npm run bench: speed as ratios to baselines measured in the same run (a plain forward pass on
-// the same session, the recorded PyTorch times of ../shared/reference). Nothing here asserts.
+// the same session, the recorded PyTorch times of ../shared/reference, Captum timed in the same run
+// by bench/peers.py). Nothing here asserts.
 // `npm run bench -- --quick` measures fewer repetitions and skips the slowest methods. The machine
 // may be shared: each ratio to the forward pass uses forward passes timed alternately with the
 // method, so both see the same load.
@@ -12,6 +13,7 @@ import { ConvModel } from '../src/core/model';
 import { Tensor } from '../src/core/tensor';
 import { benchDataset } from './dataset';
 import { gradientMemory } from './memory';
+import { PeerTime, timePeers } from './peers';
 import { benchResponsiveness } from './responsiveness';
 import { REFERENCE_DIR, ReferenceCase, loadManifest, loadTensor, referenceAvailable } from '../test/support/reference';
 
@@ -45,7 +47,8 @@ async function timeAgainstForward(fn: () => Promise<unknown>, forward: () => Pro
   return { seconds: median(own), forward: median(plain) };
 }
 
-const METHODS: { name: string; torchKey?: string; slow?: boolean; options?: Record<string, number | string | number[]> }[] = [
+// peerKey: the computation bench/peers.py times in the same run; goal: the speed-up over it that issue #14 asks for.
+const METHODS: { name: string; torchKey?: string; peerKey?: string; goal?: number; slow?: boolean; options?: Record<string, number | string | number[]> }[] = [
   { name: 'gradcam', torchKey: 'GradCAM_s' },
   { name: 'gradcam++', torchKey: 'GradCAMPlusPlus_s' },
   { name: 'xgradcam', torchKey: 'XGradCAM_s' },
@@ -55,7 +58,8 @@ const METHODS: { name: string; torchKey?: string; slow?: boolean; options?: Reco
   { name: 'scorecam', torchKey: 'ScoreCAM_s', slow: true },
   { name: 'ablationcam', torchKey: 'AblationCAM_s', slow: true },
   { name: 'saliency' },
-  { name: 'integrated-gradients', torchKey: 'IntegratedGradients_s', options: { steps: 32, method: 'riemann_trapezoid' } },
+  { name: 'integrated-gradients', torchKey: 'IntegratedGradients_s', peerKey: 'IntegratedGradients', goal: 2, options: { steps: 32, method: 'riemann_trapezoid' } },
+  { name: 'smoothgrad', peerKey: 'SmoothGrad', goal: 2, options: { samples: 25, stdev: 1 } },
   { name: 'occlusion', torchKey: 'Occlusion_s', slow: true, options: { window: [3, 32, 32], strides: [3, 16, 16] } },
 ];
 
@@ -74,30 +78,40 @@ async function benchModel(c: ReferenceCase, results: Record<string, unknown>[]):
     const { target, output } = await resolveTarget(model, input, { kind: 'class', index: c.target_class });
     const seed = seedFor(target, output.dims, 1);
     const request = { wrt: ['input', c.target_layer_tensor], seed };
+    const peers = timePeers([c.model]);
+    const peer = peers.times?.[c.model];
     const { seconds: backward, forward } = await timeAgainstForward(() => computeGradients(model, feeds, request), runForward);
     const memory = gradientMemory(c);
     console.log(`\n${c.model} (${c.image}) on ${runtime.provider.toUpperCase()}: forward ${(forward * 1000).toFixed(1)} ms (PyTorch ${(torch.forward_s * 1000).toFixed(1)} ms)`);
-    console.log(`  forward+backward ${(backward * 1000).toFixed(1)} ms = ${(backward / forward).toFixed(2)}× forward (PyTorch forward+backward ${((torch.forward_s + torch.backward_s) * 1000).toFixed(1)} ms)`);
+    console.log(`  forward+backward ${(backward * 1000).toFixed(1)} ms = ${(backward / forward).toFixed(2)}× forward (goal ≤ 2.00×; PyTorch forward+backward ${((torch.forward_s + torch.backward_s) * 1000).toFixed(1)} ms recorded${peer ? `, ${(peer.forward_backward.seconds * 1000).toFixed(1)} ms = ${(peer.forward_backward.seconds / peer.forward.seconds).toFixed(2)}× its forward in this run` : ''})`);
+    console.log(`  peers: ${peers.note}`);
     console.log(`  gradient session (fresh process, CPU): +${memory.gradientMiB.toFixed(0)} MiB resident after garbage collection over ${memory.forwardMiB.toFixed(0)} MiB with the forward session; peak ${memory.peakMiB.toFixed(0)} MiB`);
-    results.push({ model: c.model, image: c.image, provider: runtime.provider, forward_s: forward, forward_backward_s: backward, backward_ratio: backward / forward, gradient_session_MiB: memory.gradientMiB, forward_session_rss_MiB: memory.forwardMiB, peak_rss_MiB: memory.peakMiB, torch_forward_s: torch.forward_s, torch_backward_s: torch.backward_s });
-    console.log(`  ${'method'.padEnd(22)} ${pad('ms', 9)} ${pad('× forward', 10)} ${pad('PyTorch ms', 11)} ${pad('speed-up', 9)}`);
+    results.push({ model: c.model, image: c.image, provider: runtime.provider, forward_s: forward, forward_backward_s: backward, backward_ratio: backward / forward, peers: peer, peers_note: peers.note, gradient_session_MiB: memory.gradientMiB, forward_session_rss_MiB: memory.forwardMiB, peak_rss_MiB: memory.peakMiB, torch_forward_s: torch.forward_s, torch_backward_s: torch.backward_s });
+    console.log(`  ${'method'.padEnd(22)} ${pad('ms', 9)} ${pad('× forward', 10)} ${pad('PyTorch ms', 11)} ${pad('speed-up', 9)}${peer ? `  ${pad('Captum ms', 10)} ${pad('speed-up', 9)}  goal` : ''}`);
     for (const m of METHODS) {
       if (m.slow && (quick || c.image !== 'chelsea')) continue;
       const ctx = { model, input, target: { kind: 'class' as const, index: c.target_class }, layer: c.target_layer_tensor };
       const timed = await timeAgainstForward(() => explain(m.name, ctx, m.options ?? {}), runForward, m.slow ? 1 : REPEATS);
       const { seconds } = timed;
       const torchSeconds = m.torchKey ? torch[m.torchKey] : undefined;
-      console.log(`  ${m.name.padEnd(22)} ${pad((seconds * 1000).toFixed(1), 9)} ${pad((seconds / timed.forward).toFixed(2), 10)} ${pad(torchSeconds ? (torchSeconds * 1000).toFixed(1) : '—', 11)} ${pad(torchSeconds ? `${(torchSeconds / seconds).toFixed(2)}×` : '—', 9)}`);
-      results.push({ model: c.model, image: c.image, method: m.name, seconds, forward_s: timed.forward, forward_ratio: seconds / timed.forward, torch_seconds: torchSeconds, speedup_vs_torch: torchSeconds ? torchSeconds / seconds : undefined });
+      const live = m.peerKey ? peer?.[m.peerKey] : undefined;
+      console.log(`  ${m.name.padEnd(22)} ${pad((seconds * 1000).toFixed(1), 9)} ${pad((seconds / timed.forward).toFixed(2), 10)} ${pad(torchSeconds ? (torchSeconds * 1000).toFixed(1) : '—', 11)} ${pad(torchSeconds ? `${(torchSeconds / seconds).toFixed(2)}×` : '—', 9)}${peerColumns(live, seconds, m.goal)}`);
+      results.push({ model: c.model, image: c.image, method: m.name, seconds, forward_s: timed.forward, forward_ratio: seconds / timed.forward, torch_seconds: torchSeconds, speedup_vs_torch: torchSeconds ? torchSeconds / seconds : undefined, captum_seconds: live?.seconds, speedup_vs_captum: live ? live.seconds / seconds : undefined });
     }
   } finally {
     await model.dispose();
   }
 }
 
+/** This run's Captum time and our speed-up over it, next to the goal where there is one. */
+function peerColumns(live: PeerTime | undefined, seconds: number, goal: number | undefined): string {
+  if (!live) return '';
+  return `  ${pad((live.seconds * 1000).toFixed(1), 10)} ${pad(`${(live.seconds / seconds).toFixed(2)}×`, 9)}  ${goal ? `≥ ${goal}×` : ''}`;
+}
+
 async function main(): Promise<void> {
   const results: Record<string, unknown>[] = [];
-  console.log(`ConvLens benchmark (${quick ? 'quick' : 'full'}; medians of ${REPEATS} runs after a warm-up, × forward against forward passes timed alternately with them; PyTorch times from the reference manifest, measured on a machine like this one with 2 threads)`);
+  console.log(`ConvLens benchmark (${quick ? 'quick' : 'full'}; medians of ${REPEATS} runs after a warm-up, × forward against forward passes timed alternately with them; PyTorch times recorded in the reference manifest on a machine like this one with 2 threads, and Captum timed in this run where Debian's PyTorch is installed)`);
   if (referenceAvailable()) {
     const cases = loadManifest().cases;
     for (const c of quick ? cases.filter((x) => x.image === 'chelsea') : cases) await benchModel(c, results);

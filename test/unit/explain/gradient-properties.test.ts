@@ -6,6 +6,8 @@ import { explain } from '../../../src/core/explain';
 import { eigenCamRaw } from '../../../src/core/explain/eigencam';
 import { modelAfter } from '../../../src/core/explain/submodel';
 import { ExplainContext } from '../../../src/core/explain/types';
+import { ConvModel } from '../../../src/core/model';
+import { encodeModel } from '../../../src/core/onnx/proto';
 import { CancelledError } from '../../../src/core/runtime/jobs';
 import { run } from '../../../src/core/runtime/session';
 import { float32 } from '../../../src/core/tensor';
@@ -73,6 +75,22 @@ describe('explain: Integrated Gradients completeness on a small ReLU CNN', () =>
       assert.ok(Math.abs(sum - attributionSum) < 1e-6 * Math.abs(sum) + 1e-9);
       assert.ok(Math.abs(scoreGain) > 0.5, 'the test needs a score change to explain');
       assert.ok(Math.abs(convergenceDelta) <= 1e-3 * Math.abs(scoreGain), `delta ${convergenceDelta} for gain ${scoreGain}`);
+    }
+  });
+
+  it('batches path points as the activation limit allows, evenly, with the same result', async () => {
+    // The tiny CNN keeps ~16 KiB of activations per 16×16 input, counted twice: 0.1 MiB fits 3.
+    const limited = ConvModel.fromBytes(encodeModel(model.proto), { activationMemory: { maxMegabytes: 0.1 } });
+    try {
+      const input = randomTensor([1, 3, 16, 16], 35);
+      const sizes: number[] = [];
+      const progress = (_f: number, message: string) => sizes.push(Number(/(\d+)\/8$/.exec(message)?.[1]));
+      const batched = await explain('integrated-gradients', { model: limited, input, target: { kind: 'class', index: 1 }, progress }, { steps: 8 });
+      assert.deepStrictEqual(sizes, [3, 6, 8]);
+      const single = await explain('integrated-gradients', { model, input, target: { kind: 'class', index: 1 } }, { steps: 8, batch: 1 });
+      assertNear(batched.raw.data as Float32Array, single.raw.data as Float32Array, 1e-5, 'integrated-gradients');
+    } finally {
+      await limited.dispose();
     }
   });
 
