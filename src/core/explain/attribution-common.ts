@@ -2,7 +2,7 @@
 // weighted sum over many), the 'display' option and the explanation with its map.
 import { Tensor, float32, sizeOf } from '../tensor';
 import { inBatches, usableBatchSize } from './forward';
-import { RuleSet, gradientsFor } from './gradients';
+import { RuleSet, gradientsFor, refuseZeroGradient } from './gradients';
 import { DISPLAY_MODES, DisplayMode, attributionToMap } from './postprocess';
 import { checkInput, describeTarget, planTarget, resolvePlan, targetScores } from './target';
 import { ExplainContext, ExplainError, Explanation, OptionSpec, ResolvedTarget } from './types';
@@ -80,7 +80,7 @@ export async function weightedGradientSum(
     const data = new Float32Array(size * sample);
     for (let j = 0; j < size; j++) fill(start + j, data.subarray(j * sample, (j + 1) * sample));
     const batch: Tensor = { dtype: 'float32', dims: [size, ...dims.slice(1)], data };
-    const { gradients, outputs } = await gradientsFor(ctx, plan, batch, [name]);
+    const { gradients, outputs } = await gradientsFor(ctx, plan, batch, [name], undefined, false);
     const grads = gradients[name].data as Float32Array;
     scores.set(targetScores(outputs[setup.target.output], setup.target), start);
     for (let j = 0; j < size; j++) {
@@ -89,7 +89,9 @@ export async function weightedGradientSum(
       for (let i = 0; i < sample; i++) sum[i] += w * grads[offset + i];
     }
   });
-  return { sum: float32(dims, Float32Array.from(sum)), scores };
+  const total = float32(dims, Float32Array.from(sum));
+  refuseZeroGradient(setup.target, name, total);
+  return { sum: total, scores };
 }
 
 /**

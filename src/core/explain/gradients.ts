@@ -24,7 +24,9 @@ export interface TargetGradients extends GradientResult {
  * ∂ score / ∂ each `wrt` tensor for a batch of inputs ([B, C, H, W]). A 'top' target is resolved
  * in the same run, so it takes one input (for a batch, resolve it first: resolvePlan). A gradient
  * that is exactly zero everywhere is refused: every method (and the `gradient` command) would show
- * it as an empty map, though it only says that nothing differentiable reaches the target.
+ * it as an empty map, though it only says that nothing differentiable reaches the target. Callers
+ * that sum gradients over many points (Integrated Gradients, SmoothGrad) pass `refuseZero: false`,
+ * since one batch of points may be zero where the sum is not, and check the sum instead.
  */
 export async function gradientsFor(
   ctx: ExplainContext,
@@ -32,6 +34,7 @@ export async function gradientsFor(
   inputs: Tensor,
   wrt: string[],
   overrides?: RuleSet,
+  refuseZero = true,
 ): Promise<TargetGradients> {
   const { target } = plan;
   if (target.kind === 'top' && inputs.dims[0] !== 1) throw new ExplainError(`a 'top' target is resolved on one input, not a batch of ${inputs.dims[0]}`);
@@ -43,20 +46,17 @@ export async function gradientsFor(
     overridesKey: overrides?.key,
   });
   const resolved = resolveTop(target, result.outputs[target.output]);
-  for (const name of wrt) {
-    if (isZeroEverywhere(result.gradients[name])) {
-      throw new ExplainError(
-        `the gradient of ${describeTarget(resolved)} of '${resolved.output}' with respect to '${name}' is zero everywhere: ` +
-          'no differentiable path reaches the target from it for this input (e.g. inactive ReLUs, a step or rounding op), so there is no map to show',
-      );
-    }
-  }
+  if (refuseZero) for (const name of wrt) refuseZeroGradient(resolved, name, result.gradients[name]);
   return { ...result, target: resolved };
 }
 
-function isZeroEverywhere(t: Tensor): boolean {
-  for (let i = 0; i < t.data.length; i++) if (t.data[i] !== 0) return false;
-  return true;
+/** Throws when `gradient` (of the target with respect to tensor `name`) is exactly zero everywhere. */
+export function refuseZeroGradient(target: ResolvedTarget, name: string, gradient: Tensor): void {
+  for (let i = 0; i < gradient.data.length; i++) if (gradient.data[i] !== 0) return;
+  throw new ExplainError(
+    `the gradient of ${describeTarget(target)} of '${target.output}' with respect to '${name}' is zero everywhere: ` +
+      'no differentiable path reaches the target from it for this input (e.g. inactive ReLUs, a step or rounding op), so there is no map to show',
+  );
 }
 
 /**
