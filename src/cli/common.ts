@@ -1,8 +1,6 @@
 // What most commands share: opening a model with its preprocessing and loading an input.
 import type { ActivationLimitOptions } from '../core/activationMemory';
 import { ModelContext } from '../core/context';
-import { LoadedInput } from '../core/preprocess';
-import { providerOption } from './commands/inspect';
 
 export const MODEL_OPTIONS = {
   json: { type: 'boolean' },
@@ -18,6 +16,13 @@ export function openModel(modelPath: string, values: Record<string, string | boo
     activationMemory: activationMemoryOption(values['max-activation-mb']),
     decode: megapixels ? { maxPixels: megapixels * 1e6, limitHint: 'raise it with --max-megapixels' } : { limitHint: 'raise it with --max-megapixels' },
   });
+}
+
+/** --provider auto|cuda|cpu: where the model runs (default auto). */
+export function providerOption(value: string | boolean | undefined): 'auto' | 'cuda' | 'cpu' {
+  if (value === undefined) return 'auto';
+  if (value === 'auto' || value === 'cuda' || value === 'cpu') return value;
+  throw new Error(`--provider takes auto, cuda or cpu, got '${value}'`);
 }
 
 /** --max-activation-mb N: the limit on layer activations held at once (default 1024 MiB). */
@@ -36,10 +41,6 @@ export async function withModel<T>(modelPath: string, values: Record<string, str
   } finally {
     await ctx.dispose();
   }
-}
-
-export function loadInputFor(ctx: ModelContext, file: string): LoadedInput {
-  return ctx.loadInput(file);
 }
 
 /** 'top' or a class index within the model's output. */

@@ -1,7 +1,7 @@
 import { ConvModel } from '../../core/model';
 import { formatShape } from '../../core/tensor';
 import { parse } from '../args';
-import { activationMemoryOption } from '../common';
+import { activationMemoryOption, providerOption } from '../common';
 import { printJson, printTable } from '../output';
 
 export const usage = 'convlens inspect MODEL [--json] [--provider auto|cuda|cpu] [--max-activation-mb N]';
@@ -28,10 +28,4 @@ export async function inspect(argv: string[]): Promise<void> {
   } finally {
     await model.dispose();
   }
-}
-
-export function providerOption(value: string | boolean | undefined): 'auto' | 'cuda' | 'cpu' {
-  if (value === undefined) return 'auto';
-  if (value === 'auto' || value === 'cuda' || value === 'cpu') return value;
-  throw new Error(`--provider takes auto, cuda or cpu, got '${value}'`);
 }
