@@ -7,15 +7,17 @@ import {
   DatasetFeatures, FeatureOptions, channelExemplars, distillRules, embedDataset, extractFeatures, markResponse,
   MARK_EFFECT, markChannels, neighborsOf, readMarkBoxes, rulesToJson, rulesToText, summarizeDataset,
 } from '../../core/dataset';
+import { layerTensor } from '../../core/explain/layer';
 import { intOption, parse } from '../args';
 import { MODEL_OPTIONS, withModel } from '../common';
 import { fixed, printJson, printTable, writeFile } from '../output';
 
 const DATASET_OPTIONS = { ...MODEL_OPTIONS, layer: { type: 'string' }, cache: { type: 'string' }, batch: { type: 'string' } } as const;
 
-function features(ctx: ModelContext, folder: string, values: Record<string, string | boolean | undefined>, layer?: string): Promise<DatasetFeatures> {
+async function features(ctx: ModelContext, folder: string, values: Record<string, string | boolean | undefined>, layer?: string): Promise<DatasetFeatures> {
   const options: FeatureOptions = {
-    layer,
+    // 'auto' and node names resolve as in `explain --layer`.
+    layer: layer === undefined ? undefined : await layerTensor(ctx.model, layer),
     cacheDir: path.resolve(typeof values.cache === 'string' ? values.cache : '.convlens-cache'),
     batchSize: values.batch !== undefined ? intOption(values.batch, 'batch', 32) : undefined,
     classNames: ctx.labels,
@@ -28,7 +30,7 @@ function skippedNote(f: DatasetFeatures): void {
   if (f.skipped.length > 0) console.log(`${f.skipped.length} files skipped (e.g. ${f.skipped[0].relPath}: ${f.skipped[0].reason})`);
 }
 
-export const datasetUsage = 'convlens dataset MODEL FOLDER --layer TENSOR [--json] [--cache DIR]';
+export const datasetUsage = 'convlens dataset MODEL FOLDER --layer TENSOR|auto [--json] [--cache DIR]';
 
 export async function dataset(argv: string[]): Promise<void> {
   const { positionals, values } = parse(argv, DATASET_OPTIONS, ['MODEL', 'FOLDER']);
@@ -50,7 +52,7 @@ export async function dataset(argv: string[]): Promise<void> {
   });
 }
 
-export const rulesUsage = 'convlens rules MODEL FOLDER --layer TENSOR [--depth D] [--min-leaf N] [--pooling mean|max] [--marks boxes.json] [--out FILE.json|FILE.txt] [--json]';
+export const rulesUsage = 'convlens rules MODEL FOLDER --layer TENSOR|auto [--depth D] [--min-leaf N] [--pooling mean|max] [--marks boxes.json] [--out FILE.json|FILE.txt] [--json]';
 
 export async function rules(argv: string[]): Promise<void> {
   const { positionals, values } = parse(argv, {
