@@ -61,13 +61,21 @@ if (tests || bench) {
   });
 }
 
-const present = builds.filter((b) => {
-  const entries = Array.isArray(b.entryPoints) ? b.entryPoints : Object.values(b.entryPoints);
-  return entries.every((e) => { try { return statSync(e).isFile(); } catch { return false; } });
+// A missing entry is a build error (a renamed or deleted file), not a bundle to skip quietly.
+const missing = builds.flatMap((b) => (Array.isArray(b.entryPoints) ? b.entryPoints : Object.values(b.entryPoints))).filter((e) => {
+  try {
+    return !statSync(e).isFile();
+  } catch {
+    return true;
+  }
 });
+if (missing.length > 0) {
+  console.error(`esbuild.mjs: missing entry point${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}`);
+  process.exit(1);
+}
 
 if (watch) {
-  for (const b of present) await (await esbuild.context(b)).watch();
+  for (const b of builds) await (await esbuild.context(b)).watch();
 } else {
-  await Promise.all(present.map((b) => esbuild.build(b)));
+  await Promise.all(builds.map((b) => esbuild.build(b)));
 }

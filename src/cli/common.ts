@@ -2,8 +2,6 @@
 import type { ActivationLimitOptions } from '../core/activationMemory';
 import { ModelContext } from '../core/context';
 import type { DecodeOptions } from '../core/image/decode';
-import { LoadedInput } from '../core/preprocess';
-import { providerOption } from './commands/inspect';
 
 export const MODEL_OPTIONS = {
   json: { type: 'boolean' },
@@ -29,6 +27,13 @@ export function megapixelsOption(value: string | boolean | undefined): DecodeOpt
   return { maxPixels: Math.max(1, Math.round(megapixels * 1e6)), limitHint };
 }
 
+/** --provider auto|cuda|cpu: where the model runs (default auto). */
+export function providerOption(value: string | boolean | undefined): 'auto' | 'cuda' | 'cpu' {
+  if (value === undefined) return 'auto';
+  if (value === 'auto' || value === 'cuda' || value === 'cpu') return value;
+  throw new Error(`--provider takes auto, cuda or cpu, got '${value}'`);
+}
+
 /** --max-activation-mb N: the limit on layer activations held at once (default 1024 MiB). */
 export function activationMemoryOption(value: string | boolean | undefined): ActivationLimitOptions {
   const limitHint = 'raise it with --max-activation-mb';
@@ -45,10 +50,6 @@ export async function withModel<T>(modelPath: string, values: Record<string, str
   } finally {
     await ctx.dispose();
   }
-}
-
-export function loadInputFor(ctx: ModelContext, file: string): LoadedInput {
-  return ctx.loadInput(file);
 }
 
 /** 'top' or a class index within the model's output. */

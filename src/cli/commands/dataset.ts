@@ -7,6 +7,7 @@ import {
   DatasetFeatures, FeatureOptions, channelExemplars, distillRules, embedDataset, extractFeatures, markResponse,
   MARK_EFFECT, markChannels, neighborsOf, readMarkBoxes, rulesToJson, rulesToText, summarizeDataset, type Shard,
 } from '../../core/dataset';
+import { layerTensor } from '../../core/explain/layer';
 import { intOption, parse } from '../args';
 import { MODEL_OPTIONS, withModel } from '../common';
 import { fixed, printJson, printTable, writeFile } from '../output';
@@ -31,9 +32,10 @@ async function features(ctx: ModelContext, folder: string, values: Record<string
   return undefined;
 }
 
-function allFeatures(ctx: ModelContext, folder: string, values: Record<string, string | boolean | undefined>, layer: string | undefined, shard?: Shard): Promise<DatasetFeatures> {
+async function allFeatures(ctx: ModelContext, folder: string, values: Record<string, string | boolean | undefined>, layer: string | undefined, shard?: Shard): Promise<DatasetFeatures> {
   const options: FeatureOptions = {
-    layer,
+    // 'auto' and node names resolve as in `explain --layer`.
+    layer: layer === undefined ? undefined : await layerTensor(ctx.model, layer),
     shard,
     cacheDir: cacheDirOf(values),
     batchSize: values.batch !== undefined ? intOption(values.batch, 'batch', 32) : undefined,
@@ -47,7 +49,7 @@ function skippedNote(f: DatasetFeatures): void {
   if (f.skipped.length > 0) console.log(`${f.skipped.length} files skipped (e.g. ${f.skipped[0].relPath}: ${f.skipped[0].reason})`);
 }
 
-export const datasetUsage = `convlens dataset MODEL FOLDER --layer TENSOR [--json] [--cache DIR] [--shard I/N | --shard-count N]\n       ${mergeUsage}`;
+export const datasetUsage = `convlens dataset MODEL FOLDER --layer TENSOR|auto [--json] [--cache DIR] [--shard I/N | --shard-count N]\n       ${mergeUsage}`;
 
 export async function dataset(argv: string[]): Promise<void> {
   if (argv[0] === 'merge') return datasetMerge(argv.slice(1));
@@ -76,7 +78,7 @@ export async function dataset(argv: string[]): Promise<void> {
   });
 }
 
-export const rulesUsage = 'convlens rules MODEL FOLDER --layer TENSOR [--depth D] [--min-leaf N] [--pooling mean|max] [--marks boxes.json] [--out FILE.json|FILE.txt] [--json] [--shard I/N]';
+export const rulesUsage = 'convlens rules MODEL FOLDER --layer TENSOR|auto [--depth D] [--min-leaf N] [--pooling mean|max] [--marks boxes.json] [--out FILE.json|FILE.txt] [--json] [--shard I/N]';
 
 export async function rules(argv: string[]): Promise<void> {
   const { positionals, values } = parse(argv, {

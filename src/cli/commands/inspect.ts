@@ -1,7 +1,7 @@
 import { ConvModel, LayerInfo, ModelSummary } from '../../core/model';
 import { formatShape } from '../../core/tensor';
 import { parse } from '../args';
-import { activationMemoryOption, megapixelsOption } from '../common';
+import { activationMemoryOption, megapixelsOption, providerOption } from '../common';
 import { printJson, printTable, terminalText } from '../output';
 
 export const usage = 'convlens inspect MODEL [--json] [--provider auto|cuda|cpu] [--max-activation-mb N] [--max-megapixels N]';
@@ -48,10 +48,4 @@ export async function inspect(argv: string[]): Promise<void> {
   } finally {
     await model.dispose();
   }
-}
-
-export function providerOption(value: string | boolean | undefined): 'auto' | 'cuda' | 'cpu' {
-  if (value === undefined) return 'auto';
-  if (value === 'auto' || value === 'cuda' || value === 'cpu') return value;
-  throw new Error(`--provider takes auto, cuda or cpu, got '${value}'`);
 }

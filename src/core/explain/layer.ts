@@ -3,7 +3,7 @@
 // produces one map per class, as in SqueezeNet, counts as part of the head).
 import { attrInts, indexGraph } from '../onnx/graph';
 import { GraphProto, NodeProto } from '../onnx/proto';
-import { UnknownTensorError, nearNames, tensorNames } from '../onnx/surgery';
+import { UnknownTensorError, assertTensorExists, nearNames, tensorNames } from '../onnx/surgery';
 import { ConvModel } from '../model';
 import { formatShape, sizeOf } from '../tensor';
 import { ExplainError } from './types';
@@ -85,4 +85,17 @@ export async function resolveLayer(model: ConvModel, layer: string | undefined, 
     throw new ExplainError(`layer '${tensor}' has shape ${dims ? formatShape(dims) : 'unknown'}; CAM methods need a 4-D [N, C, h, w] activation`);
   }
   return { tensor, dims, note: `layer: '${tensor}' ${formatShape(dims)}${tensor !== layer ? ` (output of node '${layer}')` : ''}` };
+}
+
+/**
+ * The tensor a layer names: a tensor name as is, a node name as the node's first output, 'auto'
+ * as the CAM layer (the last spatial layer before the head). Unknown names fail with near names.
+ */
+export async function layerTensor(model: ConvModel, layer: string): Promise<string> {
+  if (layer === 'auto' || layer === '') return (await resolveLayer(model, 'auto', model.summary().outputs[0].name)).tensor;
+  if (tensorNames(model.graph).has(layer)) return layer;
+  const node = model.graph.node.find((n) => n.name === layer && n.output[0]);
+  if (node) return node.output[0];
+  assertTensorExists(model.graph, layer);
+  return layer;
 }

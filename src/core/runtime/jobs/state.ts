@@ -3,13 +3,12 @@
 import type { MapData } from '../../../protocol';
 import type { ModelContext } from '../../context';
 import { InputPipeline, inputPipelineFor } from '../../dataset/input';
-import { resolveLayer } from '../../explain/layer';
 import { FloatImage } from '../../image/image';
 import { encodePng } from '../../image/overlay';
 import { resizeSkimage } from '../../image/resample';
-import { ConvModel } from '../../model';
-import { assertTensorExists, tensorNames } from '../../onnx/surgery';
 import { FloatTensor, Tensor } from '../../tensor';
+
+export { layerTensor } from '../../explain/layer';
 
 export interface WorkerImage {
   modelPath: string;
@@ -28,19 +27,6 @@ export interface WorkerState {
 export function pipelineFor(ctx: ModelContext): InputPipeline {
   if (!ctx.preprocessing) throw new Error(`cannot preprocess images for ${ctx.name}: ${ctx.preprocessingProblem}`);
   return { ...inputPipelineFor(ctx.model, { spec: ctx.preprocessing.spec }), labels: ctx.preprocessing.labels };
-}
-
-/**
- * The tensor a layer names: a tensor name as is, a node name as the node's first output, 'auto'
- * as the CAM layer (the last spatial layer before the head). Unknown names fail with near names.
- */
-export async function layerTensor(model: ConvModel, layer: string): Promise<string> {
-  if (layer === 'auto' || layer === '') return (await resolveLayer(model, 'auto', model.summary().outputs[0].name)).tensor;
-  if (tensorNames(model.graph).has(layer)) return layer;
-  const node = model.graph.node.find((n) => n.name === layer && n.output[0]);
-  if (node) return node.output[0];
-  assertTensorExists(model.graph, layer);
-  return layer;
 }
 
 /** Values (any range) as protocol map data, rounded to 1e-4 (enough for 256-level colormaps). */
