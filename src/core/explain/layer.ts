@@ -1,17 +1,21 @@
 // The layer a CAM is computed at: a named tensor or node, or 'auto' — the last spatial activation
 // before the global pooling / flatten that feeds the classification head (a 1×1 convolution that
-// produces one map per class, as in SqueezeNet, counts as part of the head).
+// produces one map per class, as in SqueezeNet, counts as part of the head). Its layout is decided
+// by ./layout.ts: CAMs work on the canonical view [1, C, ...spatial].
 import { attrInts, indexGraph } from '../onnx/graph';
 import { GraphProto, NodeProto } from '../onnx/proto';
 import { UnknownTensorError, nearNames, tensorNames } from '../onnx/surgery';
-import { ConvModel } from '../model';
+import { ConvModel, concreteInputDims } from '../model';
 import { formatShape, sizeOf } from '../tensor';
+import { LayerView, layerView } from './layout';
 import { ExplainError } from './types';
 
 export interface LayerChoice {
   tensor: string;
-  /** [1, C, h, w] */
+  /** The tensor's dims at batch 1, as the model has them. */
   dims: number[];
+  /** The canonical [1, C, ...spatial] view of the tensor, and how it was read. */
+  view: LayerView;
   note: string;
 }
 
@@ -24,12 +28,13 @@ function mainInput(node: NodeProto, initializers: Set<string>): string | undefin
   return node.input.find((i) => i && !initializers.has(i));
 }
 
+/** A channels-first activation with more than one position: [N, C, L], [N, C, H, W] or [N, C, T, H, W]. */
 function isSpatial(dims: number[] | undefined): dims is number[] {
-  return !!dims && dims.length === 4 && dims[2] * dims[3] > 1;
+  return !!dims && dims.length >= 3 && dims.length <= 5 && sizeOf(dims.slice(2)) > 1;
 }
 
 /** Walks back from the output along the main inputs to the pooling that feeds the head. */
-export function autoLayer(graph: GraphProto, output: string, shapes: Map<string, number[]>): LayerChoice {
+export function autoLayer(graph: GraphProto, output: string, shapes: Map<string, number[]>): Omit<LayerChoice, 'view'> {
   const { producer, initializers } = indexGraph(graph);
   let tensor = output;
   for (let node = producer.get(tensor); node; node = producer.get(tensor)) {
@@ -42,7 +47,7 @@ export function autoLayer(graph: GraphProto, output: string, shapes: Map<string,
   throw new ExplainError(`no global pooling or flatten of a spatial activation was found before output '${output}'; name the layer to use`);
 }
 
-function skipClassMapConv(graph: GraphProto, pooling: NodeProto, tensor: string, dims: number[], output: string, shapes: Map<string, number[]>): LayerChoice {
+function skipClassMapConv(graph: GraphProto, pooling: NodeProto, tensor: string, dims: number[], output: string, shapes: Map<string, number[]>): Omit<LayerChoice, 'view'> {
   const { producer, initializers } = indexGraph(graph);
   const classes = sizeOf((shapes.get(output) ?? []).slice(1));
   const poolNote = `${pooling.op_type} '${pooling.name || pooling.output[0]}'`;
@@ -69,10 +74,18 @@ function skipClassMapConv(graph: GraphProto, pooling: NodeProto, tensor: string,
   };
 }
 
-/** The layer for a CAM: 'auto'/absent, a tensor name or a node name (its first output). */
-export async function resolveLayer(model: ConvModel, layer: string | undefined, output: string): Promise<LayerChoice> {
+/**
+ * The layer for a CAM: 'auto'/absent, a tensor name or a node name (its first output), with its
+ * canonical view over an input of `inputDims` (default: the model's declared input at batch 1).
+ */
+export async function resolveLayer(model: ConvModel, layer: string | undefined, output: string, inputDims?: number[]): Promise<LayerChoice> {
   const shapes = await model.probeShapes();
-  if (layer === undefined || layer === 'auto') return autoLayer(model.graph, output, shapes);
+  const input = inputDims ?? concreteInputDims(model.input.shape);
+  const withView = (choice: Omit<LayerChoice, 'view'>, pooledChannelsFirst = false): LayerChoice => {
+    const view = layerView(model.graph, choice.tensor, choice.dims, input, pooledChannelsFirst);
+    return { ...choice, view, note: view.kind === 'channels-first' ? choice.note : `${choice.note}; ${view.note}` };
+  };
+  if (layer === undefined || layer === 'auto') return withView(autoLayer(model.graph, output, shapes), true);
   const names = tensorNames(model.graph);
   let tensor = layer;
   if (!names.has(layer)) {
@@ -81,8 +94,6 @@ export async function resolveLayer(model: ConvModel, layer: string | undefined, 
     tensor = node.output[0];
   }
   const dims = shapes.get(tensor);
-  if (!dims || dims.length !== 4) {
-    throw new ExplainError(`layer '${tensor}' has shape ${dims ? formatShape(dims) : 'unknown'}; CAM methods need a 4-D [N, C, h, w] activation`);
-  }
-  return { tensor, dims, note: `layer: '${tensor}' ${formatShape(dims)}${tensor !== layer ? ` (output of node '${layer}')` : ''}` };
+  if (!dims) throw new ExplainError(`layer '${tensor}' has no known shape; CAM methods need its activation's shape`);
+  return withView({ tensor, dims, note: `layer: '${tensor}' ${formatShape(dims)}${tensor !== layer ? ` (output of node '${layer}')` : ''}` });
 }

@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""Export a tiny 1-D CNN (audio / time series, [N,C,L]) and a tiny 3-D CNN (video, [N,C,T,H,W]).
+
+They exercise Conv1d/BatchNorm1d/MaxPool1d/AdaptiveAvgPool1d and Conv3d/MaxPool3d/AdaptiveAvgPool3d
+for the gradient engine and for the explanation methods beyond 2-D. Seeded, eval mode, BatchNorm kept
+as its own op (TrainingMode.PRESERVE, as export_models.py) with random running statistics.
+
+For each model <name> this writes, next to this file:
+    <name>.onnx             input "input", output "logits"
+    <name>.input.npy        the fixed seeded input (float32)
+    <name>.logits.npy       PyTorch logits for that input (float32)
+    <name>.grad_input.npy   d logits[0, target] / d input, PyTorch autograd in float64 (stored float32)
+    <name>.json             {target, opset, ops (histogram), inputShape}
+
+Usage:  /usr/bin/python3 test/models/export_nd.py
+"""
+
+import collections
+import json
+import os
+
+import numpy as np
+import onnx
+import torch
+import torch.nn as nn
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class Signal1d(nn.Module):
+    """[1, 2, 64] -> 4 classes."""
+
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv1d(2, 8, 5, padding=2, bias=False), nn.BatchNorm1d(8), nn.ReLU(),
+            nn.MaxPool1d(2),                                   # 32
+            nn.Conv1d(8, 8, 3, padding=1), nn.ReLU(),          # 32
+        )
+        self.pool = nn.AdaptiveAvgPool1d(1)
+        self.fc = nn.Linear(8, 4)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.pool(self.features(x)), 1))
+
+
+class Video3d(nn.Module):
+    """[1, 1, 4, 8, 8] -> 3 classes."""
+
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv3d(1, 4, 3, padding=1), nn.ReLU(),
+            nn.MaxPool3d(2),                                   # 2 x 4 x 4
+            nn.Conv3d(4, 6, 3, padding=1), nn.ReLU(),
+        )
+        self.pool = nn.AdaptiveAvgPool3d(1)
+        self.fc = nn.Linear(6, 3)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.pool(self.features(x)), 1))
+
+
+def randomize_batchnorm(model, gen):
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.running_mean.copy_(torch.randn(m.num_features, generator=gen) * 0.1)
+            m.running_var.copy_(torch.rand(m.num_features, generator=gen) + 0.5)
+            m.weight.data.copy_(torch.rand(m.num_features, generator=gen) + 0.5)
+            m.bias.data.copy_(torch.randn(m.num_features, generator=gen) * 0.1)
+
+
+def export(name, model_class, input_shape, seed):
+    torch.manual_seed(seed)
+    model = model_class().eval()
+    gen = torch.Generator().manual_seed(seed + 100)
+    with torch.no_grad():
+        randomize_batchnorm(model, gen)
+        # Spread the logits over a few units so gradients are not vanishingly small.
+        model.fc.weight.mul_(4.0)
+    x = torch.randn(*input_shape, generator=gen)
+    path = os.path.join(HERE, f"{name}.onnx")
+    torch.onnx.export(model, x, path, input_names=["input"], output_names=["logits"], opset_version=13,
+                      training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=True)
+    logits = model(x).detach()
+    target = int(logits[0].argmax())
+    # The float64 gradient: the exact derivative up to float32 storage.
+    x64 = x.double().requires_grad_(True)
+    model.double()(x64)[0, target].backward()
+    np.save(os.path.join(HERE, f"{name}.input.npy"), x.numpy().astype(np.float32))
+    np.save(os.path.join(HERE, f"{name}.logits.npy"), logits.numpy().astype(np.float32))
+    np.save(os.path.join(HERE, f"{name}.grad_input.npy"), x64.grad.numpy().astype(np.float32))
+    proto = onnx.load(path)
+    ops = collections.Counter(n.op_type for n in proto.graph.node)
+    info = {"model": f"{name}.onnx", "input": "input", "inputShape": list(input_shape), "output": "logits",
+            "target": target, "opset": 13, "torch": torch.__version__, "ops": dict(sorted(ops.items()))}
+    with open(os.path.join(HERE, f"{name}.json"), "w") as f:
+        json.dump(info, f, indent=1)
+    print(name, info["ops"], "target", target, "logits", logits.numpy().round(3))
+
+
+def main():
+    export("signal1d", Signal1d, (1, 2, 64), seed=11)
+    export("video3d", Video3d, (1, 1, 4, 8, 8), seed=12)
+
+
+if __name__ == "__main__":
+    main()
