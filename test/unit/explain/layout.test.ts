@@ -1,0 +1,99 @@
+// The layer layout (src/core/explain/layout.ts): tokens with and without a class token, channels-last
+// layers told from the graph or the input's size, and a sentence naming the layer wherever the
+// layout cannot be told; a Grad-CAM at a channels-last layer of a small Swin-like model against the
+// same computation on the gradients permuted by hand.
+import * as assert from 'assert';
+import { computeGradients, seedForClass } from '../../../src/core/autodiff/gradients';
+import { explain } from '../../../src/core/explain';
+import { gradCamRaw } from '../../../src/core/explain/gradcam';
+import { layerView } from '../../../src/core/explain/layout';
+import { GraphProto, NodeProto } from '../../../src/core/onnx/proto';
+import { float32 } from '../../../src/core/tensor';
+import { assertClose } from '../../support/reference';
+import { buildModel, int, ints, node, randomTensor } from './tiny-models';
+
+const IMAGE = [1, 3, 224, 224];
+
+function graphOf(nodes: NodeProto[]): GraphProto {
+  return { name: 'layout', node: nodes, initializer: [], input: [], output: [] };
+}
+
+function refusal(f: () => unknown, pattern: RegExp): void {
+  assert.throws(f, (err: Error) => err.name === 'ExplainError' && pattern.test(err.message) && !err.message.includes('\n'));
+}
+
+describe('explain: layer layout', () => {
+  it('ViT tokens: a class token and a 14×14 grid, or a bare 14×14 grid', () => {
+    const withClass = layerView(graphOf([]), 'tokens', [1, 197, 192], IMAGE);
+    assert.strictEqual(withClass.kind, 'class-token');
+    assert.deepStrictEqual(withClass.dims, [1, 192, 14, 14]);
+    // Canonical (d, p) is token 1 + p, feature d.
+    assert.strictEqual(withClass.gather![3 * 196 + 5], (1 + 5) * 192 + 3);
+    const bare = layerView(graphOf([]), 'tokens', [1, 196, 192], IMAGE);
+    assert.strictEqual(bare.kind, 'tokens');
+    assert.strictEqual(bare.gather![3 * 196 + 5], 5 * 192 + 3);
+  });
+
+  it('a patch grid with the input\'s aspect ratio: 1 + 8×16 tokens for a 128×256 input', () => {
+    assert.deepStrictEqual(layerView(graphOf([]), 'tokens', [1, 129, 64], [1, 3, 128, 256]).dims, [1, 64, 8, 16]);
+  });
+
+  it('refuses tokens that form no grid of the input, naming the layer and its shape', () => {
+    refusal(() => layerView(graphOf([]), '/blocks.3/out', [1, 60, 192], IMAGE), /'\/blocks\.3\/out' \[1, 60, 192\].*neither h·w nor 1 \+ h·w/);
+  });
+
+  it('Swin [1, 7, 7, 384]: channels-last, from a LayerNorm over the last axis or because only that reading fits', () => {
+    const norm = graphOf([node('ReduceMean', ['x'], ['mu'], [ints('axes', [-1])]), node('Sub', ['x', 'mu'], ['centred']), node('Mul', ['centred', 'gamma'], ['norm1'])]);
+    const fromGraph = layerView(norm, 'norm1', [1, 7, 7, 384], IMAGE);
+    assert.strictEqual(fromGraph.kind, 'channels-last');
+    assert.deepStrictEqual(fromGraph.dims, [1, 384, 7, 7]);
+    assert.match(fromGraph.note, /normalises or projects its last axis/);
+    assert.strictEqual(fromGraph.gather![2 * 49 + 10], 10 * 384 + 2);
+    const fromShape = layerView(graphOf([]), 'norm1', [1, 7, 7, 384], IMAGE);
+    assert.strictEqual(fromShape.kind, 'channels-last');
+    assert.match(fromShape.note, /only that reading fits the input/);
+  });
+
+  it('a CNN activation stays channels-first; an ambiguous or contradicted one is refused by name', () => {
+    const conv = graphOf([node('Conv', ['x', 'w'], ['c']), node('Relu', ['c'], ['features'])]);
+    assert.strictEqual(layerView(conv, 'features', [1, 7, 7, 7], IMAGE).kind, 'channels-first');
+    refusal(() => layerView(graphOf([]), 'cube', [1, 7, 7, 7], IMAGE), /'cube' \[1, 7, 7, 7\] could be channels-first or channels-last/);
+    refusal(() => layerView(conv, 'features', [1, 7, 7, 384], IMAGE), /'features' \[1, 7, 7, 384\] is channels-first in the graph, but its spatial sizes \[7, 384\] do not fit/);
+  });
+
+  it('refuses a layer of another rank than the input', () => {
+    refusal(() => layerView(graphOf([]), 'volume', [1, 4, 2, 7, 7], IMAGE), /'volume' \[1, 4, 2, 7, 7\] cannot be laid over the input \[1, 3, 224, 224\]/);
+    refusal(() => layerView(graphOf([]), 'map', [1, 8, 4, 4], [1, 2, 64]), /cannot be laid over the input/);
+  });
+
+  it('Grad-CAM at a channels-last layer of a Swin-like model is Grad-CAM of its activations permuted to [N, C, h, w]', async () => {
+    // Patchify 32×32 into 4×4 patches of 8 features, move features last, centre them over the last
+    // axis (a LayerNorm's first half), pool over positions, linear head.
+    const model = buildModel({
+      nodes: [
+        node('Conv', ['input', 'wp'], ['patches'], [ints('kernel_shape', [8, 8]), ints('strides', [8, 8])]),
+        node('Transpose', ['patches'], ['nhwc'], [ints('perm', [0, 2, 3, 1])]),
+        node('ReduceMean', ['nhwc'], ['mu'], [ints('axes', [-1])]),
+        node('Sub', ['nhwc', 'mu'], ['normed']),
+        node('ReduceMean', ['normed'], ['pooled'], [ints('axes', [1, 2]), int('keepdims', 0)]),
+        node('MatMul', ['pooled', 'wh'], ['logits']),
+      ],
+      initializers: { wp: randomTensor([8, 3, 8, 8], 1, 0.2), wh: randomTensor([8, 5], 2) },
+      input: [1, 3, 32, 32],
+      output: [1, 5],
+    });
+    try {
+      const input = randomTensor([1, 3, 32, 32], 3);
+      const e = await explain('gradcam', { model, input, target: { kind: 'class', index: 2 }, layer: 'normed' });
+      assert.deepStrictEqual(e.raw.dims, [1, 4, 4]);
+      assert.deepStrictEqual(e.map.dims, [32, 32]);
+      assert.ok(e.notes.some((n) => /channels-last/.test(n)), e.notes.join('\n'));
+      const { gradients, outputs } = await computeGradients(model, { input }, { wrt: ['normed'], seed: seedForClass([1, 5], 2) });
+      const permute = (t: Float32Array) => float32([1, 8, 4, 4], Float32Array.from({ length: 128 }, (_, i) => t[(i % 16) * 8 + Math.floor(i / 16)]));
+      const expected = gradCamRaw(permute(outputs.normed.data as Float32Array), permute(gradients.normed.data as Float32Array));
+      assertClose(e.raw.data as Float32Array, expected.data as Float32Array, 1e-5, 'Grad-CAM at the channels-last layer');
+    } finally {
+      await model.dispose();
+    }
+  });
+});
