@@ -11,6 +11,8 @@ For each model <name> this writes, next to this file:
     <name>.logits.npy       PyTorch logits for that input (float32)
     <name>.grad_input.npy   d logits[0, target] / d input, PyTorch autograd in float64 (stored float32)
     <name>.json             {target, opset, ops (histogram), inputShape}
+and signal1d.wav: the 1-D model's input as 16-bit stereo PCM written by Python's own `wave` module,
+with signal1d.wav.npy the values a reader must give: int16 / 32768, [1, 2, 64] (as torchaudio.load).
 
 Usage:  /usr/bin/python3 test/models/export_nd.py
 """
@@ -18,6 +20,7 @@ Usage:  /usr/bin/python3 test/models/export_nd.py
 import collections
 import json
 import os
+import wave
 
 import numpy as np
 import onnx
@@ -99,8 +102,21 @@ def export(name, model_class, input_shape, seed):
     print(name, info["ops"], "target", target, "logits", logits.numpy().round(3))
 
 
+def write_wav(name):
+    """The model's input scaled into 16-bit range, interleaved by the standard library's writer."""
+    x = np.load(os.path.join(HERE, f"{name}.input.npy"))[0]
+    samples = np.clip(np.round(x / np.abs(x).max() * 30000), -32768, 32767).astype("<i2")
+    with wave.open(os.path.join(HERE, f"{name}.wav"), "wb") as w:
+        w.setnchannels(samples.shape[0])
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(np.ascontiguousarray(samples.T).tobytes())
+    np.save(os.path.join(HERE, f"{name}.wav.npy"), (samples.astype(np.float32) / 32768)[None])
+
+
 def main():
     export("signal1d", Signal1d, (1, 2, 64), seed=11)
+    write_wav("signal1d")
     export("video3d", Video3d, (1, 1, 4, 8, 8), seed=12)
 
 
