@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Export a tiny 1-D CNN (audio / time series, [N,C,L]) and a tiny 3-D CNN (video, [N,C,T,H,W]).
+"""Export a tiny 1-D CNN (audio / time series, [N,C,L]), a tiny 3-D CNN (video, [N,C,T,H,W]) and a
+tiny torchvision Swin Transformer (channels-last [N,H,W,C] blocks with shifted windows).
 
 They exercise Conv1d/BatchNorm1d/MaxPool1d/AdaptiveAvgPool1d and Conv3d/MaxPool3d/AdaptiveAvgPool3d
 for the gradient engine and for the explanation methods beyond 2-D. Seeded, eval mode, BatchNorm kept
@@ -13,6 +14,14 @@ For each model <name> this writes, next to this file:
     <name>.json             {target, opset, ops (histogram), inputShape}
 and signal1d.wav: the 1-D model's input as 16-bit stereo PCM written by Python's own `wave` module,
 with signal1d.wav.npy the values a reader must give: int16 / 32768, [1, 2, 64] (as torchaudio.load).
+
+swin_small_test.onnx: torchvision SwinTransformer(patch 4, embed_dim 16, depths [2], heads [2],
+window 4, 5 classes) on [1, 3, 64, 64]: one stage of 16x16 tokens, its second block shifting the
+windows. Its files: input, logits, grad_input (float64 autograd) as above, and at the last block's
+norm1 (pytorch-grad-cam's Swin target layer, output [1, 16, 16, 16] channels-last)
+target_activation and grad_target_activation (float64 autograd, stored float32), and
+camraw_GradCAM: pytorch-grad-cam's get_cam_image after its swin reshape_transform (permute to
+[N, C, H, W]; weights = mean of the gradients over H, W; weighted sum of channels), in float64.
 
 Usage:  /usr/bin/python3 test/models/export_nd.py
 """
@@ -114,10 +123,55 @@ def write_wav(name):
     np.save(os.path.join(HERE, f"{name}.wav.npy"), (samples.astype(np.float32) / 32768)[None])
 
 
+def export_swin(name, seed):
+    from torchvision.models.swin_transformer import SwinTransformer
+
+    torch.manual_seed(seed)
+    model = SwinTransformer(patch_size=[4, 4], embed_dim=16, depths=[2], num_heads=[2], window_size=[4, 4],
+                            num_classes=5).eval()
+    with torch.no_grad():
+        # The head starts near zero (trunc_normal std 0.02): spread the logits over a few units.
+        model.head.weight.mul_(50.0)
+    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(seed + 100))
+    path = os.path.join(HERE, f"{name}.onnx")
+    torch.onnx.export(model, x, path, input_names=["input"], output_names=["logits"], opset_version=13,
+                      do_constant_folding=True)
+    logits = model(x).detach()
+    target = int(logits[0].argmax())
+    model.double()
+    captured = {}
+
+    def keep(module, inputs, output):
+        output.retain_grad()
+        captured["a"] = output
+
+    model.features[-1][-1].norm1.register_forward_hook(keep)
+    x64 = x.double().requires_grad_(True)
+    model(x64)[0, target].backward()
+    a = captured["a"].detach().numpy()
+    g = captured["a"].grad.numpy()
+    a_nchw, g_nchw = a.transpose(0, 3, 1, 2), g.transpose(0, 3, 1, 2)
+    cam = (g_nchw.mean(axis=(2, 3))[:, :, None, None] * a_nchw).sum(axis=1)
+    proto = onnx.load(path)
+    scope = f"/features/features.{len(model.features) - 1}/features.{len(model.features) - 1}.1/norm1/"
+    layer = [n.output[0] for n in proto.graph.node if n.name.startswith(scope)][-1]
+    for what, value in [("input", x.numpy()), ("logits", logits.numpy()), ("grad_input", x64.grad.numpy()),
+                        ("target_activation", a), ("grad_target_activation", g), ("camraw_GradCAM", cam)]:
+        np.save(os.path.join(HERE, f"{name}.{what}.npy"), value.astype(np.float32))
+    ops = collections.Counter(n.op_type for n in proto.graph.node)
+    info = {"model": f"{name}.onnx", "input": "input", "inputShape": [1, 3, 64, 64], "output": "logits",
+            "target": target, "targetLayer": layer, "targetLayerShape": list(a.shape), "opset": 13,
+            "torch": torch.__version__, "ops": dict(sorted(ops.items()))}
+    with open(os.path.join(HERE, f"{name}.json"), "w") as f:
+        json.dump(info, f, indent=1)
+    print(name, "target", target, "layer", layer, list(a.shape), "logits", logits.numpy().round(3))
+
+
 def main():
     export("signal1d", Signal1d, (1, 2, 64), seed=11)
     write_wav("signal1d")
     export("video3d", Video3d, (1, 1, 4, 8, 8), seed=12)
+    export_swin("swin_small_test", seed=13)
 
 
 if __name__ == "__main__":

@@ -152,8 +152,8 @@ function tokensView(layer: string, dims: number[], inputSpatial: number[], graph
   const gather = new Int32Array(features * h * w);
   for (let d = 0; d < features; d++) for (let p = 0; p < h * w; p++) gather[d * h * w + p] = (prefix + p) * features + d;
   const note = prefix
-    ? `layer ${shown}: a class token and ${h}×${w} patch tokens of ${features} features; the class token is dropped and the patches, row-major, are read as [1, ${features}, ${h}, ${w}] (as pytorch-grad-cam's vit reshape_transform)`
-    : `layer ${shown}: ${h}×${w} patch tokens of ${features} features, row-major, read as [1, ${features}, ${h}, ${w}]`;
+    ? `read as a class token and ${h}×${w} patch tokens of ${features} features: the class token is dropped and the patches, row-major, become [1, ${features}, ${h}, ${w}] (as pytorch-grad-cam's vit reshape_transform)`
+    : `read as ${h}×${w} patch tokens of ${features} features, row-major, which become [1, ${features}, ${h}, ${w}]`;
   return { kind: prefix ? 'class-token' : 'tokens', dims: [1, features, h, w], gather, note };
 }
 
@@ -177,9 +177,9 @@ export function layerView(graph: GraphProto, layer: string, dims: number[], inpu
     kind: 'channels-last',
     dims: [1, dims[dims.length - 1], ...dims.slice(1, -1)],
     gather: permutedToChannelsFirst(dims),
-    note: `layer ${shown} is channels-last [N, ${spatialNames}, C] (${fromGraph === 'last' ? 'the graph normalises or projects its last axis' : 'only that reading fits the input'}); permuted to ${formatShape([1, dims[dims.length - 1], ...dims.slice(1, -1)])}`,
+    note: `read as channels-last [N, ${spatialNames}, C] (${fromGraph === 'last' ? 'the graph normalises or projects its last axis' : 'only that reading fits the input'}) and permuted to ${formatShape([1, dims[dims.length - 1], ...dims.slice(1, -1)])}`,
   });
-  const channelsFirst = (): LayerView => ({ kind: 'channels-first', dims, note: `layer ${shown} [N, C, ${spatialNames}]` });
+  const channelsFirst = (): LayerView => ({ kind: 'channels-first', dims, note: `read as channels-first [N, C, ${spatialNames}]` });
   if (pooledChannelsFirst) return channelsFirst();
   if (fromGraph === 'last') {
     if (lastFits) return channelsLast();

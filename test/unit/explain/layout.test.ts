@@ -1,14 +1,20 @@
 // The layer layout (src/core/explain/layout.ts): tokens with and without a class token, channels-last
 // layers told from the graph or the input's size, and a sentence naming the layer wherever the
 // layout cannot be told; a Grad-CAM at a channels-last layer of a small Swin-like model against the
-// same computation on the gradients permuted by hand.
+// same computation on the gradients permuted by hand; a torchvision Swin Transformer with shifted
+// windows (test/models/export_nd.py) against PyTorch's float64 gradients and Grad-CAM.
 import * as assert from 'assert';
+import * as fs from 'fs';
+import * as path from 'path';
 import { computeGradients, seedForClass } from '../../../src/core/autodiff/gradients';
 import { explain } from '../../../src/core/explain';
+import { ablationValue } from '../../../src/core/explain/ablationcam';
 import { gradCamRaw } from '../../../src/core/explain/gradcam';
 import { layerView } from '../../../src/core/explain/layout';
+import { ConvModel } from '../../../src/core/model';
+import { parseNpy } from '../../../src/core/npy';
 import { GraphProto, NodeProto } from '../../../src/core/onnx/proto';
-import { float32 } from '../../../src/core/tensor';
+import { FloatTensor, float32 } from '../../../src/core/tensor';
 import { assertClose } from '../../support/reference';
 import { buildModel, int, ints, node, randomTensor } from './tiny-models';
 
@@ -66,7 +72,7 @@ describe('explain: layer layout', () => {
     refusal(() => layerView(graphOf([]), 'map', [1, 8, 4, 4], [1, 2, 64]), /cannot be laid over the input/);
   });
 
-  it('Grad-CAM at a channels-last layer of a Swin-like model is Grad-CAM of its activations permuted to [N, C, h, w]', async () => {
+  it('Grad-CAM and Ablation-CAM at a channels-last layer of a Swin-like model equal their definitions on the activations permuted to [N, C, h, w]', async () => {
     // Patchify 32×32 into 4×4 patches of 8 features, move features last, centre them over the last
     // axis (a LayerNorm's first half), pool over positions, linear head.
     const model = buildModel({
@@ -92,8 +98,58 @@ describe('explain: layer layout', () => {
       const permute = (t: Float32Array) => float32([1, 8, 4, 4], Float32Array.from({ length: 128 }, (_, i) => t[(i % 16) * 8 + Math.floor(i / 16)]));
       const expected = gradCamRaw(permute(outputs.normed.data as Float32Array), permute(gradients.normed.data as Float32Array));
       assertClose(e.raw.data as Float32Array, expected.data as Float32Array, 1e-5, 'Grad-CAM at the channels-last layer');
+      // The score is linear in the layer: y = Σ_c mean_p(A[p, c]) · W[c, 2], so ablating channel k
+      // (every position's feature k set to v) gives y_k = y − (mean_p A[p, k] − v) · W[k, 2].
+      const ablation = await explain('ablationcam', { model, input, target: { kind: 'class', index: 2 }, layer: 'normed' });
+      const a = permute(outputs.normed.data as Float32Array);
+      const v = ablationValue(a.data);
+      const wh = (model.graph.initializer ?? []).find((t) => t.name === 'wh')!;
+      const w = Float32Array.from(wh.raw_data ? new Float32Array(Uint8Array.from(wh.raw_data).buffer) : wh.float_data!);
+      const y = Array.from({ length: 8 }, (_, k) => a.data.subarray(k * 16, (k + 1) * 16).reduce((s, x) => s + x, 0) / 16 * w[k * 5 + 2]).reduce((s, x) => s + x, 0);
+      const weights = Array.from({ length: 8 }, (_, k) => ((a.data.subarray(k * 16, (k + 1) * 16).reduce((s, x) => s + x, 0) / 16 - v) * w[k * 5 + 2]) / y);
+      const manual = Float32Array.from({ length: 16 }, (_, p) => weights.reduce((s, wk, k) => s + wk * a.data[k * 16 + p], 0));
+      assertClose(ablation.raw.data as Float32Array, manual, 1e-3, 'Ablation-CAM at the channels-last layer');
     } finally {
       await model.dispose();
     }
+  });
+});
+
+describe('explain: a torchvision Swin Transformer (channels-last blocks, shifted windows)', () => {
+  const dir = path.resolve(__dirname, '../../../../test/models');
+  const npy = (what: string) => parseNpy(new Uint8Array(fs.readFileSync(path.join(dir, `swin_small_test.${what}.npy`)))) as FloatTensor;
+  const info = JSON.parse(fs.readFileSync(path.join(dir, 'swin_small_test.json'), 'utf8'));
+  let model: ConvModel;
+  before(() => {
+    model = ConvModel.load(path.join(dir, 'swin_small_test.onnx'), { provider: 'cpu' });
+  });
+  after(() => model.dispose());
+  const ctx = (layer?: string) => ({ model, input: npy('input'), target: { kind: 'class' as const, index: info.target as number }, layer });
+
+  it("the last block's norm1 and the input: gradients within 1e-4 × max|ref| of PyTorch's float64 autograd", async () => {
+    const { gradients, outputs } = await computeGradients(model, { input: npy('input') }, { wrt: ['input', info.targetLayer], seed: seedForClass([1, 5], info.target) });
+    assertClose(outputs.logits.data as Float32Array, npy('logits').data, 1e-4, 'logits');
+    assertClose(outputs[info.targetLayer].data as Float32Array, npy('target_activation').data, 1e-4, 'norm1');
+    assertClose(gradients[info.targetLayer].data as Float32Array, npy('grad_target_activation').data, 1e-4, 'grad at norm1');
+    assertClose(gradients.input.data as Float32Array, npy('grad_input').data, 1e-4, 'grad_input');
+  });
+
+  it('Grad-CAM at norm1 [1, 16, 16, 16] is read channels-last and equals pytorch-grad-cam\'s with the swin reshape_transform', async () => {
+    const e = await explain('gradcam', ctx(info.targetLayer));
+    assert.deepStrictEqual(e.raw.dims, [1, 16, 16]);
+    assert.deepStrictEqual(e.map.dims, [64, 64]);
+    assert.ok(e.notes[0].includes('read as channels-last [N, H, W, C] (the graph normalises or projects its last axis)'), e.notes[0]);
+    assertClose(e.raw.data as Float32Array, npy('camraw_GradCAM').data, 1e-3, 'camraw_GradCAM');
+  });
+
+  it('Ablation-CAM and Score-CAM run at the channels-last layer; the auto layer is the head\'s permuted map', async function () {
+    this.timeout(120000);
+    for (const method of ['ablationcam', 'scorecam']) {
+      const e = await explain(method, ctx(info.targetLayer));
+      assert.deepStrictEqual(e.raw.dims, [1, 16, 16], method);
+    }
+    const auto = await explain('gradcam', ctx());
+    assert.deepStrictEqual(auto.raw.dims, [1, 16, 16]);
+    assert.match(auto.notes[0], /layer 'auto': .*\[1, 16, 16, 16\], the last spatial activation before GlobalAveragePool/);
   });
 });
