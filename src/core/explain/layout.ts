@@ -5,6 +5,7 @@
 //   channels-last   [N, H, W, C] and the like                  (Swin's blocks) → permuted to [N, C, H, W]
 //   tokens          [N, h·w, D]                                (a transformer without class token)
 //   class token     [N, 1 + h·w, D]                            (ViT) → token 0 dropped, the rest the patch grid row-major
+//                   [N, 2 + h·w, D]                            (DeiT: class and distillation tokens) → both dropped
 // The input is [1, C, ...spatial] (channels first). A layout is taken only when the shape fits the
 // input (a patch grid with the input's aspect ratio, spatial sizes no larger than the input's) and
 // the graph does not contradict it; anything else is refused with one sentence naming the layer.
@@ -137,12 +138,12 @@ function tokensView(layer: string, dims: number[], inputSpatial: number[], graph
   const shown = `'${layer}' ${formatShape(dims)}`;
   if (inputSpatial.length !== 2) throw new ExplainError(`layer ${shown} is a token sequence, but the input ${formatShape(inputSpatial)} is not an image, so its tokens have no patch grid`);
   const [H, W] = inputSpatial;
-  const options = [0, 1].flatMap((prefix) => patchGrids(tokens - prefix, H, W).map((grid) => ({ prefix, grid })));
+  const options = [0, 1, 2].flatMap((prefix) => patchGrids(tokens - prefix, H, W).map((grid) => ({ prefix, grid })));
   if (options.length === 0) {
-    throw new ExplainError(`layer ${shown} has ${tokens} tokens, which are neither h·w nor 1 + h·w patches of a grid with the input's ${H}×${W} aspect ratio; choose a layer with a spatial map`);
+    throw new ExplainError(`layer ${shown} has ${tokens} tokens, which are not h·w patches of a grid with the input's ${H}×${W} aspect ratio after 0, 1 or 2 leading tokens; choose a layer with a spatial map`);
   }
   if (options.length > 1) {
-    const listed = options.map((o) => `${o.prefix ? '1 + ' : ''}${o.grid[0]}×${o.grid[1]}`).join(' or ');
+    const listed = options.map((o) => `${o.prefix ? `${o.prefix} + ` : ''}${o.grid[0]}×${o.grid[1]}`).join(' or ');
     throw new ExplainError(`layer ${shown} is ambiguous: its ${tokens} tokens could be ${listed} patches; choose a layer with a spatial map`);
   }
   if (channelAxisFromGraph(graph, layer, 3) === 'first') {
@@ -151,8 +152,9 @@ function tokensView(layer: string, dims: number[], inputSpatial: number[], graph
   const { prefix, grid: [h, w] } = options[0];
   const gather = new Int32Array(features * h * w);
   for (let d = 0; d < features; d++) for (let p = 0; p < h * w; p++) gather[d * h * w + p] = (prefix + p) * features + d;
+  const leading = prefix === 2 ? 'a class and a distillation token' : 'a class token';
   const note = prefix
-    ? `read as a class token and ${h}×${w} patch tokens of ${features} features: the class token is dropped and the patches, row-major, become [1, ${features}, ${h}, ${w}] (as pytorch-grad-cam's vit reshape_transform)`
+    ? `read as ${leading} and ${h}×${w} patch tokens of ${features} features: the ${prefix === 2 ? 'two are' : 'class token is'} dropped and the patches, row-major, become [1, ${features}, ${h}, ${w}] (as pytorch-grad-cam's vit reshape_transform)`
     : `read as ${h}×${w} patch tokens of ${features} features, row-major, which become [1, ${features}, ${h}, ${w}]`;
   return { kind: prefix ? 'class-token' : 'tokens', dims: [1, features, h, w], gather, note };
 }

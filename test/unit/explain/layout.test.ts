@@ -29,7 +29,7 @@ function refusal(f: () => unknown, pattern: RegExp): void {
 }
 
 describe('explain: layer layout', () => {
-  it('ViT tokens: a class token and a 14×14 grid, or a bare 14×14 grid', () => {
+  it('ViT tokens: a class token and a 14×14 grid, a bare 14×14 grid, or DeiT\'s class and distillation tokens', () => {
     const withClass = layerView(graphOf([]), 'tokens', [1, 197, 192], IMAGE);
     assert.strictEqual(withClass.kind, 'class-token');
     assert.deepStrictEqual(withClass.dims, [1, 192, 14, 14]);
@@ -38,6 +38,9 @@ describe('explain: layer layout', () => {
     const bare = layerView(graphOf([]), 'tokens', [1, 196, 192], IMAGE);
     assert.strictEqual(bare.kind, 'tokens');
     assert.strictEqual(bare.gather![3 * 196 + 5], 5 * 192 + 3);
+    const deit = layerView(graphOf([]), 'tokens', [1, 198, 192], IMAGE);
+    assert.strictEqual(deit.gather![3 * 196 + 5], (2 + 5) * 192 + 3);
+    assert.match(deit.note, /a class and a distillation token .* the two are dropped/);
   });
 
   it('a patch grid with the input\'s aspect ratio: 1 + 8×16 tokens for a 128×256 input', () => {
@@ -45,7 +48,7 @@ describe('explain: layer layout', () => {
   });
 
   it('refuses tokens that form no grid of the input, naming the layer and its shape', () => {
-    refusal(() => layerView(graphOf([]), '/blocks.3/out', [1, 60, 192], IMAGE), /'\/blocks\.3\/out' \[1, 60, 192\].*neither h·w nor 1 \+ h·w/);
+    refusal(() => layerView(graphOf([]), '/blocks.3/out', [1, 60, 192], IMAGE), /'\/blocks\.3\/out' \[1, 60, 192\] has 60 tokens, which are not h·w patches .* after 0, 1 or 2 leading tokens/);
   });
 
   it('Swin [1, 7, 7, 384]: channels-last, from a LayerNorm over the last axis or because only that reading fits', () => {

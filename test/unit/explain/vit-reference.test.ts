@@ -145,6 +145,12 @@ describe('vision transformer reference cases (manifest-tasks.json)', function ()
         assertClose(ig.raw.data as Float32Array, loadTensor(c, 'captum_IntegratedGradients').data, RTOL, 'captum_IntegratedGradients');
       });
 
+      it("layer 'auto' is the last block's ln_1, the tokens its attention projects queries and keys from", async () => {
+        const layer = await resolveLayer(modelFor(c), 'auto', 'logits', c.tensors.input);
+        assert.strictEqual(layer.tensor, c.target_layer_tensor);
+        assert.match(layer.note, /pytorch-grad-cam's choice for vision transformers/);
+      });
+
       it("a 'top' target is the case's top-1 class", async () => {
         const e = await explain('gradcam', { ...ctx(), target: { kind: 'class', index: 'top' } });
         assert.deepStrictEqual(e.target, { kind: 'class', index: c.target_class, output: 'logits' });
