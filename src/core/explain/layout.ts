@@ -124,13 +124,10 @@ function permutedToChannelsFirst(dims: number[]): Int32Array {
   return gather;
 }
 
-/** Patch grids h × w with h·w = count and the input's aspect ratio (h : w = H : W). */
+/** The patch grid h × w with h·w = count and the input's aspect ratio (h : w = H : W), if any: h² = count·H/W, so at most one. */
 function patchGrids(count: number, H: number, W: number): [number, number][] {
-  const grids: [number, number][] = [];
-  for (let h = 1; h <= count; h++) {
-    if (count % h === 0 && h * W === (count / h) * H) grids.push([h, count / h]);
-  }
-  return grids;
+  const h = Math.round(Math.sqrt((count * H) / W));
+  return h > 0 && count % h === 0 && h * W === (count / h) * H ? [[h, count / h]] : [];
 }
 
 function tokensView(layer: string, dims: number[], inputSpatial: number[], graph: GraphProto): LayerView {

@@ -6,6 +6,7 @@
 // method gives a map with the input's spatial shape or refuses by name in one sentence.
 import * as assert from 'assert';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { computeGradients, seedForClass } from '../../../src/core/autodiff/gradients';
 import { explain, methodByName, methodNames } from '../../../src/core/explain';
@@ -13,7 +14,8 @@ import { gradCamRaw } from '../../../src/core/explain/gradcam';
 import { OptionValue } from '../../../src/core/explain/types';
 import { resizeBilinear, resizeLinear, resizeNearest, resizeNearestNd } from '../../../src/core/image/resize';
 import { ConvModel } from '../../../src/core/model';
-import { parseNpy } from '../../../src/core/npy';
+import { formatNpy, parseNpy } from '../../../src/core/npy';
+import { ModelContext } from '../../../src/core/context';
 import { FloatTensor } from '../../../src/core/tensor';
 import { attr, checkGradients, node, separated, uniform } from '../autodiff/harness';
 import { assertClose } from '../../support/reference';
@@ -95,6 +97,21 @@ for (const name of ['signal1d', 'video3d']) {
       const { gradients, outputs } = await computeGradients(model, { input }, { wrt: ['input'], seed: seedForClass(npy(`${name}.logits.npy`).dims, info.target) });
       assertClose(outputs.logits.data as Float32Array, npy(`${name}.logits.npy`).data, 1e-4, 'logits');
       assertClose(gradients.input.data as Float32Array, npy(`${name}.grad_input.npy`).data, 1e-4, 'grad_input');
+    });
+
+    it('loads its .npy input, with or without the batch axis, through the model context', async () => {
+      const context = ModelContext.open(path.join(MODELS_DIR, `${name}.onnx`));
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'convlens-nd-'));
+      try {
+        const loaded = context.loadInput(path.join(MODELS_DIR, `${name}.input.npy`));
+        assert.deepStrictEqual(loaded.tensor.dims, input.dims);
+        const unbatched = path.join(dir, 'unbatched.npy');
+        fs.writeFileSync(unbatched, formatNpy({ ...input, dims: input.dims.slice(1) }));
+        assert.deepStrictEqual(Array.from(context.loadInput(unbatched).tensor.data), Array.from(input.data));
+      } finally {
+        fs.rmSync(dir, { recursive: true });
+        await context.model.dispose();
+      }
     });
 
     it('the auto layer is the last activation before the pooling, read channels-first', async () => {
