@@ -16,7 +16,8 @@ import { resizeBilinear, resizeLinear, resizeNearest, resizeNearestNd } from '..
 import { ConvModel } from '../../../src/core/model';
 import { formatNpy, parseNpy } from '../../../src/core/npy';
 import { ModelContext } from '../../../src/core/context';
-import { FloatTensor } from '../../../src/core/tensor';
+import { renderMap } from '../../../src/core/render';
+import { FloatTensor, float32 } from '../../../src/core/tensor';
 import { attr, checkGradients, node, separated, uniform } from '../autodiff/harness';
 import { assertClose } from '../../support/reference';
 
@@ -78,6 +79,25 @@ describe('resampling maps of any rank', () => {
   it('nearest of any rank is resizeNearest in 2-D', () => {
     const map = uniform([3, 5], 61).data as Float32Array;
     assert.deepStrictEqual(Array.from(resizeNearestNd(map, [3, 5], [7, 11])), Array.from(resizeNearest(map, 3, 5, 7, 11)));
+  });
+});
+
+describe('pictures of 1-D and 3-D maps', () => {
+  it("a signal's map is a strip as wide as the signal; a video's frames stand side by side", () => {
+    const signal = float32([5], [0, 0.25, 0.5, 0.75, 1]);
+    const strip = renderMap(signal, undefined);
+    assert.strictEqual(strip.width, 5);
+    const row = (y: number) => Array.from(strip.rgba.subarray(y * 5 * 4, (y + 1) * 5 * 4));
+    for (let y = 1; y < strip.height; y++) assert.deepStrictEqual(row(y), row(0));
+    const video = float32([3, 2, 4], Array.from({ length: 24 }, (_, i) => i / 23));
+    const picture = renderMap(video, undefined);
+    assert.deepStrictEqual([picture.width, picture.height], [12, 2]);
+    for (let t = 0; t < 3; t++) {
+      const frame = renderMap(float32([2, 4], (video.data as Float32Array).slice(t * 8, (t + 1) * 8)), undefined);
+      for (let y = 0; y < 2; y++) {
+        assert.deepStrictEqual(Array.from(picture.rgba.subarray((y * 12 + t * 4) * 4, (y * 12 + t * 4 + 4) * 4)), Array.from(frame.rgba.subarray(y * 16, (y + 1) * 16)), `frame ${t} row ${y}`);
+      }
+    }
   });
 });
 
