@@ -168,18 +168,18 @@ export function layerView(graph: GraphProto, layer: string, dims: number[], inpu
   if (dims.length !== inputDims.length || dims.length < 3 || dims.length > 5) {
     throw new ExplainError(`layer ${shown} cannot be laid over the input ${formatShape(inputDims)}: CAM methods need [N, C, ...spatial] with the input's spatial rank (or ViT tokens [N, (1 +) h·w, D]); choose another layer`);
   }
+  const spatialNames = ['L', 'H, W', 'T, H, W'][dims.length - 3];
+  const channelsFirst = (): LayerView => ({ kind: 'channels-first', dims, note: `read as channels-first [N, C, ${spatialNames}]` });
+  if (pooledChannelsFirst) return channelsFirst();
   const firstFits = fitsInput(dims.slice(2), inputSpatial);
   const lastFits = fitsInput(dims.slice(1, -1), inputSpatial);
   const fromGraph = channelAxisFromGraph(graph, layer, dims.length);
-  const spatialNames = ['L', 'H, W', 'T, H, W'][dims.length - 3];
   const channelsLast = (): LayerView => ({
     kind: 'channels-last',
     dims: [1, dims[dims.length - 1], ...dims.slice(1, -1)],
     gather: permutedToChannelsFirst(dims),
     note: `read as channels-last [N, ${spatialNames}, C] (${fromGraph === 'last' ? 'the graph normalises or projects its last axis' : 'only that reading fits the input'}) and permuted to ${formatShape([1, dims[dims.length - 1], ...dims.slice(1, -1)])}`,
   });
-  const channelsFirst = (): LayerView => ({ kind: 'channels-first', dims, note: `read as channels-first [N, C, ${spatialNames}]` });
-  if (pooledChannelsFirst) return channelsFirst();
   if (fromGraph === 'last') {
     if (lastFits) return channelsLast();
     throw new ExplainError(`layer ${shown} is channels-last in the graph, but its spatial sizes ${formatShape(dims.slice(1, -1))} do not fit the input ${formatShape(inputSpatial)}; choose another layer`);
