@@ -41,12 +41,7 @@ export function toCanonical(view: LayerView, t: Tensor): Tensor {
   return { dtype: 'float32', dims: [n, ...view.dims.slice(1)], data: out };
 }
 
-/** How many spatial axes a view has: 1, 2 or 3. */
-export function spatialRank(view: LayerView): number {
-  return view.dims.length - 2;
-}
-
-// Ops that work on axis 1 as channels, and ops that act per position along the last axis.
+// Ops that treat axis 1 as the channels.
 const CHANNELS_FIRST_OPS = new Set(['Conv', 'ConvTranspose', 'BatchNormalization', 'InstanceNormalization', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'LpPool', 'LRN']);
 // Per-element ops through which the evidence is followed (they keep the layout).
 const LAYOUT_KEEPING_OPS = new Set(['Relu', 'Clip', 'Sigmoid', 'HardSigmoid', 'HardSwish', 'LeakyRelu', 'Elu', 'Selu', 'Gelu', 'Erf', 'Tanh', 'Identity', 'Dropout', 'Add', 'Sub', 'Mul', 'Div', 'Sqrt', 'Pow', 'Neg', 'Abs', 'Cast']);
