@@ -61,7 +61,7 @@ export class ModelContext {
 
   /** An image (decoded and preprocessed) or a .npy tensor, checked against the model's input. */
   loadInput(file: string): LoadedInput {
-    if (!this.preprocessing && this.preprocessingProblem && !file.toLowerCase().endsWith('.npy')) {
+    if (!this.preprocessing && this.preprocessingProblem && !/\.(npy|wav)$/i.test(file)) {
       throw new Error(`cannot preprocess images for ${this.name}: ${this.preprocessingProblem}`);
     }
     const input = loadInput(file, this.preprocessing?.spec, this.inputInfo.shape, this.limits);

@@ -31,6 +31,7 @@ import { SizeLimits, checkPixels, checkValues } from './limits';
 import { centerCropBox, cropImage, ImageLike, resizePilBytes, resizeSkimage, resizeTriangle, ResizedImage, shorterSideSize } from './image/resample';
 import { LabelsSource, labelsFromObject } from './labels/labels';
 import { NpyFormatError, NpyHeader, parseNpy, readNpyHeader } from './npy';
+import { WavFormatError, isWav, parseWav } from './wav';
 import { DType, FloatTensor, Tensor, formatShape } from './tensor';
 import { editDistance } from './editDistance';
 
@@ -224,8 +225,8 @@ export interface LoadedInput {
   tensor: FloatTensor;
   /** The image the model sees, RGB in [0, 1], when one can be shown. */
   rgb?: FloatImage;
-  kind: 'image' | 'npy';
-  /** e.g. '8-bit RGB PNG 451×300' or 'float32 .npy [1, 3, 224, 224]'. */
+  kind: 'image' | 'npy' | 'audio';
+  /** e.g. '8-bit RGB PNG 451×300', 'float32 .npy [1, 3, 224, 224]' or '16-bit PCM WAV, 2 channels, 16000 Hz, 64000 samples'. */
   description: string;
 }
 
@@ -286,6 +287,22 @@ function loadNpy(name: string, bytes: Uint8Array, spec: PreprocessSpec | undefin
   return { tensor, rgb, kind: 'npy', description: `${array.dtype} .npy ${formatShape(array.dims)}` };
 }
 
+/** A WAV file as [1, channels, samples], which must be the model's input shape (no resampling or cropping). */
+function loadWav(name: string, bytes: Uint8Array, expected: (number | string)[], limits: SizeLimits): LoadedInput {
+  let wav: ReturnType<typeof parseWav>;
+  try {
+    wav = parseWav(bytes, limits, name);
+  } catch (err) {
+    if (err instanceof WavFormatError) throw new InputError(`${name}: ${err.message}`);
+    throw err;
+  }
+  const { tensor, info } = wav;
+  const description = `${info.bitsPerSample}-bit ${info.float ? 'float' : 'PCM'} WAV, ${info.channels} channel${info.channels === 1 ? '' : 's'}, ${info.sampleRate} Hz, ${info.frames} samples`;
+  if (expected.length !== 3) throw new InputError(`${name} is audio [1, ${info.channels}, ${info.frames}] but the model expects ${formatShape(expected)}; give a .npy tensor instead`);
+  checkShape(name, tensor.dims, expected);
+  return { tensor, kind: 'audio', description };
+}
+
 function fromImage(name: string, image: RgbImage, spec: PreprocessSpec, expected: (number | string)[], description: string, limits: SizeLimits): LoadedInput {
   const { tensor, rgb } = preprocessImage(image, spec, limits);
   checkShape(`${name} after preprocessing`, tensor.dims, expected);
@@ -293,9 +310,10 @@ function fromImage(name: string, image: RgbImage, spec: PreprocessSpec, expected
 }
 
 /**
- * Loads an image (PNG/JPEG, preprocessed with `spec`) or a .npy tensor (float32/float64 of the
- * model's shape, 3-D promoted to batch 1; or a uint8 H×W×3 image array), checked against the
- * model's expected input shape.
+ * Loads an image (PNG/JPEG, preprocessed with `spec`), a .npy tensor (float32/float64 of the
+ * model's shape, of any rank, promoted to batch 1 when it lacks it; or a uint8 H×W×3 image array)
+ * or a WAV file ([1, channels, samples] for a model taking [N, C, L]), checked against the model's
+ * expected input shape.
  */
 export function loadInput(file: string, spec: PreprocessSpec | undefined, expectedShape: (number | string)[], options: DecodeOptions = {}): LoadedInput {
   const name = path.basename(file);
@@ -303,6 +321,7 @@ export function loadInput(file: string, spec: PreprocessSpec | undefined, expect
   if (bytes.length >= 6 && bytes[0] === 0x93 && String.fromCharCode(...bytes.subarray(1, 6)) === 'NUMPY') {
     return loadNpy(name, bytes, spec, expectedShape, options);
   }
+  if (isWav(bytes)) return loadWav(name, bytes, expectedShape, options);
   const image = decodeImage(bytes, { ...options, name });
   if (!spec) throw new InputError(`cannot feed ${name} to this model: no image preprocessing is known for its input ${formatShape(expectedShape)}; give a .npy tensor instead`);
   return fromImage(name, image, spec, expectedShape, `${image.description} ${image.width}×${image.height}`, options);

@@ -15,10 +15,36 @@ export function isSigned(map: Tensor): boolean {
   return (map.data as Float32Array).some((v) => v < 0);
 }
 
+// Height in pixels of the strip a 1-D map (a signal's) is drawn as.
+const SIGNAL_STRIP_HEIGHT = 24;
+
+/**
+ * The map as one picture: [H, W] as it is, a signal's [L] as a strip L wide, a video's [T, H, W]
+ * as its frames side by side (H × T·W).
+ */
+function asPicture(map: Tensor): { values: Float32Array; width: number; height: number } {
+  const data = map.data as Float32Array;
+  if (map.dims.length === 1) {
+    const [length] = map.dims;
+    const values = new Float32Array(length * SIGNAL_STRIP_HEIGHT);
+    for (let y = 0; y < SIGNAL_STRIP_HEIGHT; y++) values.set(data, y * length);
+    return { values, width: length, height: SIGNAL_STRIP_HEIGHT };
+  }
+  if (map.dims.length === 3) {
+    const [frames, height, width] = map.dims;
+    const values = new Float32Array(data.length);
+    for (let t = 0; t < frames; t++) {
+      for (let y = 0; y < height; y++) values.set(data.subarray((t * height + y) * width, (t * height + y + 1) * width), (y * frames + t) * width);
+    }
+    return { values, width: frames * width, height };
+  }
+  const [height, width] = map.dims.slice(-2);
+  return { values: data, width, height };
+}
+
 /** RGBA pixels of the map over the image (or of the map alone when there is no image). */
 export function renderMap(map: Tensor, image: FloatImage | undefined, options: RenderOptions = {}): { rgba: Uint8Array; width: number; height: number } {
-  const [height, width] = map.dims.slice(-2);
-  const values = map.data as Float32Array;
+  const { values, width, height } = asPicture(map);
   const colors = isSigned(map)
     ? colorizeSigned(values, width, height, options.colormap === 'coolwarm' || !options.colormap ? DIVERGING_COLORMAP : options.colormap)
     : colorize(values, width, height, options.colormap ?? 'viridis');

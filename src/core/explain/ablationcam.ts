@@ -5,10 +5,12 @@
 // 1.0): the ablated channel is set to 0 when the activation's minimum is 0, else to min − 1e7 (its
 // own deviation from the paper; pytorch-grad-cam lowers that value further for each later row of a
 // batch, here every row uses min − 1e7); y is the raw output (logit). Only the network after the
-// layer runs for the ablations: a sub-model whose input is the layer's tensor.
+// layer runs for the ablations: a sub-model whose input is the layer's tensor. A channel of a tokens
+// or channels-last layer is the channel of its canonical view (./layout.ts): a class token is left as it is.
 import { run } from '../runtime/session';
 import { Tensor, sizeOf } from '../tensor';
 import { camExplanation, camSetup, camShape, planCam, weightedChannelSum } from './cam-common';
+import { LayerView, toCanonical } from './layout';
 import { inBatches } from './forward';
 import { SubModel, modelAfter } from './submodel';
 import { resolveTop, targetScores } from './target';
@@ -31,26 +33,32 @@ function tiled(t: Tensor, batch: number): Tensor {
   return { dtype: t.dtype, dims: [batch, ...t.dims.slice(1)], data };
 }
 
-/** Scores of the ablated activations, run through the sub-model after the layer. */
+/** Scores of the ablated activations (the layer's own layout), run through the sub-model after the layer. */
 async function ablatedScores(
   ctx: ExplainContext,
   target: ResolvedTarget,
   sub: SubModel,
   activations: Tensor,
+  view: LayerView,
   extras: Record<string, Tensor>,
   requestedBatch: number,
   notes: string[],
 ): Promise<Float64Array> {
-  const { c, plane } = camShape(activations);
+  const canonical = toCanonical(view, activations);
+  const { c, plane } = camShape(canonical);
   const a = activations.data as Float32Array;
-  const value = ablationValue(a);
+  const value = ablationValue(canonical.data as Float32Array);
   const sample = sizeOf(activations.dims.slice(1));
+  const gather = view.gather;
   const session = await ctx.model.session(`after:${sub.input}>${target.output}`, () => sub.proto);
   const feedsFor = (start: number, size: number, ablate: boolean): Record<string, Tensor> => {
     const data = new Float32Array(size * sample);
     for (let j = 0; j < size; j++) {
       data.set(a, j * sample);
-      if (ablate) data.fill(value, j * sample + (start + j) * plane, j * sample + (start + j + 1) * plane);
+      if (!ablate) continue;
+      const channel = (start + j) * plane;
+      if (gather) for (let i = channel; i < channel + plane; i++) data[j * sample + gather[i]] = value;
+      else data.fill(value, j * sample + channel, j * sample + channel + plane);
     }
     const feeds: Record<string, Tensor> = { [sub.input]: { dtype: 'float32', dims: [size, ...activations.dims.slice(1)], data } };
     for (const name of sub.extraInputs) feeds[name] = tiled(extras[name], size);
@@ -92,13 +100,13 @@ export const ablationCam: ExplanationMethod<AblationCamOptions> = {
     const setup = camSetup(cam, resolveTop(cam.plan.target, full[cam.plan.target.output]));
     const { target } = setup;
     const extras: Record<string, Tensor> = { ...full, [ctx.model.input.name]: ctx.input };
-    const activations = full[layer.tensor];
+    const activations = toCanonical(layer.view, full[layer.tensor]);
     const original = targetScores(full[target.output], target, 'logit')[0];
     const notes = [
       `${camShape(activations).c} ablations run through the ${sub.nodeCount} nodes after the layer${sub.extraInputs.length ? `, with ${sub.extraInputs.map((n) => `'${n}'`).join(', ')} fed from the full model` : ''}`,
       `ablated channels set to ${ablationValue(activations.data as Float32Array) === 0 ? '0 (the activation minimum)' : 'the activation minimum − 1e7'}`,
     ];
-    const scores = await ablatedScores(ctx, target, sub, activations, extras, options.batch, notes);
+    const scores = await ablatedScores(ctx, target, sub, full[layer.tensor], layer.view, extras, options.batch, notes);
     const weights = scores.map((s) => (original - s) / original);
     return camExplanation('ablationcam', ctx, setup, weightedChannelSum(activations, weights), notes);
   },

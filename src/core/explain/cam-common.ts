@@ -1,9 +1,11 @@
 // What the CAM methods share: the resolved target and layer, the weighted sum of activation
 // channels (pytorch-grad-cam's get_cam_image), the run of gradient-based CAMs and the final map.
-// Activations and gradients are [N, C, h, w]; raw CAMs are [N, h, w].
-import { Tensor, float32 } from '../tensor';
+// Activations and gradients are in the layer's canonical view [N, C, ...spatial] (./layout.ts: 1, 2
+// or 3 spatial axes, tokens and channels-last layers rearranged); raw CAMs are [N, ...spatial].
+import { Tensor, float32, sizeOf } from '../tensor';
 import { gradientsFor } from './gradients';
 import { LayerChoice, resolveLayer } from './layer';
+import { toCanonical } from './layout';
 import { camToMap } from './postprocess';
 import { TargetPlan, checkInput, describeTarget, planTarget, resolveTop } from './target';
 import { ExplainContext, ExplainError, Explanation, ResolvedTarget } from './types';
@@ -24,7 +26,7 @@ export interface CamPlan {
 export async function planCam(ctx: ExplainContext): Promise<CamPlan> {
   checkInput(ctx.input);
   const plan = await planTarget(ctx.model, ctx.input, ctx.target);
-  const layer = await resolveLayer(ctx.model, ctx.layer, plan.target.output);
+  const layer = await resolveLayer(ctx.model, ctx.layer, plan.target.output, ctx.input.dims);
   return { plan, layer };
 }
 
@@ -33,24 +35,28 @@ export function camSetup(cam: CamPlan, target: ResolvedTarget): CamSetup {
 }
 
 /**
- * One forward pass with the layer (and `extra` tensors) exposed: the outputs, and the setup with a
- * 'top' target resolved from them.
+ * One forward pass with the layer (and `extra` tensors) exposed: the outputs, the layer's
+ * activations in its canonical view, and the setup with a 'top' target resolved from them.
  */
-export async function runAtLayer(ctx: ExplainContext, extra: string[] = []): Promise<{ setup: CamSetup; outputs: Record<string, Tensor> }> {
+export async function runAtLayer(ctx: ExplainContext, extra: string[] = []): Promise<{ setup: CamSetup; outputs: Record<string, Tensor>; activations: Tensor }> {
   const cam = await planCam(ctx);
   const outputs = await ctx.model.run({ [ctx.model.input.name]: ctx.input }, [cam.layer.tensor, ...extra]);
-  return { setup: camSetup(cam, resolveTop(cam.plan.target, outputs[cam.plan.target.output])), outputs };
+  const activations = toCanonical(cam.layer.view, outputs[cam.layer.tensor]);
+  return { setup: camSetup(cam, resolveTop(cam.plan.target, outputs[cam.plan.target.output])), outputs, activations };
 }
 
-export function camShape(activations: Tensor): { n: number; c: number; plane: number; h: number; w: number } {
-  if (activations.dims.length !== 4) throw new ExplainError(`CAM methods need a 4-D activation, got [${activations.dims.join(', ')}]`);
-  const [n, c, h, w] = activations.dims;
-  return { n, c, h, w, plane: h * w };
+/** Sizes of canonical activations [N, C, ...spatial]: `plane` positions per channel. */
+export function camShape(activations: Tensor): { n: number; c: number; plane: number; spatial: number[] } {
+  if (activations.dims.length < 3 || activations.dims.length > 5) {
+    throw new ExplainError(`CAM methods need an activation [N, C, ...spatial] with 1 to 3 spatial axes, got [${activations.dims.join(', ')}]`);
+  }
+  const [n, c, ...spatial] = activations.dims;
+  return { n, c, spatial, plane: sizeOf(spatial) };
 }
 
 /** Σ_k weights[n, k] · A[n, k] — weights [N, C] (one per image and channel). */
 export function weightedChannelSum(activations: Tensor, weights: ArrayLike<number>): Tensor {
-  const { n, c, h, w, plane } = camShape(activations);
+  const { n, c, spatial, plane } = camShape(activations);
   const a = activations.data as Float32Array;
   const cam = new Float32Array(n * plane);
   for (let img = 0; img < n; img++) {
@@ -63,12 +69,12 @@ export function weightedChannelSum(activations: Tensor, weights: ArrayLike<numbe
     }
     cam.set(acc, img * plane);
   }
-  return float32([n, h, w], cam);
+  return float32([n, ...spatial], cam);
 }
 
 /** Σ_k f(A, G)[n, k, i] at every position i — for methods that weight elementwise. */
 export function elementwiseChannelSum(activations: Tensor, grads: Tensor, f: (a: number, g: number) => number): Tensor {
-  const { n, c, h, w, plane } = camShape(activations);
+  const { n, c, spatial, plane } = camShape(activations);
   checkSameShape(activations, grads);
   const a = activations.data as Float32Array;
   const g = grads.data as Float32Array;
@@ -81,7 +87,7 @@ export function elementwiseChannelSum(activations: Tensor, grads: Tensor, f: (a:
     }
     cam.set(acc, img * plane);
   }
-  return float32([n, h, w], cam);
+  return float32([n, ...spatial], cam);
 }
 
 export function checkSameShape(activations: Tensor, grads: Tensor): void {
@@ -106,8 +112,7 @@ export function perChannelSum(activations: Tensor, grads: Tensor | undefined, f:
 
 /** The explanation of a CAM method from its raw CAM. */
 export function camExplanation(method: string, ctx: ExplainContext, setup: CamSetup, raw: Tensor, notes: string[] = []): Explanation {
-  const [, , H, W] = ctx.input.dims;
-  const { map, note } = camToMap(raw, H, W);
+  const { map, note } = camToMap(raw, ctx.input.dims.slice(2));
   return { method, raw, map, layer: setup.layer.tensor, target: setup.target, notes: [...setup.notes, ...notes, note] };
 }
 
@@ -121,7 +126,8 @@ export async function gradientCam(
   const layer = cam.layer.tensor;
   ctx.progress?.(0, `${method}: gradients at ${layer}`);
   const { gradients, outputs, target } = await gradientsFor(ctx, cam.plan, ctx.input, [layer]);
-  const raw = rawCam(outputs[layer], gradients[layer]);
+  const view = cam.layer.view;
+  const raw = rawCam(toCanonical(view, outputs[layer]), toCanonical(view, gradients[layer]));
   ctx.progress?.(1, `${method}: done`);
   return camExplanation(method, ctx, camSetup(cam, target), raw);
 }

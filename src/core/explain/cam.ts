@@ -102,10 +102,9 @@ export const cam: ExplanationMethod = {
   reference: 'Zhou et al. 2016 (arXiv:1512.04150)',
   options: [],
   async explain(ctx) {
-    const { setup, outputs } = await runAtLayer(ctx);
-    const channels = setup.layer.dims[1];
+    const { setup, activations } = await runAtLayer(ctx);
+    const channels = setup.layer.view.dims[1];
     const head = linearHead(ctx.model.graph, setup.layer.tensor, setup.target.output, channels, ctx.model.dir);
-    const activations = outputs[setup.layer.tensor];
     const raw = weightedChannelSum(activations, classWeights(head, setup.target));
     ctx.progress?.(1, 'cam: done');
     return camExplanation('cam', ctx, setup, raw, [`weights read from the head: ${head.path.join(' → ')}`]);

@@ -52,7 +52,7 @@ function projection(a: Float32Array, c: number, plane: number): Float64Array {
 }
 
 export function eigenCamRaw(activations: Tensor): Tensor {
-  const { n, c, h, w, plane } = camShape(activations);
+  const { n, c, spatial, plane } = camShape(activations);
   const a = activations.data as Float32Array;
   const cam = new Float32Array(n * plane);
   for (let img = 0; img < n; img++) {
@@ -65,7 +65,7 @@ export function eigenCamRaw(activations: Tensor): Tensor {
     const sign = agreement < 0 ? -1 : 1;
     for (let i = 0; i < plane; i++) cam[img * plane + i] = sign * proj[i];
   }
-  return float32([n, h, w], cam);
+  return float32([n, ...spatial], cam);
 }
 
 export const eigenCam: ExplanationMethod = {
@@ -79,8 +79,7 @@ export const eigenCam: ExplanationMethod = {
   reference: 'Muhammad & Yeasin 2020 (arXiv:2008.00299); pytorch-grad-cam EigenCAM / get_2d_projection',
   options: [],
   async explain(ctx) {
-    const { setup, outputs } = await runAtLayer(ctx);
-    const activations = outputs[setup.layer.tensor];
+    const { setup, activations } = await runAtLayer(ctx);
     ctx.progress?.(1, 'eigencam: done');
     return camExplanation('eigencam', ctx, setup, eigenCamRaw(activations), [
       'the principal component\'s sign is arbitrary; it is chosen so the map correlates positively with the summed activation',

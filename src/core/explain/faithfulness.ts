@@ -56,6 +56,7 @@ export function trapezoidArea(fractions: number[], scores: number[]): number {
 /** Deletion and insertion curves of `map` ([H, W]) for the context's input and target. */
 export async function deletionInsertion(ctx: ExplainContext, map: Tensor, options: FaithfulnessOptions = {}): Promise<Faithfulness> {
   checkInput(ctx.input);
+  if (ctx.input.dims.length !== 4) throw new ExplainError(`deletion and insertion curves reveal the pixels of an image against a blurred copy; the input [${ctx.input.dims.join(', ')}] is not an image [1, C, H, W]`);
   const [, channels, H, W] = ctx.input.dims;
   const plane = H * W;
   if (map.data.length !== plane) throw new ExplainError(`the map has ${map.data.length} values but the input is ${H}×${W}`);

@@ -4,11 +4,12 @@
 // Reference implementation: Captum GuidedGradCam — ReLU of LayerGradCam, upsampled with
 // interpolate_mode 'nearest' (its default; src = floor(dst · in/out)) and multiplied with the
 // guided gradients in every channel.
-import { resizeNearest } from '../image/resize';
-import { float32 } from '../tensor';
+import { resizeNearestNd } from '../image/resize';
+import { float32, sizeOf } from '../tensor';
 import { DisplayMode } from './postprocess';
 import { attributionExplanation, displayOption } from './attribution-common';
 import { camSetup, planCam } from './cam-common';
+import { toCanonical } from './layout';
 import { gradCamRaw } from './gradcam';
 import { GUIDED_RELU, gradientsFor } from './gradients';
 import { ExplanationMethod } from './types';
@@ -30,16 +31,18 @@ export const guidedGradCam: ExplanationMethod<GuidedGradCamOptions> = {
     const { gradients, outputs, target } = await gradientsFor(ctx, planned.plan, ctx.input, [layer]);
     const setup = camSetup(planned, target);
     ctx.progress?.(0.5, 'guided-gradcam: Grad-CAM done');
-    const cam = gradCamRaw(outputs[layer], gradients[layer]);
-    const [, h, w] = cam.dims;
-    const [, , H, W] = ctx.input.dims;
-    const up = resizeNearest((cam.data as Float32Array).map((v) => Math.max(v, 0)), h, w, H, W);
+    const view = planned.layer.view;
+    const cam = gradCamRaw(toCanonical(view, outputs[layer]), toCanonical(view, gradients[layer]));
+    const spatial = cam.dims.slice(1);
+    const inputSpatial = ctx.input.dims.slice(2);
+    const plane = sizeOf(inputSpatial);
+    const up = resizeNearestNd((cam.data as Float32Array).map((v) => Math.max(v, 0)), spatial, inputSpatial);
     const name = ctx.model.input.name;
     const guided = (await gradientsFor(ctx, { ...planned.plan, target }, ctx.input, [name], GUIDED_RELU)).gradients[name].data as Float32Array;
-    const raw = float32(ctx.input.dims, guided.map((g, i) => g * up[i % (H * W)]));
+    const raw = float32(ctx.input.dims, guided.map((g, i) => g * up[i % plane]));
     ctx.progress?.(1, 'guided-gradcam: done');
     const explanation = attributionExplanation('guided-gradcam', setup, raw, options.display, [
-      `Grad-CAM ${h}×${w} ReLU'd and upsampled by nearest neighbour to ${H}×${W} (Captum's default)`,
+      `Grad-CAM ${spatial.join('×')} ReLU'd and upsampled by nearest neighbour to ${inputSpatial.join('×')} (Captum's default)`,
     ]);
     return { ...explanation, layer };
   },

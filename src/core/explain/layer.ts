@@ -1,17 +1,24 @@
 // The layer a CAM is computed at: a named tensor or node, or 'auto' — the last spatial activation
 // before the global pooling / flatten that feeds the classification head (a 1×1 convolution that
-// produces one map per class, as in SqueezeNet, counts as part of the head).
+// produces one map per class, as in SqueezeNet, counts as part of the head); in a vision transformer
+// with no such map, the tokens the last attention block's projections read (its first LayerNorm's
+// output: pytorch-grad-cam's choice for ViTs, blocks[-1].norm1). Its layout is decided by
+// ./layout.ts: CAMs work on the canonical view [1, C, ...spatial].
+import { findAttention } from '../inside/attention';
 import { attrInts, indexGraph } from '../onnx/graph';
 import { GraphProto, NodeProto } from '../onnx/proto';
 import { UnknownTensorError, assertTensorExists, nearNames, tensorNames } from '../onnx/surgery';
-import { ConvModel } from '../model';
+import { ConvModel, concreteInputDims } from '../model';
 import { formatShape, sizeOf } from '../tensor';
+import { LayerView, layerView } from './layout';
 import { ExplainError } from './types';
 
 export interface LayerChoice {
   tensor: string;
-  /** [1, C, h, w] */
+  /** The tensor's dims at batch 1, as the model has them. */
   dims: number[];
+  /** The canonical [1, C, ...spatial] view of the tensor, and how it was read. */
+  view: LayerView;
   note: string;
 }
 
@@ -24,25 +31,30 @@ function mainInput(node: NodeProto, initializers: Set<string>): string | undefin
   return node.input.find((i) => i && !initializers.has(i));
 }
 
-function isSpatial(dims: number[] | undefined): dims is number[] {
-  return !!dims && dims.length === 4 && dims[2] * dims[3] > 1;
+/**
+ * A channels-first activation of the output's batch with more than one position: [N, C, L],
+ * [N, C, H, W] or [N, C, T, H, W] (a transformer's [T, N, heads, d] inside attention is not one).
+ */
+function isSpatial(dims: number[] | undefined, batch: number): dims is number[] {
+  return !!dims && dims.length >= 3 && dims.length <= 5 && dims[0] === batch && sizeOf(dims.slice(2)) > 1;
 }
 
 /** Walks back from the output along the main inputs to the pooling that feeds the head. */
-export function autoLayer(graph: GraphProto, output: string, shapes: Map<string, number[]>): LayerChoice {
+export function autoLayer(graph: GraphProto, output: string, shapes: Map<string, number[]>): Omit<LayerChoice, 'view'> {
   const { producer, initializers } = indexGraph(graph);
+  const batch = shapes.get(output)?.[0] ?? 1;
   let tensor = output;
   for (let node = producer.get(tensor); node; node = producer.get(tensor)) {
     const input = mainInput(node, initializers);
     if (!input) break;
     const dims = shapes.get(input);
-    if (POOLING_OPS.has(node.op_type) && isSpatial(dims)) return skipClassMapConv(graph, node, input, dims, output, shapes);
+    if (POOLING_OPS.has(node.op_type) && isSpatial(dims, batch)) return skipClassMapConv(graph, node, input, dims, output, shapes);
     tensor = input;
   }
   throw new ExplainError(`no global pooling or flatten of a spatial activation was found before output '${output}'; name the layer to use`);
 }
 
-function skipClassMapConv(graph: GraphProto, pooling: NodeProto, tensor: string, dims: number[], output: string, shapes: Map<string, number[]>): LayerChoice {
+function skipClassMapConv(graph: GraphProto, pooling: NodeProto, tensor: string, dims: number[], output: string, shapes: Map<string, number[]>): Omit<LayerChoice, 'view'> {
   const { producer, initializers } = indexGraph(graph);
   const classes = sizeOf((shapes.get(output) ?? []).slice(1));
   const poolNote = `${pooling.op_type} '${pooling.name || pooling.output[0]}'`;
@@ -55,7 +67,7 @@ function skipClassMapConv(graph: GraphProto, pooling: NodeProto, tensor: string,
   const kernel = node?.op_type === 'Conv' ? attrInts(node, 'kernel_shape') : undefined;
   const inputOfConv = node && mainInput(node, initializers);
   const convInputDims = inputOfConv ? shapes.get(inputOfConv) : undefined;
-  if (node && kernel?.every((k) => k === 1) && dims[1] === classes && isSpatial(convInputDims)) {
+  if (node && kernel?.every((k) => k === 1) && dims[1] === classes && isSpatial(convInputDims, dims[0])) {
     return {
       tensor: inputOfConv!,
       dims: convInputDims,
@@ -69,10 +81,65 @@ function skipClassMapConv(graph: GraphProto, pooling: NodeProto, tensor: string,
   };
 }
 
-/** The layer for a CAM: 'auto'/absent, a tensor name or a node name (its first output). */
-export async function resolveLayer(model: ConvModel, layer: string | undefined, output: string): Promise<LayerChoice> {
+// Ops whose inputs after the first are shapes, indices or sizes, and ops that read only a shape.
+const FIRST_INPUT_ONLY = new Set(['Slice', 'Reshape', 'Expand', 'Tile', 'Pad', 'Unsqueeze', 'Squeeze', 'Gather', 'Resize', 'Upsample']);
+const SHAPE_ONLY = new Set(['Shape', 'Size', 'ConstantOfShape']);
+
+/** The inputs through which a node's values (not its sizes) flow. */
+function dataInputs(node: NodeProto): string[] {
+  if (SHAPE_ONLY.has(node.op_type)) return [];
+  return FIRST_INPUT_ONLY.has(node.op_type) ? node.input.slice(0, 1) : node.input;
+}
+
+/**
+ * The tokens [1, T, D] that the last attention layer's queries and keys are projected from: searched
+ * back from its Softmax, taken only behind a MatMul with a constant weight (the projection), so
+ * that the projections' own outputs are passed over.
+ */
+export function transformerLayer(graph: GraphProto, shapes: Map<string, number[]>): Omit<LayerChoice, 'view'> | undefined {
+  const last = findAttention(graph, shapes).pop();
+  if (!last) return undefined;
+  const { producer, initializers } = indexGraph(graph);
+  const queue: [string, boolean][] = [[producer.get(last.tensor)!.input[0], false]];
+  const seen = new Set<string>();
+  while (queue.length > 0) {
+    const [tensor, projected] = queue.shift()!;
+    if (seen.has(`${tensor}|${projected}`)) continue;
+    seen.add(`${tensor}|${projected}`);
+    const dims = shapes.get(tensor);
+    if (projected && dims?.length === 3 && dims[0] === 1 && dims[1] === last.tokens) {
+      return { tensor, dims, note: `layer 'auto': '${tensor}' ${formatShape(dims)}, the tokens the last attention layer ('${last.node}') projects its queries and keys from (pytorch-grad-cam's choice for vision transformers)` };
+    }
+    const node = producer.get(tensor);
+    if (!node) continue;
+    const linear = (node.op_type === 'MatMul' || node.op_type === 'Gemm') && node.input.some((i) => initializers.has(i));
+    for (const input of dataInputs(node)) if (input && !initializers.has(input)) queue.push([input, projected || linear]);
+  }
+  return undefined;
+}
+
+/**
+ * The layer for a CAM: 'auto'/absent, a tensor name or a node name (its first output), with its
+ * canonical view over an input of `inputDims` (default: the model's declared input at batch 1).
+ */
+export async function resolveLayer(model: ConvModel, layer: string | undefined, output: string, inputDims?: number[]): Promise<LayerChoice> {
   const shapes = await model.probeShapes();
-  if (layer === undefined || layer === 'auto') return autoLayer(model.graph, output, shapes);
+  const input = inputDims ?? concreteInputDims(model.input.shape);
+  const withView = (choice: Omit<LayerChoice, 'view'>, pooledChannelsFirst = false): LayerChoice => {
+    const view = layerView(model.graph, choice.tensor, choice.dims, input, pooledChannelsFirst);
+    return { ...choice, view, note: view.kind === 'channels-first' ? choice.note : `${choice.note}; ${view.note}` };
+  };
+  if (layer === undefined || layer === 'auto') {
+    let pooled: Omit<LayerChoice, 'view'>;
+    try {
+      pooled = autoLayer(model.graph, output, shapes);
+    } catch (err) {
+      const tokens = transformerLayer(model.graph, shapes);
+      if (!tokens) throw err;
+      return withView(tokens);
+    }
+    return withView(pooled, true);
+  }
   const names = tensorNames(model.graph);
   let tensor = layer;
   if (!names.has(layer)) {
@@ -81,10 +148,8 @@ export async function resolveLayer(model: ConvModel, layer: string | undefined, 
     tensor = node.output[0];
   }
   const dims = shapes.get(tensor);
-  if (!dims || dims.length !== 4) {
-    throw new ExplainError(`layer '${tensor}' has shape ${dims ? formatShape(dims) : 'unknown'}; CAM methods need a 4-D [N, C, h, w] activation`);
-  }
-  return { tensor, dims, note: `layer: '${tensor}' ${formatShape(dims)}${tensor !== layer ? ` (output of node '${layer}')` : ''}` };
+  if (!dims) throw new ExplainError(`layer '${tensor}' has no known shape; CAM methods need its activation's shape`);
+  return withView({ tensor, dims, note: `layer: '${tensor}' ${formatShape(dims)}${tensor !== layer ? ` (output of node '${layer}')` : ''}` });
 }
 
 /**

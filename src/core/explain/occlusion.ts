@@ -4,7 +4,7 @@
 // Reference implementation: Captum Occlusion (via FeatureAblation): window [C, h, w] starting at 0
 // and moved by the strides; ceil((dim − window) / stride) + 1 positions per dimension, the last
 // window cut off at the border; every element's sum of differences divided by how many windows
-// covered it.
+// covered it. Signals [1, C, L] and videos [1, C, T, H, W] take windows [c, l] and [c, t, h, w].
 import { Tensor, float32 } from '../tensor';
 import { DisplayMode } from './postprocess';
 import { attributionExplanation, baselineTensor, displayOption, setUpAttribution } from './attribution-common';
@@ -15,18 +15,23 @@ import { ExplainError, ExplanationMethod } from './types';
 
 export type OcclusionOptions = { window: number[]; strides: number[]; baseline: number | Tensor; batch: number; score: ScoreKind; display: DisplayMode };
 
-/** Window or strides given as [c, h, w], [h, w] (all channels) or [s] (s × s, all channels); [] = auto. */
+/**
+ * Window or strides over [C, ...spatial]: given in full, for the spatial axes only (all channels),
+ * or as one size s for every spatial axis (all channels); [] = auto.
+ */
 export function windowShape(given: number[], dims: number[], what: string, auto: number[]): number[] {
-  const [, channels] = dims;
-  const shape = given.length === 0 ? auto : given.length === 1 ? [channels, given[0], given[0]] : given.length === 2 ? [channels, ...given] : given;
-  if (shape.length !== 3) throw new ExplainError(`occlusion ${what} must have 1, 2 or 3 numbers ([c,] h, w), got ${given.length}`);
+  const [, channels, ...spatial] = dims;
+  const shape = given.length === 0 ? auto : given.length === 1 ? [channels, ...spatial.map(() => given[0])] : given.length === spatial.length ? [channels, ...given] : given;
+  if (shape.length !== spatial.length + 1) {
+    const axes = ['l', 'h, w', 't, h, w'][spatial.length - 1];
+    throw new ExplainError(`occlusion ${what} must have 1, ${spatial.length > 1 ? `${spatial.length} or ` : ''}${spatial.length + 1} numbers ([c,] ${axes}), got ${given.length}`);
+  }
   return shape;
 }
 
-/** Start offsets of the windows along each of the three dimensions. */
+/** Start offsets of the windows along each dimension after the batch. */
 export function windowStarts(dims: number[], window: number[], strides: number[]): number[][] {
-  return [1, 2, 3].map((d, i) => {
-    const size = dims[d];
+  return dims.slice(1).map((size, i) => {
     if (window[i] > size) throw new ExplainError(`the occlusion window (${window.join('×')}) is larger than the input (${dims.slice(1).join('×')})`);
     if (size > window[i] && strides[i] > window[i]) {
       throw new ExplainError(`occlusion strides (${strides.join('×')}) must not exceed the window (${window.join('×')}), or some elements are never occluded`);
@@ -55,19 +60,28 @@ export const occlusion: ExplanationMethod<OcclusionOptions> = {
   async explain(ctx, options) {
     const setup = await setUpAttribution(ctx);
     const dims = ctx.input.dims;
-    const [, channels, H, W] = dims;
-    const window = windowShape(options.window, dims, 'window', [channels, Math.max(1, Math.round(H / 7)), Math.max(1, Math.round(W / 7))]);
+    const [, channels, ...spatial] = dims;
+    const window = windowShape(options.window, dims, 'window', [channels, ...spatial.map((s) => Math.max(1, Math.round(s / 7)))]);
     const strides = windowShape(options.strides, dims, 'strides', [channels, ...window.slice(1).map((s) => Math.max(1, Math.floor(s / 2)))]);
     const starts = windowStarts(dims, window, strides);
-    const boxes = starts[0].flatMap((c) => starts[1].flatMap((y) => starts[2].map((x) => [c, y, x])));
+    const boxes = starts.reduce<number[][]>((acc, axis) => acc.flatMap((box) => axis.map((s) => [...box, s])), [[]]);
     const x = ctx.input.data as Float32Array;
     const base = baselineTensor(ctx.input, options.baseline).data as Float32Array;
+    const extent = dims.slice(1);
+    // Every element of the box (cut off at the border), row-major over [C, ...spatial].
     const visit = (box: number[], f: (e: number) => void) => {
-      const [c0, y0, x0] = box;
-      for (let c = c0; c < Math.min(c0 + window[0], channels); c++) {
-        for (let y = y0; y < Math.min(y0 + window[1], H); y++) {
-          for (let xx = x0; xx < Math.min(x0 + window[2], W); xx++) f((c * H + y) * W + xx);
+      const ends = box.map((s, a) => Math.min(s + window[a], extent[a]));
+      const index = [...box];
+      for (;;) {
+        let e = 0;
+        for (let a = 0; a < extent.length; a++) e = e * extent[a] + index[a];
+        f(e);
+        let a = extent.length - 1;
+        while (a >= 0 && ++index[a] === ends[a]) {
+          index[a] = box[a];
+          a--;
         }
+        if (a < 0) return;
       }
     };
     // Variant 0 is the unmodified input (its score is y(x)); variant i + 1 occludes box i.

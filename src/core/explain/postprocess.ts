@@ -1,11 +1,15 @@
-// Turning raw results into displayable maps [H, W] in [0, 1], the same way for every method:
+// Turning raw results into displayable maps in [0, 1] with the input's spatial shape ([H, W]; [L]
+// for 1-D inputs, [T, H, W] for 3-D ones), the same way for every method:
 // - CAMs: ReLU, per-image min-max, bilinear upsampling (cv2 INTER_LINEAR) to the input size and
-//   min-max again, exactly pytorch-grad-cam's scale_cam_image + aggregate_multi_layers.
+//   min-max again, exactly pytorch-grad-cam's scale_cam_image + aggregate_multi_layers. 1-D and 3-D
+//   CAMs are upsampled by torch F.interpolate's 'linear' / 'trilinear' (align_corners=False, the
+//   2-D convention along every axis); pytorch-grad-cam's 3-D path (scipy.ndimage.zoom, order 1)
+//   maps corner to corner instead, so its 3-D maps differ slightly in the upsampling.
 // - Input attributions: summed over channels (of |a| or of a), scaled as Captum's
 //   visualize_image_attr does (divided by the value below which (100 − outlier)% of the total mass
 //   lies, clipped), signed ones mapped to [0, 1] with 0.5 for zero.
-import { resizeBilinear } from '../image/resize';
-import { Tensor, float32 } from '../tensor';
+import { resizeBilinear, resizeLinear } from '../image/resize';
+import { Tensor, float32, sizeOf } from '../tensor';
 
 export type DisplayMode = 'absolute' | 'positive' | 'signed';
 export const DISPLAY_MODES: DisplayMode[] = ['absolute', 'positive', 'signed'];
@@ -32,19 +36,16 @@ export function minMax(values: Float32Array): Float32Array {
   return out;
 }
 
-function spatialDims(t: Tensor): [number, number] {
-  const d = t.dims;
-  return [d[d.length - 2], d[d.length - 1]];
-}
-
-/** A raw CAM [1, h, w] as the final map [H, W]. */
-export function camToMap(raw: Tensor, outH: number, outW: number): Map2D {
-  const [h, w] = spatialDims(raw);
+/** A raw CAM [1, ...spatial] as the final map with the input's spatial shape `out`. */
+export function camToMap(raw: Tensor, out: number[]): Map2D {
+  const spatial = raw.dims.slice(1);
   const scaled = minMax(relu(raw.data as Float32Array));
-  const map = minMax(resizeBilinear(scaled, h, w, outH, outW));
+  const up = spatial.length === 2 ? resizeBilinear(scaled, spatial[0], spatial[1], out[0], out[1]) : resizeLinear(scaled, spatial, out);
+  const how = spatial.length === 2 ? 'bilinear upsampling' : spatial.length === 1 ? 'linear upsampling' : 'trilinear upsampling';
+  const convention = spatial.length === 2 ? 'cv2 INTER_LINEAR, half-pixel centres' : `torch F.interpolate '${spatial.length === 1 ? 'linear' : 'trilinear'}', align_corners=False`;
   return {
-    map: float32([outH, outW], map),
-    note: `map: ReLU, min-max to [0, 1], bilinear upsampling ${h}×${w} → ${outH}×${outW} (cv2 INTER_LINEAR, half-pixel centres), min-max again (as pytorch-grad-cam)`,
+    map: float32(out, minMax(up)),
+    note: `map: ReLU, min-max to [0, 1], ${how} ${spatial.join('×')} → ${out.join('×')} (${convention}), min-max again (as pytorch-grad-cam)`,
   };
 }
 
@@ -105,10 +106,10 @@ function thresholdOfSorted(sorted: Float64Array, start: number, percentile: numb
   return sorted[sorted.length - 1] ?? 0;
 }
 
-/** Sums an [1, C, H, W] (or [1, H, W]) attribution over channels, of |a| when `absolute`. */
-export function channelSum(attr: Tensor, absolute: boolean): { values: Float32Array; h: number; w: number } {
-  const [h, w] = spatialDims(attr);
-  const plane = h * w;
+/** Sums an input-shaped attribution [1, C, ...spatial] over channels, of |a| when `absolute`. */
+export function channelSum(attr: Tensor, absolute: boolean): { values: Float32Array; spatial: number[] } {
+  const spatial = attr.dims.slice(2);
+  const plane = sizeOf(spatial);
   const channels = attr.data.length / plane;
   const data = attr.data as Float32Array;
   const values = new Float32Array(plane);
@@ -118,12 +119,12 @@ export function channelSum(attr: Tensor, absolute: boolean): { values: Float32Ar
       values[i] += absolute ? Math.abs(v) : v;
     }
   }
-  return { values, h, w };
+  return { values, spatial };
 }
 
 /** An input-shaped attribution as a map: see the file comment for the scaling. */
 export function attributionToMap(attr: Tensor, mode: DisplayMode, outlierPercent = 2): Map2D {
-  const { values, h, w } = channelSum(attr, mode === 'absolute');
+  const { values, spatial } = channelSum(attr, mode === 'absolute');
   const shown = mode === 'positive' ? relu(values) : values;
   const magnitudes = new Float32Array(shown.length);
   for (let i = 0; i < shown.length; i++) magnitudes[i] = Math.abs(shown[i]);
@@ -136,12 +137,12 @@ export function attributionToMap(attr: Tensor, mode: DisplayMode, outlierPercent
   }
   const what = mode === 'absolute' ? 'sum over channels of |attribution|' : mode === 'positive' ? 'positive part of the sum over channels' : 'signed sum over channels (0.5 = zero)';
   return {
-    map: float32([h, w], map),
+    map: float32(spatial, map),
     note: `map: ${what}, divided by its ${100 - outlierPercent}% cumulative-mass threshold and clipped (Captum visualize_image_attr, outlier ${outlierPercent}%)`,
   };
 }
 
-/** A non-negative-ish spatial score map (RISE) min-max scaled. */
-export function spatialToMap(values: Float32Array, h: number, w: number): Map2D {
-  return { map: float32([h, w], minMax(values)), note: 'map: min-max to [0, 1]' };
+/** A non-negative-ish score map (RISE) of the input's spatial shape, min-max scaled. */
+export function spatialToMap(values: Float32Array, spatial: number[]): Map2D {
+  return { map: float32(spatial, minMax(values)), note: 'map: min-max to [0, 1]' };
 }

@@ -3,11 +3,11 @@
 // weights the channels.
 //   H_k = norm(up(A_k)),  s_k = y(X ∘ H_k),  w = softmax(s),  L = Σ_k w_k A_k
 // Reference implementation: pytorch-grad-cam ScoreCAM.get_cam_weights — up = bilinear with
-// align_corners=True (torch UpsamplingBilinear2d), norm = (x − min) / (max − min + 1e-8), s = the
+// align_corners=True (torch UpsamplingBilinear2d; linear / trilinear for 1-D / 3-D layers), norm = (x − min) / (max − min + 1e-8), s = the
 // target's raw output (the logit, not a probability), softmax over channels. One forward pass per
 // distinct channel (identical channels, e.g. dead ones, share their score), in batches.
-import { resizeBilinearAlignCorners } from '../image/resize';
-import { Tensor } from '../tensor';
+import { resizeBilinearAlignCorners, resizeLinear } from '../image/resize';
+import { Tensor, sizeOf } from '../tensor';
 import { camExplanation, camShape, runAtLayer, weightedChannelSum } from './cam-common';
 import { scoreVariants } from './forward';
 import { ExplainContext, ExplanationMethod, ResolvedTarget } from './types';
@@ -16,11 +16,11 @@ export interface ScoreCamOptions {
   batch: number;
 }
 
-/** The channel mask H_k at input resolution. */
-export function scoreCamMask(activations: Tensor, k: number, outH: number, outW: number): Float32Array {
-  const { h, w, plane } = camShape(activations);
+/** The channel mask H_k at the input's spatial size `out` (1-D and 3-D: linear / trilinear, align_corners=True). */
+export function scoreCamMask(activations: Tensor, k: number, out: number[]): Float32Array {
+  const { spatial, plane } = camShape(activations);
   const channel = (activations.data as Float32Array).subarray(k * plane, (k + 1) * plane);
-  const up = resizeBilinearAlignCorners(channel, h, w, outH, outW);
+  const up = spatial.length === 2 ? resizeBilinearAlignCorners(channel, spatial[0], spatial[1], out[0], out[1]) : resizeLinear(channel, spatial, out, true);
   let min = Infinity;
   let max = -Infinity;
   for (const v of up) {
@@ -42,16 +42,16 @@ export function softmax(values: ArrayLike<number>): Float64Array {
 
 /** softmax over channels of the target's score on each channel's masked input; `passes`: forward passes run. */
 export async function scoreCamWeights(ctx: ExplainContext, target: ResolvedTarget, activations: Tensor, batch: number): Promise<{ weights: Float64Array; passes: number }> {
-  const [, channels, H, W] = ctx.input.dims;
+  const [, channels, ...spatial] = ctx.input.dims;
   const input = ctx.input.data as Float32Array;
-  const plane = H * W;
+  const plane = sizeOf(spatial);
   const { distinct, sourceOf } = distinctChannels(activations);
   const distinctScores = await scoreVariants(
     ctx,
     target,
     distinct.length,
     (j, dst) => {
-      const mask = scoreCamMask(activations, distinct[j], H, W);
+      const mask = scoreCamMask(activations, distinct[j], spatial);
       for (let ch = 0; ch < channels; ch++) {
         for (let i = 0; i < plane; i++) dst[ch * plane + i] = input[ch * plane + i] * mask[i];
       }
@@ -93,11 +93,10 @@ export const scoreCam: ExplanationMethod<ScoreCamOptions> = {
   reference: 'Wang et al. 2020 (arXiv:1910.01279); pytorch-grad-cam ScoreCAM',
   options: [{ name: 'batch', type: 'int', default: 8, min: 1, description: 'masked inputs per forward pass' }],
   async explain(ctx, options) {
-    const { setup, outputs } = await runAtLayer(ctx);
-    const activations = outputs[setup.layer.tensor];
+    const { setup, activations } = await runAtLayer(ctx);
     const { weights, passes } = await scoreCamWeights(ctx, setup.target, activations, options.batch);
     return camExplanation('scorecam', ctx, setup, weightedChannelSum(activations, weights), [
-      `${passes} forward passes, one per distinct channel (${weights.length} channels): channels upsampled bilinearly (align_corners=True), min-max scaled, multiplied with the input; weights = softmax of the target logits`,
+      `${passes} forward passes, one per distinct channel (${weights.length} channels): channels upsampled linearly along each axis (align_corners=True), min-max scaled, multiplied with the input; weights = softmax of the target logits`,
     ]);
   },
 };

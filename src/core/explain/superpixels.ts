@@ -39,7 +39,10 @@ interface Centre {
 }
 
 export function slic(input: Tensor, segments: number, compactness: number, iterations = 10): Segmentation {
-  if (input.dims.length !== 4) throw new ExplainError(`superpixels need an NCHW image, got [${input.dims.join(', ')}]`);
+  if (input.dims.length !== 4) {
+    const what = input.dims.length === 3 ? 'a signal [1, C, L]' : input.dims.length === 5 ? 'a video [1, C, T, H, W]' : `a [${input.dims.join(', ')}] tensor`;
+    throw new ExplainError(`LIME and Kernel SHAP perturb SLIC superpixels, which are regions of a 2-D image; the input is ${what}: use occlusion or RISE instead`);
+  }
   const [, , h, w] = input.dims;
   const plane = h * w;
   const features = standardisedChannels(input);

@@ -38,9 +38,10 @@ function checkedDifference(target: { a: number; b: number }, count: number, outp
   return { kind: 'difference', a: target.a, b: target.b, output };
 }
 
+/** One example, channels first: a signal [1, C, L], an image [1, C, H, W] or a video [1, C, T, H, W]. */
 export function checkInput(input: Tensor): void {
-  if (input.dtype !== 'float32' || input.dims.length !== 4 || input.dims[0] !== 1) {
-    throw new ExplainError(`explanations take one image as a float32 [1, C, H, W] tensor; got ${input.dtype} [${input.dims.join(', ')}]`);
+  if (input.dtype !== 'float32' || input.dims.length < 3 || input.dims.length > 5 || input.dims[0] !== 1) {
+    throw new ExplainError(`explanations take one input as a float32 tensor [1, C, L] (signal), [1, C, H, W] (image) or [1, C, T, H, W] (video); got ${input.dtype} [${input.dims.join(', ')}]`);
   }
 }
 

@@ -14,7 +14,7 @@ export type ResolvedTarget =
 
 export interface ExplainContext {
   model: ConvModel;
-  /** One image, NCHW float32 with N = 1, preprocessed as the model expects. */
+  /** One example, channels first, float32 with N = 1: [1, C, L], [1, C, H, W] or [1, C, T, H, W], preprocessed as the model expects. */
   input: Tensor;
   target: Target;
   /** Tensor or node name of the layer CAM methods use; 'auto' or absent: chosen (see notes). */
@@ -28,11 +28,12 @@ export interface Explanation {
   /** CLI name of the method. */
   method: string;
   /**
-   * CAM methods: [1, h, w] at the layer's resolution before ReLU and scaling (pytorch-grad-cam's
-   * get_cam_image). Input attributions: input-shaped, as Captum returns them. RISE: [1, H, W].
+   * CAM methods: [1, ...spatial] at the layer's resolution in its canonical view (./layout.ts),
+   * before ReLU and scaling (pytorch-grad-cam's get_cam_image). Input attributions: input-shaped,
+   * as Captum returns them. RISE: [1, ...the input's spatial dims].
    */
   raw: Tensor;
-  /** Final map [H, W] in [0, 1] at the input's resolution. */
+  /** Final map in [0, 1] with the input's spatial shape: [H, W], [L] or [T, H, W]. */
   map: Tensor;
   /** The layer tensor a CAM was computed at. */
   layer?: string;

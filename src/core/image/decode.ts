@@ -322,7 +322,7 @@ export function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}): Dec
 export function readInputBytes(file: string, options: DecodeOptions = {}): Uint8Array {
   const name = options.name ?? path.basename(file);
   try {
-    const what = /\.npy$/i.test(file) ? '.npy file' : 'image file';
+    const what = /\.npy$/i.test(file) ? '.npy file' : /\.wav$/i.test(file) ? 'WAV file' : 'image file';
     return readFileChecked(file, { what, maxBytes: options.maxBytes ?? DEFAULT_MAX_BYTES, limitHint: options.limitHint ?? DEFAULT_LIMIT_HINT });
   } catch (err) {
     if (err instanceof FileTooLargeError) checkBytes(name, err.size, options);

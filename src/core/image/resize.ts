@@ -106,3 +106,53 @@ export function resizeNearest(src: ArrayLike<number>, h: number, w: number, outH
   for (let y = 0; y < outH; y++) for (let x = 0; x < outW; x++) out[y * outW + x] = src[sy[y] * w + sx[x]];
   return out;
 }
+
+/**
+ * Linear resampling of a map of any rank (row-major `dims`), one axis at a time — torch
+ * F.interpolate mode 'linear' (1-D) and 'trilinear' (3-D): half-pixel centres clamped at the edges
+ * (align_corners=False), or align_corners=True. In 2-D it is resizeBilinear / resizeBilinearAlignCorners.
+ */
+export function resizeLinear(src: ArrayLike<number>, dims: readonly number[], outDims: readonly number[], alignCorners = false): Float32Array {
+  if (dims.length !== outDims.length || ![...dims, ...outDims].every((n) => Number.isInteger(n) && n > 0)) {
+    throw new RangeError(`resize: sizes must be positive integers of one rank (got ${dims.join('×')} → ${outDims.join('×')})`);
+  }
+  if (src.length !== dims.reduce((a, b) => a * b, 1)) throw new RangeError(`resize: ${src.length} values do not form a ${dims.join('×')} map`);
+  let values = Float32Array.from(src);
+  const shape = [...dims];
+  for (let axis = dims.length - 1; axis >= 0; axis--) {
+    const taps = alignCorners ? alignCornerTaps(dims[axis], outDims[axis]) : halfPixelTaps(dims[axis], outDims[axis]);
+    const outer = shape.slice(0, axis).reduce((a, b) => a * b, 1);
+    const inner = shape.slice(axis + 1).reduce((a, b) => a * b, 1);
+    const out = new Float32Array(outer * outDims[axis] * inner);
+    for (let o = 0; o < outer; o++) {
+      for (let d = 0; d < outDims[axis]; d++) {
+        const lo = (o * dims[axis] + taps.lo[d]) * inner;
+        const hi = (o * dims[axis] + taps.hi[d]) * inner;
+        const f = taps.frac[d];
+        const at = (o * outDims[axis] + d) * inner;
+        for (let i = 0; i < inner; i++) out[at + i] = values[lo + i] * (1 - f) + values[hi + i] * f;
+      }
+    }
+    values = out;
+    shape[axis] = outDims[axis];
+  }
+  return values;
+}
+
+/** resizeNearest for a map of any rank: torch F.interpolate(mode='nearest'), src = floor(dst·in/out) on every axis. */
+export function resizeNearestNd(src: ArrayLike<number>, dims: readonly number[], outDims: readonly number[]): Float32Array {
+  if (dims.length !== outDims.length || ![...dims, ...outDims].every((n) => Number.isInteger(n) && n > 0)) {
+    throw new RangeError(`resize: sizes must be positive integers of one rank (got ${dims.join('×')} → ${outDims.join('×')})`);
+  }
+  const sources = outDims.map((out, a) => Int32Array.from({ length: out }, (_, d) => Math.min(Math.floor((d * dims[a]) / out), dims[a] - 1)));
+  const size = outDims.reduce((a, b) => a * b, 1);
+  const out = new Float32Array(size);
+  const index = new Array<number>(outDims.length).fill(0);
+  for (let o = 0; o < size; o++) {
+    let s = 0;
+    for (let a = 0; a < dims.length; a++) s = s * dims[a] + sources[a][index[a]];
+    out[o] = src[s];
+    for (let a = outDims.length - 1; a >= 0 && ++index[a] === outDims[a]; a--) index[a] = 0;
+  }
+  return out;
+}

@@ -43,7 +43,7 @@ describeReference('CAM weightings on reference activations and gradients', (mani
           const raw = alignSign(name, weighting(activations(), grads()), ref);
           assert.deepStrictEqual(raw.dims, ref.dims);
           assertClose(raw.data as Float32Array, ref.data, 1e-3, `camraw_${name}`);
-          const { map } = camToMap(raw, 224, 224);
+          const { map } = camToMap(raw, [224, 224]);
           assertAbsClose(map.data as Float32Array, loadTensor(c, `cam_${name}`).data, 0.02, `cam_${name}`);
         });
       }

@@ -57,7 +57,7 @@ describe('explain: gradient methods on a linear model', () => {
     assert.deepStrictEqual(e.target, { kind: 'class', index: top, output: 'logits' });
     await assert.rejects(explain('saliency', { ...ctx, target: { kind: 'class', index: 3 } }), /class 3 is out of range: output 'logits' has 3 scores per image \(0 to 2\)/);
     await assert.rejects(explain('saliency', { ...ctx, target: { kind: 'class', index: 0, output: 'probs' } }), /no output named 'probs'; its outputs are 'logits'/);
-    await assert.rejects(explain('saliency', { ...ctx, input: randomTensor([2, 3, 8, 8], 1) }), /one image as a float32 \[1, C, H, W\] tensor/);
+    await assert.rejects(explain('saliency', { ...ctx, input: randomTensor([2, 3, 8, 8], 1) }), /one input as a float32 tensor \[1, C, L\] \(signal\), \[1, C, H, W\] \(image\) or \[1, C, T, H, W\] \(video\); got float32 \[2, 3, 8, 8\]/);
   });
 });
 
@@ -127,9 +127,9 @@ describe('explain: CAM methods on a small CNN', () => {
     assertNear(diff.raw.data as Float32Array, (a.raw.data as Float32Array).map((v, i) => v - (b.raw.data as Float32Array)[i]), 1e-5, 'difference');
   });
 
-  it('names an unknown layer with near names, and refuses one that is not 4-D', async () => {
+  it('names an unknown layer with near names, and refuses one without spatial axes', async () => {
     await assert.rejects(explain('gradcam', { model, input, target: { kind: 'class', index: 0 }, layer: 'featurs' }), /no tensor named 'featurs'.*did you mean 'features'/);
-    await assert.rejects(explain('gradcam', { model, input, target: { kind: 'class', index: 0 }, layer: 'flat' }), /layer 'flat' has shape \[1, 8\]; CAM methods need a 4-D/);
+    await assert.rejects(explain('gradcam', { model, input, target: { kind: 'class', index: 0 }, layer: 'flat' }), /layer 'flat' \[1, 8\] cannot be laid over the input \[1, 3, 16, 16\]/);
   });
 
   it('scorecam gives the same weights batched and one at a time', async () => {

@@ -154,7 +154,7 @@ describe('explain: SLIC superpixels', () => {
 
 describe('explain: maps', () => {
   it('camToMap: ReLU, min-max, upsampling, min-max again — values in [0, 1] with the peak at 1', () => {
-    const { map } = camToMap(float32([1, 2, 2], [-1, 0.5, 1, 2]), 8, 8);
+    const { map } = camToMap(float32([1, 2, 2], [-1, 0.5, 1, 2]), [8, 8]);
     const v = map.data as Float32Array;
     assert.ok(Math.abs(Math.max(...v) - 1) < 1e-6 && Math.abs(Math.min(...v)) < 1e-6);
     assert.strictEqual(v[0], 0);
