@@ -1,7 +1,10 @@
 // Fuzzed models through the real compute worker: every mutant of a real .onnx file (truncated,
 // bit-flipped, wrong wire types, huge declared sizes, cyclic or dangling edges, missing
-// initialisers, unknown ops and domains, external data outside the model's folder) must end in a
-// clear one-sentence error or a valid result, within a time bound, never a crash of this process.
+// initialisers, unknown ops and domains, external data outside the model's folder or through a
+// symlink, file paths in metadata and sidecars, declared input dims, control flow, control
+// characters in names) and of its input image (repeated and oversized PNG header chunks, huge
+// .npy shapes) must end in a clear one-sentence error or a valid result, within a time bound,
+// never a crash of this process, and never with the content of a file outside the model's folder.
 // A crashed worker is "contained" when the call reports WorkerCrashedError and the next call works.
 // Seeded (mulberry32) so a failure replays; CONVLENS_FUZZ=<n> runs n mutants instead of the CI set,
 // CONVLENS_FUZZ_VERBOSE=1 prints each mutant's outcome and message.
@@ -9,10 +12,12 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import * as zlib from 'zlib';
 import { formatNpy } from '../../src/core/npy';
-import { ModelProto, decodeModel, encodeModel } from '../../src/core/onnx/proto';
+import { AttributeType, DataType, GraphProto, ModelProto, NodeProto, decodeModel, encodeModel } from '../../src/core/onnx/proto';
 import { seededRandom } from '../../src/core/random';
 import { ComputeClient, WorkerCrashedError } from '../../src/core/runtime/client';
+import { pngChunk } from './image-fixtures';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const WORKER = path.join(ROOT, 'out/src/core/runtime/worker.js');
@@ -79,7 +84,17 @@ function concat(...parts: ArrayLike<number>[]): Uint8Array {
   return out;
 }
 
-type Mutation = (base: Base, rand: () => number) => Uint8Array;
+/**
+ * A mutant: the model's bytes, and what lies beside it (files by name, symlinks by name → target)
+ * or replaces its input (a file name and its bytes).
+ */
+interface Mutant {
+  model: Uint8Array;
+  files?: Record<string, Uint8Array | string>;
+  symlinks?: Record<string, string>;
+  input?: { name: string; bytes: Uint8Array };
+}
+type Mutation = (base: Base, rand: () => number) => Uint8Array | Mutant;
 const pick = <T>(items: T[], rand: () => number): T => items[Math.floor(rand() * items.length)];
 
 function edited(base: Base, edit: (m: ModelProto, rand: () => number) => void): Mutation {
@@ -162,9 +177,150 @@ const MUTATIONS: Record<string, Mutation> = {
   danglingGraphOutput: (b, rand) => edited(b, (m) => {
     m.graph!.output![0].name = 'not_produced_anywhere';
   })(b, rand),
+  // Preprocessing (sidecar, metadata, labels) is read for images, not for .npy tensors: these feed a PNG.
+  labelsPathInMetadata: (b, rand) => ({
+    model: withMetadata(b, { labels: pick(OUTSIDE_PATHS, rand) }),
+    input: PNG_INPUT,
+  }),
+  labelsPathInSidecar: (b, rand) => ({
+    model: b.bytes,
+    files: { [`${b.name}.convlens.json`]: JSON.stringify({ labels: pick(OUTSIDE_PATHS, rand) }) },
+    input: PNG_INPUT,
+  }),
+  sidecarLinkedOutside: (b, rand) => ({ model: b.bytes, symlinks: { [`${b.name}.convlens.json`]: pick(['/etc/passwd', '/dev/zero', '/proc/self/environ'], rand) }, input: PNG_INPUT }),
+  labelsFileLinkedOutside: (b, rand) => ({
+    model: b.bytes,
+    files: { [`${b.name}.convlens.json`]: JSON.stringify({ labels: 'names.txt' }) },
+    symlinks: { 'names.txt': pick(['/etc/passwd', '/dev/zero', '/etc/hostname'], rand) },
+    input: PNG_INPUT,
+  }),
+  resizeTargetInMetadata: (b, rand) => {
+    const huge = pick([20000, 2 ** 31 - 1, 1e15], rand);
+    return { model: withMetadata(b, rand() < 0.5 ? { size: [huge, huge] } : { resize: 'shorter-side-crop', resizeTo: huge }), input: PNG_INPUT };
+  },
+  declaredInputDims: (b, rand) => edited(b, (m) => {
+    const dims = m.graph!.input![0].type!.tensor_type!.shape!.dim!;
+    dims[1 + Math.floor(rand() * (dims.length - 1))] = { dim_value: pick([2 ** 31 - 1, 2 ** 53, -1, -(2 ** 40)], rand) };
+  })(b, rand),
+  controlFlow: (b, rand) => edited(b, (m) => wrapInControlFlow(m, pick(['If', 'If', 'Loop'], rand), rand() < 0.5))(b, rand),
+  externalDataSymlink: (b, rand) => {
+    const model = decodeModel(b.bytes);
+    const init = pick(model.graph!.initializer!.filter((t) => (t.dims ?? []).length > 0 && t.raw_data), rand);
+    const length = init.raw_data!.length;
+    delete init.raw_data;
+    init.data_location = 1;
+    init.external_data = [{ key: 'location', value: 'weights.bin' }, { key: 'length', value: String(length) }];
+    return { model: encodeModel(model), symlinks: { 'weights.bin': pick(['/etc/passwd', '/dev/zero', '/dev/urandom'], rand) } };
+  },
+  controlCharsInNames: (b, rand) => edited(b, (m) => {
+    const nasty = () => pick(['\x1b]52;c;cHduZWQ=\x07', '\x1b]0;owned\x07', '\x1b[2J', '\r\nfake line', '\u202e', '\x00', '__proto__', 'constructor'], rand);
+    m.producer_name = `exporter${nasty()}`;
+    for (const node of m.graph!.node) if (rand() < 0.3) node.name = `${node.name ?? ''}${nasty()}`;
+    const classes = m.graph!.output![0].type?.tensor_type?.shape?.dim?.[1]?.dim_value ?? 1;
+    m.metadata_props = [{ key: 'convlens.preprocess', value: JSON.stringify({ labels: Array.from({ length: classes }, (_, i) => `class ${i}${nasty()}`) }) }];
+  })(b, rand),
+  repeatedPngHeader: (b, rand) => ({ model: b.bytes, input: { name: 'image.png', bytes: hostilePng(rand) } }),
+  hugeNpyShape: (b, rand) => {
+    const dtype = pick(['|u1', '<f4', '<f8', '<i8'], rand);
+    const shape = pick(['(1, 3, 100000, 100000)', '(1, 3, 2147483647, 2147483647)', '(9007199254740993,)', '(-1, 3, 64, 64)', '(1, 3, 64, 64, 64, 64, 64)'], rand);
+    const header = `{'descr': '${dtype}', 'fortran_order': False, 'shape': ${shape}, }`.padEnd(117, ' ') + '\n';
+    const bytes = concat([0x93], Buffer.from('NUMPY'), [1, 0], [header.length & 0xff, header.length >> 8], Buffer.from(header), new Uint8Array(64));
+    return { model: b.bytes, input: { name: 'input.npy', bytes } };
+  },
 };
 
+/** An image input, so that preprocessing (sidecar, metadata, labels) is resolved and read. */
+const PNG_INPUT = { name: 'image.png', bytes: new Uint8Array(fs.readFileSync(path.join(ROOT, 'sample/images/star.png'))) };
+
+/** The model with `convlens.preprocess` metadata set to `spec`. */
+function withMetadata(b: Base, spec: object): Uint8Array {
+  const m = decodeModel(b.bytes);
+  m.metadata_props = [...(m.metadata_props ?? []).filter((p) => p.key !== 'convlens.preprocess'), { key: 'convlens.preprocess', value: JSON.stringify(spec) }];
+  return encodeModel(m);
+}
+
+/** Files outside any model's folder that a hostile path may name: none may be read. */
+const OUTSIDE_PATHS = ['/etc/passwd', '../../../../../../etc/passwd', '/etc/hostname', '/dev/zero', '/proc/self/environ', '..'];
+
+/**
+ * The model's whole graph moved into the branches of an If (on a constant or a data-dependent
+ * condition) or the body of a one-trip Loop, so every tensor after it is produced by control flow.
+ */
+function wrapInControlFlow(m: ModelProto, op: 'If' | 'Loop', dataDependent: boolean): void {
+  const graph = m.graph!;
+  const output = graph.output![0];
+  const inner = `${output.name}__inner`;
+  const rename = (t: string) => (t === output.name ? inner : t);
+  const branch = (name: string, extra: NodeProto[] = [], extraOutputs: GraphProto['output'] = []): GraphProto => ({
+    name,
+    node: [...extra, ...graph.node.map((n) => ({ ...n, input: n.input.map(rename), output: n.output.map(rename) }))],
+    input: [],
+    output: [...extraOutputs!, { ...output, name: inner }],
+  });
+  const input = graph.input![0].name;
+  const boolTensor = (value: boolean) => ({ dims: [], data_type: DataType.BOOL, int32_data: [value ? 1 : 0] });
+  const nodes: NodeProto[] = [];
+  if (op === 'If') {
+    if (dataDependent) {
+      nodes.push({ op_type: 'ReduceSum', input: [input], output: ['__sum'], attribute: [{ name: 'keepdims', type: AttributeType.INT, i: 0 }] });
+      nodes.push({ op_type: 'Constant', input: [], output: ['__zero'], attribute: [{ name: 'value', type: AttributeType.TENSOR, t: { dims: [], data_type: DataType.FLOAT, float_data: [0] } }] });
+      nodes.push({ op_type: 'Greater', input: ['__sum', '__zero'], output: ['__cond'] });
+    } else {
+      nodes.push({ op_type: 'Constant', input: [], output: ['__cond'], attribute: [{ name: 'value', type: AttributeType.TENSOR, t: boolTensor(true) }] });
+    }
+    nodes.push({ op_type: 'If', input: ['__cond'], output: [output.name], attribute: [
+      { name: 'then_branch', type: AttributeType.GRAPH, g: branch('then') },
+      { name: 'else_branch', type: AttributeType.GRAPH, g: branch('else') },
+    ] });
+  } else {
+    nodes.push({ op_type: 'Constant', input: [], output: ['__trips'], attribute: [{ name: 'value', type: AttributeType.TENSOR, t: { dims: [], data_type: DataType.INT64, int64_data: [1] } }] });
+    nodes.push({ op_type: 'Constant', input: [], output: ['__go'], attribute: [{ name: 'value', type: AttributeType.TENSOR, t: boolTensor(true) }] });
+    const body = branch('body', [{ op_type: 'Identity', input: ['__cond_in'], output: ['__cond_out'] }], [{ name: '__cond_out', type: { tensor_type: { elem_type: DataType.BOOL, shape: { dim: [] } } } }]);
+    body.input = [
+      { name: '__iter', type: { tensor_type: { elem_type: DataType.INT64, shape: { dim: [] } } } },
+      { name: '__cond_in', type: { tensor_type: { elem_type: DataType.BOOL, shape: { dim: [] } } } },
+    ];
+    // A Loop's body outputs past the condition are scan outputs: one per trip, stacked in front.
+    nodes.push({ op_type: 'Loop', input: ['__trips', '__go'], output: [`${output.name}__stacked`], attribute: [{ name: 'body', type: AttributeType.GRAPH, g: body }] });
+    nodes.push({ op_type: 'Constant', input: [], output: ['__axis'], attribute: [{ name: 'value', type: AttributeType.TENSOR, t: { dims: [1], data_type: DataType.INT64, int64_data: [0] } }] });
+    nodes.push({ op_type: 'Squeeze', input: [`${output.name}__stacked`, '__axis'], output: [output.name] });
+  }
+  graph.node = nodes;
+}
+
+/** A PNG whose header chunks lie: a second IHDR, an enormous IHDR, or an interlaced inflation bomb. */
+function hostilePng(rand: () => number): Uint8Array {
+  const ihdr = (w: number, h: number, interlace: number) => {
+    const d = Buffer.alloc(13);
+    d.writeUInt32BE(w, 0);
+    d.writeUInt32BE(h, 4);
+    d[8] = 8; // bit depth
+    d[9] = 2; // RGB
+    d[12] = interlace;
+    return pngChunk('IHDR', d);
+  };
+  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  const kind = pick(['second IHDR', 'huge IHDR', 'interlaced bomb'], rand);
+  const zeros = (bytes: number) => zlib.deflateSync(Buffer.alloc(bytes), { level: 9 });
+  const end = pngChunk('IEND', new Uint8Array(0));
+  if (kind === 'second IHDR') return concat(signature, ihdr(1, 1, 0), ihdr(16000, 16000, 0), pngChunk('IDAT', zeros(4)), end);
+  if (kind === 'huge IHDR') return concat(signature, ihdr(2 ** 31 - 1, 2 ** 31 - 1, 0), pngChunk('IDAT', zeros(4)), end);
+  return concat(signature, ihdr(16000, 16000, 1), pngChunk('IDAT', zeros(64 << 20)), end);
+}
+
 interface Tally { tried: number; errors: number; successes: number; contained: number; unclear: string[]; slow: string[] }
+
+/** Whether text carries content of /etc/passwd, /proc/self/environ or /etc/hostname. */
+function leaks(text: string): boolean {
+  return /root:[^:\n]*:0:0/.test(text) || /\bPATH=\//.test(text) || (HOSTNAME.length > 3 && text.includes(HOSTNAME));
+}
+const HOSTNAME = (() => {
+  try {
+    return fs.readFileSync('/etc/hostname', 'utf8').trim();
+  } catch {
+    return '';
+  }
+})();
 
 /** An error a person can read: not empty, not a stack trace, not an object dump. */
 function clearMessage(err: Error): boolean {
@@ -218,6 +374,7 @@ describe('reliability: fuzzed models through the compute worker', function () {
       const image = await client.call('loadImage', { modelPath, imagePath: input });
       const top = await client.call('predict', { modelPath, imageId: image.id, topK: 1 });
       assert.ok(Array.isArray(top));
+      for (const p of top) assert.ok(!leaks(p.label), `a label shows the content of a file outside the model's folder: ${JSON.stringify(p.label)}`);
       const e = await client.call('explain', { modelPath, imageId: image.id, method: 'gradcam', layer: 'auto', target: { kind: 'top' } });
       assert.ok(e.map.values.length === e.map.width * e.map.height);
       return 'success';
@@ -225,6 +382,7 @@ describe('reliability: fuzzed models through the compute worker', function () {
       if (err instanceof assert.AssertionError) throw err;
       if (err instanceof WorkerCrashedError) return 'crash';
       messages?.push((err as Error).message);
+      if (leaks((err as Error).message)) throw new assert.AssertionError({ message: `an error shows the content of a file outside the model's folder: ${JSON.stringify((err as Error).message)}` });
       if (!clearMessage(err as Error)) throw Object.assign(new Error(`unclear error: ${JSON.stringify((err as Error).message)}`), { unclear: true });
       return 'error';
     } finally {
@@ -252,20 +410,26 @@ describe('reliability: fuzzed models through the compute worker', function () {
       const mutation = names[i % names.length];
       const base = bases[Math.floor(rand() * bases.length)];
       const label = `#${i} ${mutation} of ${base.name}`;
-      let bytes: Uint8Array;
+      let mutant: Mutant;
       try {
-        bytes = MUTATIONS[mutation](base, rand);
+        const made = MUTATIONS[mutation](base, rand);
+        mutant = made instanceof Uint8Array ? { model: made } : made;
       } catch (err) {
         throw new Error(`${label}: building the mutant failed: ${(err as Error).message}`);
       }
-      const modelPath = path.join(dir, 'models', `m${i}`, `${base.name}.onnx`);
-      fs.mkdirSync(path.dirname(modelPath), { recursive: true });
-      fs.writeFileSync(modelPath, bytes);
+      const folder = path.join(dir, 'models', `m${i}`);
+      const modelPath = path.join(folder, `${base.name}.onnx`);
+      fs.mkdirSync(folder, { recursive: true });
+      fs.writeFileSync(modelPath, mutant.model);
+      for (const [name, content] of Object.entries(mutant.files ?? {})) fs.writeFileSync(path.join(folder, name), content);
+      for (const [name, target] of Object.entries(mutant.symlinks ?? {})) fs.symlinkSync(target, path.join(folder, name));
+      const input = mutant.input ? path.join(folder, mutant.input.name) : base.input;
+      if (mutant.input) fs.writeFileSync(input, mutant.input.bytes);
       tally.tried++;
       let outcome: 'error' | 'success' | 'crash';
       try {
         const messages: string[] = [];
-        outcome = await withinLimit(exercise(modelPath, base.input, messages), label);
+        outcome = await withinLimit(exercise(modelPath, input, messages), label);
         if (process.env.CONVLENS_FUZZ_VERBOSE) console.log(`        ${label}: ${outcome} ${messages.join('; ')}`);
       } catch (err) {
         if ((err as { unclear?: boolean }).unclear) tally.unclear.push(`${label}: ${(err as Error).message}`);
@@ -284,7 +448,7 @@ describe('reliability: fuzzed models through the compute worker', function () {
       else tally.successes++;
       byMutation[mutation] ??= { error: 0, success: 0, crash: 0 };
       byMutation[mutation][outcome]++;
-      fs.rmSync(path.dirname(modelPath), { recursive: true, force: true });
+      fs.rmSync(folder, { recursive: true, force: true });
     }
     console.log(`      fuzz: ${tally.tried} mutants tried, ${tally.errors} errors reported, ${tally.successes} successes, ${tally.contained} worker crashes contained, 0 uncontained crashes, ${tally.slow.length} over the time bound, ${tally.unclear.length} unclear messages`);
     for (const [m, c] of Object.entries(byMutation)) console.log(`        ${m}: ${c.error} errors, ${c.success} successes, ${c.crash} contained crashes`);
