@@ -166,7 +166,7 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
       } catch (err) {
         if (this.modelPath === modelPath) {
           this.modelPath = undefined;
-          this.post({ type: 'error', message: `Could not open ${path.basename(modelPath)}: ${(err as Error).message}` });
+          this.post({ type: 'error', message: modelProblem(path.basename(modelPath), err) });
         }
         return false;
       }
@@ -434,6 +434,12 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
     if (this.modelPath) void this.deps.models.release(this.modelPath);
     this.modelPath = undefined;
   }
+}
+
+/** Why a model did not open, naming the file once (the worker's reason may start with its name). */
+function modelProblem(name: string, err: unknown): string {
+  const reason = (err as Error).message;
+  return `Could not open ${name}: ${reason.startsWith(`${name}: `) ? reason.slice(name.length + 2) : reason}`;
 }
 
 function imageProblem(name: string, err: unknown): string {

@@ -19,6 +19,7 @@ describe('errors shown in the views', () => {
     await vscode.commands.executeCommand('convlens.explainModel', workspaceFile(WORKSPACE_FILES.corruptModel));
     const { message } = await nextMessage(api, panelId('panel', WORKSPACE_FILES.corruptModel), 'error', since);
     assert.match(message, /^Could not open corrupt\.onnx: /);
+    assert.strictEqual(message.split('corrupt.onnx').length, 2, `names the file once: ${message}`);
     assert.ok(!/\n|at .*\(.*:\d+:\d+\)/.test(message), `one sentence, no stack trace: ${message}`);
     assert.ok(!api.posted().slice(since).some((p) => p.view === panelId('panel', WORKSPACE_FILES.corruptModel) && p.message.type === 'model'));
     if (bridge) {
