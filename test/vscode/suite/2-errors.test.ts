@@ -44,7 +44,7 @@ describe('errors shown in the views', () => {
     const since = api.posted().length;
     await vscode.commands.executeCommand('convlens.explainImage', workspaceFile(WORKSPACE_FILES.hugeImage));
     const { message } = await nextMessage(api, panelId('panel', WORKSPACE_FILES.model), 'error', since);
-    assert.match(message, /huge\.png is 30000×30000 \(900 MP\), more than the 40 MP ConvLens reads \(setting convlens\.maxImagePixels\)\./);
+    assert.match(message, /huge\.png is 30000×30000 \(900 MP\), more than the 50 MP ConvLens reads \(setting convlens\.maxImagePixels\)\./);
   });
 
   it('drops messages from a webview that do not follow the protocol', async () => {
