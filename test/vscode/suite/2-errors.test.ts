@@ -52,6 +52,15 @@ describe('errors shown in the views', () => {
     const opened = api.posted().length;
     await vscode.commands.executeCommand('convlens.explainModel', workspaceFile(WORKSPACE_FILES.model));
     await waitFor('the panel to settle (prediction or error)', () => api.posted().slice(opened).some((p) => p.view === view && (p.message.type === 'prediction' || p.message.type === 'error')) || undefined);
+    // The webview answers the image list by selecting an image, which re-posts its prediction: wait for quiet.
+    let count = -1;
+    await waitFor('no more messages to the panel', async () => {
+      const now = api.posted().filter((p) => p.view === view).length;
+      if (now === count) return true;
+      count = now;
+      await new Promise((r) => setTimeout(r, 1000));
+      return undefined;
+    });
     const since = api.posted().length;
     await api.sendFromWebview(view, { type: 'request', requestId: '../../etc/passwd', kind: 'explain', params: { imageId: 'x', method: 'gradcam', layer: 'auto', target: { kind: 'top' } } });
     await api.sendFromWebview(view, { type: 'openSource' });

@@ -107,7 +107,7 @@ describe('Restricted Mode (untrusted workspace)', () => {
 
   it('predicts an image chosen with "Explain Image with Current Model" in the explorer', async () => {
     const since = api.posted().length;
-    await chooseInExplorerMenu(WORKSPACE_FILES.images[2], 'Explain Image with Current Model', 'convlens.explainImage');
+    await chooseInExplorerMenu(WORKSPACE_FILES.images[2], 'ConvLens: Explain Image with Current Model', 'convlens.explainImage');
     const { images, selected } = await nextMessage(api, panel(), 'images', since, (m) => m.images.some((i) => i.id === m.selected && i.name === 'star.png'));
     const prediction = await nextMessage(api, panel(), 'prediction', since, (m) => m.imageId === selected).catch((err: Error) => {
       throw new Error(postedError(api, panel(), since) ?? err.message);
