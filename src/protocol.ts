@@ -2,6 +2,7 @@
 // view). Both sides import these types; the host validates every incoming message with
 // parseWebviewMessage before acting on it.
 import type { ExplanationMethod } from './core/explain/types';
+import type { PreprocessSpec } from './core/preprocess';
 
 /** Which output element an explanation explains. */
 export type TargetSpec =
@@ -38,7 +39,8 @@ export interface ModelView {
   opHistogram: Record<string, number>;
   layers: LayerView[];
   provider: { name: 'cuda' | 'cpu'; reason: string };
-  preprocessing: { description: string; source: string };
+  /** `spec`: what images go through, when it could be worked out (the host writes it into "copy as code"). */
+  preprocessing: { description: string; source: string; spec?: PreprocessSpec };
   /** Layers gradients cannot reach, with the reason (an op without a gradient rule). */
   gradientProblem?: string;
   /** Layer 'auto' resolves to for CAM methods. */
@@ -496,6 +498,8 @@ export type WebviewToHost =
   | { type: 'cancel'; requestId: string }
   | { type: 'export'; explanationId: string; format: 'png' | 'npy' }
   | { type: 'openSource'; layer: string }
+  /** Copies an explanation as the `convlens` command that computes it again, or as a pytorch-grad-cam/Captum snippet. */
+  | { type: 'copyReproduction'; explanationId: string; form: 'command' | 'python' }
   /** Opens the host's folder picker for a dataset folder. */
   | { type: 'pickDataset' }
   /** Opens the host's file picker for a marks file (JSON of mark boxes, as boxes.json). */
@@ -526,6 +530,7 @@ const COMMANDS: { [T in Exclude<WebviewToHost['type'], 'request'>]: Record<strin
   cancel: { requestId: isId },
   export: { explanationId: isId, format: oneOf('png', 'npy') },
   openSource: { layer: isString },
+  copyReproduction: { explanationId: isId, form: oneOf('command', 'python') },
   pickDataset: {},
   pickMarks: {},
   datasetOpenImage: { relPath: isRelativePath },

@@ -3,6 +3,8 @@
 // .onnx in the active overview editor) and the image in front of them (an image open in VS
 // Code's image preview, or one chosen with "Explain Image with Current Model"), and shows the
 // prediction with an explanation by the method last chosen in it (the setting's default first).
+// Its header names the model it uses, and its title bar offers a picker of the open models.
+import * as path from 'path';
 import * as vscode from 'vscode';
 import { ExplainerDeps, ExplainerSession } from './explainer';
 import { webviewHtml, webviewOptions } from './html';
@@ -58,6 +60,7 @@ export class FocusTracker implements vscode.Disposable {
 
 export class AttributionViewProvider implements vscode.WebviewViewProvider, vscode.Disposable {
   private session?: ExplainerSession;
+  private view?: vscode.WebviewView;
   private readonly disposables: vscode.Disposable[] = [];
   private shown?: { model?: string; image?: string };
 
@@ -77,16 +80,31 @@ export class AttributionViewProvider implements vscode.WebviewViewProvider, vsco
     });
     this.session = session;
     view.webview.html = webviewHtml(view.webview, this.extensionUri, 'side', 'ConvLens');
+    this.view = view;
+    this.nameModel();
     view.onDidDispose(() => {
       session.dispose();
       if (this.session === session) this.session = undefined;
+      if (this.view === view) this.view = undefined;
     });
+  }
+
+  /** What the view's header says beside its title: the model it explains with. */
+  get description(): string | undefined {
+    return this.view?.description;
+  }
+
+  private nameModel(): void {
+    if (!this.view) return;
+    const model = this.deps.models.active;
+    this.view.description = model ? path.basename(model) : 'no model';
   }
 
   /** Brings the view to the active model and image, explaining the image when either changed. */
   private async follow(): Promise<void> {
     const session = this.session;
     if (!session) return;
+    this.nameModel();
     const model = this.deps.models.active;
     const image = this.focus.activeImage;
     const modelChanged = this.shown?.model !== model;

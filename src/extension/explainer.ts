@@ -11,6 +11,7 @@ import { HostToWebview, ImageView, MethodView, RequestKind, RequestParams, Reque
 import { Analyses, isAnalysisRequest, isDatasetCommand } from './analyses';
 import { imageFileSize, imageSize, tooLarge } from './imageSize';
 import { ModelStore } from './models';
+import { Reproducible, cliCaveat, cliCommand, pythonSnippet } from './reproduce';
 import type { Settings } from './settings';
 import type { SourceLinks } from './source/sourceLinks';
 import { MessageTarget, TestHooks } from './testHooks';
@@ -38,6 +39,8 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
   private modelPath?: string;
   private readonly images = new Map<string, LoadedImage>();
   private readonly predictions = new Map<string, HostToWebview & { type: 'prediction' }>();
+  /** How each explanation of an image file was asked for, to copy it as code. */
+  private readonly requested = new Map<string, Omit<Reproducible, 'preprocessing' | 'preprocessingSource'>>();
   private selected?: string;
   private readonly running = new Map<string, AbortController>();
   private readonly disposables: vscode.Disposable[] = [];
@@ -134,6 +137,8 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
       case 'openSource':
         if (this.modelPath) await this.deps.sources.openLayer(this.modelPath, message.layer);
         return;
+      case 'copyReproduction':
+        return this.copyReproduction(message.explanationId, message.form);
     }
   }
 
@@ -166,7 +171,7 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
       } catch (err) {
         if (this.modelPath === modelPath) {
           this.modelPath = undefined;
-          this.post({ type: 'error', message: `Could not open ${path.basename(modelPath)}: ${(err as Error).message}` });
+          this.post({ type: 'error', message: modelProblem(path.basename(modelPath), err) });
         }
         return false;
       }
@@ -208,6 +213,7 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
   private clearImages(): void {
     this.images.clear();
     this.predictions.clear();
+    this.requested.clear();
     this.selected = undefined;
   }
 
@@ -334,10 +340,32 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
     }
     this.lastMethod = params.method;
     const title = `${await this.methodTitle(params.method)} on ${this.images.get(params.imageId)?.view.name}`;
-    await this.track(requestId, 'explain', title, visibility, (signal, onProgress) => {
+    const imageUri = this.images.get(params.imageId)?.uri;
+    await this.track(requestId, 'explain', title, visibility, async (signal, onProgress) => {
       void this.predict(params.imageId);
-      return this.deps.client.call('explain', { modelPath, ...params }, { signal, onProgress });
+      const explanation = await this.deps.client.call('explain', { modelPath, ...params }, { signal, onProgress });
+      // The layer the worker resolved ('auto' → a tensor), so the copy computes at the same one.
+      if (imageUri) {
+        const out = `${path.parse(imageUri.fsPath).name}.${params.method}.png`;
+        this.requested.set(explanation.id, { modelPath, imagePath: imageUri.fsPath, method: params.method, layer: explanation.layer ?? params.layer, target: params.target, options: params.options, out });
+      }
+      return explanation;
     });
+  }
+
+  /** Puts an explanation on the clipboard as a command line or a Python snippet, and says what was copied. */
+  private async copyReproduction(explanationId: string, form: 'command' | 'python'): Promise<void> {
+    const requested = this.requested.get(explanationId);
+    const spec = this.modelPath ? this.deps.models.loaded(this.modelPath)?.preprocessing : undefined;
+    if (!requested || !spec?.spec) {
+      return this.post({ type: 'error', message: 'Only an explanation of an image file, with the model still open, can be copied as code; dropped images have no file to name.' });
+    }
+    const reproducible: Reproducible = { ...requested, preprocessing: spec.spec, preprocessingSource: spec.source as Reproducible['preprocessingSource'] };
+    const text = form === 'command' ? cliCommand(reproducible) : pythonSnippet(reproducible);
+    if (!text) return this.post({ type: 'error', message: `Neither pytorch-grad-cam nor Captum has ${await this.methodTitle(requested.method)}; copy the convlens command instead.` });
+    await vscode.env.clipboard.writeText(text);
+    const caveat = form === 'command' ? cliCaveat(reproducible) : undefined;
+    void vscode.window.showInformationMessage(`ConvLens: copied the ${form === 'command' ? 'convlens command' : 'Python snippet'}.${caveat ? ` ${caveat}` : ''}`);
   }
 
   private async compare(requestId: string, params: RequestParams<'compare'>): Promise<void> {
@@ -434,6 +462,12 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
     if (this.modelPath) void this.deps.models.release(this.modelPath);
     this.modelPath = undefined;
   }
+}
+
+/** Why a model did not open, naming the file once (the worker's reason may start with its name). */
+function modelProblem(name: string, err: unknown): string {
+  const reason = (err as Error).message;
+  return `Could not open ${name}: ${reason.startsWith(`${name}: `) ? reason.slice(name.length + 2) : reason}`;
 }
 
 function imageProblem(name: string, err: unknown): string {

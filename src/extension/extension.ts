@@ -55,8 +55,9 @@ export function activate(context: vscode.ExtensionContext): ConvLensApi {
     await models.reopenAll();
   };
 
+  const statusBar = new ModelStatusBar(models);
   context.subscriptions.push(
-    models, sources, views, focus, side, inferenceLenses, new ModelStatusBar(models),
+    models, sources, views, focus, side, inferenceLenses, statusBar,
     vscode.window.registerCustomEditorProvider(OVERVIEW_EDITOR, views, { webviewOptions: { retainContextWhenHidden: true } }),
     vscode.window.registerWebviewViewProvider(ATTRIBUTION_VIEW, side, { webviewOptions: { retainContextWhenHidden: true } }),
     vscode.languages.registerCodeLensProvider(Object.keys(INFERENCE_LENS_LANGUAGES).map((language) => ({ language, scheme: 'file' })), inferenceLenses),
@@ -67,9 +68,10 @@ export function activate(context: vscode.ExtensionContext): ConvLensApi {
       if (e.affectsConfiguration('convlens.codeLens.enabled')) inferenceLenses.refresh();
     }),
 
-    vscode.commands.registerCommand('convlens.explainModel', async (uri?: vscode.Uri) => {
+    // From a lens, the second argument is the column (Beside); from the explorer, the selection.
+    vscode.commands.registerCommand('convlens.explainModel', async (uri?: vscode.Uri, column?: unknown) => {
       const model = uri && uri.fsPath.toLowerCase().endsWith('.onnx') ? uri : await pickModelFile();
-      if (model) await views.openPanel(model);
+      if (model) await views.openPanel(model, undefined, typeof column === 'number' ? column : undefined);
     }),
     vscode.commands.registerCommand('convlens.explainImage', async (uri?: vscode.Uri) => {
       const image = uri ?? (await pickImageFile());
@@ -80,6 +82,7 @@ export function activate(context: vscode.ExtensionContext): ConvLensApi {
       await views.openPanel(vscode.Uri.file(modelPath), image);
     }),
     vscode.commands.registerCommand('convlens.selectExecutionProvider', selectExecutionProvider),
+    vscode.commands.registerCommand('convlens.chooseModel', () => chooseModel(models)),
     // In Restricted Mode the commands below only warn; they do not wait for the warning's dismissal.
     vscode.commands.registerCommand('convlens.installCudaProvider', () => {
       if (!trusted()) return void vscode.window.showWarningMessage('ConvLens: installing the CUDA libraries needs a trusted workspace.');
@@ -101,7 +104,8 @@ export function activate(context: vscode.ExtensionContext): ConvLensApi {
   );
   // Asking a stopped worker would start it: report it stopped instead.
   const worker = async () => (compute.running ? { pid: compute.pid, ...(await compute.call('status', {})) } : undefined);
-  return hooks.enabled ? { testing: hooks.api(worker) } : {};
+  const shown = () => ({ activeModel: models.active, statusBar: statusBar.shown, sideViewDescription: side.description });
+  return hooks.enabled ? { testing: hooks.api(worker, shown) } : {};
 }
 
 export async function deactivate(): Promise<void> {
@@ -124,6 +128,18 @@ async function selectExecutionProvider(): Promise<void> {
   for (const item of items) if (item.value === current) item.detail = 'current setting';
   const picked = await vscode.window.showQuickPick(items, { title: 'ConvLens: execution provider', placeHolder: 'Where models run' });
   if (picked) await vscode.workspace.getConfiguration('convlens').update('executionProvider', picked.value, vscode.ConfigurationTarget.Global);
+}
+
+/** The current model (the side view's and the status bar's), chosen among the open ones. */
+async function chooseModel(models: ModelStore): Promise<void> {
+  const open = models.openModels();
+  if (open.length === 0) {
+    void vscode.window.showInformationMessage('ConvLens: no model is open; open one with "ConvLens: Explain Model".');
+    return;
+  }
+  const items = open.map((view) => ({ label: view.name, description: vscode.workspace.asRelativePath(view.path), detail: view.path === models.active ? 'current model' : undefined, modelPath: view.path }));
+  const picked = await vscode.window.showQuickPick(items, { title: 'ConvLens: choose the current model', placeHolder: 'The model the side view and the status bar use' });
+  if (picked) models.setActive(picked.modelPath);
 }
 
 async function chooseLayer(layers: string[]): Promise<string | undefined> {

@@ -1,7 +1,8 @@
-// The views of a model: the model panel (a WebviewPanel opened by "Explain Model", one per model
-// file, revealed when opened again) and the read-only custom editor that shows a .onnx file as
-// its overview instead of binary noise. Both run the same webview app ('panel' view) through an
-// ExplainerSession; closing a view releases its model in the worker, and closing the last view of
+// The views of a model: the model panel (a WebviewPanel opened by "Explain Model") and the
+// read-only custom editor that shows a .onnx file as its overview instead of binary noise. Both
+// run the same webview app ('panel' view) through an ExplainerSession, so there is one view per
+// model file: "Explain Model" and opening the .onnx again reveal the view already open (a second
+// editor tab of the file closes as it opens); closing a view releases its model in the worker, and closing the last view of
 // the active model makes no model active (the side view then lets go of it as well).
 import * as path from 'path';
 import * as vscode from 'vscode';
@@ -26,17 +27,20 @@ export class ModelViews implements vscode.CustomReadonlyEditorProvider, vscode.D
 
   constructor(private readonly extensionUri: vscode.Uri, private readonly deps: ExplainerDeps) {}
 
-  /** Opens (or reveals) the model panel; with `image`, that image is loaded and selected. */
-  async openPanel(modelUri: vscode.Uri, image?: vscode.Uri): Promise<ExplainerSession> {
+  /**
+   * Opens the model panel in `column`, or reveals the model's view already open (panel or overview
+   * editor); with `image`, that image is loaded and selected.
+   */
+  async openPanel(modelUri: vscode.Uri, image?: vscode.Uri, column: vscode.ViewColumn = vscode.ViewColumn.Active): Promise<ExplainerSession> {
     const modelPath = modelUri.fsPath;
-    const existing = [...this.views].find((v) => v.kind === 'panel' && v.modelPath === modelPath);
+    const existing = this.viewOf(modelPath);
     if (existing) {
-      existing.panel.reveal();
+      existing.panel.reveal(existing.panel.viewColumn);
       this.deps.models.setActive(modelPath);
       if (image) await existing.session.addImages([image]);
       return existing.session;
     }
-    const panel = vscode.window.createWebviewPanel(PANEL_TYPE, `ConvLens: ${path.basename(modelPath)}`, vscode.ViewColumn.Active, {
+    const panel = vscode.window.createWebviewPanel(PANEL_TYPE, `ConvLens: ${path.basename(modelPath)}`, column, {
       ...webviewOptions(this.extensionUri),
       retainContextWhenHidden: true,
     });
@@ -44,10 +48,13 @@ export class ModelViews implements vscode.CustomReadonlyEditorProvider, vscode.D
     return this.attach(panel, modelPath, 'panel', image);
   }
 
-  /** The session showing a model: its panel, else an overview editor of it. */
+  /** The session showing a model, if a view of it is open. */
   sessionFor(modelPath: string): ExplainerSession | undefined {
-    const views = [...this.views].filter((v) => v.modelPath === modelPath);
-    return (views.find((v) => v.kind === 'panel') ?? views[0])?.session;
+    return this.viewOf(modelPath)?.session;
+  }
+
+  private viewOf(modelPath: string): OpenView | undefined {
+    return [...this.views].find((v) => v.modelPath === modelPath);
   }
 
   openCustomDocument(uri: vscode.Uri): vscode.CustomDocument {
@@ -55,6 +62,14 @@ export class ModelViews implements vscode.CustomReadonlyEditorProvider, vscode.D
   }
 
   resolveCustomEditor(document: vscode.CustomDocument, panel: vscode.WebviewPanel): void {
+    const existing = this.viewOf(document.uri.fsPath);
+    if (existing) {
+      // A second copy would open the model again and diverge from the first: show the first.
+      panel.dispose();
+      existing.panel.reveal(existing.panel.viewColumn);
+      this.deps.models.setActive(existing.modelPath);
+      return;
+    }
     panel.webview.options = webviewOptions(this.extensionUri);
     this.attach(panel, document.uri.fsPath, 'editor');
   }

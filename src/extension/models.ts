@@ -1,7 +1,8 @@
 // The models the compute worker holds for the open views: opened once per file, shared by the
 // views that show it (counted), closed when the last one lets go, reopened when the execution
-// provider setting changes. Also which model is "active": the one the user last opened or
-// looked at, which the side view and the status bar follow. When no model has been open for a
+// provider setting changes. Also which model is "active" (current): the one the user last opened
+// or looked at, which the side view and the status bar follow; a model becomes active only once it
+// has loaded, so one that fails to open never does. When no model has been open for a
 // while, the worker process is stopped, so closing the last view gives its memory back. A worker
 // that dies (a crash, even while idle, or a kill after a cancel that did not stop) comes back
 // empty: the open models are opened again in a fresh one.
@@ -31,6 +32,8 @@ export class ModelStore implements vscode.Disposable {
   private readonly reopened = new vscode.EventEmitter<string>();
   private readonly activeChanged = new vscode.EventEmitter<string | undefined>();
   private activePath?: string;
+  /** The model the user last turned to; it becomes active when (if) it loads. */
+  private wantedPath?: string;
   private idleTimer?: ReturnType<typeof setTimeout>;
   private readonly stopWatchingWorker: () => void;
 
@@ -65,6 +68,7 @@ export class ModelStore implements vscode.Disposable {
     created.view.then(
       (view) => {
         created.loaded = view;
+        if (this.wantedPath === modelPath) this.makeActive(modelPath);
         this.changed.fire(modelPath);
       },
       () => {
@@ -81,6 +85,7 @@ export class ModelStore implements vscode.Disposable {
     this.entries.delete(modelPath);
     // Nobody waits for it any more: a large model stops opening rather than finishing in vain.
     if (entry.opening) entry.cancelOpening?.();
+    if (this.wantedPath === modelPath) this.wantedPath = undefined;
     if (this.activePath === modelPath) this.setActive(undefined);
     this.changed.fire(modelPath);
     try {
@@ -115,7 +120,13 @@ export class ModelStore implements vscode.Disposable {
     return this.activePath;
   }
 
+  /** Makes `modelPath` the active model now if it is loaded, else as soon as it loads. */
   setActive(modelPath: string | undefined): void {
+    this.wantedPath = modelPath;
+    if (!modelPath || this.loaded(modelPath)) this.makeActive(modelPath);
+  }
+
+  private makeActive(modelPath: string | undefined): void {
     if (modelPath === this.activePath) return;
     this.activePath = modelPath;
     this.activeChanged.fire(modelPath);
@@ -125,6 +136,7 @@ export class ModelStore implements vscode.Disposable {
   async reopenAll(which: (entry: Entry) => boolean = () => true): Promise<void> {
     this.reopening ??= Promise.all([...this.entries.entries()].filter(([, entry]) => which(entry)).map(async ([modelPath, entry]) => {
       entry.loaded = await this.startOpening(modelPath, entry).catch(() => undefined);
+      if (entry.loaded && this.wantedPath === modelPath) this.makeActive(modelPath);
       this.changed.fire(modelPath);
       this.reopened.fire(modelPath);
     })).then(() => {

@@ -1,6 +1,6 @@
 // The status bar item: the model in use and where it runs ("$(chip) shapes.onnx · CPU"), with
 // the reason for the execution provider (a CUDA fallback says why) in its tooltip. Clicking it
-// chooses the execution provider.
+// chooses the execution provider. Screen readers get a plain sentence, not the codicon syntax.
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { ModelStore } from './models';
@@ -16,9 +16,9 @@ export class ModelStatusBar implements vscode.Disposable {
     this.render();
   }
 
-  /** The text shown now (tests read it). */
-  get text(): string {
-    return this.item.text;
+  /** The text shown now and what a screen reader says (tests read them); undefined while hidden. */
+  get shown(): { text: string; accessibleName?: string } | undefined {
+    return this.models.active ? { text: this.item.text, accessibleName: this.item.accessibilityInformation?.label } : undefined;
   }
 
   private render(): void {
@@ -29,7 +29,10 @@ export class ModelStatusBar implements vscode.Disposable {
     }
     const view = this.models.loaded(modelPath);
     const provider = view ? view.provider.name.toUpperCase() : '…';
-    this.item.text = `$(chip) ${path.basename(modelPath)} · ${provider}`;
+    const name = path.basename(modelPath);
+    this.item.text = `$(chip) ${name} · ${provider}`;
+    const where = view ? `runs on the ${provider}` : 'is opening';
+    this.item.accessibilityInformation = { label: `ConvLens model ${name} ${where}. Choose the execution provider.`, role: 'button' };
     const tooltip = new vscode.MarkdownString();
     tooltip.appendText(`ConvLens: ${modelPath}\n\n`);
     tooltip.appendText(view ? `Runs on the ${provider}: ${view.provider.reason}` : 'Opening the model…');

@@ -19,6 +19,14 @@ export interface ConvLensTestApi {
   sendFromWebview(view: string, message: unknown): Promise<void>;
   /** The compute worker's process id and what it holds; undefined while no worker runs. */
   worker(): Promise<(WorkerStatus & { pid?: number }) | undefined>;
+  /** The current model and where it is named: the status bar item (hidden: undefined) and the side view's header. */
+  shown(): ShownModel;
+}
+
+export interface ShownModel {
+  activeModel?: string;
+  statusBar?: { text: string; accessibleName?: string };
+  sideViewDescription?: string;
 }
 
 export interface MessageTarget {
@@ -41,9 +49,10 @@ export class TestHooks {
     return { dispose: () => this.targets.delete(target) };
   }
 
-  api(worker: ConvLensTestApi['worker']): ConvLensTestApi {
+  api(worker: ConvLensTestApi['worker'], shown: ConvLensTestApi['shown']): ConvLensTestApi {
     return {
       worker,
+      shown,
       posted: () => [...this.log],
       views: () => [...this.targets].map((t) => t.id),
       sendFromWebview: async (view, message) => {

@@ -65,16 +65,37 @@ describe('layer to source links', () => {
     const text = fs.readFileSync(SAMPLE_TRAIN, 'utf8');
     const index = new PythonModuleIndex(parsePythonModules(text, SAMPLE_TRAIN));
     const convBlock = lineOf(text, 'class ConvBlock');
-    const cases: [string, number, string][] = [
-      ['/conv1/Conv', lineOf(text, 'self.conv1 = nn.Conv2d('), 'ShapesNet'],
-      ['/block2/conv/Conv', lineOf(text, 'self.conv = nn.Conv2d(', convBlock), 'ConvBlock'],
-      ['/block4/relu/Relu', lineOf(text, 'self.relu = nn.ReLU(', convBlock), 'ConvBlock'],
-      ['/head/Gemm', lineOf(text, 'self.head = nn.Linear('), 'ShapesNet'],
+    // A layer inside a block links to the block's instantiation (rule 5); its shared line inside
+    // ConvBlock is the definition.
+    const cases: [string, number, string, number | undefined][] = [
+      ['/conv1/Conv', lineOf(text, 'self.conv1 = nn.Conv2d('), 'ShapesNet', undefined],
+      ['/block2/conv/Conv', lineOf(text, 'self.block2 = ConvBlock('), 'ShapesNet', lineOf(text, 'self.conv = nn.Conv2d(', convBlock)],
+      ['/block4/conv/Conv', lineOf(text, 'self.block4 = ConvBlock('), 'ShapesNet', lineOf(text, 'self.conv = nn.Conv2d(', convBlock)],
+      ['/block4/relu/Relu', lineOf(text, 'self.block4 = ConvBlock('), 'ShapesNet', lineOf(text, 'self.relu = nn.ReLU(', convBlock)],
+      ['/head/Gemm', lineOf(text, 'self.head = nn.Linear('), 'ShapesNet', undefined],
     ];
-    for (const [node, line, className] of cases) {
+    for (const [node, line, className, definition] of cases) {
       const link = index.link({ name: node });
       assert.deepStrictEqual([link?.file, link?.line, link?.className, link?.rule], [SAMPLE_TRAIN, line, className, 'scope'], node);
+      assert.deepStrictEqual(link?.definition && [link.definition.line, link.definition.className], definition === undefined ? undefined : [definition, 'ConvBlock'], node);
     }
+  });
+
+  it('links a layer of a block inside an inline Sequential to the element that instantiates the block', () => {
+    const source = [
+      'class Block(nn.Module):',                       // 0
+      '    def __init__(self):',                      // 1
+      '        self.conv = nn.Conv2d(8, 8, 3)',       // 2
+      'class Net(nn.Module):',                        // 3
+      '    def __init__(self):',                      // 4
+      '        self.stages = nn.Sequential(',         // 5
+      '            Block(),',                         // 6
+      '            Block(),',                         // 7
+      '        )',                                    // 8
+    ].join('\n');
+    const index = new PythonModuleIndex(parsePythonModules(source, '/w/net.py'));
+    const link = index.link({ name: '/stages/stages.1/conv/Conv' });
+    assert.deepStrictEqual([link?.line, link?.className, link?.rule, link?.definition?.line, link?.definition?.className], [7, 'Net', 'scope', 2, 'Block']);
   });
 
   const RESNET = [

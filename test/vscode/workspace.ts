@@ -1,5 +1,5 @@
-// The workspace the end-to-end suite opens, made fresh in a temporary folder: the sample model
-// with its sidecar, labels and training script, a few sample images, the code fixtures for the
+// The workspace the end-to-end suite opens, made fresh in a temporary folder: the sample models
+// with their sidecars, labels and training script, a few sample images, the code fixtures for the
 // lenses, a corrupt .onnx and an image whose header claims 30000×30000 pixels.
 import * as fs from 'fs';
 import * as path from 'path';
@@ -7,6 +7,8 @@ import * as zlib from 'zlib';
 
 export const WORKSPACE_FILES = {
   model: 'sample/shapes.onnx',
+  /** A second model, for choosing among open models. */
+  secondModel: 'sample/shapes-shortcut.onnx',
   train: 'sample/train.py',
   images: ['sample/images/circle.png', 'sample/images/square.png', 'sample/images/star.png', 'sample/images/triangle.png'],
   pythonCode: 'code/inference.py',
@@ -20,7 +22,7 @@ export function makeWorkspace(dir: string, repo: string): string {
     fs.mkdirSync(path.dirname(path.join(dir, to)), { recursive: true });
     fs.copyFileSync(path.join(repo, from), path.join(dir, to));
   };
-  for (const name of ['shapes.onnx', 'shapes.convlens.json', 'shapes.labels.txt', 'train.py']) copy(`sample/${name}`, `sample/${name}`);
+  for (const name of ['shapes.onnx', 'shapes.convlens.json', 'shapes.labels.txt', 'train.py', 'shapes-shortcut.onnx', 'shapes-shortcut.convlens.json']) copy(`sample/${name}`, `sample/${name}`);
   for (const image of WORKSPACE_FILES.images) {
     const shape = path.basename(image, '.png');
     copy(`sample/dataset/test/${shape}/0.png`, image);

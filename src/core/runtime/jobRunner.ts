@@ -133,7 +133,7 @@ function modelView(
     layers: layers.flatMap((l) => l.outputs.map((o) => ({ name: l.name, opType: l.opType, tensor: o.name, shape: o.shape, scope: l.scope, sourceTrace: l.sourceTrace }))),
     provider: { name: runtime.provider, reason: runtime.reason },
     preprocessing: ctx.preprocessing
-      ? { description: ctx.preprocessing.explanation, source: ctx.preprocessing.source }
+      ? { description: ctx.preprocessing.explanation, source: ctx.preprocessing.source, spec: ctx.preprocessing.spec }
       : { description: ctx.preprocessingProblem ?? 'unknown', source: 'none' },
     gradientProblem: gradients.problem,
     defaultCamLayer: gradients.camLayer,

@@ -41,7 +41,8 @@ export class InferenceLensProvider implements vscode.CodeLensProvider {
         title: `$(telescope) Explain ${label}`,
         tooltip: resolved ? `Open ${resolved} in ConvLens` : 'Choose the model file to open in ConvLens',
         command: 'convlens.explainModel',
-        arguments: resolved ? [vscode.Uri.file(resolved)] : [],
+        // Beside the code: the user reads the call and the model together.
+        arguments: [resolved ? vscode.Uri.file(resolved) : undefined, vscode.ViewColumn.Beside],
       });
     });
   }

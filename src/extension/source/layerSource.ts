@@ -17,6 +17,10 @@
 //     indices are skipped and the walk starts again at the next name, from every class that
 //     assigns it (layer4.1.conv2 → `self.conv2 = ...` in BasicBlock).
 //  4. A scope that ends on such a container's index points at the container's assignment.
+//  5. A scope walk that went through a block class links to where the block is instantiated:
+//     '/block4/conv/Conv' → `self.block4 = ConvBlock(...)`, not ConvBlock's `self.conv = ...`,
+//     which all the blocks share; that inner line is kept as `definition`. A walk that never
+//     left its root class (or restarted by name, rule 3) links to the inner line.
 import * as path from 'path';
 import { ModuleElement, ModuleExpression, PythonClass, SourcePosition } from './pythonModules';
 
@@ -24,8 +28,10 @@ export type LinkRule = 'trace' | 'scope' | 'name' | 'container';
 
 export interface LayerSourceLink extends SourcePosition {
   rule: LinkRule;
-  /** The class whose code holds the definition, when known. */
+  /** The class whose code holds the line, when known. */
   className?: string;
+  /** Rule 5: the layer's own line inside the block class that the linked line instantiates. */
+  definition?: SourcePosition & { className: string };
 }
 
 export interface LayerIdentity {
@@ -69,6 +75,8 @@ interface Walk {
   cls: PythonClass;
   /** The walk stopped at a container built in code. */
   stuckAtContainer: boolean;
+  /** The last assignment (or container element) that built the class the walk went on into. */
+  instance?: { at: ModuleExpression; cls: PythonClass };
 }
 
 export class PythonModuleIndex {
@@ -119,8 +127,13 @@ export class PythonModuleIndex {
       const walk = this.bestWalk(segments, start, rule === 'scope' ? modelClass : undefined);
       if (!walk) return fallback;
       const position = walk.at ?? { file: walk.cls.file, line: walk.cls.line, column: 0 };
-      const link = { file: position.file, line: position.line, column: position.column, rule, className: walk.cls.name };
-      if (walk.consumed === segments.length) return link;
+      const link: LayerSourceLink = { file: position.file, line: position.line, column: position.column, rule, className: walk.cls.name };
+      if (walk.consumed === segments.length) {
+        const instance = rule === 'scope' ? walk.instance : undefined;
+        if (!instance) return link;
+        const { file, line, column } = instance.at;
+        return { file, line, column, rule, className: instance.cls.name, definition: { file: position.file, line: position.line, column: position.column, className: walk.cls.name } };
+      }
       if (!walk.stuckAtContainer) return fallback;
       // Rule 4 if nothing better follows; rule 3: skip the indices, start again at the next name.
       fallback = { ...link, rule: 'container' };
@@ -149,9 +162,10 @@ export class PythonModuleIndex {
     let i = from;
     let current = cls;
     let at: ModuleExpression | undefined;
+    let instance: Walk['instance'];
     while (i < segments.length) {
       const attribute = attributeOf(current, segments[i]);
-      if (!attribute) return { root: cls, consumed: i, at, cls: current, stuckAtContainer: false };
+      if (!attribute) return { root: cls, consumed: i, at, cls: current, stuckAtContainer: false, instance };
       at = attribute;
       i++;
       // Indices (and OrderedDict names) select elements of inline containers.
@@ -163,13 +177,14 @@ export class PythonModuleIndex {
         at = element;
         i++;
       }
-      if (i < segments.length && isIndex(segments[i])) return { root: cls, consumed: i, at, cls: current, stuckAtContainer: expression.elements === undefined };
-      if (i === segments.length) return { root: cls, consumed: i, at, cls: current, stuckAtContainer: false };
+      if (i < segments.length && isIndex(segments[i])) return { root: cls, consumed: i, at, cls: current, stuckAtContainer: expression.elements === undefined, instance };
+      if (i === segments.length) return { root: cls, consumed: i, at, cls: current, stuckAtContainer: false, instance };
       const next = this.byName.get(lastName(expression.callee) ?? '')?.[0];
-      if (!next) return { root: cls, consumed: i, at, cls: current, stuckAtContainer: false };
+      if (!next) return { root: cls, consumed: i, at, cls: current, stuckAtContainer: false, instance };
+      instance = { at: expression, cls: current };
       current = next;
     }
-    return { root: cls, consumed: i, at, cls: current, stuckAtContainer: false };
+    return { root: cls, consumed: i, at, cls: current, stuckAtContainer: false, instance };
   }
 
   private fromTrace(trace: string, fileOf: (tracePath: string) => string | undefined): LayerSourceLink | undefined {

@@ -1,6 +1,7 @@
 // Links between the layers of open models and the workspace's Python training code, both ways:
 // "open the source of this layer" from a view, and lenses over `self.conv2 = nn.Conv2d(...)`
-// lines when an open model has layers made by them. The rules are in layerSource.ts; this file
+// lines when an open model has layers made by them (and over `self.block4 = ConvBlock(...)` lines
+// for the layers of that block). The rules are in layerSource.ts; this file
 // indexes the workspace's Python files (skipping environments and dependencies) and keeps the
 // index fresh as they change.
 import * as fs from 'fs';
@@ -78,12 +79,15 @@ export class SourceLinks implements vscode.Disposable {
     for (const view of this.models.openModels()) {
       const links = await this.linksFor(view);
       for (const [layer, link] of links) {
-        if (link.file !== file) continue;
-        const entries = byLine.get(link.line) ?? [];
-        let entry = entries.find((e) => e.modelPath === view.path);
-        if (!entry) entries.push((entry = { modelPath: view.path, layers: [] }));
-        entry.layers.push(layer);
-        byLine.set(link.line, entries);
+        // A layer of a block has lenses on the block's instantiation and on its line in the block.
+        for (const position of [link, link.definition]) {
+          if (position?.file !== file) continue;
+          const entries = byLine.get(position.line) ?? [];
+          let entry = entries.find((e) => e.modelPath === view.path);
+          if (!entry) entries.push((entry = { modelPath: view.path, layers: [] }));
+          entry.layers.push(layer);
+          byLine.set(position.line, entries);
+        }
       }
     }
     return byLine;

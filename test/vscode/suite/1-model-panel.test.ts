@@ -16,22 +16,22 @@ describe('model panel', () => {
   });
   after(closeAllEditors);
 
-  it('offers "Explain Model" in the explorer context menu of .onnx files, "Explain Image" on images', async function () {
+  it('offers "ConvLens: Explain Model" in the explorer context menu of .onnx files, "ConvLens: Explain Image" on images', async function () {
     if (!bridge) return this.skip();
     await vscode.commands.executeCommand('revealInExplorer', workspaceFile(WORKSPACE_FILES.model));
     const onModel = await bridge.ask({ action: 'explorerContextMenuEntries', item: 'shapes.onnx' });
-    assert.ok(onModel.entries?.includes('Explain Model'), `menu of shapes.onnx: ${onModel.entries?.join(' | ') ?? onModel.error}`);
+    assert.ok(onModel.entries?.includes('ConvLens: Explain Model'), `menu of shapes.onnx: ${onModel.entries?.join(' | ') ?? onModel.error}`);
     await vscode.commands.executeCommand('revealInExplorer', workspaceFile(WORKSPACE_FILES.train));
     const onPython = await bridge.ask({ action: 'explorerContextMenuEntries', item: 'train.py' });
-    assert.ok(onPython.ok && !onPython.entries?.includes('Explain Model'), `menu of train.py: ${onPython.entries?.join(' | ') ?? onPython.error}`);
+    assert.ok(onPython.ok && !onPython.entries?.includes('ConvLens: Explain Model'), `menu of train.py: ${onPython.entries?.join(' | ') ?? onPython.error}`);
     await vscode.commands.executeCommand('revealInExplorer', workspaceFile(WORKSPACE_FILES.images[0]));
     const onImage = await bridge.ask({ action: 'explorerContextMenuEntries', item: 'circle.png' });
-    assert.ok(onImage.entries?.includes('Explain Image with Current Model') && !onImage.entries.includes('Explain Model'), `menu of circle.png: ${onImage.entries?.join(' | ') ?? onImage.error}`);
+    assert.ok(onImage.entries?.includes('ConvLens: Explain Image with Current Model') && !onImage.entries.includes('ConvLens: Explain Model'), `menu of circle.png: ${onImage.entries?.join(' | ') ?? onImage.error}`);
   });
 
   it('opens the sample model from the explorer and shows its overview, images and prediction', async () => {
     opened = api.posted().length;
-    await chooseInExplorerMenu(WORKSPACE_FILES.model, 'Explain Model', 'convlens.explainModel');
+    await chooseInExplorerMenu(WORKSPACE_FILES.model, 'ConvLens: Explain Model', 'convlens.explainModel');
     const { model, methods } = await nextMessage(api, panel(), 'model', opened, undefined, 120_000);
     assert.strictEqual(model.name, 'shapes.onnx');
     assert.deepStrictEqual(model.inputs.map((i) => [i.name, i.shape.slice(1)]), [['input', [3, 64, 64]]]);
@@ -95,5 +95,6 @@ describe('model panel', () => {
       return /shapes\.onnx · (CPU|CUDA)/.test(bar) ? bar : undefined;
     }, 20_000);
     assert.match(text, /shapes\.onnx · (CPU|CUDA)/);
+    assert.doesNotMatch(api.shown().statusBar?.accessibleName ?? '$(', /\$\(/, 'screen readers get words, not codicon syntax');
   });
 });

@@ -19,6 +19,7 @@ describe('errors shown in the views', () => {
     await vscode.commands.executeCommand('convlens.explainModel', workspaceFile(WORKSPACE_FILES.corruptModel));
     const { message } = await nextMessage(api, panelId('panel', WORKSPACE_FILES.corruptModel), 'error', since);
     assert.match(message, /^Could not open corrupt\.onnx: /);
+    assert.strictEqual(message.split('corrupt.onnx').length, 2, `names the file once: ${message}`);
     assert.ok(!/\n|at .*\(.*:\d+:\d+\)/.test(message), `one sentence, no stack trace: ${message}`);
     assert.ok(!api.posted().slice(since).some((p) => p.view === panelId('panel', WORKSPACE_FILES.corruptModel) && p.message.type === 'model'));
     if (bridge) {
@@ -43,7 +44,7 @@ describe('errors shown in the views', () => {
     const since = api.posted().length;
     await vscode.commands.executeCommand('convlens.explainImage', workspaceFile(WORKSPACE_FILES.hugeImage));
     const { message } = await nextMessage(api, panelId('panel', WORKSPACE_FILES.model), 'error', since);
-    assert.match(message, /huge\.png is 30000×30000 \(900 MP\), more than the 40 MP ConvLens reads \(setting convlens\.maxImagePixels\)\./);
+    assert.match(message, /huge\.png is 30000×30000 \(900 MP\), more than the 50 MP ConvLens reads \(setting convlens\.maxImagePixels\)\./);
   });
 
   it('drops messages from a webview that do not follow the protocol', async () => {
@@ -51,6 +52,15 @@ describe('errors shown in the views', () => {
     const opened = api.posted().length;
     await vscode.commands.executeCommand('convlens.explainModel', workspaceFile(WORKSPACE_FILES.model));
     await waitFor('the panel to settle (prediction or error)', () => api.posted().slice(opened).some((p) => p.view === view && (p.message.type === 'prediction' || p.message.type === 'error')) || undefined);
+    // The webview answers the image list by selecting an image, which re-posts its prediction: wait for quiet.
+    let count = -1;
+    await waitFor('no more messages to the panel', async () => {
+      const now = api.posted().filter((p) => p.view === view).length;
+      if (now === count) return true;
+      count = now;
+      await new Promise((r) => setTimeout(r, 1000));
+      return undefined;
+    });
     const since = api.posted().length;
     await api.sendFromWebview(view, { type: 'request', requestId: '../../etc/passwd', kind: 'explain', params: { imageId: 'x', method: 'gradcam', layer: 'auto', target: { kind: 'top' } } });
     await api.sendFromWebview(view, { type: 'openSource' });

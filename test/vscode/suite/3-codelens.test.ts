@@ -40,7 +40,7 @@ describe('CodeLens on inference calls', () => {
     const model = workspaceFile(WORKSPACE_FILES.model).fsPath;
     // Both the file-relative and the workspace-relative literal resolve to the sample model.
     assert.deepStrictEqual(found.slice(0, 2).map((l) => (l.lens.command!.arguments![0] as vscode.Uri).fsPath), [model, model]);
-    assert.ok(!found[2].lens.command!.arguments?.length, 'a non-literal path asks with a file picker');
+    assert.ok(!found[2].lens.command!.arguments?.[0], 'a non-literal path asks with a file picker');
   });
 
   it('puts a lens on InferenceSession.create in TypeScript, none in comments, strings, templates or regexes', async () => {
@@ -54,12 +54,17 @@ describe('CodeLens on inference calls', () => {
     ]);
   });
 
-  it('opens the model panel from a lens', async () => {
-    const [first] = await lenses(WORKSPACE_FILES.typescriptCode);
+  it('opens the model panel from a lens beside the code, which stays in view', async () => {
+    await closeAllEditors();
+    const code = await vscode.window.showTextDocument(workspaceFile(WORKSPACE_FILES.pythonCode), { viewColumn: vscode.ViewColumn.One });
+    const [first] = await lenses(WORKSPACE_FILES.pythonCode);
     const since = api.posted().length;
     await vscode.commands.executeCommand(first.lens.command!.command, ...(first.lens.command!.arguments ?? []));
     const { model } = await nextMessage(api, panelId('panel', WORKSPACE_FILES.model), 'model', since);
     assert.strictEqual(model.name, 'shapes.onnx');
+    const panelTab = vscode.window.tabGroups.all.flatMap((g) => g.tabs).find((t) => t.input instanceof vscode.TabInputWebview && t.label === 'ConvLens: shapes.onnx');
+    assert.strictEqual(panelTab?.group.viewColumn, vscode.ViewColumn.Two, 'the panel opens in the column beside the code');
+    assert.ok(vscode.window.visibleTextEditors.some((e) => e.document.uri.toString() === code.document.uri.toString() && e.viewColumn === vscode.ViewColumn.One), 'the code stays visible');
   });
 
   it('shows no lenses when convlens.codeLens.enabled is off', async () => {

@@ -1,6 +1,6 @@
 // The links between the sample model's layers and sample/train.py: "go to code" opens the line
-// that defines the layer, and the training script gets lenses over the definitions of the open
-// model's layers that run activations and Grad-CAM at that layer.
+// that defines the layer (for a layer of a block, the line that instantiates the block), and the
+// training script gets lenses over those lines that run activations and Grad-CAM at that layer.
 import * as assert from 'assert';
 import * as vscode from 'vscode';
 import type { ConvLensTestApi } from '../../../src/extension/testHooks';
@@ -26,8 +26,9 @@ describe('links to the training code', () => {
   });
   after(closeAllEditors);
 
-  it('opens the definition of a layer from the panel ("go to code") at the right line of sample/train.py', async () => {
-    const expected = await lineOf(WORKSPACE_FILES.train, 'self.conv = nn.Conv2d(', await lineOf(WORKSPACE_FILES.train, 'class ConvBlock'));
+  it('opens a layer of a block from the panel ("go to code") at the line that instantiates that block', async () => {
+    // Not ConvBlock's `self.conv = ...`, which all four blocks share.
+    const expected = await lineOf(WORKSPACE_FILES.train, 'self.block4 = ConvBlock(');
     await api.sendFromWebview(panel(), { type: 'openSource', layer: '/block4/conv/Conv' });
     const editor = await waitFor('train.py in an editor', () => {
       const e = vscode.window.activeTextEditor;
@@ -56,7 +57,7 @@ describe('links to the training code', () => {
     const onConv1 = found.filter((l) => l.range.start.line === conv1).map((l) => l.command!.title);
     assert.deepStrictEqual(onConv1, ['$(pulse) Activations', '$(flame) Grad-CAM for this layer']);
     const lines = new Set(found.map((l) => document.lineAt(l.range.start.line).text.trim().split(' = ')[0]));
-    for (const attribute of ['self.conv1', 'self.conv', 'self.head']) assert.ok(lines.has(attribute), `${attribute} has lenses`);
+    for (const attribute of ['self.conv1', 'self.conv', 'self.block4', 'self.head']) assert.ok(lines.has(attribute), `${attribute} has lenses`);
   });
 
   it('runs Grad-CAM at the layer of a definition lens', async () => {
@@ -68,5 +69,18 @@ describe('links to the training code', () => {
     assert.strictEqual(explanation.method, 'gradcam');
     assert.ok(explanation.layer?.includes('conv1'), `computed at conv1 (got ${explanation.layer})`);
     if (bridge) await bridge.ask({ action: 'screenshot', name: 'layer-gradcam' });
+  });
+
+  it('brings the panel to the front with the Grad-CAM of a block lens, computed at that block', async () => {
+    const train = await vscode.window.showTextDocument(workspaceFile(WORKSPACE_FILES.train));
+    assert.strictEqual(vscode.window.activeTextEditor, train);
+    const since = api.posted().length;
+    await vscode.commands.executeCommand('convlens.layerGradCam', workspaceFile(WORKSPACE_FILES.model).fsPath, ['/block4/conv/Conv']);
+    const { result: explanation } = await nextResponse(api, panel(), 'explain', since).catch((err: Error) => {
+      throw new Error(postedError(api, panel(), since) ?? err.message);
+    });
+    assert.ok(explanation.layer?.includes('block4'), `computed at block4 (got ${explanation.layer})`);
+    // The workbench reports tab changes to the extension host a moment later.
+    await waitFor('the panel in front', () => vscode.window.tabGroups.activeTabGroup.activeTab?.label === 'ConvLens: shapes.onnx' || undefined, 10_000);
   });
 });

@@ -8,12 +8,14 @@ import { bridge, closeAllEditors, convlens, nextMessage, nextResponse, panelId, 
 
 describe('side-panel attribution viewer', () => {
   let api: ConvLensTestApi;
+  /** Where this file's messages start: the side view may exist already and take the model as the panel opens. */
+  let opened: number;
 
   before(async () => {
     api = await convlens();
-    const since = api.posted().length;
+    opened = api.posted().length;
     await vscode.commands.executeCommand('convlens.explainModel', workspaceFile(WORKSPACE_FILES.model));
-    await nextMessage(api, panelId('panel', WORKSPACE_FILES.model), 'model', since);
+    await nextMessage(api, panelId('panel', WORKSPACE_FILES.model), 'model', opened);
   });
   after(closeAllEditors);
 
@@ -22,7 +24,7 @@ describe('side-panel attribution viewer', () => {
     await vscode.commands.executeCommand('convlens.attributionView.focus');
     const star = workspaceFile(WORKSPACE_FILES.images[2]);
     await vscode.commands.executeCommand('vscode.open', star);
-    const { model } = await nextMessage(api, 'side', 'model', since);
+    const { model } = await nextMessage(api, 'side', 'model', opened);
     assert.strictEqual(model.name, 'shapes.onnx');
     const { images, selected } = await nextMessage(api, 'side', 'images', since, (m) => m.images.some((i) => i.name === 'star.png'));
     const { result: explanation } = await nextResponse(api, 'side', 'explain', since).catch((err: Error) => {

@@ -13,7 +13,6 @@ import { processAlive } from '../../support/process';
 describe('resources', () => {
   let api: ConvLensTestApi;
   const panel = () => panelId('panel', WORKSPACE_FILES.model);
-  const editor = () => panelId('editor', WORKSPACE_FILES.model);
   const modelPath = () => workspaceFile(WORKSPACE_FILES.model).fsPath;
 
   before(async () => {
@@ -41,22 +40,20 @@ describe('resources', () => {
   }
 
   it('releases the model when its last view closes, then stops the idle worker; a new view starts a fresh one', async () => {
+    // The side view follows the panel's model: both use the one copy in the worker.
+    await vscode.commands.executeCommand('convlens.attributionView.focus');
     await explain(await openPanelWithImage());
-    const since = api.posted().length;
-    await vscode.commands.executeCommand('vscode.openWith', workspaceFile(WORKSPACE_FILES.model), 'convlens.modelOverview');
-    await nextMessage(api, editor(), 'model', since);
+    await waitFor('the side view to take the model', () => (api.shown().sideViewDescription === 'shapes.onnx' ? true : undefined));
     const held = await api.worker();
     assert.ok(held?.pid, 'the worker runs');
-    assert.deepStrictEqual(held.models, [modelPath()], 'one model, shared by the panel and the overview editor');
+    assert.deepStrictEqual(held.models, [modelPath()], 'one model, shared by the panel and the side view');
     assert.ok(held.images > 0 && held.explanations > 0, `images and explanations are kept: ${JSON.stringify(held)}`);
 
     const panelTab = vscode.window.tabGroups.all.flatMap((g) => g.tabs).find((t) => t.label === 'ConvLens: shapes.onnx');
     assert.ok(panelTab, 'the model panel is a tab');
+    // Its last view closed, the model is no longer current: the side view lets go of it too.
     await vscode.window.tabGroups.close(panelTab);
     await waitFor('the panel to close', () => !api.views().includes(panel()));
-    assert.deepStrictEqual((await api.worker())?.models, [modelPath()], 'the overview editor still holds the model');
-
-    await closeAllEditors();
     const released = await waitFor('the model to be released in the worker', async () => {
       const status = await api.worker();
       return status && status.models.length === 0 ? status : undefined;

@@ -84,7 +84,7 @@ describe('Restricted Mode (untrusted workspace)', () => {
 
   it('explains a sample image with Grad-CAM in the panel opened by "Explain Model" in the explorer', async () => {
     const since = api.posted().length;
-    await chooseInExplorerMenu(WORKSPACE_FILES.model, 'Explain Model', 'convlens.explainModel');
+    await chooseInExplorerMenu(WORKSPACE_FILES.model, 'ConvLens: Explain Model', 'convlens.explainModel');
     const { model } = await nextMessage(api, panel(), 'model', since, undefined, 120_000);
     assert.deepStrictEqual(model.layers.filter((l) => l.hasSource).map((l) => l.name), [], 'no layer carries a link to the training code');
     const { images, selected } = await nextMessage(api, panel(), 'images', since, undefined, 120_000);
@@ -107,7 +107,7 @@ describe('Restricted Mode (untrusted workspace)', () => {
 
   it('predicts an image chosen with "Explain Image with Current Model" in the explorer', async () => {
     const since = api.posted().length;
-    await chooseInExplorerMenu(WORKSPACE_FILES.images[2], 'Explain Image with Current Model', 'convlens.explainImage');
+    await chooseInExplorerMenu(WORKSPACE_FILES.images[2], 'ConvLens: Explain Image with Current Model', 'convlens.explainImage');
     const { images, selected } = await nextMessage(api, panel(), 'images', since, (m) => m.images.some((i) => i.id === m.selected && i.name === 'star.png'));
     const prediction = await nextMessage(api, panel(), 'prediction', since, (m) => m.imageId === selected).catch((err: Error) => {
       throw new Error(postedError(api, panel(), since) ?? err.message);
