@@ -75,9 +75,13 @@ def describe_onnx(path):
           f"{os.path.getsize(path)} bytes; ops {dict(sorted(ops.items()))}", flush=True)
 
 
-def write_sidecar(stem, size, labels):
-    """<stem>.labels.txt and <stem>.convlens.json next to the model."""
-    with open(os.path.join(HERE, f"{stem}.labels.txt"), "w") as f:
+def write_sidecar(stem, size, labels, classifier=True):
+    """<stem>.convlens.json next to the model, and the class names: <stem>.labels.txt, named by the
+    sidecar, for a classifier; <stem>.classes.txt, not named, for the segmentation and detection
+    samples (ConvLens matches a labels file to the last axis of the first output, a classifier's
+    logits; there the class axis is elsewhere: [N, 5, H, W] and [N, boxes, 5 + C])."""
+    labels_file = f"{stem}.labels.txt" if classifier else f"{stem}.classes.txt"
+    with open(os.path.join(HERE, labels_file), "w") as f:
         f.write("\n".join(labels) + "\n")
     sidecar = {
         "input": "input",
@@ -88,8 +92,9 @@ def write_sidecar(stem, size, labels):
         "mean": MEAN,
         "std": STD,
         "colorOrder": "RGB",
-        "labels": f"{stem}.labels.txt",
     }
+    if classifier:
+        sidecar["labels"] = labels_file
     with open(os.path.join(HERE, f"{stem}.convlens.json"), "w") as f:
         json.dump(sidecar, f, indent=2)
         f.write("\n")

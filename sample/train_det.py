@@ -14,7 +14,7 @@ Outputs (next to this file):
                          "selected" [K,3] (batch, class, box index) and "kept" [K,9] (those
                          rows of the raw head, whose tensor is still named "detections").
                          Explain the raw head: a gradient cannot pass through the selection.
-    shapes-det.labels.txt, shapes-det.convlens.json (and -nms) sidecars.
+    shapes-det.classes.txt, shapes-det.convlens.json (and -nms): class names and sidecars.
 
 Decoding, per cell (gx, gy) with raw outputs t: cx = (gx + 2 sigmoid(tx) - 0.5) * 8,
 cy likewise, w = (2 sigmoid(tw))^2 * 24, h likewise (0 to 96 px), obj = sigmoid(to),
@@ -237,7 +237,7 @@ def main():
         print(f"  {name}: mAP50 {mean_ap:.3f} (" + ", ".join(f"{c} {a:.3f}" for c, a in zip(CLASSES, aps)) + ")", flush=True)
 
     for stem in ("shapes-det", "shapes-det-nms"):
-        write_sidecar(stem, SIZE, CLASSES)
+        write_sidecar(stem, SIZE, CLASSES, classifier=False)
     raw_path = os.path.join(HERE, "shapes-det.onnx")
     export_onnx(model, raw_path, SIZE, ["detections"], opset=13)
     add_nms(raw_path, os.path.join(HERE, "shapes-det-nms.onnx"))

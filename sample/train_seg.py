@@ -6,7 +6,7 @@
 Outputs (next to this file):
     shapes-seg.onnx          input "input" [N,3,64,64], output "logits" [N,5,64,64]
                              (channel 0 background, then circle, square, star, triangle)
-    shapes-seg.labels.txt    background, circle, square, star, triangle
+    shapes-seg.classes.txt   background, circle, square, star, triangle (see scene_training.write_sidecar)
     shapes-seg.convlens.json preprocessing sidecar (as shapes.convlens.json)
 
 Training data: 1600 scenes from make_scenes.make_split("seg", ...) drawn in memory (seed 41),
@@ -114,7 +114,7 @@ def main():
         print(f"  {name}: mIoU {np.mean(ious):.3f} (" + ", ".join(f"{l} {v:.3f}" for l, v in zip(LABELS, ious))
               + f"), pixel accuracy {pixel_acc:.3f}", flush=True)
 
-    write_sidecar("shapes-seg", SIZE, LABELS)
+    write_sidecar("shapes-seg", SIZE, LABELS, classifier=False)
     export_onnx(model, os.path.join(HERE, "shapes-seg.onnx"), SIZE, ["logits"], opset=13)
 
 
