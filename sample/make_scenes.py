@@ -19,6 +19,8 @@ Committed test folders (deterministic, fixed seeds):
     sample/scenes-det/test/images/<n>.png   96x96, 1-4 shapes (detection sample)
     sample/scenes-det/test/masks/<n>.png
     sample/scenes-det/test/boxes.json       same schema as masks.json
+    sample/scenes-demo/<kind>-<n>.png       two demo scenes of each kind, with a binary mask of
+    sample/scenes-demo/<kind>-<n>.mask.png  their first object
 
 The training scripts draw their (larger) training and validation sets in memory with
 make_split() and other seeds.
@@ -46,6 +48,7 @@ SCENE_KINDS = {
 TEST_SEEDS = {"seg": 4001, "det": 5001}
 TEST_COUNT = 60
 TEST_JSON = {"seg": "masks.json", "det": "boxes.json"}
+DEMO_SEEDS = {"seg": 4901, "det": 5901}
 
 
 def make_scene(rng, size, count, radius_range):
@@ -141,9 +144,28 @@ def read_test_folder(kind):
     return np.stack(images), np.stack(maps), objects
 
 
+def write_demo_images(count=2):
+    """scenes-demo/<kind>-<n>.png and <kind>-<n>.mask.png: a binary mask (255 inside) of the
+    scene's first object, ready for `convlens faithfulness --mask`; its box is in README.md."""
+    folder = os.path.join(HERE, "scenes-demo")
+    if os.path.isdir(folder):
+        shutil.rmtree(folder)
+    os.makedirs(folder)
+    for kind, seed in DEMO_SEEDS.items():
+        spec = SCENE_KINDS[kind]
+        rng = np.random.default_rng(seed)
+        for n in range(count):
+            image, instances, objects, _bg = make_scene(rng, spec["size"], spec["count"], spec["radius"])
+            Image.fromarray(image).save(os.path.join(folder, f"{kind}-{n}.png"), optimize=True)
+            mask = np.where(instances == objects[0]["instance"], 255, 0).astype(np.uint8)
+            Image.fromarray(mask, mode="L").save(os.path.join(folder, f"{kind}-{n}.mask.png"), optimize=True)
+            print(f"  {kind}-{n}.png: first object {objects[0]['class']} at {objects[0]['bbox']}")
+
+
 def main():
     write_test_folder("seg")
     write_test_folder("det")
+    write_demo_images()
 
 
 if __name__ == "__main__":
