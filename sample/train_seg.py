@@ -23,23 +23,11 @@ import torch.nn.functional as F
 
 from make_dataset import CLASSES
 from make_scenes import SCENE_KINDS, make_split, read_test_folder, semantic_labels
-from scene_training import HERE, describe_onnx, export_onnx, fit, to_input, write_sidecar
+from train import ConvBlock  # 3x3 convolution, batch norm, ReLU, as in ShapesNet
+from scene_training import HERE, export_onnx, fit, to_input, write_sidecar
 
 LABELS = ["background"] + CLASSES
 SIZE = SCENE_KINDS["seg"]["size"]
-
-
-class ConvBlock(nn.Module):
-    """3x3 convolution, batch norm, ReLU."""
-
-    def __init__(self, in_channels, out_channels):
-        super().__init__()
-        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, bias=False)
-        self.bn = nn.BatchNorm2d(out_channels)
-        self.relu = nn.ReLU(inplace=True)
-
-    def forward(self, x):
-        return self.relu(self.bn(self.conv(x)))
 
 
 class ShapesSegNet(nn.Module):
