@@ -40,7 +40,7 @@ function corners(row: ArrayLike<number>): number[] {
   return [row[0] - row[2] / 2, row[1] - row[3] / 2, row[0] + row[2] / 2, row[1] + row[3] / 2];
 }
 
-describe('sample models on their known masks and boxes', () => {
+describe('sample models on their known masks, boxes and classes', () => {
   it('the segmentation sample labels the pixels of the test scenes (mean IoU over its 5 labels ≥ 0.85)', async () => {
     const ctx = ModelContext.open(path.join(SAMPLE, 'shapes-seg.onnx'));
     try {
@@ -127,6 +127,36 @@ describe('sample models on their known masks and boxes', () => {
     } finally {
       await raw.dispose();
       await nms.dispose();
+    }
+  });
+
+  it('the ViT classifies the shapes test set, and each block\'s attention is a row-stochastic [1, 4, 65, 65] tensor', async () => {
+    const ctx = ModelContext.open(path.join(SAMPLE, 'shapes-vit.onnx'));
+    try {
+      const softmaxes = (await ctx.model.layers()).filter((l) => l.opType === 'Softmax').map((l) => l.outputs[0].name);
+      assert.strictEqual(softmaxes.length, 4);
+      const root = path.join(SAMPLE, 'dataset', 'test');
+      let correct = 0;
+      let total = 0;
+      for (const [label, cls] of ctx.labels!.entries()) {
+        for (const name of fs.readdirSync(path.join(root, cls))) {
+          const outputs = await ctx.model.run(ctx.feeds(ctx.loadInput(path.join(root, cls, name)).tensor), total === 0 ? softmaxes : []);
+          const logits = outputs['logits'].data as Float32Array;
+          if (logits.indexOf(Math.max(...logits)) === label) correct++;
+          if (total === 0) {
+            for (const tensor of softmaxes) {
+              assert.deepStrictEqual(outputs[tensor].dims, [1, 4, 65, 65]);
+              const a = outputs[tensor].data as Float32Array;
+              for (let row = 0; row < 4 * 65; row++) assert.ok(Math.abs(a.subarray(row * 65, row * 65 + 65).reduce((x, y) => x + y, 0) - 1) < 1e-5);
+            }
+          }
+          total++;
+        }
+      }
+      assert.strictEqual(total, 160);
+      assert.ok(correct / total >= 0.9, `${correct} of ${total}`);
+    } finally {
+      await ctx.dispose();
     }
   });
 });
