@@ -68,24 +68,24 @@ def nearby_color(rng, color, spread):
     return np.clip(color + rng.normal(0.0, spread, size=3), 0, 255).astype(np.float32)
 
 
-def background_noise(rng):
+def background_noise(rng, size=SIZE):
     """Smooth blotchy noise around a base colour, plus a little pixel noise."""
     base = random_color(rng)
     coarse = rng.normal(0.0, rng.uniform(15, 35), size=(8, 8, 3)).astype(np.float32)
     smooth = np.stack(
-        [np.asarray(Image.fromarray(coarse[:, :, c]).resize((SIZE, SIZE), Image.BICUBIC))
+        [np.asarray(Image.fromarray(coarse[:, :, c]).resize((size, size), Image.BICUBIC))
          for c in range(3)], axis=-1)
-    fine = rng.normal(0.0, 6.0, size=(SIZE, SIZE, 1)).astype(np.float32)
+    fine = rng.normal(0.0, 6.0, size=(size, size, 1)).astype(np.float32)
     return base + smooth + fine
 
 
-def background_stripes(rng):
+def background_stripes(rng, size=SIZE):
     """Straight stripes of two colours at a random angle and period."""
     c1 = random_color(rng)
     c2 = nearby_color(rng, c1, 50)
     angle = rng.uniform(0, math.pi)
     period = rng.uniform(5, 16)
-    yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
     phase = (xx * math.cos(angle) + yy * math.sin(angle)) / period * 2 * math.pi
     if rng.random() < 0.5:
         t = (np.sin(phase) > 0).astype(np.float32)      # hard stripes
@@ -95,12 +95,12 @@ def background_stripes(rng):
     return c1 * (1 - t) + c2 * t
 
 
-def background_gradient(rng):
+def background_gradient(rng, size=SIZE):
     """Linear gradient between two colours in a random direction."""
     c1 = random_color(rng)
     c2 = nearby_color(rng, c1, 90)
     angle = rng.uniform(0, 2 * math.pi)
-    yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32) / (SIZE - 1) - 0.5
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / (size - 1) - 0.5
     t = xx * math.cos(angle) + yy * math.sin(angle)
     t = (t - t.min()) / (t.max() - t.min())
     return c1 * (1 - t[:, :, None]) + c2 * t[:, :, None]
@@ -132,15 +132,19 @@ def star_polygon(cx, cy, radius, rotation, inner=0.45):
 
 
 def shape_mask(rng, cls):
-    """Return an anti-aliased float mask in [0, 1] of shape (SIZE, SIZE)."""
-    s = SUPERSAMPLE
+    """Return an anti-aliased float mask in [0, 1] of shape (SIZE, SIZE) at a random place."""
     radius = rng.uniform(9, 22)
     margin = radius + 2
     cx = rng.uniform(margin, SIZE - margin)
     cy = rng.uniform(margin, SIZE - margin)
     rotation = rng.uniform(0, 2 * math.pi)
+    return draw_shape(cls, cx, cy, radius, rotation)
 
-    big = Image.new("L", (SIZE * s, SIZE * s), 0)
+
+def draw_shape(cls, cx, cy, radius, rotation, size=SIZE):
+    """Anti-aliased float mask in [0, 1] of shape (size, size) of one shape."""
+    s = SUPERSAMPLE
+    big = Image.new("L", (size * s, size * s), 0)
     draw = ImageDraw.Draw(big)
     if cls == "circle":
         r = radius * 0.85  # visually similar area to the other shapes
@@ -156,7 +160,7 @@ def shape_mask(rng, cls):
         draw.polygon([(x * s, y * s) for x, y in pts], fill=255)
     else:
         raise ValueError(cls)
-    small = big.resize((SIZE, SIZE), Image.BOX)
+    small = big.resize((size, size), Image.BOX)
     return np.asarray(small, dtype=np.float32) / 255.0
 
 

@@ -1,10 +1,18 @@
 // Deletion/insertion curves and the pointing game on a linear model whose important pixels are
 // known.
 import * as assert from 'assert';
-import { deletionInsertion, pointingGame, trapezoidArea } from '../../../src/core/explain/faithfulness';
+import { boxMask, deletionInsertion, maskOnInput, pointingGame, RegionMask, regionScores, trapezoidArea } from '../../../src/core/explain/faithfulness';
+import { ExplainError } from '../../../src/core/explain/types';
+import { PreprocessSpec } from '../../../src/core/preprocess';
 import { CancelledError } from '../../../src/core/runtime/jobs';
 import { float32 } from '../../../src/core/tensor';
 import { linearModel, randomTensor } from './tiny-models';
+
+function maskOf(width: number, height: number, pixels: [number, number][]): RegionMask {
+  const inside = new Uint8Array(width * height);
+  for (const [x, y] of pixels) inside[y * width + x] = 1;
+  return { width, height, inside };
+}
 
 const C = 3;
 const S = 10;
@@ -59,5 +67,74 @@ describe('explain: faithfulness', () => {
     assert.deepStrictEqual(pointingGame(map, { x0: 3, y0: 1, x1: 5, y1: 3 }), { hit: true, peak: { x: 4, y: 2 } });
     assert.strictEqual(pointingGame(map, { x0: 0, y0: 0, x1: 2, y1: 1 }).hit, false);
     assert.strictEqual(pointingGame(map, { x0: 0, y0: 0, x1: 2, y1: 1 }, 2).hit, true);
+  });
+
+  it('mask IoU thresholds the map at k = the mask\'s area and counts the overlap', () => {
+    // 5×4 map; the mask is the 2×2 block at x 1-2, y 1-2 (area 4). The four highest values: three on
+    // the block and one at (4, 0), so the overlap is 3 and IoU = 3 / (4 + 4 - 3) = 0.6.
+    const map = float32([4, 5], new Float32Array(20).fill(0.1));
+    const set = (x: number, y: number, v: number): void => void (map.data[y * 5 + x] = v);
+    set(1, 1, 0.9); set(2, 1, 0.8); set(1, 2, 0.7); set(4, 0, 0.95); set(2, 2, 0.3); set(0, 3, -2);
+    const region = maskOf(5, 4, [[1, 1], [2, 1], [1, 2], [2, 2]]);
+    const r = regionScores(map, region);
+    assert.strictEqual(r.area, 4);
+    assert.ok(Math.abs(r.iou - 0.6) < 1e-12, `IoU ${r.iou}`);
+    assert.ok(Math.abs(r.threshold - 0.7) < 1e-6, `threshold ${r.threshold}`);
+    assert.deepStrictEqual(r.peak, { x: 4, y: 0 });
+    assert.strictEqual(r.pointingHit, false);
+    // Positive mass: 0.9 + 0.8 + 0.7 + 0.95 + 0.3 + 14 × 0.1 = 5.05, of which 2.7 is on the block.
+    assert.ok(Math.abs(r.energyInside - 2.7 / 5.05) < 1e-6, `energy ${r.energyInside}`);
+  });
+
+  it('mask IoU is 1 for a map that ranks the mask first, and ties go in row-major order', () => {
+    const region = maskOf(4, 3, [[0, 0], [3, 2]]);
+    const exact = float32([3, 4], Float32Array.from(region.inside, (v) => v * 2 - 1));
+    assert.strictEqual(regionScores(exact, region).iou, 1);
+    // A flat map: the top-2 are pixels 0 and 1, overlapping the mask at pixel 0 only: 1 / 3.
+    const flat = float32([3, 4], new Float32Array(12).fill(1));
+    assert.strictEqual(regionScores(flat, region).iou, 1 / 3);
+    assert.strictEqual(regionScores(flat, region).pointingHit, true);
+  });
+
+  it('pointing game on a mask: a hit on the mask, or within the tolerance (Chebyshev distance)', () => {
+    const map = float32([6, 6], new Float32Array(36));
+    map.data[1 * 6 + 1] = 1;
+    const region = maskOf(6, 6, [[4, 4], [4, 3]]);
+    assert.strictEqual(regionScores(map, region).pointingHit, false);
+    assert.strictEqual(regionScores(map, region, 2).pointingHit, false);
+    assert.strictEqual(regionScores(map, region, 3).pointingHit, true); // (1, 1) to (4, 3): 3 in x, 2 in y
+    map.data[3 * 6 + 4] = 2;
+    assert.strictEqual(regionScores(map, region).pointingHit, true);
+  });
+
+  it('a box\'s mask gives the same pointing game as the box itself', () => {
+    for (let seed = 0; seed < 20; seed++) {
+      const map = randomTensor([7, 9], 500 + seed);
+      const box = { x0: seed % 5, y0: seed % 3, x1: (seed % 5) + 3, y1: (seed % 3) + 2 };
+      const region = boxMask(box, 9, 7);
+      assert.strictEqual(region.inside.reduce((a, b) => a + b, 0), 4 * 3); // inclusive bounds
+      assert.strictEqual(regionScores(map, region).pointingHit, pointingGame(map, box).hit, `seed ${seed}`);
+    }
+    // Clipped to the grid.
+    assert.strictEqual(boxMask({ x0: -3, y0: 5, x1: 20, y1: 9 }, 9, 7).inside.reduce((a, b) => a + b, 0), 9 * 2);
+  });
+
+  it('carries a mask from the image to the input grid by the preprocessing geometry', () => {
+    const spec = (resize: 'stretch' | 'shorter-side-crop', size: [number, number], resizeTo?: number): PreprocessSpec =>
+      ({ size, resize, resizeTo, antialias: 'pil', scale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1], layout: 'NCHW', colorOrder: 'RGB', grayscale: false });
+    // Stretch 4×2 → 8×4: each image pixel covers a 2×2 block of input pixels.
+    const small = maskOf(4, 2, [[1, 0], [3, 1]]);
+    const up = maskOnInput(small, spec('stretch', [4, 8]));
+    const expected = maskOf(8, 4, [[2, 0], [3, 0], [2, 1], [3, 1], [6, 2], [7, 2], [6, 3], [7, 3]]);
+    assert.deepStrictEqual(up, expected);
+    // An 8×4 image, shorter side to 4 (no scaling) and a centre crop of 4×4: columns 2-5 are kept.
+    const wide = maskOf(8, 4, [[2, 0], [5, 3], [7, 1]]);
+    assert.deepStrictEqual(maskOnInput(wide, spec('shorter-side-crop', [4, 4], 4)), maskOf(4, 4, [[0, 0], [3, 3]]));
+  });
+
+  it('refuses a mask of another size or with no pixels, in one sentence', () => {
+    const map = float32([4, 4], new Float32Array(16));
+    assert.throws(() => regionScores(map, maskOf(5, 4, [[0, 0]])), (e: Error) => e instanceof ExplainError && e.message === 'the map is 4×4 but the mask is 5×4');
+    assert.throws(() => regionScores(map, maskOf(4, 4, [])), (e: Error) => e instanceof ExplainError && /no pixels inside/.test(e.message));
   });
 });
