@@ -1,19 +1,19 @@
 import { COLORMAP_NAMES, ColormapName } from '../../core/image/colormap';
 import { ModelContext } from '../../core/context';
-import { Explanation, METHODS, OptionSpec, OptionValue, Target, explain as runMethod, methodByName, methodNames } from '../../core/explain';
+import { Explanation, METHODS, OptionSpec, OptionValue, explain as runMethod, methodByName, methodNames } from '../../core/explain';
 import { deletionInsertion } from '../../core/explain/faithfulness';
 import { describeTarget } from '../../core/explain/target';
 import { readInputBytes } from '../../core/image/decode';
 import { parseNpy } from '../../core/npy';
 import { renderPng } from '../../core/render';
 import { intOption, numberOption, parse, Parsed } from '../args';
-import { MODEL_OPTIONS, parseTarget, withModel } from '../common';
+import { MODEL_OPTIONS, TARGET_OPTIONS, TARGET_USAGE, targetJson, targetOf, withModel } from '../common';
 import { fixed, printJson, printTable, terminalText, writeFile, writeNpy } from '../output';
 
 /** The command's own flags; a method option of the same name is set through an alias (FLAG_ALIASES). */
 const COMMAND_FLAGS = {
   ...MODEL_OPTIONS,
-  method: { type: 'string' }, layer: { type: 'string' }, target: { type: 'string' }, versus: { type: 'string' }, output: { type: 'string' },
+  ...TARGET_OPTIONS, method: { type: 'string' }, layer: { type: 'string' },
 } as const;
 
 /** Flags of earlier versions, kept as aliases of the option flags that replaced them. */
@@ -51,8 +51,8 @@ function placeholder(spec: OptionSpec): string {
 /** `[--flag VALUE]` for every method option, from the specs (aliases of old names left out). */
 const OPTION_USAGE = [...OPTION_FLAGS].filter(([flag]) => !(flag in FLAG_ALIASES)).map(([flag, spec]) => `[--${flag} ${placeholder(spec)}]`).join(' ');
 
-export const usage = `convlens explain MODEL INPUT --method NAME [--layer TENSOR|auto] [--target CLASS|top] [--versus CLASS] [--raw] [--out FILE.npy|FILE.png] [--colormap ${COLORMAP_NAMES.join('|')}] [--opacity A] [--json] ${OPTION_USAGE} (--${Object.entries(FLAG_ALIASES).map(([alias, flag]) => `${alias} is --${flag}`).join(', --')})`;
-export const faithfulnessUsage = 'convlens faithfulness MODEL INPUT --method NAME[,NAME...] [--layer TENSOR|auto] [--target CLASS|top] [--steps N] [--json] [method options]';
+export const usage = `convlens explain MODEL INPUT --method NAME [--layer TENSOR|auto] ${TARGET_USAGE} [--raw] [--out FILE.npy|FILE.png] [--colormap ${COLORMAP_NAMES.join('|')}] [--opacity A] [--json] ${OPTION_USAGE} (--${Object.entries(FLAG_ALIASES).map(([alias, flag]) => `${alias} is --${flag}`).join(', --')})`;
+export const faithfulnessUsage = `convlens faithfulness MODEL INPUT --method NAME[,NAME...] [--layer TENSOR|auto] ${TARGET_USAGE} [--steps N] [--json] [method options]`;
 
 /** Method options from the command line, under the names the methods use (the methods' specs parse and check the values). */
 function methodOptions(values: Parsed['values']): Record<string, { flag: string; value: OptionValue }> {
@@ -75,14 +75,6 @@ function optionsFor(method: string, given: Record<string, { flag: string; value:
   return Object.fromEntries(Object.entries(given).map(([name, g]) => [name, g.value]));
 }
 
-function targetOf(values: Parsed['values']): Target {
-  const output = typeof values.output === 'string' ? values.output : undefined;
-  const index = parseTarget(values.target);
-  if (values.versus === undefined) return { kind: 'class', index, output };
-  if (index === 'top') throw new Error('--versus needs --target CLASS: explain why CLASS and not VERSUS');
-  return { kind: 'difference', a: index, b: parseTarget(values.versus) as number, output };
-}
-
 function progressLine(label: string): (fraction: number, message: string) => void {
   if (!process.stderr.isTTY) return () => undefined;
   return (fraction, message) => process.stderr.write(`\r${label} ${(fraction * 100).toFixed(0).padStart(3)}% ${message}`.padEnd(79).slice(0, 79) + (fraction >= 1 ? '\n' : ''));
@@ -90,7 +82,9 @@ function progressLine(label: string): (fraction: number, message: string) => voi
 
 function describe(ctx: ModelContext, e: Explanation): string {
   const t = e.target;
-  return t.kind === 'class' ? `${ctx.labelOf(t.index)} (#${t.index})` : `${ctx.labelOf(t.a)} rather than ${ctx.labelOf(t.b)}`;
+  if (t.kind === 'class') return `${ctx.labelOf(t.index)} (#${t.index})`;
+  if (t.kind === 'difference') return `${ctx.labelOf(t.a)} rather than ${ctx.labelOf(t.b)}`;
+  return describeTarget(t);
 }
 
 export async function explainCommand(argv: string[]): Promise<void> {
@@ -106,7 +100,7 @@ export async function explainCommand(argv: string[]): Promise<void> {
     const input = ctx.loadInput(positionals[1]);
     const started = performance.now();
     const e = await runMethod(method, {
-      model: ctx.model, input: input.tensor, target: targetOf(values),
+      model: ctx.model, input: input.tensor, target: await targetOf(ctx, values),
       layer: typeof values.layer === 'string' ? values.layer : undefined, progress: progressLine(method),
     }, options);
     const seconds = (performance.now() - started) / 1000;
@@ -122,7 +116,7 @@ export async function explainCommand(argv: string[]): Promise<void> {
     }
     if (values.json) {
       printJson({
-        method, target: e.target, targetLabel: describe(ctx, e), layer: e.layer, shape: result.dims, raw: !!values.raw,
+        method, target: targetJson(e.target), targetLabel: describe(ctx, e), layer: e.layer, shape: result.dims, raw: !!values.raw,
         notes: e.notes, metrics: e.metrics, seconds, file: written,
       });
       return;
@@ -147,8 +141,9 @@ export async function faithfulnessCommand(argv: string[]): Promise<void> {
   await withModel(positionals[0], values, async (ctx) => {
     const input = ctx.loadInput(positionals[1]);
     const rows = [];
+    const target = await targetOf(ctx, values);
     for (const method of methods) {
-      const explainContext = { model: ctx.model, input: input.tensor, target: targetOf(values), layer: typeof values.layer === 'string' ? values.layer : undefined, progress: progressLine(method) };
+      const explainContext = { model: ctx.model, input: input.tensor, target, layer: typeof values.layer === 'string' ? values.layer : undefined, progress: progressLine(method) };
       const e = await runMethod(method, explainContext, optionsFor(method, withoutCurveSteps(methodOptions(values))));
       const f = await deletionInsertion(explainContext, e.map, { steps });
       rows.push({ method, target: describeTarget(e.target), deletionAuc: f.deletion.normalizedAuc, insertionAuc: f.insertion.normalizedAuc, deletion: f.deletion, insertion: f.insertion, notes: f.notes });
