@@ -5,7 +5,9 @@
 // score (class, difference, region, element) is a constant; that of probability, similarity and a
 // YOLO box (obj × cls) depends on the row, so gradient runs compute the batch's output first.
 import { DEFAULT_IOU, DEFAULT_MIN_SCORE, DetectionOptions, decodeDetections, detectionHead, detectionScore, detectionSeed, nonMaxSuppression } from '../detection';
-import { DecodeOptions, decodeImage, readInputBytes } from '../image/decode';
+import { FileReadError, readFileChecked } from '../files';
+import { DecodeOptions, decodeImage } from '../image/decode';
+import { DEFAULT_LIMIT_HINT, DEFAULT_MAX_BYTES } from '../limits';
 import { ConvModel, concreteInputDims } from '../model';
 import { parseNpy } from '../npy';
 import { Tensor, argmax, float32, sizeOf } from '../tensor';
@@ -62,7 +64,12 @@ export interface TargetFiles {
  * .npy of H×W (or 1×H×W) numbers.
  */
 export function readMaskFile(file: string, options: DecodeOptions = {}): Tensor {
-  const bytes = readInputBytes(file, options);
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileChecked(file, { what: 'mask file', maxBytes: options.maxBytes ?? DEFAULT_MAX_BYTES, limitHint: options.limitHint ?? DEFAULT_LIMIT_HINT });
+  } catch (err) {
+    throw err instanceof FileReadError ? new ExplainError(err.message) : err;
+  }
   if (/\.npy$/i.test(file)) {
     const t = parseNpy(bytes);
     const dims = t.dims.length === 3 && t.dims[0] === 1 ? t.dims.slice(1) : t.dims;
