@@ -108,7 +108,7 @@ function parseIndex(text: string, what: string): number {
   return n;
 }
 
-const indexOrTop = (body: string, what: string): number | 'top' => (body === 'top' || body === '' ? 'top' : parseIndex(body, what));
+const indexOrTop = (body: string, what: string): number | 'top' => (body === 'top' ? 'top' : parseIndex(body, what));
 
 function softmax(row: Float32Array): Float64Array {
   let max = -Infinity;

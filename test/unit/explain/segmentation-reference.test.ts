@@ -25,7 +25,7 @@ import { planTarget } from '../../../src/core/explain/target';
 import { ExplainContext, OptionValue } from '../../../src/core/explain/types';
 import { ConvModel } from '../../../src/core/model';
 import { Tensor, float32, maxAbs } from '../../../src/core/tensor';
-import { REFERENCE_DIR, ReferenceCase, assertAbsClose, assertClose, loadTensor } from '../../support/reference';
+import { GRADIENT_CAMS, REFERENCE_DIR, ReferenceCase, assertAbsClose, assertClose, loadTensor, medianAbsDifference } from '../../support/reference';
 
 interface SegmentationCase extends ReferenceCase {
   task: string;
@@ -33,14 +33,6 @@ interface SegmentationCase extends ReferenceCase {
 }
 
 const MANIFEST = path.join(REFERENCE_DIR, 'manifest-tasks.json');
-
-const CAMS: [string, string][] = [
-  ['gradcam', 'GradCAM'],
-  ['gradcam++', 'GradCAMPlusPlus'],
-  ['xgradcam', 'XGradCAM'],
-  ['hirescam', 'HiResCAM'],
-  ['layercam', 'LayerCAM'],
-];
 
 /** max |a − b| / max |b| and ‖a − b‖ / ‖b‖. */
 function relativeDistances(a: ArrayLike<number>, b: ArrayLike<number>): { maxRel: number; l2Rel: number } {
@@ -59,11 +51,6 @@ function relativeDistances(a: ArrayLike<number>, b: ArrayLike<number>): { maxRel
 /** The input scaled by (1 + 1e-5·sin i): a nudge that moves units near a kink to the other side. */
 function nudged(input: Tensor): Tensor {
   return float32(input.dims, (input.data as Float32Array).map((v, i) => v * (1 + 1e-5 * Math.sin(i))));
-}
-
-function medianAbsDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  const d = Float64Array.from({ length: b.length }, (_, i) => Math.abs(a[i] - b[i])).sort();
-  return d[d.length >> 1];
 }
 
 /** max |ours − ref| ≤ max(1e-3, floor) × max|ref| and median ≤ 1e-3 × max|ref|; floor from `moved`, our result for the nudged input. */
@@ -144,7 +131,7 @@ describe('segmentation reference cases: region targets against pytorch-grad-cam 
         assertWithinFloor(ours, moved, loadTensor(c, 'grad_input').data, 'grad_input');
       });
 
-      for (const [name, ref] of CAMS) {
+      for (const [name, ref] of GRADIENT_CAMS) {
         it(`${name}: raw CAM within max(1e-3, floor) × max|ref| (median 1e-3) and map within 0.02 of pytorch-grad-cam`, async () => {
           const e = await explain(name, ctx());
           const moved = await explain(name, { ...ctx(), input: nudged(ctx().input) });
