@@ -216,7 +216,9 @@ const TARGET_KINDS: { [K in Target['kind']]: TargetKind<K> } = {
       if (t.mask.data.length !== positions || (t.mask.dims.length === plane.length && t.mask.dims.some((d, i) => d !== plane[i]))) {
         throw new ExplainError(`the mask is ${t.mask.dims.join('×')} but output '${at.name}' has ${plane.join('×')} positions per class`);
       }
-      return { kind: 'region', class: t.class, mask: float32(plane, Float32Array.from(t.mask.data as Float32Array)), predicted: false, output: at.name };
+      const mask = Float32Array.from(t.mask.data as Float32Array);
+      if (!mask.every(Number.isFinite)) throw new ExplainError('the mask has values that are not finite numbers');
+      return { kind: 'region', class: t.class, mask: float32(plane, mask), predicted: false, output: at.name };
     },
     score: (row, t) => dot(row.subarray(t.class * t.mask.data.length, (t.class + 1) * t.mask.data.length), t.mask.data as Float32Array),
     seedReadsRow: false,
@@ -254,7 +256,9 @@ const TARGET_KINDS: { [K in Target['kind']]: TargetKind<K> } = {
     resolve: (t, at) => {
       const count = scoresPerRow(at.dims);
       if (t.reference.length !== count) throw new ExplainError(`the reference embedding has ${t.reference.length} values but output '${at.name}' has ${count} per image`);
-      if (norm(t.reference) === 0) throw new ExplainError('the reference embedding is zero: a cosine to it is undefined');
+      const length = norm(t.reference);
+      if (!Number.isFinite(length)) throw new ExplainError('the reference embedding has values that are not finite numbers');
+      if (length === 0) throw new ExplainError('the reference embedding is zero: a cosine to it is undefined');
       return { kind: 'similarity', reference: t.reference, output: at.name };
     },
     score: (row, t) => dot(row, t.reference) / (norm(row) * norm(t.reference)),

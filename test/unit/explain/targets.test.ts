@@ -272,6 +272,7 @@ describe('targets: command-line forms', () => {
       await assert.rejects(plan({ kind: 'element', index: [0, 6, 0] }), /index 6 is out of range for dimension 2 of output 'logits' \(0 to 5\)/);
       await assert.rejects(plan({ kind: 'element', index: [0] }), /needs 3 indices after the batch dimension, got 1/);
       await assert.rejects(plan({ kind: 'similarity', reference: new Float32Array(4) }), /the reference embedding has 4 values but output 'logits' has 108 per image/);
+      await assert.rejects(plan({ kind: 'region', class: 0, mask: float32([6, 6], new Float32Array(36).fill(NaN)) }), /^ExplainError: the mask has values that are not finite numbers$/);
       await assert.rejects(plan({ kind: 'box', index: 0 }), /YOLO-style detection output/);
     } finally {
       await model.dispose();
@@ -313,4 +314,17 @@ describe('targets: every method explains every kind of target', function () {
       }
     });
   }
+});
+
+describe('targets: a similarity reference must have a direction', () => {
+  it('a similarity target refuses a zero or non-finite reference embedding', async () => {
+    const model = classifier();
+    try {
+      const input = randomTensor([1, 3, 6, 6], 20);
+      await assert.rejects(planTarget(model, input, { kind: 'similarity', reference: new Float32Array(5) }), /^ExplainError: the reference embedding is zero: a cosine to it is undefined$/);
+      await assert.rejects(planTarget(model, input, { kind: 'similarity', reference: new Float32Array(5).fill(Infinity) }), /not finite numbers$/);
+    } finally {
+      await model.dispose();
+    }
+  });
 });
