@@ -232,6 +232,7 @@ const TARGET_KINDS: { [K in Target['kind']]: TargetKind<K> } = {
     extraOutputs: (t) => (t.detection?.boxes ? [t.detection.boxes] : []),
     resolve: (t, at) => {
       const options: DetectionOptions = t.detection ?? {};
+      if (options.iou !== undefined && !(options.iou >= 0 && options.iou <= 1)) throw new ExplainError(`the NMS IoU threshold is between 0 and 1, got ${options.iou}`);
       const boxes = options.boxes ? at.outputs![options.boxes] : undefined;
       const head = detectionHead(at.dims, boxes?.dims, options.sigmoid ?? false);
       if (typeof head === 'string') throw new ExplainError(head);

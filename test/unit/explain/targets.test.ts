@@ -216,6 +216,7 @@ describe('detection: decoding and non-maximum suppression', () => {
       assert.ok(Math.abs(targetScores(first.output, first.target)[0] - first.target.detected.score) < 1e-6, 'the target scores the chosen box');
       await assert.rejects(resolveTarget(model, input, { kind: 'box', index: 999, detection: { sigmoid: true, minScore: 0 } }), /^ExplainError: box 999 is out of range: \d+ boxes were detected \(0 to \d+\)$/);
       await assert.rejects(resolveTarget(model, input, { kind: 'box', index: 0, detection: { sigmoid: true, minScore: 2 } }), /no box scores 2 or more/);
+      await assert.rejects(resolveTarget(model, input, { kind: 'box', index: 0, detection: { iou: 1.5 } }), /^ExplainError: the NMS IoU threshold is between 0 and 1, got 1.5$/);
     } finally {
       await model.dispose();
     }
