@@ -15,6 +15,8 @@ import { encodePng } from '../../../src/core/image/overlay';
 import { ConvModel } from '../../../src/core/model';
 import { formatNpy } from '../../../src/core/npy';
 import { Tensor, float32 } from '../../../src/core/tensor';
+import { tensorToProto } from '../../../src/core/onnx/initializers';
+import { DataType, encodeModel } from '../../../src/core/onnx/proto';
 import { buildModel, ints, node, randomTensor } from './tiny-models';
 
 /** Central difference of the target's score along each element of `row` (float64 arithmetic on a float32 row). */
@@ -155,6 +157,43 @@ describe('targets: gradients through small models, one batch of different inputs
   }
 });
 
+/**
+ * An SSD-style head with separate outputs: 'boxes' [N, 36, 4] (x1, y1, x2, y2 around each of the
+ * 6×6 positions, size from two channels) and 'scores' [N, 36, 2] (logits).
+ */
+function ssdModel(): ConvModel {
+  const dims = (name: string, d: (number | string)[]) => ({ name, type: { tensor_type: { elem_type: DataType.FLOAT, shape: { dim: d.map((v) => (typeof v === 'number' ? { dim_value: v } : { dim_param: v })) } } } });
+  const shape = (name: string, c: bigint): [string, Tensor] => [name, { dtype: 'int64', dims: [3], data: BigInt64Array.from([0n, c, 36n]) }];
+  const initializers: Record<string, Tensor> = Object.fromEntries([
+    ['w1', randomTensor([4, 3, 3, 3], 13, 0.5)], ['b1', randomTensor([4], 14, 0.1)],
+    ['wb', randomTensor([4, 4, 1, 1], 15, 4)], ['bb', float32([4], [0, 0, 8, 8])],
+    ['ws', randomTensor([2, 4, 1, 1], 16, 2)], ['bs', randomTensor([2], 17, 0.5)],
+    shape('shape4', 4n), shape('shape2', 2n),
+  ]);
+  const bytes = encodeModel({
+    ir_version: 8,
+    opset_import: [{ domain: '', version: 13 }],
+    producer_name: 'convlens-tests',
+    graph: {
+      name: 'ssd',
+      node: [
+        node('Conv', ['input', 'w1', 'b1'], ['conv1'], [ints('kernel_shape', [3, 3]), ints('pads', [1, 1, 1, 1])]),
+        node('Tanh', ['conv1'], ['features']),
+        node('Conv', ['features', 'wb', 'bb'], ['box_map'], [ints('kernel_shape', [1, 1])]),
+        node('Reshape', ['box_map', 'shape4'], ['box_flat']),
+        node('Transpose', ['box_flat'], ['boxes'], [ints('perm', [0, 2, 1])]),
+        node('Conv', ['features', 'ws', 'bs'], ['score_map'], [ints('kernel_shape', [1, 1])]),
+        node('Reshape', ['score_map', 'shape2'], ['score_flat']),
+        node('Transpose', ['score_flat'], ['scores'], [ints('perm', [0, 2, 1])]),
+      ],
+      initializer: Object.entries(initializers).map(([name, t]) => tensorToProto(name, t)),
+      input: [dims('input', ['N', 3, 6, 6])],
+      output: [dims('boxes', ['N', 36, 4]), dims('scores', ['N', 36, 2])],
+    },
+  });
+  return ConvModel.fromBytes(bytes, { provider: 'cpu' });
+}
+
 describe('detection: decoding and non-maximum suppression', () => {
   // Three YOLO candidates (cx, cy, w, h, obj, cls0, cls1): 0 and 1 overlap (IoU 80 / 120 = 2/3) with class 1, 2 is apart with class 0.
   const row = Float32Array.from([
@@ -201,6 +240,31 @@ describe('detection: decoding and non-maximum suppression', () => {
     if (typeof h === 'string') assert.fail(h);
     const found = nonMaxSuppression(decodeDetections(scores, h, 0.25, boxes), 0.45);
     assert.deepStrictEqual(found.map((d) => [d.anchor, d.class, d.box]), [[1, 0, [10, 10, 20, 30]], [0, 1, [0, 0, 4, 4]]]);
+  });
+
+  it('separate outputs: the box target scores the scores output, its boxes read from the boxes output, the gradient matches central differences', async () => {
+    const model = ssdModel();
+    try {
+      const input = randomTensor([1, 3, 6, 6], 20);
+      const target: Target = { kind: 'box', index: 0, output: 'scores', detection: { boxes: 'boxes', sigmoid: true, minScore: 0, iou: 0.3 } };
+      const { target: resolved, output } = await resolveTarget(model, input, target);
+      assert.ok(resolved.kind === 'box' && resolved.head.layout === 'scores');
+      const outputs = await model.run({ input });
+      const at = resolved.detected.anchor * 4;
+      assert.deepStrictEqual(resolved.detected.box, Array.from((outputs.boxes.data as Float32Array).subarray(at, at + 4)));
+      assert.ok(Math.abs(targetScores(output, resolved)[0] - resolved.detected.score) < 1e-6);
+      const ctx: ExplainContext = { model, input, target };
+      const g = (await gradientsFor(ctx, await planTarget(model, input, target), input, ['input'])).gradients.input.data as Float32Array;
+      const v = randomTensor([1, 3, 6, 6], 22).data;
+      const eps = 1e-2;
+      const shifted = float32([2, 3, 6, 6], [...input.data.map((x, i) => x + eps * v[i]), ...input.data.map((x, i) => x - eps * v[i])] as number[]);
+      const [up, down] = targetScores((await model.run({ input: shifted })).scores, resolved);
+      const directional = g.reduce((s, x, i) => s + x * v[i], 0);
+      assert.ok(Math.abs(directional - (up - down) / (2 * eps)) <= 2e-3 * Math.hypot(...g) * Math.hypot(...v), `g·v = ${directional}, central difference ${(up - down) / (2 * eps)}`);
+      await assert.rejects(resolveTarget(model, input, { ...target, detection: { boxes: 'scores' } }), /separate detection outputs must be boxes \[N, B, 4\] and scores \[N, B, C\]/);
+    } finally {
+      await model.dispose();
+    }
   });
 
   it('a box target is resolved to the chosen kept box; an index past them is refused with the range', async () => {
