@@ -15,8 +15,6 @@ import { encodePng } from '../../../src/core/image/overlay';
 import { ConvModel } from '../../../src/core/model';
 import { formatNpy } from '../../../src/core/npy';
 import { Tensor, float32 } from '../../../src/core/tensor';
-import { tensorToProto } from '../../../src/core/onnx/initializers';
-import { DataType, encodeModel } from '../../../src/core/onnx/proto';
 import { buildModel, ints, node, randomTensor } from './tiny-models';
 
 /** Central difference of the target's score along each element of `row` (float64 arithmetic on a float32 row). */
@@ -162,36 +160,25 @@ describe('targets: gradients through small models, one batch of different inputs
  * 6×6 positions, size from two channels) and 'scores' [N, 36, 2] (logits).
  */
 function ssdModel(): ConvModel {
-  const dims = (name: string, d: (number | string)[]) => ({ name, type: { tensor_type: { elem_type: DataType.FLOAT, shape: { dim: d.map((v) => (typeof v === 'number' ? { dim_value: v } : { dim_param: v })) } } } });
-  const shape = (name: string, c: bigint): [string, Tensor] => [name, { dtype: 'int64', dims: [3], data: BigInt64Array.from([0n, c, 36n]) }];
-  const initializers: Record<string, Tensor> = Object.fromEntries([
-    ['w1', randomTensor([4, 3, 3, 3], 13, 0.5)], ['b1', randomTensor([4], 14, 0.1)],
-    ['wb', randomTensor([4, 4, 1, 1], 15, 4)], ['bb', float32([4], [0, 0, 8, 8])],
-    ['ws', randomTensor([2, 4, 1, 1], 16, 2)], ['bs', randomTensor([2], 17, 0.5)],
-    shape('shape4', 4n), shape('shape2', 2n),
-  ]);
-  const bytes = encodeModel({
-    ir_version: 8,
-    opset_import: [{ domain: '', version: 13 }],
-    producer_name: 'convlens-tests',
-    graph: {
-      name: 'ssd',
-      node: [
-        node('Conv', ['input', 'w1', 'b1'], ['conv1'], [ints('kernel_shape', [3, 3]), ints('pads', [1, 1, 1, 1])]),
-        node('Tanh', ['conv1'], ['features']),
-        node('Conv', ['features', 'wb', 'bb'], ['box_map'], [ints('kernel_shape', [1, 1])]),
-        node('Reshape', ['box_map', 'shape4'], ['box_flat']),
-        node('Transpose', ['box_flat'], ['boxes'], [ints('perm', [0, 2, 1])]),
-        node('Conv', ['features', 'ws', 'bs'], ['score_map'], [ints('kernel_shape', [1, 1])]),
-        node('Reshape', ['score_map', 'shape2'], ['score_flat']),
-        node('Transpose', ['score_flat'], ['scores'], [ints('perm', [0, 2, 1])]),
-      ],
-      initializer: Object.entries(initializers).map(([name, t]) => tensorToProto(name, t)),
-      input: [dims('input', ['N', 3, 6, 6])],
-      output: [dims('boxes', ['N', 36, 4]), dims('scores', ['N', 36, 2])],
+  const shape = (c: bigint): Tensor => ({ dtype: 'int64', dims: [3], data: BigInt64Array.from([0n, c, 36n]) });
+  return buildModel({
+    nodes: [
+      node('Conv', ['input', 'w1', 'b1'], ['conv1'], [ints('kernel_shape', [3, 3]), ints('pads', [1, 1, 1, 1])]),
+      node('Tanh', ['conv1'], ['features']),
+      node('Conv', ['features', 'wb', 'bb'], ['box_map'], [ints('kernel_shape', [1, 1])]),
+      node('Reshape', ['box_map', 'shape4'], ['box_flat']),
+      node('Transpose', ['box_flat'], ['boxes'], [ints('perm', [0, 2, 1])]),
+      node('Conv', ['features', 'ws', 'bs'], ['score_map'], [ints('kernel_shape', [1, 1])]),
+      node('Reshape', ['score_map', 'shape2'], ['score_flat']),
+      node('Transpose', ['score_flat'], ['scores'], [ints('perm', [0, 2, 1])]),
+    ],
+    initializers: {
+      w1: randomTensor([4, 3, 3, 3], 13, 0.5), b1: randomTensor([4], 14, 0.1), wb: randomTensor([4, 4, 1, 1], 15, 4), bb: float32([4], [0, 0, 8, 8]),
+      ws: randomTensor([2, 4, 1, 1], 16, 2), bs: randomTensor([2], 17, 0.5), shape4: shape(4n), shape2: shape(2n),
     },
+    input: ['N', 3, 6, 6],
+    outputs: { boxes: ['N', 36, 4], scores: ['N', 36, 2] },
   });
-  return ConvModel.fromBytes(bytes, { provider: 'cpu' });
 }
 
 describe('detection: decoding and non-maximum suppression', () => {
