@@ -4,11 +4,27 @@
 import type { ExplanationMethod } from './core/explain/types';
 import type { PreprocessSpec } from './core/preprocess';
 
-/** Which output element an explanation explains. */
+/**
+ * What an explanation explains, as the core's Target (src/core/explain/types.ts) with data a view
+ * can send: a drawn mask as its values, a reference image by its id. `output` names the model
+ * output (default: the first).
+ */
 export type TargetSpec =
   | { kind: 'top' }
-  | { kind: 'class'; index: number }
-  | { kind: 'difference'; a: number; b: number };
+  | { kind: 'class'; index: number; output?: string }
+  | { kind: 'difference'; a: number; b: number; output?: string }
+  | { kind: 'probability'; index: number | 'top'; output?: string }
+  | { kind: 'region'; class: number; mask: 'predicted' | MaskData; output?: string }
+  | { kind: 'box'; index: number; boxes?: string; iou?: number; minScore?: number; sigmoid?: boolean; output?: string }
+  | { kind: 'similarity'; imageId: string; output?: string }
+  | { kind: 'element'; index: number[]; output: string };
+
+/** A mask at the output's resolution, row-major, values in [0, 1]. */
+export interface MaskData {
+  width: number;
+  height: number;
+  values: number[];
+}
 
 export interface TensorSummary {
   name: string;
@@ -401,13 +417,32 @@ const isRelativePath: Check = (v) => isString(v) && (v as string).length > 0 && 
 // A file the host offered: an absolute path without NUL (the host checks it is the one it offered).
 const isAbsolutePath: Check = (v) => isString(v) && /^([\\/]|[A-Za-z]:[\\/])/.test(v as string) && !(v as string).includes('\0');
 
+// Masks up to 2048 × 2048 values.
+const MAX_MASK_VALUES = 2048 * 2048;
+const isUnitInterval: Check = (v) => typeof v === 'number' && v >= 0 && v <= 1;
+const isOutputName: Check = (v) => isString(v) && (v as string).length > 0;
+
+function isMask(v: unknown): boolean {
+  if (v === 'predicted') return true;
+  if (typeof v !== 'object' || v === null) return false;
+  const m = v as Record<string, unknown>;
+  return inRange(1, 65536)(m.width) && inRange(1, 65536)(m.height) && (m.width as number) * (m.height as number) <= MAX_MASK_VALUES &&
+    Array.isArray(m.values) && m.values.length === (m.width as number) * (m.height as number) && m.values.every(isUnitInterval);
+}
+
 function isTarget(v: unknown): v is TargetSpec {
   if (typeof v !== 'object' || v === null) return false;
   const t = v as Record<string, unknown>;
+  if (t.kind !== 'top' && t.kind !== 'element' && !optional(isOutputName)(t.output)) return false;
   switch (t.kind) {
     case 'top': return true;
     case 'class': return isIndex(t.index);
     case 'difference': return isIndex(t.a) && isIndex(t.b);
+    case 'probability': return t.index === 'top' || isIndex(t.index);
+    case 'region': return isIndex(t.class) && isMask(t.mask);
+    case 'box': return isIndex(t.index) && optional(isOutputName)(t.boxes) && optional(isUnitInterval)(t.iou) && optional(isUnitInterval)(t.minScore) && optional((b) => typeof b === 'boolean')(t.sigmoid);
+    case 'similarity': return isId(t.imageId);
+    case 'element': return isOutputName(t.output) && Array.isArray(t.index) && t.index.length <= 8 && t.index.every(isIndex);
     default: return false;
   }
 }

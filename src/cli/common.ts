@@ -2,6 +2,9 @@
 import type { ActivationLimitOptions } from '../core/activationMemory';
 import { ModelContext } from '../core/context';
 import type { DecodeOptions } from '../core/image/decode';
+import { ResolvedTarget, Target } from '../core/explain';
+import { TARGET_SYNTAX, parseTarget as parseTargetText, readMaskFile } from '../core/explain/target';
+import { numberOption } from './args';
 
 export const MODEL_OPTIONS = {
   json: { type: 'boolean' },
@@ -58,4 +61,39 @@ export function parseTarget(value: string | boolean | undefined): number | 'top'
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new Error(`--target takes a class index or 'top', got '${value}'`);
   return n;
+}
+
+/** The flags that say what to explain: --target (every kind), --versus, --output and the detection thresholds. */
+export const TARGET_OPTIONS = {
+  target: { type: 'string' }, versus: { type: 'string' }, output: { type: 'string' },
+  boxes: { type: 'string' }, iou: { type: 'string' }, 'min-score': { type: 'string' }, sigmoid: { type: 'boolean' },
+} as const;
+
+export const TARGET_USAGE = `[--target ${TARGET_SYNTAX}] [--versus CLASS] [--output NAME] [--boxes OUTPUT] [--iou X] [--min-score X] [--sigmoid]`;
+
+/** The target the flags name; mask files and reference images are read here, reference embeddings computed with the model. */
+export async function targetOf(ctx: ModelContext, values: Record<string, string | boolean | undefined>): Promise<Target> {
+  const output = typeof values.output === 'string' ? values.output : undefined;
+  const target = await parseTargetText(typeof values.target === 'string' ? values.target : undefined, {
+    mask: (file) => readMaskFile(file, ctx.limits),
+    embedding: async (file, name) => {
+      const reference = ctx.loadInput(file).tensor;
+      const outputs = await ctx.model.run({ [ctx.model.input.name]: reference });
+      return Float32Array.from(outputs[name ?? ctx.model.summary().outputs[0].name].data as Float32Array);
+    },
+  }, { versus: typeof values.versus === 'string' ? values.versus : undefined, output });
+  const detectionFlags = (['boxes', 'iou', 'min-score', 'sigmoid'] as const).filter((flag) => values[flag] !== undefined);
+  if (target.kind !== 'box') {
+    if (detectionFlags.length > 0) throw new Error(`--${detectionFlags[0]} applies to box targets (--target box:I)`);
+    return target;
+  }
+  const boxes = typeof values.boxes === 'string' ? values.boxes : undefined;
+  return { ...target, detection: { boxes, iou: numberOption(values.iou, 'iou'), minScore: numberOption(values['min-score'], 'min-score'), sigmoid: values.sigmoid === true } };
+}
+
+/** A resolved target for --json: masks as their size and weight, not their values. */
+export function targetJson(target: ResolvedTarget): Record<string, unknown> {
+  if (target.kind === 'region') return { ...target, mask: { dims: target.mask.dims, weight: (target.mask.data as Float32Array).reduce((s, v) => s + v, 0) } };
+  if (target.kind === 'similarity') return { ...target, reference: { length: target.reference.length } };
+  return { ...target };
 }

@@ -40,21 +40,44 @@ export function shellWord(word: string): string {
 export function cliCommand(r: Reproducible): string {
   const words = ['convlens', 'explain', r.modelPath, r.imagePath, '--method', r.method];
   if (r.layer && r.layer !== 'auto') words.push('--layer', r.layer);
-  switch (r.target.kind) {
-    case 'class':
-      words.push('--target', String(r.target.index));
-      break;
-    case 'difference':
-      words.push('--target', String(r.target.a), '--versus', String(r.target.b));
-      break;
-  }
+  words.push(...targetWords(r.target));
   for (const [name, value] of Object.entries(r.options ?? {}).sort(([a], [b]) => a.localeCompare(b))) words.push(`--${flagOf(name)}`, value);
   if (r.out) words.push('--out', r.out);
   return words.map(shellWord).join(' ');
 }
 
+/** The target as `convlens explain` flags (src/core/explain/target.ts's TARGET_SYNTAX). */
+function targetWords(t: TargetSpec): string[] {
+  const output = 'output' in t && t.output && t.kind !== 'element' ? ['--output', t.output] : [];
+  switch (t.kind) {
+    case 'top':
+      return [];
+    case 'class':
+      return ['--target', String(t.index), ...output];
+    case 'difference':
+      return ['--target', String(t.a), '--versus', String(t.b), ...output];
+    case 'probability':
+      return ['--target', `prob:${t.index}`, ...output];
+    case 'region':
+      // A drawn mask has no file to name: the command takes the predicted mask (cliCaveat says so).
+      return ['--target', `region:predicted,${t.class}`, ...output];
+    case 'box':
+      return [
+        '--target', `box:${t.index}`, ...output,
+        ...(t.boxes ? ['--boxes', t.boxes] : []), ...(t.iou !== undefined ? ['--iou', String(t.iou)] : []),
+        ...(t.minScore !== undefined ? ['--min-score', String(t.minScore)] : []), ...(t.sigmoid ? ['--sigmoid'] : []),
+      ];
+    case 'similarity':
+      return ['--target', 'similarity:REFERENCE_IMAGE', ...output];
+    case 'element':
+      return ['--target', `output:${t.output}[${t.index.join(',')}]`];
+  }
+}
+
 /** Why the command line alone may not give the same result, or undefined when it does. */
 export function cliCaveat(r: Reproducible): string | undefined {
+  if (r.target.kind === 'region' && r.target.mask !== 'predicted') return 'The region was drawn in the panel; the command explains the predicted mask of the same class instead (save the drawn mask as a PNG and give --target region:MASK.png,CLASS for the same region).';
+  if (r.target.kind === 'similarity') return 'Replace REFERENCE_IMAGE with the path of the reference image the similarity was computed to.';
   if (r.preprocessingSource !== 'settings') return undefined;
   return 'The preprocessing comes from the setting convlens.preprocessing, which the command line does not read: put the same keys in the model\'s <model>.convlens.json sidecar.';
 }
@@ -122,6 +145,12 @@ function captumTarget(t: TargetSpec): { target: string; forward: string } {
       return { target: String(t.index), forward: 'model' };
     case 'difference':
       return { target: 'None', forward: `lambda inp: model(inp)[:, ${t.a}] - model(inp)[:, ${t.b}]` };
+    case 'probability':
+      return { target: t.index === 'top' ? 'model(x).argmax(dim=1).item()' : String(t.index), forward: 'lambda inp: model(inp).softmax(dim=1)' };
+    case 'region':
+      return { target: 'None', forward: `lambda inp: (model(inp)[:, ${t.class}] * mask).sum(dim=(1, 2))  # mask: the region, [H, W] at the output's size` };
+    default:
+      return { target: 'None', forward: `lambda inp: score(model(inp))  # score: the ${t.kind} target's score per row, as ConvLens defines it` };
   }
 }
 
@@ -133,6 +162,12 @@ function gradCamTargets(t: TargetSpec): string {
       return `[ClassifierOutputTarget(${t.index})]`;
     case 'difference':
       return `[lambda output: output[${t.a}] - output[${t.b}]]`;
+    case 'probability':
+      return t.index === 'top' ? '[lambda output: output.softmax(dim=-1).max()]' : `[lambda output: output.softmax(dim=-1)[${t.index}]]`;
+    case 'region':
+      return `[SemanticSegmentationTarget(${t.class}, mask)]  # mask: the region, [H, W] numpy array`;
+    default:
+      return `[lambda output: score(output)]  # score: the ${t.kind} target's score, as ConvLens defines it`;
   }
 }
 
@@ -232,6 +267,7 @@ export function pythonSnippet(r: Reproducible): string | undefined {
     const cls = GRAD_CAM_CLASSES[r.method];
     const imports = [`from pytorch_grad_cam import ${cls}`];
     if (r.target.kind === 'class') imports.push('from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget');
+    if (r.target.kind === 'region') imports.push('from pytorch_grad_cam.utils.model_targets import SemanticSegmentationTarget');
     const batch = r.options?.batch;
     const unmapped = optionNames.filter((n) => n !== 'batch');
     return [

@@ -101,3 +101,18 @@ export function assertAbsClose(actual: ArrayLike<number>, expected: ArrayLike<nu
   for (let i = 0; i < expected.length; i++) maxDiff = Math.max(maxDiff, Math.abs(actual[i] - expected[i]));
   if (!(maxDiff <= atol)) throw new Error(`${what}: max abs difference ${maxDiff.toFixed(4)} exceeds ${atol}`);
 }
+
+/** The Grad-CAM family by ConvLens name and pytorch-grad-cam class (camraw_<Class>, cam_<Class>). */
+export const GRADIENT_CAMS: [string, string][] = [
+  ['gradcam', 'GradCAM'],
+  ['gradcam++', 'GradCAMPlusPlus'],
+  ['xgradcam', 'XGradCAM'],
+  ['hirescam', 'HiResCAM'],
+  ['layercam', 'LayerCAM'],
+];
+
+/** Median of |a − b| over the elements. */
+export function medianAbsDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  const d = Float64Array.from({ length: b.length }, (_, i) => Math.abs(a[i] - b[i])).sort();
+  return d[d.length >> 1];
+}

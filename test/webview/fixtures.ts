@@ -111,7 +111,7 @@ async function explanationView(model: ConvModel, method: ExplanationMethod, inpu
   const e = await explain(method.name, ctx);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const [height, width] = e.map.dims;
-  const index = e.target.kind === 'class' ? e.target.index : e.target.a;
+  const index = e.target.kind === 'difference' ? e.target.a : e.target.kind === 'class' ? e.target.index : 0;
   const scores = await deletionInsertion(ctx, e.map);
   // boxes.json boxes are [x0, y0, x1, y1) with exclusive ends; pointingGame takes inclusive bounds.
   const box = image.box && { x0: image.box[0], y0: image.box[1], x1: image.box[2] - 1, y1: image.box[3] - 1 };

@@ -8,13 +8,13 @@ import { decodeImage, readImageHeader, readInputBytes } from '../../core/image/d
 import { LoadedInput } from '../../core/preprocess';
 import { renderPng } from '../../core/render';
 import { intOption, listOption, numberOption, parse, Parsed, UsageError } from '../args';
-import { withModel } from '../common';
+import { TARGET_USAGE, targetJson, targetOf, withModel } from '../common';
 import { fixed, printJson, printTable, terminalText, writeFile, writeNpy } from '../output';
 import { explainFolder, folderUsage, isFolderInput } from './explainFolder';
-import { COMMON, OPTIONS_USAGE, methodOptions, optionsFor, targetOf } from './explainFlags';
+import { COMMON, OPTIONS_USAGE, methodOptions, optionsFor } from './explainFlags';
 
-export const usage = `convlens explain MODEL INPUT --method NAME [--layer TENSOR|auto] [--target CLASS|top] [--versus CLASS] [--raw] [--out FILE.npy|FILE.png] [--colormap ${COLORMAP_NAMES.join('|')}] [--opacity A] [--json] ${OPTIONS_USAGE}\n       ${folderUsage}`;
-export const faithfulnessUsage = 'convlens faithfulness MODEL INPUT --method NAME[,NAME...] [--layer TENSOR|auto] [--target CLASS|top] [--steps N] [--mask FILE.png [--mask-value V] | --box X0,Y0,X1,Y1] [--tolerance PX] [--json] [method options]';
+export const usage = `convlens explain MODEL INPUT --method NAME [--layer TENSOR|auto] ${TARGET_USAGE} [--raw] [--out FILE.npy|FILE.png] [--colormap ${COLORMAP_NAMES.join('|')}] [--opacity A] [--json] ${OPTIONS_USAGE}\n       ${folderUsage}`;
+export const faithfulnessUsage = `convlens faithfulness MODEL INPUT --method NAME[,NAME...] [--layer TENSOR|auto] ${TARGET_USAGE} [--steps N] [--mask FILE.png [--mask-value V] | --box X0,Y0,X1,Y1] [--tolerance PX] [--json] [method options]`;
 
 function progressLine(label: string): (fraction: number, message: string) => void {
   if (!process.stderr.isTTY) return () => undefined;
@@ -23,7 +23,9 @@ function progressLine(label: string): (fraction: number, message: string) => voi
 
 function describe(ctx: ModelContext, e: Explanation): string {
   const t = e.target;
-  return t.kind === 'class' ? `${ctx.labelOf(t.index)} (#${t.index})` : `${ctx.labelOf(t.a)} rather than ${ctx.labelOf(t.b)}`;
+  if (t.kind === 'class') return `${ctx.labelOf(t.index)} (#${t.index})`;
+  if (t.kind === 'difference') return `${ctx.labelOf(t.a)} rather than ${ctx.labelOf(t.b)}`;
+  return describeTarget(t);
 }
 
 export async function explainCommand(argv: string[]): Promise<void> {
@@ -40,7 +42,7 @@ export async function explainCommand(argv: string[]): Promise<void> {
     const input = ctx.loadInput(positionals[1]);
     const started = performance.now();
     const e = await runMethod(method, {
-      model: ctx.model, input: input.tensor, target: targetOf(values),
+      model: ctx.model, input: input.tensor, target: await targetOf(ctx, values),
       layer: typeof values.layer === 'string' ? values.layer : undefined, progress: progressLine(method),
     }, options);
     const seconds = (performance.now() - started) / 1000;
@@ -56,7 +58,7 @@ export async function explainCommand(argv: string[]): Promise<void> {
     }
     if (values.json) {
       printJson({
-        method, target: e.target, targetLabel: describe(ctx, e), layer: e.layer, shape: result.dims, raw: !!values.raw,
+        method, target: targetJson(e.target), targetLabel: describe(ctx, e), layer: e.layer, shape: result.dims, raw: !!values.raw,
         notes: e.notes, metrics: e.metrics, seconds, file: written,
       });
       return;
@@ -121,8 +123,9 @@ export async function faithfulnessCommand(argv: string[]): Promise<void> {
     const region = regionOf(values, positionals[1], input, ctx);
     if (region && region.inside.every((v) => v === 0)) throw new UsageError('the mask or box has no pixels on the model\'s input (after its resize and crop)');
     const rows = [];
+    const target = await targetOf(ctx, values);
     for (const method of methods) {
-      const explainContext = { model: ctx.model, input: input.tensor, target: targetOf(values), layer: typeof values.layer === 'string' ? values.layer : undefined, progress: progressLine(method) };
+      const explainContext = { model: ctx.model, input: input.tensor, target, layer: typeof values.layer === 'string' ? values.layer : undefined, progress: progressLine(method) };
       const e = await runMethod(method, explainContext, optionsFor(method, withoutCurveSteps(methodOptions(values))));
       const f = await deletionInsertion(explainContext, e.map, { steps });
       rows.push({

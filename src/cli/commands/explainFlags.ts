@@ -1,15 +1,15 @@
 // The flags of `convlens explain` (one image or a folder): the command's own, and one per option
 // any explanation method declares (its OptionSpec), with the aliases of earlier flag names.
-import { METHODS, OptionSpec, OptionValue, Target, methodByName } from '../../core/explain';
+import { METHODS, OptionSpec, OptionValue, methodByName } from '../../core/explain';
 import { readInputBytes } from '../../core/image/decode';
 import { parseNpy } from '../../core/npy';
 import { Parsed } from '../args';
-import { MODEL_OPTIONS, parseTarget } from '../common';
+import { MODEL_OPTIONS, TARGET_OPTIONS } from '../common';
 
 /** The command's own flags; a method option of the same name is set through an alias (FLAG_ALIASES). */
 const COMMAND_FLAGS = {
   ...MODEL_OPTIONS,
-  method: { type: 'string' }, layer: { type: 'string' }, target: { type: 'string' }, versus: { type: 'string' }, output: { type: 'string' },
+  ...TARGET_OPTIONS, method: { type: 'string' }, layer: { type: 'string' },
 } as const;
 
 /** Flags of earlier versions, kept as aliases of the option flags that replaced them. */
@@ -69,12 +69,4 @@ export function optionsFor(method: string, given: Record<string, { flag: string;
   const unknown = Object.entries(given).filter(([name]) => !known.has(name));
   if (unknown.length > 0) throw new Error(`${method} does not take ${unknown.map(([, g]) => `--${g.flag}`).join(', ')}; it takes ${specs.map((o) => `--${flagOf(o.name)}`).join(', ') || 'no options'}`);
   return Object.fromEntries(Object.entries(given).map(([name, g]) => [name, g.value]));
-}
-
-export function targetOf(values: Parsed['values']): Target {
-  const output = typeof values.output === 'string' ? values.output : undefined;
-  const index = parseTarget(values.target);
-  if (values.versus === undefined) return { kind: 'class', index, output };
-  if (index === 'top') throw new Error('--versus needs --target CLASS: explain why CLASS and not VERSUS');
-  return { kind: 'difference', a: index, b: parseTarget(values.versus) as number, output };
 }

@@ -12,9 +12,9 @@ import { progressWithEta } from '../../core/dataset/features';
 import { explain as runMethod, methodNames } from '../../core/explain';
 import { renderPng } from '../../core/render';
 import { numberOption, parse } from '../args';
-import { withModel } from '../common';
+import { targetOf, withModel } from '../common';
 import { printJson, writeFile, writeNpy } from '../output';
-import { COMMON, methodOptions, optionsFor, targetOf } from './explainFlags';
+import { COMMON, methodOptions, optionsFor } from './explainFlags';
 import { SHARD_OPTIONS, shardOption } from './shard';
 
 const FOLDER_OPTIONS = {
@@ -93,7 +93,7 @@ export async function explainFolder(argv: string[]): Promise<void> {
   const progress = process.stderr.isTTY ? (line: string, end: boolean) => process.stderr.write(`\r${line}`.padEnd(100).slice(0, 100) + (end ? '\n' : '')) : undefined;
   await withModel(positionals[0], values, async (ctx) => {
     const options = optionsFor(method, methodOptions(values));
-    const target = targetOf(values);
+    const target = await targetOf(ctx, values);
     const layer = typeof values.layer === 'string' ? values.layer : undefined;
     const started = Date.now();
     let done = 0;

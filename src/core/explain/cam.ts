@@ -87,6 +87,9 @@ export function linearHead(graph: GraphProto, layer: string, output: string, cha
 export function classWeights(head: LinearHead, target: ResolvedTarget): Float32Array {
   const row = (c: number) => head.weights.subarray(c * head.channels, (c + 1) * head.channels);
   if (target.kind === 'class') return row(target.index);
+  if (target.kind !== 'difference') {
+    throw new ExplainError(`CAM weighs channels by the linear head's row of a class, which a ${target.kind} target does not have; Grad-CAM explains any target`);
+  }
   const a = row(target.a);
   const b = row(target.b);
   return a.map((v, k) => v - b[k]);

@@ -1,10 +1,12 @@
-// Gradients of a target's score through the gradient engine (src/core/autodiff): the seed puts +1
-// at the class (−1 at b for a difference) in every row, so a batch of inputs runs in one call. A
-// 'top' class is found in the same run: the engine seeds each row's largest output (ArgMax), and
-// the class is read back from the output it returns.
+// Gradients of a target's score through the gradient engine (src/core/autodiff): the seed is
+// ∂ score / ∂ output for every row (target.ts), so a batch of inputs runs in one call. Where the
+// score is not linear in the output (probability, similarity, a YOLO box) each row's seed depends
+// on that row's output: a forward pass of the batch computes it first (two passes). A 'top' class
+// is found in the same run: the engine seeds each row's largest output (ArgMax), and the class is
+// read back from the output it returns.
 import { GradientResult, RuleOverrides, computeGradients, guidedRelu } from '../autodiff/gradients';
 import { Tensor } from '../tensor';
-import { TargetPlan, describeTarget, resolveTop, seedFor } from './target';
+import { TargetPlan, describeTarget, resolveTop, seedFor, seedReadsOutput } from './target';
 import { ExplainContext, ExplainError, ResolvedTarget } from './types';
 
 export type { GradientResult, RuleOverrides };
@@ -41,7 +43,7 @@ export async function gradientsFor(
   const result = await computeGradients(ctx.model, { [ctx.model.input.name]: inputs }, {
     wrt,
     output: target.output,
-    seed: target.kind === 'top' ? 'top' : seedFor(target, plan.outputDims, inputs.dims[0]),
+    seed: target.kind === 'top' ? 'top' : await seedForInputs(ctx, target, plan.outputDims, inputs),
     overrides: overrides?.rules,
     overridesKey: overrides?.key,
   });
@@ -57,6 +59,14 @@ export function refuseZeroGradient(target: ResolvedTarget, name: string, gradien
     `the gradient of ${describeTarget(target)} of '${target.output}' with respect to '${name}' is zero everywhere: ` +
       'no differentiable path reaches the target from it for this input (e.g. inactive ReLUs, a step or rounding op), so there is no map to show',
   );
+}
+
+/** The seed for a batch of inputs: constant for a linear score, else from the batch's output (one forward pass). */
+async function seedForInputs(ctx: ExplainContext, target: ResolvedTarget, outputDims: number[], inputs: Tensor): Promise<Tensor> {
+  const batch = inputs.dims[0];
+  if (!seedReadsOutput(target)) return seedFor(target, outputDims, batch);
+  const output = (await ctx.model.run({ [ctx.model.input.name]: inputs }))[target.output];
+  return seedFor(target, output.dims, batch, output);
 }
 
 /**

@@ -1,16 +1,40 @@
 // The one interface every explanation method implements, and the values it takes and returns.
 import type { ConvModel } from '../model';
+import type { Detection, DetectionHead, DetectionOptions } from '../detection';
 import type { Tensor } from '../tensor';
 
-/** What to explain: one class's score, or the difference of two ('why A and not B'). */
+/**
+ * What to explain: a scalar made from one output of the model (src/core/explain/target.ts defines
+ * each kind's score, backward seed, description and command-line syntax in one table).
+ * - class: one score (flat index within a row); 'top': the largest.
+ * - difference: score a − score b ('why A and not B').
+ * - probability: softmax over the row, at one index.
+ * - region: Σ over positions of out[class, p] · mask[p] (pytorch-grad-cam's
+ *   SemanticSegmentationTarget) on an [N, C, ...] output; 'predicted': the mask where the class
+ *   is the argmax over classes for the input.
+ * - box: the score of one detected box (src/core/detection.ts), index into the boxes kept by NMS.
+ * - similarity: cosine between the output row and a reference embedding.
+ * - element: one element of an output, by its index without the batch dimension (a scalar regression
+ *   output is index []).
+ */
 export type Target =
   | { kind: 'class'; index: number | 'top'; output?: string }
-  | { kind: 'difference'; a: number; b: number; output?: string };
+  | { kind: 'difference'; a: number; b: number; output?: string }
+  | { kind: 'probability'; index: number | 'top'; output?: string }
+  | { kind: 'region'; class: number; mask: Tensor | 'predicted'; output?: string }
+  | { kind: 'box'; index: number; detection?: DetectionOptions; output?: string }
+  | { kind: 'similarity'; reference: Float32Array; output?: string }
+  | { kind: 'element'; index: number[]; output?: string };
 
-/** A target with 'top' replaced by the class index and the output named. */
+/** A target checked against its output for the input: 'top' and 'predicted' replaced, the box decoded, the output named. */
 export type ResolvedTarget =
   | { kind: 'class'; index: number; output: string }
-  | { kind: 'difference'; a: number; b: number; output: string };
+  | { kind: 'difference'; a: number; b: number; output: string }
+  | { kind: 'probability'; index: number; output: string }
+  | { kind: 'region'; class: number; mask: Tensor; predicted: boolean; output: string }
+  | { kind: 'box'; index: number; detected: Detection; head: DetectionHead; detection?: DetectionOptions; output: string }
+  | { kind: 'similarity'; reference: Float32Array; output: string }
+  | { kind: 'element'; index: number[]; flat: number; output: string };
 
 export interface ExplainContext {
   model: ConvModel;

@@ -6,7 +6,7 @@ import { channelStats } from '../activations';
 import { computeGradients } from '../autodiff/gradients';
 import { UnsupportedGradientError } from '../autodiff/rule';
 import { ModelContext } from '../context';
-import { Explanation, Target, explain, methodByName, methodNames, methodView } from '../explain';
+import { Explanation, ResolvedTarget, Target, explain, methodByName, methodNames, methodView } from '../explain';
 import { deletionInsertion } from '../explain/faithfulness';
 import { resolveLayer } from '../explain/layer';
 import { minMax } from '../explain/postprocess';
@@ -20,7 +20,7 @@ import type { LayerInfo, ModelSummary } from '../model';
 import { formatNpy } from '../npy';
 import { preprocessImage } from '../preprocess';
 import { renderPng } from '../render';
-import { Tensor } from '../tensor';
+import { Tensor, float32 } from '../tensor';
 import { JobArgs, JobContext, JobHandlers, JobName, JobResult, WorkerStatus } from './jobs';
 import type { RuntimeSession } from './session';
 import { datasetJobs, forgetDatasets, keptDatasetCount } from './jobs/dataset';
@@ -52,9 +52,36 @@ function imageFor(imageId: string): LoadedImage {
   return image;
 }
 
-function toTarget(spec: TargetSpec): Target {
-  if (spec.kind === 'difference') return { kind: 'difference', a: spec.a, b: spec.b };
-  return { kind: 'class', index: spec.kind === 'top' ? 'top' : spec.index };
+/** The core's target for a view's: a drawn mask as a tensor, a reference image by id as its embedding (one forward pass). */
+async function toTarget(ctx: ModelContext, spec: TargetSpec): Promise<Target> {
+  switch (spec.kind) {
+    case 'top': return { kind: 'class', index: 'top' };
+    case 'region': {
+      const mask = spec.mask === 'predicted' ? 'predicted' : float32([spec.mask.height, spec.mask.width], spec.mask.values);
+      return { kind: 'region', class: spec.class, mask, output: spec.output };
+    }
+    case 'box': return { kind: 'box', index: spec.index, detection: { boxes: spec.boxes, iou: spec.iou, minScore: spec.minScore, sigmoid: spec.sigmoid }, output: spec.output };
+    case 'similarity': {
+      const output = spec.output ?? ctx.model.summary().outputs[0].name;
+      const reference = (await ctx.model.run(ctx.feeds(imageFor(spec.imageId).tensor)))[output];
+      if (!reference) throw new Error(`the model has no output named '${spec.output}'`);
+      return { kind: 'similarity', reference: Float32Array.from(reference.data as Float32Array), output };
+    }
+    default: return spec;
+  }
+}
+
+/** The view's form of a resolved target: 'top' and a predicted mask stay as asked, a class is named. */
+function targetView(asked: TargetSpec, t: ResolvedTarget): TargetSpec {
+  if (t.kind === 'class') return { kind: 'class', index: t.index };
+  if (t.kind === 'difference') return { kind: 'difference', a: t.a, b: t.b };
+  return asked;
+}
+
+function targetLabel(ctx: ModelContext, t: ResolvedTarget): string {
+  if (t.kind === 'class') return ctx.labelOf(t.index);
+  if (t.kind === 'difference') return `${ctx.labelOf(t.a)} rather than ${ctx.labelOf(t.b)}`;
+  return describeTarget(t);
 }
 
 function mapData(map: Tensor): MapData {
@@ -192,7 +219,7 @@ async function explainJob(args: JobArgs<'explain'>, job: JobContext): Promise<Ex
   const image = imageFor(args.imageId);
   const started = performance.now();
   const explainContext = {
-    model: ctx.model, input: image.tensor, target: toTarget(args.target), layer: args.layer || undefined,
+    model: ctx.model, input: image.tensor, target: await toTarget(ctx, args.target), layer: args.layer || undefined,
     progress: (f: number, m: string) => job.progress(args.faithfulness ? f * 0.7 : f, m), signal: job.signal,
   };
   const e = await explain(args.method, explainContext, args.options ?? {});
@@ -209,8 +236,8 @@ async function explainJob(args: JobArgs<'explain'>, job: JobContext): Promise<Ex
     imageId: args.imageId,
     method: args.method,
     layer: e.layer,
-    target: t.kind === 'class' ? { kind: 'class', index: t.index } : { kind: 'difference', a: t.a, b: t.b },
-    targetLabel: t.kind === 'class' ? ctx.labelOf(t.index) : `${ctx.labelOf(t.a)} rather than ${ctx.labelOf(t.b)}`,
+    target: targetView(args.target, t),
+    targetLabel: targetLabel(ctx, t),
     map: mapData(e.map),
     notes: [`${methodByName(args.method).formula}`, ...e.notes, describeTarget(t)],
     seconds,
@@ -247,8 +274,8 @@ async function activationsJob({ modelPath, imageId, layer: requested, target }: 
 
 /** α_k = mean over positions of ∂y/∂A_k, as Grad-CAM weighs channel k. */
 async function gradcamWeights(ctx: ModelContext, input: Tensor, layer: string, target: TargetSpec): Promise<number[] | undefined> {
-  const { target: resolved, output } = await resolveTarget(ctx.model, input, toTarget(target));
-  const { gradients } = await computeGradients(ctx.model, ctx.feeds(input), { wrt: [layer], output: resolved.output, seed: seedFor(resolved, output.dims, 1) });
+  const { target: resolved, output } = await resolveTarget(ctx.model, input, await toTarget(ctx, target));
+  const { gradients } = await computeGradients(ctx.model, ctx.feeds(input), { wrt: [layer], output: resolved.output, seed: seedFor(resolved, output.dims, 1, output) });
   const g = gradients[layer];
   if (g.dims.length !== 4) return undefined;
   const [, c, h, w] = g.dims;

@@ -7,15 +7,7 @@ import { gradCamRaw } from '../../../src/core/explain/gradcam';
 import { resizeNearest } from '../../../src/core/image/resize';
 import { OptionValue } from '../../../src/core/explain/types';
 import { float32, maxAbs } from '../../../src/core/tensor';
-import { ReferenceCase, assertAbsClose, assertClose, describeReference, loadTensor, referenceContext, referenceModels } from '../../support/reference';
-
-const CAMS: [string, string][] = [
-  ['gradcam', 'GradCAM'],
-  ['gradcam++', 'GradCAMPlusPlus'],
-  ['xgradcam', 'XGradCAM'],
-  ['hirescam', 'HiResCAM'],
-  ['layercam', 'LayerCAM'],
-];
+import { GRADIENT_CAMS, ReferenceCase, assertAbsClose, assertClose, describeReference, loadTensor, medianAbsDifference, referenceContext, referenceModels } from '../../support/reference';
 
 /** Captum GuidedGradCam from the reference tensors: GuidedBackprop × nearest-upsampled ReLU(LayerGradCam). */
 function captumGuidedGradCam(c: ReferenceCase): Float32Array {
@@ -29,11 +21,6 @@ function maxAbsDifference(a: Float32Array, b: Float32Array): number {
   return a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
 }
 
-function medianAbsDifference(a: Float32Array, b: Float32Array): number {
-  const d = Float64Array.from(a, (v, i) => Math.abs(v - b[i])).sort();
-  return d[d.length >> 1];
-}
-
 describeReference('gradient-based methods on the reference models', (manifest) => {
   const modelFor = referenceModels();
 
@@ -41,7 +28,7 @@ describeReference('gradient-based methods on the reference models', (manifest) =
     describe(`${c.model}/${c.image}`, () => {
       const ctx = () => referenceContext(modelFor(c), c);
 
-      for (const [name, ref] of CAMS) {
+      for (const [name, ref] of GRADIENT_CAMS) {
         it(`${name}: raw CAM within 1e-3 × max|ref| and map within 0.02 of pytorch-grad-cam`, async () => {
           const e = await explain(name, ctx());
           assertClose(e.raw.data as Float32Array, loadTensor(c, `camraw_${ref}`).data, 1e-3, `camraw_${ref}`);

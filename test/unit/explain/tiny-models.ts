@@ -24,7 +24,9 @@ export function buildModel(spec: {
   nodes: NodeProto[];
   initializers: Record<string, Tensor>;
   input: (number | string)[];
-  output: (number | string)[];
+  /** The dims of the one output, 'logits'; or `outputs`, several by name. */
+  output?: (number | string)[];
+  outputs?: Record<string, (number | string)[]>;
 }): ConvModel {
   const bytes = encodeModel({
     ir_version: 8,
@@ -35,7 +37,7 @@ export function buildModel(spec: {
       node: spec.nodes,
       initializer: Object.entries(spec.initializers).map(([name, t]) => tensorToProto(name, t)),
       input: [info('input', spec.input)],
-      output: [info('logits', spec.output)],
+      output: spec.outputs ? Object.entries(spec.outputs).map(([name, dims]) => info(name, dims)) : [info('logits', spec.output ?? [])],
     },
   });
   return ConvModel.fromBytes(bytes, { provider: 'cpu' });
