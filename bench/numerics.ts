@@ -19,7 +19,8 @@ import { Random } from '../src/core/random';
 import { Tensor, float32 } from '../src/core/tensor';
 import { loadManifest, loadTensor, modelPath, referenceAvailable, referenceContext } from '../test/support/reference';
 
-export interface NumericsRow {
+// A type, not an interface, so rows join bench/run.ts's Record<string, unknown> results.
+export type NumericsRow = {
   candidate: string;
   size: string;
   ours_s: number;
@@ -27,7 +28,7 @@ export interface NumericsRow {
   /** library time / our time: above 1, the library is slower. */
   library_over_ours?: number;
   exactness: string;
-}
+};
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
