@@ -5,7 +5,7 @@
 // median times of both on the sizes the issue names. The decisions drawn from these numbers are in
 // ARCHITECTURE.md, "Numerics: ours or a library". Nothing here asserts.
 // `node out/bench/numerics.js [--quick]` runs this part alone.
-import { Matrix, SVD } from 'ml-matrix';
+import { EigenvalueDecomposition, Matrix, SVD } from 'ml-matrix';
 import { PCA } from 'ml-pca';
 import { DecisionTreeClassifier } from 'ml-cart';
 import { trainTree, predictTree, DecisionTree } from '../src/core/dataset/cart';
@@ -150,6 +150,18 @@ async function benchEigenCam(repeats: number): Promise<NumericsRow[]> {
   return rows;
 }
 
+/** symmetricEigen (tred2/tql2) against ml-matrix's EigenvalueDecomposition, the same EISPACK algorithm, on a random symmetric n×n matrix. */
+function benchSymmetricEigen(n: number, repeats: number): NumericsRow {
+  const random = new Random(13);
+  const a = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) a[i * n + j] = a[j * n + i] = random.normal();
+  const matrix = new Matrix(n, n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) matrix.set(i, j, a[i * n + j]);
+  const ours = symmetricEigen(a, n).values;
+  const library = [...new EigenvalueDecomposition(matrix, { assumeSymmetric: true }).realEigenvalues].sort((x, y) => y - x);
+  return row('symmetric eigen', `${n}×${n}`, time(() => symmetricEigen(a, n), repeats), time(() => new EigenvalueDecomposition(matrix, { assumeSymmetric: true }), repeats), `eigenvalues ours vs ml-matrix ${relativeError(ours, library).toExponential(1)}`);
+}
+
 // --- PCA ----------------------------------------------------------------------------------------
 
 /** n × d features with a decaying spectrum and two shared latent factors (correlated channels). */
@@ -288,7 +300,7 @@ function benchSlic(repeats: number): NumericsRow[] {
 
 export async function benchNumerics(quick: boolean): Promise<NumericsRow[]> {
   const repeats = quick ? 3 : 7;
-  const rows = [...(await benchEigenCam(repeats)), ...benchPca(quick), ...benchCart(quick), ...benchSlic(repeats)];
+  const rows = [...(await benchEigenCam(repeats)), benchSymmetricEigen(256, repeats), ...benchPca(quick), ...benchCart(quick), ...benchSlic(repeats)];
   console.log('\nNumerics: ours or a library (seconds, medians; library/ours above 1: the library is slower)');
   console.table(
     rows.map((r) => ({

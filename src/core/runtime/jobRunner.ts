@@ -123,8 +123,8 @@ export class JobRunner implements WorkerState {
     status: () => this.status(),
     loadImage: (args) => this.loadImage(args),
     predict: (args) => this.predict(args),
-    explain: (args, job) => this.explain(args, job),
-    activations: (args, job) => this.activations(args, job),
+    explain: (args, job) => this.explainJob(args, job),
+    activations: (args, job) => this.activationsJob(args, job),
     exportExplanation: (args) => this.exportExplanation(args),
     methods,
     ...datasetJobs(this, this.datasets),
@@ -224,7 +224,7 @@ export class JobRunner implements WorkerState {
     return id;
   }
 
-  private async explain(args: JobArgs<'explain'>, job: JobContext): Promise<ExplanationView> {
+  private async explainJob(args: JobArgs<'explain'>, job: JobContext): Promise<ExplanationView> {
     const ctx = this.contextFor(args.modelPath);
     const image = this.imageFor(args.imageId);
     const started = performance.now();
@@ -255,7 +255,7 @@ export class JobRunner implements WorkerState {
     };
   }
 
-  private async activations({ modelPath, imageId, layer: requested, target }: JobArgs<'activations'>, job: JobContext): Promise<ActivationsView> {
+  private async activationsJob({ modelPath, imageId, layer: requested, target }: JobArgs<'activations'>, job: JobContext): Promise<ActivationsView> {
     const ctx = this.contextFor(modelPath);
     const image = this.imageFor(imageId);
     // The panel names layers by node; the run needs the node's output tensor.
