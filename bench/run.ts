@@ -14,6 +14,7 @@ import { Tensor } from '../src/core/tensor';
 import { benchDataset } from './dataset';
 import { gradientMemory } from './memory';
 import { PeerTime, timePeers } from './peers';
+import { benchNumerics } from './numerics';
 import { benchResponsiveness } from './responsiveness';
 import { REFERENCE_DIR, ReferenceCase, loadManifest, loadTensor, referenceAvailable } from '../test/support/reference';
 
@@ -120,6 +121,7 @@ async function main(): Promise<void> {
   }
   results.push(...(await benchDataset(quick)));
   results.push(...(await benchResponsiveness(quick)));
+  results.push(...(await benchNumerics(quick)));
   fs.mkdirSync('bench-results', { recursive: true });
   const file = path.join('bench-results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   fs.writeFileSync(file, JSON.stringify(results, null, 2));

@@ -1,5 +1,5 @@
-// The jobs' implementations on the core, with the state a worker keeps between calls: open
-// models, preprocessed images, and recent explanations (for export).
+// The jobs' implementations on the core, with the state a worker keeps between calls (open
+// models, preprocessed images, recent explanations for export, datasets) in one JobRunner.
 import * as path from 'path';
 import type { ActivationsView, ChannelView, ExplanationView, ImageView, MapData, MethodView, ModelView, Prediction, TargetSpec } from '../../protocol';
 import { channelStats } from '../activations';
@@ -12,7 +12,6 @@ import { resolveLayer } from '../explain/layer';
 import { minMax } from '../explain/postprocess';
 import { throwIfCancelled } from '../explain/forward';
 import { describeTarget, resolveTarget, seedFor } from '../explain/target';
-import { FloatImage } from '../image/image';
 import { decodeImage } from '../image/decode';
 import { encodePng, rgbToRgba } from '../image/overlay';
 import { resizeBilinear } from '../image/resize';
@@ -23,37 +22,14 @@ import { renderPng } from '../render';
 import { Tensor, float32 } from '../tensor';
 import { JobArgs, JobContext, JobHandlers, JobName, JobResult, WorkerStatus } from './jobs';
 import type { RuntimeSession } from './session';
-import { datasetJobs, forgetDatasets, keptDatasetCount } from './jobs/dataset';
+import { KeptDatasets, datasetJobs } from './jobs/dataset';
 import { insideJobs } from './jobs/inside';
-import { layerTensor } from './jobs/state';
+import { WorkerImage, WorkerState, layerTensor } from './jobs/state';
 
-interface LoadedImage {
-  modelPath: string;
-  name: string;
-  tensor: Tensor;
-  rgb?: FloatImage;
-}
-
-const contexts = new Map<string, ModelContext>();
-const images = new Map<string, LoadedImage>();
-const explanations = new Map<string, { explanation: Explanation; image: LoadedImage }>();
 const MAX_KEPT_EXPLANATIONS = 32;
-let nextId = 1;
-
-function contextFor(modelPath: string): ModelContext {
-  const ctx = contexts.get(modelPath);
-  if (!ctx) throw new Error(`the model ${path.basename(modelPath)} is not open`);
-  return ctx;
-}
-
-function imageFor(imageId: string): LoadedImage {
-  const image = images.get(imageId);
-  if (!image) throw new Error('that image is no longer loaded; choose it again');
-  return image;
-}
 
 /** The core's target for a view's: a drawn mask as a tensor, a reference image by id as its embedding (one forward pass). */
-async function toTarget(ctx: ModelContext, spec: TargetSpec): Promise<Target> {
+async function toTarget(ctx: ModelContext, spec: TargetSpec, state: WorkerState): Promise<Target> {
   switch (spec.kind) {
     case 'top': return { kind: 'class', index: 'top' };
     case 'region': {
@@ -63,7 +39,7 @@ async function toTarget(ctx: ModelContext, spec: TargetSpec): Promise<Target> {
     case 'box': return { kind: 'box', index: spec.index, detection: { boxes: spec.boxes, iou: spec.iou, minScore: spec.minScore, sigmoid: spec.sigmoid }, output: spec.output };
     case 'similarity': {
       const output = spec.output ?? ctx.model.summary().outputs[0].name;
-      const reference = (await ctx.model.run(ctx.feeds(imageFor(spec.imageId).tensor)))[output];
+      const reference = (await ctx.model.run(ctx.feeds(state.imageFor(spec.imageId).tensor)))[output];
       if (!reference) throw new Error(`the model has no output named '${spec.output}'`);
       return { kind: 'similarity', reference: Float32Array.from(reference.data as Float32Array), output };
     }
@@ -110,41 +86,6 @@ async function gradientProblem(ctx: ModelContext): Promise<{ problem?: string; c
   }
 }
 
-/**
- * Opens a model in phases (decode, summary, layer shapes, session, gradient check) with progress,
- * stopping between them when cancelled; a cancelled or failed open leaves the model closed. A
- * phase stuck in one native call is ended by the client killing the worker after its grace period.
- */
-async function openModel({ modelPath, provider, preprocessing, settingsFolder, activationMemory, decode }: JobArgs<'openModel'>, job: JobContext): Promise<ModelView> {
-  await closeModel({ modelPath });
-  const name = path.basename(modelPath);
-  job.progress(0, `reading ${name}`);
-  const ctx = ModelContext.open(modelPath, { provider, preprocessing, settingsFolder, activationMemory, decode });
-  contexts.set(modelPath, ctx);
-  try {
-    throwIfCancelled(job.signal);
-    job.progress(0.2, `summarising ${ctx.model.graph.node.length} nodes`);
-    const summary = ctx.model.summary();
-    throwIfCancelled(job.signal);
-    job.progress(0.3, 'finding layer shapes');
-    const layers = await ctx.model.layers();
-    throwIfCancelled(job.signal);
-    job.progress(0.6, 'starting the runtime');
-    const runtime = await ctx.model.baseSession();
-    throwIfCancelled(job.signal);
-    job.progress(0.8, 'checking gradients');
-    // A graph too large to probe is too large to check gradients on in reasonable time.
-    const gradients = ctx.model.shapeProbeLimit ? { problem: ctx.model.shapeProbeLimit } : await gradientProblem(ctx);
-    throwIfCancelled(job.signal);
-    return modelView(modelPath, ctx, summary, layers, runtime, gradients);
-  } catch (err) {
-    // A newer open of the same file (a reopen) may have replaced this one: close only our own.
-    if (contexts.get(modelPath) === ctx) await closeModel({ modelPath });
-    else await ctx.dispose();
-    throw err;
-  }
-}
-
 function modelView(
   modelPath: string, ctx: ModelContext, summary: ModelSummary, layers: LayerInfo[], runtime: RuntimeSession, gradients: { problem?: string; camLayer?: string },
 ): ModelView {
@@ -167,114 +108,18 @@ function modelView(
   };
 }
 
-async function closeModel({ modelPath }: JobArgs<'closeModel'>): Promise<void> {
-  const ctx = contexts.get(modelPath);
-  contexts.delete(modelPath);
-  for (const [id, image] of images) if (image.modelPath === modelPath) images.delete(id);
-  for (const [id, kept] of explanations) if (kept.image.modelPath === modelPath) explanations.delete(id);
-  forgetDatasets(modelPath);
-  await ctx?.dispose();
-}
-
-function imageView(id: string, image: LoadedImage): ImageView {
+function imageView(id: string, image: WorkerImage): ImageView {
   const [h, w] = image.tensor.dims.slice(-2);
   const rgb = image.rgb;
   const png = rgb ? encodePng(rgbToRgba({ width: rgb.width, height: rgb.height, data: Uint8Array.from(rgb.data, (v) => Math.round(Math.min(1, Math.max(0, v)) * 255)) }), rgb.width, rgb.height) : undefined;
   return { id, name: image.name, width: w, height: h, dataUrl: png ? `data:image/png;base64,${Buffer.from(png).toString('base64')}` : '' };
 }
 
-async function loadImage({ modelPath, imagePath, name, base64 }: JobArgs<'loadImage'>): Promise<ImageView> {
-  const ctx = contextFor(modelPath);
-  let loaded: LoadedImage;
-  if (imagePath) {
-    const input = ctx.loadInput(imagePath);
-    loaded = { modelPath, name: name ?? path.basename(imagePath), tensor: input.tensor, rgb: input.rgb };
-  } else if (base64) {
-    if (!ctx.preprocessing) throw new Error(`cannot preprocess images for ${ctx.name}: ${ctx.preprocessingProblem}`);
-    const decoded = decodeImage(Buffer.from(base64, 'base64'), { ...ctx.limits, name });
-    const { tensor, rgb } = preprocessImage(decoded, ctx.preprocessing.spec, ctx.limits);
-    loaded = { modelPath, name: name ?? 'dropped image', tensor, rgb };
-  } else {
-    throw new Error('no image given');
-  }
-  const id = `img-${nextId++}`;
-  images.set(id, loaded);
-  return imageView(id, loaded);
-}
-
-async function predict({ modelPath, imageId, topK }: JobArgs<'predict'>): Promise<Prediction[]> {
-  const { top } = await contextFor(modelPath).predict(imageFor(imageId).tensor, topK);
-  return top[0];
-}
-
-function keep(explanation: Explanation, image: LoadedImage): string {
-  const id = `exp-${nextId++}`;
-  explanations.set(id, { explanation, image });
-  if (explanations.size > MAX_KEPT_EXPLANATIONS) explanations.delete(explanations.keys().next().value as string);
-  return id;
-}
-
-async function explainJob(args: JobArgs<'explain'>, job: JobContext): Promise<ExplanationView> {
-  const ctx = contextFor(args.modelPath);
-  const image = imageFor(args.imageId);
-  const started = performance.now();
-  const explainContext = {
-    model: ctx.model, input: image.tensor, target: await toTarget(ctx, args.target), layer: args.layer || undefined,
-    progress: (f: number, m: string) => job.progress(args.faithfulness ? f * 0.7 : f, m), signal: job.signal,
-  };
-  const e = await explain(args.method, explainContext, args.options ?? {});
-  const seconds = (performance.now() - started) / 1000;
-  let faithfulness: ExplanationView['faithfulness'];
-  if (args.faithfulness) {
-    job.progress(0.7, 'faithfulness: deletion and insertion curves');
-    const f = await deletionInsertion({ ...explainContext, progress: (p, m) => job.progress(0.7 + 0.3 * p, m) }, e.map);
-    faithfulness = { deletionAuc: f.deletion.normalizedAuc, insertionAuc: f.insertion.normalizedAuc };
-  }
-  const t = e.target;
-  return {
-    id: keep(e, image),
-    imageId: args.imageId,
-    method: args.method,
-    layer: e.layer,
-    target: targetView(args.target, t),
-    targetLabel: targetLabel(ctx, t),
-    map: mapData(e.map),
-    notes: [`${methodByName(args.method).formula}`, ...e.notes, describeTarget(t)],
-    seconds,
-    faithfulness,
-  };
-}
-
 const THUMBNAIL = 32;
 
-async function activationsJob({ modelPath, imageId, layer: requested, target }: JobArgs<'activations'>, job: JobContext): Promise<ActivationsView> {
-  const ctx = contextFor(modelPath);
-  const image = imageFor(imageId);
-  // The panel names layers by node; the run needs the node's output tensor.
-  const layer = await layerTensor(ctx.model, requested);
-  job.progress(0.1, `running ${layer}`);
-  const outputs = await ctx.model.run(ctx.feeds(image.tensor), [layer]);
-  const activation = outputs[layer];
-  if (activation.dims.length < 2) throw new Error(`layer '${layer}' has shape [${activation.dims.join(', ')}]; it has no channels to show`);
-  const stats = channelStats(activation);
-  const weights = await gradcamWeights(ctx, image.tensor, layer, target).catch(() => undefined);
-  const [, c] = activation.dims;
-  const [h, w] = activation.dims.length === 4 ? activation.dims.slice(2) : [1, 1];
-  const plane = h * w;
-  const scale = Math.min(1, THUMBNAIL / Math.max(h, w));
-  const [th, tw] = [Math.max(1, Math.round(h * scale)), Math.max(1, Math.round(w * scale))];
-  const channels: ChannelView[] = stats.map((s) => {
-    const values = (activation.data as Float32Array).subarray(s.index * plane, (s.index + 1) * plane);
-    const small = th === h && tw === w ? Float32Array.from(values) : resizeBilinear(values, h, w, th, tw);
-    return { index: s.index, mean: s.mean, max: s.max, zeroFraction: s.zeroFraction, dead: s.dead, gradcamWeight: weights?.[s.index], map: mapData({ dtype: 'float32', dims: [th, tw], data: minMax(small) }) };
-  });
-  job.progress(1, `${c} channels`);
-  return { requestId: '', imageId, layer, shape: activation.dims, channels };
-}
-
 /** α_k = mean over positions of ∂y/∂A_k, as Grad-CAM weighs channel k. */
-async function gradcamWeights(ctx: ModelContext, input: Tensor, layer: string, target: TargetSpec): Promise<number[] | undefined> {
-  const { target: resolved, output } = await resolveTarget(ctx.model, input, await toTarget(ctx, target));
+async function gradcamWeights(ctx: ModelContext, input: Tensor, layer: string, target: TargetSpec, state: WorkerState): Promise<number[] | undefined> {
+  const { target: resolved, output } = await resolveTarget(ctx.model, input, await toTarget(ctx, target, state));
   const { gradients } = await computeGradients(ctx.model, ctx.feeds(input), { wrt: [layer], output: resolved.output, seed: seedFor(resolved, output.dims, 1, output) });
   const g = gradients[layer];
   if (g.dims.length !== 4) return undefined;
@@ -283,34 +128,202 @@ async function gradcamWeights(ctx: ModelContext, input: Tensor, layer: string, t
   return Array.from({ length: c }, (_, k) => data.subarray(k * h * w, (k + 1) * h * w).reduce((a, b) => a + b, 0) / (h * w));
 }
 
-async function exportExplanation({ explanationId, format }: JobArgs<'exportExplanation'>): Promise<JobResult<'exportExplanation'>> {
-  const kept = explanations.get(explanationId);
-  if (!kept) throw new Error('that explanation is no longer kept; run it again to export it');
-  const { explanation: e, image } = kept;
-  const base = `${path.parse(image.name).name}-${e.method}`;
-  if (format === 'npy') return { bytes: formatNpy(e.raw), suggestedName: `${base}.npy` };
-  return { bytes: renderPng(e.map, image.rgb), suggestedName: `${base}.png` };
-}
-
-type Handlers = JobHandlers<JobName>;
-
-async function status(): Promise<WorkerStatus> {
-  return { models: [...contexts.keys()], images: images.size, explanations: explanations.size, datasets: keptDatasetCount() };
-}
-
 async function methods(): Promise<MethodView[]> {
   return methodNames().map((name) => methodView(methodByName(name)));
 }
 
-const state = { contextFor, imageFor };
+type Handlers = JobHandlers<JobName>;
 
-const handlers: Handlers = {
-  openModel, closeModel, status, loadImage, predict, explain: explainJob, activations: activationsJob, exportExplanation, methods,
-  ...datasetJobs(state), ...insideJobs(state),
-};
+/**
+ * One worker process's state between jobs, open models, loaded images, recent explanations (for
+ * export) and datasets, with the jobs that read and change it; the job modules reach it as WorkerState.
+ */
+export class JobRunner implements WorkerState {
+  private readonly contexts = new Map<string, ModelContext>();
+  private readonly images = new Map<string, WorkerImage>();
+  private readonly explanations = new Map<string, { explanation: Explanation; image: WorkerImage }>();
+  private readonly datasets = new KeptDatasets();
+  private nextId = 1;
+  private readonly handlers: Handlers = {
+    openModel: (args, job) => this.openModel(args, job),
+    closeModel: (args) => this.closeModel(args),
+    status: () => this.status(),
+    loadImage: (args) => this.loadImage(args),
+    predict: (args) => this.predict(args),
+    explain: (args, job) => this.explainJob(args, job),
+    activations: (args, job) => this.activationsJob(args, job),
+    exportExplanation: (args) => this.exportExplanation(args),
+    methods,
+    ...datasetJobs(this, this.datasets),
+    ...insideJobs(this),
+  };
 
+  run<J extends JobName>(job: J, args: JobArgs<J>, ctx: JobContext): Promise<JobResult<J>> {
+    const handler = Object.hasOwn(this.handlers, job) ? (this.handlers[job] as Handlers[J]) : undefined;
+    if (!handler) return Promise.reject(new Error(`unknown job '${job}'`));
+    return handler(args, ctx);
+  }
+
+  contextFor(modelPath: string): ModelContext {
+    const ctx = this.contexts.get(modelPath);
+    if (!ctx) throw new Error(`the model ${path.basename(modelPath)} is not open`);
+    return ctx;
+  }
+
+  imageFor(imageId: string): WorkerImage {
+    const image = this.images.get(imageId);
+    if (!image) throw new Error('that image is no longer loaded; choose it again');
+    return image;
+  }
+
+  /**
+   * Opens a model in phases (decode, summary, layer shapes, session, gradient check) with progress,
+   * stopping between them when cancelled; a cancelled or failed open leaves the model closed. A
+   * phase stuck in one native call is ended by the client killing the worker after its grace period.
+   */
+  private async openModel({ modelPath, provider, preprocessing, settingsFolder, activationMemory, decode }: JobArgs<'openModel'>, job: JobContext): Promise<ModelView> {
+    await this.closeModel({ modelPath });
+    const name = path.basename(modelPath);
+    job.progress(0, `reading ${name}`);
+    const ctx = ModelContext.open(modelPath, { provider, preprocessing, settingsFolder, activationMemory, decode });
+    this.contexts.set(modelPath, ctx);
+    try {
+      throwIfCancelled(job.signal);
+      job.progress(0.2, `summarising ${ctx.model.graph.node.length} nodes`);
+      const summary = ctx.model.summary();
+      throwIfCancelled(job.signal);
+      job.progress(0.3, 'finding layer shapes');
+      const layers = await ctx.model.layers();
+      throwIfCancelled(job.signal);
+      job.progress(0.6, 'starting the runtime');
+      const runtime = await ctx.model.baseSession();
+      throwIfCancelled(job.signal);
+      job.progress(0.8, 'checking gradients');
+      // A graph too large to probe is too large to check gradients on in reasonable time.
+      const gradients = ctx.model.shapeProbeLimit ? { problem: ctx.model.shapeProbeLimit } : await gradientProblem(ctx);
+      throwIfCancelled(job.signal);
+      return modelView(modelPath, ctx, summary, layers, runtime, gradients);
+    } catch (err) {
+      // A newer open of the same file (a reopen) may have replaced this one: close only our own.
+      if (this.contexts.get(modelPath) === ctx) await this.closeModel({ modelPath });
+      else await ctx.dispose();
+      throw err;
+    }
+  }
+
+  private async closeModel({ modelPath }: JobArgs<'closeModel'>): Promise<void> {
+    const ctx = this.contexts.get(modelPath);
+    this.contexts.delete(modelPath);
+    for (const [id, image] of this.images) if (image.modelPath === modelPath) this.images.delete(id);
+    for (const [id, kept] of this.explanations) if (kept.image.modelPath === modelPath) this.explanations.delete(id);
+    this.datasets.forgetModel(modelPath);
+    await ctx?.dispose();
+  }
+
+  private async loadImage({ modelPath, imagePath, name, base64 }: JobArgs<'loadImage'>): Promise<ImageView> {
+    const ctx = this.contextFor(modelPath);
+    let loaded: WorkerImage;
+    if (imagePath) {
+      const input = ctx.loadInput(imagePath);
+      loaded = { modelPath, name: name ?? path.basename(imagePath), tensor: input.tensor, rgb: input.rgb };
+    } else if (base64) {
+      if (!ctx.preprocessing) throw new Error(`cannot preprocess images for ${ctx.name}: ${ctx.preprocessingProblem}`);
+      const decoded = decodeImage(Buffer.from(base64, 'base64'), { ...ctx.limits, name });
+      const { tensor, rgb } = preprocessImage(decoded, ctx.preprocessing.spec, ctx.limits);
+      loaded = { modelPath, name: name ?? 'dropped image', tensor, rgb };
+    } else {
+      throw new Error('no image given');
+    }
+    const id = `img-${this.nextId++}`;
+    this.images.set(id, loaded);
+    return imageView(id, loaded);
+  }
+
+  private async predict({ modelPath, imageId, topK }: JobArgs<'predict'>): Promise<Prediction[]> {
+    const { top } = await this.contextFor(modelPath).predict(this.imageFor(imageId).tensor, topK);
+    return top[0];
+  }
+
+  private keep(explanation: Explanation, image: WorkerImage): string {
+    const id = `exp-${this.nextId++}`;
+    this.explanations.set(id, { explanation, image });
+    if (this.explanations.size > MAX_KEPT_EXPLANATIONS) this.explanations.delete(this.explanations.keys().next().value as string);
+    return id;
+  }
+
+  private async explainJob(args: JobArgs<'explain'>, job: JobContext): Promise<ExplanationView> {
+    const ctx = this.contextFor(args.modelPath);
+    const image = this.imageFor(args.imageId);
+    const started = performance.now();
+    const explainContext = {
+      model: ctx.model, input: image.tensor, target: await toTarget(ctx, args.target, this), layer: args.layer || undefined,
+      progress: (f: number, m: string) => job.progress(args.faithfulness ? f * 0.7 : f, m), signal: job.signal,
+    };
+    const e = await explain(args.method, explainContext, args.options ?? {});
+    const seconds = (performance.now() - started) / 1000;
+    let faithfulness: ExplanationView['faithfulness'];
+    if (args.faithfulness) {
+      job.progress(0.7, 'faithfulness: deletion and insertion curves');
+      const f = await deletionInsertion({ ...explainContext, progress: (p, m) => job.progress(0.7 + 0.3 * p, m) }, e.map);
+      faithfulness = { deletionAuc: f.deletion.normalizedAuc, insertionAuc: f.insertion.normalizedAuc };
+    }
+    const t = e.target;
+    return {
+      id: this.keep(e, image),
+      imageId: args.imageId,
+      method: args.method,
+      layer: e.layer,
+      target: targetView(args.target, t),
+      targetLabel: targetLabel(ctx, t),
+      map: mapData(e.map),
+      notes: [`${methodByName(args.method).formula}`, ...e.notes, describeTarget(t)],
+      seconds,
+      faithfulness,
+    };
+  }
+
+  private async activationsJob({ modelPath, imageId, layer: requested, target }: JobArgs<'activations'>, job: JobContext): Promise<ActivationsView> {
+    const ctx = this.contextFor(modelPath);
+    const image = this.imageFor(imageId);
+    // The panel names layers by node; the run needs the node's output tensor.
+    const layer = await layerTensor(ctx.model, requested);
+    job.progress(0.1, `running ${layer}`);
+    const outputs = await ctx.model.run(ctx.feeds(image.tensor), [layer]);
+    const activation = outputs[layer];
+    if (activation.dims.length < 2) throw new Error(`layer '${layer}' has shape [${activation.dims.join(', ')}]; it has no channels to show`);
+    const stats = channelStats(activation);
+    const weights = await gradcamWeights(ctx, image.tensor, layer, target, this).catch(() => undefined);
+    const [, c] = activation.dims;
+    const [h, w] = activation.dims.length === 4 ? activation.dims.slice(2) : [1, 1];
+    const plane = h * w;
+    const scale = Math.min(1, THUMBNAIL / Math.max(h, w));
+    const [th, tw] = [Math.max(1, Math.round(h * scale)), Math.max(1, Math.round(w * scale))];
+    const channels: ChannelView[] = stats.map((s) => {
+      const values = (activation.data as Float32Array).subarray(s.index * plane, (s.index + 1) * plane);
+      const small = th === h && tw === w ? Float32Array.from(values) : resizeBilinear(values, h, w, th, tw);
+      return { index: s.index, mean: s.mean, max: s.max, zeroFraction: s.zeroFraction, dead: s.dead, gradcamWeight: weights?.[s.index], map: mapData({ dtype: 'float32', dims: [th, tw], data: minMax(small) }) };
+    });
+    job.progress(1, `${c} channels`);
+    return { requestId: '', imageId, layer, shape: activation.dims, channels };
+  }
+
+  private async exportExplanation({ explanationId, format }: JobArgs<'exportExplanation'>): Promise<JobResult<'exportExplanation'>> {
+    const kept = this.explanations.get(explanationId);
+    if (!kept) throw new Error('that explanation is no longer kept; run it again to export it');
+    const { explanation: e, image } = kept;
+    const base = `${path.parse(image.name).name}-${e.method}`;
+    if (format === 'npy') return { bytes: formatNpy(e.raw), suggestedName: `${base}.npy` };
+    return { bytes: renderPng(e.map, image.rgb), suggestedName: `${base}.png` };
+  }
+
+  private async status(): Promise<WorkerStatus> {
+    return { models: [...this.contexts.keys()], images: this.images.size, explanations: this.explanations.size, datasets: this.datasets.size };
+  }
+}
+
+const worker = new JobRunner();
+
+/** Runs a job on this process's one JobRunner. */
 export function runJob<J extends JobName>(job: J, args: JobArgs<J>, ctx: JobContext): Promise<JobResult<J>> {
-  const handler = Object.hasOwn(handlers, job) ? (handlers[job] as Handlers[J]) : undefined;
-  if (!handler) return Promise.reject(new Error(`unknown job '${job}'`));
-  return handler(args, ctx);
+  return worker.run(job, args, ctx);
 }

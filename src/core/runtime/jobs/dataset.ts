@@ -42,9 +42,6 @@ interface KeptDataset {
   rules?: RuleSet;
 }
 
-const datasets = new Map<string, KeptDataset>();
-let nextId = 1;
-
 export class DatasetGoneError extends Error {
   constructor() {
     super('the dataset is no longer loaded (the model was reopened); extract its features again');
@@ -52,17 +49,36 @@ export class DatasetGoneError extends Error {
   }
 }
 
-/** How many datasets the worker keeps now (its status). */
-export function keptDatasetCount(): number {
-  return datasets.size;
+/** The datasets a worker keeps between jobs, by id, the oldest dropped first beyond MAX_KEPT. */
+export class KeptDatasets {
+  private readonly byId = new Map<string, KeptDataset>();
+  private nextId = 1;
+
+  /** Keeps a dataset and returns its new id. */
+  add(dataset: KeptDataset): string {
+    const datasetId = `ds-${this.nextId++}`;
+    this.byId.set(datasetId, dataset);
+    while (this.byId.size > MAX_KEPT) this.byId.delete(this.byId.keys().next().value as string);
+    return datasetId;
+  }
+
+  get(datasetId: string): KeptDataset | undefined {
+    return this.byId.get(datasetId);
+  }
+
+  /** How many datasets are kept now (the worker's status). */
+  get size(): number {
+    return this.byId.size;
+  }
+
+  /** Drops the datasets of a model that closes. */
+  forgetModel(modelPath: string): void {
+    for (const [id, kept] of this.byId) if (kept.modelPath === modelPath) this.byId.delete(id);
+  }
 }
 
-/** Drops the datasets of a model that closes. */
-export function forgetDatasets(modelPath: string): void {
-  for (const [id, kept] of datasets) if (kept.modelPath === modelPath) datasets.delete(id);
-}
-
-export function datasetJobs(state: WorkerState): JobHandlers<'datasetFeatures' | 'datasetRules' | 'datasetMarkCheck' | 'exportRules' | 'datasetEmbedding' | 'datasetNeighbors' | 'datasetImportance'> {
+/** The dataset jobs on the worker's state; `datasets` is the worker's own, or a fresh store for a caller that keeps none. */
+export function datasetJobs(state: WorkerState, datasets = new KeptDatasets()): JobHandlers<'datasetFeatures' | 'datasetRules' | 'datasetMarkCheck' | 'exportRules' | 'datasetEmbedding' | 'datasetNeighbors' | 'datasetImportance'> {
   const kept = (datasetId: string): KeptDataset & { ctx: ModelContext } => {
     const found = datasets.get(datasetId);
     if (!found) throw new DatasetGoneError();
@@ -78,9 +94,7 @@ export function datasetJobs(state: WorkerState): JobHandlers<'datasetFeatures' |
         signal: job.signal, progress: (f, m) => job.progress(0.85 * f, m),
       });
       const thumbnails = features.images.length <= MAX_THUMBNAILS ? await thumbnailsOf(features, input, job) : undefined;
-      const datasetId = `ds-${nextId++}`;
-      datasets.set(datasetId, { modelPath, features, input });
-      while (datasets.size > MAX_KEPT) datasets.delete(datasets.keys().next().value as string);
+      const datasetId = datasets.add({ modelPath, features, input });
       return { datasetId, view: { ...datasetView(features, thumbnails, cacheDir !== undefined), marks: ownMarks(features) } };
     },
 
