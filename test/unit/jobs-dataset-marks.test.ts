@@ -102,7 +102,7 @@ describe('compute worker: pooling choice and planted-mark check on the shortcut 
         [write('null.json', 'null'), /null\.json has no "images" object$/],
         [write('elsewhere.json', JSON.stringify({ images: { 'test/circle/0.png': { mark: { bbox: [58, 58, 62, 62] } } } })), /^none of the dataset images is listed as marked/],
         [write('badbox.json', JSON.stringify({ images: { 'a.png': { mark: { bbox: 'x' } } } })), /the mark box of a\.png in .* is not four whole numbers$/],
-        [path.join(dir, 'missing.json'), /^cannot read mark boxes from .*missing\.json: ENOENT/],
+        [path.join(dir, 'missing.json'), /^mark boxes file ".*missing\.json" not found$/],
       ];
       for (const [file, message] of cases) {
         await assert.rejects(client.call('datasetMarkCheck', { datasetId, marksFile: file, pooling: 'max' }), (err: Error) => {

@@ -12,7 +12,7 @@
 // decisions. A channel counts as a mark channel when effect_c ≥ MARK_EFFECT (one standard
 // deviation): rules that test such a channel read the mark.
 import * as path from 'path';
-import { isInside, readFileChecked } from '../files';
+import { FileReadError, isInside, readFileChecked } from '../files';
 import { RunControl, throwIfCancelled } from '../explain/forward';
 import { RgbImage } from '../image/image';
 import { ConvModel } from '../model';
@@ -72,6 +72,8 @@ export function readMarkBoxes(jsonFile: string): MarkedImage[] {
   try {
     parsed = JSON.parse(readFileChecked(jsonFile, { what: 'mark boxes file', maxBytes: MAX_BOXES_BYTES, limitHint: 'it holds one box per image' }).toString('utf8'));
   } catch (err) {
+    // The reader's refusal already names the file and why; a parse error needs the file named.
+    if (err instanceof FileReadError) throw new DatasetError(err.message);
     throw new DatasetError(`cannot read mark boxes from ${jsonFile}: ${(err as Error).message}`);
   }
   if (!parsed?.images || typeof parsed.images !== 'object' || Array.isArray(parsed.images)) throw new DatasetError(`${jsonFile} has no "images" object`);
