@@ -15,7 +15,12 @@ const layouts = new WeakMap<ConvModel, Promise<GraphView>>();
 function layoutOf(model: ConvModel): Promise<GraphView> {
   let layout = layouts.get(model);
   if (!layout) {
-    layout = (async () => layoutGraph(model.graph, await model.probeShapes().catch(() => new Map<string, number[]>())))();
+    layout = (async () => {
+      // Probed shapes leave out the graph's inputs: they show their declared shape when it is concrete.
+      const shapes = new Map(await model.probeShapes().catch(() => new Map<string, number[]>()));
+      for (const { name, shape } of model.summary().inputs) if (shape.every((d) => typeof d === 'number')) shapes.set(name, shape as number[]);
+      return layoutGraph(model.graph, shapes);
+    })();
     layouts.set(model, layout);
     layout.catch(() => layouts.delete(model));
   }
