@@ -140,6 +140,10 @@ export class GraphTab {
     const toHeight = (height - 20) / Math.max(1, g.height);
     const scale = Math.max(MIN_SCALE, Math.min(1, toWidth, toHeight >= TEXT_SCALE ? toHeight : Infinity));
     this.view = { scale, x: (width - g.width * scale) / 2, y: 10 };
+    // Then the node nearest the middle is moved to the middle, so the view is centred on a node.
+    const [cx, cy] = [(width / 2 - this.view.x) / scale, (height / 2 - this.view.y) / scale];
+    const nearest = g.nodes.reduce((best, n) => (Math.hypot(n.x - cx, n.y - cy) < Math.hypot(best.x - cx, best.y - cy) ? n : best), g.nodes[0]);
+    if (nearest) this.view = { scale, x: width / 2 - nearest.x * scale, y: height / 2 - nearest.y * scale };
     this.draw();
   }
 
