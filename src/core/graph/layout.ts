@@ -4,7 +4,7 @@
 // dagre by measurement (`npm run bench`): dagre's recursive ordering overflows the stack on a
 // 2,000-node chain, ELK lays out 5,000 nodes. ELK runs here, in the compute worker, because the
 // webview's CSP has no worker-src and a layout on its thread would freeze the view. The options
-// trade crossing quality for speed (thoroughness 1, linear segments): CNN graphs are mostly chains.
+// trade crossing quality for speed: CNN graphs are mostly chains.
 import ELK from 'elkjs/lib/elk.bundled.js';
 import type { ElkNode } from 'elkjs/lib/elk-api';
 import type { GraphNodeView, GraphView } from '../../protocol';
@@ -19,8 +19,14 @@ export const NODE_HEIGHT = 64;
 const LAYOUT_OPTIONS = {
   'elk.algorithm': 'layered',
   'elk.direction': 'DOWN',
+  // Measured about twice as fast as ELK's defaults on a 5,000-node chain with skips (bench/graphLayout.ts):
+  // layers by longest path, one sweep of crossing reduction, simple placement, nodes kept in file order.
+  'elk.layered.layering.strategy': 'LONGEST_PATH',
   'elk.layered.thoroughness': '1',
-  'elk.layered.nodePlacement.strategy': 'LINEAR_SEGMENTS',
+  'elk.layered.crossingMinimization.greedySwitch.type': 'OFF',
+  'elk.layered.considerModelOrder.strategy': 'NODES_AND_EDGES',
+  'elk.layered.nodePlacement.strategy': 'SIMPLE',
+  'elk.layered.compaction.postCompaction.strategy': 'NONE',
   'elk.layered.edgeRouting': 'POLYLINE',
   'elk.separateConnectedComponents': 'false',
   'elk.spacing.nodeNode': '24',

@@ -12,6 +12,7 @@
 //   A channel at a bound of 0 (Clip(0, 6) all zero) is both dead and saturated.
 // The thumbnail is the mean over channels of the first item's spatial map, box-averaged down to at
 // most THUMBNAIL_SIDE a side.
+import type { NodeStatsView } from '../../protocol';
 import { ConvModel } from '../model';
 import { attrFloat } from '../onnx/graph';
 import { tensorFromProto } from '../onnx/initializers';
@@ -30,15 +31,8 @@ export interface Thumbnail {
   values: Float32Array;
 }
 
-export interface NodeStats {
-  mean: number;
-  max: number;
-  zeroFraction: number;
-  channels: number;
-  dead: number;
-  saturated?: number;
-  thumbnail?: Thumbnail;
-}
+/** The protocol's node statistics, with the thumbnail as values rather than a PNG. */
+export type NodeStats = Omit<NodeStatsView, 'thumbnail'> & { thumbnail?: Thumbnail };
 
 /** The bounds of a bounded op's output, or undefined (Clip without constant bounds too). */
 export function outputBounds(node: NodeProto, graph: GraphProto): [number, number] | undefined {

@@ -140,10 +140,12 @@ export class GraphTab {
     const toHeight = (height - 20) / Math.max(1, g.height);
     const scale = Math.max(MIN_SCALE, Math.min(1, toWidth, toHeight >= TEXT_SCALE ? toHeight : Infinity));
     this.view = { scale, x: (width - g.width * scale) / 2, y: 10 };
-    // Then the node nearest the middle is moved to the middle, so the view is centred on a node.
-    const [cx, cy] = [(width / 2 - this.view.x) / scale, (height / 2 - this.view.y) / scale];
+    // A graph shown whole is centred on the node nearest its middle (so the view's centre is on a node);
+    // a taller one keeps its top in view, centred across on the node nearest the top middle.
+    const whole = g.height * scale <= height - 20;
+    const [cx, cy] = [(width / 2 - this.view.x) / scale, whole ? (height / 2 - this.view.y) / scale : 0];
     const nearest = g.nodes.reduce((best, n) => (Math.hypot(n.x - cx, n.y - cy) < Math.hypot(best.x - cx, best.y - cy) ? n : best), g.nodes[0]);
-    if (nearest) this.view = { scale, x: width / 2 - nearest.x * scale, y: height / 2 - nearest.y * scale };
+    if (nearest) this.view = { scale, x: width / 2 - nearest.x * scale, y: whole ? height / 2 - nearest.y * scale : 10 };
     this.draw();
   }
 
