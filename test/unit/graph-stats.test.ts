@@ -13,7 +13,7 @@ import { ConvModel } from '../../src/core/model';
 import { DataType, GraphProto, NodeProto } from '../../src/core/onnx/proto';
 import { ComputeClient } from '../../src/core/runtime/client';
 import { Tensor } from '../../src/core/tensor';
-import type { GraphView } from '../../src/protocol';
+import { type GraphView, parseWebviewMessage } from '../../src/protocol';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const WORKER = path.join(ROOT, 'out/src/core/runtime/worker.js');
@@ -57,6 +57,15 @@ describe('graph statistics', () => {
     let sum = 0;
     for (let k = 0; k < c; k++) for (const y of [10, 11]) for (const x of [14, 15]) sum += values[(k * h + y) * w + x];
     assert.ok(Math.abs(thumb.values[5 * 20 + 7] - sum / 12) < 1e-6);
+  });
+
+  it('the protocol takes a graph request with or without an image id, and refuses other params', () => {
+    const request = (params: unknown) => parseWebviewMessage({ type: 'request', requestId: 'r1', kind: 'graph', params });
+    assert.ok(request({}));
+    assert.ok(request({ imageId: 'img-3' }));
+    assert.strictEqual(request({ imageId: '../model.onnx' }), undefined);
+    assert.strictEqual(request({ imageId: 3 }), undefined);
+    assert.strictEqual(request(undefined), undefined);
   });
 
   it('takes the bounds of Sigmoid, Tanh, HardSigmoid and Clip (attributes or initializers), none for Relu', () => {

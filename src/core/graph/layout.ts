@@ -30,6 +30,8 @@ const LAYOUT_OPTIONS = {
   'elk.layered.edgeRouting': 'POLYLINE',
   'elk.separateConnectedComponents': 'false',
   'elk.spacing.nodeNode': '24',
+  // Skip edges keep clear of the nodes they pass.
+  'elk.spacing.edgeNode': '20',
   'elk.layered.spacing.nodeNodeBetweenLayers': '32',
 };
 
