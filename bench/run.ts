@@ -12,6 +12,7 @@ import { resolveTarget, seedFor } from '../src/core/explain/target';
 import { ConvModel } from '../src/core/model';
 import { Tensor } from '../src/core/tensor';
 import { benchDataset } from './dataset';
+import { benchGraphLayout } from './graphLayout';
 import { gradientMemory } from './memory';
 import { PeerTime, timePeers } from './peers';
 import { benchNumerics } from './numerics';
@@ -122,6 +123,7 @@ async function main(): Promise<void> {
   results.push(...(await benchDataset(quick)));
   results.push(...(await benchResponsiveness(quick)));
   results.push(...(await benchNumerics(quick)));
+  results.push(...(await benchGraphLayout(quick)));
   fs.mkdirSync('bench-results', { recursive: true });
   const file = path.join('bench-results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   fs.writeFileSync(file, JSON.stringify(results, null, 2));

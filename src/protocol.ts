@@ -395,6 +395,48 @@ export interface SanityCheckView {
   randomized: MapData;
 }
 
+/** Activation statistics of one node's first output for one image (src/core/graph/stats.ts). */
+export interface NodeStatsView {
+  mean: number;
+  max: number;
+  /** Fraction of values exactly zero. */
+  zeroFraction: number;
+  /** Channels (axis 1) of the output. */
+  channels: number;
+  /** Channels with no positive value anywhere. */
+  dead: number;
+  /** Channels at their op's bound everywhere (Sigmoid, Tanh, HardSigmoid, Clip); absent for unbounded ops. */
+  saturated?: number;
+  /** Mean over channels of a spatial output, min-max scaled, viridis, PNG data URL of at most 32 px a side. */
+  thumbnail?: string;
+}
+
+export interface GraphNodeView {
+  name: string;
+  opType: string;
+  /** The node's first output (absent for a graph input node, whose tensor is its name). */
+  tensor: string;
+  shape?: number[];
+  /** Centre and size in layout units. */
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  stats?: NodeStatsView;
+}
+
+/** The model as a graph laid out by ELK's layered algorithm, in the compute worker. */
+export interface GraphView {
+  nodes: GraphNodeView[];
+  /** Edges by node index, with their route as x0, y0, x1, y1, … */
+  edges: { from: number; to: number; points: number[] }[];
+  width: number;
+  height: number;
+  /** The image the statistics are of, when one was named. */
+  imageId?: string;
+  notes: string[];
+}
+
 // ---------------------------------------------------------------------------------------------
 // Messages. A request from a view is one envelope, { type: 'request', requestId, kind, params };
 // the host answers it with progress, then exactly one of response (carrying the result),
@@ -495,6 +537,8 @@ export const REQUESTS = {
   featureGallery: request<{ layer: string; count: number; steps: number }, GalleryView>({ layer: isString, count: inRange(1, 64), steps: inRange(1, 2048) }),
   attention: request<{ imageId: string }, AttentionView>({ imageId: isId }),
   sanityCheck: request<{ imageId: string; method: string; layer: string }, SanityCheckView>({ imageId: isId, method: isMethod, layer: isString }),
+  /** The laid-out graph, with each node's activation statistics for the image when one is named. */
+  graph: request<{ imageId?: string }, GraphView>({ imageId: optional(isId) }),
 };
 
 export type RequestKind = keyof typeof REQUESTS;

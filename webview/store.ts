@@ -52,6 +52,8 @@ export interface State {
   pickedMarks?: MarksFileView;
   /** The ablation of chosen channels: a datasetImportance result kept beside the ranking it refines. */
   ablation?: ImportanceView;
+  /** The layer (node name) the user picked in the Graph tab. */
+  selectedLayer?: string;
 }
 
 /** Results that belong to a dataset, dropped when another is extracted (a new model drops every result). */

@@ -56,7 +56,7 @@ interface Inputs {
 interface Analysis<K extends AnalysisKind> {
   needs: 'model' | 'dataset';
   /** The image a request names, which must still be loaded. */
-  image?: (params: RequestParams<K>) => string;
+  image?: (params: RequestParams<K>) => string | undefined;
   visibility: 'notification' | 'window';
   title(params: RequestParams<K>, host: AnalysisHost): string | Promise<string>;
   run(client: ComputeClient, params: RequestParams<K>, inputs: Inputs): Promise<RequestResult<K>>;
@@ -118,6 +118,10 @@ const ANALYSES: { [K in AnalysisKind]: Analysis<K> } = {
   sanityCheck: {
     needs: 'model', image: (p) => p.imageId, visibility: 'notification', title: async (p, host) => `Sanity check of ${await host.methodTitle(p.method)}`,
     run: (client, p, inputs) => client.call('sanityCheck', { modelPath: inputs.modelPath, ...p }, withProgress(inputs)),
+  },
+  graph: {
+    needs: 'model', image: (p) => p.imageId, visibility: 'window', title: (p, host) => (p.imageId ? `Graph with the activations of ${host.imageName(p.imageId)}` : 'Laying out the graph'),
+    run: (client, p, inputs) => client.call('graph', { modelPath: inputs.modelPath, ...p }, withProgress(inputs)),
   },
 };
 

@@ -6,6 +6,7 @@ import { formatShape, h, initRoving, percent, replaceChildren, rovingFocus, Sele
 import { drawMap } from '../overlay';
 import { State, Store } from '../store';
 import { camLayers, layerLabel } from '../pickers';
+import { followSelectedLayer } from '../selectedLayer';
 
 const SORTS: { value: string; label: string; key: (c: ChannelView) => number }[] = [
   { value: 'index', label: 'channel index', key: (c) => c.index },
@@ -39,6 +40,7 @@ export class ActivationsTab {
       this.summary,
       h('div', { class: 'activations-body' }, this.grid, this.detail));
     store.subscribe((s) => this.render(s));
+    followSelectedLayer(store, this.layer);
   }
 
   /** Shows a layer's activations for the selected image (from the layer list's "activations" link). */

@@ -6,6 +6,7 @@ import { h, replaceChildren, Select, setOptions } from '../dom';
 import { OverlayFigure } from '../figure';
 import { State, Store } from '../store';
 import { layerLabel, layerOptions } from '../pickers';
+import { followSelectedLayer } from '../selectedLayer';
 import { exportButtons } from '../explanationExports';
 import { TargetChooser } from './target';
 
@@ -33,6 +34,7 @@ export class CompareTab {
         h('div', { class: 'run-row' }, this.run)));
     this.element = h('div', { class: 'compare' }, form, this.results);
     store.subscribe((s) => this.render(s));
+    followSelectedLayer(store, this.layer);
   }
 
   private render(s: State): void {

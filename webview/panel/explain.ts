@@ -6,6 +6,7 @@ import { exportButtons } from '../explanationExports';
 import { DisplayControls, OverlayFigure } from '../figure';
 import { MethodOptions } from '../methodOptions';
 import { layerLabel, layerOptions, methodOptions } from '../pickers';
+import { followSelectedLayer } from '../selectedLayer';
 import { State, Store } from '../store';
 import { PredictionList } from './predictions';
 import { TargetChooser } from './target';
@@ -46,6 +47,7 @@ export class ExplainTab {
     const result = h('section', { class: 'card result', 'aria-label': 'Explanation' }, this.empty, this.result);
     this.element = h('div', { class: 'explain' }, h('div', { class: 'explain-side' }, predictions, controls), result);
     store.subscribe((s) => this.render(s));
+    followSelectedLayer(store, this.layer);
   }
 
   private render(s: State): void {

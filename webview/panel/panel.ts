@@ -8,11 +8,12 @@ import { ActivationsTab } from './activations';
 import { CompareTab } from './compare';
 import { DatasetTab } from './dataset/dataset';
 import { ExplainTab } from './explain';
+import { GraphTab } from './graph/graph';
 import { ImageStrip, acceptDroppedImages } from './images';
 import { InsideTab } from './inside/inside';
 import { OverviewTab } from './overview';
 
-const TABS = ['Overview', 'Explain', 'Compare', 'Activations', 'Dataset', 'Inside'] as const;
+const TABS = ['Overview', 'Explain', 'Compare', 'Activations', 'Dataset', 'Inside', 'Graph'] as const;
 
 export function mountPanel(root: HTMLElement, store: Store): void {
   const tabs = h('vscode-tabs', { id: 'tabs' }) as HTMLElement & { selectedIndex: number };
@@ -30,11 +31,21 @@ export function mountPanel(root: HTMLElement, store: Store): void {
     post({ type: 'datasetOpenImage', relPath });
     select(TABS.indexOf('Explain'));
   });
-  const panels = [overview.element, new ExplainTab(store).element, new CompareTab(store).element, activations.element, dataset.element, new InsideTab(store).element];
+  const graph = new GraphTab(store, (layer) => {
+    select(TABS.indexOf('Activations'));
+    activations.showLayer(layer);
+  });
+  const panels = [overview.element, new ExplainTab(store).element, new CompareTab(store).element, activations.element, dataset.element, new InsideTab(store).element, graph.element];
   TABS.forEach((title, i) => tabs.append(h('vscode-tab-header', { 'data-tab': title.toLowerCase() }, title), h('vscode-tab-panel', { 'data-panel': title.toLowerCase() }, panels[i])));
-  tabs.addEventListener('vsc-tabs-select', () => saveState({ tab: tabs.selectedIndex }));
+  // The graph is laid out only once its tab is shown: a large model's layout takes seconds.
+  const graphShown = () => (tabs.selectedIndex === TABS.indexOf('Graph') ? graph.activate() : graph.deactivate());
+  tabs.addEventListener('vsc-tabs-select', () => {
+    saveState({ tab: tabs.selectedIndex });
+    graphShown();
+  });
   const saved = savedState().tab;
   tabs.selectedIndex = saved !== undefined && saved >= 0 && saved < TABS.length ? saved : 0;
+  graphShown();
 
   const header = h('header', { class: 'panel-header' });
   store.subscribe(headerRenderer(header));

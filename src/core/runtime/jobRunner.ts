@@ -23,6 +23,7 @@ import { Tensor, float32 } from '../tensor';
 import { JobArgs, JobContext, JobHandlers, JobName, JobResult, WorkerStatus } from './jobs';
 import type { RuntimeSession } from './session';
 import { KeptDatasets, datasetJobs } from './jobs/dataset';
+import { graphJobs } from './jobs/graph';
 import { insideJobs } from './jobs/inside';
 import { WorkerImage, WorkerState, layerTensor } from './jobs/state';
 
@@ -156,6 +157,7 @@ export class JobRunner implements WorkerState {
     methods,
     ...datasetJobs(this, this.datasets),
     ...insideJobs(this),
+    ...graphJobs(this),
   };
 
   run<J extends JobName>(job: J, args: JobArgs<J>, ctx: JobContext): Promise<JobResult<J>> {

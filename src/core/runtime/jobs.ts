@@ -5,7 +5,7 @@ import type { ActivationLimitOptions } from '../activationMemory';
 import type { SizeLimits } from '../limits';
 import type {
   ActivationsView, AttentionView, DatasetView, EffectiveFieldView, EmbeddingView, ExplanationView, GalleryView, ImageView, ImportanceView,
-  KernelsView, MarkCheckView, MethodView, ModelView, NeighborsView, Prediction, ReceptiveFieldsView, RulesView, SanityCheckView, TargetSpec,
+  GraphView, KernelsView, MarkCheckView, MethodView, ModelView, NeighborsView, Prediction, ReceptiveFieldsView, RulesView, SanityCheckView, TargetSpec,
 } from '../../protocol';
 import type { PreprocessOverrides } from '../preprocess';
 import type { ProviderSetting } from './session';
@@ -66,6 +66,8 @@ export interface JobTypes {
   attention: { args: { modelPath: string; imageId: string }; result: AttentionView };
   /** Cascading model-parameter randomisation of an explanation method on one image. */
   sanityCheck: { args: { modelPath: string; imageId: string; method: string; layer: string }; result: SanityCheckView };
+  /** The model laid out as a graph; with an image, each node's activation statistics and thumbnail. */
+  graph: { args: { modelPath: string; imageId?: string }; result: GraphView };
 }
 
 export type JobName = keyof JobTypes;

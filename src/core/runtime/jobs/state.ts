@@ -47,7 +47,7 @@ export function scaled01(values: ArrayLike<number>): Float32Array {
   return Float32Array.from(values, (v) => (range > 0 ? (v - min) / range : 0));
 }
 
-function pngDataUrl(rgba: Uint8Array, width: number, height: number): string {
+export function pngDataUrl(rgba: Uint8Array, width: number, height: number): string {
   return `data:image/png;base64,${Buffer.from(encodePng(rgba, width, height)).toString('base64')}`;
 }
 
