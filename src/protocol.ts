@@ -59,6 +59,8 @@ export interface ImageView {
   height: number;
   /** The image as the model sees it (after resize), PNG data URL. */
   dataUrl: string;
+  /** Where the image came from, relative to the workspace (thumbnails are grouped by it). */
+  folder?: string;
 }
 
 export interface Prediction {
@@ -455,7 +457,10 @@ export const REQUESTS = {
   receptiveFields: request<Record<string, never>, ReceptiveFieldsView>({}),
   effectiveField: request<{ layer: string }, EffectiveFieldView>({ layer: isString }),
   kernels: request<Record<string, never>, KernelsView>({}),
-  featureGallery: request<{ layer: string; count: number; steps: number }, GalleryView>({ layer: isString, count: inRange(1, 64), steps: inRange(1, 2048) }),
+  /** `channels`: the channels to visualise (else the first `count`). */
+  featureGallery: request<{ layer: string; count: number; steps: number; channels?: number[] }, GalleryView>({
+    layer: isString, count: inRange(1, 64), steps: inRange(1, 2048), channels: optional((v) => Array.isArray(v) && v.length > 0 && v.length <= 64 && v.every(isIndex)),
+  }),
   attention: request<{ imageId: string }, AttentionView>({ imageId: isId }),
   sanityCheck: request<{ imageId: string; method: string; layer: string }, SanityCheckView>({ imageId: isId, method: isMethod, layer: isString }),
 };
@@ -486,6 +491,10 @@ export type HostToWebview =
   /** The marks file the user picked for the dataset (replaces the dataset's own). */
   | { type: 'datasetMarks'; marks: MarksFileView };
 
+/** The colormaps a view offers for unsigned maps (signed maps are always drawn diverging). */
+export const EXPORT_COLORMAPS = ['viridis', 'inferno', 'turbo', 'jet', 'gray'] as const;
+export type ExportColormap = (typeof EXPORT_COLORMAPS)[number];
+
 /** Messages from a view that ask for no result: requests, and commands the host acts on. */
 export type WebviewToHost =
   | RequestMessage
@@ -494,7 +503,8 @@ export type WebviewToHost =
   | { type: 'dropImages'; files: { name: string; base64: string }[] }
   | { type: 'selectImage'; imageId: string }
   | { type: 'cancel'; requestId: string }
-  | { type: 'export'; explanationId: string; format: 'png' | 'npy' }
+  /** Exports what the view shows: a PNG uses the view's colormap and opacity (and says so in its metadata). */
+  | { type: 'export'; explanationId: string; format: 'png' | 'npy'; colormap: ExportColormap; opacity: number }
   | { type: 'openSource'; layer: string }
   /** Opens the host's folder picker for a dataset folder. */
   | { type: 'pickDataset' }
@@ -524,7 +534,7 @@ const COMMANDS: { [T in Exclude<WebviewToHost['type'], 'request'>]: Record<strin
   dropImages: { files: isDroppedFiles },
   selectImage: { imageId: isId },
   cancel: { requestId: isId },
-  export: { explanationId: isId, format: oneOf('png', 'npy') },
+  export: { explanationId: isId, format: oneOf('png', 'npy'), colormap: oneOf(...EXPORT_COLORMAPS), opacity: (v) => typeof v === 'number' && v >= 0 && v <= 1 },
   openSource: { layer: isString },
   pickDataset: {},
   pickMarks: {},

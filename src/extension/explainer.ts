@@ -130,7 +130,7 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
         this.running.get(message.requestId)?.abort();
         return;
       case 'export':
-        return this.exportExplanation(message.explanationId, message.format);
+        return this.exportExplanation(message);
       case 'openSource':
         if (this.modelPath) await this.deps.sources.openLayer(this.modelPath, message.layer);
         return;
@@ -403,9 +403,10 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
     }
   }
 
-  private async exportExplanation(explanationId: string, format: 'png' | 'npy'): Promise<void> {
+  /** Writes what the view shows: a PNG in its colormap and opacity, at the image's original resolution. */
+  private async exportExplanation({ explanationId, format, colormap, opacity }: Extract<WebviewToHost, { type: 'export' }>): Promise<void> {
     try {
-      const { bytes, suggestedName } = await this.deps.client.call('exportExplanation', { explanationId, format });
+      const { bytes, suggestedName } = await this.deps.client.call('exportExplanation', { explanationId, format, colormap, opacity });
       const folder = this.modelPath ? path.dirname(this.modelPath) : vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
       const target = await vscode.window.showSaveDialog({
         title: `Export the explanation as ${format === 'png' ? 'a PNG overlay' : 'a .npy array'}`,

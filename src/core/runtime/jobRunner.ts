@@ -12,14 +12,16 @@ import { resolveLayer } from '../explain/layer';
 import { minMax } from '../explain/postprocess';
 import { throwIfCancelled } from '../explain/forward';
 import { describeTarget, resolveTarget, seedFor } from '../explain/target';
-import { FloatImage } from '../image/image';
-import { decodeImage } from '../image/decode';
+import { DIVERGING_COLORMAP } from '../image/colormap';
+import { FloatImage, RgbImage } from '../image/image';
+import { decodeImage, readInputBytes } from '../image/decode';
 import { encodePng, rgbToRgba } from '../image/overlay';
+import { withTextChunks } from '../image/pngText';
 import { resizeBilinear } from '../image/resize';
 import type { LayerInfo, ModelSummary } from '../model';
 import { formatNpy } from '../npy';
-import { preprocessImage } from '../preprocess';
-import { renderPng } from '../render';
+import { modelRegion, preprocessImage } from '../preprocess';
+import { ImageRegion, isSigned, renderMap, renderMapOnOriginal } from '../render';
 import { Tensor } from '../tensor';
 import { JobArgs, JobContext, JobHandlers, JobName, JobResult, WorkerStatus } from './jobs';
 import type { RuntimeSession } from './session';
@@ -32,11 +34,14 @@ interface LoadedImage {
   name: string;
   tensor: Tensor;
   rgb?: FloatImage;
+  /** Where the image's file is (or its bytes, when dropped): exports decode it again at full size. */
+  source?: { path: string } | { bytes: Uint8Array };
 }
 
 const contexts = new Map<string, ModelContext>();
 const images = new Map<string, LoadedImage>();
-const explanations = new Map<string, { explanation: Explanation; image: LoadedImage }>();
+/** Recent explanations with what they were asked with (the export's metadata reproduces the request). */
+const explanations = new Map<string, { explanation: Explanation; image: LoadedImage; args: JobArgs<'explain'> }>();
 const MAX_KEPT_EXPLANATIONS = 32;
 let nextId = 1;
 
@@ -161,12 +166,13 @@ async function loadImage({ modelPath, imagePath, name, base64 }: JobArgs<'loadIm
   let loaded: LoadedImage;
   if (imagePath) {
     const input = ctx.loadInput(imagePath);
-    loaded = { modelPath, name: name ?? path.basename(imagePath), tensor: input.tensor, rgb: input.rgb };
+    loaded = { modelPath, name: name ?? path.basename(imagePath), tensor: input.tensor, rgb: input.rgb, source: input.kind === 'image' ? { path: imagePath } : undefined };
   } else if (base64) {
     if (!ctx.preprocessing) throw new Error(`cannot preprocess images for ${ctx.name}: ${ctx.preprocessingProblem}`);
-    const decoded = decodeImage(Buffer.from(base64, 'base64'), { ...ctx.limits, name });
+    const bytes = Buffer.from(base64, 'base64');
+    const decoded = decodeImage(bytes, { ...ctx.limits, name });
     const { tensor, rgb } = preprocessImage(decoded, ctx.preprocessing.spec, ctx.limits);
-    loaded = { modelPath, name: name ?? 'dropped image', tensor, rgb };
+    loaded = { modelPath, name: name ?? 'dropped image', tensor, rgb, source: { bytes } };
   } else {
     throw new Error('no image given');
   }
@@ -180,9 +186,9 @@ async function predict({ modelPath, imageId, topK }: JobArgs<'predict'>): Promis
   return top[0];
 }
 
-function keep(explanation: Explanation, image: LoadedImage): string {
+function keep(explanation: Explanation, image: LoadedImage, args: JobArgs<'explain'>): string {
   const id = `exp-${nextId++}`;
-  explanations.set(id, { explanation, image });
+  explanations.set(id, { explanation, image, args });
   if (explanations.size > MAX_KEPT_EXPLANATIONS) explanations.delete(explanations.keys().next().value as string);
   return id;
 }
@@ -205,7 +211,7 @@ async function explainJob(args: JobArgs<'explain'>, job: JobContext): Promise<Ex
   }
   const t = e.target;
   return {
-    id: keep(e, image),
+    id: keep(e, image, args),
     imageId: args.imageId,
     method: args.method,
     layer: e.layer,
@@ -256,13 +262,55 @@ async function gradcamWeights(ctx: ModelContext, input: Tensor, layer: string, t
   return Array.from({ length: c }, (_, k) => data.subarray(k * h * w, (k + 1) * h * w).reduce((a, b) => a + b, 0) / (h * w));
 }
 
-async function exportExplanation({ explanationId, format }: JobArgs<'exportExplanation'>): Promise<JobResult<'exportExplanation'>> {
+/**
+ * An explanation as the view shows it: the .npy of its raw values, or a PNG in the view's colormap
+ * (signed maps diverging, as drawn) and opacity over the original image at its own resolution,
+ * with the settings and the command that reproduces it in the PNG's text chunks.
+ */
+async function exportExplanation({ explanationId, format, colormap, opacity }: JobArgs<'exportExplanation'>): Promise<JobResult<'exportExplanation'>> {
   const kept = explanations.get(explanationId);
   if (!kept) throw new Error('that explanation is no longer kept; run it again to export it');
-  const { explanation: e, image } = kept;
+  const { explanation: e, image, args } = kept;
   const base = `${path.parse(image.name).name}-${e.method}`;
   if (format === 'npy') return { bytes: formatNpy(e.raw), suggestedName: `${base}.npy` };
-  return { bytes: renderPng(e.map, image.rgb), suggestedName: `${base}.png` };
+  const options = { colormap: isSigned(e.map) ? DIVERGING_COLORMAP : colormap, opacity };
+  const original = originalImage(image);
+  const { rgba, width, height } = original ? renderMapOnOriginal(e.map, original.image, original.region, options) : renderMap(e.map, image.rgb, options);
+  const ctx = contextFor(image.modelPath);
+  const t = e.target;
+  const metadata: [string, string][] = [
+    ['Software', 'ConvLens'], ['Method', e.method], ['Target', t.kind === 'class' ? `${ctx.labelOf(t.index)} (#${t.index})` : `${ctx.labelOf(t.a)} (#${t.a}) rather than ${ctx.labelOf(t.b)} (#${t.b})`],
+    ['Layer', e.layer ?? 'none'], ['Colormap', options.colormap], ['Opacity', String(opacity)], ['Source', image.name],
+    ['Command', reproducingCommand(image, args, e, options, `${base}.png`)],
+  ];
+  return { bytes: withTextChunks(encodePng(rgba, width, height), metadata), suggestedName: `${base}.png` };
+}
+
+/** The decoded original and the part of it the model saw; undefined for a .npy input or a file gone since. */
+function originalImage(image: LoadedImage): { image: RgbImage; region: ImageRegion } | undefined {
+  const ctx = contextFor(image.modelPath);
+  const spec = ctx.preprocessing?.spec;
+  if (!image.source || !spec) return undefined;
+  try {
+    const bytes = 'path' in image.source ? readInputBytes(image.source.path, { ...ctx.limits, name: image.name }) : image.source.bytes;
+    const decoded = decodeImage(bytes, { ...ctx.limits, name: image.name });
+    return { image: decoded, region: modelRegion(decoded.width, decoded.height, spec) };
+  } catch {
+    return undefined; // the file changed or went away: the model-size picture still matches the view
+  }
+}
+
+/** `convlens explain` with the settings of an explanation and its picture, quoted for a POSIX shell. */
+function reproducingCommand(image: LoadedImage, args: JobArgs<'explain'>, e: Explanation, options: { colormap: string; opacity: number }, out: string): string {
+  const quote = (word: string) => (/^[\w./:=@+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`);
+  const t = e.target;
+  const words = ['convlens', 'explain', args.modelPath, 'path' in (image.source ?? {}) ? (image.source as { path: string }).path : image.name, '--method', args.method];
+  if (e.layer) words.push('--layer', e.layer);
+  words.push('--target', String(t.kind === 'class' ? t.index : t.a));
+  if (t.kind === 'difference') words.push('--versus', String(t.b));
+  for (const [name, value] of Object.entries(args.options ?? {})) words.push(`--${name}`, String(value));
+  words.push('--colormap', options.colormap, '--opacity', String(options.opacity), '--out', out);
+  return words.map(quote).join(' ');
 }
 
 type Handlers = JobHandlers<JobName>;
