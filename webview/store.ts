@@ -52,6 +52,8 @@ export interface State {
   pickedMarks?: MarksFileView;
   /** The ablation of chosen channels: a datasetImportance result kept beside the ranking it refines. */
   ablation?: ImportanceView;
+  /** A channel the user picked in one section (a rule's, the mark check's): every section that shows channels follows it. */
+  focusChannel?: { layer: string; channel: number };
 }
 
 /** Results that belong to a dataset, dropped when another is extracted (a new model drops every result). */

@@ -7,6 +7,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import { CancelledError } from '../core/runtime/jobs';
 import { ComputeClient } from '../core/runtime/client';
+import { workspaceFolderOf } from './workspaceFiles';
 import { HostToWebview, ImageView, MethodView, RequestKind, RequestParams, RequestResult, WebviewToHost, parseWebviewMessage } from '../protocol';
 import { Analyses, isAnalysisRequest, isDatasetCommand } from './analyses';
 import { imageFileSize, imageSize, tooLarge } from './imageSize';
@@ -230,7 +231,7 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
       try {
         const large = tooLarge(name, imageFileSize(uri.fsPath), this.deps.settings().maxImagePixels);
         if (large) throw new Error(large);
-        const view = await this.deps.client.call('loadImage', { modelPath, imagePath: uri.fsPath, name });
+        const view = { ...(await this.deps.client.call('loadImage', { modelPath, imagePath: uri.fsPath, name })), folder: workspaceFolderOf(uri.fsPath) };
         if (this.modelPath !== modelPath) return [];
         this.images.set(view.id, { view, uri });
         loaded.push(view);
