@@ -44,6 +44,8 @@ export interface AnalysisFixtures {
   noAttention: AttentionView;
   /** The hybrid's attention on the panel's second image (img1). */
   attention: AttentionView;
+  /** The hybrid's operator counts (what the panel's model view says of it). */
+  hybridOps: Record<string, number>;
   /** Grad-CAM's sanity check on img0. */
   sanity: SanityCheckView;
   /** The shortcut model on sample/dataset-shortcut: its features, rules and mark check, channels max-pooled. */
@@ -88,9 +90,10 @@ export async function computeAnalysisFixtures(images: ImageView[]): Promise<Anal
     const noAttention = { ...(await inside.attention({ modelPath: SAMPLE_MODEL, imageId: load('img0', SAMPLE_MODEL) }, job)), imageId: 'img0' };
     const attention = { ...(await inside.attention({ modelPath: HYBRID_MODEL, imageId: load('img1', HYBRID_MODEL) }, job)), imageId: 'img1' };
     const sanity = { ...(await inside.sanityCheck({ modelPath: SAMPLE_MODEL, imageId: load('img0', SAMPLE_MODEL), method: 'gradcam', layer: 'auto' }, job)), imageId: 'img0' };
+    const hybridOps = contexts.get(HYBRID_MODEL)!.model.summary().opHistogram;
     const shortcut = await shortcutFixtures(data);
     const folders = [DATASET_FOLDER, SHORTCUT_FOLDER].filter((f) => fs.existsSync(f)).map((f) => ({ path: f, label: path.relative(ROOT, f), images: countImages(f) }));
-    return { folders, dataset, rules, pca, umap, neighbors, importance, ablation, fields, effectiveField, kernels, gallery, noAttention, attention, sanity, shortcut };
+    return { folders, dataset, rules, pca, umap, neighbors, importance, ablation, fields, effectiveField, kernels, gallery, noAttention, attention, hybridOps, sanity, shortcut };
   } finally {
     for (const ctx of contexts.values()) await ctx.dispose();
   }

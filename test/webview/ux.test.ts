@@ -23,6 +23,13 @@ describe('webview: issue #16 bugs, layout and accessibility', function () {
     await wp.page.waitForSelector(`vscode-tab-panel[data-panel=${tab}]:not([hidden])`);
   }
 
+  /** The panel loaded, on the Explain tab (chosen, so that only the first test depends on the default tab). */
+  async function onExplain(wp = ctx.page()): Promise<WebviewPage> {
+    await loaded(wp);
+    await openTab(wp, 'explain');
+    return wp;
+  }
+
   const value = (wp: WebviewPage, selector: string) => wp.page.$eval(selector, (el) => (el as HTMLElement & { value: string }).value);
   const visible = (wp: WebviewPage, selector: string) => wp.page.isVisible(selector);
 
@@ -34,7 +41,7 @@ describe('webview: issue #16 bugs, layout and accessibility', function () {
   });
 
   it('#2 Export sends the colormap and opacity the view shows', async () => {
-    const wp = await loaded();
+    const wp = await onExplain();
     const f = ctx.fixtures();
     await wp.send({ type: 'response', requestId: 'host-1', kind: 'explain', result: f.explanation });
     await wp.page.waitForSelector(`.explain canvas.overlay[data-rendered="${f.explanation.id}"]`);
@@ -49,7 +56,7 @@ describe('webview: issue #16 bugs, layout and accessibility', function () {
   });
 
   it('#3 "A class" starts at the top prediction and "Why A and not B" at the top two, without an error', async () => {
-    const wp = await loaded();
+    const wp = await onExplain();
     const top = ctx.fixtures().predictions.get('img0')!;
     await choose(wp.page, 'target-mode', 'A class');
     assert.strictEqual(await value(wp, '#target-class'), String(top[0].index));
@@ -80,7 +87,7 @@ describe('webview: issue #16 bugs, layout and accessibility', function () {
   });
 
   it('a prediction clicked is explained at once', async () => {
-    const wp = await loaded();
+    const wp = await onExplain();
     const second = ctx.fixtures().predictions.get('img0')![1];
     await wp.page.click(`.prediction[data-index="${second.index}"]`);
     assert.deepStrictEqual((await wp.waitForPost('explain')).params!.target, { kind: 'class', index: second.index });
@@ -90,8 +97,10 @@ describe('webview: issue #16 bugs, layout and accessibility', function () {
   it('#7 Activations open on the CAM layer, not the 1×1 pooled one', async () => {
     const wp = await loaded();
     const f = ctx.fixtures();
-    await openTab(wp, 'activations');
     const cam = f.model.layers.find((l) => l.tensor === f.model.defaultCamLayer || l.name === f.model.defaultCamLayer)!;
+    // The worker names the CAM layer by its output tensor (test/unit/jobs.test.ts).
+    await wp.send({ type: 'model', model: { ...f.model, defaultCamLayer: cam.tensor }, methods: f.methods });
+    await openTab(wp, 'activations');
     assert.ok(cam.shape![2] * cam.shape![3] > 1);
     assert.strictEqual(await value(wp, '#activations-layer'), cam.name);
     await wp.page.click('#activations-run');
@@ -139,6 +148,7 @@ describe('webview: issue #16 bugs, layout and accessibility', function () {
 
   it('#8 thumbnails say their folder, are ordered by folder and natural name, and the chosen one is in view and marked', async () => {
     const wp = await ctx.open({ width: 857 });
+    await openTab(wp, 'explain');
     const f = ctx.fixtures();
     const base = f.images[0];
     const names = ['10.png', '2.png', '1.png'];
@@ -162,7 +172,7 @@ describe('webview: issue #16 bugs, layout and accessibility', function () {
   });
 
   it('#10 a select near the bottom opens its list upwards, inside the window', async () => {
-    const wp = await loaded(await ctx.open({ width: 800, height: 600 }));
+    const wp = await onExplain(await ctx.open({ width: 800, height: 600 }));
     const f = ctx.fixtures();
     await wp.send({ type: 'response', requestId: 'host-1', kind: 'explain', result: f.explanation });
     await wp.page.waitForSelector(`.explain canvas.overlay[data-rendered="${f.explanation.id}"]`);
@@ -176,8 +186,9 @@ describe('webview: issue #16 bugs, layout and accessibility', function () {
     await assertClean(wp);
   });
 
-  // Every tab at each width: nothing wider than the window, and table cells no narrower than a word.
-  for (const width of [400, 800]) {
+  // Every tab at each width (560 px: an 800 px window with the sidebar open): nothing wider than
+  // the window, and table cells no narrower than a word.
+  for (const width of [400, 560]) {
     it(`#10 at ${width} px no tab scrolls sideways and the layer table reflows`, async () => {
       const wp = await loaded(await ctx.open({ width, height: 800 }));
       const f = ctx.fixtures();
@@ -202,7 +213,7 @@ describe('webview: issue #16 bugs, layout and accessibility', function () {
   for (const theme of ['light', 'dark', 'high-contrast'] as Theme[]) {
     for (const width of [400, 800, 1600]) {
       it(`${theme} theme at ${width} px: screenshots, and axe-core finds no serious accessibility violation`, async () => {
-        const wp = await loaded(await ctx.open({ theme, width, height: 900 }));
+        const wp = await onExplain(await ctx.open({ theme, width, height: 900 }));
         const f = ctx.fixtures();
         await wp.send({ type: 'response', requestId: 'host-1', kind: 'explain', result: f.explanation });
         await wp.page.waitForSelector(`.explain canvas.overlay[data-rendered="${f.explanation.id}"]`);
