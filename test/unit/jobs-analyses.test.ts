@@ -219,6 +219,12 @@ describe('compute worker: inside-the-network jobs', function () {
     }
   });
 
+  it('visualises the channels asked for by number, and names the channels a layer has when one is missing', async () => {
+    const chosen = await client.call('featureGallery', { modelPath: MODEL, layer: '/block2/relu/Relu_output_0', count: 2, steps: 4, channels: [31, 5] });
+    assert.deepStrictEqual(chosen.items.map((i) => i.channel), [31, 5]);
+    await assert.rejects(client.call('featureGallery', { modelPath: MODEL, layer: '/block2/relu/Relu_output_0', count: 1, steps: 4, channels: [32] }), /has 32 channels \(0–31\); there is no channel 32/);
+  });
+
   it('cancels a feature visualisation promptly', async () => {
     const controller = new AbortController();
     const run = client.call('featureGallery', { modelPath: MODEL, layer: LAYER, count: 8, steps: 2000 }, { signal: controller.signal, onProgress: () => controller.abort() });

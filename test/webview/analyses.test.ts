@@ -414,7 +414,7 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
       const wrong = await wp.page.$eval('circle.point.wrong', (c) => { const b = c.getBoundingClientRect(); return { x: b.x + b.width / 2, y: b.y + b.height / 2 }; });
       await wp.page.mouse.move(wrong.x, wrong.y);
       await wp.page.waitForSelector('.map-tooltip:not([hidden]) img');
-      await wp.page.screenshot({ path: screenshotPath(`panel-dataset-${theme}.png`), fullPage: true });
+      await wp.page.screenshot({ path: screenshotPath(`panel-dataset-${theme}.png`, theme !== 'high-contrast'), fullPage: true });
       const violations = (await wp.accessibilityViolations()).map((v) => `dataset: ${v}`);
 
       await openTab(wp, 'inside');
@@ -425,7 +425,7 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
       await request(wp, '#sanity-run', 'sanityCheck', (requestId) => ({ type: 'response', requestId, kind: 'sanityCheck', result: a.sanity }));
       await wp.page.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>('img')].every((img) => img.complete));
       await wp.page.waitForTimeout(100);
-      await wp.page.screenshot({ path: screenshotPath(`panel-inside-${theme}.png`), fullPage: true });
+      await wp.page.screenshot({ path: screenshotPath(`panel-inside-${theme}.png`, theme !== 'high-contrast'), fullPage: true });
       violations.push(...(await wp.accessibilityViolations()).map((v) => `inside: ${v}`));
       assert.deepStrictEqual(violations, []);
       await assertClean(wp);

@@ -109,9 +109,12 @@ export async function canvasVersusImage(page: Page, canvasSelector: string, data
   }, [canvasSelector, dataUrl, map ?? null] as const);
 }
 
-/** Where screenshots go: media/screenshots when UPDATE_SCREENSHOTS=1 (for the README), else out/screenshots. */
-export function screenshotPath(name: string): string {
-  const dir = process.env.UPDATE_SCREENSHOTS === '1' ? path.join(ROOT, 'media', 'screenshots') : path.join(ROOT, 'out', 'screenshots');
+/**
+ * Where screenshots go: media/screenshots when UPDATE_SCREENSHOTS=1 (for the README), else
+ * out/screenshots; those not in the README (`readme` false) always go to out/screenshots.
+ */
+export function screenshotPath(name: string, readme = true): string {
+  const dir = readme && process.env.UPDATE_SCREENSHOTS === '1' ? path.join(ROOT, 'media', 'screenshots') : path.join(ROOT, 'out', 'screenshots');
   fs.mkdirSync(dir, { recursive: true });
   return path.join(dir, name);
 }

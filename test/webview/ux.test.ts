@@ -219,15 +219,15 @@ describe('webview: issue #16 bugs, layout and accessibility', function () {
         await wp.page.waitForSelector(`.explain canvas.overlay[data-rendered="${f.explanation.id}"]`);
         const violations: string[] = [];
         violations.push(...(await wp.accessibilityViolations()).map((v) => `explain: ${v}`));
-        await wp.page.screenshot({ path: screenshotPath(`ux-explain-${theme}-${width}.png`), fullPage: width === 400 });
+        await wp.page.screenshot({ path: screenshotPath(`ux-explain-${theme}-${width}.png`, false), fullPage: width === 400 });
         await openTab(wp, 'overview');
         violations.push(...(await wp.accessibilityViolations()).map((v) => `overview: ${v}`));
-        await wp.page.screenshot({ path: screenshotPath(`ux-overview-${theme}-${width}.png`) });
+        await wp.page.screenshot({ path: screenshotPath(`ux-overview-${theme}-${width}.png`, false) });
         await openTab(wp, 'activations');
         await wp.send({ type: 'response', requestId: f.activations.requestId, kind: 'activations', result: f.activations });
         await wp.page.click(`.channel[data-channel="${f.activations.channels.find((c) => c.dead)!.index}"]`);
         violations.push(...(await wp.accessibilityViolations()).map((v) => `activations: ${v}`));
-        await wp.page.screenshot({ path: screenshotPath(`ux-activations-${theme}-${width}.png`) });
+        await wp.page.screenshot({ path: screenshotPath(`ux-activations-${theme}-${width}.png`, false) });
         await openTab(wp, 'inside');
         violations.push(...(await wp.accessibilityViolations()).map((v) => `inside: ${v}`));
         assert.deepStrictEqual(violations, []);

@@ -20,13 +20,11 @@ class ClassPicker {
     this.setPredictions([]);
   }
 
-  /** Offers the predictions; a class chosen before stays, else `preferred` (a prediction's index), else the top one. */
+  /** Offers an image's predictions and picks `preferred` (a prediction's index); an index the user typed stays. */
   setPredictions(predictions: Prediction[], preferred?: number): void {
     const options = predictions.map((p) => ({ value: String(p.index), label: `${p.label} (#${p.index})` }));
-    const kept = this.select.value && this.select.value !== TYPED ? this.select.value : undefined;
     const typed = this.select.value === TYPED && this.field.value.trim() !== '';
-    const fallback = preferred !== undefined ? String(preferred) : options[0]?.value;
-    setOptions(this.select, [...options, { value: TYPED, label: 'Other index…' }], typed ? TYPED : kept && options.some((o) => o.value === kept) ? kept : fallback);
+    setOptions(this.select, [...options, { value: TYPED, label: 'Other index…' }], typed ? TYPED : String(preferred ?? options[0]?.value));
     this.sync();
   }
 
