@@ -17,7 +17,7 @@ export function isSigned(map: Tensor): boolean {
 }
 
 /** RGBA pixels of the map over the image (or of the map alone when there is no image). */
-export function renderMap(map: Tensor, image: FloatImage | RgbImage | undefined, options: RenderOptions = {}): { rgba: Uint8Array; width: number; height: number } {
+export function renderMap(map: Tensor, image: FloatImage | undefined, options: RenderOptions = {}): { rgba: Uint8Array; width: number; height: number } {
   const [height, width] = map.dims.slice(-2);
   const values = map.data as Float32Array;
   const colors = isSigned(map)
@@ -54,5 +54,5 @@ export function renderMapOnOriginal(map: Tensor, original: RgbImage, region: Ima
   for (let y = 0; y < height; y++) crop.set(original.data.subarray(((top + y) * original.width + left) * 3, ((top + y) * original.width + left + width) * 3), y * width * 3);
   const [mapHeight, mapWidth] = map.dims.slice(-2);
   const values = resizeBilinear(map.data as Float32Array, mapHeight, mapWidth, height, width);
-  return renderMap({ dtype: 'float32', dims: [height, width], data: values }, { width, height, data: crop }, options);
+  return renderMap({ dtype: 'float32', dims: [height, width], data: values }, { width, height, channels: 3, data: Float32Array.from(crop, (v) => v / 255) }, options);
 }

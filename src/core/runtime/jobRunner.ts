@@ -274,7 +274,8 @@ async function exportExplanation({ explanationId, format, colormap, opacity }: J
   const base = `${path.parse(image.name).name}-${e.method}`;
   if (format === 'npy') return { bytes: formatNpy(e.raw), suggestedName: `${base}.npy` };
   const options = { colormap: isSigned(e.map) ? DIVERGING_COLORMAP : colormap, opacity };
-  const original = originalImage(image);
+  // Only a picture's map (one [H, W] plane) lies over the original image; a signal's or a video's does not.
+  const original = e.map.dims.slice(0, -2).every((d) => d === 1) ? originalImage(image) : undefined;
   const { rgba, width, height } = original ? renderMapOnOriginal(e.map, original.image, original.region, options) : renderMap(e.map, image.rgb, options);
   const ctx = contextFor(image.modelPath);
   const t = e.target;
