@@ -246,6 +246,14 @@ export interface RulesView {
   text: string;
 }
 
+/** One channel of the dataset's layer, pooled over each image (the feature map coloured by it). */
+export interface ChannelValuesView {
+  channel: number;
+  pooling: 'mean' | 'max';
+  /** Per image, in DatasetView.images order. */
+  values: number[];
+}
+
 export interface EmbeddingView {
   method: 'pca' | 'umap';
   /** What was embedded. */
@@ -449,6 +457,7 @@ export const REQUESTS = {
   /** The mark check with a marks file the host offered (the dataset's own or the one picked). */
   datasetMarkCheck: request<{ marksFile: string; pooling: Pooling }, MarkCheckView>({ marksFile: isAbsolutePath, pooling: oneOf('mean', 'max') }),
   datasetEmbedding: request<{ method: 'pca' | 'umap' }, EmbeddingView>({ method: oneOf('pca', 'umap') }),
+  datasetChannel: request<{ channel: number; pooling: Pooling }, ChannelValuesView>({ channel: isIndex, pooling: oneOf('mean', 'max') }),
   datasetNeighbors: request<{ imageId: string; k: number }, NeighborsView>({ imageId: isId, k: inRange(1, 50) }),
   datasetImportance: request<{ classIndex: number; method: 'gradient' | 'ablation'; channels?: number[] }, ImportanceView>({
     classIndex: isIndex, method: oneOf('gradient', 'ablation'),

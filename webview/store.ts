@@ -57,7 +57,7 @@ export interface State {
 }
 
 /** Results that belong to a dataset, dropped when another is extracted (a new model drops every result). */
-const DATASET_KINDS: RequestKind[] = ['datasetRules', 'datasetMarkCheck', 'datasetEmbedding', 'datasetNeighbors', 'datasetImportance'];
+const DATASET_KINDS: RequestKind[] = ['datasetRules', 'datasetMarkCheck', 'datasetEmbedding', 'datasetNeighbors', 'datasetChannel', 'datasetImportance'];
 
 type Listener = (state: State) => void;
 

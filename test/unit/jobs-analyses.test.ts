@@ -126,6 +126,21 @@ describe('compute worker: dataset jobs on the sample dataset', function () {
     assert.ok(umap.x.every(Number.isFinite) && umap.y.every(Number.isFinite));
   });
 
+  it('gives one channel\'s mean over each image, as the activations of that image say, and refuses a channel the layer lacks', async () => {
+    const channel = 5;
+    const values = await client.call('datasetChannel', { datasetId, channel, pooling: 'mean' });
+    assert.strictEqual(values.values.length, view.images.length);
+    for (const i of [0, 57]) {
+      const image = await client.call('loadImage', { modelPath: MODEL, imagePath: path.join(DATASET, view.images[i].relPath) });
+      const activations = await client.call('activations', { modelPath: MODEL, imageId: image.id, layer: LAYER, target: { kind: 'top' } });
+      const mean = activations.channels[channel].mean;
+      // Both are float32 means of the same activation: the same up to float32 summation order.
+      assert.ok(Math.abs(values.values[i] - mean) <= 1e-5 * Math.max(1, Math.abs(mean)), `image ${i}: ${values.values[i]} vs ${mean}`);
+    }
+    const channels = view.layerShape[0];
+    await assert.rejects(client.call('datasetChannel', { datasetId, channel: channels, pooling: 'max' }), new RegExp(`has ${channels} channels`));
+  });
+
   it('finds a dataset image itself as its own nearest neighbour, then similar images', async () => {
     const image = await client.call('loadImage', { modelPath: MODEL, imagePath: path.join(DATASET, 'test/star/3.png') });
     const result = await client.call('datasetNeighbors', { datasetId, imageId: image.id, k: 5 });

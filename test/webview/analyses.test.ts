@@ -4,7 +4,7 @@ import * as assert from 'assert';
 import { parseWebviewMessage } from '../../src/protocol';
 import { AnalysisFixtures, DATASET_LAYER, GALLERY_LAYER, analysisFixturesAvailable, computeAnalysisFixtures } from './analysisFixtures';
 import { Posted, WebviewPage } from './harness';
-import { assertClean, choose, screenshotPath, sharedFixtures, useWebview } from './support';
+import { assertClean, choose, openTab, screenshotPath, sharedFixtures, useWebview } from './support';
 
 describe('webview: Dataset and Inside tabs in Chromium', function () {
   const ctx = useWebview({ view: 'panel', theme: 'dark' });
@@ -30,11 +30,6 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
   async function pick(wp: WebviewPage, selectId: string, label: string): Promise<void> {
     await wp.page.$eval(`#${selectId}`, (el) => el.scrollIntoView({ block: 'center' }));
     await choose(wp.page, selectId, label);
-  }
-
-  async function openTab(wp: WebviewPage, tab: string): Promise<void> {
-    await wp.page.click(`vscode-tab-header[data-tab=${tab}]`);
-    await wp.page.waitForSelector(`vscode-tab-panel[data-panel=${tab}]:not([hidden])`);
   }
 
   /** Clicks a button, answers the request it posts with `reply`, returns the posted message. */
@@ -215,6 +210,31 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
     const posted = await request(wp, '#marks-run', 'datasetMarkCheck', (requestId) => ({ type: 'error', requestId, message }));
     assert.deepStrictEqual({ ...posted, requestId: undefined }, { type: 'request', requestId: undefined, kind: 'datasetMarkCheck', params: { marksFile: picked.path, pooling: 'mean' } });
     await wp.page.waitForFunction((m) => document.querySelector('.mark-error')?.textContent === m, message);
+    await assertClean(wp);
+  });
+
+  it('colours the feature map by a channel (a rule\'s, or one typed): lowest to highest on viridis', async () => {
+    const wp = await withDataset();
+    await request(wp, '#rules-run', 'datasetRules', (requestId) => ({ type: 'response', requestId, kind: 'datasetRules', result: a.rules }));
+    await request(wp, '#map-run', 'datasetEmbedding', (requestId) => ({ type: 'response', requestId, kind: 'datasetEmbedding', result: a.pca }));
+    // A rule's channel is the one offered.
+    const ruleChannel = a.rules.rules[0].conditions[0].channel;
+    await wp.page.click(`.rule[data-rule="0"] .condition[data-channel="${ruleChannel}"] button.channel-link`);
+    await openTab(wp, 'dataset');
+    await pick(wp, 'map-colour', 'a channel');
+    const first = await wp.waitForPost('datasetChannel');
+    assert.deepStrictEqual(first.params, { channel: ruleChannel, pooling: 'mean' });
+    await wp.page.fill('#map-channel >> input', String(a.channelValues.channel));
+    await wp.page.press('#map-channel >> input', 'Enter');
+    const posted = await wp.waitForPost('datasetChannel', 2);
+    assert.deepStrictEqual(posted.params, { channel: a.channelValues.channel, pooling: 'mean' });
+    await wp.send({ type: 'response', requestId: posted.requestId as string, kind: 'datasetChannel', result: a.channelValues });
+    const v = a.channelValues.values;
+    const [low, high] = [v.indexOf(Math.min(...v)), v.indexOf(Math.max(...v))];
+    await wp.page.waitForFunction((i) => document.querySelector(`circle.point[data-index="${i}"]`)?.getAttribute('fill') === 'rgb(253, 231, 37)', high);
+    // matplotlib's viridis at 0 and 1.
+    assert.strictEqual(await wp.page.getAttribute(`circle.point[data-index="${low}"]`, 'fill'), 'rgb(68, 1, 84)');
+    assert.ok((await wp.page.textContent('.map-legend'))!.includes(`channel ${a.channelValues.channel} lowest`));
     await assertClean(wp);
   });
 

@@ -8,20 +8,12 @@ import type { ExplanationView } from '../../src/protocol';
 import { COMPARED, ROOT } from './fixtures';
 import { WebviewPage } from './harness';
 import { pearson } from '../../src/core/inside/similarity';
-import { assertClean, canvasVersusImage, choose, screenshotPath, useWebview } from './support';
+import { assertClean, canvasVersusImage, choose, loadPanel, openTab, screenshotPath, useWebview } from './support';
 
 describe('webview: model panel in Chromium', function () {
   const ctx = useWebview({ view: 'panel', theme: 'dark' });
 
-  /** The panel after the host's first messages: the model, the images, predictions of the selected one. */
-  async function loaded(wp = ctx.page(), imageId = 'img0'): Promise<WebviewPage> {
-    const f = ctx.fixtures();
-    await wp.send({ type: 'model', model: f.model, methods: f.methods });
-    await wp.send({ type: 'images', images: f.images, selected: imageId });
-    await wp.send({ type: 'prediction', imageId, top: f.predictions.get(imageId)! });
-    await wp.page.waitForSelector('.prediction', { state: 'attached' });
-    return wp;
-  }
+  const loaded = (wp = ctx.page(), imageId = 'img0'): Promise<WebviewPage> => loadPanel(wp, ctx.fixtures(), imageId);
 
   /** Ticks exactly these methods in the Compare tab, clicking the checkboxes. */
   async function tickOnly(wp: WebviewPage, methods: string[]): Promise<void> {
@@ -31,10 +23,6 @@ describe('webview: model panel in Chromium', function () {
     }
   }
 
-  async function openTab(wp: WebviewPage, tab: string): Promise<void> {
-    await wp.page.click(`vscode-tab-header[data-tab=${tab}]`);
-    await wp.page.waitForSelector(`vscode-tab-panel[data-panel=${tab}]:not([hidden])`);
-  }
 
   it('renders the model overview: header, facts, inputs/outputs, op histogram and every layer with its shape', async () => {
     const wp = await loaded();

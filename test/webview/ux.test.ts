@@ -4,24 +4,12 @@
 import * as assert from 'assert';
 import type { ExplanationView, ImageView } from '../../src/protocol';
 import { Theme, WebviewPage } from './harness';
-import { assertClean, choose, screenshotPath, useWebview } from './support';
+import { assertClean, choose, loadPanel, openTab, screenshotPath, useWebview } from './support';
 
 describe('webview: issue #16 bugs, layout and accessibility', function () {
   const ctx = useWebview({ view: 'panel', theme: 'dark' });
 
-  async function loaded(wp = ctx.page(), imageId = 'img0'): Promise<WebviewPage> {
-    const f = ctx.fixtures();
-    await wp.send({ type: 'model', model: f.model, methods: f.methods });
-    await wp.send({ type: 'images', images: f.images, selected: imageId });
-    await wp.send({ type: 'prediction', imageId, top: f.predictions.get(imageId)! });
-    await wp.page.waitForSelector('.prediction', { state: 'attached' });
-    return wp;
-  }
-
-  async function openTab(wp: WebviewPage, tab: string): Promise<void> {
-    await wp.page.click(`vscode-tab-header[data-tab=${tab}]`);
-    await wp.page.waitForSelector(`vscode-tab-panel[data-panel=${tab}]:not([hidden])`);
-  }
+  const loaded = (wp = ctx.page()): Promise<WebviewPage> => loadPanel(wp, ctx.fixtures());
 
   /** The panel loaded, on the Explain tab (chosen, so that only the first test depends on the default tab). */
   async function onExplain(wp = ctx.page()): Promise<WebviewPage> {

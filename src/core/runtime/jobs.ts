@@ -4,7 +4,7 @@
 import type { ActivationLimitOptions } from '../activationMemory';
 import type { SizeLimits } from '../limits';
 import type {
-  ActivationsView, AttentionView, DatasetView, EffectiveFieldView, EmbeddingView, ExplanationView, ExportColormap, GalleryView, ImageView, ImportanceView,
+  ActivationsView, AttentionView, ChannelValuesView, DatasetView, EffectiveFieldView, EmbeddingView, ExplanationView, ExportColormap, GalleryView, ImageView, ImportanceView,
   KernelsView, MarkCheckView, MethodView, ModelView, NeighborsView, Prediction, ReceptiveFieldsView, RulesView, SanityCheckView, TargetSpec,
 } from '../../protocol';
 import type { PreprocessOverrides } from '../preprocess';
@@ -53,6 +53,7 @@ export interface JobTypes {
   datasetEmbedding: { args: { datasetId: string; method: 'pca' | 'umap' }; result: EmbeddingView };
   /** The dataset images nearest to a loaded image in the penultimate feature space. */
   datasetNeighbors: { args: { datasetId: string; imageId: string; k: number }; result: NeighborsView };
+  datasetChannel: { args: { datasetId: string; channel: number; pooling: 'mean' | 'max' }; result: ChannelValuesView };
   datasetImportance: {
     args: { datasetId: string; classIndex: number; method: 'gradient' | 'ablation'; channels?: number[] };
     result: ImportanceView;
