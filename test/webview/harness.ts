@@ -87,6 +87,9 @@ const HIGH_CONTRAST: Record<string, string> = {
   'dropdown-listBackground': '#000000', 'list-hoverBackground': '#000000', 'list-activeSelectionBackground': '#000000', 'list-inactiveSelectionBackground': '#000000',
   'inputValidation-errorBackground': '#000000', 'inputValidation-errorBorder': '#f48771', 'panelTitle-activeForeground': '#ffffff', 'panelTitle-inactiveForeground': '#ffffff',
   'panelTitle-activeBorder': '#f38518', 'tab-activeForeground': '#ffffff', 'settings-headerBorder': '#6fc3df', 'icon-foreground': '#ffffff',
+  'settings-dropdownBackground': '#000000', 'settings-dropdownForeground': '#ffffff', 'settings-dropdownBorder': '#6fc3df', 'settings-dropdownListBorder': '#6fc3df',
+  'settings-textInputBackground': '#000000', 'settings-textInputForeground': '#ffffff', 'settings-textInputBorder': '#6fc3df',
+  'settings-checkboxBackground': '#000000', 'settings-checkboxBorder': '#6fc3df', 'checkbox-background': '#000000', 'checkbox-border': '#6fc3df',
 };
 
 function themeCss(theme: Theme): string {

@@ -183,7 +183,10 @@ describe('webview: issue #16 bugs, layout and accessibility', function () {
       await wp.send({ type: 'response', requestId: 'host-1', kind: 'explain', result: f.explanation });
       for (const tab of ['overview', 'explain', 'compare', 'activations', 'dataset', 'inside']) {
         await openTab(wp, tab);
-        if (tab === 'activations') await wp.send({ type: 'response', requestId: f.activations.requestId, kind: 'activations', result: f.activations });
+        if (tab === 'activations') {
+          await wp.send({ type: 'response', requestId: f.activations.requestId, kind: 'activations', result: f.activations });
+          await wp.page.click(`.channel[data-channel="${f.activations.channels[0].index}"]`);
+        }
         const overflow = await wp.page.evaluate(() => {
           const wide = [...document.querySelectorAll<HTMLElement>('main *')].filter((el) => el.getBoundingClientRect().right > window.innerWidth + 1 && el.checkVisibility() && !el.closest('.thumbs, .table-scroll'));
           return { scroll: document.scrollingElement!.scrollWidth - window.innerWidth, wide: wide.slice(0, 3).map((el) => `${el.tagName.toLowerCase()}.${el.className}`) };
