@@ -77,6 +77,8 @@ export interface ImageView {
   height: number;
   /** The image as the model sees it (after resize), PNG data URL. */
   dataUrl: string;
+  /** Where the image came from, relative to the workspace (thumbnails are grouped by it). */
+  folder?: string;
 }
 
 export interface Prediction {
@@ -260,6 +262,14 @@ export interface RulesView {
   channels: ChannelExemplarView[];
   /** The rules as text (what "Export text" saves). */
   text: string;
+}
+
+/** One channel of the dataset's layer, pooled over each image (the feature map coloured by it). */
+export interface ChannelValuesView {
+  channel: number;
+  pooling: 'mean' | 'max';
+  /** Per image, in DatasetView.images order. */
+  values: number[];
 }
 
 export interface EmbeddingView {
@@ -526,6 +536,7 @@ export const REQUESTS = {
   /** The mark check with a marks file the host offered (the dataset's own or the one picked). */
   datasetMarkCheck: request<{ marksFile: string; pooling: Pooling }, MarkCheckView>({ marksFile: isAbsolutePath, pooling: oneOf('mean', 'max') }),
   datasetEmbedding: request<{ method: 'pca' | 'umap' }, EmbeddingView>({ method: oneOf('pca', 'umap') }),
+  datasetChannel: request<{ channel: number; pooling: Pooling }, ChannelValuesView>({ channel: isIndex, pooling: oneOf('mean', 'max') }),
   datasetNeighbors: request<{ imageId: string; k: number }, NeighborsView>({ imageId: isId, k: inRange(1, 50) }),
   datasetImportance: request<{ classIndex: number; method: 'gradient' | 'ablation'; channels?: number[] }, ImportanceView>({
     classIndex: isIndex, method: oneOf('gradient', 'ablation'),
@@ -534,7 +545,10 @@ export const REQUESTS = {
   receptiveFields: request<Record<string, never>, ReceptiveFieldsView>({}),
   effectiveField: request<{ layer: string }, EffectiveFieldView>({ layer: isString }),
   kernels: request<Record<string, never>, KernelsView>({}),
-  featureGallery: request<{ layer: string; count: number; steps: number }, GalleryView>({ layer: isString, count: inRange(1, 64), steps: inRange(1, 2048) }),
+  /** `channels`: the channels to visualise (else the first `count`). */
+  featureGallery: request<{ layer: string; count: number; steps: number; channels?: number[] }, GalleryView>({
+    layer: isString, count: inRange(1, 64), steps: inRange(1, 2048), channels: optional((v) => Array.isArray(v) && v.length > 0 && v.length <= 64 && v.every(isIndex)),
+  }),
   attention: request<{ imageId: string }, AttentionView>({ imageId: isId }),
   sanityCheck: request<{ imageId: string; method: string; layer: string }, SanityCheckView>({ imageId: isId, method: isMethod, layer: isString }),
   /** The laid-out graph, with each node's activation statistics for the image when one is named. */
@@ -567,6 +581,10 @@ export type HostToWebview =
   /** The marks file the user picked for the dataset (replaces the dataset's own). */
   | { type: 'datasetMarks'; marks: MarksFileView };
 
+/** The colormaps a view offers for unsigned maps (signed maps are always drawn diverging). */
+export const EXPORT_COLORMAPS = ['viridis', 'inferno', 'turbo', 'jet', 'gray'] as const;
+export type ExportColormap = (typeof EXPORT_COLORMAPS)[number];
+
 /** Messages from a view that ask for no result: requests, and commands the host acts on. */
 export type WebviewToHost =
   | RequestMessage
@@ -575,7 +593,8 @@ export type WebviewToHost =
   | { type: 'dropImages'; files: { name: string; base64: string }[] }
   | { type: 'selectImage'; imageId: string }
   | { type: 'cancel'; requestId: string }
-  | { type: 'export'; explanationId: string; format: 'png' | 'npy' }
+  /** Exports what the view shows: a PNG uses the view's colormap and opacity (and says so in its metadata). */
+  | { type: 'export'; explanationId: string; format: 'png' | 'npy'; colormap: ExportColormap; opacity: number }
   | { type: 'openSource'; layer: string }
   /** Copies an explanation as the `convlens` command that computes it again, or as a pytorch-grad-cam/Captum snippet. */
   | { type: 'copyReproduction'; explanationId: string; form: 'command' | 'python' }
@@ -607,7 +626,7 @@ const COMMANDS: { [T in Exclude<WebviewToHost['type'], 'request'>]: Record<strin
   dropImages: { files: isDroppedFiles },
   selectImage: { imageId: isId },
   cancel: { requestId: isId },
-  export: { explanationId: isId, format: oneOf('png', 'npy') },
+  export: { explanationId: isId, format: oneOf('png', 'npy'), colormap: oneOf(...EXPORT_COLORMAPS), opacity: (v) => typeof v === 'number' && v >= 0 && v <= 1 },
   openSource: { layer: isString },
   copyReproduction: { explanationId: isId, form: oneOf('command', 'python') },
   pickDataset: {},

@@ -3,9 +3,11 @@
 // core uses for exported PNGs (src/core/image/colormap-data.ts, pure data, so safe in a browser);
 // gray is t itself. A value t in [0,1] maps to LUT[round(255·t)].
 import { COLORMAP_HEX } from '../src/core/image/colormap-data';
+import { EXPORT_COLORMAPS, ExportColormap } from '../src/protocol';
 
-export const COLORMAPS = ['viridis', 'inferno', 'turbo', 'jet', 'gray'] as const;
-export type ColormapName = (typeof COLORMAPS)[number];
+/** The colormaps offered; exports take the same names. */
+export const COLORMAPS = EXPORT_COLORMAPS;
+export type ColormapName = ExportColormap;
 export const DIVERGING = 'coolwarm';
 
 export function isColormap(name: unknown): name is ColormapName {

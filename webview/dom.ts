@@ -55,6 +55,24 @@ export function setOptions(select: Select, options: { value: string; label: stri
 }
 
 /**
+ * Option lists open upwards when there is no room for them below the select (selects near the
+ * bottom of the view) and more room above. Set just before the select handles the click or key.
+ */
+export function flipMenus(root: Document): void {
+  const place = (event: Event) => {
+    const select = (event.target as Element | null)?.closest?.('vscode-single-select') as (HTMLElement & { position: 'above' | 'below' }) | null;
+    if (!select) return;
+    const rect = select.getBoundingClientRect();
+    // The list shows up to 10 options of about 22 px, with its border and description line.
+    const needed = Math.min(select.querySelectorAll('vscode-option').length, 10) * 22 + 32;
+    const below = window.innerHeight - rect.bottom;
+    select.position = below < needed && rect.top > below ? 'above' : 'below';
+  };
+  root.addEventListener('pointerdown', place, true);
+  root.addEventListener('keydown', place, true);
+}
+
+/**
  * Arrow-key focus movement among the items of a list or grid (roving tabindex: one item is in
  * the Tab order, arrows move between items). Up/Down jump a row in a wrapped grid.
  */

@@ -1,10 +1,13 @@
-// The export buttons under an explanation (Explain and Compare tabs).
+// The export buttons under an explanation (Explain and Compare tabs): the host writes what the
+// view shows, so the colormap and opacity in use go with the request.
 import { h } from './dom';
 import { post } from './host';
+import type { Store } from './store';
 
-export function exportButtons(explanationId: string): HTMLElement[] {
+export function exportButtons(explanationId: string, store: Store): HTMLElement[] {
+  const exportAs = (format: 'png' | 'npy') => post({ type: 'export', explanationId, format, colormap: store.state.colormap, opacity: store.state.opacity });
   return [
-    h('vscode-button', { secondary: true, class: 'export-png', onClick: () => post({ type: 'export', explanationId, format: 'png' }) }, 'Export PNG'),
-    h('vscode-button', { secondary: true, class: 'export-npy', onClick: () => post({ type: 'export', explanationId, format: 'npy' }) }, 'Export .npy'),
+    h('vscode-button', { secondary: true, class: 'export-png', onClick: () => exportAs('png') }, 'Export PNG'),
+    h('vscode-button', { secondary: true, class: 'export-npy', onClick: () => exportAs('npy') }, 'Export .npy'),
   ];
 }

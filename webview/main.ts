@@ -4,6 +4,7 @@
 import './elements';
 import css from './styles.css';
 import { isColormap } from './colormap';
+import { flipMenus } from './dom';
 import { post, savedState } from './host';
 import { mountPanel } from './panel/panel';
 import { mountSide } from './side/side';
@@ -14,6 +15,8 @@ import { Store } from './store';
 const sheet = new CSSStyleSheet();
 sheet.replaceSync(css);
 document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
+
+flipMenus(document);
 
 const saved = savedState();
 const store = new Store({

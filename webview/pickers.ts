@@ -9,6 +9,16 @@ export function camLayers(layers: LayerView[]): LayerView[] {
   return layers.filter((l) => l.shape?.length === 4);
 }
 
+/**
+ * The layer a tab opens on: the model's CAM layer, else the last one with more than one position
+ * (a 1×1 pooled layer has nothing to look at: every channel is one flat square).
+ */
+export function defaultSpatialLayer(model: State['model']): LayerView | undefined {
+  const layers = camLayers(model?.layers ?? []);
+  return layers.find((l) => l.name === model?.defaultCamLayer || l.tensor === model?.defaultCamLayer)
+    ?? layers.filter((l) => Number(l.shape![2]) * Number(l.shape![3]) > 1).at(-1) ?? layers.at(-1);
+}
+
 export function layerOptions(s: State): { value: string; label: string; description?: string }[] {
   const chosen = s.model?.layers.find((l) => l.name === s.model?.defaultCamLayer);
   const autoName = chosen?.scope ?? s.model?.defaultCamLayer;
@@ -29,7 +39,7 @@ export function methodOptions(methods: MethodView[]): { value: string; label: st
 /** A select's options for layers a dataset can pool (spatial layers), the CAM layer preferred. */
 export function datasetLayerOptions(s: State): { options: { value: string; label: string; description: string }[]; preferred?: string } {
   const layers = camLayers(s.model?.layers ?? []);
-  const auto = layers.find((l) => l.tensor === s.model?.defaultCamLayer || l.name === s.model?.defaultCamLayer) ?? layers.at(-1);
+  const auto = defaultSpatialLayer(s.model);
   return {
     options: layers.map((l) => ({ value: l.tensor, label: l.scope ?? l.name, description: `${l.opType} ${formatShape(l.shape)}${l === auto ? ' · CAM layer' : ''}` })),
     preferred: auto?.tensor,

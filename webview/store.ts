@@ -54,10 +54,12 @@ export interface State {
   ablation?: ImportanceView;
   /** The layer (node name) the user picked in the Graph tab. */
   selectedLayer?: string;
+  /** A channel the user picked in one section (a rule's, the mark check's): every section that shows channels follows it. */
+  focusChannel?: { layer: string; channel: number };
 }
 
 /** Results that belong to a dataset, dropped when another is extracted (a new model drops every result). */
-const DATASET_KINDS: RequestKind[] = ['datasetRules', 'datasetMarkCheck', 'datasetEmbedding', 'datasetNeighbors', 'datasetImportance'];
+const DATASET_KINDS: RequestKind[] = ['datasetRules', 'datasetMarkCheck', 'datasetEmbedding', 'datasetNeighbors', 'datasetChannel', 'datasetImportance'];
 
 type Listener = (state: State) => void;
 

@@ -158,6 +158,20 @@ export function resizeForModel(image: RgbImage, spec: PreprocessSpec, limits: Si
   return cropImage(resized, top, left, h, w);
 }
 
+/**
+ * The part of a width × height image that resizeForModel shows the model, in the image's own
+ * pixels: all of it when stretched, the centre crop scaled back by the resize factor otherwise.
+ */
+export function modelRegion(width: number, height: number, spec: PreprocessSpec): { top: number; left: number; height: number; width: number } {
+  const [h, w] = spec.size;
+  if (spec.resize === 'stretch') return { top: 0, left: 0, height, width };
+  const [rh, rw] = shorterSideSize(height, width, spec.resizeTo ?? Math.max(h, w));
+  const { top, left } = centerCropBox(rh, rw, h, w);
+  const sy = height / rh;
+  const sx = width / rw;
+  return { top: top * sy, left: left * sx, height: h * sy, width: w * sx };
+}
+
 /** (v · 255 · scale − mean) / std for a [0, 1] image, in the spec's channel order and layout. */
 export function normalizeImage(image: FloatImage, spec: PreprocessSpec): FloatTensor {
   const { width: w, height: h, channels: c } = image;

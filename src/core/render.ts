@@ -1,8 +1,9 @@
 // Turning an explanation map into a picture: coloured by a colormap (a diverging one for signed
 // maps) and blended over the image the model saw.
 import { ColormapName, DIVERGING_COLORMAP, colorize, colorizeSigned } from './image/colormap';
-import { FloatImage } from './image/image';
+import { FloatImage, RgbImage } from './image/image';
 import { blendOverlay, encodePng } from './image/overlay';
+import { resizeBilinear } from './image/resize';
 import { Tensor } from './tensor';
 
 export interface RenderOptions {
@@ -55,4 +56,29 @@ export function renderMap(map: Tensor, image: FloatImage | undefined, options: R
 export function renderPng(map: Tensor, image: FloatImage | undefined, options: RenderOptions = {}): Uint8Array {
   const { rgba, width, height } = renderMap(map, image, options);
   return encodePng(rgba, width, height);
+}
+
+/** A region of an image in its own pixels (fractional edges allowed): what the model saw of it. */
+export interface ImageRegion {
+  top: number;
+  left: number;
+  height: number;
+  width: number;
+}
+
+/**
+ * The map over the region of the original image the model saw, at that region's own resolution:
+ * the map upsampled bilinearly (cv2 INTER_LINEAR) to the region's size, coloured and blended over
+ * the original pixels, so the picture is what the view shows, only sharper.
+ */
+export function renderMapOnOriginal(map: Tensor, original: RgbImage, region: ImageRegion, options: RenderOptions = {}): { rgba: Uint8Array; width: number; height: number } {
+  const top = Math.max(0, Math.round(region.top));
+  const left = Math.max(0, Math.round(region.left));
+  const height = Math.max(1, Math.min(original.height - top, Math.round(region.height)));
+  const width = Math.max(1, Math.min(original.width - left, Math.round(region.width)));
+  const crop = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) crop.set(original.data.subarray(((top + y) * original.width + left) * 3, ((top + y) * original.width + left + width) * 3), y * width * 3);
+  const [mapHeight, mapWidth] = map.dims.slice(-2);
+  const values = resizeBilinear(map.data as Float32Array, mapHeight, mapWidth, height, width);
+  return renderMap({ dtype: 'float32', dims: [height, width], data: values }, { width, height, channels: 3, data: Float32Array.from(crop, (v) => v / 255) }, options);
 }

@@ -91,6 +91,10 @@ const ANALYSES: { [K in AnalysisKind]: Analysis<K> } = {
     needs: 'dataset', image: (p) => p.imageId, visibility: 'window', title: (p, host) => `Images like ${host.imageName(p.imageId)}`,
     run: (client, p, inputs) => client.call('datasetNeighbors', { datasetId: inputs.datasetId, ...p }, withProgress(inputs)),
   },
+  datasetChannel: {
+    needs: 'dataset', visibility: 'window', title: (p) => `Channel ${p.channel} over the dataset`,
+    run: (client, p, inputs) => client.call('datasetChannel', { datasetId: inputs.datasetId, ...p }, withProgress(inputs)),
+  },
   datasetImportance: {
     needs: 'dataset', visibility: 'notification', title: (p) => (p.method === 'ablation' ? 'Ablating channels' : 'Channel importance (gradient × activation)'),
     run: (client, p, inputs) => client.call('datasetImportance', { datasetId: inputs.datasetId, ...p }, withProgress(inputs)),

@@ -7,6 +7,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import { CancelledError } from '../core/runtime/jobs';
 import { ComputeClient } from '../core/runtime/client';
+import { workspaceFolderOf } from './workspaceFiles';
 import { HostToWebview, ImageView, MethodView, RequestKind, RequestParams, RequestResult, WebviewToHost, parseWebviewMessage } from '../protocol';
 import { Analyses, isAnalysisRequest, isDatasetCommand } from './analyses';
 import { imageFileSize, imageSize, tooLarge } from './imageSize';
@@ -133,7 +134,7 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
         this.running.get(message.requestId)?.abort();
         return;
       case 'export':
-        return this.exportExplanation(message.explanationId, message.format);
+        return this.exportExplanation(message);
       case 'openSource':
         if (this.modelPath) await this.deps.sources.openLayer(this.modelPath, message.layer);
         return;
@@ -236,7 +237,7 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
       try {
         const large = tooLarge(name, imageFileSize(uri.fsPath), this.deps.settings().maxImagePixels);
         if (large) throw new Error(large);
-        const view = await this.deps.client.call('loadImage', { modelPath, imagePath: uri.fsPath, name });
+        const view = { ...(await this.deps.client.call('loadImage', { modelPath, imagePath: uri.fsPath, name })), folder: workspaceFolderOf(uri.fsPath) };
         if (this.modelPath !== modelPath) return [];
         this.images.set(view.id, { view, uri });
         loaded.push(view);
@@ -431,9 +432,10 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
     }
   }
 
-  private async exportExplanation(explanationId: string, format: 'png' | 'npy'): Promise<void> {
+  /** Writes what the view shows: a PNG in its colormap and opacity, at the image's original resolution. */
+  private async exportExplanation({ explanationId, format, colormap, opacity }: Extract<WebviewToHost, { type: 'export' }>): Promise<void> {
     try {
-      const { bytes, suggestedName } = await this.deps.client.call('exportExplanation', { explanationId, format });
+      const { bytes, suggestedName } = await this.deps.client.call('exportExplanation', { explanationId, format, colormap, opacity });
       const folder = this.modelPath ? path.dirname(this.modelPath) : vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
       const target = await vscode.window.showSaveDialog({
         title: `Export the explanation as ${format === 'png' ? 'a PNG overlay' : 'a .npy array'}`,

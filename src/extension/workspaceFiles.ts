@@ -4,6 +4,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
+import { pickImages } from './imageList';
 
 export const IMAGE_GLOB = '**/*.{png,jpg,jpeg,PNG,JPG,JPEG}';
 const EXCLUDED = '{**/node_modules/**,**/.*/**,**/out/**,**/dist/**}';
@@ -28,13 +29,17 @@ export function insideWorkspace(file: string): boolean {
   });
 }
 
-/** Up to `limit` images of the workspace, those under `near` first, then by path. */
+/** Up to `limit` images of the workspace: see pickImages. */
 export async function workspaceImages(limit: number, near?: string): Promise<vscode.Uri[]> {
   const found = await vscode.workspace.findFiles(IMAGE_GLOB, EXCLUDED, 2000);
-  const files = found.filter((u) => u.scheme === 'file').map((u) => u.fsPath);
-  const rank = (f: string) => (near && f.startsWith(near + path.sep) ? 0 : 1);
-  files.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
-  return files.slice(0, limit).map((f) => vscode.Uri.file(f));
+  return pickImages(found.filter((u) => u.scheme === 'file').map((u) => u.fsPath), limit, near).map((f) => vscode.Uri.file(f));
+}
+
+/** The folder of a file relative to its workspace folder (as thumbnails name it), else its parent's name. */
+export function workspaceFolderOf(file: string): string {
+  const folder = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(file));
+  const relative = folder ? path.relative(folder.uri.fsPath, path.dirname(file)) : path.basename(path.dirname(file));
+  return relative.split(path.sep).join('/') || '.';
 }
 
 /**

@@ -126,6 +126,21 @@ describe('compute worker: dataset jobs on the sample dataset', function () {
     assert.ok(umap.x.every(Number.isFinite) && umap.y.every(Number.isFinite));
   });
 
+  it('gives one channel\'s mean over each image, as the activations of that image say, and refuses a channel the layer lacks', async () => {
+    const channel = 5;
+    const values = await client.call('datasetChannel', { datasetId, channel, pooling: 'mean' });
+    assert.strictEqual(values.values.length, view.images.length);
+    for (const i of [0, 57]) {
+      const image = await client.call('loadImage', { modelPath: MODEL, imagePath: path.join(DATASET, view.images[i].relPath) });
+      const activations = await client.call('activations', { modelPath: MODEL, imageId: image.id, layer: LAYER, target: { kind: 'top' } });
+      const mean = activations.channels[channel].mean;
+      // Both are float32 means of the same activation: the same up to float32 summation order.
+      assert.ok(Math.abs(values.values[i] - mean) <= 1e-5 * Math.max(1, Math.abs(mean)), `image ${i}: ${values.values[i]} vs ${mean}`);
+    }
+    const channels = view.layerShape[0];
+    await assert.rejects(client.call('datasetChannel', { datasetId, channel: channels, pooling: 'max' }), new RegExp(`has ${channels} channels`));
+  });
+
   it('finds a dataset image itself as its own nearest neighbour, then similar images', async () => {
     const image = await client.call('loadImage', { modelPath: MODEL, imagePath: path.join(DATASET, 'test/star/3.png') });
     const result = await client.call('datasetNeighbors', { datasetId, imageId: image.id, k: 5 });
@@ -217,6 +232,12 @@ describe('compute worker: inside-the-network jobs', function () {
     } finally {
       fs.rmSync(cacheDir, { recursive: true, force: true });
     }
+  });
+
+  it('visualises the channels asked for by number, and names the channels a layer has when one is missing', async () => {
+    const chosen = await client.call('featureGallery', { modelPath: MODEL, layer: '/block2/relu/Relu_output_0', count: 2, steps: 4, channels: [31, 5] });
+    assert.deepStrictEqual(chosen.items.map((i) => i.channel), [31, 5]);
+    await assert.rejects(client.call('featureGallery', { modelPath: MODEL, layer: '/block2/relu/Relu_output_0', count: 1, steps: 4, channels: [32] }), /has 32 channels \(0–31\); there is no channel 32/);
   });
 
   it('cancels a feature visualisation promptly', async () => {

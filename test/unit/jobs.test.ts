@@ -37,9 +37,9 @@ describe('compute worker jobs on the sample model', function () {
     assert.strictEqual(e.map.values.length, 64 * 64);
     assert.ok(Math.max(...e.map.values) === 1 && Math.min(...e.map.values) === 0);
     assert.ok(e.faithfulness && e.faithfulness.insertionAuc > e.faithfulness.deletionAuc);
-    const png = await client.call('exportExplanation', { explanationId: e.id, format: 'png' });
+    const png = await client.call('exportExplanation', { explanationId: e.id, format: 'png', colormap: 'viridis', opacity: 0.5 });
     assert.deepStrictEqual(Array.from(png.bytes.subarray(1, 4)), [0x50, 0x4e, 0x47]);
-    const npy = parseNpy((await client.call('exportExplanation', { explanationId: e.id, format: 'npy' })).bytes);
+    const npy = parseNpy((await client.call('exportExplanation', { explanationId: e.id, format: 'npy', colormap: 'viridis', opacity: 0.5 })).bytes);
     assert.deepStrictEqual(npy.dims, [1, 8, 8]);
   });
 

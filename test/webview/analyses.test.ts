@@ -4,7 +4,7 @@ import * as assert from 'assert';
 import { parseWebviewMessage } from '../../src/protocol';
 import { AnalysisFixtures, DATASET_LAYER, GALLERY_LAYER, analysisFixturesAvailable, computeAnalysisFixtures } from './analysisFixtures';
 import { Posted, WebviewPage } from './harness';
-import { assertClean, choose, screenshotPath, sharedFixtures, useWebview } from './support';
+import { assertClean, choose, openTab, screenshotPath, sharedFixtures, useWebview } from './support';
 
 describe('webview: Dataset and Inside tabs in Chromium', function () {
   const ctx = useWebview({ view: 'panel', theme: 'dark' });
@@ -30,11 +30,6 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
   async function pick(wp: WebviewPage, selectId: string, label: string): Promise<void> {
     await wp.page.$eval(`#${selectId}`, (el) => el.scrollIntoView({ block: 'center' }));
     await choose(wp.page, selectId, label);
-  }
-
-  async function openTab(wp: WebviewPage, tab: string): Promise<void> {
-    await wp.page.click(`vscode-tab-header[data-tab=${tab}]`);
-    await wp.page.waitForSelector(`vscode-tab-panel[data-panel=${tab}]:not([hidden])`);
   }
 
   /** Clicks a button, answers the request it posts with `reply`, returns the posted message. */
@@ -128,6 +123,20 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
     await assertClean(wp);
   });
 
+  it('a rule\'s channel opens that channel of the layer in Activations and puts it in Feature visualisation', async () => {
+    const wp = await withDataset();
+    await request(wp, '#rules-run', 'datasetRules', (requestId) => ({ type: 'response', requestId, kind: 'datasetRules', result: a.rules }));
+    const channel = a.rules.rules[0].conditions[0].channel;
+    await wp.page.click(`.rule[data-rule="0"] .condition[data-channel="${channel}"] button.channel-link`);
+    await wp.page.waitForSelector('vscode-tab-panel[data-panel=activations]:not([hidden])');
+    const posted = await wp.waitForPost('activations');
+    const layer = ctx.fixtures().model.layers.find((l) => l.tensor === a.dataset.layer || l.name === a.dataset.layer)!;
+    assert.deepStrictEqual([posted.params!.imageId, posted.params!.layer], ['img0', layer.name]);
+    assert.strictEqual(await wp.page.$eval('#gallery-channels', (el) => (el as HTMLElement & { value: string }).value), String(channel));
+    assert.strictEqual(await wp.page.$eval('#gallery-layer', (el) => (el as HTMLElement & { value: string }).value), a.dataset.layer);
+    await assertClean(wp);
+  });
+
   it('sends the chosen channel pooling with the rules request, and the rules say which pooling they use', async () => {
     const s = a.shortcut;
     const wp = await withDataset(ctx.page(), s.dataset);
@@ -201,6 +210,31 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
     const posted = await request(wp, '#marks-run', 'datasetMarkCheck', (requestId) => ({ type: 'error', requestId, message }));
     assert.deepStrictEqual({ ...posted, requestId: undefined }, { type: 'request', requestId: undefined, kind: 'datasetMarkCheck', params: { marksFile: picked.path, pooling: 'mean' } });
     await wp.page.waitForFunction((m) => document.querySelector('.mark-error')?.textContent === m, message);
+    await assertClean(wp);
+  });
+
+  it('colours the feature map by a channel (a rule\'s, or one typed): lowest to highest on viridis', async () => {
+    const wp = await withDataset();
+    await request(wp, '#rules-run', 'datasetRules', (requestId) => ({ type: 'response', requestId, kind: 'datasetRules', result: a.rules }));
+    await request(wp, '#map-run', 'datasetEmbedding', (requestId) => ({ type: 'response', requestId, kind: 'datasetEmbedding', result: a.pca }));
+    // A rule's channel is the one offered.
+    const ruleChannel = a.rules.rules[0].conditions[0].channel;
+    await wp.page.click(`.rule[data-rule="0"] .condition[data-channel="${ruleChannel}"] button.channel-link`);
+    await openTab(wp, 'dataset');
+    await pick(wp, 'map-colour', 'a channel');
+    const first = await wp.waitForPost('datasetChannel');
+    assert.deepStrictEqual(first.params, { channel: ruleChannel, pooling: 'mean' });
+    await wp.page.fill('#map-channel >> input', String(a.channelValues.channel));
+    await wp.page.press('#map-channel >> input', 'Enter');
+    const posted = await wp.waitForPost('datasetChannel', 2);
+    assert.deepStrictEqual(posted.params, { channel: a.channelValues.channel, pooling: 'mean' });
+    await wp.send({ type: 'response', requestId: posted.requestId as string, kind: 'datasetChannel', result: a.channelValues });
+    const v = a.channelValues.values;
+    const [low, high] = [v.indexOf(Math.min(...v)), v.indexOf(Math.max(...v))];
+    await wp.page.waitForFunction((i) => document.querySelector(`circle.point[data-index="${i}"]`)?.getAttribute('fill') === 'rgb(253, 231, 37)', high);
+    // matplotlib's viridis at 0 and 1.
+    assert.strictEqual(await wp.page.getAttribute(`circle.point[data-index="${low}"]`, 'fill'), 'rgb(68, 1, 84)');
+    assert.ok((await wp.page.textContent('.map-legend'))!.includes(`channel ${a.channelValues.channel} lowest`));
     await assertClean(wp);
   });
 
@@ -315,15 +349,16 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
     await assertClean(wp);
   });
 
-  it('Inside: says a CNN has no self-attention; draws per-head maps and the rollout for a model with attention', async () => {
+  it('Inside: offers no Attention section for a CNN; for a model with attention, draws per-head maps and the rollout', async () => {
     const wp = await loaded();
     await openTab(wp, 'inside');
-    const posted = await request(wp, '#attention-run', 'attention', (requestId) => ({ type: 'response', requestId, kind: 'attention', result: a.noAttention }));
-    assert.strictEqual(posted.params!.imageId, 'img0');
-    await wp.page.waitForSelector('.attention-none');
-    assert.strictEqual(await wp.page.textContent('.attention-none'), a.noAttention.message);
+    assert.strictEqual(await wp.page.isVisible('section.attention'), false, 'no Attention section for the sample CNN');
+    assert.ok(a.noAttention.message!.includes('no self-attention'), 'the worker agrees: the CNN has none');
 
-    await wp.send({ type: 'response', requestId: 'host-attention', kind: 'attention', result: a.attention });
+    const f = ctx.fixtures();
+    await wp.send({ type: 'model', model: { ...f.model, name: 'hybrid.onnx', opHistogram: a.hybridOps }, methods: f.methods });
+    const posted = await request(wp, '#attention-run', 'attention', (requestId) => ({ type: 'response', requestId, kind: 'attention', result: a.attention }));
+    assert.strictEqual(posted.params!.imageId, 'img0');
     await wp.page.waitForSelector('canvas.attention-map.rollout');
     const heads = a.attention.layers.reduce((n, l) => n + l.heads, 0);
     assert.strictEqual(await wp.page.locator('canvas.attention-map.head').count(), heads);
@@ -384,8 +419,8 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
     assert.ok(parseWebviewMessage({ type: 'request', requestId: 'i-1', kind: 'datasetImportance', params: { classIndex: 1, method: 'ablation', channels: [3, 7] } }));
   });
 
-  for (const theme of ['dark', 'light'] as const) {
-    it(`screenshots of the Dataset and Inside tabs in the ${theme} theme`, async () => {
+  for (const theme of ['dark', 'light', 'high-contrast'] as const) {
+    it(`screenshots of the Dataset and Inside tabs in the ${theme} theme; axe-core finds no serious accessibility violation`, async () => {
       const wp = await ctx.open({ theme, width: 1200, height: 900 });
       await withDataset(wp);
       await request(wp, '#rules-run', 'datasetRules', (requestId) => ({ type: 'response', requestId, kind: 'datasetRules', result: a.rules }));
@@ -399,18 +434,20 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
       const wrong = await wp.page.$eval('circle.point.wrong', (c) => { const b = c.getBoundingClientRect(); return { x: b.x + b.width / 2, y: b.y + b.height / 2 }; });
       await wp.page.mouse.move(wrong.x, wrong.y);
       await wp.page.waitForSelector('.map-tooltip:not([hidden]) img');
-      await wp.page.screenshot({ path: screenshotPath(`panel-dataset-${theme}.png`), fullPage: true });
+      await wp.page.screenshot({ path: screenshotPath(`panel-dataset-${theme}.png`, theme !== 'high-contrast'), fullPage: true });
+      const violations = (await wp.accessibilityViolations()).map((v) => `dataset: ${v}`);
 
       await openTab(wp, 'inside');
       await request(wp, '#fields-run', 'receptiveFields', (requestId) => ({ type: 'response', requestId, kind: 'receptiveFields', result: a.fields }));
       await request(wp, `.fields-table tr[data-tensor="${DATASET_LAYER}"] button.effective`, 'effectiveField', (requestId) => ({ type: 'response', requestId, kind: 'effectiveField', result: a.effectiveField }));
       await request(wp, '#kernels-run', 'kernels', (requestId) => ({ type: 'response', requestId, kind: 'kernels', result: a.kernels }));
       await request(wp, '#gallery-run', 'featureGallery', (requestId) => ({ type: 'response', requestId, kind: 'featureGallery', result: a.gallery }));
-      await request(wp, '#attention-run', 'attention', (requestId) => ({ type: 'response', requestId, kind: 'attention', result: a.attention }));
       await request(wp, '#sanity-run', 'sanityCheck', (requestId) => ({ type: 'response', requestId, kind: 'sanityCheck', result: a.sanity }));
       await wp.page.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>('img')].every((img) => img.complete));
       await wp.page.waitForTimeout(100);
-      await wp.page.screenshot({ path: screenshotPath(`panel-inside-${theme}.png`), fullPage: true });
+      await wp.page.screenshot({ path: screenshotPath(`panel-inside-${theme}.png`, theme !== 'high-contrast'), fullPage: true });
+      violations.push(...(await wp.accessibilityViolations()).map((v) => `inside: ${v}`));
+      assert.deepStrictEqual(violations, []);
       await assertClean(wp);
     });
   }

@@ -12,7 +12,7 @@ import { datasetJobs } from '../../src/core/runtime/jobs/dataset';
 import { insideJobs } from '../../src/core/runtime/jobs/inside';
 import { WorkerImage, WorkerState } from '../../src/core/runtime/jobs/state';
 import type {
-  AttentionView, DatasetFolderView, DatasetView, EffectiveFieldView, EmbeddingView, GalleryView, ImageView, ImportanceView, KernelsView,
+  AttentionView, ChannelValuesView, DatasetFolderView, DatasetView, EffectiveFieldView, EmbeddingView, GalleryView, ImageView, ImportanceView, KernelsView,
   MarkCheckView, NeighborsView, ReceptiveFieldsView, RulesView, SanityCheckView,
 } from '../../src/protocol';
 import { ROOT } from './fixtures';
@@ -44,6 +44,10 @@ export interface AnalysisFixtures {
   noAttention: AttentionView;
   /** The hybrid's attention on the panel's second image (img1). */
   attention: AttentionView;
+  /** Channel 5 of the dataset's layer, its mean over each image. */
+  channelValues: ChannelValuesView;
+  /** The hybrid's operator counts (what the panel's model view says of it). */
+  hybridOps: Record<string, number>;
   /** Grad-CAM's sanity check on img0. */
   sanity: SanityCheckView;
   /** The shortcut model on sample/dataset-shortcut: its features, rules and mark check, channels max-pooled. */
@@ -76,6 +80,7 @@ export async function computeAnalysisFixtures(images: ImageView[]): Promise<Anal
     const { datasetId, view: dataset } = await data.datasetFeatures({ modelPath: SAMPLE_MODEL, folder: DATASET_FOLDER, layer: DATASET_LAYER }, job);
     const rules = await data.datasetRules({ datasetId, depth: 3, minLeaf: 5 }, job);
     const pca = await data.datasetEmbedding({ datasetId, method: 'pca' }, job);
+    const channelValues = await data.datasetChannel({ datasetId, channel: 5, pooling: 'mean' }, job);
     const umap = await data.datasetEmbedding({ datasetId, method: 'umap' }, job);
     const neighbors = { ...(await data.datasetNeighbors({ datasetId, imageId: load('img0', SAMPLE_MODEL), k: 5 }, job)), imageId: 'img0' };
     const importance = await data.datasetImportance({ datasetId, classIndex: 0, method: 'gradient' }, job);
@@ -88,9 +93,10 @@ export async function computeAnalysisFixtures(images: ImageView[]): Promise<Anal
     const noAttention = { ...(await inside.attention({ modelPath: SAMPLE_MODEL, imageId: load('img0', SAMPLE_MODEL) }, job)), imageId: 'img0' };
     const attention = { ...(await inside.attention({ modelPath: HYBRID_MODEL, imageId: load('img1', HYBRID_MODEL) }, job)), imageId: 'img1' };
     const sanity = { ...(await inside.sanityCheck({ modelPath: SAMPLE_MODEL, imageId: load('img0', SAMPLE_MODEL), method: 'gradcam', layer: 'auto' }, job)), imageId: 'img0' };
+    const hybridOps = contexts.get(HYBRID_MODEL)!.model.summary().opHistogram;
     const shortcut = await shortcutFixtures(data);
     const folders = [DATASET_FOLDER, SHORTCUT_FOLDER].filter((f) => fs.existsSync(f)).map((f) => ({ path: f, label: path.relative(ROOT, f), images: countImages(f) }));
-    return { folders, dataset, rules, pca, umap, neighbors, importance, ablation, fields, effectiveField, kernels, gallery, noAttention, attention, sanity, shortcut };
+    return { folders, dataset, rules, pca, umap, neighbors, importance, ablation, fields, effectiveField, kernels, gallery, noAttention, attention, channelValues, hybridOps, sanity, shortcut };
   } finally {
     for (const ctx of contexts.values()) await ctx.dispose();
   }

@@ -43,7 +43,7 @@ export async function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
 }
 
-export type Theme = 'light' | 'dark';
+export type Theme = 'light' | 'dark' | 'high-contrast';
 
 /** A message the app posted; requests carry their fields under `params`. */
 export type Posted = Record<string, unknown> & { requestId?: string; params?: Record<string, unknown> };
@@ -76,8 +76,26 @@ const THEME_VARIABLES: Record<string, [dark: string, light: string]> = {
   'scrollbarSlider-background': ['#79797966', '#64646466'], 'scrollbarSlider-hoverBackground': ['#646464b3', '#646464b3'], 'scrollbarSlider-activeBackground': ['#bfbfbf66', '#00000099'],
 };
 
+// Dark High Contrast: black, white text, cyan borders, orange focus; what it does not set stays as in Dark Modern.
+const HIGH_CONTRAST: Record<string, string> = {
+  foreground: '#ffffff', descriptionForeground: '#ffffff', errorForeground: '#f48771', focusBorder: '#f38518', contrastBorder: '#6fc3df', contrastActiveBorder: '#f38518',
+  'editor-background': '#000000', 'editor-foreground': '#ffffff', 'sideBar-background': '#000000', 'editorWidget-background': '#0c141f', 'panel-background': '#000000',
+  'panel-border': '#6fc3df', 'widget-border': '#6fc3df', 'editorWidget-border': '#6fc3df', 'textLink-foreground': '#21a6ff', 'textLink-activeForeground': '#21a6ff',
+  'textBlockQuote-background': '#000000', 'badge-background': '#000000', 'badge-foreground': '#ffffff', 'editorWarning-foreground': '#ffd370', 'charts-green': '#89d185',
+  'button-background': '#000000', 'button-foreground': '#ffffff', 'button-border': '#6fc3df', 'button-secondaryBackground': '#000000', 'button-secondaryForeground': '#ffffff',
+  'input-background': '#000000', 'input-foreground': '#ffffff', 'input-border': '#6fc3df', 'dropdown-background': '#000000', 'dropdown-foreground': '#ffffff', 'dropdown-border': '#6fc3df',
+  'dropdown-listBackground': '#000000', 'list-hoverBackground': '#000000', 'list-activeSelectionBackground': '#000000', 'list-inactiveSelectionBackground': '#000000',
+  'inputValidation-errorBackground': '#000000', 'inputValidation-errorBorder': '#f48771', 'panelTitle-activeForeground': '#ffffff', 'panelTitle-inactiveForeground': '#ffffff',
+  'panelTitle-activeBorder': '#f38518', 'tab-activeForeground': '#ffffff', 'settings-headerBorder': '#6fc3df', 'icon-foreground': '#ffffff',
+  'settings-dropdownBackground': '#000000', 'settings-dropdownForeground': '#ffffff', 'settings-dropdownBorder': '#6fc3df', 'settings-dropdownListBorder': '#6fc3df',
+  'settings-textInputBackground': '#000000', 'settings-textInputForeground': '#ffffff', 'settings-textInputBorder': '#6fc3df',
+  'settings-checkboxBackground': '#000000', 'settings-checkboxBorder': '#6fc3df', 'checkbox-background': '#000000', 'checkbox-border': '#6fc3df',
+};
+
 function themeCss(theme: Theme): string {
-  const vars = Object.entries(THEME_VARIABLES).map(([k, [dark, light]]) => `--vscode-${k}: ${theme === 'dark' ? dark : light};`).join('\n  ');
+  const value = (k: string, [dark, light]: [string, string]) => (theme === 'light' ? light : theme === 'dark' ? dark : HIGH_CONTRAST[k] ?? dark);
+  const names = [...new Set([...Object.keys(THEME_VARIABLES), ...Object.keys(HIGH_CONTRAST)])].filter((k) => theme === 'high-contrast' || k in THEME_VARIABLES);
+  const vars = names.map((k) => `--vscode-${k}: ${value(k, THEME_VARIABLES[k] ?? [HIGH_CONTRAST[k], HIGH_CONTRAST[k]])};`).join('\n  ');
   return `html {\n  ${vars}\n}\nbody { background-color: var(--vscode-editor-background); color: var(--vscode-foreground); }`;
 }
 
@@ -86,7 +104,7 @@ function pageHtml(webviewPage: typeof WebviewPageBuilder, view: 'panel' | 'side'
   const html = webviewPage({ scriptUri: `${ORIGIN}/dist/webview.js`, cspSource: ORIGIN, nonce, view, title: 'ConvLens' });
   return html
     .replace('</head>', `<style nonce="${nonce}">\n${themeCss(theme)}\n</style>\n</head>`)
-    .replace('<body ', `<body class="vscode-${theme}" `);
+    .replace('<body ', `<body class="${theme === 'high-contrast' ? 'vscode-high-contrast' : `vscode-${theme}`}" `);
 }
 
 // Runs before any page script: the API VS Code gives a webview, recording posts and state; and a
@@ -169,6 +187,20 @@ export class WebviewPage {
   async allProblems(): Promise<string[]> {
     const violations = await this.page.evaluate(() => (window as unknown as { __violations: string[] }).__violations);
     return [...violations.map((v) => `CSP violation: ${v}`), ...this.problems];
+  }
+
+  /**
+   * axe-core's WCAG 2.x A/AA rules on the page as it is now; the violations of at least
+   * `minImpact`, each as 'rule: target (summary)'. axe's script is evaluated through the DevTools
+   * protocol (a script tag would be, rightly, refused by the page's CSP).
+   */
+  async accessibilityViolations(minImpact: 'minor' | 'moderate' | 'serious' | 'critical' = 'serious'): Promise<string[]> {
+    await this.page.evaluate(fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8'));
+    const results = await this.page.evaluate(() => (window as unknown as { axe: { run: (c: unknown, o: unknown) => Promise<{ violations: { id: string; impact: string; nodes: { target: string[]; failureSummary: string }[] }[] }> } })
+      .axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } }));
+    const order = ['minor', 'moderate', 'serious', 'critical'];
+    return results.violations.filter((v) => order.indexOf(v.impact) >= order.indexOf(minImpact))
+      .flatMap((v) => v.nodes.map((n) => `${v.id}: ${n.target.join(' ')} (${n.failureSummary.replace(/\s+/g, ' ').slice(0, 200)})`));
   }
 
   async close(): Promise<void> {

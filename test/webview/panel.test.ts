@@ -8,20 +8,12 @@ import type { ExplanationView } from '../../src/protocol';
 import { COMPARED, ROOT } from './fixtures';
 import { WebviewPage } from './harness';
 import { pearson } from '../../src/core/inside/similarity';
-import { assertClean, canvasVersusImage, choose, screenshotPath, useWebview } from './support';
+import { assertClean, canvasVersusImage, choose, loadPanel, openTab, screenshotPath, useWebview } from './support';
 
 describe('webview: model panel in Chromium', function () {
   const ctx = useWebview({ view: 'panel', theme: 'dark' });
 
-  /** The panel after the host's first messages: the model, the images, predictions of the selected one. */
-  async function loaded(wp = ctx.page(), imageId = 'img0'): Promise<WebviewPage> {
-    const f = ctx.fixtures();
-    await wp.send({ type: 'model', model: f.model, methods: f.methods });
-    await wp.send({ type: 'images', images: f.images, selected: imageId });
-    await wp.send({ type: 'prediction', imageId, top: f.predictions.get(imageId)! });
-    await wp.page.waitForSelector('.prediction', { state: 'attached' });
-    return wp;
-  }
+  const loaded = (wp = ctx.page(), imageId = 'img0'): Promise<WebviewPage> => loadPanel(wp, ctx.fixtures(), imageId);
 
   /** Ticks exactly these methods in the Compare tab, clicking the checkboxes. */
   async function tickOnly(wp: WebviewPage, methods: string[]): Promise<void> {
@@ -31,10 +23,6 @@ describe('webview: model panel in Chromium', function () {
     }
   }
 
-  async function openTab(wp: WebviewPage, tab: string): Promise<void> {
-    await wp.page.click(`vscode-tab-header[data-tab=${tab}]`);
-    await wp.page.waitForSelector(`vscode-tab-panel[data-panel=${tab}]:not([hidden])`);
-  }
 
   it('renders the model overview: header, facts, inputs/outputs, op histogram and every layer with its shape', async () => {
     const wp = await loaded();
@@ -65,6 +53,7 @@ describe('webview: model panel in Chromium', function () {
 
   it('filters the layer list and posts openSource from "go to code" (click and Enter on the row)', async () => {
     const wp = await loaded();
+    await openTab(wp, 'overview');
     const m = ctx.fixtures().model;
     await wp.page.fill('#layer-filter >> input', 'relu');
     const expected = m.layers.filter((l) => `${l.name} ${l.scope} ${l.opType}`.toLowerCase().includes('relu')).map((l) => l.name);
@@ -100,13 +89,16 @@ describe('webview: model panel in Chromium', function () {
     assert.deepStrictEqual({ ...explain, requestId: undefined }, { type: 'request', requestId: undefined, kind: 'explain', params: { imageId: 'img1', method: f.methods[1].name, layer: 'auto', target: { kind: 'top' } } });
     await wp.send({ type: 'error', requestId: explain.requestId as string, message: 'stopped by the test' });
 
-    // A prediction clicked becomes the class target; a CAM layer can be chosen.
+    // A prediction clicked becomes the class target and is explained at once; a CAM layer can be chosen.
     const second = f.predictions.get('img1')![1];
     await page.click(`.prediction[data-index="${second.index}"]`);
+    const clicked = await wp.waitForPost('explain', 2);
+    assert.deepStrictEqual(clicked.params!.target, { kind: 'class', index: second.index });
+    await wp.send({ type: 'cancelled', requestId: clicked.requestId as string });
     const camLayer = f.model.layers.find((l) => l.shape?.length === 4 && l.name !== f.model.defaultCamLayer)!;
     await choose(page, 'layer', camLayer.scope!);
     await page.click('#run');
-    const byClass = await wp.waitForPost('explain', 2);
+    const byClass = await wp.waitForPost('explain', 3);
     assert.deepStrictEqual(byClass.params!.target, { kind: 'class', index: second.index });
     assert.strictEqual(byClass.params!.layer, camLayer.name);
     await wp.send({ type: 'cancelled', requestId: byClass.requestId as string });
@@ -115,7 +107,7 @@ describe('webview: model panel in Chromium', function () {
     await choose(page, 'target-mode', 'Why A and not B');
     await choose(page, 'target-class', `${f.predictions.get('img1')![0].label} (#${f.predictions.get('img1')![0].index})`);
     await page.click('#run');
-    const difference = await wp.waitForPost('explain', 3);
+    const difference = await wp.waitForPost('explain', 4);
     assert.deepStrictEqual(difference.params!.target, { kind: 'difference', a: f.predictions.get('img1')![0].index, b: second.index });
     assert.notStrictEqual(difference.requestId, byClass.requestId);
     await assertClean(wp);
@@ -216,9 +208,9 @@ describe('webview: model panel in Chromium', function () {
     assert.ok(r > 0.99, `at opacity 1 with the gray map, canvas brightness follows the map values (r = ${r.toFixed(4)})`);
 
     await wp.page.click('.explain .export-png');
-    assert.deepStrictEqual(await wp.waitForPost('export'), { type: 'export', explanationId: e.id, format: 'png' });
+    assert.deepStrictEqual(await wp.waitForPost('export'), { type: 'export', explanationId: e.id, format: 'png', colormap: 'gray', opacity: 1 });
     await wp.page.click('.explain .export-npy');
-    assert.deepStrictEqual(await wp.waitForPost('export', 2), { type: 'export', explanationId: e.id, format: 'npy' });
+    assert.deepStrictEqual(await wp.waitForPost('export', 2), { type: 'export', explanationId: e.id, format: 'npy', colormap: 'gray', opacity: 1 });
     await assertClean(wp);
   });
 
@@ -272,6 +264,7 @@ describe('webview: model panel in Chromium', function () {
 
   it('"activations" in the layer list opens the grid for that layer', async () => {
     const wp = await loaded();
+    await openTab(wp, 'overview');
     const layer = ctx.fixtures().model.layers.find((l) => l.shape?.length === 4)!;
     await wp.page.click(`tr[data-layer="${layer.name}"] a:text-is("activations")`);
     const request = await wp.waitForPost('activations');
@@ -414,6 +407,7 @@ describe('webview: model panel in Chromium', function () {
       const f = ctx.fixtures();
       const background = await wp.page.evaluate(() => getComputedStyle(document.body).backgroundColor);
       assert.strictEqual(background, theme === 'dark' ? 'rgb(31, 31, 31)' : 'rgb(255, 255, 255)');
+      await openTab(wp, 'overview');
       await wp.page.screenshot({ path: screenshotPath(`panel-overview-${theme}.png`) });
       await openTab(wp, 'explain');
       await wp.send({ type: 'response', requestId: 'shot', kind: 'explain', result: f.explanation });

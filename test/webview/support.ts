@@ -59,6 +59,20 @@ export async function assertClean(wp: WebviewPage): Promise<void> {
   assert.deepStrictEqual(malformed, [], 'the app posted messages the host would reject');
 }
 
+/** The panel after the host's first messages: the model, the images, predictions of the selected one. */
+export async function loadPanel(wp: WebviewPage, f: Fixtures, imageId = 'img0'): Promise<WebviewPage> {
+  await wp.send({ type: 'model', model: f.model, methods: f.methods });
+  await wp.send({ type: 'images', images: f.images, selected: imageId });
+  await wp.send({ type: 'prediction', imageId, top: f.predictions.get(imageId)! });
+  await wp.page.waitForSelector('.prediction', { state: 'attached' });
+  return wp;
+}
+
+export async function openTab(wp: WebviewPage, tab: string): Promise<void> {
+  await wp.page.click(`vscode-tab-header[data-tab=${tab}]`);
+  await wp.page.waitForSelector(`vscode-tab-panel[data-panel=${tab}]:not([hidden])`);
+}
+
 /** Picks an option of a vscode-single-select the way a user does: open it, click the option. */
 export async function choose(page: Page, selectId: string, label: string): Promise<void> {
   await page.click(`#${selectId}`);
@@ -109,9 +123,12 @@ export async function canvasVersusImage(page: Page, canvasSelector: string, data
   }, [canvasSelector, dataUrl, map ?? null] as const);
 }
 
-/** Where screenshots go: media/screenshots when UPDATE_SCREENSHOTS=1 (for the README), else out/screenshots. */
-export function screenshotPath(name: string): string {
-  const dir = process.env.UPDATE_SCREENSHOTS === '1' ? path.join(ROOT, 'media', 'screenshots') : path.join(ROOT, 'out', 'screenshots');
+/**
+ * Where screenshots go: media/screenshots when UPDATE_SCREENSHOTS=1 (for the README), else
+ * out/screenshots; those not in the README (`readme` false) always go to out/screenshots.
+ */
+export function screenshotPath(name: string, readme = true): string {
+  const dir = readme && process.env.UPDATE_SCREENSHOTS === '1' ? path.join(ROOT, 'media', 'screenshots') : path.join(ROOT, 'out', 'screenshots');
   fs.mkdirSync(dir, { recursive: true });
   return path.join(dir, name);
 }

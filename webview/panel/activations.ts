@@ -5,7 +5,7 @@ import type { ActivationsView, ChannelView } from '../../src/protocol';
 import { formatShape, h, initRoving, percent, replaceChildren, rovingFocus, Select, selectOption, setOptions } from '../dom';
 import { drawMap } from '../overlay';
 import { State, Store } from '../store';
-import { camLayers, layerLabel } from '../pickers';
+import { camLayers, defaultSpatialLayer, layerLabel } from '../pickers';
 import { followSelectedLayer } from '../selectedLayer';
 
 const SORTS: { value: string; label: string; key: (c: ChannelView) => number }[] = [
@@ -25,6 +25,8 @@ export class ActivationsTab {
   private readonly detail = h('section', { class: 'card channel-detail', 'aria-label': 'Channel detail', 'aria-live': 'polite', hidden: true });
   private shown?: { model: State['model']; activations?: ActivationsView; colormap: State['colormap'] };
   private enlarged?: number;
+  /** A channel to enlarge once the activations asked for arrive. */
+  private pendingChannel?: number;
 
   constructor(private readonly store: Store) {
     this.show.addEventListener('click', () => this.request());
@@ -49,11 +51,25 @@ export class ActivationsTab {
     this.request(layer);
   }
 
+  /** Shows one channel of a layer (tensor or node name) enlarged: a channel linked from another section. */
+  showChannel(layer: string, channel: number): void {
+    const found = this.store.state.model?.layers.find((l) => l.tensor === layer || l.name === layer);
+    if (!found) return;
+    this.pendingChannel = channel;
+    const shown = this.shown?.activations;
+    if (shown && (shown.layer === found.tensor || shown.layer === found.name) && shown.imageId === this.store.state.selectedImageId) {
+      this.enlarge(channel);
+      this.pendingChannel = undefined;
+      return;
+    }
+    this.showLayer(found.name);
+  }
+
   private render(s: State): void {
     const last = this.shown;
     if (last?.model !== s.model) {
       const layers = camLayers(s.model?.layers ?? []);
-      const preferred = layers.find((l) => l.name === s.model?.defaultCamLayer)?.name ?? layers.at(-1)?.name;
+      const preferred = defaultSpatialLayer(s.model)?.name;
       setOptions(this.layer, layers.map((l) => ({ value: l.name, label: l.scope ?? l.name, description: `${l.opType} ${formatShape(l.shape)}` })), preferred);
     }
     const busy = [...s.requests.values()].some((r) => r.kind === 'activations');
@@ -62,7 +78,8 @@ export class ActivationsTab {
     this.shown = { model: s.model, activations: s.results.activations, colormap: s.colormap };
     if (changed) {
       if (last?.activations !== s.results.activations) {
-        this.enlarged = undefined;
+        this.enlarged = this.pendingChannel;
+        this.pendingChannel = undefined;
         // The layer select follows what is shown (the host may send another layer's activations).
         const shown = s.model?.layers.find((l) => l.name === s.results.activations?.layer || l.tensor === s.results.activations?.layer);
         if (shown && shown.name !== this.layer.value) selectOption(this.layer, shown.name);
@@ -103,13 +120,15 @@ export class ActivationsTab {
     const stats = channelStats(c);
     return h('button', {
       class: c.dead ? 'channel dead' : 'channel', type: 'button', 'data-channel': c.index,
-      'aria-label': `Channel ${c.index}: ${stats}`, title: `#${c.index}: ${stats}`,
+      // The name starts with the visible text (#12, dead), as speech input users say it.
+      'aria-label': `#${c.index}${c.dead ? ' dead' : ''}: channel ${c.index}, ${stats}`, title: `#${c.index}: ${stats}`, 'aria-pressed': String(c.index === this.enlarged),
       onClick: () => this.enlarge(c.index),
-    }, canvas, h('span', { class: 'channel-label' }, `#${c.index}`), c.dead ? h('span', { class: 'dead-badge' }, 'dead') : null);
+    }, canvas, h('span', { class: 'channel-label' }, `#${c.index}`), c.dead ? ' ' : null, c.dead ? h('span', { class: 'dead-badge' }, 'dead') : null);
   }
 
   private enlarge(index: number): void {
     this.enlarged = index;
+    for (const cell of this.grid.querySelectorAll('.channel')) cell.setAttribute('aria-pressed', String(cell.getAttribute('data-channel') === String(index)));
     this.renderDetail(this.shown?.activations?.channels.find((c) => c.index === index));
   }
 

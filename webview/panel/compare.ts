@@ -96,7 +96,7 @@ export class CompareTab {
       h('div', { class: 'figure-wrap' }, figure.canvas),
       h('div', { class: 'muted small' }, `${e.targetLabel}${e.layer ? ` · ${layerLabel(s.model, e.layer)}` : ''} · ${e.seconds.toFixed(2)} s`),
       scores,
-      h('div', { class: 'exports' }, exportButtons(e.id)));
+      h('div', { class: 'exports' }, exportButtons(e.id, this.store)));
   }
 
   private redrawFigures(s: State): void {

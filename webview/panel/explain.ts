@@ -1,7 +1,7 @@
 // The Explain tab: predictions, the explanation controls (method, its options, the layer for
 // methods that work at one, class target, Run) and the result as an overlay with its notes and exports.
 import type { ExplanationView, MethodView, Prediction } from '../../src/protocol';
-import { h, replaceChildren, Select, setOptions } from '../dom';
+import { h, replaceChildren, Select, selectOption, setOptions } from '../dom';
 import { exportButtons } from '../explanationExports';
 import { DisplayControls, OverlayFigure } from '../figure';
 import { MethodOptions } from '../methodOptions';
@@ -13,7 +13,11 @@ import { TargetChooser } from './target';
 
 export class ExplainTab {
   readonly element: HTMLElement;
-  private readonly predictions = new PredictionList((index) => this.target.chooseClass(index));
+  // Choosing a prediction asks for its explanation at once.
+  private readonly predictions = new PredictionList((index) => {
+    this.target.chooseClass(index);
+    this.explain();
+  });
   private readonly method = h('vscode-single-select', { id: 'method', label: 'Method' }) as Select;
   private readonly layer = h('vscode-single-select', { id: 'layer', label: 'Layer' }) as Select;
   private readonly layerField = field('Layer', this.layer);
@@ -29,6 +33,7 @@ export class ExplainTab {
   private readonly exports = h('div', { class: 'exports' });
   private readonly empty = h('div', { class: 'empty-state' });
   private targetPredictions?: Prediction[];
+  private followed?: ExplanationView;
   private last?: { methods: MethodView[]; model: State['model']; preferred?: string };
 
   constructor(private readonly store: Store) {
@@ -60,6 +65,23 @@ export class ExplainTab {
     const busy = [...s.requests.values()].some((r) => r.kind === 'explain');
     this.run.toggleAttribute('disabled', busy || !imageId || s.methods.length === 0);
     this.renderResult(s);
+    this.follow(this.store.shownExplanation());
+  }
+
+  /** The controls follow the result shown: its method, its layer and its target. */
+  private follow(e: ExplanationView | undefined): void {
+    if (!e || e === this.followed) return;
+    this.followed = e;
+    if (this.method.value !== e.method && this.store.state.methods.some((m) => m.name === e.method)) {
+      selectOption(this.method, e.method);
+      this.syncMethod();
+    }
+    const model = this.store.state.model;
+    const layer = e.layer ? model?.layers.find((l) => l.name === e.layer || l.tensor === e.layer) : undefined;
+    const autoLayer = model?.layers.find((l) => l.name === model.defaultCamLayer || l.tensor === model.defaultCamLayer);
+    if (layer && !(this.layer.value === 'auto' && layer === autoLayer) && this.layer.value !== layer.name) selectOption(this.layer, layer.name);
+    const predictions = this.store.state.predictions.get(e.imageId);
+    this.target.follow(e.target, predictions?.[0]?.index);
   }
 
   private renderChoices(s: State): void {
@@ -125,7 +147,7 @@ export class ExplainTab {
     }
     const title = this.store.state.methods.find((m) => m.name === e.method)?.title ?? e.method;
     replaceChildren(this.caption, h('strong', {}, title), ` for ${e.targetLabel}`, e.layer ? h('span', { class: 'muted', title: e.layer }, ` · layer ${layerLabel(this.store.state.model, e.layer)}`) : null, h('span', { class: 'muted' }, ` · ${imageName}`));
-    replaceChildren(this.exports, exportButtons(e.id));
+    replaceChildren(this.exports, exportButtons(e.id, this.store));
     replaceChildren(this.notes, [...e.notes, `Computed in ${e.seconds.toFixed(2)} s.`].map((n) => h('li', {}, n)));
   }
 }

@@ -25,21 +25,25 @@ export class ImageStrip {
     if (this.shown?.images === s.images && this.shown.selected === s.selectedImageId) return;
     const focused = this.list.contains(document.activeElement) ? (document.activeElement as HTMLElement).dataset.imageId : undefined;
     this.shown = { images: s.images, selected: s.selectedImageId };
-    const thumbs = s.images.map((image) => this.thumb(image, image.id === s.selectedImageId));
+    const thumbs = byFolder(s.images).map((image) => this.thumb(image, image.id === s.selectedImageId));
     replaceChildren(this.list, thumbs.length ? thumbs : h('span', { class: 'empty' }, 'No images yet.'));
-    initRoving(thumbs, thumbs.find((t) => t.getAttribute('aria-selected') === 'true'));
+    const selected = thumbs.find((t) => t.getAttribute('aria-selected') === 'true');
+    initRoving(thumbs, selected);
     thumbs.find((t) => t.dataset.imageId === focused)?.focus();
+    // The chosen image stays in view, however it was chosen (here, in the Dataset tab, by the host).
+    selected?.scrollIntoView({ block: 'nearest', inline: 'nearest' });
   }
 
   private thumb(image: ImageView, selected: boolean): HTMLElement {
+    const where = image.folder ? `${image.folder}/${image.name}` : image.name;
     return h('div', {
-      class: 'thumb', role: 'option', 'aria-selected': String(selected), 'data-image-id': image.id, title: `${image.name} (${image.width}×${image.height})`,
+      class: 'thumb', role: 'option', 'aria-selected': String(selected), 'data-image-id': image.id, 'aria-label': where, title: `${where} (${image.width}×${image.height})`,
       onClick: () => this.select(image.id),
       onKeydown: (e) => {
         const key = (e as KeyboardEvent).key;
         if (key === 'Enter' || key === ' ') { e.preventDefault(); this.select(image.id); }
       },
-    }, h('img', { src: image.dataUrl, alt: '' }), h('span', { class: 'thumb-name' }, image.name));
+    }, h('img', { src: image.dataUrl, alt: '' }), h('span', { class: 'thumb-name' }, image.name), image.folder ? h('span', { class: 'thumb-folder' }, image.folder) : null);
   }
 
   private select(imageId: string): void {
@@ -47,6 +51,13 @@ export class ImageStrip {
     this.store.update({ selectedImageId: imageId });
     post({ type: 'selectImage', imageId });
   }
+}
+
+const naturally = new Intl.Collator('en', { numeric: true }).compare;
+
+/** Images ordered by folder (those without one, dropped or picked, last), then by name in natural order (2 before 10). */
+function byFolder(images: ImageView[]): ImageView[] {
+  return [...images].sort((a, b) => (a.folder === undefined ? 1 : 0) - (b.folder === undefined ? 1 : 0) || naturally(a.folder ?? '', b.folder ?? '') || naturally(a.name, b.name));
 }
 
 /** Accepts image files dropped anywhere on the page: reads them as base64 and posts dropImages. */

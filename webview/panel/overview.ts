@@ -29,7 +29,7 @@ export class OverviewTab {
       this.filter = (filterField as HTMLElement & { value: string }).value;
       this.renderLayers();
     });
-    const table = h('table', { class: 'layers', 'aria-label': 'Layers' },
+    const table = h('table', { class: 'layers reflow', 'aria-label': 'Layers' },
       h('thead', {}, h('tr', {}, h('th', {}, '#'), h('th', {}, 'Layer'), h('th', {}, 'Op'), h('th', {}, 'Output shape'), h('th', {}, ''))),
       this.layerRows);
     rovingFocus(this.layerRows, 'tr', { horizontal: false });
@@ -64,10 +64,10 @@ export class OverviewTab {
       title: layer.hasSource ? 'Enter: go to code; Right arrow: the row\'s links' : undefined,
       onKeydown: (e) => rowKeys(e as KeyboardEvent, layer.hasSource ? openSource : undefined),
     },
-    h('td', { class: 'num' }, index + 1),
+    h('td', { class: 'num', 'data-label': '#' }, index + 1),
     h('td', { class: 'layer-name' }, layer.scope ?? layer.name, layer.scope ? h('span', { class: 'muted small' }, ` ${layer.name}`) : null),
-    h('td', {}, h('span', { class: 'op' }, layer.opType)),
-    h('td', { class: 'mono' }, formatShape(layer.shape)),
+    h('td', { 'data-label': 'Op' }, h('span', { class: 'op' }, layer.opType)),
+    h('td', { class: 'mono', 'data-label': 'Output shape' }, formatShape(layer.shape)),
     h('td', { class: 'actions' }, actions));
   }
 }
@@ -107,9 +107,9 @@ function infoList(m: ModelView): HTMLElement {
 
 function ioTable(inputs: TensorSummary[], outputs: TensorSummary[]): HTMLElement {
   const rows = [...inputs.map((t) => ['input', t] as const), ...outputs.map((t) => ['output', t] as const)];
-  return h('table', { class: 'io' },
+  return h('table', { class: 'io reflow' },
     h('thead', {}, h('tr', {}, h('th', {}, ''), h('th', {}, 'Name'), h('th', {}, 'Type'), h('th', {}, 'Shape'))),
-    h('tbody', {}, rows.map(([kind, t]) => h('tr', {}, h('td', { class: 'muted' }, kind), h('td', { class: 'mono' }, t.name), h('td', {}, t.dtype), h('td', { class: 'mono' }, formatShape(t.shape))))));
+    h('tbody', {}, rows.map(([kind, t]) => h('tr', {}, h('td', { class: 'muted' }, kind), h('td', { class: 'mono', 'data-label': 'Name' }, t.name), h('td', { 'data-label': 'Type' }, t.dtype), h('td', { class: 'mono', 'data-label': 'Shape' }, formatShape(t.shape))))));
 }
 
 function histogram(ops: Record<string, number>): HTMLElement {

@@ -43,9 +43,12 @@ export function mountPanel(root: HTMLElement, store: Store): void {
     saveState({ tab: tabs.selectedIndex });
     graphShown();
   });
+  wrapTabHeaders(tabs);
   const saved = savedState().tab;
-  tabs.selectedIndex = saved !== undefined && saved >= 0 && saved < TABS.length ? saved : 0;
+  // A first look opens on Explain: the image and its predictions are the answer users come for.
+  tabs.selectedIndex = saved !== undefined && saved >= 0 && saved < TABS.length ? saved : TABS.indexOf('Explain');
   graphShown();
+  store.subscribe(followResults(store, select, activations));
 
   const header = h('header', { class: 'panel-header' });
   store.subscribe(headerRenderer(header));
@@ -65,4 +68,35 @@ function headerRenderer(header: HTMLElement): (s: State) => void {
       h('span', { class: `badge provider-${m.provider.name}`, title: m.provider.reason }, m.provider.name.toUpperCase()),
       h('span', { class: 'muted' }, `${m.producer} · opset ${m.opset}`));
   };
+}
+
+/**
+ * The tab follows a result: a new explanation of the selected image (from a lens, a map point, a
+ * prediction) opens Explain; a channel linked from another section opens it in Activations.
+ */
+function followResults(store: Store, select: (index: number) => void, activations: ActivationsTab): (s: State) => void {
+  let explanation = store.shownExplanation();
+  let focus = store.state.focusChannel;
+  return (s) => {
+    const shown = store.shownExplanation();
+    const newExplanation = shown && shown !== explanation;
+    const newFocus = s.focusChannel && s.focusChannel !== focus ? s.focusChannel : undefined;
+    // Noted before acting: showing a channel requests activations, which notifies again.
+    explanation = shown;
+    focus = s.focusChannel;
+    if (newExplanation) select(TABS.indexOf('Explain'));
+    if (newFocus) {
+      select(TABS.indexOf('Activations'));
+      activations.showChannel(newFocus.layer, newFocus.channel);
+    }
+  };
+}
+
+/** The tab headers wrap onto a second row in a narrow view instead of running off its edge. */
+function wrapTabHeaders(tabs: HTMLElement & { updateComplete?: Promise<unknown> }): void {
+  const sheet = new CSSStyleSheet();
+  sheet.replaceSync('.tablist { flex-wrap: wrap; }');
+  void customElements.whenDefined('vscode-tabs').then(() => tabs.updateComplete).then(() => {
+    if (tabs.shadowRoot) tabs.shadowRoot.adoptedStyleSheets = [...tabs.shadowRoot.adoptedStyleSheets, sheet];
+  });
 }

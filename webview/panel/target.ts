@@ -20,9 +20,11 @@ class ClassPicker {
     this.setPredictions([]);
   }
 
-  setPredictions(predictions: Prediction[]): void {
+  /** Offers an image's predictions and picks `preferred` (a prediction's index); an index the user typed stays. */
+  setPredictions(predictions: Prediction[], preferred?: number): void {
     const options = predictions.map((p) => ({ value: String(p.index), label: `${p.label} (#${p.index})` }));
-    setOptions(this.select, [...options, { value: TYPED, label: 'Other index…' }]);
+    const typed = this.select.value === TYPED && this.field.value.trim() !== '';
+    setOptions(this.select, [...options, { value: TYPED, label: 'Other index…' }], typed ? TYPED : String(preferred ?? options[0]?.value));
     this.sync();
   }
 
@@ -72,16 +74,32 @@ export class TargetChooser {
     this.sync();
   }
 
+  /** New predictions (another image): A defaults to the top class, B to the runner-up. */
   setPredictions(predictions: Prediction[]): void {
-    this.a.setPredictions(predictions);
-    this.b.setPredictions(predictions);
-    if (predictions.length > 1) this.b.set(predictions[1].index);
+    this.a.setPredictions(predictions, predictions[0]?.index);
+    this.b.setPredictions(predictions, predictions[1]?.index);
   }
 
   /** Targets one class (a click on a prediction). */
   chooseClass(index: number): void {
     selectOption(this.mode, 'class');
     this.a.set(index);
+    this.sync();
+  }
+
+  /**
+   * Shows the target of a result computed elsewhere (a lens, the host). A class that is the top
+   * prediction keeps "Top-1 prediction" when that is chosen: the two ask the same.
+   */
+  follow(target: TargetSpec, topIndex: number | undefined): void {
+    const current = this.value();
+    if (typeof current !== 'string' && sameTarget(current, target, topIndex)) return;
+    selectOption(this.mode, target.kind);
+    if (target.kind === 'class') this.a.set(target.index);
+    if (target.kind === 'difference') {
+      this.a.set(target.a);
+      this.b.set(target.b);
+    }
     this.sync();
   }
 
@@ -118,4 +136,9 @@ export class TargetChooser {
     this.problem.textContent = typeof v === 'string' ? v : '';
     this.problem.hidden = typeof v !== 'string';
   }
+}
+
+function sameTarget(x: TargetSpec, y: TargetSpec, topIndex: number | undefined): boolean {
+  const resolve = (t: TargetSpec): TargetSpec => (t.kind === 'top' && topIndex !== undefined ? { kind: 'class', index: topIndex } : t);
+  return JSON.stringify(resolve(x)) === JSON.stringify(resolve(y));
 }

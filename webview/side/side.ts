@@ -36,6 +36,8 @@ export function mountSide(root: HTMLElement, store: Store): void {
     const image = store.selectedImage();
     empty.hidden = !!image;
     content.hidden = !image;
+    // No method to switch before there is an image to explain.
+    controls.hidden = !image;
     if (!image) return;
     renderPrediction(prediction, s.predictions.get(image.id)?.[0]);
     caption.textContent = explanation ? `${explanation.targetLabel}${explanation.layer ? ` · ${layerLabel(s.model, explanation.layer)}` : ''} · ${image.name}` : image.name;

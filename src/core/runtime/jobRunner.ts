@@ -12,13 +12,16 @@ import { resolveLayer } from '../explain/layer';
 import { minMax } from '../explain/postprocess';
 import { throwIfCancelled } from '../explain/forward';
 import { describeTarget, resolveTarget, seedFor } from '../explain/target';
-import { decodeImage } from '../image/decode';
+import { DIVERGING_COLORMAP } from '../image/colormap';
+import { RgbImage } from '../image/image';
+import { decodeImage, readInputBytes } from '../image/decode';
 import { encodePng, rgbToRgba } from '../image/overlay';
+import { withTextChunks } from '../image/pngText';
 import { resizeBilinear } from '../image/resize';
 import type { LayerInfo, ModelSummary } from '../model';
 import { formatNpy } from '../npy';
-import { preprocessImage } from '../preprocess';
-import { renderPng } from '../render';
+import { modelRegion, preprocessImage } from '../preprocess';
+import { ImageRegion, isSigned, renderMap, renderMapOnOriginal } from '../render';
 import { Tensor, float32 } from '../tensor';
 import { JobArgs, JobContext, JobHandlers, JobName, JobResult, WorkerStatus } from './jobs';
 import type { RuntimeSession } from './session';
@@ -142,7 +145,8 @@ type Handlers = JobHandlers<JobName>;
 export class JobRunner implements WorkerState {
   private readonly contexts = new Map<string, ModelContext>();
   private readonly images = new Map<string, WorkerImage>();
-  private readonly explanations = new Map<string, { explanation: Explanation; image: WorkerImage }>();
+  /** Recent explanations with what they were asked with (the export's metadata reproduces the request). */
+  private readonly explanations = new Map<string, { explanation: Explanation; image: WorkerImage; args: JobArgs<'explain'> }>();
   private readonly datasets = new KeptDatasets();
   private nextId = 1;
   private readonly handlers: Handlers = {
@@ -227,12 +231,13 @@ export class JobRunner implements WorkerState {
     let loaded: WorkerImage;
     if (imagePath) {
       const input = ctx.loadInput(imagePath);
-      loaded = { modelPath, name: name ?? path.basename(imagePath), tensor: input.tensor, rgb: input.rgb };
+      loaded = { modelPath, name: name ?? path.basename(imagePath), tensor: input.tensor, rgb: input.rgb, source: input.kind === 'image' ? { path: imagePath } : undefined };
     } else if (base64) {
       if (!ctx.preprocessing) throw new Error(`cannot preprocess images for ${ctx.name}: ${ctx.preprocessingProblem}`);
-      const decoded = decodeImage(Buffer.from(base64, 'base64'), { ...ctx.limits, name });
+      const bytes = Buffer.from(base64, 'base64');
+      const decoded = decodeImage(bytes, { ...ctx.limits, name });
       const { tensor, rgb } = preprocessImage(decoded, ctx.preprocessing.spec, ctx.limits);
-      loaded = { modelPath, name: name ?? 'dropped image', tensor, rgb };
+      loaded = { modelPath, name: name ?? 'dropped image', tensor, rgb, source: { bytes } };
     } else {
       throw new Error('no image given');
     }
@@ -246,9 +251,9 @@ export class JobRunner implements WorkerState {
     return top[0];
   }
 
-  private keep(explanation: Explanation, image: WorkerImage): string {
+  private keep(explanation: Explanation, image: WorkerImage, args: JobArgs<'explain'>): string {
     const id = `exp-${this.nextId++}`;
-    this.explanations.set(id, { explanation, image });
+    this.explanations.set(id, { explanation, image, args });
     if (this.explanations.size > MAX_KEPT_EXPLANATIONS) this.explanations.delete(this.explanations.keys().next().value as string);
     return id;
   }
@@ -271,7 +276,7 @@ export class JobRunner implements WorkerState {
     }
     const t = e.target;
     return {
-      id: this.keep(e, image),
+      id: this.keep(e, image, args),
       imageId: args.imageId,
       method: args.method,
       layer: e.layer,
@@ -309,17 +314,74 @@ export class JobRunner implements WorkerState {
     return { requestId: '', imageId, layer, shape: activation.dims, channels };
   }
 
-  private async exportExplanation({ explanationId, format }: JobArgs<'exportExplanation'>): Promise<JobResult<'exportExplanation'>> {
+  /**
+   * An explanation as the view shows it: the .npy of its raw values, or a PNG in the view's colormap
+   * (signed maps diverging, as drawn) and opacity over the original image at its own resolution,
+   * with the settings and the command that reproduces it in the PNG's text chunks.
+   */
+  private async exportExplanation({ explanationId, format, colormap, opacity }: JobArgs<'exportExplanation'>): Promise<JobResult<'exportExplanation'>> {
     const kept = this.explanations.get(explanationId);
     if (!kept) throw new Error('that explanation is no longer kept; run it again to export it');
-    const { explanation: e, image } = kept;
+    const { explanation: e, image, args } = kept;
     const base = `${path.parse(image.name).name}-${e.method}`;
     if (format === 'npy') return { bytes: formatNpy(e.raw), suggestedName: `${base}.npy` };
-    return { bytes: renderPng(e.map, image.rgb), suggestedName: `${base}.png` };
+    const options = { colormap: isSigned(e.map) ? DIVERGING_COLORMAP : colormap, opacity };
+    // Only a picture's map (one [H, W] plane) lies over the original image; a signal's or a video's does not.
+    const original = e.map.dims.slice(0, -2).every((d) => d === 1) ? this.originalImage(image) : undefined;
+    const { rgba, width, height } = original ? renderMapOnOriginal(e.map, original.image, original.region, options) : renderMap(e.map, image.rgb, options);
+    const ctx = this.contextFor(image.modelPath);
+    const metadata: [string, string][] = [
+      ['Software', 'ConvLens'], ['Method', e.method], ['Target', targetLabel(ctx, e.target)],
+      ['Layer', e.layer ?? 'none'], ['Colormap', options.colormap], ['Opacity', String(opacity)], ['Source', image.name],
+      ['Command', reproducingCommand(image, args, e, options, `${base}.png`)],
+    ];
+    return { bytes: withTextChunks(encodePng(rgba, width, height), metadata), suggestedName: `${base}.png` };
+  }
+
+  /** The decoded original and the part of it the model saw; undefined for a .npy input or a file gone since. */
+  private originalImage(image: WorkerImage): { image: RgbImage; region: ImageRegion } | undefined {
+    const ctx = this.contextFor(image.modelPath);
+    const spec = ctx.preprocessing?.spec;
+    if (!image.source || !spec) return undefined;
+    try {
+      const bytes = 'path' in image.source ? readInputBytes(image.source.path, { ...ctx.limits, name: image.name }) : image.source.bytes;
+      const decoded = decodeImage(bytes, { ...ctx.limits, name: image.name });
+      return { image: decoded, region: modelRegion(decoded.width, decoded.height, spec) };
+    } catch {
+      return undefined; // the file changed or went away: the model-size picture still matches the view
+    }
   }
 
   private async status(): Promise<WorkerStatus> {
     return { models: [...this.contexts.keys()], images: this.images.size, explanations: this.explanations.size, datasets: this.datasets.size };
+  }
+}
+
+/** `convlens explain` with the settings of an explanation and its picture, quoted for a POSIX shell. */
+function reproducingCommand(image: WorkerImage, args: JobArgs<'explain'>, e: Explanation, options: { colormap: string; opacity: number }, out: string): string {
+  const quote = (word: string) => (/^[\w./:=@+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`);
+  const words = ['convlens', 'explain', args.modelPath, image.source && 'path' in image.source ? image.source.path : image.name, '--method', args.method];
+  if (e.layer) words.push('--layer', e.layer);
+  words.push(...targetFlags(e.target));
+  for (const [name, value] of Object.entries(args.options ?? {})) words.push(`--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, String(value));
+  words.push('--colormap', options.colormap, '--opacity', String(options.opacity), '--out', out);
+  return words.map(quote).join(' ');
+}
+
+/** The CLI's --target flags for a resolved target (src/core/explain/target.ts's syntax). */
+function targetFlags(t: ResolvedTarget): string[] {
+  switch (t.kind) {
+    case 'class':
+      return ['--target', String(t.index), '--output', t.output];
+    case 'difference':
+      return ['--target', String(t.a), '--versus', String(t.b), '--output', t.output];
+    case 'element':
+      return ['--target', `output:${t.output}[${t.index.join(',')}]`];
+    case 'probability':
+      return ['--target', `prob:${t.index}`, '--output', t.output];
+    default:
+      // A probability, region, box or similarity target names files or choices the view made.
+      return ['--output', t.output];
   }
 }
 

@@ -4,7 +4,7 @@
 import type { ActivationLimitOptions } from '../activationMemory';
 import type { SizeLimits } from '../limits';
 import type {
-  ActivationsView, AttentionView, DatasetView, EffectiveFieldView, EmbeddingView, ExplanationView, GalleryView, ImageView, ImportanceView,
+  ActivationsView, AttentionView, ChannelValuesView, DatasetView, EffectiveFieldView, EmbeddingView, ExplanationView, ExportColormap, GalleryView, ImageView, ImportanceView,
   GraphView, KernelsView, MarkCheckView, MethodView, ModelView, NeighborsView, Prediction, ReceptiveFieldsView, RulesView, SanityCheckView, TargetSpec,
 } from '../../protocol';
 import type { PreprocessOverrides } from '../preprocess';
@@ -32,7 +32,7 @@ export interface JobTypes {
   };
   activations: { args: { modelPath: string; imageId: string; layer: string; target: TargetSpec }; result: ActivationsView };
   /** An explanation kept by the worker, as PNG overlay or .npy of the raw attribution. */
-  exportExplanation: { args: { explanationId: string; format: 'png' | 'npy' }; result: { bytes: Uint8Array; suggestedName: string } };
+  exportExplanation: { args: { explanationId: string; format: 'png' | 'npy'; colormap: ExportColormap; opacity: number }; result: { bytes: Uint8Array; suggestedName: string } };
   closeModel: { args: { modelPath: string }; result: void };
   /** What the worker holds: open models and the images, explanations and datasets kept for them. */
   status: { args: Record<string, never>; result: WorkerStatus };
@@ -53,6 +53,7 @@ export interface JobTypes {
   datasetEmbedding: { args: { datasetId: string; method: 'pca' | 'umap' }; result: EmbeddingView };
   /** The dataset images nearest to a loaded image in the penultimate feature space. */
   datasetNeighbors: { args: { datasetId: string; imageId: string; k: number }; result: NeighborsView };
+  datasetChannel: { args: { datasetId: string; channel: number; pooling: 'mean' | 'max' }; result: ChannelValuesView };
   datasetImportance: {
     args: { datasetId: string; classIndex: number; method: 'gradient' | 'ablation'; channels?: number[] };
     result: ImportanceView;
@@ -62,7 +63,7 @@ export interface JobTypes {
   effectiveField: { args: { modelPath: string; layer: string; samples?: number }; result: EffectiveFieldView };
   kernels: { args: { modelPath: string }; result: KernelsView };
   /** Activation-maximisation images of the first `count` channels of a layer (cached in `cacheDir`). */
-  featureGallery: { args: { modelPath: string; layer: string; count: number; steps: number; cacheDir?: string }; result: GalleryView };
+  featureGallery: { args: { modelPath: string; layer: string; count: number; steps: number; channels?: number[]; cacheDir?: string }; result: GalleryView };
   attention: { args: { modelPath: string; imageId: string }; result: AttentionView };
   /** Cascading model-parameter randomisation of an explanation method on one image. */
   sanityCheck: { args: { modelPath: string; imageId: string; method: string; layer: string }; result: SanityCheckView };

@@ -1,13 +1,15 @@
 // The dataset in the network's feature space (penultimate features) as a 2-D scatter, by PCA or
-// UMAP: one point per image, coloured by folder label, prediction or correctness; misclassified
+// UMAP: one point per image, coloured by folder label, prediction, correctness or any channel of
+// the dataset's layer (its mean over each image, on viridis from the lowest to the highest); misclassified
 // images are drawn larger with a ring, on top. Hovering (or arrow keys on the focused map) shows
 // the image, clicking (or Enter) opens it in the Explain tab.
-import type { DatasetView, EmbeddingView } from '../../../src/protocol';
+import type { ChannelValuesView, DatasetView, EmbeddingView } from '../../../src/protocol';
+import { colormapLut } from '../../colormap';
 import { h, percent, replaceChildren, Select, setOptions } from '../../dom';
 import { isRunning, State, Store } from '../../store';
 import { CORRECT_COLOR, WRONG_COLOR, classColor, s } from '../../svg';
 
-type ColourBy = 'label' | 'prediction' | 'correct';
+type ColourBy = 'label' | 'prediction' | 'correct' | 'channel';
 
 const WIDTH = 560;
 const HEIGHT = 380;
@@ -20,6 +22,8 @@ export class FeatureMapSection {
   private readonly method = h('vscode-single-select', { id: 'map-method', label: 'Projection' }) as Select;
   private readonly colourBy = h('vscode-single-select', { id: 'map-colour', label: 'Colour by' }) as Select;
   private readonly run = h('vscode-button', { id: 'map-run' }, 'Show map');
+  private readonly channel = h('vscode-textfield', { id: 'map-channel', type: 'number', min: 0, placeholder: 'channel', 'aria-label': 'Channel to colour the map by', hidden: true }) as Select;
+  private followed?: State['focusChannel'];
   private readonly caption = h('p', { class: 'muted small map-caption' });
   private readonly svg = s('svg', { class: 'feature-map', viewBox: `0 0 ${WIDTH} ${HEIGHT}`, role: 'img', tabindex: 0 });
   private readonly tooltip = h('div', { class: 'map-tooltip', role: 'status', hidden: true });
@@ -28,16 +32,23 @@ export class FeatureMapSection {
   /** Point positions in viewBox units, per image. */
   private positions: [number, number][] = [];
   private highlighted?: number;
-  private shown?: { dataset?: DatasetView; embedding?: EmbeddingView };
+  private shown?: { dataset?: DatasetView; embedding?: EmbeddingView; channel?: ChannelValuesView };
 
   constructor(private readonly store: Store, private readonly openImage: (relPath: string) => void) {
     setOptions(this.method, [{ value: 'pca', label: 'PCA' }, { value: 'umap', label: 'UMAP' }], 'pca');
-    setOptions(this.colourBy, [{ value: 'label', label: 'folder label' }, { value: 'prediction', label: 'prediction' }, { value: 'correct', label: 'correct or not' }], 'label');
+    setOptions(this.colourBy, [
+      { value: 'label', label: 'folder label' }, { value: 'prediction', label: 'prediction' }, { value: 'correct', label: 'correct or not' }, { value: 'channel', label: 'a channel' },
+    ], 'label');
+    this.channel.addEventListener('change', () => this.requestChannel());
     this.run.addEventListener('click', () => this.request());
     this.method.addEventListener('change', () => {
       if (this.store.state.results.datasetEmbedding && this.store.state.results.datasetEmbedding.method !== this.method.value) this.request();
     });
-    this.colourBy.addEventListener('change', () => this.draw());
+    this.colourBy.addEventListener('change', () => {
+      this.channel.hidden = this.colourBy.value !== 'channel';
+      if (this.colourBy.value === 'channel') this.requestChannel();
+      this.draw();
+    });
     this.svg.addEventListener('mousemove', (e) => this.hover(this.nearest(e)));
     this.svg.addEventListener('mouseleave', () => this.hover(undefined));
     this.svg.addEventListener('click', (e) => {
@@ -50,7 +61,7 @@ export class FeatureMapSection {
       h('h3', {}, 'Feature space'),
       h('div', { class: 'compare-row' },
         h('div', { class: 'field' }, h('span', { class: 'field-label' }, 'Projection'), this.method),
-        h('div', { class: 'field' }, h('span', { class: 'field-label' }, 'Colour by'), this.colourBy),
+        h('div', { class: 'field' }, h('span', { class: 'field-label' }, 'Colour by'), this.colourBy, this.channel),
         h('div', { class: 'run-row' }, this.run)),
       this.caption, this.plot, this.legend);
     store.subscribe((state) => this.render(state));
@@ -58,9 +69,21 @@ export class FeatureMapSection {
 
   private render(state: State): void {
     this.run.toggleAttribute('disabled', !state.results.datasetFeatures || isRunning(state, 'datasetEmbedding'));
-    if (this.shown?.dataset === state.results.datasetFeatures && this.shown?.embedding === state.results.datasetEmbedding) return;
-    this.shown = { dataset: state.results.datasetFeatures, embedding: state.results.datasetEmbedding };
+    // A channel picked elsewhere (a rule's) is the one offered here.
+    if (state.focusChannel && state.focusChannel !== this.followed) {
+      this.followed = state.focusChannel;
+      this.channel.value = String(state.focusChannel.channel);
+    }
+    const r = state.results;
+    if (this.shown?.dataset === r.datasetFeatures && this.shown?.embedding === r.datasetEmbedding && this.shown?.channel === r.datasetChannel) return;
+    this.shown = { dataset: r.datasetFeatures, embedding: r.datasetEmbedding, channel: r.datasetChannel };
     this.draw();
+  }
+
+  private requestChannel(): void {
+    const channel = Number(this.channel.value.trim());
+    if (this.channel.value.trim() === '' || !Number.isInteger(channel) || channel < 0 || !this.store.state.results.datasetFeatures) return;
+    this.store.request('datasetChannel', { channel, pooling: 'mean' }, `Channel ${channel} over the dataset…`);
   }
 
   private request(): void {
@@ -89,7 +112,7 @@ export class FeatureMapSection {
       const [x, y] = this.positions[i];
       return s('circle', {
         class: wrong(i) ? 'point wrong' : 'point', cx: x.toFixed(1), cy: y.toFixed(1), r: wrong(i) ? 5 : 3.5,
-        fill: pointColour(d, i, by), 'data-index': i,
+        fill: by === 'channel' ? channelColour(this.shown?.channel, i) : pointColour(d, i, by), 'data-index': i,
       });
     });
     replaceChildren(this.svg, s('title', {}, `${e.method.toUpperCase()} map of ${d.images.length} images`), points);
@@ -101,6 +124,11 @@ export class FeatureMapSection {
 
   private renderLegend(d: DatasetView, by: ColourBy): void {
     const item = (colour: string, label: string) => h('span', { class: 'legend-item' }, swatch(colour), label);
+    const c = this.shown?.channel;
+    if (by === 'channel') {
+      const text = c ? [item(viridis(0), `channel ${c.channel} lowest ${Math.min(...c.values).toPrecision(3)}`), item(viridis(1), `highest ${Math.max(...c.values).toPrecision(3)} (${c.pooling} over the image)`)] : [h('span', { class: 'legend-item' }, 'Type a channel number to colour the images by it.')];
+      return replaceChildren(this.legend, text, h('span', { class: 'legend-item' }, h('span', { class: 'swatch ring' }), 'misclassified'));
+    }
     const items = by === 'correct'
       ? [item(CORRECT_COLOR, 'correct'), item(WRONG_COLOR, 'misclassified'), item(classColor(undefined), 'no label')]
       : d.classNames.map((name, k) => item(classColor(k), name));
@@ -187,6 +215,20 @@ function pointColour(d: DatasetView, i: number, by: ColourBy): string {
   if (by === 'prediction') return classColor(im.prediction);
   if (by === 'label') return classColor(im.label);
   return im.label === undefined ? classColor(undefined) : im.label === im.prediction ? CORRECT_COLOR : WRONG_COLOR;
+}
+
+function viridis(t: number): string {
+  const lut = colormapLut('viridis');
+  const k = Math.round(Math.min(1, Math.max(0, t)) * 255) * 3;
+  return `rgb(${lut[k]}, ${lut[k + 1]}, ${lut[k + 2]})`;
+}
+
+/** A point's colour by the channel's value over its image, lowest to highest on viridis; grey until the values arrive. */
+function channelColour(c: ChannelValuesView | undefined, i: number): string {
+  if (!c) return classColor(undefined);
+  const low = Math.min(...c.values);
+  const high = Math.max(...c.values);
+  return viridis(high > low ? (c.values[i] - low) / (high - low) : 0);
 }
 
 function swatch(colour: string): HTMLElement {

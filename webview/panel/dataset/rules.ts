@@ -84,10 +84,18 @@ export class RulesSection {
         const e = exemplars.get(c.channel);
         const mark = markChannels.has(c.channel);
         return h('div', { class: mark ? 'condition mark' : 'condition', 'data-channel': c.channel },
-          h('span', { class: 'condition-text' }, `channel ${c.channel} ${c.op === '<=' ? '≤' : '>'} ${c.threshold.toPrecision(3)}`,
+          h('span', { class: 'condition-text' },
+            h('button', { type: 'button', class: 'link channel-link', 'data-channel': c.channel, title: `Show channel ${c.channel} in Activations and Feature visualisation`, onClick: () => this.focus(c.channel) }, `channel ${c.channel}`),
+            ` ${c.op === '<=' ? '≤' : '>'} ${c.threshold.toPrecision(3)}`,
             mark ? h('span', { class: 'chip mark-chip', title: 'The mark check found this channel responding to the planted mark' }, 'mark') : null),
           e ? this.exemplarStrip(e) : null);
       })));
+  }
+
+  /** Links a rule's channel to the same channel in the other sections. */
+  private focus(channel: number): void {
+    const layer = this.store.state.results.datasetFeatures?.layer;
+    if (layer) this.store.update({ focusChannel: { layer, channel } });
   }
 
   /**

@@ -56,13 +56,13 @@ class FieldsSection {
     if (!f) return replaceChildren(this.body);
     const rows = f.fields.map((field) => h('tr', { 'data-tensor': field.tensor },
       h('td', { class: 'layer-name', title: field.tensor }, layerLabel(s.model, field.tensor)),
-      h('td', {}, h('span', { class: 'op' }, field.opType)),
-      h('td', { class: 'num' }, field.global ? 'whole input' : `${field.size[0]}×${field.size[1]}`),
-      h('td', { class: 'num' }, `${field.jump[0]}×${field.jump[1]}`),
+      h('td', { 'data-label': 'Op' }, h('span', { class: 'op' }, field.opType)),
+      h('td', { class: 'num', 'data-label': 'Size' }, field.global ? 'whole input' : `${field.size[0]}×${field.size[1]}`),
+      h('td', { class: 'num', 'data-label': 'Jump' }, `${field.jump[0]}×${field.jump[1]}`),
       h('td', {}, field.global ? null : h('button', { type: 'button', class: 'link effective', 'data-tensor': field.tensor }, 'effective'))));
     replaceChildren(this.body,
       h('p', { class: 'small' }, `Input ${f.inputSize[0]}×${f.inputSize[1]} · ${f.fields.length} tensors`, f.unresolved.length ? h('span', { class: 'warning' }, ` · ${f.unresolved.length} not described (${f.unresolved[0].opType}: ${f.unresolved[0].reason})`) : null),
-      h('div', { class: 'table-scroll' }, h('table', { class: 'fields-table' },
+      h('div', { class: 'table-scroll' }, h('table', { class: 'fields-table reflow' },
         h('thead', {}, h('tr', {}, h('th', {}, 'Layer'), h('th', {}, 'Op'), h('th', { class: 'num' }, 'Size'), h('th', { class: 'num' }, 'Jump'), h('th', {}, ''))),
         h('tbody', {}, rows))));
   }
@@ -120,36 +120,76 @@ class GallerySection {
   private readonly layer = h('vscode-single-select', { id: 'gallery-layer', label: 'Layer' }) as Select;
   private readonly count = h('vscode-single-select', { id: 'gallery-count', label: 'Channels' }) as Select;
   private readonly steps = h('vscode-single-select', { id: 'gallery-steps', label: 'Steps' }) as Select;
+  // Any channels by number (a rule's channel, one the mark check flagged), else the first `count`.
+  private readonly channels = h('vscode-textfield', { id: 'gallery-channels', placeholder: 'e.g. 48, 12', 'aria-label': 'Channels to visualise (numbers, comma-separated)' }) as Select;
+  private readonly channelsProblem = h('div', { class: 'field-error', role: 'alert', hidden: true });
   private readonly run = h('vscode-button', { id: 'gallery-run' }, 'Visualise');
   private readonly body = h('div', { class: 'gallery-body', 'aria-live': 'polite' });
   private shown?: { gallery?: GalleryView; model: State['model'] };
+  private followed?: State['focusChannel'];
 
-  constructor(store: Store) {
+  constructor(private readonly store: Store) {
     setOptions(this.count, [4, 8, 16, 32].map((n) => ({ value: String(n), label: String(n) })), '8');
     setOptions(this.steps, [32, 64, 128, 256, 512].map((n) => ({ value: String(n), label: String(n) })), '128');
     this.run.addEventListener('click', () => {
       const layer = this.layer.value;
-      if (!layer) return;
-      store.request('featureGallery', { layer, count: Number(this.count.value), steps: Number(this.steps.value) }, `Visualising ${this.count.value} channels…`);
+      const channels = this.chosenChannels();
+      if (!layer || typeof channels === 'string') return;
+      const count = channels?.length ?? Number(this.count.value);
+      store.request('featureGallery', { layer, count, steps: Number(this.steps.value), ...(channels ? { channels } : {}) }, `Visualising ${count} channel${count === 1 ? '' : 's'}…`);
     });
+    this.channels.addEventListener('input', () => this.checkChannels());
     this.element = h('section', { class: 'card gallery-card', 'aria-label': 'Feature visualisation' },
       h('h3', {}, 'Feature visualisation'),
       h('p', { class: 'muted small' }, 'Images optimised to excite each channel (mean activation), from a random start with jitter, scaling and rotation each step; results are cached per model, layer and settings.'),
       h('div', { class: 'compare-row' },
         h('div', { class: 'field' }, h('span', { class: 'field-label' }, 'Layer'), this.layer),
-        h('div', { class: 'field' }, h('span', { class: 'field-label' }, 'Channels'), this.count),
+        h('div', { class: 'field' }, h('span', { class: 'field-label' }, 'First channels'), this.count),
+        h('div', { class: 'field' }, h('span', { class: 'field-label' }, 'Or channels'), this.channels, this.channelsProblem),
         h('div', { class: 'field' }, h('span', { class: 'field-label' }, 'Steps'), this.steps),
         h('div', { class: 'run-row' }, this.run)),
       this.body);
     store.subscribe((s) => this.render(s));
   }
 
+  /** The typed channel numbers (undefined when none are typed), or what is wrong with them. */
+  private chosenChannels(): number[] | undefined | string {
+    const text = this.channels.value.trim();
+    if (!text) return undefined;
+    const words = text.split(/[\s,]+/).filter(Boolean);
+    const channels = words.map(Number);
+    if (!channels.every((c) => Number.isInteger(c) && c >= 0)) return 'Type channel numbers (whole numbers from 0), separated by commas.';
+    const layer = this.store.state.model?.layers.find((l) => l.tensor === this.layer.value);
+    const available = layer?.shape?.[1];
+    const outside = channels.filter((c) => available !== undefined && c >= available);
+    if (outside.length) return `This layer has ${available} channels (0–${available! - 1}): ${outside.join(', ')} is not one.`;
+    if (channels.length > 64) return 'At most 64 channels at a time.';
+    return channels;
+  }
+
+  private checkChannels(): void {
+    const channels = this.chosenChannels();
+    this.channelsProblem.textContent = typeof channels === 'string' ? channels : '';
+    this.channelsProblem.hidden = typeof channels !== 'string';
+    this.run.toggleAttribute('disabled', typeof channels === 'string' || !this.store.state.model || isRunning(this.store.state, 'featureGallery'));
+  }
+
+  /** Puts a channel of a layer in the picker (a channel linked from another section). */
+  private follow(focus: State['focusChannel']): void {
+    if (!focus || focus === this.followed) return;
+    this.followed = focus;
+    if (this.store.state.model?.layers.some((l) => l.tensor === focus.layer)) selectOption(this.layer, focus.layer);
+    this.channels.value = String(focus.channel);
+    this.checkChannels();
+  }
+
   private render(s: State): void {
-    this.run.toggleAttribute('disabled', !s.model || isRunning(s, 'featureGallery'));
     if (this.shown?.model !== s.model) {
       const { options, preferred } = datasetLayerOptions(s);
       setOptions(this.layer, options, preferred);
     }
+    this.follow(s.focusChannel);
+    this.checkChannels();
     if (this.shown?.gallery === s.results.featureGallery && this.shown?.model === s.model) return;
     this.shown = { gallery: s.results.featureGallery, model: s.model };
     const g = s.results.featureGallery;
@@ -186,6 +226,7 @@ class AttentionSection {
   }
 
   private render(s: State): void {
+    this.element.hidden = !mayHaveAttention(s.model);
     this.run.toggleAttribute('disabled', !s.model || !s.selectedImageId || isRunning(s, 'attention'));
     const last = this.shown;
     if (last && last.attention === s.results.attention && last.colormap === s.colormap && last.opacity === s.opacity) return;
@@ -212,4 +253,13 @@ class AttentionSection {
     if (image) drawOverlay(canvas, image, map, { colormap: this.store.state.colormap, opacity: this.store.state.opacity, minSide: 96 });
     else drawMap(canvas, map, this.store.state.colormap);
   }
+}
+
+/**
+ * Whether the graph may hold self-attention: a Softmax with a matrix product (queries × keys), or
+ * a fused attention op. A plain CNN has neither, so the section is not offered for it.
+ */
+export function mayHaveAttention(model: State['model']): boolean {
+  const ops = Object.keys(model?.opHistogram ?? {});
+  return ops.some((op) => op.endsWith('Attention')) || (ops.includes('Softmax') && ops.some((op) => op === 'MatMul' || op === 'Einsum'));
 }

@@ -78,7 +78,7 @@ export class KeptDatasets {
 }
 
 /** The dataset jobs on the worker's state; `datasets` is the worker's own, or a fresh store for a caller that keeps none. */
-export function datasetJobs(state: WorkerState, datasets = new KeptDatasets()): JobHandlers<'datasetFeatures' | 'datasetRules' | 'datasetMarkCheck' | 'exportRules' | 'datasetEmbedding' | 'datasetNeighbors' | 'datasetImportance'> {
+export function datasetJobs(state: WorkerState, datasets = new KeptDatasets()): JobHandlers<'datasetFeatures' | 'datasetRules' | 'datasetMarkCheck' | 'exportRules' | 'datasetEmbedding' | 'datasetNeighbors' | 'datasetChannel' | 'datasetImportance'> {
   const kept = (datasetId: string): KeptDataset & { ctx: ModelContext } => {
     const found = datasets.get(datasetId);
     if (!found) throw new DatasetGoneError();
@@ -159,6 +159,14 @@ export function datasetJobs(state: WorkerState, datasets = new KeptDatasets()): 
         neighbors: result.neighbors.map((n) => ({ image: n.image, relPath: n.relPath, distance: n.distance, labelName: n.labelName, predictionName: n.predictionName })),
       };
       return view;
+    },
+
+    async datasetChannel({ datasetId, channel, pooling }) {
+      const { features } = kept(datasetId);
+      const channels = features.layerShape[0];
+      if (channel >= channels) throw new Error(`${features.layer} has ${channels} channels (0–${channels - 1}); there is no channel ${channel}`);
+      const pooled = pooling === 'max' ? features.maxPooled : features.meanPooled;
+      return { channel, pooling, values: features.images.map((_, i) => pooled[i * channels + channel]) };
     },
 
     async datasetImportance({ datasetId, classIndex, method, channels }, job) {

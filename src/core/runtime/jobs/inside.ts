@@ -56,12 +56,15 @@ export function insideJobs(state: WorkerState): JobHandlers<'receptiveFields' | 
       return { node: k.node, weight: k.weight, count: k.kernels.length, inChannels, kernelSize: [kh, kw], rgb: k.rgb, montage: chwDataUrl(montage), montageSize: [w, h] };
     },
 
-    async featureGallery({ modelPath, layer, count, steps, cacheDir }, job) {
+    async featureGallery({ modelPath, layer, count, steps, channels: chosen, cacheDir }, job) {
       const ctx = state.contextFor(modelPath);
       const tensor = await layerTensor(ctx.model, layer);
       const options = { count, steps, cacheDir, normalize: visualizationNormalize(ctx), signal: job.signal, progress: job.progress };
       const dims = (await ctx.model.probeShapes()).get(tensor) ?? [];
-      const channels = Array.from({ length: Math.min(dims[1] ?? 0, count) }, (_, i) => i);
+      const available = dims[1] ?? 0;
+      const outside = chosen?.filter((c) => c >= available) ?? [];
+      if (outside.length > 0) throw new Error(`${layer} has ${available} channels (0–${available - 1}); there is no channel ${outside.join(', ')}`);
+      const channels = chosen ? [...new Set(chosen)] : Array.from({ length: Math.min(available, count) }, (_, i) => i);
       const cached = cacheDir ? channels.filter((channel) => isCached(cacheDir, cacheKey(ctx.model, { kind: 'channel', tensor, channel } as Objective, options))).length : 0;
       const results = await channelGallery(ctx.model, tensor, { ...options, channels });
       return {

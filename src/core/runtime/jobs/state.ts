@@ -15,6 +15,8 @@ export interface WorkerImage {
   name: string;
   tensor: Tensor;
   rgb?: FloatImage;
+  /** Where the image's file is (or its bytes, when dropped): exports decode it again at full size. */
+  source?: { path: string } | { bytes: Uint8Array };
 }
 
 /** The job runner's state, as the job modules reach it. */
