@@ -331,9 +331,9 @@ export class JobRunner implements WorkerState {
     const { rgba, width, height } = original ? renderMapOnOriginal(e.map, original.image, original.region, options) : renderMap(e.map, image.rgb, options);
     const ctx = this.contextFor(image.modelPath);
     const metadata: [string, string][] = [
-      ['Software', 'ConvLens'], ['Method', e.method], ['Target', targetLabel(ctx, e.target)],
+      ['Software', 'ConvLens'], ['Method', e.method], ['Target', targetText(ctx, e.target)],
       ['Layer', e.layer ?? 'none'], ['Colormap', options.colormap], ['Opacity', String(opacity)], ['Source', image.name],
-      ['Command', reproducingCommand(image, args, e, options, `${base}.png`)],
+      ['Command', reproducingCommand(ctx, image, args, e, options, `${base}.png`)],
     ];
     return { bytes: withTextChunks(encodePng(rgba, width, height), metadata), suggestedName: `${base}.png` };
   }
@@ -357,31 +357,39 @@ export class JobRunner implements WorkerState {
   }
 }
 
+/** A target as the export's metadata names it: class names with their indices. */
+function targetText(ctx: ModelContext, t: ResolvedTarget): string {
+  if (t.kind === 'class') return `${ctx.labelOf(t.index)} (#${t.index})`;
+  if (t.kind === 'difference') return `${ctx.labelOf(t.a)} (#${t.a}) rather than ${ctx.labelOf(t.b)} (#${t.b})`;
+  return describeTarget(t);
+}
+
 /** `convlens explain` with the settings of an explanation and its picture, quoted for a POSIX shell. */
-function reproducingCommand(image: WorkerImage, args: JobArgs<'explain'>, e: Explanation, options: { colormap: string; opacity: number }, out: string): string {
+function reproducingCommand(ctx: ModelContext, image: WorkerImage, args: JobArgs<'explain'>, e: Explanation, options: { colormap: string; opacity: number }, out: string): string {
   const quote = (word: string) => (/^[\w./:=@+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`);
   const words = ['convlens', 'explain', args.modelPath, image.source && 'path' in image.source ? image.source.path : image.name, '--method', args.method];
   if (e.layer) words.push('--layer', e.layer);
-  words.push(...targetFlags(e.target));
+  words.push(...targetFlags(e.target, ctx.model.summary().outputs[0].name));
   for (const [name, value] of Object.entries(args.options ?? {})) words.push(`--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, String(value));
   words.push('--colormap', options.colormap, '--opacity', String(options.opacity), '--out', out);
   return words.map(quote).join(' ');
 }
 
-/** The CLI's --target flags for a resolved target (src/core/explain/target.ts's syntax). */
-function targetFlags(t: ResolvedTarget): string[] {
+/** The CLI's --target flags for a resolved target (src/core/explain/target.ts's syntax); --output when it is not the first. */
+function targetFlags(t: ResolvedTarget, firstOutput: string): string[] {
+  const output = t.output === firstOutput ? [] : ['--output', t.output];
   switch (t.kind) {
     case 'class':
-      return ['--target', String(t.index), '--output', t.output];
+      return ['--target', String(t.index), ...output];
     case 'difference':
-      return ['--target', String(t.a), '--versus', String(t.b), '--output', t.output];
+      return ['--target', String(t.a), '--versus', String(t.b), ...output];
+    case 'probability':
+      return ['--target', `prob:${t.index}`, ...output];
     case 'element':
       return ['--target', `output:${t.output}[${t.index.join(',')}]`];
-    case 'probability':
-      return ['--target', `prob:${t.index}`, '--output', t.output];
     default:
-      // A probability, region, box or similarity target names files or choices the view made.
-      return ['--output', t.output];
+      // A region, box or similarity target names files or choices the view made.
+      return output;
   }
 }
 
