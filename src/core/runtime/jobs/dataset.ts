@@ -26,7 +26,7 @@ import { WorkerState, imageDataUrl, layerTensor, mapData, pipelineFor } from './
 
 /** Datasets up to this many images carry thumbnails (hover in the feature map, neighbours). */
 const MAX_THUMBNAILS = 2000;
-const THUMBNAIL_SIDE = 64;
+export const THUMBNAIL_SIDE = 64;
 const PATCH_SIDE = 96;
 /** Channels the mark check lists. */
 const SHOWN_MARK_CHANNELS = 8;
@@ -35,7 +35,7 @@ const MARKS_FILE = 'boxes.json';
 /** Datasets kept at once; the oldest is dropped first. */
 const MAX_KEPT = 4;
 
-interface KeptDataset {
+export interface KeptDataset {
   modelPath: string;
   features: DatasetFeatures;
   input: InputPipeline;
@@ -52,6 +52,13 @@ export class DatasetGoneError extends Error {
   }
 }
 
+/** A dataset the worker keeps. */
+export function keptDataset(datasetId: string): KeptDataset {
+  const found = datasets.get(datasetId);
+  if (!found) throw new DatasetGoneError();
+  return found;
+}
+
 /** How many datasets the worker keeps now (its status). */
 export function keptDatasetCount(): number {
   return datasets.size;
@@ -64,8 +71,7 @@ export function forgetDatasets(modelPath: string): void {
 
 export function datasetJobs(state: WorkerState): JobHandlers<'datasetFeatures' | 'datasetRules' | 'datasetMarkCheck' | 'exportRules' | 'datasetEmbedding' | 'datasetNeighbors' | 'datasetImportance'> {
   const kept = (datasetId: string): KeptDataset & { ctx: ModelContext } => {
-    const found = datasets.get(datasetId);
-    if (!found) throw new DatasetGoneError();
+    const found = keptDataset(datasetId);
     return { ...found, ctx: state.contextFor(found.modelPath) };
   };
 

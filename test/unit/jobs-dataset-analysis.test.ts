@@ -1,0 +1,103 @@
+// The error-analysis jobs through ComputeClient and the real worker, on the shortcut sample
+// (sample/shapes-shortcut.onnx on sample/dataset-shortcut, 240 labelled images): the compact map
+// must carry the same points as the per-image embedding, slices must page what the filter keeps,
+// and the rule channels' positions must name the corner mark.
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { PNG } from 'pngjs';
+import { ComputeClient } from '../../src/core/runtime/client';
+import { NO_LABEL, type DatasetView } from '../../src/protocol';
+
+const ROOT = path.resolve(__dirname, '../../..');
+const WORKER = path.join(ROOT, 'out/src/core/runtime/worker.js');
+const MODEL = path.join(ROOT, 'sample/shapes-shortcut.onnx');
+const DATASET = path.join(ROOT, 'sample/dataset-shortcut');
+const LAYER = '/block4/relu/Relu_output_0';
+
+function decode<T>(b64: string, make: (buffer: ArrayBuffer) => T): T {
+  const bytes = Buffer.from(b64, 'base64');
+  return make(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+}
+
+describe('compute worker: error analysis jobs on the shortcut sample', function () {
+  let client: ComputeClient;
+  let cacheDir: string;
+  let datasetId: string;
+  let view: DatasetView;
+
+  before(async function () {
+    if (!fs.existsSync(MODEL) || !fs.existsSync(DATASET)) this.skip();
+    client = new ComputeClient(WORKER);
+    await client.call('openModel', { modelPath: MODEL, provider: 'cpu' });
+    cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'convlens-errors-cache-'));
+    ({ datasetId, view } = await client.call('datasetFeatures', { modelPath: MODEL, folder: DATASET, layer: LAYER, cacheDir }));
+  });
+  after(async () => {
+    await client?.dispose();
+    if (cacheDir) fs.rmSync(cacheDir, { recursive: true, force: true });
+  });
+
+  it('sends the map as typed arrays that hold the embedding, labels, predictions and confidences of every image', async () => {
+    const map = await client.call('datasetMap', { datasetId, method: 'pca' });
+    const embedding = await client.call('datasetEmbedding', { datasetId, method: 'pca' });
+    const n = view.images.length;
+    assert.strictEqual(map.count, n);
+    const xy = decode(map.xy, (b) => new Float32Array(b));
+    const labels = decode(map.labels, (b) => new Uint16Array(b));
+    const predictions = decode(map.predictions, (b) => new Uint16Array(b));
+    const confidence = decode(map.confidence, (b) => new Uint8Array(b));
+    assert.strictEqual(xy.length, 2 * n);
+    view.images.forEach((im, i) => {
+      assert.strictEqual(xy[2 * i], Math.fround(embedding.x[i]));
+      assert.strictEqual(xy[2 * i + 1], Math.fround(embedding.y[i]));
+      assert.strictEqual(labels[i], im.label ?? NO_LABEL);
+      assert.strictEqual(predictions[i], im.prediction);
+      assert.strictEqual(confidence[i], Math.round(255 * im.confidence));
+    });
+    assert.strictEqual(map.misclassified, embedding.misclassified);
+  });
+
+  it('lists the confusion, its most confused pairs and the error clusters of the map', async () => {
+    const errors = await client.call('datasetErrors', { datasetId, method: 'pca' });
+    assert.deepStrictEqual(errors.confusion, view.confusion);
+    const wrong = view.images.filter((im) => im.label !== undefined && im.label !== im.prediction).length;
+    // Fewer than ten confused pairs: all are listed, and they hold every error.
+    assert.ok(errors.pairs.length < 10);
+    assert.strictEqual(errors.pairs.reduce((a, p) => a + p.count, 0), wrong);
+    assert.ok(errors.pairs.every((p, i) => p.label !== p.prediction && (i === 0 || p.count <= errors.pairs[i - 1].count)));
+    for (const c of errors.clusters) {
+      assert.ok(c.members.length >= 3);
+      assert.ok(c.members.every((i) => view.images[i].label !== view.images[i].prediction));
+    }
+    console.log(`      ${wrong} errors; pairs ${errors.pairs.map((p) => `${errors.classNames[p.label]}→${errors.classNames[p.prediction]} ${p.count}`).join(', ')}; ${errors.clusters.length} clusters`);
+  });
+
+  it('pages a slice by label and correctness with display-sized thumbnails, and a lasso selection', async () => {
+    const circle = view.classNames.indexOf('circle');
+    const expected = view.images.map((im, i) => ({ im, i })).filter(({ im }) => im.label === circle && im.prediction !== circle).map(({ i }) => i);
+    const first = await client.call('datasetSlice', { datasetId, filter: { label: circle, correctness: 'wrong' }, offset: 0, pageSize: 4 });
+    assert.strictEqual(first.total, expected.length);
+    assert.deepStrictEqual(first.images.map((im) => im.index), expected.slice(0, 4));
+    for (const im of first.images) {
+      const png = PNG.sync.read(Buffer.from(im.thumbnail.slice(im.thumbnail.indexOf(',') + 1), 'base64'));
+      assert.ok(Math.max(png.width, png.height) <= 64);
+    }
+    const confident = await client.call('datasetSlice', { datasetId, filter: { confidenceMin: 0.9, images: [0, 1, 2, 3, 4, 5] }, offset: 0, pageSize: 48 });
+    assert.deepStrictEqual(confident.images.map((im) => im.index), [0, 1, 2, 3, 4, 5].filter((i) => view.images[i].confidence >= 0.9));
+    await assert.rejects(client.call('datasetSlice', { datasetId, filter: { rule: 0 }, offset: 0, pageSize: 4 }), /distil them first/);
+  });
+
+  it('places the rule channels and slices by a rule', async () => {
+    const rules = await client.call('datasetRules', { datasetId, depth: 3, minLeaf: 5, pooling: 'max', patches: 1 });
+    const positions = await client.call('datasetChannelPositions', { datasetId });
+    assert.deepStrictEqual(positions.channels.map((c) => c.channel), rules.channels.map((c) => c.channel));
+    for (const c of positions.channels) assert.strictEqual(c.counts.reduce((a, b) => a + b, 0), c.images);
+    const flagged = positions.channels.filter((c) => c.likelyShortcut);
+    console.log(`      rule channels ${rules.channels.map((c) => c.channel).join(', ')}; flagged ${flagged.map((c) => `${c.channel} (${c.where})`).join(', ') || 'none'}`);
+    assert.ok(flagged.some((c) => c.where === 'bottom-right corner'), 'a rule channel of the shortcut model fires in the marked corner');
+    const slice = await client.call('datasetSlice', { datasetId, filter: { rule: 0 }, offset: 0, pageSize: 1 });
+    assert.strictEqual(slice.total, rules.rules[0].all.images);
+  });
+});
