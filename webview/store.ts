@@ -55,7 +55,10 @@ export interface State {
 }
 
 /** Results that belong to a dataset, dropped when another is extracted (a new model drops every result). */
-const DATASET_KINDS: RequestKind[] = ['datasetRules', 'datasetMarkCheck', 'datasetEmbedding', 'datasetNeighbors', 'datasetImportance'];
+const DATASET_KINDS: RequestKind[] = [
+  'datasetRules', 'datasetMarkCheck', 'datasetEmbedding', 'datasetNeighbors', 'datasetImportance',
+  'datasetMap', 'datasetChannelValues', 'datasetErrors', 'datasetSlice', 'datasetChannelPositions',
+];
 
 type Listener = (state: State) => void;
 
