@@ -12,6 +12,7 @@ import { resolveTarget, seedFor } from '../src/core/explain/target';
 import { ConvModel } from '../src/core/model';
 import { Tensor } from '../src/core/tensor';
 import { benchDataset } from './dataset';
+import { benchDatasetMap } from './datasetMap';
 import { gradientMemory } from './memory';
 import { PeerTime, timePeers } from './peers';
 import { benchResponsiveness } from './responsiveness';
@@ -119,6 +120,7 @@ async function main(): Promise<void> {
     console.log(`reference data not found at ${REFERENCE_DIR}: model and method benchmarks skipped`);
   }
   results.push(...(await benchDataset(quick)));
+  results.push(...(await benchDatasetMap(quick)));
   results.push(...(await benchResponsiveness(quick)));
   fs.mkdirSync('bench-results', { recursive: true });
   const file = path.join('bench-results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);

@@ -254,14 +254,6 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
     assert.deepStrictEqual(cells, d.confusion);
     assert.strictEqual(await wp.page.locator('.confused-pairs li').count(), a.errors.pairs.length);
     assert.strictEqual(await wp.page.locator('.error-clusters li').count(), a.errors.clusters.length);
-    // The most confused pair asks for its slice; the page of thumbnails links to Explain.
-    if (a.errors.pairs.length) {
-      const top = a.errors.pairs[0];
-      const count = await wp.countPosts('datasetSlice');
-      await wp.page.click('.confused-pairs li:first-child button');
-      const slice = await wp.waitForPost('datasetSlice', count + 1);
-      assert.deepStrictEqual(slice.params, { filter: { label: top.label, prediction: top.prediction }, offset: 0, pageSize: 24 });
-    }
     // The misclassified slice (answered with the real page) from the filter controls.
     await pick(wp, 'slice-correctness', 'misclassified');
     const wrong = await request(wp, '#slice-run', 'datasetSlice', (requestId) => ({ type: 'response', requestId, kind: 'datasetSlice', result: a.wrongSlice }));
@@ -271,6 +263,15 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
     assert.ok((await wp.page.textContent('.slice-heading'))!.includes(`of ${a.wrongSlice.total}`));
     await wp.page.click('.slice-grid .mini-thumb:first-child');
     assert.deepStrictEqual(await wp.waitForPost('datasetOpenImage'), { type: 'datasetOpenImage', relPath: a.wrongSlice.images[0].relPath });
+    await openTab(wp, 'dataset');
+    // The most confused pair asks for its slice.
+    if (a.errors.pairs.length) {
+      const top = a.errors.pairs[0];
+      const count = await wp.countPosts('datasetSlice');
+      await wp.page.click('.confused-pairs li:first-child button');
+      const slice = await wp.waitForPost('datasetSlice', count + 1);
+      assert.deepStrictEqual(slice.params, { filter: { label: top.label, prediction: top.prediction }, offset: 0, pageSize: 24 });
+    }
     await assertClean(wp);
   });
 
@@ -284,8 +285,10 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
     assert.ok(flagged.includes(48));
     assert.deepStrictEqual(await wp.page.$$eval('.positions figure.shortcut', (fs) => fs.map((f) => Number((f as HTMLElement).dataset.channel))), flagged);
     await wp.page.locator('.positions-card').screenshot({ path: screenshotPath('panel-dataset-positions-dark.png') });
-    // Colouring the map by channel 48 asks for its values.
+    // Colouring the map by channel 48 asks for the map first, then for the channel's values.
     await wp.page.click('.positions figure[data-channel="48"] button');
+    const map = await wp.waitForPost('datasetMap');
+    await wp.send({ type: 'response', requestId: map.requestId as string, kind: 'datasetMap', result: a.shortcut.map });
     const values = await wp.waitForPost('datasetChannelValues');
     assert.deepStrictEqual(values.params, { channel: 48, pooling: 'max' });
     await assertClean(wp);

@@ -51,7 +51,7 @@ export interface AnalysisFixtures {
   /** Grad-CAM's sanity check on img0. */
   sanity: SanityCheckView;
   /** The shortcut model on sample/dataset-shortcut: its features, rules and mark check, channels max-pooled. */
-  shortcut: { dataset: DatasetView; rules: RulesView; markCheck: MarkCheckView; positions: ChannelPositionsView };
+  shortcut: { dataset: DatasetView; rules: RulesView; markCheck: MarkCheckView; positions: ChannelPositionsView; map: DatasetMapView };
 }
 
 export function analysisFixturesAvailable(): boolean {
@@ -107,8 +107,10 @@ async function shortcutFixtures(data: ReturnType<typeof datasetJobs>): Promise<A
   const { datasetId, view: dataset } = await data.datasetFeatures({ modelPath: SHORTCUT_MODEL, folder: SHORTCUT_FOLDER, layer: DATASET_LAYER }, job);
   const rules = await data.datasetRules({ datasetId, depth: 3, minLeaf: 5, pooling: 'max' }, job);
   const markCheck = await data.datasetMarkCheck({ datasetId, marksFile: dataset.marks!.file, pooling: 'max' }, job);
-  const positions = await datasetAnalysisJobs().datasetChannelPositions({ datasetId }, job);
-  return { dataset, rules, markCheck, positions };
+  const analysis = datasetAnalysisJobs();
+  const positions = await analysis.datasetChannelPositions({ datasetId }, job);
+  const map = await analysis.datasetMap({ datasetId, method: 'pca' }, job);
+  return { dataset, rules, markCheck, positions, map };
 }
 
 function countImages(folder: string): number {

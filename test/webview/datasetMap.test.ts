@@ -2,29 +2,11 @@
 // (100,001: ten blobs of 10,000 and a lone point) drawn in one canvas, hovered, clicked to explain, zoomed around the pointer and lassoed. How long
 // a frame takes is measured in the bench (bench/datasetMap.ts), not here.
 import * as assert from 'assert';
-import { WebviewPage } from './harness';
 import { pointOnPage } from './mapPoints';
-import { SyntheticMap, syntheticMap } from './syntheticMap';
+import { showSyntheticMap, syntheticMap } from './syntheticMap';
 import { assertClean, screenshotPath, useWebview } from './support';
 
 const POINTS = 100_001;
-
-/** The panel's Dataset tab with a synthetic dataset extracted and its map shown. */
-export async function showSyntheticMap(wp: WebviewPage, s: SyntheticMap, folder: { path: string; label: string }, model: Parameters<WebviewPage['send']>[0]): Promise<void> {
-  await wp.send(model);
-  await wp.send({ type: 'datasetFolders', folders: [folder] });
-  await wp.page.click('vscode-tab-header[data-tab=dataset]');
-  const answer = async (button: string, kind: 'datasetFeatures' | 'datasetMap', result: unknown) => {
-    const count = await wp.countPosts(kind);
-    await wp.page.click(button);
-    const posted = await wp.waitForPost(kind, count + 1);
-    await wp.send({ type: 'response', requestId: posted.requestId as string, kind, result } as Parameters<WebviewPage['send']>[0]);
-  };
-  await answer('#dataset-run', 'datasetFeatures', s.dataset);
-  await wp.page.waitForSelector('.dataset-summary:not([hidden])');
-  await answer('#map-run', 'datasetMap', s.map);
-  await wp.page.waitForFunction(() => Number((document.querySelector('#feature-map') as HTMLElement | null)?.dataset.frames ?? 0) > 0);
-}
 
 describe('webview: the feature map with 100,000 points', function () {
   const ctx = useWebview({ view: 'panel', theme: 'dark' });

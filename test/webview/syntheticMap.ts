@@ -1,7 +1,9 @@
 // A synthetic dataset of many images for the canvas feature map (the webview test and the bench):
 // CLASSES blobs of points (uniform in discs, far apart) on a ring, every 20th point of a blob
-// predicted as the next class, and one lone point at the ring's centre. Deterministic.
+// predicted as the next class, and one lone point at the ring's centre. Deterministic. And the
+// panel's steps to show it.
 import type { DatasetMapView, DatasetView } from '../../src/protocol';
+import { WebviewPage } from './harness';
 
 export const CLASSES = 10;
 const BLOB_RADIUS = 1;
@@ -61,4 +63,21 @@ export function syntheticMap(count: number): SyntheticMap {
     explainedVarianceRatio: [0.5, 0.3], misclassified,
   };
   return { dataset, map, xy, lone, perBlob, blobCentre };
+}
+
+/** The panel's Dataset tab with a synthetic dataset extracted and its map shown. */
+export async function showSyntheticMap(wp: WebviewPage, s: SyntheticMap, folder: { path: string; label: string }, model: Parameters<WebviewPage['send']>[0]): Promise<void> {
+  await wp.send(model);
+  await wp.send({ type: 'datasetFolders', folders: [folder] });
+  await wp.page.click('vscode-tab-header[data-tab=dataset]');
+  const answer = async (button: string, kind: 'datasetFeatures' | 'datasetMap', result: unknown) => {
+    const count = await wp.countPosts(kind);
+    await wp.page.click(button);
+    const posted = await wp.waitForPost(kind, count + 1);
+    await wp.send({ type: 'response', requestId: posted.requestId as string, kind, result } as Parameters<WebviewPage['send']>[0]);
+  };
+  await answer('#dataset-run', 'datasetFeatures', s.dataset);
+  await wp.page.waitForSelector('.dataset-summary:not([hidden])');
+  await answer('#map-run', 'datasetMap', s.map);
+  await wp.page.waitForFunction(() => Number((document.querySelector('#feature-map') as HTMLElement | null)?.dataset.frames ?? 0) > 0);
 }

@@ -75,11 +75,12 @@ export class FeatureMapSection {
     store.subscribe((state) => this.render(state));
   }
 
-  /** Colours the map by a channel's activation (from the shortcut heatmaps). */
+  /** Colours the map by a channel's activation (from the shortcut heatmaps), asking for the map first when there is none. */
   colourByChannel(channel: number): void {
     this.channel.value = String(channel);
     this.colourBy.value = 'channel';
-    this.recolour();
+    if (this.map) this.recolour();
+    else if (!isRunning(this.store.state, 'datasetMap')) this.request();
     this.element.scrollIntoView?.({ block: 'nearest' });
   }
 
