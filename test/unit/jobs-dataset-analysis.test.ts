@@ -8,7 +8,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { PNG } from 'pngjs';
 import { ComputeClient } from '../../src/core/runtime/client';
-import { NO_LABEL, type DatasetView } from '../../src/protocol';
+import { NO_LABEL, parseWebviewMessage, type DatasetView } from '../../src/protocol';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const WORKER = path.join(ROOT, 'out/src/core/runtime/worker.js');
@@ -99,5 +99,26 @@ describe('compute worker: error analysis jobs on the shortcut sample', function 
     assert.ok(flagged.some((c) => c.where === 'bottom-right corner'), 'a rule channel of the shortcut model fires in the marked corner');
     const slice = await client.call('datasetSlice', { datasetId, filter: { rule: 0 }, offset: 0, pageSize: 1 });
     assert.strictEqual(slice.total, rules.rules[0].all.images);
+  });
+});
+
+describe('protocol: the error-analysis requests', () => {
+  const slice = (params: Record<string, unknown>) => parseWebviewMessage({ type: 'request', requestId: 's-1', kind: 'datasetSlice', params });
+  it('accepts a slice by label, confidence, correctness, rule and chosen images, and refuses malformed ones', () => {
+    assert.ok(slice({ filter: { label: 1, confidenceMin: 0.2, confidenceMax: 0.9, correctness: 'wrong', rule: 0, images: [0, 5, 9] }, offset: 0, pageSize: 24 }));
+    assert.ok(slice({ filter: {}, offset: 48, pageSize: 1 }));
+    for (const bad of [
+      { filter: { label: -1 }, offset: 0, pageSize: 24 },
+      { filter: { confidenceMax: 2 }, offset: 0, pageSize: 24 },
+      { filter: { correctness: 'maybe' }, offset: 0, pageSize: 24 },
+      { filter: { where: 'x' }, offset: 0, pageSize: 24 },
+      { filter: { images: [0, 1.5] }, offset: 0, pageSize: 24 },
+      { filter: [], offset: 0, pageSize: 24 },
+      { filter: {}, offset: 0, pageSize: 49 },
+    ]) assert.strictEqual(slice(bad), undefined, JSON.stringify(bad));
+    assert.ok(parseWebviewMessage({ type: 'request', requestId: 'p-1', kind: 'datasetChannelPositions', params: { channels: [48] } }));
+    assert.strictEqual(parseWebviewMessage({ type: 'request', requestId: 'p-1', kind: 'datasetChannelPositions', params: { channels: [] } }), undefined);
+    assert.strictEqual(parseWebviewMessage({ type: 'request', requestId: 'm-1', kind: 'datasetMap', params: { method: 'tsne' } }), undefined);
+    assert.strictEqual(parseWebviewMessage({ type: 'request', requestId: 'v-1', kind: 'datasetChannelValues', params: { channel: 3, pooling: 'median' } }), undefined);
   });
 });

@@ -7,6 +7,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
+import Mocha from 'mocha';
 import { PNG } from 'pngjs';
 import type { ConvLensTestApi } from '../../../src/extension/testHooks';
 import { WORKSPACE_FILES } from '../workspace';
@@ -17,11 +18,12 @@ const CLASSES = ['circle', 'square', 'star', 'triangle'];
 const IMAGES = 10_000;
 const SIDE = 32;
 /**
- * What the webview may receive for the whole session below: 2 MB, about 200 bytes an image (its
- * name, label, prediction and confidence in the summary, 13 bytes of map, base64). The dataset's
- * files alone are several times that, its 64×64 float input tensors 490 MB.
+ * What the webview may receive for the whole session below: 3 MB, 300 bytes an image. That holds
+ * the summary (an image's name, label, prediction and confidence: about 105 bytes), the map (13
+ * bytes a point, base64), a page of 24 thumbnails, the panel's own images and one explanation.
+ * The dataset's files alone are about 10 times that, its 64×64 float input tensors 490 MB.
  */
-const BYTE_BOUND = 2_000_000;
+const BYTE_BOUND = 3_000_000;
 
 /** A 32 × 32 PNG of seeded noise over a class tint, so images differ and predictions vary. */
 function noisePng(seed: number, tint: number): Buffer {
@@ -96,8 +98,14 @@ describe('dataset at scale: 10,000 images', () => {
 
     const sent = api.posted().slice(since).filter((p) => p.view === panel());
     const total = sent.reduce((a, p) => a + JSON.stringify(p.message).length, 0);
-    const largest = sent.map((p) => ({ type: p.message.type === 'response' ? p.message.kind : p.message.type, bytes: JSON.stringify(p.message).length })).sort((a, b) => b.bytes - a.bytes).slice(0, 4);
-    console.log(`      ${sent.length} messages, ${(total / 1e6).toFixed(2)} MB to the webview (bound ${BYTE_BOUND / 1e6} MB); largest: ${largest.map((l) => `${l.type} ${(l.bytes / 1e3).toFixed(0)} kB`).join(', ')}`);
-    assert.ok(total < BYTE_BOUND, `${total} bytes posted to the webview`);
+    const byType = new Map<string, number>();
+    for (const p of sent) {
+      const type = p.message.type === 'response' ? p.message.kind : p.message.type;
+      byType.set(type, (byType.get(type) ?? 0) + JSON.stringify(p.message).length);
+    }
+    const breakdown = [...byType].sort((a, b) => b[1] - a[1]).map(([type, bytes]) => `${type} ${(bytes / 1e3).toFixed(0)} kB`).join(', ');
+    // The suite's log is written through mocha's reporter.
+    Mocha.reporters.Base.consoleLog(`      ${sent.length} messages, ${(total / 1e6).toFixed(2)} MB to the webview (bound ${BYTE_BOUND / 1e6} MB): ${breakdown}`);
+    assert.ok(total < BYTE_BOUND, `${total} bytes posted to the webview: ${breakdown}`);
   });
 });

@@ -142,7 +142,8 @@ export class FeatureMapSection {
       const values = this.shown?.values;
       if (!values || values.channel !== channel) {
         const limit = d.layerShape[0];
-        if (Number.isInteger(channel) && channel >= 0 && channel < limit) this.store.request('datasetChannelValues', { channel, pooling: 'max' }, `Channel ${channel} across the dataset…`);
+        const valid = Number.isInteger(channel) && channel >= 0 && channel < limit;
+        if (valid && !isRunning(this.store.state, 'datasetChannelValues')) this.store.request('datasetChannelValues', { channel, pooling: 'max' }, `Channel ${channel} across the dataset…`);
         return;
       }
       const v = decodeUint8(values.values);

@@ -13,6 +13,8 @@ const MAX_ZOOM = 512;
 /** Pointer travel (CSS pixels) from which a press is a drag, not a click. */
 const DRAG_THRESHOLD = 3;
 const PAD = 12;
+/** Up to this many points are drawn with a larger radius. */
+const FEW_POINTS = 5000;
 
 export interface ScatterStyle {
   /** Colour index per point into `palette`. */
@@ -248,8 +250,10 @@ export class Scatter {
     const words = this.style.palette.map(rgbaWord);
     const ringWord = rgbaWord(WRONG_COLOR);
     const chosenWord = rgbaWord('#ffffff');
-    const small = stamp(1.5 * ratio);
-    const large = stamp(3 * ratio);
+    // Few points are drawn larger; many small, so blobs keep their shape.
+    const radius = this.count <= FEW_POINTS ? 3 : 1.5;
+    const small = stamp(radius * ratio);
+    const large = stamp(2 * radius * ratio);
     const u = this.unitsPerPixel() / ratio;
     const [cx, cy] = [w / 2 - this.centre.x / u, h / 2 + this.centre.y / u];
     const put = (px: number, py: number, offsets: [number, number][], word: number) => {
