@@ -244,18 +244,6 @@ export interface RulesView {
   text: string;
 }
 
-export interface EmbeddingView {
-  method: 'pca' | 'umap';
-  /** What was embedded. */
-  space: string;
-  /** Coordinates per image, in DatasetView.images order. */
-  x: number[];
-  y: number[];
-  /** PCA: share of variance along x and y. */
-  explainedVarianceRatio?: [number, number];
-  misclassified: number;
-}
-
 /**
  * The feature map for many points: one entry per image in DatasetView.images order, as base64 of
  * little-endian typed arrays (a few bytes a point instead of an object per point).
@@ -548,8 +536,7 @@ export const REQUESTS = {
   datasetRules: request<{ depth: number; minLeaf: number; pooling: Pooling }, RulesView>({ depth: inRange(1, 8), minLeaf: inRange(1, 10_000), pooling: oneOf('mean', 'max') }),
   /** The mark check with a marks file the host offered (the dataset's own or the one picked). */
   datasetMarkCheck: request<{ marksFile: string; pooling: Pooling }, MarkCheckView>({ marksFile: isAbsolutePath, pooling: oneOf('mean', 'max') }),
-  datasetEmbedding: request<{ method: 'pca' | 'umap' }, EmbeddingView>({ method: oneOf('pca', 'umap') }),
-  /** The map as compact arrays, for datasets of any size. */
+  /** The feature map as compact arrays, for datasets of any size. */
   datasetMap: request<{ method: 'pca' | 'umap' }, DatasetMapView>({ method: oneOf('pca', 'umap') }),
   datasetChannelValues: request<{ channel: number; pooling: Pooling }, ChannelValuesView>({ channel: isIndex, pooling: oneOf('mean', 'max') }),
   /** Error clusters are found in the last map of `method` (made now when there is none). */

@@ -56,7 +56,7 @@ export interface State {
 
 /** Results that belong to a dataset, dropped when another is extracted (a new model drops every result). */
 const DATASET_KINDS: RequestKind[] = [
-  'datasetRules', 'datasetMarkCheck', 'datasetEmbedding', 'datasetNeighbors', 'datasetImportance',
+  'datasetRules', 'datasetMarkCheck', 'datasetNeighbors', 'datasetImportance',
   'datasetMap', 'datasetChannelValues', 'datasetErrors', 'datasetSlice', 'datasetChannelPositions',
 ];
 

@@ -83,10 +83,6 @@ const ANALYSES: { [K in AnalysisKind]: Analysis<K> } = {
     needs: 'dataset', visibility: 'notification', title: (p) => `Checking the mark (${path.basename(p.marksFile)})`,
     run: (client, p, inputs) => client.call('datasetMarkCheck', { datasetId: inputs.datasetId, ...p }, withProgress(inputs)),
   },
-  datasetEmbedding: {
-    needs: 'dataset', visibility: 'notification', title: (p) => `${p.method.toUpperCase()} map of the features`,
-    run: (client, p, inputs) => client.call('datasetEmbedding', { datasetId: inputs.datasetId, ...p }, withProgress(inputs)),
-  },
   datasetMap: {
     needs: 'dataset', visibility: 'notification', title: (p) => `${p.method.toUpperCase()} map of the features`,
     run: (client, p, inputs) => client.call('datasetMap', { datasetId: inputs.datasetId, ...p }, withProgress(inputs)),

@@ -117,13 +117,14 @@ describe('compute worker: dataset jobs on the sample dataset', function () {
 
   it('maps the feature space with PCA and UMAP, one point per image', async () => {
     const misclassified = view.images.filter((im) => im.label !== im.prediction).length;
-    const pca = await client.call('datasetEmbedding', { datasetId, method: 'pca' });
-    assert.strictEqual(pca.x.length, 160);
+    const pca = await client.call('datasetMap', { datasetId, method: 'pca' });
+    assert.strictEqual(pca.count, 160);
     assert.strictEqual(pca.misclassified, misclassified);
     assert.ok(pca.explainedVarianceRatio![0] >= pca.explainedVarianceRatio![1]);
-    const umap = await client.call('datasetEmbedding', { datasetId, method: 'umap' });
-    assert.deepStrictEqual([umap.method, umap.x.length, umap.y.length], ['umap', 160, 160]);
-    assert.ok(umap.x.every(Number.isFinite) && umap.y.every(Number.isFinite));
+    const umap = await client.call('datasetMap', { datasetId, method: 'umap' });
+    const xy = new Float32Array(Uint8Array.from(Buffer.from(umap.xy, 'base64')).buffer);
+    assert.deepStrictEqual([umap.method, umap.count, xy.length], ['umap', 160, 320]);
+    assert.ok(xy.every(Number.isFinite));
   });
 
   it('finds a dataset image itself as its own nearest neighbour, then similar images', async () => {
@@ -161,7 +162,7 @@ describe('compute worker: dataset jobs on the sample dataset', function () {
 
   it('says a dataset is gone once its model was reopened', async () => {
     await client.call('openModel', { modelPath: MODEL, provider: 'cpu' });
-    await assert.rejects(client.call('datasetEmbedding', { datasetId, method: 'pca' }), /no longer loaded.*extract its features again/);
+    await assert.rejects(client.call('datasetMap', { datasetId, method: 'pca' }), /no longer loaded.*extract its features again/);
   });
 });
 

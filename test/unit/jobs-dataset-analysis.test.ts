@@ -7,12 +7,17 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { PNG } from 'pngjs';
+import { embedDataset } from '../../src/core/dataset/embedding';
+import { extractFeatures } from '../../src/core/dataset/features';
+import { inputPipelineFor } from '../../src/core/dataset/input';
+import { ConvModel } from '../../src/core/model';
 import { ComputeClient } from '../../src/core/runtime/client';
 import { NO_LABEL, parseWebviewMessage, type DatasetView } from '../../src/protocol';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const WORKER = path.join(ROOT, 'out/src/core/runtime/worker.js');
 const MODEL = path.join(ROOT, 'sample/shapes-shortcut.onnx');
+const CLEAN_MODEL = path.join(ROOT, 'sample/shapes.onnx');
 const DATASET = path.join(ROOT, 'sample/dataset-shortcut');
 const LAYER = '/block4/relu/Relu_output_0';
 
@@ -41,7 +46,11 @@ describe('compute worker: error analysis jobs on the shortcut sample', function 
 
   it('sends the map as typed arrays that hold the embedding, labels, predictions and confidences of every image', async () => {
     const map = await client.call('datasetMap', { datasetId, method: 'pca' });
-    const embedding = await client.call('datasetEmbedding', { datasetId, method: 'pca' });
+    // The reference: the core's embedding of the same features, read back from the worker's cache.
+    const model = ConvModel.load(MODEL, { provider: 'cpu' });
+    const input = inputPipelineFor(model, { spec: inputPipelineFor(ConvModel.load(CLEAN_MODEL)).spec });
+    const embedding = await embedDataset(await extractFeatures(model, DATASET, { layer: LAYER, cacheDir, input }), { method: 'pca' });
+    await model.dispose();
     const n = view.images.length;
     assert.strictEqual(map.count, n);
     const xy = decode(map.xy, (b) => new Float32Array(b));
@@ -50,8 +59,8 @@ describe('compute worker: error analysis jobs on the shortcut sample', function 
     const confidence = decode(map.confidence, (b) => new Uint8Array(b));
     assert.strictEqual(xy.length, 2 * n);
     view.images.forEach((im, i) => {
-      assert.strictEqual(xy[2 * i], Math.fround(embedding.x[i]));
-      assert.strictEqual(xy[2 * i + 1], Math.fround(embedding.y[i]));
+      assert.strictEqual(xy[2 * i], Math.fround(embedding.points[i].x));
+      assert.strictEqual(xy[2 * i + 1], Math.fround(embedding.points[i].y));
       assert.strictEqual(labels[i], im.label ?? NO_LABEL);
       assert.strictEqual(predictions[i], im.prediction);
       assert.strictEqual(confidence[i], Math.round(255 * im.confidence));

@@ -395,7 +395,7 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
       { type: 'request', requestId: 'm-1', kind: 'datasetMarkCheck', params: { marksFile: '/data/\0boxes.json', pooling: 'max' } },
       { type: 'request', requestId: 'm 1', kind: 'datasetMarkCheck', params: { marksFile: '/data/boxes.json', pooling: 'max' } },
       { type: 'request', requestId: 'm-1', kind: 'datasetMarkCheck', params: { pooling: 'max' } },
-      { type: 'request', requestId: 'e-1', kind: 'datasetEmbedding', params: { method: 'tsne' } },
+      { type: 'request', requestId: 'e-1', kind: 'datasetMap', params: { method: 'tsne' } },
       { type: 'request', requestId: 'n-1', kind: 'datasetNeighbors', params: { imageId: 'img0', k: 500 } },
       { type: 'request', requestId: 'i-1', kind: 'datasetImportance', params: { classIndex: -1, method: 'gradient' } },
       { type: 'request', requestId: 'i-1', kind: 'datasetImportance', params: { classIndex: 0, method: 'ablation', channels: [] } },

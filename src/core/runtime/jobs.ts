@@ -4,7 +4,7 @@
 import type { ActivationLimitOptions } from '../activationMemory';
 import type { SizeLimits } from '../limits';
 import type {
-  ActivationsView, AttentionView, ChannelPositionsView, ChannelValuesView, DatasetMapView, DatasetView, ErrorAnalysisView, SliceFilterSpec, SliceView, EffectiveFieldView, EmbeddingView, ExplanationView, GalleryView, ImageView, ImportanceView,
+  ActivationsView, AttentionView, ChannelPositionsView, ChannelValuesView, DatasetMapView, DatasetView, ErrorAnalysisView, SliceFilterSpec, SliceView, EffectiveFieldView, ExplanationView, GalleryView, ImageView, ImportanceView,
   KernelsView, MarkCheckView, MethodView, ModelView, NeighborsView, Prediction, ReceptiveFieldsView, RulesView, SanityCheckView, TargetSpec,
 } from '../../protocol';
 import type { PreprocessOverrides } from '../preprocess';
@@ -50,7 +50,6 @@ export interface JobTypes {
   datasetMarkCheck: { args: { datasetId: string; marksFile: string; pooling: 'mean' | 'max' }; result: MarkCheckView };
   /** The last rules of a dataset as JSON or text. */
   exportRules: { args: { datasetId: string; format: 'json' | 'txt' }; result: { bytes: Uint8Array; suggestedName: string } };
-  datasetEmbedding: { args: { datasetId: string; method: 'pca' | 'umap' }; result: EmbeddingView };
   /** The map as compact typed arrays; the worker keeps it for the error clusters. */
   datasetMap: { args: { datasetId: string; method: 'pca' | 'umap' }; result: DatasetMapView };
   datasetChannelValues: { args: { datasetId: string; channel: number; pooling: 'mean' | 'max' }; result: ChannelValuesView };

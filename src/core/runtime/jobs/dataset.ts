@@ -1,7 +1,7 @@
 // The dataset jobs of the compute worker: features of a folder of images (src/core/dataset/features.ts,
 // cached on disk), then on those features the distilled rules with each tested channel's top
 // patches (rules.ts, exemplars.ts), the channels that respond to a planted mark (shortcut.ts), the
-// 2-D feature map (embedding.ts), nearest neighbours of a loaded image (neighbors.ts) and channel
+// nearest neighbours of a loaded image (neighbors.ts) and channel
 // importance for a class (importance.ts). The methods and their references are in those files;
 // this one turns their results into the protocol's views.
 //
@@ -11,7 +11,7 @@ import * as path from 'path';
 import type { ChannelExemplarView, DatasetImageView, DatasetView, MarkCheckView, NeighborsView, PatchView, RulesView } from '../../../protocol';
 import { ModelContext } from '../../context';
 import {
-  ActivationMap, ChannelPatch, DatasetFeatures, InputPipeline, RuleSet, ablationImportance, channelExemplars, distillRules, embedDataset,
+  ActivationMap, ChannelPatch, DatasetFeatures, InputPipeline, RuleSet, ablationImportance, channelExemplars, distillRules,
   extractFeatures, gradientImportance, neighborsOf, rowOf, rulesToJson, rulesToText, summarizeDataset,
 } from '../../dataset';
 import { MARK_EFFECT, MarkedImage, markChannels, markResponse, readMarkBoxes } from '../../dataset/shortcut';
@@ -69,7 +69,7 @@ export function forgetDatasets(modelPath: string): void {
   for (const [id, kept] of datasets) if (kept.modelPath === modelPath) datasets.delete(id);
 }
 
-export function datasetJobs(state: WorkerState): JobHandlers<'datasetFeatures' | 'datasetRules' | 'datasetMarkCheck' | 'exportRules' | 'datasetEmbedding' | 'datasetNeighbors' | 'datasetImportance'> {
+export function datasetJobs(state: WorkerState): JobHandlers<'datasetFeatures' | 'datasetRules' | 'datasetMarkCheck' | 'exportRules' | 'datasetNeighbors' | 'datasetImportance'> {
   const kept = (datasetId: string): KeptDataset & { ctx: ModelContext } => {
     const found = keptDataset(datasetId);
     return { ...found, ctx: state.contextFor(found.modelPath) };
@@ -131,15 +131,6 @@ export function datasetJobs(state: WorkerState): JobHandlers<'datasetFeatures' |
       const base = `rules-${path.basename(features.root)}-${rules.layer.replace(/^\/+/, '').replace(/[^\w.-]+/g, '_')}`;
       const text = format === 'json' ? rulesToJson(rules) : rulesToText(rules);
       return { bytes: new Uint8Array(Buffer.from(`${text}\n`, 'utf8')), suggestedName: `${base}.${format}` };
-    },
-
-    async datasetEmbedding({ datasetId, method }, job) {
-      const { features } = kept(datasetId);
-      const e = await embedDataset(features, { method, signal: job.signal, progress: job.progress });
-      return {
-        method: e.method, space: e.space, x: e.points.map((p) => p.x), y: e.points.map((p) => p.y),
-        explainedVarianceRatio: e.explainedVarianceRatio, misclassified: e.misclassified,
-      };
     },
 
     async datasetNeighbors({ datasetId, imageId, k }) {
