@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { ModelContext } from '../../src/core/context';
 import { JobContext } from '../../src/core/runtime/jobs';
-import { datasetJobs } from '../../src/core/runtime/jobs/dataset';
+import { datasetJobs, keptDataset } from '../../src/core/runtime/jobs/dataset';
 import { datasetAnalysisJobs } from '../../src/core/runtime/jobs/datasetAnalysis';
 import { insideJobs } from '../../src/core/runtime/jobs/inside';
 import { WorkerImage, WorkerState } from '../../src/core/runtime/jobs/state';
@@ -79,7 +79,7 @@ export async function computeAnalysisFixtures(images: ImageView[]): Promise<Anal
     const inside = insideJobs(state);
     const { datasetId, view: dataset } = await data.datasetFeatures({ modelPath: SAMPLE_MODEL, folder: DATASET_FOLDER, layer: DATASET_LAYER }, job);
     const rules = await data.datasetRules({ datasetId, depth: 3, minLeaf: 5 }, job);
-    const analysis = datasetAnalysisJobs();
+    const analysis = datasetAnalysisJobs(keptDataset);
     const pca = await analysis.datasetMap({ datasetId, method: 'pca' }, job);
     const umap = await analysis.datasetMap({ datasetId, method: 'umap' }, job);
     const errors = await analysis.datasetErrors({ datasetId, method: 'pca' }, job);
@@ -107,7 +107,7 @@ async function shortcutFixtures(data: ReturnType<typeof datasetJobs>): Promise<A
   const { datasetId, view: dataset } = await data.datasetFeatures({ modelPath: SHORTCUT_MODEL, folder: SHORTCUT_FOLDER, layer: DATASET_LAYER }, job);
   const rules = await data.datasetRules({ datasetId, depth: 3, minLeaf: 5, pooling: 'max' }, job);
   const markCheck = await data.datasetMarkCheck({ datasetId, marksFile: dataset.marks!.file, pooling: 'max' }, job);
-  const analysis = datasetAnalysisJobs();
+  const analysis = datasetAnalysisJobs(keptDataset);
   const positions = await analysis.datasetChannelPositions({ datasetId }, job);
   const map = await analysis.datasetMap({ datasetId, method: 'pca' }, job);
   return { dataset, rules, markCheck, positions, map };

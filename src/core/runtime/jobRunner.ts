@@ -23,7 +23,7 @@ import { renderPng } from '../render';
 import { Tensor } from '../tensor';
 import { JobArgs, JobContext, JobHandlers, JobName, JobResult, WorkerStatus } from './jobs';
 import type { RuntimeSession } from './session';
-import { datasetJobs, forgetDatasets, keptDatasetCount } from './jobs/dataset';
+import { datasetJobs, forgetDatasets, keptDataset, keptDatasetCount } from './jobs/dataset';
 import { datasetAnalysisJobs } from './jobs/datasetAnalysis';
 import { insideJobs } from './jobs/inside';
 import { layerTensor } from './jobs/state';
@@ -280,7 +280,7 @@ const state = { contextFor, imageFor };
 
 const handlers: Handlers = {
   openModel, closeModel, status, loadImage, predict, explain: explainJob, activations: activationsJob, exportExplanation, methods,
-  ...datasetJobs(state), ...datasetAnalysisJobs(), ...insideJobs(state),
+  ...datasetJobs(state), ...datasetAnalysisJobs(keptDataset), ...insideJobs(state),
 };
 
 export function runJob<J extends JobName>(job: J, args: JobArgs<J>, ctx: JobContext): Promise<JobResult<J>> {

@@ -14,7 +14,7 @@ import { throwIfCancelled } from '../../explain/forward';
 import { softmax } from '../../labels/labels';
 import { resizeForModel } from '../../preprocess';
 import { JobHandlers } from '../jobs';
-import { KeptDataset, THUMBNAIL_SIDE, keptDataset } from './dataset';
+import { KeptDataset, THUMBNAIL_SIDE } from './dataset';
 import { imageDataUrl } from './state';
 
 /** Confused pairs listed. */
@@ -73,7 +73,8 @@ function toSliceFilter(kept: KeptDataset, spec: Parameters<JobHandlers<'datasetS
   return { label: spec.label, prediction: spec.prediction, confidence, correctness: spec.correctness, rule };
 }
 
-export function datasetAnalysisJobs(): JobHandlers<'datasetMap' | 'datasetChannelValues' | 'datasetErrors' | 'datasetSlice' | 'datasetChannelPositions'> {
+/** The jobs, on the datasets `keptDataset` finds by id (it throws DatasetGoneError for one no longer kept). */
+export function datasetAnalysisJobs(keptDataset: (datasetId: string) => KeptDataset): JobHandlers<'datasetMap' | 'datasetChannelValues' | 'datasetErrors' | 'datasetSlice' | 'datasetChannelPositions'> {
   return {
     async datasetMap({ datasetId, method }, job) {
       const { features } = keptDataset(datasetId);
