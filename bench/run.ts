@@ -13,6 +13,7 @@ import { ConvModel } from '../src/core/model';
 import { Tensor } from '../src/core/tensor';
 import { benchDataset } from './dataset';
 import { benchGraphLayout } from './graphLayout';
+import { benchDatasetMap } from './datasetMap';
 import { gradientMemory } from './memory';
 import { PeerTime, timePeers } from './peers';
 import { benchNumerics } from './numerics';
@@ -121,6 +122,7 @@ async function main(): Promise<void> {
     console.log(`reference data not found at ${REFERENCE_DIR}: model and method benchmarks skipped`);
   }
   results.push(...(await benchDataset(quick)));
+  results.push(...(await benchDatasetMap(quick)));
   results.push(...(await benchResponsiveness(quick)));
   results.push(...(await benchNumerics(quick)));
   results.push(...(await benchGraphLayout(quick)));

@@ -264,24 +264,92 @@ export interface RulesView {
   text: string;
 }
 
-/** One channel of the dataset's layer, pooled over each image (the feature map coloured by it). */
+/**
+ * The feature map for many points: one entry per image in DatasetView.images order, as base64 of
+ * little-endian typed arrays (a few bytes a point instead of an object per point).
+ */
+export interface DatasetMapView {
+  method: 'pca' | 'umap';
+  space: string;
+  count: number;
+  /** Float32 x, y interleaved. */
+  xy: string;
+  /** Uint16 folder label index; NO_LABEL for an image without one. */
+  labels: string;
+  /** Uint16 predicted class index. */
+  predictions: string;
+  /** Uint8 round(255 × softmax probability of the prediction). */
+  confidence: string;
+  explainedVarianceRatio?: [number, number];
+  misclassified: number;
+  /** How the map was made when not by the plain method on every image (UMAP on a large dataset). */
+  note?: string;
+}
+
+/** Label index of an image without a folder label in DatasetMapView.labels. */
+export const NO_LABEL = 0xffff;
+
+/** One channel's pooled activation per image (colouring the map by a channel). */
 export interface ChannelValuesView {
   channel: number;
   pooling: 'mean' | 'max';
-  /** Per image, in DatasetView.images order. */
-  values: number[];
+  /** Uint8 round(255 × value / max) per image, base64. */
+  values: string;
+  max: number;
 }
 
-export interface EmbeddingView {
+/** Confusion, most confused pairs and clusters of errors in the map (src/core/dataset/errorAnalysis.ts). */
+export interface ErrorAnalysisView {
+  classNames: string[];
+  /** confusion[label][prediction]. */
+  confusion: number[][];
+  pairs: { label: number; prediction: number; count: number; shareOfLabel: number }[];
+  /** Clusters of misclassified images in the map of `method`, largest first. */
   method: 'pca' | 'umap';
-  /** What was embedded. */
-  space: string;
-  /** Coordinates per image, in DatasetView.images order. */
-  x: number[];
-  y: number[];
-  /** PCA: share of variance along x and y. */
-  explainedVarianceRatio?: [number, number];
-  misclassified: number;
+  radiusShare: number;
+  clusters: { members: number[]; centroid: [number, number]; label: number; prediction: number; pairCount: number }[];
+}
+
+/** What a slice keeps; every field given must hold. */
+export interface SliceFilterSpec {
+  label?: number;
+  prediction?: number;
+  confidenceMin?: number;
+  confidenceMax?: number;
+  correctness?: 'correct' | 'wrong';
+  /** Index into the last distilled rules. */
+  rule?: number;
+  /** Indices into DatasetView.images (a lasso selection or an error cluster). */
+  images?: number[];
+}
+
+export interface SliceImageView {
+  /** Index into DatasetView.images. */
+  index: number;
+  relPath: string;
+  labelName?: string;
+  predictionName: string;
+  confidence: number;
+  /** The image as the model sees it, 64 pixels at most (PNG data URL). */
+  thumbnail: string;
+}
+
+/** One page of a slice of the dataset. */
+export interface SliceView {
+  total: number;
+  offset: number;
+  images: SliceImageView[];
+}
+
+/** Where each channel fires across the dataset (src/core/dataset/channelPositions.ts). */
+export interface ChannelPositionsView {
+  layer: string;
+  grid: number;
+  topShare: number;
+  shortcutShare: number;
+  channels: { channel: number; counts: number[]; images: number; peakShare: number; where: string; likelyShortcut: boolean }[];
+  /** Why max pooling is worth a try, when the last rules were mean-pooled and weak. */
+  poolingSuggestion?: string;
 }
 
 export interface NeighborView {
@@ -506,6 +574,20 @@ function isMethodOptions(v: unknown): boolean {
   return entries.length <= 32 && entries.every(([name, value]) => /^\w{1,64}$/.test(name) && typeof value === 'string' && value.length <= 256);
 }
 
+// A slice filter: known fields only, each of its type; at most MAX_SLICE_IMAGES chosen images.
+const MAX_SLICE_IMAGES = 1_000_000;
+function isSliceFilter(v: unknown): v is SliceFilterSpec {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const f = v as Record<string, unknown>;
+  const fields: Record<string, Check> = {
+    label: isIndex, prediction: isIndex, rule: isIndex,
+    confidenceMin: (x) => typeof x === 'number' && x >= 0 && x <= 1, confidenceMax: (x) => typeof x === 'number' && x >= 0 && x <= 1,
+    correctness: oneOf('correct', 'wrong'),
+    images: (x) => Array.isArray(x) && x.length <= MAX_SLICE_IMAGES && x.every(isIndex),
+  };
+  return Object.entries(f).every(([name, value]) => Object.hasOwn(fields, name) && (value === undefined || fields[name](value)));
+}
+
 /** A request kind: the validator of its params, field by field; its params and result types ride along (phantom). */
 interface RequestSpec<Params, Result> {
   fields: { [F in keyof Params]-?: Check };
@@ -535,8 +617,16 @@ export const REQUESTS = {
   datasetRules: request<{ depth: number; minLeaf: number; pooling: Pooling }, RulesView>({ depth: inRange(1, 8), minLeaf: inRange(1, 10_000), pooling: oneOf('mean', 'max') }),
   /** The mark check with a marks file the host offered (the dataset's own or the one picked). */
   datasetMarkCheck: request<{ marksFile: string; pooling: Pooling }, MarkCheckView>({ marksFile: isAbsolutePath, pooling: oneOf('mean', 'max') }),
-  datasetEmbedding: request<{ method: 'pca' | 'umap' }, EmbeddingView>({ method: oneOf('pca', 'umap') }),
-  datasetChannel: request<{ channel: number; pooling: Pooling }, ChannelValuesView>({ channel: isIndex, pooling: oneOf('mean', 'max') }),
+  /** The feature map as compact arrays, for datasets of any size. */
+  datasetMap: request<{ method: 'pca' | 'umap' }, DatasetMapView>({ method: oneOf('pca', 'umap') }),
+  datasetChannelValues: request<{ channel: number; pooling: Pooling }, ChannelValuesView>({ channel: isIndex, pooling: oneOf('mean', 'max') }),
+  /** Error clusters are found in the last map of `method` (made now when there is none). */
+  datasetErrors: request<{ method: 'pca' | 'umap' }, ErrorAnalysisView>({ method: oneOf('pca', 'umap') }),
+  datasetSlice: request<{ filter: SliceFilterSpec; offset: number; pageSize: number }, SliceView>({ filter: isSliceFilter, offset: isIndex, pageSize: inRange(1, 48) }),
+  /** Peak positions of the given channels, or of the last rules' channels when none are given. */
+  datasetChannelPositions: request<{ channels?: number[] }, ChannelPositionsView>({
+    channels: optional((v) => Array.isArray(v) && v.length > 0 && v.length <= 4096 && v.every(isIndex)),
+  }),
   datasetNeighbors: request<{ imageId: string; k: number }, NeighborsView>({ imageId: isId, k: inRange(1, 50) }),
   datasetImportance: request<{ classIndex: number; method: 'gradient' | 'ablation'; channels?: number[] }, ImportanceView>({
     classIndex: isIndex, method: oneOf('gradient', 'ablation'),

@@ -59,7 +59,10 @@ export interface State {
 }
 
 /** Results that belong to a dataset, dropped when another is extracted (a new model drops every result). */
-const DATASET_KINDS: RequestKind[] = ['datasetRules', 'datasetMarkCheck', 'datasetEmbedding', 'datasetNeighbors', 'datasetChannel', 'datasetImportance'];
+const DATASET_KINDS: RequestKind[] = [
+  'datasetRules', 'datasetMarkCheck', 'datasetNeighbors', 'datasetImportance',
+  'datasetMap', 'datasetChannelValues', 'datasetErrors', 'datasetSlice', 'datasetChannelPositions',
+];
 
 type Listener = (state: State) => void;
 

@@ -83,17 +83,29 @@ const ANALYSES: { [K in AnalysisKind]: Analysis<K> } = {
     needs: 'dataset', visibility: 'notification', title: (p) => `Checking the mark (${path.basename(p.marksFile)})`,
     run: (client, p, inputs) => client.call('datasetMarkCheck', { datasetId: inputs.datasetId, ...p }, withProgress(inputs)),
   },
-  datasetEmbedding: {
+  datasetMap: {
     needs: 'dataset', visibility: 'notification', title: (p) => `${p.method.toUpperCase()} map of the features`,
-    run: (client, p, inputs) => client.call('datasetEmbedding', { datasetId: inputs.datasetId, ...p }, withProgress(inputs)),
+    run: (client, p, inputs) => client.call('datasetMap', { datasetId: inputs.datasetId, ...p }, withProgress(inputs)),
+  },
+  datasetChannelValues: {
+    needs: 'dataset', visibility: 'window', title: (p) => `Channel ${p.channel} across the dataset`,
+    run: (client, p, inputs) => client.call('datasetChannelValues', { datasetId: inputs.datasetId, ...p }, withProgress(inputs)),
+  },
+  datasetErrors: {
+    needs: 'dataset', visibility: 'notification', title: () => 'Error analysis',
+    run: (client, p, inputs) => client.call('datasetErrors', { datasetId: inputs.datasetId, ...p }, withProgress(inputs)),
+  },
+  datasetSlice: {
+    needs: 'dataset', visibility: 'window', title: () => 'Slice of the dataset',
+    run: (client, p, inputs) => client.call('datasetSlice', { datasetId: inputs.datasetId, ...p }, withProgress(inputs)),
+  },
+  datasetChannelPositions: {
+    needs: 'dataset', visibility: 'window', title: () => 'Where the rule channels fire',
+    run: (client, p, inputs) => client.call('datasetChannelPositions', { datasetId: inputs.datasetId, ...p }, withProgress(inputs)),
   },
   datasetNeighbors: {
     needs: 'dataset', image: (p) => p.imageId, visibility: 'window', title: (p, host) => `Images like ${host.imageName(p.imageId)}`,
     run: (client, p, inputs) => client.call('datasetNeighbors', { datasetId: inputs.datasetId, ...p }, withProgress(inputs)),
-  },
-  datasetChannel: {
-    needs: 'dataset', visibility: 'window', title: (p) => `Channel ${p.channel} over the dataset`,
-    run: (client, p, inputs) => client.call('datasetChannel', { datasetId: inputs.datasetId, ...p }, withProgress(inputs)),
   },
   datasetImportance: {
     needs: 'dataset', visibility: 'notification', title: (p) => (p.method === 'ablation' ? 'Ablating channels' : 'Channel importance (gradient × activation)'),

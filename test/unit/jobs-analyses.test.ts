@@ -117,28 +117,31 @@ describe('compute worker: dataset jobs on the sample dataset', function () {
 
   it('maps the feature space with PCA and UMAP, one point per image', async () => {
     const misclassified = view.images.filter((im) => im.label !== im.prediction).length;
-    const pca = await client.call('datasetEmbedding', { datasetId, method: 'pca' });
-    assert.strictEqual(pca.x.length, 160);
+    const pca = await client.call('datasetMap', { datasetId, method: 'pca' });
+    assert.strictEqual(pca.count, 160);
     assert.strictEqual(pca.misclassified, misclassified);
     assert.ok(pca.explainedVarianceRatio![0] >= pca.explainedVarianceRatio![1]);
-    const umap = await client.call('datasetEmbedding', { datasetId, method: 'umap' });
-    assert.deepStrictEqual([umap.method, umap.x.length, umap.y.length], ['umap', 160, 160]);
-    assert.ok(umap.x.every(Number.isFinite) && umap.y.every(Number.isFinite));
+    const umap = await client.call('datasetMap', { datasetId, method: 'umap' });
+    const xy = new Float32Array(Uint8Array.from(Buffer.from(umap.xy, 'base64')).buffer);
+    assert.deepStrictEqual([umap.method, umap.count, xy.length], ['umap', 160, 320]);
+    assert.ok(xy.every(Number.isFinite));
   });
 
   it('gives one channel\'s mean over each image, as the activations of that image say, and refuses a channel the layer lacks', async () => {
     const channel = 5;
-    const values = await client.call('datasetChannel', { datasetId, channel, pooling: 'mean' });
-    assert.strictEqual(values.values.length, view.images.length);
+    const result = await client.call('datasetChannelValues', { datasetId, channel, pooling: 'mean' });
+    // Values travel as bytes: round(255 × value / max) of the non-negative pooled activations.
+    const bytes = Uint8Array.from(Buffer.from(result.values, 'base64'));
+    assert.strictEqual(bytes.length, view.images.length);
     for (const i of [0, 57]) {
       const image = await client.call('loadImage', { modelPath: MODEL, imagePath: path.join(DATASET, view.images[i].relPath) });
       const activations = await client.call('activations', { modelPath: MODEL, imageId: image.id, layer: LAYER, target: { kind: 'top' } });
       const mean = activations.channels[channel].mean;
-      // Both are float32 means of the same activation: the same up to float32 summation order.
-      assert.ok(Math.abs(values.values[i] - mean) <= 1e-5 * Math.max(1, Math.abs(mean)), `image ${i}: ${values.values[i]} vs ${mean}`);
+      // Half a step of the 8-bit quantisation, plus float32 summation order.
+      assert.ok(Math.abs((bytes[i] / 255) * result.max - Math.max(0, mean)) <= result.max / 510 + 1e-5 * Math.max(1, Math.abs(mean)), `image ${i}: ${bytes[i]} of ${result.max} vs ${mean}`);
     }
     const channels = view.layerShape[0];
-    await assert.rejects(client.call('datasetChannel', { datasetId, channel: channels, pooling: 'max' }), new RegExp(`has ${channels} channels`));
+    await assert.rejects(client.call('datasetChannelValues', { datasetId, channel: channels, pooling: 'max' }), new RegExp(`has channels 0 to ${channels - 1}`));
   });
 
   it('finds a dataset image itself as its own nearest neighbour, then similar images', async () => {
@@ -176,7 +179,7 @@ describe('compute worker: dataset jobs on the sample dataset', function () {
 
   it('says a dataset is gone once its model was reopened', async () => {
     await client.call('openModel', { modelPath: MODEL, provider: 'cpu' });
-    await assert.rejects(client.call('datasetEmbedding', { datasetId, method: 'pca' }), /no longer loaded.*extract its features again/);
+    await assert.rejects(client.call('datasetMap', { datasetId, method: 'pca' }), /no longer loaded.*extract its features again/);
   });
 });
 

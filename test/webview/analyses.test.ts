@@ -4,6 +4,7 @@ import * as assert from 'assert';
 import { parseWebviewMessage } from '../../src/protocol';
 import { AnalysisFixtures, DATASET_LAYER, GALLERY_LAYER, analysisFixturesAvailable, computeAnalysisFixtures } from './analysisFixtures';
 import { Posted, WebviewPage } from './harness';
+import { decodedMap, loneliestPoint, pointOnPage } from './mapPoints';
 import { assertClean, choose, openTab, screenshotPath, sharedFixtures, useWebview } from './support';
 
 describe('webview: Dataset and Inside tabs in Chromium', function () {
@@ -213,81 +214,92 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
     await assertClean(wp);
   });
 
-  it('colours the feature map by a channel (a rule\'s, or one typed): lowest to highest on viridis', async () => {
-    const wp = await withDataset();
-    await request(wp, '#rules-run', 'datasetRules', (requestId) => ({ type: 'response', requestId, kind: 'datasetRules', result: a.rules }));
-    await request(wp, '#map-run', 'datasetEmbedding', (requestId) => ({ type: 'response', requestId, kind: 'datasetEmbedding', result: a.pca }));
-    // A rule's channel is the one offered.
-    const ruleChannel = a.rules.rules[0].conditions[0].channel;
-    await wp.page.click(`.rule[data-rule="0"] .condition[data-channel="${ruleChannel}"] button.channel-link`);
-    await openTab(wp, 'dataset');
-    await pick(wp, 'map-colour', 'a channel');
-    const first = await wp.waitForPost('datasetChannel');
-    assert.deepStrictEqual(first.params, { channel: ruleChannel, pooling: 'mean' });
-    await wp.page.fill('#map-channel >> input', String(a.channelValues.channel));
-    await wp.page.press('#map-channel >> input', 'Enter');
-    const posted = await wp.waitForPost('datasetChannel', 2);
-    assert.deepStrictEqual(posted.params, { channel: a.channelValues.channel, pooling: 'mean' });
-    await wp.send({ type: 'response', requestId: posted.requestId as string, kind: 'datasetChannel', result: a.channelValues });
-    const v = a.channelValues.values;
-    const [low, high] = [v.indexOf(Math.min(...v)), v.indexOf(Math.max(...v))];
-    await wp.page.waitForFunction((i) => document.querySelector(`circle.point[data-index="${i}"]`)?.getAttribute('fill') === 'rgb(253, 231, 37)', high);
-    // matplotlib's viridis at 0 and 1.
-    assert.strictEqual(await wp.page.getAttribute(`circle.point[data-index="${low}"]`, 'fill'), 'rgb(68, 1, 84)');
-    assert.ok((await wp.page.textContent('.map-legend'))!.includes(`channel ${a.channelValues.channel} lowest`));
-    await assertClean(wp);
-  });
-
-  it('draws one point per image in the feature map, rings the misclassified, shows a thumbnail on hover and explains on click', async () => {
+  it('draws the feature map on a canvas from typed arrays, shows a thumbnail on hover and explains on click', async () => {
     const wp = await withDataset();
     const d = a.dataset;
-    const posted = await request(wp, '#map-run', 'datasetEmbedding', (requestId) => ({ type: 'response', requestId, kind: 'datasetEmbedding', result: a.pca }));
+    const posted = await request(wp, '#map-run', 'datasetMap', (requestId) => ({ type: 'response', requestId, kind: 'datasetMap', result: a.pca }));
     assert.strictEqual(posted.params!.method, 'pca');
-    await wp.page.waitForSelector('svg.feature-map circle.point');
-    assert.strictEqual(await wp.page.locator('svg.feature-map circle.point').count(), d.images.length);
-    assert.strictEqual(await wp.page.locator('svg.feature-map circle.point.wrong').count(), a.pca.misclassified);
-    assert.deepStrictEqual(
-      (await wp.page.$$eval('circle.point.wrong', (cs) => cs.map((c) => Number(c.getAttribute('data-index'))))).sort((x, y) => x - y),
-      d.images.flatMap((im, i) => (im.label !== im.prediction ? [i] : [])),
-    );
-    // Hover the point farthest from any other (so no neighbour competes for the pointer).
-    await wp.page.$eval('svg.feature-map', (el) => el.scrollIntoView({ block: 'center' }));
-    const target = await wp.page.$$eval('circle.point', (cs) => {
-      const pts = cs.map((c) => ({ i: Number(c.getAttribute('data-index')), box: c.getBoundingClientRect() }));
-      const centre = (b: DOMRect) => [b.x + b.width / 2, b.y + b.height / 2];
-      let best = { i: -1, gap: -1, x: 0, y: 0 };
-      for (const p of pts) {
-        const [x, y] = centre(p.box);
-        const gap = Math.min(...pts.filter((q) => q !== p).map((q) => Math.hypot(centre(q.box)[0] - x, centre(q.box)[1] - y)));
-        if (gap > best.gap) best = { i: p.i, gap, x, y };
-      }
-      return best;
-    });
-    await wp.page.mouse.move(target.x, target.y);
-    await wp.page.waitForSelector('.map-tooltip:not([hidden])');
-    assert.strictEqual(await wp.page.getAttribute('.map-tooltip img', 'src'), d.images[target.i].thumbnail);
-    assert.ok((await wp.page.textContent('.map-tooltip'))!.includes(d.images[target.i].relPath));
-    assert.ok(await wp.page.$eval('.map-tooltip img', (img) => (img as HTMLImageElement).complete && (img as HTMLImageElement).naturalWidth === 64));
-    await wp.page.mouse.click(target.x, target.y);
-    assert.deepStrictEqual(await wp.waitForPost('datasetOpenImage'), { type: 'datasetOpenImage', relPath: d.images[target.i].relPath });
+    await wp.page.waitForFunction(() => document.querySelector('.map-caption')?.textContent?.startsWith('PCA'));
+    assert.strictEqual(await wp.page.locator('#feature-map').count(), 1);
+    assert.strictEqual(await wp.page.locator('.map-plot *').count(), 2, 'the plot is one canvas and its tooltip, no element per point');
+    const { xy } = decodedMap(a.pca);
+    const at = await pointOnPage(wp.page, xy);
+    const target = loneliestPoint(xy);
+    const p = at(xy[2 * target], xy[2 * target + 1]);
+    await wp.page.mouse.move(p.x, p.y);
+    await wp.page.waitForSelector(`.map-tooltip:not([hidden])[data-index="${target}"]`);
+    assert.strictEqual(await wp.page.getAttribute('.map-tooltip img', 'src'), d.images[target].thumbnail);
+    assert.ok((await wp.page.textContent('.map-tooltip'))!.includes(d.images[target].relPath));
+    await wp.page.mouse.click(p.x, p.y);
+    assert.deepStrictEqual(await wp.waitForPost('datasetOpenImage'), { type: 'datasetOpenImage', relPath: d.images[target].relPath });
     await wp.page.waitForSelector('vscode-tab-panel[data-panel=explain]:not([hidden])');
 
     // Choosing UMAP asks for it; its map replaces PCA's.
     await openTab(wp, 'dataset');
     await pick(wp, 'map-method', 'UMAP');
-    const umap = await wp.waitForPost('datasetEmbedding', 2);
+    const umap = await wp.waitForPost('datasetMap', 2);
     assert.strictEqual(umap.params!.method, 'umap');
-    await wp.send({ type: 'response', requestId: umap.requestId as string, kind: 'datasetEmbedding', result: a.umap });
+    await wp.send({ type: 'response', requestId: umap.requestId as string, kind: 'datasetMap', result: a.umap });
     await wp.page.waitForFunction(() => document.querySelector('.map-caption')?.textContent?.startsWith('UMAP'));
-    assert.strictEqual(await wp.page.locator('svg.feature-map circle.point').count(), d.images.length);
 
     // Keyboard: arrows move between images (the tooltip follows), Enter explains the one shown.
-    await wp.page.focus('svg.feature-map');
+    await wp.page.focus('#feature-map');
     await wp.page.keyboard.press('ArrowRight');
     await wp.page.keyboard.press('ArrowRight');
     await wp.page.waitForSelector('.map-tooltip:not([hidden])[data-index="1"]');
     await wp.page.keyboard.press('Enter');
     assert.deepStrictEqual(await wp.waitForPost('datasetOpenImage', 2), { type: 'datasetOpenImage', relPath: d.images[1].relPath });
+    await assertClean(wp);
+  });
+
+  it('error analysis: confusion matrix, confused pairs and error clusters open the slice view, whose thumbnails explain', async () => {
+    const wp = await withDataset();
+    const d = a.dataset;
+    await request(wp, '#map-run', 'datasetMap', (requestId) => ({ type: 'response', requestId, kind: 'datasetMap', result: a.pca }));
+    const posted = await request(wp, '#errors-run', 'datasetErrors', (requestId) => ({ type: 'response', requestId, kind: 'datasetErrors', result: a.errors }));
+    assert.deepStrictEqual(posted.params, { method: 'pca' });
+    await wp.page.waitForSelector('table.confusion');
+    const cells = await wp.page.$$eval('table.confusion tbody tr', (rows) => rows.map((r) => [...r.querySelectorAll('td')].map((td) => Number(td.textContent))));
+    assert.deepStrictEqual(cells, d.confusion);
+    assert.strictEqual(await wp.page.locator('.confused-pairs li').count(), a.errors.pairs.length);
+    assert.strictEqual(await wp.page.locator('.error-clusters li').count(), a.errors.clusters.length);
+    // The misclassified slice (answered with the real page) from the filter controls.
+    await pick(wp, 'slice-correctness', 'misclassified');
+    const wrong = await request(wp, '#slice-run', 'datasetSlice', (requestId) => ({ type: 'response', requestId, kind: 'datasetSlice', result: a.wrongSlice }));
+    assert.deepStrictEqual(wrong.params!.filter, { correctness: 'wrong' });
+    await wp.page.waitForSelector('.slice-grid .mini-thumb');
+    assert.strictEqual(await wp.page.locator('.slice-grid .mini-thumb').count(), a.wrongSlice.images.length);
+    assert.ok((await wp.page.textContent('.slice-heading'))!.includes(`of ${a.wrongSlice.total}`));
+    await wp.page.click('.slice-grid .mini-thumb:first-child');
+    assert.deepStrictEqual(await wp.waitForPost('datasetOpenImage'), { type: 'datasetOpenImage', relPath: a.wrongSlice.images[0].relPath });
+    await openTab(wp, 'dataset');
+    // The most confused pair asks for its slice.
+    if (a.errors.pairs.length) {
+      const top = a.errors.pairs[0];
+      const count = await wp.countPosts('datasetSlice');
+      await wp.page.click('.confused-pairs li:first-child button');
+      const slice = await wp.waitForPost('datasetSlice', count + 1);
+      assert.deepStrictEqual(slice.params, { filter: { label: top.label, prediction: top.prediction }, offset: 0, pageSize: 24 });
+    }
+    await assertClean(wp);
+  });
+
+  it('shortcut heatmaps: the rule channels\' peak positions, the corner channel flagged, and the map coloured by it', async () => {
+    const wp = await withDataset(ctx.page(), a.shortcut.dataset);
+    await request(wp, '#rules-run', 'datasetRules', (requestId) => ({ type: 'response', requestId, kind: 'datasetRules', result: a.shortcut.rules }));
+    await request(wp, '#positions-run', 'datasetChannelPositions', (requestId) => ({ type: 'response', requestId, kind: 'datasetChannelPositions', result: a.shortcut.positions }));
+    await wp.page.waitForSelector('.positions figure');
+    assert.strictEqual(await wp.page.locator('.positions figure').count(), a.shortcut.positions.channels.length);
+    const flagged = a.shortcut.positions.channels.filter((c) => c.likelyShortcut).map((c) => c.channel);
+    assert.ok(flagged.includes(48));
+    assert.deepStrictEqual(await wp.page.$$eval('.positions figure.shortcut', (fs) => fs.map((f) => Number((f as HTMLElement).dataset.channel))), flagged);
+    await wp.page.locator('.positions-card').screenshot({ path: screenshotPath('panel-dataset-positions-dark.png') });
+    // Colouring the map by channel 48 asks for the map first, then for the channel's values.
+    await wp.page.click('.positions figure[data-channel="48"] button');
+    const map = await wp.waitForPost('datasetMap');
+    await wp.send({ type: 'response', requestId: map.requestId as string, kind: 'datasetMap', result: a.shortcut.map });
+    const values = await wp.waitForPost('datasetChannelValues');
+    assert.deepStrictEqual(values.params, { channel: 48, pooling: 'max' });
     await assertClean(wp);
   });
 
@@ -393,7 +405,7 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
       { type: 'request', requestId: 'm-1', kind: 'datasetMarkCheck', params: { marksFile: '/data/\0boxes.json', pooling: 'max' } },
       { type: 'request', requestId: 'm 1', kind: 'datasetMarkCheck', params: { marksFile: '/data/boxes.json', pooling: 'max' } },
       { type: 'request', requestId: 'm-1', kind: 'datasetMarkCheck', params: { pooling: 'max' } },
-      { type: 'request', requestId: 'e-1', kind: 'datasetEmbedding', params: { method: 'tsne' } },
+      { type: 'request', requestId: 'e-1', kind: 'datasetMap', params: { method: 'tsne' } },
       { type: 'request', requestId: 'n-1', kind: 'datasetNeighbors', params: { imageId: 'img0', k: 500 } },
       { type: 'request', requestId: 'i-1', kind: 'datasetImportance', params: { classIndex: -1, method: 'gradient' } },
       { type: 'request', requestId: 'i-1', kind: 'datasetImportance', params: { classIndex: 0, method: 'ablation', channels: [] } },
@@ -424,15 +436,19 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
       const wp = await ctx.open({ theme, width: 1200, height: 900 });
       await withDataset(wp);
       await request(wp, '#rules-run', 'datasetRules', (requestId) => ({ type: 'response', requestId, kind: 'datasetRules', result: a.rules }));
-      await request(wp, '#map-run', 'datasetEmbedding', (requestId) => ({ type: 'response', requestId, kind: 'datasetEmbedding', result: a.pca }));
+      await request(wp, '#map-run', 'datasetMap', (requestId) => ({ type: 'response', requestId, kind: 'datasetMap', result: a.pca }));
+      await request(wp, '#errors-run', 'datasetErrors', (requestId) => ({ type: 'response', requestId, kind: 'datasetErrors', result: a.errors }));
+      await pick(wp, 'slice-correctness', 'misclassified');
+      await request(wp, '#slice-run', 'datasetSlice', (requestId) => ({ type: 'response', requestId, kind: 'datasetSlice', result: a.wrongSlice }));
       await request(wp, '#neighbors-run', 'datasetNeighbors', (requestId) => ({ type: 'response', requestId, kind: 'datasetNeighbors', result: a.neighbors }));
       await request(wp, '#importance-run', 'datasetImportance', (requestId) => ({ type: 'response', requestId, kind: 'datasetImportance', result: a.importance }));
       await request(wp, '#importance-ablate', 'datasetImportance', (requestId) => ({ type: 'response', requestId, kind: 'datasetImportance', result: a.ablation }));
       await wp.page.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>('img')].every((img) => img.complete));
       // A misclassified image's thumbnail shown by hovering its point.
-      await wp.page.$eval('svg.feature-map', (el) => el.scrollIntoView({ block: 'center' }));
-      const wrong = await wp.page.$eval('circle.point.wrong', (c) => { const b = c.getBoundingClientRect(); return { x: b.x + b.width / 2, y: b.y + b.height / 2 }; });
-      await wp.page.mouse.move(wrong.x, wrong.y);
+      const map = decodedMap(a.pca);
+      const wrong = a.dataset.images.findIndex((im) => im.label !== im.prediction);
+      const p = (await pointOnPage(wp.page, map.xy))(map.xy[2 * wrong], map.xy[2 * wrong + 1]);
+      await wp.page.mouse.move(p.x, p.y);
       await wp.page.waitForSelector('.map-tooltip:not([hidden]) img');
       await wp.page.screenshot({ path: screenshotPath(`panel-dataset-${theme}.png`, theme !== 'high-contrast'), fullPage: true });
       const violations = (await wp.accessibilityViolations()).map((v) => `dataset: ${v}`);

@@ -1,5 +1,5 @@
 // Real results for the Dataset and Inside tabs: the compute worker's own job implementations
-// (src/core/runtime/jobs/dataset.ts and inside.ts) run in this process on the sample model and
+// (src/core/runtime/jobs/dataset.ts, datasetAnalysis.ts and inside.ts) run in this process on the sample model and
 // sample/dataset, on the shortcut sample (sample/shapes-shortcut.onnx on sample/dataset-shortcut,
 // whose boxes.json lists the planted marks) for the mark check, and on the CNN–Transformer hybrid
 // (test/models/hybrid) for attention maps.
@@ -8,12 +8,13 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { ModelContext } from '../../src/core/context';
 import { JobContext } from '../../src/core/runtime/jobs';
-import { datasetJobs } from '../../src/core/runtime/jobs/dataset';
+import { KeptDataset, KeptDatasets, datasetJobs } from '../../src/core/runtime/jobs/dataset';
+import { datasetAnalysisJobs } from '../../src/core/runtime/jobs/datasetAnalysis';
 import { insideJobs } from '../../src/core/runtime/jobs/inside';
 import { WorkerImage, WorkerState } from '../../src/core/runtime/jobs/state';
 import type {
-  AttentionView, ChannelValuesView, DatasetFolderView, DatasetView, EffectiveFieldView, EmbeddingView, GalleryView, ImageView, ImportanceView, KernelsView,
-  MarkCheckView, NeighborsView, ReceptiveFieldsView, RulesView, SanityCheckView,
+  AttentionView, ChannelPositionsView, DatasetFolderView, DatasetMapView, DatasetView, EffectiveFieldView, ErrorAnalysisView, GalleryView, ImageView, ImportanceView, KernelsView,
+  MarkCheckView, NeighborsView, ReceptiveFieldsView, RulesView, SanityCheckView, SliceView,
 } from '../../src/protocol';
 import { ROOT } from './fixtures';
 
@@ -30,8 +31,11 @@ export interface AnalysisFixtures {
   folders: DatasetFolderView[];
   dataset: DatasetView;
   rules: RulesView;
-  pca: EmbeddingView;
-  umap: EmbeddingView;
+  pca: DatasetMapView;
+  umap: DatasetMapView;
+  /** Error analysis in the PCA map, and the first page of the misclassified images. */
+  errors: ErrorAnalysisView;
+  wrongSlice: SliceView;
   /** Neighbours of the panel's first image (img0). */
   neighbors: NeighborsView;
   importance: ImportanceView;
@@ -45,13 +49,12 @@ export interface AnalysisFixtures {
   /** The hybrid's attention on the panel's second image (img1). */
   attention: AttentionView;
   /** Channel 5 of the dataset's layer, its mean over each image. */
-  channelValues: ChannelValuesView;
   /** The hybrid's operator counts (what the panel's model view says of it). */
   hybridOps: Record<string, number>;
   /** Grad-CAM's sanity check on img0. */
   sanity: SanityCheckView;
   /** The shortcut model on sample/dataset-shortcut: its features, rules and mark check, channels max-pooled. */
-  shortcut: { dataset: DatasetView; rules: RulesView; markCheck: MarkCheckView };
+  shortcut: { dataset: DatasetView; rules: RulesView; markCheck: MarkCheckView; positions: ChannelPositionsView; map: DatasetMapView };
 }
 
 export function analysisFixturesAvailable(): boolean {
@@ -75,13 +78,17 @@ export async function computeAnalysisFixtures(images: ImageView[]): Promise<Anal
     return `${id}@${modelPath}`;
   };
   try {
-    const data = datasetJobs(state);
+    const datasets = new KeptDatasets();
+    const data = datasetJobs(state, datasets);
+    const keptDataset = (datasetId: string) => datasets.kept(datasetId);
     const inside = insideJobs(state);
     const { datasetId, view: dataset } = await data.datasetFeatures({ modelPath: SAMPLE_MODEL, folder: DATASET_FOLDER, layer: DATASET_LAYER }, job);
     const rules = await data.datasetRules({ datasetId, depth: 3, minLeaf: 5 }, job);
-    const pca = await data.datasetEmbedding({ datasetId, method: 'pca' }, job);
-    const channelValues = await data.datasetChannel({ datasetId, channel: 5, pooling: 'mean' }, job);
-    const umap = await data.datasetEmbedding({ datasetId, method: 'umap' }, job);
+    const analysis = datasetAnalysisJobs(keptDataset);
+    const pca = await analysis.datasetMap({ datasetId, method: 'pca' }, job);
+    const umap = await analysis.datasetMap({ datasetId, method: 'umap' }, job);
+    const errors = await analysis.datasetErrors({ datasetId, method: 'pca' }, job);
+    const wrongSlice = await analysis.datasetSlice({ datasetId, filter: { correctness: 'wrong' }, offset: 0, pageSize: 24 }, job);
     const neighbors = { ...(await data.datasetNeighbors({ datasetId, imageId: load('img0', SAMPLE_MODEL), k: 5 }, job)), imageId: 'img0' };
     const importance = await data.datasetImportance({ datasetId, classIndex: 0, method: 'gradient' }, job);
     const ablation = await data.datasetImportance({ datasetId, classIndex: 0, method: 'ablation', channels: importance.channels.slice(0, 16).map((c) => c.channel) }, job);
@@ -94,19 +101,22 @@ export async function computeAnalysisFixtures(images: ImageView[]): Promise<Anal
     const attention = { ...(await inside.attention({ modelPath: HYBRID_MODEL, imageId: load('img1', HYBRID_MODEL) }, job)), imageId: 'img1' };
     const sanity = { ...(await inside.sanityCheck({ modelPath: SAMPLE_MODEL, imageId: load('img0', SAMPLE_MODEL), method: 'gradcam', layer: 'auto' }, job)), imageId: 'img0' };
     const hybridOps = contexts.get(HYBRID_MODEL)!.model.summary().opHistogram;
-    const shortcut = await shortcutFixtures(data);
+    const shortcut = await shortcutFixtures(data, keptDataset);
     const folders = [DATASET_FOLDER, SHORTCUT_FOLDER].filter((f) => fs.existsSync(f)).map((f) => ({ path: f, label: path.relative(ROOT, f), images: countImages(f) }));
-    return { folders, dataset, rules, pca, umap, neighbors, importance, ablation, fields, effectiveField, kernels, gallery, noAttention, attention, channelValues, hybridOps, sanity, shortcut };
+    return { folders, dataset, rules, pca, umap, errors, wrongSlice, neighbors, importance, ablation, fields, effectiveField, kernels, gallery, noAttention, attention, hybridOps, sanity, shortcut };
   } finally {
     for (const ctx of contexts.values()) await ctx.dispose();
   }
 }
 
-async function shortcutFixtures(data: ReturnType<typeof datasetJobs>): Promise<AnalysisFixtures['shortcut']> {
+async function shortcutFixtures(data: ReturnType<typeof datasetJobs>, keptDataset: (datasetId: string) => KeptDataset): Promise<AnalysisFixtures['shortcut']> {
   const { datasetId, view: dataset } = await data.datasetFeatures({ modelPath: SHORTCUT_MODEL, folder: SHORTCUT_FOLDER, layer: DATASET_LAYER }, job);
   const rules = await data.datasetRules({ datasetId, depth: 3, minLeaf: 5, pooling: 'max' }, job);
   const markCheck = await data.datasetMarkCheck({ datasetId, marksFile: dataset.marks!.file, pooling: 'max' }, job);
-  return { dataset, rules, markCheck };
+  const analysis = datasetAnalysisJobs(keptDataset);
+  const positions = await analysis.datasetChannelPositions({ datasetId }, job);
+  const map = await analysis.datasetMap({ datasetId, method: 'pca' }, job);
+  return { dataset, rules, markCheck, positions, map };
 }
 
 function countImages(folder: string): number {

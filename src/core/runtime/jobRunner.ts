@@ -26,6 +26,7 @@ import { Tensor, float32 } from '../tensor';
 import { JobArgs, JobContext, JobHandlers, JobName, JobResult, WorkerStatus } from './jobs';
 import type { RuntimeSession } from './session';
 import { KeptDatasets, datasetJobs } from './jobs/dataset';
+import { datasetAnalysisJobs } from './jobs/datasetAnalysis';
 import { graphJobs } from './jobs/graph';
 import { insideJobs } from './jobs/inside';
 import { WorkerImage, WorkerState, layerTensor } from './jobs/state';
@@ -160,6 +161,7 @@ export class JobRunner implements WorkerState {
     exportExplanation: (args) => this.exportExplanation(args),
     methods,
     ...datasetJobs(this, this.datasets),
+    ...datasetAnalysisJobs((datasetId) => this.datasets.kept(datasetId)),
     ...insideJobs(this),
     ...graphJobs(this),
   };

@@ -4,7 +4,7 @@
 import type { ActivationLimitOptions } from '../activationMemory';
 import type { SizeLimits } from '../limits';
 import type {
-  ActivationsView, AttentionView, ChannelValuesView, DatasetView, EffectiveFieldView, EmbeddingView, ExplanationView, ExportColormap, GalleryView, ImageView, ImportanceView,
+  ActivationsView, AttentionView, ChannelPositionsView, ChannelValuesView, DatasetMapView, DatasetView, ErrorAnalysisView, SliceFilterSpec, SliceView, EffectiveFieldView, ExplanationView, ExportColormap, GalleryView, ImageView, ImportanceView,
   GraphView, KernelsView, MarkCheckView, MethodView, ModelView, NeighborsView, Prediction, ReceptiveFieldsView, RulesView, SanityCheckView, TargetSpec,
 } from '../../protocol';
 import type { PreprocessOverrides } from '../preprocess';
@@ -50,10 +50,15 @@ export interface JobTypes {
   datasetMarkCheck: { args: { datasetId: string; marksFile: string; pooling: 'mean' | 'max' }; result: MarkCheckView };
   /** The last rules of a dataset as JSON or text. */
   exportRules: { args: { datasetId: string; format: 'json' | 'txt' }; result: { bytes: Uint8Array; suggestedName: string } };
-  datasetEmbedding: { args: { datasetId: string; method: 'pca' | 'umap' }; result: EmbeddingView };
+  /** The map as compact typed arrays; the worker keeps it for the error clusters. */
+  datasetMap: { args: { datasetId: string; method: 'pca' | 'umap' }; result: DatasetMapView };
+  datasetChannelValues: { args: { datasetId: string; channel: number; pooling: 'mean' | 'max' }; result: ChannelValuesView };
+  datasetErrors: { args: { datasetId: string; method: 'pca' | 'umap' }; result: ErrorAnalysisView };
+  /** One page of the images a filter keeps, with thumbnails. */
+  datasetSlice: { args: { datasetId: string; filter: SliceFilterSpec; offset: number; pageSize: number }; result: SliceView };
+  datasetChannelPositions: { args: { datasetId: string; channels?: number[] }; result: ChannelPositionsView };
   /** The dataset images nearest to a loaded image in the penultimate feature space. */
   datasetNeighbors: { args: { datasetId: string; imageId: string; k: number }; result: NeighborsView };
-  datasetChannel: { args: { datasetId: string; channel: number; pooling: 'mean' | 'max' }; result: ChannelValuesView };
   datasetImportance: {
     args: { datasetId: string; classIndex: number; method: 'gradient' | 'ablation'; channels?: number[] };
     result: ImportanceView;

@@ -8,10 +8,12 @@ import { formatShape, h, percent, replaceChildren, Select, setOptions } from '..
 import { post } from '../../host';
 import { datasetLayerOptions, layerLabel } from '../../pickers';
 import { isRunning, State, Store } from '../../store';
+import { ErrorAnalysisSection, SliceSection } from './errors';
 import { FeatureMapSection } from './featureMap';
 import { ImportanceSection } from './importance';
 import { MarkCheckSection } from './marks';
 import { NeighborsSection } from './neighbors';
+import { ChannelPositionsSection } from './positions';
 import { RulesSection } from './rules';
 
 /** Most confident mistakes shown in the summary. */
@@ -39,14 +41,20 @@ export class DatasetTab {
         h('div', { class: 'run-row' }, this.run)));
     const rules = new RulesSection(store);
     const marks = new MarkCheckSection(store, () => rules.pooling(), openImage);
-    const map = new FeatureMapSection(store, openImage);
+    const slices = new SliceSection(store, openImage);
+    const map = new FeatureMapSection(store, openImage, (images, title) => slices.show({ images }, title));
+    const errors = new ErrorAnalysisSection(store, slices, (images) => map.choose(images));
+    const positions = new ChannelPositionsSection(store, (channel) => map.colourByChannel(channel));
     const neighbors = new NeighborsSection(store, openImage);
     const importance = new ImportanceSection(store);
     this.results = h('div', { class: 'dataset-results', hidden: true },
       h('div', { class: 'columns' }, this.summary, neighbors.element),
       rules.element,
+      positions.element,
       marks.element,
-      h('div', { class: 'columns' }, map.element, importance.element));
+      h('div', { class: 'columns' }, map.element, errors.element),
+      slices.element,
+      importance.element);
     this.summary.addEventListener('click', (e) => {
       const relPath = (e.target as HTMLElement).closest<HTMLElement>('[data-rel-path]')?.dataset.relPath;
       if (relPath) openImage(relPath);

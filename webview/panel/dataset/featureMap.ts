@@ -1,194 +1,220 @@
 // The dataset in the network's feature space (penultimate features) as a 2-D scatter, by PCA or
-// UMAP: one point per image, coloured by folder label, prediction, correctness or any channel of
-// the dataset's layer (its mean over each image, on viridis from the lowest to the highest); misclassified
-// images are drawn larger with a ring, on top. Hovering (or arrow keys on the focused map) shows
-// the image, clicking (or Enter) opens it in the Explain tab.
-import type { ChannelValuesView, DatasetView, EmbeddingView } from '../../../src/protocol';
+// UMAP: one point per image drawn on a canvas (scatter.ts), so 100,000 images draw in one frame.
+// The points arrive as typed arrays (datasetMap). Colour by folder label, prediction, error or a
+// channel's pooled activation; errors are drawn larger and ringed, on top. Wheel zooms, drag pans,
+// Shift-drag (or Lasso) chooses points for the slice view; hovering shows the image's name and
+// prediction, clicking opens it in the Explain tab.
+import type { ChannelValuesView, DatasetMapView, DatasetView } from '../../../src/protocol';
+import { NO_LABEL } from '../../../src/protocol';
 import { colormapLut } from '../../colormap';
 import { h, percent, replaceChildren, Select, setOptions } from '../../dom';
 import { isRunning, State, Store } from '../../store';
-import { CORRECT_COLOR, WRONG_COLOR, classColor, s } from '../../svg';
+import { CORRECT_COLOR, WRONG_COLOR, classColor } from '../../svg';
+import { Scatter } from './scatter';
+import { DecodedMap, adoptDatasetStyles, decodeMap, decodeUint8 } from './typedArrays';
 
-type ColourBy = 'label' | 'prediction' | 'correct' | 'channel';
+type ColourBy = 'label' | 'prediction' | 'error' | 'channel';
 
 const WIDTH = 560;
-const HEIGHT = 380;
-const PAD = 14;
-/** Pointer distance (in rendered pixels) within which a point counts as hovered. */
-const HOVER_RADIUS = 12;
+const HEIGHT = 400;
+/** Steps of the channel colour ramp (viridis). */
+const RAMP_STEPS = 32;
+const UNLABELLED_COLOR = classColor(undefined);
 
 export class FeatureMapSection {
   readonly element: HTMLElement;
+  readonly scatter: Scatter;
   private readonly method = h('vscode-single-select', { id: 'map-method', label: 'Projection' }) as Select;
   private readonly colourBy = h('vscode-single-select', { id: 'map-colour', label: 'Colour by' }) as Select;
+  private readonly channel = h('input', { id: 'map-channel', type: 'number', min: 0, value: 0, class: 'channel-input', 'aria-label': 'Channel' });
   private readonly run = h('vscode-button', { id: 'map-run' }, 'Show map');
-  private readonly channel = h('vscode-textfield', { id: 'map-channel', type: 'number', min: 0, placeholder: 'channel', 'aria-label': 'Channel to colour the map by', hidden: true }) as Select;
-  private followed?: State['focusChannel'];
+  private readonly lasso = h('vscode-button', { id: 'map-lasso', secondary: true, title: 'Draw around points to choose them (or Shift-drag)' }, 'Lasso');
+  private readonly reset = h('vscode-button', { id: 'map-reset', secondary: true }, 'Reset zoom');
   private readonly caption = h('p', { class: 'muted small map-caption' });
-  private readonly svg = s('svg', { class: 'feature-map', viewBox: `0 0 ${WIDTH} ${HEIGHT}`, role: 'img', tabindex: 0 });
   private readonly tooltip = h('div', { class: 'map-tooltip', role: 'status', hidden: true });
   private readonly legend = h('div', { class: 'map-legend' });
+  private readonly chosen = h('p', { class: 'small map-chosen', hidden: true });
   private readonly plot = h('div', { class: 'map-plot' });
-  /** Point positions in viewBox units, per image. */
-  private positions: [number, number][] = [];
-  private highlighted?: number;
-  private shown?: { dataset?: DatasetView; embedding?: EmbeddingView; channel?: ChannelValuesView };
+  private map?: DecodedMap;
+  private shown?: { dataset?: DatasetView; map?: DatasetMapView; values?: ChannelValuesView };
 
-  constructor(private readonly store: Store, private readonly openImage: (relPath: string) => void) {
+  constructor(private readonly store: Store, private readonly openImage: (relPath: string) => void, private readonly showSlice: (images: number[], title: string) => void) {
+    adoptDatasetStyles();
+    this.scatter = new Scatter(WIDTH, HEIGHT, {
+      hover: (i, at) => this.hover(i, at),
+      open: (i) => this.open(i),
+      select: (indices) => this.chose(indices),
+    });
+    this.scatter.canvas.id = 'feature-map';
     setOptions(this.method, [{ value: 'pca', label: 'PCA' }, { value: 'umap', label: 'UMAP' }], 'pca');
     setOptions(this.colourBy, [
-      { value: 'label', label: 'folder label' }, { value: 'prediction', label: 'prediction' }, { value: 'correct', label: 'correct or not' }, { value: 'channel', label: 'a channel' },
+      { value: 'label', label: 'folder label' }, { value: 'prediction', label: 'prediction' },
+      { value: 'error', label: 'correct or not' }, { value: 'channel', label: 'channel activation' },
     ], 'label');
-    this.channel.addEventListener('change', () => this.requestChannel());
     this.run.addEventListener('click', () => this.request());
     this.method.addEventListener('change', () => {
-      if (this.store.state.results.datasetEmbedding && this.store.state.results.datasetEmbedding.method !== this.method.value) this.request();
+      if (this.store.state.results.datasetMap && this.store.state.results.datasetMap.method !== this.method.value) this.request();
     });
-    this.colourBy.addEventListener('change', () => {
-      this.channel.hidden = this.colourBy.value !== 'channel';
-      if (this.colourBy.value === 'channel') this.requestChannel();
-      this.draw();
+    this.colourBy.addEventListener('change', () => this.recolour());
+    this.channel.addEventListener('change', () => this.recolour());
+    this.lasso.addEventListener('click', () => {
+      this.scatter.lasso = !this.scatter.lasso;
+      this.lasso.toggleAttribute('secondary', !this.scatter.lasso);
     });
-    this.svg.addEventListener('mousemove', (e) => this.hover(this.nearest(e)));
-    this.svg.addEventListener('mouseleave', () => this.hover(undefined));
-    this.svg.addEventListener('click', (e) => {
-      const i = this.nearest(e);
-      if (i !== undefined) this.open(i);
-    });
-    this.svg.addEventListener('keydown', (e) => this.key(e));
-    this.plot.append(this.svg, this.tooltip);
+    this.reset.addEventListener('click', () => this.scatter.resetView());
+    this.scatter.canvas.addEventListener('keydown', (e) => this.key(e));
+    this.plot.append(this.scatter.canvas, this.tooltip);
     this.element = h('section', { class: 'card feature-map-card', 'aria-label': 'Feature space map' },
       h('h3', {}, 'Feature space'),
       h('div', { class: 'compare-row' },
         h('div', { class: 'field' }, h('span', { class: 'field-label' }, 'Projection'), this.method),
-        h('div', { class: 'field' }, h('span', { class: 'field-label' }, 'Colour by'), this.colourBy, this.channel),
-        h('div', { class: 'run-row' }, this.run)),
-      this.caption, this.plot, this.legend);
+        h('div', { class: 'field' }, h('span', { class: 'field-label' }, 'Colour by'), this.colourBy),
+        h('div', { class: 'field channel-field' }, h('span', { class: 'field-label' }, 'Channel'), this.channel),
+        h('div', { class: 'run-row' }, this.run, this.lasso, this.reset)),
+      this.caption, this.plot, this.legend, this.chosen);
     store.subscribe((state) => this.render(state));
   }
 
-  private render(state: State): void {
-    this.run.toggleAttribute('disabled', !state.results.datasetFeatures || isRunning(state, 'datasetEmbedding'));
-    // A channel picked elsewhere (a rule's) is the one offered here.
-    if (state.focusChannel && state.focusChannel !== this.followed) {
-      this.followed = state.focusChannel;
-      this.channel.value = String(state.focusChannel.channel);
-    }
-    const r = state.results;
-    if (this.shown?.dataset === r.datasetFeatures && this.shown?.embedding === r.datasetEmbedding && this.shown?.channel === r.datasetChannel) return;
-    this.shown = { dataset: r.datasetFeatures, embedding: r.datasetEmbedding, channel: r.datasetChannel };
-    this.draw();
+  /** Colours the map by a channel's activation (from the shortcut heatmaps), asking for the map first when there is none. */
+  colourByChannel(channel: number): void {
+    this.channel.value = String(channel);
+    this.colourBy.value = 'channel';
+    if (this.map) this.recolour();
+    else if (!isRunning(this.store.state, 'datasetMap')) this.request();
+    this.element.scrollIntoView?.({ block: 'nearest' });
   }
 
-  private requestChannel(): void {
-    const channel = Number(this.channel.value.trim());
-    if (this.channel.value.trim() === '' || !Number.isInteger(channel) || channel < 0 || !this.store.state.results.datasetFeatures) return;
-    this.store.request('datasetChannel', { channel, pooling: 'mean' }, `Channel ${channel} over the dataset…`);
+  /** Rings the given images (an error cluster, a slice). */
+  choose(indices: number[]): void {
+    this.scatter.setChosen(indices);
+  }
+
+  private render(state: State): void {
+    this.run.toggleAttribute('disabled', !state.results.datasetFeatures || isRunning(state, 'datasetMap'));
+    const { datasetFeatures: dataset, datasetMap: map, datasetChannelValues: values } = state.results;
+    if (this.shown?.dataset === dataset && this.shown?.map === map && this.shown?.values === values) return;
+    const mapChanged = this.shown?.map !== map;
+    this.shown = { dataset, map, values };
+    if (mapChanged) this.load();
+    else this.recolour();
   }
 
   private request(): void {
     const method = this.method.value === 'umap' ? 'umap' : 'pca';
-    this.store.request('datasetEmbedding', { method }, `${method.toUpperCase()} map of the features…`);
+    this.store.request('datasetMap', { method }, `${method.toUpperCase()} map of the features…`);
   }
 
-  private draw(): void {
-    const d = this.shown?.dataset;
-    const e = this.shown?.embedding;
-    this.hover(undefined);
-    this.plot.hidden = !d || !e;
-    if (!d || !e) {
-      this.positions = [];
-      replaceChildren(this.svg);
+  private load(): void {
+    const view = this.shown?.map;
+    this.hover(undefined, { x: 0, y: 0 });
+    this.chosen.hidden = true;
+    this.plot.hidden = !view || !this.shown?.dataset;
+    if (!view || !this.shown?.dataset) {
+      this.map = undefined;
       replaceChildren(this.legend);
       replaceChildren(this.caption, 'Press Show map to project the images\' penultimate features to 2-D.');
       return;
     }
-    this.positions = layout(e);
-    const by = this.colourBy.value as ColourBy;
-    const wrong = (i: number) => d.images[i].label !== undefined && d.images[i].label !== d.images[i].prediction;
-    // Misclassified points last, so they are drawn on top.
-    const order = d.images.map((_, i) => i).sort((a, b) => Number(wrong(a)) - Number(wrong(b)) || a - b);
-    const points = order.map((i) => {
-      const [x, y] = this.positions[i];
-      return s('circle', {
-        class: wrong(i) ? 'point wrong' : 'point', cx: x.toFixed(1), cy: y.toFixed(1), r: wrong(i) ? 5 : 3.5,
-        fill: by === 'channel' ? channelColour(this.shown?.channel, i) : pointColour(d, i, by), 'data-index': i,
-      });
-    });
-    replaceChildren(this.svg, s('title', {}, `${e.method.toUpperCase()} map of ${d.images.length} images`), points);
-    this.svg.setAttribute('aria-label', `${e.method.toUpperCase()} map of ${d.images.length} images, ${e.misclassified} misclassified; arrow keys move between images, Enter opens one`);
-    const variance = e.explainedVarianceRatio ? ` · axes explain ${percent(e.explainedVarianceRatio[0])} and ${percent(e.explainedVarianceRatio[1])} of the variance` : '';
-    replaceChildren(this.caption, `${e.method.toUpperCase()} of ${e.space}${variance} · ${e.misclassified} misclassified (ringed). Click a point to explain that image.`);
-    this.renderLegend(d, by);
+    this.map = decodeMap(view);
+    this.scatter.setPoints(this.map.xy);
+    const variance = view.explainedVarianceRatio ? ` · axes explain ${percent(view.explainedVarianceRatio[0])} and ${percent(view.explainedVarianceRatio[1])} of the variance` : '';
+    replaceChildren(this.caption,
+      `${view.method.toUpperCase()} of ${view.space}${variance} · ${view.count.toLocaleString('en-US')} images, ${view.misclassified} misclassified (ringed). `,
+      view.note ? h('span', { class: 'warning' }, `${view.note} `) : null,
+      'Wheel zooms, drag pans, Shift-drag chooses; click a point to explain that image.');
+    this.scatter.canvas.setAttribute('aria-label', `${view.method.toUpperCase()} map of ${view.count} images, ${view.misclassified} misclassified; + and − zoom, arrow keys move between images, Enter explains one`);
+    this.recolour();
   }
 
-  private renderLegend(d: DatasetView, by: ColourBy): void {
-    const item = (colour: string, label: string) => h('span', { class: 'legend-item' }, swatch(colour), label);
-    const c = this.shown?.channel;
+  private recolour(): void {
+    const map = this.map;
+    const d = this.shown?.dataset;
+    this.channel.closest('.channel-field')?.toggleAttribute('hidden', this.colourBy.value !== 'channel');
+    if (!map || !d) return;
+    const by = this.colourBy.value as ColourBy;
+    const n = map.count;
+    const emphasis = Uint8Array.from({ length: n }, (_, i) => Number(map.labels[i] !== NO_LABEL && map.labels[i] !== map.predictions[i]));
+    const k = d.classNames.length;
+    let colour: Uint8Array;
+    let palette: string[];
     if (by === 'channel') {
-      const text = c ? [item(viridis(0), `channel ${c.channel} lowest ${Math.min(...c.values).toPrecision(3)}`), item(viridis(1), `highest ${Math.max(...c.values).toPrecision(3)} (${c.pooling} over the image)`)] : [h('span', { class: 'legend-item' }, 'Type a channel number to colour the images by it.')];
-      return replaceChildren(this.legend, text, h('span', { class: 'legend-item' }, h('span', { class: 'swatch ring' }), 'misclassified'));
+      const channel = Number(this.channel.value);
+      const values = this.shown?.values;
+      if (!values || values.channel !== channel) {
+        const limit = d.layerShape[0];
+        const valid = Number.isInteger(channel) && channel >= 0 && channel < limit;
+        if (valid && !isRunning(this.store.state, 'datasetChannelValues')) this.store.request('datasetChannelValues', { channel, pooling: 'max' }, `Channel ${channel} across the dataset…`);
+        return;
+      }
+      const v = decodeUint8(values.values);
+      colour = Uint8Array.from(v, (x) => Math.min(RAMP_STEPS - 1, Math.floor((x * RAMP_STEPS) / 256)));
+      palette = rampPalette();
+      this.renderLegend(by, d, values);
+    } else if (by === 'error') {
+      colour = Uint8Array.from({ length: n }, (_, i) => (map.labels[i] === NO_LABEL ? 2 : emphasis[i] ? 1 : 0));
+      palette = [CORRECT_COLOR, WRONG_COLOR, UNLABELLED_COLOR];
+      this.renderLegend(by, d);
+    } else {
+      const source = by === 'label' ? map.labels : map.predictions;
+      colour = Uint8Array.from(source, (c) => (c === NO_LABEL || c >= k ? k : c));
+      palette = [...d.classNames.map((_, c) => classColor(c)), UNLABELLED_COLOR];
+      this.renderLegend(by, d);
     }
-    const items = by === 'correct'
-      ? [item(CORRECT_COLOR, 'correct'), item(WRONG_COLOR, 'misclassified'), item(classColor(undefined), 'no label')]
-      : d.classNames.map((name, k) => item(classColor(k), name));
+    this.scatter.setStyle({ colour, palette, emphasis });
+  }
+
+  private renderLegend(by: ColourBy, d: DatasetView, values?: ChannelValuesView): void {
+    const item = (colour: string, label: string) => h('span', { class: 'legend-item' }, swatch(colour), label);
+    const items = by === 'error'
+      ? [item(CORRECT_COLOR, 'correct'), item(WRONG_COLOR, 'misclassified'), item(UNLABELLED_COLOR, 'no label')]
+      : by === 'channel'
+        ? [item(rampPalette()[0], `channel ${values!.channel} ${values!.pooling} 0`), item(rampPalette()[RAMP_STEPS - 1], values!.max.toPrecision(3))]
+        : d.classNames.map((name, k) => item(classColor(k), name));
     replaceChildren(this.legend, items, h('span', { class: 'legend-item' }, h('span', { class: 'swatch ring' }), 'misclassified'));
   }
 
-  /** The image under the pointer (nearest point within HOVER_RADIUS rendered pixels). */
-  private nearest(e: MouseEvent): number | undefined {
-    const box = this.svg.getBoundingClientRect();
-    if (box.width === 0 || this.positions.length === 0) return undefined;
-    const scale = box.width / WIDTH;
-    const x = (e.clientX - box.left) / scale;
-    const y = (e.clientY - box.top) / scale;
-    let best: number | undefined;
-    let bestDistance = (HOVER_RADIUS / scale) ** 2;
-    this.positions.forEach(([px, py], i) => {
-      const distance = (px - x) ** 2 + (py - y) ** 2;
-      if (distance < bestDistance) {
-        bestDistance = distance;
-        best = i;
-      }
-    });
-    return best;
-  }
-
-  private hover(index: number | undefined): void {
-    this.highlighted = index;
-    this.svg.querySelector('.point.highlighted')?.classList.remove('highlighted');
+  private hover(index: number | undefined, at: { x: number; y: number }): void {
     const d = this.shown?.dataset;
-    if (index === undefined || !d) {
+    const map = this.map;
+    if (index === undefined || !d || !map) {
       this.tooltip.hidden = true;
       return;
     }
-    const point = this.svg.querySelector(`.point[data-index="${index}"]`);
-    point?.classList.add('highlighted');
     const im = d.images[index];
-    const wrong = im.label !== undefined && im.label !== im.prediction;
+    const label = map.labels[index];
+    const wrong = label !== NO_LABEL && label !== map.predictions[index];
     replaceChildren(this.tooltip,
-      im.thumbnail ? h('img', { src: im.thumbnail, alt: '' }) : null,
+      im?.thumbnail ? h('img', { src: im.thumbnail, alt: '' }) : null,
       h('div', { class: 'tooltip-text' },
-        h('strong', {}, im.relPath),
-        h('span', {}, `label ${im.labelName ?? '–'}`),
-        h('span', { class: wrong ? 'warning' : '' }, `predicted ${d.classNames[im.prediction]} (${percent(im.confidence, 0)})`)));
-    const [x, y] = this.positions[index];
-    const left = (x / WIDTH) * 100;
-    const top = (y / HEIGHT) * 100;
-    this.tooltip.style.left = `${Math.min(left, 70)}%`;
-    this.tooltip.style.top = `${Math.min(top, 60)}%`;
+        h('strong', {}, im?.relPath ?? `image ${index}`),
+        h('span', {}, `label ${label === NO_LABEL ? '–' : d.classNames[label]}`),
+        h('span', { class: wrong ? 'warning' : '' }, `predicted ${d.classNames[map.predictions[index]]} (${percent(map.confidence[index] / 255, 0)})`)));
+    this.tooltip.style.left = `${Math.min((at.x / WIDTH) * 100, 70)}%`;
+    this.tooltip.style.top = `${Math.min((at.y / HEIGHT) * 100, 60)}%`;
     this.tooltip.dataset.index = String(index);
     this.tooltip.hidden = false;
   }
 
+  private chose(indices: number[]): void {
+    this.chosen.hidden = false;
+    const show = h('vscode-button', { id: 'map-show-chosen', secondary: true, onClick: () => this.showSlice(indices, `${indices.length} images chosen on the map`) }, 'Show in slice view');
+    replaceChildren(this.chosen, `${indices.length.toLocaleString('en-US')} images chosen (${indices.filter((i) => this.map && this.map.labels[i] !== NO_LABEL && this.map.labels[i] !== this.map.predictions[i]).length} misclassified). `, indices.length ? show : null);
+  }
+
+  /** Keyboard: + / − zoom, 0 resets, arrows step through the images, Enter explains the hovered one. */
   private key(e: KeyboardEvent): void {
-    const n = this.positions.length;
+    const n = this.scatter.count;
     if (n === 0) return;
-    const current = this.highlighted ?? -1;
-    if (e.key === 'ArrowRight' || e.key === 'ArrowDown') this.hover((current + 1) % n);
-    else if (e.key === 'ArrowLeft' || e.key === 'ArrowUp') this.hover((current - 1 + n) % n);
-    else if (e.key === 'Enter' && this.highlighted !== undefined) this.open(this.highlighted);
-    else if (e.key === 'Escape') this.hover(undefined);
+    const hovered = Number(this.tooltip.hidden ? -1 : this.tooltip.dataset.index);
+    const centre = { x: WIDTH / 2, y: HEIGHT / 2 };
+    const step = (i: number) => this.scatter.setHover(i, this.scatter.positionOf(i));
+    if (e.key === '+' || e.key === '=') this.scatter.zoomAt(1.5, centre);
+    else if (e.key === '-') this.scatter.zoomAt(1 / 1.5, centre);
+    else if (e.key === '0') this.scatter.resetView();
+    else if (e.key === 'ArrowRight' || e.key === 'ArrowDown') step((hovered + 1) % n);
+    else if (e.key === 'ArrowLeft' || e.key === 'ArrowUp') step((hovered - 1 + n) % n);
+    else if (e.key === 'Enter' && hovered >= 0) this.open(hovered);
+    else if (e.key === 'Escape') this.scatter.setHover(undefined, centre);
     else return;
     e.preventDefault();
   }
@@ -199,36 +225,17 @@ export class FeatureMapSection {
   }
 }
 
-/** Coordinates scaled into the plot box, same scale on both axes so distances read true. */
-function layout(e: EmbeddingView): [number, number][] {
-  const [x0, x1] = [Math.min(...e.x), Math.max(...e.x)];
-  const [y0, y1] = [Math.min(...e.y), Math.max(...e.y)];
-  const scale = Math.min((WIDTH - 2 * PAD) / (x1 - x0 || 1), (HEIGHT - 2 * PAD) / (y1 - y0 || 1));
-  const offsetX = (WIDTH - (x1 - x0) * scale) / 2;
-  const offsetY = (HEIGHT - (y1 - y0) * scale) / 2;
-  // y grows downwards on screen: flip so the map reads like a plot.
-  return e.x.map((x, i) => [offsetX + (x - x0) * scale, HEIGHT - (offsetY + (e.y[i] - y0) * scale)]);
-}
-
-function pointColour(d: DatasetView, i: number, by: ColourBy): string {
-  const im = d.images[i];
-  if (by === 'prediction') return classColor(im.prediction);
-  if (by === 'label') return classColor(im.label);
-  return im.label === undefined ? classColor(undefined) : im.label === im.prediction ? CORRECT_COLOR : WRONG_COLOR;
-}
-
-function viridis(t: number): string {
-  const lut = colormapLut('viridis');
-  const k = Math.round(Math.min(1, Math.max(0, t)) * 255) * 3;
-  return `rgb(${lut[k]}, ${lut[k + 1]}, ${lut[k + 2]})`;
-}
-
-/** A point's colour by the channel's value over its image, lowest to highest on viridis; grey until the values arrive. */
-function channelColour(c: ChannelValuesView | undefined, i: number): string {
-  if (!c) return classColor(undefined);
-  const low = Math.min(...c.values);
-  const high = Math.max(...c.values);
-  return viridis(high > low ? (c.values[i] - low) / (high - low) : 0);
+let ramp: string[] | undefined;
+function rampPalette(): string[] {
+  if (!ramp) {
+    // The LUT holds 256 RGB triples.
+    const lut = colormapLut('viridis');
+    ramp = Array.from({ length: RAMP_STEPS }, (_, k) => {
+      const j = Math.round((k / (RAMP_STEPS - 1)) * 255) * 3;
+      return `#${[lut[j], lut[j + 1], lut[j + 2]].map((v) => v.toString(16).padStart(2, '0')).join('')}`;
+    });
+  }
+  return ramp;
 }
 
 function swatch(colour: string): HTMLElement {

@@ -1,7 +1,7 @@
 // The dataset jobs of the compute worker: features of a folder of images (src/core/dataset/features.ts,
 // cached on disk), then on those features the distilled rules with each tested channel's top
 // patches (rules.ts, exemplars.ts), the channels that respond to a planted mark (shortcut.ts), the
-// 2-D feature map (embedding.ts), nearest neighbours of a loaded image (neighbors.ts) and channel
+// nearest neighbours of a loaded image (neighbors.ts) and channel
 // importance for a class (importance.ts). The methods and their references are in those files;
 // this one turns their results into the protocol's views.
 //
@@ -11,7 +11,7 @@ import * as path from 'path';
 import type { ChannelExemplarView, DatasetImageView, DatasetView, MarkCheckView, NeighborsView, PatchView, RulesView } from '../../../protocol';
 import { ModelContext } from '../../context';
 import {
-  ActivationMap, ChannelPatch, DatasetFeatures, InputPipeline, RuleSet, ablationImportance, channelExemplars, distillRules, embedDataset,
+  ActivationMap, ChannelPatch, DatasetFeatures, InputPipeline, RuleSet, ablationImportance, channelExemplars, distillRules,
   extractFeatures, gradientImportance, neighborsOf, rowOf, rulesToJson, rulesToText, summarizeDataset,
 } from '../../dataset';
 import { MARK_EFFECT, MarkedImage, markChannels, markResponse, readMarkBoxes } from '../../dataset/shortcut';
@@ -26,7 +26,7 @@ import { WorkerState, imageDataUrl, layerTensor, mapData, pipelineFor } from './
 
 /** Datasets up to this many images carry thumbnails (hover in the feature map, neighbours). */
 const MAX_THUMBNAILS = 2000;
-const THUMBNAIL_SIDE = 64;
+export const THUMBNAIL_SIDE = 64;
 const PATCH_SIDE = 96;
 /** Channels the mark check lists. */
 const SHOWN_MARK_CHANNELS = 8;
@@ -35,7 +35,7 @@ const MARKS_FILE = 'boxes.json';
 /** Datasets kept at once; the oldest is dropped first. */
 const MAX_KEPT = 4;
 
-interface KeptDataset {
+export interface KeptDataset {
   modelPath: string;
   features: DatasetFeatures;
   input: InputPipeline;
@@ -66,6 +66,13 @@ export class KeptDatasets {
     return this.byId.get(datasetId);
   }
 
+  /** The dataset by id, or the error that says it is gone. */
+  kept(datasetId: string): KeptDataset {
+    const found = this.byId.get(datasetId);
+    if (!found) throw new DatasetGoneError();
+    return found;
+  }
+
   /** How many datasets are kept now (the worker's status). */
   get size(): number {
     return this.byId.size;
@@ -78,10 +85,9 @@ export class KeptDatasets {
 }
 
 /** The dataset jobs on the worker's state; `datasets` is the worker's own, or a fresh store for a caller that keeps none. */
-export function datasetJobs(state: WorkerState, datasets = new KeptDatasets()): JobHandlers<'datasetFeatures' | 'datasetRules' | 'datasetMarkCheck' | 'exportRules' | 'datasetEmbedding' | 'datasetNeighbors' | 'datasetChannel' | 'datasetImportance'> {
+export function datasetJobs(state: WorkerState, datasets = new KeptDatasets()): JobHandlers<'datasetFeatures' | 'datasetRules' | 'datasetMarkCheck' | 'exportRules' | 'datasetNeighbors' | 'datasetImportance'> {
   const kept = (datasetId: string): KeptDataset & { ctx: ModelContext } => {
-    const found = datasets.get(datasetId);
-    if (!found) throw new DatasetGoneError();
+    const found = datasets.kept(datasetId);
     return { ...found, ctx: state.contextFor(found.modelPath) };
   };
 
@@ -141,15 +147,6 @@ export function datasetJobs(state: WorkerState, datasets = new KeptDatasets()): 
       return { bytes: new Uint8Array(Buffer.from(`${text}\n`, 'utf8')), suggestedName: `${base}.${format}` };
     },
 
-    async datasetEmbedding({ datasetId, method }, job) {
-      const { features } = kept(datasetId);
-      const e = await embedDataset(features, { method, signal: job.signal, progress: job.progress });
-      return {
-        method: e.method, space: e.space, x: e.points.map((p) => p.x), y: e.points.map((p) => p.y),
-        explainedVarianceRatio: e.explainedVarianceRatio, misclassified: e.misclassified,
-      };
-    },
-
     async datasetNeighbors({ datasetId, imageId, k }) {
       const { features, ctx } = kept(datasetId);
       const image = state.imageFor(imageId);
@@ -159,14 +156,6 @@ export function datasetJobs(state: WorkerState, datasets = new KeptDatasets()): 
         neighbors: result.neighbors.map((n) => ({ image: n.image, relPath: n.relPath, distance: n.distance, labelName: n.labelName, predictionName: n.predictionName })),
       };
       return view;
-    },
-
-    async datasetChannel({ datasetId, channel, pooling }) {
-      const { features } = kept(datasetId);
-      const channels = features.layerShape[0];
-      if (channel >= channels) throw new Error(`${features.layer} has ${channels} channels (0–${channels - 1}); there is no channel ${channel}`);
-      const pooled = pooling === 'max' ? features.maxPooled : features.meanPooled;
-      return { channel, pooling, values: features.images.map((_, i) => pooled[i * channels + channel]) };
     },
 
     async datasetImportance({ datasetId, classIndex, method, channels }, job) {
