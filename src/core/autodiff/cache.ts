@@ -35,11 +35,14 @@ function sha256(bytes: Uint8Array | string): string {
 }
 
 /**
- * The folder ConvLens caches built models in when nothing else is set: $CONVLENS_CACHE_DIR, else
- * the OS's per-user cache folder (XDG_CACHE_HOME or ~/.cache, ~/Library/Caches, %LOCALAPPDATA%).
+ * The folder ConvLens caches built models in when nothing else is set: $CONVLENS_CACHE_DIR ('off':
+ * none), else the OS's per-user cache folder (XDG_CACHE_HOME or ~/.cache, ~/Library/Caches,
+ * %LOCALAPPDATA%).
  */
-export function defaultModelCacheDir(): string {
-  if (process.env.CONVLENS_CACHE_DIR) return path.resolve(process.env.CONVLENS_CACHE_DIR);
+export function defaultModelCacheDir(): string | undefined {
+  const set = process.env.CONVLENS_CACHE_DIR;
+  if (set === 'off') return undefined;
+  if (set) return path.resolve(set);
   const home = os.homedir();
   const base = process.platform === 'win32'
     ? process.env.LOCALAPPDATA ?? path.join(home, 'AppData', 'Local')

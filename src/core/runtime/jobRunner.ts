@@ -3,7 +3,8 @@
 import * as path from 'path';
 import type { ActivationsView, ChannelView, ExplanationView, ImageView, MapData, MethodView, ModelView, Prediction, TargetSpec } from '../../protocol';
 import { channelStats } from '../activations';
-import { computeGradients } from '../autodiff/gradients';
+import { defaultModelCacheDir } from '../autodiff/cache';
+import { computeGradients, prepareGradients } from '../autodiff/gradients';
 import { UnsupportedGradientError } from '../autodiff/rule';
 import { ModelContext } from '../context';
 import { Explanation, Target, explain, methodByName, methodNames } from '../explain';
@@ -92,7 +93,7 @@ async function openModel({ modelPath, provider, preprocessing, settingsFolder, a
   await closeModel({ modelPath });
   const name = path.basename(modelPath);
   job.progress(0, `reading ${name}`);
-  const ctx = ModelContext.open(modelPath, { provider, preprocessing, settingsFolder, activationMemory, decode });
+  const ctx = ModelContext.open(modelPath, { provider, preprocessing, settingsFolder, activationMemory, decode, cacheDir: defaultModelCacheDir() });
   contexts.set(modelPath, ctx);
   try {
     throwIfCancelled(job.signal);
@@ -109,6 +110,7 @@ async function openModel({ modelPath, provider, preprocessing, settingsFolder, a
     // A graph too large to probe is too large to check gradients on in reasonable time.
     const gradients = ctx.model.shapeProbeLimit ? { problem: ctx.model.shapeProbeLimit } : await gradientProblem(ctx);
     throwIfCancelled(job.signal);
+    if (!gradients.problem && gradients.camLayer) prebuild(modelPath, ctx, gradients.camLayer);
     return modelView(modelPath, ctx, summary, layers, runtime, gradients);
   } catch (err) {
     // A newer open of the same file (a reopen) may have replaced this one: close only our own.
@@ -140,7 +142,40 @@ function modelView(
   };
 }
 
+// Background builds of a model's first explanation, by model path, cancelled when it closes.
+const prebuilds = new Map<string, AbortController>();
+// Jobs running now: the background build waits for none to run, so it delays no job that was asked for.
+let runningJobs = 0;
+const IDLE_MS = 300;
+
+async function whenIdle(signal: AbortSignal): Promise<void> {
+  do {
+    await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
+    throwIfCancelled(signal);
+  } while (runningJobs > 0);
+}
+
+/**
+ * Builds the gradient session of the Grad-CAM family (the default method: the default CAM layer,
+ * the top class) in the background once the worker is idle, so the first click runs at once; the
+ * session lands in the model's session cache (and the disk cache) for the explain job to find.
+ */
+function prebuild(modelPath: string, ctx: ModelContext, camLayer: string): void {
+  prebuilds.get(modelPath)?.abort();
+  const controller = new AbortController();
+  prebuilds.set(modelPath, controller);
+  const output = ctx.model.summary().outputs[0].name;
+  whenIdle(controller.signal)
+    .then(() => prepareGradients(ctx.model, { wrt: [camLayer], output, seed: 'top' }))
+    // A failure here is the explain job's to report, when one is asked for.
+    .catch(() => undefined)
+    .finally(() => {
+      if (prebuilds.get(modelPath) === controller) prebuilds.delete(modelPath);
+    });
+}
+
 async function closeModel({ modelPath }: JobArgs<'closeModel'>): Promise<void> {
+  prebuilds.get(modelPath)?.abort();
   const ctx = contexts.get(modelPath);
   contexts.delete(modelPath);
   for (const [id, image] of images) if (image.modelPath === modelPath) images.delete(id);
@@ -288,5 +323,6 @@ const handlers: Handlers = {
 export function runJob<J extends JobName>(job: J, args: JobArgs<J>, ctx: JobContext): Promise<JobResult<J>> {
   const handler = Object.hasOwn(handlers, job) ? (handlers[job] as Handlers[J]) : undefined;
   if (!handler) return Promise.reject(new Error(`unknown job '${job}'`));
-  return handler(args, ctx);
+  runningJobs++;
+  return handler(args, ctx).finally(() => runningJobs--);
 }
