@@ -14,6 +14,7 @@ import { benchDataset } from './dataset';
 import { gradientMemory } from './memory';
 import { benchResponsiveness } from './responsiveness';
 import { REFERENCE_DIR, ReferenceCase, loadManifest, loadTensor, referenceAvailable } from '../test/support/reference';
+import { benchFirstCalls } from './first-call';
 
 const quick = process.argv.includes('--quick');
 const REPEATS = quick ? 3 : 10;
@@ -106,6 +107,7 @@ async function main(): Promise<void> {
   }
   results.push(...(await benchDataset(quick)));
   results.push(...(await benchResponsiveness(quick)));
+  results.push(...(await benchFirstCalls(quick)));
   fs.mkdirSync('bench-results', { recursive: true });
   const file = path.join('bench-results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   fs.writeFileSync(file, JSON.stringify(results, null, 2));

@@ -161,6 +161,7 @@ export class ConvModel {
   private readonly sessions = new SessionCache();
   private readonly sessionMeta = new Map<string, unknown>();
   private readonly diskCache?: BuiltModelCache;
+  private readonly pendingWrites: Promise<void>[] = [];
   private hash?: string;
   private batchSupport?: Promise<boolean>;
   private probedShapes?: Promise<Map<string, number[]>>;
@@ -270,13 +271,20 @@ export class ConvModel {
       const bytes = proto === this.proto ? this.bytes : encodeModel(proto);
       if (!cache || !diskKey) return createSession(bytes, this.provider);
       const optimizedFile = cache.temporaryPath();
-      try {
-        const created = await createSession(bytes, this.provider, { saveOptimizedTo: optimizedFile }).catch(() => createSession(bytes, this.provider));
-        if (created.provider === 'cpu' && fs.existsSync(optimizedFile)) cache.write(diskKey, fs.readFileSync(optimizedFile), meta ?? null);
-        return created;
-      } finally {
-        fs.rmSync(optimizedFile, { force: true });
-      }
+      const created = await createSession(bytes, this.provider, { saveOptimizedTo: optimizedFile }).catch(() => createSession(bytes, this.provider));
+      // Stored after the caller has its session: reading, hashing and writing a large model would
+      // otherwise delay the first run for the sake of later ones.
+      this.pendingWrites.push(new Promise<void>((resolve) => setImmediate(() => {
+        try {
+          if (created.provider === 'cpu' && fs.existsSync(optimizedFile)) cache.write(diskKey, fs.readFileSync(optimizedFile), meta ?? null);
+        } catch {
+          // A full or read-only disk: the model is built again next time.
+        } finally {
+          fs.rmSync(optimizedFile, { force: true });
+          resolve();
+        }
+      })));
+      return created;
     });
     return session.then((s) => ({ session: s, meta: this.sessionMeta.get(memoryKey) as M }));
   }
@@ -427,6 +435,7 @@ export class ConvModel {
   }
 
   async dispose(): Promise<void> {
+    await Promise.all(this.pendingWrites);
     await this.sessions.dispose();
   }
 }
