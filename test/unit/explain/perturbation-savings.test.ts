@@ -9,33 +9,28 @@ import { modelAfter } from '../../../src/core/explain/submodel';
 import { run } from '../../../src/core/runtime/session';
 import { Tensor, float32 } from '../../../src/core/tensor';
 import { ConvModel } from '../../../src/core/model';
-import { buildModel, int, ints, node, randomTensor } from './tiny-models';
+import { tensorFromProto, tensorToProto } from '../../../src/core/onnx/initializers';
+import { encodeModel } from '../../../src/core/onnx/proto';
+import { randomTensor, tinyCnn } from './tiny-models';
 
 const CHANNELS = 8;
 // Channels 1 and 5 are dead (bias far below any input's reach) and 2 is a copy of 6 (same weights and bias).
 const DEAD = [1, 5];
 
+/** tinyCnn with its second conv's weights and biases changed to make those channels. */
 function deadChannelCnn(): ConvModel {
-  const w2 = randomTensor([CHANNELS, 6, 3, 3], 3, 0.3);
-  const b2 = randomTensor([CHANNELS], 4, 0.1);
-  for (const k of DEAD) b2.data[k] = -1000;
+  const proto = tinyCnn(1, [3, 6, CHANNELS]).proto;
+  const initializers = proto.graph?.initializer ?? [];
+  const at = (name: string) => initializers.findIndex((t) => t.name === name);
+  const w2 = tensorFromProto(initializers[at('w2')]).data as Float32Array;
+  const b2 = tensorFromProto(initializers[at('b2')]).data as Float32Array;
+  for (const k of DEAD) b2[k] = -1000;
   const plane = 6 * 9;
-  w2.data.copyWithin(2 * plane, 6 * plane, 7 * plane);
-  b2.data[2] = b2.data[6];
-  return buildModel({
-    nodes: [
-      node('Conv', ['input', 'w1', 'b1'], ['conv1'], [ints('kernel_shape', [3, 3]), ints('pads', [1, 1, 1, 1])]),
-      node('Relu', ['conv1'], ['relu1']),
-      node('Conv', ['relu1', 'w2', 'b2'], ['conv2'], [ints('kernel_shape', [3, 3]), ints('pads', [1, 1, 1, 1]), ints('strides', [2, 2])]),
-      node('Relu', ['conv2'], ['features']),
-      node('GlobalAveragePool', ['features'], ['pooled']),
-      node('Flatten', ['pooled'], ['flat'], [int('axis', 1)]),
-      node('Gemm', ['flat', 'fc', 'fcb'], ['logits'], [int('transB', 1)]),
-    ],
-    initializers: { w1: randomTensor([6, 3, 3, 3], 1, 0.5), b1: randomTensor([6], 2, 0.1), w2, b2, fc: randomTensor([4, CHANNELS], 5, 1), fcb: randomTensor([4], 6, 0.1) },
-    input: ['N', 3, 16, 16],
-    output: ['N', 4],
-  });
+  w2.copyWithin(2 * plane, 6 * plane, 7 * plane);
+  b2[2] = b2[6];
+  initializers[at('w2')] = tensorToProto('w2', float32([CHANNELS, 6, 3, 3], w2));
+  initializers[at('b2')] = tensorToProto('b2', float32([CHANNELS], b2));
+  return ConvModel.fromBytes(encodeModel(proto), { provider: 'cpu' });
 }
 
 function assertNear(actual: ArrayLike<number>, expected: ArrayLike<number>, rtol: number, what: string): void {
