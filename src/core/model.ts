@@ -269,8 +269,8 @@ export class ConvModel {
       const { proto, meta } = await build();
       this.sessionMeta.set(memoryKey, meta);
       const bytes = proto === this.proto ? this.bytes : encodeModel(proto);
-      if (!cache || !diskKey) return createSession(bytes, this.provider);
-      const optimizedFile = cache.temporaryPath();
+      const optimizedFile = cache && diskKey ? cache.temporaryPath() : undefined;
+      if (!cache || !diskKey || !optimizedFile) return createSession(bytes, this.provider);
       const created = await createSession(bytes, this.provider, { saveOptimizedTo: optimizedFile }).catch(() => createSession(bytes, this.provider));
       // Stored after the caller has its session: reading, hashing and writing a large model would
       // otherwise delay the first run for the sake of later ones.
@@ -280,8 +280,7 @@ export class ConvModel {
         } catch {
           // A full or read-only disk: the model is built again next time.
         } finally {
-          fs.rmSync(optimizedFile, { force: true });
-          resolve();
+          fs.rm(optimizedFile, { force: true }, () => resolve());
         }
       })));
       return created;

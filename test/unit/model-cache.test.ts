@@ -84,8 +84,8 @@ describe('ConvModel with a cache folder', () => {
   beforeEach(() => (dir = tempDir()));
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  async function gradientsOnce(): Promise<{ grad: Tensor; shapes: Map<string, number[]> }> {
-    const model = ConvModel.load(MODEL, { provider: 'cpu', cacheDir: dir });
+  async function gradientsOnce(cacheDir = dir): Promise<{ grad: Tensor; shapes: Map<string, number[]> }> {
+    const model = ConvModel.load(MODEL, { provider: 'cpu', cacheDir });
     try {
       const input = parseNpy(fs.readFileSync(INPUT));
       const seed = seedForClass([1, 10], 8);
@@ -132,5 +132,19 @@ describe('ConvModel with a cache folder', () => {
       return cache.read(header.key) !== undefined;
     });
     assert.strictEqual(valid.length, entryFiles(dir).length, 'every entry was rewritten whole');
+  });
+
+  it('a cache folder that cannot be made only means building: the numbers are those of a model without one', async () => {
+    const blocker = path.join(dir, 'a-file');
+    fs.writeFileSync(blocker, 'not a folder');
+    const unusable = await gradientsOnce(path.join(blocker, 'cache'));
+    const model = ConvModel.load(MODEL, { provider: 'cpu' });
+    try {
+      const input = parseNpy(fs.readFileSync(INPUT));
+      const plain = await computeGradients(model, { input }, { wrt: ['input'], seed: seedForClass([1, 10], 8) });
+      assert.deepStrictEqual([...unusable.grad.data], [...plain.gradients.input.data]);
+    } finally {
+      await model.dispose();
+    }
   });
 });

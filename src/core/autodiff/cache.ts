@@ -78,10 +78,17 @@ export class BuiltModelCache {
     return path.join(this.dir, `${sha256(key).slice(0, 40)}${SUFFIX}`);
   }
 
-  /** A path in the cache folder for onnxruntime to write an optimised model to, before `adopt`. */
-  temporaryPath(): string {
-    fs.mkdirSync(this.dir, { recursive: true });
-    return path.join(this.dir, `incoming.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
+  // A cache never fails the work it serves: a folder that cannot be created, read or written
+  // (read-only, full, removed meanwhile) only means building again.
+
+  /** A path in the cache folder for onnxruntime to write an optimised model to; undefined when the folder cannot be made. */
+  temporaryPath(): string | undefined {
+    try {
+      fs.mkdirSync(this.dir, { recursive: true });
+      return path.join(this.dir, `incoming.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
+    } catch {
+      return undefined;
+    }
   }
 
   /** The entry stored under `key`, validated; undefined (and a bad entry deleted) otherwise. */
@@ -90,7 +97,7 @@ export class BuiltModelCache {
     if (!fs.existsSync(file)) return undefined;
     const entry = parseEntry(file, key, this.maxBytes);
     if (!entry) {
-      fs.rmSync(file, { force: true });
+      this.remove(key);
       return undefined;
     }
     touch(file);
@@ -100,18 +107,22 @@ export class BuiltModelCache {
   /** Stores `body` and `meta` under `key` (atomically), then keeps the folder within its limit. */
   write(key: string, body: Uint8Array, meta: unknown): void {
     if (body.length > this.maxBytes) return;
-    fs.mkdirSync(this.dir, { recursive: true });
-    const header = Buffer.from(JSON.stringify({ key, bodyBytes: body.length, bodySha256: sha256(body), meta }));
-    const prefix = Buffer.alloc(8);
-    prefix.write(MAGIC, 0, 'latin1');
-    prefix.writeUInt32LE(header.length, 4);
-    writeFileAtomic(this.fileFor(key), Buffer.concat([prefix, header, body]));
-    this.evict();
+    try {
+      fs.mkdirSync(this.dir, { recursive: true });
+      const header = Buffer.from(JSON.stringify({ key, bodyBytes: body.length, bodySha256: sha256(body), meta }));
+      const prefix = Buffer.alloc(8);
+      prefix.write(MAGIC, 0, 'latin1');
+      prefix.writeUInt32LE(header.length, 4);
+      writeFileAtomic(this.fileFor(key), Buffer.concat([prefix, header, body]));
+      this.evict();
+    } catch {
+      // Not stored: built again next time.
+    }
   }
 
   /** Deletes the entry under `key`, e.g. one onnxruntime could not load. */
   remove(key: string): void {
-    fs.rmSync(this.fileFor(key), { force: true });
+    removeQuietly(this.fileFor(key));
   }
 
   /** Deletes the least recently used entries until the folder is within its limit, and stale temporary files. */
@@ -122,14 +133,14 @@ export class BuiltModelCache {
       const stat = statOf(file);
       if (!stat) continue;
       if (isUnfinishedWrite(name)) {
-        if (Date.now() - stat.mtimeMs > STALE_TEMP_MS) fs.rmSync(file, { force: true });
+        if (Date.now() - stat.mtimeMs > STALE_TEMP_MS) removeQuietly(file);
       } else if (name.endsWith(SUFFIX)) entries.push({ file, size: stat.size, used: stat.mtimeMs });
     }
     let total = entries.reduce((sum, e) => sum + e.size, 0);
     entries.sort((a, b) => a.used - b.used);
     for (const e of entries) {
       if (total <= this.maxBytes) break;
-      fs.rmSync(e.file, { force: true });
+      removeQuietly(e.file);
       total -= e.size;
     }
   }
@@ -147,6 +158,14 @@ function parseEntry(file: string, key: string, maxBytes: number): CachedModel | 
     return { body, meta: header.meta };
   } catch {
     return undefined;
+  }
+}
+
+function removeQuietly(file: string): void {
+  try {
+    fs.rmSync(file, { force: true });
+  } catch {
+    // A read-only folder: the entry stays, and is refused again when read.
   }
 }
 
