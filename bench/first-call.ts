@@ -69,14 +69,14 @@ function firstCallIn(method: string, cacheDir: string): FirstCall {
   return JSON.parse(out.trim().split('\n').pop() as string) as FirstCall;
 }
 
-function peerFirstCalls(model: string, quick: boolean): { times?: Record<string, PeerTime>; note: string } {
+function peerFirstCalls(model: string, computations: string[]): { times?: Record<string, PeerTime>; note: string } {
   if (!fs.existsSync(path.join(PEERS_DIR, 'pytorch_grad_cam'))) return { note: `peers not found at ${PEERS_DIR}` };
   try {
     execFileSync(PYTHON, ['-c', 'import torch, torchvision, captum'], { stdio: 'ignore', env: { ...process.env, PYTHONPATH: PEERS_DIR } });
   } catch {
     return { note: `Debian's PyTorch (${PYTHON} with torch, torchvision and the peers' dependencies) is not installed` };
   }
-  const out = execFileSync(PYTHON, [PEERS_SCRIPT, model, ...(quick ? ['--quick'] : [])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, PYTHONPATH: PEERS_DIR }, maxBuffer: 1 << 20 });
+  const out = execFileSync(PYTHON, [PEERS_SCRIPT, model, ...computations], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, PYTHONPATH: PEERS_DIR }, maxBuffer: 1 << 20 });
   const parsed = JSON.parse(out) as Record<string, unknown> & { torch: string; threads: number };
   return { times: parsed[model] as Record<string, PeerTime>, note: `pytorch-grad-cam and Captum under PyTorch ${parsed.torch}, ${parsed.threads} threads, timed in this run` };
 }
@@ -109,15 +109,16 @@ async function decodeAgainstForward(c: ReferenceCase): Promise<Record<string, un
   }
 }
 
-export async function benchFirstCalls(quick: boolean): Promise<Record<string, unknown>[]> {
+/** `only`: the methods to measure (all by default; `node out/bench/first-call.js gradcam ablationcam`). */
+export async function benchFirstCalls(quick: boolean, only: string[] = []): Promise<Record<string, unknown>[]> {
   if (!referenceAvailable()) return [];
   const c = chelsea();
-  const peers = peerFirstCalls(c.model, quick);
+  const measured = FIRST_CALLS.filter((f) => (only.length ? only.includes(f.method) : !(f.slow && quick)));
+  const peers = peerFirstCalls(c.model, measured.map((f) => f.peer));
   console.log(`\nfirst calls on a freshly opened ${c.model} (${c.image}), each in a fresh process; cold: empty model cache folder, warm: as the cold run left it (peers: ${peers.note})`);
   console.log(`  ${'method'.padEnd(12)} ${'cold s'.padStart(8)} ${'warm s'.padStart(8)} ${'second s'.padStart(9)} ${'peer first s'.padStart(13)} ${'× cold'.padStart(7)} ${'× warm'.padStart(7)}  goal`);
   const results: Record<string, unknown>[] = [];
-  for (const f of FIRST_CALLS) {
-    if (f.slow && quick) continue;
+  for (const f of measured) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'convlens-first-call-'));
     try {
       const cold = firstCallIn(f.method, dir);
@@ -140,7 +141,8 @@ if (require.main === module && process.argv[2] === 'child') {
     process.exitCode = 1;
   });
 } else if (require.main === module) {
-  benchFirstCalls(process.argv.includes('--quick')).catch((err) => {
+  const args = process.argv.slice(2);
+  benchFirstCalls(args.includes('--quick'), args.filter((a) => !a.startsWith('--'))).catch((err) => {
     console.error(`bench failed: ${(err as Error).stack}`);
     process.exitCode = 1;
   });

@@ -1,7 +1,8 @@
 """Times the peers of the perturbation and CAM methods, for npm run bench: pytorch-grad-cam's
 GradCAM, ScoreCAM and AblationCAM and Captum's Occlusion, under Debian's PyTorch, 2 threads.
 
-Usage: PYTHONPATH=../shared/peers python3 bench/peers-methods.py MODEL [--quick] > times.json
+Usage: PYTHONPATH=../shared/peers python3 bench/peers-methods.py MODEL [COMPUTATION...] > times.json
+(computations: GradCAM, ScoreCAM, AblationCAM, Occlusion; all by default)
 Weights are torchvision's architecture with its default (random) initialisation: for timing, the
 architecture is what matters. Each peer is timed on its first call in this process, right after
 the model is built (first_s: what a user waits for on a freshly opened model), then, for the fast
@@ -41,7 +42,7 @@ def timed(fn, repeats):
     return {"first_s": first, "seconds": statistics.median(times)}
 
 
-def main(name, quick):
+def main(name, wanted):
     torch.set_num_threads(2)
     torch.manual_seed(0)
     x = torch.randn(1, 3, 224, 224)
@@ -52,14 +53,18 @@ def main(name, quick):
     def cam(kind):
         return lambda: kind(model=model, target_layers=layers)(input_tensor=x, targets=targets)
 
-    times = {"GradCAM": timed(cam(GradCAM), REPEATS)}
-    if not quick:
-        times["ScoreCAM"] = timed(cam(ScoreCAM), 1)
-        times["AblationCAM"] = timed(cam(AblationCAM), 1)
-        occlusion = lambda: Occlusion(model).attribute(x, target=TARGET, sliding_window_shapes=(3, 32, 32), strides=(3, 16, 16), baselines=0)
-        times["Occlusion"] = timed(occlusion, 1)
+    def occlusion():
+        return Occlusion(model).attribute(x, target=TARGET, sliding_window_shapes=(3, 32, 32), strides=(3, 16, 16), baselines=0)
+
+    computations = {
+        "GradCAM": (cam(GradCAM), REPEATS),
+        "ScoreCAM": (cam(ScoreCAM), 1),
+        "AblationCAM": (cam(AblationCAM), 1),
+        "Occlusion": (occlusion, 1),
+    }
+    times = {key: timed(fn, repeats) for key, (fn, repeats) in computations.items() if not wanted or key in wanted}
     json.dump({"torch": torch.__version__, "threads": torch.get_num_threads(), name: times}, sys.stdout)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], "--quick" in sys.argv[2:])
+    main(sys.argv[1], sys.argv[2:])
