@@ -48,7 +48,7 @@ export const occlusion: ExplanationMethod<OcclusionOptions> = {
     { name: 'window', type: 'ints', default: [], description: 'window [c,] h, w, or one side; empty: all channels × H/7 × W/7' },
     { name: 'strides', type: 'ints', default: [], description: 'strides [c,] h, w, or one value; empty: half the window' },
     { name: 'baseline', type: 'baseline', default: 0, description: 'value of occluded elements: a number or an input-shaped tensor' },
-    { name: 'batch', type: 'int', default: 16, min: 1, description: 'occluded inputs per forward pass' },
+    { name: 'batch', type: 'int', default: 8, min: 1, description: 'occluded inputs per forward pass' },
     scoreOption('logit'),
     displayOption('positive'),
   ],

@@ -91,7 +91,7 @@ export const scoreCam: ExplanationMethod<ScoreCamOptions> = {
   usesLayer: true,
   formula: 'L = Σ_k softmax_k(y(X ∘ norm(up(A_k)))) A_k',
   reference: 'Wang et al. 2020 (arXiv:1910.01279); pytorch-grad-cam ScoreCAM',
-  options: [{ name: 'batch', type: 'int', default: 16, min: 1, description: 'masked inputs per forward pass' }],
+  options: [{ name: 'batch', type: 'int', default: 8, min: 1, description: 'masked inputs per forward pass' }],
   async explain(ctx, options) {
     const { setup, outputs } = await runAtLayer(ctx);
     const activations = outputs[setup.layer.tensor];
