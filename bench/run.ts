@@ -19,6 +19,7 @@ import { PeerTime, timePeers } from './peers';
 import { benchNumerics } from './numerics';
 import { benchResponsiveness } from './responsiveness';
 import { REFERENCE_DIR, ReferenceCase, loadManifest, loadTensor, referenceAvailable } from '../test/support/reference';
+import { benchFirstCalls } from './first-call';
 
 const quick = process.argv.includes('--quick');
 const REPEATS = quick ? 3 : 10;
@@ -126,6 +127,7 @@ async function main(): Promise<void> {
   results.push(...(await benchResponsiveness(quick)));
   results.push(...(await benchNumerics(quick)));
   results.push(...(await benchGraphLayout(quick)));
+  results.push(...(await benchFirstCalls(quick)));
   fs.mkdirSync('bench-results', { recursive: true });
   const file = path.join('bench-results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   fs.writeFileSync(file, JSON.stringify(results, null, 2));

@@ -1,7 +1,10 @@
 // A loaded ONNX model: its summary, its layers with shapes, and runs of it (and of variants of it
 // with extra outputs) on cached onnxruntime sessions.
 import * as path from 'path';
+import * as crypto from 'crypto';
+import * as fs from 'fs';
 import { ActivationLimit, ActivationLimitOptions, activationBytes } from './activationMemory';
+import { BuiltModelCache, buildEnvironment } from './autodiff/cache';
 import { probeShapeSets } from './autodiff/shapes';
 import { dimsOf, indexGraph, nodeLabel, onnxOpset, subgraphs, topologicalOrder } from './onnx/graph';
 import { FileReadError, readFileChecked } from './files';
@@ -9,7 +12,7 @@ import { MAX_MODEL_BYTES, elementCount, inlineExternalData } from './onnx/initia
 import { SizeLimits, checkValues, isValidDim } from './limits';
 import { DataType, GraphProto, ModelProto, NodeProto, OnnxFormatError, decodeModel, encodeModel } from './onnx/proto';
 import { exposeOutputs, realInputs, withDynamicBatch } from './onnx/surgery';
-import { ProviderSetting, RuntimeSession, SessionCache, createSession, run } from './runtime/session';
+import { ProviderSetting, RuntimeSession, SessionCache, createSession, knownProvider, run } from './runtime/session';
 import { Tensor, formatShape, sizeOf } from './tensor';
 
 export interface TensorInfo {
@@ -139,10 +142,27 @@ export interface ModelOptions {
   activationMemory?: ActivationLimitOptions;
   /** Limits on the sizes the model declares: its input, fed as zeros to probe shapes. */
   sizeLimits?: SizeLimits;
+  /**
+   * Folder of the on-disk cache of built models (autodiff/cache.ts): optimised sessions and probed
+   * shapes kept across processes, keyed by the model's content. None: nothing is written.
+   */
+  cacheDir?: string;
+  /** Size limit of that folder; the least recently used entries go first. */
+  cacheBytes?: number;
+}
+
+/** A session with what was recorded about its model when it was built (names of a gradient model's inputs and outputs). */
+export interface BuiltSession<M> {
+  session: RuntimeSession;
+  meta: M;
 }
 
 export class ConvModel {
   private readonly sessions = new SessionCache();
+  private readonly sessionMeta = new Map<string, unknown>();
+  private readonly diskCache?: BuiltModelCache;
+  private readonly pendingWrites: Promise<void>[] = [];
+  private hash?: string;
   private batchSupport?: Promise<boolean>;
   private probedShapes?: Promise<Map<string, number[]>>;
   private cachedSummary?: ModelSummary;
@@ -154,18 +174,21 @@ export class ConvModel {
     readonly provider: ProviderSetting,
     readonly activationLimit: ActivationLimit,
     readonly sizeLimits: SizeLimits,
-  ) {}
+    cache: { dir?: string; bytes?: number },
+  ) {
+    if (cache.dir) this.diskCache = new BuiltModelCache(cache.dir, cache.bytes);
+  }
 
   static load(file: string, options: ModelOptions = {}): ConvModel {
     const limit = new ActivationLimit(options.activationMemory);
     const { proto, bytes } = readModelFile(file);
-    return new ConvModel(proto, bytes, path.resolve(file), options.provider ?? 'auto', limit, options.sizeLimits ?? {});
+    return new ConvModel(proto, bytes, path.resolve(file), options.provider ?? 'auto', limit, options.sizeLimits ?? {}, { dir: options.cacheDir, bytes: options.cacheBytes });
   }
 
   static fromBytes(bytes: Uint8Array, options: ModelOptions = {}): ConvModel {
     const limit = new ActivationLimit(options.activationMemory);
     try {
-      return new ConvModel(decodeModel(bytes), bytes, undefined, options.provider ?? 'auto', limit, options.sizeLimits ?? {});
+      return new ConvModel(decodeModel(bytes), bytes, undefined, options.provider ?? 'auto', limit, options.sizeLimits ?? {}, { dir: options.cacheDir, bytes: options.cacheBytes });
     } catch (err) {
       if (err instanceof OnnxFormatError) throw new ModelLoadError(err.message);
       throw err;
@@ -206,11 +229,75 @@ export class ConvModel {
    * A session for a variant of the model, cached under `key`, built from memory: the bytes that
    * were read and checked (external data inlined), never the file again.
    */
-  session(key: string, variant: () => ModelProto): Promise<RuntimeSession> {
-    return this.sessions.get(`${key}|${this.provider}`, async () => {
-      const proto = variant();
-      return createSession(proto === this.proto ? this.bytes : encodeModel(proto), this.provider);
+  async session(key: string, variant: () => ModelProto): Promise<RuntimeSession> {
+    return (await this.builtSession(key, async () => ({ proto: variant(), meta: undefined }))).session;
+  }
+
+  /** sha256 of the model's bytes (external data inlined), computed once. */
+  get contentHash(): string {
+    this.hash ??= crypto.createHash('sha256').update(this.bytes).digest('hex');
+    return this.hash;
+  }
+
+  /**
+   * A session for the variant `build` makes, cached under `key` in memory and, where the model has
+   * a cache folder and `persist` holds (the key names the variant across processes), on disk as
+   * onnxruntime's optimised model, with `meta`: a later process loads it without building,
+   * encoding or optimising anything. The disk cache serves CPU sessions only (an optimised model
+   * is specific to its execution provider), once the provider is known to be the CPU.
+   */
+  builtSession<M>(
+    key: string,
+    build: () => Promise<{ proto: ModelProto; meta: M }>,
+    disk: { persist: boolean; validMeta?: (meta: unknown) => boolean } = { persist: true },
+  ): Promise<BuiltSession<M>> {
+    const memoryKey = `${key}|${this.provider}`;
+    const session = this.sessions.get(memoryKey, async () => {
+      const cache = disk.persist && this.diskCache && knownProvider(this.provider) === 'cpu' ? this.diskCache : undefined;
+      const diskKey = cache ? this.diskKey({ variant: key }) : undefined;
+      const hit = cache && diskKey ? cache.read(diskKey) : undefined;
+      if (cache && diskKey && hit && (disk.validMeta?.(hit.meta) ?? true)) {
+        try {
+          const loaded = await createSession(hit.body, this.provider, { optimized: true });
+          this.sessionMeta.set(memoryKey, hit.meta);
+          return loaded;
+        } catch {
+          // An entry this onnxruntime cannot load is built again (and replaced) like a missing one.
+          cache.remove(diskKey);
+        }
+      }
+      const { proto, meta } = await build();
+      this.sessionMeta.set(memoryKey, meta);
+      const bytes = proto === this.proto ? this.bytes : encodeModel(proto);
+      const optimizedFile = cache && diskKey ? cache.temporaryPath() : undefined;
+      if (!cache || !diskKey || !optimizedFile) return createSession(bytes, this.provider);
+      const created = await createSession(bytes, this.provider, { saveOptimizedTo: optimizedFile }).catch(() => createSession(bytes, this.provider));
+      // Stored after the caller has its session: reading, hashing and writing a large model would
+      // otherwise delay the first run for the sake of later ones.
+      this.pendingWrites.push(new Promise<void>((resolve) => setImmediate(() => {
+        try {
+          if (created.provider === 'cpu' && fs.existsSync(optimizedFile)) cache.write(diskKey, fs.readFileSync(optimizedFile), meta ?? null);
+        } catch {
+          // A full or read-only disk: the model is built again next time.
+        } finally {
+          fs.rm(optimizedFile, { force: true }, () => resolve());
+        }
+      })));
+      return created;
     });
+    return session.then((s) => ({ session: s, meta: this.sessionMeta.get(memoryKey) as M }));
+  }
+
+  /** The disk cache's key for something derived from this model at its declared input size. */
+  private diskKey(what: Record<string, string>): string | undefined {
+    let input: string;
+    try {
+      input = this.inputDims().join('x');
+    } catch {
+      // A model whose declared input is refused has nothing built at it worth keeping.
+      return undefined;
+    }
+    return JSON.stringify({ model: this.contentHash, input, ...what, ...buildEnvironment() });
   }
 
   /** The model with a dynamic batch dimension when the graph allows it, else as it is. */
@@ -319,8 +406,12 @@ export class ConvModel {
         const dims = concreteInputDims(info.shape, this.sizeLimits, info.name);
         feeds[info.name] = { dtype: 'float32', dims, data: new Float32Array(sizeOf(dims)) };
       }
+      const diskKey = this.diskCache && this.diskKey({ probe: 'shapes' });
+      const cached = diskKey ? shapesFrom(this.diskCache?.read(diskKey)?.meta) : undefined;
+      if (cached) return cached;
       const [shapes] = await probeShapeSets(this.proto, [feeds], this.activationLimit.bytes);
       for (const name of Object.keys(feeds)) shapes.delete(name);
+      if (diskKey) this.diskCache?.write(diskKey, new Uint8Array(0), [...shapes]);
       return shapes;
     })();
     return this.probedShapes;
@@ -343,8 +434,16 @@ export class ConvModel {
   }
 
   async dispose(): Promise<void> {
+    await Promise.all(this.pendingWrites);
     await this.sessions.dispose();
   }
+}
+
+/** Probed shapes as the disk cache holds them ([name, dims] pairs), or undefined when they are anything else. */
+function shapesFrom(meta: unknown): Map<string, number[]> | undefined {
+  if (!Array.isArray(meta)) return undefined;
+  const valid = meta.every((e) => Array.isArray(e) && e.length === 2 && typeof e[0] === 'string' && Array.isArray(e[1]) && e[1].every((d: unknown) => typeof d === 'number' && isValidDim(d)));
+  return valid ? new Map(meta as [string, number[]][]) : undefined;
 }
 
 function layerInfo(node: NodeProto, name: string, shapes: Map<string, number[]>, parent?: string): LayerInfo {

@@ -38,7 +38,6 @@ export interface GradientResult {
   outputs: Record<string, Tensor>;
 }
 
-const built = new WeakMap<ConvModel, Map<string, GradientModel>>();
 const ruleIds = new WeakMap<GradientRule, number>();
 let nextRuleId = 0;
 
@@ -64,10 +63,9 @@ export async function computeGradients(model: ConvModel, feeds: Record<string, T
   await model.checkActivationMemory(request.wrt, feeds, 2);
   const batched = await model.supportsBatch();
   const seed = request.seed;
-  const key = `gradient|${batched}|${output}|${[...request.wrt].sort().join(',')}|${request.overridesKey ?? overridesKey(request.overrides)}${seed === 'top' ? '|top' : ''}`;
-  const gradientModel = await gradientModelFor(model, key, batched, { ...request, output });
+  const key = gradientKey(batched, output, request.wrt, request.overridesKey ?? overridesKey(request.overrides), seed === 'top');
+  const { session, meta: gradientModel } = await gradientSession(model, key, batched, { ...request, output });
   if (seed !== 'top') checkSeed(seed, gradientModel, model, feeds);
-  const session = await model.session(key, () => gradientModel.model);
   const runOnce = async (f: Record<string, Tensor>, rowSeed: Tensor | undefined) => run(session, rowSeed ? { ...f, [gradientModel.seed]: rowSeed } : f, gradientModel.outputs);
   const batch = feeds[inputs[0].name].dims[0];
   const results = batched || batch === 1 || (seed !== 'top' && seed.dims.length === 0)
@@ -81,14 +79,60 @@ export async function computeGradients(model: ConvModel, feeds: Record<string, T
   return { gradients, outputs };
 }
 
-async function gradientModelFor(model: ConvModel, key: string, batched: boolean, request: GradientComputation & { output?: string }): Promise<GradientModel> {
-  let cache = built.get(model);
-  if (!cache) built.set(model, (cache = new Map()));
-  const cached = cache.get(key);
-  if (cached) return cached;
+/** What a gradient session's model takes and gives, kept with it in memory and on disk. */
+interface GradientNames {
+  output: string;
+  seed: string;
+  gradients: Record<string, string>;
+  outputs: string[];
+  /** The seed input's rank and element type, where the built model declares them. */
+  seedRank?: number;
+  seedType?: number;
+}
+
+function isGradientNames(meta: unknown): meta is GradientNames {
+  const m = meta as GradientNames | null;
+  const isString = (v: unknown) => typeof v === 'string';
+  return typeof m === 'object' && m !== null && isString(m.output) && isString(m.seed) && Array.isArray(m.outputs) && m.outputs.every(isString) &&
+    typeof m.gradients === 'object' && m.gradients !== null && Object.values(m.gradients).every(isString) &&
+    (m.seedRank === undefined || typeof m.seedRank === 'number') && (m.seedType === undefined || typeof m.seedType === 'number');
+}
+
+/**
+ * The gradient model's session and names, built once per model and key; kept on disk (see
+ * ConvModel.builtSession) when the key names the rules across processes: built-in rules, or
+ * overrides with a key of their own.
+ */
+function gradientSession(model: ConvModel, key: string, batched: boolean, request: GradientComputation & { output?: string }) {
+  const persist = !request.overrides || request.overridesKey !== undefined;
+  return model.builtSession<GradientNames>(key, async () => {
+    const built = await gradientModelFor(model, batched, request);
+    const seedType = built.model.graph?.input?.find((v) => v.name === built.seed)?.type?.tensor_type;
+    const names: GradientNames = { output: built.output, seed: built.seed, gradients: built.gradients, outputs: built.outputs, seedRank: seedType?.shape?.dim?.length, seedType: seedType?.elem_type ?? undefined };
+    return { proto: built.model, meta: names };
+  }, { persist, validMeta: isGradientNames });
+}
+
+/**
+ * Starts building the gradient session for `request` without running it: a later computeGradients
+ * with the same request finds it ready. For a model opened in the worker, so the first click does
+ * not wait for the build.
+ */
+export async function prepareGradients(model: ConvModel, request: Omit<GradientComputation, 'seed'> & { seed: 'top' | 'input' }): Promise<void> {
+  const batched = await model.supportsBatch();
+  const output = request.output ?? model.summary().outputs[0]?.name;
+  const key = gradientKey(batched, output, request.wrt, request.overridesKey ?? overridesKey(request.overrides), request.seed === 'top');
+  await gradientSession(model, key, batched, { ...request, output, seed: request.seed === 'top' ? 'top' : float32([]) });
+}
+
+function gradientKey(batched: boolean, output: string | undefined, wrt: string[], rules: string, top: boolean): string {
+  return `gradient|${batched}|${output}|${[...wrt].sort().join(',')}|${rules}${top ? '|top' : ''}`;
+}
+
+async function gradientModelFor(model: ConvModel, batched: boolean, request: GradientComputation & { output?: string }): Promise<GradientModel> {
   const proto = batched ? withDynamicBatch(model.proto) : model.proto;
   const { shapes, batchShapes } = await shapesOf(model, proto, batched);
-  const result = buildGradientModel(proto, {
+  return buildGradientModel(proto, {
     wrt: request.wrt,
     output: request.output,
     overrides: request.overrides,
@@ -96,8 +140,6 @@ async function gradientModelFor(model: ConvModel, key: string, batched: boolean,
     batchShapes,
     seedFrom: request.seed === 'top' ? 'top' : 'input',
   });
-  cache.set(key, result);
-  return result;
 }
 
 interface ProbedShapes {
@@ -143,13 +185,12 @@ function shapesOf(model: ConvModel, proto: ModelProto, batched: boolean): Promis
 }
 
 /** The seed must match the output's rank and (where the model fixes them) its dims, and the batch of the feeds. */
-function checkSeed(seed: Tensor, gradientModel: GradientModel, model: ConvModel, feeds: Record<string, Tensor>): void {
-  const probed = gradientModel.model.graph?.input?.find((v) => v.name === gradientModel.seed)?.type?.tensor_type;
-  const rank = probed?.shape?.dim?.length ?? seed.dims.length;
+function checkSeed(seed: Tensor, gradientModel: GradientNames, model: ConvModel, feeds: Record<string, Tensor>): void {
+  const rank = gradientModel.seedRank ?? seed.dims.length;
   if (seed.dims.length !== rank) {
     throw new GradientRequestError(`the seed has shape ${formatShape(seed.dims)} but output '${gradientModel.output}' has ${rank} dimensions`);
   }
-  if (seed.dtype !== 'float32' && probed?.elem_type === 1) {
+  if (seed.dtype !== 'float32' && gradientModel.seedType === 1) {
     throw new GradientRequestError(`the seed is ${seed.dtype} but output '${gradientModel.output}' is float32`);
   }
   const feedBatch = feeds[model.summary().inputs[0].name]?.dims[0];

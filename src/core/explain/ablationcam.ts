@@ -51,33 +51,46 @@ async function ablatedScores(
   const sample = sizeOf(activations.dims.slice(1));
   const gather = view.gather;
   const session = await ctx.model.session(`after:${sub.input}>${target.output}`, () => sub.proto);
-  const feedsFor = (start: number, size: number, ablate: boolean): Record<string, Tensor> => {
+  // One row per entry of `channels`: the activations with that channel ablated, or unablated for null.
+  const feedsFor = (channels: (number | null)[]): Record<string, Tensor> => {
+    const size = channels.length;
     const data = new Float32Array(size * sample);
-    for (let j = 0; j < size; j++) {
+    channels.forEach((k, j) => {
       data.set(a, j * sample);
-      if (!ablate) continue;
-      const channel = (start + j) * plane;
+      if (k === null) return;
+      const channel = k * plane;
       if (gather) for (let i = channel; i < channel + plane; i++) data[j * sample + gather[i]] = value;
       else data.fill(value, j * sample + channel, j * sample + channel + plane);
-    }
+    });
     const feeds: Record<string, Tensor> = { [sub.input]: { dtype: 'float32', dims: [size, ...activations.dims.slice(1)], data } };
     for (const name of sub.extraInputs) feeds[name] = tiled(extras[name], size);
     return feeds;
   };
+  const scoreOf = async (feeds: Record<string, Tensor>) => targetScores((await run(session, feeds, [target.output]))[target.output], target, 'logit');
   let batch = Math.max(1, requestedBatch);
+  // The unablated activations' score through the same sub-model: the score of every channel that
+  // ablating leaves as it is (already at the ablation value everywhere, e.g. a dead ReLU channel).
+  let unablated: number | undefined;
   if (batch > 1) {
     // Whether the sub-model takes a batch is known only by running it (a Reshape can pin it).
     try {
-      await run(session, feedsFor(0, 2, false), [target.output]);
+      unablated = (await scoreOf(feedsFor([null, null])))[0];
     } catch {
       batch = 1;
       notes.push('the network after the layer does not take a batch: ablations ran one at a time');
     }
   }
-  const scores = new Float64Array(c);
-  await inBatches(c, batch, ctx, 'ablationcam: ablated channels', async (start, size) => {
-    const output = (await run(session, feedsFor(start, size, true), [target.output]))[target.output];
-    scores.set(targetScores(output, target, 'logit'), start);
+  unablated ??= (await scoreOf(feedsFor([null])))[0];
+  // Read in the canonical [C, plane] layout, where channel k's values are contiguous.
+  const canonicalData = canonical.data as Float32Array;
+  const unchanged = (k: number) => canonicalData.subarray(k * plane, (k + 1) * plane).every((v) => v === value);
+  const ablated = Array.from({ length: c }, (_, k) => k).filter((k) => !unchanged(k));
+  const scores = new Float64Array(c).fill(unablated);
+  if (ablated.length < c) notes.push(`${c - ablated.length} channels already at the ablation value: their score is the unablated one, not run again`);
+  await inBatches(ablated.length, batch, ctx, 'ablationcam: ablated channels', async (start, size) => {
+    const channels = ablated.slice(start, start + size);
+    const rowScores = await scoreOf(feedsFor(channels));
+    channels.forEach((k, j) => (scores[k] = rowScores[j]));
   });
   return scores;
 }

@@ -3,7 +3,8 @@
 import * as path from 'path';
 import type { ActivationsView, ChannelView, ExplanationView, ImageView, MapData, MethodView, ModelView, Prediction, TargetSpec } from '../../protocol';
 import { channelStats } from '../activations';
-import { computeGradients } from '../autodiff/gradients';
+import { defaultModelCacheDir } from '../autodiff/cache';
+import { computeGradients, prepareGradients } from '../autodiff/gradients';
 import { UnsupportedGradientError } from '../autodiff/rule';
 import { ModelContext } from '../context';
 import { Explanation, ResolvedTarget, Target, explain, methodByName, methodNames, methodView } from '../explain';
@@ -113,6 +114,9 @@ function modelView(
   };
 }
 
+/** How long the worker must be idle before a background build starts. */
+const IDLE_MS = 300;
+
 function imageView(id: string, image: WorkerImage): ImageView {
   const [h, w] = image.tensor.dims.slice(-2);
   const rgb = image.rgb;
@@ -150,6 +154,10 @@ export class JobRunner implements WorkerState {
   private readonly explanations = new Map<string, { explanation: Explanation; image: WorkerImage; args: JobArgs<'explain'> }>();
   private readonly datasets = new KeptDatasets();
   private nextId = 1;
+  /** Background builds of a model's first explanation, by model path, cancelled when it closes. */
+  private readonly prebuilds = new Map<string, AbortController>();
+  /** Jobs running now: a background build waits until none runs, so it delays no job that was asked for. */
+  private runningJobs = 0;
   private readonly handlers: Handlers = {
     openModel: (args, job) => this.openModel(args, job),
     closeModel: (args) => this.closeModel(args),
@@ -169,7 +177,8 @@ export class JobRunner implements WorkerState {
   run<J extends JobName>(job: J, args: JobArgs<J>, ctx: JobContext): Promise<JobResult<J>> {
     const handler = Object.hasOwn(this.handlers, job) ? (this.handlers[job] as Handlers[J]) : undefined;
     if (!handler) return Promise.reject(new Error(`unknown job '${job}'`));
-    return handler(args, ctx);
+    this.runningJobs++;
+    return handler(args, ctx).finally(() => this.runningJobs--);
   }
 
   contextFor(modelPath: string): ModelContext {
@@ -193,7 +202,7 @@ export class JobRunner implements WorkerState {
     await this.closeModel({ modelPath });
     const name = path.basename(modelPath);
     job.progress(0, `reading ${name}`);
-    const ctx = ModelContext.open(modelPath, { provider, preprocessing, settingsFolder, activationMemory, decode });
+    const ctx = ModelContext.open(modelPath, { provider, preprocessing, settingsFolder, activationMemory, decode, cacheDir: defaultModelCacheDir() });
     this.contexts.set(modelPath, ctx);
     try {
       throwIfCancelled(job.signal);
@@ -210,6 +219,7 @@ export class JobRunner implements WorkerState {
       // A graph too large to probe is too large to check gradients on in reasonable time.
       const gradients = ctx.model.shapeProbeLimit ? { problem: ctx.model.shapeProbeLimit } : await gradientProblem(ctx);
       throwIfCancelled(job.signal);
+      if (!gradients.problem && gradients.camLayer) this.prebuild(modelPath, ctx, gradients.camLayer);
       return modelView(modelPath, ctx, summary, layers, runtime, gradients);
     } catch (err) {
       // A newer open of the same file (a reopen) may have replaced this one: close only our own.
@@ -219,7 +229,34 @@ export class JobRunner implements WorkerState {
     }
   }
 
+  private async whenIdle(signal: AbortSignal): Promise<void> {
+    do {
+      await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
+      throwIfCancelled(signal);
+    } while (this.runningJobs > 0);
+  }
+
+  /**
+   * Builds the gradient session of the Grad-CAM family (the default method: the default CAM layer,
+   * the top class) in the background once the worker is idle, so the first click runs at once; the
+   * session lands in the model's session cache (and the disk cache) for the explain job to find.
+   */
+  private prebuild(modelPath: string, ctx: ModelContext, camLayer: string): void {
+    this.prebuilds.get(modelPath)?.abort();
+    const controller = new AbortController();
+    this.prebuilds.set(modelPath, controller);
+    const output = ctx.model.summary().outputs[0].name;
+    this.whenIdle(controller.signal)
+      .then(() => prepareGradients(ctx.model, { wrt: [camLayer], output, seed: 'top' }))
+      // A failure here is the explain job's to report, when one is asked for.
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.prebuilds.get(modelPath) === controller) this.prebuilds.delete(modelPath);
+      });
+  }
+
   private async closeModel({ modelPath }: JobArgs<'closeModel'>): Promise<void> {
+    this.prebuilds.get(modelPath)?.abort();
     const ctx = this.contexts.get(modelPath);
     this.contexts.delete(modelPath);
     for (const [id, image] of this.images) if (image.modelPath === modelPath) this.images.delete(id);

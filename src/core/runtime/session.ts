@@ -13,10 +13,19 @@ export interface RuntimeSession {
   reason: string;
 }
 
-function options(provider: Provider): ort.InferenceSession.SessionOptions {
+/** How a session is made: `saveOptimizedTo` writes onnxruntime's optimised model to that file; `optimized`: the bytes are such a model. */
+export interface SessionBuild {
+  saveOptimizedTo?: string;
+  optimized?: boolean;
+}
+
+function options(provider: Provider, build: SessionBuild): ort.InferenceSession.SessionOptions {
   return {
     executionProviders: [provider],
-    graphOptimizationLevel: 'all',
+    // An optimised model saved by onnxruntime is loaded as it is: optimising it again costs as much
+    // as the first time and changes nothing (its outputs are bit-identical).
+    graphOptimizationLevel: build.optimized ? 'disabled' : 'all',
+    ...(build.saveOptimizedTo ? { optimizedModelFilePath: build.saveOptimizedTo } : {}),
     // Errors reach the user as exceptions; onnxruntime's own (coloured) log lines stay off the terminal.
     logSeverityLevel: 4,
   };
@@ -30,23 +39,39 @@ ort.env.logLevel = 'fatal';
  * A session for a model's bytes. Never a path: onnxruntime would then open external data files
  * itself, following links the core refuses; the core reads and inlines them (readModelFile).
  */
-export async function createSession(model: Uint8Array, setting: ProviderSetting): Promise<RuntimeSession> {
-  const create = (p: Provider) => ort.InferenceSession.create(model, options(p));
+export async function createSession(model: Uint8Array, setting: ProviderSetting, build: SessionBuild = {}): Promise<RuntimeSession> {
+  const create = (p: Provider) => ort.InferenceSession.create(model, options(p, build));
   if (setting === 'cpu') return { session: await create('cpu'), provider: 'cpu', reason: 'the CPU was chosen in settings' };
+  if (setting === 'auto' && cudaProblem) return { session: await create('cpu'), provider: 'cpu', reason: cudaProblem };
   try {
     return { session: await create('cuda'), provider: 'cuda', reason: 'CUDA execution provider loaded' };
   } catch (err) {
     const why = cudaFailureReason((err as Error).message);
     if (setting === 'cuda') throw new Error(`the CUDA execution provider could not be loaded: ${why}`);
-    return { session: await create('cpu'), provider: 'cpu', reason: `CUDA unavailable, using the CPU: ${why}` };
+    const reason = `CUDA unavailable, using the CPU: ${why}`;
+    if (librariesMissing((err as Error).message)) cudaProblem = reason;
+    return { session: await create('cpu'), provider: 'cpu', reason };
   }
+}
+
+// Why CUDA's libraries failed to load in this process, once they have: 'auto' then goes to the
+// CPU directly rather than failing again for every session.
+let cudaProblem: string | undefined;
+
+/** The provider an 'auto' session will get, once this process has tried CUDA and it failed; else undefined. */
+export function knownProvider(setting: ProviderSetting): Provider | undefined {
+  return setting === 'cpu' || (setting === 'auto' && cudaProblem) ? 'cpu' : undefined;
 }
 
 // onnxruntime-node's npm package ships the CPU provider only; the CUDA provider's libraries
 // come from its install script (ONNXRUNTIME_NODE_INSTALL_CUDA) and need CUDA and cuDNN.
+function librariesMissing(message: string): boolean {
+  return /Failed to load shared library/i.test(message);
+}
+
 function cudaFailureReason(message: string): string {
   const first = message.split('\n').find((l) => l.trim().length > 0)?.trim() ?? message;
-  return /Failed to load shared library/i.test(first)
+  return librariesMissing(first)
     ? 'the CUDA provider libraries of onnxruntime-node are not installed (or CUDA/cuDNN is missing)'
     : first;
 }

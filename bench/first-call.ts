@@ -1,0 +1,149 @@
+// First calls, as a user meets them: each method's first explanation on a freshly opened model,
+// in a fresh process (child per measurement), with an empty model cache folder (cold) and again
+// with the folder the cold run filled (warm, as on reopening the model), next to the peers' first
+// calls timed in the same run (bench/peers-methods.py: pytorch-grad-cam, Captum; Debian's
+// PyTorch, 2 threads), with issue #14's goal for each ratio. Also image decode+resize per image
+// against the forward pass, to show decoding is not the bottleneck.
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { explain } from '../src/core/explain';
+import { decodeImage } from '../src/core/image/decode';
+import { encodePng, rgbToRgba } from '../src/core/image/overlay';
+import { resizeBilinear } from '../src/core/image/resize';
+import { ConvModel } from '../src/core/model';
+import { IMAGENET_MEAN, IMAGENET_STD, PreprocessSpec, preprocessImage } from '../src/core/preprocess';
+import { REFERENCE_DIR, ReferenceCase, loadManifest, loadTensor, referenceAvailable } from '../test/support/reference';
+
+const PYTHON = '/usr/bin/python3';
+const PEERS_DIR = process.env.CONVLENS_PEERS ?? path.resolve(__dirname, '../../../shared/peers');
+const PEERS_SCRIPT = path.resolve(__dirname, '../../bench/peers-methods.py');
+
+interface FirstCall {
+  load_s: number;
+  first_s: number;
+  second_s?: number;
+}
+
+interface PeerTime {
+  first_s: number;
+  seconds: number;
+}
+
+// peer: the computation bench/peers-methods.py times; goal: the speed-up over the peer's first call that issue #14 asks for.
+const FIRST_CALLS: { method: string; peer: string; goal: number; slow?: boolean; options?: Record<string, number[]> }[] = [
+  { method: 'gradcam', peer: 'GradCAM', goal: 1 },
+  { method: 'ablationcam', peer: 'AblationCAM', goal: 20, slow: true },
+  { method: 'scorecam', peer: 'ScoreCAM', goal: 3, slow: true },
+  { method: 'occlusion', peer: 'Occlusion', goal: 3, slow: true, options: { window: [3, 32, 32], strides: [3, 16, 16] } },
+];
+
+function chelsea(): ReferenceCase {
+  return loadManifest().cases.find((c) => c.model === 'resnet18' && c.image === 'chelsea') as ReferenceCase;
+}
+
+async function seconds(fn: () => Promise<unknown> | unknown): Promise<number> {
+  const start = performance.now();
+  await fn();
+  return (performance.now() - start) / 1000;
+}
+
+/** In the child: load the model, then time the method's first and second explanation. */
+async function child(method: string, cacheDir: string): Promise<void> {
+  const c = chelsea();
+  const input = loadTensor(c, 'input');
+  const options = FIRST_CALLS.find((f) => f.method === method)?.options ?? {};
+  let model: ConvModel | undefined;
+  const load_s = await seconds(() => (model = ConvModel.load(path.join(REFERENCE_DIR, c.onnx), { provider: 'auto', cacheDir: cacheDir === 'none' ? undefined : cacheDir })));
+  const ctx = { model: model as ConvModel, input, target: { kind: 'class' as const, index: c.target_class }, layer: c.target_layer_tensor };
+  const first_s = await seconds(() => explain(method, ctx, options));
+  // A slow method's second call is its first less a session start or two: not worth its minutes.
+  const second_s = FIRST_CALLS.find((f) => f.method === method)?.slow ? undefined : await seconds(() => explain(method, ctx, options));
+  await model?.dispose();
+  process.stdout.write(`${JSON.stringify({ load_s, first_s, second_s } satisfies FirstCall)}\n`);
+}
+
+function firstCallIn(method: string, cacheDir: string): FirstCall {
+  const out = execFileSync(process.execPath, [__filename, 'child', method, cacheDir], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  return JSON.parse(out.trim().split('\n').pop() as string) as FirstCall;
+}
+
+function peerFirstCalls(model: string, computations: string[]): { times?: Record<string, PeerTime>; note: string } {
+  if (!fs.existsSync(path.join(PEERS_DIR, 'pytorch_grad_cam'))) return { note: `peers not found at ${PEERS_DIR}` };
+  try {
+    execFileSync(PYTHON, ['-c', 'import torch, torchvision, captum'], { stdio: 'ignore', env: { ...process.env, PYTHONPATH: PEERS_DIR } });
+  } catch {
+    return { note: `Debian's PyTorch (${PYTHON} with torch, torchvision and the peers' dependencies) is not installed` };
+  }
+  const out = execFileSync(PYTHON, [PEERS_SCRIPT, model, ...computations], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, PYTHONPATH: PEERS_DIR }, maxBuffer: 1 << 20 });
+  const parsed = JSON.parse(out) as Record<string, unknown> & { torch: string; threads: number };
+  return { times: parsed[model] as Record<string, PeerTime>, note: `pytorch-grad-cam and Captum under PyTorch ${parsed.torch}, ${parsed.threads} threads, timed in this run` };
+}
+
+/** Decode (PNG, 500×375) and preprocessing to 224×224 per image, against one forward pass of resnet18. */
+async function decodeAgainstForward(c: ReferenceCase): Promise<Record<string, unknown>> {
+  const rgb = loadTensor(c, 'rgb').data as Float32Array;
+  const [h, w, outH, outW] = [224, 224, 375, 500];
+  const planes = [0, 1, 2].map((ch) => resizeBilinear(Float32Array.from({ length: h * w }, (_, i) => rgb[i * 3 + ch]), h, w, outH, outW));
+  const data = Uint8Array.from({ length: outH * outW * 3 }, (_, i) => Math.round(Math.min(1, Math.max(0, planes[i % 3][Math.floor(i / 3)])) * 255));
+  const png = encodePng(rgbToRgba({ width: outW, height: outH, data }), outW, outH);
+  // torchvision's ImageNet evaluation transform: shorter side to 256 (antialiased, as PIL), centre crop 224.
+  const spec: PreprocessSpec = { size: [224, 224], resize: 'shorter-side-crop', resizeTo: 256, antialias: 'pil', scale: 1 / 255, mean: IMAGENET_MEAN, std: IMAGENET_STD, layout: 'NCHW', colorOrder: 'RGB', grayscale: false };
+  const decodeResize = () => preprocessImage(decodeImage(png), spec);
+  const model = ConvModel.load(path.join(REFERENCE_DIR, c.onnx), { provider: 'auto' });
+  try {
+    const input = loadTensor(c, 'input');
+    await model.run({ input });
+    const runs = 10;
+    let decode = 0;
+    let forward = 0;
+    for (let i = 0; i < runs; i++) {
+      decode += await seconds(decodeResize);
+      forward += await seconds(() => model.run({ input }));
+    }
+    console.log(`  image decode (PNG ${outW}×${outH}) + resize, crop and normalise to 224×224: ${(decode / runs * 1000).toFixed(1)} ms per image, ${(decode / forward * 100).toFixed(0)}% of a resnet18 forward pass (${(forward / runs * 1000).toFixed(1)} ms)`);
+    return { decode_resize_s: decode / runs, forward_s: forward / runs };
+  } finally {
+    await model.dispose();
+  }
+}
+
+/** `only`: the methods to measure (all by default; `node out/bench/first-call.js gradcam ablationcam`). */
+export async function benchFirstCalls(quick: boolean, only: string[] = []): Promise<Record<string, unknown>[]> {
+  if (!referenceAvailable()) return [];
+  const c = chelsea();
+  const measured = FIRST_CALLS.filter((f) => (only.length ? only.includes(f.method) : !(f.slow && quick)));
+  const peers = peerFirstCalls(c.model, measured.map((f) => f.peer));
+  console.log(`\nfirst calls on a freshly opened ${c.model} (${c.image}), each in a fresh process; cold: empty model cache folder, warm: as the cold run left it (peers: ${peers.note})`);
+  console.log(`  ${'method'.padEnd(12)} ${'cold s'.padStart(8)} ${'warm s'.padStart(8)} ${'second s'.padStart(9)} ${'peer first s'.padStart(13)} ${'× cold'.padStart(7)} ${'× warm'.padStart(7)}  goal`);
+  const results: Record<string, unknown>[] = [];
+  for (const f of measured) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'convlens-first-call-'));
+    try {
+      const cold = firstCallIn(f.method, dir);
+      const warm = firstCallIn(f.method, dir);
+      const peer = peers.times?.[f.peer];
+      const ratio = (s: number) => (peer ? `${(peer.first_s / s).toFixed(2)}×` : '—');
+      console.log(`  ${f.method.padEnd(12)} ${cold.first_s.toFixed(2).padStart(8)} ${warm.first_s.toFixed(2).padStart(8)} ${(warm.second_s?.toFixed(2) ?? '—').padStart(9)} ${(peer ? peer.first_s.toFixed(2) : '—').padStart(13)} ${ratio(cold.first_s).padStart(7)} ${ratio(warm.first_s).padStart(7)}  ≥ ${f.goal}×`);
+      results.push({ first_call: f.method, model: c.model, cold, warm, peer, goal: f.goal, speedup_cold: peer && peer.first_s / cold.first_s, speedup_warm: peer && peer.first_s / warm.first_s });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  results.push({ decode: await decodeAgainstForward(c) });
+  return results;
+}
+
+if (require.main === module && process.argv[2] === 'child') {
+  child(process.argv[3], process.argv[4]).catch((err) => {
+    process.stderr.write(`${(err as Error).stack}\n`);
+    process.exitCode = 1;
+  });
+} else if (require.main === module) {
+  const args = process.argv.slice(2);
+  benchFirstCalls(args.includes('--quick'), args.filter((a) => !a.startsWith('--'))).catch((err) => {
+    console.error(`bench failed: ${(err as Error).stack}`);
+    process.exitCode = 1;
+  });
+}

@@ -1,0 +1,195 @@
+// On-disk cache of built models: the onnxruntime-optimised form of each model variant a session
+// was made for (gradient models, sub-models, models with exposed outputs) and a model's probed
+// shapes, so that reopening a model neither probes, builds, encodes nor optimises them again.
+//
+// An entry is one file, <sha256 of its key>.clm: 'CLM1', a little-endian uint32 header length, a
+// JSON header { key, bodyBytes, bodySha256, meta }, then the body (the optimised model's bytes).
+// The key names everything the entry depends on: the model's content hash, the request, ConvLens's
+// autodiff version, onnxruntime's version and the machine. An entry is used only when its header
+// names exactly the key asked for and its body has the recorded length and hash: a corrupt,
+// truncated or foreign entry is deleted and the model is built again, never trusted. Entries are
+// written atomically (files.ts); each hit touches the file's mtime, and when the folder grows over
+// its size limit the least recently used entries are deleted.
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as ort from 'onnxruntime-node';
+import { isUnfinishedWrite, readFileChecked, writeFileAtomic } from '../files';
+import { defaultRules } from './registry';
+
+const MAGIC = 'CLM1';
+const SUFFIX = '.clm';
+/** The default size limit of a cache folder. */
+export const DEFAULT_CACHE_BYTES = 2 * 2 ** 30;
+// Temporary files older than this belong to a process that died: safe to remove.
+const STALE_TEMP_MS = 60 * 60 * 1000;
+
+export interface CachedModel {
+  body: Uint8Array;
+  meta: unknown;
+}
+
+function sha256(bytes: Uint8Array | string): string {
+  return crypto.createHash('sha256').update(bytes).digest('hex');
+}
+
+/**
+ * The folder ConvLens caches built models in when nothing else is set: $CONVLENS_CACHE_DIR ('off':
+ * none), else the OS's per-user cache folder (XDG_CACHE_HOME or ~/.cache, ~/Library/Caches,
+ * %LOCALAPPDATA%).
+ */
+export function defaultModelCacheDir(): string | undefined {
+  const set = process.env.CONVLENS_CACHE_DIR;
+  if (set === 'off') return undefined;
+  if (set) return path.resolve(set);
+  const home = os.homedir();
+  const base = process.platform === 'win32'
+    ? process.env.LOCALAPPDATA ?? path.join(home, 'AppData', 'Local')
+    : process.platform === 'darwin'
+      ? path.join(home, 'Library', 'Caches')
+      : process.env.XDG_CACHE_HOME ?? path.join(home, '.cache');
+  return path.join(base, 'convlens', 'models');
+}
+
+// Raised by hand when the builder (build.ts, emitter.ts) changes what it emits; the rules' own
+// source is hashed into the version below, so a changed rule needs no bump.
+const BUILDER_VERSION = 1;
+let autodiffVersion: string | undefined;
+
+/**
+ * What a built model depends on besides the model and the request: the builder's version, the
+ * gradient rules' source, onnxruntime's version, and the machine (an optimised model may use
+ * kernels laid out for this CPU).
+ */
+export function buildEnvironment(): Record<string, string> {
+  autodiffVersion ??= sha256(Object.entries(defaultRules).map(([op, rule]) => `${op}:${rule.toString()}`).join('\n')).slice(0, 16);
+  return {
+    builder: `${BUILDER_VERSION}/${autodiffVersion}`,
+    onnxruntime: ort.env.versions.node ?? 'unknown',
+    machine: `${process.platform}-${process.arch}-${os.cpus()[0]?.model ?? 'unknown'}`,
+  };
+}
+
+export class BuiltModelCache {
+  constructor(readonly dir: string, readonly maxBytes = DEFAULT_CACHE_BYTES) {}
+
+  private fileFor(key: string): string {
+    return path.join(this.dir, `${sha256(key).slice(0, 40)}${SUFFIX}`);
+  }
+
+  // A cache never fails the work it serves: a folder that cannot be created, read or written
+  // (read-only, full, removed meanwhile) only means building again.
+
+  /** A path in the cache folder for onnxruntime to write an optimised model to; undefined when the folder cannot be made. */
+  temporaryPath(): string | undefined {
+    try {
+      fs.mkdirSync(this.dir, { recursive: true });
+      return path.join(this.dir, `incoming.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The entry stored under `key`, validated; undefined (and a bad entry deleted) otherwise. */
+  read(key: string): CachedModel | undefined {
+    const file = this.fileFor(key);
+    if (!fs.existsSync(file)) return undefined;
+    const entry = parseEntry(file, key, this.maxBytes);
+    if (!entry) {
+      this.remove(key);
+      return undefined;
+    }
+    touch(file);
+    return entry;
+  }
+
+  /** Stores `body` and `meta` under `key` (atomically), then keeps the folder within its limit. */
+  write(key: string, body: Uint8Array, meta: unknown): void {
+    if (body.length > this.maxBytes) return;
+    try {
+      fs.mkdirSync(this.dir, { recursive: true });
+      const header = Buffer.from(JSON.stringify({ key, bodyBytes: body.length, bodySha256: sha256(body), meta }));
+      const prefix = Buffer.alloc(8);
+      prefix.write(MAGIC, 0, 'latin1');
+      prefix.writeUInt32LE(header.length, 4);
+      writeFileAtomic(this.fileFor(key), Buffer.concat([prefix, header, body]));
+      this.evict();
+    } catch {
+      // Not stored: built again next time.
+    }
+  }
+
+  /** Deletes the entry under `key`, e.g. one onnxruntime could not load. */
+  remove(key: string): void {
+    removeQuietly(this.fileFor(key));
+  }
+
+  /** Deletes the least recently used entries until the folder is within its limit, and stale temporary files. */
+  evict(): void {
+    const entries: { file: string; size: number; used: number }[] = [];
+    for (const name of safeList(this.dir)) {
+      const file = path.join(this.dir, name);
+      const stat = statOf(file);
+      if (!stat) continue;
+      if (isUnfinishedWrite(name)) {
+        if (Date.now() - stat.mtimeMs > STALE_TEMP_MS) removeQuietly(file);
+      } else if (name.endsWith(SUFFIX)) entries.push({ file, size: stat.size, used: stat.mtimeMs });
+    }
+    let total = entries.reduce((sum, e) => sum + e.size, 0);
+    entries.sort((a, b) => a.used - b.used);
+    for (const e of entries) {
+      if (total <= this.maxBytes) break;
+      removeQuietly(e.file);
+      total -= e.size;
+    }
+  }
+}
+
+function parseEntry(file: string, key: string, maxBytes: number): CachedModel | undefined {
+  try {
+    const bytes = readFileChecked(file, { what: 'model cache entry', maxBytes, limitHint: 'it is built again' });
+    if (bytes.length < 8 || bytes.toString('latin1', 0, 4) !== MAGIC) return undefined;
+    const headerLength = bytes.readUInt32LE(4);
+    if (8 + headerLength > bytes.length) return undefined;
+    const header = JSON.parse(bytes.toString('utf8', 8, 8 + headerLength)) as { key?: unknown; bodyBytes?: unknown; bodySha256?: unknown; meta?: unknown };
+    const body = bytes.subarray(8 + headerLength);
+    if (header.key !== key || header.bodyBytes !== body.length || header.bodySha256 !== sha256(body)) return undefined;
+    return { body, meta: header.meta };
+  } catch {
+    return undefined;
+  }
+}
+
+function removeQuietly(file: string): void {
+  try {
+    fs.rmSync(file, { force: true });
+  } catch {
+    // A read-only folder: the entry stays, and is refused again when read.
+  }
+}
+
+function touch(file: string): void {
+  try {
+    const now = new Date();
+    fs.utimesSync(file, now, now);
+  } catch {
+    // Evicted by another process meanwhile: the entry read is still whole.
+  }
+}
+
+function safeList(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+function statOf(file: string): fs.Stats | undefined {
+  try {
+    return fs.statSync(file);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,94 @@
+// The exact savings of the perturbation CAMs give the numbers of running everything: Ablation-CAM
+// does not run channels that ablating leaves unchanged (already at the ablation value), Score-CAM
+// scores identical channels once. Each is compared with a brute-force run of every channel.
+import * as assert from 'assert';
+import { explain } from '../../../src/core/explain';
+import { weightedChannelSum } from '../../../src/core/explain/cam-common';
+import { scoreCamMask, scoreCamWeights, softmax } from '../../../src/core/explain/scorecam';
+import { modelAfter } from '../../../src/core/explain/submodel';
+import { run } from '../../../src/core/runtime/session';
+import { Tensor, float32 } from '../../../src/core/tensor';
+import { ConvModel } from '../../../src/core/model';
+import { tensorFromProto, tensorToProto } from '../../../src/core/onnx/initializers';
+import { encodeModel } from '../../../src/core/onnx/proto';
+import { randomTensor, tinyCnn } from './tiny-models';
+
+const CHANNELS = 8;
+// Channels 1 and 5 are dead (bias far below any input's reach) and 2 is a copy of 6 (same weights and bias).
+const DEAD = [1, 5];
+
+/** tinyCnn with its second conv's weights and biases changed to make those channels. */
+function deadChannelCnn(): ConvModel {
+  const proto = tinyCnn(1, [3, 6, CHANNELS]).proto;
+  const initializers = proto.graph?.initializer ?? [];
+  const at = (name: string) => initializers.findIndex((t) => t.name === name);
+  const w2 = tensorFromProto(initializers[at('w2')]).data as Float32Array;
+  const b2 = tensorFromProto(initializers[at('b2')]).data as Float32Array;
+  for (const k of DEAD) b2[k] = -1000;
+  const plane = 6 * 9;
+  w2.copyWithin(2 * plane, 6 * plane, 7 * plane);
+  b2[2] = b2[6];
+  initializers[at('w2')] = tensorToProto('w2', float32([CHANNELS, 6, 3, 3], w2));
+  initializers[at('b2')] = tensorToProto('b2', float32([CHANNELS], b2));
+  return ConvModel.fromBytes(encodeModel(proto), { provider: 'cpu' });
+}
+
+function assertNear(actual: ArrayLike<number>, expected: ArrayLike<number>, rtol: number, what: string): void {
+  const scale = Math.max(...Array.from(expected, Math.abs));
+  for (let i = 0; i < expected.length; i++) {
+    assert.ok(Math.abs(actual[i] - expected[i]) <= rtol * scale, `${what}[${i}]: ${actual[i]} vs ${expected[i]}`);
+  }
+}
+
+describe('exact savings of the perturbation CAMs', () => {
+  const model = deadChannelCnn();
+  const input = randomTensor([1, 3, 16, 16], 7, 2);
+  const target = { kind: 'class' as const, index: 2 };
+
+  it('the test model has the dead and duplicate channels it is built for', async () => {
+    const features = (await model.run({ input }, ['features'])).features.data as Float32Array;
+    const plane = 64;
+    for (const k of DEAD) assert.ok(features.subarray(k * plane, (k + 1) * plane).every((v) => v === 0), `channel ${k} is dead`);
+    assert.deepStrictEqual([...features.subarray(2 * plane, 3 * plane)], [...features.subarray(6 * plane, 7 * plane)]);
+  });
+
+  it('Ablation-CAM: channels already at the ablation value are not run, and the CAM equals ablating every channel', async () => {
+    const e = await explain('ablationcam', { model, input, target, layer: 'features' }, { batch: 4 });
+    assert.ok(e.notes.some((n) => n.startsWith(`${DEAD.length} channels already at the ablation value`)), e.notes.join('; '));
+    // Brute force: every channel ablated (to 0, the activations' minimum) through the part after the layer.
+    const full = await model.run({ input }, ['features']);
+    const activations = full.features;
+    const original = (full.logits.data as Float32Array)[target.index];
+    const sub = modelAfter(model.proto, 'features', 'logits', activations.dims);
+    const session = await model.session('test-brute-force-after', () => sub.proto);
+    const plane = 64;
+    const weights = new Float64Array(CHANNELS);
+    for (let k = 0; k < CHANNELS; k++) {
+      const ablated = Float32Array.from(activations.data as Float32Array);
+      ablated.fill(0, k * plane, (k + 1) * plane);
+      const out = await run(session, { features: { dtype: 'float32', dims: activations.dims, data: ablated } }, ['logits']);
+      weights[k] = (original - (out.logits.data as Float32Array)[target.index]) / original;
+    }
+    assertNear(e.raw.data as Float32Array, weightedChannelSum(activations, weights).data as Float32Array, 1e-6, 'ablationcam');
+  });
+
+  it('Score-CAM: identical channels are scored once, with the weights of scoring every channel', async () => {
+    const ctx = { model, input, target, layer: 'features' };
+    const full = await model.run({ input }, ['features']);
+    const activations: Tensor = full.features;
+    const resolved = { kind: 'class' as const, index: target.index, output: 'logits' };
+    const { weights, passes } = await scoreCamWeights(ctx, resolved, activations, 3);
+    assert.strictEqual(passes, CHANNELS - 2, 'the two dead channels share a pass, and so do the two copies');
+    // Brute force: each channel's masked input through the whole model, one at a time.
+    const x = input.data as Float32Array;
+    const scores = new Float64Array(CHANNELS);
+    for (let k = 0; k < CHANNELS; k++) {
+      const mask = scoreCamMask(activations, k, [16, 16]);
+      const masked = float32([1, 3, 16, 16], Float32Array.from(x, (v, i) => v * mask[i % 256]));
+      scores[k] = ((await model.run({ input: masked })).logits.data as Float32Array)[target.index];
+    }
+    assertNear(weights, softmax(scores), 1e-6, 'scorecam weights');
+  });
+
+  after(() => model.dispose());
+});

@@ -1,0 +1,58 @@
+// The worker builds the Grad-CAM family's gradient session in the background once a model is open
+// (and idle), into the model cache folder ($CONVLENS_CACHE_DIR), so the first click finds it built.
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { ComputeClient } from '../../src/core/runtime/client';
+
+const ROOT = path.resolve(__dirname, '../../..');
+const WORKER = path.join(ROOT, 'out/src/core/runtime/worker.js');
+const MODEL = path.join(ROOT, 'sample/shapes.onnx');
+const IMAGE = path.join(ROOT, 'sample/dataset/test/circle/0.png');
+
+/** The entries in a model cache folder: their keys, from their headers, and inodes. */
+function cachedEntries(dir: string): { key: string; ino: number }[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir).filter((n) => n.endsWith('.clm')).map((n) => {
+    const file = path.join(dir, n);
+    const bytes = fs.readFileSync(file);
+    return { key: (JSON.parse(bytes.toString('utf8', 8, 8 + bytes.readUInt32LE(4))) as { key: string }).key, ino: fs.statSync(file).ino };
+  });
+}
+
+describe('background build of the first explanation in the worker', function () {
+  let dir: string;
+  let client: ComputeClient;
+  const saved = process.env.CONVLENS_CACHE_DIR;
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'convlens-prebuild-'));
+    process.env.CONVLENS_CACHE_DIR = dir;
+    client = new ComputeClient(WORKER);
+  });
+  after(async () => {
+    await client.dispose();
+    if (saved === undefined) delete process.env.CONVLENS_CACHE_DIR;
+    else process.env.CONVLENS_CACHE_DIR = saved;
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('stores the gradient session at the default CAM layer for the top class after the open, and Grad-CAM then runs on it', async function () {
+    this.timeout(120_000);
+    const model = await client.call('openModel', { modelPath: MODEL, provider: 'cpu' });
+    const layer = model.defaultCamLayer as string;
+    const isPrebuilt = (key: string) => {
+      const variant = (JSON.parse(key) as { variant?: string }).variant ?? '';
+      return variant.startsWith('gradient|') && variant.includes(`|${layer}|`) && variant.endsWith('|top');
+    };
+    // Polled, not timed: the build runs in the background, and the test waits for its entry.
+    const prebuilt = () => cachedEntries(dir).find((e) => isPrebuilt(e.key));
+    while (!prebuilt()) await new Promise((resolve) => setTimeout(resolve, 100));
+    const built = prebuilt()?.ino;
+    const imageId = (await client.call('loadImage', { modelPath: MODEL, imagePath: IMAGE })).id;
+    const e = await client.call('explain', { modelPath: MODEL, imageId, method: 'gradcam', layer: 'auto', target: { kind: 'top' } });
+    assert.strictEqual(e.map.values.length, 64 * 64);
+    // A second build would have written its entry again (a new file renamed over the old one).
+    assert.strictEqual(prebuilt()?.ino, built, 'the click used the session built in the background');
+  });
+});

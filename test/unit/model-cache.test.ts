@@ -1,0 +1,150 @@
+// The on-disk cache of built models (src/core/autodiff/cache.ts): entries found again under their
+// key, refused when corrupt, truncated or stored under another key, the least recently used evicted
+// over the size limit; and through ConvModel, a reopened model whose gradients and probed shapes
+// come from the cache with the same numbers as when they were built.
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { computeGradients, seedForClass } from '../../src/core/autodiff/gradients';
+import { BuiltModelCache } from '../../src/core/autodiff/cache';
+import { ConvModel } from '../../src/core/model';
+import { parseNpy } from '../../src/core/npy';
+import { Tensor } from '../../src/core/tensor';
+
+const MODEL = path.resolve(__dirname, '../../../test/models/bn_unfused.onnx');
+const INPUT = path.resolve(__dirname, '../../../test/models/bn_unfused.input.npy');
+
+function tempDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'convlens-model-cache-'));
+}
+
+function entryFiles(dir: string): string[] {
+  return fs.readdirSync(dir).filter((n) => n.endsWith('.clm')).map((n) => path.join(dir, n));
+}
+
+describe('built-model cache on disk', () => {
+  let dir: string;
+  beforeEach(() => (dir = tempDir()));
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('finds an entry under its key with its body and meta, and nothing under another key', () => {
+    const cache = new BuiltModelCache(dir);
+    const body = Uint8Array.from([1, 2, 3, 250]);
+    cache.write('model A|gradient', body, { seed: 'seed_in' });
+    const hit = cache.read('model A|gradient');
+    assert.deepStrictEqual(hit && [...hit.body], [1, 2, 3, 250]);
+    assert.deepStrictEqual(hit?.meta, { seed: 'seed_in' });
+    assert.strictEqual(cache.read('model B|gradient'), undefined);
+  });
+
+  it('refuses and deletes an entry whose body changed, was cut short, or that holds another key', () => {
+    const cache = new BuiltModelCache(dir);
+    cache.write('key', new Uint8Array(64).fill(7), null);
+    const [file] = entryFiles(dir);
+    const whole = fs.readFileSync(file);
+
+    const flipped = Buffer.from(whole);
+    flipped[flipped.length - 1] ^= 1;
+    fs.writeFileSync(file, flipped);
+    assert.strictEqual(cache.read('key'), undefined, 'a changed byte');
+    assert.strictEqual(fs.existsSync(file), false, 'the corrupt entry is deleted');
+
+    fs.writeFileSync(file, whole.subarray(0, whole.length - 10));
+    assert.strictEqual(cache.read('key'), undefined, 'a truncated entry');
+
+    fs.writeFileSync(file, Buffer.from('not an entry at all'));
+    assert.strictEqual(cache.read('key'), undefined, 'garbage');
+
+    // Another key's entry copied to this key's file name: a foreign entry.
+    cache.write('other key', new Uint8Array(64).fill(7), null);
+    const other = entryFiles(dir)[0];
+    fs.copyFileSync(other, file);
+    assert.strictEqual(cache.read('key'), undefined, 'a foreign entry');
+    assert.ok(cache.read('other key'), 'the other key still finds its own entry');
+  });
+
+  it('evicts the least recently used entries when the folder grows over its limit', () => {
+    const cache = new BuiltModelCache(dir, 3000);
+    const old = new Date(Date.now() - 60_000);
+    cache.write('first', new Uint8Array(1000), null);
+    cache.write('second', new Uint8Array(1000), null);
+    for (const file of entryFiles(dir)) fs.utimesSync(file, old, old);
+    assert.ok(cache.read('first'), 'reading marks the first entry as used now');
+    cache.write('third', new Uint8Array(1000), null);
+    assert.ok(cache.read('first'), 'recently used: kept');
+    assert.ok(cache.read('third'), 'just written: kept');
+    assert.strictEqual(cache.read('second'), undefined, 'least recently used: evicted');
+    assert.ok(entryFiles(dir).reduce((sum, f) => sum + fs.statSync(f).size, 0) <= 3000);
+  });
+});
+
+describe('ConvModel with a cache folder', () => {
+  let dir: string;
+  beforeEach(() => (dir = tempDir()));
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  async function gradientsOnce(cacheDir = dir): Promise<{ grad: Tensor; shapes: Map<string, number[]> }> {
+    const model = ConvModel.load(MODEL, { provider: 'cpu', cacheDir });
+    try {
+      const input = parseNpy(fs.readFileSync(INPUT));
+      const seed = seedForClass([1, 10], 8);
+      const result = await computeGradients(model, { input }, { wrt: ['input'], seed });
+      return { grad: result.gradients.input, shapes: await model.probeShapes() };
+    } finally {
+      await model.dispose();
+    }
+  }
+
+  it('a reopened model reads its gradient session and probed shapes from the cache, with the same numbers', async () => {
+    const built = await gradientsOnce();
+    const files = entryFiles(dir);
+    assert.ok(files.length >= 3, `the forward session, the gradient session and the shapes are stored (${files.length} entries)`);
+    const old = new Date(Date.now() - 3_600_000);
+    for (const file of files) fs.utimesSync(file, old, old);
+    const inodes = files.map((file) => fs.statSync(file).ino);
+
+    const reopened = await gradientsOnce();
+    assert.deepStrictEqual([...reopened.grad.data], [...built.grad.data], 'gradients identical to the built ones');
+    assert.deepStrictEqual(reopened.shapes, built.shapes);
+    // A valid hit marks its entry as used and leaves the file in place (a rebuilt entry is a new
+    // file renamed over it): every entry was read back rather than rebuilt.
+    files.forEach((file, i) => {
+      const stat = fs.statSync(file);
+      assert.ok(stat.mtimeMs > old.getTime(), `${path.basename(file)} was used`);
+      assert.strictEqual(stat.ino, inodes[i], `${path.basename(file)} was not rewritten`);
+    });
+  });
+
+  it('a corrupt entry is built again and replaced, with the same numbers', async () => {
+    const built = await gradientsOnce();
+    for (const file of entryFiles(dir)) {
+      const bytes = fs.readFileSync(file);
+      bytes[bytes.length - 1] ^= 0xff;
+      fs.writeFileSync(file, bytes);
+    }
+    const rebuilt = await gradientsOnce();
+    assert.deepStrictEqual([...rebuilt.grad.data], [...built.grad.data]);
+    const cache = new BuiltModelCache(dir);
+    const valid = entryFiles(dir).filter((file) => {
+      const bytes = fs.readFileSync(file);
+      const header = JSON.parse(bytes.toString('utf8', 8, 8 + bytes.readUInt32LE(4))) as { key: string };
+      return cache.read(header.key) !== undefined;
+    });
+    assert.strictEqual(valid.length, entryFiles(dir).length, 'every entry was rewritten whole');
+  });
+
+  it('a cache folder that cannot be made only means building: the numbers are those of a model without one', async () => {
+    const blocker = path.join(dir, 'a-file');
+    fs.writeFileSync(blocker, 'not a folder');
+    const unusable = await gradientsOnce(path.join(blocker, 'cache'));
+    const model = ConvModel.load(MODEL, { provider: 'cpu' });
+    try {
+      const input = parseNpy(fs.readFileSync(INPUT));
+      const plain = await computeGradients(model, { input }, { wrt: ['input'], seed: seedForClass([1, 10], 8) });
+      assert.deepStrictEqual([...unusable.grad.data], [...plain.gradients.input.data]);
+    } finally {
+      await model.dispose();
+    }
+  });
+});
