@@ -22,7 +22,7 @@ const node = {
 
 const builds = [
   { ...node, entryPoints: { extension: 'src/extension/extension.ts' }, outdir: 'dist' },
-  { ...node, entryPoints: { worker: 'src/core/runtime/worker.ts' }, outdir: 'dist' },
+  { ...node, entryPoints: { worker: 'src/compute/worker.ts' }, outdir: 'dist' },
   { ...node, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist' },
   {
     bundle: true,
@@ -62,13 +62,15 @@ if (tests || bench) {
 }
 
 // A missing entry is a build error (a renamed or deleted file), not a bundle to skip quietly.
-const missing = builds.flatMap((b) => (Array.isArray(b.entryPoints) ? b.entryPoints : Object.values(b.entryPoints))).filter((e) => {
-  try {
-    return !statSync(e).isFile();
-  } catch {
-    return true;
-  }
-});
+const missing = builds
+  .flatMap((b) => (Array.isArray(b.entryPoints) ? b.entryPoints : Object.values(b.entryPoints)))
+  .filter((e) => {
+    try {
+      return !statSync(e).isFile();
+    } catch {
+      return true;
+    }
+  });
 if (missing.length > 0) {
   console.error(`esbuild.mjs: missing entry point${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}`);
   process.exit(1);

@@ -24,7 +24,7 @@ function repeatTo(f: DatasetFeatures, n: number): DatasetFeatures {
   const pick = <T>(rows: T[]): T[] => Array.from({ length: n }, (_, i) => rows[i % m]);
   const pickMatrix = <A extends Float32Array | Int32Array>(data: A, cols: number): A => {
     const out = new (data.constructor as { new (length: number): A })(n * cols);
-    for (let i = 0; i < n; i++) out.set(data.subarray((i % m) * cols, (i % m + 1) * cols), i * cols);
+    for (let i = 0; i < n; i++) out.set(data.subarray((i % m) * cols, ((i % m) + 1) * cols), i * cols);
     return out;
   };
   const c = f.layerShape[0];
@@ -63,10 +63,22 @@ export async function benchDataset(quick: boolean): Promise<Record<string, unkno
     distillRules(thousand, { depth: 4, minLeaf: 5 });
     const rulesSeconds = (performance.now() - rulesStart) / 1000;
     console.log(`\ndataset (${path.relative(ROOT, FOLDER)}, ${n} images, ${path.basename(MODEL)}, batch 32${quick ? ', quick' : ''}):`);
-    console.log(`  feature extraction ${(n / extractSeconds).toFixed(0)} images/s (decode, preprocess, forward, pooling) vs plain forward ${(n / forwardSeconds).toFixed(0)} images/s: ${(forwardSeconds / extractSeconds * 100).toFixed(0)}% of forward throughput`);
+    console.log(
+      `  feature extraction ${(n / extractSeconds).toFixed(0)} images/s (decode, preprocess, forward, pooling) vs plain forward ${(n / forwardSeconds).toFixed(0)} images/s: ${((forwardSeconds / extractSeconds) * 100).toFixed(0)}% of forward throughput`,
+    );
     console.log(`  second look from the cache: ${(cachedSeconds * 1000).toFixed(0)} ms (${(extractSeconds / cachedSeconds).toFixed(0)}× faster)`);
     console.log(`  distilling rules (depth 4) for 1,000 images: ${(rulesSeconds * 1000).toFixed(0)} ms`);
-    return [{ dataset: FOLDER, images: n, extract_images_per_s: n / extractSeconds, forward_images_per_s: n / forwardSeconds, cached_s: cachedSeconds, rules_1000_images_s: rulesSeconds }, ...benchScale(quick)];
+    return [
+      {
+        dataset: FOLDER,
+        images: n,
+        extract_images_per_s: n / extractSeconds,
+        forward_images_per_s: n / forwardSeconds,
+        cached_s: cachedSeconds,
+        rules_1000_images_s: rulesSeconds,
+      },
+      ...benchScale(quick),
+    ];
   } finally {
     await model.dispose();
   }
@@ -114,7 +126,13 @@ function makeFolder(images: number): string {
   return root;
 }
 
-interface ScalePoint { images: number; seconds: number; forwardSeconds: number; peakRssMiB: number; resultMiB: number }
+interface ScalePoint {
+  images: number;
+  seconds: number;
+  forwardSeconds: number;
+  peakRssMiB: number;
+  resultMiB: number;
+}
 
 /** One point of the memory curve in a fresh process (see scaleChild). */
 function scalePoint(folder: string, shards: number): ScalePoint {
@@ -126,13 +144,24 @@ export function benchScale(quick: boolean): Record<string, unknown>[] {
   const total = quick ? 10000 : 100000;
   const started = performance.now();
   const folder = makeFolder(total);
-  console.log(`\ndataset at scale (${total} generated 64×64 images in ${((performance.now() - started) / 1000).toFixed(0)} s, ${path.basename(MODEL)}, batch 32, a fresh process per size):`);
+  console.log(
+    `\ndataset at scale (${total} generated 64×64 images in ${((performance.now() - started) / 1000).toFixed(0)} s, ${path.basename(MODEL)}, batch 32, a fresh process per size):`,
+  );
   const rows: Record<string, unknown>[] = [];
   try {
     for (const shards of quick ? [10, 1] : [100, 10, 1]) {
       const p = scalePoint(folder, shards);
-      console.log(`  ${String(p.images).padStart(6)} images: ${(p.images / p.seconds).toFixed(0)} images/s, ${(p.seconds > 0 ? p.forwardSeconds / p.seconds : 0).toFixed(2)}× plain forward; peak RSS ${p.peakRssMiB.toFixed(0)} MiB, of which result arrays ${p.resultMiB.toFixed(1)} MiB; the rest ${(p.peakRssMiB - p.resultMiB).toFixed(0)} MiB`);
-      rows.push({ dataset: 'generated', images: p.images, extract_images_per_s: p.images / p.seconds, forward_ratio: p.forwardSeconds / p.seconds, peak_rss_MiB: p.peakRssMiB, result_arrays_MiB: p.resultMiB });
+      console.log(
+        `  ${String(p.images).padStart(6)} images: ${(p.images / p.seconds).toFixed(0)} images/s, ${(p.seconds > 0 ? p.forwardSeconds / p.seconds : 0).toFixed(2)}× plain forward; peak RSS ${p.peakRssMiB.toFixed(0)} MiB, of which result arrays ${p.resultMiB.toFixed(1)} MiB; the rest ${(p.peakRssMiB - p.resultMiB).toFixed(0)} MiB`,
+      );
+      rows.push({
+        dataset: 'generated',
+        images: p.images,
+        extract_images_per_s: p.images / p.seconds,
+        forward_ratio: p.forwardSeconds / p.seconds,
+        peak_rss_MiB: p.peakRssMiB,
+        result_arrays_MiB: p.resultMiB,
+      });
     }
   } finally {
     fs.rmSync(folder, { recursive: true, force: true });

@@ -76,7 +76,12 @@ function peerFirstCalls(model: string, computations: string[]): { times?: Record
   } catch {
     return { note: `Debian's PyTorch (${PYTHON} with torch, torchvision and the peers' dependencies) is not installed` };
   }
-  const out = execFileSync(PYTHON, [PEERS_SCRIPT, model, ...computations], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, PYTHONPATH: PEERS_DIR }, maxBuffer: 1 << 20 });
+  const out = execFileSync(PYTHON, [PEERS_SCRIPT, model, ...computations], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+    env: { ...process.env, PYTHONPATH: PEERS_DIR },
+    maxBuffer: 1 << 20,
+  });
   const parsed = JSON.parse(out) as Record<string, unknown> & { torch: string; threads: number };
   return { times: parsed[model] as Record<string, PeerTime>, note: `pytorch-grad-cam and Captum under PyTorch ${parsed.torch}, ${parsed.threads} threads, timed in this run` };
 }
@@ -85,11 +90,30 @@ function peerFirstCalls(model: string, computations: string[]): { times?: Record
 async function decodeAgainstForward(c: ReferenceCase): Promise<Record<string, unknown>> {
   const rgb = loadTensor(c, 'rgb').data as Float32Array;
   const [h, w, outH, outW] = [224, 224, 375, 500];
-  const planes = [0, 1, 2].map((ch) => resizeBilinear(Float32Array.from({ length: h * w }, (_, i) => rgb[i * 3 + ch]), h, w, outH, outW));
+  const planes = [0, 1, 2].map((ch) =>
+    resizeBilinear(
+      Float32Array.from({ length: h * w }, (_, i) => rgb[i * 3 + ch]),
+      h,
+      w,
+      outH,
+      outW,
+    ),
+  );
   const data = Uint8Array.from({ length: outH * outW * 3 }, (_, i) => Math.round(Math.min(1, Math.max(0, planes[i % 3][Math.floor(i / 3)])) * 255));
   const png = encodePng(rgbToRgba({ width: outW, height: outH, data }), outW, outH);
   // torchvision's ImageNet evaluation transform: shorter side to 256 (antialiased, as PIL), centre crop 224.
-  const spec: PreprocessSpec = { size: [224, 224], resize: 'shorter-side-crop', resizeTo: 256, antialias: 'pil', scale: 1 / 255, mean: IMAGENET_MEAN, std: IMAGENET_STD, layout: 'NCHW', colorOrder: 'RGB', grayscale: false };
+  const spec: PreprocessSpec = {
+    size: [224, 224],
+    resize: 'shorter-side-crop',
+    resizeTo: 256,
+    antialias: 'pil',
+    scale: 1 / 255,
+    mean: IMAGENET_MEAN,
+    std: IMAGENET_STD,
+    layout: 'NCHW',
+    colorOrder: 'RGB',
+    grayscale: false,
+  };
   const decodeResize = () => preprocessImage(decodeImage(png), spec);
   const model = ConvModel.load(path.join(REFERENCE_DIR, c.onnx), { provider: 'auto' });
   try {
@@ -102,7 +126,9 @@ async function decodeAgainstForward(c: ReferenceCase): Promise<Record<string, un
       decode += await seconds(decodeResize);
       forward += await seconds(() => model.run({ input }));
     }
-    console.log(`  image decode (PNG ${outW}×${outH}) + resize, crop and normalise to 224×224: ${(decode / runs * 1000).toFixed(1)} ms per image, ${(decode / forward * 100).toFixed(0)}% of a resnet18 forward pass (${(forward / runs * 1000).toFixed(1)} ms)`);
+    console.log(
+      `  image decode (PNG ${outW}×${outH}) + resize, crop and normalise to 224×224: ${((decode / runs) * 1000).toFixed(1)} ms per image, ${((decode / forward) * 100).toFixed(0)}% of a resnet18 forward pass (${((forward / runs) * 1000).toFixed(1)} ms)`,
+    );
     return { decode_resize_s: decode / runs, forward_s: forward / runs };
   } finally {
     await model.dispose();
@@ -114,9 +140,16 @@ export async function benchFirstCalls(quick: boolean, only: string[] = []): Prom
   if (!referenceAvailable()) return [];
   const c = chelsea();
   const measured = FIRST_CALLS.filter((f) => (only.length ? only.includes(f.method) : !(f.slow && quick)));
-  const peers = peerFirstCalls(c.model, measured.map((f) => f.peer));
-  console.log(`\nfirst calls on a freshly opened ${c.model} (${c.image}), each in a fresh process; cold: empty model cache folder, warm: as the cold run left it (peers: ${peers.note})`);
-  console.log(`  ${'method'.padEnd(12)} ${'cold s'.padStart(8)} ${'warm s'.padStart(8)} ${'second s'.padStart(9)} ${'peer first s'.padStart(13)} ${'× cold'.padStart(7)} ${'× warm'.padStart(7)}  goal`);
+  const peers = peerFirstCalls(
+    c.model,
+    measured.map((f) => f.peer),
+  );
+  console.log(
+    `\nfirst calls on a freshly opened ${c.model} (${c.image}), each in a fresh process; cold: empty model cache folder, warm: as the cold run left it (peers: ${peers.note})`,
+  );
+  console.log(
+    `  ${'method'.padEnd(12)} ${'cold s'.padStart(8)} ${'warm s'.padStart(8)} ${'second s'.padStart(9)} ${'peer first s'.padStart(13)} ${'× cold'.padStart(7)} ${'× warm'.padStart(7)}  goal`,
+  );
   const results: Record<string, unknown>[] = [];
   for (const f of measured) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'convlens-first-call-'));
@@ -125,8 +158,19 @@ export async function benchFirstCalls(quick: boolean, only: string[] = []): Prom
       const warm = firstCallIn(f.method, dir);
       const peer = peers.times?.[f.peer];
       const ratio = (s: number) => (peer ? `${(peer.first_s / s).toFixed(2)}×` : '—');
-      console.log(`  ${f.method.padEnd(12)} ${cold.first_s.toFixed(2).padStart(8)} ${warm.first_s.toFixed(2).padStart(8)} ${(warm.second_s?.toFixed(2) ?? '—').padStart(9)} ${(peer ? peer.first_s.toFixed(2) : '—').padStart(13)} ${ratio(cold.first_s).padStart(7)} ${ratio(warm.first_s).padStart(7)}  ≥ ${f.goal}×`);
-      results.push({ first_call: f.method, model: c.model, cold, warm, peer, goal: f.goal, speedup_cold: peer && peer.first_s / cold.first_s, speedup_warm: peer && peer.first_s / warm.first_s });
+      console.log(
+        `  ${f.method.padEnd(12)} ${cold.first_s.toFixed(2).padStart(8)} ${warm.first_s.toFixed(2).padStart(8)} ${(warm.second_s?.toFixed(2) ?? '—').padStart(9)} ${(peer ? peer.first_s.toFixed(2) : '—').padStart(13)} ${ratio(cold.first_s).padStart(7)} ${ratio(warm.first_s).padStart(7)}  ≥ ${f.goal}×`,
+      );
+      results.push({
+        first_call: f.method,
+        model: c.model,
+        cold,
+        warm,
+        peer,
+        goal: f.goal,
+        speedup_cold: peer && peer.first_s / cold.first_s,
+        speedup_warm: peer && peer.first_s / warm.first_s,
+      });
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -142,7 +186,10 @@ if (require.main === module && process.argv[2] === 'child') {
   });
 } else if (require.main === module) {
   const args = process.argv.slice(2);
-  benchFirstCalls(args.includes('--quick'), args.filter((a) => !a.startsWith('--'))).catch((err) => {
+  benchFirstCalls(
+    args.includes('--quick'),
+    args.filter((a) => !a.startsWith('--')),
+  ).catch((err) => {
     console.error(`bench failed: ${(err as Error).stack}`);
     process.exitCode = 1;
   });

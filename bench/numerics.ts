@@ -63,7 +63,13 @@ function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 function upToSign(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  return Math.min(relativeError(a, b), relativeError(Array.from(a, (v) => -v), b));
+  return Math.min(
+    relativeError(a, b),
+    relativeError(
+      Array.from(a, (v) => -v),
+      b,
+    ),
+  );
 }
 
 // --- EigenCAM -----------------------------------------------------------------------------------
@@ -130,7 +136,15 @@ async function benchEigenCam(repeats: number): Promise<NumericsRow[]> {
         const library = eigenCamSvd(activations).data as Float32Array;
         const size = `${c.model}/${c.image} ${activations.dims.slice(1).join('×')}`;
         const exactness = `vs pytorch-grad-cam (test: ≤ 1e-3): ours ${upToSign(ours, reference).toExponential(1)}, ml-matrix ${upToSign(library, reference).toExponential(1)}`;
-        rows.push(row('EigenCAM SVD', size, time(() => eigenCamRaw(activations), repeats), time(() => eigenCamSvd(activations), repeats), exactness));
+        rows.push(
+          row(
+            'EigenCAM SVD',
+            size,
+            time(() => eigenCamRaw(activations), repeats),
+            time(() => eigenCamSvd(activations), repeats),
+            exactness,
+          ),
+        );
       } finally {
         await model.dispose();
       }
@@ -145,7 +159,15 @@ async function benchEigenCam(repeats: number): Promise<NumericsRow[]> {
     const ours = eigenCamRaw(activations).data as Float32Array;
     const library = eigenCamSvd(activations).data as Float32Array;
     const exactness = `ours vs ml-matrix ${relativeError(ours, library).toExponential(1)} (synthetic, rank ≈ 8)`;
-    rows.push(row('EigenCAM SVD', `${c}×${h}×${w}`, time(() => eigenCamRaw(activations), repeats), time(() => eigenCamSvd(activations), repeats), exactness));
+    rows.push(
+      row(
+        'EigenCAM SVD',
+        `${c}×${h}×${w}`,
+        time(() => eigenCamRaw(activations), repeats),
+        time(() => eigenCamSvd(activations), repeats),
+        exactness,
+      ),
+    );
   }
   return rows;
 }
@@ -159,7 +181,13 @@ function benchSymmetricEigen(n: number, repeats: number): NumericsRow {
   for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) matrix.set(i, j, a[i * n + j]);
   const ours = symmetricEigen(a, n).values;
   const library = [...new EigenvalueDecomposition(matrix, { assumeSymmetric: true }).realEigenvalues].sort((x, y) => y - x);
-  return row('symmetric eigen', `${n}×${n}`, time(() => symmetricEigen(a, n), repeats), time(() => new EigenvalueDecomposition(matrix, { assumeSymmetric: true }), repeats), `eigenvalues ours vs ml-matrix ${relativeError(ours, library).toExponential(1)}`);
+  return row(
+    'symmetric eigen',
+    `${n}×${n}`,
+    time(() => symmetricEigen(a, n), repeats),
+    time(() => new EigenvalueDecomposition(matrix, { assumeSymmetric: true }), repeats),
+    `eigenvalues ours vs ml-matrix ${relativeError(ours, library).toExponential(1)}`,
+  );
 }
 
 // --- PCA ----------------------------------------------------------------------------------------
@@ -225,10 +253,24 @@ function benchPca(quick: boolean): NumericsRow[] {
   const rows: NumericsRow[] = [];
   // The unit test's set: ±(1,1), ±0.3·(1,−1), eigenvalues 4/3 and 0.12 (n − 1), as sklearn.
   const small = Float64Array.from([1, 1, -1, -1, 0.3, -0.3, -0.3, 0.3]);
-  const known = { values: [4 / 3, 0.12], vectors: [[Math.SQRT1_2, Math.SQRT1_2], [Math.SQRT1_2, -Math.SQRT1_2]] };
+  const known = {
+    values: [4 / 3, 0.12],
+    vectors: [
+      [Math.SQRT1_2, Math.SQRT1_2],
+      [Math.SQRT1_2, -Math.SQRT1_2],
+    ],
+  };
   const oursSmall = pca(small, 4, 2, { components: 2 });
   const libSmall = mlPca(small, 4, 2, 'covarianceMatrix', 2);
-  rows.push(row('PCA', '4×2 (unit test set)', time(() => pca(small, 4, 2, { components: 2 }), 5), time(() => mlPca(small, 4, 2, 'covarianceMatrix', 2), 5), `vs exact (test: 1e-9): ours ${pcaExactness(oursSmall.explainedVariance, oursSmall.components, known)}; ml-pca ${pcaExactness(libSmall.values, libSmall.vectors, known)}`));
+  rows.push(
+    row(
+      'PCA',
+      '4×2 (unit test set)',
+      time(() => pca(small, 4, 2, { components: 2 }), 5),
+      time(() => mlPca(small, 4, 2, 'covarianceMatrix', 2), 5),
+      `vs exact (test: 1e-9): ours ${pcaExactness(oursSmall.explainedVariance, oursSmall.components, known)}; ml-pca ${pcaExactness(libSmall.values, libSmall.vectors, known)}`,
+    ),
+  );
 
   const n = quick ? 2000 : 10000;
   const d = 512;
@@ -240,7 +282,15 @@ function benchPca(quick: boolean): NumericsRow[] {
   const start = performance.now();
   const lib = mlPca(data, n, d, 'covarianceMatrix', 2);
   const libTime = (performance.now() - start) / 1000;
-  rows.push(row('PCA', `${n}×${d}, 2 components`, oursTime, libTime, `vs dense tred2/tql2: ours ${pcaExactness(ours.explainedVariance, ours.components, reference)}; ml-pca ${pcaExactness(lib.values, lib.vectors, reference)}`));
+  rows.push(
+    row(
+      'PCA',
+      `${n}×${d}, 2 components`,
+      oursTime,
+      libTime,
+      `vs dense tred2/tql2: ours ${pcaExactness(ours.explainedVariance, ours.components, reference)}; ml-pca ${pcaExactness(lib.values, lib.vectors, reference)}`,
+    ),
+  );
   return rows;
 }
 
@@ -279,12 +329,21 @@ function benchCart(quick: boolean): NumericsRow[] {
     }
     const library = new DecisionTreeClassifier({ gainFunction: 'gini', maxDepth: options.maxDepth, minNumSamples: 2 * options.minLeaf, gainThreshold: 0 });
     const start = performance.now();
-    library.train(x.map((r) => Array.from(r)), labels);
+    library.train(
+      x.map((r) => Array.from(r)),
+      labels,
+    );
     const libTime = (performance.now() - start) / 1000;
     const libPredictions = library.predict(test.rows.map((r) => Array.from(r)));
     const agreement = test.rows.filter((r, i) => libPredictions[i] === predictTree(ours, r)).length / test.rows.length;
     rows.push(
-      row('CART', `${n}×512, depth 3`, oursTime, libTime, `ml-cart agrees with ours (sklearn's tree) on ${(100 * agreement).toFixed(1)}% of 2000 held-out rows; smallest leaf: ours ${smallestLeaf(ours)}, ml-cart has no per-leaf minimum (minNumSamples only stops splitting a node)`),
+      row(
+        'CART',
+        `${n}×512, depth 3`,
+        oursTime,
+        libTime,
+        `ml-cart agrees with ours (sklearn's tree) on ${(100 * agreement).toFixed(1)}% of 2000 held-out rows; smallest leaf: ours ${smallestLeaf(ours)}, ml-cart has no per-leaf minimum (minNumSamples only stops splitting a node)`,
+      ),
     );
   }
   return rows;
@@ -296,7 +355,15 @@ function benchSlic(repeats: number): NumericsRow[] {
   const random = new Random(5);
   const data = Float32Array.from({ length: 3 * 224 * 224 }, () => random.normal());
   const input = float32([1, 3, 224, 224], data);
-  return [row('SLIC', '3×224×224, 50 segments', time(() => slic(input, 50, 10), repeats), undefined, 'no SLIC on npm to weigh; ours standardises channels (no CIELAB), so no scikit-image parity is claimed')];
+  return [
+    row(
+      'SLIC',
+      '3×224×224, 50 segments',
+      time(() => slic(input, 50, 10), repeats),
+      undefined,
+      'no SLIC on npm to weigh; ours standardises channels (no CIELAB), so no scikit-image parity is claimed',
+    ),
+  ];
 }
 
 export async function benchNumerics(quick: boolean): Promise<NumericsRow[]> {

@@ -15,11 +15,22 @@ import { REFERENCE_DIR, loadManifest, loadTensor, referenceAvailable } from '../
 
 const RUNS = 10;
 
-interface ProfileEvent { cat: string; name: string; dur: number; args?: { op_name?: string } }
+interface ProfileEvent {
+  cat: string;
+  name: string;
+  dur: number;
+  args?: { op_name?: string };
+}
 
 /** Microseconds per op type over the profiled runs (after one warm-up), and the median run time. */
 async function profile(bytes: Uint8Array, feeds: Record<string, ort.Tensor>, outputs: string[], prefix: string): Promise<{ byOp: Map<string, number>; runMs: number }> {
-  const session = await ort.InferenceSession.create(bytes, { executionProviders: ['cpu'], graphOptimizationLevel: 'all', enableProfiling: true, profileFilePrefix: prefix, logSeverityLevel: 3 });
+  const session = await ort.InferenceSession.create(bytes, {
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: 'all',
+    enableProfiling: true,
+    profileFilePrefix: prefix,
+    logSeverityLevel: 3,
+  });
   await session.run(feeds, outputs);
   const times: number[] = [];
   for (let i = 0; i < RUNS; i++) {
@@ -29,7 +40,12 @@ async function profile(bytes: Uint8Array, feeds: Record<string, ort.Tensor>, out
   }
   const file = (session as unknown as { endProfiling(): string }).endProfiling?.();
   await session.release();
-  const profileFile = file ?? fs.readdirSync(path.dirname(prefix)).map((f) => path.join(path.dirname(prefix), f)).find((f) => f.startsWith(prefix));
+  const profileFile =
+    file ??
+    fs
+      .readdirSync(path.dirname(prefix))
+      .map((f) => path.join(path.dirname(prefix), f))
+      .find((f) => f.startsWith(prefix));
   const events = JSON.parse(fs.readFileSync(profileFile as string, 'utf8')) as ProfileEvent[];
   const byOp = new Map<string, number>();
   for (const e of events) {
@@ -49,16 +65,26 @@ async function main(): Promise<void> {
     const model = ConvModel.load(path.join(REFERENCE_DIR, c.onnx), { provider: 'cpu' });
     const input = loadTensor(c, 'input');
     const proto = withDynamicBatch(model.proto);
-    const [shapes, batchShapes] = await probeShapeSets(proto, [{ input }, { input: { ...input, dims: [2, ...input.dims.slice(1)], data: new Float32Array(input.data.length * 2) } }], model.activationLimit.bytes);
+    const [shapes, batchShapes] = await probeShapeSets(
+      proto,
+      [{ input }, { input: { ...input, dims: [2, ...input.dims.slice(1)], data: new Float32Array(input.data.length * 2) } }],
+      model.activationLimit.bytes,
+    );
     const built = buildGradientModel(proto, { wrt: ['input'], shapes, batchShapes });
     const outputName = model.summary().outputs[0].name;
     const seed = seedFor({ kind: 'class', index: c.target_class, output: outputName }, shapes.get(outputName) as number[], 1);
     const x = new ort.Tensor('float32', input.data as Float32Array, input.dims);
     const fwd = await profile(encodeModel(proto), { input: x }, [outputName], path.join(dir, `${c.model}-forward`));
-    const grad = await profile(encodeModel(built.model), { input: x, [built.seed]: new ort.Tensor('float32', seed.data as Float32Array, seed.dims) }, [built.gradients.input], path.join(dir, `${c.model}-gradient`));
+    const grad = await profile(
+      encodeModel(built.model),
+      { input: x, [built.seed]: new ort.Tensor('float32', seed.data as Float32Array, seed.dims) },
+      [built.gradients.input],
+      path.join(dir, `${c.model}-gradient`),
+    );
     console.log(`\n${c.model}: forward ${fwd.runMs.toFixed(1)} ms, gradient ${grad.runMs.toFixed(1)} ms (${(grad.runMs / fwd.runMs).toFixed(2)}×), kernel ms per run by op type:`);
     const ops = [...new Set([...fwd.byOp.keys(), ...grad.byOp.keys()])].sort((a, b) => (grad.byOp.get(b) ?? 0) - (grad.byOp.get(a) ?? 0));
-    for (const op of ops) console.log(`  ${op.padEnd(24)} forward ${((fwd.byOp.get(op) ?? 0) / 1000).toFixed(2).padStart(7)}  gradient ${((grad.byOp.get(op) ?? 0) / 1000).toFixed(2).padStart(7)}`);
+    for (const op of ops)
+      console.log(`  ${op.padEnd(24)} forward ${((fwd.byOp.get(op) ?? 0) / 1000).toFixed(2).padStart(7)}  gradient ${((grad.byOp.get(op) ?? 0) / 1000).toFixed(2).padStart(7)}`);
     await model.dispose();
   }
   fs.rmSync(dir, { recursive: true, force: true });

@@ -8,7 +8,7 @@ import { monitorEventLoopDelay } from 'perf_hooks';
 import { describeModel } from '../src/cli/commands/inspect';
 import { ConvModel } from '../src/core/model';
 import { encodeModel } from '../src/core/onnx/proto';
-import { ComputeClient } from '../src/core/runtime/client';
+import { ComputeClient } from '../src/compute/client';
 import { reluChain } from '../test/unit/chain-model';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -31,7 +31,9 @@ async function eventLoopDelayWhileExplaining(quick: boolean): Promise<Record<str
     const seconds = (performance.now() - started) / 1000;
     const ms = (ns: number) => ns / 1e6;
     const p99 = ms(delay.percentile(99));
-    console.log(`\nevent-loop delay of the process driving the worker, ${jobs} Score-CAM/occlusion jobs in ${seconds.toFixed(1)} s: p50 ${ms(delay.percentile(50)).toFixed(1)} ms, p99 ${p99.toFixed(1)} ms (goal under ${P99_GOAL_MS} ms: ${(p99 / P99_GOAL_MS).toFixed(2)}× the goal), max ${ms(delay.max).toFixed(1)} ms`);
+    console.log(
+      `\nevent-loop delay of the process driving the worker, ${jobs} Score-CAM/occlusion jobs in ${seconds.toFixed(1)} s: p50 ${ms(delay.percentile(50)).toFixed(1)} ms, p99 ${p99.toFixed(1)} ms (goal under ${P99_GOAL_MS} ms: ${(p99 / P99_GOAL_MS).toFixed(2)}× the goal), max ${ms(delay.max).toFixed(1)} ms`,
+    );
     return { bench: 'event-loop delay while explaining', jobs, seconds, p50_ms: ms(delay.percentile(50)), p99_ms: p99, max_ms: ms(delay.max), p99_goal_ms: P99_GOAL_MS };
   } finally {
     await client.dispose();
@@ -47,7 +49,9 @@ async function inspectLargeChain(): Promise<Record<string, unknown>> {
     const d = await describeModel(model);
     const seconds = (performance.now() - started) / 1000;
     const peakGrowthMiB = (process.resourceUsage().maxRSS * 1024 - rssBefore) / 2 ** 20;
-    console.log(`inspect of a ${nodes.toLocaleString('en-US')}-node Relu chain: ${d.layers.length.toLocaleString('en-US')} layers in ${seconds.toFixed(1)} s, peak memory +${peakGrowthMiB.toFixed(0)} MiB (${d.shapesNote})`);
+    console.log(
+      `inspect of a ${nodes.toLocaleString('en-US')}-node Relu chain: ${d.layers.length.toLocaleString('en-US')} layers in ${seconds.toFixed(1)} s, peak memory +${peakGrowthMiB.toFixed(0)} MiB (${d.shapesNote})`,
+    );
     return { bench: 'inspect 100k-node chain', nodes, seconds, peak_growth_MiB: peakGrowthMiB };
   } finally {
     await model.dispose();

@@ -12,8 +12,8 @@ import { resolveTarget, seedFor } from '../src/core/explain/target';
 import { ConvModel } from '../src/core/model';
 import { Tensor } from '../src/core/tensor';
 import { benchDataset } from './dataset';
-import { benchGraphLayout } from './graphLayout';
-import { benchDatasetMap } from './datasetMap';
+import { benchGraphLayout } from './graph-layout';
+import { benchDatasetMap } from './dataset-map';
 import { gradientMemory } from './memory';
 import { PeerTime, timePeers } from './peers';
 import { benchNumerics } from './numerics';
@@ -87,11 +87,31 @@ async function benchModel(c: ReferenceCase, results: Record<string, unknown>[]):
     const { seconds: backward, forward } = await timeAgainstForward(() => computeGradients(model, feeds, request), runForward);
     const memory = gradientMemory(c);
     console.log(`\n${c.model} (${c.image}) on ${runtime.provider.toUpperCase()}: forward ${(forward * 1000).toFixed(1)} ms (PyTorch ${(torch.forward_s * 1000).toFixed(1)} ms)`);
-    console.log(`  forward+backward ${(backward * 1000).toFixed(1)} ms = ${(backward / forward).toFixed(2)}× forward (goal ≤ 2.00×; PyTorch forward+backward ${((torch.forward_s + torch.backward_s) * 1000).toFixed(1)} ms recorded${peer ? `, ${(peer.forward_backward.seconds * 1000).toFixed(1)} ms = ${(peer.forward_backward.seconds / peer.forward.seconds).toFixed(2)}× its forward in this run` : ''})`);
+    console.log(
+      `  forward+backward ${(backward * 1000).toFixed(1)} ms = ${(backward / forward).toFixed(2)}× forward (goal ≤ 2.00×; PyTorch forward+backward ${((torch.forward_s + torch.backward_s) * 1000).toFixed(1)} ms recorded${peer ? `, ${(peer.forward_backward.seconds * 1000).toFixed(1)} ms = ${(peer.forward_backward.seconds / peer.forward.seconds).toFixed(2)}× its forward in this run` : ''})`,
+    );
     console.log(`  peers: ${peers.note}`);
-    console.log(`  gradient session (fresh process, CPU): +${memory.gradientMiB.toFixed(0)} MiB resident after garbage collection over ${memory.forwardMiB.toFixed(0)} MiB with the forward session; peak ${memory.peakMiB.toFixed(0)} MiB`);
-    results.push({ model: c.model, image: c.image, provider: runtime.provider, forward_s: forward, forward_backward_s: backward, backward_ratio: backward / forward, peers: peer, peers_note: peers.note, gradient_session_MiB: memory.gradientMiB, forward_session_rss_MiB: memory.forwardMiB, peak_rss_MiB: memory.peakMiB, torch_forward_s: torch.forward_s, torch_backward_s: torch.backward_s });
-    console.log(`  ${'method'.padEnd(22)} ${pad('ms', 9)} ${pad('× forward', 10)} ${pad('PyTorch ms', 11)} ${pad('speed-up', 9)}${peer ? `  ${pad('Captum ms', 10)} ${pad('speed-up', 9)}  goal` : ''}`);
+    console.log(
+      `  gradient session (fresh process, CPU): +${memory.gradientMiB.toFixed(0)} MiB resident after garbage collection over ${memory.forwardMiB.toFixed(0)} MiB with the forward session; peak ${memory.peakMiB.toFixed(0)} MiB`,
+    );
+    results.push({
+      model: c.model,
+      image: c.image,
+      provider: runtime.provider,
+      forward_s: forward,
+      forward_backward_s: backward,
+      backward_ratio: backward / forward,
+      peers: peer,
+      peers_note: peers.note,
+      gradient_session_MiB: memory.gradientMiB,
+      forward_session_rss_MiB: memory.forwardMiB,
+      peak_rss_MiB: memory.peakMiB,
+      torch_forward_s: torch.forward_s,
+      torch_backward_s: torch.backward_s,
+    });
+    console.log(
+      `  ${'method'.padEnd(22)} ${pad('ms', 9)} ${pad('× forward', 10)} ${pad('PyTorch ms', 11)} ${pad('speed-up', 9)}${peer ? `  ${pad('Captum ms', 10)} ${pad('speed-up', 9)}  goal` : ''}`,
+    );
     for (const m of METHODS) {
       if (m.slow && (quick || c.image !== 'chelsea')) continue;
       const ctx = { model, input, target: { kind: 'class' as const, index: c.target_class }, layer: c.target_layer_tensor };
@@ -99,8 +119,21 @@ async function benchModel(c: ReferenceCase, results: Record<string, unknown>[]):
       const { seconds } = timed;
       const torchSeconds = m.torchKey ? torch[m.torchKey] : undefined;
       const live = m.peerKey ? peer?.[m.peerKey] : undefined;
-      console.log(`  ${m.name.padEnd(22)} ${pad((seconds * 1000).toFixed(1), 9)} ${pad((seconds / timed.forward).toFixed(2), 10)} ${pad(torchSeconds ? (torchSeconds * 1000).toFixed(1) : '—', 11)} ${pad(torchSeconds ? `${(torchSeconds / seconds).toFixed(2)}×` : '—', 9)}${peerColumns(live, seconds, m.goal)}`);
-      results.push({ model: c.model, image: c.image, method: m.name, seconds, forward_s: timed.forward, forward_ratio: seconds / timed.forward, torch_seconds: torchSeconds, speedup_vs_torch: torchSeconds ? torchSeconds / seconds : undefined, captum_seconds: live?.seconds, speedup_vs_captum: live ? live.seconds / seconds : undefined });
+      console.log(
+        `  ${m.name.padEnd(22)} ${pad((seconds * 1000).toFixed(1), 9)} ${pad((seconds / timed.forward).toFixed(2), 10)} ${pad(torchSeconds ? (torchSeconds * 1000).toFixed(1) : '—', 11)} ${pad(torchSeconds ? `${(torchSeconds / seconds).toFixed(2)}×` : '—', 9)}${peerColumns(live, seconds, m.goal)}`,
+      );
+      results.push({
+        model: c.model,
+        image: c.image,
+        method: m.name,
+        seconds,
+        forward_s: timed.forward,
+        forward_ratio: seconds / timed.forward,
+        torch_seconds: torchSeconds,
+        speedup_vs_torch: torchSeconds ? torchSeconds / seconds : undefined,
+        captum_seconds: live?.seconds,
+        speedup_vs_captum: live ? live.seconds / seconds : undefined,
+      });
     }
   } finally {
     await model.dispose();
@@ -115,7 +148,9 @@ function peerColumns(live: PeerTime | undefined, seconds: number, goal: number |
 
 async function main(): Promise<void> {
   const results: Record<string, unknown>[] = [];
-  console.log(`ConvLens benchmark (${quick ? 'quick' : 'full'}; medians of ${REPEATS} runs after a warm-up, × forward against forward passes timed alternately with them; PyTorch times recorded in the reference manifest on a machine like this one with 2 threads, and Captum timed in this run where Debian's PyTorch is installed)`);
+  console.log(
+    `ConvLens benchmark (${quick ? 'quick' : 'full'}; medians of ${REPEATS} runs after a warm-up, × forward against forward passes timed alternately with them; PyTorch times recorded in the reference manifest on a machine like this one with 2 threads, and Captum timed in this run where Debian's PyTorch is installed)`,
+  );
   if (referenceAvailable()) {
     const cases = loadManifest().cases;
     for (const c of quick ? cases.filter((x) => x.image === 'chelsea') : cases) await benchModel(c, results);

@@ -1,7 +1,7 @@
 // The one message protocol between the extension host and the webviews (model panel and side
 // view). Both sides import these types; the host validates every incoming message with
 // parseWebviewMessage before acting on it.
-import type { ExplanationMethod } from './core/explain/types';
+import type { MethodInfo } from './core/explain/method-info';
 import type { PreprocessSpec } from './core/preprocess';
 
 /**
@@ -68,7 +68,7 @@ export interface ModelView {
  * the code and the paper reference, picked by methodView there. The Explain tab shows the Layer
  * picker for methods with `usesLayer` and an option control per OptionSpec.
  */
-export type MethodView = Pick<ExplanationMethod, 'name' | 'title' | 'kind' | 'needsGradients' | 'usesLayer' | 'targetIndependent' | 'formula' | 'options'>;
+export type MethodView = MethodInfo;
 
 export interface ImageView {
   id: string;
@@ -298,7 +298,7 @@ export interface ChannelValuesView {
   max: number;
 }
 
-/** Confusion, most confused pairs and clusters of errors in the map (src/core/dataset/errorAnalysis.ts). */
+/** Confusion, most confused pairs and clusters of errors in the map (src/core/dataset/error-analysis.ts). */
 export interface ErrorAnalysisView {
   classNames: string[];
   /** confusion[label][prediction]. */
@@ -341,7 +341,7 @@ export interface SliceView {
   images: SliceImageView[];
 }
 
-/** Where each channel fires across the dataset (src/core/dataset/channelPositions.ts). */
+/** Where each channel fires across the dataset (src/core/dataset/channel-positions.ts). */
 export interface ChannelPositionsView {
   layer: string;
   grid: number;
@@ -473,54 +473,15 @@ export interface SanityCheckView {
   randomized: MapData;
 }
 
-/** Activation statistics of one node's first output for one image (src/core/graph/stats.ts). */
-export interface NodeStatsView {
-  mean: number;
-  max: number;
-  /** Fraction of values exactly zero. */
-  zeroFraction: number;
-  /** Channels (axis 1) of the output. */
-  channels: number;
-  /** Channels with no positive value anywhere. */
-  dead: number;
-  /** Channels at their op's bound everywhere (Sigmoid, Tanh, HardSigmoid, Clip); absent for unbounded ops. */
-  saturated?: number;
-  /** Mean over channels of a spatial output, min-max scaled, viridis, PNG data URL of at most 32 px a side. */
-  thumbnail?: string;
-}
-
-export interface GraphNodeView {
-  name: string;
-  opType: string;
-  /** The node's first output (absent for a graph input node, whose tensor is its name). */
-  tensor: string;
-  shape?: number[];
-  /** Centre and size in layout units. */
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-  stats?: NodeStatsView;
-}
-
-/** The model as a graph laid out by ELK's layered algorithm, in the compute worker. */
-export interface GraphView {
-  nodes: GraphNodeView[];
-  /** Edges by node index, with their route as x0, y0, x1, y1, … */
-  edges: { from: number; to: number; points: number[] }[];
-  width: number;
-  height: number;
-  /** The image the statistics are of, when one was named. */
-  imageId?: string;
-  notes: string[];
-}
+import type { GraphView } from './core/graph/types';
+export type { GraphNodeView, GraphView, NodeStatsView } from './core/graph/types';
 
 // ---------------------------------------------------------------------------------------------
 // Messages. A request from a view is one envelope, { type: 'request', requestId, kind, params };
 // the host answers it with progress, then exactly one of response (carrying the result),
 // cancelled or error. Each kind is one entry of REQUESTS below: its params validator (checked on
 // every incoming message) and, in its type, the params and result. Where one worker job serves a
-// kind, the kind is the job's name (src/core/runtime/jobs.ts), and the webview keeps the result
+// kind, the kind is the job's name (src/compute/jobs.ts), and the webview keeps the result
 // under that name too.
 
 type Check = (v: unknown) => boolean;
@@ -529,11 +490,21 @@ const isId: Check = (v) => typeof v === 'string' && /^[\w.:-]{1,128}$/.test(v);
 // Method names are CLI names such as 'gradcam++'.
 const isMethod: Check = (v) => typeof v === 'string' && /^[\w.:+-]{1,128}$/.test(v);
 const isIndex: Check = (v) => Number.isInteger(v) && (v as number) >= 0 && (v as number) < 1e7;
-const inRange = (min: number, max: number): Check => (v) => Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
-const oneOf = (...values: string[]): Check => (v) => typeof v === 'string' && values.includes(v);
-const optional = (check: Check): Check => (v) => v === undefined || check(v);
+const inRange =
+  (min: number, max: number): Check =>
+  (v) =>
+    Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
+const oneOf =
+  (...values: string[]): Check =>
+  (v) =>
+    typeof v === 'string' && values.includes(v);
+const optional =
+  (check: Check): Check =>
+  (v) =>
+    v === undefined || check(v);
 // A path relative to the dataset folder: no absolute paths, no '..' segments, no NUL (the host checks it again).
-const isRelativePath: Check = (v) => isString(v) && (v as string).length > 0 && !/^([\\/]|[A-Za-z]:)/.test(v as string) && !(v as string).split(/[\\/]/).includes('..') && !(v as string).includes('\0');
+const isRelativePath: Check = (v) =>
+  isString(v) && (v as string).length > 0 && !/^([\\/]|[A-Za-z]:)/.test(v as string) && !(v as string).split(/[\\/]/).includes('..') && !(v as string).includes('\0');
 // A file the host offered: an absolute path without NUL (the host checks it is the one it offered).
 const isAbsolutePath: Check = (v) => isString(v) && /^([\\/]|[A-Za-z]:[\\/])/.test(v as string) && !(v as string).includes('\0');
 
@@ -546,8 +517,14 @@ function isMask(v: unknown): boolean {
   if (v === 'predicted') return true;
   if (typeof v !== 'object' || v === null) return false;
   const m = v as Record<string, unknown>;
-  return inRange(1, 65536)(m.width) && inRange(1, 65536)(m.height) && (m.width as number) * (m.height as number) <= MAX_MASK_VALUES &&
-    Array.isArray(m.values) && m.values.length === (m.width as number) * (m.height as number) && m.values.every(isUnitInterval);
+  return (
+    inRange(1, 65536)(m.width) &&
+    inRange(1, 65536)(m.height) &&
+    (m.width as number) * (m.height as number) <= MAX_MASK_VALUES &&
+    Array.isArray(m.values) &&
+    m.values.length === (m.width as number) * (m.height as number) &&
+    m.values.every(isUnitInterval)
+  );
 }
 
 function isTarget(v: unknown): v is TargetSpec {
@@ -555,15 +532,30 @@ function isTarget(v: unknown): v is TargetSpec {
   const t = v as Record<string, unknown>;
   if (t.kind !== 'top' && t.kind !== 'element' && !optional(isOutputName)(t.output)) return false;
   switch (t.kind) {
-    case 'top': return true;
-    case 'class': return isIndex(t.index);
-    case 'difference': return isIndex(t.a) && isIndex(t.b);
-    case 'probability': return t.index === 'top' || isIndex(t.index);
-    case 'region': return isIndex(t.class) && isMask(t.mask);
-    case 'box': return isIndex(t.index) && optional(isOutputName)(t.boxes) && optional(isUnitInterval)(t.iou) && optional(isUnitInterval)(t.minScore) && optional((b) => typeof b === 'boolean')(t.sigmoid);
-    case 'similarity': return isId(t.imageId);
-    case 'element': return isOutputName(t.output) && Array.isArray(t.index) && t.index.length <= 8 && t.index.every(isIndex);
-    default: return false;
+    case 'top':
+      return true;
+    case 'class':
+      return isIndex(t.index);
+    case 'difference':
+      return isIndex(t.a) && isIndex(t.b);
+    case 'probability':
+      return t.index === 'top' || isIndex(t.index);
+    case 'region':
+      return isIndex(t.class) && isMask(t.mask);
+    case 'box':
+      return (
+        isIndex(t.index) &&
+        optional(isOutputName)(t.boxes) &&
+        optional(isUnitInterval)(t.iou) &&
+        optional(isUnitInterval)(t.minScore) &&
+        optional((b) => typeof b === 'boolean')(t.sigmoid)
+      );
+    case 'similarity':
+      return isId(t.imageId);
+    case 'element':
+      return isOutputName(t.output) && Array.isArray(t.index) && t.index.length <= 8 && t.index.every(isIndex);
+    default:
+      return false;
   }
 }
 
@@ -580,8 +572,11 @@ function isSliceFilter(v: unknown): v is SliceFilterSpec {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
   const f = v as Record<string, unknown>;
   const fields: Record<string, Check> = {
-    label: isIndex, prediction: isIndex, rule: isIndex,
-    confidenceMin: (x) => typeof x === 'number' && x >= 0 && x <= 1, confidenceMax: (x) => typeof x === 'number' && x >= 0 && x <= 1,
+    label: isIndex,
+    prediction: isIndex,
+    rule: isIndex,
+    confidenceMin: (x) => typeof x === 'number' && x >= 0 && x <= 1,
+    confidenceMax: (x) => typeof x === 'number' && x >= 0 && x <= 1,
     correctness: oneOf('correct', 'wrong'),
     images: (x) => Array.isArray(x) && x.length <= MAX_SLICE_IMAGES && x.every(isIndex),
   };
@@ -604,11 +599,18 @@ type Pooling = 'mean' | 'max';
 /** Every request a view can make: adding an analysis is one entry here, its job and its view. */
 export const REQUESTS = {
   /** `options`: method options by OptionSpec name, as typed (the worker parses and checks them against the specs). */
-  explain: request<{ imageId: string; method: string; layer: string; target: TargetSpec; options?: Record<string, string> }, ExplanationView>(
-    { imageId: isId, method: isMethod, layer: isString, target: isTarget, options: optional(isMethodOptions) }),
+  explain: request<{ imageId: string; method: string; layer: string; target: TargetSpec; options?: Record<string, string> }, ExplanationView>({
+    imageId: isId,
+    method: isMethod,
+    layer: isString,
+    target: isTarget,
+    options: optional(isMethodOptions),
+  }),
   /** Several methods on one image, each scored for faithfulness. */
   compare: request<{ imageId: string; methods: string[]; layer: string; target: TargetSpec }, ExplanationView[]>({
-    imageId: isId, layer: isString, target: isTarget,
+    imageId: isId,
+    layer: isString,
+    target: isTarget,
     methods: (v) => Array.isArray(v) && v.length > 0 && v.length <= 20 && v.every(isMethod),
   }),
   activations: request<{ imageId: string; layer: string; target: TargetSpec }, ActivationsView>({ imageId: isId, layer: isString, target: isTarget }),
@@ -629,7 +631,8 @@ export const REQUESTS = {
   }),
   datasetNeighbors: request<{ imageId: string; k: number }, NeighborsView>({ imageId: isId, k: inRange(1, 50) }),
   datasetImportance: request<{ classIndex: number; method: 'gradient' | 'ablation'; channels?: number[] }, ImportanceView>({
-    classIndex: isIndex, method: oneOf('gradient', 'ablation'),
+    classIndex: isIndex,
+    method: oneOf('gradient', 'ablation'),
     channels: optional((v) => Array.isArray(v) && v.length > 0 && v.length <= 64 && v.every(isIndex)),
   }),
   receptiveFields: request<Record<string, never>, ReceptiveFieldsView>({}),
@@ -637,7 +640,10 @@ export const REQUESTS = {
   kernels: request<Record<string, never>, KernelsView>({}),
   /** `channels`: the channels to visualise (else the first `count`). */
   featureGallery: request<{ layer: string; count: number; steps: number; channels?: number[] }, GalleryView>({
-    layer: isString, count: inRange(1, 64), steps: inRange(1, 2048), channels: optional((v) => Array.isArray(v) && v.length > 0 && v.length <= 64 && v.every(isIndex)),
+    layer: isString,
+    count: inRange(1, 64),
+    steps: inRange(1, 2048),
+    channels: optional((v) => Array.isArray(v) && v.length > 0 && v.length <= 64 && v.every(isIndex)),
   }),
   attention: request<{ imageId: string }, AttentionView>({ imageId: isId }),
   sanityCheck: request<{ imageId: string; method: string; layer: string }, SanityCheckView>({ imageId: isId, method: isMethod, layer: isString }),
@@ -739,15 +745,24 @@ export function parseWebviewMessage(message: unknown): WebviewToHost | undefined
   const m = message as Record<string, unknown>;
   if (m.type === 'request') {
     if (!isId(m.requestId) || !own(REQUESTS, m.kind)) return undefined;
-    return fieldsHold(REQUESTS[m.kind as RequestKind].fields as Record<string, Check>, m.params) ? message as WebviewToHost : undefined;
+    return fieldsHold(REQUESTS[m.kind as RequestKind].fields as Record<string, Check>, m.params) ? (message as WebviewToHost) : undefined;
   }
   if (!own(COMMANDS, m.type)) return undefined;
-  return fieldsHold(COMMANDS[m.type as keyof typeof COMMANDS], m) ? message as WebviewToHost : undefined;
+  return fieldsHold(COMMANDS[m.type as keyof typeof COMMANDS], m) ? (message as WebviewToHost) : undefined;
 }
 
 const HOST_TYPES: { [T in HostToWebview['type']]: true } = {
-  response: true, progress: true, cancelled: true, error: true, model: true, images: true, prediction: true, compared: true,
-  settings: true, datasetFolders: true, datasetMarks: true,
+  response: true,
+  progress: true,
+  cancelled: true,
+  error: true,
+  model: true,
+  images: true,
+  prediction: true,
+  compared: true,
+  settings: true,
+  datasetFolders: true,
+  datasetMarks: true,
 };
 
 /** The message if it looks like a HostToWebview message (the host is trusted; this guards against stray posts). */

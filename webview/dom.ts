@@ -94,13 +94,20 @@ export function rovingFocus(container: HTMLElement, itemSelector: string, option
 function nextIndex(items: HTMLElement[], current: number, key: string, vertical: boolean, horizontal: boolean): number | undefined {
   const last = items.length - 1;
   switch (key) {
-    case 'Home': return 0;
-    case 'End': return last;
-    case 'ArrowLeft': return horizontal ? Math.max(0, current - 1) : undefined;
-    case 'ArrowRight': return horizontal ? Math.min(last, current + 1) : undefined;
-    case 'ArrowUp': return vertical ? rowNeighbour(items, current, -1) : undefined;
-    case 'ArrowDown': return vertical ? rowNeighbour(items, current, 1) : undefined;
-    default: return undefined;
+    case 'Home':
+      return 0;
+    case 'End':
+      return last;
+    case 'ArrowLeft':
+      return horizontal ? Math.max(0, current - 1) : undefined;
+    case 'ArrowRight':
+      return horizontal ? Math.min(last, current + 1) : undefined;
+    case 'ArrowUp':
+      return vertical ? rowNeighbour(items, current, -1) : undefined;
+    case 'ArrowDown':
+      return vertical ? rowNeighbour(items, current, 1) : undefined;
+    default:
+      return undefined;
   }
 }
 

@@ -12,7 +12,10 @@ export class OverlayFigure {
   private drawn?: { image?: ImageView; map?: MapData; colormap: ColormapName; opacity: number };
   private generation = 0;
 
-  constructor(label: string, private readonly minSide = 320) {
+  constructor(
+    label: string,
+    private readonly minSide = 320,
+  ) {
     this.canvas = h('canvas', { class: 'overlay', role: 'img', 'aria-label': label });
   }
 
@@ -43,7 +46,10 @@ export class DisplayControls {
   private readonly legendLabels = h('span', { class: 'legend-labels muted small' });
   private shown?: { colormap: ColormapName; signed: boolean };
 
-  constructor(private readonly store: Store, options: { idPrefix: string; colormap: boolean }) {
+  constructor(
+    private readonly store: Store,
+    options: { idPrefix: string; colormap: boolean },
+  ) {
     this.opacity = h('input', { type: 'range', id: `${options.idPrefix}opacity`, min: 0, max: 100, step: 5, 'aria-label': 'Overlay opacity' });
     this.opacity.addEventListener('input', () => {
       const opacity = Number(this.opacity.value) / 100;
@@ -53,7 +59,11 @@ export class DisplayControls {
     const parts: HTMLElement[] = [h('label', { class: 'control', for: `${options.idPrefix}opacity` }, h('span', { class: 'control-label' }, 'Opacity'), this.opacity)];
     if (options.colormap) {
       const select = h('vscode-single-select', { id: `${options.idPrefix}colormap`, label: 'Colormap' }) as HTMLElement & { value: string };
-      setOptions(select, COLORMAPS.map((c) => ({ value: c, label: c })), store.state.colormap);
+      setOptions(
+        select,
+        COLORMAPS.map((c) => ({ value: c, label: c })),
+        store.state.colormap,
+      );
       select.addEventListener('change', () => {
         if (!isColormap(select.value)) return;
         store.update({ colormap: select.value });

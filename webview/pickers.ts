@@ -15,8 +15,11 @@ export function camLayers(layers: LayerView[]): LayerView[] {
  */
 export function defaultSpatialLayer(model: State['model']): LayerView | undefined {
   const layers = camLayers(model?.layers ?? []);
-  return layers.find((l) => l.name === model?.defaultCamLayer || l.tensor === model?.defaultCamLayer)
-    ?? layers.filter((l) => Number(l.shape![2]) * Number(l.shape![3]) > 1).at(-1) ?? layers.at(-1);
+  return (
+    layers.find((l) => l.name === model?.defaultCamLayer || l.tensor === model?.defaultCamLayer) ??
+    layers.filter((l) => Number(l.shape![2]) * Number(l.shape![3]) > 1).at(-1) ??
+    layers.at(-1)
+  );
 }
 
 export function layerOptions(s: State): { value: string; label: string; description?: string }[] {

@@ -2,8 +2,20 @@
 // activations), the requests in flight, and the user's display choices. Views subscribe and
 // redraw the parts whose inputs changed.
 import type {
-  DatasetFolderView, ExplanationView, HostToWebview, ImageView, ImportanceView, MarksFileView, MethodView, ModelView, Prediction, RequestKind,
-  RequestMessage, RequestParams, RequestResult, ResponseMessage,
+  DatasetFolderView,
+  ExplanationView,
+  HostToWebview,
+  ImageView,
+  ImportanceView,
+  MarksFileView,
+  MethodView,
+  ModelView,
+  Prediction,
+  RequestKind,
+  RequestMessage,
+  RequestParams,
+  RequestResult,
+  ResponseMessage,
 } from '../src/protocol';
 import { ColormapName, isColormap } from './colormap';
 import { newRequestId, post } from './host';
@@ -60,8 +72,15 @@ export interface State {
 
 /** Results that belong to a dataset, dropped when another is extracted (a new model drops every result). */
 const DATASET_KINDS: RequestKind[] = [
-  'datasetRules', 'datasetMarkCheck', 'datasetNeighbors', 'datasetImportance',
-  'datasetMap', 'datasetChannelValues', 'datasetErrors', 'datasetSlice', 'datasetChannelPositions',
+  'datasetRules',
+  'datasetMarkCheck',
+  'datasetNeighbors',
+  'datasetImportance',
+  'datasetMap',
+  'datasetChannelValues',
+  'datasetErrors',
+  'datasetSlice',
+  'datasetChannelPositions',
 ];
 
 type Listener = (state: State) => void;
@@ -76,8 +95,17 @@ export class Store {
 
   constructor(initial: Partial<State> = {}) {
     this.state = {
-      methods: [], images: [], predictions: new Map(), explanations: new Map(), shownExplanation: new Map(),
-      requests: new Map(), results: {}, colormap: 'viridis', opacity: 0.5, datasetFolders: [], ...initial,
+      methods: [],
+      images: [],
+      predictions: new Map(),
+      explanations: new Map(),
+      shownExplanation: new Map(),
+      requests: new Map(),
+      results: {},
+      colormap: 'viridis',
+      opacity: 0.5,
+      datasetFolders: [],
+      ...initial,
     };
   }
 

@@ -5,7 +5,11 @@ type Child = Node | string | number | null | undefined | false;
 
 const NS = 'http://www.w3.org/2000/svg';
 
-export function s<K extends keyof SVGElementTagNameMap>(tag: K, attributes: Record<string, string | number | undefined> = {}, ...children: (Child | Child[])[]): SVGElementTagNameMap[K] {
+export function s<K extends keyof SVGElementTagNameMap>(
+  tag: K,
+  attributes: Record<string, string | number | undefined> = {},
+  ...children: (Child | Child[])[]
+): SVGElementTagNameMap[K] {
   const element = document.createElementNS(NS, tag);
   for (const [key, value] of Object.entries(attributes)) if (value !== undefined) element.setAttribute(key, String(value));
   for (const child of children.flat()) {

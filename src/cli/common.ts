@@ -1,5 +1,5 @@
 // What most commands share: opening a model with its preprocessing and loading an input.
-import type { ActivationLimitOptions } from '../core/activationMemory';
+import type { ActivationLimitOptions } from '../core/activation-memory';
 import { ModelContext } from '../core/context';
 import type { DecodeOptions } from '../core/image/decode';
 import { ResolvedTarget, Target } from '../core/explain';
@@ -65,8 +65,13 @@ export function parseTarget(value: string | boolean | undefined): number | 'top'
 
 /** The flags that say what to explain: --target (every kind), --versus, --output and the detection thresholds. */
 export const TARGET_OPTIONS = {
-  target: { type: 'string' }, versus: { type: 'string' }, output: { type: 'string' },
-  boxes: { type: 'string' }, iou: { type: 'string' }, 'min-score': { type: 'string' }, sigmoid: { type: 'boolean' },
+  target: { type: 'string' },
+  versus: { type: 'string' },
+  output: { type: 'string' },
+  boxes: { type: 'string' },
+  iou: { type: 'string' },
+  'min-score': { type: 'string' },
+  sigmoid: { type: 'boolean' },
 } as const;
 
 export const TARGET_USAGE = `[--target ${TARGET_SYNTAX}] [--versus CLASS] [--output NAME] [--boxes OUTPUT] [--iou X] [--min-score X] [--sigmoid]`;
@@ -74,14 +79,18 @@ export const TARGET_USAGE = `[--target ${TARGET_SYNTAX}] [--versus CLASS] [--out
 /** The target the flags name; mask files and reference images are read here, reference embeddings computed with the model. */
 export async function targetOf(ctx: ModelContext, values: Record<string, string | boolean | undefined>): Promise<Target> {
   const output = typeof values.output === 'string' ? values.output : undefined;
-  const target = await parseTargetText(typeof values.target === 'string' ? values.target : undefined, {
-    mask: (file) => readMaskFile(file, ctx.limits),
-    embedding: async (file, name) => {
-      const reference = ctx.loadInput(file).tensor;
-      const outputs = await ctx.model.run({ [ctx.model.input.name]: reference });
-      return Float32Array.from(outputs[name ?? ctx.model.summary().outputs[0].name].data as Float32Array);
+  const target = await parseTargetText(
+    typeof values.target === 'string' ? values.target : undefined,
+    {
+      mask: (file) => readMaskFile(file, ctx.limits),
+      embedding: async (file, name) => {
+        const reference = ctx.loadInput(file).tensor;
+        const outputs = await ctx.model.run({ [ctx.model.input.name]: reference });
+        return Float32Array.from(outputs[name ?? ctx.model.summary().outputs[0].name].data as Float32Array);
+      },
     },
-  }, { versus: typeof values.versus === 'string' ? values.versus : undefined, output });
+    { versus: typeof values.versus === 'string' ? values.versus : undefined, output },
+  );
   const detectionFlags = (['boxes', 'iou', 'min-score', 'sigmoid'] as const).filter((flag) => values[flag] !== undefined);
   if (target.kind !== 'box') {
     if (detectionFlags.length > 0) throw new Error(`--${detectionFlags[0]} applies to box targets (--target box:I)`);

@@ -10,7 +10,7 @@ import * as gradientCommand from './commands/gradient';
 import * as insideCommands from './commands/inside';
 import * as inspectCommand from './commands/inspect';
 import * as predictCommand from './commands/predict';
-import { toUserError } from '../core/runtime/errors';
+import { toUserError } from '../compute/errors';
 import { guardTerminalStreams, terminalText } from './output';
 
 interface Command {

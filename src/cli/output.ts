@@ -53,7 +53,14 @@ export function printTable(table: (string | number)[][], indent = '  '): void {
   const widths = rows[0].map(() => 0);
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i], String(cell).length)));
   for (const row of rows) {
-    process.stdout.write(indent + row.map((cell, i) => (typeof cell === 'number' ? String(cell).padStart(widths[i]) : String(cell).padEnd(widths[i]))).join('  ').trimEnd() + '\n');
+    process.stdout.write(
+      indent +
+        row
+          .map((cell, i) => (typeof cell === 'number' ? String(cell).padStart(widths[i]) : String(cell).padEnd(widths[i])))
+          .join('  ')
+          .trimEnd() +
+        '\n',
+    );
   }
 }
 

@@ -36,7 +36,11 @@ export class FileReadError extends Error {}
 
 /** A file over its size limit, refused unread; `size` and `limit` in bytes. */
 export class FileTooLargeError extends FileReadError {
-  constructor(message: string, readonly size: number, readonly limit: number) {
+  constructor(
+    message: string,
+    readonly size: number,
+    readonly limit: number,
+  ) {
     super(message);
   }
 }
@@ -96,8 +100,7 @@ function readFailure(err: unknown, shown: string, what: string): FileReadError {
 function containedPath(file: string, shown: string, rules: ReadRules): string {
   if (!rules.inside) return file;
   const { folder, name } = rules.inside;
-  const outside = (): FileReadError =>
-    new FileReadError(`${rules.what} ${shown} is outside ${name}; only files inside it are read`);
+  const outside = (): FileReadError => new FileReadError(`${rules.what} ${shown} is outside ${name}; only files inside it are read`);
   if (!isInside(path.resolve(folder), path.resolve(file))) throw outside();
   const real = realPath(file, shown, rules.what);
   if (!isInside(realPath(folder, quotePath(folder), 'folder'), real)) throw outside();

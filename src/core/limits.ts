@@ -27,7 +27,11 @@ export interface SizeLimits {
 }
 
 export class SizeLimitError extends Error {
-  constructor(message: string, readonly kind: 'pixels' | 'values' | 'bytes', readonly limit: number) {
+  constructor(
+    message: string,
+    readonly kind: 'pixels' | 'values' | 'bytes',
+    readonly limit: number,
+  ) {
     super(message);
     this.name = 'SizeLimitError';
   }
@@ -59,7 +63,8 @@ export function checkPixels(what: string, width: number, height: number, limits:
   if (pixels <= limit) return;
   throw new SizeLimitError(
     `${what} ${width}×${height} pixels (${megapixels(pixels)} megapixels), over the limit of ${megapixels(limit)} megapixels; ${hint(limits)}`,
-    'pixels', limit,
+    'pixels',
+    limit,
   );
 }
 
@@ -70,7 +75,8 @@ export function checkValues(what: string, dims: readonly number[], limits: SizeL
   if (values <= limit) return;
   throw new SizeLimitError(
     `${what} shape ${formatShape(dims)} (${values.toPrecision(3)} values), over the limit of ${limit.toPrecision(3)} values (${VALUES_PER_PIXEL} per pixel of the ${megapixels(maxPixelsOf(limits))}-megapixel image limit); ${hint(limits)}`,
-    'values', limit,
+    'values',
+    limit,
   );
 }
 
@@ -78,10 +84,7 @@ export function checkValues(what: string, dims: readonly number[], limits: SizeL
 export function checkBytes(name: string, size: number, limits: SizeLimits): void {
   const limit = limits.maxBytes ?? DEFAULT_MAX_BYTES;
   if (size <= limit) return;
-  throw new SizeLimitError(
-    `${name} is ${(size / 2 ** 20).toFixed(1)} MiB, over the limit of ${(limit / 2 ** 20).toFixed(1)} MiB for input files; ${hint(limits)}`,
-    'bytes', limit,
-  );
+  throw new SizeLimitError(`${name} is ${(size / 2 ** 20).toFixed(1)} MiB, over the limit of ${(limit / 2 ** 20).toFixed(1)} MiB for input files; ${hint(limits)}`, 'bytes', limit);
 }
 
 /** Whether a declared dimension is a size we can hold in a JavaScript number exactly. */

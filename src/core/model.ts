@@ -3,7 +3,7 @@
 import * as path from 'path';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
-import { ActivationLimit, ActivationLimitOptions, activationBytes } from './activationMemory';
+import { ActivationLimit, ActivationLimitOptions, activationBytes } from './activation-memory';
 import { BuiltModelCache, buildEnvironment } from './autodiff/cache';
 import { probeShapeSets } from './autodiff/shapes';
 import { dimsOf, indexGraph, nodeLabel, onnxOpset, subgraphs, topologicalOrder } from './onnx/graph';
@@ -12,7 +12,7 @@ import { MAX_MODEL_BYTES, elementCount, inlineExternalData } from './onnx/initia
 import { SizeLimits, checkValues, isValidDim } from './limits';
 import { DataType, GraphProto, ModelProto, NodeProto, OnnxFormatError, decodeModel, encodeModel } from './onnx/proto';
 import { exposeOutputs, realInputs, withDynamicBatch } from './onnx/surgery';
-import { ProviderSetting, RuntimeSession, SessionCache, createSession, knownProvider, run } from './runtime/session';
+import { ProviderSetting, RuntimeSession, SessionCache, createSession, knownProvider, run } from './onnx/session';
 import { Tensor, formatShape, sizeOf } from './tensor';
 
 export interface TensorInfo {
@@ -49,8 +49,14 @@ export interface ModelSummary {
 }
 
 const DTYPE_NAMES: Record<number, string> = {
-  [DataType.FLOAT]: 'float32', [DataType.DOUBLE]: 'float64', [DataType.INT64]: 'int64', [DataType.INT32]: 'int32',
-  [DataType.UINT8]: 'uint8', [DataType.INT8]: 'int8', [DataType.BOOL]: 'bool', [DataType.FLOAT16]: 'float16',
+  [DataType.FLOAT]: 'float32',
+  [DataType.DOUBLE]: 'float64',
+  [DataType.INT64]: 'int64',
+  [DataType.INT32]: 'int32',
+  [DataType.UINT8]: 'uint8',
+  [DataType.INT8]: 'int8',
+  [DataType.BOOL]: 'bool',
+  [DataType.FLOAT16]: 'float16',
 };
 
 export class ModelLoadError extends Error {}
@@ -63,7 +69,11 @@ export class ModelLoadError extends Error {}
 export function readModelFile(file: string): { proto: ModelProto; bytes: Uint8Array } {
   let bytes: Uint8Array;
   try {
-    bytes = readFileChecked(file, { what: 'model file', maxBytes: MAX_MODEL_BYTES, limitHint: 'protobuf, the format of ONNX, holds at most 2 GiB in one file; larger models keep their weights in external data files' });
+    bytes = readFileChecked(file, {
+      what: 'model file',
+      maxBytes: MAX_MODEL_BYTES,
+      limitHint: 'protobuf, the format of ONNX, holds at most 2 GiB in one file; larger models keep their weights in external data files',
+    });
   } catch (err) {
     if (err instanceof FileReadError) throw new ModelLoadError(err.message);
     throw err;
@@ -274,15 +284,19 @@ export class ConvModel {
       const created = await createSession(bytes, this.provider, { saveOptimizedTo: optimizedFile }).catch(() => createSession(bytes, this.provider));
       // Stored after the caller has its session: reading, hashing and writing a large model would
       // otherwise delay the first run for the sake of later ones.
-      this.pendingWrites.push(new Promise<void>((resolve) => setImmediate(() => {
-        try {
-          if (created.provider === 'cpu' && fs.existsSync(optimizedFile)) cache.write(diskKey, fs.readFileSync(optimizedFile), meta ?? null);
-        } catch {
-          // A full or read-only disk: the model is built again next time.
-        } finally {
-          fs.rm(optimizedFile, { force: true }, () => resolve());
-        }
-      })));
+      this.pendingWrites.push(
+        new Promise<void>((resolve) =>
+          setImmediate(() => {
+            try {
+              if (created.provider === 'cpu' && fs.existsSync(optimizedFile)) cache.write(diskKey, fs.readFileSync(optimizedFile), meta ?? null);
+            } catch {
+              // A full or read-only disk: the model is built again next time.
+            } finally {
+              fs.rm(optimizedFile, { force: true }, () => resolve());
+            }
+          }),
+        ),
+      );
       return created;
     });
     return session.then((s) => ({ session: s, meta: this.sessionMeta.get(memoryKey) as M }));
@@ -302,9 +316,7 @@ export class ConvModel {
 
   /** The model with a dynamic batch dimension when the graph allows it, else as it is. */
   async baseSession(): Promise<RuntimeSession> {
-    return (await this.supportsBatch())
-      ? this.session('dynamic', () => withDynamicBatch(this.proto))
-      : this.session('original', () => this.proto);
+    return (await this.supportsBatch()) ? this.session('dynamic', () => withDynamicBatch(this.proto)) : this.session('original', () => this.proto);
   }
 
   /** Whether the model runs on a batch of two: decided by trying it once. */
@@ -442,7 +454,9 @@ export class ConvModel {
 /** Probed shapes as the disk cache holds them ([name, dims] pairs), or undefined when they are anything else. */
 function shapesFrom(meta: unknown): Map<string, number[]> | undefined {
   if (!Array.isArray(meta)) return undefined;
-  const valid = meta.every((e) => Array.isArray(e) && e.length === 2 && typeof e[0] === 'string' && Array.isArray(e[1]) && e[1].every((d: unknown) => typeof d === 'number' && isValidDim(d)));
+  const valid = meta.every(
+    (e) => Array.isArray(e) && e.length === 2 && typeof e[0] === 'string' && Array.isArray(e[1]) && e[1].every((d: unknown) => typeof d === 'number' && isValidDim(d)),
+  );
   return valid ? new Map(meta as [string, number[]][]) : undefined;
 }
 
@@ -459,13 +473,15 @@ function layerInfo(node: NodeProto, name: string, shapes: Map<string, number[]>,
 
 /** The feature nodes inside a node's subgraphs (any depth), named '<parent>/<attribute>/<node>' (one slash between). */
 function subgraphLayers(node: NodeProto, parent: string, shapes: Map<string, number[]>): LayerInfo[] {
-  return subgraphs(node).flatMap(({ attribute, graph }) => topologicalOrder(graph)
-    .filter((inner) => !SHAPE_OPS.has(inner.op_type) && inner.op_type !== 'Identity')
-    .flatMap((inner) => {
-      const label = nodeLabel(inner);
-      const name = `${parent}/${attribute}${label.startsWith('/') ? '' : '/'}${label}`;
-      return [layerInfo(inner, name, shapes, parent), ...subgraphLayers(inner, name, shapes)];
-    }));
+  return subgraphs(node).flatMap(({ attribute, graph }) =>
+    topologicalOrder(graph)
+      .filter((inner) => !SHAPE_OPS.has(inner.op_type) && inner.op_type !== 'Identity')
+      .flatMap((inner) => {
+        const label = nodeLabel(inner);
+        const name = `${parent}/${attribute}${label.startsWith('/') ? '' : '/'}${label}`;
+        return [layerInfo(inner, name, shapes, parent), ...subgraphLayers(inner, name, shapes)];
+      }),
+  );
 }
 
 export class InputShapeError extends Error {}
@@ -479,7 +495,9 @@ export function concreteInputDims(shape: (number | string)[], limits: SizeLimits
   const input = inputName ? `the model input '${inputName}'` : `the model input ${formatShape(shape)}`;
   const bad = shape.find((d): d is number => typeof d === 'number' && !isValidDim(d));
   if (bad !== undefined) {
-    throw new InputShapeError(`${input} declares dimension ${Math.abs(bad) < 1e15 ? bad : bad.toPrecision(3)}, which is not a size (a whole number from 0 to 2^53); the model file is corrupt`);
+    throw new InputShapeError(
+      `${input} declares dimension ${Math.abs(bad) < 1e15 ? bad : bad.toPrecision(3)}, which is not a size (a whole number from 0 to 2^53); the model file is corrupt`,
+    );
   }
   const dims = shape.map((d, i) => (typeof d === 'number' && d > 0 ? d : i === 0 ? 1 : shape.length === 4 && i === 1 ? 3 : 224));
   checkValues(`${input} declares`, dims, limits);

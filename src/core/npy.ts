@@ -5,22 +5,32 @@ import { DType, Tensor, TypedArray, sizeOf } from './tensor';
 const MAGIC = '\x93NUMPY';
 
 const DESCR_TO_DTYPE: Record<string, DType> = {
-  '<f4': 'float32', '<f8': 'float64', '<i8': 'int64', '<i4': 'int32', '|u1': 'uint8', '|i1': 'int8', '|b1': 'bool',
+  '<f4': 'float32',
+  '<f8': 'float64',
+  '<i8': 'int64',
+  '<i4': 'int32',
+  '|u1': 'uint8',
+  '|i1': 'int8',
+  '|b1': 'bool',
 };
-const DTYPE_TO_DESCR: Record<DType, string> = Object.fromEntries(
-  Object.entries(DESCR_TO_DTYPE).map(([descr, dtype]) => [dtype, descr]),
-) as Record<DType, string>;
+const DTYPE_TO_DESCR: Record<DType, string> = Object.fromEntries(Object.entries(DESCR_TO_DTYPE).map(([descr, dtype]) => [dtype, descr])) as Record<DType, string>;
 
 export class NpyFormatError extends Error {}
 
 function arrayFor(dtype: DType, buffer: ArrayBuffer, offset: number, length: number): TypedArray {
   switch (dtype) {
-    case 'float32': return new Float32Array(buffer, offset, length);
-    case 'float64': return new Float64Array(buffer, offset, length);
-    case 'int64': return new BigInt64Array(buffer, offset, length);
-    case 'int32': return new Int32Array(buffer, offset, length);
-    case 'int8': return new Int8Array(buffer, offset, length);
-    default: return new Uint8Array(buffer, offset, length);
+    case 'float32':
+      return new Float32Array(buffer, offset, length);
+    case 'float64':
+      return new Float64Array(buffer, offset, length);
+    case 'int64':
+      return new BigInt64Array(buffer, offset, length);
+    case 'int32':
+      return new Int32Array(buffer, offset, length);
+    case 'int8':
+      return new Int8Array(buffer, offset, length);
+    default:
+      return new Uint8Array(buffer, offset, length);
   }
 }
 
@@ -51,7 +61,10 @@ export function readNpyHeader(bytes: Uint8Array): NpyHeader {
   if (fortran === 'True') throw new NpyFormatError('Fortran-ordered .npy arrays are not supported: save with np.ascontiguousarray');
   const dtype = DESCR_TO_DTYPE[descr];
   if (!dtype) throw new NpyFormatError(`unsupported .npy dtype '${descr}' (supported: ${Object.keys(DESCR_TO_DTYPE).join(', ')})`);
-  const dimTexts = shapeText.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const dimTexts = shapeText
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
   const dims = dimTexts.map(Number);
   const bad = dims.findIndex((d) => !isValidDim(d));
   if (bad >= 0) throw new NpyFormatError(`the .npy header declares dimension '${dimTexts[bad]}', not a size (a whole number from 0 to 2^53)`);
@@ -77,7 +90,10 @@ export function formatNpy(tensor: Tensor): Uint8Array {
   header += ' '.repeat((64 - (unpadded % 64)) % 64) + '\n';
   const data = new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength);
   const out = new Uint8Array(10 + header.length + data.length);
-  out.set([...MAGIC].map((c) => c.charCodeAt(0)), 0);
+  out.set(
+    [...MAGIC].map((c) => c.charCodeAt(0)),
+    0,
+  );
   out[6] = 1;
   out[7] = 0;
   new DataView(out.buffer).setUint16(8, header.length, true);

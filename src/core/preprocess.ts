@@ -33,7 +33,7 @@ import { LabelsSource, labelsFromObject } from './labels/labels';
 import { NpyFormatError, NpyHeader, parseNpy, readNpyHeader } from './npy';
 import { WavFormatError, isWav, parseWav } from './wav';
 import { DType, FloatTensor, Tensor, formatShape } from './tensor';
-import { editDistance } from './editDistance';
+import { editDistance } from './edit-distance';
 
 export type ResizeMode = 'stretch' | 'shorter-side-crop';
 export type Antialias = 'skimage' | 'pil' | 'none';
@@ -224,7 +224,7 @@ export function denormalize(tensor: Tensor, spec: PreprocessSpec): FloatImage | 
     const target = spec.colorOrder === 'BGR' && c === 3 ? 2 - t : t;
     for (let p = 0; p < h * w; p++) {
       const x = Number(tensor.data[spec.layout === 'NCHW' ? t * h * w + p : p * c + t]);
-      const v = Math.min(1, Math.max(0, ((x * std[t] + mean[t]) / spec.scale) / 255));
+      const v = Math.min(1, Math.max(0, (x * std[t] + mean[t]) / spec.scale / 255));
       if (c === 1) out[p * 3] = out[p * 3 + 1] = out[p * 3 + 2] = v;
       else out[p * 3 + target] = v;
     }
@@ -312,7 +312,8 @@ function loadWav(name: string, bytes: Uint8Array, expected: (number | string)[],
   }
   const { tensor, info } = wav;
   const description = `${info.bitsPerSample}-bit ${info.float ? 'float' : 'PCM'} WAV, ${info.channels} channel${info.channels === 1 ? '' : 's'}, ${info.sampleRate} Hz, ${info.frames} samples`;
-  if (expected.length !== 3) throw new InputError(`${name} is audio [1, ${info.channels}, ${info.frames}] but the model expects ${formatShape(expected)}; give a .npy tensor instead`);
+  if (expected.length !== 3)
+    throw new InputError(`${name} is audio [1, ${info.channels}, ${info.frames}] but the model expects ${formatShape(expected)}; give a .npy tensor instead`);
   checkShape(name, tensor.dims, expected);
   return { tensor, kind: 'audio', description };
 }
@@ -521,15 +522,15 @@ function formatScale(scale: number): string {
 }
 
 const ANTIALIAS_NAMES: Record<Antialias, string> = {
-  skimage: 'scikit-image antialiasing', pil: 'Pillow bilinear', none: 'bilinear, no antialiasing',
+  skimage: 'scikit-image antialiasing',
+  pil: 'Pillow bilinear',
+  none: 'bilinear, no antialiasing',
 };
 
 /** e.g. "stretch to 224×224 (scikit-image antialiasing), ×1/255, mean [0.485, 0.456, 0.406], std [...], RGB NCHW". */
 export function describeSpec(spec: PreprocessSpec): string {
   const [h, w] = spec.size;
-  const resize = spec.resize === 'stretch'
-    ? `stretch to ${h}×${w}`
-    : `resize the shorter side to ${spec.resizeTo}, center-crop ${h}×${w}`;
+  const resize = spec.resize === 'stretch' ? `stretch to ${h}×${w}` : `resize the shorter side to ${spec.resizeTo}, center-crop ${h}×${w}`;
   const list = (xs: number[]): string => `[${xs.map(formatNumber).join(', ')}]`;
   return `${spec.grayscale ? 'grayscale, ' : ''}${resize} (${ANTIALIAS_NAMES[spec.antialias]}), ×${formatScale(spec.scale)}, mean ${list(spec.mean)}, std ${list(spec.std)}, ${spec.grayscale ? '' : `${spec.colorOrder} `}${spec.layout}`;
 }
@@ -594,7 +595,7 @@ export function resolvePreprocessing(context: PreprocessContext): ResolvedPrepro
   const size = take('size');
   const grayscale = take('grayscale') ?? defaults.grayscale;
   const resize = take('resize') ?? defaults.resize;
-  const [h, w] = typeof size === 'number' ? [size, size] : size ?? defaults.size;
+  const [h, w] = typeof size === 'number' ? [size, size] : (size ?? defaults.size);
   const antialias = take('antialias');
   const spec: PreprocessSpec = {
     size: [h, w],
@@ -632,9 +633,12 @@ export function resolvePreprocessing(context: PreprocessContext): ResolvedPrepro
 function labelsSource(value: string | string[], from: string, context: PreprocessContext): LabelsSource {
   if (Array.isArray(value)) return { names: value, origin: from };
   const modelFolder = context.modelPath ? path.dirname(path.resolve(context.modelPath)) : undefined;
-  const inside = from === 'settings' && context.settingsFolder
-    ? { folder: path.resolve(context.settingsFolder), name: 'the workspace' }
-    : modelFolder ? { folder: modelFolder, name: "the model's folder" } : undefined;
+  const inside =
+    from === 'settings' && context.settingsFolder
+      ? { folder: path.resolve(context.settingsFolder), name: 'the workspace' }
+      : modelFolder
+        ? { folder: modelFolder, name: "the model's folder" }
+        : undefined;
   if (!inside) throw new PreprocessSpecError(`${from} names the labels file ${JSON.stringify(value)} but the model was not opened from a file; give the labels inline`);
   return { file: value, base: inside.folder, inside, origin: from };
 }

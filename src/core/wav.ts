@@ -92,10 +92,15 @@ export function parseWav(bytes: Uint8Array, limits: SizeLimits = {}, name = 'the
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const width = bitsPerSample / 8;
   const read: (at: number) => number = float
-    ? bitsPerSample === 32 ? (at) => view.getFloat32(at, true) : (at) => view.getFloat64(at, true)
-    : bitsPerSample === 8 ? (at) => (view.getUint8(at) - 128) / 128
-      : bitsPerSample === 16 ? (at) => view.getInt16(at, true) / 32768
-        : bitsPerSample === 24 ? (at) => (((view.getUint8(at + 2) << 24) | (view.getUint8(at + 1) << 16) | (view.getUint8(at) << 8)) >> 8) / 8388608
+    ? bitsPerSample === 32
+      ? (at) => view.getFloat32(at, true)
+      : (at) => view.getFloat64(at, true)
+    : bitsPerSample === 8
+      ? (at) => (view.getUint8(at) - 128) / 128
+      : bitsPerSample === 16
+        ? (at) => view.getInt16(at, true) / 32768
+        : bitsPerSample === 24
+          ? (at) => (((view.getUint8(at + 2) << 24) | (view.getUint8(at + 1) << 16) | (view.getUint8(at) << 8)) >> 8) / 8388608
           : (at) => view.getInt32(at, true) / 2147483648;
   const data = new Float32Array(channels * frames);
   for (let f = 0; f < frames; f++) {

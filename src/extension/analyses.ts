@@ -8,9 +8,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import type { ComputeClient } from '../core/runtime/client';
+import type { ComputeClient } from '../compute/client';
 import type { DatasetFolderView, DatasetView, HostToWebview, RequestKind, RequestMessage, RequestParams, RequestResult, WebviewToHost } from '../protocol';
-import { IMAGE_GLOB, insideWorkspace } from './workspaceFiles';
+import { IMAGE_GLOB, insideWorkspace } from './workspace-files';
 
 /** The commands of the Dataset tab (pickers, opening an image, exporting), handled here. */
 const DATASET_COMMANDS = ['pickDataset', 'pickMarks', 'datasetOpenImage', 'exportRules'] as const;
@@ -68,7 +68,9 @@ const withProgress = (inputs: Inputs) => ({ signal: inputs.signal, onProgress: i
 const ANALYSES: { [K in AnalysisKind]: Analysis<K> } = {
   // The dataset it extracts becomes the one the dataset analyses below work on.
   datasetFeatures: {
-    needs: 'model', visibility: 'notification', title: (p) => `Features of ${path.basename(p.folder)}`,
+    needs: 'model',
+    visibility: 'notification',
+    title: (p) => `Features of ${path.basename(p.folder)}`,
     run: async (client, p, inputs) => {
       const { datasetId, view } = await client.call('datasetFeatures', { modelPath: inputs.modelPath, ...p, cacheDir: inputs.storageDir }, withProgress(inputs));
       inputs.adoptDataset(datasetId, view);
@@ -76,67 +78,103 @@ const ANALYSES: { [K in AnalysisKind]: Analysis<K> } = {
     },
   },
   datasetRules: {
-    needs: 'dataset', visibility: 'notification', title: (p) => `Distilling rules (depth ${p.depth}, channel ${p.pooling})`,
+    needs: 'dataset',
+    visibility: 'notification',
+    title: (p) => `Distilling rules (depth ${p.depth}, channel ${p.pooling})`,
     run: (client, p, inputs) => client.call('datasetRules', { datasetId: inputs.datasetId, ...p }, withProgress(inputs)),
   },
   datasetMarkCheck: {
-    needs: 'dataset', visibility: 'notification', title: (p) => `Checking the mark (${path.basename(p.marksFile)})`,
+    needs: 'dataset',
+    visibility: 'notification',
+    title: (p) => `Checking the mark (${path.basename(p.marksFile)})`,
     run: (client, p, inputs) => client.call('datasetMarkCheck', { datasetId: inputs.datasetId, ...p }, withProgress(inputs)),
   },
   datasetMap: {
-    needs: 'dataset', visibility: 'notification', title: (p) => `${p.method.toUpperCase()} map of the features`,
+    needs: 'dataset',
+    visibility: 'notification',
+    title: (p) => `${p.method.toUpperCase()} map of the features`,
     run: (client, p, inputs) => client.call('datasetMap', { datasetId: inputs.datasetId, ...p }, withProgress(inputs)),
   },
   datasetChannelValues: {
-    needs: 'dataset', visibility: 'window', title: (p) => `Channel ${p.channel} across the dataset`,
+    needs: 'dataset',
+    visibility: 'window',
+    title: (p) => `Channel ${p.channel} across the dataset`,
     run: (client, p, inputs) => client.call('datasetChannelValues', { datasetId: inputs.datasetId, ...p }, withProgress(inputs)),
   },
   datasetErrors: {
-    needs: 'dataset', visibility: 'notification', title: () => 'Error analysis',
+    needs: 'dataset',
+    visibility: 'notification',
+    title: () => 'Error analysis',
     run: (client, p, inputs) => client.call('datasetErrors', { datasetId: inputs.datasetId, ...p }, withProgress(inputs)),
   },
   datasetSlice: {
-    needs: 'dataset', visibility: 'window', title: () => 'Slice of the dataset',
+    needs: 'dataset',
+    visibility: 'window',
+    title: () => 'Slice of the dataset',
     run: (client, p, inputs) => client.call('datasetSlice', { datasetId: inputs.datasetId, ...p }, withProgress(inputs)),
   },
   datasetChannelPositions: {
-    needs: 'dataset', visibility: 'window', title: () => 'Where the rule channels fire',
+    needs: 'dataset',
+    visibility: 'window',
+    title: () => 'Where the rule channels fire',
     run: (client, p, inputs) => client.call('datasetChannelPositions', { datasetId: inputs.datasetId, ...p }, withProgress(inputs)),
   },
   datasetNeighbors: {
-    needs: 'dataset', image: (p) => p.imageId, visibility: 'window', title: (p, host) => `Images like ${host.imageName(p.imageId)}`,
+    needs: 'dataset',
+    image: (p) => p.imageId,
+    visibility: 'window',
+    title: (p, host) => `Images like ${host.imageName(p.imageId)}`,
     run: (client, p, inputs) => client.call('datasetNeighbors', { datasetId: inputs.datasetId, ...p }, withProgress(inputs)),
   },
   datasetImportance: {
-    needs: 'dataset', visibility: 'notification', title: (p) => (p.method === 'ablation' ? 'Ablating channels' : 'Channel importance (gradient × activation)'),
+    needs: 'dataset',
+    visibility: 'notification',
+    title: (p) => (p.method === 'ablation' ? 'Ablating channels' : 'Channel importance (gradient × activation)'),
     run: (client, p, inputs) => client.call('datasetImportance', { datasetId: inputs.datasetId, ...p }, withProgress(inputs)),
   },
   receptiveFields: {
-    needs: 'model', visibility: 'window', title: () => 'Receptive fields',
+    needs: 'model',
+    visibility: 'window',
+    title: () => 'Receptive fields',
     run: (client, _p, inputs) => client.call('receptiveFields', { modelPath: inputs.modelPath }),
   },
   effectiveField: {
-    needs: 'model', visibility: 'notification', title: (p) => `Effective receptive field of ${p.layer}`,
+    needs: 'model',
+    visibility: 'notification',
+    title: (p) => `Effective receptive field of ${p.layer}`,
     run: (client, p, inputs) => client.call('effectiveField', { modelPath: inputs.modelPath, layer: p.layer }, withProgress(inputs)),
   },
   kernels: {
-    needs: 'model', visibility: 'window', title: () => 'First-layer kernels',
+    needs: 'model',
+    visibility: 'window',
+    title: () => 'First-layer kernels',
     run: (client, _p, inputs) => client.call('kernels', { modelPath: inputs.modelPath }),
   },
   featureGallery: {
-    needs: 'model', visibility: 'notification', title: (p) => `Visualising ${p.count} channels of ${p.layer}`,
+    needs: 'model',
+    visibility: 'notification',
+    title: (p) => `Visualising ${p.count} channels of ${p.layer}`,
     run: (client, p, inputs) => client.call('featureGallery', { modelPath: inputs.modelPath, ...p, cacheDir: inputs.storageDir }, withProgress(inputs)),
   },
   attention: {
-    needs: 'model', image: (p) => p.imageId, visibility: 'window', title: (p, host) => `Attention maps of ${host.imageName(p.imageId)}`,
+    needs: 'model',
+    image: (p) => p.imageId,
+    visibility: 'window',
+    title: (p, host) => `Attention maps of ${host.imageName(p.imageId)}`,
     run: (client, p, inputs) => client.call('attention', { modelPath: inputs.modelPath, imageId: p.imageId }, withProgress(inputs)),
   },
   sanityCheck: {
-    needs: 'model', image: (p) => p.imageId, visibility: 'notification', title: async (p, host) => `Sanity check of ${await host.methodTitle(p.method)}`,
+    needs: 'model',
+    image: (p) => p.imageId,
+    visibility: 'notification',
+    title: async (p, host) => `Sanity check of ${await host.methodTitle(p.method)}`,
     run: (client, p, inputs) => client.call('sanityCheck', { modelPath: inputs.modelPath, ...p }, withProgress(inputs)),
   },
   graph: {
-    needs: 'model', image: (p) => p.imageId, visibility: 'window', title: (p, host) => (p.imageId ? `Graph with the activations of ${host.imageName(p.imageId)}` : 'Laying out the graph'),
+    needs: 'model',
+    image: (p) => p.imageId,
+    visibility: 'window',
+    title: (p, host) => (p.imageId ? `Graph with the activations of ${host.imageName(p.imageId)}` : 'Laying out the graph'),
     run: (client, p, inputs) => client.call('graph', { modelPath: inputs.modelPath, ...p }, withProgress(inputs)),
   },
 };
@@ -213,13 +251,16 @@ export class Analyses {
       if (this.host.modelPath() === modelPath) this.dataset = { folder: view.folder, datasetId, ownMarks: view.marks?.file };
     };
     return this.host.track(requestId, kind, title, analysis.visibility, (signal, onProgress) =>
-      analysis.run(this.host.client, params, { modelPath, datasetId: dataset?.datasetId ?? '', storageDir: this.host.storageDir, signal, onProgress, adoptDataset }));
+      analysis.run(this.host.client, params, { modelPath, datasetId: dataset?.datasetId ?? '', storageDir: this.host.storageDir, signal, onProgress, adoptDataset }),
+    );
   }
 
   private async pickFolder(): Promise<void> {
     const picked = await vscode.window.showOpenDialog({
       title: 'Choose a dataset folder (images in one folder per class)',
-      canSelectFolders: true, canSelectFiles: false, canSelectMany: false,
+      canSelectFolders: true,
+      canSelectFiles: false,
+      canSelectMany: false,
       defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
     });
     const folder = picked?.[0];
@@ -235,8 +276,11 @@ export class Analyses {
     if (!dataset) return this.host.post({ type: 'error', message: 'Extract the features of a dataset folder first.' });
     const picked = await vscode.window.showOpenDialog({
       title: 'Choose the marks file (JSON: { "images": { "<path>": { "mark": { "bbox": [x0, y0, x1, y1] } } } })',
-      canSelectFiles: true, canSelectFolders: false, canSelectMany: false,
-      defaultUri: vscode.Uri.file(dataset.folder), filters: { JSON: ['json'] },
+      canSelectFiles: true,
+      canSelectFolders: false,
+      canSelectMany: false,
+      defaultUri: vscode.Uri.file(dataset.folder),
+      filters: { JSON: ['json'] },
     });
     const file = picked?.[0];
     if (!file || file.scheme !== 'file' || this.dataset !== dataset) return;

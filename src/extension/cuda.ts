@@ -15,7 +15,9 @@ const EXPLANATION =
 
 export async function installCudaProvider(extensionUri: vscode.Uri, restartWorker: () => Promise<void>): Promise<void> {
   if (process.platform !== 'linux' || process.arch !== 'x64') {
-    void vscode.window.showInformationMessage(`ConvLens: onnxruntime-node's installer fetches CUDA libraries for Linux x64 only; this machine is ${process.platform}/${process.arch}.`);
+    void vscode.window.showInformationMessage(
+      `ConvLens: onnxruntime-node's installer fetches CUDA libraries for Linux x64 only; this machine is ${process.platform}/${process.arch}.`,
+    );
     return;
   }
   const packageDir = path.join(extensionUri.fsPath, 'node_modules', 'onnxruntime-node');
@@ -36,7 +38,11 @@ class InstallTerminal implements vscode.Pseudoterminal {
   readonly onDidWrite = this.output.event;
   private child?: ChildProcess;
 
-  constructor(private readonly script: string, private readonly cwd: string, private readonly restartWorker: () => Promise<void>) {}
+  constructor(
+    private readonly script: string,
+    private readonly cwd: string,
+    private readonly restartWorker: () => Promise<void>,
+  ) {}
 
   open(): void {
     this.write(`Downloading the CUDA 12 execution provider libraries for onnxruntime-node (ONNXRUNTIME_NODE_INSTALL=cuda12)…\n`);
@@ -60,7 +66,9 @@ class InstallTerminal implements vscode.Pseudoterminal {
     if (code === 0) {
       this.write('\nDone. Restarting the ConvLens compute worker so the libraries load…\n');
       await this.restartWorker();
-      void vscode.window.showInformationMessage('ConvLens: CUDA libraries installed and models reopened. The setting convlens.executionProvider ("auto" or "cuda") decides whether they are used.');
+      void vscode.window.showInformationMessage(
+        'ConvLens: CUDA libraries installed and models reopened. The setting convlens.executionProvider ("auto" or "cuda") decides whether they are used.',
+      );
     } else {
       this.write(`\nThe installer stopped with exit code ${code}. ConvLens keeps running on the CPU.\n`);
       void vscode.window.showErrorMessage(`ConvLens: the CUDA library download failed (exit code ${code}); the terminal "ConvLens: CUDA libraries" says why.`);

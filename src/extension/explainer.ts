@@ -5,17 +5,17 @@
 // end with one response, 'cancelled' or 'error' (one clear sentence).
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { CancelledError } from '../core/runtime/jobs';
-import { ComputeClient } from '../core/runtime/client';
-import { workspaceFolderOf } from './workspaceFiles';
-import { HostToWebview, ImageView, MethodView, RequestKind, RequestParams, RequestResult, WebviewToHost, parseWebviewMessage } from '../protocol';
+import { CancelledError } from '../core/cancel';
+import { ComputeClient } from '../compute/client';
+import { workspaceFolderOf } from './workspace-files';
+import { HostToWebview, ImageView, MethodView, parseWebviewMessage, RequestKind, RequestParams, RequestResult, WebviewToHost } from '../protocol';
 import { Analyses, isAnalysisRequest, isDatasetCommand } from './analyses';
-import { imageFileSize, imageSize, tooLarge } from './imageSize';
+import { imageFileSize, imageSize, tooLarge } from './image-size';
 import { ModelStore } from './models';
-import { Reproducible, cliCaveat, cliCommand, pythonSnippet } from './reproduce';
+import { cliCaveat, cliCommand, pythonSnippet, Reproducible } from './reproduce';
 import type { Settings } from './settings';
-import type { SourceLinks } from './source/sourceLinks';
-import { MessageTarget, TestHooks } from './testHooks';
+import type { SourceLinks } from './source/source-links';
+import { MessageTarget, TestHooks } from './test-hooks';
 
 export interface ExplainerDeps {
   client: ComputeClient;
@@ -348,7 +348,15 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
       // The layer the worker resolved ('auto' → a tensor), so the copy computes at the same one.
       if (imageUri) {
         const out = `${path.parse(imageUri.fsPath).name}.${params.method}.png`;
-        this.requested.set(explanation.id, { modelPath, imagePath: imageUri.fsPath, method: params.method, layer: explanation.layer ?? params.layer, target: params.target, options: params.options, out });
+        this.requested.set(explanation.id, {
+          modelPath,
+          imagePath: imageUri.fsPath,
+          method: params.method,
+          layer: explanation.layer ?? params.layer,
+          target: params.target,
+          options: params.options,
+          out,
+        });
       }
       return explanation;
     });
@@ -363,7 +371,8 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
     }
     const reproducible: Reproducible = { ...requested, preprocessing: spec.spec, preprocessingSource: spec.source as Reproducible['preprocessingSource'] };
     const text = form === 'command' ? cliCommand(reproducible) : pythonSnippet(reproducible);
-    if (!text) return this.post({ type: 'error', message: `Neither pytorch-grad-cam nor Captum has ${await this.methodTitle(requested.method)}; copy the convlens command instead.` });
+    if (!text)
+      return this.post({ type: 'error', message: `Neither pytorch-grad-cam nor Captum has ${await this.methodTitle(requested.method)}; copy the convlens command instead.` });
     await vscode.env.clipboard.writeText(text);
     const caveat = form === 'command' ? cliCaveat(reproducible) : undefined;
     void vscode.window.showInformationMessage(`ConvLens: copied the ${form === 'command' ? 'convlens command' : 'Python snippet'}.${caveat ? ` ${caveat}` : ''}`);
@@ -380,9 +389,18 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
       for (const [i, method] of params.methods.entries()) {
         const step = (fraction: number, message: string) => onProgress((i + fraction) / params.methods.length, `${titles[i]}: ${message}`);
         // The Compare tab ranks the maps by their deletion and insertion scores.
-        const explanation = await this.deps.client.call('explain', {
-          modelPath, imageId: params.imageId, method, layer: params.layer, target: params.target, faithfulness: true,
-        }, { signal, onProgress: step });
+        const explanation = await this.deps.client.call(
+          'explain',
+          {
+            modelPath,
+            imageId: params.imageId,
+            method,
+            layer: params.layer,
+            target: params.target,
+            faithfulness: true,
+          },
+          { signal, onProgress: step },
+        );
         this.post({ type: 'compared', requestId, explanation });
         explanations.push(explanation);
       }
@@ -406,7 +424,10 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
    * aborts the job), then posts its response, 'cancelled' or 'error'.
    */
   private async track<K extends RequestKind>(
-    requestId: string, kind: K, title: string, visibility: Visibility,
+    requestId: string,
+    kind: K,
+    title: string,
+    visibility: Visibility,
     work: (signal: AbortSignal, onProgress: (fraction: number, message: string) => void) => Promise<RequestResult<K>>,
   ): Promise<void> {
     const controller = new AbortController();

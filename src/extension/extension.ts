@@ -1,5 +1,5 @@
 // ConvLens's VS Code entry: the compute worker client, the model views (panel, overview editor,
-// side view), the status bar, the lenses and the commands. Models run on a worker thread
+// side view), the status bar, the lenses and the commands. Models run on a worker process
 // (dist/worker.js) so the extension host never blocks on inference.
 //
 // Restricted Mode (untrusted workspace): ConvLens declares limited support. Opening a .onnx in the
@@ -8,20 +8,20 @@
 // because they read and act on the workspace's code; installing the CUDA libraries is off.
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { ComputeClient } from '../core/runtime/client';
-import type { ProviderSetting } from '../core/runtime/session';
-import { ATTRIBUTION_VIEW, AttributionViewProvider, FocusTracker } from './attributionView';
-import { INFERENCE_LENS_LANGUAGES, InferenceLensProvider } from './codelens/inferenceLens';
+import { ComputeClient } from '../compute/client';
+import type { ProviderSetting } from '../core/onnx/session';
+import { ATTRIBUTION_VIEW, AttributionViewProvider, FocusTracker } from './attribution-view';
+import { INFERENCE_LENS_LANGUAGES, InferenceLensProvider } from './codelens/inference-lens';
 import { installCudaProvider } from './cuda';
 import type { ExplainerDeps } from './explainer';
 import { methodCatalog } from './methods';
 import { ModelStore } from './models';
-import { ModelViews, OVERVIEW_EDITOR } from './modelViews';
+import { ModelViews, OVERVIEW_EDITOR } from './model-views';
 import { readSettings } from './settings';
-import { LayerDefinitionLensProvider, SourceLinks } from './source/sourceLinks';
-import { ModelStatusBar } from './statusBar';
-import { ConvLensTestApi, TestHooks } from './testHooks';
-import { pickModelFile } from './workspaceFiles';
+import { LayerDefinitionLensProvider, SourceLinks } from './source/source-links';
+import { ModelStatusBar } from './status-bar';
+import { ConvLensTestApi, TestHooks } from './test-hooks';
+import { pickModelFile } from './workspace-files';
 
 export interface ConvLensApi {
   /** Present only when the extension host runs with CONVLENS_TEST_HOOKS=1 (end-to-end tests). */
@@ -39,7 +39,12 @@ export function activate(context: vscode.ExtensionContext): ConvLensApi {
   const models = new ModelStore(compute, () => readSettings(), workerIdleMs);
   const sources = new SourceLinks(models);
   const deps: ExplainerDeps = {
-    client: compute, models, sources, hooks, settings: () => readSettings(), methods: methodCatalog(compute),
+    client: compute,
+    models,
+    sources,
+    hooks,
+    settings: () => readSettings(),
+    methods: methodCatalog(compute),
     storageDir: (context.storageUri ?? context.globalStorageUri).fsPath,
   };
   const views = new ModelViews(context.extensionUri, deps);
@@ -57,10 +62,19 @@ export function activate(context: vscode.ExtensionContext): ConvLensApi {
 
   const statusBar = new ModelStatusBar(models);
   context.subscriptions.push(
-    models, sources, views, focus, side, inferenceLenses, statusBar,
+    models,
+    sources,
+    views,
+    focus,
+    side,
+    inferenceLenses,
+    statusBar,
     vscode.window.registerCustomEditorProvider(OVERVIEW_EDITOR, views, { webviewOptions: { retainContextWhenHidden: true } }),
     vscode.window.registerWebviewViewProvider(ATTRIBUTION_VIEW, side, { webviewOptions: { retainContextWhenHidden: true } }),
-    vscode.languages.registerCodeLensProvider(Object.keys(INFERENCE_LENS_LANGUAGES).map((language) => ({ language, scheme: 'file' })), inferenceLenses),
+    vscode.languages.registerCodeLensProvider(
+      Object.keys(INFERENCE_LENS_LANGUAGES).map((language) => ({ language, scheme: 'file' })),
+      inferenceLenses,
+    ),
     vscode.languages.registerCodeLensProvider({ language: 'python', scheme: 'file' }, definitionLenses),
     vscode.workspace.onDidGrantWorkspaceTrust(() => inferenceLenses.refresh()),
     vscode.workspace.onDidChangeConfiguration((e) => {
@@ -137,7 +151,12 @@ async function chooseModel(models: ModelStore): Promise<void> {
     void vscode.window.showInformationMessage('ConvLens: no model is open; open one with "ConvLens: Explain Model".');
     return;
   }
-  const items = open.map((view) => ({ label: view.name, description: vscode.workspace.asRelativePath(view.path), detail: view.path === models.active ? 'current model' : undefined, modelPath: view.path }));
+  const items = open.map((view) => ({
+    label: view.name,
+    description: vscode.workspace.asRelativePath(view.path),
+    detail: view.path === models.active ? 'current model' : undefined,
+    modelPath: view.path,
+  }));
   const picked = await vscode.window.showQuickPick(items, { title: 'ConvLens: choose the current model', placeHolder: 'The model the side view and the status bar use' });
   if (picked) models.setActive(picked.modelPath);
 }
@@ -160,8 +179,11 @@ async function pickLayer(models: ModelStore, sources: SourceLinks): Promise<{ mo
     void vscode.window.showInformationMessage(`ConvLens: no layer of ${view.name} was found in this workspace's Python code.`);
     return undefined;
   }
-  const layer = await vscode.window.showQuickPick(names.map((name) => ({ label: annotated.layers.find((l) => l.name === name)?.scope ?? name, description: name, name })), {
-    title: `ConvLens: open the source of a layer of ${view.name}`,
-  });
+  const layer = await vscode.window.showQuickPick(
+    names.map((name) => ({ label: annotated.layers.find((l) => l.name === name)?.scope ?? name, description: name, name })),
+    {
+      title: `ConvLens: open the source of a layer of ${view.name}`,
+    },
+  );
   return layer ? { modelPath, layer: layer.name } : undefined;
 }

@@ -1,6 +1,6 @@
 // The explanation methods the views offer, asked of the compute worker once (the registry lives
 // with the compute code, which the extension host does not load).
-import type { ComputeClient } from '../core/runtime/client';
+import type { ComputeClient } from '../compute/client';
 import type { MethodView } from '../protocol';
 
 export function methodCatalog(client: ComputeClient): () => Promise<MethodView[]> {

@@ -9,7 +9,7 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { ModelView } from '../protocol';
-import type { ComputeClient } from '../core/runtime/client';
+import type { ComputeClient } from '../compute/client';
 import { Settings, settingsFolderFor } from './settings';
 
 interface Entry {
@@ -134,12 +134,16 @@ export class ModelStore implements vscode.Disposable {
 
   /** Reopens the open models (`which` of them): after a settings change or when the worker died. */
   async reopenAll(which: (entry: Entry) => boolean = () => true): Promise<void> {
-    this.reopening ??= Promise.all([...this.entries.entries()].filter(([, entry]) => which(entry)).map(async ([modelPath, entry]) => {
-      entry.loaded = await this.startOpening(modelPath, entry).catch(() => undefined);
-      if (entry.loaded && this.wantedPath === modelPath) this.makeActive(modelPath);
-      this.changed.fire(modelPath);
-      this.reopened.fire(modelPath);
-    })).then(() => {
+    this.reopening ??= Promise.all(
+      [...this.entries.entries()]
+        .filter(([, entry]) => which(entry))
+        .map(async ([modelPath, entry]) => {
+          entry.loaded = await this.startOpening(modelPath, entry).catch(() => undefined);
+          if (entry.loaded && this.wantedPath === modelPath) this.makeActive(modelPath);
+          this.changed.fire(modelPath);
+          this.reopened.fire(modelPath);
+        }),
+    ).then(() => {
       this.reopening = undefined;
     });
     return this.reopening;
@@ -189,7 +193,11 @@ export class ModelStore implements vscode.Disposable {
     const { executionProvider, preprocessing, maxActivationMemoryMB, maxImagePixels } = this.settings();
     const activationMemory = { maxMegabytes: maxActivationMemoryMB, limitHint: 'raise it with the setting convlens.maxActivationMemoryMB' };
     const decode = { maxPixels: maxImagePixels, limitHint: 'raise it with the setting convlens.maxImagePixels' };
-    return this.client.call('openModel', { modelPath, provider: executionProvider, preprocessing, settingsFolder: settingsFolderFor(modelPath), activationMemory, decode }, { signal, onProgress });
+    return this.client.call(
+      'openModel',
+      { modelPath, provider: executionProvider, preprocessing, settingsFolder: settingsFolderFor(modelPath), activationMemory, decode },
+      { signal, onProgress },
+    );
   }
 
   dispose(): void {

@@ -5,7 +5,7 @@
 // the libraries' nearest equivalent, with a comment wherever a setting has no counterpart there.
 import type { PreprocessSource, PreprocessSpec } from '../core/preprocess';
 import type { TargetSpec } from '../protocol';
-import { scopePath } from './source/layerSource';
+import { scopePath } from './source/layer-source';
 
 export interface Reproducible {
   modelPath: string;
@@ -23,7 +23,7 @@ export interface Reproducible {
   out?: string;
 }
 
-/** Options whose CLI flag is not their kebab-cased name (src/cli/commands/explainFlags.ts). */
+/** Options whose CLI flag is not their kebab-cased name (src/cli/commands/explain-flags.ts). */
 const RENAMED_FLAGS: Readonly<Record<string, string>> = { method: 'ig-method' };
 
 function flagOf(option: string): string {
@@ -63,9 +63,13 @@ function targetWords(t: TargetSpec): string[] {
       return ['--target', `region:predicted,${t.class}`, ...output];
     case 'box':
       return [
-        '--target', `box:${t.index}`, ...output,
-        ...(t.boxes ? ['--boxes', t.boxes] : []), ...(t.iou !== undefined ? ['--iou', String(t.iou)] : []),
-        ...(t.minScore !== undefined ? ['--min-score', String(t.minScore)] : []), ...(t.sigmoid ? ['--sigmoid'] : []),
+        '--target',
+        `box:${t.index}`,
+        ...output,
+        ...(t.boxes ? ['--boxes', t.boxes] : []),
+        ...(t.iou !== undefined ? ['--iou', String(t.iou)] : []),
+        ...(t.minScore !== undefined ? ['--min-score', String(t.minScore)] : []),
+        ...(t.sigmoid ? ['--sigmoid'] : []),
       ];
     case 'similarity':
       return ['--target', 'similarity:REFERENCE_IMAGE', ...output];
@@ -76,15 +80,22 @@ function targetWords(t: TargetSpec): string[] {
 
 /** Why the command line alone may not give the same result, or undefined when it does. */
 export function cliCaveat(r: Reproducible): string | undefined {
-  if (r.target.kind === 'region' && r.target.mask !== 'predicted') return 'The region was drawn in the panel; the command explains the predicted mask of the same class instead (save the drawn mask as a PNG and give --target region:MASK.png,CLASS for the same region).';
+  if (r.target.kind === 'region' && r.target.mask !== 'predicted')
+    return 'The region was drawn in the panel; the command explains the predicted mask of the same class instead (save the drawn mask as a PNG and give --target region:MASK.png,CLASS for the same region).';
   if (r.target.kind === 'similarity') return 'Replace REFERENCE_IMAGE with the path of the reference image the similarity was computed to.';
   if (r.preprocessingSource !== 'settings') return undefined;
-  return 'The preprocessing comes from the setting convlens.preprocessing, which the command line does not read: put the same keys in the model\'s <model>.convlens.json sidecar.';
+  return "The preprocessing comes from the setting convlens.preprocessing, which the command line does not read: put the same keys in the model's <model>.convlens.json sidecar.";
 }
 
 const GRAD_CAM_CLASSES: Readonly<Record<string, string>> = {
-  gradcam: 'GradCAM', 'gradcam++': 'GradCAMPlusPlus', xgradcam: 'XGradCAM', hirescam: 'HiResCAM',
-  layercam: 'LayerCAM', eigencam: 'EigenCAM', scorecam: 'ScoreCAM', ablationcam: 'AblationCAM',
+  gradcam: 'GradCAM',
+  'gradcam++': 'GradCAMPlusPlus',
+  xgradcam: 'XGradCAM',
+  hirescam: 'HiResCAM',
+  layercam: 'LayerCAM',
+  eigencam: 'EigenCAM',
+  scorecam: 'ScoreCAM',
+  ablationcam: 'AblationCAM',
 };
 const CAPTUM_METHODS = new Set(['saliency', 'smoothgrad', 'integrated-gradients', 'input-x-gradient', 'guided-backprop', 'guided-gradcam', 'occlusion', 'lime', 'kernel-shap']);
 
@@ -121,7 +132,7 @@ function transformLines(p: PreprocessSpec): string[] {
   const [h, w] = p.size;
   const antialias = p.antialias !== 'none';
   const lines: string[] = [];
-  if (p.antialias === 'skimage') lines.push('    # ConvLens antialiases like scikit-image (Gaussian prefilter); torchvision\'s antialias differs slightly.');
+  if (p.antialias === 'skimage') lines.push("    # ConvLens antialiases like scikit-image (Gaussian prefilter); torchvision's antialias differs slightly.");
   if (p.grayscale) lines.push('    T.Grayscale(num_output_channels=1),');
   if (p.resize === 'shorter-side-crop') {
     lines.push(`    T.Resize(${p.resizeTo ?? Math.min(h, w)}, antialias=${antialias ? 'True' : 'False'}),`, `    T.CenterCrop((${h}, ${w})),`);
@@ -177,14 +188,18 @@ function option(r: Reproducible, name: string, fallback: string): string {
 }
 
 function ints(value: string): number[] {
-  return value.split(/[,x×\s]+/).filter(Boolean).map(Number);
+  return value
+    .split(/[,x×\s]+/)
+    .filter(Boolean)
+    .map(Number);
 }
 
 /** Occlusion's window and strides as ConvLens resolves them (src/core/explain/occlusion.ts). */
 function occlusionShapes(r: Reproducible): { window: number[]; strides: number[] } {
   const [h, w] = r.preprocessing.size;
   const channels = r.preprocessing.grayscale ? 1 : 3;
-  const full = (given: number[], fallback: number[]) => (given.length === 0 ? fallback : given.length === 1 ? [channels, given[0], given[0]] : given.length === 2 ? [channels, ...given] : given);
+  const full = (given: number[], fallback: number[]) =>
+    given.length === 0 ? fallback : given.length === 1 ? [channels, given[0], given[0]] : given.length === 2 ? [channels, ...given] : given;
   const window = full(ints(option(r, 'window', '')), [channels, Math.max(1, Math.round(h / 7)), Math.max(1, Math.round(w / 7))]);
   const strides = full(ints(option(r, 'strides', '')), [channels, ...window.slice(1).map((s) => Math.max(1, Math.floor(s / 2)))]);
   return { window, strides };
@@ -200,12 +215,16 @@ function captumCall(r: Reproducible, layer: string): { imports: string[]; lines:
     case 'smoothgrad':
       return {
         imports: ['NoiseTunnel', 'Saliency'],
-        lines: [`attribution = NoiseTunnel(Saliency(${forward})).attribute(x, nt_type="smoothgrad", nt_samples=${option(r, 'samples', '25')}, stdevs=${option(r, 'stdev', '1')}, target=${target})`],
+        lines: [
+          `attribution = NoiseTunnel(Saliency(${forward})).attribute(x, nt_type="smoothgrad", nt_samples=${option(r, 'samples', '25')}, stdevs=${option(r, 'stdev', '1')}, target=${target})`,
+        ],
       };
     case 'integrated-gradients':
       return {
         imports: ['IntegratedGradients'],
-        lines: [`attribution = IntegratedGradients(${forward}).attribute(x, baselines=${baseline}, target=${target}, n_steps=${option(r, 'steps', '50')}, method=${pyString(option(r, 'method', 'gausslegendre'))})`],
+        lines: [
+          `attribution = IntegratedGradients(${forward}).attribute(x, baselines=${baseline}, target=${target}, n_steps=${option(r, 'steps', '50')}, method=${pyString(option(r, 'method', 'gausslegendre'))})`,
+        ],
       };
     case 'input-x-gradient':
       return { imports: ['InputXGradient'], lines: [`attribution = InputXGradient(${forward}).attribute(x, target=${target})`] };
@@ -217,7 +236,9 @@ function captumCall(r: Reproducible, layer: string): { imports: string[]; lines:
       const { window, strides } = occlusionShapes(r);
       return {
         imports: ['Occlusion'],
-        lines: [`attribution = Occlusion(${forward}).attribute(x, sliding_window_shapes=(${window.join(', ')}), strides=(${strides.join(', ')}), baselines=${baseline}, target=${target})`],
+        lines: [
+          `attribution = Occlusion(${forward}).attribute(x, sliding_window_shapes=(${window.join(', ')}), strides=(${strides.join(', ')}), baselines=${baseline}, target=${target})`,
+        ],
       };
     }
     case 'lime':
@@ -231,7 +252,9 @@ function captumCall(r: Reproducible, layer: string): { imports: string[]; lines:
     case 'kernel-shap':
       return {
         imports: ['KernelShap'],
-        lines: [`attribution = KernelShap(${forward}).attribute(x, target=${target}, n_samples=${option(r, 'samples', '500')}, baselines=${baseline}, feature_mask=${superpixels})`],
+        lines: [
+          `attribution = KernelShap(${forward}).attribute(x, target=${target}, n_samples=${option(r, 'samples', '500')}, baselines=${baseline}, feature_mask=${superpixels})`,
+        ],
       };
   }
   throw new Error(`no Captum equivalent of ${r.method}`);
@@ -247,11 +270,7 @@ export function pythonSnippet(r: Reproducible): string | undefined {
   const layer = moduleOf ?? 'model.LAYER';
   const layerNote = moduleOf ? `  # ONNX layer ${r.layer}` : `  # the module whose output ConvLens used${r.layer && r.layer !== 'auto' ? ` (ONNX layer ${r.layer})` : ''}`;
   const imageName = r.imagePath.split(/[\\/]/).pop() ?? r.imagePath;
-  const head = [
-    'import torch',
-    'import torchvision.transforms as T',
-    'from PIL import Image',
-  ];
+  const head = ['import torch', 'import torchvision.transforms as T', 'from PIL import Image'];
   const body = [
     '',
     'model = ...  # the torch.nn.Module that was exported to ' + (r.modelPath.split(/[\\/]/).pop() ?? r.modelPath),
@@ -271,7 +290,9 @@ export function pythonSnippet(r: Reproducible): string | undefined {
     const batch = r.options?.batch;
     const unmapped = optionNames.filter((n) => n !== 'batch');
     return [
-      ...head, ...imports, ...body,
+      ...head,
+      ...imports,
+      ...body,
       `target_layers = [${layer}]${layerNote}`,
       `with ${cls}(model=model, target_layers=target_layers) as cam:`,
       ...(batch ? [`    cam.batch_size = ${batch}`] : []),
@@ -287,7 +308,9 @@ export function pythonSnippet(r: Reproducible): string | undefined {
   const mapped = new Set(['samples', 'stdev', 'steps', 'method', 'baseline', 'window', 'strides', 'alpha', 'kernelWidth', 'segments', 'compactness']);
   const unmapped = optionNames.filter((n) => !mapped.has(n));
   return [
-    ...head, ...imports, ...body,
+    ...head,
+    ...imports,
+    ...body,
     ...(r.method === 'guided-gradcam' ? [`# layer: ${layer}${layerNote}`] : []),
     ...unmapped.map((n) => `# ConvLens option ${n}=${r.options![n]} has no Captum counterpart`),
     ...call.lines,

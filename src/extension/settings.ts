@@ -1,8 +1,8 @@
 // The extension's settings (contributes.configuration in package.json), read with their defaults.
 import * as vscode from 'vscode';
-import { DEFAULT_ACTIVATION_LIMIT_MB } from '../core/activationMemory';
+import { DEFAULT_ACTIVATION_LIMIT_MB } from '../core/activation-memory';
 import type { PreprocessOverrides } from '../core/preprocess';
-import type { ProviderSetting } from '../core/runtime/session';
+import type { ProviderSetting } from '../core/onnx/session';
 
 export interface Settings {
   executionProvider: ProviderSetting;

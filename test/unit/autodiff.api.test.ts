@@ -10,7 +10,7 @@ import { ConvModel } from '../../src/core/model';
 import { parseNpy } from '../../src/core/npy';
 import { encodeModel } from '../../src/core/onnx/proto';
 import { UnknownTensorError } from '../../src/core/onnx/surgery';
-import { createSession, run } from '../../src/core/runtime/session';
+import { createSession, run } from '../../src/core/onnx/session';
 import { Tensor, argmax, maxAbs } from '../../src/core/tensor';
 import { describeReference, modelPath } from '../support/reference';
 import { attr, makeModel, node, separated, tensor, uniform, withSymbolicShapes } from './autodiff/harness';
@@ -62,8 +62,11 @@ describe('autodiff: unsupported ops', () => {
     const model = makeModel({
       opset: 13,
       nodes: [
-        node('Shape', ['x'], ['s']), node('Cast', ['s'], ['sf'], [attr.int('to', 1)]), node('Sin', ['sf'], ['unused']),
-        node('Relu', ['x'], ['r']), node('Reshape', ['r', 's'], ['y']),
+        node('Shape', ['x'], ['s']),
+        node('Cast', ['s'], ['sf'], [attr.int('to', 1)]),
+        node('Sin', ['sf'], ['unused']),
+        node('Relu', ['x'], ['r']),
+        node('Reshape', ['r', 's'], ['y']),
       ],
       inputs: { x: separated([2, 3], 6) },
       output: 'y',
@@ -80,7 +83,10 @@ describe('autodiff: unsupported ops', () => {
       output: 'y',
     });
     const shapes = await probeShapes(model, { x: uniform([2, 2, 3, 3], 7) });
-    assert.throws(() => buildGradientModel(model, { wrt: ['x'], shapes }), /gradient of op 'Conv' \(node \/test\/Conv_y\) is not supported: its input 'x' depends on the differentiated tensors/);
+    assert.throws(
+      () => buildGradientModel(model, { wrt: ['x'], shapes }),
+      /gradient of op 'Conv' \(node \/test\/Conv_y\) is not supported: its input 'x' depends on the differentiated tensors/,
+    );
   });
 });
 
@@ -214,7 +220,9 @@ describeReference('autodiff: resnet18 at 160×160 on the gradient model built at
       assert.deepStrictEqual(gradients.input.dims, [1, 3, 160, 160]);
       const g = gradients.input.data as Float32Array;
       // The coordinates with the largest gradients, where a central difference is well above float noise.
-      const top = Array.from(g.keys()).sort((a, b) => Math.abs(g[b]) - Math.abs(g[a])).slice(0, 6);
+      const top = Array.from(g.keys())
+        .sort((a, b) => Math.abs(g[b]) - Math.abs(g[a]))
+        .slice(0, 6);
       // The model declares 224×224; a copy with symbolic dims gives the forward values at 160×160.
       const forward = await createSession(encodeModel(withSymbolicShapes(model.proto)), 'cpu');
       const logit = async (i: number, delta: number) => {
@@ -267,8 +275,14 @@ describe('autodiff: outputs, wrt and requests', () => {
     const model = modelOf(spec);
     try {
       const seed = uniform([1, 2, 5, 5], 17);
-      await assert.rejects(computeGradients(model, spec.inputs, { wrt: ['rr'], seed }), (err: unknown) => err instanceof UnknownTensorError && /did you mean 'r'/.test(err.message));
-      await assert.rejects(computeGradients(model, spec.inputs, { wrt: ['x'], seed: uniform([2, 2, 5, 5], 18) }), (err: unknown) => err instanceof GradientRequestError && /2 rows but the input batch has 1/.test(err.message));
+      await assert.rejects(
+        computeGradients(model, spec.inputs, { wrt: ['rr'], seed }),
+        (err: unknown) => err instanceof UnknownTensorError && /did you mean 'r'/.test(err.message),
+      );
+      await assert.rejects(
+        computeGradients(model, spec.inputs, { wrt: ['x'], seed: uniform([2, 2, 5, 5], 18) }),
+        (err: unknown) => err instanceof GradientRequestError && /2 rows but the input batch has 1/.test(err.message),
+      );
       await assert.rejects(computeGradients(model, spec.inputs, { wrt: ['x'], seed: uniform([1, 50], 18) }), /has 2 dimensions|has 4 dimensions/);
       await assert.rejects(computeGradients(model, {}, { wrt: ['x'], seed }), /needs an input named 'x'/);
     } finally {

@@ -34,16 +34,17 @@ function branch(name: string, nodes: NodeProto[], output: string, initializers: 
  * w and c from the outer scope; the then branch does not read c, the else branch not w.
  */
 function ifModel(x: Tensor): GraphSpec {
-  const thenBranch = branch('then', [
-    node('Mul', ['x', 'x'], ['then_sq']),
-    node('Mul', ['then_sq', 'w'], ['then_scaled']),
-    node('Add', ['then_scaled', 'w'], ['then_out']),
-  ], 'then_out');
-  const elseBranch = branch('else', [
-    node('Tanh', ['x'], ['else_tanh']),
-    node('Mul', ['else_tanh', 'c'], ['else_scaled']),
-    node('Mul', ['else_scaled', 'half'], ['else_out']),
-  ], 'else_out', { half: tensor('float32', [], [0.5]) });
+  const thenBranch = branch(
+    'then',
+    [node('Mul', ['x', 'x'], ['then_sq']), node('Mul', ['then_sq', 'w'], ['then_scaled']), node('Add', ['then_scaled', 'w'], ['then_out'])],
+    'then_out',
+  );
+  const elseBranch = branch(
+    'else',
+    [node('Tanh', ['x'], ['else_tanh']), node('Mul', ['else_tanh', 'c'], ['else_scaled']), node('Mul', ['else_scaled', 'half'], ['else_out'])],
+    'else_out',
+    { half: tensor('float32', [], [0.5]) },
+  );
   return {
     opset: 13,
     nodes: [
@@ -73,14 +74,20 @@ describe('autodiff: If', () => {
   });
 
   // A step of 1e-2 changes ReduceSum(x) by 1e-2, far from flipping a sum of magnitude ≥ 4.
-  for (const [sign, taken] of [[1, 'then'], [-1, 'else']] as const) {
+  for (const [sign, taken] of [
+    [1, 'then'],
+    [-1, 'else'],
+  ] as const) {
     it(`matches finite differences when the ${taken} branch is taken, with zeros for what it does not read`, async () => {
       const spec = ifModel(inputWithSum(sign));
       const sum = (spec.inputs.x.data as Float32Array).reduce((a, b) => a + b, 0);
       assert.ok(sign * sum >= 4, `the input's sum ${sum} is on the ${taken} side`);
       const result = await checkGradients(spec);
       const unread = taken === 'then' ? 'c' : 'w';
-      assert.ok(Array.from(result.analytic[unread].data as Float32Array).every((v) => v === 0), `∂z/∂${unread} is zero when the ${taken} branch is taken`);
+      assert.ok(
+        Array.from(result.analytic[unread].data as Float32Array).every((v) => v === 0),
+        `∂z/∂${unread} is zero when the ${taken} branch is taken`,
+      );
       const read = taken === 'then' ? 'w' : 'c';
       assert.ok(Array.from(result.analytic[read].data as Float32Array).some((v) => v !== 0));
     });
@@ -118,7 +125,11 @@ function loopModel(): GraphSpec {
   const body: GraphProto = {
     name: 'body',
     node: [node('Identity', ['cond_in'], ['cond_out']), node('Mul', ['v_in', 'x'], ['v_out'])],
-    input: [{ name: 'i', type: { tensor_type: { elem_type: DataType.INT64, shape: { dim: [] } } } }, { name: 'cond_in', type: { tensor_type: { elem_type: DataType.BOOL, shape: { dim: [] } } } }, valueInfo('v_in', 'float32')],
+    input: [
+      { name: 'i', type: { tensor_type: { elem_type: DataType.INT64, shape: { dim: [] } } } },
+      { name: 'cond_in', type: { tensor_type: { elem_type: DataType.BOOL, shape: { dim: [] } } } },
+      valueInfo('v_in', 'float32'),
+    ],
     output: [{ name: 'cond_out', type: { tensor_type: { elem_type: DataType.BOOL, shape: { dim: [] } } } }, valueInfo('v_out', 'float32')],
   };
   return {

@@ -7,7 +7,10 @@ import { attr, checkGradients, FloatType, node, separated, tensor, uniform } fro
 
 const F64: FloatType = 'float64';
 
-function unaryCase(op: string, opts: { opset?: number; dtype?: FloatType; low?: number; high?: number; attributes?: Parameters<typeof node>[3]; extra?: Record<string, Tensor> } = {}) {
+function unaryCase(
+  op: string,
+  opts: { opset?: number; dtype?: FloatType; low?: number; high?: number; attributes?: Parameters<typeof node>[3]; extra?: Record<string, Tensor> } = {},
+) {
   const dtype = opts.dtype ?? F64;
   const x = opts.low === undefined ? separated([2, 3, 4], 11, 2, dtype) : uniform([2, 3, 4], 11, opts.low, opts.high, dtype);
   return checkGradients({
@@ -40,7 +43,10 @@ describe('autodiff: binary ops with broadcasting', () => {
     });
   }
   it('Sum (float64) and Mean (float32: no double kernel) of three operands', async () => {
-    for (const [op, dtype] of [['Sum', F64], ['Mean', 'float32']] as const) {
+    for (const [op, dtype] of [
+      ['Sum', F64],
+      ['Mean', 'float32'],
+    ] as const) {
       await checkGradients({
         opset: 13,
         nodes: [node(op, ['a', 'b', 'c'], ['y'])],
@@ -60,13 +66,16 @@ describe('autodiff: binary ops with broadcasting', () => {
       });
     }
     // Min(Relu(x), 6) with x = 6 exactly in one place: both operands equal, each gets half.
-    const result = await checkGradients({
-      opset: 13,
-      nodes: [node('Relu', ['x'], ['r']), node('Min', ['r', 'six'], ['y'])],
-      inputs: { x: tensor('float32', [4], [-1, 2, 6, 7]) },
-      initializers: { six: tensor('float32', [], [6]) },
-      output: 'y',
-    }, { maxCoordinates: 2 });
+    const result = await checkGradients(
+      {
+        opset: 13,
+        nodes: [node('Relu', ['x'], ['r']), node('Min', ['r', 'six'], ['y'])],
+        inputs: { x: tensor('float32', [4], [-1, 2, 6, 7]) },
+        initializers: { six: tensor('float32', [], [6]) },
+        output: 'y',
+      },
+      { maxCoordinates: 2 },
+    );
     assert.ok(Math.abs(Number(result.analytic.x.data[2]) - 0.5 * Number(result.seed.data[2])) < 1e-7, 'the tie at 6 splits the gradient');
   });
   it('Where and Expand', async () => {
@@ -142,7 +151,13 @@ describe('autodiff: activations', () => {
   it('Clip (ReLU6) with min and max inputs, with min only, at opsets 11 and 13', async () => {
     const bound = (v: number) => tensor('float32', [], [v]);
     for (const opset of [11, 13]) {
-      await checkGradients({ opset, nodes: [node('Clip', ['x', 'lo', 'hi'], ['y'])], inputs: { x: separated([2, 3, 4], 15, 8) }, initializers: { lo: bound(0), hi: bound(6) }, output: 'y' });
+      await checkGradients({
+        opset,
+        nodes: [node('Clip', ['x', 'lo', 'hi'], ['y'])],
+        inputs: { x: separated([2, 3, 4], 15, 8) },
+        initializers: { lo: bound(0), hi: bound(6) },
+        output: 'y',
+      });
       await checkGradients({ opset, nodes: [node('Clip', ['x', 'lo'], ['y'])], inputs: { x: separated([2, 3, 4], 16, 2) }, initializers: { lo: bound(-0.5) }, output: 'y' });
     }
   });
@@ -158,16 +173,18 @@ describe('autodiff: activations', () => {
     const c = (v: number) => tensor('float32', [], [v]);
     await checkGradients({
       opset: 13,
-      nodes: [
-        node('Div', ['x', 'sqrt2'], ['d']), node('Erf', ['d'], ['e']), node('Add', ['e', 'one'], ['a']),
-        node('Mul', ['x', 'a'], ['m']), node('Mul', ['m', 'half'], ['y']),
-      ],
+      nodes: [node('Div', ['x', 'sqrt2'], ['d']), node('Erf', ['d'], ['e']), node('Add', ['e', 'one'], ['a']), node('Mul', ['x', 'a'], ['m']), node('Mul', ['m', 'half'], ['y'])],
       inputs: { x: uniform([2, 3, 4], 21, -3, 3) },
       initializers: { sqrt2: c(Math.SQRT2), one: c(1), half: c(0.5) },
       output: 'y',
     });
     for (const approximate of ['none', 'tanh']) {
-      await checkGradients({ opset: 20, nodes: [node('Gelu', ['x'], ['y'], [attr.string('approximate', approximate)])], inputs: { x: uniform([2, 3, 4], 22, -3, 3) }, output: 'y' });
+      await checkGradients({
+        opset: 20,
+        nodes: [node('Gelu', ['x'], ['y'], [attr.string('approximate', approximate)])],
+        inputs: { x: uniform([2, 3, 4], 22, -3, 3) },
+        output: 'y',
+      });
     }
   });
 });
@@ -181,7 +198,12 @@ describe('autodiff: MatMul and Gemm', () => {
     await binaryCase('MatMul', [4], [4]);
   });
   it('Gemm: every transA/transB with alpha, beta and a broadcast C', async () => {
-    for (const [transA, transB] of [[0, 0], [0, 1], [1, 0], [1, 1]]) {
+    for (const [transA, transB] of [
+      [0, 0],
+      [0, 1],
+      [1, 0],
+      [1, 1],
+    ]) {
       await checkGradients({
         opset: 13,
         nodes: [node('Gemm', ['a', 'b', 'c'], ['y'], [attr.int('transA', transA), attr.int('transB', transB), attr.float('alpha', 0.7), attr.float('beta', 1.3)])],

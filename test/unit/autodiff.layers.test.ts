@@ -29,7 +29,10 @@ describe('autodiff: normalisation', () => {
     }
   });
   it('InstanceNormalization', () =>
-    single('InstanceNormalization', uniform([2, 3, 4, 5], 6, -2, 2), { extra: { scale: uniform([3], 7, 0.5, 1.5), bias: uniform([3], 8) }, attributes: [attr.float('epsilon', 1e-3)] }));
+    single('InstanceNormalization', uniform([2, 3, 4, 5], 6, -2, 2), {
+      extra: { scale: uniform([3], 7, 0.5, 1.5), bias: uniform([3], 8) },
+      attributes: [attr.float('epsilon', 1e-3)],
+    }));
   it('LayerNormalization over the last axis and over axes 1.. (opset 17)', async () => {
     await single('LayerNormalization', uniform([2, 3, 6], 9, -2, 2, F64), { opset: 17, extra: { scale: uniform([6], 10, 0.5, 1.5, F64), bias: uniform([6], 11, -1, 1, F64) } });
     await single('LayerNormalization', uniform([2, 3, 4], 12, -2, 2), { opset: 17, attributes: [attr.int('axis', 1)], extra: { scale: uniform([3, 4], 13, 0.5, 1.5) } });
@@ -47,7 +50,16 @@ describe('autodiff: reductions', () => {
   });
   it('ReduceMean: axes attribute (opsets 11, 13) and input (opset 18)', async () => {
     const x = uniform([2, 3, 4], 15, -1, 1, F64);
-    await single('ReduceMean', x, { opset: 11, attributes: [attr.ints('axes', [2, 3].map((a) => a - 1)), attr.int('keepdims', 0)] });
+    await single('ReduceMean', x, {
+      opset: 11,
+      attributes: [
+        attr.ints(
+          'axes',
+          [2, 3].map((a) => a - 1),
+        ),
+        attr.int('keepdims', 0),
+      ],
+    });
     await single('ReduceMean', x, { opset: 13, attributes: [attr.ints('axes', [-1])] });
     await single('ReduceMean', x, { opset: 18, extra: { axes: ints([0, 1]) }, attributes: [attr.int('keepdims', 0)] });
   });
@@ -91,8 +103,22 @@ describe('autodiff: shape ops', () => {
     await single('Transpose', x);
   });
   it('Concat along axes 1 and -1, with one differentiated input among constants', async () => {
-    await checkGradients({ opset: 13, nodes: [node('Concat', ['a', 'b', 'a'], ['y'], [attr.int('axis', 1)])], inputs: { a: uniform([2, 3, 4], 19, -1, 1, F64), b: uniform([2, 2, 4], 20, -1, 1, F64) }, output: 'y' });
-    await checkGradients({ opset: 11, nodes: [node('Concat', ['c', 'a', 'b'], ['y'], [attr.int('axis', -1)])], inputs: { a: uniform([2, 3], 21, -1, 1, F64), b: uniform([2, 1], 22, -1, 1, F64) }, initializers: { c: uniform([2, 2], 23, -1, 1, F64) }, output: 'y', }, { wrt: ['a', 'b'] });
+    await checkGradients({
+      opset: 13,
+      nodes: [node('Concat', ['a', 'b', 'a'], ['y'], [attr.int('axis', 1)])],
+      inputs: { a: uniform([2, 3, 4], 19, -1, 1, F64), b: uniform([2, 2, 4], 20, -1, 1, F64) },
+      output: 'y',
+    });
+    await checkGradients(
+      {
+        opset: 11,
+        nodes: [node('Concat', ['c', 'a', 'b'], ['y'], [attr.int('axis', -1)])],
+        inputs: { a: uniform([2, 3], 21, -1, 1, F64), b: uniform([2, 1], 22, -1, 1, F64) },
+        initializers: { c: uniform([2, 2], 23, -1, 1, F64) },
+        output: 'y',
+      },
+      { wrt: ['a', 'b'] },
+    );
   });
   it('Split: attribute (opset 11), input (opset 13), num_outputs (opset 18), one output unused', async () => {
     const splitGraph = (opset: number, splitNode: ReturnType<typeof node>, extra?: Record<string, Tensor>) =>
@@ -136,9 +162,7 @@ describe('autodiff: shape ops', () => {
 describe('autodiff: Resize', () => {
   const img = uniform([1, 2, 4, 5], 28);
   const resize = (opset: number, attributes: Parameters<typeof node>[3], target: { scales?: number[]; sizes?: number[] }, x = img) => {
-    const inputs = opset >= 13
-      ? ['', target.scales ? 'scales' : '', ...(target.sizes ? ['sizes'] : [])]
-      : ['roi', 'scales', ...(target.sizes ? ['sizes'] : [])];
+    const inputs = opset >= 13 ? ['', target.scales ? 'scales' : '', ...(target.sizes ? ['sizes'] : [])] : ['roi', 'scales', ...(target.sizes ? ['sizes'] : [])];
     const extra: Record<string, Tensor> = {
       ...(opset < 13 ? { roi: floats([]), scales: floats(target.scales ?? []) } : target.scales ? { scales: floats(target.scales) } : {}),
       ...(target.sizes ? { sizes: ints(target.sizes) } : {}),

@@ -21,7 +21,8 @@ interface ModelCase {
 
 function cases(): ModelCase[] {
   if (!fs.existsSync(MODELS)) return [];
-  return fs.readdirSync(MODELS)
+  return fs
+    .readdirSync(MODELS)
     .filter((f) => f.endsWith('.json') && fs.existsSync(path.join(MODELS, f.replace(/\.json$/, '.grad_input.npy'))))
     .map((f) => ({ name: f.replace(/\.json$/, ''), ...JSON.parse(fs.readFileSync(path.join(MODELS, f), 'utf8')) }));
 }
@@ -40,11 +41,15 @@ describe('autodiff: PyTorch-exported test models', () => {
       const model = ConvModel.load(path.join(MODELS, `${c.name}.onnx`), { provider: 'cpu' });
       try {
         const logits = npy(`${c.name}.logits.npy`);
-        const { gradients, outputs } = await computeGradients(model, { [c.input]: npy(`${c.name}.input.npy`) }, {
-          wrt: [c.input],
-          output: c.output,
-          seed: seedForClass(logits.dims, c.target),
-        });
+        const { gradients, outputs } = await computeGradients(
+          model,
+          { [c.input]: npy(`${c.name}.input.npy`) },
+          {
+            wrt: [c.input],
+            output: c.output,
+            seed: seedForClass(logits.dims, c.target),
+          },
+        );
         assertClose(outputs[c.output].data as Float32Array, logits.data as Float32Array, 1e-3, `${c.name} logits`);
         const expected = npy(`${c.name}.grad_input.npy`);
         assert.deepStrictEqual(gradients[c.input].dims, expected.dims);

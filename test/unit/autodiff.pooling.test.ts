@@ -5,7 +5,7 @@ import { buildGradientModel } from '../../src/core/autodiff/build';
 import { probeShapes } from '../../src/core/autodiff/shapes';
 import { encodeModel } from '../../src/core/onnx/proto';
 import { seededRandom } from '../../src/core/random';
-import { createSession, run } from '../../src/core/runtime/session';
+import { createSession, run } from '../../src/core/onnx/session';
 import { Tensor, sizeOf } from '../../src/core/tensor';
 import { attr, checkGradients, makeModel, node, separated, tensor, uniform } from './autodiff/harness';
 
@@ -38,10 +38,18 @@ describe('autodiff: MaxPool', () => {
 describe('autodiff: AveragePool', () => {
   for (const include of [0, 1]) {
     it(`count_include_pad=${include} with pads, overlapping`, () =>
-      pool('AveragePool', [1, 2, 7, 7], [attr.ints('kernel_shape', [3, 3]), attr.ints('strides', [2, 2]), attr.ints('pads', [1, 1, 1, 1]), attr.int('count_include_pad', include)]));
+      pool(
+        'AveragePool',
+        [1, 2, 7, 7],
+        [attr.ints('kernel_shape', [3, 3]), attr.ints('strides', [2, 2]), attr.ints('pads', [1, 1, 1, 1]), attr.int('count_include_pad', include)],
+      ));
     it(`count_include_pad=${include} with ceil_mode`, async () => {
       await pool('AveragePool', [1, 2, 8, 8], [attr.ints('kernel_shape', [3, 3]), attr.ints('strides', [2, 2]), attr.int('ceil_mode', 1), attr.int('count_include_pad', include)]);
-      await pool('AveragePool', [1, 2, 8, 9], [attr.ints('kernel_shape', [3, 2]), attr.ints('strides', [2, 2]), attr.ints('pads', [1, 0, 1, 1]), attr.int('ceil_mode', 1), attr.int('count_include_pad', include)]);
+      await pool(
+        'AveragePool',
+        [1, 2, 8, 9],
+        [attr.ints('kernel_shape', [3, 2]), attr.ints('strides', [2, 2]), attr.ints('pads', [1, 0, 1, 1]), attr.int('ceil_mode', 1), attr.int('count_include_pad', include)],
+      );
     });
   }
   it('auto_pad SAME_UPPER, 2×2 non-overlapping', async () => {
@@ -100,8 +108,18 @@ describe('autodiff: MaxPool ties', () => {
     it(`${what}: every window's gradient goes to its first maximum, as in PyTorch, also where all values are negative`, async () => {
       // Few distinct values, all ≤ 0 in one channel: ties everywhere, and a padded position would win if padding counted.
       const rand = seededRandom(31);
-      const x = tensor('float32', dims, Array.from({ length: sizeOf(dims) }, (_, i) => (i < sizeOf(dims.slice(1)) ? -1 - Math.floor(rand() * 2) : Math.floor(rand() * 3) - 1)));
-      const attributes = [attr.ints('kernel_shape', w.kernel), attr.ints('strides', w.strides), attr.ints('pads', w.pads), attr.ints('dilations', w.dilations), attr.int('ceil_mode', ceil)];
+      const x = tensor(
+        'float32',
+        dims,
+        Array.from({ length: sizeOf(dims) }, (_, i) => (i < sizeOf(dims.slice(1)) ? -1 - Math.floor(rand() * 2) : Math.floor(rand() * 3) - 1)),
+      );
+      const attributes = [
+        attr.ints('kernel_shape', w.kernel),
+        attr.ints('strides', w.strides),
+        attr.ints('pads', w.pads),
+        attr.ints('dilations', w.dilations),
+        attr.int('ceil_mode', ceil),
+      ];
       const model = makeModel({ opset: 13, nodes: [node('MaxPool', ['x'], ['y'], attributes)], inputs: { x }, output: 'y' });
       const shapes = await probeShapes(model, { x });
       const built = buildGradientModel(model, { wrt: ['x'], output: 'y', shapes });

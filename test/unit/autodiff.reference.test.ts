@@ -61,8 +61,10 @@ describeReference('autodiff: reference gradients', (manifest) => {
         const band = maxDiff(outputs[c.target_layer_tensor].data as Float32Array, loadTensor(c, 'target_activation').data);
         const { flips, residual } = await explainByKinkFlips(modelOf(c), feeds(), seed(), reference, band, tolerance);
         const listed = flips.map((f) => `${f.node}[${f.unit}] at ${f.distance.toExponential(1)}`).join(', ');
-        assert.ok(flips.length <= MAX_FLIPS && residual <= tolerance,
-          `grad_input differs by ${maxDiff(ours, reference).toExponential(2)} (tolerance ${tolerance.toExponential(2)}); flipping ${flips.length} units within ${band.toExponential(1)} of a kink leaves ${residual.toExponential(2)}: ${listed}`);
+        assert.ok(
+          flips.length <= MAX_FLIPS && residual <= tolerance,
+          `grad_input differs by ${maxDiff(ours, reference).toExponential(2)} (tolerance ${tolerance.toExponential(2)}); flipping ${flips.length} units within ${band.toExponential(1)} of a kink leaves ${residual.toExponential(2)}: ${listed}`,
+        );
       });
 
       it("Captum's GuidedBackprop through the guided ReLU override", async () => {

@@ -55,9 +55,15 @@ describe('cli: faithfulness against a known box or mask', () => {
     const byValue = await run(['--mask', maskPng(path.join(dir, 'labels.png'), 1, 2), '--mask-value', '1']);
     const area = (BOX[2] - BOX[0]) * (BOX[3] - BOX[1]);
     for (const rows of [byBox, byMask, byValue]) {
-      assert.deepStrictEqual(rows.map((r) => r.method), ['gradcam', 'saliency']);
+      assert.deepStrictEqual(
+        rows.map((r) => r.method),
+        ['gradcam', 'saliency'],
+      );
       assert.strictEqual(rows[0].region!.area, area);
-      assert.deepStrictEqual(rows.map((r) => r.region), byBox.map((r) => r.region));
+      assert.deepStrictEqual(
+        rows.map((r) => r.region),
+        byBox.map((r) => r.region),
+      );
     }
     for (const r of byBox) {
       const { iou, energyInside } = r.region!;

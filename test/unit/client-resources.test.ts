@@ -2,11 +2,11 @@
 // an idle worker process can be stopped (a busy one is not), the next call starting a fresh one.
 import * as assert from 'assert';
 import * as path from 'path';
-import { ComputeClient } from '../../src/core/runtime/client';
+import { ComputeClient } from '../../src/compute/client';
 import { processAlive } from '../support/process';
 
 const ROOT = path.resolve(__dirname, '../../..');
-const WORKER = path.join(ROOT, 'out/src/core/runtime/worker.js');
+const WORKER = path.join(ROOT, 'out/src/compute/worker.js');
 const MODEL = path.join(ROOT, 'sample/shapes.onnx');
 const IMAGE = path.join(ROOT, 'sample/dataset/test/star/0.png');
 

@@ -1,13 +1,13 @@
 import * as assert from 'assert';
 import { execFileSync } from 'child_process';
 import * as path from 'path';
-import { ComputeClient, WorkerCrashedError } from '../../src/core/runtime/client';
-import { CancelledError } from '../../src/core/runtime/jobs';
+import { ComputeClient, WorkerCrashedError } from '../../src/compute/client';
+import { CancelledError } from '../../src/core/cancel';
 import { processAlive } from '../support/process';
 
 const FAKE_WORKER = path.resolve(__dirname, '../../../test/fixtures/workers/fake-worker.js');
-const REAL_WORKER = path.resolve(__dirname, '../../src/core/runtime/worker.js');
-const CLIENT_MODULE = path.resolve(__dirname, '../../src/core/runtime/client.js');
+const REAL_WORKER = path.resolve(__dirname, '../../src/compute/worker.js');
+const CLIENT_MODULE = path.resolve(__dirname, '../../src/compute/client.js');
 
 describe('compute client (child process)', () => {
   let client: ComputeClient;
@@ -24,13 +24,17 @@ describe('compute client (child process)', () => {
   it('reports progress and stops a cancelled job, leaving nothing pending', async () => {
     const controller = new AbortController();
     const seen: string[] = [];
-    const call = client.call('openModel', { modelPath: 'slow', provider: 'cpu' }, {
-      signal: controller.signal,
-      onProgress: (_f, message) => {
-        seen.push(message);
-        if (seen.length === 3) controller.abort();
+    const call = client.call(
+      'openModel',
+      { modelPath: 'slow', provider: 'cpu' },
+      {
+        signal: controller.signal,
+        onProgress: (_f, message) => {
+          seen.push(message);
+          if (seen.length === 3) controller.abort();
+        },
       },
-    });
+    );
     await assert.rejects(call, CancelledError);
     assert.ok(seen.length >= 3);
     assert.strictEqual(client.pendingCount, 0);

@@ -1,8 +1,8 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import { PythonModuleIndex, matchTracePath, scopePath } from '../../src/extension/source/layerSource';
-import { parsePythonModules } from '../../src/extension/source/pythonModules';
+import { PythonModuleIndex, matchTracePath, scopePath } from '../../src/extension/source/layer-source';
+import { parsePythonModules } from '../../src/extension/source/python-modules';
 
 const SAMPLE_TRAIN = path.resolve(__dirname, '../../../sample/train.py');
 
@@ -52,9 +52,24 @@ describe('Python module definitions', () => {
       '        self.add_module("extra", nn.Linear(8, 2))',
     ].join('\n');
     const [net] = parsePythonModules(text, '/w/net.py');
-    assert.deepStrictEqual(net.attributes.get('features')?.elements?.map((e) => [e.callee, e.line]), [['nn.Conv2d', 3], ['nn.ReLU', 4]]);
-    assert.deepStrictEqual(net.attributes.get('blocks')?.elements?.map((e) => e.callee), ['Block', 'Block']);
-    assert.deepStrictEqual(net.attributes.get('named')?.elements?.map((e) => [e.name, e.callee]), [['conv', 'nn.Conv2d'], ['act', 'nn.ReLU']]);
+    assert.deepStrictEqual(
+      net.attributes.get('features')?.elements?.map((e) => [e.callee, e.line]),
+      [
+        ['nn.Conv2d', 3],
+        ['nn.ReLU', 4],
+      ],
+    );
+    assert.deepStrictEqual(
+      net.attributes.get('blocks')?.elements?.map((e) => e.callee),
+      ['Block', 'Block'],
+    );
+    assert.deepStrictEqual(
+      net.attributes.get('named')?.elements?.map((e) => [e.name, e.callee]),
+      [
+        ['conv', 'nn.Conv2d'],
+        ['act', 'nn.ReLU'],
+      ],
+    );
     assert.strictEqual(net.attributes.get('built')?.elements, undefined);
     assert.strictEqual(net.attributes.get('extra')?.callee, 'nn.Linear');
   });
@@ -83,15 +98,15 @@ describe('layer to source links', () => {
 
   it('links a layer of a block inside an inline Sequential to the element that instantiates the block', () => {
     const source = [
-      'class Block(nn.Module):',                       // 0
-      '    def __init__(self):',                      // 1
-      '        self.conv = nn.Conv2d(8, 8, 3)',       // 2
-      'class Net(nn.Module):',                        // 3
-      '    def __init__(self):',                      // 4
-      '        self.stages = nn.Sequential(',         // 5
-      '            Block(),',                         // 6
-      '            Block(),',                         // 7
-      '        )',                                    // 8
+      'class Block(nn.Module):', // 0
+      '    def __init__(self):', // 1
+      '        self.conv = nn.Conv2d(8, 8, 3)', // 2
+      'class Net(nn.Module):', // 3
+      '    def __init__(self):', // 4
+      '        self.stages = nn.Sequential(', // 5
+      '            Block(),', // 6
+      '            Block(),', // 7
+      '        )', // 8
     ].join('\n');
     const index = new PythonModuleIndex(parsePythonModules(source, '/w/net.py'));
     const link = index.link({ name: '/stages/stages.1/conv/Conv' });
@@ -99,22 +114,22 @@ describe('layer to source links', () => {
   });
 
   const RESNET = [
-    'class BasicBlock(nn.Module):',                       // 0
-    '    def __init__(self):',                            // 1
-    '        self.conv1 = conv3x3()',                     // 2
-    '        self.relu = nn.ReLU(inplace=True)',          // 3
-    '        self.conv2 = conv3x3()',                     // 4
-    '    def forward(self, x):',                          // 5
-    '        out = self.conv1(x)',                        // 6
-    '        out = self.conv2(out)',                      // 7
-    'class ResNet(nn.Module):',                           // 8
-    '    def __init__(self):',                            // 9
-    '        self.conv1 = nn.Conv2d(3, 64, 7)',           // 10
-    '        self.layer4 = self._make_layer(512)',        // 11
-    '        self.features = nn.Sequential(',             // 12
-    '            nn.Conv2d(3, 8, 3),',                    // 13
+    'class BasicBlock(nn.Module):', // 0
+    '    def __init__(self):', // 1
+    '        self.conv1 = conv3x3()', // 2
+    '        self.relu = nn.ReLU(inplace=True)', // 3
+    '        self.conv2 = conv3x3()', // 4
+    '    def forward(self, x):', // 5
+    '        out = self.conv1(x)', // 6
+    '        out = self.conv2(out)', // 7
+    'class ResNet(nn.Module):', // 8
+    '    def __init__(self):', // 9
+    '        self.conv1 = nn.Conv2d(3, 64, 7)', // 10
+    '        self.layer4 = self._make_layer(512)', // 11
+    '        self.features = nn.Sequential(', // 12
+    '            nn.Conv2d(3, 8, 3),', // 13
     '            nn.Sequential(nn.Conv2d(8, 8, 3), nn.BatchNorm2d(8), nn.ReLU6()),', // 14
-    '        )',                                          // 15
+    '        )', // 15
   ].join('\n');
 
   it('skips indices of containers built in code and continues by name (rule 3), else points at the container (rule 4)', () => {
@@ -141,7 +156,8 @@ describe('layer to source links', () => {
 
   it('prefers the stack trace: the submodule called on the traced line, else the line itself', () => {
     const index = new PythonModuleIndex(parsePythonModules(RESNET, '/w/resnet.py'));
-    const trace = 'File "/home/someone/project/resnet.py", line 8, in forward\n    out = self.conv2(out)\n' +
+    const trace =
+      'File "/home/someone/project/resnet.py", line 8, in forward\n    out = self.conv2(out)\n' +
       'File "/usr/lib/python3/site-packages/torch/nn/modules/conv.py", line 549, in forward';
     const fileOf = (p: string) => matchTracePath(p, ['/w/resnet.py', '/w/other.py']);
     assert.deepStrictEqual(pick(index.link({ name: '/layer4/layer4.1/conv2/Conv', sourceTrace: trace }, fileOf)), [4, 'BasicBlock', 'trace']);

@@ -1,7 +1,7 @@
 import * as assert from 'assert';
-import { findInferenceCalls } from '../../src/extension/codelens/inferenceCalls';
-import { tokenizeJs } from '../../src/extension/codelens/jsTokens';
-import { tokenizePython } from '../../src/extension/codelens/pythonTokens';
+import { findInferenceCalls } from '../../src/extension/codelens/inference-calls';
+import { tokenizeJs } from '../../src/extension/codelens/js-tokens';
+import { tokenizePython } from '../../src/extension/codelens/python-tokens';
 
 const kinds = (tokens: { kind: string; text: string }[]) => tokens.map((t) => `${t.kind}:${t.text}`);
 
@@ -9,7 +9,10 @@ describe('Python tokenizer', () => {
   it('reads prefixed, triple-quoted and escaped strings with their values', () => {
     const tokens = tokenizePython(`a = r"x\\y" + b'q' + """one\n'two'""" + 'it\\'s'`);
     const strings = tokens.filter((t) => t.kind === 'string');
-    assert.deepStrictEqual(strings.map((t) => t.value), ['x\\y', 'q', "one\n'two'", "it's"]);
+    assert.deepStrictEqual(
+      strings.map((t) => t.value),
+      ['x\\y', 'q', "one\n'two'", "it's"],
+    );
   });
 
   it('drops comments and keeps code after a string that contains #', () => {
@@ -19,7 +22,10 @@ describe('Python tokenizer', () => {
 
   it('treats f-strings as one interpolated string, nested quotes and braces included', () => {
     const tokens = tokenizePython(`f"{d['k']} {{literal}} {g(\"x\")}" + f'''{x}'''`);
-    assert.deepStrictEqual(kinds(tokens).map((k) => k.split(':')[0]), ['string', 'op', 'string', 'newline']);
+    assert.deepStrictEqual(
+      kinds(tokens).map((k) => k.split(':')[0]),
+      ['string', 'op', 'string', 'newline'],
+    );
     assert.ok(tokens[0].interpolated && tokens[0].value === undefined);
   });
 
@@ -42,19 +48,32 @@ describe('JavaScript/TypeScript tokenizer', () => {
 
   it('reads strings and template literals; substitutions are code', () => {
     const tokens = tokenizeJs("f('x\\'y', \"z\", `plain`, `a${b(`in`)}c`)");
-    assert.deepStrictEqual(tokens.filter((t) => t.kind === 'string' || t.kind === 'template').map((t) => [t.kind, t.value, !!t.interpolated]), [
-      ['string', "x'y", false], ['string', 'z', false], ['template', 'plain', false], ['template', undefined, true], ['template', 'in', false],
-    ]);
+    assert.deepStrictEqual(
+      tokens.filter((t) => t.kind === 'string' || t.kind === 'template').map((t) => [t.kind, t.value, !!t.interpolated]),
+      [
+        ['string', "x'y", false],
+        ['string', 'z', false],
+        ['template', 'plain', false],
+        ['template', undefined, true],
+        ['template', 'in', false],
+      ],
+    );
     assert.ok(tokens.some((t) => t.kind === 'name' && t.text === 'b'));
   });
 
   it('tells a regular expression from a division', () => {
     const regex = tokenizeJs('x = /a\\/b[/]"/g.test(s)');
-    assert.deepStrictEqual(regex.filter((t) => t.kind === 'regex').map((t) => t.text), ['/a\\/b[/]"/g']);
+    assert.deepStrictEqual(
+      regex.filter((t) => t.kind === 'regex').map((t) => t.text),
+      ['/a\\/b[/]"/g'],
+    );
     const division = tokenizeJs('y = a / b / c');
     assert.strictEqual(division.filter((t) => t.kind === 'regex').length, 0);
     const afterReturn = tokenizeJs('return /"/.source');
-    assert.deepStrictEqual(afterReturn.map((t) => t.kind), ['name', 'regex', 'op', 'name']);
+    assert.deepStrictEqual(
+      afterReturn.map((t) => t.kind),
+      ['name', 'regex', 'op', 'name'],
+    );
   });
 });
 
@@ -85,12 +104,18 @@ describe('inference call matching', () => {
       'unrelated.run()',
     ].join('\n');
     const calls = findInferenceCalls(text, 'python');
-    assert.deepStrictEqual(calls.filter((c) => c.kind === 'run'), [{ kind: 'run', line: 4, column: 15, modelPath: 'm.onnx' }]);
+    assert.deepStrictEqual(
+      calls.filter((c) => c.kind === 'run'),
+      [{ kind: 'run', line: 4, column: 15, modelPath: 'm.onnx' }],
+    );
   });
 
   it('finds torch.onnx.export with the file as third argument or f=', () => {
     const text = 'torch.onnx.export(model, dummy, "out.onnx", opset_version=13)\ntorch.onnx.export(model, (x, y), f="k.onnx")';
-    assert.deepStrictEqual(findInferenceCalls(text, 'python').map((c) => c.modelPath), ['out.onnx', 'k.onnx']);
+    assert.deepStrictEqual(
+      findInferenceCalls(text, 'python').map((c) => c.modelPath),
+      ['out.onnx', 'k.onnx'],
+    );
   });
 
   it('never matches inside Python strings, comments or definitions', () => {
@@ -114,7 +139,7 @@ describe('inference call matching', () => {
       'const c = await InferenceSession.create(`${dir}/m.onnx`);',
       "// const d = await InferenceSession.create('commented.onnx');",
       "/* InferenceSession.create('block.onnx') */",
-      "const e = 'InferenceSession.create(\"string.onnx\")';",
+      'const e = \'InferenceSession.create("string.onnx")\';',
       'const f = `InferenceSession.create("template.onnx")`;',
     ].join('\n');
     assert.deepStrictEqual(findInferenceCalls(text, 'javascript'), [

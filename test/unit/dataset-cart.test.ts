@@ -27,7 +27,13 @@ describe('dataset: CART decision tree', () => {
     if (tree.root.kind !== 'split') return;
     assert.strictEqual(tree.root.feature, 0);
     assert.strictEqual(tree.root.threshold, 3.5);
-    assert.deepStrictEqual(leaves(tree).map((l) => [l.prediction, l.n, l.gini]), [[0, 3, 0], [1, 3, 0]]);
+    assert.deepStrictEqual(
+      leaves(tree).map((l) => [l.prediction, l.n, l.gini]),
+      [
+        [0, 3, 0],
+        [1, 3, 0],
+      ],
+    );
   });
 
   it('chooses the informative feature over noise', () => {
@@ -70,7 +76,10 @@ describe('dataset: CART decision tree', () => {
     const all = leaves(tree);
     assert.ok(all.length > 2, 'noise labels still give a deep tree');
     for (const leaf of all) assert.ok(leaf.n >= 7, `leaf with ${leaf.n} rows`);
-    assert.strictEqual(all.reduce((s, l) => s + l.n, 0), 100);
+    assert.strictEqual(
+      all.reduce((s, l) => s + l.n, 0),
+      100,
+    );
     assert.ok(treeDepth(tree.root) <= 12);
   });
 
@@ -116,9 +125,23 @@ function syntheticFeatures(): DatasetFeatures {
   predictions[3] = 1; // the network disagrees with the channel on one image
   const images = Array.from({ length: n }, (_, i) => ({ file: `/d/${i}.png`, relPath: `${i}.png` }));
   return {
-    root: '/d', modelHash: 'x', layer: 'L', penultimate: 'P', output: 'logits', classNames: ['a', 'b'], images, labelled: false,
-    layerShape: [2, 1, 1], inputSize: [8, 8], meanPooled, maxPooled: meanPooled, maxPosition: new Int32Array(n * 2),
-    penultimateFeatures: meanPooled, penultimateSize: 2, logits: new Float32Array(n * 2), predictions,
+    root: '/d',
+    modelHash: 'x',
+    layer: 'L',
+    penultimate: 'P',
+    output: 'logits',
+    classNames: ['a', 'b'],
+    images,
+    labelled: false,
+    layerShape: [2, 1, 1],
+    inputSize: [8, 8],
+    meanPooled,
+    maxPooled: meanPooled,
+    maxPosition: new Int32Array(n * 2),
+    penultimateFeatures: meanPooled,
+    penultimateSize: 2,
+    logits: new Float32Array(n * 2),
+    predictions,
     stats: { computed: n, cached: 0, modelRuns: 1 },
     skipped: [],
   };
@@ -135,7 +158,10 @@ describe('dataset: distilled rules', () => {
     // Rule for 'a' covers images 0–9, of which the network calls 9 'a'; rule for 'b' covers 10–19, all 'b'.
     assert.deepStrictEqual([first.className, first.all, first.coverage, first.purity], ['a', { images: 10, agree: 9 }, 0.5, 0.9]);
     assert.deepStrictEqual([second.className, second.all, second.coverage, second.purity], ['b', { images: 10, agree: 10 }, 0.5, 1]);
-    assert.deepStrictEqual(first.conditions.map((c) => [c.channel, c.op]), [[0, '<=']]);
+    assert.deepStrictEqual(
+      first.conditions.map((c) => [c.channel, c.op]),
+      [[0, '<=']],
+    );
     assert.ok(first.conditions[0].threshold > 0.28 && first.conditions[0].threshold < 0.7);
     const heldOutDisagreement = set.heldOut.includes('3.png') ? 1 : 0;
     assert.strictEqual(set.fidelity.test, (6 - heldOutDisagreement) / 6);
@@ -157,7 +183,10 @@ describe('dataset: distilled rules', () => {
     }
     const set = distillRules(features, { depth: 3, minLeaf: 1, holdout: 0.1 });
     const repeats = (keys: string[]) => new Set(keys).size < keys.length;
-    assert.ok(leafPaths(set.tree).some((p) => repeats(p.conditions.map((c) => `${c.feature}${c.op}`))), 'the tree tests channel 0 twice on one path');
+    assert.ok(
+      leafPaths(set.tree).some((p) => repeats(p.conditions.map((c) => `${c.feature}${c.op}`))),
+      'the tree tests channel 0 twice on one path',
+    );
     for (const rule of set.rules) {
       const keys = rule.conditions.map((c) => `${c.channel}${c.op}`);
       assert.strictEqual(new Set(keys).size, keys.length, `repeated test in ${rule.text}`);

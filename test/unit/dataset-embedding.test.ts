@@ -94,12 +94,21 @@ describe('dataset: nearest neighbours', () => {
 
   it('ranks by cosine or Euclidean distance as asked', () => {
     const cosine = nearestNeighbors(features, [2, 0], { k: 3 });
-    assert.deepStrictEqual(cosine.map((n) => n.image), [0, 1, 3]);
+    assert.deepStrictEqual(
+      cosine.map((n) => n.image),
+      [0, 1, 3],
+    );
     assert.ok(Math.abs(cosine[0].distance) < 1e-12 && cosine[0].similarity === 1);
     const euclidean = nearestNeighbors(features, [2, 0], { k: 3, metric: 'euclidean' });
-    assert.deepStrictEqual(euclidean.map((n) => n.image), [0, 3, 2]);
+    assert.deepStrictEqual(
+      euclidean.map((n) => n.image),
+      [0, 3, 2],
+    );
     assert.ok(Math.abs(euclidean[0].distance - 1) < 1e-12);
-    assert.deepStrictEqual(nearestNeighbors(features, [1, 0], { k: 2, exclude: [0] }).map((n) => n.image), [1, 3]);
+    assert.deepStrictEqual(
+      nearestNeighbors(features, [1, 0], { k: 2, exclude: [0] }).map((n) => n.image),
+      [1, 3],
+    );
     assert.throws(() => nearestNeighbors(features, [1, 0, 0]), /3 features but the dataset's have 2/);
   });
 });

@@ -1,6 +1,6 @@
 // Error analysis on hand-made predictions and maps whose answers can be counted by eye.
 import * as assert from 'assert';
-import { LabelledPredictions, confusedPairs, errorClusters, isError, ruleCovers, sliceImages } from '../../src/core/dataset/errorAnalysis';
+import { LabelledPredictions, confusedPairs, errorClusters, isError, ruleCovers, sliceImages } from '../../src/core/dataset/error-analysis';
 
 function data(labels: number[], predictions: number[], confidence: number[] = labels.map(() => 0.9), classCount = 3): LabelledPredictions {
   return { classCount, labels: Int32Array.from(labels), predictions: Int32Array.from(predictions), confidence: Float32Array.from(confidence) };
@@ -32,15 +32,24 @@ describe('dataset error analysis', () => {
     assert.deepStrictEqual(clusters[0].members, [0, 1, 2]);
     assert.deepStrictEqual(clusters[0].centroid, [2.5, 0]);
     assert.deepStrictEqual([clusters[0].label, clusters[0].prediction, clusters[0].pairCount], [0, 1, 2]);
-    assert.deepStrictEqual(errorClusters(d, xy, { minSize: 2 }).map((c) => c.members), [[0, 1, 2], [3, 4]]);
+    assert.deepStrictEqual(
+      errorClusters(d, xy, { minSize: 2 }).map((c) => c.members),
+      [
+        [0, 1, 2],
+        [3, 4],
+      ],
+    );
   });
 
   it('finds the same clusters as the quadratic single-linkage definition on random maps', () => {
     let seed = 7;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const n = 400;
     const xy = Float32Array.from({ length: 2 * n }, () => random() * 10);
-    const d = data(Array.from({ length: n }, () => Math.floor(random() * 3)), Array.from({ length: n }, () => Math.floor(random() * 3)));
+    const d = data(
+      Array.from({ length: n }, () => Math.floor(random() * 3)),
+      Array.from({ length: n }, () => Math.floor(random() * 3)),
+    );
     const radius = 0.03 * 10;
     // Reference: flood fill over all pairs of errors.
     const errors = Array.from({ length: n }, (_, i) => i).filter((i) => isError(d, i));
@@ -67,9 +76,15 @@ describe('dataset error analysis', () => {
     let [ylo, yhi] = [Infinity, -Infinity];
     xy.forEach((v, k) => k % 2 === 1 && ((ylo = Math.min(ylo, v)), (yhi = Math.max(yhi, v))));
     const share = radius / Math.max(hi - lo, yhi - ylo);
-    const expected = [...groups.values()].filter((g) => g.length >= 2).map((g) => g.sort((a, b) => a - b)).sort((a, b) => b.length - a.length || a[0] - b[0]);
+    const expected = [...groups.values()]
+      .filter((g) => g.length >= 2)
+      .map((g) => g.sort((a, b) => a - b))
+      .sort((a, b) => b.length - a.length || a[0] - b[0]);
     assert.ok(expected.length > 3, 'the random map should hold several clusters');
-    assert.deepStrictEqual(errorClusters(d, xy, { minSize: 2, radiusShare: share }).map((c) => c.members), expected);
+    assert.deepStrictEqual(
+      errorClusters(d, xy, { minSize: 2, radiusShare: share }).map((c) => c.members),
+      expected,
+    );
   });
 
   it('slices by label, prediction, confidence range, correctness and rule', () => {
@@ -82,7 +97,13 @@ describe('dataset error analysis', () => {
     assert.deepStrictEqual(sliceImages(d, { label: 1, correctness: 'wrong' }), [3]);
     // Two channels; the rule "channel 1 > 0.5 and channel 0 ≤ 2" on max pooling.
     const pooled = { channels: 2, mean: new Float32Array(10), max: Float32Array.from([1, 0.6, 3, 0.9, 2, 0.5, 0, 1, 2, 2]) };
-    const rule = { pooling: 'max' as const, conditions: [{ channel: 1, op: '>' as const, threshold: 0.5 }, { channel: 0, op: '<=' as const, threshold: 2 }] };
+    const rule = {
+      pooling: 'max' as const,
+      conditions: [
+        { channel: 1, op: '>' as const, threshold: 0.5 },
+        { channel: 0, op: '<=' as const, threshold: 2 },
+      ],
+    };
     assert.deepStrictEqual(sliceImages(d, { rule }, pooled), [0, 3, 4]);
     assert.strictEqual(ruleCovers({ ...rule, pooling: 'mean' }, pooled, 0), false);
     assert.throws(() => sliceImages(d, { rule }), /pooled activations/);

@@ -62,9 +62,17 @@ describe('dataset memory', () => {
         // of 64 images of 64 × 64 is 64 × (48 KiB input + 12 KiB RGB) ≈ 4 MiB, held as decoded images,
         // the batch tensor and the model's outputs, for this batch and the next: 32 MiB is ample.
         const BATCHES = 32 * MiB;
-        assert.ok(bufferGrowth < resultBytes(f) + BATCHES, `${phase}: array buffers grew ${(bufferGrowth / MiB).toFixed(1)} MiB for ${(resultBytes(f) / MiB).toFixed(1)} MiB of results`);
-        assert.ok(peakBuffers < resultBytes(f) + BATCHES, `${phase}: array buffers peaked ${(peakBuffers / MiB).toFixed(1)} MiB above the start for ${(resultBytes(f) / MiB).toFixed(1)} MiB of results`);
-        console.log(`      ${phase}: results ${(resultBytes(f) / MiB).toFixed(1)} MiB, array buffers +${(bufferGrowth / MiB).toFixed(1)} MiB (peak +${(peakBuffers / MiB).toFixed(1)}), heap +${(heapGrowth / MiB).toFixed(1)} MiB`);
+        assert.ok(
+          bufferGrowth < resultBytes(f) + BATCHES,
+          `${phase}: array buffers grew ${(bufferGrowth / MiB).toFixed(1)} MiB for ${(resultBytes(f) / MiB).toFixed(1)} MiB of results`,
+        );
+        assert.ok(
+          peakBuffers < resultBytes(f) + BATCHES,
+          `${phase}: array buffers peaked ${(peakBuffers / MiB).toFixed(1)} MiB above the start for ${(resultBytes(f) / MiB).toFixed(1)} MiB of results`,
+        );
+        console.log(
+          `      ${phase}: results ${(resultBytes(f) / MiB).toFixed(1)} MiB, array buffers +${(bufferGrowth / MiB).toFixed(1)} MiB (peak +${(peakBuffers / MiB).toFixed(1)}), heap +${(heapGrowth / MiB).toFixed(1)} MiB`,
+        );
         // The JS heap keeps the listing (path strings and one small object per image).
         assert.ok(heapGrowth < IMAGES * 1024 + 4 * MiB, `${phase}: heap grew ${(heapGrowth / MiB).toFixed(1)} MiB`);
       }

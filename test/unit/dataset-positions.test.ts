@@ -6,7 +6,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { POSITION_GRID, PositionAccumulator, SHORTCUT_SHARE, channelPositions, poolingSuggestion } from '../../src/core/dataset/channelPositions';
+import { POSITION_GRID, PositionAccumulator, SHORTCUT_SHARE, channelPositions, poolingSuggestion } from '../../src/core/dataset/channel-positions';
 import { DatasetFeatures, extractFeatures } from '../../src/core/dataset/features';
 import { inputPipelineFor } from '../../src/core/dataset/input';
 import { ConvModel } from '../../src/core/model';
@@ -70,14 +70,25 @@ describe('channel peak positions', () => {
 
     it(`flags channel ${MARK_CHANNEL} as a likely shortcut in the bottom-right corner`, () => {
       const [c] = features.layerShape;
-      const all = channelPositions(features, Array.from({ length: c }, (_, i) => i));
+      const all = channelPositions(
+        features,
+        Array.from({ length: c }, (_, i) => i),
+      );
       const mark = all[MARK_CHANNEL];
-      console.log(`      channel ${MARK_CHANNEL}: ${(mark.peakCell.share * 100).toFixed(0)}% of its top ${mark.images} peaks in the ${mark.where}; flagged: ${all.filter((p) => p.likelyShortcut).map((p) => `${p.channel} (${p.where})`).join(', ')}`);
+      console.log(
+        `      channel ${MARK_CHANNEL}: ${(mark.peakCell.share * 100).toFixed(0)}% of its top ${mark.images} peaks in the ${mark.where}; flagged: ${all
+          .filter((p) => p.likelyShortcut)
+          .map((p) => `${p.channel} (${p.where})`)
+          .join(', ')}`,
+      );
       assert.strictEqual(mark.grid, POSITION_GRID);
       assert.strictEqual(mark.where, 'bottom-right corner');
       assert.ok(mark.peakCell.share >= SHORTCUT_SHARE);
       assert.strictEqual(mark.likelyShortcut, true);
-      assert.strictEqual(mark.counts.reduce((a, b) => a + b, 0), mark.images);
+      assert.strictEqual(
+        mark.counts.reduce((a, b) => a + b, 0),
+        mark.images,
+      );
     });
   });
 });

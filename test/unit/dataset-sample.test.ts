@@ -18,7 +18,7 @@ import { indexGraph } from '../../src/core/onnx/graph';
 import { tensorFromProto, tensorToProto } from '../../src/core/onnx/initializers';
 import { encodeModel } from '../../src/core/onnx/proto';
 import { cloneModel } from '../../src/core/onnx/surgery';
-import { CancelledError } from '../../src/core/runtime/jobs';
+import { CancelledError } from '../../src/core/cancel';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const MODEL = path.join(ROOT, 'sample/shapes.onnx');
@@ -228,7 +228,10 @@ describe('dataset tools on the sample model', function () {
       fs.writeFileSync(path.join(data, 'circle', 'broken.png'), 'not a png');
       const result = await extractFeatures(model, data, { layer: LAYER });
       assert.strictEqual(result.images.length, 8);
-      assert.deepStrictEqual(result.skipped.map((s) => s.relPath), ['circle/broken.png']);
+      assert.deepStrictEqual(
+        result.skipped.map((s) => s.relPath),
+        ['circle/broken.png'],
+      );
       assert.match(result.skipped[0].reason, /broken\.png/);
       await assert.rejects(extractFeatures(model, data, { layer: '/block4/relu/Relu_outptu_0' }), /did you mean '\/block4\/relu\/Relu_output_0'/);
     } finally {
@@ -238,17 +241,25 @@ describe('dataset tools on the sample model', function () {
 
   it(`distils rules that agree with the network on ≥ ${MIN_FIDELITY * 100}% of held-out images`, async () => {
     const set = distillRules(features, { depth: 3, minLeaf: 5 });
-    console.log(`      fidelity ${set.fidelity.test.toFixed(3)} held out (${set.testImages} images), rules accuracy ${set.accuracy?.tree.toFixed(3)}, network ${set.accuracy?.network.toFixed(3)}`);
+    console.log(
+      `      fidelity ${set.fidelity.test.toFixed(3)} held out (${set.testImages} images), rules accuracy ${set.accuracy?.tree.toFixed(3)}, network ${set.accuracy?.network.toFixed(3)}`,
+    );
     assert.ok(set.fidelity.test >= MIN_FIDELITY, rulesToText(set));
     assert.strictEqual(set.testImages, 48);
     assert.ok(set.rules.length >= 4 && set.rules.length <= 8);
-    assert.strictEqual(set.rules.reduce((s, r) => s + r.all.images, 0), 160);
+    assert.strictEqual(
+      set.rules.reduce((s, r) => s + r.all.images, 0),
+      160,
+    );
     assert.match(set.rules[0].text, new RegExp(`^IF ${LAYER} channel \\d+ (≤|>) [\\d.]+`));
 
     const [exemplar] = await channelExemplars(model, features, [set.channels[0]], 4);
     const c = exemplar.channel;
     const peaks = exemplar.patches.map((p) => p.activation);
-    assert.deepStrictEqual(peaks, [...peaks].sort((a, b) => b - a));
+    assert.deepStrictEqual(
+      peaks,
+      [...peaks].sort((a, b) => b - a),
+    );
     assert.strictEqual(peaks[0], Math.max(...Array.from({ length: 160 }, (_, i) => features.maxPooled[i * 64 + c])));
     exemplar.patches.forEach((patch, j) => {
       const map = exemplar.maps[j];
@@ -297,9 +308,20 @@ describe('dataset tools on the sample model', function () {
     const summary = summarizeDataset(features);
     assert.strictEqual(summary.misclassified.length, wrong);
     assert.strictEqual(summary.accuracy, (160 - wrong) / 160);
-    assert.strictEqual(summary.confusion.flat().reduce((s, v) => s + v, 0), 160);
-    summary.confusion.forEach((row, label) => assert.strictEqual(row.reduce((s, v) => s + v, 0), summary.classes[label].labelled));
-    assert.deepStrictEqual(summary.classes.map((c) => c.labelled), [40, 40, 40, 40]);
+    assert.strictEqual(
+      summary.confusion.flat().reduce((s, v) => s + v, 0),
+      160,
+    );
+    summary.confusion.forEach((row, label) =>
+      assert.strictEqual(
+        row.reduce((s, v) => s + v, 0),
+        summary.classes[label].labelled,
+      ),
+    );
+    assert.deepStrictEqual(
+      summary.classes.map((c) => c.labelled),
+      [40, 40, 40, 40],
+    );
     const a = await embedDataset(features, { method: 'umap', seed: 3 });
     const b = await embedDataset(features, { method: 'umap', seed: 3 });
     assert.deepStrictEqual(a.points, b.points);
@@ -316,7 +338,10 @@ describe('dataset tools on the sample model', function () {
       assert.ok(Math.abs(score - w(k, channel) * mean) < 1e-4, `channel ${channel}: ${score} vs ${w(k, channel) * mean}`);
     }
     const scores = result.channels.map((s) => s.score);
-    assert.deepStrictEqual(scores, [...scores].sort((a, b) => b - a));
+    assert.deepStrictEqual(
+      scores,
+      [...scores].sort((a, b) => b - a),
+    );
   });
 
   it('scores gradient × activation as the head weight times the mean activation (the head is linear)', async function () {

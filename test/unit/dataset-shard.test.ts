@@ -52,10 +52,16 @@ describe('dataset shards', () => {
   it('splits by relative path alone: every image in exactly one shard, whatever the listing order', () => {
     const paths = listDataset(FOLDER).images.map((im) => im.relPath);
     const forward = paths.map((p) => shardOfPath(p, 4));
-    const backward = [...paths].reverse().map((p) => shardOfPath(p, 4)).reverse();
+    const backward = [...paths]
+      .reverse()
+      .map((p) => shardOfPath(p, 4))
+      .reverse();
     assert.deepStrictEqual(forward, backward);
     const sizes = [0, 1, 2, 3].map((s) => forward.filter((x) => x === s).length);
-    assert.strictEqual(sizes.reduce((a, b) => a + b, 0), paths.length);
+    assert.strictEqual(
+      sizes.reduce((a, b) => a + b, 0),
+      paths.length,
+    );
     // 240 images hashed into 4 shards: none is empty or holds more than half.
     for (const size of sizes) assert.ok(size > 0 && size < paths.length / 2, `shard sizes ${sizes.join(', ')}`);
   });
@@ -72,9 +78,15 @@ describe('dataset shards', () => {
         run(process.execPath, [CLI, ...base], { env: cleanEnv({ SLURM_ARRAY_TASK_ID: '4', SLURM_ARRAY_TASK_MIN: '1', SLURM_ARRAY_TASK_COUNT: '4' }) }),
       ]);
       const reports = shards.map((r) => JSON.parse(r.stdout) as { shard: { index: number; count: number }; images: number });
-      assert.deepStrictEqual(reports.map((r) => r.shard), [0, 1, 2, 3].map((index) => ({ index, count: 4 })));
+      assert.deepStrictEqual(
+        reports.map((r) => r.shard),
+        [0, 1, 2, 3].map((index) => ({ index, count: 4 })),
+      );
       const total = listDataset(FOLDER).images.length;
-      assert.strictEqual(reports.reduce((sum, r) => sum + r.images, 0), total);
+      assert.strictEqual(
+        reports.reduce((sum, r) => sum + r.images, 0),
+        total,
+      );
 
       // A missing shard is named, and nothing is merged.
       const variantDir = path.dirname((fs.readdirSync(cache, { recursive: true }) as string[]).map((f) => path.join(cache, f)).find((f) => f.endsWith('shard-3-of-4.json'))!);
@@ -85,7 +97,10 @@ describe('dataset shards', () => {
 
       const merged = await run(process.execPath, [CLI, 'dataset', 'merge', cache], { env: cleanEnv() });
       assert.match(merged.stdout, new RegExp(`merged 4 shards: ${total} images, ${total} feature records in 1 chunk files`));
-      const after = JSON.parse((await run(process.execPath, [CLI, ...base], { env: cleanEnv() })).stdout) as { images: number; cache: { computed: number; cached: number; modelRuns: number } };
+      const after = JSON.parse((await run(process.execPath, [CLI, ...base], { env: cleanEnv() })).stdout) as {
+        images: number;
+        cache: { computed: number; cached: number; modelRuns: number };
+      };
       assert.deepStrictEqual(after.cache, { computed: 0, cached: total, modelRuns: 0 });
 
       const model = ConvModel.load(MODEL, { provider: 'cpu' });
@@ -93,7 +108,10 @@ describe('dataset shards', () => {
         const fromShards = await extractFeatures(model, FOLDER, { layer: LAYER, cacheDir: cache });
         assert.deepStrictEqual(fromShards.stats, { computed: 0, cached: total, modelRuns: 0 });
         const single = await extractFeatures(model, FOLDER, { layer: LAYER });
-        assert.deepStrictEqual(fromShards.images.map((im) => im.relPath), single.images.map((im) => im.relPath));
+        assert.deepStrictEqual(
+          fromShards.images.map((im) => im.relPath),
+          single.images.map((im) => im.relPath),
+        );
         for (const key of ['meanPooled', 'maxPooled', 'maxPosition', 'penultimateFeatures', 'logits', 'predictions'] as const) {
           assert.ok(bytesOf(fromShards[key]).equals(bytesOf(single[key])), `${key} differs from the single run`);
         }

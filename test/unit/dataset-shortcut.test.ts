@@ -66,7 +66,9 @@ describe('dataset tools on the shortcut sample', function () {
   it("distils rules whose circle rule tests a mark channel, and that channel's top patches are the mark", async () => {
     const set = distillRules(features, { depth: 3, minLeaf: 5, pooling: 'max' });
     const markChannels = new Set(response.channels.filter((c) => c.effect >= MIN_EFFECT).map((c) => c.channel));
-    console.log(`      rules test channels ${set.channels.join(', ')}; mark channels among them: ${set.channels.filter((c) => markChannels.has(c)).join(', ')}; fidelity ${set.fidelity.test.toFixed(3)}`);
+    console.log(
+      `      rules test channels ${set.channels.join(', ')}; mark channels among them: ${set.channels.filter((c) => markChannels.has(c)).join(', ')}; fidelity ${set.fidelity.test.toFixed(3)}`,
+    );
     const markTest = set.rules
       .filter((r) => r.className === 'circle')
       .flatMap((r) => r.conditions)

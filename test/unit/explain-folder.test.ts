@@ -13,7 +13,12 @@ const MODEL = path.join(ROOT, 'sample/shapes.onnx');
 const GLOB = path.join(ROOT, 'sample/dataset/test/c*/1?.png');
 const run = promisify(execFile);
 
-interface FolderSummary { images: number; written: number; alreadyThere: number; failed: unknown[] }
+interface FolderSummary {
+  images: number;
+  written: number;
+  alreadyThere: number;
+  failed: unknown[];
+}
 
 async function convlens(args: string[]): Promise<string> {
   return (await run(process.execPath, [CLI, ...args], { env: { ...process.env, SLURM_ARRAY_TASK_ID: '', JOB_COMPLETION_INDEX: '' } })).stdout;
@@ -30,7 +35,10 @@ describe('explain on a folder', () => {
       const rest = JSON.parse(await convlens(base)) as FolderSummary;
       assert.deepStrictEqual(rest, { ...rest, images: 10, written: 10 - first.written, alreadyThere: first.written, failed: [] });
       const files = (fs.readdirSync(path.join(out, 'circle')) as string[]).sort();
-      assert.deepStrictEqual(files, Array.from({ length: 10 }, (_, i) => `1${i}.npy`));
+      assert.deepStrictEqual(
+        files,
+        Array.from({ length: 10 }, (_, i) => `1${i}.npy`),
+      );
       const single = path.join(out, 'single.npy');
       await convlens(['explain', MODEL, path.join(ROOT, 'sample/dataset/test/circle/13.png'), '--method', 'gradcam', '--out', single]);
       assert.ok(fs.readFileSync(single).equals(fs.readFileSync(path.join(out, 'circle', '13.npy'))));

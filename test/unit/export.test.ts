@@ -7,10 +7,10 @@ import * as path from 'path';
 import * as zlib from 'zlib';
 import { PNG } from 'pngjs';
 import { colorize, colormapTable } from '../../src/core/image/colormap';
-import { withTextChunks } from '../../src/core/image/pngText';
+import { withTextChunks } from '../../src/core/image/png-text';
 import { resizeBilinear } from '../../src/core/image/resize';
 import { modelRegion, PreprocessSpec } from '../../src/core/preprocess';
-import { ComputeClient } from '../../src/core/runtime/client';
+import { ComputeClient } from '../../src/compute/client';
 
 const ROOT = path.resolve(__dirname, '../../..');
 
@@ -47,10 +47,17 @@ describe('export: PNG metadata and original resolution', function () {
     const png = new PNG({ width: 3, height: 2 });
     png.data.fill(200);
     const plain = new Uint8Array(PNG.sync.write(png));
-    const tagged = withTextChunks(plain, [['Method', 'gradcam'], ['Target', 'café (#2)'], ['Source', 'зонт.png']]);
+    const tagged = withTextChunks(plain, [
+      ['Method', 'gradcam'],
+      ['Target', 'café (#2)'],
+      ['Source', 'зонт.png'],
+    ]);
     const list = chunks(tagged);
     assert.deepStrictEqual(list.map((c) => c.type).slice(0, 4), ['IHDR', 'tEXt', 'tEXt', 'iTXt']);
-    assert.ok(list.every((c) => c.crcOk), 'every chunk CRC matches zlib.crc32');
+    assert.ok(
+      list.every((c) => c.crcOk),
+      'every chunk CRC matches zlib.crc32',
+    );
     assert.deepStrictEqual(texts(tagged), { Method: 'gradcam', Target: 'café (#2)', Source: 'зонт.png' });
     const decoded = PNG.sync.read(Buffer.from(tagged));
     assert.deepStrictEqual([decoded.width, decoded.height, decoded.data[0]], [3, 2, 200]);
@@ -72,10 +79,12 @@ describe('export: PNG metadata and original resolution', function () {
       // The sample's 64×64 circle scaled ×2 by nearest neighbour: an original larger than the model's input.
       const small = PNG.sync.read(fs.readFileSync(path.join(ROOT, 'sample/dataset/test/circle/0.png')));
       const png = new PNG({ width: small.width * 2, height: small.height * 2 });
-      for (let y = 0; y < png.height; y++) for (let x = 0; x < png.width; x++) small.data.copy(png.data, (y * png.width + x) * 4, ((y >> 1) * small.width + (x >> 1)) * 4, ((y >> 1) * small.width + (x >> 1)) * 4 + 4);
+      for (let y = 0; y < png.height; y++)
+        for (let x = 0; x < png.width; x++)
+          small.data.copy(png.data, (y * png.width + x) * 4, ((y >> 1) * small.width + (x >> 1)) * 4, ((y >> 1) * small.width + (x >> 1)) * 4 + 4);
       big = { file: path.join(ROOT, 'out', 'export-circle-128.png'), width: png.width, height: png.height, data: png.data };
       fs.writeFileSync(big.file, PNG.sync.write(png));
-      client = new ComputeClient(path.join(ROOT, 'out/src/core/runtime/worker.js'));
+      client = new ComputeClient(path.join(ROOT, 'out/src/compute/worker.js'));
     });
     after(() => client.dispose());
 
@@ -89,7 +98,7 @@ describe('export: PNG metadata and original resolution', function () {
 
       const full = await client.call('exportExplanation', { explanationId: e.id, format: 'png', colormap: 'jet', opacity: 1 });
       const shown = PNG.sync.read(Buffer.from(full.bytes));
-      assert.deepStrictEqual([shown.width, shown.height], [big.width, big.height], 'exported at the original resolution, not the model\'s 64×64');
+      assert.deepStrictEqual([shown.width, shown.height], [big.width, big.height], "exported at the original resolution, not the model's 64×64");
       let worst = 0;
       for (let p = 0; p < big.width * big.height; p++) for (let c = 0; c < 3; c++) worst = Math.max(worst, Math.abs(shown.data[p * 4 + c] - jet[p * 4 + c]));
       // The view gets the values rounded to 1e-4: a value on a table boundary may take the
@@ -109,7 +118,10 @@ describe('export: PNG metadata and original resolution', function () {
       assert.strictEqual(meta.Opacity, '0.6');
       assert.strictEqual(meta.Layer, e.layer);
       assert.match(meta.Target, /^circle \(#\d+\)$/);
-      assert.strictEqual(meta.Command, `convlens explain ${MODEL} ${big.file} --method gradcam --layer ${e.layer} --target ${e.target.kind === 'class' ? e.target.index : -1} --colormap jet --opacity 0.6 --out export-circle-128-gradcam.png`);
+      assert.strictEqual(
+        meta.Command,
+        `convlens explain ${MODEL} ${big.file} --method gradcam --layer ${e.layer} --target ${e.target.kind === 'class' ? e.target.index : -1} --colormap jet --opacity 0.6 --out export-circle-128-gradcam.png`,
+      );
     });
   });
 });

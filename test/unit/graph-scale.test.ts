@@ -9,11 +9,11 @@ import * as ort from 'onnxruntime-node';
 import { describeModel } from '../../src/cli/commands/inspect';
 import { ConvModel, MAX_PROBED_NODES } from '../../src/core/model';
 import { decodeModel, encodeModel } from '../../src/core/onnx/proto';
-import { ComputeClient } from '../../src/core/runtime/client';
-import { CancelledError } from '../../src/core/runtime/jobs';
+import { ComputeClient } from '../../src/compute/client';
+import { CancelledError } from '../../src/core/cancel';
 import { reluChain } from './chain-model';
 
-const WORKER = path.resolve(__dirname, '../../src/core/runtime/worker.js');
+const WORKER = path.resolve(__dirname, '../../src/compute/worker.js');
 
 /** Counts the onnxruntime sessions created while `body` runs, and the graph outputs each exposes. */
 async function countingSessions<T>(body: () => Promise<T>): Promise<{ result: T; sessions: number; outputs: number }> {
@@ -69,13 +69,17 @@ describe('graphs of 100,000 nodes', function () {
     try {
       const abort = new AbortController();
       const messages: string[] = [];
-      const opening = client.call('openModel', { modelPath: file, provider: 'cpu' }, {
-        signal: abort.signal,
-        onProgress: (_, message) => {
-          messages.push(message);
-          if (messages.length === 1) abort.abort();
+      const opening = client.call(
+        'openModel',
+        { modelPath: file, provider: 'cpu' },
+        {
+          signal: abort.signal,
+          onProgress: (_, message) => {
+            messages.push(message);
+            if (messages.length === 1) abort.abort();
+          },
         },
-      });
+      );
       await assert.rejects(opening, (err: Error) => err instanceof CancelledError);
       assert.strictEqual(messages[0], 'reading chain.onnx');
       assert.ok(!messages.includes('checking gradients'), `the open ran on after the cancel: ${messages.join(' / ')}`);

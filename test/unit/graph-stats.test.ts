@@ -11,12 +11,12 @@ import { graphStructure } from '../../src/core/graph/layout';
 import { graphStats, outputBounds, tensorStats } from '../../src/core/graph/stats';
 import { ConvModel } from '../../src/core/model';
 import { DataType, GraphProto, NodeProto } from '../../src/core/onnx/proto';
-import { ComputeClient } from '../../src/core/runtime/client';
+import { ComputeClient } from '../../src/compute/client';
 import { Tensor } from '../../src/core/tensor';
 import { type GraphView, parseWebviewMessage } from '../../src/protocol';
 
 const ROOT = path.resolve(__dirname, '../../..');
-const WORKER = path.join(ROOT, 'out/src/core/runtime/worker.js');
+const WORKER = path.join(ROOT, 'out/src/compute/worker.js');
 const MODEL = path.join(ROOT, 'sample/shapes.onnx');
 const IMAGE = path.join(ROOT, 'sample/images/star.png');
 
@@ -70,7 +70,10 @@ describe('graph statistics', () => {
 
   it('takes the bounds of Sigmoid, Tanh, HardSigmoid and Clip (attributes or initializers), none for Relu', () => {
     const graph: GraphProto = {
-      name: 'g', node: [], input: [], output: [],
+      name: 'g',
+      node: [],
+      input: [],
+      output: [],
       initializer: [
         { name: 'lo', data_type: DataType.FLOAT, dims: [], float_data: [0] },
         { name: 'hi', data_type: DataType.FLOAT, dims: [], float_data: [6] },
@@ -81,7 +84,20 @@ describe('graph statistics', () => {
     assert.deepStrictEqual(outputBounds(node('HardSigmoid', ['x']), graph), [0, 1]);
     assert.deepStrictEqual(outputBounds(node('Tanh', ['x']), graph), [-1, 1]);
     assert.deepStrictEqual(outputBounds(node('Clip', ['x', 'lo', 'hi']), graph), [0, 6]);
-    assert.deepStrictEqual(outputBounds(node('Clip', ['x'], [{ name: 'min', type: 1, f: -1 }, { name: 'max', type: 1, f: 1 }]), graph), [-1, 1]);
+    assert.deepStrictEqual(
+      outputBounds(
+        node(
+          'Clip',
+          ['x'],
+          [
+            { name: 'min', type: 1, f: -1 },
+            { name: 'max', type: 1, f: 1 },
+          ],
+        ),
+        graph,
+      ),
+      [-1, 1],
+    );
     assert.strictEqual(outputBounds(node('Clip', ['x', 'lo']), graph), undefined, 'no upper bound: nothing to saturate at');
     assert.strictEqual(outputBounds(node('Clip', ['x', 'computed', 'hi']), graph), undefined, 'a computed bound is not known before the run');
     assert.strictEqual(outputBounds(node('Relu', ['x']), graph), undefined);
@@ -114,7 +130,10 @@ describe('graph statistics on the sample model, streamed within the activation l
     const tight = ConvModel.load(MODEL, { provider: 'cpu', activationMemory: { maxMegabytes: 0.1 } });
     try {
       const dims = roomy.inputDims();
-      const input: Tensor = f32(dims, Array.from({ length: dims.reduce((a, b) => a * b, 1) }, (_, i) => Math.cos(i * 0.11)));
+      const input: Tensor = f32(
+        dims,
+        Array.from({ length: dims.reduce((a, b) => a * b, 1) }, (_, i) => Math.cos(i * 0.11)),
+      );
       const feeds = { [roomy.input.name]: input };
       const targets = roomy.graph.node.map((n) => ({ tensor: n.output[0] }));
       await roomy.probeShapes();
@@ -157,7 +176,10 @@ describe('compute worker: the graph job on the sample model', function () {
     const model = ConvModel.load(MODEL, { provider: 'cpu' });
     const structure = graphStructure(model.graph);
     assert.strictEqual(layout.nodes.length, 1 + model.graph.node.length);
-    assert.deepStrictEqual(layout.edges.map((e) => [e.from, e.to]), structure.edges.map((e) => [e.from, e.to]));
+    assert.deepStrictEqual(
+      layout.edges.map((e) => [e.from, e.to]),
+      structure.edges.map((e) => [e.from, e.to]),
+    );
     assert.strictEqual(layout.edges.length, model.graph.node.length, 'a chain: each node reads its predecessor');
     for (const e of layout.edges) assert.ok(e.points.length >= 4, 'each edge is routed');
     for (const [i, a] of layout.nodes.entries()) {
@@ -167,14 +189,22 @@ describe('compute worker: the graph job on the sample model', function () {
       }
     }
     assert.deepStrictEqual(layout.nodes.find((n) => n.opType === 'Conv')?.shape, [1, 16, 64, 64]);
-    assert.strictEqual(layout.nodes.some((n) => n.stats), false, 'no image, no statistics');
+    assert.strictEqual(
+      layout.nodes.some((n) => n.stats),
+      false,
+      'no image, no statistics',
+    );
   });
 
-  it('adds every layer\'s statistics and a thumbnail of at most 32 px for spatial outputs, for the image', async () => {
+  it("adds every layer's statistics and a thumbnail of at most 32 px for spatial outputs, for the image", async () => {
     const image = await client.call('loadImage', { modelPath: MODEL, imagePath: IMAGE });
     const view = await client.call('graph', { modelPath: MODEL, imageId: image.id });
     assert.strictEqual(view.imageId, image.id);
-    assert.deepStrictEqual(view.nodes.map((n) => [n.name, n.x, n.y]), layout.nodes.map((n) => [n.name, n.x, n.y]), 'the same layout');
+    assert.deepStrictEqual(
+      view.nodes.map((n) => [n.name, n.x, n.y]),
+      layout.nodes.map((n) => [n.name, n.x, n.y]),
+      'the same layout',
+    );
     for (const node of view.nodes.slice(1)) {
       const s = node.stats;
       assert.ok(s, `${node.name} has statistics`);

@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { explain } from '../../src/core/explain';
-import { cascadingRandomization } from '../../src/core/inside/sanityCheck';
+import { cascadingRandomization } from '../../src/core/inside/sanity-check';
 import { ConvModel } from '../../src/core/model';
 import { formatNpy } from '../../src/core/npy';
 import { tensorToProto } from '../../src/core/onnx/initializers';
@@ -26,8 +26,12 @@ function branch(name: string, nodes: NodeProto[], output: string): GraphProto {
 /** input → Conv → `middle` (nodes from 'feat' to 'mixed') → GlobalAveragePool → Flatten → Gemm → logits [1, 3]. */
 function cnn(middle: NodeProto[], extraInitializers: Record<string, Tensor> = {}): ModelProto {
   const initializers: Record<string, Tensor> = {
-    conv_w: uniform([4, 3, 3, 3], 1, -0.5, 0.5), conv_b: uniform([4], 2, -0.1, 0.1),
-    fc_w: uniform([3, 4], 3), fc_b: uniform([3], 4, -0.1, 0.1), zero: tensor('float32', [], [0]), two: tensor('float32', [], [2]),
+    conv_w: uniform([4, 3, 3, 3], 1, -0.5, 0.5),
+    conv_b: uniform([4], 2, -0.1, 0.1),
+    fc_w: uniform([3, 4], 3),
+    fc_b: uniform([3], 4, -0.1, 0.1),
+    zero: tensor('float32', [], [0]),
+    two: tensor('float32', [], [2]),
     ...extraInitializers,
   };
   return {
@@ -58,7 +62,10 @@ function ifModel(): ModelProto {
       ...node('If', ['cond'], ['mixed']),
       name: '/choose/If',
       attribute: [
-        attr.graph('then_branch', branch('then', [{ ...node('Relu', ['feat'], ['then_relu']), name: '/choose/Relu' }, node('Mul', ['then_relu', 'two'], ['then_out'])], 'then_out')),
+        attr.graph(
+          'then_branch',
+          branch('then', [{ ...node('Relu', ['feat'], ['then_relu']), name: '/choose/Relu' }, node('Mul', ['then_relu', 'two'], ['then_out'])], 'then_out'),
+        ),
         attr.graph('else_branch', branch('else', [{ ...node('Sigmoid', ['feat'], ['else_out']), name: '/choose/Sigmoid' }], 'else_out')),
       ],
     },
@@ -78,10 +85,10 @@ function loopModel(): ModelProto {
     input: [valueInfo('i', 'int64', []), { name: 'cond_in', type: { tensor_type: { elem_type: 9, shape: { dim: [] } } } }, valueInfo('v_in', 'float32')],
     output: [{ name: 'cond_out', type: { tensor_type: { elem_type: 9, shape: { dim: [] } } } }, valueInfo('v_out', 'float32')],
   };
-  return cnn(
-    [{ ...node('Loop', ['trips', 'keep_going', 'feat'], ['mixed']), name: '/repeat/Loop', attribute: [attr.graph('body', body)] }],
-    { trips: { dtype: 'int64', dims: [], data: BigInt64Array.of(3n) }, keep_going: { dtype: 'bool', dims: [], data: Uint8Array.of(1) } },
-  );
+  return cnn([{ ...node('Loop', ['trips', 'keep_going', 'feat'], ['mixed']), name: '/repeat/Loop', attribute: [attr.graph('body', body)] }], {
+    trips: { dtype: 'int64', dims: [], data: BigInt64Array.of(3n) },
+    keep_going: { dtype: 'bool', dims: [], data: Uint8Array.of(1) },
+  });
 }
 
 /** An input whose sum is ≥ 10 away from 0 on the chosen side of the If's condition. */

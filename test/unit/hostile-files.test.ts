@@ -56,7 +56,13 @@ function writeExternalModel(folder: string, location = 'net.weights', dataFile =
     const entry = { key: 'offset', value: String(offset) };
     chunks.push(raw);
     offset += raw.length;
-    return { name: t.name, dims: t.dims, data_type: t.data_type, data_location: 1, external_data: [{ key: 'location', value: location }, entry, { key: 'length', value: String(raw.length) }] };
+    return {
+      name: t.name,
+      dims: t.dims,
+      data_type: t.data_type,
+      data_location: 1,
+      external_data: [{ key: 'location', value: location }, entry, { key: 'length', value: String(raw.length) }],
+    };
   });
   fs.writeFileSync(dataFile, Buffer.concat(chunks));
   const file = path.join(folder, 'net.onnx');
@@ -105,7 +111,10 @@ describe('hostile files: labels named by a model, a sidecar or settings', () => 
     it(`refuses metadata labels ${named} as outside the model's folder, through the API and the CLI`, () => {
       const model = writeModel(tempFolder(), { labels: named });
       const expected = `labels file ${JSON.stringify(named)} named by ${metadataOrigin} is outside the model's folder; only files inside it are read`;
-      assert.strictEqual(refusal(() => ModelContext.open(model), LabelsError), expected);
+      assert.strictEqual(
+        refusal(() => ModelContext.open(model), LabelsError),
+        expected,
+      );
       const line = cliRefusal('predict', model, IMAGE);
       assert.strictEqual(line, `convlens predict: ${expected}`);
       assertNoPasswdLeak(line);
@@ -119,7 +128,10 @@ describe('hostile files: labels named by a model, a sidecar or settings', () => 
     for (const name of ['classes.txt', 'zero.txt']) {
       const model = writeModel(folder, { labels: name }, `${name}.onnx`);
       const expected = `labels file ${JSON.stringify(name)} named by ${metadataOrigin} is outside the model's folder; only files inside it are read`;
-      assert.strictEqual(refusal(() => ModelContext.open(model), LabelsError), expected);
+      assert.strictEqual(
+        refusal(() => ModelContext.open(model), LabelsError),
+        expected,
+      );
       assertNoPasswdLeak(cliRefusal('predict', model, IMAGE));
     }
   });
@@ -129,7 +141,10 @@ describe('hostile files: labels named by a model, a sidecar or settings', () => 
     mkfifo(path.join(folder, 'pipe.txt'));
     const model = writeModel(folder, { labels: 'pipe.txt' });
     const expected = `labels file "pipe.txt" named by ${metadataOrigin} is not a regular file (a device, pipe or socket); only regular files are read`;
-    assert.strictEqual(refusal(() => ModelContext.open(model), LabelsError), expected);
+    assert.strictEqual(
+      refusal(() => ModelContext.open(model), LabelsError),
+      expected,
+    );
     assert.strictEqual(cliRefusal('predict', model, IMAGE), `convlens predict: ${expected}`);
   });
 
@@ -137,8 +152,10 @@ describe('hostile files: labels named by a model, a sidecar or settings', () => 
     const folder = tempFolder();
     fs.writeFileSync(path.join(folder, 'huge.txt'), Buffer.alloc(17 * 2 ** 20, 0x61));
     const model = writeModel(folder, { labels: 'huge.txt' });
-    assert.strictEqual(refusal(() => ModelContext.open(model), LabelsError),
-      `labels file "huge.txt" named by ${metadataOrigin} is 17 MiB, over the limit of 16 MiB; a labels file holds one class name per line`);
+    assert.strictEqual(
+      refusal(() => ModelContext.open(model), LabelsError),
+      `labels file "huge.txt" named by ${metadataOrigin} is 17 MiB, over the limit of 16 MiB; a labels file holds one class name per line`,
+    );
   });
 
   it('refuses labels a sidecar names outside the folder, and a sidecar that links out', () => {
@@ -148,8 +165,10 @@ describe('hostile files: labels named by a model, a sidecar or settings', () => 
     fs.writeFileSync(path.join(outer, 'secret.txt'), 'alpha\nbeta\ngamma\ndelta\n');
     const model = writeModel(folder, {});
     fs.writeFileSync(path.join(folder, 'net.convlens.json'), JSON.stringify({ labels: '../secret.txt' }));
-    assert.strictEqual(refusal(() => ModelContext.open(model), LabelsError),
-      'labels file "../secret.txt" named by net.convlens.json is outside the model\'s folder; only files inside it are read');
+    assert.strictEqual(
+      refusal(() => ModelContext.open(model), LabelsError),
+      'labels file "../secret.txt" named by net.convlens.json is outside the model\'s folder; only files inside it are read',
+    );
     fs.rmSync(path.join(folder, 'net.convlens.json'));
     fs.symlinkSync('/etc/passwd', path.join(folder, 'net.convlens.json'));
     const message = refusal(() => resolvePreprocessing({ modelPath: model, inputShape: [1, 3, 64, 64] }), PreprocessSpecError);
@@ -164,8 +183,10 @@ describe('hostile files: labels named by a model, a sidecar or settings', () => 
     const model = writeModel(folder, {});
     const inside = ModelContext.open(model, { preprocessing: { labels: 'shapes.txt' } as never, settingsFolder: workspace });
     assert.deepStrictEqual(inside.labels, ['o', '[]', '*', '^']);
-    assert.strictEqual(refusal(() => ModelContext.open(model, { preprocessing: { labels: '/etc/passwd' } as never, settingsFolder: workspace }), LabelsError),
-      'labels file "/etc/passwd" named by settings is outside the workspace; only files inside it are read');
+    assert.strictEqual(
+      refusal(() => ModelContext.open(model, { preprocessing: { labels: '/etc/passwd' } as never, settingsFolder: workspace }), LabelsError),
+      'labels file "/etc/passwd" named by settings is outside the workspace; only files inside it are read',
+    );
   });
 
   it('takes labels inline in the metadata, as a list or an {index: name} object', () => {
@@ -174,8 +195,10 @@ describe('hostile files: labels named by a model, a sidecar or settings', () => 
     assert.deepStrictEqual(list.labels, ['a', 'b', 'c', 'd']);
     const object = ModelContext.open(writeModel(folder, { labels: { 1: 'b', 0: 'a', 3: 'd', 2: 'c' } }, 'object.onnx'));
     assert.deepStrictEqual(object.labels, ['a', 'b', 'c', 'd']);
-    assert.strictEqual(refusal(() => ModelContext.open(writeModel(folder, { labels: ['a'] }, 'short.onnx')), LabelsError),
-      `'labels' in ${metadataOrigin} has 1 names but the model has 4 outputs`);
+    assert.strictEqual(
+      refusal(() => ModelContext.open(writeModel(folder, { labels: ['a'] }, 'short.onnx')), LabelsError),
+      `'labels' in ${metadataOrigin} has 1 names but the model has 4 outputs`,
+    );
   });
 });
 
@@ -185,9 +208,17 @@ describe('hostile files: images, .npy and model files', () => {
     fs.symlinkSync('/dev/zero', path.join(folder, 'zero.png'));
     mkfifo(path.join(folder, 'pipe.png'));
     mkfifo(path.join(folder, 'pipe.npy'));
-    for (const [file, what] of [['/dev/zero', 'image file'], [path.join(folder, 'zero.png'), 'image file'], [path.join(folder, 'pipe.png'), 'image file'], [path.join(folder, 'pipe.npy'), '.npy file']]) {
+    for (const [file, what] of [
+      ['/dev/zero', 'image file'],
+      [path.join(folder, 'zero.png'), 'image file'],
+      [path.join(folder, 'pipe.png'), 'image file'],
+      [path.join(folder, 'pipe.npy'), '.npy file'],
+    ]) {
       const expected = `${what} ${JSON.stringify(file)} is not a regular file (a device, pipe or socket); only regular files are read`;
-      assert.strictEqual(refusal(() => readImageFile(file), ImageDecodeError), expected);
+      assert.strictEqual(
+        refusal(() => readImageFile(file), ImageDecodeError),
+        expected,
+      );
       assert.strictEqual(cliRefusal('predict', SAMPLE_MODEL, file), `convlens predict: ${expected}`);
     }
   });
@@ -197,7 +228,10 @@ describe('hostile files: images, .npy and model files', () => {
     mkfifo(path.join(folder, 'pipe.onnx'));
     for (const file of [path.join(folder, 'pipe.onnx'), '/dev/zero']) {
       const expected = `model file ${JSON.stringify(file)} is not a regular file (a device, pipe or socket); only regular files are read`;
-      assert.strictEqual(refusal(() => ModelContext.open(file), ModelLoadError), expected);
+      assert.strictEqual(
+        refusal(() => ModelContext.open(file), ModelLoadError),
+        expected,
+      );
       assert.strictEqual(cliRefusal('inspect', file), `convlens inspect: ${expected}`);
     }
   });
@@ -268,29 +302,38 @@ describe('hostile files: models with external data', () => {
     assert.ok(JSON.parse(run.stdout), 'a JSON result');
   });
 
-  it('refuses external data outside the model\'s folder: a ../ path, an absolute path, a symlink out', () => {
+  it("refuses external data outside the model's folder: a ../ path, an absolute path, a symlink out", () => {
     const outer = tempFolder();
     const folder = path.join(outer, 'model');
     fs.mkdirSync(folder);
     const cases: [string, () => string][] = [
       ['../net.weights', () => writeExternalModel(folder, '../net.weights')],
       [path.join(outer, 'abs.weights'), () => writeExternalModel(folder, path.join(outer, 'abs.weights'))],
-      ['linked.weights', () => {
-        const file = writeExternalModel(folder, 'linked.weights', path.join(outer, 'real.weights'));
-        fs.symlinkSync(path.join(outer, 'real.weights'), path.join(folder, 'linked.weights'));
-        return file;
-      }],
-      ['passwd', () => {
-        const file = writeExternalModel(folder, 'passwd', path.join(outer, 'unused.weights'));
-        fs.symlinkSync('/etc/passwd', path.join(folder, 'passwd'));
-        return file;
-      }],
+      [
+        'linked.weights',
+        () => {
+          const file = writeExternalModel(folder, 'linked.weights', path.join(outer, 'real.weights'));
+          fs.symlinkSync(path.join(outer, 'real.weights'), path.join(folder, 'linked.weights'));
+          return file;
+        },
+      ],
+      [
+        'passwd',
+        () => {
+          const file = writeExternalModel(folder, 'passwd', path.join(outer, 'unused.weights'));
+          fs.symlinkSync('/etc/passwd', path.join(folder, 'passwd'));
+          return file;
+        },
+      ],
     ];
     for (const [location, make] of cases) {
       const model = make();
       const first = sampleProto().graph!.initializer![0].name;
       const expected = `net.onnx: external data file ${JSON.stringify(location)} named by tensor ${JSON.stringify(first)} is outside the model's folder; only files inside it are read`;
-      assert.strictEqual(refusal(() => ModelContext.open(model), ModelLoadError), expected);
+      assert.strictEqual(
+        refusal(() => ModelContext.open(model), ModelLoadError),
+        expected,
+      );
       const line = cliRefusal('predict', model, IMAGE);
       assert.strictEqual(line, `convlens predict: ${expected}`);
       assertNoPasswdLeak(line);
@@ -300,7 +343,7 @@ describe('hostile files: models with external data', () => {
 });
 
 describe('hostile files: Restricted Mode', () => {
-  it('ignores a workspace\'s values of every setting that names files or lifts a limit', () => {
+  it("ignores a workspace's values of every setting that names files or lifts a limit", () => {
     const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
     const properties: Record<string, { type?: string }> = manifest.contributes.configuration.properties;
     // Files are named through the preprocessing object (its labels); limits are the max* settings.

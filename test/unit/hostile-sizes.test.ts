@@ -15,7 +15,7 @@ import { concreteInputDims } from '../../src/core/model';
 import { formatNpy } from '../../src/core/npy';
 import { DataType, ModelProto, encodeModel } from '../../src/core/onnx/proto';
 import { preprocessImage, resolvePreprocessing } from '../../src/core/preprocess';
-import { ComputeClient } from '../../src/core/runtime/client';
+import { ComputeClient } from '../../src/compute/client';
 import { fixtureBytes, pngChunk } from './image-fixtures';
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -35,7 +35,15 @@ function ihdr(width: number, height: number, interlaced = false): Buffer {
   return pngChunk('IHDR', data);
 }
 
-const ADAM7 = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]];
+const ADAM7 = [
+  [0, 0, 8, 8],
+  [4, 0, 8, 8],
+  [0, 4, 4, 8],
+  [2, 0, 4, 4],
+  [0, 2, 2, 4],
+  [1, 0, 2, 2],
+  [0, 1, 1, 2],
+];
 
 /** A valid interlaced 8-bit RGB PNG of `pixel(x, y)`, its seven passes written out row by row (filter 0). */
 function interlacedPng(width: number, height: number, pixel: (x: number, y: number) => number[]): Buffer {
@@ -62,7 +70,7 @@ function doubleIhdrPng(): Buffer {
 function zerosStream(mebibytes: number): Buffer {
   const block = zlib.deflateRawSync(Buffer.alloc(2 ** 20), { finishFlush: zlib.constants.Z_SYNC_FLUSH });
   const adler = Buffer.alloc(4);
-  adler.writeUInt32BE((((mebibytes * 2 ** 20) % 65521) << 16 | 1) >>> 0);
+  adler.writeUInt32BE(((((mebibytes * 2 ** 20) % 65521) << 16) | 1) >>> 0);
   return Buffer.concat([Buffer.from([0x78, 0x01]), ...new Array<Buffer>(mebibytes).fill(block), Buffer.from([0x03, 0x00]), adler]);
 }
 
@@ -156,7 +164,11 @@ describe('hostile sizes: every size from a file is checked before allocation', f
 
     it('decodes a valid interlaced PNG, whose data is exactly its declared size', () => {
       const pixel = (x: number, y: number) => [(x * 20) % 256, (y * 30) % 256, (x * y) % 256];
-      for (const [width, height] of [[7, 5], [1, 1], [9, 17]]) {
+      for (const [width, height] of [
+        [7, 5],
+        [1, 1],
+        [9, 17],
+      ]) {
         const image = decodeImage(interlacedPng(width, height, pixel));
         assert.deepStrictEqual([image.width, image.height], [width, height]);
         for (let y = 0; y < height; y++) {
@@ -187,10 +199,16 @@ describe('hostile sizes: every size from a file is checked before allocation', f
       const ctx = ModelContext.open(file, { provider: 'cpu', decode: { limitHint: 'raise it with --max-megapixels' } });
       try {
         const err = await refusalWithoutGrowth(() => ctx.loadInput(STAR));
-        assert.strictEqual(err.message, 'cannot preprocess images for huge.onnx: the model input [1, 3, 2147483647, 2147483647] declares 2147483647×2147483647 pixels (4610000000000 megapixels), over the limit of 50 megapixels; raise it with --max-megapixels');
+        assert.strictEqual(
+          err.message,
+          'cannot preprocess images for huge.onnx: the model input [1, 3, 2147483647, 2147483647] declares 2147483647×2147483647 pixels (4610000000000 megapixels), over the limit of 50 megapixels; raise it with --max-megapixels',
+        );
         const probe = await refusalWithoutGrowth(() => ctx.model.layers());
         assert.ok(probe instanceof SizeLimitError);
-        assert.strictEqual(probe.message, "the model input 'input' declares shape [1, 3, 2147483647, 2147483647] (1.38e+19 values), over the limit of 1.50e+8 values (3 per pixel of the 50-megapixel image limit); raise it with --max-megapixels");
+        assert.strictEqual(
+          probe.message,
+          "the model input 'input' declares shape [1, 3, 2147483647, 2147483647] (1.38e+19 values), over the limit of 1.50e+8 values (3 per pixel of the 50-megapixel image limit); raise it with --max-megapixels",
+        );
       } finally {
         await ctx.dispose();
       }
@@ -215,12 +233,18 @@ describe('hostile sizes: every size from a file is checked before allocation', f
       const ctx = ModelContext.open(file, { provider: 'cpu', decode: { limitHint: 'raise it with the setting convlens.maxImagePixels' } });
       try {
         const err = await refusalWithoutGrowth(() => ctx.loadInput(STAR));
-        assert.strictEqual(err.message, "cannot preprocess images for meta.onnx: model metadata 'convlens.preprocess' sets size 20000×20000 pixels (400 megapixels), over the limit of 50 megapixels; raise it with the setting convlens.maxImagePixels");
+        assert.strictEqual(
+          err.message,
+          "cannot preprocess images for meta.onnx: model metadata 'convlens.preprocess' sets size 20000×20000 pixels (400 megapixels), over the limit of 50 megapixels; raise it with the setting convlens.maxImagePixels",
+        );
       } finally {
         await ctx.dispose();
       }
       const resized = () => resolvePreprocessing({ inputShape: ['N', 3, 'H', 'W'], settings: { resize: 'shorter-side-crop', resizeTo: 30000 }, limits: { limitHint: 'raise it' } });
-      assert.throws(resized, /^SizeLimitError: settings sets resizeTo 30000, a resize to at least 30000×30000 pixels \(900 megapixels\), over the limit of 50 megapixels; raise it$/);
+      assert.throws(
+        resized,
+        /^SizeLimitError: settings sets resizeTo 30000, a resize to at least 30000×30000 pixels \(900 megapixels\), over the limit of 50 megapixels; raise it$/,
+      );
       assert.strictEqual(resolvePreprocessing({ inputShape: ['N', 3, 'H', 'W'], settings: { size: 20000 }, limits: { maxPixels: 4e8 } }).spec.size[0], 20000);
     });
 
@@ -241,7 +265,10 @@ describe('hostile sizes: every size from a file is checked before allocation', f
         assert.strictEqual(err.message, 'image.npy declares an image of 100000×100000 pixels (10000 megapixels), over the limit of 50 megapixels; raise it with --max-megapixels');
         const tensor = write('tensor.npy', npyDeclaring('float32', [1, 3, 100000, 100000]));
         const refused = await refusalWithoutGrowth(() => ctx.loadInput(tensor));
-        assert.strictEqual(refused.message, 'tensor.npy declares shape [1, 3, 100000, 100000] (3.00e+10 values), over the limit of 1.50e+8 values (3 per pixel of the 50-megapixel image limit); raise it with --max-megapixels');
+        assert.strictEqual(
+          refused.message,
+          'tensor.npy declares shape [1, 3, 100000, 100000] (3.00e+10 values), over the limit of 1.50e+8 values (3 per pixel of the 50-megapixel image limit); raise it with --max-megapixels',
+        );
         const bigDim = write('bigdim.npy', npyDeclaring('float32', [1, 1e20]));
         assert.match((await refusalWithoutGrowth(() => ctx.loadInput(bigDim))).message, /^bigdim\.npy: the \.npy header declares dimension '100000000000000000000', not a size/);
       } finally {
@@ -252,7 +279,7 @@ describe('hostile sizes: every size from a file is checked before allocation', f
 
   describe('the limit reaches the worker and the CLI', () => {
     it('the worker reads images under the limit given by the setting, file or dropped bytes', async () => {
-      const client = new ComputeClient(path.join(ROOT, 'out/src/core/runtime/worker.js'));
+      const client = new ComputeClient(path.join(ROOT, 'out/src/compute/worker.js'));
       try {
         // Under the 451×300 photo, over the sample model's 64×64 input.
         const decode = { maxPixels: 100_000, limitHint: 'raise it with the setting convlens.maxImagePixels' };
@@ -284,7 +311,10 @@ describe('hostile sizes: every size from a file is checked before allocation', f
       assert.strictEqual(oneLine(png.stderr), 'convlens predict: cli-double.png is a corrupt PNG: it has a second IHDR chunk at byte 33');
       const npy = convlens('predict', SAMPLE_MODEL, write('cli-image.npy', npyDeclaring('uint8', [100000, 100000, 3])), '--max-megapixels', '60');
       assert.strictEqual(npy.status, 1);
-      assert.strictEqual(oneLine(npy.stderr), 'convlens predict: cli-image.npy declares an image of 100000×100000 pixels (10000 megapixels), over the limit of 60 megapixels; raise it with --max-megapixels');
+      assert.strictEqual(
+        oneLine(npy.stderr),
+        'convlens predict: cli-image.npy declares an image of 100000×100000 pixels (10000 megapixels), over the limit of 60 megapixels; raise it with --max-megapixels',
+      );
     });
 
     it('validates --max-megapixels and says its real default', () => {

@@ -12,7 +12,7 @@ import { terminalText } from '../../src/cli/output';
 import { encodePng } from '../../src/core/image/overlay';
 import { methodByName } from '../../src/core/explain';
 import { summarize } from '../../src/core/model';
-import { toUserError } from '../../src/core/runtime/errors';
+import { toUserError } from '../../src/compute/errors';
 import { encodeModel } from '../../src/core/onnx/proto';
 import { formatNpy } from '../../src/core/npy';
 import { tinyCnn } from './explain/tiny-models';
@@ -36,12 +36,15 @@ function hostileModelDir(): { dir: string; model: string; npy: string } {
   const graph = proto.graph!;
   const names: Record<string, string> = { conv1: CONV_NAME, relu1: RELU_NAME, logits: GEMM_NAME };
   const model = path.join(dir, 'net.onnx');
-  fs.writeFileSync(model, encodeModel({
-    ...proto,
-    producer_name: PRODUCER,
-    metadata_props: [{ key: `note\x1b[2J`, value: `value${OSC52}` }],
-    graph: { ...graph, node: graph.node.map((n) => ({ ...n, name: names[n.output[0]] ?? n.name })) },
-  }));
+  fs.writeFileSync(
+    model,
+    encodeModel({
+      ...proto,
+      producer_name: PRODUCER,
+      metadata_props: [{ key: `note\x1b[2J`, value: `value${OSC52}` }],
+      graph: { ...graph, node: graph.node.map((n) => ({ ...n, name: names[n.output[0]] ?? n.name })) },
+    }),
+  );
   fs.writeFileSync(path.join(dir, 'net.labels.json'), JSON.stringify(LABELS));
   const npy = path.join(dir, 'input.npy');
   fs.writeFileSync(npy, formatNpy({ dtype: 'float32', dims: [1, 3, 16, 16], data: new Float32Array(3 * 16 * 16).fill(0.5) }));
@@ -55,7 +58,11 @@ function cli(...args: string[]): { status: number | null; stdout: string; stderr
 
 function assertInert(text: string): void {
   const raw = RAW_ACTING.exec(text);
-  assert.strictEqual(raw, null, `raw control character U+${raw?.[0].charCodeAt(0).toString(16).padStart(4, '0')} in output:\n${JSON.stringify(text.slice(Math.max(0, (raw?.index ?? 0) - 40), (raw?.index ?? 0) + 40))}`);
+  assert.strictEqual(
+    raw,
+    null,
+    `raw control character U+${raw?.[0].charCodeAt(0).toString(16).padStart(4, '0')} in output:\n${JSON.stringify(text.slice(Math.max(0, (raw?.index ?? 0) - 40), (raw?.index ?? 0) + 40))}`,
+  );
 }
 
 describe('hostile text from model files', function () {
@@ -87,7 +94,10 @@ describe('hostile text from model files', function () {
     assertInert(r.stdout);
     const parsed = JSON.parse(r.stdout);
     assert.strictEqual(parsed.producer, PRODUCER);
-    assert.deepStrictEqual(parsed.layers.map((l: { name: string }) => l.name), [CONV_NAME, RELU_NAME, 'conv2', 'features', 'pooled', 'flat', GEMM_NAME]);
+    assert.deepStrictEqual(
+      parsed.layers.map((l: { name: string }) => l.name),
+      [CONV_NAME, RELU_NAME, 'conv2', 'features', 'pooled', 'flat', GEMM_NAME],
+    );
   });
 
   it('predict shows labels escaped', () => {
@@ -126,7 +136,10 @@ describe('hostile text from model files', function () {
   it("counts op types named like Object.prototype's members", () => {
     const proto = tinyCnn(1).proto;
     const graph = proto.graph!;
-    const renamed = { ...proto, graph: { ...graph, node: graph.node.map((n) => (n.op_type === 'Relu' ? { ...n, op_type: '__proto__' } : n.op_type === 'Flatten' ? { ...n, op_type: 'constructor' } : n)) } };
+    const renamed = {
+      ...proto,
+      graph: { ...graph, node: graph.node.map((n) => (n.op_type === 'Relu' ? { ...n, op_type: '__proto__' } : n.op_type === 'Flatten' ? { ...n, op_type: 'constructor' } : n)) },
+    };
     const histogram = summarize(renamed).opHistogram;
     assert.strictEqual(histogram['__proto__'], 2);
     assert.strictEqual(histogram['constructor'], 1);
@@ -135,7 +148,7 @@ describe('hostile text from model files', function () {
 
   it('internal error texts become one sentence for users', () => {
     assert.strictEqual(toUserError(new RangeError('Invalid typed array length: 4000000000000')).message, 'the model declares a tensor too large to allocate (4.00e+12 elements)');
-    const ort = "/onnxruntime_src/onnxruntime/core/graph/graph.cc:1555 void onnxruntime::Graph::Init() This is an invalid model. Error: two nodes with same node name (a).";
+    const ort = '/onnxruntime_src/onnxruntime/core/graph/graph.cc:1555 void onnxruntime::Graph::Init() This is an invalid model. Error: two nodes with same node name (a).';
     assert.strictEqual(toUserError(new Error(ort)).message, 'This is an invalid model. Error: two nodes with same node name (a).');
     assert.strictEqual(toUserError('a thrown string').message, 'a thrown string');
   });

@@ -8,7 +8,12 @@ function close(actual: number, expected: number, tolerance: number, what: string
 describe('Gaussian kernel and blur', () => {
   it('weights are exp(−k²/2σ²) normalised to sum 1', () => {
     const kernel = gaussianKernel(1.5, 4);
-    close(kernel.reduce((a, b) => a + b, 0), 1, 1e-15, 'sum');
+    close(
+      kernel.reduce((a, b) => a + b, 0),
+      1,
+      1e-15,
+      'sum',
+    );
     for (let k = -4; k <= 4; k++) close(kernel[k + 4] / kernel[4], Math.exp(-(k * k) / (2 * 1.5 * 1.5)), 1e-15, `w[${k}] / w[0]`);
   });
 

@@ -3,9 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
-import {
-  DEFAULT_MAX_PIXELS, ImageDecodeError, ImageTooLargeError, UnsupportedImageFormatError, decodeImage, readImageFile, readImageHeader,
-} from '../../src/core/image/decode';
+import { DEFAULT_MAX_PIXELS, ImageDecodeError, ImageTooLargeError, UnsupportedImageFormatError, decodeImage, readImageFile, readImageHeader } from '../../src/core/image/decode';
 import { fixtureBytes, fixtureNpy, fixturePath, maxAbsDiff } from './image-fixtures';
 
 /** CRC-32 of PNG chunks (ISO 3309), written out so the test does not depend on zlib.crc32. */
@@ -120,8 +118,10 @@ describe('image decoding', () => {
 
   it('refuses truncated PNGs, naming the chunk that is cut', () => {
     const bytes = fixtureBytes('pattern.png');
-    assert.throws(() => decodeImage(bytes.subarray(0, 200), { name: 'cut.png' }), (err: Error) =>
-      err instanceof ImageDecodeError && /^cut\.png is a truncated PNG: its IDAT chunk needs \d+ more bytes$/.test(err.message));
+    assert.throws(
+      () => decodeImage(bytes.subarray(0, 200), { name: 'cut.png' }),
+      (err: Error) => err instanceof ImageDecodeError && /^cut\.png is a truncated PNG: its IDAT chunk needs \d+ more bytes$/.test(err.message),
+    );
     assert.throws(() => decodeImage(bytes.subarray(0, bytes.length - 6)), /truncated PNG: it has no IEND chunk/);
     assert.throws(() => decodeImage(bytes.subarray(0, 20)), /truncated PNG/);
   });
@@ -129,7 +129,10 @@ describe('image decoding', () => {
   it('refuses a PNG whose data fails its CRC', () => {
     const bytes = fixtureBytes('pattern.png').slice();
     bytes[60] ^= 0xff;
-    assert.throws(() => decodeImage(bytes, { name: 'bad.png' }), (err: Error) => err instanceof ImageDecodeError && err.message.startsWith('bad.png is a corrupt PNG'));
+    assert.throws(
+      () => decodeImage(bytes, { name: 'bad.png' }),
+      (err: Error) => err instanceof ImageDecodeError && err.message.startsWith('bad.png is a corrupt PNG'),
+    );
   });
 
   it('refuses truncated JPEGs', () => {
@@ -141,51 +144,70 @@ describe('image decoding', () => {
   it('refuses a decompression bomb from its IHDR before decoding', () => {
     const bomb = pngDeclaring(100000, 100000);
     assert.ok(bomb.length < 200, 'the crafted file is tiny');
-    assert.throws(() => decodeImage(bomb, { name: 'bomb.png', limitHint: 'raise convlens.maxImageMegapixels' }), (err: Error) => {
-      assert.ok(err instanceof ImageTooLargeError);
-      assert.strictEqual(err.kind, 'pixels');
-      assert.strictEqual(err.limit, DEFAULT_MAX_PIXELS);
-      assert.strictEqual(err.message, 'bomb.png declares 100000×100000 pixels (10000 megapixels), over the limit of 50 megapixels; raise convlens.maxImageMegapixels');
-      return true;
-    });
+    assert.throws(
+      () => decodeImage(bomb, { name: 'bomb.png', limitHint: 'raise convlens.maxImageMegapixels' }),
+      (err: Error) => {
+        assert.ok(err instanceof ImageTooLargeError);
+        assert.strictEqual(err.kind, 'pixels');
+        assert.strictEqual(err.limit, DEFAULT_MAX_PIXELS);
+        assert.strictEqual(err.message, 'bomb.png declares 100000×100000 pixels (10000 megapixels), over the limit of 50 megapixels; raise convlens.maxImageMegapixels');
+        return true;
+      },
+    );
   });
 
   it('refuses a JPEG whose frame header declares too many pixels', () => {
     const bytes = fixtureBytes('baseline.jpg').slice();
     const sof = sofOffset(bytes);
     bytes.set([0xfd, 0xe8, 0xfd, 0xe8], sof + 3); // 65000 × 65000
-    assert.throws(() => decodeImage(bytes), (err: Error) => err instanceof ImageTooLargeError && /65000×65000 pixels \(4230 megapixels\)/.test(err.message));
+    assert.throws(
+      () => decodeImage(bytes),
+      (err: Error) => err instanceof ImageTooLargeError && /65000×65000 pixels \(4230 megapixels\)/.test(err.message),
+    );
   });
 
   it('applies a configurable pixel limit and a byte limit', () => {
     const bytes = fixtureBytes('pattern.png');
     assert.throws(() => decodeImage(bytes, { maxPixels: 800 }), /37×23 pixels \(0\.000851 megapixels\), over the limit of 0\.0008 megapixels/);
     assert.strictEqual(decodeImage(bytes, { maxPixels: 851 }).width, 37);
-    assert.throws(() => decodeImage(bytes, { maxBytes: 1024, name: 'p.png' }), (err: Error) =>
-      err instanceof ImageTooLargeError && err.kind === 'bytes' && /^p\.png is 0\.0 MiB, over the limit of 0\.0 MiB/.test(err.message));
+    assert.throws(
+      () => decodeImage(bytes, { maxBytes: 1024, name: 'p.png' }),
+      (err: Error) => err instanceof ImageTooLargeError && err.kind === 'bytes' && /^p\.png is 0\.0 MiB, over the limit of 0\.0 MiB/.test(err.message),
+    );
     const file = tempFile('big.png', bytes);
     assert.throws(() => readImageFile(file, { maxBytes: 1024 }), ImageTooLargeError);
   });
 
   it('names unsupported formats and lists the supported ones', () => {
     const gif = new TextEncoder().encode('GIF89a\x01\x00\x01\x00');
-    assert.throws(() => decodeImage(gif, { name: 'a.gif' }), (err: Error) =>
-      err instanceof UnsupportedImageFormatError && err.message === 'a.gif is a GIF image; supported image formats: PNG, JPEG');
-    assert.throws(() => decodeImage(new TextEncoder().encode('hello, world'), { name: 'notes.png' }), /notes\.png is not an image ConvLens recognises; supported image formats: PNG, JPEG/);
+    assert.throws(
+      () => decodeImage(gif, { name: 'a.gif' }),
+      (err: Error) => err instanceof UnsupportedImageFormatError && err.message === 'a.gif is a GIF image; supported image formats: PNG, JPEG',
+    );
+    assert.throws(
+      () => decodeImage(new TextEncoder().encode('hello, world'), { name: 'notes.png' }),
+      /notes\.png is not an image ConvLens recognises; supported image formats: PNG, JPEG/,
+    );
     assert.throws(() => decodeImage(new Uint8Array(0), { name: 'empty.png' }), /empty\.png is empty/);
   });
 
   it('refuses JPEG codings it cannot decode, saying why', () => {
     const lossless = fixtureBytes('baseline.jpg').slice();
     lossless[sofOffset(lossless) - 1] = 0xc3;
-    assert.throws(() => decodeImage(lossless), (err: Error) => err instanceof UnsupportedImageFormatError && /lossless, hierarchical or arithmetic-coded JPEG \(SOF3\)/.test(err.message));
+    assert.throws(
+      () => decodeImage(lossless),
+      (err: Error) => err instanceof UnsupportedImageFormatError && /lossless, hierarchical or arithmetic-coded JPEG \(SOF3\)/.test(err.message),
+    );
     const twelveBit = fixtureBytes('baseline.jpg').slice();
     twelveBit[sofOffset(twelveBit) + 2] = 12;
     assert.throws(() => decodeImage(twelveBit), /is a 12-bit JPEG; only 8-bit JPEGs are supported/);
   });
 
   it('reports a missing file and a folder in one sentence', () => {
-    assert.throws(() => readImageFile('/nonexistent/cat.png'), (err: Error) => err instanceof ImageDecodeError && err.message === 'image file "/nonexistent/cat.png" not found');
+    assert.throws(
+      () => readImageFile('/nonexistent/cat.png'),
+      (err: Error) => err instanceof ImageDecodeError && err.message === 'image file "/nonexistent/cat.png" not found',
+    );
     assert.throws(() => readImageFile(path.dirname(fixturePath('pattern.png'))), /is a folder, not a file/);
   });
 });

@@ -8,7 +8,7 @@ import { float32 } from '../../src/core/tensor';
 import { fixtureBytes, fixtureNpy, maxAbsDiff } from './image-fixtures';
 
 describe('colormaps', () => {
-  it('have matplotlib\'s and OpenCV\'s endpoint colours', () => {
+  it("have matplotlib's and OpenCV's endpoint colours", () => {
     assert.deepStrictEqual([colormapHex('viridis', 0), colormapHex('viridis', 1)], ['#440154', '#fde725']);
     assert.deepStrictEqual([colormapHex('inferno', 0), colormapHex('inferno', 1)], ['#000004', '#fcffa4']);
     assert.deepStrictEqual([colormapHex('turbo', 0), colormapHex('turbo', 1)], ['#30123b', '#7a0403']);
@@ -20,9 +20,18 @@ describe('colormaps', () => {
   });
 
   it('index values as matplotlib (⌊256·v⌋) and as show_cam_on_image for jet (⌊255·v⌋)', () => {
-    assert.deepStrictEqual([0, 0.5, 0.999, 1].map((v) => colormapIndex('viridis', v)), [0, 128, 255, 255]);
-    assert.deepStrictEqual([0, 0.5, 0.999, 1].map((v) => colormapIndex('jet', v)), [0, 127, 254, 255]);
-    assert.deepStrictEqual([-3, 7].map((v) => colormapIndex('viridis', v)), [0, 255]);
+    assert.deepStrictEqual(
+      [0, 0.5, 0.999, 1].map((v) => colormapIndex('viridis', v)),
+      [0, 128, 255, 255],
+    );
+    assert.deepStrictEqual(
+      [0, 0.5, 0.999, 1].map((v) => colormapIndex('jet', v)),
+      [0, 127, 254, 255],
+    );
+    assert.deepStrictEqual(
+      [-3, 7].map((v) => colormapIndex('viridis', v)),
+      [0, 255],
+    );
   });
 
   it('colorizes a map to RGBA, NaN transparent', () => {
@@ -57,8 +66,14 @@ describe('overlays', () => {
     const colors = Uint8Array.of(200, 0, 100, 255, 255, 255, 255, 0);
     const out = blendOverlay(base, colors, 0.4);
     assert.deepStrictEqual(Array.from(out), [
-      Math.round(0.6 * 100 + 0.4 * 200), Math.round(0.6 * 200), Math.round(0.4 * 100), 255,
-      10, 20, 30, 255, // transparent colour: the image shows through
+      Math.round(0.6 * 100 + 0.4 * 200),
+      Math.round(0.6 * 200),
+      Math.round(0.4 * 100),
+      255,
+      10,
+      20,
+      30,
+      255, // transparent colour: the image shows through
     ]);
     assert.throws(() => blendOverlay(base, colors, 1.5), /opacity must be in \[0, 1\]/);
   });

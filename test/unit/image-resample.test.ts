@@ -1,8 +1,6 @@
 import * as assert from 'assert';
 import { decodeImage } from '../../src/core/image/decode';
-import {
-  ImageLike, ResizeError, centerCropBox, cropImage, resizePilBytes, resizeSkimage, resizeTriangle, shorterSideSize,
-} from '../../src/core/image/resample';
+import { ImageLike, ResizeError, centerCropBox, cropImage, resizePilBytes, resizeSkimage, resizeTriangle, shorterSideSize } from '../../src/core/image/resample';
 import { fixtureBytes, fixtureNpy, maxAbsDiff } from './image-fixtures';
 
 function constant(width: number, height: number, channels: number, value: number): ImageLike {
@@ -17,7 +15,12 @@ describe('image resampling', () => {
   const decoded = decodeImage(fixtureBytes('pattern.png'));
   const pattern: ImageLike = { width: decoded.width, height: decoded.height, channels: 3, data: decoded.data };
 
-  for (const [h, w] of [[8, 11], [50, 29], [31, 52], [23, 37]]) {
+  for (const [h, w] of [
+    [8, 11],
+    [50, 29],
+    [31, 52],
+    [23, 37],
+  ]) {
     it(`matches skimage.transform.resize(anti_aliasing=True) to ${h}×${w}`, () => {
       const out = resizeSkimage(pattern, h, w, 1 / 255);
       const reference = fixtureNpy(`pattern.skimage-${h}x${w}.npy`);
@@ -26,7 +29,11 @@ describe('image resampling', () => {
     });
   }
 
-  for (const [h, w] of [[8, 11], [50, 29], [10, 90]]) {
+  for (const [h, w] of [
+    [8, 11],
+    [50, 29],
+    [10, 90],
+  ]) {
     it(`matches Pillow resize(BILINEAR) to ${h}×${w} bit for bit`, () => {
       const out = resizePilBytes(pattern, h, w);
       assert.strictEqual(maxAbsDiff(out.data, fixtureNpy(`pattern.pil-${h}x${w}.npy`).data as Uint8Array), 0);
@@ -43,7 +50,11 @@ describe('image resampling', () => {
 
   it('keeps a constant image constant with every method', () => {
     const image = constant(13, 7, 3, 0.3);
-    for (const [h, w] of [[5, 9], [20, 31], [7, 13]]) {
+    for (const [h, w] of [
+      [5, 9],
+      [20, 31],
+      [7, 13],
+    ]) {
       for (const out of [resizeSkimage(image, h, w), resizeTriangle(image, h, w, true), resizeTriangle(image, h, w, false)]) {
         assert.strictEqual(out.data.length, h * w * 3);
         assert.ok(out.data.every((v) => Math.abs(v - 0.3) < 1e-6));
@@ -67,7 +78,10 @@ describe('image resampling', () => {
     // −0.25 reflects to 0.25 and 1.25 to 0.75, so the ends are not the source values.
     const ramp: ImageLike = { width: 2, height: 2, channels: 1, data: [0, 1, 2, 3] };
     const a = [0.25, 0.25, 0.75, 0.75];
-    close(resizeSkimage(ramp, 4, 4).data, a.flatMap((y) => a.map((x) => 2 * y + x)));
+    close(
+      resizeSkimage(ramp, 4, 4).data,
+      a.flatMap((y) => a.map((x) => 2 * y + x)),
+    );
   });
 
   it('averages pairs when Pillow halves a row (triangle filter of support 2)', () => {

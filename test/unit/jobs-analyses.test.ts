@@ -8,12 +8,12 @@ import * as path from 'path';
 import { PNG } from 'pngjs';
 import { attentionMaps, queryMap, tokenGrid } from '../../src/core/inside/attention';
 import { ModelContext } from '../../src/core/context';
-import { ComputeClient } from '../../src/core/runtime/client';
-import { CancelledError } from '../../src/core/runtime/jobs';
+import { ComputeClient } from '../../src/compute/client';
+import { CancelledError } from '../../src/core/cancel';
 import type { DatasetView, MapData } from '../../src/protocol';
 
 const ROOT = path.resolve(__dirname, '../../..');
-const WORKER = path.join(ROOT, 'out/src/core/runtime/worker.js');
+const WORKER = path.join(ROOT, 'out/src/compute/worker.js');
 const MODEL = path.join(ROOT, 'sample/shapes.onnx');
 const DATASET = path.join(ROOT, 'sample/dataset');
 const HYBRID = path.join(ROOT, 'test/models/hybrid/hybrid.onnx');
@@ -56,8 +56,14 @@ describe('compute worker: dataset jobs on the sample dataset', function () {
     assert.strictEqual(view.unlabelled, 0);
     const correct = view.images.filter((im) => im.label === im.prediction).length;
     assert.strictEqual(view.accuracy, correct / 160);
-    assert.deepStrictEqual(view.classes.map((c) => c.labelled), [40, 40, 40, 40]);
-    assert.strictEqual(view.confusion.flat().reduce((a, b) => a + b, 0), 160);
+    assert.deepStrictEqual(
+      view.classes.map((c) => c.labelled),
+      [40, 40, 40, 40],
+    );
+    assert.strictEqual(
+      view.confusion.flat().reduce((a, b) => a + b, 0),
+      160,
+    );
     assert.deepStrictEqual(view.cache, { computed: 160, cached: 0, modelRuns: 5, stored: true });
     const thumb = png(view.images[0].thumbnail!);
     assert.deepStrictEqual([thumb.width, thumb.height], [64, 64]);
@@ -74,24 +80,37 @@ describe('compute worker: dataset jobs on the sample dataset', function () {
     assert.ok(Math.abs(top[0].probability - view.images[index].confidence) < 1e-4);
     const again = await client.call('datasetFeatures', { modelPath: MODEL, folder: DATASET, layer: '/block4/relu/Relu', cacheDir });
     assert.deepStrictEqual(again.view.cache, { computed: 0, cached: 160, modelRuns: 0, stored: true });
-    assert.deepStrictEqual(again.view.images.map((im) => im.prediction), view.images.map((im) => im.prediction));
+    assert.deepStrictEqual(
+      again.view.images.map((im) => im.prediction),
+      view.images.map((im) => im.prediction),
+    );
   });
 
-  it('distils rules that cover every image once, with each tested channel\'s top patches cut at its receptive field', async () => {
+  it("distils rules that cover every image once, with each tested channel's top patches cut at its receptive field", async () => {
     const rules = await client.call('datasetRules', { datasetId, depth: 2, minLeaf: 5 });
     assert.strictEqual(rules.depth, 2);
     assert.strictEqual(rules.trainImages + rules.testImages, 160);
-    assert.strictEqual(rules.rules.reduce((n, r) => n + r.all.images, 0), 160);
+    assert.strictEqual(
+      rules.rules.reduce((n, r) => n + r.all.images, 0),
+      160,
+    );
     assert.ok(rules.rules.every((r) => r.conditions.length >= 1 && r.conditions.length <= 2 && CLASSES.includes(r.className)));
     assert.ok(rules.fidelity.test >= 0 && rules.fidelity.test <= 1 && rules.accuracy !== undefined);
     assert.ok(rules.text.includes(`fidelity to the network: ${(100 * rules.fidelity.test).toFixed(1)}% held out`));
     const tested = [...new Set(rules.rules.flatMap((r) => r.conditions.map((c) => c.channel)))].sort((a, b) => a - b);
-    assert.deepStrictEqual(rules.channels.map((c) => c.channel).sort((a, b) => a - b), tested);
+    assert.deepStrictEqual(
+      rules.channels.map((c) => c.channel).sort((a, b) => a - b),
+      tested,
+    );
     for (const channel of rules.channels) {
       assert.strictEqual(channel.patches.length, 6);
       assert.strictEqual(channel.fieldProblem, undefined);
       const activations = channel.patches.map((p) => p.activation);
-      assert.deepStrictEqual(activations, [...activations].sort((a, b) => b - a), 'strongest patch first');
+      assert.deepStrictEqual(
+        activations,
+        [...activations].sort((a, b) => b - a),
+        'strongest patch first',
+      );
       for (const p of channel.patches) {
         const [x0, y0, x1, y1] = p.box;
         // block4's theoretical field is 38×38 pixels, clipped to the 64×64 input.
@@ -127,7 +146,7 @@ describe('compute worker: dataset jobs on the sample dataset', function () {
     assert.ok(xy.every(Number.isFinite));
   });
 
-  it('gives one channel\'s mean over each image, as the activations of that image say, and refuses a channel the layer lacks', async () => {
+  it("gives one channel's mean over each image, as the activations of that image say, and refuses a channel the layer lacks", async () => {
     const channel = 5;
     const result = await client.call('datasetChannelValues', { datasetId, channel, pooling: 'mean' });
     // Values travel as bytes: round(255 × value / max) of the non-negative pooled activations.
@@ -138,7 +157,10 @@ describe('compute worker: dataset jobs on the sample dataset', function () {
       const activations = await client.call('activations', { modelPath: MODEL, imageId: image.id, layer: LAYER, target: { kind: 'top' } });
       const mean = activations.channels[channel].mean;
       // Half a step of the 8-bit quantisation, plus float32 summation order.
-      assert.ok(Math.abs((bytes[i] / 255) * result.max - Math.max(0, mean)) <= result.max / 510 + 1e-5 * Math.max(1, Math.abs(mean)), `image ${i}: ${bytes[i]} of ${result.max} vs ${mean}`);
+      assert.ok(
+        Math.abs((bytes[i] / 255) * result.max - Math.max(0, mean)) <= result.max / 510 + 1e-5 * Math.max(1, Math.abs(mean)),
+        `image ${i}: ${bytes[i]} of ${result.max} vs ${mean}`,
+      );
     }
     const channels = view.layerShape[0];
     await assert.rejects(client.call('datasetChannelValues', { datasetId, channel: channels, pooling: 'max' }), new RegExp(`has channels 0 to ${channels - 1}`));
@@ -152,7 +174,10 @@ describe('compute worker: dataset jobs on the sample dataset', function () {
     assert.ok(result.neighbors[0].distance < 1e-5);
     assert.strictEqual(view.images[result.neighbors[0].image].relPath, 'test/star/3.png');
     const distances = result.neighbors.map((n) => n.distance);
-    assert.deepStrictEqual(distances, [...distances].sort((a, b) => a - b));
+    assert.deepStrictEqual(
+      distances,
+      [...distances].sort((a, b) => a - b),
+    );
     assert.strictEqual(result.metric, 'cosine');
   });
 
@@ -162,7 +187,10 @@ describe('compute worker: dataset jobs on the sample dataset', function () {
     assert.strictEqual(gradient.channels.length, 64);
     assert.strictEqual(gradient.images, view.images.filter((im) => im.prediction === 2).length);
     const scores = gradient.channels.map((c) => c.score);
-    assert.deepStrictEqual(scores, [...scores].sort((a, b) => b - a));
+    assert.deepStrictEqual(
+      scores,
+      [...scores].sort((a, b) => b - a),
+    );
     const top = gradient.channels.slice(0, 4).map((c) => c.channel);
     const ablation = await client.call('datasetImportance', { datasetId, classIndex: 2, method: 'ablation', channels: top });
     assert.strictEqual(ablation.method, 'ablation');
@@ -199,8 +227,20 @@ describe('compute worker: inside-the-network jobs', function () {
     const view = await client.call('receptiveFields', { modelPath: MODEL });
     assert.deepStrictEqual(view.inputSize, [64, 64]);
     const field = (tensor: string) => view.fields.find((f) => f.tensor === tensor)!;
-    assert.deepStrictEqual([field('/conv1/Conv_output_0').size, field('/conv1/Conv_output_0').jump], [[3, 3], [1, 1]]);
-    assert.deepStrictEqual([field(LAYER).size, field(LAYER).jump], [[38, 38], [8, 8]]);
+    assert.deepStrictEqual(
+      [field('/conv1/Conv_output_0').size, field('/conv1/Conv_output_0').jump],
+      [
+        [3, 3],
+        [1, 1],
+      ],
+    );
+    assert.deepStrictEqual(
+      [field(LAYER).size, field(LAYER).jump],
+      [
+        [38, 38],
+        [8, 8],
+      ],
+    );
     assert.ok(field('logits').global);
   });
 
@@ -239,8 +279,14 @@ describe('compute worker: inside-the-network jobs', function () {
 
   it('visualises the channels asked for by number, and names the channels a layer has when one is missing', async () => {
     const chosen = await client.call('featureGallery', { modelPath: MODEL, layer: '/block2/relu/Relu_output_0', count: 2, steps: 4, channels: [31, 5] });
-    assert.deepStrictEqual(chosen.items.map((i) => i.channel), [31, 5]);
-    await assert.rejects(client.call('featureGallery', { modelPath: MODEL, layer: '/block2/relu/Relu_output_0', count: 1, steps: 4, channels: [32] }), /has 32 channels \(0–31\); there is no channel 32/);
+    assert.deepStrictEqual(
+      chosen.items.map((i) => i.channel),
+      [31, 5],
+    );
+    await assert.rejects(
+      client.call('featureGallery', { modelPath: MODEL, layer: '/block2/relu/Relu_output_0', count: 1, steps: 4, channels: [32] }),
+      /has 32 channels \(0–31\); there is no channel 32/,
+    );
   });
 
   it('cancels a feature visualisation promptly', async () => {
@@ -265,7 +311,10 @@ describe('compute worker: inside-the-network jobs', function () {
   it('runs the randomisation sanity check of Grad-CAM: one step per weighted layer and a verdict that follows the threshold', async () => {
     const progress: string[] = [];
     const view = await client.call('sanityCheck', { modelPath: MODEL, imageId, method: 'gradcam', layer: 'auto' }, { onProgress: (_, m) => progress.push(m) });
-    assert.deepStrictEqual(view.steps.map((s) => s.layer), ['/head/Gemm', '/block4/conv/Conv', '/block3/conv/Conv', '/block2/conv/Conv', '/conv1/Conv']);
+    assert.deepStrictEqual(
+      view.steps.map((s) => s.layer),
+      ['/head/Gemm', '/block4/conv/Conv', '/block3/conv/Conv', '/block2/conv/Conv', '/conv1/Conv'],
+    );
     assert.strictEqual(view.finalSpearman, view.steps[4].spearman);
     assert.strictEqual(view.passed, view.finalSpearman <= view.threshold);
     assert.ok(view.verdict.length > 0 && view.notes.length > 0);
@@ -283,14 +332,20 @@ describe('compute worker: attention job on a CNN–Transformer hybrid', function
   });
   after(() => client?.dispose());
 
-  it('shows the CLS token\'s attention per layer and head on the 8×8 patch grid, and the rollout', async () => {
+  it("shows the CLS token's attention per layer and head on the 8×8 patch grid, and the rollout", async () => {
     await client.call('openModel', { modelPath: HYBRID, provider: 'cpu' });
     const file = path.join(DATASET, 'test/square/0.png');
     const image = await client.call('loadImage', { modelPath: HYBRID, imagePath: file });
     const view = await client.call('attention', { modelPath: HYBRID, imageId: image.id });
     assert.deepStrictEqual(view.grid, { prefix: 1, rows: 8, cols: 8 });
     assert.strictEqual(view.query, 'cls');
-    assert.deepStrictEqual(view.layers.map((l) => [l.node, l.heads, l.tokens, l.headMaps.length]), [['/layers.0/attn/Softmax', 4, 65, 4], ['/layers.1/attn/Softmax', 4, 65, 4]]);
+    assert.deepStrictEqual(
+      view.layers.map((l) => [l.node, l.heads, l.tokens, l.headMaps.length]),
+      [
+        ['/layers.0/attn/Softmax', 4, 65, 4],
+        ['/layers.1/attn/Softmax', 4, 65, 4],
+      ],
+    );
     assert.ok(view.rollout && inUnitRange(view.rollout));
     // The same map from the core directly: head 1 of layer 0, CLS row, min-max scaled.
     const ctx = ModelContext.open(HYBRID, { provider: 'cpu' });

@@ -11,11 +11,11 @@ import { embedDataset } from '../../src/core/dataset/embedding';
 import { extractFeatures } from '../../src/core/dataset/features';
 import { inputPipelineFor } from '../../src/core/dataset/input';
 import { ConvModel } from '../../src/core/model';
-import { ComputeClient } from '../../src/core/runtime/client';
+import { ComputeClient } from '../../src/compute/client';
 import { NO_LABEL, parseWebviewMessage, type DatasetView } from '../../src/protocol';
 
 const ROOT = path.resolve(__dirname, '../../..');
-const WORKER = path.join(ROOT, 'out/src/core/runtime/worker.js');
+const WORKER = path.join(ROOT, 'out/src/compute/worker.js');
 const MODEL = path.join(ROOT, 'sample/shapes-shortcut.onnx');
 const CLEAN_MODEL = path.join(ROOT, 'sample/shapes.onnx');
 const DATASET = path.join(ROOT, 'sample/dataset-shortcut');
@@ -74,38 +74,62 @@ describe('compute worker: error analysis jobs on the shortcut sample', function 
     const wrong = view.images.filter((im) => im.label !== undefined && im.label !== im.prediction).length;
     // Fewer than ten confused pairs: all are listed, and they hold every error.
     assert.ok(errors.pairs.length < 10);
-    assert.strictEqual(errors.pairs.reduce((a, p) => a + p.count, 0), wrong);
+    assert.strictEqual(
+      errors.pairs.reduce((a, p) => a + p.count, 0),
+      wrong,
+    );
     assert.ok(errors.pairs.every((p, i) => p.label !== p.prediction && (i === 0 || p.count <= errors.pairs[i - 1].count)));
     for (const c of errors.clusters) {
       assert.ok(c.members.length >= 3);
       assert.ok(c.members.every((i) => view.images[i].label !== view.images[i].prediction));
     }
-    console.log(`      ${wrong} errors; pairs ${errors.pairs.map((p) => `${errors.classNames[p.label]}→${errors.classNames[p.prediction]} ${p.count}`).join(', ')}; ${errors.clusters.length} clusters`);
+    console.log(
+      `      ${wrong} errors; pairs ${errors.pairs.map((p) => `${errors.classNames[p.label]}→${errors.classNames[p.prediction]} ${p.count}`).join(', ')}; ${errors.clusters.length} clusters`,
+    );
   });
 
   it('pages a slice by label and correctness with display-sized thumbnails, and a lasso selection', async () => {
     const circle = view.classNames.indexOf('circle');
-    const expected = view.images.map((im, i) => ({ im, i })).filter(({ im }) => im.label === circle && im.prediction !== circle).map(({ i }) => i);
+    const expected = view.images
+      .map((im, i) => ({ im, i }))
+      .filter(({ im }) => im.label === circle && im.prediction !== circle)
+      .map(({ i }) => i);
     const first = await client.call('datasetSlice', { datasetId, filter: { label: circle, correctness: 'wrong' }, offset: 0, pageSize: 4 });
     assert.strictEqual(first.total, expected.length);
-    assert.deepStrictEqual(first.images.map((im) => im.index), expected.slice(0, 4));
+    assert.deepStrictEqual(
+      first.images.map((im) => im.index),
+      expected.slice(0, 4),
+    );
     for (const im of first.images) {
       const png = PNG.sync.read(Buffer.from(im.thumbnail.slice(im.thumbnail.indexOf(',') + 1), 'base64'));
       assert.ok(Math.max(png.width, png.height) <= 64);
     }
     const confident = await client.call('datasetSlice', { datasetId, filter: { confidenceMin: 0.9, images: [0, 1, 2, 3, 4, 5] }, offset: 0, pageSize: 48 });
-    assert.deepStrictEqual(confident.images.map((im) => im.index), [0, 1, 2, 3, 4, 5].filter((i) => view.images[i].confidence >= 0.9));
+    assert.deepStrictEqual(
+      confident.images.map((im) => im.index),
+      [0, 1, 2, 3, 4, 5].filter((i) => view.images[i].confidence >= 0.9),
+    );
     await assert.rejects(client.call('datasetSlice', { datasetId, filter: { rule: 0 }, offset: 0, pageSize: 4 }), /distil them first/);
   });
 
   it('places the rule channels and slices by a rule', async () => {
     const rules = await client.call('datasetRules', { datasetId, depth: 3, minLeaf: 5, pooling: 'max', patches: 1 });
     const positions = await client.call('datasetChannelPositions', { datasetId });
-    assert.deepStrictEqual(positions.channels.map((c) => c.channel), rules.channels.map((c) => c.channel));
-    for (const c of positions.channels) assert.strictEqual(c.counts.reduce((a, b) => a + b, 0), c.images);
+    assert.deepStrictEqual(
+      positions.channels.map((c) => c.channel),
+      rules.channels.map((c) => c.channel),
+    );
+    for (const c of positions.channels)
+      assert.strictEqual(
+        c.counts.reduce((a, b) => a + b, 0),
+        c.images,
+      );
     const flagged = positions.channels.filter((c) => c.likelyShortcut);
     console.log(`      rule channels ${rules.channels.map((c) => c.channel).join(', ')}; flagged ${flagged.map((c) => `${c.channel} (${c.where})`).join(', ') || 'none'}`);
-    assert.ok(flagged.some((c) => c.where === 'bottom-right corner'), 'a rule channel of the shortcut model fires in the marked corner');
+    assert.ok(
+      flagged.some((c) => c.where === 'bottom-right corner'),
+      'a rule channel of the shortcut model fires in the marked corner',
+    );
     const slice = await client.call('datasetSlice', { datasetId, filter: { rule: 0 }, offset: 0, pageSize: 1 });
     assert.strictEqual(slice.total, rules.rules[0].all.images);
   });
@@ -124,7 +148,8 @@ describe('protocol: the error-analysis requests', () => {
       { filter: { images: [0, 1.5] }, offset: 0, pageSize: 24 },
       { filter: [], offset: 0, pageSize: 24 },
       { filter: {}, offset: 0, pageSize: 49 },
-    ]) assert.strictEqual(slice(bad), undefined, JSON.stringify(bad));
+    ])
+      assert.strictEqual(slice(bad), undefined, JSON.stringify(bad));
     assert.ok(parseWebviewMessage({ type: 'request', requestId: 'p-1', kind: 'datasetChannelPositions', params: { channels: [48] } }));
     assert.strictEqual(parseWebviewMessage({ type: 'request', requestId: 'p-1', kind: 'datasetChannelPositions', params: { channels: [] } }), undefined);
     assert.strictEqual(parseWebviewMessage({ type: 'request', requestId: 'm-1', kind: 'datasetMap', params: { method: 'tsne' } }), undefined);

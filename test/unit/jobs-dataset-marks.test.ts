@@ -5,11 +5,11 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { ComputeClient } from '../../src/core/runtime/client';
+import { ComputeClient } from '../../src/compute/client';
 import type { DatasetView, MarkCheckView, RulesView } from '../../src/protocol';
 
 const ROOT = path.resolve(__dirname, '../../..');
-const WORKER = path.join(ROOT, 'out/src/core/runtime/worker.js');
+const WORKER = path.join(ROOT, 'out/src/compute/worker.js');
 const MODEL = path.join(ROOT, 'sample/shapes-shortcut.onnx');
 const DATASET = path.join(ROOT, 'sample/dataset-shortcut');
 const BOXES = path.join(DATASET, 'boxes.json');
@@ -21,7 +21,9 @@ const MIN_CIRCLE_LOSS = 0.4;
 /** Images boxes.json lists with a mark, counted from the file itself. */
 function listedMarks(): string[] {
   const boxes = JSON.parse(fs.readFileSync(BOXES, 'utf8')) as { images: Record<string, { mark: { bbox: number[] } | null }> };
-  return Object.entries(boxes.images).filter(([, info]) => info.mark).map(([rel]) => rel);
+  return Object.entries(boxes.images)
+    .filter(([, info]) => info.mark)
+    .map(([rel]) => rel);
 }
 
 describe('compute worker: pooling choice and planted-mark check on the shortcut sample', function () {
@@ -46,7 +48,7 @@ describe('compute worker: pooling choice and planted-mark check on the shortcut 
     if (cacheDir) fs.rmSync(cacheDir, { recursive: true, force: true });
   });
 
-  it('offers the dataset\'s own boxes.json with the number of its marked images', () => {
+  it("offers the dataset's own boxes.json with the number of its marked images", () => {
     const listed = listedMarks();
     const inDataset = listed.filter((rel) => view.images.some((im) => im.relPath === rel));
     assert.ok(inDataset.length > 0);
@@ -59,9 +61,12 @@ describe('compute worker: pooling choice and planted-mark check on the shortcut 
     assert.strictEqual(rulesMean.pooling, 'mean');
     assert.match(rulesMax.text, /channel = max of its activation/);
     assert.match(rulesMean.text, /channel = mean of its activation/);
-    assert.notDeepStrictEqual(rulesMax.rules.map((r) => r.text), rulesMean.rules.map((r) => r.text));
+    assert.notDeepStrictEqual(
+      rulesMax.rules.map((r) => r.text),
+      rulesMean.rules.map((r) => r.text),
+    );
     const unspecified = await client.call('datasetRules', { datasetId, depth: 3, minLeaf: 5 });
-    assert.strictEqual(unspecified.pooling, 'mean', 'the default stays the CLI\'s (mean)');
+    assert.strictEqual(unspecified.pooling, 'mean', "the default stays the CLI's (mean)");
   });
 
   it('names the mark channel the circle rule tests, and sees marked circles stop being circles without the mark', () => {
@@ -69,15 +74,25 @@ describe('compute worker: pooling choice and planted-mark check on the shortcut 
     assert.deepStrictEqual([checkMax.file, checkMax.pooling, checkMax.layer, checkMax.listed, checkMax.images], ['boxes.json', 'max', LAYER, listed.length, view.marks!.marked]);
     // Strongest first; the mark channels are exactly the shown channels at or above the threshold.
     assert.ok(checkMax.channels.every((c, i) => i === 0 || c.effect <= checkMax.channels[i - 1].effect));
-    assert.deepStrictEqual(checkMax.channels.filter((c) => c.effect >= checkMax.minEffect).map((c) => c.channel), checkMax.markChannels.slice(0, checkMax.channels.filter((c) => c.effect >= checkMax.minEffect).length));
-    assert.ok(checkMax.channels.every((c) => Math.abs(c.effect) > 0 && (c.effect > 0) === (c.withMark > c.withoutMark)));
+    assert.deepStrictEqual(
+      checkMax.channels.filter((c) => c.effect >= checkMax.minEffect).map((c) => c.channel),
+      checkMax.markChannels.slice(0, checkMax.channels.filter((c) => c.effect >= checkMax.minEffect).length),
+    );
+    assert.ok(checkMax.channels.every((c) => Math.abs(c.effect) > 0 && c.effect > 0 === c.withMark > c.withoutMark));
     // The walk-through's claim: the rules decide "circle" on a channel that responds to the mark.
     const marks = new Set(checkMax.markChannels);
-    const circleOnMark = rulesMax.rules.filter((r) => r.className === 'circle').flatMap((r) => r.conditions).filter((c) => c.op === '>' && marks.has(c.channel));
-    console.log(`      mark channels (max, ≥ ${checkMax.minEffect}σ): ${checkMax.markChannels.join(', ')}; the circle rules test ${[...new Set(circleOnMark.map((c) => `channel ${c.channel} > ${c.threshold.toPrecision(3)}`))].join(', ')}`);
+    const circleOnMark = rulesMax.rules
+      .filter((r) => r.className === 'circle')
+      .flatMap((r) => r.conditions)
+      .filter((c) => c.op === '>' && marks.has(c.channel));
+    console.log(
+      `      mark channels (max, ≥ ${checkMax.minEffect}σ): ${checkMax.markChannels.join(', ')}; the circle rules test ${[...new Set(circleOnMark.map((c) => `channel ${c.channel} > ${c.threshold.toPrecision(3)}`))].join(', ')}`,
+    );
     assert.ok(circleOnMark.length >= 1, `no circle rule tests a mark channel high:\n${rulesMax.text}`);
     const lostCircle = checkMax.predictionChanges.filter((c) => c.withMark === 'circle' && c.withoutMark !== 'circle');
-    console.log(`      ${checkMax.predictionChanges.length} of ${checkMax.images} marked images change prediction without the mark, ${lostCircle.length} of them circles only with it`);
+    console.log(
+      `      ${checkMax.predictionChanges.length} of ${checkMax.images} marked images change prediction without the mark, ${lostCircle.length} of them circles only with it`,
+    );
     assert.ok(lostCircle.length >= MIN_CIRCLE_LOSS * checkMax.images);
     assert.ok(checkMax.predictionChanges.every((c) => listed.includes(c.relPath) && c.withMark !== c.withoutMark));
   });
@@ -90,7 +105,7 @@ describe('compute worker: pooling choice and planted-mark check on the shortcut 
     assert.notDeepStrictEqual(check.channels, checkMax.channels);
   });
 
-  it('says in one sentence when the marks file is not JSON, has no images, or lists none of the dataset\'s images', async () => {
+  it("says in one sentence when the marks file is not JSON, has no images, or lists none of the dataset's images", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'convlens-marks-'));
     try {
       const write = (name: string, text: string) => {

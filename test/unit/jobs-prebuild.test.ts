@@ -4,21 +4,24 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { ComputeClient } from '../../src/core/runtime/client';
+import { ComputeClient } from '../../src/compute/client';
 
 const ROOT = path.resolve(__dirname, '../../..');
-const WORKER = path.join(ROOT, 'out/src/core/runtime/worker.js');
+const WORKER = path.join(ROOT, 'out/src/compute/worker.js');
 const MODEL = path.join(ROOT, 'sample/shapes.onnx');
 const IMAGE = path.join(ROOT, 'sample/dataset/test/circle/0.png');
 
 /** The entries in a model cache folder: their keys, from their headers, and inodes. */
 function cachedEntries(dir: string): { key: string; ino: number }[] {
   if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir).filter((n) => n.endsWith('.clm')).map((n) => {
-    const file = path.join(dir, n);
-    const bytes = fs.readFileSync(file);
-    return { key: (JSON.parse(bytes.toString('utf8', 8, 8 + bytes.readUInt32LE(4))) as { key: string }).key, ino: fs.statSync(file).ino };
-  });
+  return fs
+    .readdirSync(dir)
+    .filter((n) => n.endsWith('.clm'))
+    .map((n) => {
+      const file = path.join(dir, n);
+      const bytes = fs.readFileSync(file);
+      return { key: (JSON.parse(bytes.toString('utf8', 8, 8 + bytes.readUInt32LE(4))) as { key: string }).key, ino: fs.statSync(file).ino };
+    });
 }
 
 describe('background build of the first explanation in the worker', function () {

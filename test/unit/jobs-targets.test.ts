@@ -1,13 +1,13 @@
-// The worker's explain job with the targets beyond a class (src/core/runtime/jobRunner.ts): a
+// The worker's explain job with the targets beyond a class (src/compute/job-runner.ts): a
 // probability, a reference image's embedding by its id, an output element; a region target on a
 // classifier's output refused in a sentence.
 import * as assert from 'assert';
 import * as path from 'path';
 import { TargetSpec } from '../../src/protocol';
-import { ComputeClient } from '../../src/core/runtime/client';
+import { ComputeClient } from '../../src/compute/client';
 
 const ROOT = path.resolve(__dirname, '../../..');
-const WORKER = path.join(ROOT, 'out/src/core/runtime/worker.js');
+const WORKER = path.join(ROOT, 'out/src/compute/worker.js');
 const MODEL = path.join(ROOT, 'sample/shapes.onnx');
 
 describe('compute worker: explanation targets', function () {
@@ -36,6 +36,9 @@ describe('compute worker: explanation targets', function () {
   });
 
   it('refuses a region target on a classifier output in one sentence', async () => {
-    await assert.rejects(explain({ kind: 'region', class: 0, mask: 'predicted' }), /^ExplainError: a region target needs an output \[N, classes, H, W\]; output '\w+' is \[1, 4\]$/);
+    await assert.rejects(
+      explain({ kind: 'region', class: 0, mask: 'predicted' }),
+      /^ExplainError: a region target needs an output \[N, classes, H, W\]; output '\w+' is \[1, 4\]$/,
+    );
   });
 });

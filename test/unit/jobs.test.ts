@@ -2,11 +2,11 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import { parseNpy } from '../../src/core/npy';
-import { ComputeClient } from '../../src/core/runtime/client';
-import { CancelledError } from '../../src/core/runtime/jobs';
+import { ComputeClient } from '../../src/compute/client';
+import { CancelledError } from '../../src/core/cancel';
 
 const ROOT = path.resolve(__dirname, '../../..');
-const WORKER = path.join(ROOT, 'out/src/core/runtime/worker.js');
+const WORKER = path.join(ROOT, 'out/src/compute/worker.js');
 const MODEL = path.join(ROOT, 'sample/shapes.onnx');
 const IMAGE = path.join(ROOT, 'sample/dataset/test/circle/0.png');
 
@@ -52,9 +52,18 @@ describe('compute worker jobs on the sample model', function () {
   it('cancels a long run promptly and keeps working afterwards', async () => {
     const controller = new AbortController();
     let reports = 0;
-    const run = client.call('explain', {
-      modelPath: MODEL, imageId, method: 'rise', layer: '', target: { kind: 'top' }, options: { masks: 4000, batch: 16 },
-    }, { signal: controller.signal, onProgress: () => ++reports === 2 && controller.abort() });
+    const run = client.call(
+      'explain',
+      {
+        modelPath: MODEL,
+        imageId,
+        method: 'rise',
+        layer: '',
+        target: { kind: 'top' },
+        options: { masks: 4000, batch: 16 },
+      },
+      { signal: controller.signal, onProgress: () => ++reports === 2 && controller.abort() },
+    );
     await assert.rejects(run, CancelledError);
     assert.strictEqual(client.pendingCount, 0);
     const top = await client.call('predict', { modelPath: MODEL, imageId, topK: 1 });

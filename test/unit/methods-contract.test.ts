@@ -7,10 +7,10 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import { FLAG_ALIASES, flagOf, optionFlags } from '../../src/cli/commands/explainFlags';
+import { FLAG_ALIASES, flagOf, optionFlags } from '../../src/cli/commands/explain-flags';
 import { ModelContext } from '../../src/core/context';
 import { explain, methodByName, methodNames, methodView } from '../../src/core/explain';
-import { CancelledError } from '../../src/core/runtime/jobs';
+import { CancelledError } from '../../src/core/cancel';
 import type { Tensor } from '../../src/core/tensor';
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -35,7 +35,11 @@ describe('explanation methods: the contract of every registered method', functio
     for (const name of methodNames()) {
       const view = methodView(methodByName(name));
       assert.deepStrictEqual(JSON.parse(JSON.stringify(view)), view, `${name}: the view survives postMessage (plain JSON)`);
-      for (const o of view.options) assert.ok(o.description.length > 0 && (o.type !== 'choice' || o.choices?.includes(String(o.default))), `${name}: option ${o.name} is described and its default is a choice`);
+      for (const o of view.options)
+        assert.ok(
+          o.description.length > 0 && (o.type !== 'choice' || o.choices?.includes(String(o.default))),
+          `${name}: option ${o.name} is described and its default is a choice`,
+        );
     }
   });
 
@@ -45,7 +49,7 @@ describe('explanation methods: the contract of every registered method', functio
       for (const o of methodByName(name).options) assert.strictEqual(flags.get(flagOf(o.name))?.name, o.name, `${name}: --${flagOf(o.name)} sets ${o.name}`);
     }
     for (const [alias, flag] of Object.entries(FLAG_ALIASES)) assert.strictEqual(flags.get(alias), flags.get(flag), `--${alias} is --${flag}`);
-    assert.strictEqual(flags.get('ig-method')?.name, 'method', '--ig-method sets integrated gradients\' method (--method names the explanation method)');
+    assert.strictEqual(flags.get('ig-method')?.name, 'method', "--ig-method sets integrated gradients' method (--method names the explanation method)");
   });
 
   for (const name of methodNames()) {
@@ -59,8 +63,14 @@ describe('explanation methods: the contract of every registered method', functio
         const top = await run({ kind: 'class', index: 'top' });
         assert.deepStrictEqual(top.map.dims, [height, width]);
         const values = top.map.data as Float32Array;
-        assert.ok(values.every((v) => v >= 0 && v <= 1), `${name}: map values in [0, 1]`);
-        assert.ok(values.some((v) => v > 0), `${name}: the map is not blank`);
+        assert.ok(
+          values.every((v) => v >= 0 && v <= 1),
+          `${name}: map values in [0, 1]`,
+        );
+        assert.ok(
+          values.some((v) => v > 0),
+          `${name}: the map is not blank`,
+        );
         if (method.kind === 'cam') {
           // A CAM's raw map is at its layer's resolution: [1, h, w] with the layer's h × w.
           const layer = (await ctx.model.run({ [ctx.model.input.name]: input }, [top.layer!]))[top.layer!];
@@ -87,7 +97,10 @@ describe('explanation methods: the contract of every registered method', functio
         before.abort();
         await assert.rejects(run({ kind: 'class', index: 'top' }, before.signal), CancelledError);
         const during = new AbortController();
-        await assert.rejects(run({ kind: 'class', index: 'top' }, during.signal, () => during.abort()), CancelledError);
+        await assert.rejects(
+          run({ kind: 'class', index: 'top' }, during.signal, () => during.abort()),
+          CancelledError,
+        );
       });
     });
   }

@@ -4,12 +4,12 @@
 import * as assert from 'assert';
 import { spawnSync } from 'child_process';
 import * as path from 'path';
-import { ActivationMemoryError } from '../../src/core/activationMemory';
+import { ActivationMemoryError } from '../../src/core/activation-memory';
 import { computeGradients } from '../../src/core/autodiff/gradients';
 import { probeShapeSets } from '../../src/core/autodiff/shapes';
 import { extractFeatures } from '../../src/core/dataset/features';
 import { ConvModel } from '../../src/core/model';
-import { ComputeClient } from '../../src/core/runtime/client';
+import { ComputeClient } from '../../src/compute/client';
 import { Tensor } from '../../src/core/tensor';
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -75,7 +75,10 @@ describe('activation memory limit', function () {
   it('refuses gradients at a layer when the layer and its gradient together do not fit', async () => {
     const model = open(0.4);
     const seed: Tensor = { dtype: 'float32', dims: [1, 4], data: Float32Array.from([1, 0, 0, 0]) };
-    await assert.rejects(computeGradients(model, zeros(1), { wrt: [WIDE], seed }), /the activations of '\/relu1\/Relu_output_0' for an input of \[1, 3, 64, 64\] and their gradients need about 512 KiB of memory, over the limit of 410 KiB/);
+    await assert.rejects(
+      computeGradients(model, zeros(1), { wrt: [WIDE], seed }),
+      /the activations of '\/relu1\/Relu_output_0' for an input of \[1, 3, 64, 64\] and their gradients need about 512 KiB of memory, over the limit of 410 KiB/,
+    );
     const { gradients } = await computeGradients(model, zeros(1), { wrt: [NARROW], seed });
     assert.deepStrictEqual(gradients[NARROW].dims, [1, 64, 8, 8]);
   });
@@ -96,16 +99,22 @@ describe('activation memory limit', function () {
   });
 
   it('refuses dataset features when even one image does not fit', async () => {
-    await assert.rejects(extractFeatures(open(8 / 1024), DATASET, { layer: NARROW }), (err: Error) => err instanceof ActivationMemoryError && /over the limit of 8 KiB; raise it with --test-limit/.test(err.message));
+    await assert.rejects(
+      extractFeatures(open(8 / 1024), DATASET, { layer: NARROW }),
+      (err: Error) => err instanceof ActivationMemoryError && /over the limit of 8 KiB; raise it with --test-limit/.test(err.message),
+    );
   });
 
   it('reaches the worker from the settings: the feature maps of a layer over the limit are refused naming the setting', async () => {
-    const client = new ComputeClient(path.join(ROOT, 'out/src/core/runtime/worker.js'));
+    const client = new ComputeClient(path.join(ROOT, 'out/src/compute/worker.js'));
     try {
       const activationMemory = { maxMegabytes: 0.2, limitHint: 'raise it with the setting convlens.maxActivationMemoryMB' };
       await client.call('openModel', { modelPath: MODEL, provider: 'cpu', activationMemory });
       const { id } = await client.call('loadImage', { modelPath: MODEL, imagePath: IMAGE });
-      await assert.rejects(client.call('activations', { modelPath: MODEL, imageId: id, layer: '/relu1/Relu', target: { kind: 'top' } }), /over the limit of 205 KiB; raise it with the setting convlens\.maxActivationMemoryMB/);
+      await assert.rejects(
+        client.call('activations', { modelPath: MODEL, imageId: id, layer: '/relu1/Relu', target: { kind: 'top' } }),
+        /over the limit of 205 KiB; raise it with the setting convlens\.maxActivationMemoryMB/,
+      );
       const shown = await client.call('activations', { modelPath: MODEL, imageId: id, layer: '/block4/relu/Relu', target: { kind: 'top' } });
       assert.strictEqual(shown.channels.length, 64);
     } finally {

@@ -20,7 +20,10 @@ function tempDir(): string {
 }
 
 function entryFiles(dir: string): string[] {
-  return fs.readdirSync(dir).filter((n) => n.endsWith('.clm')).map((n) => path.join(dir, n));
+  return fs
+    .readdirSync(dir)
+    .filter((n) => n.endsWith('.clm'))
+    .map((n) => path.join(dir, n));
 }
 
 describe('built-model cache on disk', () => {

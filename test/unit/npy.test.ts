@@ -29,7 +29,7 @@ describe('npy', () => {
 });
 
 describe('npy from files', () => {
-  it('reads small files whose Buffer lives inside Node\'s shared pool', () => {
+  it("reads small files whose Buffer lives inside Node's shared pool", () => {
     const file = path.join(os.tmpdir(), `convlens-npy-${process.pid}.npy`);
     fs.writeFileSync(file, formatNpy(float32([3], [0.5, 0.25, -2])));
     const back = parseNpy(fs.readFileSync(file));

@@ -23,7 +23,10 @@ describe('onnx: tensorFromProto', () => {
       ir_version: 7,
       opset_import: [{ domain: '', version: 13 }],
       graph: {
-        name: 'g', node: [{ op_type: 'Identity', input: ['w'], output: ['y'] }], input: [], output: [{ name: 'y' }],
+        name: 'g',
+        node: [{ op_type: 'Identity', input: ['w'], output: ['y'] }],
+        input: [],
+        output: [{ name: 'y' }],
         initializer: [tensorToProto('w', { dtype: 'float32', dims: [3, 4], data: weights }), tensorToProto('pads', { dtype: 'int64', dims: [8], data: pads })],
       },
     };

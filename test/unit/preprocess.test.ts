@@ -7,8 +7,17 @@ import { RgbImage } from '../../src/core/image/image';
 import { centerCropBox, cropImage, resizePilBytes, shorterSideSize } from '../../src/core/image/resample';
 import { formatNpy } from '../../src/core/npy';
 import {
-  IMAGENET_MEAN, IMAGENET_STD, InputError, PreprocessSpec, PreprocessSpecError, denormalize, loadInput, normalizeImage, preprocessImage,
-  resolvePreprocessing, sidecarPathFor,
+  IMAGENET_MEAN,
+  IMAGENET_STD,
+  InputError,
+  PreprocessSpec,
+  PreprocessSpecError,
+  denormalize,
+  loadInput,
+  normalizeImage,
+  preprocessImage,
+  resolvePreprocessing,
+  sidecarPathFor,
 } from '../../src/core/preprocess';
 import { Tensor, float32 } from '../../src/core/tensor';
 import { assertClose, describeReference, loadTensor } from '../support/reference';
@@ -30,8 +39,16 @@ function modelWithSidecar(sidecar?: unknown): string {
 
 function spec(overrides: Partial<PreprocessSpec> = {}): PreprocessSpec {
   return {
-    size: [2, 2], resize: 'stretch', antialias: 'skimage', scale: 1 / 255, mean: [0.5, 0.25, 0], std: [0.5, 0.25, 1],
-    layout: 'NCHW', colorOrder: 'RGB', grayscale: false, ...overrides,
+    size: [2, 2],
+    resize: 'stretch',
+    antialias: 'skimage',
+    scale: 1 / 255,
+    mean: [0.5, 0.25, 0],
+    std: [0.5, 0.25, 1],
+    layout: 'NCHW',
+    colorOrder: 'RGB',
+    grayscale: false,
+    ...overrides,
   };
 }
 
@@ -47,11 +64,23 @@ describe('preprocessing an image', () => {
     const { tensor, rgb } = preprocessImage(tiny, spec());
     assert.deepStrictEqual(tensor.dims, [1, 3, 2, 2]);
     close(tensor.data, [
-      1, -1, -0.6, 1, // R: (v/255 − 0.5) / 0.5
-      -1, 3, 0.6, 3, // G: (v/255 − 0.25) / 0.25
-      0.2, 0.4, 0.6, 1, // B: v/255
+      1,
+      -1,
+      -0.6,
+      1, // R: (v/255 − 0.5) / 0.5
+      -1,
+      3,
+      0.6,
+      3, // G: (v/255 − 0.25) / 0.25
+      0.2,
+      0.4,
+      0.6,
+      1, // B: v/255
     ]);
-    close(rgb.data, Array.from(tiny.data, (v) => v / 255));
+    close(
+      rgb.data,
+      Array.from(tiny.data, (v) => v / 255),
+    );
   });
 
   it('reverses channels for BGR and interleaves them for NHWC', () => {
@@ -62,13 +91,16 @@ describe('preprocessing an image', () => {
     close(nhwc.data, Array.from(tiny.data));
   });
 
-  it('converts to grayscale with Pillow\'s luma before resizing', () => {
+  it("converts to grayscale with Pillow's luma before resizing", () => {
     const { tensor, rgb } = preprocessImage(tiny, spec({ grayscale: true, mean: [0], std: [1], scale: 1 }));
     assert.deepStrictEqual(tensor.dims, [1, 1, 2, 2]);
     // L = round(0.299 R + 0.587 G + 0.114 B)
     const luma = [0.299 * 255 + 0.114 * 51, 0.587 * 255 + 0.114 * 102, 0.299 * 51 + 0.587 * 102 + 0.114 * 153, 255].map(Math.round);
     close(tensor.data, luma);
-    close(rgb.data, luma.flatMap((l) => [l / 255, l / 255, l / 255]));
+    close(
+      rgb.data,
+      luma.flatMap((l) => [l / 255, l / 255, l / 255]),
+    );
   });
 
   it('resizes the shorter side and center-crops (torchvision Resize + CenterCrop, Pillow bilinear)', () => {
@@ -79,7 +111,10 @@ describe('preprocessing an image', () => {
     const [h, w] = shorterSideSize(23, 37, 16);
     const { top, left } = centerCropBox(h, w, 12, 12);
     const expected = cropImage(resizePilBytes({ ...image, channels: 3 }, h, w), top, left, 12, 12);
-    close(rgb.data, Array.from(expected.data, (v) => v / 255));
+    close(
+      rgb.data,
+      Array.from(expected.data, (v) => v / 255),
+    );
   });
 
   it('undoes the normalisation for display', () => {
@@ -95,8 +130,15 @@ describeReference('preprocessing against the reference data', (manifest) => {
   const chelsea = manifest.cases.find((c) => c.image === 'chelsea')!;
   const settings = manifest.settings.preprocess;
   const reference: PreprocessSpec = {
-    size: [settings.size[0], settings.size[1]], resize: 'stretch', antialias: 'skimage', scale: 1 / 255,
-    mean: settings.mean, std: settings.std, layout: 'NCHW', colorOrder: 'RGB', grayscale: false,
+    size: [settings.size[0], settings.size[1]],
+    resize: 'stretch',
+    antialias: 'skimage',
+    scale: 1 / 255,
+    mean: settings.mean,
+    std: settings.std,
+    layout: 'NCHW',
+    colorOrder: 'RGB',
+    grayscale: false,
   };
 
   it('normalises the reference rgb into the reference input within 1e-5', () => {
@@ -125,10 +167,20 @@ describe('resolving the preprocessing', () => {
     const r = resolvePreprocessing({ modelPath: modelWithSidecar(), inputShape: [1, 3, 224, 224] });
     assert.strictEqual(r.source, 'defaults');
     assert.deepStrictEqual(r.spec, {
-      size: [224, 224], resize: 'stretch', antialias: 'skimage', scale: 1 / 255, mean: IMAGENET_MEAN, std: IMAGENET_STD,
-      layout: 'NCHW', colorOrder: 'RGB', grayscale: false,
+      size: [224, 224],
+      resize: 'stretch',
+      antialias: 'skimage',
+      scale: 1 / 255,
+      mean: IMAGENET_MEAN,
+      std: IMAGENET_STD,
+      layout: 'NCHW',
+      colorOrder: 'RGB',
+      grayscale: false,
     });
-    assert.match(r.explanation, /^Preprocessing: stretch to 224×224 \(scikit-image antialiasing\), ×1\/255, mean \[0\.485, 0\.456, 0\.406\], std \[0\.229, 0\.224, 0\.225\], RGB NCHW\. No settings, no net\.convlens\.json/);
+    assert.match(
+      r.explanation,
+      /^Preprocessing: stretch to 224×224 \(scikit-image antialiasing\), ×1\/255, mean \[0\.485, 0\.456, 0\.406\], std \[0\.229, 0\.224, 0\.225\], RGB NCHW\. No settings, no net\.convlens\.json/,
+    );
     assert.match(r.explanation, /ImageNet mean\/std/);
   });
 
@@ -143,12 +195,14 @@ describe('resolving the preprocessing', () => {
   });
 
   it('refuses inputs that are not image batches', () => {
-    assert.throws(() => resolvePreprocessing({ inputShape: [1, 784] }), (err: Error) =>
-      err instanceof PreprocessSpecError && /the model input \[1, 784\] is not an image batch/.test(err.message));
+    assert.throws(
+      () => resolvePreprocessing({ inputShape: [1, 784] }),
+      (err: Error) => err instanceof PreprocessSpecError && /the model input \[1, 784\] is not an image batch/.test(err.message),
+    );
     assert.throws(() => resolvePreprocessing({ inputShape: [1, 4, 32, 32] }), /has 4 channels but images have 1 or 3 channels/);
   });
 
-  it('reads the sample model\'s sidecar, with its labels file and input name', () => {
+  it("reads the sample model's sidecar, with its labels file and input name", () => {
     const r = resolvePreprocessing({ modelPath: SAMPLE_MODEL, inputShape: ['N', 3, 64, 64] });
     assert.strictEqual(r.source, 'sidecar');
     assert.strictEqual(r.sidecarPath, sidecarPathFor(SAMPLE_MODEL));
@@ -199,10 +253,14 @@ describe('resolving the preprocessing', () => {
   });
 
   it('refuses a size that contradicts the model input', () => {
-    assert.throws(() => resolvePreprocessing({ modelPath: modelWithSidecar({ size: 224 }), inputShape: [1, 3, 64, 64] }),
-      /net\.convlens\.json sets size \[224, 224\] but the model input \[1, 3, 64, 64\] is 64×64/);
-    assert.throws(() => resolvePreprocessing({ inputShape: [1, 3, 224, 224], settings: { resize: 'shorter-side-crop', resizeTo: 200 } }),
-      /settings sets resizeTo 200, smaller than the 224×224 crop/);
+    assert.throws(
+      () => resolvePreprocessing({ modelPath: modelWithSidecar({ size: 224 }), inputShape: [1, 3, 64, 64] }),
+      /net\.convlens\.json sets size \[224, 224\] but the model input \[1, 3, 64, 64\] is 64×64/,
+    );
+    assert.throws(
+      () => resolvePreprocessing({ inputShape: [1, 3, 224, 224], settings: { resize: 'shorter-side-crop', resizeTo: 200 } }),
+      /settings sets resizeTo 200, smaller than the 224×224 crop/,
+    );
   });
 });
 
@@ -223,7 +281,10 @@ describe('loading an input file', () => {
   });
 
   it('accepts a float32 .npy tensor, promoting C×H×W to batch 1, and shows it', () => {
-    const tensor = float32([3, 2, 2], Array.from({ length: 12 }, (_, i) => i / 12));
+    const tensor = float32(
+      [3, 2, 2],
+      Array.from({ length: 12 }, (_, i) => i / 12),
+    );
     const loaded = loadInput(npyFile(tensor), spec(), [1, 3, 2, 2]);
     assert.strictEqual(loaded.kind, 'npy');
     assert.deepStrictEqual(loaded.tensor.dims, [1, 3, 2, 2]);
@@ -232,9 +293,14 @@ describe('loading an input file', () => {
   });
 
   it('says which shape it got and which the model expects', () => {
-    assert.throws(() => loadInput(npyFile(float32([1, 3, 32, 32])), s, [1, 3, 224, 224]), (err: Error) =>
-      err instanceof InputError && err.message === 'input.npy has shape [1, 3, 32, 32] but the model expects [1, 3, 224, 224]');
-    assert.throws(() => loadInput(fixturePath('pattern.png'), s, [1, 3, 64, 64]), /pattern\.png after preprocessing has shape \[1, 3, 23, 37\] but the model expects \[1, 3, 64, 64\]/);
+    assert.throws(
+      () => loadInput(npyFile(float32([1, 3, 32, 32])), s, [1, 3, 224, 224]),
+      (err: Error) => err instanceof InputError && err.message === 'input.npy has shape [1, 3, 32, 32] but the model expects [1, 3, 224, 224]',
+    );
+    assert.throws(
+      () => loadInput(fixturePath('pattern.png'), s, [1, 3, 64, 64]),
+      /pattern\.png after preprocessing has shape \[1, 3, 23, 37\] but the model expects \[1, 3, 64, 64\]/,
+    );
   });
 
   it('refuses integer tensors and converts float64 ones', () => {

@@ -4,7 +4,10 @@ import { Random, seededRandom, standardNormal, stringHash } from '../../src/core
 describe('seeded random numbers', () => {
   it('seededRandom is mulberry32: the published C code seeded with 42 gives these first words', () => {
     const random = seededRandom(42);
-    assert.deepStrictEqual(Array.from({ length: 5 }, () => random() * 2 ** 32), [2581720956, 1925393290, 3661312704, 2876485805, 750819978]);
+    assert.deepStrictEqual(
+      Array.from({ length: 5 }, () => random() * 2 ** 32),
+      [2581720956, 1925393290, 3661312704, 2876485805, 750819978],
+    );
   });
 
   it('Random draws its uniforms from the same sequence', () => {
@@ -24,7 +27,10 @@ describe('seeded random numbers', () => {
 
   it('standardNormal is √(−2 ln(1 − u₁)) · cos 2πu₂', () => {
     const uniforms = [0.75, 0.125];
-    assert.strictEqual(standardNormal(() => uniforms.shift()!), Math.sqrt(-2 * Math.log(0.25)) * Math.cos(Math.PI / 4));
+    assert.strictEqual(
+      standardNormal(() => uniforms.shift()!),
+      Math.sqrt(-2 * Math.log(0.25)) * Math.cos(Math.PI / 4),
+    );
   });
 
   it('stringHash is FNV-1a 32-bit (test vectors of the FNV authors)', () => {

@@ -16,16 +16,21 @@ import * as zlib from 'zlib';
 import { formatNpy } from '../../src/core/npy';
 import { AttributeType, DataType, GraphProto, ModelProto, NodeProto, decodeModel, encodeModel } from '../../src/core/onnx/proto';
 import { seededRandom } from '../../src/core/random';
-import { ComputeClient, WorkerCrashedError } from '../../src/core/runtime/client';
+import { ComputeClient, WorkerCrashedError } from '../../src/compute/client';
 import { pngChunk } from './image-fixtures';
 
 const ROOT = path.resolve(__dirname, '../../..');
-const WORKER = path.join(ROOT, 'out/src/core/runtime/worker.js');
+const WORKER = path.join(ROOT, 'out/src/compute/worker.js');
 const MUTANT_TIME_LIMIT_MS = 20_000;
 const MUTANTS = Number(process.env.CONVLENS_FUZZ) || 300;
 const SEED = 20261127;
 
-interface Base { name: string; bytes: Uint8Array; proto: ModelProto; input: string }
+interface Base {
+  name: string;
+  bytes: Uint8Array;
+  proto: ModelProto;
+  input: string;
+}
 
 function varint(value: number): number[] {
   const out: number[] = [];
@@ -125,7 +130,10 @@ const MUTATIONS: Record<string, Mutation> = {
     const field = pick(fields, rand);
     const out = b.bytes.slice();
     const tag = readVarint(out, field.tagAt).value;
-    const wire = pick([0, 1, 2, 3, 5].filter((w) => w !== field.wire), rand);
+    const wire = pick(
+      [0, 1, 2, 3, 5].filter((w) => w !== field.wire),
+      rand,
+    );
     out.set(varint((tag & ~7) | wire).slice(0, 1), field.tagAt);
     return out;
   },
@@ -135,48 +143,70 @@ const MUTATIONS: Record<string, Mutation> = {
     const f = pick(fields, rand);
     return concat(b.bytes.subarray(0, f.lengthAt!), varint(2 ** 31 + Math.floor(rand() * 1000)), b.bytes.subarray(f.dataAt));
   },
-  hugeTensorDims: (b, rand) => edited(b, (m) => {
-    const init = pick(m.graph!.initializer!, rand);
-    init.dims = [1e12, ...(init.dims ?? []).slice(1)];
-  })(b, rand),
-  hugeInputDims: (b, rand) => edited(b, (m) => {
-    const dims = m.graph!.input![0].type!.tensor_type!.shape!.dim!;
-    dims[Math.floor(rand() * dims.length)] = { dim_value: 1e12 };
-  })(b, rand),
-  selfCycle: (b, rand) => edited(b, (m) => {
-    const node = pick(m.graph!.node.filter((n) => n.input.length > 0), rand);
-    node.input[0] = node.output[0];
-  })(b, rand),
-  twoNodeCycle: (b, rand) => edited(b, (m) => {
-    const nodes = m.graph!.node;
-    const i = 1 + Math.floor(rand() * (nodes.length - 1));
-    const earlier = nodes.slice(0, i).filter((n) => n.input.length > 0);
-    if (earlier.length) pick(earlier, rand).input[0] = nodes[i].output[0];
-  })(b, rand),
-  danglingInput: (b, rand) => edited(b, (m) => {
-    const node = pick(m.graph!.node.filter((n) => n.input.length > 0), rand);
-    node.input[Math.floor(rand() * node.input.length)] = 'no_such_tensor';
-  })(b, rand),
-  missingInitializer: (b, rand) => edited(b, (m) => {
-    const inits = m.graph!.initializer!;
-    inits.splice(Math.floor(rand() * inits.length), 1);
-  })(b, rand),
-  unknownOp: (b, rand) => edited(b, (m) => {
-    pick(m.graph!.node, rand).op_type = 'FrobnicateTensor';
-  })(b, rand),
-  unknownDomain: (b, rand) => edited(b, (m) => {
-    pick(m.graph!.node, rand).domain = 'com.example.nowhere';
-  })(b, rand),
-  externalDataOutside: (b, rand) => edited(b, (m) => {
-    const init = pick(m.graph!.initializer!.filter((t) => (t.dims ?? []).length > 0), rand);
-    delete init.raw_data;
-    init.float_data = [];
-    init.data_location = 1;
-    init.external_data = [{ key: 'location', value: pick(['../../etc/passwd', '/etc/passwd', '../../../../../../etc/shadow'], rand) }, { key: 'length', value: '4096' }];
-  })(b, rand),
-  danglingGraphOutput: (b, rand) => edited(b, (m) => {
-    m.graph!.output![0].name = 'not_produced_anywhere';
-  })(b, rand),
+  hugeTensorDims: (b, rand) =>
+    edited(b, (m) => {
+      const init = pick(m.graph!.initializer!, rand);
+      init.dims = [1e12, ...(init.dims ?? []).slice(1)];
+    })(b, rand),
+  hugeInputDims: (b, rand) =>
+    edited(b, (m) => {
+      const dims = m.graph!.input![0].type!.tensor_type!.shape!.dim!;
+      dims[Math.floor(rand() * dims.length)] = { dim_value: 1e12 };
+    })(b, rand),
+  selfCycle: (b, rand) =>
+    edited(b, (m) => {
+      const node = pick(
+        m.graph!.node.filter((n) => n.input.length > 0),
+        rand,
+      );
+      node.input[0] = node.output[0];
+    })(b, rand),
+  twoNodeCycle: (b, rand) =>
+    edited(b, (m) => {
+      const nodes = m.graph!.node;
+      const i = 1 + Math.floor(rand() * (nodes.length - 1));
+      const earlier = nodes.slice(0, i).filter((n) => n.input.length > 0);
+      if (earlier.length) pick(earlier, rand).input[0] = nodes[i].output[0];
+    })(b, rand),
+  danglingInput: (b, rand) =>
+    edited(b, (m) => {
+      const node = pick(
+        m.graph!.node.filter((n) => n.input.length > 0),
+        rand,
+      );
+      node.input[Math.floor(rand() * node.input.length)] = 'no_such_tensor';
+    })(b, rand),
+  missingInitializer: (b, rand) =>
+    edited(b, (m) => {
+      const inits = m.graph!.initializer!;
+      inits.splice(Math.floor(rand() * inits.length), 1);
+    })(b, rand),
+  unknownOp: (b, rand) =>
+    edited(b, (m) => {
+      pick(m.graph!.node, rand).op_type = 'FrobnicateTensor';
+    })(b, rand),
+  unknownDomain: (b, rand) =>
+    edited(b, (m) => {
+      pick(m.graph!.node, rand).domain = 'com.example.nowhere';
+    })(b, rand),
+  externalDataOutside: (b, rand) =>
+    edited(b, (m) => {
+      const init = pick(
+        m.graph!.initializer!.filter((t) => (t.dims ?? []).length > 0),
+        rand,
+      );
+      delete init.raw_data;
+      init.float_data = [];
+      init.data_location = 1;
+      init.external_data = [
+        { key: 'location', value: pick(['../../etc/passwd', '/etc/passwd', '../../../../../../etc/shadow'], rand) },
+        { key: 'length', value: '4096' },
+      ];
+    })(b, rand),
+  danglingGraphOutput: (b, rand) =>
+    edited(b, (m) => {
+      m.graph!.output![0].name = 'not_produced_anywhere';
+    })(b, rand),
   // Preprocessing (sidecar, metadata, labels) is read for images, not for .npy tensors: these feed a PNG.
   labelsPathInMetadata: (b, rand) => ({
     model: withMetadata(b, { labels: pick(OUTSIDE_PATHS, rand) }),
@@ -187,7 +217,11 @@ const MUTATIONS: Record<string, Mutation> = {
     files: { [`${b.name}.convlens.json`]: JSON.stringify({ labels: pick(OUTSIDE_PATHS, rand) }) },
     input: PNG_INPUT,
   }),
-  sidecarLinkedOutside: (b, rand) => ({ model: b.bytes, symlinks: { [`${b.name}.convlens.json`]: pick(['/etc/passwd', '/dev/zero', '/proc/self/environ'], rand) }, input: PNG_INPUT }),
+  sidecarLinkedOutside: (b, rand) => ({
+    model: b.bytes,
+    symlinks: { [`${b.name}.convlens.json`]: pick(['/etc/passwd', '/dev/zero', '/proc/self/environ'], rand) },
+    input: PNG_INPUT,
+  }),
   labelsFileLinkedOutside: (b, rand) => ({
     model: b.bytes,
     files: { [`${b.name}.convlens.json`]: JSON.stringify({ labels: 'names.txt' }) },
@@ -198,27 +232,35 @@ const MUTATIONS: Record<string, Mutation> = {
     const huge = pick([20000, 2 ** 31 - 1, 1e15], rand);
     return { model: withMetadata(b, rand() < 0.5 ? { size: [huge, huge] } : { resize: 'shorter-side-crop', resizeTo: huge }), input: PNG_INPUT };
   },
-  declaredInputDims: (b, rand) => edited(b, (m) => {
-    const dims = m.graph!.input![0].type!.tensor_type!.shape!.dim!;
-    dims[1 + Math.floor(rand() * (dims.length - 1))] = { dim_value: pick([2 ** 31 - 1, 2 ** 53, -1, -(2 ** 40)], rand) };
-  })(b, rand),
+  declaredInputDims: (b, rand) =>
+    edited(b, (m) => {
+      const dims = m.graph!.input![0].type!.tensor_type!.shape!.dim!;
+      dims[1 + Math.floor(rand() * (dims.length - 1))] = { dim_value: pick([2 ** 31 - 1, 2 ** 53, -1, -(2 ** 40)], rand) };
+    })(b, rand),
   controlFlow: (b, rand) => edited(b, (m) => wrapInControlFlow(m, pick(['If', 'If', 'Loop'], rand), rand() < 0.5))(b, rand),
   externalDataSymlink: (b, rand) => {
     const model = decodeModel(b.bytes);
-    const init = pick(model.graph!.initializer!.filter((t) => (t.dims ?? []).length > 0 && t.raw_data), rand);
+    const init = pick(
+      model.graph!.initializer!.filter((t) => (t.dims ?? []).length > 0 && t.raw_data),
+      rand,
+    );
     const length = init.raw_data!.length;
     delete init.raw_data;
     init.data_location = 1;
-    init.external_data = [{ key: 'location', value: 'weights.bin' }, { key: 'length', value: String(length) }];
+    init.external_data = [
+      { key: 'location', value: 'weights.bin' },
+      { key: 'length', value: String(length) },
+    ];
     return { model: encodeModel(model), symlinks: { 'weights.bin': pick(['/etc/passwd', '/dev/zero', '/dev/urandom'], rand) } };
   },
-  controlCharsInNames: (b, rand) => edited(b, (m) => {
-    const nasty = () => pick(['\x1b]52;c;cHduZWQ=\x07', '\x1b]0;owned\x07', '\x1b[2J', '\r\nfake line', '\u202e', '\x00', '__proto__', 'constructor'], rand);
-    m.producer_name = `exporter${nasty()}`;
-    for (const node of m.graph!.node) if (rand() < 0.3) node.name = `${node.name ?? ''}${nasty()}`;
-    const classes = m.graph!.output![0].type?.tensor_type?.shape?.dim?.[1]?.dim_value ?? 1;
-    m.metadata_props = [{ key: 'convlens.preprocess', value: JSON.stringify({ labels: Array.from({ length: classes }, (_, i) => `class ${i}${nasty()}`) }) }];
-  })(b, rand),
+  controlCharsInNames: (b, rand) =>
+    edited(b, (m) => {
+      const nasty = () => pick(['\x1b]52;c;cHduZWQ=\x07', '\x1b]0;owned\x07', '\x1b[2J', '\r\nfake line', '\u202e', '\x00', '__proto__', 'constructor'], rand);
+      m.producer_name = `exporter${nasty()}`;
+      for (const node of m.graph!.node) if (rand() < 0.3) node.name = `${node.name ?? ''}${nasty()}`;
+      const classes = m.graph!.output![0].type?.tensor_type?.shape?.dim?.[1]?.dim_value ?? 1;
+      m.metadata_props = [{ key: 'convlens.preprocess', value: JSON.stringify({ labels: Array.from({ length: classes }, (_, i) => `class ${i}${nasty()}`) }) }];
+    })(b, rand),
   repeatedPngHeader: (b, rand) => ({ model: b.bytes, input: { name: 'image.png', bytes: hostilePng(rand) } }),
   hugeNpyShape: (b, rand) => {
     const dtype = pick(['|u1', '<f4', '<f8', '<i8'], rand);
@@ -263,26 +305,50 @@ function wrapInControlFlow(m: ModelProto, op: 'If' | 'Loop', dataDependent: bool
   if (op === 'If') {
     if (dataDependent) {
       nodes.push({ op_type: 'ReduceSum', input: [input], output: ['__sum'], attribute: [{ name: 'keepdims', type: AttributeType.INT, i: 0 }] });
-      nodes.push({ op_type: 'Constant', input: [], output: ['__zero'], attribute: [{ name: 'value', type: AttributeType.TENSOR, t: { dims: [], data_type: DataType.FLOAT, float_data: [0] } }] });
+      nodes.push({
+        op_type: 'Constant',
+        input: [],
+        output: ['__zero'],
+        attribute: [{ name: 'value', type: AttributeType.TENSOR, t: { dims: [], data_type: DataType.FLOAT, float_data: [0] } }],
+      });
       nodes.push({ op_type: 'Greater', input: ['__sum', '__zero'], output: ['__cond'] });
     } else {
       nodes.push({ op_type: 'Constant', input: [], output: ['__cond'], attribute: [{ name: 'value', type: AttributeType.TENSOR, t: boolTensor(true) }] });
     }
-    nodes.push({ op_type: 'If', input: ['__cond'], output: [output.name], attribute: [
-      { name: 'then_branch', type: AttributeType.GRAPH, g: branch('then') },
-      { name: 'else_branch', type: AttributeType.GRAPH, g: branch('else') },
-    ] });
+    nodes.push({
+      op_type: 'If',
+      input: ['__cond'],
+      output: [output.name],
+      attribute: [
+        { name: 'then_branch', type: AttributeType.GRAPH, g: branch('then') },
+        { name: 'else_branch', type: AttributeType.GRAPH, g: branch('else') },
+      ],
+    });
   } else {
-    nodes.push({ op_type: 'Constant', input: [], output: ['__trips'], attribute: [{ name: 'value', type: AttributeType.TENSOR, t: { dims: [], data_type: DataType.INT64, int64_data: [1] } }] });
+    nodes.push({
+      op_type: 'Constant',
+      input: [],
+      output: ['__trips'],
+      attribute: [{ name: 'value', type: AttributeType.TENSOR, t: { dims: [], data_type: DataType.INT64, int64_data: [1] } }],
+    });
     nodes.push({ op_type: 'Constant', input: [], output: ['__go'], attribute: [{ name: 'value', type: AttributeType.TENSOR, t: boolTensor(true) }] });
-    const body = branch('body', [{ op_type: 'Identity', input: ['__cond_in'], output: ['__cond_out'] }], [{ name: '__cond_out', type: { tensor_type: { elem_type: DataType.BOOL, shape: { dim: [] } } } }]);
+    const body = branch(
+      'body',
+      [{ op_type: 'Identity', input: ['__cond_in'], output: ['__cond_out'] }],
+      [{ name: '__cond_out', type: { tensor_type: { elem_type: DataType.BOOL, shape: { dim: [] } } } }],
+    );
     body.input = [
       { name: '__iter', type: { tensor_type: { elem_type: DataType.INT64, shape: { dim: [] } } } },
       { name: '__cond_in', type: { tensor_type: { elem_type: DataType.BOOL, shape: { dim: [] } } } },
     ];
     // A Loop's body outputs past the condition are scan outputs: one per trip, stacked in front.
     nodes.push({ op_type: 'Loop', input: ['__trips', '__go'], output: [`${output.name}__stacked`], attribute: [{ name: 'body', type: AttributeType.GRAPH, g: body }] });
-    nodes.push({ op_type: 'Constant', input: [], output: ['__axis'], attribute: [{ name: 'value', type: AttributeType.TENSOR, t: { dims: [1], data_type: DataType.INT64, int64_data: [0] } }] });
+    nodes.push({
+      op_type: 'Constant',
+      input: [],
+      output: ['__axis'],
+      attribute: [{ name: 'value', type: AttributeType.TENSOR, t: { dims: [1], data_type: DataType.INT64, int64_data: [0] } }],
+    });
     nodes.push({ op_type: 'Squeeze', input: [`${output.name}__stacked`, '__axis'], output: [output.name] });
   }
   graph.node = nodes;
@@ -308,7 +374,14 @@ function hostilePng(rand: () => number): Uint8Array {
   return concat(signature, ihdr(16000, 16000, 1), pngChunk('IDAT', zeros(64 << 20)), end);
 }
 
-interface Tally { tried: number; errors: number; successes: number; contained: number; unclear: string[]; slow: string[] }
+interface Tally {
+  tried: number;
+  errors: number;
+  successes: number;
+  contained: number;
+  unclear: string[];
+  slow: string[];
+}
 
 /** Whether text carries content of /etc/passwd, /proc/self/environ or /etc/hostname. */
 function leaks(text: string): boolean {
@@ -353,7 +426,10 @@ describe('reliability: fuzzed models through the compute worker', function () {
     fs.writeFileSync(shapesInput, formatNpy({ dtype: 'float32', dims: [1, 3, 64, 64], data: Float32Array.from({ length: 3 * 64 * 64 }, () => random() - 0.5) }));
     const sources: [string, string][] = [
       [path.join(ROOT, 'sample/shapes.onnx'), shapesInput],
-      ...['misc_ops', 'bn_unfused', 'densenet_like', 'effnet_like'].map((n): [string, string] => [path.join(ROOT, `test/models/${n}.onnx`), path.join(ROOT, `test/models/${n}.input.npy`)]),
+      ...['misc_ops', 'bn_unfused', 'densenet_like', 'effnet_like'].map((n): [string, string] => [
+        path.join(ROOT, `test/models/${n}.onnx`),
+        path.join(ROOT, `test/models/${n}.input.npy`),
+      ]),
     ];
     for (const [file, input] of sources) {
       if (!fs.existsSync(file)) continue;
@@ -382,7 +458,8 @@ describe('reliability: fuzzed models through the compute worker', function () {
       if (err instanceof assert.AssertionError) throw err;
       if (err instanceof WorkerCrashedError) return 'crash';
       messages?.push((err as Error).message);
-      if (leaks((err as Error).message)) throw new assert.AssertionError({ message: `an error shows the content of a file outside the model's folder: ${JSON.stringify((err as Error).message)}` });
+      if (leaks((err as Error).message))
+        throw new assert.AssertionError({ message: `an error shows the content of a file outside the model's folder: ${JSON.stringify((err as Error).message)}` });
       if (!clearMessage(err as Error)) throw Object.assign(new Error(`unclear error: ${JSON.stringify((err as Error).message)}`), { unclear: true });
       return 'error';
     } finally {
@@ -450,7 +527,9 @@ describe('reliability: fuzzed models through the compute worker', function () {
       byMutation[mutation][outcome]++;
       fs.rmSync(folder, { recursive: true, force: true });
     }
-    console.log(`      fuzz: ${tally.tried} mutants tried, ${tally.errors} errors reported, ${tally.successes} successes, ${tally.contained} worker crashes contained, 0 uncontained crashes, ${tally.slow.length} over the time bound, ${tally.unclear.length} unclear messages`);
+    console.log(
+      `      fuzz: ${tally.tried} mutants tried, ${tally.errors} errors reported, ${tally.successes} successes, ${tally.contained} worker crashes contained, 0 uncontained crashes, ${tally.slow.length} over the time bound, ${tally.unclear.length} unclear messages`,
+    );
     for (const [m, c] of Object.entries(byMutation)) console.log(`        ${m}: ${c.error} errors, ${c.success} successes, ${c.crash} contained crashes`);
     assert.deepStrictEqual(tally.unclear, [], 'every error is one clear sentence');
     assert.deepStrictEqual(tally.slow, [], `every mutant ends within ${MUTANT_TIME_LIMIT_MS / 1000} s`);

@@ -10,15 +10,15 @@ import * as zlib from 'zlib';
 import { explain } from '../../src/core/explain';
 import { ConvModel } from '../../src/core/model';
 import { formatNpy } from '../../src/core/npy';
-import { AttributeType, DataType, ModelProto, TensorProto, encodeModel } from '../../src/core/onnx/proto';
-import { ComputeClient } from '../../src/core/runtime/client';
-import { CancelledError } from '../../src/core/runtime/jobs';
+import { AttributeType, DataType, encodeModel, ModelProto, TensorProto } from '../../src/core/onnx/proto';
+import { ComputeClient } from '../../src/compute/client';
+import { CancelledError } from '../../src/core/cancel';
 import { Tensor } from '../../src/core/tensor';
 import { buildModel, int, node } from './explain/tiny-models';
 import { pngChunk } from './image-fixtures';
 
 const ROOT = path.resolve(__dirname, '../../..');
-const WORKER = path.join(ROOT, 'out/src/core/runtime/worker.js');
+const WORKER = path.join(ROOT, 'out/src/compute/worker.js');
 const MODEL = path.join(ROOT, 'sample/shapes.onnx');
 const IMAGES = path.join(ROOT, 'test/fixtures/images');
 
@@ -28,7 +28,12 @@ function pngBomb(width: number, height: number): Buffer {
   ihdr.writeUInt32BE(width, 0);
   ihdr.writeUInt32BE(height, 4);
   ihdr.set([8, 2, 0, 0, 0], 8);
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), pngChunk('IHDR', ihdr), pngChunk('IDAT', zlib.deflateSync(Buffer.alloc(64))), pngChunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    pngChunk('IHDR', ihdr),
+    pngChunk('IDAT', zlib.deflateSync(Buffer.alloc(64))),
+    pngChunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 function floatTensor(dims: number[], value: (i: number) => number): Tensor {
@@ -59,12 +64,24 @@ function fixedBatchModel(): ModelProto {
       output: [{ name: 'logits', type: tensorType([1, 2]) }],
       initializer: [
         initializer('conv.weight', floatTensor([4, 3, 3, 3], value)),
-        initializer('conv.bias', floatTensor([4], () => 0.1)),
+        initializer(
+          'conv.bias',
+          floatTensor([4], () => 0.1),
+        ),
         { name: 'flat_shape', dims: [2], data_type: DataType.INT64, raw_data: new Uint8Array(BigInt64Array.of(1n, -1n).buffer) },
-        initializer('fc.weight', floatTensor([256, 2], (i) => value(i + 7))),
+        initializer(
+          'fc.weight',
+          floatTensor([256, 2], (i) => value(i + 7)),
+        ),
       ],
       node: [
-        { name: 'conv', op_type: 'Conv', input: ['input', 'conv.weight', 'conv.bias'], output: ['conv_out'], attribute: [{ name: 'pads', type: AttributeType.INTS, ints: [1, 1, 1, 1] }] },
+        {
+          name: 'conv',
+          op_type: 'Conv',
+          input: ['input', 'conv.weight', 'conv.bias'],
+          output: ['conv_out'],
+          attribute: [{ name: 'pads', type: AttributeType.INTS, ints: [1, 1, 1, 1] }],
+        },
         { name: 'relu', op_type: 'Relu', input: ['conv_out'], output: ['relu_out'] },
         { name: 'flatten', op_type: 'Reshape', input: ['relu_out', 'flat_shape'], output: ['flat'] },
         { name: 'fc', op_type: 'MatMul', input: ['flat', 'fc.weight'], output: ['logits'] },
@@ -131,13 +148,21 @@ describe('reliability: bad inputs are reported with one clear sentence', functio
 
   it('says so when the model outputs NaN for an input, with a count', async () => {
     // logits = log(input) (flattened): NaN where the input is negative.
-    const model = buildModel({ nodes: [node('Log', ['input'], ['logs']), node('Flatten', ['logs'], ['logits'], [int('axis', 1)])], initializers: {}, input: ['N', 1, 2, 2], output: ['N', 4] });
+    const model = buildModel({
+      nodes: [node('Log', ['input'], ['logs']), node('Flatten', ['logs'], ['logits'], [int('axis', 1)])],
+      initializers: {},
+      input: ['N', 1, 2, 2],
+      output: ['N', 4],
+    });
     const modelPath = write('log.onnx', model.bytes);
     await model.dispose();
     try {
       await client.call('openModel', { modelPath, provider: 'cpu' });
       const { id } = await client.call('loadImage', { modelPath, imagePath: write('negative.npy', formatNpy(floatTensor([1, 1, 2, 2], (i) => (i === 3 ? -1 : 1)))) });
-      await assert.rejects(client.call('predict', { modelPath, imageId: id, topK: 2 }), /the model's output for this input contains 1 NaN values \(of 4\): a layer overflows or divides by zero/);
+      await assert.rejects(
+        client.call('predict', { modelPath, imageId: id, topK: 2 }),
+        /the model's output for this input contains 1 NaN values \(of 4\): a layer overflows or divides by zero/,
+      );
     } finally {
       await client.call('closeModel', { modelPath });
     }
@@ -145,11 +170,19 @@ describe('reliability: bad inputs are reported with one clear sentence', functio
 
   it('refuses an explanation whose attributions are not finite, naming the method and the count', async () => {
     // logits = √input (flattened): finite at 0, but the gradient 1/(2√x) there is infinite.
-    const model = buildModel({ nodes: [node('Sqrt', ['input'], ['root']), node('Flatten', ['root'], ['logits'], [int('axis', 1)])], initializers: {}, input: ['N', 1, 2, 2], output: ['N', 4] });
+    const model = buildModel({
+      nodes: [node('Sqrt', ['input'], ['root']), node('Flatten', ['root'], ['logits'], [int('axis', 1)])],
+      initializers: {},
+      input: ['N', 1, 2, 2],
+      output: ['N', 4],
+    });
     try {
       const input = floatTensor([1, 1, 2, 2], (i) => (i === 0 ? 0 : 1));
       const ctx = { model, input, target: { kind: 'class' as const, index: 0 } };
-      await assert.rejects(explain('saliency', ctx), /Saliency \(input gradient\) gave 1 infinite values \(of 4\): the model's outputs or gradients are not finite for this input and target/);
+      await assert.rejects(
+        explain('saliency', ctx),
+        /Saliency \(input gradient\) gave 1 infinite values \(of 4\): the model's outputs or gradients are not finite for this input and target/,
+      );
       const occlusion = await explain('occlusion', ctx, { window: [1], strides: [1] });
       assert.ok(Array.from(occlusion.raw.data as Float32Array).every(Number.isFinite), 'gradient-free methods still explain it');
     } finally {
@@ -188,10 +221,14 @@ describe('reliability: bad inputs are reported with one clear sentence', functio
 
     it('a cancelled run leaves nothing pending; closeModel releases the model; dispose ends the worker', async () => {
       const controller = new AbortController();
-      const run = client.call('explain', { modelPath, imageId, method: 'rise', layer: '', target: { kind: 'top' }, options: { masks: 20000, batch: 1 } }, {
-        signal: controller.signal,
-        onProgress: () => controller.abort(),
-      });
+      const run = client.call(
+        'explain',
+        { modelPath, imageId, method: 'rise', layer: '', target: { kind: 'top' }, options: { masks: 20000, batch: 1 } },
+        {
+          signal: controller.signal,
+          onProgress: () => controller.abort(),
+        },
+      );
       await assert.rejects(run, CancelledError);
       assert.strictEqual(client.pendingCount, 0);
       assert.strictEqual((await client.call('predict', { modelPath, imageId, topK: 1 })).length, 1);

@@ -15,8 +15,15 @@ const PYTHON = '/usr/bin/python3';
 
 /** The preprocessing of sample/shapes.convlens.json. */
 const SHAPES: PreprocessSpec = {
-  size: [64, 64], resize: 'stretch', antialias: 'skimage', scale: 1 / 255, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5],
-  layout: 'NCHW', colorOrder: 'RGB', grayscale: false,
+  size: [64, 64],
+  resize: 'stretch',
+  antialias: 'skimage',
+  scale: 1 / 255,
+  mean: [0.5, 0.5, 0.5],
+  std: [0.5, 0.5, 0.5],
+  layout: 'NCHW',
+  colorOrder: 'RGB',
+  grayscale: false,
 };
 
 function runCommand(command: string, cwd: string): { method: string; layer?: string; target: unknown } {
@@ -40,9 +47,25 @@ describe('copy as command', function () {
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('writes the exact command line for a layer, a class and renamed option flags', () => {
-    const command = cliCommand({ ...base, modelPath: '/m/shapes.onnx', imagePath: "/i/it's.png", method: 'integrated-gradients', layer: 'auto', target: { kind: 'class', index: 2 }, options: { steps: '16', method: 'riemann_left' } });
+    const command = cliCommand({
+      ...base,
+      modelPath: '/m/shapes.onnx',
+      imagePath: "/i/it's.png",
+      method: 'integrated-gradients',
+      layer: 'auto',
+      target: { kind: 'class', index: 2 },
+      options: { steps: '16', method: 'riemann_left' },
+    });
     assert.strictEqual(command, "convlens explain /m/shapes.onnx '/i/it'\\''s.png' --method integrated-gradients --target 2 --ig-method riemann_left --steps 16");
-    const cam = cliCommand({ ...base, modelPath: '/m/a.onnx', imagePath: '/i/a.png', method: 'gradcam++', layer: '/block4/conv/Conv', target: { kind: 'difference', a: 1, b: 3 }, out: 'a.gradcam++.png' });
+    const cam = cliCommand({
+      ...base,
+      modelPath: '/m/a.onnx',
+      imagePath: '/i/a.png',
+      method: 'gradcam++',
+      layer: '/block4/conv/Conv',
+      target: { kind: 'difference', a: 1, b: 3 },
+      out: 'a.gradcam++.png',
+    });
     assert.strictEqual(cam, 'convlens explain /m/a.onnx /i/a.png --method gradcam++ --layer /block4/conv/Conv --target 1 --versus 3 --out a.gradcam++.png');
   });
 
@@ -87,7 +110,8 @@ describe('copy as command', function () {
       '    T.Normalize(mean=[0.5, 0.5, 0.5], std=[0.5, 0.5, 0.5]),',
       '    cam.batch_size = 16',
       '    grayscale_cam = cam(input_tensor=x, targets=[ClassifierOutputTarget(1)])[0]',
-    ]) assert.ok(snippet.split('\n').includes(line), `missing: ${line}\n${snippet}`);
+    ])
+      assert.ok(snippet.split('\n').includes(line), `missing: ${line}\n${snippet}`);
   });
 
   it('writes Captum snippets with the same options, and none for methods neither library has', () => {
@@ -97,14 +121,35 @@ describe('copy as command', function () {
     // ConvLens's default window is all channels × round(H/7) × round(W/7), strides half of it.
     assert.ok(occlusion.includes('sliding_window_shapes=(3, 9, 9), strides=(3, 4, 4)'), occlusion);
     const difference = pythonSnippet({ ...base, method: 'smoothgrad', target: { kind: 'difference', a: 2, b: 0 }, options: { samples: '10', stdev: '0.2' } })!;
-    assert.ok(difference.includes('NoiseTunnel(Saliency(lambda inp: model(inp)[:, 2] - model(inp)[:, 0])).attribute(x, nt_type="smoothgrad", nt_samples=10, stdevs=0.2, target=None)'), difference);
+    assert.ok(
+      difference.includes('NoiseTunnel(Saliency(lambda inp: model(inp)[:, 2] - model(inp)[:, 0])).attribute(x, nt_type="smoothgrad", nt_samples=10, stdevs=0.2, target=None)'),
+      difference,
+    );
     assert.strictEqual(pythonSnippet({ ...base, method: 'rise', target: { kind: 'top' } }), undefined);
     assert.strictEqual(pythonSnippet({ ...base, method: 'cam', target: { kind: 'top' } }), undefined);
   });
 
   it('writes snippets that are valid Python for every method with an equivalent', function () {
     if (!fs.existsSync(PYTHON)) this.skip();
-    const methods = ['gradcam', 'gradcam++', 'xgradcam', 'hirescam', 'layercam', 'eigencam', 'scorecam', 'ablationcam', 'saliency', 'smoothgrad', 'integrated-gradients', 'input-x-gradient', 'guided-backprop', 'guided-gradcam', 'occlusion', 'lime', 'kernel-shap'];
+    const methods = [
+      'gradcam',
+      'gradcam++',
+      'xgradcam',
+      'hirescam',
+      'layercam',
+      'eigencam',
+      'scorecam',
+      'ablationcam',
+      'saliency',
+      'smoothgrad',
+      'integrated-gradients',
+      'input-x-gradient',
+      'guided-backprop',
+      'guided-gradcam',
+      'occlusion',
+      'lime',
+      'kernel-shap',
+    ];
     const bgr: PreprocessSpec = { ...SHAPES, resize: 'shorter-side-crop', resizeTo: 72, scale: 1, colorOrder: 'BGR', layout: 'NHWC', grayscale: true };
     for (const method of methods) {
       for (const target of [{ kind: 'top' }, { kind: 'class', index: 3 }, { kind: 'difference', a: 0, b: 1 }] as const) {

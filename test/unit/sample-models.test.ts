@@ -72,7 +72,7 @@ describe('sample models on their known masks, boxes and classes', () => {
     }
   });
 
-  it('the detector\'s best box in each test scene is a known object of the right class (IoU ≥ 0.5) in ≥ 90% of scenes', async () => {
+  it("the detector's best box in each test scene is a known object of the right class (IoU ≥ 0.5) in ≥ 90% of scenes", async () => {
     const ctx = ModelContext.open(path.join(SAMPLE, 'shapes-det.onnx'));
     try {
       const { root, doc } = readFolder('det');
@@ -130,7 +130,7 @@ describe('sample models on their known masks, boxes and classes', () => {
     }
   });
 
-  it('the ViT classifies the shapes test set, and each block\'s attention is a row-stochastic [1, 4, 65, 65] tensor', async () => {
+  it("the ViT classifies the shapes test set, and each block's attention is a row-stochastic [1, 4, 65, 65] tensor", async () => {
     const ctx = ModelContext.open(path.join(SAMPLE, 'shapes-vit.onnx'));
     try {
       const softmaxes = (await ctx.model.layers()).filter((l) => l.opType === 'Softmax').map((l) => l.outputs[0].name);

@@ -84,9 +84,15 @@ describe('sample tasks: detector and segmentation against pytorch-grad-cam and C
       before(async () => {
         const model = modelOf(c);
         const forward = await model.run({ input: load(c, 'input') });
-        ({ gradients, outputs } = await computeGradients(model, { input: load(c, 'input') }, {
-          wrt: ['input', c.layer], output: c.target.output, seed: seedOf(c, forward[c.target.output]),
-        }));
+        ({ gradients, outputs } = await computeGradients(
+          model,
+          { input: load(c, 'input') },
+          {
+            wrt: ['input', c.layer],
+            output: c.target.output,
+            seed: seedOf(c, forward[c.target.output]),
+          },
+        ));
       });
 
       it('the ONNX file computes what the rebuilt PyTorch network does', () => {
@@ -94,7 +100,7 @@ describe('sample tasks: detector and segmentation against pytorch-grad-cam and C
         assert.ok(Math.abs(scoreOf(c, outputs[c.target.output]) - c.target.value) <= 1e-4 * Math.abs(c.target.value) + 1e-6);
       });
 
-      it('the gradient of the target matches Captum\'s', () => {
+      it("the gradient of the target matches Captum's", () => {
         assertClose(gradients.input.data as Float32Array, load(c, 'grad_input').data, 1e-3, 'input gradient');
       });
 
@@ -113,14 +119,22 @@ describe('sample tasks: detector and segmentation against pytorch-grad-cam and C
         const model = modelOf(c);
         const random = seededRandom(7);
         const clean = load(c, 'input');
-        const x = float32(clean.dims, clean.data.map((v) => v + (random() * 2 - 1) * 0.1));
+        const x = float32(
+          clean.dims,
+          clean.data.map((v) => v + (random() * 2 - 1) * 0.1),
+        );
         const at = (await model.run({ input: x }))[c.target.output];
         const grad = (await computeGradients(model, { input: x }, { wrt: ['input'], output: c.target.output, seed: seedOf(c, at) })).gradients.input.data as Float32Array;
-        const order = Array.from(grad.keys()).sort((a, b) => Math.abs(grad[b]) - Math.abs(grad[a])).slice(0, 16);
+        const order = Array.from(grad.keys())
+          .sort((a, b) => Math.abs(grad[b]) - Math.abs(grad[a]))
+          .slice(0, 16);
         const h = 3e-4;
         const shifted = float32([order.length * 2, ...x.dims.slice(1)]);
         order.forEach((p, k) => {
-          for (const [row, sign] of [[2 * k, 1], [2 * k + 1, -1]]) {
+          for (const [row, sign] of [
+            [2 * k, 1],
+            [2 * k + 1, -1],
+          ]) {
             shifted.data.set(x.data, row * x.data.length);
             shifted.data[row * x.data.length + p] += sign * h;
           }
@@ -142,7 +156,7 @@ describe('sample tasks: detector and segmentation against pytorch-grad-cam and C
         assert.ok(smooth >= 6, `only ${smooth} of 16 pixels are away from a switch`);
       });
 
-      it('Grad-CAM at the layer matches pytorch-grad-cam\'s cam', () => {
+      it("Grad-CAM at the layer matches pytorch-grad-cam's cam", () => {
         const a = outputs[c.layer];
         const g = gradients[c.layer];
         const [, channels, h, w] = a.dims;

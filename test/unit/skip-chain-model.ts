@@ -13,5 +13,10 @@ export function skipChain(length: number): ModelProto {
     node.push({ op_type: skip ? 'Add' : 'Relu', name: `${skip ? 'add' : 'relu'}${i}`, input: skip ? [tensor(i - 1), tensor(i - 3)] : [tensor(i - 1)], output: [tensor(i)] });
   }
   const info = (name: string) => ({ name, type: { tensor_type: { elem_type: DataType.FLOAT, shape: { dim: [{ dim_value: 1 }, { dim_value: 4 }] } } } });
-  return { ir_version: 8, opset_import: [{ domain: '', version: 13 }], producer_name: 'convlens-tests', graph: { name: 'skip-chain', node, input: [info('input')], output: [info('output')] } };
+  return {
+    ir_version: 8,
+    opset_import: [{ domain: '', version: 13 }],
+    producer_name: 'convlens-tests',
+    graph: { name: 'skip-chain', node, input: [info('input')], output: [info('output')] },
+  };
 }

@@ -14,7 +14,16 @@ import { WavFormatError, parseWav, readWavInfo } from '../../src/core/wav';
 const MODELS_DIR = path.resolve(__dirname, '../../../test/models');
 
 /** A RIFF/WAVE file: a format chunk (16 bytes, or 40 for WAVE_FORMAT_EXTENSIBLE) and a data chunk. */
-function wavBytes(opts: { format: number; channels: number; bits: number; data: Uint8Array; rate?: number; extensibleOf?: number; declaredData?: number; blockAlign?: number }): Uint8Array {
+function wavBytes(opts: {
+  format: number;
+  channels: number;
+  bits: number;
+  data: Uint8Array;
+  rate?: number;
+  extensibleOf?: number;
+  declaredData?: number;
+  blockAlign?: number;
+}): Uint8Array {
   const fmtSize = opts.extensibleOf !== undefined ? 40 : 16;
   const out = new Uint8Array(12 + 8 + fmtSize + 8 + opts.data.length);
   const view = new DataView(out.buffer);
@@ -43,7 +52,10 @@ function wavBytes(opts: { format: number; channels: number; bits: number; data: 
 }
 
 function refused(bytes: Uint8Array, pattern: RegExp): void {
-  assert.throws(() => parseWav(bytes), (err: Error) => err instanceof WavFormatError && pattern.test(err.message) && !err.message.includes('\n'));
+  assert.throws(
+    () => parseWav(bytes),
+    (err: Error) => err instanceof WavFormatError && pattern.test(err.message) && !err.message.includes('\n'),
+  );
 }
 
 describe('WAV input', () => {

@@ -61,7 +61,10 @@ export function serveBridge(dir: string, handle: (req: BridgeRequest) => Promise
   let stopped = false;
   const loop = async () => {
     while (!stopped) {
-      const id = fs.readdirSync(dir).map((f) => REQUEST.exec(f)?.[1]).find((i): i is string => i !== undefined && !answered.has(i));
+      const id = fs
+        .readdirSync(dir)
+        .map((f) => REQUEST.exec(f)?.[1])
+        .find((i): i is string => i !== undefined && !answered.has(i));
       if (id === undefined) {
         await new Promise((r) => setTimeout(r, 100));
         continue;

@@ -19,7 +19,11 @@ const common = {
   external: ['vscode', 'mocha', 'playwright-core', '@vscode/test-electron'],
 };
 // suite/*.test.ts run in the trusted pass, suite/restricted/*.test.ts in the Restricted Mode pass.
-const tests = ['', 'restricted/'].flatMap((dir) => readdirSync(join(here, 'suite', dir)).filter((f) => f.endsWith('.test.ts')).map((f) => dir + f));
+const tests = ['', 'restricted/'].flatMap((dir) =>
+  readdirSync(join(here, 'suite', dir))
+    .filter((f) => f.endsWith('.test.ts'))
+    .map((f) => dir + f),
+);
 
 await Promise.all([
   esbuild.build({ ...common, entryPoints: { 'run-host': join(here, 'run-host.ts'), 'run-electron': join(here, 'run-electron.ts') }, outdir: out }),

@@ -122,7 +122,10 @@ async function runPass(browser: Browser, pass: Pass): Promise<PassResult> {
 
   const port = await freePort();
   const server = startServer(port, work, userData, pass.serverArgs, {
-    CONVLENS_E2E_DIR: work, CONVLENS_E2E_BRIDGE: bridgeDir, CONVLENS_E2E_WORKSPACE: workspace, CONVLENS_E2E_SUITE: pass.suite,
+    CONVLENS_E2E_DIR: work,
+    CONVLENS_E2E_BRIDGE: bridgeDir,
+    CONVLENS_E2E_WORKSPACE: workspace,
+    CONVLENS_E2E_SUITE: pass.suite,
   });
   const stopLog = tail(log, (line) => process.stdout.write(line));
   const context = await browser.newContext({ viewport: { width: 1600, height: 1000 } });
@@ -173,31 +176,43 @@ async function runPass(browser: Browser, pass: Pass): Promise<PassResult> {
 
 function startServer(port: number, work: string, userData: string, args: string[], env: Record<string, string>) {
   const lines: string[] = [];
-  const child = spawn(NODE, [
-    CODE_SERVER,
-    '--auth', 'none',
-    '--bind-addr', `127.0.0.1:${port}`,
-    '--config', path.join(work, 'config.yaml'),
-    '--user-data-dir', userData,
-    '--extensions-dir', path.join(work, 'extensions'),
-    '--disable-telemetry', '--disable-update-check', '--disable-getting-started-override',
-    '--ignore-last-opened',
-    ...args,
-    '--vscode-option', 'enable-smoke-test-driver',
-  ], {
-    env: {
-      ...process.env,
-      ...env,
-      CONVLENS_TEST_HOOKS: '1',
-      // An idle worker stops after 3 s instead of 30 s, so 9-resources sees it stop.
-      CONVLENS_WORKER_IDLE_MS: '3000',
-      XDG_CONFIG_HOME: path.join(work, 'xdg-config'),
-      XDG_DATA_HOME: path.join(work, 'xdg-data'),
-      XDG_CACHE_HOME: path.join(work, 'xdg-cache'),
+  const child = spawn(
+    NODE,
+    [
+      CODE_SERVER,
+      '--auth',
+      'none',
+      '--bind-addr',
+      `127.0.0.1:${port}`,
+      '--config',
+      path.join(work, 'config.yaml'),
+      '--user-data-dir',
+      userData,
+      '--extensions-dir',
+      path.join(work, 'extensions'),
+      '--disable-telemetry',
+      '--disable-update-check',
+      '--disable-getting-started-override',
+      '--ignore-last-opened',
+      ...args,
+      '--vscode-option',
+      'enable-smoke-test-driver',
+    ],
+    {
+      env: {
+        ...process.env,
+        ...env,
+        CONVLENS_TEST_HOOKS: '1',
+        // An idle worker stops after 3 s instead of 30 s, so 9-resources sees it stop.
+        CONVLENS_WORKER_IDLE_MS: '3000',
+        XDG_CONFIG_HOME: path.join(work, 'xdg-config'),
+        XDG_DATA_HOME: path.join(work, 'xdg-data'),
+        XDG_CACHE_HOME: path.join(work, 'xdg-cache'),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
+  );
   const keep = (data: Buffer) => {
     lines.push(...data.toString().split('\n').filter(Boolean));
     if (lines.length > 400) lines.splice(0, lines.length - 400);
@@ -258,7 +273,10 @@ async function answer(page: Page, req: BridgeRequest): Promise<BridgeAnswer> {
       const frame = await webviewFrame(page, req.view, req.title);
       const select = frame.locator(req.selector).first();
       await select.click({ timeout: 10_000 });
-      await select.getByRole('option', { name: new RegExp(`^${escapeRegExp(req.option)}(\\s|$)`) }).first().click({ timeout: 10_000 });
+      await select
+        .getByRole('option', { name: new RegExp(`^${escapeRegExp(req.option)}(\\s|$)`) })
+        .first()
+        .click({ timeout: 10_000 });
       return { ok: true, text: await select.evaluate((el) => (el as HTMLElement & { value: string }).value) };
     }
     case 'workbenchText': {
@@ -298,7 +316,10 @@ async function answer(page: Page, req: BridgeRequest): Promise<BridgeAnswer> {
 }
 
 async function openExplorerMenu(page: Page, item: string): Promise<void> {
-  const row = page.locator('.explorer-folders-view .monaco-list-row').filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(item)}$`) }) }).first();
+  const row = page
+    .locator('.explorer-folders-view .monaco-list-row')
+    .filter({ has: page.locator('.label-name', { hasText: new RegExp(`^${escapeRegExp(item)}$`) }) })
+    .first();
   await row.click({ button: 'right', timeout: 10_000 });
   await page.getByRole('menuitem').first().waitFor({ timeout: 10_000 });
 }

@@ -22,7 +22,8 @@ export function makeWorkspace(dir: string, repo: string): string {
     fs.mkdirSync(path.dirname(path.join(dir, to)), { recursive: true });
     fs.copyFileSync(path.join(repo, from), path.join(dir, to));
   };
-  for (const name of ['shapes.onnx', 'shapes.convlens.json', 'shapes.labels.txt', 'train.py', 'shapes-shortcut.onnx', 'shapes-shortcut.convlens.json']) copy(`sample/${name}`, `sample/${name}`);
+  for (const name of ['shapes.onnx', 'shapes.convlens.json', 'shapes.labels.txt', 'train.py', 'shapes-shortcut.onnx', 'shapes-shortcut.convlens.json'])
+    copy(`sample/${name}`, `sample/${name}`);
   for (const image of WORKSPACE_FILES.images) {
     const shape = path.basename(image, '.png');
     copy(`sample/dataset/test/${shape}/0.png`, image);
@@ -52,6 +53,8 @@ function pngHeaderOnly(width: number, height: number): Buffer {
   ihdr[9] = 2; // RGB
   return Buffer.concat([
     Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(Buffer.alloc(4))), chunk('IEND', Buffer.alloc(0)),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', zlib.deflateSync(Buffer.alloc(4))),
+    chunk('IEND', Buffer.alloc(0)),
   ]);
 }

@@ -2,9 +2,9 @@
 // with real results of the worker's jobs on the sample model and sample/dataset (analysisFixtures.ts).
 import * as assert from 'assert';
 import { parseWebviewMessage } from '../../src/protocol';
-import { AnalysisFixtures, DATASET_LAYER, GALLERY_LAYER, analysisFixturesAvailable, computeAnalysisFixtures } from './analysisFixtures';
+import { AnalysisFixtures, DATASET_LAYER, GALLERY_LAYER, analysisFixturesAvailable, computeAnalysisFixtures } from './analysis-fixtures';
 import { Posted, WebviewPage } from './harness';
-import { decodedMap, loneliestPoint, pointOnPage } from './mapPoints';
+import { decodedMap, loneliestPoint, pointOnPage } from './map-points';
 import { assertClean, choose, openTab, screenshotPath, sharedFixtures, useWebview } from './support';
 
 describe('webview: Dataset and Inside tabs in Chromium', function () {
@@ -40,7 +40,7 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
     const posted = await wp.waitForPost(type, count + 1);
     const requestId = posted.requestId as string;
     await wp.send(reply(requestId));
-        return posted;
+    return posted;
   }
 
   /** The Dataset tab with the sample dataset's features extracted (or another dataset's). */
@@ -56,25 +56,37 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
     const wp = await loaded();
     await openTab(wp, 'dataset');
     const offered = await wp.page.$$eval('#dataset-folder vscode-option', (os) => os.map((o) => o.getAttribute('value')));
-    assert.deepStrictEqual(offered, a.folders.map((f) => f.path));
+    assert.deepStrictEqual(
+      offered,
+      a.folders.map((f) => f.path),
+    );
     await choose(wp.page, 'dataset-folder', a.folders[0].label);
     await wp.page.click('#dataset-run');
     const posted = await wp.waitForPost('datasetFeatures');
-    assert.deepStrictEqual({ ...posted, requestId: undefined }, { type: 'request', requestId: undefined, kind: 'datasetFeatures', params: { folder: a.folders[0].path, layer: DATASET_LAYER } });
+    assert.deepStrictEqual(
+      { ...posted, requestId: undefined },
+      { type: 'request', requestId: undefined, kind: 'datasetFeatures', params: { folder: a.folders[0].path, layer: DATASET_LAYER } },
+    );
     const requestId = posted.requestId as string;
     await wp.send({ type: 'progress', requestId, fraction: 0.5, message: 'features: 80/160 images (0 from the cache)' });
     await wp.page.waitForFunction(() => document.querySelector('.progress-message')?.textContent === 'features: 80/160 images (0 from the cache)');
-    assert.ok(await wp.page.getAttribute('#dataset-run', 'disabled') !== null, 'no second extraction while one runs');
+    assert.ok((await wp.page.getAttribute('#dataset-run', 'disabled')) !== null, 'no second extraction while one runs');
     await wp.send({ type: 'response', requestId, kind: 'datasetFeatures', result: a.dataset });
-        await wp.page.waitForSelector('.dataset-summary:not([hidden])');
+    await wp.page.waitForSelector('.dataset-summary:not([hidden])');
     const d = a.dataset;
     const line = await wp.page.textContent('.summary-line');
     assert.ok(line!.includes(`${d.images.length} images · ${d.classNames.length} classes`), line!);
     assert.strictEqual(await wp.page.textContent('.summary-line .accuracy'), `${(d.accuracy! * 100).toFixed(1)}%`);
     const rows = await wp.page.$$eval('table.class-table tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
-    assert.deepStrictEqual(rows.map((r) => r.slice(0, 4)), d.classes.map((c) => [c.name, String(c.labelled), String(c.predicted), String(c.correct)]));
+    assert.deepStrictEqual(
+      rows.map((r) => r.slice(0, 4)),
+      d.classes.map((c) => [c.name, String(c.labelled), String(c.predicted), String(c.correct)]),
+    );
     const wrong = d.images.filter((im) => im.label !== im.prediction).sort((x, y) => y.confidence - x.confidence);
-    assert.deepStrictEqual(await wp.page.$$eval('.mistakes .mini-thumb', (bs) => bs.map((b) => b.getAttribute('data-rel-path'))), wrong.slice(0, 8).map((im) => im.relPath));
+    assert.deepStrictEqual(
+      await wp.page.$$eval('.mistakes .mini-thumb', (bs) => bs.map((b) => b.getAttribute('data-rel-path'))),
+      wrong.slice(0, 8).map((im) => im.relPath),
+    );
     await wp.page.click(`.mistakes .mini-thumb[data-rel-path="${wrong[0].relPath}"]`);
     assert.deepStrictEqual(await wp.waitForPost('datasetOpenImage'), { type: 'datasetOpenImage', relPath: wrong[0].relPath });
     await wp.page.waitForSelector('vscode-tab-panel[data-panel=explain]:not([hidden])');
@@ -94,7 +106,7 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
     await assertClean(wp);
   });
 
-  it('shows the distilled rules as text with fidelity, coverage and purity, and each tested channel\'s top patches; exports', async () => {
+  it("shows the distilled rules as text with fidelity, coverage and purity, and each tested channel's top patches; exports", async () => {
     const wp = await withDataset();
     const r = a.rules;
     await pick(wp, 'rules-depth', '3');
@@ -102,11 +114,17 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
     const posted = await request(wp, '#rules-run', 'datasetRules', (requestId) => ({ type: 'response', requestId, kind: 'datasetRules', result: r }));
     assert.deepStrictEqual([posted.params!.depth, posted.params!.minLeaf], [3, 5]);
     await wp.page.waitForSelector('.rule');
-    assert.deepStrictEqual(await wp.page.$$eval('.rule-text', (cs) => cs.map((c) => c.textContent)), r.rules.map((rule) => rule.text));
+    assert.deepStrictEqual(
+      await wp.page.$$eval('.rule-text', (cs) => cs.map((c) => c.textContent)),
+      r.rules.map((rule) => rule.text),
+    );
     const scores = await wp.page.$$eval('.rule-scores dt', (dts) => Object.fromEntries(dts.map((dt) => [dt.textContent, dt.nextElementSibling!.textContent])));
     assert.strictEqual(scores['Fidelity (held out)'], `${(r.fidelity.test * 100).toFixed(1)}% of ${r.testImages} images`);
     const chips = await wp.page.$$eval('.rule', (rules) => rules.map((rule) => [...rule.querySelectorAll('.chip')].slice(0, 2).map((c) => c.textContent)));
-    assert.deepStrictEqual(chips, r.rules.map((rule) => [`coverage ${(rule.coverage * 100).toFixed(1)}%`, `purity ${(rule.purity * 100).toFixed(1)}%`]));
+    assert.deepStrictEqual(
+      chips,
+      r.rules.map((rule) => [`coverage ${(rule.coverage * 100).toFixed(1)}%`, `purity ${(rule.purity * 100).toFixed(1)}%`]),
+    );
     // Every condition shows its channel's patches (decoded images) and the activation map of the top one.
     const conditions = r.rules.reduce((n, rule) => n + rule.conditions.length, 0);
     assert.strictEqual(await wp.page.locator('.condition').count(), conditions);
@@ -124,7 +142,7 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
     await assertClean(wp);
   });
 
-  it('a rule\'s channel opens that channel of the layer in Activations and puts it in Feature visualisation', async () => {
+  it("a rule's channel opens that channel of the layer in Activations and puts it in Feature visualisation", async () => {
     const wp = await withDataset();
     await request(wp, '#rules-run', 'datasetRules', (requestId) => ({ type: 'response', requestId, kind: 'datasetRules', result: a.rules }));
     const channel = a.rules.rules[0].conditions[0].channel;
@@ -153,7 +171,7 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
     await assertClean(wp);
   });
 
-  it('checks the planted mark with the dataset\'s boxes.json: verdict, mark channels, the rules that read them, changed images', async () => {
+  it("checks the planted mark with the dataset's boxes.json: verdict, mark channels, the rules that read them, changed images", async () => {
     const s = a.shortcut;
     const c = s.markCheck;
     const wp = await withDataset(ctx.page(), s.dataset);
@@ -162,23 +180,43 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
     await request(wp, '#rules-run', 'datasetRules', (requestId) => ({ type: 'response', requestId, kind: 'datasetRules', result: s.rules }));
     await wp.page.waitForSelector('.rule');
     const posted = await request(wp, '#marks-run', 'datasetMarkCheck', (requestId) => ({ type: 'response', requestId, kind: 'datasetMarkCheck', result: c }));
-    assert.deepStrictEqual({ ...posted, requestId: undefined }, { type: 'request', requestId: undefined, kind: 'datasetMarkCheck', params: { marksFile: s.dataset.marks!.file, pooling: 'max' } });
+    assert.deepStrictEqual(
+      { ...posted, requestId: undefined },
+      { type: 'request', requestId: undefined, kind: 'datasetMarkCheck', params: { marksFile: s.dataset.marks!.file, pooling: 'max' } },
+    );
     await wp.page.waitForSelector('.mark-verdict');
 
     // The shortcut sample's rules decide "circle" on a channel that responds to the mark.
     const marks = new Set(c.markChannels);
-    const circleOnMark = s.rules.rules.filter((r) => r.className === 'circle').flatMap((r) => r.conditions).filter((cond) => cond.op === '>' && marks.has(cond.channel));
+    const circleOnMark = s.rules.rules
+      .filter((r) => r.className === 'circle')
+      .flatMap((r) => r.conditions)
+      .filter((cond) => cond.op === '>' && marks.has(cond.channel));
     assert.ok(circleOnMark.length > 0);
     const used = s.rules.channels.map((ch) => ch.channel).filter((ch) => marks.has(ch));
     const verdict = `${c.predictionChanges.length} of ${c.images} marked images change prediction without the mark; the rules test mark channel${used.length > 1 ? 's' : ''} ${used.join(', ')}: the network relies on the mark.`;
     assert.strictEqual(await wp.page.textContent('.mark-verdict .badge'), 'rules read the mark');
     assert.strictEqual(await wp.page.textContent('.mark-verdict'), `rules read the mark ${verdict}`);
-    assert.deepStrictEqual(await wp.page.$$eval('.mark-table tbody tr', (trs) => trs.map((tr) => Number(tr.getAttribute('data-channel')))), c.channels.map((ch) => ch.channel));
-    const shownInRules = await wp.page.$$eval('.mark-table tbody tr', (trs) => trs.filter((tr) => tr.textContent!.includes('in the rules')).map((tr) => Number(tr.getAttribute('data-channel'))));
-    assert.deepStrictEqual(shownInRules, c.channels.map((ch) => ch.channel).filter((ch) => used.includes(ch)));
+    assert.deepStrictEqual(
+      await wp.page.$$eval('.mark-table tbody tr', (trs) => trs.map((tr) => Number(tr.getAttribute('data-channel')))),
+      c.channels.map((ch) => ch.channel),
+    );
+    const shownInRules = await wp.page.$$eval('.mark-table tbody tr', (trs) =>
+      trs.filter((tr) => tr.textContent!.includes('in the rules')).map((tr) => Number(tr.getAttribute('data-channel'))),
+    );
+    assert.deepStrictEqual(
+      shownInRules,
+      c.channels.map((ch) => ch.channel).filter((ch) => used.includes(ch)),
+    );
     // The rules flag the conditions on mark channels.
     const flagged = await wp.page.$$eval('.condition.mark', (cs) => cs.map((el) => Number(el.getAttribute('data-channel'))));
-    assert.deepStrictEqual(flagged, s.rules.rules.flatMap((r) => r.conditions).map((cond) => cond.channel).filter((ch) => marks.has(ch)));
+    assert.deepStrictEqual(
+      flagged,
+      s.rules.rules
+        .flatMap((r) => r.conditions)
+        .map((cond) => cond.channel)
+        .filter((ch) => marks.has(ch)),
+    );
     assert.ok(flagged.includes(circleOnMark[0].channel));
 
     // The changes without the mark, counted by class change; a changed image opens in Explain.
@@ -188,7 +226,10 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
       assert.ok(transitions!.includes(`${p.withMark} → ${p.withoutMark} ×${n}`), transitions!);
     }
     const thumbs = await wp.page.$$eval('.mark-changes .mini-thumb', (bs) => bs.map((b) => b.getAttribute('data-rel-path')));
-    assert.deepStrictEqual(thumbs, c.predictionChanges.slice(0, 8).map((p) => p.relPath));
+    assert.deepStrictEqual(
+      thumbs,
+      c.predictionChanges.slice(0, 8).map((p) => p.relPath),
+    );
     await wp.page.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>('.mark-changes img')].every((img) => img.complete && img.naturalWidth > 0));
     await wp.page.$eval('.mark-check', (el) => el.scrollIntoView({ block: 'start' }));
     await wp.page.locator('.mark-check').screenshot({ path: screenshotPath('panel-dataset-marks-dark.png') });
@@ -200,7 +241,7 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
   it('"Choose marks file…" asks the host; the check reads the picked file, and its error shows in the section', async () => {
     const wp = await withDataset();
     assert.ok((await wp.page.textContent('.marks-file'))!.startsWith('none:'), 'sample/dataset has no marks');
-    assert.ok(await wp.page.getAttribute('#marks-run', 'disabled') !== null);
+    assert.ok((await wp.page.getAttribute('#marks-run', 'disabled')) !== null);
     await wp.page.click('#marks-pick');
     await wp.waitForPost('pickMarks');
     const picked = { path: '/data/elsewhere/marks.json', label: '/data/elsewhere/marks.json' };
@@ -209,7 +250,10 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
     await wp.page.waitForSelector('#marks-run:not([disabled])');
     const message = 'none of the dataset images is listed as marked (the marks file names images by their path relative to the file)';
     const posted = await request(wp, '#marks-run', 'datasetMarkCheck', (requestId) => ({ type: 'error', requestId, message }));
-    assert.deepStrictEqual({ ...posted, requestId: undefined }, { type: 'request', requestId: undefined, kind: 'datasetMarkCheck', params: { marksFile: picked.path, pooling: 'mean' } });
+    assert.deepStrictEqual(
+      { ...posted, requestId: undefined },
+      { type: 'request', requestId: undefined, kind: 'datasetMarkCheck', params: { marksFile: picked.path, pooling: 'mean' } },
+    );
     await wp.page.waitForFunction((m) => document.querySelector('.mark-error')?.textContent === m, message);
     await assertClean(wp);
   });
@@ -284,7 +328,7 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
     await assertClean(wp);
   });
 
-  it('shortcut heatmaps: the rule channels\' peak positions, the corner channel flagged, and the map coloured by it', async () => {
+  it("shortcut heatmaps: the rule channels' peak positions, the corner channel flagged, and the map coloured by it", async () => {
     const wp = await withDataset(ctx.page(), a.shortcut.dataset);
     await request(wp, '#rules-run', 'datasetRules', (requestId) => ({ type: 'response', requestId, kind: 'datasetRules', result: a.shortcut.rules }));
     await request(wp, '#positions-run', 'datasetChannelPositions', (requestId) => ({ type: 'response', requestId, kind: 'datasetChannelPositions', result: a.shortcut.positions }));
@@ -310,7 +354,10 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
     assert.deepStrictEqual({ ...posted, requestId: undefined }, { type: 'request', requestId: undefined, kind: 'datasetNeighbors', params: { imageId: 'img0', k: 5 } });
     await wp.page.waitForSelector('.neighbor');
     const shown = await wp.page.$$eval('.neighbor', (bs) => bs.map((b) => ({ path: b.getAttribute('data-rel-path'), label: b.querySelector('.neighbor-label')!.textContent })));
-    assert.deepStrictEqual(shown, n.neighbors.map((nb) => ({ path: nb.relPath, label: `${nb.labelName ?? '–'} → ${nb.predictionName}` })));
+    assert.deepStrictEqual(
+      shown,
+      n.neighbors.map((nb) => ({ path: nb.relPath, label: `${nb.labelName ?? '–'} → ${nb.predictionName}` })),
+    );
     await wp.page.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>('.neighbor img')].every((img) => img.complete && img.naturalWidth > 0));
     await wp.page.click('.thumb[data-image-id=img1]');
     const followed = await wp.waitForPost('datasetNeighbors', 2);
@@ -322,11 +369,20 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
     const wp = await withDataset();
     await pick(wp, 'importance-class', a.dataset.classNames[0]);
     const ranked = await request(wp, '#importance-run', 'datasetImportance', (requestId) => ({ type: 'response', requestId, kind: 'datasetImportance', result: a.importance }));
-    assert.deepStrictEqual({ ...ranked, requestId: undefined }, { type: 'request', requestId: undefined, kind: 'datasetImportance', params: { classIndex: 0, method: 'gradient' } });
+    assert.deepStrictEqual(
+      { ...ranked, requestId: undefined },
+      { type: 'request', requestId: undefined, kind: 'datasetImportance', params: { classIndex: 0, method: 'gradient' } },
+    );
     await wp.page.waitForSelector('.importance-table tbody tr');
-    assert.deepStrictEqual(await wp.page.$$eval('.importance-table tbody tr', (trs) => trs.map((tr) => Number(tr.getAttribute('data-channel')))), a.importance.channels.slice(0, 16).map((c) => c.channel));
+    assert.deepStrictEqual(
+      await wp.page.$$eval('.importance-table tbody tr', (trs) => trs.map((tr) => Number(tr.getAttribute('data-channel')))),
+      a.importance.channels.slice(0, 16).map((c) => c.channel),
+    );
     const ablation = await request(wp, '#importance-ablate', 'datasetImportance', (requestId) => ({ type: 'response', requestId, kind: 'datasetImportance', result: a.ablation }));
-    assert.deepStrictEqual(ablation.params!.channels, a.importance.channels.slice(0, 16).map((c) => c.channel));
+    assert.deepStrictEqual(
+      ablation.params!.channels,
+      a.importance.channels.slice(0, 16).map((c) => c.channel),
+    );
     await wp.page.waitForSelector('.importance-table .bar.ablation');
     assert.strictEqual(await wp.page.locator('.importance-table .bar.ablation').count(), 16);
     await assertClean(wp);
@@ -338,14 +394,25 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
     await request(wp, '#fields-run', 'receptiveFields', (requestId) => ({ type: 'response', requestId, kind: 'receptiveFields', result: a.fields }));
     await wp.page.waitForSelector('.fields-table tbody tr');
     const rows = await wp.page.$$eval('.fields-table tbody tr', (trs) => trs.map((tr) => ({ tensor: tr.getAttribute('data-tensor'), size: tr.children[2].textContent })));
-    assert.deepStrictEqual(rows, a.fields.fields.map((f) => ({ tensor: f.tensor, size: f.global ? 'whole input' : `${f.size[0]}×${f.size[1]}` })));
-    const effective = await request(wp, `.fields-table tr[data-tensor="${DATASET_LAYER}"] button.effective`, 'effectiveField', (requestId) => ({ type: 'response', requestId, kind: 'effectiveField', result: a.effectiveField }));
+    assert.deepStrictEqual(
+      rows,
+      a.fields.fields.map((f) => ({ tensor: f.tensor, size: f.global ? 'whole input' : `${f.size[0]}×${f.size[1]}` })),
+    );
+    const effective = await request(wp, `.fields-table tr[data-tensor="${DATASET_LAYER}"] button.effective`, 'effectiveField', (requestId) => ({
+      type: 'response',
+      requestId,
+      kind: 'effectiveField',
+      result: a.effectiveField,
+    }));
     assert.strictEqual(effective.params!.layer, DATASET_LAYER);
     await wp.page.waitForSelector('.effective-field:not([hidden]) canvas.effective-map');
     assert.ok((await wp.page.textContent('.effective-caption'))!.includes(`${a.effectiveField.area} pixels`));
 
     await request(wp, '#kernels-run', 'kernels', (requestId) => ({ type: 'response', requestId, kind: 'kernels', result: a.kernels }));
-    await wp.page.waitForFunction(() => { const img = document.querySelector<HTMLImageElement>('img.kernel-montage'); return !!img && img.complete && img.naturalWidth > 0; });
+    await wp.page.waitForFunction(() => {
+      const img = document.querySelector<HTMLImageElement>('img.kernel-montage');
+      return !!img && img.complete && img.naturalWidth > 0;
+    });
     assert.strictEqual(await wp.page.$eval('img.kernel-montage', (img) => (img as HTMLImageElement).naturalWidth), a.kernels.montageSize[0]);
 
     await pick(wp, 'gallery-count', String(a.gallery.items.length));
@@ -357,7 +424,10 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
       const imgs = [...document.querySelectorAll<HTMLImageElement>('.gallery-item img')];
       return imgs.length === n && imgs.every((img) => img.complete && img.naturalWidth === 64);
     }, a.gallery.items.length);
-    assert.deepStrictEqual(await wp.page.$$eval('.gallery-item', (fs) => fs.map((f) => Number(f.getAttribute('data-channel')))), a.gallery.items.map((i) => i.channel));
+    assert.deepStrictEqual(
+      await wp.page.$$eval('.gallery-item', (fs) => fs.map((f) => Number(f.getAttribute('data-channel')))),
+      a.gallery.items.map((i) => i.channel),
+    );
     await assertClean(wp);
   });
 
@@ -383,14 +453,21 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
     await openTab(wp, 'inside');
     await pick(wp, 'sanity-method', 'Grad-CAM');
     const posted = await request(wp, '#sanity-run', 'sanityCheck', (requestId) => ({ type: 'response', requestId, kind: 'sanityCheck', result: a.sanity }));
-    assert.deepStrictEqual({ ...posted, requestId: undefined }, { type: 'request', requestId: undefined, kind: 'sanityCheck', params: { imageId: 'img0', method: 'gradcam', layer: 'auto' } });
+    assert.deepStrictEqual(
+      { ...posted, requestId: undefined },
+      { type: 'request', requestId: undefined, kind: 'sanityCheck', params: { imageId: 'img0', method: 'gradcam', layer: 'auto' } },
+    );
     await wp.page.waitForSelector('.verdict');
     const verdict = await wp.page.textContent('.verdict');
     assert.ok(verdict!.includes(a.sanity.verdict) && verdict!.startsWith(a.sanity.passed ? 'passes' : 'fails'), verdict!);
     assert.strictEqual(await wp.page.locator('.series-spearman circle').count(), a.sanity.steps.length);
     const ys = await wp.page.$$eval('.series-spearman circle', (cs) => cs.map((c) => Number(c.getAttribute('cy'))));
     // Higher correlation is drawn higher (smaller y).
-    a.sanity.steps.forEach((s, i) => a.sanity.steps.forEach((t, j) => { if (s.spearman > t.spearman + 1e-6) assert.ok(ys[i] < ys[j]); }));
+    a.sanity.steps.forEach((s, i) =>
+      a.sanity.steps.forEach((t, j) => {
+        if (s.spearman > t.spearman + 1e-6) assert.ok(ys[i] < ys[j]);
+      }),
+    );
     await assertClean(wp);
   });
 
@@ -422,7 +499,10 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
       { type: 'datasetRules', requestId: 'r-1', depth: 3, minLeaf: 5, pooling: 'max' },
       { type: 'request', requestId: 's-1', kind: 'sanityCheck', params: { imageId: 'img0', method: 'grad cam', layer: 'auto' } },
     ];
-    assert.deepStrictEqual(refused.filter((m) => parseWebviewMessage(m)), []);
+    assert.deepStrictEqual(
+      refused.filter((m) => parseWebviewMessage(m)),
+      [],
+    );
     assert.ok(parseWebviewMessage({ type: 'datasetOpenImage', relPath: 'test/star/3.png' }));
     assert.ok(parseWebviewMessage({ type: 'request', requestId: 'r-1', kind: 'datasetRules', params: { depth: 3, minLeaf: 5, pooling: 'max' } }));
     assert.ok(parseWebviewMessage({ type: 'request', requestId: 'm-1', kind: 'datasetMarkCheck', params: { marksFile: '/data/dataset-shortcut/boxes.json', pooling: 'max' } }));
@@ -455,7 +535,12 @@ describe('webview: Dataset and Inside tabs in Chromium', function () {
 
       await openTab(wp, 'inside');
       await request(wp, '#fields-run', 'receptiveFields', (requestId) => ({ type: 'response', requestId, kind: 'receptiveFields', result: a.fields }));
-      await request(wp, `.fields-table tr[data-tensor="${DATASET_LAYER}"] button.effective`, 'effectiveField', (requestId) => ({ type: 'response', requestId, kind: 'effectiveField', result: a.effectiveField }));
+      await request(wp, `.fields-table tr[data-tensor="${DATASET_LAYER}"] button.effective`, 'effectiveField', (requestId) => ({
+        type: 'response',
+        requestId,
+        kind: 'effectiveField',
+        result: a.effectiveField,
+      }));
       await request(wp, '#kernels-run', 'kernels', (requestId) => ({ type: 'response', requestId, kind: 'kernels', result: a.kernels }));
       await request(wp, '#gallery-run', 'featureGallery', (requestId) => ({ type: 'response', requestId, kind: 'featureGallery', result: a.gallery }));
       await request(wp, '#sanity-run', 'sanityCheck', (requestId) => ({ type: 'response', requestId, kind: 'sanityCheck', result: a.sanity }));

@@ -69,17 +69,25 @@ function findSource(): Source {
       modelFile: path.join(SAMPLE, 'shapes.onnx'),
       shown: firstPerClass.map(load),
       candidates: () => Object.keys(boxes.images).map(load),
-      labels: fs.readFileSync(path.join(SAMPLE, 'shapes.labels.txt'), 'utf8').split('\n').map((l) => l.trim()).filter(Boolean),
+      labels: fs
+        .readFileSync(path.join(SAMPLE, 'shapes.labels.txt'), 'utf8')
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean),
       hasSource: (scope) => train.includes(`self.${scope.split('.')[0]} =`),
     };
   }
-  const manifest = JSON.parse(fs.readFileSync(path.join(REFERENCE, 'manifest.json'), 'utf8')) as { cases: { model: string; image: string; dir: string; tensors: Record<string, number[]> }[] };
-  const photos = manifest.cases.filter((c) => c.model === 'resnet18').map((c) => {
-    const [h, w] = c.tensors.rgb;
-    const bytes = fs.readFileSync(path.join(REFERENCE, c.dir, 'rgb.f32'));
-    const rgb = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-    return { name: `${c.image}.png`, rgb: { width: w, height: h, data: Uint8Array.from(rgb, (v) => Math.round(v * 255)) } };
-  });
+  const manifest = JSON.parse(fs.readFileSync(path.join(REFERENCE, 'manifest.json'), 'utf8')) as {
+    cases: { model: string; image: string; dir: string; tensors: Record<string, number[]> }[];
+  };
+  const photos = manifest.cases
+    .filter((c) => c.model === 'resnet18')
+    .map((c) => {
+      const [h, w] = c.tensors.rgb;
+      const bytes = fs.readFileSync(path.join(REFERENCE, c.dir, 'rgb.f32'));
+      const rgb = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+      return { name: `${c.image}.png`, rgb: { width: w, height: h, data: Uint8Array.from(rgb, (v) => Math.round(v * 255)) } };
+    });
   return { modelFile: path.join(REFERENCE, 'resnet18.onnx'), shown: photos, candidates: () => photos, labels: IMAGENET_CLASSES, hasSource: () => false };
 }
 
@@ -98,14 +106,22 @@ function softmax(logits: ArrayLike<number>): number[] {
 
 function topK(logits: ArrayLike<number>, labels: readonly string[], k: number): Prediction[] {
   const p = softmax(logits);
-  return p.map((probability, index) => ({ index, label: labels[index] ?? `class ${index}`, logit: logits[index], probability }))
-    .sort((a, b) => b.probability - a.probability).slice(0, k);
+  return p
+    .map((probability, index) => ({ index, label: labels[index] ?? `class ${index}`, logit: logits[index], probability }))
+    .sort((a, b) => b.probability - a.probability)
+    .slice(0, k);
 }
 
 /** The methods the compare test ticks: three that give different maps on a GAP + linear head. */
 export const COMPARED = ['cam', 'eigencam', 'scorecam'];
 
-async function explanationView(model: ConvModel, method: ExplanationMethod, input: FloatTensor, image: SourceImage & { id: string }, labels: readonly string[]): Promise<ExplanationView> {
+async function explanationView(
+  model: ConvModel,
+  method: ExplanationMethod,
+  input: FloatTensor,
+  image: SourceImage & { id: string },
+  labels: readonly string[],
+): Promise<ExplanationView> {
   const ctx = { model, input, target: { kind: 'class' as const, index: 'top' as const }, layer: 'auto' };
   const started = process.hrtime.bigint();
   const e = await explain(method.name, ctx);
@@ -116,9 +132,15 @@ async function explanationView(model: ConvModel, method: ExplanationMethod, inpu
   // boxes.json boxes are [x0, y0, x1, y1) with exclusive ends; pointingGame takes inclusive bounds.
   const box = image.box && { x0: image.box[0], y0: image.box[1], x1: image.box[2] - 1, y1: image.box[3] - 1 };
   return {
-    id: `${method.name}-${image.id}`, imageId: image.id, method: method.name, layer: e.layer, target: { kind: 'top' },
-    targetLabel: `${labels[index] ?? `class ${index}`} (#${index})`, map: { width, height, values: Array.from(e.map.data as Float32Array) },
-    notes: e.notes, seconds,
+    id: `${method.name}-${image.id}`,
+    imageId: image.id,
+    method: method.name,
+    layer: e.layer,
+    target: { kind: 'top' },
+    targetLabel: `${labels[index] ?? `class ${index}`} (#${index})`,
+    map: { width, height, values: Array.from(e.map.data as Float32Array) },
+    notes: e.notes,
+    seconds,
     faithfulness: { deletionAuc: scores.deletion.auc, insertionAuc: scores.insertion.auc, ...(box ? { pointingGame: pointingGame(e.map, box).hit } : {}) },
   };
 }
@@ -129,7 +151,11 @@ function activationsView(requestId: string, imageId: string, layer: string, acti
   const data = activation.data as Float32Array;
   const layerMax = data.reduce((m, v) => Math.max(m, v), 1e-12);
   const channels = channelStats(activation).map((s) => ({
-    index: s.index, mean: s.mean, max: s.max, zeroFraction: s.zeroFraction, dead: s.dead,
+    index: s.index,
+    mean: s.mean,
+    max: s.max,
+    zeroFraction: s.zeroFraction,
+    dead: s.dead,
     gradcamWeight: gradcamWeights[s.index],
     map: { width: w, height: h, values: Array.from(data.subarray(s.index * h * w, (s.index + 1) * h * w), (v) => Math.max(0, v) / layerMax) },
   }));
@@ -145,7 +171,13 @@ export async function computeFixtures(): Promise<Fixtures> {
     const output = summary.outputs[0].name;
     const auto = await resolveLayer(model, 'auto', output);
     const layers = await model.layers();
-    const dead = await imageWithDeadChannel(model, source, pipeline.toTensor, auto.tensor, layers.map((l) => l.outputs[0]));
+    const dead = await imageWithDeadChannel(
+      model,
+      source,
+      pipeline.toTensor,
+      auto.tensor,
+      layers.map((l) => l.outputs[0]),
+    );
     const shown = source.shown.some((i) => i.name === dead.image.name) ? source.shown : [...source.shown, dead.image];
     const [h, w] = pipeline.size;
     const images: ImageView[] = shown.map((i, k) => ({ id: `img${k}`, name: i.name, width: w, height: h, dataUrl: pngDataUrl(resized(i.rgb, w, h)) }));
@@ -156,9 +188,22 @@ export async function computeFixtures(): Promise<Fixtures> {
       predictions.set(image.id, topK(logits, source.labels, Math.min(5, logits.length)));
     }
     const modelView: ModelView = {
-      name: path.basename(source.modelFile), path: source.modelFile, producer: summary.producer, opset: summary.opset,
-      inputs: summary.inputs, outputs: summary.outputs, parameterCount: summary.parameterCount, opHistogram: summary.opHistogram,
-      layers: layers.map((l) => ({ name: l.name, opType: l.opType, tensor: l.outputs[0].name, shape: l.outputs[0].shape, scope: l.scope, hasSource: !!l.scope && source.hasSource(l.scope) })),
+      name: path.basename(source.modelFile),
+      path: source.modelFile,
+      producer: summary.producer,
+      opset: summary.opset,
+      inputs: summary.inputs,
+      outputs: summary.outputs,
+      parameterCount: summary.parameterCount,
+      opHistogram: summary.opHistogram,
+      layers: layers.map((l) => ({
+        name: l.name,
+        opType: l.opType,
+        tensor: l.outputs[0].name,
+        shape: l.outputs[0].shape,
+        scope: l.scope,
+        hasSource: !!l.scope && source.hasSource(l.scope),
+      })),
       provider: { name: 'cpu', reason: 'CPU requested by the test' },
       preprocessing: { description: `resize to ${w}×${h}, scale, normalise by mean and std`, source: 'sidecar or ImageNet defaults' },
       defaultCamLayer: layers.find((l) => l.outputs[0].name === auto.tensor)?.name ?? auto.tensor,
@@ -181,8 +226,17 @@ export async function computeFixtures(): Promise<Fixtures> {
  * The first candidate image with a channel that is dead (never positive) for it, preferring the
  * CAM layer, then the last spatial layers.
  */
-async function imageWithDeadChannel(model: ConvModel, source: Source, toTensor: (i: RgbImage) => FloatTensor, camLayer: string, outputs: { name: string; shape?: number[] }[]): Promise<{ image: SourceImage; layer: string; activation: Tensor }> {
-  const spatial = outputs.filter((o) => o.shape?.length === 4 && o.shape[2] * o.shape[3] > 1).map((o) => o.name).reverse();
+async function imageWithDeadChannel(
+  model: ConvModel,
+  source: Source,
+  toTensor: (i: RgbImage) => FloatTensor,
+  camLayer: string,
+  outputs: { name: string; shape?: number[] }[],
+): Promise<{ image: SourceImage; layer: string; activation: Tensor }> {
+  const spatial = outputs
+    .filter((o) => o.shape?.length === 4 && o.shape[2] * o.shape[3] > 1)
+    .map((o) => o.name)
+    .reverse();
   const order = [camLayer, ...spatial.filter((n) => n !== camLayer)];
   for (const image of source.candidates()) {
     const run = await model.run({ [model.input.name]: toTensor(image.rgb) }, order);

@@ -7,14 +7,14 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { encodeModel } from '../../src/core/onnx/proto';
-import { ComputeClient } from '../../src/core/runtime/client';
+import { ComputeClient } from '../../src/compute/client';
 import type { GraphView, ModelView } from '../../src/protocol';
 import { skipChain } from '../unit/skip-chain-model';
 import { ROOT } from './fixtures';
 import { WebviewPage } from './harness';
 import { assertClean, screenshotPath, useWebview } from './support';
 
-const WORKER = path.join(ROOT, 'out/src/core/runtime/worker.js');
+const WORKER = path.join(ROOT, 'out/src/compute/worker.js');
 const SAMPLE = path.join(ROOT, 'sample/shapes.onnx');
 const RESNET = path.resolve(ROOT, '../shared/reference/resnet18.onnx');
 const IMAGE = path.join(ROOT, 'sample/images/star.png');
@@ -22,7 +22,12 @@ const CHAIN_NODES = 5000;
 
 /** A model view whose layers are the graph's nodes (what the Graph tab matches a click against). */
 function modelViewOf(base: ModelView, graph: GraphView, file: string): ModelView {
-  return { ...base, name: path.basename(file), path: file, layers: graph.nodes.filter((n) => n.opType !== 'Input').map((n) => ({ name: n.name, opType: n.opType, tensor: n.tensor, shape: n.shape })) };
+  return {
+    ...base,
+    name: path.basename(file),
+    path: file,
+    layers: graph.nodes.filter((n) => n.opType !== 'Input').map((n) => ({ name: n.name, opType: n.opType, tensor: n.tensor, shape: n.shape })),
+  };
 }
 
 describe('webview: Graph tab in Chromium', function () {
@@ -77,7 +82,7 @@ describe('webview: Graph tab in Chromium', function () {
     return Number(await wp.page.getAttribute('#graph-canvas', 'data-visible-nodes'));
   }
 
-  it('draws the sample model with the image\'s statistics; a click selects the layer, shows its numbers and offers its code', async () => {
+  it("draws the sample model with the image's statistics; a click selects the layer, shows its numbers and offers its code", async () => {
     const wp = ctx.page();
     const f = ctx.fixtures();
     const g = graphs.sample!;
@@ -93,7 +98,7 @@ describe('webview: Graph tab in Chromium', function () {
     const detail = (await wp.page.textContent('.graph-detail dl'))!;
     assert.ok(detail.includes(stats.mean.toPrecision(4)) && detail.includes(`${stats.dead} of ${stats.channels}`), detail);
     assert.strictEqual(await wp.page.getAttribute('.graph-detail img.graph-thumb', 'src'), stats.thumbnail);
-    assert.strictEqual(await wp.page.$eval('#layer', (el) => (el as HTMLElement & { value: string }).value), g.nodes[index].name, 'the Explain tab\'s layer follows');
+    assert.strictEqual(await wp.page.$eval('#layer', (el) => (el as HTMLElement & { value: string }).value), g.nodes[index].name, "the Explain tab's layer follows");
     await wp.page.screenshot({ path: screenshotPath('graph-sample-dark.png') });
     await wp.page.click('#graph-open-source');
     assert.deepStrictEqual(await wp.waitForPost('openSource'), { type: 'openSource', layer: g.nodes[index].name });

@@ -27,20 +27,47 @@ export function importCycles(graph: Map<string, string[]>): string[][] {
 
 describe('webview: module structure', () => {
   it('finds a cycle when there is one (the check itself)', () => {
-    const graph = new Map([['a', ['b']], ['b', ['c']], ['c', ['a']], ['d', ['a']]]);
+    const graph = new Map([
+      ['a', ['b']],
+      ['b', ['c']],
+      ['c', ['a']],
+      ['d', ['a']],
+    ]);
     assert.deepStrictEqual(importCycles(graph), [['a', 'b', 'c', 'a']]);
-    assert.deepStrictEqual(importCycles(new Map([['a', ['b', 'c']], ['b', ['c']], ['c', []]])), []);
+    assert.deepStrictEqual(
+      importCycles(
+        new Map([
+          ['a', ['b', 'c']],
+          ['b', ['c']],
+          ['c', []],
+        ]),
+      ),
+      [],
+    );
   });
 
-  it('has no import cycle among the webview app\'s modules', async () => {
+  it("has no import cycle among the webview app's modules", async () => {
     const result = await esbuild.build({
-      entryPoints: [path.join(ROOT, 'webview/main.ts')], absWorkingDir: ROOT,
-      bundle: true, platform: 'browser', format: 'iife', loader: { '.css': 'text' }, write: false, metafile: true, logLevel: 'silent',
+      entryPoints: [path.join(ROOT, 'webview/main.ts')],
+      absWorkingDir: ROOT,
+      bundle: true,
+      platform: 'browser',
+      format: 'iife',
+      loader: { '.css': 'text' },
+      write: false,
+      metafile: true,
+      logLevel: 'silent',
     });
     const ours = (file: string) => !file.includes('node_modules');
-    const graph = new Map(Object.entries(result.metafile.inputs).filter(([file]) => ours(file))
-      .map(([file, input]) => [file, input.imports.map((i) => i.path).filter(ours)]));
-    assert.ok([...graph.keys()].some((f) => f.startsWith('webview/panel/dataset/')), 'the metafile lists the Dataset tab\'s modules');
+    const graph = new Map(
+      Object.entries(result.metafile.inputs)
+        .filter(([file]) => ours(file))
+        .map(([file, input]) => [file, input.imports.map((i) => i.path).filter(ours)]),
+    );
+    assert.ok(
+      [...graph.keys()].some((f) => f.startsWith('webview/panel/dataset/')),
+      "the metafile lists the Dataset tab's modules",
+    );
     assert.deepStrictEqual(importCycles(graph), []);
   });
 });

@@ -23,7 +23,6 @@ describe('webview: model panel in Chromium', function () {
     }
   }
 
-
   it('renders the model overview: header, facts, inputs/outputs, op histogram and every layer with its shape', async () => {
     const wp = await loaded();
     const m = ctx.fixtures().model;
@@ -41,9 +40,19 @@ describe('webview: model panel in Chromium', function () {
       ...m.outputs.map((t) => ['output', t.name, t.dtype, `[${t.shape.join(', ')}]`]),
     ]);
     const histogram = await page.$$eval('.hist-row', (rows) => rows.map((r) => r.getAttribute('aria-label')));
-    assert.deepStrictEqual(histogram.sort(), Object.entries(m.opHistogram).map(([op, n]) => `${op}: ${n}`).sort());
-    const rows = await page.$$eval('table.layers tbody tr', (trs) => trs.map((tr) => ({ layer: tr.getAttribute('data-layer'), cells: [...tr.children].map((td) => td.textContent) })));
-    assert.deepStrictEqual(rows.map((r) => r.layer), m.layers.map((l) => l.name));
+    assert.deepStrictEqual(
+      histogram.sort(),
+      Object.entries(m.opHistogram)
+        .map(([op, n]) => `${op}: ${n}`)
+        .sort(),
+    );
+    const rows = await page.$$eval('table.layers tbody tr', (trs) =>
+      trs.map((tr) => ({ layer: tr.getAttribute('data-layer'), cells: [...tr.children].map((td) => td.textContent) })),
+    );
+    assert.deepStrictEqual(
+      rows.map((r) => r.layer),
+      m.layers.map((l) => l.name),
+    );
     rows.forEach((r, i) => {
       assert.strictEqual(r.cells[2], m.layers[i].opType);
       assert.strictEqual(r.cells[3], `[${m.layers[i].shape!.join(', ')}]`);
@@ -80,13 +89,19 @@ describe('webview: model panel in Chromium', function () {
     await wp.send({ type: 'prediction', imageId: 'img1', top: f.predictions.get('img1')! });
     await openTab(wp, 'explain');
     const shown = await page.$$eval('.prediction', (bs) => bs.map((b) => ({ index: Number(b.getAttribute('data-index')), text: b.querySelector('.pred-prob')!.textContent })));
-    assert.deepStrictEqual(shown, f.predictions.get('img1')!.map((p) => ({ index: p.index, text: `${(p.probability * 100).toFixed(1)}%` })));
+    assert.deepStrictEqual(
+      shown,
+      f.predictions.get('img1')!.map((p) => ({ index: p.index, text: `${(p.probability * 100).toFixed(1)}%` })),
+    );
 
     await choose(page, 'method', f.methods[1].title);
     await page.click('#run');
     const explain = await wp.waitForPost('explain');
     assert.ok(parseWebviewMessage(explain), 'explain message is well-formed');
-    assert.deepStrictEqual({ ...explain, requestId: undefined }, { type: 'request', requestId: undefined, kind: 'explain', params: { imageId: 'img1', method: f.methods[1].name, layer: 'auto', target: { kind: 'top' } } });
+    assert.deepStrictEqual(
+      { ...explain, requestId: undefined },
+      { type: 'request', requestId: undefined, kind: 'explain', params: { imageId: 'img1', method: f.methods[1].name, layer: 'auto', target: { kind: 'top' } } },
+    );
     await wp.send({ type: 'error', requestId: explain.requestId as string, message: 'stopped by the test' });
 
     // A prediction clicked becomes the class target and is explained at once; a CAM layer can be chosen.
@@ -135,7 +150,7 @@ describe('webview: model panel in Chromium', function () {
     await assertClean(wp);
   });
 
-  it('option controls come from the method\'s OptionSpecs; changed values are posted with the explain request', async () => {
+  it("option controls come from the method's OptionSpecs; changed values are posted with the explain request", async () => {
     const wp = await loaded();
     const f = ctx.fixtures();
     const page = wp.page;
@@ -143,7 +158,10 @@ describe('webview: model panel in Chromium', function () {
     const ig = f.methods.find((m) => m.name === 'integrated-gradients')!;
     await choose(page, 'method', ig.title);
     const shown = await page.$$eval('.method-options [data-option]', (els) => els.map((el) => [el.getAttribute('data-option'), (el as HTMLElement & { value: string }).value]));
-    assert.deepStrictEqual(shown, ig.options.map((o) => [o.name, Array.isArray(o.default) ? o.default.join(',') : String(o.default)]));
+    assert.deepStrictEqual(
+      shown,
+      ig.options.map((o) => [o.name, Array.isArray(o.default) ? o.default.join(',') : String(o.default)]),
+    );
     await page.fill('#option-steps >> input', '12');
     await choose(page, 'option-method', 'riemann_trapezoid');
     await page.click('#run');
@@ -156,9 +174,19 @@ describe('webview: model panel in Chromium', function () {
   });
 
   it('every method the core offers can be requested: its explain and compare messages pass the protocol check', () => {
-    const rejected = ctx.fixtures().methods.map((m) => m.name).filter((method) =>
-      !parseWebviewMessage({ type: 'request', requestId: 'explain-1', kind: 'explain', params: { imageId: 'img0', method, layer: 'auto', target: { kind: 'top' } } }) ||
-      !parseWebviewMessage({ type: 'request', requestId: 'compare-1', kind: 'compare', params: { imageId: 'img0', methods: [method], layer: 'auto', target: { kind: 'top' } } }));
+    const rejected = ctx
+      .fixtures()
+      .methods.map((m) => m.name)
+      .filter(
+        (method) =>
+          !parseWebviewMessage({ type: 'request', requestId: 'explain-1', kind: 'explain', params: { imageId: 'img0', method, layer: 'auto', target: { kind: 'top' } } }) ||
+          !parseWebviewMessage({
+            type: 'request',
+            requestId: 'compare-1',
+            kind: 'compare',
+            params: { imageId: 'img0', methods: [method], layer: 'auto', target: { kind: 'top' } },
+          }),
+      );
     assert.deepStrictEqual(rejected, [], 'method names the protocol (src/protocol.ts isId) refuses');
   });
 
@@ -302,7 +330,7 @@ describe('webview: model panel in Chromium', function () {
     await wp.page.waitForSelector('[role=alert].error:not([hidden])');
     assert.strictEqual(await wp.page.textContent('.error .error-message'), message);
     assert.ok(await wp.page.isHidden('.progress'));
-    assert.ok(!(await wp.page.getAttribute('#run', 'disabled') !== null), 'Run is enabled again');
+    assert.ok(!((await wp.page.getAttribute('#run', 'disabled')) !== null), 'Run is enabled again');
     await wp.page.click('.error .dismiss');
     assert.ok(await wp.page.isHidden('.error'));
     await assertClean(wp);
@@ -321,7 +349,7 @@ describe('webview: model panel in Chromium', function () {
     await openTab(wp, 'explain');
     await choose(wp.page, 'method', ctx.fixtures().methods.find((m) => m.name === 'scorecam')!.title);
     await wp.page.click('#run');
-    const { requestId } = await wp.waitForPost('explain') as { requestId: string };
+    const { requestId } = (await wp.waitForPost('explain')) as { requestId: string };
     await wp.send({ type: 'progress', requestId, fraction: 0.4, message: 'scorecam: masked inputs 26/64' });
     await wp.page.waitForFunction(() => document.querySelector('.progress-message')?.textContent === 'scorecam: masked inputs 26/64');
     assert.strictEqual(await wp.page.getAttribute('.progress vscode-progress-bar', 'value'), '40');
@@ -340,27 +368,35 @@ describe('webview: model panel in Chromium', function () {
     await tickOnly(wp, COMPARED);
     await wp.page.click('#compare-run');
     const compare = await wp.waitForPost('compare');
-    assert.deepStrictEqual({ ...compare, requestId: undefined }, { type: 'request', requestId: undefined, kind: 'compare', params: { imageId: 'img0', methods: COMPARED, layer: 'auto', target: { kind: 'top' } } });
+    assert.deepStrictEqual(
+      { ...compare, requestId: undefined },
+      { type: 'request', requestId: undefined, kind: 'compare', params: { imageId: 'img0', methods: COMPARED, layer: 'auto', target: { kind: 'top' } } },
+    );
     const requestId = compare.requestId as string;
     for (const e of f.comparison) await wp.send({ type: 'compared', requestId, explanation: e });
     await wp.send({ type: 'response', requestId, kind: 'compare', result: f.comparison });
-        for (const e of f.comparison) await wp.page.waitForSelector(`.compare-card[data-method="${e.method}"] canvas[data-rendered="${e.id}"]`);
-    const cards = await wp.page.$$eval('.compare-card', (cs) => cs.map((c) => ({
-      method: c.getAttribute('data-method'),
-      scores: Object.fromEntries([...c.querySelectorAll('dl.scores dt')].map((dt) => [dt.textContent, dt.nextElementSibling!.textContent])),
-      best: [...c.querySelectorAll('dd.best')].map((dd) => dd.previousElementSibling!.textContent),
-    })));
+    for (const e of f.comparison) await wp.page.waitForSelector(`.compare-card[data-method="${e.method}"] canvas[data-rendered="${e.id}"]`);
+    const cards = await wp.page.$$eval('.compare-card', (cs) =>
+      cs.map((c) => ({
+        method: c.getAttribute('data-method'),
+        scores: Object.fromEntries([...c.querySelectorAll('dl.scores dt')].map((dt) => [dt.textContent, dt.nextElementSibling!.textContent])),
+        best: [...c.querySelectorAll('dd.best')].map((dd) => dd.previousElementSibling!.textContent),
+      })),
+    );
     const bestDeletion = Math.min(...f.comparison.map((e) => e.faithfulness!.deletionAuc));
     const bestInsertion = Math.max(...f.comparison.map((e) => e.faithfulness!.insertionAuc));
-    assert.deepStrictEqual(cards, f.comparison.map((e) => ({
-      method: e.method,
-      scores: {
-        'Deletion AUC ↓': e.faithfulness!.deletionAuc.toFixed(3),
-        'Insertion AUC ↑': e.faithfulness!.insertionAuc.toFixed(3),
-        ...(e.faithfulness!.pointingGame === undefined ? {} : { 'Pointing game': e.faithfulness!.pointingGame ? 'hit' : 'miss' }),
-      },
-      best: [...(e.faithfulness!.deletionAuc === bestDeletion ? ['Deletion AUC ↓'] : []), ...(e.faithfulness!.insertionAuc === bestInsertion ? ['Insertion AUC ↑'] : [])],
-    })));
+    assert.deepStrictEqual(
+      cards,
+      f.comparison.map((e) => ({
+        method: e.method,
+        scores: {
+          'Deletion AUC ↓': e.faithfulness!.deletionAuc.toFixed(3),
+          'Insertion AUC ↑': e.faithfulness!.insertionAuc.toFixed(3),
+          ...(e.faithfulness!.pointingGame === undefined ? {} : { 'Pointing game': e.faithfulness!.pointingGame ? 'hit' : 'miss' }),
+        },
+        best: [...(e.faithfulness!.deletionAuc === bestDeletion ? ['Deletion AUC ↓'] : []), ...(e.faithfulness!.insertionAuc === bestInsertion ? ['Insertion AUC ↑'] : [])],
+      })),
+    );
     await assertClean(wp);
   });
 
@@ -370,17 +406,24 @@ describe('webview: model panel in Chromium', function () {
     await wp.waitForPost('pickImages');
     const file = path.join(ROOT, 'sample', 'dataset', 'test', 'star', '0.png');
     const bytes = fs.existsSync(file) ? fs.readFileSync(file) : Buffer.from(ctx.fixtures().images[0].dataUrl.split(',')[1], 'base64');
-    const drop = (files: { name: string; type: string; base64: string }[]) => wp.page.evaluate((list) => {
-      const dt = new DataTransfer();
-      for (const f of list) dt.items.add(new File([Uint8Array.from(atob(f.base64), (c) => c.charCodeAt(0))], f.name, { type: f.type }));
-      const main = document.querySelector('main')!;
-      main.dispatchEvent(new DragEvent('dragenter', { dataTransfer: dt, bubbles: true }));
-      main.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
-      main.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
-    }, files);
-    await drop([{ name: 'star.png', type: 'image/png', base64: bytes.toString('base64') }, { name: 'second.png', type: 'image/png', base64: bytes.toString('base64') }]);
+    const drop = (files: { name: string; type: string; base64: string }[]) =>
+      wp.page.evaluate((list) => {
+        const dt = new DataTransfer();
+        for (const f of list) dt.items.add(new File([Uint8Array.from(atob(f.base64), (c) => c.charCodeAt(0))], f.name, { type: f.type }));
+        const main = document.querySelector('main')!;
+        main.dispatchEvent(new DragEvent('dragenter', { dataTransfer: dt, bubbles: true }));
+        main.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
+        main.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+      }, files);
+    await drop([
+      { name: 'star.png', type: 'image/png', base64: bytes.toString('base64') },
+      { name: 'second.png', type: 'image/png', base64: bytes.toString('base64') },
+    ]);
     const dropped = await wp.waitForPost('dropImages');
-    assert.deepStrictEqual(dropped.files, [{ name: 'star.png', base64: bytes.toString('base64') }, { name: 'second.png', base64: bytes.toString('base64') }]);
+    assert.deepStrictEqual(dropped.files, [
+      { name: 'star.png', base64: bytes.toString('base64') },
+      { name: 'second.png', base64: bytes.toString('base64') },
+    ]);
     await drop([{ name: 'notes.txt', type: 'text/plain', base64: Buffer.from('hello').toString('base64') }]);
     await wp.page.waitForSelector('.error:not([hidden])');
     assert.ok((await wp.page.textContent('.error-message'))!.includes('notes.txt'));
@@ -416,10 +459,10 @@ describe('webview: model panel in Chromium', function () {
       await openTab(wp, 'compare');
       await tickOnly(wp, COMPARED);
       await wp.page.click('#compare-run');
-      const { requestId } = await wp.waitForPost('compare') as { requestId: string };
+      const { requestId } = (await wp.waitForPost('compare')) as { requestId: string };
       for (const e of f.comparison) await wp.send({ type: 'compared', requestId, explanation: e });
-    await wp.send({ type: 'response', requestId, kind: 'compare', result: f.comparison });
-            for (const e of f.comparison) await wp.page.waitForSelector(`canvas[data-rendered="${e.id}"]`);
+      await wp.send({ type: 'response', requestId, kind: 'compare', result: f.comparison });
+      for (const e of f.comparison) await wp.page.waitForSelector(`canvas[data-rendered="${e.id}"]`);
       await wp.page.screenshot({ path: screenshotPath(`panel-compare-${theme}.png`) });
       await openTab(wp, 'activations');
       await wp.send({ type: 'images', images: f.images, selected: f.activations.imageId });

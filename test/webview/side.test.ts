@@ -30,7 +30,10 @@ describe('webview: side view in Chromium', function () {
 
     await choose(wp.page, 'side-method', f.methods[1].title);
     const explain = await wp.waitForPost('explain');
-    assert.deepStrictEqual({ ...explain, requestId: undefined }, { type: 'request', requestId: undefined, kind: 'explain', params: { imageId: image.id, method: f.methods[1].name, layer: 'auto', target: { kind: 'top' } } });
+    assert.deepStrictEqual(
+      { ...explain, requestId: undefined },
+      { type: 'request', requestId: undefined, kind: 'explain', params: { imageId: image.id, method: f.methods[1].name, layer: 'auto', target: { kind: 'top' } } },
+    );
     await assertClean(wp);
   });
 

@@ -77,50 +77,61 @@ export async function openTab(wp: WebviewPage, tab: string): Promise<void> {
 export async function choose(page: Page, selectId: string, label: string): Promise<void> {
   await page.click(`#${selectId}`);
   await page.click(`#${selectId} li[role=option]:text-is("${label}")`);
-  await page.waitForFunction(([id, l]) => {
-    const select = document.getElementById(id) as HTMLElement & { value: string };
-    return [...select.querySelectorAll('vscode-option')].some((o) => o.textContent === l && o.getAttribute('value') === select.value);
-  }, [selectId, label] as const);
+  await page.waitForFunction(
+    ([id, l]) => {
+      const select = document.getElementById(id) as HTMLElement & { value: string };
+      return [...select.querySelectorAll('vscode-option')].some((o) => o.textContent === l && o.getAttribute('value') === select.value);
+    },
+    [selectId, label] as const,
+  );
 }
 
 /**
  * Compares a rendered canvas with the bare image drawn the same size: mean absolute difference
  * per channel (0–255), and the gray level sampled at each map pixel's centre.
  */
-export async function canvasVersusImage(page: Page, canvasSelector: string, dataUrl: string, map?: { width: number; height: number }): Promise<{ meanDiff: number; samples: number[] }> {
-  return page.evaluate(async ([selector, url, m]) => {
-    const canvas = document.querySelector(selector) as HTMLCanvasElement;
-    const img = new Image();
-    img.src = url;
-    await img.decode();
-    const bare = document.createElement('canvas');
-    bare.width = canvas.width;
-    bare.height = canvas.height;
-    const ctx = bare.getContext('2d')!;
-    ctx.imageSmoothingEnabled = true;
-    ctx.imageSmoothingQuality = 'high';
-    ctx.drawImage(img, 0, 0, bare.width, bare.height);
-    const shown = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
-    const base = ctx.getImageData(0, 0, bare.width, bare.height).data;
-    let diff = 0;
-    let count = 0;
-    for (let i = 0; i < shown.length; i += 4) {
-      for (let c = 0; c < 3; c++) diff += Math.abs(shown[i + c] - base[i + c]);
-      count += 3;
-    }
-    const samples: number[] = [];
-    if (m) {
-      const sx = canvas.width / m.width;
-      const sy = canvas.height / m.height;
-      for (let y = 0; y < m.height; y++) {
-        for (let x = 0; x < m.width; x++) {
-          const i = (Math.floor((y + 0.5) * sy) * canvas.width + Math.floor((x + 0.5) * sx)) * 4;
-          samples.push(shown[i]);
+export async function canvasVersusImage(
+  page: Page,
+  canvasSelector: string,
+  dataUrl: string,
+  map?: { width: number; height: number },
+): Promise<{ meanDiff: number; samples: number[] }> {
+  return page.evaluate(
+    async ([selector, url, m]) => {
+      const canvas = document.querySelector(selector) as HTMLCanvasElement;
+      const img = new Image();
+      img.src = url;
+      await img.decode();
+      const bare = document.createElement('canvas');
+      bare.width = canvas.width;
+      bare.height = canvas.height;
+      const ctx = bare.getContext('2d')!;
+      ctx.imageSmoothingEnabled = true;
+      ctx.imageSmoothingQuality = 'high';
+      ctx.drawImage(img, 0, 0, bare.width, bare.height);
+      const shown = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+      const base = ctx.getImageData(0, 0, bare.width, bare.height).data;
+      let diff = 0;
+      let count = 0;
+      for (let i = 0; i < shown.length; i += 4) {
+        for (let c = 0; c < 3; c++) diff += Math.abs(shown[i + c] - base[i + c]);
+        count += 3;
+      }
+      const samples: number[] = [];
+      if (m) {
+        const sx = canvas.width / m.width;
+        const sy = canvas.height / m.height;
+        for (let y = 0; y < m.height; y++) {
+          for (let x = 0; x < m.width; x++) {
+            const i = (Math.floor((y + 0.5) * sy) * canvas.width + Math.floor((x + 0.5) * sx)) * 4;
+            samples.push(shown[i]);
+          }
         }
       }
-    }
-    return { meanDiff: diff / count, samples };
-  }, [canvasSelector, dataUrl, map ?? null] as const);
+      return { meanDiff: diff / count, samples };
+    },
+    [canvasSelector, dataUrl, map ?? null] as const,
+  );
 }
 
 /**

@@ -153,7 +153,10 @@ describe('webview: issue #16 bugs, layout and accessibility', function () {
     assert.strictEqual(shown.at(-1), 'sample/images/circle.png');
     assert.strictEqual(await wp.page.getAttribute('.thumb[data-image-id=sample]', 'aria-label'), 'sample/images/circle.png');
     const [strip, thumb] = await Promise.all(['.thumbs', '.thumb[data-image-id=sample]'].map((s) => wp.page.$eval(s, (el) => el.getBoundingClientRect().toJSON() as DOMRect)));
-    assert.ok(thumb.left >= strip.left - 1 && thumb.right <= strip.right + 1, `the chosen thumbnail is inside the strip's view (${thumb.left}–${thumb.right} of ${strip.left}–${strip.right})`);
+    assert.ok(
+      thumb.left >= strip.left - 1 && thumb.right <= strip.right + 1,
+      `the chosen thumbnail is inside the strip's view (${thumb.left}–${thumb.right} of ${strip.left}–${strip.right})`,
+    );
     const run = await wp.page.$eval('#run', (el) => el.getBoundingClientRect().toJSON() as DOMRect);
     assert.ok(run.left >= 0 && run.right <= 857, `Run lies within the 857 px view (${run.left}–${run.right})`);
     await assertClean(wp);
@@ -188,7 +191,9 @@ describe('webview: issue #16 bugs, layout and accessibility', function () {
           await wp.page.click(`.channel[data-channel="${f.activations.channels[0].index}"]`);
         }
         const overflow = await wp.page.evaluate(() => {
-          const wide = [...document.querySelectorAll<HTMLElement>('main *')].filter((el) => el.getBoundingClientRect().right > window.innerWidth + 1 && el.checkVisibility() && !el.closest('.thumbs, .table-scroll'));
+          const wide = [...document.querySelectorAll<HTMLElement>('main *')].filter(
+            (el) => el.getBoundingClientRect().right > window.innerWidth + 1 && el.checkVisibility() && !el.closest('.thumbs, .table-scroll'),
+          );
           return { scroll: document.scrollingElement!.scrollWidth - window.innerWidth, wide: wide.slice(0, 3).map((el) => `${el.tagName.toLowerCase()}.${el.className}`) };
         });
         assert.deepStrictEqual(overflow, { scroll: 0, wide: [] }, `the ${tab} tab fits ${width} px`);

@@ -6,7 +6,7 @@ import { formatShape, h, initRoving, percent, replaceChildren, rovingFocus, Sele
 import { drawMap } from '../overlay';
 import { State, Store } from '../store';
 import { camLayers, defaultSpatialLayer, layerLabel } from '../pickers';
-import { followSelectedLayer } from '../selectedLayer';
+import { followSelectedLayer } from '../selected-layer';
 
 const SORTS: { value: string; label: string; key: (c: ChannelView) => number }[] = [
   { value: 'index', label: 'channel index', key: (c) => c.index },
@@ -30,17 +30,30 @@ export class ActivationsTab {
 
   constructor(private readonly store: Store) {
     this.show.addEventListener('click', () => this.request());
-    setOptions(this.sort, SORTS.map(({ value, label }) => ({ value, label })), 'index');
+    setOptions(
+      this.sort,
+      SORTS.map(({ value, label }) => ({ value, label })),
+      'index',
+    );
     this.sort.addEventListener('change', () => this.renderGrid());
     rovingFocus(this.grid, '.channel');
-    this.element = h('div', { class: 'activations' },
-      h('section', { class: 'card controls', 'aria-label': 'Activation settings' },
-        h('div', { class: 'compare-row' },
+    this.element = h(
+      'div',
+      { class: 'activations' },
+      h(
+        'section',
+        { class: 'card controls', 'aria-label': 'Activation settings' },
+        h(
+          'div',
+          { class: 'compare-row' },
           h('div', { class: 'field' }, h('span', { class: 'field-label' }, 'Layer'), this.layer),
           h('div', { class: 'run-row' }, this.show),
-          h('div', { class: 'field' }, h('span', { class: 'field-label' }, 'Sort by'), this.sort))),
+          h('div', { class: 'field' }, h('span', { class: 'field-label' }, 'Sort by'), this.sort),
+        ),
+      ),
       this.summary,
-      h('div', { class: 'activations-body' }, this.grid, this.detail));
+      h('div', { class: 'activations-body' }, this.grid, this.detail),
+    );
     store.subscribe((s) => this.render(s));
     followSelectedLayer(store, this.layer);
   }
@@ -70,7 +83,11 @@ export class ActivationsTab {
     if (last?.model !== s.model) {
       const layers = camLayers(s.model?.layers ?? []);
       const preferred = defaultSpatialLayer(s.model)?.name;
-      setOptions(this.layer, layers.map((l) => ({ value: l.name, label: l.scope ?? l.name, description: `${l.opType} ${formatShape(l.shape)}` })), preferred);
+      setOptions(
+        this.layer,
+        layers.map((l) => ({ value: l.name, label: l.scope ?? l.name, description: `${l.opType} ${formatShape(l.shape)}` })),
+        preferred,
+      );
     }
     const busy = [...s.requests.values()].some((r) => r.kind === 'activations');
     this.show.toggleAttribute('disabled', busy || !s.selectedImageId || !s.model);
@@ -104,8 +121,13 @@ export class ActivationsTab {
     }
     const dead = a.channels.filter((c) => c.dead).length;
     const image = this.store.state.images.find((i) => i.id === a.imageId)?.name ?? a.imageId;
-    replaceChildren(this.summary, h('strong', { title: a.layer }, layerLabel(this.store.state.model, a.layer)), ` ${formatShape(a.shape)} · ${a.channels.length} channels · `,
-      h('span', { class: dead ? 'warning' : '' }, `${dead} dead`), h('span', { class: 'muted' }, ` · ${image}`));
+    replaceChildren(
+      this.summary,
+      h('strong', { title: a.layer }, layerLabel(this.store.state.model, a.layer)),
+      ` ${formatShape(a.shape)} · ${a.channels.length} channels · `,
+      h('span', { class: dead ? 'warning' : '' }, `${dead} dead`),
+      h('span', { class: 'muted' }, ` · ${image}`),
+    );
     const sortKey = SORTS.find((s) => s.value === this.sort.value)?.key ?? SORTS[0].key;
     const channels = [...a.channels].sort((x, y) => sortKey(x) - sortKey(y) || x.index - y.index);
     const cells = channels.map((c) => this.cell(c));
@@ -118,12 +140,23 @@ export class ActivationsTab {
     const canvas = h('canvas', { 'aria-hidden': 'true' });
     drawMap(canvas, c.map, this.store.state.colormap);
     const stats = channelStats(c);
-    return h('button', {
-      class: c.dead ? 'channel dead' : 'channel', type: 'button', 'data-channel': c.index,
-      // The name starts with the visible text (#12, dead), as speech input users say it.
-      'aria-label': `#${c.index}${c.dead ? ' dead' : ''}: channel ${c.index}, ${stats}`, title: `#${c.index}: ${stats}`, 'aria-pressed': String(c.index === this.enlarged),
-      onClick: () => this.enlarge(c.index),
-    }, canvas, h('span', { class: 'channel-label' }, `#${c.index}`), c.dead ? ' ' : null, c.dead ? h('span', { class: 'dead-badge' }, 'dead') : null);
+    return h(
+      'button',
+      {
+        class: c.dead ? 'channel dead' : 'channel',
+        type: 'button',
+        'data-channel': c.index,
+        // The name starts with the visible text (#12, dead), as speech input users say it.
+        'aria-label': `#${c.index}${c.dead ? ' dead' : ''}: channel ${c.index}, ${stats}`,
+        title: `#${c.index}: ${stats}`,
+        'aria-pressed': String(c.index === this.enlarged),
+        onClick: () => this.enlarge(c.index),
+      },
+      canvas,
+      h('span', { class: 'channel-label' }, `#${c.index}`),
+      c.dead ? ' ' : null,
+      c.dead ? h('span', { class: 'dead-badge' }, 'dead') : null,
+    );
   }
 
   private enlarge(index: number): void {
@@ -138,14 +171,22 @@ export class ActivationsTab {
     const canvas = h('canvas', { class: 'channel-large', role: 'img', 'aria-label': `Channel ${c.index} enlarged` });
     drawMap(canvas, c.map, this.store.state.colormap);
     const rows: [string, string][] = [
-      ['Mean', c.mean.toPrecision(4)], ['Max', c.max.toPrecision(4)], ['Zeros', percent(c.zeroFraction)],
+      ['Mean', c.mean.toPrecision(4)],
+      ['Max', c.max.toPrecision(4)],
+      ['Zeros', percent(c.zeroFraction)],
       ['Grad-CAM weight', c.gradcamWeight === undefined ? 'n/a (no gradients)' : c.gradcamWeight.toPrecision(4)],
     ];
-    replaceChildren(this.detail,
+    replaceChildren(
+      this.detail,
       h('h3', {}, h('span', { class: 'channel-title' }, `Channel #${c.index}`), c.dead ? h('span', { class: 'dead-badge' }, 'dead') : null),
       canvas,
-      h('dl', { class: 'info' }, rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
-      c.dead ? h('p', { class: 'warning small' }, 'Dead: never positive, so the channel passes nothing on to the next layer.') : null);
+      h(
+        'dl',
+        { class: 'info' },
+        rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]),
+      ),
+      c.dead ? h('p', { class: 'warning small' }, 'Dead: never positive, so the channel passes nothing on to the next layer.') : null,
+    );
   }
 }
 

@@ -6,8 +6,8 @@ import { h, replaceChildren, Select, setOptions } from '../dom';
 import { OverlayFigure } from '../figure';
 import { State, Store } from '../store';
 import { layerLabel, layerOptions } from '../pickers';
-import { followSelectedLayer } from '../selectedLayer';
-import { exportButtons } from '../explanationExports';
+import { followSelectedLayer } from '../selected-layer';
+import { exportButtons } from '../explanation-exports';
 import { TargetChooser } from './target';
 
 const DEFAULT_TICKED = 3;
@@ -25,13 +25,19 @@ export class CompareTab {
 
   constructor(private readonly store: Store) {
     this.run.addEventListener('click', () => this.compare());
-    const form = h('section', { class: 'card controls compare-controls', 'aria-label': 'Comparison settings' },
+    const form = h(
+      'section',
+      { class: 'card controls compare-controls', 'aria-label': 'Comparison settings' },
       h('h3', {}, 'Compare methods'),
       this.checks,
-      h('div', { class: 'compare-row' },
+      h(
+        'div',
+        { class: 'compare-row' },
         h('div', { class: 'field' }, h('span', { class: 'field-label' }, 'Layer (methods at a layer)'), this.layer),
         h('div', { class: 'field' }, h('span', { class: 'field-label' }, 'Target'), this.target.element),
-        h('div', { class: 'run-row' }, this.run)));
+        h('div', { class: 'run-row' }, this.run),
+      ),
+    );
     this.element = h('div', { class: 'compare' }, form, this.results);
     store.subscribe((s) => this.render(s));
     followSelectedLayer(store, this.layer);
@@ -42,7 +48,10 @@ export class CompareTab {
     const last = this.shown;
     if (!last || last.methods !== s.methods || last.model !== s.model) {
       // The first few methods (the host lists the quick ones first) are ticked to start with.
-      replaceChildren(this.checks, s.methods.map((m, i) => h('vscode-checkbox', { value: m.name, label: m.title, checked: i < DEFAULT_TICKED, 'data-kind': m.kind })));
+      replaceChildren(
+        this.checks,
+        s.methods.map((m, i) => h('vscode-checkbox', { value: m.name, label: m.title, checked: i < DEFAULT_TICKED, 'data-kind': m.kind })),
+      );
       setOptions(this.layer, layerOptions(s));
       const classes = s.model?.outputs[0]?.shape.at(-1);
       this.target.classCount = typeof classes === 'number' ? classes : undefined;
@@ -71,13 +80,25 @@ export class CompareTab {
   private renderResults(s: State, running: boolean): void {
     this.figures.clear();
     const run = s.compare;
-    if (!run) return replaceChildren(this.results, h('p', { class: 'muted' }, 'Pick methods and press Compare: each map is scored by how fast the prediction falls when its most important pixels are deleted, and rises when they are inserted.'));
+    if (!run)
+      return replaceChildren(
+        this.results,
+        h(
+          'p',
+          { class: 'muted' },
+          'Pick methods and press Compare: each map is scored by how fast the prediction falls when its most important pixels are deleted, and rises when they are inserted.',
+        ),
+      );
     const explanations = run.explanationIds.map((id) => s.explanations.get(id)).filter((e): e is ExplanationView => !!e);
     const best = bestScores(explanations);
     const pending = run.methods.filter((m) => !explanations.some((e) => e.method === m));
-    replaceChildren(this.results,
+    replaceChildren(
+      this.results,
       explanations.map((e) => this.card(e, s, best)),
-      pending.map((m) => h('div', { class: 'card compare-card pending' }, h('h4', {}, this.title(m)), running ? h('vscode-progress-ring') : h('p', { class: 'muted' }, 'No result.'))));
+      pending.map((m) =>
+        h('div', { class: 'card compare-card pending' }, h('h4', {}, this.title(m)), running ? h('vscode-progress-ring') : h('p', { class: 'muted' }, 'No result.')),
+      ),
+    );
     this.redrawFigures(s);
   }
 
@@ -86,17 +107,25 @@ export class CompareTab {
     this.figures.set(e.id, figure);
     const f = e.faithfulness;
     const scores = f
-      ? h('dl', { class: 'scores' },
-        h('dt', {}, 'Deletion AUC ↓'), h('dd', { class: f.deletionAuc === best.deletion ? 'best' : '' }, f.deletionAuc.toFixed(3)),
-        h('dt', {}, 'Insertion AUC ↑'), h('dd', { class: f.insertionAuc === best.insertion ? 'best' : '' }, f.insertionAuc.toFixed(3)),
-        f.pointingGame === undefined ? null : [h('dt', {}, 'Pointing game'), h('dd', {}, f.pointingGame ? 'hit' : 'miss')])
+      ? h(
+          'dl',
+          { class: 'scores' },
+          h('dt', {}, 'Deletion AUC ↓'),
+          h('dd', { class: f.deletionAuc === best.deletion ? 'best' : '' }, f.deletionAuc.toFixed(3)),
+          h('dt', {}, 'Insertion AUC ↑'),
+          h('dd', { class: f.insertionAuc === best.insertion ? 'best' : '' }, f.insertionAuc.toFixed(3)),
+          f.pointingGame === undefined ? null : [h('dt', {}, 'Pointing game'), h('dd', {}, f.pointingGame ? 'hit' : 'miss')],
+        )
       : h('p', { class: 'muted small' }, 'No faithfulness scores.');
-    return h('div', { class: 'card compare-card', 'data-method': e.method },
+    return h(
+      'div',
+      { class: 'card compare-card', 'data-method': e.method },
       h('h4', {}, this.title(e.method)),
       h('div', { class: 'figure-wrap' }, figure.canvas),
       h('div', { class: 'muted small' }, `${e.targetLabel}${e.layer ? ` · ${layerLabel(s.model, e.layer)}` : ''} · ${e.seconds.toFixed(2)} s`),
       scores,
-      h('div', { class: 'exports' }, exportButtons(e.id, this.store)));
+      h('div', { class: 'exports' }, exportButtons(e.id, this.store)),
+    );
   }
 
   private redrawFigures(s: State): void {

@@ -2,11 +2,11 @@
 // methods that work at one, class target, Run) and the result as an overlay with its notes and exports.
 import type { ExplanationView, MethodView, Prediction } from '../../src/protocol';
 import { h, replaceChildren, Select, selectOption, setOptions } from '../dom';
-import { exportButtons } from '../explanationExports';
+import { exportButtons } from '../explanation-exports';
 import { DisplayControls, OverlayFigure } from '../figure';
-import { MethodOptions } from '../methodOptions';
+import { MethodOptions } from '../method-options';
 import { layerLabel, layerOptions, methodOptions } from '../pickers';
-import { followSelectedLayer } from '../selectedLayer';
+import { followSelectedLayer } from '../selected-layer';
 import { State, Store } from '../store';
 import { PredictionList } from './predictions';
 import { TargetChooser } from './target';
@@ -40,13 +40,17 @@ export class ExplainTab {
     this.display = new DisplayControls(store, { idPrefix: '', colormap: true });
     this.method.addEventListener('change', () => this.syncMethod());
     this.run.addEventListener('click', () => this.explain());
-    const controls = h('section', { class: 'card controls', 'aria-label': 'Explanation settings' },
+    const controls = h(
+      'section',
+      { class: 'card controls', 'aria-label': 'Explanation settings' },
       h('h3', {}, 'Explain'),
-      field('Method', this.method), this.formula,
+      field('Method', this.method),
+      this.formula,
       this.options.element,
       this.layerField,
       field('Target', this.target.element),
-      h('div', { class: 'run-row' }, this.run));
+      h('div', { class: 'run-row' }, this.run),
+    );
     const predictions = h('section', { class: 'card', 'aria-label': 'Predictions' }, h('h3', {}, 'Predictions'), this.predictions.element);
     this.result.append(this.caption, h('div', { class: 'figure-wrap' }, this.figure.canvas), this.display.element, this.exports, this.notes);
     const result = h('section', { class: 'card result', 'aria-label': 'Explanation' }, this.empty, this.result);
@@ -115,10 +119,17 @@ export class ExplainTab {
     const target = this.target.value();
     if (!s.selectedImageId || !method || typeof target === 'string') return;
     const options = this.options.changed();
-    this.store.request('explain', {
-      imageId: s.selectedImageId, method: method.name, layer: method.usesLayer ? this.layer.value || 'auto' : 'auto', target,
-      ...(Object.keys(options).length > 0 ? { options } : {}),
-    }, `${method.title}…`);
+    this.store.request(
+      'explain',
+      {
+        imageId: s.selectedImageId,
+        method: method.name,
+        layer: method.usesLayer ? this.layer.value || 'auto' : 'auto',
+        target,
+        ...(Object.keys(options).length > 0 ? { options } : {}),
+      },
+      `${method.title}…`,
+    );
   }
 
   private renderResult(s: State): void {
@@ -146,9 +157,18 @@ export class ExplainTab {
       return;
     }
     const title = this.store.state.methods.find((m) => m.name === e.method)?.title ?? e.method;
-    replaceChildren(this.caption, h('strong', {}, title), ` for ${e.targetLabel}`, e.layer ? h('span', { class: 'muted', title: e.layer }, ` · layer ${layerLabel(this.store.state.model, e.layer)}`) : null, h('span', { class: 'muted' }, ` · ${imageName}`));
+    replaceChildren(
+      this.caption,
+      h('strong', {}, title),
+      ` for ${e.targetLabel}`,
+      e.layer ? h('span', { class: 'muted', title: e.layer }, ` · layer ${layerLabel(this.store.state.model, e.layer)}`) : null,
+      h('span', { class: 'muted' }, ` · ${imageName}`),
+    );
     replaceChildren(this.exports, exportButtons(e.id, this.store));
-    replaceChildren(this.notes, [...e.notes, `Computed in ${e.seconds.toFixed(2)} s.`].map((n) => h('li', {}, n)));
+    replaceChildren(
+      this.notes,
+      [...e.notes, `Computed in ${e.seconds.toFixed(2)} s.`].map((n) => h('li', {}, n)),
+    );
   }
 }
 

@@ -36,14 +36,28 @@ export class ImageStrip {
 
   private thumb(image: ImageView, selected: boolean): HTMLElement {
     const where = image.folder ? `${image.folder}/${image.name}` : image.name;
-    return h('div', {
-      class: 'thumb', role: 'option', 'aria-selected': String(selected), 'data-image-id': image.id, 'aria-label': where, title: `${where} (${image.width}×${image.height})`,
-      onClick: () => this.select(image.id),
-      onKeydown: (e) => {
-        const key = (e as KeyboardEvent).key;
-        if (key === 'Enter' || key === ' ') { e.preventDefault(); this.select(image.id); }
+    return h(
+      'div',
+      {
+        class: 'thumb',
+        role: 'option',
+        'aria-selected': String(selected),
+        'data-image-id': image.id,
+        'aria-label': where,
+        title: `${where} (${image.width}×${image.height})`,
+        onClick: () => this.select(image.id),
+        onKeydown: (e) => {
+          const key = (e as KeyboardEvent).key;
+          if (key === 'Enter' || key === ' ') {
+            e.preventDefault();
+            this.select(image.id);
+          }
+        },
       },
-    }, h('img', { src: image.dataUrl, alt: '' }), h('span', { class: 'thumb-name' }, image.name), image.folder ? h('span', { class: 'thumb-folder' }, image.folder) : null);
+      h('img', { src: image.dataUrl, alt: '' }),
+      h('span', { class: 'thumb-name' }, image.name),
+      image.folder ? h('span', { class: 'thumb-folder' }, image.folder) : null,
+    );
   }
 
   private select(imageId: string): void {

@@ -13,7 +13,10 @@ export class OverviewTab {
   private model?: ModelView;
   private filter = '';
 
-  constructor(store: Store, private readonly onShowActivations: (layer: string) => void) {
+  constructor(
+    store: Store,
+    private readonly onShowActivations: (layer: string) => void,
+  ) {
     store.subscribe((s) => {
       if (s.model === this.model) return;
       this.model = s.model;
@@ -29,18 +32,29 @@ export class OverviewTab {
       this.filter = (filterField as HTMLElement & { value: string }).value;
       this.renderLayers();
     });
-    const table = h('table', { class: 'layers reflow', 'aria-label': 'Layers' },
+    const table = h(
+      'table',
+      { class: 'layers reflow', 'aria-label': 'Layers' },
       h('thead', {}, h('tr', {}, h('th', {}, '#'), h('th', {}, 'Layer'), h('th', {}, 'Op'), h('th', {}, 'Output shape'), h('th', {}, ''))),
-      this.layerRows);
+      this.layerRows,
+    );
     rovingFocus(this.layerRows, 'tr', { horizontal: false });
-    replaceChildren(this.element,
+    replaceChildren(
+      this.element,
       h('section', { class: 'card model-info', 'aria-label': 'Model' }, h('h3', {}, 'Model'), infoList(m)),
-      h('div', { class: 'columns' },
+      h(
+        'div',
+        { class: 'columns' },
         h('section', { class: 'card', 'aria-label': 'Inputs and outputs' }, h('h3', {}, 'Inputs and outputs'), ioTable(m.inputs, m.outputs)),
-        h('section', { class: 'card', 'aria-label': 'Operators' }, h('h3', {}, 'Operators'), histogram(m.opHistogram))),
-      h('section', { class: 'card', 'aria-label': 'Layer list' },
+        h('section', { class: 'card', 'aria-label': 'Operators' }, h('h3', {}, 'Operators'), histogram(m.opHistogram)),
+      ),
+      h(
+        'section',
+        { class: 'card', 'aria-label': 'Layer list' },
         h('div', { class: 'layers-head' }, h('h3', {}, 'Layers'), this.layerCount, filterField),
-        h('div', { class: 'table-scroll' }, table)));
+        h('div', { class: 'table-scroll' }, table),
+      ),
+    );
     this.renderLayers();
   }
 
@@ -57,18 +71,51 @@ export class OverviewTab {
   private row(layer: LayerView, index: number): HTMLTableRowElement {
     const openSource = () => post({ type: 'openSource', layer: layer.name });
     const actions: HTMLElement[] = [];
-    if (layer.hasSource) actions.push(h('a', { href: '#', class: 'link', tabindex: -1, onClick: (e) => { e.preventDefault(); openSource(); } }, 'go to code'));
-    if (layer.shape?.length === 4) actions.push(h('a', { href: '#', class: 'link', tabindex: -1, onClick: (e) => { e.preventDefault(); this.onShowActivations(layer.name); } }, 'activations'));
-    return h('tr', {
-      'data-layer': layer.name,
-      title: layer.hasSource ? 'Enter: go to code; Right arrow: the row\'s links' : undefined,
-      onKeydown: (e) => rowKeys(e as KeyboardEvent, layer.hasSource ? openSource : undefined),
-    },
-    h('td', { class: 'num', 'data-label': '#' }, index + 1),
-    h('td', { class: 'layer-name' }, layer.scope ?? layer.name, layer.scope ? h('span', { class: 'muted small' }, ` ${layer.name}`) : null),
-    h('td', { 'data-label': 'Op' }, h('span', { class: 'op' }, layer.opType)),
-    h('td', { class: 'mono', 'data-label': 'Output shape' }, formatShape(layer.shape)),
-    h('td', { class: 'actions' }, actions));
+    if (layer.hasSource)
+      actions.push(
+        h(
+          'a',
+          {
+            href: '#',
+            class: 'link',
+            tabindex: -1,
+            onClick: (e) => {
+              e.preventDefault();
+              openSource();
+            },
+          },
+          'go to code',
+        ),
+      );
+    if (layer.shape?.length === 4)
+      actions.push(
+        h(
+          'a',
+          {
+            href: '#',
+            class: 'link',
+            tabindex: -1,
+            onClick: (e) => {
+              e.preventDefault();
+              this.onShowActivations(layer.name);
+            },
+          },
+          'activations',
+        ),
+      );
+    return h(
+      'tr',
+      {
+        'data-layer': layer.name,
+        title: layer.hasSource ? "Enter: go to code; Right arrow: the row's links" : undefined,
+        onKeydown: (e) => rowKeys(e as KeyboardEvent, layer.hasSource ? openSource : undefined),
+      },
+      h('td', { class: 'num', 'data-label': '#' }, index + 1),
+      h('td', { class: 'layer-name' }, layer.scope ?? layer.name, layer.scope ? h('span', { class: 'muted small' }, ` ${layer.name}`) : null),
+      h('td', { 'data-label': 'Op' }, h('span', { class: 'op' }, layer.opType)),
+      h('td', { class: 'mono', 'data-label': 'Output shape' }, formatShape(layer.shape)),
+      h('td', { class: 'actions' }, actions),
+    );
   }
 }
 
@@ -82,7 +129,10 @@ function rowKeys(event: KeyboardEvent, openSource: (() => void) | undefined): vo
     openSource();
   } else if ((event.key === 'ArrowRight' || event.key === 'ArrowLeft') && at >= 0) {
     const next = stops[at + (event.key === 'ArrowRight' ? 1 : -1)];
-    if (next) { event.preventDefault(); next.focus(); }
+    if (next) {
+      event.preventDefault();
+      next.focus();
+    }
   }
 }
 
@@ -102,22 +152,52 @@ function infoList(m: ModelView): HTMLElement {
   ];
   if (m.defaultCamLayer) items.push(['CAM layer (auto)', h('span', { class: 'mono' }, m.defaultCamLayer)]);
   if (m.gradientProblem) items.push(['Gradients', h('span', { class: 'warning' }, m.gradientProblem)]);
-  return h('dl', { class: 'info' }, items.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
+  return h(
+    'dl',
+    { class: 'info' },
+    items.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]),
+  );
 }
 
 function ioTable(inputs: TensorSummary[], outputs: TensorSummary[]): HTMLElement {
   const rows = [...inputs.map((t) => ['input', t] as const), ...outputs.map((t) => ['output', t] as const)];
-  return h('table', { class: 'io reflow' },
+  return h(
+    'table',
+    { class: 'io reflow' },
     h('thead', {}, h('tr', {}, h('th', {}, ''), h('th', {}, 'Name'), h('th', {}, 'Type'), h('th', {}, 'Shape'))),
-    h('tbody', {}, rows.map(([kind, t]) => h('tr', {}, h('td', { class: 'muted' }, kind), h('td', { class: 'mono', 'data-label': 'Name' }, t.name), h('td', { 'data-label': 'Type' }, t.dtype), h('td', { class: 'mono', 'data-label': 'Shape' }, formatShape(t.shape))))));
+    h(
+      'tbody',
+      {},
+      rows.map(([kind, t]) =>
+        h(
+          'tr',
+          {},
+          h('td', { class: 'muted' }, kind),
+          h('td', { class: 'mono', 'data-label': 'Name' }, t.name),
+          h('td', { 'data-label': 'Type' }, t.dtype),
+          h('td', { class: 'mono', 'data-label': 'Shape' }, formatShape(t.shape)),
+        ),
+      ),
+    ),
+  );
 }
 
 function histogram(ops: Record<string, number>): HTMLElement {
   const entries = Object.entries(ops).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
   const max = Math.max(1, ...entries.map(([, n]) => n));
-  return h('div', { class: 'histogram', role: 'list' }, entries.map(([op, n]) => {
-    const bar = h('span', { class: 'bar' });
-    bar.style.width = `${(100 * n) / max}%`;
-    return h('div', { class: 'hist-row', role: 'listitem', 'aria-label': `${op}: ${n}` }, h('span', { class: 'hist-op' }, op), h('span', { class: 'bar-track' }, bar), h('span', { class: 'num' }, n));
-  }));
+  return h(
+    'div',
+    { class: 'histogram', role: 'list' },
+    entries.map(([op, n]) => {
+      const bar = h('span', { class: 'bar' });
+      bar.style.width = `${(100 * n) / max}%`;
+      return h(
+        'div',
+        { class: 'hist-row', role: 'listitem', 'aria-label': `${op}: ${n}` },
+        h('span', { class: 'hist-op' }, op),
+        h('span', { class: 'bar-track' }, bar),
+        h('span', { class: 'num' }, n),
+      );
+    }),
+  );
 }

@@ -35,8 +35,18 @@ export function mountPanel(root: HTMLElement, store: Store): void {
     select(TABS.indexOf('Activations'));
     activations.showLayer(layer);
   });
-  const panels = [overview.element, new ExplainTab(store).element, new CompareTab(store).element, activations.element, dataset.element, new InsideTab(store).element, graph.element];
-  TABS.forEach((title, i) => tabs.append(h('vscode-tab-header', { 'data-tab': title.toLowerCase() }, title), h('vscode-tab-panel', { 'data-panel': title.toLowerCase() }, panels[i])));
+  const panels = [
+    overview.element,
+    new ExplainTab(store).element,
+    new CompareTab(store).element,
+    activations.element,
+    dataset.element,
+    new InsideTab(store).element,
+    graph.element,
+  ];
+  TABS.forEach((title, i) =>
+    tabs.append(h('vscode-tab-header', { 'data-tab': title.toLowerCase() }, title), h('vscode-tab-panel', { 'data-panel': title.toLowerCase() }, panels[i])),
+  );
   // The graph is laid out only once its tab is shown: a large model's layout takes seconds.
   const graphShown = () => (tabs.selectedIndex === TABS.indexOf('Graph') ? graph.activate() : graph.deactivate());
   tabs.addEventListener('vsc-tabs-select', () => {
@@ -52,7 +62,14 @@ export function mountPanel(root: HTMLElement, store: Store): void {
 
   const header = h('header', { class: 'panel-header' });
   store.subscribe(headerRenderer(header));
-  replaceChildren(root, header, new StatusView(store).element, new ImageStrip(store).element, tabs, h('div', { class: 'drop-hint', 'aria-hidden': 'true' }, 'Drop images to add them'));
+  replaceChildren(
+    root,
+    header,
+    new StatusView(store).element,
+    new ImageStrip(store).element,
+    tabs,
+    h('div', { class: 'drop-hint', 'aria-hidden': 'true' }, 'Drop images to add them'),
+  );
   acceptDroppedImages(store, root);
 }
 
@@ -63,10 +80,12 @@ function headerRenderer(header: HTMLElement): (s: State) => void {
     shown = s.model;
     const m = s.model;
     if (!m) return replaceChildren(header, h('h1', {}, 'ConvLens'), h('span', { class: 'muted' }, 'loading the model…'));
-    replaceChildren(header,
+    replaceChildren(
+      header,
       h('h1', {}, m.name),
       h('span', { class: `badge provider-${m.provider.name}`, title: m.provider.reason }, m.provider.name.toUpperCase()),
-      h('span', { class: 'muted' }, `${m.producer} · opset ${m.opset}`));
+      h('span', { class: 'muted' }, `${m.producer} · opset ${m.opset}`),
+    );
   };
 }
 
@@ -96,7 +115,10 @@ function followResults(store: Store, select: (index: number) => void, activation
 function wrapTabHeaders(tabs: HTMLElement & { updateComplete?: Promise<unknown> }): void {
   const sheet = new CSSStyleSheet();
   sheet.replaceSync('.tablist { flex-wrap: wrap; }');
-  void customElements.whenDefined('vscode-tabs').then(() => tabs.updateComplete).then(() => {
-    if (tabs.shadowRoot) tabs.shadowRoot.adoptedStyleSheets = [...tabs.shadowRoot.adoptedStyleSheets, sheet];
-  });
+  void customElements
+    .whenDefined('vscode-tabs')
+    .then(() => tabs.updateComplete)
+    .then(() => {
+      if (tabs.shadowRoot) tabs.shadowRoot.adoptedStyleSheets = [...tabs.shadowRoot.adoptedStyleSheets, sheet];
+    });
 }

@@ -22,14 +22,19 @@ export class PredictionList {
   private item(p: Prediction, rank: number): HTMLElement {
     const bar = h('span', { class: 'bar' });
     bar.style.width = percent(p.probability, 2);
-    const button = h('button', {
-      class: 'prediction', type: 'button', 'data-index': p.index,
-      title: `Explain class #${p.index} (logit ${p.logit.toFixed(3)})`,
-      onClick: () => this.onChoose(p.index),
-    },
-    h('span', { class: 'pred-label' }, h('span', { class: 'rank' }, `${rank + 1}.`), ` ${p.label}`, h('span', { class: 'muted small' }, ` #${p.index}`)),
-    h('span', { class: 'pred-prob' }, percent(p.probability)),
-    h('span', { class: 'bar-track' }, bar));
+    const button = h(
+      'button',
+      {
+        class: 'prediction',
+        type: 'button',
+        'data-index': p.index,
+        title: `Explain class #${p.index} (logit ${p.logit.toFixed(3)})`,
+        onClick: () => this.onChoose(p.index),
+      },
+      h('span', { class: 'pred-label' }, h('span', { class: 'rank' }, `${rank + 1}.`), ` ${p.label}`, h('span', { class: 'muted small' }, ` #${p.index}`)),
+      h('span', { class: 'pred-prob' }, percent(p.probability)),
+      h('span', { class: 'bar-track' }, bar),
+    );
     return h('li', {}, button);
   }
 }

@@ -11,7 +11,11 @@ class ClassPicker {
   readonly field: Select;
   readonly element: HTMLElement;
 
-  constructor(id: string, label: string, private readonly onChange: () => void) {
+  constructor(
+    id: string,
+    label: string,
+    private readonly onChange: () => void,
+  ) {
     this.select = h('vscode-single-select', { id, label }) as Select;
     this.field = h('vscode-textfield', { id: `${id}-index`, type: 'number', min: 0, placeholder: 'class index', 'aria-label': `${label}: class index`, hidden: true }) as Select;
     this.select.addEventListener('change', () => this.sync());

@@ -14,12 +14,21 @@ export function mountSide(root: HTMLElement, store: Store): void {
   const caption = h('div', { class: 'muted small side-caption' });
   const empty = h('p', { class: 'empty-state' }, 'No image yet: open a model with ConvLens and pick an image to explain.');
   const content = h('div', { class: 'side-content' }, prediction, h('div', { class: 'figure-wrap' }, figure.canvas), caption);
-  const controls = h('div', { class: 'side-controls' }, h('label', { class: 'control' }, h('span', { class: 'control-label' }, 'Method'), method), new DisplayControls(store, { idPrefix: 'side-', colormap: false }).element);
+  const controls = h(
+    'div',
+    { class: 'side-controls' },
+    h('label', { class: 'control' }, h('span', { class: 'control-label' }, 'Method'), method),
+    new DisplayControls(store, { idPrefix: 'side-', colormap: false }).element,
+  );
 
   method.addEventListener('change', () => {
     const imageId = store.state.selectedImageId;
     if (!imageId || !method.value) return;
-    store.request('explain', { imageId, method: method.value, layer: 'auto', target: { kind: 'top' } }, `${store.state.methods.find((m) => m.name === method.value)?.title ?? method.value}…`);
+    store.request(
+      'explain',
+      { imageId, method: method.value, layer: 'auto', target: { kind: 'top' } },
+      `${store.state.methods.find((m) => m.name === method.value)?.title ?? method.value}…`,
+    );
   });
 
   let methods: State['methods'] | undefined;
@@ -28,7 +37,11 @@ export function mountSide(root: HTMLElement, store: Store): void {
     const explanation = store.shownExplanation();
     if (s.methods !== methods) {
       methods = s.methods;
-      setOptions(method, s.methods.map((m) => ({ value: m.name, label: m.title })), explanation?.method ?? s.preferredMethod);
+      setOptions(
+        method,
+        s.methods.map((m) => ({ value: m.name, label: m.title })),
+        explanation?.method ?? s.preferredMethod,
+      );
     }
     // The select follows the explanation shown (the host may push one for another method).
     if (explanation && explanation.method !== shownMethod) selectOption(method, explanation.method);

@@ -23,7 +23,10 @@ export async function activations(argv: string[]): Promise<void> {
     }
     console.log(`${terminalText(layer)} ${formatShape(activation.dims)} on ${terminalText(positionals[1])}`);
     if (stats.length > 0) {
-      printTable([['channel', 'mean', 'max', 'zeros', ''], ...stats.map((s) => [s.index, fixed(s.mean), fixed(s.max), `${(s.zeroFraction * 100).toFixed(0)}%`, s.dead ? 'dead' : ''])]);
+      printTable([
+        ['channel', 'mean', 'max', 'zeros', ''],
+        ...stats.map((s) => [s.index, fixed(s.mean), fixed(s.max), `${(s.zeroFraction * 100).toFixed(0)}%`, s.dead ? 'dead' : '']),
+      ]);
       console.log(`${dead.length} of ${stats.length} channels dead (never positive)${dead.length ? `: ${dead.join(', ')}` : ''}`);
     }
     if (written) console.log(`activation written to ${written}`);

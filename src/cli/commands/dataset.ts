@@ -4,8 +4,21 @@
 import * as path from 'path';
 import { ModelContext } from '../../core/context';
 import {
-  DatasetFeatures, FeatureOptions, channelExemplars, distillRules, embedDataset, extractFeatures, markResponse,
-  MARK_EFFECT, markChannels, neighborsOf, readMarkBoxes, rulesToJson, rulesToText, summarizeDataset, type Shard,
+  DatasetFeatures,
+  FeatureOptions,
+  channelExemplars,
+  distillRules,
+  embedDataset,
+  extractFeatures,
+  markResponse,
+  MARK_EFFECT,
+  markChannels,
+  neighborsOf,
+  readMarkBoxes,
+  rulesToJson,
+  rulesToText,
+  summarizeDataset,
+  type Shard,
 } from '../../core/dataset';
 import { layerTensor } from '../../core/explain/layer';
 import { intOption, parse } from '../args';
@@ -32,7 +45,13 @@ async function features(ctx: ModelContext, folder: string, values: Record<string
   return undefined;
 }
 
-async function allFeatures(ctx: ModelContext, folder: string, values: Record<string, string | boolean | undefined>, layer: string | undefined, shard?: Shard): Promise<DatasetFeatures> {
+async function allFeatures(
+  ctx: ModelContext,
+  folder: string,
+  values: Record<string, string | boolean | undefined>,
+  layer: string | undefined,
+  shard?: Shard,
+): Promise<DatasetFeatures> {
   const options: FeatureOptions = {
     // 'auto' and node names resolve as in `explain --layer`.
     layer: layer === undefined ? undefined : await layerTensor(ctx.model, layer),
@@ -78,12 +97,22 @@ export async function dataset(argv: string[]): Promise<void> {
   });
 }
 
-export const rulesUsage = 'convlens rules MODEL FOLDER --layer TENSOR|auto [--depth D] [--min-leaf N] [--pooling mean|max] [--marks boxes.json] [--out FILE.json|FILE.txt] [--json] [--shard I/N]';
+export const rulesUsage =
+  'convlens rules MODEL FOLDER --layer TENSOR|auto [--depth D] [--min-leaf N] [--pooling mean|max] [--marks boxes.json] [--out FILE.json|FILE.txt] [--json] [--shard I/N]';
 
 export async function rules(argv: string[]): Promise<void> {
-  const { positionals, values } = parse(argv, {
-    ...DATASET_OPTIONS, depth: { type: 'string' }, 'min-leaf': { type: 'string' }, pooling: { type: 'string' }, marks: { type: 'string' }, out: { type: 'string' },
-  }, ['MODEL', 'FOLDER']);
+  const { positionals, values } = parse(
+    argv,
+    {
+      ...DATASET_OPTIONS,
+      depth: { type: 'string' },
+      'min-leaf': { type: 'string' },
+      pooling: { type: 'string' },
+      marks: { type: 'string' },
+      out: { type: 'string' },
+    },
+    ['MODEL', 'FOLDER'],
+  );
   if (typeof values.layer !== 'string') throw new Error('--layer TENSOR is required (see `convlens inspect MODEL`)');
   const layer = values.layer;
   const pooling = (values.pooling ?? 'mean') as 'mean' | 'max';
@@ -94,24 +123,39 @@ export async function rules(argv: string[]): Promise<void> {
     const set = distillRules(f, { depth: intOption(values.depth, 'depth', 3), minLeaf: intOption(values['min-leaf'], 'min-leaf', 5), pooling });
     const exemplars = await channelExemplars(ctx.model, f, set.channels, 6);
     const marks = typeof values.marks === 'string' ? await markResponse(ctx.model, f, readMarkBoxes(values.marks), { pooling }) : undefined;
-    const json = { ...(JSON.parse(rulesToJson(set)) as object), exemplars: exemplars.map((e) => ({ channel: e.channel, patches: e.patches, fieldProblem: e.fieldProblem })), marks };
+    const json = {
+      ...(JSON.parse(rulesToJson(set)) as object),
+      exemplars: exemplars.map((e) => ({ channel: e.channel, patches: e.patches, fieldProblem: e.fieldProblem })),
+      marks,
+    };
     const text = rulesToText(set);
-    const written = typeof values.out === 'string' ? writeFile(values.out, new TextEncoder().encode(values.out.endsWith('.txt') ? text : JSON.stringify(json, null, 2))) : undefined;
+    const written =
+      typeof values.out === 'string' ? writeFile(values.out, new TextEncoder().encode(values.out.endsWith('.txt') ? text : JSON.stringify(json, null, 2))) : undefined;
     if (values.json) {
       printJson(json);
       return;
     }
     console.log(text);
-    for (const e of exemplars) console.log(`  channel ${e.channel} fires most on: ${e.patches.slice(0, 4).map((p) => `${p.relPath} (${fixed(p.activation, 2)} at x ${p.box[0]}–${p.box[2]}, y ${p.box[1]}–${p.box[3]})`).join(', ')}`);
+    for (const e of exemplars)
+      console.log(
+        `  channel ${e.channel} fires most on: ${e.patches
+          .slice(0, 4)
+          .map((p) => `${p.relPath} (${fixed(p.activation, 2)} at x ${p.box[0]}–${p.box[2]}, y ${p.box[1]}–${p.box[3]})`)
+          .join(', ')}`,
+      );
     if (marks) {
       // Mark channels as the panel's mark check counts them: a drop of at least MARK_EFFECT σ without the mark.
       const markSet = markChannels(marks);
       const used = set.channels.filter((c) => markSet.includes(c));
       const top = marks.channels.slice(0, 5).map((c) => `${c.channel} (${fixed(c.effect, 2)} σ)`);
-      console.log(`planted mark: ${marks.predictionChanges.length} of ${marks.images} marked images change prediction without it; channels whose ${pooling} drops most without it: ${top.join(', ')}`);
-      console.log(used.length
-        ? `the rules test mark channel${used.length > 1 ? 's' : ''} ${used.join(', ')} (≥ ${MARK_EFFECT} σ): the network relies on the mark`
-        : `the rules test none of the mark channels (≥ ${MARK_EFFECT} σ: ${markSet.join(', ') || 'none'})`);
+      console.log(
+        `planted mark: ${marks.predictionChanges.length} of ${marks.images} marked images change prediction without it; channels whose ${pooling} drops most without it: ${top.join(', ')}`,
+      );
+      console.log(
+        used.length
+          ? `the rules test mark channel${used.length > 1 ? 's' : ''} ${used.join(', ')} (≥ ${MARK_EFFECT} σ): the network relies on the mark`
+          : `the rules test none of the mark channels (≥ ${MARK_EFFECT} σ: ${markSet.join(', ') || 'none'})`,
+      );
     }
     if (written) console.log(`rules written to ${written}`);
     skippedNote(f);

@@ -35,7 +35,11 @@ function markdownLinkTarget(file: string): string {
 
 function imagesIn(dir: string): string[] {
   if (!fs.existsSync(dir)) throw new Error(`sample images folder not found: ${dir}`);
-  return fs.readdirSync(dir).filter((f) => /\.(png|jpe?g)$/i.test(f)).sort().map((f) => path.join(dir, f));
+  return fs
+    .readdirSync(dir)
+    .filter((f) => /\.(png|jpe?g)$/i.test(f))
+    .sort()
+    .map((f) => path.join(dir, f));
 }
 
 export async function demo(argv: string[]): Promise<void> {
@@ -55,7 +59,12 @@ export async function demo(argv: string[]): Promise<void> {
       const input = ctx.loadInput(file);
       const { top } = await ctx.predict(input.tensor, 3);
       console.log(`\n${terminalText(path.basename(file))}: ${top[0].map((p) => `${terminalText(p.label)} ${(p.probability * 100).toFixed(1)}%`).join(', ')}`);
-      report.push(`## ${markdownText(path.basename(file))}`, '', `Prediction: ${top[0].map((p) => `**${markdownText(p.label)}** ${(p.probability * 100).toFixed(1)}%`).join(', ')}`, '');
+      report.push(
+        `## ${markdownText(path.basename(file))}`,
+        '',
+        `Prediction: ${top[0].map((p) => `**${markdownText(p.label)}** ${(p.probability * 100).toFixed(1)}%`).join(', ')}`,
+        '',
+      );
       report.push('| method | map | deletion AUC ↓ | insertion AUC ↑ | seconds |', '|---|---|---|---|---|');
       const rows: (string | number)[][] = [['method', 'deletion AUC', 'insertion AUC', 'seconds']];
       const methods = [];
@@ -68,7 +77,9 @@ export async function demo(argv: string[]): Promise<void> {
         const png = `${name}-${method.replace(/\W+/g, '_')}.png`;
         writeFile(path.join(outDir, png), renderPng(e.map, input.rgb));
         rows.push([method, fixed(f.deletion.normalizedAuc, 3), fixed(f.insertion.normalizedAuc, 3), fixed(seconds, 2)]);
-        report.push(`| ${method} | ![${method}](${markdownLinkTarget(png)}) | ${fixed(f.deletion.normalizedAuc, 3)} | ${fixed(f.insertion.normalizedAuc, 3)} | ${fixed(seconds, 2)} |`);
+        report.push(
+          `| ${method} | ![${method}](${markdownLinkTarget(png)}) | ${fixed(f.deletion.normalizedAuc, 3)} | ${fixed(f.insertion.normalizedAuc, 3)} | ${fixed(seconds, 2)} |`,
+        );
         methods.push({ method, file: png, deletionAuc: f.deletion.normalizedAuc, insertionAuc: f.insertion.normalizedAuc, seconds, notes: e.notes });
       }
       printTable(rows);

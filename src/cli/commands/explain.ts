@@ -10,8 +10,8 @@ import { renderPng } from '../../core/render';
 import { intOption, listOption, numberOption, parse, Parsed, UsageError } from '../args';
 import { TARGET_USAGE, targetJson, targetOf, withModel } from '../common';
 import { fixed, printJson, printTable, terminalText, writeFile, writeNpy } from '../output';
-import { explainFolder, folderUsage, isFolderInput } from './explainFolder';
-import { COMMON, OPTIONS_USAGE, methodOptions, optionsFor } from './explainFlags';
+import { explainFolder, folderUsage, isFolderInput } from './explain-folder';
+import { COMMON, OPTIONS_USAGE, methodOptions, optionsFor } from './explain-flags';
 
 export const usage = `convlens explain MODEL INPUT --method NAME [--layer TENSOR|auto] ${TARGET_USAGE} [--raw] [--out FILE.npy|FILE.png] [--colormap ${COLORMAP_NAMES.join('|')}] [--opacity A] [--json] ${OPTIONS_USAGE}\n       ${folderUsage}`;
 export const faithfulnessUsage = `convlens faithfulness MODEL INPUT --method NAME[,NAME...] [--layer TENSOR|auto] ${TARGET_USAGE} [--steps N] [--mask FILE.png [--mask-value V] | --box X0,Y0,X1,Y1] [--tolerance PX] [--json] [method options]`;
@@ -30,9 +30,17 @@ function describe(ctx: ModelContext, e: Explanation): string {
 
 export async function explainCommand(argv: string[]): Promise<void> {
   if (isFolderInput(argv)) return explainFolder(argv);
-  const { positionals, values } = parse(argv, {
-    ...COMMON, raw: { type: 'boolean' }, out: { type: 'string' }, colormap: { type: 'string' }, opacity: { type: 'string' },
-  }, ['MODEL', 'INPUT']);
+  const { positionals, values } = parse(
+    argv,
+    {
+      ...COMMON,
+      raw: { type: 'boolean' },
+      out: { type: 'string' },
+      colormap: { type: 'string' },
+      opacity: { type: 'string' },
+    },
+    ['MODEL', 'INPUT'],
+  );
   if (typeof values.method !== 'string') throw new Error(`--method NAME is required; the methods are ${methodNames().join(', ')}`);
   const method = values.method;
   const colormap = (values.colormap ?? 'viridis') as ColormapName;
@@ -41,10 +49,17 @@ export async function explainCommand(argv: string[]): Promise<void> {
     const options = optionsFor(method, methodOptions(values));
     const input = ctx.loadInput(positionals[1]);
     const started = performance.now();
-    const e = await runMethod(method, {
-      model: ctx.model, input: input.tensor, target: await targetOf(ctx, values),
-      layer: typeof values.layer === 'string' ? values.layer : undefined, progress: progressLine(method),
-    }, options);
+    const e = await runMethod(
+      method,
+      {
+        model: ctx.model,
+        input: input.tensor,
+        target: await targetOf(ctx, values),
+        layer: typeof values.layer === 'string' ? values.layer : undefined,
+        progress: progressLine(method),
+      },
+      options,
+    );
     const seconds = (performance.now() - started) / 1000;
     const result = values.raw ? e.raw : e.map;
     let written: string | undefined;
@@ -58,12 +73,22 @@ export async function explainCommand(argv: string[]): Promise<void> {
     }
     if (values.json) {
       printJson({
-        method, target: targetJson(e.target), targetLabel: describe(ctx, e), layer: e.layer, shape: result.dims, raw: !!values.raw,
-        notes: e.notes, metrics: e.metrics, seconds, file: written,
+        method,
+        target: targetJson(e.target),
+        targetLabel: describe(ctx, e),
+        layer: e.layer,
+        shape: result.dims,
+        raw: !!values.raw,
+        notes: e.notes,
+        metrics: e.metrics,
+        seconds,
+        file: written,
       });
       return;
     }
-    console.log(`${methodByName(method).title} of ${terminalText(describe(ctx, e))} on ${terminalText(positionals[1])}${e.layer ? ` at ${terminalText(e.layer)}` : ''}: ${values.raw ? 'raw attribution' : 'map'} [${result.dims.join(', ')}] in ${seconds.toFixed(2)} s`);
+    console.log(
+      `${methodByName(method).title} of ${terminalText(describe(ctx, e))} on ${terminalText(positionals[1])}${e.layer ? ` at ${terminalText(e.layer)}` : ''}: ${values.raw ? 'raw attribution' : 'map'} [${result.dims.join(', ')}] in ${seconds.toFixed(2)} s`,
+    );
     for (const note of e.notes) console.log(`  · ${terminalText(note)}`);
     for (const [k, v] of Object.entries(e.metrics ?? {})) console.log(`  ${k} = ${fixed(v)}`);
     console.log(written ? `written to ${written}` : '(give --out FILE.png for the overlay, or FILE.npy for the values)');
@@ -111,9 +136,17 @@ function regionOf(values: Parsed['values'], inputFile: string, input: LoadedInpu
 }
 
 export async function faithfulnessCommand(argv: string[]): Promise<void> {
-  const { positionals, values } = parse(argv, {
-    ...COMMON, mask: { type: 'string' }, 'mask-value': { type: 'string' }, box: { type: 'string' }, tolerance: { type: 'string' },
-  }, ['MODEL', 'INPUT']);
+  const { positionals, values } = parse(
+    argv,
+    {
+      ...COMMON,
+      mask: { type: 'string' },
+      'mask-value': { type: 'string' },
+      box: { type: 'string' },
+      tolerance: { type: 'string' },
+    },
+    ['MODEL', 'INPUT'],
+  );
   if (typeof values.method !== 'string') throw new Error(`--method NAME[,NAME...] is required; the methods are ${methodNames().join(', ')}`);
   const methods = values.method.split(',');
   const steps = values.steps !== undefined ? intOption(values.steps, 'steps', 32) : 32;
@@ -121,7 +154,7 @@ export async function faithfulnessCommand(argv: string[]): Promise<void> {
   await withModel(positionals[0], values, async (ctx) => {
     const input = ctx.loadInput(positionals[1]);
     const region = regionOf(values, positionals[1], input, ctx);
-    if (region && region.inside.every((v) => v === 0)) throw new UsageError('the mask or box has no pixels on the model\'s input (after its resize and crop)');
+    if (region && region.inside.every((v) => v === 0)) throw new UsageError("the mask or box has no pixels on the model's input (after its resize and crop)");
     const rows = [];
     const target = await targetOf(ctx, values);
     for (const method of methods) {
@@ -129,21 +162,34 @@ export async function faithfulnessCommand(argv: string[]): Promise<void> {
       const e = await runMethod(method, explainContext, optionsFor(method, withoutCurveSteps(methodOptions(values))));
       const f = await deletionInsertion(explainContext, e.map, { steps });
       rows.push({
-        method, target: describeTarget(e.target), deletionAuc: f.deletion.normalizedAuc, insertionAuc: f.insertion.normalizedAuc, deletion: f.deletion, insertion: f.insertion, notes: f.notes,
+        method,
+        target: describeTarget(e.target),
+        deletionAuc: f.deletion.normalizedAuc,
+        insertionAuc: f.insertion.normalizedAuc,
+        deletion: f.deletion,
+        insertion: f.insertion,
+        notes: f.notes,
         ...(region ? { region: regionScores(e.map, region, tolerance) } : {}),
       });
     }
-    const regionNote = region && `region: ${values.mask !== undefined ? `mask ${path.basename(String(values.mask))}` : `box ${values.box}`}; pointing game: the map's maximum on the region${tolerance ? ` or within ${tolerance} px` : ''}; IoU: the map's top-k pixels against the region, k = its area; energy: share of the map's positive mass on the region`;
+    const regionNote =
+      region &&
+      `region: ${values.mask !== undefined ? `mask ${path.basename(String(values.mask))}` : `box ${values.box}`}; pointing game: the map's maximum on the region${tolerance ? ` or within ${tolerance} px` : ''}; IoU: the map's top-k pixels against the region, k = its area; energy: share of the map's positive mass on the region`;
     if (values.json) {
       printJson(rows.map((r) => ({ ...r, notes: regionNote ? [...r.notes, regionNote] : r.notes })));
       return;
     }
     console.log(`faithfulness on ${positionals[1]} (${steps} steps; deletion: lower is better, insertion: higher is better)`);
     const regionHeader = region ? ['pointing game', `IoU (k = ${rows[0]?.region?.area} px)`, 'energy inside'] : [];
-    printTable([['method', 'deletion AUC', 'insertion AUC', ...regionHeader], ...rows.map((r) => [
-      r.method, fixed(r.deletionAuc, 3), fixed(r.insertionAuc, 3),
-      ...(r.region ? [r.region.pointingHit ? 'hit' : 'miss', fixed(r.region.iou, 3), fixed(r.region.energyInside, 3)] : []),
-    ])]);
+    printTable([
+      ['method', 'deletion AUC', 'insertion AUC', ...regionHeader],
+      ...rows.map((r) => [
+        r.method,
+        fixed(r.deletionAuc, 3),
+        fixed(r.insertionAuc, 3),
+        ...(r.region ? [r.region.pointingHit ? 'hit' : 'miss', fixed(r.region.iou, 3), fixed(r.region.energyInside, 3)] : []),
+      ]),
+    ]);
     for (const note of [...(rows[0]?.notes ?? []), ...(regionNote ? [regionNote] : [])]) console.log(`  · ${terminalText(note)}`);
   });
 }

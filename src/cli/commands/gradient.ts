@@ -14,13 +14,23 @@ function fileNameFor(tensor: string): string {
 }
 
 export async function gradient(argv: string[]): Promise<void> {
-  const { positionals, values } = parse(argv, {
-    ...MODEL_OPTIONS, ...TARGET_OPTIONS, wrt: { type: 'string' },
-    out: { type: 'string' }, 'out-dir': { type: 'string' },
-  }, ['MODEL', 'INPUT']);
+  const { positionals, values } = parse(
+    argv,
+    {
+      ...MODEL_OPTIONS,
+      ...TARGET_OPTIONS,
+      wrt: { type: 'string' },
+      out: { type: 'string' },
+      'out-dir': { type: 'string' },
+    },
+    ['MODEL', 'INPUT'],
+  );
   if (typeof values.wrt !== 'string') throw new Error("--wrt TENSOR[,TENSOR...] is required ('input' names the model's input)");
   await withModel(positionals[0], values, async (ctx) => {
-    const wrt = values.wrt!.toString().split(',').map((t) => (t === 'input' ? ctx.inputInfo.name : t));
+    const wrt = values
+      .wrt!.toString()
+      .split(',')
+      .map((t) => (t === 'input' ? ctx.inputInfo.name : t));
     if (typeof values.out === 'string' && wrt.length > 1) throw new Error('--out takes one tensor; use --out-dir for several');
     const input = ctx.loadInput(positionals[1]);
     const { target, output: outputValue } = await resolveTarget(ctx.model, input.tensor, await targetOf(ctx, values));
@@ -37,7 +47,8 @@ export async function gradient(argv: string[]): Promise<void> {
       return;
     }
     const about = target.kind === 'class' ? `${target.output}[${target.index}] (${ctx.labelOf(target.index)})` : `${target.output}: ${describeTarget(target)}`;
-    for (const g of described) console.log(`∂ ${terminalText(about)} / ∂ ${terminalText(g.tensor)}: ${formatShape(g.shape)}, max |grad| ${g.maxAbs.toExponential(3)}${g.file ? ` → ${g.file}` : ''}`);
+    for (const g of described)
+      console.log(`∂ ${terminalText(about)} / ∂ ${terminalText(g.tensor)}: ${formatShape(g.shape)}, max |grad| ${g.maxAbs.toExponential(3)}${g.file ? ` → ${g.file}` : ''}`);
     if (files.size === 0) console.log('(give --out FILE.npy or --out-dir DIR to save the gradients)');
   });
 }

@@ -4,11 +4,11 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { colorize } from '../../core/image/colormap';
 import { encodePng } from '../../core/image/overlay';
-import { visualizeFeature, channelGallery, Objective } from '../../core/inside/activationMaximization';
+import { visualizeFeature, channelGallery, Objective } from '../../core/inside/activation-maximization';
 import { attentionLayers, attentionMaps, attentionRollout, HeadFusion, noAttentionReason, queryMap, tokenGrid } from '../../core/inside/attention';
 import { firstLayerKernels, kernelMontage } from '../../core/inside/kernels';
-import { effectiveReceptiveField, receptiveFieldOf, receptiveFields } from '../../core/inside/receptiveField';
-import { cascadingRandomization, explanationMaps } from '../../core/inside/sanityCheck';
+import { effectiveReceptiveField, receptiveFieldOf, receptiveFields } from '../../core/inside/receptive-field';
+import { cascadingRandomization, explanationMaps } from '../../core/inside/sanity-check';
 import { minMax } from '../../core/explain/postprocess';
 import { FloatTensor, Tensor } from '../../core/tensor';
 import { intOption, listOption, numberOption, parse } from '../args';
@@ -40,7 +40,11 @@ function outDir(value: string | boolean | undefined, fallback: string): string {
 export const receptiveFieldUsage = 'convlens receptive-field MODEL [--layer TENSOR] [--effective] [--samples N] [--out MAP.png] [--json]';
 
 export async function receptiveField(argv: string[]): Promise<void> {
-  const { positionals, values } = parse(argv, { ...MODEL_OPTIONS, layer: { type: 'string' }, effective: { type: 'boolean' }, samples: { type: 'string' }, out: { type: 'string' } }, ['MODEL']);
+  const { positionals, values } = parse(
+    argv,
+    { ...MODEL_OPTIONS, layer: { type: 'string' }, effective: { type: 'boolean' }, samples: { type: 'string' }, out: { type: 'string' } },
+    ['MODEL'],
+  );
   await withModel(positionals[0], values, async (ctx) => {
     const report = await receptiveFields(ctx.model);
     const layer = typeof values.layer === 'string' ? values.layer : undefined;
@@ -53,19 +57,39 @@ export async function receptiveField(argv: string[]): Promise<void> {
       return;
     }
     console.log(`receptive fields in input pixels (input ${report.inputSize.join('×')})`);
-    printTable([['tensor', 'op', 'size', 'jump', 'start'], ...fields.map((f) => [f.tensor, f.opType, f.global ? 'whole input' : f.size.join('×'), f.jump.join('×'), f.start.join(', ')])]);
+    printTable([
+      ['tensor', 'op', 'size', 'jump', 'start'],
+      ...fields.map((f) => [f.tensor, f.opType, f.global ? 'whole input' : f.size.join('×'), f.jump.join('×'), f.start.join(', ')]),
+    ]);
     if (!layer && report.unresolved.length) console.log(`${report.unresolved.length} tensors not described (e.g. ${report.unresolved[0].opType}: ${report.unresolved[0].reason})`);
-    if (effective) console.log(`effective receptive field of ${terminalText(layer ?? '')} at unit ${effective.unit.join(',')}: ${effective.area} pixels hold ${effective.massFraction * 100}% of the gradient (side ≈ ${fixed(effective.side, 1)})${written ? ` → ${written}` : ''}`);
+    if (effective)
+      console.log(
+        `effective receptive field of ${terminalText(layer ?? '')} at unit ${effective.unit.join(',')}: ${effective.area} pixels hold ${effective.massFraction * 100}% of the gradient (side ≈ ${fixed(effective.side, 1)})${written ? ` → ${written}` : ''}`,
+      );
   });
 }
 
-export const visualizeUsage = 'convlens visualize-filter MODEL --layer TENSOR [--channels 0,3 | --count N] [--class K] [--steps N] [--seed S] [--param fourier|pixel] [--out-dir DIR] [--cache DIR] [--kernels] [--json]';
+export const visualizeUsage =
+  'convlens visualize-filter MODEL --layer TENSOR [--channels 0,3 | --count N] [--class K] [--steps N] [--seed S] [--param fourier|pixel] [--out-dir DIR] [--cache DIR] [--kernels] [--json]';
 
 export async function visualizeFilter(argv: string[]): Promise<void> {
-  const { positionals, values } = parse(argv, {
-    ...MODEL_OPTIONS, layer: { type: 'string' }, channels: { type: 'string' }, count: { type: 'string' }, class: { type: 'string' },
-    steps: { type: 'string' }, seed: { type: 'string' }, param: { type: 'string' }, 'out-dir': { type: 'string' }, cache: { type: 'string' }, kernels: { type: 'boolean' },
-  }, ['MODEL']);
+  const { positionals, values } = parse(
+    argv,
+    {
+      ...MODEL_OPTIONS,
+      layer: { type: 'string' },
+      channels: { type: 'string' },
+      count: { type: 'string' },
+      class: { type: 'string' },
+      steps: { type: 'string' },
+      seed: { type: 'string' },
+      param: { type: 'string' },
+      'out-dir': { type: 'string' },
+      cache: { type: 'string' },
+      kernels: { type: 'boolean' },
+    },
+    ['MODEL'],
+  );
   await withModel(positionals[0], values, async (ctx) => {
     const dir = outDir(values['out-dir'], 'convlens-filters');
     if (values.kernels) {
@@ -77,7 +101,8 @@ export async function visualizeFilter(argv: string[]): Promise<void> {
     }
     const spec = ctx.preprocessing?.spec;
     const options = {
-      steps: intOption(values.steps, 'steps', 256), seed: intOption(values.seed, 'seed', 0),
+      steps: intOption(values.steps, 'steps', 256),
+      seed: intOption(values.seed, 'seed', 0),
       parameterization: (values.param ?? 'fourier') as 'fourier' | 'pixel',
       normalize: spec && spec.mean.length === 3 ? { mean: spec.mean, std: spec.std } : undefined,
       progress: process.stderr.isTTY ? (f: number, m: string) => process.stderr.write(`\r${(f * 100).toFixed(0).padStart(3)}% ${m}`.padEnd(60) + (f >= 1 ? '\n' : '')) : undefined,
@@ -90,7 +115,9 @@ export async function visualizeFilter(argv: string[]): Promise<void> {
     } else {
       if (typeof values.layer !== 'string') throw new Error('--layer TENSOR (or --class K, or --kernels) is required');
       results = await channelGallery(ctx.model, values.layer, {
-        ...options, channels: listOption(values.channels, 'channels'), count: values.count !== undefined ? intOption(values.count, 'count', 16) : undefined,
+        ...options,
+        channels: listOption(values.channels, 'channels'),
+        count: values.count !== undefined ? intOption(values.count, 'count', 16) : undefined,
         cacheDir: typeof values.cache === 'string' ? values.cache : path.resolve('.convlens-cache'),
       });
     }
@@ -106,7 +133,11 @@ export async function visualizeFilter(argv: string[]): Promise<void> {
 export const attentionUsage = 'convlens attention MODEL INPUT [--layer TENSOR] [--head H] [--fusion mean|max|min] [--out-dir DIR] [--json]';
 
 export async function attention(argv: string[]): Promise<void> {
-  const { positionals, values } = parse(argv, { ...MODEL_OPTIONS, layer: { type: 'string' }, head: { type: 'string' }, fusion: { type: 'string' }, 'out-dir': { type: 'string' } }, ['MODEL', 'INPUT']);
+  const { positionals, values } = parse(
+    argv,
+    { ...MODEL_OPTIONS, layer: { type: 'string' }, head: { type: 'string' }, fusion: { type: 'string' }, 'out-dir': { type: 'string' } },
+    ['MODEL', 'INPUT'],
+  );
   await withModel(positionals[0], values, async (ctx) => {
     const found = await attentionLayers(ctx.model);
     if (found.length === 0) throw new Error(noAttentionReason(ctx.model.graph, ctx.name));
@@ -118,7 +149,10 @@ export async function attention(argv: string[]): Promise<void> {
     const head = values.head !== undefined ? intOption(values.head, 'head', 0) : undefined;
     const dir = outDir(values['out-dir'], 'convlens-attention');
     const files = maps.map((m, i) => writeFile(path.join(dir, `layer${i}${head !== undefined ? `-head${head}` : ''}.png`), mapToPng(queryMap(m.probabilities, grid, { head }))));
-    const rollout = attentionRollout(maps.map((m) => m.probabilities), fusion);
+    const rollout = attentionRollout(
+      maps.map((m) => m.probabilities),
+      fusion,
+    );
     const rolloutFile = writeFile(path.join(dir, 'rollout.png'), mapToPng(queryMap(rollout, grid)));
     if (values.json) {
       printJson({ layers: maps.map((m, i) => ({ tensor: m.layer.tensor, heads: m.layer.heads, tokens: m.layer.tokens, file: files[i] })), grid, rollout: rolloutFile });
@@ -133,20 +167,35 @@ export async function attention(argv: string[]): Promise<void> {
 export const sanityUsage = 'convlens sanity-check MODEL INPUT[,INPUT...] --method NAME [--layer TENSOR] [--seed S] [--threshold T] [--json]';
 
 export async function sanityCheck(argv: string[]): Promise<void> {
-  const { positionals, values } = parse(argv, { ...MODEL_OPTIONS, method: { type: 'string' }, layer: { type: 'string' }, seed: { type: 'string' }, threshold: { type: 'string' } }, ['MODEL', 'INPUT']);
+  const { positionals, values } = parse(
+    argv,
+    { ...MODEL_OPTIONS, method: { type: 'string' }, layer: { type: 'string' }, seed: { type: 'string' }, threshold: { type: 'string' } },
+    ['MODEL', 'INPUT'],
+  );
   if (typeof values.method !== 'string') throw new Error('--method NAME is required');
   const method = values.method;
   await withModel(positionals[0], values, async (ctx) => {
     const inputs = positionals[1].split(',').map((f) => ctx.loadInput(f).tensor);
     const result = await cascadingRandomization(ctx.model, explanationMaps(method, inputs, { layer: typeof values.layer === 'string' ? values.layer : undefined }), {
-      seed: intOption(values.seed, 'seed', 0), threshold: numberOption(values.threshold, 'threshold'),
+      seed: intOption(values.seed, 'seed', 0),
+      threshold: numberOption(values.threshold, 'threshold'),
     });
     if (values.json) {
-      printJson({ method, passed: result.passed, verdict: result.verdict, finalSpearman: result.finalSpearman, steps: result.steps.map((s) => ({ layer: s.layer, spearman: s.spearman, signedSpearman: s.signedSpearman, ssim: s.ssim })), notes: result.notes });
+      printJson({
+        method,
+        passed: result.passed,
+        verdict: result.verdict,
+        finalSpearman: result.finalSpearman,
+        steps: result.steps.map((s) => ({ layer: s.layer, spearman: s.spearman, signedSpearman: s.signedSpearman, ssim: s.ssim })),
+        notes: result.notes,
+      });
       return;
     }
     console.log(`${method}: maps of models randomised from the top layer down, compared with the trained model's`);
-    printTable([['randomised down to', 'rank corr |map|', 'signed', 'SSIM'], ...result.steps.map((s) => [s.layer, fixed(s.spearman, 3), fixed(s.signedSpearman, 3), fixed(s.ssim, 3)])]);
+    printTable([
+      ['randomised down to', 'rank corr |map|', 'signed', 'SSIM'],
+      ...result.steps.map((s) => [s.layer, fixed(s.spearman, 3), fixed(s.signedSpearman, 3), fixed(s.ssim, 3)]),
+    ]);
     console.log(result.verdict);
     for (const note of result.notes) console.log(`  · ${terminalText(note)}`);
   });

@@ -23,7 +23,11 @@ export async function describeModel(model: ConvModel): Promise<ModelDescription>
 }
 
 export async function inspect(argv: string[]): Promise<void> {
-  const { positionals, values } = parse(argv, { json: { type: 'boolean' }, provider: { type: 'string' }, 'max-activation-mb': { type: 'string' }, 'max-megapixels': { type: 'string' } }, ['MODEL']);
+  const { positionals, values } = parse(
+    argv,
+    { json: { type: 'boolean' }, provider: { type: 'string' }, 'max-activation-mb': { type: 'string' }, 'max-megapixels': { type: 'string' } },
+    ['MODEL'],
+  );
   const model = ConvModel.load(positionals[0], {
     provider: providerOption(values.provider),
     activationMemory: activationMemoryOption(values['max-activation-mb']),
@@ -42,9 +46,18 @@ export async function inspect(argv: string[]): Promise<void> {
     console.log(`  runs on ${d.provider.name.toUpperCase()} (${t(d.provider.reason)}); batch ${d.batchDynamic ? 'dynamic' : 'fixed: inputs run one at a time'}`);
     for (const info of d.inputs) console.log(`  input  ${t(info.name)} ${info.dtype} ${t(formatShape(info.shape))}`);
     for (const info of d.outputs) console.log(`  output ${t(info.name)} ${info.dtype} ${t(formatShape(info.shape))}`);
-    console.log('  ops: ' + Object.entries(d.opHistogram).sort((a, b) => b[1] - a[1]).map(([op, n]) => `${t(op)} ${n}`).join(', '));
+    console.log(
+      '  ops: ' +
+        Object.entries(d.opHistogram)
+          .sort((a, b) => b[1] - a[1])
+          .map(([op, n]) => `${t(op)} ${n}`)
+          .join(', '),
+    );
     console.log(`  layers (${d.layers.length})${d.shapesNote ? `; ${d.shapesNote}` : ''}:`);
-    printTable(d.layers.map((l) => [l.name, l.opType, l.outputs.map((o) => `${o.name} ${o.shape ? formatShape(o.shape) : '?'}`).join(' ')]), '    ');
+    printTable(
+      d.layers.map((l) => [l.name, l.opType, l.outputs.map((o) => `${o.name} ${o.shape ? formatShape(o.shape) : '?'}`).join(' ')]),
+      '    ',
+    );
   } finally {
     await model.dispose();
   }

@@ -12,7 +12,14 @@ export async function predict(argv: string[]): Promise<void> {
     const { logits, top } = await ctx.predict(input.tensor, k);
     const written = typeof values.out === 'string' ? writeNpy(values.out, logits) : undefined;
     if (values.json) {
-      printJson({ model: positionals[0], input: positionals[1], inputDescription: input.description, preprocessing: ctx.preprocessing?.explanation, top: top[0], logitsFile: written });
+      printJson({
+        model: positionals[0],
+        input: positionals[1],
+        inputDescription: input.description,
+        preprocessing: ctx.preprocessing?.explanation,
+        top: top[0],
+        logitsFile: written,
+      });
       return;
     }
     console.log(terminalText(`${positionals[1]} (${input.description}) → ${ctx.name}`));

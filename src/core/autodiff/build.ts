@@ -84,9 +84,34 @@ const FLOAT_TYPES = new Set<number>([DataType.FLOAT, DataType.DOUBLE, DataType.F
 // Ops whose outputs are constant almost everywhere in their float inputs, or that only read shapes:
 // no gradient flows through them (PyTorch also gives zero gradients for these).
 const NON_DIFFERENTIABLE = new Set([
-  'Shape', 'Size', 'ArgMax', 'ArgMin', 'Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'Not', 'And',
-  'Or', 'Xor', 'IsNaN', 'IsInf', 'NonZero', 'Floor', 'Ceil', 'Round', 'Sign', 'ConstantOfShape', 'EyeLike',
-  'RandomNormalLike', 'RandomUniformLike', 'Bernoulli', 'Multinomial', 'OneHot', 'Range',
+  'Shape',
+  'Size',
+  'ArgMax',
+  'ArgMin',
+  'Equal',
+  'Less',
+  'Greater',
+  'LessOrEqual',
+  'GreaterOrEqual',
+  'Not',
+  'And',
+  'Or',
+  'Xor',
+  'IsNaN',
+  'IsInf',
+  'NonZero',
+  'Floor',
+  'Ceil',
+  'Round',
+  'Sign',
+  'ConstantOfShape',
+  'EyeLike',
+  'RandomNormalLike',
+  'RandomUniformLike',
+  'Bernoulli',
+  'Multinomial',
+  'OneHot',
+  'Range',
 ]);
 
 export function buildGradientModel(original: ModelProto, request: GradientRequest): GradientModel {
@@ -167,7 +192,7 @@ function backward(order: NodeProto[], active: Set<string>, contributions: Map<st
     const dyNames = dy.map((d) => (d ? emit.sum(d) : undefined));
     // Rules are keyed by standard op type; an op of another domain (e.g. com.microsoft) has none.
     const standard = !node.domain || node.domain === 'ai.onnx';
-    const rule = standard ? state.overrides?.[node.op_type] ?? defaultRules[node.op_type] : undefined;
+    const rule = standard ? (state.overrides?.[node.op_type] ?? defaultRules[node.op_type]) : undefined;
     if (!rule) throw new UnsupportedGradientError(node.op_type, label);
     const dx = rule(ruleContext(node, { ...state, dy: dyNames, wants }));
     inputs.forEach((input, k) => {
@@ -225,12 +250,14 @@ function gradientOutput(emit: Emitter, name: string, terms: string[] | undefined
 
 /** Names defined inside subgraphs (any depth): a new name must not collide with them either. */
 function subgraphNames(graph: GraphProto): string[] {
-  return graph.node.flatMap((node) => subgraphs(node).flatMap(({ graph: body }) => [
-    ...body.node.flatMap((n) => [...n.output, n.name ?? '']),
-    ...(body.initializer ?? []).map((t) => t.name ?? ''),
-    ...(body.input ?? []).map((v) => v.name),
-    ...subgraphNames(body),
-  ]));
+  return graph.node.flatMap((node) =>
+    subgraphs(node).flatMap(({ graph: body }) => [
+      ...body.node.flatMap((n) => [...n.output, n.name ?? '']),
+      ...(body.initializer ?? []).map((t) => t.name ?? ''),
+      ...(body.input ?? []).map((v) => v.name),
+      ...subgraphNames(body),
+    ]),
+  );
 }
 
 /** seed = one-hot of ArgMax over each row of the output (flattened after the batch axis), shaped like the output. */
@@ -307,8 +334,11 @@ function completeShapes(graph: GraphProto, probed: ShapeMap, batch = 1): Map<str
   for (const v of graph.input ?? []) {
     const dims = v.type?.tensor_type?.shape?.dim;
     if (!shapes.has(v.name) && dims) {
-      const concrete = concreteInputDims(dims.map((d) => (d.dim_value !== undefined ? Number(d.dim_value) : d.dim_param ?? '?')));
-      shapes.set(v.name, concrete.map((d, i) => (i === 0 && dims[0].dim_value === undefined ? batch : d)));
+      const concrete = concreteInputDims(dims.map((d) => (d.dim_value !== undefined ? Number(d.dim_value) : (d.dim_param ?? '?'))));
+      shapes.set(
+        v.name,
+        concrete.map((d, i) => (i === 0 && dims[0].dim_value === undefined ? batch : d)),
+      );
     }
   }
   return shapes;

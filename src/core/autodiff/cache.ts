@@ -44,11 +44,12 @@ export function defaultModelCacheDir(): string | undefined {
   if (set === 'off') return undefined;
   if (set) return path.resolve(set);
   const home = os.homedir();
-  const base = process.platform === 'win32'
-    ? process.env.LOCALAPPDATA ?? path.join(home, 'AppData', 'Local')
-    : process.platform === 'darwin'
-      ? path.join(home, 'Library', 'Caches')
-      : process.env.XDG_CACHE_HOME ?? path.join(home, '.cache');
+  const base =
+    process.platform === 'win32'
+      ? (process.env.LOCALAPPDATA ?? path.join(home, 'AppData', 'Local'))
+      : process.platform === 'darwin'
+        ? path.join(home, 'Library', 'Caches')
+        : (process.env.XDG_CACHE_HOME ?? path.join(home, '.cache'));
   return path.join(base, 'convlens', 'models');
 }
 
@@ -63,7 +64,11 @@ let autodiffVersion: string | undefined;
  * kernels laid out for this CPU).
  */
 export function buildEnvironment(): Record<string, string> {
-  autodiffVersion ??= sha256(Object.entries(defaultRules).map(([op, rule]) => `${op}:${rule.toString()}`).join('\n')).slice(0, 16);
+  autodiffVersion ??= sha256(
+    Object.entries(defaultRules)
+      .map(([op, rule]) => `${op}:${rule.toString()}`)
+      .join('\n'),
+  ).slice(0, 16);
   return {
     builder: `${BUILDER_VERSION}/${autodiffVersion}`,
     onnxruntime: ort.env.versions.node ?? 'unknown',
@@ -72,7 +77,10 @@ export function buildEnvironment(): Record<string, string> {
 }
 
 export class BuiltModelCache {
-  constructor(readonly dir: string, readonly maxBytes = DEFAULT_CACHE_BYTES) {}
+  constructor(
+    readonly dir: string,
+    readonly maxBytes = DEFAULT_CACHE_BYTES,
+  ) {}
 
   private fileFor(key: string): string {
     return path.join(this.dir, `${sha256(key).slice(0, 40)}${SUFFIX}`);

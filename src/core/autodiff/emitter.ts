@@ -29,7 +29,10 @@ export class Emitter {
   private readonly shapes = new Map<string, string>();
 
   /** `used`: every name already in the model, so new names never collide with them. */
-  constructor(readonly opset: number, private readonly used: Set<string>) {}
+  constructor(
+    readonly opset: number,
+    private readonly used: Set<string>,
+  ) {}
 
   /** Names the following nodes after the forward node they differentiate. */
   setScope(scope: string): void {
@@ -136,9 +139,7 @@ export class Emitter {
     // Axes moved from attribute to input at opset 13 for ReduceSum, at 18 for the others.
     const axesAsInput = this.opset >= (op === 'ReduceSum' ? 13 : 18);
     const keep = attr.int('keepdims', keepdims ? 1 : 0);
-    return axesAsInput
-      ? this.op(op, [x, this.ints(axes)], [keep])
-      : this.op(op, [x], [attr.ints('axes', axes), keep]);
+    return axesAsInput ? this.op(op, [x, this.ints(axes)], [keep]) : this.op(op, [x], [attr.ints('axes', axes), keep]);
   }
 
   /** ReduceSum over axes given by an int64 tensor computed at run time (opset ≥ 13 only). */
@@ -161,9 +162,10 @@ export class Emitter {
 
   /** A tensor of the given run-time shape (1-D int64 tensor) filled with one value. */
   filled(shape: string, value: number, type: number): string {
-    const proto = type === DataType.DOUBLE
-      ? tensorToProto('value', { dtype: 'float64', dims: [1], data: Float64Array.of(value) })
-      : tensorToProto('value', { dtype: 'float32', dims: [1], data: Float32Array.of(value) });
+    const proto =
+      type === DataType.DOUBLE
+        ? tensorToProto('value', { dtype: 'float64', dims: [1], data: Float64Array.of(value) })
+        : tensorToProto('value', { dtype: 'float32', dims: [1], data: Float32Array.of(value) });
     const out = this.op('ConstantOfShape', [shape], [attr.tensor('value', proto)]);
     return type === DataType.DOUBLE || type === DataType.FLOAT ? out : this.op('Cast', [out], [attr.int('to', type)]);
   }

@@ -8,7 +8,7 @@
 import { ConvModel, concreteInputDims } from '../model';
 import { ModelProto } from '../onnx/proto';
 import { withDynamicBatch } from '../onnx/surgery';
-import { run } from '../runtime/session';
+import { run } from '../onnx/session';
 import { FloatTensor, Tensor, TypedArray, float32, formatShape, sizeOf } from '../tensor';
 import { GradientModel, buildGradientModel } from './build';
 import { GradientRequestError, GradientRule, RuleOverrides } from './rule';
@@ -68,9 +68,10 @@ export async function computeGradients(model: ConvModel, feeds: Record<string, T
   if (seed !== 'top') checkSeed(seed, gradientModel, model, feeds);
   const runOnce = async (f: Record<string, Tensor>, rowSeed: Tensor | undefined) => run(session, rowSeed ? { ...f, [gradientModel.seed]: rowSeed } : f, gradientModel.outputs);
   const batch = feeds[inputs[0].name].dims[0];
-  const results = batched || batch === 1 || (seed !== 'top' && seed.dims.length === 0)
-    ? await runOnce(feeds, seed === 'top' ? undefined : seed)
-    : await runRows(feeds, seed === 'top' ? undefined : seed, batch, runOnce);
+  const results =
+    batched || batch === 1 || (seed !== 'top' && seed.dims.length === 0)
+      ? await runOnce(feeds, seed === 'top' ? undefined : seed)
+      : await runRows(feeds, seed === 'top' ? undefined : seed, batch, runOnce);
   const gradients: Record<string, Tensor> = {};
   for (const [name, gradName] of Object.entries(gradientModel.gradients)) gradients[name] = results[gradName];
   const outputs: Record<string, Tensor> = {};
@@ -93,9 +94,19 @@ interface GradientNames {
 function isGradientNames(meta: unknown): meta is GradientNames {
   const m = meta as GradientNames | null;
   const isString = (v: unknown) => typeof v === 'string';
-  return typeof m === 'object' && m !== null && isString(m.output) && isString(m.seed) && Array.isArray(m.outputs) && m.outputs.every(isString) &&
-    typeof m.gradients === 'object' && m.gradients !== null && Object.values(m.gradients).every(isString) &&
-    (m.seedRank === undefined || typeof m.seedRank === 'number') && (m.seedType === undefined || typeof m.seedType === 'number');
+  return (
+    typeof m === 'object' &&
+    m !== null &&
+    isString(m.output) &&
+    isString(m.seed) &&
+    Array.isArray(m.outputs) &&
+    m.outputs.every(isString) &&
+    typeof m.gradients === 'object' &&
+    m.gradients !== null &&
+    Object.values(m.gradients).every(isString) &&
+    (m.seedRank === undefined || typeof m.seedRank === 'number') &&
+    (m.seedType === undefined || typeof m.seedType === 'number')
+  );
 }
 
 /**
@@ -105,12 +116,23 @@ function isGradientNames(meta: unknown): meta is GradientNames {
  */
 function gradientSession(model: ConvModel, key: string, batched: boolean, request: GradientComputation & { output?: string }) {
   const persist = !request.overrides || request.overridesKey !== undefined;
-  return model.builtSession<GradientNames>(key, async () => {
-    const built = await gradientModelFor(model, batched, request);
-    const seedType = built.model.graph?.input?.find((v) => v.name === built.seed)?.type?.tensor_type;
-    const names: GradientNames = { output: built.output, seed: built.seed, gradients: built.gradients, outputs: built.outputs, seedRank: seedType?.shape?.dim?.length, seedType: seedType?.elem_type ?? undefined };
-    return { proto: built.model, meta: names };
-  }, { persist, validMeta: isGradientNames });
+  return model.builtSession<GradientNames>(
+    key,
+    async () => {
+      const built = await gradientModelFor(model, batched, request);
+      const seedType = built.model.graph?.input?.find((v) => v.name === built.seed)?.type?.tensor_type;
+      const names: GradientNames = {
+        output: built.output,
+        seed: built.seed,
+        gradients: built.gradients,
+        outputs: built.outputs,
+        seedRank: seedType?.shape?.dim?.length,
+        seedType: seedType?.elem_type ?? undefined,
+      };
+      return { proto: built.model, meta: names };
+    },
+    { persist, validMeta: isGradientNames },
+  );
 }
 
 /**
@@ -176,9 +198,7 @@ function shapesOf(model: ConvModel, proto: ModelProto, batched: boolean): Promis
     };
     const atOne = async (): Promise<ProbedShapes> => ({ shapes: await shapesAtOne() });
     // A model whose other inputs do not take the batch probes at batch 1 only.
-    shapes = batched
-      ? Promise.all([shapesAtOne(), probe(2)]).then(([one, two]) => ({ shapes: one, batchShapes: two }), atOne)
-      : atOne();
+    shapes = batched ? Promise.all([shapesAtOne(), probe(2)]).then(([one, two]) => ({ shapes: one, batchShapes: two }), atOne) : atOne();
     probed.set(model, shapes);
   }
   return shapes;
@@ -227,8 +247,12 @@ function stack(rows: Tensor[]): Tensor {
 }
 
 const ZEROS: Partial<Record<string, (n: number) => TypedArray>> = {
-  float64: (n) => new Float64Array(n), int64: (n) => new BigInt64Array(n), int32: (n) => new Int32Array(n),
-  uint8: (n) => new Uint8Array(n), int8: (n) => new Int8Array(n), bool: (n) => new Uint8Array(n),
+  float64: (n) => new Float64Array(n),
+  int64: (n) => new BigInt64Array(n),
+  int32: (n) => new Int32Array(n),
+  uint8: (n) => new Uint8Array(n),
+  int8: (n) => new Int8Array(n),
+  bool: (n) => new Uint8Array(n),
 };
 
 function zeros(dtype: string, dims: number[]): Tensor {

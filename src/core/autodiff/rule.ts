@@ -58,7 +58,11 @@ export type GradientRule = (ctx: RuleContext) => (string | undefined)[];
 export type RuleOverrides = Readonly<Record<string, GradientRule>>;
 
 export class UnsupportedGradientError extends Error {
-  constructor(readonly opType: string, readonly nodeName: string, readonly detail?: string) {
+  constructor(
+    readonly opType: string,
+    readonly nodeName: string,
+    readonly detail?: string,
+  ) {
     super(`gradient of op '${opType}' (node ${nodeName}) is not supported${detail ? `: ${detail}` : ''}`);
     this.name = 'UnsupportedGradientError';
   }

@@ -4,10 +4,10 @@
 // onnxruntime infers it (a declared type that is wrong, e.g. for TopK's indices, would make the
 // session fail). Tensors inside If branches are measured too (by running the branches' nodes in the
 // main graph as well), for the gradient rules of the If rule's backward branches.
-import { activationBytes } from '../activationMemory';
+import { activationBytes } from '../activation-memory';
 import { subgraphs } from '../onnx/graph';
 import { GraphProto, ModelProto, NodeProto, TensorProto, ValueInfoProto, encodeModel } from '../onnx/proto';
-import { createSession, run } from '../runtime/session';
+import { createSession, run } from '../onnx/session';
 import { Tensor } from '../tensor';
 
 /** Before any tensor is measured, each is guessed at this many times the input's size (a CNN stem widens it ~5–20×). */

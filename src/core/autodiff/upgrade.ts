@@ -77,7 +77,11 @@ export function upgradeToOpset11(model: ModelProto): ModelProto {
         const listed = attrFloats(node, 'scales') ?? [];
         const scales = node.input[1] || constant(`${label}/scales`, { dtype: 'float32', dims: [listed.length], data: Float32Array.from(listed) });
         const mode = attrString(node, 'mode', 'nearest') === 'nearest' ? 'nearest' : 'linear';
-        const modes = [attr.string('mode', mode), attr.string('coordinate_transformation_mode', 'asymmetric'), ...(mode === 'nearest' ? [attr.string('nearest_mode', 'floor')] : [])];
+        const modes = [
+          attr.string('mode', mode),
+          attr.string('coordinate_transformation_mode', 'asymmetric'),
+          ...(mode === 'nearest' ? [attr.string('nearest_mode', 'floor')] : []),
+        ];
         const roi = constant(`${label}/roi`, { dtype: 'float32', dims: [0], data: new Float32Array(0) });
         return { ...node, op_type: 'Resize', input: [node.input[0], roi, scales], attribute: modes };
       }

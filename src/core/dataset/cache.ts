@@ -142,7 +142,10 @@ export class FeatureCache {
    * Undefined when this folder holds no shard manifests.
    */
   mergeShards(): { shards: number; images: number; records: number; chunks: number } | undefined {
-    const manifests = fs.readdirSync(this.dir).filter((n) => /^shard-\d+-of-\d+\.json$/.test(n)).map((n) => JSON.parse(fs.readFileSync(path.join(this.dir, n), 'utf8')) as ShardManifest);
+    const manifests = fs
+      .readdirSync(this.dir)
+      .filter((n) => /^shard-\d+-of-\d+\.json$/.test(n))
+      .map((n) => JSON.parse(fs.readFileSync(path.join(this.dir, n), 'utf8')) as ShardManifest);
     if (manifests.length === 0) return undefined;
     const counts = [...new Set(manifests.map((m) => m.count))];
     if (counts.length > 1) throw new DatasetError(`${this.dir} holds shards of runs split ${counts.join(' and ')} ways; remove the shard-*.json files of the run to drop`);
@@ -151,7 +154,10 @@ export class FeatureCache {
     if (listings.size > 1) throw new DatasetError(`the shards in ${this.dir} listed different folders (images added or removed between them); run the shards again`);
     const done = new Set(manifests.map((m) => m.index));
     const missing = Array.from({ length: count }, (_, i) => i).filter((i) => !done.has(i));
-    if (missing.length > 0) throw new DatasetError(`shard${missing.length > 1 ? 's' : ''} ${missing.map((i) => `${i}/${count}`).join(', ')} ha${missing.length > 1 ? 've' : 's'} not finished (no ${shardManifestName(missing[0], count)} in ${this.dir})`);
+    if (missing.length > 0)
+      throw new DatasetError(
+        `shard${missing.length > 1 ? 's' : ''} ${missing.map((i) => `${i}/${count}`).join(', ')} ha${missing.length > 1 ? 've' : 's'} not finished (no ${shardManifestName(missing[0], count)} in ${this.dir})`,
+      );
 
     const old = this.chunkNames();
     const written = new Set<string>();
@@ -229,8 +235,10 @@ export function mergeShardedCache(cacheDir: string): { dir: string; shards: numb
     }
   }
   // The complete runs are merged even when another run (another model or layer) is not.
-  if (unfinished.length > 0) throw new DatasetError(`${unfinished.join('; ')}${merged.length > 0 ? ` (merged the ${merged.length} complete run${merged.length > 1 ? 's' : ''})` : ''}`);
-  if (merged.length === 0) throw new DatasetError(`no shard results to merge in ${cacheDir}: run \`convlens dataset MODEL FOLDER --cache ${cacheDir} --shard I/N\` for every I first`);
+  if (unfinished.length > 0)
+    throw new DatasetError(`${unfinished.join('; ')}${merged.length > 0 ? ` (merged the ${merged.length} complete run${merged.length > 1 ? 's' : ''})` : ''}`);
+  if (merged.length === 0)
+    throw new DatasetError(`no shard results to merge in ${cacheDir}: run \`convlens dataset MODEL FOLDER --cache ${cacheDir} --shard I/N\` for every I first`);
   return merged;
 }
 

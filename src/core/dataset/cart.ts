@@ -93,12 +93,7 @@ function checkOptions(options: TreeOptions): void {
  * Trains a tree on `rows` (one feature vector each, all the same length) with class `labels` in
  * [0, classCount).
  */
-export function trainTree(
-  rows: readonly ArrayLike<number>[],
-  labels: readonly number[],
-  classCount: number,
-  options: TreeOptions,
-): DecisionTree {
+export function trainTree(rows: readonly ArrayLike<number>[], labels: readonly number[], classCount: number, options: TreeOptions): DecisionTree {
   checkOptions(options);
   if (rows.length === 0) throw new DatasetError('a decision tree needs at least one training row');
   if (rows.length !== labels.length) {
@@ -150,12 +145,7 @@ function grow(indices: number[], depth: number, ctx: GrowContext): TreeNode {
   };
 }
 
-function bestSplit(
-  indices: number[],
-  counts: number[],
-  parentGini: number,
-  ctx: GrowContext,
-): { feature: number; threshold: number } | undefined {
+function bestSplit(indices: number[], counts: number[], parentGini: number, ctx: GrowContext): { feature: number; threshold: number } | undefined {
   const n = indices.length;
   const { minLeaf } = ctx.options;
   let best: { feature: number; threshold: number } | undefined;

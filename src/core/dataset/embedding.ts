@@ -6,7 +6,8 @@
 // UMAP_MAX_FITTED images and the others are placed among their nearest sampled neighbours (the
 // Embedding's note says so); PCA is exact on every image.
 import { UMAP } from 'umap-js';
-import { RunControl, throwIfCancelled } from '../explain/forward';
+import { RunControl } from '../explain/forward';
+import { throwIfCancelled } from '../cancel';
 import { DatasetError } from './errors';
 import { DatasetFeatures, rowOf } from './features';
 import { pca } from './pca';
@@ -88,7 +89,10 @@ export async function embedDataset(features: DatasetFeatures, options: Embedding
     explained = [result.explainedVarianceRatio[0], result.explainedVarianceRatio[1]];
   } else if (method === 'umap') {
     const fitted = seededSample(n, UMAP_MAX_FITTED, options.seed ?? 42);
-    const fittedCoordinates = await umap2d(fitted.map((i) => Array.from(rowOf(features.penultimateFeatures, i, p))), options);
+    const fittedCoordinates = await umap2d(
+      fitted.map((i) => Array.from(rowOf(features.penultimateFeatures, i, p))),
+      options,
+    );
     if (fitted.length === n) coordinates = fittedCoordinates;
     else {
       coordinates = await placeByNearest(features.penultimateFeatures, p, fitted, fittedCoordinates, options);

@@ -2,13 +2,13 @@
 // the input patch under that peak, and the channel's activation map on those images. As in network
 // dissection / "top activating patches" (Zeiler & Fergus, ECCV 2014, §2.1; Bau et al., CVPR 2017):
 // rank images by max_{y,x} A[c, y, x]. The patch of layer position (y, x) is its theoretical
-// receptive field (src/core/inside/receptiveField.ts): centred at start + (y, x)·jump, `size` wide,
+// receptive field (src/core/inside/receptive-field.ts): centred at start + (y, x)·jump, `size` wide,
 // clipped to the input; the whole input when the field cannot be derived from the graph.
 import { ConvModel } from '../model';
 import { Tensor } from '../tensor';
 import { DatasetError } from './errors';
 import { DatasetFeatures } from './features';
-import { ReceptiveField, receptiveFieldOf, receptiveFields } from '../inside/receptiveField';
+import { ReceptiveField, receptiveFieldOf, receptiveFields } from '../inside/receptive-field';
 import { InputPipeline, inputPipelineFor } from './input';
 
 export interface ChannelPatch {
@@ -123,18 +123,18 @@ export async function channelMaps(
 }
 
 /** Top patches and their activation maps for each channel. */
-export async function channelExemplars(
-  model: ConvModel,
-  features: DatasetFeatures,
-  channels: number[],
-  k = 6,
-  input?: InputPipeline,
-): Promise<ChannelExemplars[]> {
+export async function channelExemplars(model: ConvModel, features: DatasetFeatures, channels: number[], k = 6, input?: InputPipeline): Promise<ChannelExemplars[]> {
   const { field, problem } = await layerField(model, features);
   const result: ChannelExemplars[] = [];
   for (const channel of channels) {
     const patches = topPatches(features, channel, field, k);
-    const maps = await channelMaps(model, features, channel, patches.map((p) => p.image), input);
+    const maps = await channelMaps(
+      model,
+      features,
+      channel,
+      patches.map((p) => p.image),
+      input,
+    );
     result.push({ channel, fieldProblem: problem, patches, maps });
   }
   return result;

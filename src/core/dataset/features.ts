@@ -7,17 +7,18 @@
 // spatial; see head.ts) and the logits of the first output, whose argmax is the prediction.
 // The pooled channel activations are per-unit summaries as in network dissection (Bau et al.,
 // CVPR 2017); the rules (rules.ts) and the mark check (shortcut.ts) read them.
-import { RunControl, throwIfCancelled, usableBatchSize } from '../explain/forward';
+import { RunControl, usableBatchSize } from '../explain/forward';
+import { throwIfCancelled } from '../cancel';
 import { findLabelsFile, labelsFor } from '../labels/labels';
-import { ConvModel, concreteInputDims } from '../model';
+import { concreteInputDims, ConvModel } from '../model';
 import { assertTensorExists } from '../onnx/surgery';
-import { Tensor, argmax } from '../tensor';
-import { FeatureCache, RecordLayout, entryKey, parseEntryKey, recordLength, sha256, statEntry } from './cache';
+import { argmax, Tensor } from '../tensor';
+import { entryKey, FeatureCache, parseEntryKey, RecordLayout, recordLength, sha256, statEntry } from './cache';
 import { DatasetError } from './errors';
-import { DatasetImage, chooseClassNames, listDataset, withClassNames } from './folder';
+import { chooseClassNames, DatasetImage, listDataset, withClassNames } from './folder';
 import { findClassifierHead } from './head';
 import { InputPipeline, inputPipelineFor } from './input';
-import { Shard, describeShard, shardOfPath } from './shard';
+import { describeShard, Shard, shardOfPath } from './shard';
 
 export interface FeatureOptions extends RunControl {
   /** Tensor name of the layer whose channels are pooled; default: the penultimate tensor (enough for maps and neighbours). */
@@ -118,7 +119,11 @@ export function resolveTensors(model: ConvModel, layer?: string, penultimate?: s
 }
 
 /** Splits one batch's outputs into per-image records (layout as in cache.ts). */
-function recordsOf(outputs: Record<string, Tensor>, tensors: { layer: string; penultimate: string; output: string }, batch: number): { layout: RecordLayout; records: Float32Array[] } {
+function recordsOf(
+  outputs: Record<string, Tensor>,
+  tensors: { layer: string; penultimate: string; output: string },
+  batch: number,
+): { layout: RecordLayout; records: Float32Array[] } {
   const layerOut = floatOutput(outputs, tensors.layer);
   if (layerOut.dims.length < 2 || layerOut.dims.length > 4) {
     throw new DatasetError(`layer '${tensors.layer}' has shape [${layerOut.dims.join(', ')}]; a layer needs 2 to 4 dimensions (N, C, H, W)`);
@@ -230,7 +235,10 @@ class FeatureRows {
   /** 1 where row i holds a record. */
   readonly filled: Uint8Array;
 
-  constructor(readonly layout: RecordLayout, readonly n: number) {
+  constructor(
+    readonly layout: RecordLayout,
+    readonly n: number,
+  ) {
     const c = layout.channels;
     this.meanPooled = new Float32Array(n * c);
     this.maxPooled = new Float32Array(n * c);
@@ -342,7 +350,10 @@ export async function extractFeatures(model: ConvModel, folder: string, options:
   const report = () => {
     const done = stats.cached + stats.computed + skipped.length;
     const remaining = total - done;
-    options.progress?.(total === 0 ? 1 : done / total, `features${shard ? ` (${describeShard(shard)})` : ''}: ${progressWithEta(done, total, stats.computed, remaining, started, Date.now())} (${stats.cached} from the cache)`);
+    options.progress?.(
+      total === 0 ? 1 : done / total,
+      `features${shard ? ` (${describeShard(shard)})` : ''}: ${progressWithEta(done, total, stats.computed, remaining, started, Date.now())} (${stats.cached} from the cache)`,
+    );
   };
   const batchSize = missing.length > 0 ? await fittingBatchSize(model, input.size, exposedTensors(tensors), options.batchSize ?? 32) : 1;
   // One batch after another: onnxruntime-node runs a session synchronously on this thread, so decoding
@@ -352,7 +363,11 @@ export async function extractFeatures(model: ConvModel, folder: string, options:
     const loadedInputs = await Promise.all(missing.slice(start, start + batchSize).map(async (i) => ({ i, tensor: await loadImage(input, listing.images[i], skipped) })));
     const ready = loadedInputs.filter((x): x is { i: number; tensor: Tensor<Float32Array> } => !!x.tensor);
     if (ready.length > 0) {
-      const batch = await runBatch(model, ready.map((x) => x.tensor), tensors);
+      const batch = await runBatch(
+        model,
+        ready.map((x) => x.tensor),
+        tensors,
+      );
       stats.modelRuns++;
       stats.computed += ready.length;
       if (rows && JSON.stringify(rows.layout) !== JSON.stringify(batch.layout)) {
@@ -361,15 +376,23 @@ export async function extractFeatures(model: ConvModel, folder: string, options:
       rows ??= new FeatureRows(batch.layout, total);
       const batchRows = rows;
       ready.forEach((x, j) => batchRows.set(x.i, batch.records[j]));
-      cache?.write(batch.layout, ready.map((x) => parseEntryKey(keys[x.i])), batch.records);
+      cache?.write(
+        batch.layout,
+        ready.map((x) => parseEntryKey(keys[x.i])),
+        batch.records,
+      );
     }
     report();
   }
   if (missing.length === 0) report();
   if (cache && shard) {
     cache.writeShardManifest({
-      index: shard.index, count: shard.count, listing: sha256(whole.images.map((im) => im.relPath).join('\n')),
-      images: total, computed: stats.computed, skipped: skipped.length,
+      index: shard.index,
+      count: shard.count,
+      listing: sha256(whole.images.map((im) => im.relPath).join('\n')),
+      images: total,
+      computed: stats.computed,
+      skipped: skipped.length,
     });
   }
   if (!rows) throw new DatasetError(`no image in ${folder}${shard ? ` (${describeShard(shard)})` : ''} could be read: ${skipped[0]?.reason ?? 'no images'}`);

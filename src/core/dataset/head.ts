@@ -8,8 +8,25 @@ import { GraphProto } from '../onnx/proto';
 import { DatasetError } from './errors';
 
 const PASS_THROUGH = new Set([
-  'Add', 'Sub', 'Mul', 'Div', 'Identity', 'Softmax', 'LogSoftmax', 'Sigmoid', 'Flatten', 'Reshape', 'Squeeze',
-  'Unsqueeze', 'Dropout', 'Relu', 'GlobalAveragePool', 'GlobalMaxPool', 'ReduceMean', 'Cast', 'Transpose',
+  'Add',
+  'Sub',
+  'Mul',
+  'Div',
+  'Identity',
+  'Softmax',
+  'LogSoftmax',
+  'Sigmoid',
+  'Flatten',
+  'Reshape',
+  'Squeeze',
+  'Unsqueeze',
+  'Dropout',
+  'Relu',
+  'GlobalAveragePool',
+  'GlobalMaxPool',
+  'ReduceMean',
+  'Cast',
+  'Transpose',
 ]);
 
 export interface ClassifierHead {
@@ -40,7 +57,5 @@ export function findClassifierHead(graph: GraphProto): ClassifierHead {
     if (!PASS_THROUGH.has(node.op_type)) break;
     tensor = input;
   }
-  throw new DatasetError(
-    `cannot find the classifier head (a Gemm, MatMul or 1×1 Conv) before output '${output}'; name the penultimate tensor explicitly`,
-  );
+  throw new DatasetError(`cannot find the classifier head (a Gemm, MatMul or 1×1 Conv) before output '${output}'; name the penultimate tensor explicitly`);
 }

@@ -11,11 +11,12 @@
 // computed by running only the part of the model after the layer (src/core/explain/submodel.ts),
 // fed the layer's activation with one channel zeroed.
 import { computeGradients, seedForClass } from '../autodiff/gradients';
-import { RunControl, throwIfCancelled } from '../explain/forward';
+import { RunControl } from '../explain/forward';
+import { throwIfCancelled } from '../cancel';
 import { modelAfter } from '../explain/submodel';
 import { ConvModel } from '../model';
 import { withDynamicBatch } from '../onnx/surgery';
-import { run } from '../runtime/session';
+import { run } from '../onnx/session';
 import { Tensor } from '../tensor';
 import { DatasetError } from './errors';
 import { DatasetFeatures, fittingBatchSize } from './features';
@@ -90,11 +91,15 @@ export async function gradientImportance(model: ConvModel, features: DatasetFeat
     throwIfCancelled(options.signal);
     const part = images.slice(start, start + batchSize);
     const batch = await inputBatch(features, part, input);
-    const { gradients, outputs } = await computeGradients(model, { [model.input.name]: batch }, {
-      wrt: [features.layer],
-      output: features.output,
-      seed: seedForClass([part.length, ...outputDims.slice(1)], options.classIndex),
-    });
+    const { gradients, outputs } = await computeGradients(
+      model,
+      { [model.input.name]: batch },
+      {
+        wrt: [features.layer],
+        output: features.output,
+        seed: seedForClass([part.length, ...outputDims.slice(1)], options.classIndex),
+      },
+    );
     const activation = (outputs[features.layer] ?? (await model.run({ [model.input.name]: batch }, [features.layer]))[features.layer]).data as Float32Array;
     const gradient = gradients[features.layer].data as Float32Array;
     for (let b = 0; b < part.length; b++) {
@@ -115,7 +120,10 @@ export async function gradientImportance(model: ConvModel, features: DatasetFeat
     method: 'gradient-x-activation',
     formula: 'mean over images of Σ_{y,x} A[c,y,x] · ∂logit/∂A[c,y,x]',
     images: images.length,
-    channels: ranked(sums, Array.from({ length: c }, (_, i) => i)),
+    channels: ranked(
+      sums,
+      Array.from({ length: c }, (_, i) => i),
+    ),
   };
 }
 
@@ -128,11 +136,7 @@ async function tailSession(model: ConvModel, features: DatasetFeatures) {
   return { session, extraInputs: tail.extraInputs };
 }
 
-export async function ablationImportance(
-  model: ConvModel,
-  features: DatasetFeatures,
-  options: ImportanceOptions & { channels?: number[] },
-): Promise<ChannelImportance> {
+export async function ablationImportance(model: ConvModel, features: DatasetFeatures, options: ImportanceOptions & { channels?: number[] }): Promise<ChannelImportance> {
   const images = selectImages(features, options.classIndex, options.images ?? 'predicted');
   const input = options.input ?? inputPipelineFor(model);
   const [c] = features.layerShape;

@@ -28,7 +28,13 @@ export interface InputPipeline {
 export function inputPipelineFor(model: ConvModel, options: { spec?: PreprocessSpec; settings?: PreprocessOverrides } = {}): InputPipeline {
   const resolved = options.spec
     ? undefined
-    : resolvePreprocessing({ modelPath: model.file, inputShape: model.input.shape, metadataProps: model.proto.metadata_props, settings: options.settings, limits: model.sizeLimits });
+    : resolvePreprocessing({
+        modelPath: model.file,
+        inputShape: model.input.shape,
+        metadataProps: model.proto.metadata_props,
+        settings: options.settings,
+        limits: model.sizeLimits,
+      });
   const spec = options.spec ?? resolved!.spec;
   return {
     spec,

@@ -13,10 +13,11 @@
 // deviation): rules that test such a channel read the mark.
 import * as path from 'path';
 import { FileReadError, isInside, readFileChecked } from '../files';
-import { RunControl, throwIfCancelled } from '../explain/forward';
+import { RunControl } from '../explain/forward';
+import { throwIfCancelled } from '../cancel';
 import { RgbImage } from '../image/image';
 import { ConvModel } from '../model';
-import { Tensor, argmax } from '../tensor';
+import { argmax, Tensor } from '../tensor';
 import { DatasetError } from './errors';
 import { DatasetFeatures, fittingBatchSize } from './features';
 import { InputPipeline, inputPipelineFor } from './input';

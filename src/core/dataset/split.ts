@@ -16,9 +16,7 @@ export function holdoutSplit(names: readonly string[], groups: readonly number[]
   });
   const heldOut = new Array<boolean>(names.length).fill(false);
   for (const members of byGroup.values()) {
-    const ordered = members
-      .map((i) => ({ i, h: stringHash(names[i]) }))
-      .sort((a, b) => a.h - b.h || (names[a.i] < names[b.i] ? -1 : 1));
+    const ordered = members.map((i) => ({ i, h: stringHash(names[i]) })).sort((a, b) => a.h - b.h || (names[a.i] < names[b.i] ? -1 : 1));
     const count = Math.round(fraction * members.length);
     for (let j = 0; j < count; j++) heldOut[ordered[j].i] = true;
   }

@@ -7,7 +7,7 @@
 // batch, here every row uses min − 1e7); y is the raw output (logit). Only the network after the
 // layer runs for the ablations: a sub-model whose input is the layer's tensor. A channel of a tokens
 // or channels-last layer is the channel of its canonical view (./layout.ts): a class token is left as it is.
-import { run } from '../runtime/session';
+import { run } from '../onnx/session';
 import { Tensor, sizeOf } from '../tensor';
 import { camExplanation, camSetup, camShape, planCam, weightedChannelSum } from './cam-common';
 import { LayerView, toCanonical } from './layout';

@@ -52,7 +52,6 @@ export function approximationParameters(method: ApproximationMethod, n: number):
     stepSizes[n - 1] /= 2;
     return { stepSizes, alphas: linspace(0, 1, n) };
   }
-  const alphas =
-    method === 'riemann_left' ? linspace(0, 1 - 1 / n, n) : method === 'riemann_right' ? linspace(1 / n, 1, n) : linspace(1 / (2 * n), 1 - 1 / (2 * n), n);
+  const alphas = method === 'riemann_left' ? linspace(0, 1 - 1 / n, n) : method === 'riemann_right' ? linspace(1 / n, 1, n) : linspace(1 / (2 * n), 1 - 1 / (2 * n), n);
   return { stepSizes, alphas };
 }

@@ -26,14 +26,26 @@ export async function setUpAttribution(ctx: ExplainContext): Promise<Attribution
 }
 
 export function displayOption(fallback: DisplayMode): OptionSpec {
-  return { name: 'display', type: 'choice', default: fallback, choices: DISPLAY_MODES, description: 'how the attribution becomes a map: sum of |a| over channels, its positive part, or signed' };
+  return {
+    name: 'display',
+    type: 'choice',
+    default: fallback,
+    choices: DISPLAY_MODES,
+    description: 'how the attribution becomes a map: sum of |a| over channels, its positive part, or signed',
+  };
 }
 
 // Gradient runs keep every activation of the batch, and onnxruntime keeps the memory of its largest
 // run: 32 IG steps on resnet18 at 224² left 1.66 GiB resident in batches of 16 against 0.68 GiB
 // in batches of 4, with no measurable gain in speed on 2 cores. Larger requests are cut to what the
 // activation limit allows (gradientBatch).
-export const BATCH_OPTION: OptionSpec = { name: 'batch', type: 'int', default: 4, min: 1, description: 'most inputs per forward/backward pass (fewer where the activation memory limit needs it)' };
+export const BATCH_OPTION: OptionSpec = {
+  name: 'batch',
+  type: 'int',
+  default: 4,
+  min: 1,
+  description: 'most inputs per forward/backward pass (fewer where the activation memory limit needs it)',
+};
 export const SEED_OPTION: OptionSpec = { name: 'seed', type: 'int', default: 0, min: 0, description: 'random seed (results are reproducible)' };
 
 export function attributionExplanation(

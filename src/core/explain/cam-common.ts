@@ -117,11 +117,7 @@ export function camExplanation(method: string, ctx: ExplainContext, setup: CamSe
 }
 
 /** A CAM computed from the layer's activations A and the gradients ∂score/∂A, both from one run. */
-export async function gradientCam(
-  method: string,
-  ctx: ExplainContext,
-  rawCam: (activations: Tensor, grads: Tensor) => Tensor,
-): Promise<Explanation> {
+export async function gradientCam(method: string, ctx: ExplainContext, rawCam: (activations: Tensor, grads: Tensor) => Tensor): Promise<Explanation> {
   const cam = await planCam(ctx);
   const layer = cam.layer.tensor;
   ctx.progress?.(0, `${method}: gradients at ${layer}`);

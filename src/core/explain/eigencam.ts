@@ -82,7 +82,7 @@ export const eigenCam: ExplanationMethod = {
     const { setup, activations } = await runAtLayer(ctx);
     ctx.progress?.(1, 'eigencam: done');
     return camExplanation('eigencam', ctx, setup, eigenCamRaw(activations), [
-      'the principal component\'s sign is arbitrary; it is chosen so the map correlates positively with the summed activation',
+      "the principal component's sign is arbitrary; it is chosen so the map correlates positively with the summed activation",
       'Eigen-CAM does not depend on the target class',
     ]);
   },

@@ -63,7 +63,10 @@ export function trapezoidArea(fractions: number[], scores: number[]): number {
 /** Deletion and insertion curves of `map` ([H, W]) for the context's input and target. */
 export async function deletionInsertion(ctx: ExplainContext, map: Tensor, options: FaithfulnessOptions = {}): Promise<Faithfulness> {
   checkInput(ctx.input);
-  if (ctx.input.dims.length !== 4) throw new ExplainError(`deletion and insertion curves reveal the pixels of an image against a blurred copy; the input [${ctx.input.dims.join(', ')}] is not an image [1, C, H, W]`);
+  if (ctx.input.dims.length !== 4)
+    throw new ExplainError(
+      `deletion and insertion curves reveal the pixels of an image against a blurred copy; the input [${ctx.input.dims.join(', ')}] is not an image [1, C, H, W]`,
+    );
   const [, channels, H, W] = ctx.input.dims;
   const plane = H * W;
   if (map.data.length !== plane) throw new ExplainError(`the map has ${map.data.length} values but the input is ${H}×${W}`);
@@ -77,16 +80,22 @@ export async function deletionInsertion(ctx: ExplainContext, map: Tensor, option
   const order = pixelOrder(map);
   const fractions = Array.from({ length: steps + 1 }, (_, i) => i / steps);
   // Variant i < steps + 1: deletion at fraction i; the rest: insertion.
-  const scores = await scoreVariants(ctx, target, 2 * (steps + 1), (i, dst) => {
-    const insertion = i > steps;
-    const moved = Math.round(fractions[insertion ? i - steps - 1 : i] * plane);
-    const [first, rest] = insertion ? [x, baseline] : [baseline, x];
-    dst.set(rest);
-    for (let j = 0; j < moved; j++) {
-      const p = order[j];
-      for (let c = 0; c < channels; c++) dst[c * plane + p] = first[c * plane + p];
-    }
-  }, { batchSize: options.batch ?? 32, score, label: 'faithfulness: deletion and insertion' });
+  const scores = await scoreVariants(
+    ctx,
+    target,
+    2 * (steps + 1),
+    (i, dst) => {
+      const insertion = i > steps;
+      const moved = Math.round(fractions[insertion ? i - steps - 1 : i] * plane);
+      const [first, rest] = insertion ? [x, baseline] : [baseline, x];
+      dst.set(rest);
+      for (let j = 0; j < moved; j++) {
+        const p = order[j];
+        for (let c = 0; c < channels; c++) dst[c * plane + p] = first[c * plane + p];
+      }
+    },
+    { batchSize: options.batch ?? 32, score, label: 'faithfulness: deletion and insertion' },
+  );
   const original = targetScores(output, target, score)[0];
   const curve = (values: number[]): Curve => {
     const auc = trapezoidArea(fractions, values);
@@ -211,7 +220,8 @@ export function regionScores(map: Tensor, region: RegionMask, tolerance = 0): Re
     }
   }
   return {
-    pointingHit, peak,
+    pointingHit,
+    peak,
     iou: overlap / (2 * area - overlap),
     area,
     threshold: values[order[area - 1]],

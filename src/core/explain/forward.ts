@@ -1,19 +1,15 @@
 // Batched evaluation for methods that need many passes: work is cut into batches (one example at a
 // time when the model's batch dimension is fixed), progress is reported after every batch and the
 // cancellation signal is checked before each.
-import { CancelledError } from '../runtime/jobs';
+import { throwIfCancelled } from '../cancel';
 import { ConvModel } from '../model';
-import { Tensor, sizeOf } from '../tensor';
+import { sizeOf, Tensor } from '../tensor';
 import { ScoreKind, targetScores } from './target';
 import { ExplainContext, ResolvedTarget } from './types';
 
 export interface RunControl {
   progress?: (fraction: number, message: string) => void;
   signal?: AbortSignal;
-}
-
-export function throwIfCancelled(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new CancelledError();
 }
 
 /** The batch size to use: the requested one, or 1 when the model cannot take a batch. */
@@ -25,13 +21,7 @@ export async function usableBatchSize(model: ConvModel, requested: number): Prom
  * Runs `count` items in batches of `batchSize` through `runBatch(start, size)`, checking the signal
  * before each batch and reporting progress after it (the last report is exactly 1).
  */
-export async function inBatches(
-  count: number,
-  batchSize: number,
-  control: RunControl,
-  label: string,
-  runBatch: (start: number, size: number) => Promise<void>,
-): Promise<void> {
+export async function inBatches(count: number, batchSize: number, control: RunControl, label: string, runBatch: (start: number, size: number) => Promise<void>): Promise<void> {
   for (let start = 0; start < count; start += batchSize) {
     throwIfCancelled(control.signal);
     const size = Math.min(batchSize, count - start);

@@ -30,23 +30,20 @@ export interface TargetGradients extends GradientResult {
  * that sum gradients over many points (Integrated Gradients, SmoothGrad) pass `refuseZero: false`,
  * since one batch of points may be zero where the sum is not, and check the sum instead.
  */
-export async function gradientsFor(
-  ctx: ExplainContext,
-  plan: TargetPlan,
-  inputs: Tensor,
-  wrt: string[],
-  overrides?: RuleSet,
-  refuseZero = true,
-): Promise<TargetGradients> {
+export async function gradientsFor(ctx: ExplainContext, plan: TargetPlan, inputs: Tensor, wrt: string[], overrides?: RuleSet, refuseZero = true): Promise<TargetGradients> {
   const { target } = plan;
   if (target.kind === 'top' && inputs.dims[0] !== 1) throw new ExplainError(`a 'top' target is resolved on one input, not a batch of ${inputs.dims[0]}`);
-  const result = await computeGradients(ctx.model, { [ctx.model.input.name]: inputs }, {
-    wrt,
-    output: target.output,
-    seed: target.kind === 'top' ? 'top' : await seedForInputs(ctx, target, plan.outputDims, inputs),
-    overrides: overrides?.rules,
-    overridesKey: overrides?.key,
-  });
+  const result = await computeGradients(
+    ctx.model,
+    { [ctx.model.input.name]: inputs },
+    {
+      wrt,
+      output: target.output,
+      seed: target.kind === 'top' ? 'top' : await seedForInputs(ctx, target, plan.outputDims, inputs),
+      overrides: overrides?.rules,
+      overridesKey: overrides?.key,
+    },
+  );
   const resolved = resolveTop(target, result.outputs[target.output]);
   if (refuseZero) for (const name of wrt) refuseZeroGradient(resolved, name, result.gradients[name]);
   return { ...result, target: resolved };
@@ -73,14 +70,7 @@ async function seedForInputs(ctx: ExplainContext, target: ResolvedTarget, output
  * ∂ score / ∂ each `wrt` tensor for a batch of inputs ([B, C, H, W]) and a resolved target;
  * `outputDims` are the target output's dims (any batch size) so the seed has the right shape.
  */
-export function gradientsOf(
-  ctx: ExplainContext,
-  target: ResolvedTarget,
-  outputDims: number[],
-  inputs: Tensor,
-  wrt: string[],
-  overrides?: RuleSet,
-): Promise<GradientResult> {
+export function gradientsOf(ctx: ExplainContext, target: ResolvedTarget, outputDims: number[], inputs: Tensor, wrt: string[], overrides?: RuleSet): Promise<GradientResult> {
   return gradientsFor(ctx, { target, outputDims }, inputs, wrt, overrides);
 }
 

@@ -23,6 +23,8 @@ export const guidedBackprop: ExplanationMethod<GuidedBackpropOptions> = {
   async explain(ctx, options) {
     const { setup, gradient: raw } = await inputGradient(ctx, GUIDED_RELU);
     ctx.progress?.(1, 'guided-backprop: done');
-    return attributionExplanation('guided-backprop', setup, raw, options.display, ['ONNX Relu nodes use the guided rule; other activations (e.g. Clip for ReLU6) keep ordinary gradients']);
+    return attributionExplanation('guided-backprop', setup, raw, options.display, [
+      'ONNX Relu nodes use the guided rule; other activations (e.g. Clip for ReLU6) keep ordinary gradients',
+    ]);
   },
 };

@@ -36,10 +36,17 @@ export const guidedGradCam: ExplanationMethod<GuidedGradCamOptions> = {
     const spatial = cam.dims.slice(1);
     const inputSpatial = ctx.input.dims.slice(2);
     const plane = sizeOf(inputSpatial);
-    const up = resizeNearestNd((cam.data as Float32Array).map((v) => Math.max(v, 0)), spatial, inputSpatial);
+    const up = resizeNearestNd(
+      (cam.data as Float32Array).map((v) => Math.max(v, 0)),
+      spatial,
+      inputSpatial,
+    );
     const name = ctx.model.input.name;
     const guided = (await gradientsFor(ctx, { ...planned.plan, target }, ctx.input, [name], GUIDED_RELU)).gradients[name].data as Float32Array;
-    const raw = float32(ctx.input.dims, guided.map((g, i) => g * up[i % plane]));
+    const raw = float32(
+      ctx.input.dims,
+      guided.map((g, i) => g * up[i % plane]),
+    );
     ctx.progress?.(1, 'guided-gradcam: done');
     const explanation = attributionExplanation('guided-gradcam', setup, raw, options.display, [
       `Grad-CAM ${spatial.join('×')} ReLU'd and upsampled by nearest neighbour to ${inputSpatial.join('×')} (Captum's default)`,

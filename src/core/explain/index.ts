@@ -2,7 +2,7 @@
 import { ablationCam } from './ablationcam';
 import { cam } from './cam';
 import { eigenCam } from './eigencam';
-import { throwIfCancelled } from './forward';
+import { throwIfCancelled } from '../cancel';
 import { gradCam } from './gradcam';
 import { gradCamPlusPlus } from './gradcam-plusplus';
 import { guidedBackprop } from './guided-backprop';
@@ -22,15 +22,31 @@ import { smoothGrad } from './smoothgrad';
 import { xGradCam } from './xgradcam';
 import { ExplainContext, ExplainError, Explanation, ExplanationMethod, OptionValue } from './types';
 import { nonFinite } from '../tensor';
-import type { MethodView } from '../../protocol';
+import type { MethodInfo } from './method-info';
 
 export type { ExplainContext, Explanation, ExplanationMethod, OptionSpec, OptionValue, ResolvedTarget, Target } from './types';
 export { ExplainError } from './types';
 
 const ALL: ExplanationMethod[] = [
-  cam, gradCam, gradCamPlusPlus, xGradCam, hiResCam, layerCam, eigenCam, scoreCam, ablationCam,
-  saliency, smoothGrad, integratedGradients, inputXGradient, guidedBackprop, guidedGradCam,
-  occlusion, rise, lime, kernelShap,
+  cam,
+  gradCam,
+  gradCamPlusPlus,
+  xGradCam,
+  hiResCam,
+  layerCam,
+  eigenCam,
+  scoreCam,
+  ablationCam,
+  saliency,
+  smoothGrad,
+  integratedGradients,
+  inputXGradient,
+  guidedBackprop,
+  guidedGradCam,
+  occlusion,
+  rise,
+  lime,
+  kernelShap,
 ];
 
 export const METHODS: Readonly<Record<string, ExplanationMethod>> = Object.fromEntries(ALL.map((m) => [m.name, m]));
@@ -47,10 +63,16 @@ export function methodByName(name: string): ExplanationMethod {
 }
 
 /** The method as the views see it: every field of its descriptor except the code and the reference. */
-export function methodView(m: ExplanationMethod): MethodView {
+export function methodView(m: ExplanationMethod): MethodInfo {
   return {
-    name: m.name, title: m.title, kind: m.kind, needsGradients: m.needsGradients, usesLayer: m.usesLayer,
-    ...(m.targetIndependent ? { targetIndependent: true } : {}), formula: m.formula, options: m.options,
+    name: m.name,
+    title: m.title,
+    kind: m.kind,
+    needsGradients: m.needsGradients,
+    usesLayer: m.usesLayer,
+    ...(m.targetIndependent ? { targetIndependent: true } : {}),
+    formula: m.formula,
+    options: m.options,
   };
 }
 

@@ -11,7 +11,10 @@ export type InputXGradientOptions = { display: DisplayMode };
 export function elementwiseProduct(a: Tensor, b: Tensor): Tensor {
   const x = a.data as Float32Array;
   const y = b.data as Float32Array;
-  return float32(a.dims, x.map((v, i) => v * y[i]));
+  return float32(
+    a.dims,
+    x.map((v, i) => v * y[i]),
+  );
 }
 
 export const inputXGradient: ExplanationMethod<InputXGradientOptions> = {

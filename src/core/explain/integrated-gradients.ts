@@ -54,7 +54,10 @@ export const integratedGradients: ExplanationMethod<IntegratedGradientsOptions> 
       { batch: options.batch, label: 'integrated-gradients: path points' },
     );
     const g = integral.data as Float32Array;
-    const raw = float32(ctx.input.dims, g.map((v, k) => v * (x[k] - b[k])));
+    const raw = float32(
+      ctx.input.dims,
+      g.map((v, k) => v * (x[k] - b[k])),
+    );
     const total = (raw.data as Float32Array).reduce((s, v) => s + v, 0);
     const scoreAt = async (pathIndex: number | undefined, point: Tensor) => (pathIndex !== undefined ? scores[pathIndex] : scoreOf(ctx, setup.target, point));
     const gain = (await scoreAt(onInput, ctx.input)) - (await scoreAt(onBaseline, base));

@@ -16,8 +16,14 @@ import { ScoreKind } from './target';
 import { ExplanationMethod } from './types';
 
 export type KernelShapOptions = {
-  samples: number; segments: number; compactness: number; baseline: number | Tensor;
-  seed: number; batch: number; score: ScoreKind; display: DisplayMode;
+  samples: number;
+  segments: number;
+  compactness: number;
+  baseline: number | Tensor;
+  seed: number;
+  batch: number;
+  score: ScoreKind;
+  display: DisplayMode;
 };
 
 const INFINITE_WEIGHT = 1e6;
@@ -65,12 +71,21 @@ export const kernelShap: ExplanationMethod<KernelShapOptions> = {
     const total = fit.coefficients.reduce((a, b) => a + b, 0);
     // The fit's own weighted R² is dominated by the two endpoint weights: judge it on the sampled coalitions.
     const sampled = options.samples - 2;
-    const r2 = sampled > 1 ? rSquared(Float64Array.from(coalitions.subarray(2 * m)), scores.subarray(2), new Float64Array(sampled).fill(1), fit.coefficients, fit.intercept, m) : fit.r2;
+    const r2 =
+      sampled > 1 ? rSquared(Float64Array.from(coalitions.subarray(2 * m)), scores.subarray(2), new Float64Array(sampled).fill(1), fit.coefficients, fit.intercept, m) : fit.r2;
     const underdetermined = options.samples <= m + 1 ? [`only ${options.samples} coalitions for ${m} superpixels: the fit is underdetermined, raise 'samples'`] : [];
-    return superpixelExplanation('kernel-shap', ctx, perturbed, fit.coefficients, options.display, [
-      `${m} SLIC superpixels, ${options.samples} coalitions (seed ${options.seed}), off superpixels take the baseline, score: ${options.score}`,
-      `Σ Shapley values = ${total.toPrecision(5)} vs y(x) − y(baseline) = ${(scores[0] - scores[1]).toPrecision(5)}; R² on the sampled coalitions = ${r2.toFixed(3)}`,
-      ...underdetermined,
-    ], { r2, shapleySum: total, scoreGain: scores[0] - scores[1], superpixels: m });
+    return superpixelExplanation(
+      'kernel-shap',
+      ctx,
+      perturbed,
+      fit.coefficients,
+      options.display,
+      [
+        `${m} SLIC superpixels, ${options.samples} coalitions (seed ${options.seed}), off superpixels take the baseline, score: ${options.score}`,
+        `Σ Shapley values = ${total.toPrecision(5)} vs y(x) − y(baseline) = ${(scores[0] - scores[1]).toPrecision(5)}; R² on the sampled coalitions = ${r2.toFixed(3)}`,
+        ...underdetermined,
+      ],
+      { r2, shapleySum: total, scoreGain: scores[0] - scores[1], superpixels: m },
+    );
   },
 };

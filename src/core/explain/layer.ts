@@ -108,7 +108,11 @@ export function transformerLayer(graph: GraphProto, shapes: Map<string, number[]
     seen.add(`${tensor}|${projected}`);
     const dims = shapes.get(tensor);
     if (projected && dims?.length === 3 && dims[0] === 1 && dims[1] === last.tokens) {
-      return { tensor, dims, note: `layer 'auto': '${tensor}' ${formatShape(dims)}, the tokens the last attention layer ('${last.node}') projects its queries and keys from (pytorch-grad-cam's choice for vision transformers)` };
+      return {
+        tensor,
+        dims,
+        note: `layer 'auto': '${tensor}' ${formatShape(dims)}, the tokens the last attention layer ('${last.node}') projects its queries and keys from (pytorch-grad-cam's choice for vision transformers)`,
+      };
     }
     const node = producer.get(tensor);
     if (!node) continue;

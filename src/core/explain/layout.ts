@@ -42,9 +42,43 @@ export function toCanonical(view: LayerView, t: Tensor): Tensor {
 }
 
 // Ops that treat axis 1 as the channels.
-const CHANNELS_FIRST_OPS = new Set(['Conv', 'ConvTranspose', 'BatchNormalization', 'InstanceNormalization', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool', 'LpPool', 'LRN']);
+const CHANNELS_FIRST_OPS = new Set([
+  'Conv',
+  'ConvTranspose',
+  'BatchNormalization',
+  'InstanceNormalization',
+  'MaxPool',
+  'AveragePool',
+  'GlobalAveragePool',
+  'GlobalMaxPool',
+  'LpPool',
+  'LRN',
+]);
 // Per-element ops through which the evidence is followed (they keep the layout).
-const LAYOUT_KEEPING_OPS = new Set(['Relu', 'Clip', 'Sigmoid', 'HardSigmoid', 'HardSwish', 'LeakyRelu', 'Elu', 'Selu', 'Gelu', 'Erf', 'Tanh', 'Identity', 'Dropout', 'Add', 'Sub', 'Mul', 'Div', 'Sqrt', 'Pow', 'Neg', 'Abs', 'Cast']);
+const LAYOUT_KEEPING_OPS = new Set([
+  'Relu',
+  'Clip',
+  'Sigmoid',
+  'HardSigmoid',
+  'HardSwish',
+  'LeakyRelu',
+  'Elu',
+  'Selu',
+  'Gelu',
+  'Erf',
+  'Tanh',
+  'Identity',
+  'Dropout',
+  'Add',
+  'Sub',
+  'Mul',
+  'Div',
+  'Sqrt',
+  'Pow',
+  'Neg',
+  'Abs',
+  'Cast',
+]);
 const EVIDENCE_NODES = 24;
 
 function axesOf(graph: GraphProto, node: NodeProto): number[] | undefined {
@@ -107,7 +141,7 @@ function fitsInput(spatial: number[], inputSpatial: number[]): boolean {
   if (spatial.length < 2) return true;
   const [h, w] = spatial.slice(-2);
   const [H, W] = inputSpatial.slice(-2);
-  const ratio = (H / h) / (W / w);
+  const ratio = H / h / (W / w);
   return ratio <= 2 && ratio >= 0.5;
 }
 
@@ -128,11 +162,14 @@ function patchGrids(count: number, H: number, W: number): [number, number][] {
 function tokensView(layer: string, dims: number[], inputSpatial: number[], graph: GraphProto): LayerView {
   const [, tokens, features] = dims;
   const shown = `'${layer}' ${formatShape(dims)}`;
-  if (inputSpatial.length !== 2) throw new ExplainError(`layer ${shown} is a token sequence, but the input ${formatShape(inputSpatial)} is not an image, so its tokens have no patch grid`);
+  if (inputSpatial.length !== 2)
+    throw new ExplainError(`layer ${shown} is a token sequence, but the input ${formatShape(inputSpatial)} is not an image, so its tokens have no patch grid`);
   const [H, W] = inputSpatial;
   const options = [0, 1, 2].flatMap((prefix) => patchGrids(tokens - prefix, H, W).map((grid) => ({ prefix, grid })));
   if (options.length === 0) {
-    throw new ExplainError(`layer ${shown} has ${tokens} tokens, which are not h·w patches of a grid with the input's ${H}×${W} aspect ratio after 0, 1 or 2 leading tokens; choose a layer with a spatial map`);
+    throw new ExplainError(
+      `layer ${shown} has ${tokens} tokens, which are not h·w patches of a grid with the input's ${H}×${W} aspect ratio after 0, 1 or 2 leading tokens; choose a layer with a spatial map`,
+    );
   }
   if (options.length > 1) {
     const listed = options.map((o) => `${o.prefix ? `${o.prefix} + ` : ''}${o.grid[0]}×${o.grid[1]}`).join(' or ');
@@ -141,7 +178,10 @@ function tokensView(layer: string, dims: number[], inputSpatial: number[], graph
   if (channelAxisFromGraph(graph, layer, 3) === 'first') {
     throw new ExplainError(`layer ${shown} is used as [N, C, L] channels by the graph, not as tokens, and its length does not match the input; choose another layer`);
   }
-  const { prefix, grid: [h, w] } = options[0];
+  const {
+    prefix,
+    grid: [h, w],
+  } = options[0];
   const gather = new Int32Array(features * h * w);
   for (let d = 0; d < features; d++) for (let p = 0; p < h * w; p++) gather[d * h * w + p] = (prefix + p) * features + d;
   const leading = prefix === 2 ? 'a class and a distillation token' : 'a class token';
@@ -161,7 +201,9 @@ export function layerView(graph: GraphProto, layer: string, dims: number[], inpu
   const inputSpatial = inputDims.slice(2);
   if (dims.length === 3 && inputSpatial.length === 2) return tokensView(layer, dims, inputSpatial, graph);
   if (dims.length !== inputDims.length || dims.length < 3 || dims.length > 5) {
-    throw new ExplainError(`layer ${shown} cannot be laid over the input ${formatShape(inputDims)}: CAM methods need [N, C, ...spatial] with the input's spatial rank (or ViT tokens [N, (1 +) h·w, D]); choose another layer`);
+    throw new ExplainError(
+      `layer ${shown} cannot be laid over the input ${formatShape(inputDims)}: CAM methods need [N, C, ...spatial] with the input's spatial rank (or ViT tokens [N, (1 +) h·w, D]); choose another layer`,
+    );
   }
   const spatialNames = ['L', 'H, W', 'T, H, W'][dims.length - 3];
   const channelsFirst = (): LayerView => ({ kind: 'channels-first', dims, note: `read as channels-first [N, C, ${spatialNames}]` });
@@ -177,14 +219,19 @@ export function layerView(graph: GraphProto, layer: string, dims: number[], inpu
   });
   if (fromGraph === 'last') {
     if (lastFits) return channelsLast();
-    throw new ExplainError(`layer ${shown} is channels-last in the graph, but its spatial sizes ${formatShape(dims.slice(1, -1))} do not fit the input ${formatShape(inputSpatial)}; choose another layer`);
+    throw new ExplainError(
+      `layer ${shown} is channels-last in the graph, but its spatial sizes ${formatShape(dims.slice(1, -1))} do not fit the input ${formatShape(inputSpatial)}; choose another layer`,
+    );
   }
   if (fromGraph === 'first') {
     if (firstFits) return channelsFirst();
-    throw new ExplainError(`layer ${shown} is channels-first in the graph, but its spatial sizes ${formatShape(dims.slice(2))} do not fit the input ${formatShape(inputSpatial)}; choose another layer`);
+    throw new ExplainError(
+      `layer ${shown} is channels-first in the graph, but its spatial sizes ${formatShape(dims.slice(2))} do not fit the input ${formatShape(inputSpatial)}; choose another layer`,
+    );
   }
   if (firstFits && !lastFits) return channelsFirst();
   if (lastFits && !firstFits) return channelsLast();
-  if (firstFits) throw new ExplainError(`layer ${shown} could be channels-first or channels-last and the graph does not say which; choose a layer next to a convolution or a normalisation`);
+  if (firstFits)
+    throw new ExplainError(`layer ${shown} could be channels-first or channels-last and the graph does not say which; choose a layer next to a convolution or a normalisation`);
   throw new ExplainError(`layer ${shown} has no spatial axes that fit the input ${formatShape(inputSpatial)}; choose another layer`);
 }

@@ -16,8 +16,15 @@ import { ScoreKind } from './target';
 import { ExplanationMethod } from './types';
 
 export type LimeOptions = {
-  samples: number; segments: number; compactness: number; kernelWidth: number; alpha: number;
-  seed: number; batch: number; score: ScoreKind; display: DisplayMode;
+  samples: number;
+  segments: number;
+  compactness: number;
+  kernelWidth: number;
+  alpha: number;
+  seed: number;
+  batch: number;
+  score: ScoreKind;
+  display: DisplayMode;
 };
 
 /** Coalitions as lime draws them: all on, then uniform random bits. */
@@ -63,9 +70,17 @@ export const lime: ExplanationMethod<LimeOptions> = {
       weights[i] = limeWeight(k, m, options.kernelWidth);
     }
     const fit = weightedRidge(Float64Array.from(coalitions), scores, weights, options.samples, m, options.alpha);
-    return superpixelExplanation('lime', ctx, perturbed, fit.coefficients, options.display, [
-      `${m} SLIC superpixels, ${options.samples} samples (seed ${options.seed}), hidden superpixels take their mean colour, score: ${options.score}`,
-      `surrogate: ridge (alpha ${options.alpha}) weighted by √exp(−d²/${options.kernelWidth}²) on cosine distance; weighted R² = ${fit.r2.toFixed(3)}`,
-    ], { r2: fit.r2, intercept: fit.intercept, superpixels: m });
+    return superpixelExplanation(
+      'lime',
+      ctx,
+      perturbed,
+      fit.coefficients,
+      options.display,
+      [
+        `${m} SLIC superpixels, ${options.samples} samples (seed ${options.seed}), hidden superpixels take their mean colour, score: ${options.score}`,
+        `surrogate: ridge (alpha ${options.alpha}) weighted by √exp(−d²/${options.kernelWidth}²) on cosine distance; weighted R² = ${fit.r2.toFixed(3)}`,
+      ],
+      { r2: fit.r2, intercept: fit.intercept, superpixels: m },
+    );
   },
 };

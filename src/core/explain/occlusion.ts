@@ -85,18 +85,29 @@ export const occlusion: ExplanationMethod<OcclusionOptions> = {
       }
     };
     // Variant 0 is the unmodified input (its score is y(x)); variant i + 1 occludes box i.
-    const scores = await scoreVariants(ctx, setup.target, boxes.length + 1, (i, dst) => {
-      dst.set(x);
-      if (i > 0) visit(boxes[i - 1], (e) => (dst[e] = base[e]));
-    }, { batchSize: options.batch, score: options.score, label: 'occlusion: windows' });
+    const scores = await scoreVariants(
+      ctx,
+      setup.target,
+      boxes.length + 1,
+      (i, dst) => {
+        dst.set(x);
+        if (i > 0) visit(boxes[i - 1], (e) => (dst[e] = base[e]));
+      },
+      { batchSize: options.batch, score: options.score, label: 'occlusion: windows' },
+    );
     const original = scores[0];
     const sum = new Float64Array(x.length);
     const count = new Float64Array(x.length);
-    boxes.forEach((box, i) => visit(box, (e) => {
-      sum[e] += original - scores[i + 1];
-      count[e]++;
-    }));
-    const raw = float32(dims, Float32Array.from(sum, (s, e) => s / count[e]));
+    boxes.forEach((box, i) =>
+      visit(box, (e) => {
+        sum[e] += original - scores[i + 1];
+        count[e]++;
+      }),
+    );
+    const raw = float32(
+      dims,
+      Float32Array.from(sum, (s, e) => s / count[e]),
+    );
     return attributionExplanation('occlusion', setup, raw, options.display, [
       `${boxes.length} windows of ${window.join('×')} with strides ${strides.join('×')}, baseline ${typeof options.baseline === 'number' ? options.baseline : 'tensor'}, score: ${options.score}`,
     ]);

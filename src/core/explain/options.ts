@@ -31,7 +31,15 @@ function parseValue(method: string, spec: OptionSpec, value: OptionValue): Optio
       return s;
     }
     case 'ints': {
-      const list = typeof value === 'string' ? value.split(/[,x×\s]+/).filter(Boolean).map(Number) : typeof value === 'number' ? [value] : value;
+      const list =
+        typeof value === 'string'
+          ? value
+              .split(/[,x×\s]+/)
+              .filter(Boolean)
+              .map(Number)
+          : typeof value === 'number'
+            ? [value]
+            : value;
       if (!Array.isArray(list) || list.length === 0 || !list.every((v) => Number.isInteger(v) && v > 0)) {
         throw new ExplainError(`${method}: option '${spec.name}' must be positive integers such as 3,32,32 (got ${JSON.stringify(value)})`);
       }

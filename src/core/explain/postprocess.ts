@@ -135,7 +135,8 @@ export function attributionToMap(attr: Tensor, mode: DisplayMode, outlierPercent
     const v = Math.max(-1, Math.min(1, shown[i] / scale));
     map[i] = mode === 'signed' ? (v + 1) / 2 : v;
   }
-  const what = mode === 'absolute' ? 'sum over channels of |attribution|' : mode === 'positive' ? 'positive part of the sum over channels' : 'signed sum over channels (0.5 = zero)';
+  const what =
+    mode === 'absolute' ? 'sum over channels of |attribution|' : mode === 'positive' ? 'positive part of the sum over channels' : 'signed sum over channels (0.5 = zero)';
   return {
     map: float32(spatial, map),
     note: `map: ${what}, divided by its ${100 - outlierPercent}% cumulative-mass threshold and clipped (Captum visualize_image_attr, outlier ${outlierPercent}%)`,

@@ -70,17 +70,26 @@ export const rise: ExplanationMethod<RiseOptions> = {
     const plane = sizeOf(spatial);
     const recipes = riseRecipes(options.masks, options.cells, options.probability, spatial, new Random(options.seed));
     const x = ctx.input.data as Float32Array;
-    const scores = await scoreVariants(ctx, target, recipes.length, (i, dst) => {
-      const mask = riseMask(recipes[i], options.cells, spatial);
-      for (let c = 0; c < channels; c++) for (let p = 0; p < plane; p++) dst[c * plane + p] = x[c * plane + p] * mask[p];
-    }, { batchSize: options.batch, score: options.score, label: 'rise: masked inputs' });
+    const scores = await scoreVariants(
+      ctx,
+      target,
+      recipes.length,
+      (i, dst) => {
+        const mask = riseMask(recipes[i], options.cells, spatial);
+        for (let c = 0; c < channels; c++) for (let p = 0; p < plane; p++) dst[c * plane + p] = x[c * plane + p] * mask[p];
+      },
+      { batchSize: options.batch, score: options.score, label: 'rise: masked inputs' },
+    );
     const saliency = new Float64Array(plane);
     recipes.forEach((recipe, i) => {
       const mask = riseMask(recipe, options.cells, spatial);
       for (let p = 0; p < plane; p++) saliency[p] += scores[i] * mask[p];
     });
     const norm = options.masks * options.probability;
-    const raw: Tensor = float32([1, ...spatial], Float32Array.from(saliency, (v) => v / norm));
+    const raw: Tensor = float32(
+      [1, ...spatial],
+      Float32Array.from(saliency, (v) => v / norm),
+    );
     const { map, note } = spatialToMap(raw.data as Float32Array, spatial);
     return {
       method: 'rise',

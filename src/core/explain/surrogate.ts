@@ -16,7 +16,14 @@ export const SEGMENT_OPTIONS: OptionSpec[] = [
 ];
 
 export function scoreOption(fallback: ScoreKind): OptionSpec {
-  return { name: 'score', type: 'choice', default: fallback, choices: ['logit', 'probability'], description: "for a class or difference target: its raw output, or its softmax over the output row ('logit' when the model already outputs probabilities); other targets score as they define" };
+  return {
+    name: 'score',
+    type: 'choice',
+    default: fallback,
+    choices: ['logit', 'probability'],
+    description:
+      "for a class or difference target: its raw output, or its softmax over the output row ('logit' when the model already outputs probabilities); other targets score as they define",
+  };
 }
 
 /** Per-channel mean of the input over each superpixel, as an input-shaped replacement (lime's hide_color=None). */

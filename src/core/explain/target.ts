@@ -41,7 +41,9 @@ function checkIndex(i: number, count: number, output: string): void {
 /** One example, channels first: a signal [1, C, L], an image [1, C, H, W] or a video [1, C, T, H, W]. */
 export function checkInput(input: Tensor): void {
   if (input.dtype !== 'float32' || input.dims.length < 3 || input.dims.length > 5 || input.dims[0] !== 1) {
-    throw new ExplainError(`explanations take one input as a float32 tensor [1, C, L] (signal), [1, C, H, W] (image) or [1, C, T, H, W] (video); got ${input.dtype} [${input.dims.join(', ')}]`);
+    throw new ExplainError(
+      `explanations take one input as a float32 tensor [1, C, L] (signal), [1, C, H, W] (image) or [1, C, T, H, W] (video); got ${input.dtype} [${input.dims.join(', ')}]`,
+    );
   }
 }
 
@@ -167,7 +169,9 @@ const TARGET_KINDS: { [K in Target['kind']]: TargetKind<K> } = {
     resolve: (t, at) => ({ kind: 'class', index: classOrTop(t.index, at), output: at.name }),
     score: (row, t) => row[t.index],
     seedReadsRow: false,
-    seed: (_row, t, seed) => { seed[t.index] = 1; },
+    seed: (_row, t, seed) => {
+      seed[t.index] = 1;
+    },
     describe: (t) => `class ${t.index}`,
   },
   difference: {
@@ -181,7 +185,10 @@ const TARGET_KINDS: { [K in Target['kind']]: TargetKind<K> } = {
     },
     score: (row, t) => row[t.a] - row[t.b],
     seedReadsRow: false,
-    seed: (_row, t, seed) => { seed[t.a] = 1; seed[t.b] = -1; },
+    seed: (_row, t, seed) => {
+      seed[t.a] = 1;
+      seed[t.b] = -1;
+    },
     describe: (t) => `class ${t.a} minus class ${t.b}`,
   },
   probability: {
@@ -212,7 +219,8 @@ const TARGET_KINDS: { [K in Target['kind']]: TargetKind<K> } = {
       if (!Number.isInteger(t.class) || t.class < 0 || t.class >= classes) {
         throw new ExplainError(`class ${t.class} is out of range: output '${at.name}' has ${classes} classes (0 to ${classes - 1})`);
       }
-      if (t.mask === 'predicted') return { kind: 'region', class: t.class, mask: float32(at.dims.slice(2), predictedMask(at.outputs![at.name], t.class)), predicted: true, output: at.name };
+      if (t.mask === 'predicted')
+        return { kind: 'region', class: t.class, mask: float32(at.dims.slice(2), predictedMask(at.outputs![at.name], t.class)), predicted: true, output: at.name };
       const plane = at.dims.slice(2);
       if (t.mask.data.length !== positions || (t.mask.dims.length === plane.length && t.mask.dims.some((d, i) => d !== plane[i]))) {
         throw new ExplainError(`the mask is ${t.mask.dims.join('×')} but output '${at.name}' has ${plane.join('×')} positions per class`);
@@ -296,7 +304,9 @@ const TARGET_KINDS: { [K in Target['kind']]: TargetKind<K> } = {
     },
     score: (row, t) => row[t.flat],
     seedReadsRow: false,
-    seed: (_row, t, seed) => { seed[t.flat] = 1; },
+    seed: (_row, t, seed) => {
+      seed[t.flat] = 1;
+    },
     describe: (t) => `element [${t.index.join(', ')}]`,
   },
 };
@@ -306,7 +316,9 @@ function kindOf<K extends Target['kind']>(kind: K): TargetKind<K> {
 }
 
 /** The command-line forms of every kind, for usage lines and errors. */
-export const TARGET_SYNTAX = Object.values(TARGET_KINDS).flatMap((k) => (k.syntax ? [k.syntax] : [])).join(' | ');
+export const TARGET_SYNTAX = Object.values(TARGET_KINDS)
+  .flatMap((k) => (k.syntax ? [k.syntax] : []))
+  .join(' | ');
 
 const PREFIXES: Record<string, Target['kind']> = { class: 'class', prob: 'probability', region: 'region', box: 'box', similarity: 'similarity', output: 'element' };
 
@@ -373,7 +385,12 @@ export async function planTarget(model: ConvModel, input: Tensor, target: Target
 async function probedOutputDims(model: ConvModel, input: Tensor, name: string): Promise<number[] | undefined> {
   const probed = concreteInputDims(model.input.shape);
   const sameSize = probed.length === input.dims.length && probed.every((d, i) => i === 0 || d === input.dims[i]);
-  const dims = sameSize ? await model.probeShapes().then((shapes) => shapes.get(name), () => undefined) : undefined;
+  const dims = sameSize
+    ? await model.probeShapes().then(
+        (shapes) => shapes.get(name),
+        () => undefined,
+      )
+    : undefined;
   return dims && dims[0] === 1 ? dims : undefined;
 }
 

@@ -2,6 +2,7 @@
 import type { ConvModel } from '../model';
 import type { Detection, DetectionHead, DetectionOptions } from '../detection';
 import type { Tensor } from '../tensor';
+import { MethodInfo, OptionSpec } from './method-info';
 
 /**
  * What to explain: a scalar made from one output of the model (src/core/explain/target.ts defines
@@ -71,31 +72,11 @@ export interface Explanation {
 }
 
 /** A value a caller can pass as a method option (the CLI and the webview pass numbers and strings). */
+export type { OptionSpec } from './method-info';
+
 export type OptionValue = number | string | number[] | Tensor;
 
-export interface OptionSpec {
-  name: string;
-  /** 'int'/'number': a number; 'choice': one of choices; 'ints': a list of integers; 'baseline': a number or an input-shaped Tensor. */
-  type: 'int' | 'number' | 'choice' | 'ints' | 'baseline';
-  default: number | string | number[];
-  description: string;
-  min?: number;
-  max?: number;
-  choices?: string[];
-}
-
-export interface ExplanationMethod<O = Record<string, OptionValue>> {
-  /** CLI name, e.g. 'gradcam++'. */
-  name: string;
-  title: string;
-  kind: 'cam' | 'gradient' | 'perturbation';
-  needsGradients: boolean;
-  /** Whether the method works at a layer (ctx.layer). */
-  usesLayer: boolean;
-  /** The map does not depend on the target (EigenCAM: the first principal component of the activations). */
-  targetIndependent?: boolean;
-  /** Shown in the UI. */
-  formula: string;
+export interface ExplanationMethod<O = Record<string, OptionValue>> extends MethodInfo {
   /** The paper and the implementation this one matches. */
   reference: string;
   options: OptionSpec[];

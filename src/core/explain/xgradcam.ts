@@ -9,7 +9,10 @@ export function xGradCamRaw(activations: Tensor, grads: Tensor): Tensor {
   checkSameShape(activations, grads);
   const sumA = perChannelSum(activations, undefined, (a) => a);
   const sumAG = perChannelSum(activations, grads, (a, g) => a * g);
-  return weightedChannelSum(activations, sumAG.map((s, nk) => s / (sumA[nk] + 1e-7)));
+  return weightedChannelSum(
+    activations,
+    sumAG.map((s, nk) => s / (sumA[nk] + 1e-7)),
+  );
 }
 
 export const xGradCam: ExplanationMethod = {

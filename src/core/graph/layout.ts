@@ -7,7 +7,7 @@
 // trade crossing quality for speed: CNN graphs are mostly chains.
 import ELK from 'elkjs/lib/elk.bundled.js';
 import type { ElkNode } from 'elkjs/lib/elk-api';
-import type { GraphNodeView, GraphView } from '../../protocol';
+import type { GraphNodeView, GraphView } from './types';
 import { indexGraph, nodeLabel } from '../onnx/graph';
 import { GraphProto } from '../onnx/proto';
 
@@ -19,7 +19,7 @@ export const NODE_HEIGHT = 64;
 const LAYOUT_OPTIONS = {
   'elk.algorithm': 'layered',
   'elk.direction': 'DOWN',
-  // Measured about twice as fast as ELK's defaults on a 5,000-node chain with skips (bench/graphLayout.ts):
+  // Measured about twice as fast as ELK's defaults on a 5,000-node chain with skips (bench/graph-layout.ts):
   // layers by longest path, one sweep of crossing reduction, simple placement, nodes kept in file order.
   'elk.layered.layering.strategy': 'LONGEST_PATH',
   'elk.layered.thoroughness': '1',

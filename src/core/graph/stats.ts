@@ -1,6 +1,6 @@
 // Activation statistics of every node of a graph for one input, computed in bounded memory: the
 // node outputs are exposed in groups whose estimated size fits the activation limit
-// (src/core/activationMemory.ts), one session and run per group, released before the next, and
+// (src/core/activation-memory.ts), one session and run per group, released before the next, and
 // only each output's small summary is kept.
 //
 // For an output [N, C, ...] (channels on axis 1, as ONNX CNNs are NCHW), over all N and positions:
@@ -12,14 +12,14 @@
 //   A channel at a bound of 0 (Clip(0, 6) all zero) is both dead and saturated.
 // The thumbnail is the mean over channels of the first item's spatial map, box-averaged down to at
 // most THUMBNAIL_SIDE a side.
-import type { NodeStatsView } from '../../protocol';
+import type { NodeStatsView } from './types';
 import { ConvModel } from '../model';
 import { attrFloat } from '../onnx/graph';
 import { tensorFromProto } from '../onnx/initializers';
-import { GraphProto, NodeProto, encodeModel } from '../onnx/proto';
+import { encodeModel, GraphProto, NodeProto } from '../onnx/proto';
 import { exposeOutputs } from '../onnx/surgery';
-import { throwIfCancelled } from '../explain/forward';
-import { createSession, run } from '../runtime/session';
+import { throwIfCancelled } from '../cancel';
+import { createSession, run } from '../onnx/session';
 import { Tensor } from '../tensor';
 
 export const SATURATION_TOLERANCE = 1e-3;
@@ -128,16 +128,33 @@ export interface GraphStatsOptions {
  * Statistics of each target's float output for `feeds`, by tensor name, with the targets left out
  * (a non-float output, or one alone over the activation limit, named in `skipped` with the reason).
  */
-export async function graphStats(model: ConvModel, feeds: Record<string, Tensor>, targets: StatsTarget[], options: GraphStatsOptions = {}): Promise<{ stats: Map<string, NodeStats>; skipped: Map<string, string> }> {
+export async function graphStats(
+  model: ConvModel,
+  feeds: Record<string, Tensor>,
+  targets: StatsTarget[],
+  options: GraphStatsOptions = {},
+): Promise<{ stats: Map<string, NodeStats>; skipped: Map<string, string> }> {
   const stats = new Map<string, NodeStats>();
   const skipped = new Map<string, string>();
   const groups = await groupsWithinLimit(model, feeds, targets, skipped);
   for (const [k, group] of groups.entries()) {
     throwIfCancelled(options.signal);
     options.progress?.(k / groups.length, `activations of ${group.targets.length} layers (group ${k + 1} of ${groups.length})`);
-    const session = await createSession(encodeModel(exposeOutputs(model.proto, group.targets.map((t) => t.tensor))), model.provider);
+    const session = await createSession(
+      encodeModel(
+        exposeOutputs(
+          model.proto,
+          group.targets.map((t) => t.tensor),
+        ),
+      ),
+      model.provider,
+    );
     try {
-      const outputs = await run(session, feeds, group.targets.map((t) => t.tensor));
+      const outputs = await run(
+        session,
+        feeds,
+        group.targets.map((t) => t.tensor),
+      );
       for (const target of group.targets) {
         const t = outputs[target.tensor];
         if (t.dtype !== 'float32' || t.dims.length < 2) skipped.set(target.tensor, `a ${t.dtype} output of ${t.dims.length} dimensions has no channels`);

@@ -131,7 +131,9 @@ function laterFrameOffset(bytes: Uint8Array, from: number): number {
 }
 
 const SOF_KINDS: Record<number, string | undefined> = {
-  0xc0: 'baseline', 0xc1: 'extended', 0xc2: 'progressive',
+  0xc0: 'baseline',
+  0xc1: 'extended',
+  0xc2: 'progressive',
 };
 const JPEG_COLORS: Record<number, string> = { 1: 'grayscale', 3: 'colour', 4: 'CMYK' };
 
@@ -152,7 +154,9 @@ function readJpegHeader(bytes: Uint8Array, name: string): ImageHeader {
       if (i + 8 > bytes.length) throw truncated();
       const kind = SOF_KINDS[marker];
       if (!kind) {
-        throw new UnsupportedImageFormatError(`${name} is a lossless, hierarchical or arithmetic-coded JPEG (SOF${marker - 0xc0}), which ConvLens cannot decode; re-save it as a baseline JPEG or PNG`);
+        throw new UnsupportedImageFormatError(
+          `${name} is a lossless, hierarchical or arithmetic-coded JPEG (SOF${marker - 0xc0}), which ConvLens cannot decode; re-save it as a baseline JPEG or PNG`,
+        );
       }
       const precision = bytes[i + 2];
       if (precision !== 8) throw new UnsupportedImageFormatError(`${name} is a ${precision}-bit JPEG; only 8-bit JPEGs are supported (re-save it as PNG)`);
@@ -245,7 +249,15 @@ function pngChunks(bytes: Uint8Array): PngChunks {
 
 const PNG_CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
 // Adam7 passes: [x offset, y offset, x step, y step].
-const ADAM7 = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]];
+const ADAM7 = [
+  [0, 0, 8, 8],
+  [4, 0, 8, 8],
+  [0, 4, 4, 8],
+  [2, 0, 4, 4],
+  [0, 2, 2, 4],
+  [1, 0, 2, 2],
+  [0, 1, 1, 2],
+];
 
 /** Bytes the image data inflates to, as the IHDR declares it: each row (of each pass) plus its filter byte. */
 export function pngInflatedSize(width: number, height: number, bitDepth: number, colorType: number, interlaced: boolean): number {
@@ -283,7 +295,11 @@ function decodePng(bytes: Uint8Array, header: ImageHeader, name: string): Decode
     throw new ImageDecodeError(`${name} is a corrupt PNG (${(err as Error).message})`);
   }
   return {
-    format: 'png', width: png.width, height: png.height, description: header.description, hadAlpha: png.alpha,
+    format: 'png',
+    width: png.width,
+    height: png.height,
+    description: header.description,
+    hadAlpha: png.alpha,
     data: rgbFromRgba(png.data, png.width, png.height),
   };
 }
@@ -310,9 +326,7 @@ export function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}): Dec
   checkBytes(name, bytes.length, options);
   const header = readImageHeader(bytes, name);
   checkDeclaredSize(header, name, options);
-  return header.format === 'png'
-    ? decodePng(bytes, header, name)
-    : decodeJpeg(bytes, header, name, maxPixelsOf(options));
+  return header.format === 'png' ? decodePng(bytes, header, name) : decodeJpeg(bytes, header, name, maxPixelsOf(options));
 }
 
 /**

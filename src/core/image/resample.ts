@@ -320,7 +320,13 @@ export function centerCropBox(height: number, width: number, cropH: number, crop
 }
 
 /** The h×w region at (top, left). */
-export function cropImage<T extends Float32Array | Uint8Array>(image: { width: number; height: number; channels: number; data: T }, top: number, left: number, h: number, w: number): { width: number; height: number; channels: number; data: T } {
+export function cropImage<T extends Float32Array | Uint8Array>(
+  image: { width: number; height: number; channels: number; data: T },
+  top: number,
+  left: number,
+  h: number,
+  w: number,
+): { width: number; height: number; channels: number; data: T } {
   if (top < 0 || left < 0 || top + h > image.height || left + w > image.width) {
     throw new ResizeError(`crop ${h}×${w} at (${top}, ${left}) leaves the ${image.height}×${image.width} image`);
   }

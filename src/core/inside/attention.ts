@@ -140,7 +140,10 @@ export async function attentionMaps(model: ConvModel, input: Tensor, options: { 
   const found = await attentionLayers(model);
   if (found.length === 0) throw new AttentionError(noAttentionReason(model.graph, 'the model'));
   const chosen = options.layers ? options.layers.map((name) => layerNamed(found, name)) : found;
-  const outputs = await model.run({ [model.input.name]: input }, chosen.map((l) => l.tensor));
+  const outputs = await model.run(
+    { [model.input.name]: input },
+    chosen.map((l) => l.tensor),
+  );
   return chosen.map((layer) => ({ layer, probabilities: firstImage(outputs[layer.tensor], layer, input.dims[0]) }));
 }
 
@@ -213,7 +216,7 @@ function matmul(a: Float64Array, b: Float64Array, n: number): Float64Array {
  */
 export function queryMap(matrix: FloatTensor, grid: TokenGrid, options: { head?: number; query?: number | 'mean' } = {}): FloatTensor {
   const t = matrix.dims[matrix.dims.length - 1];
-  const head = matrix.dims.length === 3 ? options.head ?? 0 : 0;
+  const head = matrix.dims.length === 3 ? (options.head ?? 0) : 0;
   if (matrix.dims.length === 3 && (head < 0 || head >= matrix.dims[0])) throw new AttentionError(`head ${head} does not exist; the layer has ${matrix.dims[0]} heads`);
   const query = options.query ?? 0;
   if (query !== 'mean' && (query < 0 || query >= t || !Number.isInteger(query))) throw new AttentionError(`query token ${query} does not exist; there are ${t} tokens`);

@@ -38,9 +38,7 @@ export function firstLayerKernels(model: ConvModel): FirstLayerKernels {
   }
   const [outChannels, inChannels, kh, kw] = weight.dims;
   const size = inChannels * kh * kw;
-  const kernels = Array.from({ length: outChannels }, (_, o) =>
-    float32([inChannels, kh, kw], minMaxNormalize((weight.data as Float32Array).subarray(o * size, (o + 1) * size))),
-  );
+  const kernels = Array.from({ length: outChannels }, (_, o) => float32([inChannels, kh, kw], minMaxNormalize((weight.data as Float32Array).subarray(o * size, (o + 1) * size))));
   return { node: nodeLabel(conv), weight: conv.input[1], kernels, rgb: inChannels === 3 };
 }
 

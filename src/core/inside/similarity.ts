@@ -24,7 +24,7 @@ export class SimilarityError extends Error {
 export function ranks(values: ArrayLike<number>): Float64Array {
   const order = Array.from({ length: values.length }, (_, i) => i).sort((a, b) => values[a] - values[b]);
   const out = new Float64Array(values.length);
-  for (let i = 0; i < order.length; ) {
+  for (let i = 0; i < order.length;) {
     let j = i;
     while (j + 1 < order.length && values[order[j + 1]] === values[order[i]]) j++;
     const rank = (i + j) / 2 + 1;
@@ -97,9 +97,24 @@ export function ssim(a: FloatTensor, b: FloatTensor, dataRange = 1): number {
   const y = Float64Array.from(b.data);
   const mx = windowSums(x, h, w, kernel);
   const my = windowSums(y, h, w, kernel);
-  const mxx = windowSums(x.map((v) => v * v), h, w, kernel);
-  const myy = windowSums(y.map((v) => v * v), h, w, kernel);
-  const mxy = windowSums(x.map((v, i) => v * y[i]), h, w, kernel);
+  const mxx = windowSums(
+    x.map((v) => v * v),
+    h,
+    w,
+    kernel,
+  );
+  const myy = windowSums(
+    y.map((v) => v * v),
+    h,
+    w,
+    kernel,
+  );
+  const mxy = windowSums(
+    x.map((v, i) => v * y[i]),
+    h,
+    w,
+    kernel,
+  );
   const c1 = (0.01 * dataRange) ** 2;
   const c2 = (0.03 * dataRange) ** 2;
   let total = 0;

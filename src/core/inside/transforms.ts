@@ -70,7 +70,12 @@ function samplingTaps(t: AffineTransform, height: number, width: number): { taps
       const fx = sx - x0;
       const list: Tap[] = [];
       let outside = 0;
-      for (const [yy, xx, w] of [[y0, x0, (1 - fy) * (1 - fx)], [y0, x0 + 1, (1 - fy) * fx], [y0 + 1, x0, fy * (1 - fx)], [y0 + 1, x0 + 1, fy * fx]]) {
+      for (const [yy, xx, w] of [
+        [y0, x0, (1 - fy) * (1 - fx)],
+        [y0, x0 + 1, (1 - fy) * fx],
+        [y0 + 1, x0, fy * (1 - fx)],
+        [y0 + 1, x0 + 1, fy * fx],
+      ]) {
         if (w === 0) continue;
         if (yy >= 0 && yy < height && xx >= 0 && xx < width) list.push({ index: yy * width + xx, weight: w });
         else outside += w;
@@ -87,7 +92,13 @@ export class AffineResampler {
   private readonly taps: Tap[][];
   private readonly fillWeight: Float64Array;
 
-  constructor(readonly transform: AffineTransform, readonly channels: number, readonly height: number, readonly width: number, readonly fill = 0.5) {
+  constructor(
+    readonly transform: AffineTransform,
+    readonly channels: number,
+    readonly height: number,
+    readonly width: number,
+    readonly fill = 0.5,
+  ) {
     ({ taps: this.taps, fillWeight: this.fillWeight } = samplingTaps(transform, height, width));
   }
 

@@ -24,9 +24,7 @@ export const MAX_LABELS_BYTES = 16 * 2 ** 20;
  * Where class names come from: a file, named as `file` (relative to `base`) by `origin` and read
  * only from inside `inside`; or names given inline by `origin`.
  */
-export type LabelsSource =
-  | { file: string; base: string; inside: { folder: string; name: string }; origin?: string }
-  | { names: string[]; origin: string };
+export type LabelsSource = { file: string; base: string; inside: { folder: string; name: string }; origin?: string } | { names: string[]; origin: string };
 
 export interface Prediction {
   index: number;
@@ -49,7 +47,11 @@ function parseLabels(text: string, name: string): string[] {
     if (raw && typeof raw === 'object' && !Array.isArray(raw)) return labelsFromObject(raw as Record<string, unknown>, name);
     throw new LabelsError(`${name} must be a JSON list of names or an object {"0": "name", ...}`);
   }
-  return text.replace(/\r\n/g, '\n').replace(/\n+$/, '').split('\n').map((line) => line.trim());
+  return text
+    .replace(/\r\n/g, '\n')
+    .replace(/\n+$/, '')
+    .split('\n')
+    .map((line) => line.trim());
 }
 
 /** Names from an inline {index: name} object, checked as a labels file's would be. */
@@ -71,13 +73,17 @@ export function readLabels(source: LabelsSource): string[] {
   if ('names' in source) return source.names;
   let text: string;
   try {
-    text = readFileChecked(path.resolve(source.base, source.file), {
-      what: 'labels file',
-      namedBy: source.origin,
-      maxBytes: MAX_LABELS_BYTES,
-      limitHint: 'a labels file holds one class name per line',
-      inside: source.inside,
-    }, source.file).toString('utf8');
+    text = readFileChecked(
+      path.resolve(source.base, source.file),
+      {
+        what: 'labels file',
+        namedBy: source.origin,
+        maxBytes: MAX_LABELS_BYTES,
+        limitHint: 'a labels file holds one class name per line',
+        inside: source.inside,
+      },
+      source.file,
+    ).toString('utf8');
   } catch (err) {
     if (err instanceof FileReadError) throw new LabelsError(err.message);
     throw err;

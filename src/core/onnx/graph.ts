@@ -58,11 +58,7 @@ export function subgraphs(node: NodeProto): { attribute: string; graph: GraphPro
 export function implicitInputs(node: NodeProto): string[] {
   const read = new Set<string>();
   for (const { graph } of subgraphs(node)) {
-    const defined = new Set([
-      ...(graph.input ?? []).map((v) => v.name),
-      ...(graph.initializer ?? []).map((t) => t.name ?? ''),
-      ...graph.node.flatMap((n) => n.output),
-    ]);
+    const defined = new Set([...(graph.input ?? []).map((v) => v.name), ...(graph.initializer ?? []).map((t) => t.name ?? ''), ...graph.node.flatMap((n) => n.output)]);
     const uses = [...graph.node.flatMap((n) => [...n.input, ...implicitInputs(n)]), ...(graph.output ?? []).map((v) => v.name)];
     for (const name of uses) if (name && !defined.has(name)) read.add(name);
   }
@@ -84,7 +80,7 @@ export function onnxOpset(model: ModelProto): number {
 export function dimsOf(info: ValueInfoProto): (number | string)[] | undefined {
   const shape = info.type?.tensor_type?.shape;
   if (!shape) return undefined;
-  return (shape.dim ?? []).map((d) => (d.dim_value !== undefined ? Number(d.dim_value) : d.dim_param ?? '?'));
+  return (shape.dim ?? []).map((d) => (d.dim_value !== undefined ? Number(d.dim_value) : (d.dim_param ?? '?')));
 }
 
 export interface GraphIndex {

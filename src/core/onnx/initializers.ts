@@ -6,12 +6,22 @@ import { DataType, GraphProto, ModelProto, OnnxFormatError, TensorProto } from '
 import { DType, Tensor, TypedArray, sizeOf } from '../tensor';
 
 const DTYPE_OF: Partial<Record<number, DType>> = {
-  [DataType.FLOAT]: 'float32', [DataType.DOUBLE]: 'float64', [DataType.INT64]: 'int64',
-  [DataType.INT32]: 'int32', [DataType.UINT8]: 'uint8', [DataType.INT8]: 'int8', [DataType.BOOL]: 'bool',
+  [DataType.FLOAT]: 'float32',
+  [DataType.DOUBLE]: 'float64',
+  [DataType.INT64]: 'int64',
+  [DataType.INT32]: 'int32',
+  [DataType.UINT8]: 'uint8',
+  [DataType.INT8]: 'int8',
+  [DataType.BOOL]: 'bool',
 };
 export const DATA_TYPE_OF: Record<DType, DataType> = {
-  float32: DataType.FLOAT, float64: DataType.DOUBLE, int64: DataType.INT64, int32: DataType.INT32,
-  uint8: DataType.UINT8, int8: DataType.INT8, bool: DataType.BOOL,
+  float32: DataType.FLOAT,
+  float64: DataType.DOUBLE,
+  int64: DataType.INT64,
+  int32: DataType.INT32,
+  uint8: DataType.UINT8,
+  int8: DataType.INT8,
+  bool: DataType.BOOL,
 };
 const BYTES: Record<DType, number> = { float32: 4, float64: 8, int64: 8, int32: 4, uint8: 1, int8: 1, bool: 1 };
 
@@ -22,23 +32,35 @@ export function dtypeOf(dataType: number | undefined): DType | undefined {
 function fromBytes(dtype: DType, bytes: Uint8Array, length: number): TypedArray {
   const copy = Uint8Array.prototype.slice.call(bytes, 0, length * BYTES[dtype]);
   switch (dtype) {
-    case 'float32': return new Float32Array(copy.buffer, 0, length);
-    case 'float64': return new Float64Array(copy.buffer, 0, length);
-    case 'int64': return new BigInt64Array(copy.buffer, 0, length);
-    case 'int32': return new Int32Array(copy.buffer, 0, length);
-    case 'int8': return new Int8Array(copy.buffer, 0, length);
-    default: return copy;
+    case 'float32':
+      return new Float32Array(copy.buffer, 0, length);
+    case 'float64':
+      return new Float64Array(copy.buffer, 0, length);
+    case 'int64':
+      return new BigInt64Array(copy.buffer, 0, length);
+    case 'int32':
+      return new Int32Array(copy.buffer, 0, length);
+    case 'int8':
+      return new Int8Array(copy.buffer, 0, length);
+    default:
+      return copy;
   }
 }
 
 function fromFields(dtype: DType, t: TensorProto): TypedArray {
   switch (dtype) {
-    case 'float32': return Float32Array.from(t.float_data ?? []);
-    case 'float64': return Float64Array.from(t.double_data ?? []);
-    case 'int64': return BigInt64Array.from((t.int64_data ?? []).map((v) => BigInt(v)));
-    case 'int32': return Int32Array.from(t.int32_data ?? []);
-    case 'int8': return Int8Array.from(t.int32_data ?? []);
-    default: return Uint8Array.from(t.int32_data ?? []);
+    case 'float32':
+      return Float32Array.from(t.float_data ?? []);
+    case 'float64':
+      return Float64Array.from(t.double_data ?? []);
+    case 'int64':
+      return BigInt64Array.from((t.int64_data ?? []).map((v) => BigInt(v)));
+    case 'int32':
+      return Int32Array.from(t.int32_data ?? []);
+    case 'int8':
+      return Int8Array.from(t.int32_data ?? []);
+    default:
+      return Uint8Array.from(t.int32_data ?? []);
   }
 }
 
@@ -60,13 +82,17 @@ class ExternalDataFiles {
     let bytes = this.files.get(location);
     if (!bytes) {
       try {
-        bytes = readFileChecked(path.resolve(this.modelDir, location), {
-          what: 'external data file',
-          namedBy: `tensor ${JSON.stringify(tensorName ?? '')}`,
-          maxBytes: MAX_MODEL_BYTES - this.total,
-          limitHint: MODEL_LIMIT_HINT,
-          inside: { folder: this.modelDir, name: "the model's folder" },
-        }, location);
+        bytes = readFileChecked(
+          path.resolve(this.modelDir, location),
+          {
+            what: 'external data file',
+            namedBy: `tensor ${JSON.stringify(tensorName ?? '')}`,
+            maxBytes: MAX_MODEL_BYTES - this.total,
+            limitHint: MODEL_LIMIT_HINT,
+            inside: { folder: this.modelDir, name: "the model's folder" },
+          },
+          location,
+        );
       } catch (err) {
         if (err instanceof FileReadError) throw new OnnxFormatError(err.message);
         throw err;

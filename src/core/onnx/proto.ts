@@ -5,17 +5,45 @@ import * as protobuf from 'protobufjs';
 import schema from './onnx.schema';
 
 export enum DataType {
-  UNDEFINED = 0, FLOAT = 1, UINT8 = 2, INT8 = 3, UINT16 = 4, INT16 = 5, INT32 = 6, INT64 = 7,
-  STRING = 8, BOOL = 9, FLOAT16 = 10, DOUBLE = 11, UINT32 = 12, UINT64 = 13, BFLOAT16 = 16,
+  UNDEFINED = 0,
+  FLOAT = 1,
+  UINT8 = 2,
+  INT8 = 3,
+  UINT16 = 4,
+  INT16 = 5,
+  INT32 = 6,
+  INT64 = 7,
+  STRING = 8,
+  BOOL = 9,
+  FLOAT16 = 10,
+  DOUBLE = 11,
+  UINT32 = 12,
+  UINT64 = 13,
+  BFLOAT16 = 16,
 }
 
 export enum AttributeType {
-  UNDEFINED = 0, FLOAT = 1, INT = 2, STRING = 3, TENSOR = 4, GRAPH = 5,
-  FLOATS = 6, INTS = 7, STRINGS = 8, TENSORS = 9, GRAPHS = 10,
+  UNDEFINED = 0,
+  FLOAT = 1,
+  INT = 2,
+  STRING = 3,
+  TENSOR = 4,
+  GRAPH = 5,
+  FLOATS = 6,
+  INTS = 7,
+  STRINGS = 8,
+  TENSORS = 9,
+  GRAPHS = 10,
 }
 
-export interface StringStringEntryProto { key?: string; value?: string }
-export interface OperatorSetIdProto { domain?: string; version?: number }
+export interface StringStringEntryProto {
+  key?: string;
+  value?: string;
+}
+export interface OperatorSetIdProto {
+  domain?: string;
+  version?: number;
+}
 
 export interface TensorProto {
   name?: string;
@@ -61,8 +89,14 @@ export interface NodeProto {
   metadata_props?: StringStringEntryProto[];
 }
 
-export interface DimensionProto { dim_value?: number; dim_param?: string; denotation?: string }
-export interface TensorShapeProto { dim?: DimensionProto[] }
+export interface DimensionProto {
+  dim_value?: number;
+  dim_param?: string;
+  denotation?: string;
+}
+export interface TensorShapeProto {
+  dim?: DimensionProto[];
+}
 export interface TypeProto {
   tensor_type?: { elem_type?: number; shape?: TensorShapeProto };
   denotation?: string;
@@ -107,7 +141,6 @@ export class OnnxFormatError extends Error {
 
 const root = protobuf.Root.fromJSON(schema as unknown as protobuf.INamespace);
 const ModelType = root.lookupType('onnx.ModelProto');
-const TensorType = root.lookupType('onnx.TensorProto');
 
 const toPlain: protobuf.IConversionOptions = { longs: Number, enums: Number, arrays: true, defaults: false };
 
@@ -139,12 +172,4 @@ export function decodeModel(bytes: Uint8Array): ModelProto {
 
 export function encodeModel(model: ModelProto): Uint8Array {
   return ModelType.encode(ModelType.fromObject(model)).finish();
-}
-
-export function decodeTensor(bytes: Uint8Array): TensorProto {
-  return TensorType.toObject(TensorType.decode(bytes), toPlain) as TensorProto;
-}
-
-export function encodeTensor(tensor: TensorProto): Uint8Array {
-  return TensorType.encode(TensorType.fromObject(tensor)).finish();
 }

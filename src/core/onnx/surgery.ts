@@ -3,7 +3,7 @@
 import { indexGraph } from './graph';
 import { DataType, GraphProto, ModelProto, ValueInfoProto } from './proto';
 import { elementTypes } from './types';
-import { editDistance } from '../editDistance';
+import { editDistance } from '../edit-distance';
 
 /** A shallow copy whose graph lists can be changed without touching the original's. */
 export function cloneModel(model: ModelProto): ModelProto {
@@ -29,7 +29,10 @@ export function tensorNames(graph: GraphProto): Set<string> {
 }
 
 export class UnknownTensorError extends Error {
-  constructor(readonly tensor: string, readonly suggestions: string[]) {
+  constructor(
+    readonly tensor: string,
+    readonly suggestions: string[],
+  ) {
     super(`no tensor named '${tensor}' in the model${suggestions.length ? `; did you mean ${suggestions.map((s) => `'${s}'`).join(', ')}?` : ''}`);
   }
 }

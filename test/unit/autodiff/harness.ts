@@ -3,7 +3,7 @@
 import { AttributeProto, GraphProto, ModelProto, NodeProto, ValueInfoProto, encodeModel } from '../../../src/core/onnx/proto';
 import { DATA_TYPE_OF, tensorToProto } from '../../../src/core/onnx/initializers';
 import { seededRandom } from '../../../src/core/random';
-import { createSession, run, RuntimeSession } from '../../../src/core/runtime/session';
+import { createSession, run, RuntimeSession } from '../../../src/core/onnx/session';
 import { Tensor, sizeOf } from '../../../src/core/tensor';
 import { buildGradientModel } from '../../../src/core/autodiff/build';
 import { RuleOverrides } from '../../../src/core/autodiff/rule';
@@ -33,12 +33,20 @@ export function separated(dims: number[], seed: number, scale = 2, dtype: FloatT
     const j = Math.floor(rand() * (i + 1));
     [order[i], order[j]] = [order[j], order[i]];
   }
-  return tensor(dtype, dims, order.map((k) => scale * ((2 * (k + 0.5)) / n - 1)));
+  return tensor(
+    dtype,
+    dims,
+    order.map((k) => scale * ((2 * (k + 0.5)) / n - 1)),
+  );
 }
 
 export function uniform(dims: number[], seed: number, low = -1, high = 1, dtype: FloatType = 'float32'): Tensor {
   const rand = seededRandom(seed);
-  return tensor(dtype, dims, Array.from({ length: sizeOf(dims) }, () => low + (high - low) * rand()));
+  return tensor(
+    dtype,
+    dims,
+    Array.from({ length: sizeOf(dims) }, () => low + (high - low) * rand()),
+  );
 }
 
 function irVersion(opset: number): number {
@@ -161,7 +169,9 @@ export async function checkGradients(spec: GraphSpec, options: CheckOptions = {}
     }
     if (maxNumeric === 0) throw new Error('the numeric gradient is zero everywhere, so this check would prove nothing');
     if (!(maxDiff <= rtol * maxNumeric + atol)) {
-      throw new Error(`gradient mismatch: max |analytic - numeric| = ${maxDiff.toExponential(3)} > ${rtol} × ${maxNumeric.toExponential(3)} + ${atol}\n  ${mismatches.join('\n  ')}`);
+      throw new Error(
+        `gradient mismatch: max |analytic - numeric| = ${maxDiff.toExponential(3)} > ${rtol} × ${maxNumeric.toExponential(3)} + ${atol}\n  ${mismatches.join('\n  ')}`,
+      );
     }
     return { maxDiff, maxNumeric, analytic, seed };
   } finally {

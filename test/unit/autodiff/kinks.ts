@@ -49,7 +49,10 @@ export async function explainByKinkFlips(
   // The masks are decided by the pre-activations of the very session that computes the gradient:
   // another graph variant may round differently at this scale.
   const { gradients, outputs } = await computeGradients(model, feeds, { wrt: [input, ...pre, ...post], seed });
-  const bounds = await model.run(feeds, nodes.flatMap((n) => (n.op_type === 'Clip' ? n.input.slice(1).filter(Boolean) : [])));
+  const bounds = await model.run(
+    feeds,
+    nodes.flatMap((n) => (n.op_type === 'Clip' ? n.input.slice(1).filter(Boolean) : [])),
+  );
   const candidates: Candidate[] = [];
   nodes.forEach((n, layer) => {
     const [, lo, hi] = n.op_type === 'Clip' ? n.input : [];
@@ -70,7 +73,14 @@ export async function explainByKinkFlips(
   const tried = new Set<Candidate>();
   for (let round = 0; round < MAX_ROUNDS && maxAbs(residualOf(current)) > tolerance; round++) {
     const r = residualOf(current);
-    const best = await rankByFirstOrderEffect(model, feeds, input, pre, candidates.filter((c) => !tried.has(c)), r);
+    const best = await rankByFirstOrderEffect(
+      model,
+      feeds,
+      input,
+      pre,
+      candidates.filter((c) => !tried.has(c)),
+      r,
+    );
     let improved = false;
     for (const c of best.slice(0, CANDIDATES_PER_ROUND)) {
       tried.add(c);
@@ -90,12 +100,22 @@ export async function explainByKinkFlips(
 }
 
 /** Candidates sorted by s_u·(∂L/∂out_u)·⟨∂x_u/∂input, r⟩, the first-order reduction of |r|² from flipping u. */
-async function rankByFirstOrderEffect(model: ConvModel, feeds: Record<string, Tensor>, input: string, pre: string[], candidates: Candidate[], r: Float64Array): Promise<Candidate[]> {
+async function rankByFirstOrderEffect(
+  model: ConvModel,
+  feeds: Record<string, Tensor>,
+  input: string,
+  pre: string[],
+  candidates: Candidate[],
+  r: Float64Array,
+): Promise<Candidate[]> {
   const x = feeds[input].data as Float32Array;
   const step = (1e-3 * maxAbs(x)) / maxAbs(r);
   const shifted = (sign: number) => model.run({ ...feeds, [input]: { ...feeds[input], data: x.map((v, i) => v + sign * step * r[i]) } }, pre);
   const plus = await shifted(1);
   const minus = await shifted(-1);
   const effect = (c: Candidate) => (c.weight * (Number(plus[pre[c.layer]].data[c.unit]) - Number(minus[pre[c.layer]].data[c.unit]))) / (2 * step);
-  return candidates.map((c) => ({ c, e: effect(c) })).sort((a, b) => b.e - a.e).map(({ c }) => c);
+  return candidates
+    .map((c) => ({ c, e: effect(c) }))
+    .sort((a, b) => b.e - a.e)
+    .map(({ c }) => c);
 }

@@ -4,7 +4,7 @@ import * as assert from 'assert';
 import { boxMask, deletionInsertion, maskOnInput, pointingGame, RegionMask, regionScores, trapezoidArea } from '../../../src/core/explain/faithfulness';
 import { ExplainError } from '../../../src/core/explain/types';
 import { PreprocessSpec } from '../../../src/core/preprocess';
-import { CancelledError } from '../../../src/core/runtime/jobs';
+import { CancelledError } from '../../../src/core/cancel';
 import { float32 } from '../../../src/core/tensor';
 import { linearModel, randomTensor } from './tiny-models';
 
@@ -25,13 +25,16 @@ describe('explain: faithfulness', () => {
   const model = linearModel(weights, [C, S, S]);
   const input = float32([1, C, S, S], new Float32Array(C * PLANE).fill(1));
   const target = { kind: 'class' as const, index: 0 };
-  const leftFirst = float32([S, S], Float32Array.from({ length: PLANE }, (_, p) => (p % S < S / 2 ? 1 : 0)));
+  const leftFirst = float32(
+    [S, S],
+    Float32Array.from({ length: PLANE }, (_, p) => (p % S < S / 2 ? 1 : 0)),
+  );
   const rightFirst = float32([S, S], leftFirst.data.map((v) => 1 - v) as Float32Array);
   after(() => model.dispose());
 
   it('deletion starts at the full score and ends at the baseline; insertion the reverse', async () => {
     const f = await deletionInsertion({ model, input, target }, leftFirst, { steps: 10, baseline: 'zero', score: 'logit' });
-    const full = C * PLANE / 2;
+    const full = (C * PLANE) / 2;
     assert.deepStrictEqual(f.deletion.fractions, [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1]);
     assert.ok(Math.abs(f.deletion.scores[0] - full) < 1e-4 && Math.abs(f.deletion.scores[10]) < 1e-4);
     assert.ok(Math.abs(f.insertion.scores[0]) < 1e-4 && Math.abs(f.insertion.scores[10] - full) < 1e-4);
@@ -43,7 +46,10 @@ describe('explain: faithfulness', () => {
   });
 
   it('a faithful map has a lower deletion area and a higher insertion area than an unfaithful one', async () => {
-    const positive = float32([1, C, S, S], (randomTensor([1, C, S, S], 62).data as Float32Array).map((v) => 1.5 + v));
+    const positive = float32(
+      [1, C, S, S],
+      (randomTensor([1, C, S, S], 62).data as Float32Array).map((v) => 1.5 + v),
+    );
     const options = { steps: 20, baseline: 'zero' as const, score: 'logit' as const };
     const good = await deletionInsertion({ model, input: positive, target }, leftFirst, options);
     const bad = await deletionInsertion({ model, input: positive, target }, rightFirst, options);
@@ -69,13 +75,23 @@ describe('explain: faithfulness', () => {
     assert.strictEqual(pointingGame(map, { x0: 0, y0: 0, x1: 2, y1: 1 }, 2).hit, true);
   });
 
-  it('mask IoU thresholds the map at k = the mask\'s area and counts the overlap', () => {
+  it("mask IoU thresholds the map at k = the mask's area and counts the overlap", () => {
     // 5×4 map; the mask is the 2×2 block at x 1-2, y 1-2 (area 4). The four highest values: three on
     // the block and one at (4, 0), so the overlap is 3 and IoU = 3 / (4 + 4 - 3) = 0.6.
     const map = float32([4, 5], new Float32Array(20).fill(0.1));
     const set = (x: number, y: number, v: number): void => void (map.data[y * 5 + x] = v);
-    set(1, 1, 0.9); set(2, 1, 0.8); set(1, 2, 0.7); set(4, 0, 0.95); set(2, 2, 0.3); set(0, 3, -2);
-    const region = maskOf(5, 4, [[1, 1], [2, 1], [1, 2], [2, 2]]);
+    set(1, 1, 0.9);
+    set(2, 1, 0.8);
+    set(1, 2, 0.7);
+    set(4, 0, 0.95);
+    set(2, 2, 0.3);
+    set(0, 3, -2);
+    const region = maskOf(5, 4, [
+      [1, 1],
+      [2, 1],
+      [1, 2],
+      [2, 2],
+    ]);
     const r = regionScores(map, region);
     assert.strictEqual(r.area, 4);
     assert.ok(Math.abs(r.iou - 0.6) < 1e-12, `IoU ${r.iou}`);
@@ -87,8 +103,14 @@ describe('explain: faithfulness', () => {
   });
 
   it('mask IoU is 1 for a map that ranks the mask first, and ties go in row-major order', () => {
-    const region = maskOf(4, 3, [[0, 0], [3, 2]]);
-    const exact = float32([3, 4], Float32Array.from(region.inside, (v) => v * 2 - 1));
+    const region = maskOf(4, 3, [
+      [0, 0],
+      [3, 2],
+    ]);
+    const exact = float32(
+      [3, 4],
+      Float32Array.from(region.inside, (v) => v * 2 - 1),
+    );
     assert.strictEqual(regionScores(exact, region).iou, 1);
     // A flat map: the top-2 are pixels 0 and 1, overlapping the mask at pixel 0 only: 1 / 3.
     const flat = float32([3, 4], new Float32Array(12).fill(1));
@@ -99,7 +121,10 @@ describe('explain: faithfulness', () => {
   it('pointing game on a mask: a hit on the mask, or within the tolerance (Chebyshev distance)', () => {
     const map = float32([6, 6], new Float32Array(36));
     map.data[1 * 6 + 1] = 1;
-    const region = maskOf(6, 6, [[4, 4], [4, 3]]);
+    const region = maskOf(6, 6, [
+      [4, 4],
+      [4, 3],
+    ]);
     assert.strictEqual(regionScores(map, region).pointingHit, false);
     assert.strictEqual(regionScores(map, region, 2).pointingHit, false);
     assert.strictEqual(regionScores(map, region, 3).pointingHit, true); // (1, 1) to (4, 3): 3 in x, 2 in y
@@ -107,34 +132,78 @@ describe('explain: faithfulness', () => {
     assert.strictEqual(regionScores(map, region).pointingHit, true);
   });
 
-  it('a box\'s mask gives the same pointing game as the box itself', () => {
+  it("a box's mask gives the same pointing game as the box itself", () => {
     for (let seed = 0; seed < 20; seed++) {
       const map = randomTensor([7, 9], 500 + seed);
       const box = { x0: seed % 5, y0: seed % 3, x1: (seed % 5) + 3, y1: (seed % 3) + 2 };
       const region = boxMask(box, 9, 7);
-      assert.strictEqual(region.inside.reduce((a, b) => a + b, 0), 4 * 3); // inclusive bounds
+      assert.strictEqual(
+        region.inside.reduce((a, b) => a + b, 0),
+        4 * 3,
+      ); // inclusive bounds
       assert.strictEqual(regionScores(map, region).pointingHit, pointingGame(map, box).hit, `seed ${seed}`);
     }
     // Clipped to the grid.
-    assert.strictEqual(boxMask({ x0: -3, y0: 5, x1: 20, y1: 9 }, 9, 7).inside.reduce((a, b) => a + b, 0), 9 * 2);
+    assert.strictEqual(
+      boxMask({ x0: -3, y0: 5, x1: 20, y1: 9 }, 9, 7).inside.reduce((a, b) => a + b, 0),
+      9 * 2,
+    );
   });
 
   it('carries a mask from the image to the input grid by the preprocessing geometry', () => {
-    const spec = (resize: 'stretch' | 'shorter-side-crop', size: [number, number], resizeTo?: number): PreprocessSpec =>
-      ({ size, resize, resizeTo, antialias: 'pil', scale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1], layout: 'NCHW', colorOrder: 'RGB', grayscale: false });
+    const spec = (resize: 'stretch' | 'shorter-side-crop', size: [number, number], resizeTo?: number): PreprocessSpec => ({
+      size,
+      resize,
+      resizeTo,
+      antialias: 'pil',
+      scale: 1 / 255,
+      mean: [0, 0, 0],
+      std: [1, 1, 1],
+      layout: 'NCHW',
+      colorOrder: 'RGB',
+      grayscale: false,
+    });
     // Stretch 4×2 → 8×4: each image pixel covers a 2×2 block of input pixels.
-    const small = maskOf(4, 2, [[1, 0], [3, 1]]);
+    const small = maskOf(4, 2, [
+      [1, 0],
+      [3, 1],
+    ]);
     const up = maskOnInput(small, spec('stretch', [4, 8]));
-    const expected = maskOf(8, 4, [[2, 0], [3, 0], [2, 1], [3, 1], [6, 2], [7, 2], [6, 3], [7, 3]]);
+    const expected = maskOf(8, 4, [
+      [2, 0],
+      [3, 0],
+      [2, 1],
+      [3, 1],
+      [6, 2],
+      [7, 2],
+      [6, 3],
+      [7, 3],
+    ]);
     assert.deepStrictEqual(up, expected);
     // An 8×4 image, shorter side to 4 (no scaling) and a centre crop of 4×4: columns 2-5 are kept.
-    const wide = maskOf(8, 4, [[2, 0], [5, 3], [7, 1]]);
-    assert.deepStrictEqual(maskOnInput(wide, spec('shorter-side-crop', [4, 4], 4)), maskOf(4, 4, [[0, 0], [3, 3]]));
+    const wide = maskOf(8, 4, [
+      [2, 0],
+      [5, 3],
+      [7, 1],
+    ]);
+    assert.deepStrictEqual(
+      maskOnInput(wide, spec('shorter-side-crop', [4, 4], 4)),
+      maskOf(4, 4, [
+        [0, 0],
+        [3, 3],
+      ]),
+    );
   });
 
   it('refuses a mask of another size or with no pixels, in one sentence', () => {
     const map = float32([4, 4], new Float32Array(16));
-    assert.throws(() => regionScores(map, maskOf(5, 4, [[0, 0]])), (e: Error) => e instanceof ExplainError && e.message === 'the map is 4×4 but the mask is 5×4');
-    assert.throws(() => regionScores(map, maskOf(4, 4, [])), (e: Error) => e instanceof ExplainError && /no pixels inside/.test(e.message));
+    assert.throws(
+      () => regionScores(map, maskOf(5, 4, [[0, 0]])),
+      (e: Error) => e instanceof ExplainError && e.message === 'the map is 4×4 but the mask is 5×4',
+    );
+    assert.throws(
+      () => regionScores(map, maskOf(4, 4, [])),
+      (e: Error) => e instanceof ExplainError && /no pixels inside/.test(e.message),
+    );
   });
 });

@@ -56,7 +56,12 @@ describeReference('gradient-free methods on the reference models', (manifest) =>
       const e = await cam.explain(contextFor(c), {});
       const grad = gradCamRaw(loadTensor(c, 'target_activation'), loadTensor(c, 'grad_target_activation'));
       const [, h, w] = grad.dims;
-      assertClose(e.raw.data as Float32Array, (grad.data as Float32Array).map((v) => v * h * w), 1e-3, 'CAM vs Grad-CAM');
+      assertClose(
+        e.raw.data as Float32Array,
+        (grad.data as Float32Array).map((v) => v * h * w),
+        1e-3,
+        'CAM vs Grad-CAM',
+      );
     });
   }
 

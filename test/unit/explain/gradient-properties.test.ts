@@ -8,8 +8,8 @@ import { modelAfter } from '../../../src/core/explain/submodel';
 import { ExplainContext } from '../../../src/core/explain/types';
 import { ConvModel } from '../../../src/core/model';
 import { encodeModel } from '../../../src/core/onnx/proto';
-import { CancelledError } from '../../../src/core/runtime/jobs';
-import { run } from '../../../src/core/runtime/session';
+import { CancelledError } from '../../../src/core/cancel';
+import { run } from '../../../src/core/onnx/session';
 import { float32 } from '../../../src/core/tensor';
 import { linearModel, randomTensor, skipCnn, tinyCnn } from './tiny-models';
 
@@ -46,7 +46,12 @@ describe('explain: gradient methods on a linear model', () => {
   it('a difference target explains logit a − logit b', async () => {
     const e = await explain('saliency', { ...ctx, target: { kind: 'difference', a: 2, b: 0 } });
     const w = weights.data as Float32Array;
-    assertNear(e.raw.data as Float32Array, Array.from({ length: 192 }, (_, i) => w[384 + i] - w[i]), 1e-6, 'a − b');
+    assertNear(
+      e.raw.data as Float32Array,
+      Array.from({ length: 192 }, (_, i) => w[384 + i] - w[i]),
+      1e-6,
+      'a − b',
+    );
     assert.deepStrictEqual(e.target, { kind: 'difference', a: 2, b: 0, output: 'logits' });
   });
 
@@ -57,7 +62,10 @@ describe('explain: gradient methods on a linear model', () => {
     assert.deepStrictEqual(e.target, { kind: 'class', index: top, output: 'logits' });
     await assert.rejects(explain('saliency', { ...ctx, target: { kind: 'class', index: 3 } }), /class 3 is out of range: output 'logits' has 3 scores per image \(0 to 2\)/);
     await assert.rejects(explain('saliency', { ...ctx, target: { kind: 'class', index: 0, output: 'probs' } }), /no output named 'probs'; its outputs are 'logits'/);
-    await assert.rejects(explain('saliency', { ...ctx, input: randomTensor([2, 3, 8, 8], 1) }), /one input as a float32 tensor \[1, C, L\] \(signal\), \[1, C, H, W\] \(image\) or \[1, C, T, H, W\] \(video\); got float32 \[2, 3, 8, 8\]/);
+    await assert.rejects(
+      explain('saliency', { ...ctx, input: randomTensor([2, 3, 8, 8], 1) }),
+      /one input as a float32 tensor \[1, C, L\] \(signal\), \[1, C, H, W\] \(image\) or \[1, C, T, H, W\] \(video\); got float32 \[2, 3, 8, 8\]/,
+    );
   });
 });
 
@@ -97,7 +105,10 @@ describe('explain: Integrated Gradients completeness on a small ReLU CNN', () =>
   it('stops with CancelledError when the signal is aborted between batches', async () => {
     const controller = new AbortController();
     const ctx: ExplainContext = {
-      model, input: randomTensor([1, 3, 16, 16], 34), target: { kind: 'class', index: 0 }, signal: controller.signal,
+      model,
+      input: randomTensor([1, 3, 16, 16], 34),
+      target: { kind: 'class', index: 0 },
+      signal: controller.signal,
       progress: (f) => f > 0 && controller.abort(),
     };
     await assert.rejects(explain('integrated-gradients', ctx, { steps: 32, batch: 4 }), CancelledError);
@@ -116,7 +127,12 @@ describe('explain: CAM methods on a small CNN', () => {
     const cam = await explain('cam', ctx);
     assert.strictEqual(grad.layer, 'features');
     assert.ok(grad.notes[0].startsWith("layer 'auto': 'features' [1, 8, 8, 8]"), grad.notes[0]);
-    assertNear(cam.raw.data as Float32Array, (grad.raw.data as Float32Array).map((v) => v * 64), 1e-5, 'CAM vs Grad-CAM');
+    assertNear(
+      cam.raw.data as Float32Array,
+      (grad.raw.data as Float32Array).map((v) => v * 64),
+      1e-5,
+      'CAM vs Grad-CAM',
+    );
     assert.deepStrictEqual(cam.map.dims, [16, 16]);
   });
 
@@ -124,12 +140,20 @@ describe('explain: CAM methods on a small CNN', () => {
     const at = (index: number) => explain('gradcam', { model, input, target: { kind: 'class', index } });
     const [a, b] = [await at(3), await at(0)];
     const diff = await explain('gradcam', { model, input, target: { kind: 'difference', a: 3, b: 0 } });
-    assertNear(diff.raw.data as Float32Array, (a.raw.data as Float32Array).map((v, i) => v - (b.raw.data as Float32Array)[i]), 1e-5, 'difference');
+    assertNear(
+      diff.raw.data as Float32Array,
+      (a.raw.data as Float32Array).map((v, i) => v - (b.raw.data as Float32Array)[i]),
+      1e-5,
+      'difference',
+    );
   });
 
   it('names an unknown layer with near names, and refuses one without spatial axes', async () => {
     await assert.rejects(explain('gradcam', { model, input, target: { kind: 'class', index: 0 }, layer: 'featurs' }), /no tensor named 'featurs'.*did you mean 'features'/);
-    await assert.rejects(explain('gradcam', { model, input, target: { kind: 'class', index: 0 }, layer: 'flat' }), /layer 'flat' \[1, 8\] cannot be laid over the input \[1, 3, 16, 16\]/);
+    await assert.rejects(
+      explain('gradcam', { model, input, target: { kind: 'class', index: 0 }, layer: 'flat' }),
+      /layer 'flat' \[1, 8\] cannot be laid over the input \[1, 3, 16, 16\]/,
+    );
   });
 
   it('scorecam gives the same weights batched and one at a time', async () => {
@@ -145,7 +169,12 @@ describe('explain: CAM methods on a small CNN', () => {
     const mean = pattern.reduce((s, v) => s + v, 0) / 9;
     const raw = eigenCamRaw(a).data as Float32Array;
     const ratio = raw[0] / (pattern[0] - mean);
-    assertNear(raw, pattern.map((p) => ratio * (p - mean)), 1e-5, 'eigencam');
+    assertNear(
+      raw,
+      pattern.map((p) => ratio * (p - mean)),
+      1e-5,
+      'eigencam',
+    );
     assert.ok(ratio > 0, 'oriented with the summed activation');
   });
 });
@@ -179,9 +208,19 @@ describe("explain: a 'top' target is found in the run each method makes anyway",
   after(() => model.dispose());
 
   const METHODS: [string, Record<string, number | string | number[]>][] = [
-    ['cam', {}], ['gradcam', {}], ['gradcam++', {}], ['hirescam', {}], ['eigencam', {}], ['scorecam', {}], ['ablationcam', {}],
-    ['saliency', {}], ['input-x-gradient', {}], ['guided-backprop', {}], ['guided-gradcam', {}],
-    ['integrated-gradients', { steps: 4, method: 'riemann_trapezoid' }], ['occlusion', { window: [4], strides: [4] }],
+    ['cam', {}],
+    ['gradcam', {}],
+    ['gradcam++', {}],
+    ['hirescam', {}],
+    ['eigencam', {}],
+    ['scorecam', {}],
+    ['ablationcam', {}],
+    ['saliency', {}],
+    ['input-x-gradient', {}],
+    ['guided-backprop', {}],
+    ['guided-gradcam', {}],
+    ['integrated-gradients', { steps: 4, method: 'riemann_trapezoid' }],
+    ['occlusion', { window: [4], strides: [4] }],
   ];
   for (const [method, options] of METHODS) {
     it(`${method}: 'top' gives the largest logit's class and the same result as that class`, async () => {
@@ -194,4 +233,3 @@ describe("explain: a 'top' target is found in the run each method makes anyway",
     });
   }
 });
-

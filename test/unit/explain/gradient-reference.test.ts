@@ -7,13 +7,29 @@ import { gradCamRaw } from '../../../src/core/explain/gradcam';
 import { resizeNearest } from '../../../src/core/image/resize';
 import { OptionValue } from '../../../src/core/explain/types';
 import { float32, maxAbs } from '../../../src/core/tensor';
-import { GRADIENT_CAMS, ReferenceCase, assertAbsClose, assertClose, describeReference, loadTensor, medianAbsDifference, referenceContext, referenceModels } from '../../support/reference';
+import {
+  GRADIENT_CAMS,
+  ReferenceCase,
+  assertAbsClose,
+  assertClose,
+  describeReference,
+  loadTensor,
+  medianAbsDifference,
+  referenceContext,
+  referenceModels,
+} from '../../support/reference';
 
 /** Captum GuidedGradCam from the reference tensors: GuidedBackprop × nearest-upsampled ReLU(LayerGradCam). */
 function captumGuidedGradCam(c: ReferenceCase): Float32Array {
   const cam = loadTensor(c, 'captum_LayerGradCam');
   const [, , h, w] = cam.dims;
-  const up = resizeNearest((cam.data as Float32Array).map((v) => Math.max(v, 0)), h, w, 224, 224);
+  const up = resizeNearest(
+    (cam.data as Float32Array).map((v) => Math.max(v, 0)),
+    h,
+    w,
+    224,
+    224,
+  );
   return (loadTensor(c, 'captum_GuidedBackprop').data as Float32Array).map((g, i) => g * up[i % (224 * 224)]);
 }
 
@@ -58,7 +74,13 @@ describeReference('gradient-based methods on the reference models', (manifest) =
           const expected = ref === 'GuidedGradCam' ? captumGuidedGradCam(c) : (loadTensor(c, ref).data as Float32Array);
           const ours = (await explain(name, ctx(), options)).raw.data as Float32Array;
           const x = loadTensor(c, 'input').data as Float32Array;
-          const nudged = { ...ctx(), input: float32([1, 3, 224, 224], x.map((v, i) => v * (1 + 1e-5 * Math.sin(i)))) };
+          const nudged = {
+            ...ctx(),
+            input: float32(
+              [1, 3, 224, 224],
+              x.map((v, i) => v * (1 + 1e-5 * Math.sin(i))),
+            ),
+          };
           const moved = (await explain(name, nudged, options)).raw.data as Float32Array;
           const floor = maxAbsDifference(ours, moved) / maxAbs(expected);
           assertClose(ours, expected, Math.max(1e-3, floor), `${ref} (rounding floor ${floor.toExponential(2)})`);

@@ -29,7 +29,7 @@ function refusal(f: () => unknown, pattern: RegExp): void {
 }
 
 describe('explain: layer layout', () => {
-  it('ViT tokens: a class token and a 14×14 grid, a bare 14×14 grid, or DeiT\'s class and distillation tokens', () => {
+  it("ViT tokens: a class token and a 14×14 grid, a bare 14×14 grid, or DeiT's class and distillation tokens", () => {
     const withClass = layerView(graphOf([]), 'tokens', [1, 197, 192], IMAGE);
     assert.strictEqual(withClass.kind, 'class-token');
     assert.deepStrictEqual(withClass.dims, [1, 192, 14, 14]);
@@ -43,12 +43,15 @@ describe('explain: layer layout', () => {
     assert.match(deit.note, /a class and a distillation token .* the two are dropped/);
   });
 
-  it('a patch grid with the input\'s aspect ratio: 1 + 8×16 tokens for a 128×256 input', () => {
+  it("a patch grid with the input's aspect ratio: 1 + 8×16 tokens for a 128×256 input", () => {
     assert.deepStrictEqual(layerView(graphOf([]), 'tokens', [1, 129, 64], [1, 3, 128, 256]).dims, [1, 64, 8, 16]);
   });
 
   it('refuses tokens that form no grid of the input, naming the layer and its shape', () => {
-    refusal(() => layerView(graphOf([]), '/blocks.3/out', [1, 60, 192], IMAGE), /'\/blocks\.3\/out' \[1, 60, 192\] has 60 tokens, which are not h·w patches .* after 0, 1 or 2 leading tokens/);
+    refusal(
+      () => layerView(graphOf([]), '/blocks.3/out', [1, 60, 192], IMAGE),
+      /'\/blocks\.3\/out' \[1, 60, 192\] has 60 tokens, which are not h·w patches .* after 0, 1 or 2 leading tokens/,
+    );
   });
 
   it('Swin [1, 7, 7, 384]: channels-last, from a LayerNorm over the last axis or because only that reading fits', () => {
@@ -96,9 +99,16 @@ describe('explain: layer layout', () => {
       const e = await explain('gradcam', { model, input, target: { kind: 'class', index: 2 }, layer: 'normed' });
       assert.deepStrictEqual(e.raw.dims, [1, 4, 4]);
       assert.deepStrictEqual(e.map.dims, [32, 32]);
-      assert.ok(e.notes.some((n) => /channels-last/.test(n)), e.notes.join('\n'));
+      assert.ok(
+        e.notes.some((n) => /channels-last/.test(n)),
+        e.notes.join('\n'),
+      );
       const { gradients, outputs } = await computeGradients(model, { input }, { wrt: ['normed'], seed: seedForClass([1, 5], 2) });
-      const permute = (t: Float32Array) => float32([1, 8, 4, 4], Float32Array.from({ length: 128 }, (_, i) => t[(i % 16) * 8 + Math.floor(i / 16)]));
+      const permute = (t: Float32Array) =>
+        float32(
+          [1, 8, 4, 4],
+          Float32Array.from({ length: 128 }, (_, i) => t[(i % 16) * 8 + Math.floor(i / 16)]),
+        );
       const expected = gradCamRaw(permute(outputs.normed.data as Float32Array), permute(gradients.normed.data as Float32Array));
       assertClose(e.raw.data as Float32Array, expected.data as Float32Array, 1e-5, 'Grad-CAM at the channels-last layer');
       // The score is linear in the layer: y = Σ_c mean_p(A[p, c]) · W[c, 2], so ablating channel k
@@ -108,7 +118,7 @@ describe('explain: layer layout', () => {
       const v = ablationValue(a.data);
       const wh = (model.graph.initializer ?? []).find((t) => t.name === 'wh')!;
       const w = Float32Array.from(wh.raw_data ? new Float32Array(Uint8Array.from(wh.raw_data).buffer) : wh.float_data!);
-      const y = Array.from({ length: 8 }, (_, k) => a.data.subarray(k * 16, (k + 1) * 16).reduce((s, x) => s + x, 0) / 16 * w[k * 5 + 2]).reduce((s, x) => s + x, 0);
+      const y = Array.from({ length: 8 }, (_, k) => (a.data.subarray(k * 16, (k + 1) * 16).reduce((s, x) => s + x, 0) / 16) * w[k * 5 + 2]).reduce((s, x) => s + x, 0);
       const weights = Array.from({ length: 8 }, (_, k) => ((a.data.subarray(k * 16, (k + 1) * 16).reduce((s, x) => s + x, 0) / 16 - v) * w[k * 5 + 2]) / y);
       const manual = Float32Array.from({ length: 16 }, (_, p) => weights.reduce((s, wk, k) => s + wk * a.data[k * 16 + p], 0));
       assertClose(ablation.raw.data as Float32Array, manual, 1e-3, 'Ablation-CAM at the channels-last layer');
@@ -137,7 +147,7 @@ describe('explain: a torchvision Swin Transformer (channels-last blocks, shifted
     assertClose(gradients.input.data as Float32Array, npy('grad_input').data, 1e-4, 'grad_input');
   });
 
-  it('Grad-CAM at norm1 [1, 16, 16, 16] is read channels-last and equals pytorch-grad-cam\'s with the swin reshape_transform', async () => {
+  it("Grad-CAM at norm1 [1, 16, 16, 16] is read channels-last and equals pytorch-grad-cam's with the swin reshape_transform", async () => {
     const e = await explain('gradcam', ctx(info.targetLayer));
     assert.deepStrictEqual(e.raw.dims, [1, 16, 16]);
     assert.deepStrictEqual(e.map.dims, [64, 64]);
@@ -145,7 +155,7 @@ describe('explain: a torchvision Swin Transformer (channels-last blocks, shifted
     assertClose(e.raw.data as Float32Array, npy('camraw_GradCAM').data, 1e-3, 'camraw_GradCAM');
   });
 
-  it('Ablation-CAM and Score-CAM run at the channels-last layer; the auto layer is the head\'s permuted map', async function () {
+  it("Ablation-CAM and Score-CAM run at the channels-last layer; the auto layer is the head's permuted map", async function () {
     this.timeout(120000);
     for (const method of ['ablationcam', 'scorecam']) {
       const e = await explain(method, ctx(info.targetLayer));

@@ -37,20 +37,29 @@ const QUICK: Record<string, Record<string, OptionValue>> = {
 };
 
 describe('autodiff: the ops of 1-D and 3-D CNNs against finite differences', () => {
-  const bn = (dims: number[], seed: number) => checkGradients({
-    opset: 13,
-    nodes: [node('BatchNormalization', ['x', 'scale', 'bias', 'mean', 'var'], ['y'], [attr.float('epsilon', 1e-3)])],
-    inputs: { x: uniform(dims, seed, -1, 1, 'float64') },
-    initializers: { scale: uniform([dims[1]], seed + 1, 0.5, 1.5, 'float64'), bias: uniform([dims[1]], seed + 2, -1, 1, 'float64'), mean: uniform([dims[1]], seed + 3, -1, 1, 'float64'), var: uniform([dims[1]], seed + 4, 0.5, 2, 'float64') },
-    output: 'y',
-  });
+  const bn = (dims: number[], seed: number) =>
+    checkGradients({
+      opset: 13,
+      nodes: [node('BatchNormalization', ['x', 'scale', 'bias', 'mean', 'var'], ['y'], [attr.float('epsilon', 1e-3)])],
+      inputs: { x: uniform(dims, seed, -1, 1, 'float64') },
+      initializers: {
+        scale: uniform([dims[1]], seed + 1, 0.5, 1.5, 'float64'),
+        bias: uniform([dims[1]], seed + 2, -1, 1, 'float64'),
+        mean: uniform([dims[1]], seed + 3, -1, 1, 'float64'),
+        var: uniform([dims[1]], seed + 4, 0.5, 2, 'float64'),
+      },
+      output: 'y',
+    });
   it('BatchNormalization on [N, C, L] and [N, C, T, H, W]', async () => {
     await bn([2, 3, 7], 20);
     await bn([1, 2, 3, 4, 5], 30);
   });
   it('GlobalAveragePool and GlobalMaxPool on [N, C, L] and [N, C, T, H, W]', async () => {
     for (const op of ['GlobalAveragePool', 'GlobalMaxPool']) {
-      for (const dims of [[2, 3, 9], [1, 2, 3, 4, 5]]) {
+      for (const dims of [
+        [2, 3, 9],
+        [1, 2, 3, 4, 5],
+      ]) {
         // float32: onnxruntime has no float64 kernel for them; distinct values keep the maximum's place.
         await checkGradients({ opset: 13, nodes: [node(op, ['x'], ['y'])], inputs: { x: separated(dims, 40) }, output: 'y' });
       }
@@ -89,13 +98,20 @@ describe('pictures of 1-D and 3-D maps', () => {
     assert.strictEqual(strip.width, 5);
     const row = (y: number) => Array.from(strip.rgba.subarray(y * 5 * 4, (y + 1) * 5 * 4));
     for (let y = 1; y < strip.height; y++) assert.deepStrictEqual(row(y), row(0));
-    const video = float32([3, 2, 4], Array.from({ length: 24 }, (_, i) => i / 23));
+    const video = float32(
+      [3, 2, 4],
+      Array.from({ length: 24 }, (_, i) => i / 23),
+    );
     const picture = renderMap(video, undefined);
     assert.deepStrictEqual([picture.width, picture.height], [12, 2]);
     for (let t = 0; t < 3; t++) {
       const frame = renderMap(float32([2, 4], (video.data as Float32Array).slice(t * 8, (t + 1) * 8)), undefined);
       for (let y = 0; y < 2; y++) {
-        assert.deepStrictEqual(Array.from(picture.rgba.subarray((y * 12 + t * 4) * 4, (y * 12 + t * 4 + 4) * 4)), Array.from(frame.rgba.subarray(y * 16, (y + 1) * 16)), `frame ${t} row ${y}`);
+        assert.deepStrictEqual(
+          Array.from(picture.rgba.subarray((y * 12 + t * 4) * 4, (y * 12 + t * 4 + 4) * 4)),
+          Array.from(frame.rgba.subarray(y * 16, (y + 1) * 16)),
+          `frame ${t} row ${y}`,
+        );
       }
     }
   });
@@ -113,7 +129,7 @@ for (const name of ['signal1d', 'video3d']) {
     after(() => model.dispose());
     const ctx = () => ({ model, input, target: { kind: 'class' as const, index: info.target as number } });
 
-    it("logits and ∂logit/∂input match PyTorch (float64 autograd) within 1e-4 × max|ref|", async () => {
+    it('logits and ∂logit/∂input match PyTorch (float64 autograd) within 1e-4 × max|ref|', async () => {
       const { gradients, outputs } = await computeGradients(model, { input }, { wrt: ['input'], seed: seedForClass(npy(`${name}.logits.npy`).dims, info.target) });
       assertClose(outputs.logits.data as Float32Array, npy(`${name}.logits.npy`).data, 1e-4, 'logits');
       assertClose(gradients.input.data as Float32Array, npy(`${name}.grad_input.npy`).data, 1e-4, 'grad_input');
@@ -138,16 +154,24 @@ for (const name of ['signal1d', 'video3d']) {
       const e = await explain('gradcam', ctx());
       assert.strictEqual(e.layer, model.graph.node.find((n) => n.op_type === 'GlobalAveragePool')!.input[0]);
       assert.strictEqual(e.raw.dims.length, 1 + spatial.length);
-      assert.ok(e.notes.some((n) => n.includes(spatial.length === 1 ? "'linear'" : "'trilinear'")), e.notes.join('\n'));
+      assert.ok(
+        e.notes.some((n) => n.includes(spatial.length === 1 ? "'linear'" : "'trilinear'")),
+        e.notes.join('\n'),
+      );
     });
 
     it('cam equals Grad-CAM × positions (global average pooling and a linear head), at the layer Grad-CAM of the gradients', async () => {
       const camResult = await explain('cam', ctx());
       const layer = camResult.layer!;
-      const { gradients, outputs } = await computeGradients(model, { input }, { wrt: [layer], seed: seedForClass([1, (npy(`${name}.logits.npy`).dims[1])], info.target) });
+      const { gradients, outputs } = await computeGradients(model, { input }, { wrt: [layer], seed: seedForClass([1, npy(`${name}.logits.npy`).dims[1]], info.target) });
       const grad = gradCamRaw(outputs[layer], gradients[layer]);
       const positions = grad.data.length;
-      assertClose(camResult.raw.data as Float32Array, (grad.data as Float32Array).map((v) => v * positions), 1e-4, 'CAM vs Grad-CAM');
+      assertClose(
+        camResult.raw.data as Float32Array,
+        (grad.data as Float32Array).map((v) => v * positions),
+        1e-4,
+        'CAM vs Grad-CAM',
+      );
     });
 
     for (const method of methodNames()) {
@@ -156,15 +180,23 @@ for (const name of ['signal1d', 'video3d']) {
         const options = QUICK[method] ?? {};
         const usesSuperpixels = method === 'lime' || method === 'kernel-shap';
         if (usesSuperpixels) {
-          await assert.rejects(explain(method, ctx(), options), (err: Error) =>
-            err.name === 'ExplainError' && /SLIC superpixels/.test(err.message) && /use occlusion or RISE/.test(err.message) && !err.message.includes('\n'));
+          await assert.rejects(
+            explain(method, ctx(), options),
+            (err: Error) => err.name === 'ExplainError' && /SLIC superpixels/.test(err.message) && /use occlusion or RISE/.test(err.message) && !err.message.includes('\n'),
+          );
           return;
         }
         const e = await explain(method, ctx(), options);
         assert.deepStrictEqual(e.map.dims, spatial, `${method} map`);
         const values = e.map.data as Float32Array;
-        assert.ok(values.every((v) => v >= 0 && v <= 1), `${method}: map outside [0, 1]`);
-        assert.ok(values.some((v) => v > 0), `${method}: an empty map`);
+        assert.ok(
+          values.every((v) => v >= 0 && v <= 1),
+          `${method}: map outside [0, 1]`,
+        );
+        assert.ok(
+          values.some((v) => v > 0),
+          `${method}: an empty map`,
+        );
         const kind = methodByName(method).kind;
         if (kind === 'gradient' || method === 'occlusion') assert.deepStrictEqual(e.raw.dims, input.dims, `${method} raw`);
         else assert.deepStrictEqual(e.raw.dims.slice(0, 1), [1]);

@@ -76,13 +76,18 @@ describe('explain: linear algebra', () => {
   });
   it('topEigenpair (Lanczos on products A·x) finds the largest eigenpair, also of a centred Gram matrix whose null space holds the ones vector', () => {
     const r = new Random(3);
-    for (const [n, rank, centred] of [[12, 12, false], [40, 3, true], [30, 60, true]] as [number, number, boolean][]) {
+    for (const [n, rank, centred] of [
+      [12, 12, false],
+      [40, 3, true],
+      [30, 60, true],
+    ] as [number, number, boolean][]) {
       const b = Float64Array.from({ length: n * rank }, () => r.normal());
-      if (centred) for (let k = 0; k < rank; k++) {
-        let mean = 0;
-        for (let i = 0; i < n; i++) mean += b[i * rank + k] / n;
-        for (let i = 0; i < n; i++) b[i * rank + k] -= mean;
-      }
+      if (centred)
+        for (let k = 0; k < rank; k++) {
+          let mean = 0;
+          for (let i = 0; i < n; i++) mean += b[i * rank + k] / n;
+          for (let i = 0; i < n; i++) b[i * rank + k] -= mean;
+        }
       const a = new Float64Array(n * n);
       for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) for (let k = 0; k < rank; k++) a[i * n + j] += b[i * rank + k] * b[j * rank + k];
       const times = (x: Float64Array) => Float64Array.from({ length: n }, (_, i) => a.subarray(i * n, (i + 1) * n).reduce((s, v, j) => s + v * x[j], 0));
@@ -140,7 +145,7 @@ describe('explain: SLIC superpixels', () => {
       while (queue.length) {
         const p = queue.pop()!;
         for (const q of [p - 1, p + 1, p - side, p + side]) {
-          const ok = q >= 0 && q < side * side && (Math.abs((q % side) - (p % side)) <= 1);
+          const ok = q >= 0 && q < side * side && Math.abs((q % side) - (p % side)) <= 1;
           if (ok && seg.labels[q] === l && !reached.has(q)) {
             reached.add(q);
             queue.push(q);
@@ -196,9 +201,25 @@ describe('explain: registry and options', () => {
   it('lists every method once, each with a formula and a reference', () => {
     const names = methodNames();
     assert.deepStrictEqual(names, [
-      'cam', 'gradcam', 'gradcam++', 'xgradcam', 'hirescam', 'layercam', 'eigencam', 'scorecam', 'ablationcam',
-      'saliency', 'smoothgrad', 'integrated-gradients', 'input-x-gradient', 'guided-backprop', 'guided-gradcam',
-      'occlusion', 'rise', 'lime', 'kernel-shap',
+      'cam',
+      'gradcam',
+      'gradcam++',
+      'xgradcam',
+      'hirescam',
+      'layercam',
+      'eigencam',
+      'scorecam',
+      'ablationcam',
+      'saliency',
+      'smoothgrad',
+      'integrated-gradients',
+      'input-x-gradient',
+      'guided-backprop',
+      'guided-gradcam',
+      'occlusion',
+      'rise',
+      'lime',
+      'kernel-shap',
     ]);
     for (const name of names) assert.ok(METHODS[name].formula && METHODS[name].reference, name);
   });

@@ -6,7 +6,7 @@ import { explain } from '../../../src/core/explain';
 import { weightedChannelSum } from '../../../src/core/explain/cam-common';
 import { scoreCamMask, scoreCamWeights, softmax } from '../../../src/core/explain/scorecam';
 import { modelAfter } from '../../../src/core/explain/submodel';
-import { run } from '../../../src/core/runtime/session';
+import { run } from '../../../src/core/onnx/session';
 import { Tensor, float32 } from '../../../src/core/tensor';
 import { ConvModel } from '../../../src/core/model';
 import { tensorFromProto, tensorToProto } from '../../../src/core/onnx/initializers';
@@ -48,13 +48,20 @@ describe('exact savings of the perturbation CAMs', () => {
   it('the test model has the dead and duplicate channels it is built for', async () => {
     const features = (await model.run({ input }, ['features'])).features.data as Float32Array;
     const plane = 64;
-    for (const k of DEAD) assert.ok(features.subarray(k * plane, (k + 1) * plane).every((v) => v === 0), `channel ${k} is dead`);
+    for (const k of DEAD)
+      assert.ok(
+        features.subarray(k * plane, (k + 1) * plane).every((v) => v === 0),
+        `channel ${k} is dead`,
+      );
     assert.deepStrictEqual([...features.subarray(2 * plane, 3 * plane)], [...features.subarray(6 * plane, 7 * plane)]);
   });
 
   it('Ablation-CAM: channels already at the ablation value are not run, and the CAM equals ablating every channel', async () => {
     const e = await explain('ablationcam', { model, input, target, layer: 'features' }, { batch: 4 });
-    assert.ok(e.notes.some((n) => n.startsWith(`${DEAD.length} channels already at the ablation value`)), e.notes.join('; '));
+    assert.ok(
+      e.notes.some((n) => n.startsWith(`${DEAD.length} channels already at the ablation value`)),
+      e.notes.join('; '),
+    );
     // Brute force: every channel ablated (to 0, the activations' minimum) through the part after the layer.
     const full = await model.run({ input }, ['features']);
     const activations = full.features;
@@ -84,7 +91,10 @@ describe('exact savings of the perturbation CAMs', () => {
     const scores = new Float64Array(CHANNELS);
     for (let k = 0; k < CHANNELS; k++) {
       const mask = scoreCamMask(activations, k, [16, 16]);
-      const masked = float32([1, 3, 16, 16], Float32Array.from(x, (v, i) => v * mask[i % 256]));
+      const masked = float32(
+        [1, 3, 16, 16],
+        Float32Array.from(x, (v, i) => v * mask[i % 256]),
+      );
       scores[k] = ((await model.run({ input: masked })).logits.data as Float32Array)[target.index];
     }
     assertNear(weights, softmax(scores), 1e-6, 'scorecam weights');

@@ -4,8 +4,8 @@
 import * as assert from 'assert';
 import { explain } from '../../../src/core/explain';
 import { ExplainContext, Explanation } from '../../../src/core/explain/types';
-import { CancelledError } from '../../../src/core/runtime/jobs';
-import { FloatTensor, float32 } from '../../../src/core/tensor';
+import { CancelledError } from '../../../src/core/cancel';
+import { float32, FloatTensor } from '../../../src/core/tensor';
 import { linearModel, randomTensor } from './tiny-models';
 
 const C = 3;
@@ -61,7 +61,10 @@ describe('explain: occlusion (Captum Occlusion)', () => {
   });
 
   it('gives exactly zero to a region the model ignores', async () => {
-    const blind = linearModel(weightsFor((c, y, x) => (x >= W / 2 ? 0 : Math.sin(c + y + x) + 1.5)), [C, H, W]);
+    const blind = linearModel(
+      weightsFor((c, y, x) => (x >= W / 2 ? 0 : Math.sin(c + y + x) + 1.5)),
+      [C, H, W],
+    );
     try {
       const e = await explain('occlusion', { model: blind, input, target }, { window: [3, 3, 3], strides: [3, 3, 3] });
       const raw = e.raw.data as Float32Array;
@@ -133,7 +136,7 @@ describe('explain: surrogate methods on a linear model', () => {
       if (!means.has(key)) {
         let sum = 0;
         let n = 0;
-        for (let p = 0; p < PLANE; p++) if (labels[p] === s) (sum += x[c * PLANE + p]), n++;
+        for (let p = 0; p < PLANE; p++) if (labels[p] === s) ((sum += x[c * PLANE + p]), n++);
         means.set(key, sum / n);
       }
       return means.get(key)!;
@@ -151,14 +154,17 @@ describe('explain: surrogate methods on a linear model', () => {
 describe('explain: RISE', () => {
   it('ranks the square the model looks at above the rest of the image', async () => {
     const inSquare = (y: number, x: number) => y >= 2 && y < 6 && x >= 6 && x < 10;
-    const model = linearModel(weightsFor((_c, y, x) => (inSquare(y, x) ? 1 : 0)), [C, H, W]);
+    const model = linearModel(
+      weightsFor((_c, y, x) => (inSquare(y, x) ? 1 : 0)),
+      [C, H, W],
+    );
     try {
       const positive = float32([1, C, H, W], new Float32Array(C * PLANE).fill(1));
       const e = await explain('rise', { model, input: positive, target }, { masks: 400, cells: 4, score: 'logit', seed: 5 });
       const map = e.map.data as Float32Array;
       let inside = 0;
       let outside = 0;
-      for (let p = 0; p < PLANE; p++) (inSquare(Math.floor(p / W), p % W) ? (inside += map[p] / 16) : (outside += map[p] / (PLANE - 16)));
+      for (let p = 0; p < PLANE; p++) inSquare(Math.floor(p / W), p % W) ? (inside += map[p] / 16) : (outside += map[p] / (PLANE - 16));
       assert.ok(inside > outside + 0.25, `mean inside ${inside.toFixed(3)}, outside ${outside.toFixed(3)}`);
       const again = await explain('rise', { model, input: positive, target }, { masks: 400, cells: 4, score: 'logit', seed: 5 });
       assert.deepStrictEqual(again.raw.data, e.raw.data, 'the same seed gives the same map');
@@ -188,7 +194,10 @@ describe('explain: progress and cancellation', () => {
       const controller = new AbortController();
       let batchesAfterAbort = 0;
       const ctx: ExplainContext = {
-        model, input, target, signal: controller.signal,
+        model,
+        input,
+        target,
+        signal: controller.signal,
         progress: () => (controller.signal.aborted ? batchesAfterAbort++ : controller.abort()),
       };
       await assert.rejects(explain(method, ctx, options), (err: Error) => err instanceof CancelledError);

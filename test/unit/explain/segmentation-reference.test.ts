@@ -50,7 +50,10 @@ function relativeDistances(a: ArrayLike<number>, b: ArrayLike<number>): { maxRel
 
 /** The input scaled by (1 + 1e-5·sin i): a nudge that moves units near a kink to the other side. */
 function nudged(input: Tensor): Tensor {
-  return float32(input.dims, (input.data as Float32Array).map((v, i) => v * (1 + 1e-5 * Math.sin(i))));
+  return float32(
+    input.dims,
+    (input.data as Float32Array).map((v, i) => v * (1 + 1e-5 * Math.sin(i))),
+  );
 }
 
 /** max |ours − ref| ≤ max(1e-3, floor) × max|ref| and median ≤ 1e-3 × max|ref|; floor from `moved`, our result for the nudged input. */
@@ -92,7 +95,10 @@ describe('segmentation reference cases: region targets against pytorch-grad-cam 
   };
 
   it('lists the lraspp_mobilenet_v3_large cases', () => {
-    assert.ok(cases.some((c) => c.model === 'lraspp_mobilenet_v3_large'), 'manifest-tasks.json has no lraspp_mobilenet_v3_large case');
+    assert.ok(
+      cases.some((c) => c.model === 'lraspp_mobilenet_v3_large'),
+      'manifest-tasks.json has no lraspp_mobilenet_v3_large case',
+    );
   });
 
   for (const c of cases) {
@@ -149,7 +155,12 @@ describe('segmentation reference cases: region targets against pytorch-grad-cam 
         const signed = float32(e.raw.dims, err(raw) <= err(flipped) ? raw : flipped);
         assertClose(signed.data, ref, 1e-3, 'camraw_EigenCAM');
         const [, , height, width] = ctx().input.dims;
-        assertAbsClose(camToMap(signed, [height, width]).map.data as Float32Array, loadTensor(c, 'cam_EigenCAM').data, 0.02, 'cam_EigenCAM (of the raw CAM with the reference sign)');
+        assertAbsClose(
+          camToMap(signed, [height, width]).map.data as Float32Array,
+          loadTensor(c, 'cam_EigenCAM').data,
+          0.02,
+          'cam_EigenCAM (of the raw CAM with the reference sign)',
+        );
       });
 
       const CAPTUM: [string, string, Record<string, OptionValue>][] = [

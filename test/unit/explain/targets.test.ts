@@ -42,7 +42,11 @@ const ROW_CASES: { name: string; dims: number[]; target: ResolvedTarget }[] = [
   { name: 'region', dims: [1, 3, 2, 2], target: { kind: 'region', class: 1, mask: float32([2, 2], [1, 0, 0.5, 1]), predicted: false, output: 'o' } },
   { name: 'box, YOLO logits (σ(obj) · σ(cls))', dims: [1, 3, 7], target: { kind: 'box', index: 0, detected, head: yoloHead, output: 'o' } },
   { name: 'box, YOLO probabilities (obj · cls)', dims: [1, 3, 7], target: { kind: 'box', index: 0, detected, head: { ...yoloHead, sigmoid: false }, output: 'o' } },
-  { name: 'box, separate scores (σ(score))', dims: [1, 3, 2], target: { kind: 'box', index: 0, detected, head: { layout: 'scores', boxes: 3, classes: 2, sigmoid: true }, output: 'o' } },
+  {
+    name: 'box, separate scores (σ(score))',
+    dims: [1, 3, 2],
+    target: { kind: 'box', index: 0, detected, head: { layout: 'scores', boxes: 3, classes: 2, sigmoid: true }, output: 'o' },
+  },
   { name: 'similarity', dims: [1, 5], target: { kind: 'similarity', reference: Float32Array.from([0.3, -1, 0.5, 2, 0.1]), output: 'o' } },
   { name: 'element', dims: [1, 2, 3], target: { kind: 'element', index: [1, 2], flat: 5, output: 'o' } },
 ];
@@ -173,8 +177,14 @@ function ssdModel(): ConvModel {
       node('Transpose', ['score_flat'], ['scores'], [ints('perm', [0, 2, 1])]),
     ],
     initializers: {
-      w1: randomTensor([4, 3, 3, 3], 13, 0.5), b1: randomTensor([4], 14, 0.1), wb: randomTensor([4, 4, 1, 1], 15, 4), bb: float32([4], [0, 0, 8, 8]),
-      ws: randomTensor([2, 4, 1, 1], 16, 2), bs: randomTensor([2], 17, 0.5), shape4: shape(4n), shape2: shape(2n),
+      w1: randomTensor([4, 3, 3, 3], 13, 0.5),
+      b1: randomTensor([4], 14, 0.1),
+      wb: randomTensor([4, 4, 1, 1], 15, 4),
+      bb: float32([4], [0, 0, 8, 8]),
+      ws: randomTensor([2, 4, 1, 1], 16, 2),
+      bs: randomTensor([2], 17, 0.5),
+      shape4: shape(4n),
+      shape2: shape(2n),
     },
     input: ['N', 3, 6, 6],
     outputs: { boxes: ['N', 36, 4], scores: ['N', 36, 2] },
@@ -183,11 +193,7 @@ function ssdModel(): ConvModel {
 
 describe('detection: decoding and non-maximum suppression', () => {
   // Three YOLO candidates (cx, cy, w, h, obj, cls0, cls1): 0 and 1 overlap (IoU 80 / 120 = 2/3) with class 1, 2 is apart with class 0.
-  const row = Float32Array.from([
-    10, 10, 10, 10, 0.9, 0.1, 0.8,
-    12, 10, 10, 10, 0.8, 0.2, 0.7,
-    40, 40, 8, 8, 0.6, 0.9, 0.1,
-  ]);
+  const row = Float32Array.from([10, 10, 10, 10, 0.9, 0.1, 0.8, 12, 10, 10, 10, 0.8, 0.2, 0.7, 40, 40, 8, 8, 0.6, 0.9, 0.1]);
   const head = detectionHead([1, 3, 7], undefined, false);
 
   it('reads the layout from the dims and names a wrong one in a sentence', () => {
@@ -200,10 +206,20 @@ describe('detection: decoding and non-maximum suppression', () => {
   it('scores obj × best class, boxes as corners, and drops those under the score threshold', () => {
     if (typeof head === 'string') assert.fail(head);
     const found = decodeDetections(row, head, 0.5);
-    assert.deepStrictEqual(found.map((d) => [d.anchor, d.class]), [[0, 1], [1, 1], [2, 0]]);
+    assert.deepStrictEqual(
+      found.map((d) => [d.anchor, d.class]),
+      [
+        [0, 1],
+        [1, 1],
+        [2, 0],
+      ],
+    );
     assert.ok(Math.abs(found[0].score - 0.72) < 1e-6 && Math.abs(found[1].score - 0.56) < 1e-6 && Math.abs(found[2].score - 0.54) < 1e-6);
     assert.deepStrictEqual(found[2].box, [36, 36, 44, 44]);
-    assert.deepStrictEqual(decodeDetections(row, head, 0.55).map((d) => d.anchor), [0, 1]);
+    assert.deepStrictEqual(
+      decodeDetections(row, head, 0.55).map((d) => d.anchor),
+      [0, 1],
+    );
   });
 
   it('IoU of hand-computed boxes', () => {
@@ -214,10 +230,20 @@ describe('detection: decoding and non-maximum suppression', () => {
   it('NMS per class: an overlapping box of the same class above the IoU threshold goes, another class stays', () => {
     if (typeof head === 'string') assert.fail(head);
     const found = decodeDetections(row, head, 0);
-    assert.deepStrictEqual(nonMaxSuppression(found, 0.5).map((d) => d.anchor), [0, 2]);
-    assert.deepStrictEqual(nonMaxSuppression(found, 0.7).map((d) => d.anchor), [0, 1, 2], 'IoU 2/3 is under 0.7');
+    assert.deepStrictEqual(
+      nonMaxSuppression(found, 0.5).map((d) => d.anchor),
+      [0, 2],
+    );
+    assert.deepStrictEqual(
+      nonMaxSuppression(found, 0.7).map((d) => d.anchor),
+      [0, 1, 2],
+      'IoU 2/3 is under 0.7',
+    );
     const otherClass = found.map((d) => (d.anchor === 1 ? { ...d, class: 0 } : d));
-    assert.deepStrictEqual(nonMaxSuppression(otherClass, 0.5).map((d) => d.anchor), [0, 1, 2]);
+    assert.deepStrictEqual(
+      nonMaxSuppression(otherClass, 0.5).map((d) => d.anchor),
+      [0, 1, 2],
+    );
   });
 
   it('separate boxes and scores outputs: the boxes are read as (x1, y1, x2, y2)', () => {
@@ -226,7 +252,13 @@ describe('detection: decoding and non-maximum suppression', () => {
     const h = detectionHead([1, 2, 2], [1, 2, 4], false);
     if (typeof h === 'string') assert.fail(h);
     const found = nonMaxSuppression(decodeDetections(scores, h, 0.25, boxes), 0.45);
-    assert.deepStrictEqual(found.map((d) => [d.anchor, d.class, d.box]), [[1, 0, [10, 10, 20, 30]], [0, 1, [0, 0, 4, 4]]]);
+    assert.deepStrictEqual(
+      found.map((d) => [d.anchor, d.class, d.box]),
+      [
+        [1, 0, [10, 10, 20, 30]],
+        [0, 1, [0, 0, 4, 4]],
+      ],
+    );
   });
 
   it('separate outputs: the box target scores the scores output, its boxes read from the boxes output, the gradient matches central differences', async () => {
@@ -247,8 +279,14 @@ describe('detection: decoding and non-maximum suppression', () => {
       const shifted = float32([2, 3, 6, 6], [...input.data.map((x, i) => x + eps * v[i]), ...input.data.map((x, i) => x - eps * v[i])] as number[]);
       const [up, down] = targetScores((await model.run({ input: shifted })).scores, resolved);
       const directional = g.reduce((s, x, i) => s + x * v[i], 0);
-      assert.ok(Math.abs(directional - (up - down) / (2 * eps)) <= 2e-3 * Math.hypot(...g) * Math.hypot(...v), `g·v = ${directional}, central difference ${(up - down) / (2 * eps)}`);
-      await assert.rejects(resolveTarget(model, input, { ...target, detection: { boxes: 'scores' } }), /separate detection outputs must be boxes \[N, B, 4\] and scores \[N, B, C\]/);
+      assert.ok(
+        Math.abs(directional - (up - down) / (2 * eps)) <= 2e-3 * Math.hypot(...g) * Math.hypot(...v),
+        `g·v = ${directional}, central difference ${(up - down) / (2 * eps)}`,
+      );
+      await assert.rejects(
+        resolveTarget(model, input, { ...target, detection: { boxes: 'scores' } }),
+        /separate detection outputs must be boxes \[N, B, 4\] and scores \[N, B, C\]/,
+      );
     } finally {
       await model.dispose();
     }
@@ -265,7 +303,10 @@ describe('detection: decoding and non-maximum suppression', () => {
       const [first, second] = [await boxAt(0), await boxAt(1)];
       assert.ok(first.target.detected.score >= second.target.detected.score, 'boxes are numbered by decreasing score');
       assert.ok(Math.abs(targetScores(first.output, first.target)[0] - first.target.detected.score) < 1e-6, 'the target scores the chosen box');
-      await assert.rejects(resolveTarget(model, input, { kind: 'box', index: 999, detection: { sigmoid: true, minScore: 0 } }), /^ExplainError: box 999 is out of range: \d+ boxes were detected \(0 to \d+\)$/);
+      await assert.rejects(
+        resolveTarget(model, input, { kind: 'box', index: 999, detection: { sigmoid: true, minScore: 0 } }),
+        /^ExplainError: box 999 is out of range: \d+ boxes were detected \(0 to \d+\)$/,
+      );
       await assert.rejects(resolveTarget(model, input, { kind: 'box', index: 0, detection: { sigmoid: true, minScore: 2 } }), /no box scores 2 or more/);
       await assert.rejects(resolveTarget(model, input, { kind: 'box', index: 0, detection: { iou: 1.5 } }), /^ExplainError: the NMS IoU threshold is between 0 and 1, got 1.5$/);
     } finally {
@@ -305,7 +346,13 @@ describe('targets: command-line forms', () => {
     fs.writeFileSync(path.join(dir, 'mask.npy'), formatNpy(float32([1, 2, 2], [0, 0.5, 1, 1])));
     const fromNpy = await parseTarget(`region:${path.join(dir, 'mask.npy')},0`, files);
     assert.ok(fromNpy.kind === 'region' && fromNpy.mask !== 'predicted');
-    assert.deepStrictEqual([fromNpy.mask.dims, Array.from(fromNpy.mask.data as Float32Array)], [[2, 2], [0, 0.5, 1, 1]]);
+    assert.deepStrictEqual(
+      [fromNpy.mask.dims, Array.from(fromNpy.mask.data as Float32Array)],
+      [
+        [2, 2],
+        [0, 0.5, 1, 1],
+      ],
+    );
   });
 
   it('says in one sentence what is wrong', async () => {
@@ -324,7 +371,10 @@ describe('targets: command-line forms', () => {
       await assert.rejects(plan({ kind: 'element', index: [0, 6, 0] }), /index 6 is out of range for dimension 2 of output 'logits' \(0 to 5\)/);
       await assert.rejects(plan({ kind: 'element', index: [0] }), /needs 3 indices after the batch dimension, got 1/);
       await assert.rejects(plan({ kind: 'similarity', reference: new Float32Array(4) }), /the reference embedding has 4 values but output 'logits' has 108 per image/);
-      await assert.rejects(plan({ kind: 'region', class: 0, mask: float32([6, 6], new Float32Array(36).fill(NaN)) }), /^ExplainError: the mask has values that are not finite numbers$/);
+      await assert.rejects(
+        plan({ kind: 'region', class: 0, mask: float32([6, 6], new Float32Array(36).fill(NaN)) }),
+        /^ExplainError: the mask has values that are not finite numbers$/,
+      );
       await assert.rejects(plan({ kind: 'box', index: 0 }), /YOLO-style detection output/);
     } finally {
       await model.dispose();
@@ -349,11 +399,18 @@ describe('targets: every method explains every kind of target', function () {
       try {
         const input = randomTensor([1, 3, 6, 6], 20);
         for (const name of methodNames()) {
-          const options = Object.fromEntries(methodByName(name).options.filter((o) => o.name in QUICK).map((o) => [o.name, QUICK[o.name]]));
+          const options = Object.fromEntries(
+            methodByName(name)
+              .options.filter((o) => o.name in QUICK)
+              .map((o) => [o.name, QUICK[o.name]]),
+          );
           const run = explain(name, { model, input, target: c.target, layer: c.layer }, options);
           if (name === 'cam') {
             // Without a GAP + linear head (the segmenter, the YOLO head) CAM says so first.
-            await assert.rejects(run, /^ExplainError: (CAM weighs channels by the linear head's row of a class, which a \w+ target does not have|cam needs the layer to be followed by global average pooling)/);
+            await assert.rejects(
+              run,
+              /^ExplainError: (CAM weighs channels by the linear head's row of a class, which a \w+ target does not have|cam needs the layer to be followed by global average pooling)/,
+            );
             continue;
           }
           const e = await run;
@@ -373,7 +430,10 @@ describe('targets: a similarity reference must have a direction', () => {
     const model = classifier();
     try {
       const input = randomTensor([1, 3, 6, 6], 20);
-      await assert.rejects(planTarget(model, input, { kind: 'similarity', reference: new Float32Array(5) }), /^ExplainError: the reference embedding is zero: a cosine to it is undefined$/);
+      await assert.rejects(
+        planTarget(model, input, { kind: 'similarity', reference: new Float32Array(5) }),
+        /^ExplainError: the reference embedding is zero: a cosine to it is undefined$/,
+      );
       await assert.rejects(planTarget(model, input, { kind: 'similarity', reference: new Float32Array(5).fill(Infinity) }), /not finite numbers$/);
     } finally {
       await model.dispose();

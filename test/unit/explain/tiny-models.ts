@@ -57,9 +57,7 @@ export function randomTensor(dims: number[], seed: number, scale = 1): FloatTens
 export function linearModel(weights: Tensor, chw: number[], options: { batch?: 'dynamic' | 'fixed'; bias?: Tensor } = {}): ConvModel {
   const [classes] = weights.dims;
   const fixed = options.batch === 'fixed';
-  const flatten = fixed
-    ? node('Reshape', ['input', 'shape'], ['flat'])
-    : node('Flatten', ['input'], ['flat'], [int('axis', 1)]);
+  const flatten = fixed ? node('Reshape', ['input', 'shape'], ['flat']) : node('Flatten', ['input'], ['flat'], [int('axis', 1)]);
   const shape: Tensor = { dtype: 'int64', dims: [2], data: BigInt64Array.from([1n, -1n]) };
   return buildModel({
     nodes: [flatten, node('Gemm', ['flat', 'W', 'b'], ['logits'], [int('transB', 1)])],

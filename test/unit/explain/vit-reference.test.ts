@@ -101,13 +101,15 @@ describe('vision transformer reference cases (manifest-tasks.json)', function ()
         assertClose(gradients[c.target_layer_tensor].data as Float32Array, loadTensor(c, 'grad_target_activation').data, RTOL, 'grad_target_activation');
       });
 
-      it('grad_input within 1e-3 × max|ref| and as exact as float32 allows (at most twice PyTorch float32\'s distance from float64)', () => {
+      it("grad_input within 1e-3 × max|ref| and as exact as float32 allows (at most twice PyTorch float32's distance from float64)", () => {
         const ours = gradients.input.data as Float32Array;
         assertClose(ours, loadTensor(c, 'grad_input').data, RTOL, 'grad_input');
         const { maxRel, l2Rel } = distances(ours, loadTensor(c, 'grad_input_f64').data);
         const noise = c.grad_input_f32_noise;
-        assert.ok(maxRel <= 2 * noise.max_rel && l2Rel <= 2 * noise.l2_rel,
-          `grad_input is ${maxRel.toExponential(2)} (max) and ${l2Rel.toExponential(2)} (L2) from float64; PyTorch float32 is ${noise.max_rel.toExponential(2)} and ${noise.l2_rel.toExponential(2)}`);
+        assert.ok(
+          maxRel <= 2 * noise.max_rel && l2Rel <= 2 * noise.l2_rel,
+          `grad_input is ${maxRel.toExponential(2)} (max) and ${l2Rel.toExponential(2)} (L2) from float64; PyTorch float32 is ${noise.max_rel.toExponential(2)} and ${noise.l2_rel.toExponential(2)}`,
+        );
       });
 
       for (const [name, ref] of gradientCams(c)) {

@@ -3,16 +3,20 @@
 // it among the open models; and each model file has one view, which opening it again reveals.
 import * as assert from 'assert';
 import * as vscode from 'vscode';
-import type { ConvLensTestApi } from '../../../src/extension/testHooks';
+import type { ConvLensTestApi } from '../../../src/extension/test-hooks';
 import { WORKSPACE_FILES } from '../workspace';
 import { closeAllEditors, convlens, nextMessage, nextResponse, panelId, postedError, waitFor, workspaceFile } from './helpers';
 
 /** The ConvLens tabs (panel or overview editor) of a model file. */
 function tabsOf(relative: string): vscode.Tab[] {
   const fsPath = workspaceFile(relative).fsPath;
-  return vscode.window.tabGroups.all.flatMap((g) => g.tabs).filter((t) =>
-    (t.input instanceof vscode.TabInputWebview && t.label === `ConvLens: ${fsPath.split('/').pop()}`) ||
-    (t.input instanceof vscode.TabInputCustom && t.input.viewType === 'convlens.modelOverview' && t.input.uri.fsPath === fsPath));
+  return vscode.window.tabGroups.all
+    .flatMap((g) => g.tabs)
+    .filter(
+      (t) =>
+        (t.input instanceof vscode.TabInputWebview && t.label === `ConvLens: ${fsPath.split('/').pop()}`) ||
+        (t.input instanceof vscode.TabInputCustom && t.input.viewType === 'convlens.modelOverview' && t.input.uri.fsPath === fsPath),
+    );
 }
 
 describe('one current model', () => {
@@ -77,7 +81,10 @@ describe('one current model', () => {
     await openPanel(WORKSPACE_FILES.model);
     await vscode.commands.executeCommand('vscode.open', workspaceFile(WORKSPACE_FILES.model));
     await waitFor('one view of shapes.onnx', () => (tabsOf(WORKSPACE_FILES.model).length === 1 ? true : undefined), 20_000);
-    assert.deepStrictEqual(api.views().filter((v) => v.endsWith(model())), [panelId('panel', WORKSPACE_FILES.model)]);
+    assert.deepStrictEqual(
+      api.views().filter((v) => v.endsWith(model())),
+      [panelId('panel', WORKSPACE_FILES.model)],
+    );
     assert.ok(tabsOf(WORKSPACE_FILES.model)[0].isActive, 'the panel is in front');
   });
 
@@ -86,7 +93,10 @@ describe('one current model', () => {
     await vscode.commands.executeCommand('vscode.open', workspaceFile(WORKSPACE_FILES.model));
     await nextMessage(api, panelId('editor', WORKSPACE_FILES.model), 'model', since);
     await vscode.commands.executeCommand('convlens.explainModel', workspaceFile(WORKSPACE_FILES.model));
-    assert.deepStrictEqual(api.views().filter((v) => v.endsWith(model())), [panelId('editor', WORKSPACE_FILES.model)]);
+    assert.deepStrictEqual(
+      api.views().filter((v) => v.endsWith(model())),
+      [panelId('editor', WORKSPACE_FILES.model)],
+    );
     assert.strictEqual(tabsOf(WORKSPACE_FILES.model).length, 1);
   });
 });
@@ -106,7 +116,12 @@ describe('copy as code', () => {
     await vscode.commands.executeCommand('convlens.explainModel', workspaceFile(WORKSPACE_FILES.model));
     const { images, selected } = await nextMessage(api, panel(), 'images', since);
     const imageId = selected ?? images[0].id;
-    await api.sendFromWebview(panel(), { type: 'request', requestId: 'copy-1', kind: 'explain', params: { imageId, method: 'gradcam', layer: '/block4/conv/Conv', target: { kind: 'class', index: 2 } } });
+    await api.sendFromWebview(panel(), {
+      type: 'request',
+      requestId: 'copy-1',
+      kind: 'explain',
+      params: { imageId, method: 'gradcam', layer: '/block4/conv/Conv', target: { kind: 'class', index: 2 } },
+    });
     const { result } = await nextResponse(api, panel(), 'explain', since, (m) => m.requestId === 'copy-1').catch((err: Error) => {
       throw new Error(postedError(api, panel(), since) ?? err.message);
     });
@@ -114,7 +129,10 @@ describe('copy as code', () => {
     await api.sendFromWebview(panel(), { type: 'copyReproduction', explanationId: result.id, form: 'command' });
     const command = await vscode.env.clipboard.readText();
     const imagePath = workspaceFile(`sample/images/${image}`).fsPath;
-    assert.strictEqual(command, `convlens explain ${workspaceFile(WORKSPACE_FILES.model).fsPath} ${imagePath} --method gradcam --layer ${result.layer} --target 2 --out ${image.replace(/\.png$/, '')}.gradcam.png`);
+    assert.strictEqual(
+      command,
+      `convlens explain ${workspaceFile(WORKSPACE_FILES.model).fsPath} ${imagePath} --method gradcam --layer ${result.layer} --target 2 --out ${image.replace(/\.png$/, '')}.gradcam.png`,
+    );
     await api.sendFromWebview(panel(), { type: 'copyReproduction', explanationId: result.id, form: 'python' });
     const snippet = await vscode.env.clipboard.readText();
     assert.ok(snippet.includes('target_layers = [model.block4.conv]') && snippet.includes('targets=[ClassifierOutputTarget(2)]'), snippet);

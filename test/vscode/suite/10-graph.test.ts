@@ -3,7 +3,7 @@
 // and, when the training code defining it was found, "Go to code" opens that code.
 import * as assert from 'assert';
 import * as vscode from 'vscode';
-import type { ConvLensTestApi } from '../../../src/extension/testHooks';
+import type { ConvLensTestApi } from '../../../src/extension/test-hooks';
 import { WORKSPACE_FILES } from '../workspace';
 import { bridge, closeAllEditors, convlens, nextMessage, nextResponse, panelId, postedError, waitFor, workspaceFile } from './helpers';
 
@@ -17,7 +17,7 @@ describe('graph tab', () => {
   });
   after(closeAllEditors);
 
-  it('lays out the sample model with the selected image\'s statistics; a click selects a node and goes to its code', async () => {
+  it("lays out the sample model with the selected image's statistics; a click selects a node and goes to its code", async () => {
     const since = api.posted().length;
     await vscode.commands.executeCommand('convlens.explainModel', workspaceFile(WORKSPACE_FILES.model));
     const { model } = await nextMessage(api, panel(), 'model', since);
@@ -35,26 +35,34 @@ describe('graph tab', () => {
     });
     assert.strictEqual(graph.imageId, imageId);
     assert.deepStrictEqual(graph.nodes.map((n) => n.opType).slice(0, 3), ['Input', 'Conv', 'Relu']);
-    assert.strictEqual(graph.nodes.length, 1 + model.layers.length, 'the sample model\'s graph input and its 14 layers');
+    assert.strictEqual(graph.nodes.length, 1 + model.layers.length, "the sample model's graph input and its 14 layers");
     for (const node of graph.nodes.slice(1)) assert.ok(node.stats && node.stats.channels === node.shape![1], `${node.name} has statistics`);
     if (!bridge) return;
 
     const clicked = await bridge.ask({ action: 'webviewClick', ...where, selector: '#graph-canvas' });
     assert.ok(clicked.ok, clicked.error);
     // The detail card names the node's output tensor; the canvas has no text of its own.
-    const node = await waitFor('the clicked node\'s details', async () => {
-      const text = (await bridge!.ask({ action: 'webviewText', ...where })).text ?? '';
-      const shown = graph.nodes.filter((n) => text.includes(n.tensor) && n.opType !== 'Input');
-      return shown.length === 1 ? shown[0] : undefined;
-    }, 20_000);
+    const node = await waitFor(
+      "the clicked node's details",
+      async () => {
+        const text = (await bridge!.ask({ action: 'webviewText', ...where })).text ?? '';
+        const shown = graph.nodes.filter((n) => text.includes(n.tensor) && n.opType !== 'Input');
+        return shown.length === 1 ? shown[0] : undefined;
+      },
+      20_000,
+    );
     await bridge.ask({ action: 'screenshot', name: 'graph-panel' });
     const layer = model.layers.find((l) => l.name === node.name);
     assert.ok(layer?.hasSource, `${node.name} is defined in sample/train.py`);
     const open = await bridge.ask({ action: 'webviewClick', ...where, selector: '#graph-open-source' });
     assert.ok(open.ok, open.error);
-    await waitFor('train.py in an editor', () => {
-      const e = vscode.window.activeTextEditor;
-      return e?.document.uri.fsPath === workspaceFile(WORKSPACE_FILES.train).fsPath ? e : undefined;
-    }, 20_000);
+    await waitFor(
+      'train.py in an editor',
+      () => {
+        const e = vscode.window.activeTextEditor;
+        return e?.document.uri.fsPath === workspaceFile(WORKSPACE_FILES.train).fsPath ? e : undefined;
+      },
+      20_000,
+    );
   });
 });

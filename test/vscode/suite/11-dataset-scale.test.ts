@@ -9,7 +9,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import Mocha from 'mocha';
 import { PNG } from 'pngjs';
-import type { ConvLensTestApi } from '../../../src/extension/testHooks';
+import type { ConvLensTestApi } from '../../../src/extension/test-hooks';
 import { WORKSPACE_FILES } from '../workspace';
 import { closeAllEditors, convlens, nextMessage, nextResponse, panelId, postedError, runGradCam, workspaceFile } from './helpers';
 
@@ -72,12 +72,20 @@ describe('dataset at scale: 10,000 images', () => {
     await api.sendFromWebview(panel(), { type: 'request', requestId: 'e2e-10k-features', kind: 'datasetFeatures', params: { folder, layer: model.defaultCamLayer } });
     const { result: dataset } = await nextResponse(api, panel(), 'datasetFeatures', since, undefined, 480_000).catch(fail);
     assert.strictEqual(dataset.images.length, IMAGES);
-    assert.ok(dataset.images.every((im) => im.thumbnail === undefined), 'no thumbnail per image for a dataset this large');
+    assert.ok(
+      dataset.images.every((im) => im.thumbnail === undefined),
+      'no thumbnail per image for a dataset this large',
+    );
 
     await api.sendFromWebview(panel(), { type: 'request', requestId: 'e2e-10k-map', kind: 'datasetMap', params: { method: 'pca' } });
     const { result: map } = await nextResponse(api, panel(), 'datasetMap', since, undefined, 120_000).catch(fail);
     assert.strictEqual(map.count, IMAGES);
-    await api.sendFromWebview(panel(), { type: 'request', requestId: 'e2e-10k-slice', kind: 'datasetSlice', params: { filter: { correctness: 'wrong' }, offset: 0, pageSize: 24 } });
+    await api.sendFromWebview(panel(), {
+      type: 'request',
+      requestId: 'e2e-10k-slice',
+      kind: 'datasetSlice',
+      params: { filter: { correctness: 'wrong' }, offset: 0, pageSize: 24 },
+    });
     const { result: slice } = await nextResponse(api, panel(), 'datasetSlice', since, undefined, 60_000).catch(fail);
     assert.strictEqual(slice.images.length, Math.min(24, slice.total));
 
@@ -96,14 +104,20 @@ describe('dataset at scale: 10,000 images', () => {
     assert.strictEqual(explanation.method, 'gradcam');
     assert.ok(explanation.map.values.length > 0 && explanation.map.values.some((v) => v > 0));
 
-    const sent = api.posted().slice(since).filter((p) => p.view === panel());
+    const sent = api
+      .posted()
+      .slice(since)
+      .filter((p) => p.view === panel());
     const total = sent.reduce((a, p) => a + JSON.stringify(p.message).length, 0);
     const byType = new Map<string, number>();
     for (const p of sent) {
       const type = p.message.type === 'response' ? p.message.kind : p.message.type;
       byType.set(type, (byType.get(type) ?? 0) + JSON.stringify(p.message).length);
     }
-    const breakdown = [...byType].sort((a, b) => b[1] - a[1]).map(([type, bytes]) => `${type} ${(bytes / 1e3).toFixed(0)} kB`).join(', ');
+    const breakdown = [...byType]
+      .sort((a, b) => b[1] - a[1])
+      .map(([type, bytes]) => `${type} ${(bytes / 1e3).toFixed(0)} kB`)
+      .join(', ');
     // The suite's log is written through mocha's reporter.
     Mocha.reporters.Base.consoleLog(`      ${sent.length} messages, ${(total / 1e6).toFixed(2)} MB to the webview (bound ${BYTE_BOUND / 1e6} MB): ${breakdown}`);
     assert.ok(total < BYTE_BOUND, `${total} bytes posted to the webview: ${breakdown}`);

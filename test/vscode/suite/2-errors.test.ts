@@ -2,7 +2,7 @@
 // overview editor) and an image too large to read get one clear sentence in the view.
 import * as assert from 'assert';
 import * as vscode from 'vscode';
-import type { ConvLensTestApi } from '../../../src/extension/testHooks';
+import type { ConvLensTestApi } from '../../../src/extension/test-hooks';
 import { WORKSPACE_FILES } from '../workspace';
 import { bridge, closeAllEditors, convlens, nextMessage, panelId, waitFor, workspaceFile } from './helpers';
 
@@ -21,12 +21,21 @@ describe('errors shown in the views', () => {
     assert.match(message, /^Could not open corrupt\.onnx: /);
     assert.strictEqual(message.split('corrupt.onnx').length, 2, `names the file once: ${message}`);
     assert.ok(!/\n|at .*\(.*:\d+:\d+\)/.test(message), `one sentence, no stack trace: ${message}`);
-    assert.ok(!api.posted().slice(since).some((p) => p.view === panelId('panel', WORKSPACE_FILES.corruptModel) && p.message.type === 'model'));
+    assert.ok(
+      !api
+        .posted()
+        .slice(since)
+        .some((p) => p.view === panelId('panel', WORKSPACE_FILES.corruptModel) && p.message.type === 'model'),
+    );
     if (bridge) {
-      await waitFor('the error in the webview', async () => {
-        const text = (await bridge!.ask({ action: 'webviewText', view: 'panel', title: 'corrupt.onnx' })).text ?? '';
-        return text.includes('Could not open corrupt.onnx') || undefined;
-      }, 20_000);
+      await waitFor(
+        'the error in the webview',
+        async () => {
+          const text = (await bridge!.ask({ action: 'webviewText', view: 'panel', title: 'corrupt.onnx' })).text ?? '';
+          return text.includes('Could not open corrupt.onnx') || undefined;
+        },
+        20_000,
+      );
     }
   });
 
@@ -51,7 +60,14 @@ describe('errors shown in the views', () => {
     const view = panelId('panel', WORKSPACE_FILES.model);
     const opened = api.posted().length;
     await vscode.commands.executeCommand('convlens.explainModel', workspaceFile(WORKSPACE_FILES.model));
-    await waitFor('the panel to settle (prediction or error)', () => api.posted().slice(opened).some((p) => p.view === view && (p.message.type === 'prediction' || p.message.type === 'error')) || undefined);
+    await waitFor(
+      'the panel to settle (prediction or error)',
+      () =>
+        api
+          .posted()
+          .slice(opened)
+          .some((p) => p.view === view && (p.message.type === 'prediction' || p.message.type === 'error')) || undefined,
+    );
     // The webview answers the image list by selecting an image, which re-posts its prediction: wait for quiet.
     let count = -1;
     await waitFor('no more messages to the panel', async () => {
@@ -62,10 +78,21 @@ describe('errors shown in the views', () => {
       return undefined;
     });
     const since = api.posted().length;
-    await api.sendFromWebview(view, { type: 'request', requestId: '../../etc/passwd', kind: 'explain', params: { imageId: 'x', method: 'gradcam', layer: 'auto', target: { kind: 'top' } } });
+    await api.sendFromWebview(view, {
+      type: 'request',
+      requestId: '../../etc/passwd',
+      kind: 'explain',
+      params: { imageId: 'x', method: 'gradcam', layer: 'auto', target: { kind: 'top' } },
+    });
     await api.sendFromWebview(view, { type: 'openSource' });
     await api.sendFromWebview(view, 'ready');
     await new Promise((r) => setTimeout(r, 500));
-    assert.deepStrictEqual(api.posted().slice(since).filter((p) => p.view === view), []);
+    assert.deepStrictEqual(
+      api
+        .posted()
+        .slice(since)
+        .filter((p) => p.view === view),
+      [],
+    );
   });
 });

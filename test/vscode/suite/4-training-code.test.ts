@@ -3,7 +3,7 @@
 // training script gets lenses over those lines that run activations and Grad-CAM at that layer.
 import * as assert from 'assert';
 import * as vscode from 'vscode';
-import type { ConvLensTestApi } from '../../../src/extension/testHooks';
+import type { ConvLensTestApi } from '../../../src/extension/test-hooks';
 import { WORKSPACE_FILES } from '../workspace';
 import { bridge, closeAllEditors, convlens, nextMessage, nextResponse, panelId, postedError, waitFor, workspaceFile } from './helpers';
 
@@ -30,10 +30,14 @@ describe('links to the training code', () => {
     // Not ConvBlock's `self.conv = ...`, which all four blocks share.
     const expected = await lineOf(WORKSPACE_FILES.train, 'self.block4 = ConvBlock(');
     await api.sendFromWebview(panel(), { type: 'openSource', layer: '/block4/conv/Conv' });
-    const editor = await waitFor('train.py in an editor', () => {
-      const e = vscode.window.activeTextEditor;
-      return e?.document.uri.fsPath === workspaceFile(WORKSPACE_FILES.train).fsPath ? e : undefined;
-    }, 20_000);
+    const editor = await waitFor(
+      'train.py in an editor',
+      () => {
+        const e = vscode.window.activeTextEditor;
+        return e?.document.uri.fsPath === workspaceFile(WORKSPACE_FILES.train).fsPath ? e : undefined;
+      },
+      20_000,
+    );
     assert.strictEqual(editor.selection.active.line, expected);
   });
 
@@ -49,11 +53,15 @@ describe('links to the training code', () => {
     const uri = workspaceFile(WORKSPACE_FILES.train);
     const document = await vscode.workspace.openTextDocument(uri);
     const conv1 = await lineOf(WORKSPACE_FILES.train, 'self.conv1 = nn.Conv2d(');
-    const found = await waitFor('layer lenses in train.py', async () => {
-      const all = (await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', uri, 100)) ?? [];
-      const layerLenses = all.filter((l) => l.command?.command === 'convlens.layerActivations' || l.command?.command === 'convlens.layerGradCam');
-      return layerLenses.length > 0 ? layerLenses : undefined;
-    }, 30_000);
+    const found = await waitFor(
+      'layer lenses in train.py',
+      async () => {
+        const all = (await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', uri, 100)) ?? [];
+        const layerLenses = all.filter((l) => l.command?.command === 'convlens.layerActivations' || l.command?.command === 'convlens.layerGradCam');
+        return layerLenses.length > 0 ? layerLenses : undefined;
+      },
+      30_000,
+    );
     const onConv1 = found.filter((l) => l.range.start.line === conv1).map((l) => l.command!.title);
     assert.deepStrictEqual(onConv1, ['$(pulse) Activations', '$(flame) Grad-CAM for this layer']);
     const lines = new Set(found.map((l) => document.lineAt(l.range.start.line).text.trim().split(' = ')[0]));

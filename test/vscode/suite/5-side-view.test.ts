@@ -2,7 +2,7 @@
 // is explained with the active model, and the method switches in place.
 import * as assert from 'assert';
 import * as vscode from 'vscode';
-import type { ConvLensTestApi } from '../../../src/extension/testHooks';
+import type { ConvLensTestApi } from '../../../src/extension/test-hooks';
 import { WORKSPACE_FILES } from '../workspace';
 import { bridge, closeAllEditors, convlens, nextMessage, nextResponse, panelId, postedError, waitFor, workspaceFile } from './helpers';
 
@@ -35,10 +35,14 @@ describe('side-panel attribution viewer', () => {
     if (bridge) {
       // The webview renders the explanation message a moment after the host posted it.
       let text = '';
-      await waitFor('the side view to name the image', async () => {
-        text = (await bridge!.ask({ action: 'webviewText', view: 'side' })).text ?? '';
-        return text.includes('star.png') || undefined;
-      }, 20_000).catch(() => assert.fail(`the side view names the image: ${text.slice(0, 200)}`));
+      await waitFor(
+        'the side view to name the image',
+        async () => {
+          text = (await bridge!.ask({ action: 'webviewText', view: 'side' })).text ?? '';
+          return text.includes('star.png') || undefined;
+        },
+        20_000,
+      ).catch(() => assert.fail(`the side view names the image: ${text.slice(0, 200)}`));
     }
   });
 
@@ -46,7 +50,12 @@ describe('side-panel attribution viewer', () => {
     const since = api.posted().length;
     const { images, selected } = await nextMessage(api, 'side', 'images', 0, (m) => m.images.some((i) => i.name === 'star.png'));
     const imageId = selected ?? images[0].id;
-    await api.sendFromWebview('side', { type: 'request', requestId: 'side-switch', kind: 'explain', params: { imageId, method: 'eigencam', layer: 'auto', target: { kind: 'top' } } });
+    await api.sendFromWebview('side', {
+      type: 'request',
+      requestId: 'side-switch',
+      kind: 'explain',
+      params: { imageId, method: 'eigencam', layer: 'auto', target: { kind: 'top' } },
+    });
     const { result: explanation } = await nextResponse(api, 'side', 'explain', since, (m) => m.requestId === 'side-switch').catch((err: Error) => {
       throw new Error(postedError(api, 'side', since) ?? err.message);
     });

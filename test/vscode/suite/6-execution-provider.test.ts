@@ -2,7 +2,7 @@
 // images there); the panel gets the model again, its images reloaded, and explanations work.
 import * as assert from 'assert';
 import * as vscode from 'vscode';
-import type { ConvLensTestApi } from '../../../src/extension/testHooks';
+import type { ConvLensTestApi } from '../../../src/extension/test-hooks';
 import { WORKSPACE_FILES } from '../workspace';
 import { closeAllEditors, convlens, nextMessage, nextResponse, panelId, postedError, workspaceFile } from './helpers';
 
@@ -27,10 +27,19 @@ describe('execution provider setting', () => {
     const { model } = await nextMessage(api, panel(), 'model', since);
     assert.deepStrictEqual([model.provider.name, model.provider.reason], ['cpu', 'the CPU was chosen in settings']);
     const after = await nextMessage(api, panel(), 'images', since);
-    assert.deepStrictEqual(after.images.map((i) => i.name), before.images.map((i) => i.name), 'the same images, loaded again');
+    assert.deepStrictEqual(
+      after.images.map((i) => i.name),
+      before.images.map((i) => i.name),
+      'the same images, loaded again',
+    );
     const imageId = after.selected ?? after.images[0].id;
     const request = api.posted().length;
-    await api.sendFromWebview(panel(), { type: 'request', requestId: 'after-reopen', kind: 'explain', params: { imageId, method: 'gradcam', layer: 'auto', target: { kind: 'top' } } });
+    await api.sendFromWebview(panel(), {
+      type: 'request',
+      requestId: 'after-reopen',
+      kind: 'explain',
+      params: { imageId, method: 'gradcam', layer: 'auto', target: { kind: 'top' } },
+    });
     const { result: explanation } = await nextResponse(api, panel(), 'explain', request).catch((err: Error) => {
       throw new Error(postedError(api, panel(), request) ?? err.message);
     });

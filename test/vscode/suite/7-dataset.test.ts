@@ -6,7 +6,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as vscode from 'vscode';
-import type { ConvLensTestApi } from '../../../src/extension/testHooks';
+import type { ConvLensTestApi } from '../../../src/extension/test-hooks';
 import { WORKSPACE_FILES } from '../workspace';
 import { bridge, closeAllEditors, convlens, nextMessage, nextResponse, panelId, postedError, waitFor, workspaceFile } from './helpers';
 
@@ -36,7 +36,7 @@ describe('dataset and inside tabs', () => {
     }
   }
 
-  it('offers the workspace\'s dataset folder, extracts its features and shows the distilled rules', async () => {
+  it("offers the workspace's dataset folder, extracts its features and shows the distilled rules", async () => {
     const since = api.posted().length;
     await vscode.commands.executeCommand('convlens.explainModel', workspaceFile(WORKSPACE_FILES.model));
     const { folders } = await nextMessage(api, panel(), 'datasetFolders', since, (m) => m.folders.some((f) => f.path === folder), 60_000);
@@ -56,7 +56,7 @@ describe('dataset and inside tabs', () => {
     assert.deepStrictEqual([dataset.images.length, dataset.classNames], [160, ['circle', 'square', 'star', 'triangle']]);
     assert.strictEqual(dataset.layer, model.defaultCamLayer);
     assert.ok(dataset.accuracy! > 0.5, `accuracy ${dataset.accuracy}`);
-    assert.ok(dataset.cache.stored, 'the features are cached in the extension\'s storage');
+    assert.ok(dataset.cache.stored, "the features are cached in the extension's storage");
 
     const rulesSince = api.posted().length;
     await run('#rules-run', { type: 'request', requestId: 'e2e-rules', kind: 'datasetRules', params: { depth: 3, minLeaf: 5, pooling: 'mean' } });
@@ -67,10 +67,14 @@ describe('dataset and inside tabs', () => {
     assert.strictEqual(rules.pooling, 'mean');
     assert.ok(rules.channels.every((c) => c.patches.length === 6 && c.patches.every((p) => p.crop.startsWith('data:image/png;base64,'))));
     if (bridge) {
-      const text = await waitFor('the rules in the webview', async () => {
-        const shown = (await bridge!.ask({ action: 'webviewText', ...where })).text ?? '';
-        return rules.rules.every((r) => shown.includes(r.text)) ? shown : undefined;
-      }, 20_000);
+      const text = await waitFor(
+        'the rules in the webview',
+        async () => {
+          const shown = (await bridge!.ask({ action: 'webviewText', ...where })).text ?? '';
+          return rules.rules.every((r) => shown.includes(r.text)) ? shown : undefined;
+        },
+        20_000,
+      );
       assert.ok(text.includes(`${(100 * rules.fidelity.test).toFixed(1)}% of ${rules.testImages} images`), 'the held-out fidelity is shown');
       await bridge.ask({ action: 'screenshot', name: 'dataset-panel' });
     }
@@ -91,12 +95,23 @@ describe('dataset and inside tabs', () => {
     await api.sendFromWebview(panel(), { type: 'datasetOpenImage', relPath: 'boxes.json' });
     const refused = await nextMessage(api, panel(), 'error', outside);
     assert.strictEqual(refused.message, 'boxes.json is not an image of the dataset folder.');
-    assert.ok(!api.posted().slice(outside).some((p) => p.view === panel() && p.message.type === 'images'), 'nothing outside the dataset was loaded');
+    assert.ok(
+      !api
+        .posted()
+        .slice(outside)
+        .some((p) => p.view === panel() && p.message.type === 'images'),
+      'nothing outside the dataset was loaded',
+    );
 
     // sample/dataset's boxes.json holds object boxes, no marks: it is not offered, so the mark check may not read it.
     assert.strictEqual(dataset.marks, undefined);
     const marksSince = api.posted().length;
-    await api.sendFromWebview(panel(), { type: 'request', requestId: 'e2e-marks', kind: 'datasetMarkCheck', params: { marksFile: path.join(folder, 'boxes.json'), pooling: 'max' } });
+    await api.sendFromWebview(panel(), {
+      type: 'request',
+      requestId: 'e2e-marks',
+      kind: 'datasetMarkCheck',
+      params: { marksFile: path.join(folder, 'boxes.json'), pooling: 'max' },
+    });
     const notOffered = await nextMessage(api, panel(), 'error', marksSince);
     assert.deepStrictEqual([notOffered.requestId, notOffered.message], ['e2e-marks', 'Choose the marks file with "Choose marks file…".']);
   });
@@ -117,10 +132,14 @@ describe('dataset and inside tabs', () => {
     if (bridge) {
       const tab = await bridge.ask({ action: 'webviewClick', ...where, selector: 'vscode-tab-header[data-tab="inside"]' });
       assert.ok(tab.ok, tab.error);
-      await waitFor('the attention answer in the webview', async () => {
-        const shown = (await bridge!.ask({ action: 'webviewText', ...where })).text ?? '';
-        return shown.includes('has no self-attention') ? shown : undefined;
-      }, 20_000);
+      await waitFor(
+        'the attention answer in the webview',
+        async () => {
+          const shown = (await bridge!.ask({ action: 'webviewText', ...where })).text ?? '';
+          return shown.includes('has no self-attention') ? shown : undefined;
+        },
+        20_000,
+      );
     }
   });
 });

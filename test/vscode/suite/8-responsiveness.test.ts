@@ -5,7 +5,7 @@
 // while jobs run is measured by `npm run bench` (bench/responsiveness.ts).
 import * as assert from 'assert';
 import * as vscode from 'vscode';
-import type { ConvLensTestApi } from '../../../src/extension/testHooks';
+import type { ConvLensTestApi } from '../../../src/extension/test-hooks';
 import { WORKSPACE_FILES } from '../workspace';
 import { closeAllEditors, convlens, nextMessage, nextResponse, panelId, postedError, workspaceFile } from './helpers';
 
@@ -50,7 +50,12 @@ describe('responsiveness while explaining', () => {
       const method = i % 2 === 0 ? 'scorecam' : 'occlusion';
       const requestId = `responsiveness-${i}`;
       const since = api.posted().length;
-      await api.sendFromWebview(panel(), { type: 'request', requestId, kind: 'explain', params: { imageId: imageIds[i % imageIds.length], method, layer: 'auto', target: { kind: 'top' } } });
+      await api.sendFromWebview(panel(), {
+        type: 'request',
+        requestId,
+        kind: 'explain',
+        params: { imageId: imageIds[i % imageIds.length], method, layer: 'auto', target: { kind: 'top' } },
+      });
       // Asked while the explanation is under way: the host relays it and answers.
       if (i === 0) workerStatus = await api.worker();
       const { result: explanation } = await nextResponse(api, panel(), 'explain', since, (m) => m.requestId === requestId, 120_000).catch((err: Error) => {
@@ -60,7 +65,10 @@ describe('responsiveness while explaining', () => {
       methods.push(method);
     }
     await typist;
-    assert.ok(workerStatus?.models.some((m) => m.endsWith(WORKSPACE_FILES.model)), `the host answered with the worker's state: ${JSON.stringify(workerStatus)}`);
+    assert.ok(
+      workerStatus?.models.some((m) => m.endsWith(WORKSPACE_FILES.model)),
+      `the host answered with the worker's state: ${JSON.stringify(workerStatus)}`,
+    );
     assert.ok(methods.length >= EXPLANATIONS);
     assert.strictEqual(landed, EDITS, 'every edit landed');
     assert.strictEqual(document.getText(), 'x'.repeat(EDITS), 'the document holds every typed character, none lost');

@@ -5,7 +5,7 @@
 // refused in the view, naming the setting.
 import * as assert from 'assert';
 import * as vscode from 'vscode';
-import type { ConvLensTestApi } from '../../../src/extension/testHooks';
+import type { ConvLensTestApi } from '../../../src/extension/test-hooks';
 import { WORKSPACE_FILES } from '../workspace';
 import { closeAllEditors, convlens, nextMessage, nextResponse, panelId, postedError, waitFor, workspaceFile } from './helpers';
 import { processAlive } from '../../support/process';
@@ -33,7 +33,12 @@ describe('resources', () => {
 
   async function explain(imageId: string): Promise<void> {
     const since = api.posted().length;
-    await api.sendFromWebview(panel(), { type: 'request', requestId: `resources-${since}`, kind: 'explain', params: { imageId, method: 'gradcam', layer: 'auto', target: { kind: 'top' } } });
+    await api.sendFromWebview(panel(), {
+      type: 'request',
+      requestId: `resources-${since}`,
+      kind: 'explain',
+      params: { imageId, method: 'gradcam', layer: 'auto', target: { kind: 'top' } },
+    });
     await nextResponse(api, panel(), 'explain', since).catch((err: Error) => {
       throw new Error(postedError(api, panel(), since) ?? err.message);
     });
@@ -91,7 +96,12 @@ describe('resources', () => {
     const reloaded = selected ?? images[0].id;
     assert.ok(reloaded, `the image is loaded again after the reopen (was ${imageId})`);
     const since = api.posted().length;
-    await api.sendFromWebview(panel(), { type: 'request', requestId: 'over-limit', kind: 'activations', params: { imageId: reloaded, layer: '/relu1/Relu', target: { kind: 'top' } } });
+    await api.sendFromWebview(panel(), {
+      type: 'request',
+      requestId: 'over-limit',
+      kind: 'activations',
+      params: { imageId: reloaded, layer: '/relu1/Relu', target: { kind: 'top' } },
+    });
     const error = await nextMessage(api, panel(), 'error', since);
     assert.match(error.message, /over the limit of 205 KiB; raise it with the setting convlens\.maxActivationMemoryMB/);
 
@@ -99,7 +109,12 @@ describe('resources', () => {
     await vscode.workspace.getConfiguration('convlens').update('maxActivationMemoryMB', undefined, vscode.ConfigurationTarget.Global);
     const again = await nextMessage(api, panel(), 'images', raised);
     const after = api.posted().length;
-    await api.sendFromWebview(panel(), { type: 'request', requestId: 'within-limit', kind: 'activations', params: { imageId: again.selected ?? again.images[0].id, layer: '/relu1/Relu', target: { kind: 'top' } } });
+    await api.sendFromWebview(panel(), {
+      type: 'request',
+      requestId: 'within-limit',
+      kind: 'activations',
+      params: { imageId: again.selected ?? again.images[0].id, layer: '/relu1/Relu', target: { kind: 'top' } },
+    });
     const { result: activations } = await nextResponse(api, panel(), 'activations', after).catch((err: Error) => {
       throw new Error(postedError(api, panel(), after) ?? err.message);
     });

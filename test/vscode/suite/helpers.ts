@@ -5,7 +5,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import type { ExplanationView, HostToWebview, RequestKind, ResponseMessage } from '../../../src/protocol';
 import type { ConvLensApi } from '../../../src/extension/extension';
-import type { ConvLensTestApi, PostedMessage } from '../../../src/extension/testHooks';
+import type { ConvLensTestApi, PostedMessage } from '../../../src/extension/test-hooks';
 import { BridgeClient } from '../bridge';
 
 export const bridge = BridgeClient.fromEnvironment();
@@ -42,29 +42,56 @@ type Of<T extends HostToWebview['type']> = Extract<HostToWebview, { type: T }>;
 
 /** The first message of `type` posted to `view` after message number `since`, waiting for it. */
 export async function nextMessage<T extends HostToWebview['type']>(
-  api: ConvLensTestApi, view: string, type: T, since = 0, accept: (m: Of<T>) => boolean = () => true, timeoutMs?: number,
+  api: ConvLensTestApi,
+  view: string,
+  type: T,
+  since = 0,
+  accept: (m: Of<T>) => boolean = () => true,
+  timeoutMs?: number,
 ): Promise<Of<T>> {
-  return waitFor(`a '${type}' message to ${view}`, () => {
-    const found = api.posted().slice(since).find((p: PostedMessage) => p.view === view && p.message.type === type && accept(p.message as Of<T>));
-    return found?.message as Of<T> | undefined;
-  }, timeoutMs);
+  return waitFor(
+    `a '${type}' message to ${view}`,
+    () => {
+      const found = api
+        .posted()
+        .slice(since)
+        .find((p: PostedMessage) => p.view === view && p.message.type === type && accept(p.message as Of<T>));
+      return found?.message as Of<T> | undefined;
+    },
+    timeoutMs,
+  );
 }
 
 type Response<K extends RequestKind> = Extract<ResponseMessage, { kind: K }>;
 
 /** The first response of `kind` posted to `view` after message number `since`, waiting for it. */
 export async function nextResponse<K extends RequestKind>(
-  api: ConvLensTestApi, view: string, kind: K, since = 0, accept: (m: Response<K>) => boolean = () => true, timeoutMs?: number,
+  api: ConvLensTestApi,
+  view: string,
+  kind: K,
+  since = 0,
+  accept: (m: Response<K>) => boolean = () => true,
+  timeoutMs?: number,
 ): Promise<Response<K>> {
-  return waitFor(`a '${kind}' response to ${view}`, () => {
-    const found = api.posted().slice(since).find((p: PostedMessage) => p.view === view && p.message.type === 'response' && p.message.kind === kind && accept(p.message as Response<K>));
-    return found?.message as Response<K> | undefined;
-  }, timeoutMs);
+  return waitFor(
+    `a '${kind}' response to ${view}`,
+    () => {
+      const found = api
+        .posted()
+        .slice(since)
+        .find((p: PostedMessage) => p.view === view && p.message.type === 'response' && p.message.kind === kind && accept(p.message as Response<K>));
+      return found?.message as Response<K> | undefined;
+    },
+    timeoutMs,
+  );
 }
 
 /** An 'error' posted to a view since `since`, if any (to fail fast with its message). */
 export function postedError(api: ConvLensTestApi, view: string, since: number): string | undefined {
-  const error = api.posted().slice(since).find((p) => p.view === view && p.message.type === 'error');
+  const error = api
+    .posted()
+    .slice(since)
+    .find((p) => p.view === view && p.message.type === 'error');
   return error ? (error.message as Of<'error'>).message : undefined;
 }
 
@@ -104,7 +131,12 @@ export async function runGradCam(api: ConvLensTestApi, view: string, title: stri
     const run = await bridge.ask({ action: 'webviewClick', ...where, selector: '#run' });
     assert.ok(run.ok, run.error);
   } else {
-    await api.sendFromWebview(view, { type: 'request', requestId: `e2e-gradcam-${since}`, kind: 'explain', params: { imageId, method: 'gradcam', layer: 'auto', target: { kind: 'top' } } });
+    await api.sendFromWebview(view, {
+      type: 'request',
+      requestId: `e2e-gradcam-${since}`,
+      kind: 'explain',
+      params: { imageId, method: 'gradcam', layer: 'auto', target: { kind: 'top' } },
+    });
   }
   const { result: explanation } = await nextResponse(api, view, 'explain', since).catch((err: Error) => {
     throw new Error(postedError(api, view, since) ?? err.message);

@@ -9,7 +9,7 @@ import { post } from '../../host';
 import { datasetLayerOptions, layerLabel } from '../../pickers';
 import { isRunning, State, Store } from '../../store';
 import { ErrorAnalysisSection, SliceSection } from './errors';
-import { FeatureMapSection } from './featureMap';
+import { FeatureMapSection } from './feature-map';
 import { ImportanceSection } from './importance';
 import { MarkCheckSection } from './marks';
 import { NeighborsSection } from './neighbors';
@@ -29,16 +29,25 @@ export class DatasetTab {
   private readonly results: HTMLElement;
   private shown?: { model: State['model']; folders: State['datasetFolders']; chosen?: string; dataset?: DatasetView };
 
-  constructor(private readonly store: Store, openImage: (relPath: string) => void) {
+  constructor(
+    private readonly store: Store,
+    openImage: (relPath: string) => void,
+  ) {
     const pick = h('vscode-button', { id: 'dataset-pick', secondary: true, onClick: () => post({ type: 'pickDataset' }) }, 'Choose folder…');
     this.run.addEventListener('click', () => this.extract());
-    const controls = h('section', { class: 'card controls', 'aria-label': 'Dataset' },
+    const controls = h(
+      'section',
+      { class: 'card controls', 'aria-label': 'Dataset' },
       h('h3', {}, 'Dataset'),
-      h('div', { class: 'compare-row' },
+      h(
+        'div',
+        { class: 'compare-row' },
         h('div', { class: 'field wide' }, h('span', { class: 'field-label' }, 'Folder (one sub-folder per class)'), this.folder),
         h('div', { class: 'run-row' }, pick),
         h('div', { class: 'field' }, h('span', { class: 'field-label' }, 'Layer'), this.layer),
-        h('div', { class: 'run-row' }, this.run)));
+        h('div', { class: 'run-row' }, this.run),
+      ),
+    );
     const rules = new RulesSection(store);
     const marks = new MarkCheckSection(store, () => rules.pooling(), openImage);
     const slices = new SliceSection(store, openImage);
@@ -47,14 +56,17 @@ export class DatasetTab {
     const positions = new ChannelPositionsSection(store, (channel) => map.colourByChannel(channel));
     const neighbors = new NeighborsSection(store, openImage);
     const importance = new ImportanceSection(store);
-    this.results = h('div', { class: 'dataset-results', hidden: true },
+    this.results = h(
+      'div',
+      { class: 'dataset-results', hidden: true },
       h('div', { class: 'columns' }, this.summary, neighbors.element),
       rules.element,
       positions.element,
       marks.element,
       h('div', { class: 'columns' }, map.element, errors.element),
       slices.element,
-      importance.element);
+      importance.element,
+    );
     this.summary.addEventListener('click', (e) => {
       const relPath = (e.target as HTMLElement).closest<HTMLElement>('[data-rel-path]')?.dataset.relPath;
       if (relPath) openImage(relPath);
@@ -78,9 +90,12 @@ export class DatasetTab {
     if (last?.dataset !== s.results.datasetFeatures) this.renderDataset(s.results.datasetFeatures);
     this.shown = { model: s.model, folders: s.datasetFolders, chosen: s.chosenDatasetFolder, dataset: s.results.datasetFeatures };
     if (!s.results.datasetFeatures) {
-      replaceChildren(this.empty, s.datasetFolders.length
-        ? 'Choose a folder and a layer, then Extract features: every image is run once (cached for next time), and the rules, the feature map, similar images and channel importance work from those features.'
-        : 'No folder of the workspace holds images in class sub-folders (folder/<class>/<image>.png). Choose a dataset folder with "Choose folder…".');
+      replaceChildren(
+        this.empty,
+        s.datasetFolders.length
+          ? 'Choose a folder and a layer, then Extract features: every image is run once (cached for next time), and the rules, the feature map, similar images and channel importance work from those features.'
+          : 'No folder of the workspace holds images in class sub-folders (folder/<class>/<image>.png). Choose a dataset folder with "Choose folder…".',
+      );
     }
   }
 
@@ -98,30 +113,77 @@ export class DatasetTab {
     if (!d) return replaceChildren(this.summary);
     const labelled = d.images.length - d.unlabelled;
     const mistakes = d.images.filter((im) => im.label !== undefined && im.label !== im.prediction).sort((a, b) => b.confidence - a.confidence);
-    const cache = d.cache.cached === d.images.length
-      ? 'all read from the cache'
-      : `${d.cache.computed} computed${d.cache.cached ? `, ${d.cache.cached} from the cache` : ''}${d.cache.stored ? ' (cached for next time)' : ''}`;
-    replaceChildren(this.summary,
+    const cache =
+      d.cache.cached === d.images.length
+        ? 'all read from the cache'
+        : `${d.cache.computed} computed${d.cache.cached ? `, ${d.cache.cached} from the cache` : ''}${d.cache.stored ? ' (cached for next time)' : ''}`;
+    replaceChildren(
+      this.summary,
       h('h3', {}, 'Summary'),
-      h('p', { class: 'summary-line' },
-        h('strong', {}, `${d.images.length} images`), ` · ${d.classNames.length} classes · `,
+      h(
+        'p',
+        { class: 'summary-line' },
+        h('strong', {}, `${d.images.length} images`),
+        ` · ${d.classNames.length} classes · `,
         d.accuracy === undefined ? 'no folder labels' : h('span', {}, 'accuracy ', h('strong', { class: 'accuracy' }, percent(d.accuracy)), ` on ${labelled} labelled`),
-        d.unlabelled ? h('span', { class: 'warning' }, ` · ${d.unlabelled} without a class folder`) : null),
+        d.unlabelled ? h('span', { class: 'warning' }, ` · ${d.unlabelled} without a class folder`) : null,
+      ),
       h('p', { class: 'muted small' }, `Layer ${layerLabel(this.store.state.model, d.layer)} ${formatShape(d.layerShape)} · features ${cache}.`),
       classTable(d),
       mistakes.length ? h('h4', {}, `Misclassified (${mistakes.length}), most confident first`) : h('p', {}, 'Every labelled image is predicted as its folder label.'),
-      mistakes.length ? h('div', { class: 'mistakes' }, mistakes.slice(0, SHOWN_MISTAKES).map((im) =>
-        h('button', { type: 'button', class: 'mini-thumb', 'data-rel-path': im.relPath, title: `${im.relPath}: ${im.labelName} predicted ${d.classNames[im.prediction]} (${percent(im.confidence, 0)}); open in Explain` },
-          im.thumbnail ? h('img', { src: im.thumbnail, alt: '' }) : null,
-          h('span', { class: 'mini-caption' }, `${im.labelName} → ${d.classNames[im.prediction]}`)))) : null,
-      d.skipped.length ? h('p', { class: 'warning small' }, `${d.skipped.length} image(s) could not be read: ${d.skipped.slice(0, 3).map((k) => `${k.relPath} (${k.reason})`).join('; ')}`) : null);
+      mistakes.length
+        ? h(
+            'div',
+            { class: 'mistakes' },
+            mistakes.slice(0, SHOWN_MISTAKES).map((im) =>
+              h(
+                'button',
+                {
+                  type: 'button',
+                  class: 'mini-thumb',
+                  'data-rel-path': im.relPath,
+                  title: `${im.relPath}: ${im.labelName} predicted ${d.classNames[im.prediction]} (${percent(im.confidence, 0)}); open in Explain`,
+                },
+                im.thumbnail ? h('img', { src: im.thumbnail, alt: '' }) : null,
+                h('span', { class: 'mini-caption' }, `${im.labelName} → ${d.classNames[im.prediction]}`),
+              ),
+            ),
+          )
+        : null,
+      d.skipped.length
+        ? h(
+            'p',
+            { class: 'warning small' },
+            `${d.skipped.length} image(s) could not be read: ${d.skipped
+              .slice(0, 3)
+              .map((k) => `${k.relPath} (${k.reason})`)
+              .join('; ')}`,
+          )
+        : null,
+    );
   }
 }
 
 function classTable(d: DatasetView): HTMLElement {
-  const header = h('tr', {}, h('th', {}, 'Class'), h('th', { class: 'num' }, 'Images'), h('th', { class: 'num' }, 'Predicted'), h('th', { class: 'num' }, 'Correct'), h('th', { class: 'num' }, 'Recall'));
-  const rows = d.classes.map((c) => h('tr', { 'data-class': c.name },
-    h('td', {}, c.name), h('td', { class: 'num' }, c.labelled), h('td', { class: 'num' }, c.predicted), h('td', { class: 'num' }, c.correct),
-    h('td', { class: 'num' }, c.labelled ? percent(c.correct / c.labelled, 0) : '–')));
+  const header = h(
+    'tr',
+    {},
+    h('th', {}, 'Class'),
+    h('th', { class: 'num' }, 'Images'),
+    h('th', { class: 'num' }, 'Predicted'),
+    h('th', { class: 'num' }, 'Correct'),
+    h('th', { class: 'num' }, 'Recall'),
+  );
+  const rows = d.classes.map((c) =>
+    h(
+      'tr',
+      { 'data-class': c.name },
+      h('td', {}, c.name),
+      h('td', { class: 'num' }, c.labelled),
+      h('td', { class: 'num' }, c.predicted),
+      h('td', { class: 'num' }, c.correct),
+      h('td', { class: 'num' }, c.labelled ? percent(c.correct / c.labelled, 0) : '–'),
+    ),
+  );
   return h('table', { class: 'class-table', 'aria-label': 'Per class' }, h('thead', {}, header), h('tbody', {}, rows));
 }

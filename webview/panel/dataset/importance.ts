@@ -19,12 +19,18 @@ export class ImportanceSection {
   constructor(private readonly store: Store) {
     this.run.addEventListener('click', () => this.request('gradient'));
     this.ablate.addEventListener('click', () => this.request('ablation'));
-    this.element = h('section', { class: 'card importance', 'aria-label': 'Channel importance' },
+    this.element = h(
+      'section',
+      { class: 'card importance', 'aria-label': 'Channel importance' },
       h('h3', {}, 'Channel importance'),
-      h('div', { class: 'compare-row' },
+      h(
+        'div',
+        { class: 'compare-row' },
         h('div', { class: 'field' }, h('span', { class: 'field-label' }, 'Class'), this.cls),
-        h('div', { class: 'run-row' }, this.run, this.ablate)),
-      this.body);
+        h('div', { class: 'run-row' }, this.run, this.ablate),
+      ),
+      this.body,
+    );
     store.subscribe((s) => this.render(s));
   }
 
@@ -32,7 +38,11 @@ export class ImportanceSection {
     const busy = isRunning(s, 'datasetImportance');
     this.run.toggleAttribute('disabled', !s.results.datasetFeatures || busy);
     this.ablate.toggleAttribute('disabled', !s.results.datasetImportance || busy);
-    if (this.shown?.dataset !== s.results.datasetFeatures) setOptions(this.cls, (s.results.datasetFeatures?.classNames ?? []).map((name, i) => ({ value: String(i), label: name })));
+    if (this.shown?.dataset !== s.results.datasetFeatures)
+      setOptions(
+        this.cls,
+        (s.results.datasetFeatures?.classNames ?? []).map((name, i) => ({ value: String(i), label: name })),
+      );
     const last = this.shown;
     if (last && last.dataset === s.results.datasetFeatures && last.importance === s.results.datasetImportance && last.ablation === s.ablation) return;
     this.shown = { dataset: s.results.datasetFeatures, importance: s.results.datasetImportance, ablation: s.ablation };
@@ -48,7 +58,11 @@ export class ImportanceSection {
   }
 
   private renderBody(g: ImportanceView | undefined, a: ImportanceView | undefined): void {
-    if (!g) return replaceChildren(this.body, h('p', { class: 'muted' }, 'Rank the layer\'s channels by how much they push a class up: mean gradient × activation over the images predicted as it.'));
+    if (!g)
+      return replaceChildren(
+        this.body,
+        h('p', { class: 'muted' }, "Rank the layer's channels by how much they push a class up: mean gradient × activation over the images predicted as it."),
+      );
     const ablated = a && a.classIndex === g.classIndex ? new Map(a.channels.map((c) => [c.channel, c.score])) : undefined;
     const top = g.channels.slice(0, TOP);
     const maxGradient = Math.max(1e-12, ...top.map((c) => Math.abs(c.score)));
@@ -58,16 +72,34 @@ export class ImportanceSection {
       el.style.width = `${(100 * Math.abs(value)) / max}%`;
       return h('span', { class: 'bar-track' }, el);
     };
-    replaceChildren(this.body,
-      h('p', { class: 'small' }, h('strong', {}, g.className), ` · ${g.images} images · ${g.formula}`, ablated ? h('span', { class: 'muted' }, ` · ablation: ${a!.formula}`) : null),
-      h('table', { class: 'importance-table' },
+    replaceChildren(
+      this.body,
+      h(
+        'p',
+        { class: 'small' },
+        h('strong', {}, g.className),
+        ` · ${g.images} images · ${g.formula}`,
+        ablated ? h('span', { class: 'muted' }, ` · ablation: ${a!.formula}`) : null,
+      ),
+      h(
+        'table',
+        { class: 'importance-table' },
         h('thead', {}, h('tr', {}, h('th', {}, 'Channel'), h('th', {}, 'Gradient × activation'), h('th', {}, ablated ? 'Logit drop when zeroed' : ''))),
-        h('tbody', {}, top.map((c) => {
-          const drop = ablated?.get(c.channel);
-          return h('tr', { 'data-channel': c.channel },
-            h('td', { class: 'num' }, `#${c.channel}`),
-            h('td', {}, h('span', { class: 'score-cell' }, bar(c.score, maxGradient, 'gradient'), h('span', { class: 'num small' }, c.score.toPrecision(3)))),
-            h('td', {}, drop === undefined ? '' : h('span', { class: 'score-cell' }, bar(drop, maxDrop, 'ablation'), h('span', { class: 'num small' }, drop.toPrecision(3)))));
-        }))));
+        h(
+          'tbody',
+          {},
+          top.map((c) => {
+            const drop = ablated?.get(c.channel);
+            return h(
+              'tr',
+              { 'data-channel': c.channel },
+              h('td', { class: 'num' }, `#${c.channel}`),
+              h('td', {}, h('span', { class: 'score-cell' }, bar(c.score, maxGradient, 'gradient'), h('span', { class: 'num small' }, c.score.toPrecision(3)))),
+              h('td', {}, drop === undefined ? '' : h('span', { class: 'score-cell' }, bar(drop, maxDrop, 'ablation'), h('span', { class: 'num small' }, drop.toPrecision(3)))),
+            );
+          }),
+        ),
+      ),
+    );
   }
 }

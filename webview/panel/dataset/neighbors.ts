@@ -14,17 +14,27 @@ export class NeighborsSection {
   /** The image the last request was for: a newly selected image is looked up again. */
   private following?: string;
 
-  constructor(private readonly store: Store, openImage: (relPath: string) => void) {
-    setOptions(this.k, [5, 10, 20].map((k) => ({ value: String(k), label: String(k) })), '5');
+  constructor(
+    private readonly store: Store,
+    openImage: (relPath: string) => void,
+  ) {
+    setOptions(
+      this.k,
+      [5, 10, 20].map((k) => ({ value: String(k), label: String(k) })),
+      '5',
+    );
     this.run.addEventListener('click', () => this.request());
     this.body.addEventListener('click', (e) => {
       const relPath = (e.target as HTMLElement).closest<HTMLElement>('[data-rel-path]')?.dataset.relPath;
       if (relPath) openImage(relPath);
     });
-    this.element = h('section', { class: 'card neighbors', 'aria-label': 'Similar images' },
+    this.element = h(
+      'section',
+      { class: 'card neighbors', 'aria-label': 'Similar images' },
       h('h3', {}, 'Similar images'),
       h('div', { class: 'compare-row' }, h('div', { class: 'field' }, h('span', { class: 'field-label' }, 'How many'), this.k), h('div', { class: 'run-row' }, this.run)),
-      this.body);
+      this.body,
+    );
     store.subscribe((s) => this.render(s));
   }
 
@@ -52,19 +62,31 @@ export class NeighborsSection {
   private renderBody(s: State): void {
     const n = s.results.datasetNeighbors;
     const d = s.results.datasetFeatures;
-    if (!n || !d) return replaceChildren(this.body, h('p', { class: 'muted' }, 'The dataset images nearest to the selected image in the network\'s feature space.'));
+    if (!n || !d) return replaceChildren(this.body, h('p', { class: 'muted' }, "The dataset images nearest to the selected image in the network's feature space."));
     const query = s.images.find((i) => i.id === n.imageId);
-    replaceChildren(this.body,
+    replaceChildren(
+      this.body,
       h('p', { class: 'small' }, h('strong', {}, query?.name ?? 'the image'), ` (predicted ${n.predictionName}) · ${n.space}`),
-      h('ol', { class: 'neighbor-list' }, n.neighbors.map((nb) => {
-        const im = d.images[nb.image];
-        const differs = nb.predictionName !== n.predictionName || (nb.labelName !== undefined && nb.labelName !== nb.predictionName);
-        return h('li', {},
-          h('button', { type: 'button', class: differs ? 'neighbor differs' : 'neighbor', 'data-rel-path': nb.relPath, title: `${nb.relPath}: open in Explain` },
-            im?.thumbnail ? h('img', { src: im.thumbnail, alt: '' }) : null,
-            h('span', { class: 'neighbor-name' }, nb.relPath),
-            h('span', { class: 'neighbor-label' }, `${nb.labelName ?? '–'} → ${nb.predictionName}`),
-            h('span', { class: 'muted small' }, nb.distance < 1e-6 ? 'same features' : `distance ${nb.distance.toPrecision(3)}`)));
-      })));
+      h(
+        'ol',
+        { class: 'neighbor-list' },
+        n.neighbors.map((nb) => {
+          const im = d.images[nb.image];
+          const differs = nb.predictionName !== n.predictionName || (nb.labelName !== undefined && nb.labelName !== nb.predictionName);
+          return h(
+            'li',
+            {},
+            h(
+              'button',
+              { type: 'button', class: differs ? 'neighbor differs' : 'neighbor', 'data-rel-path': nb.relPath, title: `${nb.relPath}: open in Explain` },
+              im?.thumbnail ? h('img', { src: im.thumbnail, alt: '' }) : null,
+              h('span', { class: 'neighbor-name' }, nb.relPath),
+              h('span', { class: 'neighbor-label' }, `${nb.labelName ?? '–'} → ${nb.predictionName}`),
+              h('span', { class: 'muted small' }, nb.distance < 1e-6 ? 'same features' : `distance ${nb.distance.toPrecision(3)}`),
+            ),
+          );
+        }),
+      ),
+    );
   }
 }

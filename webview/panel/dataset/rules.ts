@@ -32,19 +32,37 @@ export class RulesSection {
   private markCheck?: MarkCheckView;
 
   constructor(private readonly store: Store) {
-    setOptions(this.depth, DEPTHS.map((d) => ({ value: String(d), label: String(d) })), '3');
-    setOptions(this.minLeaf, MIN_LEAVES.map((n) => ({ value: String(n), label: String(n) })), '5');
+    setOptions(
+      this.depth,
+      DEPTHS.map((d) => ({ value: String(d), label: String(d) })),
+      '3',
+    );
+    setOptions(
+      this.minLeaf,
+      MIN_LEAVES.map((n) => ({ value: String(n), label: String(n) })),
+      '5',
+    );
     setOptions(this.poolingSelect, POOLINGS, 'mean');
     this.run.addEventListener('click', () => this.distil());
-    this.element = h('section', { class: 'card rules', 'aria-label': 'Distilled rules' },
+    this.element = h(
+      'section',
+      { class: 'card rules', 'aria-label': 'Distilled rules' },
       h('h3', {}, 'Rules the network follows'),
-      h('p', { class: 'muted small' }, 'A decision tree on the layer\'s channels (each the mean or the max of its activation over the image), trained to predict what the network predicts; fidelity is how often it agrees with the network on images it was not trained on.'),
-      h('div', { class: 'compare-row' },
+      h(
+        'p',
+        { class: 'muted small' },
+        "A decision tree on the layer's channels (each the mean or the max of its activation over the image), trained to predict what the network predicts; fidelity is how often it agrees with the network on images it was not trained on.",
+      ),
+      h(
+        'div',
+        { class: 'compare-row' },
         h('div', { class: 'field' }, h('span', { class: 'field-label' }, 'Channel'), this.poolingSelect),
         h('div', { class: 'field' }, h('span', { class: 'field-label' }, 'Depth'), this.depth),
         h('div', { class: 'field' }, h('span', { class: 'field-label' }, 'Images per leaf (at least)'), this.minLeaf),
-        h('div', { class: 'run-row' }, this.run, this.exportJson, this.exportText)),
-      this.body);
+        h('div', { class: 'run-row' }, this.run, this.exportJson, this.exportText),
+      ),
+      this.body,
+    );
     store.subscribe((s) => this.render(s));
   }
 
@@ -59,7 +77,15 @@ export class RulesSection {
     if (!r) return replaceChildren(this.body, h('p', { class: 'muted' }, 'Press Distil rules to see them.'));
     const exemplars = new Map(r.channels.map((c) => [c.channel, c]));
     const markChannels = new Set(s.results.datasetMarkCheck?.markChannels);
-    replaceChildren(this.body, scores(r), h('ol', { class: 'rule-list' }, r.rules.map((rule, i) => this.rule(rule, i, exemplars, markChannels))));
+    replaceChildren(
+      this.body,
+      scores(r),
+      h(
+        'ol',
+        { class: 'rule-list' },
+        r.rules.map((rule, i) => this.rule(rule, i, exemplars, markChannels)),
+      ),
+    );
   }
 
   /** The channel summary the rules (and the mark check) use. */
@@ -73,23 +99,56 @@ export class RulesSection {
 
   private rule(rule: RuleView, index: number, exemplars: Map<number, ChannelExemplarView>, markChannels: Set<number>): HTMLElement {
     const testAgree = rule.test.images ? `${rule.test.agree}/${rule.test.images} held out agree` : 'no held-out image';
-    return h('li', { class: 'rule', 'data-rule': index },
-      h('div', { class: 'rule-head' },
+    return h(
+      'li',
+      { class: 'rule', 'data-rule': index },
+      h(
+        'div',
+        { class: 'rule-head' },
         h('code', { class: 'rule-text' }, rule.text),
-        h('span', { class: 'rule-stats' },
+        h(
+          'span',
+          { class: 'rule-stats' },
           h('span', { class: 'chip', title: 'Share of all images the rule covers' }, `coverage ${percent(rule.coverage)}`),
-          h('span', { class: rule.purity < 0.8 ? 'chip warning' : 'chip', title: 'Share of the covered images the network assigns to the rule\'s class' }, `purity ${percent(rule.purity)}`),
-          h('span', { class: 'chip muted' }, testAgree))),
-      h('div', { class: 'conditions' }, rule.conditions.map((c) => {
-        const e = exemplars.get(c.channel);
-        const mark = markChannels.has(c.channel);
-        return h('div', { class: mark ? 'condition mark' : 'condition', 'data-channel': c.channel },
-          h('span', { class: 'condition-text' },
-            h('button', { type: 'button', class: 'link channel-link', 'data-channel': c.channel, title: `Show channel ${c.channel} in Activations and Feature visualisation`, onClick: () => this.focus(c.channel) }, `channel ${c.channel}`),
-            ` ${c.op === '<=' ? '≤' : '>'} ${c.threshold.toPrecision(3)}`,
-            mark ? h('span', { class: 'chip mark-chip', title: 'The mark check found this channel responding to the planted mark' }, 'mark') : null),
-          e ? this.exemplarStrip(e) : null);
-      })));
+          h(
+            'span',
+            { class: rule.purity < 0.8 ? 'chip warning' : 'chip', title: "Share of the covered images the network assigns to the rule's class" },
+            `purity ${percent(rule.purity)}`,
+          ),
+          h('span', { class: 'chip muted' }, testAgree),
+        ),
+      ),
+      h(
+        'div',
+        { class: 'conditions' },
+        rule.conditions.map((c) => {
+          const e = exemplars.get(c.channel);
+          const mark = markChannels.has(c.channel);
+          return h(
+            'div',
+            { class: mark ? 'condition mark' : 'condition', 'data-channel': c.channel },
+            h(
+              'span',
+              { class: 'condition-text' },
+              h(
+                'button',
+                {
+                  type: 'button',
+                  class: 'link channel-link',
+                  'data-channel': c.channel,
+                  title: `Show channel ${c.channel} in Activations and Feature visualisation`,
+                  onClick: () => this.focus(c.channel),
+                },
+                `channel ${c.channel}`,
+              ),
+              ` ${c.op === '<=' ? '≤' : '>'} ${c.threshold.toPrecision(3)}`,
+              mark ? h('span', { class: 'chip mark-chip', title: 'The mark check found this channel responding to the planted mark' }, 'mark') : null,
+            ),
+            e ? this.exemplarStrip(e) : null,
+          );
+        }),
+      ),
+    );
   }
 
   /** Links a rule's channel to the same channel in the other sections. */
@@ -107,15 +166,24 @@ export class RulesSection {
     const map = h('canvas', { class: 'patch-map', role: 'img', 'aria-label': `Channel ${e.channel}'s activation on that image` });
     const show = (i: number) => void this.drawPatch(image, map, e, i);
     show(0);
-    const patches = e.patches.map((p, i) => h('img', {
-      class: 'patch', src: p.crop, alt: `patch of ${p.relPath}`, tabindex: 0,
-      title: `${p.relPath} (${p.labelName ?? 'no label'}, predicted ${p.predictionName}): peak ${p.activation.toPrecision(3)}`,
-      onMouseenter: () => show(i), onFocus: () => show(i),
-    }));
-    return h('div', { class: 'exemplars' },
+    const patches = e.patches.map((p, i) =>
+      h('img', {
+        class: 'patch',
+        src: p.crop,
+        alt: `patch of ${p.relPath}`,
+        tabindex: 0,
+        title: `${p.relPath} (${p.labelName ?? 'no label'}, predicted ${p.predictionName}): peak ${p.activation.toPrecision(3)}`,
+        onMouseenter: () => show(i),
+        onFocus: () => show(i),
+      }),
+    );
+    return h(
+      'div',
+      { class: 'exemplars' },
       h('div', { class: 'patches', role: 'group', 'aria-label': `Where channel ${e.channel} fires most` }, patches),
       h('span', { class: 'patch-pair' }, image, map),
-      e.fieldProblem ? h('span', { class: 'muted small' }, `whole images: ${e.fieldProblem}`) : null);
+      e.fieldProblem ? h('span', { class: 'muted small' }, `whole images: ${e.fieldProblem}`) : null,
+    );
   }
 
   private async drawPatch(imageCanvas: HTMLCanvasElement, mapCanvas: HTMLCanvasElement, e: ChannelExemplarView, i: number): Promise<void> {
@@ -129,7 +197,12 @@ export class RulesSection {
       const ctx = imageCanvas.getContext('2d')!;
       ctx.strokeStyle = '#ffffff';
       ctx.lineWidth = 2;
-      ctx.strokeRect((x0 * imageCanvas.width) / width + 1, (y0 * imageCanvas.height) / height + 1, ((x1 - x0) * imageCanvas.width) / width - 2, ((y1 - y0) * imageCanvas.height) / height - 2);
+      ctx.strokeRect(
+        (x0 * imageCanvas.width) / width + 1,
+        (y0 * imageCanvas.height) / height + 1,
+        ((x1 - x0) * imageCanvas.width) / width - 2,
+        ((y1 - y0) * imageCanvas.height) / height - 2,
+      );
     }
     drawMap(mapCanvas, p.map, this.store.state.colormap);
     mapCanvas.dataset.patch = String(i);
@@ -144,5 +217,9 @@ function scores(r: RulesView): HTMLElement {
   if (r.accuracy) items.push(['Accuracy on folder labels (held out)', `rules ${percent(r.accuracy.tree)} · network ${percent(r.accuracy.network)}`]);
   items.push(['Channel', `${r.pooling} of its activation over the image`]);
   items.push(['Tree', `depth ≤ ${r.depth}, ≥ ${r.minLeaf} images a leaf, ${r.rules.length} rules, ${r.channels.length} channels`]);
-  return h('dl', { class: 'info rule-scores' }, items.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
+  return h(
+    'dl',
+    { class: 'info rule-scores' },
+    items.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]),
+  );
 }

@@ -70,7 +70,11 @@ export class Scatter {
   private hovered?: number;
   private scheduled = false;
 
-  constructor(private readonly width: number, private readonly height: number, private readonly events: ScatterEvents) {
+  constructor(
+    private readonly width: number,
+    private readonly height: number,
+    private readonly events: ScatterEvents,
+  ) {
     this.canvas = document.createElement('canvas');
     this.canvas.className = 'scatter';
     this.canvas.tabIndex = 0;

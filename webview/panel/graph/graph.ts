@@ -41,7 +41,11 @@ function adoptStyles(): void {
 export class GraphTab {
   readonly element: HTMLElement;
   private readonly canvas = h('canvas', { id: 'graph-canvas' });
-  private readonly viewport = h('div', { class: 'graph-viewport', tabindex: 0, role: 'application', 'aria-label': 'Model graph: drag or arrow keys pan, wheel or + and − zoom, click a node to select it' }, this.canvas);
+  private readonly viewport = h(
+    'div',
+    { class: 'graph-viewport', tabindex: 0, role: 'application', 'aria-label': 'Model graph: drag or arrow keys pan, wheel or + and − zoom, click a node to select it' },
+    this.canvas,
+  );
   private readonly summary = h('span', { class: 'muted', 'aria-live': 'polite' });
   private readonly fit = h('vscode-button', { id: 'graph-fit', secondary: true }, 'Fit');
   private readonly detail = h('section', { class: 'card graph-detail', 'aria-label': 'Selected node', 'aria-live': 'polite' });
@@ -58,11 +62,12 @@ export class GraphTab {
   private readonly thumbnails = new Map<string, HTMLImageElement>();
   private frame = 0;
 
-  constructor(private readonly store: Store, private readonly onShowActivations: (layer: string) => void) {
+  constructor(
+    private readonly store: Store,
+    private readonly onShowActivations: (layer: string) => void,
+  ) {
     adoptStyles();
-    this.element = h('div', { class: 'graph' },
-      h('div', { class: 'graph-toolbar' }, this.fit, this.summary),
-      h('div', { class: 'graph-body' }, this.viewport, this.detail));
+    this.element = h('div', { class: 'graph' }, h('div', { class: 'graph-toolbar' }, this.fit, this.summary), h('div', { class: 'graph-body' }, this.viewport, this.detail));
     this.fit.addEventListener('click', () => this.fitView());
     this.listen();
     new ResizeObserver(() => this.draw()).observe(this.viewport);
@@ -115,17 +120,21 @@ export class GraphTab {
     graph.edges.forEach((e, k) => {
       let [x0, y0, x1, y1] = [Infinity, Infinity, -Infinity, -Infinity];
       for (let p = 0; p < e.points.length; p += 2) {
-        x0 = Math.min(x0, e.points[p]); x1 = Math.max(x1, e.points[p]);
-        y0 = Math.min(y0, e.points[p + 1]); y1 = Math.max(y1, e.points[p + 1]);
+        x0 = Math.min(x0, e.points[p]);
+        x1 = Math.max(x1, e.points[p]);
+        y0 = Math.min(y0, e.points[p + 1]);
+        y1 = Math.max(y1, e.points[p + 1]);
       }
       this.edgeBoxes.set([x0, y0, x1, y1], k * 4);
     });
     const withStats = graph.nodes.filter((n) => n.stats).length;
     const image = this.store.state.images.find((i) => i.id === graph.imageId);
-    replaceChildren(this.summary,
+    replaceChildren(
+      this.summary,
       `${graph.nodes.length.toLocaleString('en-US')} nodes, ${graph.edges.length.toLocaleString('en-US')} edges`,
       image ? ` · activations of ${image.name} on ${withStats.toLocaleString('en-US')} nodes` : ' · choose an image for activations',
-      ...graph.notes.map((note) => ` · ${note}`));
+      ...graph.notes.map((note) => ` · ${note}`),
+    );
     if (first) this.fitView();
     this.renderDetail();
   }
@@ -177,11 +186,15 @@ export class GraphTab {
       const hit = this.nodeAt(e.clientX - box.left, e.clientY - box.top);
       if (hit !== undefined) this.select(hit, true);
     });
-    this.viewport.addEventListener('wheel', (e) => {
-      e.preventDefault();
-      const box = this.viewport.getBoundingClientRect();
-      this.zoom(Math.exp(-e.deltaY * 0.0015), e.clientX - box.left, e.clientY - box.top);
-    }, { passive: false });
+    this.viewport.addEventListener(
+      'wheel',
+      (e) => {
+        e.preventDefault();
+        const box = this.viewport.getBoundingClientRect();
+        this.zoom(Math.exp(-e.deltaY * 0.0015), e.clientX - box.left, e.clientY - box.top);
+      },
+      { passive: false },
+    );
     this.viewport.addEventListener('keydown', (e) => {
       const moves: Record<string, [number, number]> = { ArrowLeft: [PAN_STEP, 0], ArrowRight: [-PAN_STEP, 0], ArrowUp: [0, PAN_STEP], ArrowDown: [0, -PAN_STEP] };
       if (moves[e.key]) {
@@ -365,7 +378,11 @@ export class GraphTab {
     if (!node) return replaceChildren(this.detail, h('p', { class: 'muted' }, 'Click a node to see its activations and select its layer.'));
     const layer: LayerView | undefined = this.store.state.model?.layers.find((l) => l.name === node.name);
     const s = node.stats;
-    const rows: [string, string | HTMLElement][] = [['Op', node.opType], ['Output', node.tensor], ['Shape', formatShape(node.shape)]];
+    const rows: [string, string | HTMLElement][] = [
+      ['Op', node.opType],
+      ['Output', node.tensor],
+      ['Shape', formatShape(node.shape)],
+    ];
     if (layer?.scope) rows.push(['Module', layer.scope]);
     if (s) {
       rows.push(['Mean', s.mean.toPrecision(4)], ['Max', s.max.toPrecision(4)], ['Zeros', percent(s.zeroFraction)], ['Channels', String(s.channels)]);
@@ -376,11 +393,17 @@ export class GraphTab {
     goToCode?.addEventListener('click', () => post({ type: 'openSource', layer: node.name }));
     const activations = layer && node.shape?.length === 4 ? h('vscode-button', { id: 'graph-activations', secondary: true }, 'Show activations') : null;
     activations?.addEventListener('click', () => this.onShowActivations(node.name));
-    replaceChildren(this.detail,
+    replaceChildren(
+      this.detail,
       h('h3', {}, node.name),
-      h('dl', {}, rows.flatMap(([term, value]) => [h('dt', {}, term), h('dd', {}, value)])),
+      h(
+        'dl',
+        {},
+        rows.flatMap(([term, value]) => [h('dt', {}, term), h('dd', {}, value)]),
+      ),
       s?.thumbnail ? h('img', { class: 'graph-thumb', src: s.thumbnail, alt: `Mean activation over the channels of ${node.name}` }) : null,
       s ? null : h('p', { class: 'muted' }, this.store.state.selectedImageId ? 'No statistics for this node.' : 'Choose an image for activation statistics.'),
-      h('div', { class: 'actions' }, goToCode, activations));
+      h('div', { class: 'actions' }, goToCode, activations),
+    );
   }
 }

@@ -14,10 +14,13 @@ export class InsideTab {
   readonly element: HTMLElement;
 
   constructor(store: Store) {
-    this.element = h('div', { class: 'inside' },
+    this.element = h(
+      'div',
+      { class: 'inside' },
       h('div', { class: 'columns' }, new FieldsSection(store).element, new KernelsSection(store).element),
       new GallerySection(store).element,
-      h('div', { class: 'columns' }, new AttentionSection(store).element, new SanitySection(store).element));
+      h('div', { class: 'columns' }, new AttentionSection(store).element, new SanitySection(store).element),
+    );
   }
 }
 
@@ -34,10 +37,19 @@ class FieldsSection {
       const tensor = (e.target as HTMLElement).closest<HTMLElement>('button.effective')?.dataset.tensor;
       if (tensor) store.request('effectiveField', { layer: tensor }, `Effective receptive field of ${tensor}…`);
     });
-    this.element = h('section', { class: 'card fields', 'aria-label': 'Receptive fields' },
+    this.element = h(
+      'section',
+      { class: 'card fields', 'aria-label': 'Receptive fields' },
       h('h3', {}, 'Receptive fields'),
-      h('p', { class: 'muted small' }, 'Input pixels one position of a layer can see (size) and between neighbouring positions (jump), from the graph; "effective" measures where the gradient of the centre unit actually lands.'),
-      h('div', { class: 'run-row' }, this.run), this.effective, this.body);
+      h(
+        'p',
+        { class: 'muted small' },
+        'Input pixels one position of a layer can see (size) and between neighbouring positions (jump), from the graph; "effective" measures where the gradient of the centre unit actually lands.',
+      ),
+      h('div', { class: 'run-row' }, this.run),
+      this.effective,
+      this.body,
+    );
     store.subscribe((s) => this.render(s));
   }
 
@@ -54,17 +66,36 @@ class FieldsSection {
   private renderTable(s: State): void {
     const f = s.results.receptiveFields;
     if (!f) return replaceChildren(this.body);
-    const rows = f.fields.map((field) => h('tr', { 'data-tensor': field.tensor },
-      h('td', { class: 'layer-name', title: field.tensor }, layerLabel(s.model, field.tensor)),
-      h('td', { 'data-label': 'Op' }, h('span', { class: 'op' }, field.opType)),
-      h('td', { class: 'num', 'data-label': 'Size' }, field.global ? 'whole input' : `${field.size[0]}×${field.size[1]}`),
-      h('td', { class: 'num', 'data-label': 'Jump' }, `${field.jump[0]}×${field.jump[1]}`),
-      h('td', {}, field.global ? null : h('button', { type: 'button', class: 'link effective', 'data-tensor': field.tensor }, 'effective'))));
-    replaceChildren(this.body,
-      h('p', { class: 'small' }, `Input ${f.inputSize[0]}×${f.inputSize[1]} · ${f.fields.length} tensors`, f.unresolved.length ? h('span', { class: 'warning' }, ` · ${f.unresolved.length} not described (${f.unresolved[0].opType}: ${f.unresolved[0].reason})`) : null),
-      h('div', { class: 'table-scroll' }, h('table', { class: 'fields-table reflow' },
-        h('thead', {}, h('tr', {}, h('th', {}, 'Layer'), h('th', {}, 'Op'), h('th', { class: 'num' }, 'Size'), h('th', { class: 'num' }, 'Jump'), h('th', {}, ''))),
-        h('tbody', {}, rows))));
+    const rows = f.fields.map((field) =>
+      h(
+        'tr',
+        { 'data-tensor': field.tensor },
+        h('td', { class: 'layer-name', title: field.tensor }, layerLabel(s.model, field.tensor)),
+        h('td', { 'data-label': 'Op' }, h('span', { class: 'op' }, field.opType)),
+        h('td', { class: 'num', 'data-label': 'Size' }, field.global ? 'whole input' : `${field.size[0]}×${field.size[1]}`),
+        h('td', { class: 'num', 'data-label': 'Jump' }, `${field.jump[0]}×${field.jump[1]}`),
+        h('td', {}, field.global ? null : h('button', { type: 'button', class: 'link effective', 'data-tensor': field.tensor }, 'effective')),
+      ),
+    );
+    replaceChildren(
+      this.body,
+      h(
+        'p',
+        { class: 'small' },
+        `Input ${f.inputSize[0]}×${f.inputSize[1]} · ${f.fields.length} tensors`,
+        f.unresolved.length ? h('span', { class: 'warning' }, ` · ${f.unresolved.length} not described (${f.unresolved[0].opType}: ${f.unresolved[0].reason})`) : null,
+      ),
+      h(
+        'div',
+        { class: 'table-scroll' },
+        h(
+          'table',
+          { class: 'fields-table reflow' },
+          h('thead', {}, h('tr', {}, h('th', {}, 'Layer'), h('th', {}, 'Op'), h('th', { class: 'num' }, 'Size'), h('th', { class: 'num' }, 'Jump'), h('th', {}, ''))),
+          h('tbody', {}, rows),
+        ),
+      ),
+    );
   }
 
   private renderEffective(e: EffectiveFieldView | undefined, s: State): void {
@@ -78,12 +109,17 @@ class FieldsSection {
     ctx.strokeStyle = '#ffffff';
     ctx.setLineDash([4, 3]);
     ctx.strokeRect(x0 * scale + 0.5, y0 * scale + 0.5, (x1 - x0) * scale - 1, (y1 - y0) * scale - 1);
-    replaceChildren(this.effective,
+    replaceChildren(
+      this.effective,
       h('h4', {}, `Effective field of ${layerLabel(s.model, e.layer)}`),
       canvas,
-      h('p', { class: 'small effective-caption' },
+      h(
+        'p',
+        { class: 'small effective-caption' },
         `${Math.round(e.massFraction * 100)}% of the centre unit's gradient lies on ${e.area} pixels (≈ ${e.side.toFixed(1)}×${e.side.toFixed(1)}), within a ${y1 - y0}×${x1 - x0} box`,
-        e.theoretical ? `; the theoretical field is ${e.theoretical[0]}×${e.theoretical[1]}.` : '.'));
+        e.theoretical ? `; the theoretical field is ${e.theoretical[0]}×${e.theoretical[1]}.` : '.',
+      ),
+    );
   }
 }
 
@@ -95,8 +131,13 @@ class KernelsSection {
 
   constructor(store: Store) {
     this.run.addEventListener('click', () => store.request('kernels', {}, 'First-layer kernels…'));
-    this.element = h('section', { class: 'card kernels', 'aria-label': 'First-layer kernels' },
-      h('h3', {}, 'First-layer kernels'), h('div', { class: 'run-row' }, this.run), this.body);
+    this.element = h(
+      'section',
+      { class: 'card kernels', 'aria-label': 'First-layer kernels' },
+      h('h3', {}, 'First-layer kernels'),
+      h('div', { class: 'run-row' }, this.run),
+      this.body,
+    );
     store.subscribe((s) => {
       this.run.toggleAttribute('disabled', !s.model || isRunning(s, 'kernels'));
       if (s.results.kernels === this.shown) return;
@@ -109,9 +150,15 @@ class KernelsSection {
     if (!k) return replaceChildren(this.body);
     const img = h('img', { class: 'kernel-montage', src: k.montage, alt: `${k.count} kernels of ${k.node}` });
     img.style.width = `${Math.min(2 * k.montageSize[0], 360)}px`;
-    replaceChildren(this.body,
+    replaceChildren(
+      this.body,
       img,
-      h('p', { class: 'small' }, `${k.count} kernels ${k.kernelSize[0]}×${k.kernelSize[1]} of ${k.node}, ${k.rgb ? 'shown in colour (RGB input)' : `first of ${k.inChannels} input channels in grey`}; each scaled to its own range.`));
+      h(
+        'p',
+        { class: 'small' },
+        `${k.count} kernels ${k.kernelSize[0]}×${k.kernelSize[1]} of ${k.node}, ${k.rgb ? 'shown in colour (RGB input)' : `first of ${k.inChannels} input channels in grey`}; each scaled to its own range.`,
+      ),
+    );
   }
 }
 
@@ -121,7 +168,11 @@ class GallerySection {
   private readonly count = h('vscode-single-select', { id: 'gallery-count', label: 'Channels' }) as Select;
   private readonly steps = h('vscode-single-select', { id: 'gallery-steps', label: 'Steps' }) as Select;
   // Any channels by number (a rule's channel, one the mark check flagged), else the first `count`.
-  private readonly channels = h('vscode-textfield', { id: 'gallery-channels', placeholder: 'e.g. 48, 12', 'aria-label': 'Channels to visualise (numbers, comma-separated)' }) as Select;
+  private readonly channels = h('vscode-textfield', {
+    id: 'gallery-channels',
+    placeholder: 'e.g. 48, 12',
+    'aria-label': 'Channels to visualise (numbers, comma-separated)',
+  }) as Select;
   private readonly channelsProblem = h('div', { class: 'field-error', role: 'alert', hidden: true });
   private readonly run = h('vscode-button', { id: 'gallery-run' }, 'Visualise');
   private readonly body = h('div', { class: 'gallery-body', 'aria-live': 'polite' });
@@ -129,26 +180,48 @@ class GallerySection {
   private followed?: State['focusChannel'];
 
   constructor(private readonly store: Store) {
-    setOptions(this.count, [4, 8, 16, 32].map((n) => ({ value: String(n), label: String(n) })), '8');
-    setOptions(this.steps, [32, 64, 128, 256, 512].map((n) => ({ value: String(n), label: String(n) })), '128');
+    setOptions(
+      this.count,
+      [4, 8, 16, 32].map((n) => ({ value: String(n), label: String(n) })),
+      '8',
+    );
+    setOptions(
+      this.steps,
+      [32, 64, 128, 256, 512].map((n) => ({ value: String(n), label: String(n) })),
+      '128',
+    );
     this.run.addEventListener('click', () => {
       const layer = this.layer.value;
       const channels = this.chosenChannels();
       if (!layer || typeof channels === 'string') return;
       const count = channels?.length ?? Number(this.count.value);
-      store.request('featureGallery', { layer, count, steps: Number(this.steps.value), ...(channels ? { channels } : {}) }, `Visualising ${count} channel${count === 1 ? '' : 's'}…`);
+      store.request(
+        'featureGallery',
+        { layer, count, steps: Number(this.steps.value), ...(channels ? { channels } : {}) },
+        `Visualising ${count} channel${count === 1 ? '' : 's'}…`,
+      );
     });
     this.channels.addEventListener('input', () => this.checkChannels());
-    this.element = h('section', { class: 'card gallery-card', 'aria-label': 'Feature visualisation' },
+    this.element = h(
+      'section',
+      { class: 'card gallery-card', 'aria-label': 'Feature visualisation' },
       h('h3', {}, 'Feature visualisation'),
-      h('p', { class: 'muted small' }, 'Images optimised to excite each channel (mean activation), from a random start with jitter, scaling and rotation each step; results are cached per model, layer and settings.'),
-      h('div', { class: 'compare-row' },
+      h(
+        'p',
+        { class: 'muted small' },
+        'Images optimised to excite each channel (mean activation), from a random start with jitter, scaling and rotation each step; results are cached per model, layer and settings.',
+      ),
+      h(
+        'div',
+        { class: 'compare-row' },
         h('div', { class: 'field' }, h('span', { class: 'field-label' }, 'Layer'), this.layer),
         h('div', { class: 'field' }, h('span', { class: 'field-label' }, 'First channels'), this.count),
         h('div', { class: 'field' }, h('span', { class: 'field-label' }, 'Or channels'), this.channels, this.channelsProblem),
         h('div', { class: 'field' }, h('span', { class: 'field-label' }, 'Steps'), this.steps),
-        h('div', { class: 'run-row' }, this.run)),
-      this.body);
+        h('div', { class: 'run-row' }, this.run),
+      ),
+      this.body,
+    );
     store.subscribe((s) => this.render(s));
   }
 
@@ -196,14 +269,33 @@ class GallerySection {
     if (!g) return replaceChildren(this.body);
     // The settings follow what is shown.
     if (this.layer.value !== g.layer && s.model?.layers.some((l) => l.tensor === g.layer)) selectOption(this.layer, g.layer);
-    for (const [select, value] of [[this.steps, String(g.steps)], [this.count, String(g.items.length)]] as const) {
+    for (const [select, value] of [
+      [this.steps, String(g.steps)],
+      [this.count, String(g.items.length)],
+    ] as const) {
       if (select.value !== value && select.querySelector(`vscode-option[value="${value}"]`)) selectOption(select, value);
     }
-    replaceChildren(this.body,
-      h('p', { class: 'small' }, h('strong', {}, layerLabel(s.model, g.layer)), ` · ${g.items.length} channels · ${g.steps} steps${g.cached ? ` · ${g.cached} from the cache` : ''}`),
-      h('div', { class: 'gallery' }, g.items.map((item) => h('figure', { class: 'gallery-item', 'data-channel': item.channel },
-        h('img', { src: item.image, alt: `Image maximising channel ${item.channel}` }),
-        h('figcaption', {}, `#${item.channel}`, h('span', { class: 'muted' }, ` · ${item.activation.toPrecision(3)}`))))));
+    replaceChildren(
+      this.body,
+      h(
+        'p',
+        { class: 'small' },
+        h('strong', {}, layerLabel(s.model, g.layer)),
+        ` · ${g.items.length} channels · ${g.steps} steps${g.cached ? ` · ${g.cached} from the cache` : ''}`,
+      ),
+      h(
+        'div',
+        { class: 'gallery' },
+        g.items.map((item) =>
+          h(
+            'figure',
+            { class: 'gallery-item', 'data-channel': item.channel },
+            h('img', { src: item.image, alt: `Image maximising channel ${item.channel}` }),
+            h('figcaption', {}, `#${item.channel}`, h('span', { class: 'muted' }, ` · ${item.activation.toPrecision(3)}`)),
+          ),
+        ),
+      ),
+    );
   }
 }
 
@@ -218,10 +310,18 @@ class AttentionSection {
       const imageId = store.state.selectedImageId;
       if (imageId) store.request('attention', { imageId }, 'Attention maps…');
     });
-    this.element = h('section', { class: 'card attention', 'aria-label': 'Attention' },
+    this.element = h(
+      'section',
+      { class: 'card attention', 'aria-label': 'Attention' },
       h('h3', {}, 'Attention'),
-      h('p', { class: 'muted small' }, 'For models with self-attention: where the class token attends on the patch grid, per layer and head, and attention rollout through all layers, for the selected image.'),
-      h('div', { class: 'run-row' }, this.run), this.body);
+      h(
+        'p',
+        { class: 'muted small' },
+        'For models with self-attention: where the class token attends on the patch grid, per layer and head, and attention rollout through all layers, for the selected image.',
+      ),
+      h('div', { class: 'run-row' }, this.run),
+      this.body,
+    );
     store.subscribe((s) => this.render(s));
   }
 
@@ -240,12 +340,28 @@ class AttentionSection {
       void this.drawOn(canvas, image?.dataUrl, map);
       return h('figure', { class: 'attention-item' }, canvas, h('figcaption', {}, label));
     };
-    replaceChildren(this.body,
-      h('p', { class: 'small' }, `${a.grid!.rows}×${a.grid!.cols} patches${a.grid!.prefix ? ` after ${a.grid!.prefix} class token(s)` : ''} · ${a.query === 'cls' ? 'the class token\'s attention' : 'mean attention over all queries'} · ${image?.name ?? ''}`),
+    replaceChildren(
+      this.body,
+      h(
+        'p',
+        { class: 'small' },
+        `${a.grid!.rows}×${a.grid!.cols} patches${a.grid!.prefix ? ` after ${a.grid!.prefix} class token(s)` : ''} · ${a.query === 'cls' ? "the class token's attention" : 'mean attention over all queries'} · ${image?.name ?? ''}`,
+      ),
       a.rollout ? h('div', { class: 'attention-row' }, h('h4', {}, 'Rollout through all layers'), figure(a.rollout, 'rollout', 'rollout')) : null,
-      a.layers.map((l, i) => h('div', { class: 'attention-row', 'data-layer': l.tensor },
-        h('h4', { title: l.tensor }, `Layer ${i + 1} · ${l.node}`),
-        h('div', { class: 'attention-grid' }, figure(l.mean, 'mean of heads', 'mean'), l.headMaps.map((m, head) => figure(m, `head ${head}`, 'head'))))));
+      a.layers.map((l, i) =>
+        h(
+          'div',
+          { class: 'attention-row', 'data-layer': l.tensor },
+          h('h4', { title: l.tensor }, `Layer ${i + 1} · ${l.node}`),
+          h(
+            'div',
+            { class: 'attention-grid' },
+            figure(l.mean, 'mean of heads', 'mean'),
+            l.headMaps.map((m, head) => figure(m, `head ${head}`, 'head')),
+          ),
+        ),
+      ),
+    );
   }
 
   private async drawOn(canvas: HTMLCanvasElement, dataUrl: string | undefined, map: MapData): Promise<void> {

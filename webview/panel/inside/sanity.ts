@@ -31,14 +31,24 @@ export class SanitySection {
 
   constructor(private readonly store: Store) {
     this.run.addEventListener('click', () => this.request());
-    this.element = h('section', { class: 'card sanity', 'aria-label': 'Sanity check' },
+    this.element = h(
+      'section',
+      { class: 'card sanity', 'aria-label': 'Sanity check' },
       h('h3', {}, 'Sanity check of an explanation'),
-      h('p', { class: 'muted small' }, 'Re-initialises the weighted layers one after another from the output side and compares the method\'s map on the selected image with the trained model\'s. Maps that stay the same do not explain the model.'),
-      h('div', { class: 'compare-row' },
+      h(
+        'p',
+        { class: 'muted small' },
+        "Re-initialises the weighted layers one after another from the output side and compares the method's map on the selected image with the trained model's. Maps that stay the same do not explain the model.",
+      ),
+      h(
+        'div',
+        { class: 'compare-row' },
         h('div', { class: 'field' }, h('span', { class: 'field-label' }, 'Method'), this.method),
         h('div', { class: 'field' }, h('span', { class: 'field-label' }, 'Layer (methods at a layer)'), this.layer),
-        h('div', { class: 'run-row' }, this.run)),
-      this.body);
+        h('div', { class: 'run-row' }, this.run),
+      ),
+      this.body,
+    );
     store.subscribe((state) => this.render(state));
   }
 
@@ -72,16 +82,31 @@ export class SanitySection {
     const original = h('canvas', { class: 'sanity-map original', role: 'img', 'aria-label': `${title} on the trained model` });
     const randomized = h('canvas', { class: 'sanity-map randomized', role: 'img', 'aria-label': `${title} with every layer random` });
     void Promise.all([this.drawOn(original, image?.dataUrl, r.original), this.drawOn(randomized, image?.dataUrl, r.randomized)]);
-    replaceChildren(this.body,
-      h('p', { class: r.passed ? 'verdict passed' : 'verdict failed' },
-        h('span', { class: 'badge' }, r.passed ? 'passes' : 'fails'), ' ', h('strong', {}, title), `: ${r.verdict}`),
+    replaceChildren(
+      this.body,
+      h(
+        'p',
+        { class: r.passed ? 'verdict passed' : 'verdict failed' },
+        h('span', { class: 'badge' }, r.passed ? 'passes' : 'fails'),
+        ' ',
+        h('strong', {}, title),
+        `: ${r.verdict}`,
+      ),
       chart(r),
-      h('div', { class: 'chart-legend small' }, h('span', { class: 'muted' }, 'x: randomised from the output down to'), [...SERIES].reverse().map((line) => h('span', { class: 'legend-item' }, h('span', { class: `legend-line ${line.className}` }), line.label)),
-        h('span', { class: 'legend-item' }, h('span', { class: 'legend-line threshold' }), `threshold ${r.threshold}`)),
-      h('div', { class: 'sanity-maps' },
-        h('figure', {}, original, h('figcaption', {}, 'trained model')),
-        h('figure', {}, randomized, h('figcaption', {}, 'every layer random'))),
-      h('ul', { class: 'notes' }, r.notes.map((n) => h('li', {}, n))));
+      h(
+        'div',
+        { class: 'chart-legend small' },
+        h('span', { class: 'muted' }, 'x: randomised from the output down to'),
+        [...SERIES].reverse().map((line) => h('span', { class: 'legend-item' }, h('span', { class: `legend-line ${line.className}` }), line.label)),
+        h('span', { class: 'legend-item' }, h('span', { class: 'legend-line threshold' }), `threshold ${r.threshold}`),
+      ),
+      h('div', { class: 'sanity-maps' }, h('figure', {}, original, h('figcaption', {}, 'trained model')), h('figure', {}, randomized, h('figcaption', {}, 'every layer random'))),
+      h(
+        'ul',
+        { class: 'notes' },
+        r.notes.map((n) => h('li', {}, n)),
+      ),
+    );
   }
 
   private async drawOn(canvas: HTMLCanvasElement, dataUrl: string | undefined, map: SanityCheckView['original']): Promise<void> {
@@ -102,15 +127,46 @@ function chart(r: SanityCheckView): SVGSVGElement {
     s('text', { class: 'axis', x: MARGIN.left - 4, y: y(v) + 3, 'text-anchor': 'end' }, String(v)),
   ]);
   const threshold = s('line', { class: 'threshold', x1: MARGIN.left, x2: WIDTH - MARGIN.right, y1: y(r.threshold), y2: y(r.threshold) });
-  const labels = r.steps.map((step, i) => s('text', {
-    class: 'axis step-label', x: x(i), y: HEIGHT - MARGIN.bottom + 12, 'text-anchor': 'end', transform: `rotate(-35 ${x(i)} ${HEIGHT - MARGIN.bottom + 12})`,
-  }, shortLayer(step.layer)));
-  const series = SERIES.map((line) => s('g', { class: `series ${line.className}` },
-    s('polyline', { points: r.steps.map((step, i) => `${x(i).toFixed(1)},${y(step[line.key]).toFixed(1)}`).join(' ') }),
-    r.steps.map((step, i) => s('circle', { cx: x(i).toFixed(1), cy: y(step[line.key]).toFixed(1), r: 3, 'data-step': i },
-      s('title', {}, `${line.label} after randomising down to ${step.layer}: ${step[line.key].toFixed(3)}`)))));
-  return s('svg', { class: 'sanity-chart', viewBox: `0 0 ${WIDTH} ${HEIGHT}`, role: 'img', 'aria-label': `Similarity to the trained model's map after each randomisation step; threshold ${r.threshold}` },
-    grid, threshold, series, labels);
+  const labels = r.steps.map((step, i) =>
+    s(
+      'text',
+      {
+        class: 'axis step-label',
+        x: x(i),
+        y: HEIGHT - MARGIN.bottom + 12,
+        'text-anchor': 'end',
+        transform: `rotate(-35 ${x(i)} ${HEIGHT - MARGIN.bottom + 12})`,
+      },
+      shortLayer(step.layer),
+    ),
+  );
+  const series = SERIES.map((line) =>
+    s(
+      'g',
+      { class: `series ${line.className}` },
+      s('polyline', { points: r.steps.map((step, i) => `${x(i).toFixed(1)},${y(step[line.key]).toFixed(1)}`).join(' ') }),
+      r.steps.map((step, i) =>
+        s(
+          'circle',
+          { cx: x(i).toFixed(1), cy: y(step[line.key]).toFixed(1), r: 3, 'data-step': i },
+          s('title', {}, `${line.label} after randomising down to ${step.layer}: ${step[line.key].toFixed(3)}`),
+        ),
+      ),
+    ),
+  );
+  return s(
+    'svg',
+    {
+      class: 'sanity-chart',
+      viewBox: `0 0 ${WIDTH} ${HEIGHT}`,
+      role: 'img',
+      'aria-label': `Similarity to the trained model's map after each randomisation step; threshold ${r.threshold}`,
+    },
+    grid,
+    threshold,
+    series,
+    labels,
+  );
 }
 
 /** A node name as its module path ('/block4/conv/Conv' → 'block4.conv'), to tell layers apart under the chart. */

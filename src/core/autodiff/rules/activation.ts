@@ -32,8 +32,7 @@ function activation(dx: UnaryGradient): GradientRule {
 const positive = (ctx: RuleContext, t: string) => ctx.emit.op('Greater', [t, ctx.scalar(0)]);
 
 /** dy·[condition]; onnxruntime runs Mul(Cast(condition)) about twice as fast as Where. */
-const masked = (ctx: RuleContext, dy: string, condition: string) =>
-  ctx.emit.op('Mul', [dy, ctx.emit.op('Cast', [condition], [attr.int('to', ctx.dtype)])]);
+const masked = (ctx: RuleContext, dy: string, condition: string) => ctx.emit.op('Mul', [dy, ctx.emit.op('Cast', [condition], [attr.int('to', ctx.dtype)])]);
 
 /** x > 0 ? dy : negativeSide */
 const byInputSign = (ctx: RuleContext, x: string, dy: string, negativeSide: string) => ctx.emit.op('Where', [positive(ctx, x), dy, negativeSide]);

@@ -31,7 +31,14 @@ const conv: GradientRule = (ctx) => {
   }
   const transposed = (pads: number[]) => emit.op('ConvTranspose', [dy, weight], [...windowAttributes(w, pads), group]);
   if (isSame(w)) return [fitSpatial(ctx, transposed(w.pads), x, samePadBegin(emit, w, x, node.output[0]))];
-  return [fitSpatial(ctx, transposed(beginPadsOnly(w)), x, w.kernel.map(() => 0))];
+  return [
+    fitSpatial(
+      ctx,
+      transposed(beginPadsOnly(w)),
+      x,
+      w.kernel.map(() => 0),
+    ),
+  ];
 };
 
 /**
@@ -82,7 +89,15 @@ const convTranspose: GradientRule = (ctx) => {
  * total padding s·(in-1) + output_padding + k_eff - out, split as the ONNX spec says: SAME_UPPER
  * puts the extra unit at the end, otherwise at the beginning.
  */
-function transposePads(inSize: number[], outSize: number[], explicit: number[], outputPadding: number[], kernel: number[], strides: number[], node: Parameters<typeof attrString>[0]): number[] {
+function transposePads(
+  inSize: number[],
+  outSize: number[],
+  explicit: number[],
+  outputPadding: number[],
+  kernel: number[],
+  strides: number[],
+  node: Parameters<typeof attrString>[0],
+): number[] {
   const autoPad = attrString(node, 'auto_pad', 'NOTSET');
   if (!attrInts(node, 'output_shape') && (autoPad === 'NOTSET' || autoPad === 'VALID')) return explicit;
   const total = inSize.map((n, i) => Math.max(0, strides[i] * (n - 1) + outputPadding[i] + kernel[i] - outSize[i]));

@@ -21,10 +21,7 @@ function binary(da: (ctx: RuleContext, dy: string) => string, db: (ctx: RuleCont
     const dy = outputGradient(ctx);
     const [a, b] = ctx.node.input;
     const y = ctx.node.output[0];
-    return [
-      ctx.wants[0] ? ctx.unbroadcast(da(ctx, dy), y, a) : undefined,
-      ctx.wants[1] ? ctx.unbroadcast(db(ctx, dy), y, b) : undefined,
-    ];
+    return [ctx.wants[0] ? ctx.unbroadcast(da(ctx, dy), y, a) : undefined, ctx.wants[1] ? ctx.unbroadcast(db(ctx, dy), y, b) : undefined];
   };
 }
 
@@ -35,13 +32,22 @@ function unary(dx: (ctx: RuleContext, dy: string, x: string, y: string) => strin
   };
 }
 
-const add = binary((_, dy) => dy, (_, dy) => dy);
+const add = binary(
+  (_, dy) => dy,
+  (_, dy) => dy,
+);
 // Negating after the reduction touches fewer elements.
 const sub: GradientRule = (ctx) => {
-  const [da, db] = binary((_, dy) => dy, (_, dy) => dy)(ctx);
+  const [da, db] = binary(
+    (_, dy) => dy,
+    (_, dy) => dy,
+  )(ctx);
   return [da, db && ctx.emit.op('Neg', [db])];
 };
-const mul = binary((ctx, dy) => ctx.emit.op('Mul', [dy, ctx.node.input[1]]), (ctx, dy) => ctx.emit.op('Mul', [dy, ctx.node.input[0]]));
+const mul = binary(
+  (ctx, dy) => ctx.emit.op('Mul', [dy, ctx.node.input[1]]),
+  (ctx, dy) => ctx.emit.op('Mul', [dy, ctx.node.input[0]]),
+);
 const div = binary(
   (ctx, dy) => ctx.emit.op('Div', [dy, ctx.node.input[1]]),
   (ctx, dy) => ctx.emit.op('Neg', [ctx.emit.op('Div', [ctx.emit.op('Mul', [dy, ctx.node.output[0]]), ctx.node.input[1]])]),

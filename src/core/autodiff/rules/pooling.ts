@@ -99,7 +99,8 @@ function maxPoolByIndices(ctx: RuleContext, dy: string): string {
   const flat = emit.ints([-1]);
   const zeros = emit.filled(emit.op('Reshape', [emit.op('Size', [x]), emit.ints([1])]), 0, ctx.dtype);
   const parts = offsetsOf(phases).map((start) => {
-    const pick = (t: string) => (phases.every((m) => m === 1) ? t : emit.op('Slice', [t, emit.ints(start), emit.ints(start.map(() => INT64_MAX)), emit.ints(axes), emit.ints(phases)]));
+    const pick = (t: string) =>
+      phases.every((m) => m === 1) ? t : emit.op('Slice', [t, emit.ints(start), emit.ints(start.map(() => INT64_MAX)), emit.ints(axes), emit.ints(phases)]);
     return emit.op('ScatterElements', [zeros, emit.op('Reshape', [pick(indices), flat]), emit.op('Reshape', [pick(dy), flat])], [attr.int('axis', 0)]);
   });
   return emit.reshapeLike(emit.sum(parts), x);

@@ -47,8 +47,21 @@ const resize: GradientRule = (ctx) => {
     const layout = emit.op('Concat', [length, ...others(axis - 1), length, ...others(rank - axis - 1)], [attr.int('axis', 0)]);
     const probe = emit.op('Reshape', [basis, layout]);
     const target = bySizes
-      ? [absent(), emit.op('Concat', [length, ...others(axis - 1), emit.op('Slice', [sizes, emit.ints([k]), emit.ints([k + 1])]), ...others(rank - axis - 1)], [attr.int('axis', 0)])]
-      : [emit.op('Concat', [emit.floats(new Array(axis).fill(1), [axis], DataType.FLOAT), emit.op('Slice', [scales, emit.ints([k]), emit.ints([k + 1])]), emit.floats(new Array(rank - axis - 1).fill(1), [rank - axis - 1], DataType.FLOAT)], [attr.int('axis', 0)])];
+      ? [
+          absent(),
+          emit.op('Concat', [length, ...others(axis - 1), emit.op('Slice', [sizes, emit.ints([k]), emit.ints([k + 1])]), ...others(rank - axis - 1)], [attr.int('axis', 0)]),
+        ]
+      : [
+          emit.op(
+            'Concat',
+            [
+              emit.floats(new Array(axis).fill(1), [axis], DataType.FLOAT),
+              emit.op('Slice', [scales, emit.ints([k]), emit.ints([k + 1])]),
+              emit.floats(new Array(rank - axis - 1).fill(1), [rank - axis - 1], DataType.FLOAT),
+            ],
+            [attr.int('axis', 0)],
+          ),
+        ];
     const resized = emit.op('Resize', [probe, cropping ? roi : absent(), ...target], probeAttributes);
     const transposedMatrix = emit.op('Reshape', [resized, emit.op('Concat', [length, emit.ints([-1])], [attr.int('axis', 0)])]);
     grad = applyAlongAxis(ctx, grad, transposedMatrix, axis, rank);

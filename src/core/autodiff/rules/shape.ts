@@ -86,7 +86,9 @@ const slice: GradientRule = (ctx) => {
   });
   if (steps.every((s) => s === 1)) {
     const begin = range(rank).map((a) => (axes.includes(a) ? emit.op('Slice', [kept[axes.indexOf(a)], emit.ints([0]), emit.ints([1])]) : emit.ints([0])));
-    const end = range(rank).map((a, i) => (axes.includes(a) ? emit.op('Sub', [emit.op('Sub', [emit.shapeSlice(x, a, a + 1), begin[i]]), emit.shapeSlice(dy, a, a + 1)]) : emit.ints([0])));
+    const end = range(rank).map((a, i) =>
+      axes.includes(a) ? emit.op('Sub', [emit.op('Sub', [emit.shapeSlice(x, a, a + 1), begin[i]]), emit.shapeSlice(dy, a, a + 1)]) : emit.ints([0]),
+    );
     return [emit.op('Pad', [dy, emit.op('Concat', [...begin, ...end], [attr.int('axis', 0)])])];
   }
   let grad = dy;
@@ -110,8 +112,7 @@ const gather: GradientRule = (ctx) => {
   const depth = emit.dim(x, axis);
   const flat = emit.op('Reshape', [emit.op('Cast', [indices], [attr.int('to', DataType.INT64)]), emit.ints([-1])]);
   const oneHot = emit.oneHot(emit.op('Mod', [flat, depth]), depth, 1, 1, ctx.dtype);
-  const product = (from: number, to: number) =>
-    from >= to ? emit.ints([1]) : emit.reduce('ReduceProd', emit.shapeSlice(x, from, to), [0], true);
+  const product = (from: number, to: number) => (from >= to ? emit.ints([1]) : emit.reduce('ReduceProd', emit.shapeSlice(x, from, to), [0], true));
   const rows = emit.op('Concat', [product(0, axis), emit.ints([-1]), product(axis + 1, rank)], [attr.int('axis', 0)]);
   const summed = emit.op('MatMul', [emit.op('Transpose', [oneHot], [attr.ints('perm', [1, 0])]), emit.op('Reshape', [dy, rows])]);
   return [emit.reshapeLike(summed, x)];

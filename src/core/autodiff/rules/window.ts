@@ -24,7 +24,7 @@ export function windowOf(node: NodeProto, kernel: number[]): Window {
     kernel,
     strides: attrInts(node, 'strides') ?? new Array(nd).fill(1),
     dilations: attrInts(node, 'dilations') ?? new Array(nd).fill(1),
-    pads: autoPad === 'NOTSET' ? attrInts(node, 'pads') ?? new Array(2 * nd).fill(0) : new Array(2 * nd).fill(0),
+    pads: autoPad === 'NOTSET' ? (attrInts(node, 'pads') ?? new Array(2 * nd).fill(0)) : new Array(2 * nd).fill(0),
     autoPad,
   };
 }

@@ -5,7 +5,7 @@
 // calls get lenses and links in the trusted pass (3-codelens, 4-training-code).
 import * as assert from 'assert';
 import * as vscode from 'vscode';
-import type { ConvLensTestApi } from '../../../../src/extension/testHooks';
+import type { ConvLensTestApi } from '../../../../src/extension/test-hooks';
 import { WORKSPACE_FILES } from '../../workspace';
 import { bridge, chooseInExplorerMenu, closeAllEditors, convlens, nextMessage, panelId, postedError, runGradCam, waitFor, workspaceFile } from '../helpers';
 
@@ -33,10 +33,14 @@ async function expectNotification(text: string): Promise<void> {
   if (bridge) {
     await vscode.commands.executeCommand('notifications.showList');
     let shown = '';
-    await waitFor(`the notification "${text}"`, async () => {
-      shown = (await bridge!.ask({ action: 'workbenchText', selector: '.notifications-center' })).text ?? '';
-      return shown.includes(text) || undefined;
-    }, 20_000).catch(() => assert.fail(`a notification says "${text}"; the notification center shows "${shown.trim()}"`));
+    await waitFor(
+      `the notification "${text}"`,
+      async () => {
+        shown = (await bridge!.ask({ action: 'workbenchText', selector: '.notifications-center' })).text ?? '';
+        return shown.includes(text) || undefined;
+      },
+      20_000,
+    ).catch(() => assert.fail(`a notification says "${text}"; the notification center shows "${shown.trim()}"`));
   }
   await vscode.commands.executeCommand('notifications.clearAll');
   await vscode.commands.executeCommand('notifications.hideList');
@@ -48,18 +52,25 @@ describe('Restricted Mode (untrusted workspace)', () => {
   const panel = () => panelId('panel', WORKSPACE_FILES.model);
 
   before(async () => {
-    assert.strictEqual(vscode.workspace.isTrusted, false,
-      'the workspace is trusted, so this pass would test nothing: run-host must open it untrusted (workspace trust enabled, no --disable-workspace-trust)');
+    assert.strictEqual(
+      vscode.workspace.isTrusted,
+      false,
+      'the workspace is trusted, so this pass would test nothing: run-host must open it untrusted (workspace trust enabled, no --disable-workspace-trust)',
+    );
     api = await convlens();
   });
   after(closeAllEditors);
 
   it('shows the workbench in Restricted Mode', async function () {
     if (!bridge) return this.skip();
-    const bar = await waitFor('"Restricted Mode" in the status bar', async () => {
-      const text = (await bridge!.ask({ action: 'workbenchText', selector: '#workbench\\.parts\\.statusbar' })).text ?? '';
-      return text.includes('Restricted Mode') ? text : undefined;
-    }, 20_000);
+    const bar = await waitFor(
+      '"Restricted Mode" in the status bar',
+      async () => {
+        const text = (await bridge!.ask({ action: 'workbenchText', selector: '#workbench\\.parts\\.statusbar' })).text ?? '';
+        return text.includes('Restricted Mode') ? text : undefined;
+      },
+      20_000,
+    );
     assert.ok(bar.includes('Restricted Mode'));
   });
 
@@ -71,7 +82,10 @@ describe('Restricted Mode (untrusted workspace)', () => {
       throw new Error(postedError(api, editor(), since) ?? err.message);
     });
     assert.strictEqual(model.name, 'shapes.onnx');
-    assert.ok(model.layers.some((l) => l.name === '/block4/conv/Conv'), 'the layer the trusted pass links to sample/train.py is listed');
+    assert.ok(
+      model.layers.some((l) => l.name === '/block4/conv/Conv'),
+      'the layer the trusted pass links to sample/train.py is listed',
+    );
     const linked = model.layers.filter((l) => l.hasSource).map((l) => l.name);
     assert.deepStrictEqual(linked, [], 'no layer carries a link to the training code');
     const prediction = await nextMessage(api, editor(), 'prediction', since, undefined, 120_000).catch((err: Error) => {
@@ -86,7 +100,11 @@ describe('Restricted Mode (untrusted workspace)', () => {
     const since = api.posted().length;
     await chooseInExplorerMenu(WORKSPACE_FILES.model, 'ConvLens: Explain Model', 'convlens.explainModel');
     const { model } = await nextMessage(api, panel(), 'model', since, undefined, 120_000);
-    assert.deepStrictEqual(model.layers.filter((l) => l.hasSource).map((l) => l.name), [], 'no layer carries a link to the training code');
+    assert.deepStrictEqual(
+      model.layers.filter((l) => l.hasSource).map((l) => l.name),
+      [],
+      'no layer carries a link to the training code',
+    );
     const { images, selected } = await nextMessage(api, panel(), 'images', since, undefined, 120_000);
     await nextMessage(api, panel(), 'prediction', since, undefined, 120_000).catch((err: Error) => {
       throw new Error(postedError(api, panel(), since) ?? err.message);
@@ -97,10 +115,14 @@ describe('Restricted Mode (untrusted workspace)', () => {
     assert.deepStrictEqual([explanation.map.width, explanation.map.height, explanation.map.values.length], [64, 64, 64 * 64]);
     assert.ok(explanation.map.values.every((v) => v >= 0 && v <= 1) && Math.max(...explanation.map.values) > 0.5, 'a Grad-CAM map in [0, 1], not blank');
     if (bridge) {
-      await waitFor('the explanation caption in the webview', async () => {
-        const shown = (await bridge!.ask({ action: 'webviewText', view: 'panel', title: 'shapes.onnx' })).text ?? '';
-        return shown.includes(`Grad-CAM for ${explanation.targetLabel}`) || undefined;
-      }, 20_000);
+      await waitFor(
+        'the explanation caption in the webview',
+        async () => {
+          const shown = (await bridge!.ask({ action: 'webviewText', view: 'panel', title: 'shapes.onnx' })).text ?? '';
+          return shown.includes(`Grad-CAM for ${explanation.targetLabel}`) || undefined;
+        },
+        20_000,
+      );
       await bridge.ask({ action: 'screenshot', name: 'restricted-gradcam' });
     }
   });
@@ -120,7 +142,11 @@ describe('Restricted Mode (untrusted workspace)', () => {
     assert.ok(api.views().includes(panel()), 'the model is open, so the trusted pass would put lenses on sample/train.py');
     for (const file of [WORKSPACE_FILES.pythonCode, WORKSPACE_FILES.typescriptCode, WORKSPACE_FILES.train]) {
       const lenses = await convlensLenses(file);
-      assert.deepStrictEqual(lenses.map((l) => l.command?.title), [], `no ConvLens lens on ${file}`);
+      assert.deepStrictEqual(
+        lenses.map((l) => l.command?.title),
+        [],
+        `no ConvLens lens on ${file}`,
+      );
     }
   });
 
@@ -141,7 +167,11 @@ describe('Restricted Mode (untrusted workspace)', () => {
   it('"Install CUDA Provider Libraries" says it needs a trusted workspace and starts nothing', async () => {
     await vscode.commands.executeCommand('convlens.installCudaProvider');
     await expectNotification(CUDA_WARNING);
-    assert.deepStrictEqual(vscode.window.terminals.map((t) => t.name), [], 'no installer terminal');
+    assert.deepStrictEqual(
+      vscode.window.terminals.map((t) => t.name),
+      [],
+      'no installer terminal',
+    );
     if (bridge) {
       const dialog = (await bridge.ask({ action: 'workbenchText', selector: '.monaco-dialog-box' })).text ?? '';
       assert.strictEqual(dialog, '', 'no "Install the CUDA execution provider?" dialog');

@@ -1,0 +1,461 @@
+// The jobs' implementations on the core, with the state a worker keeps between calls (open
+// models, preprocessed images, recent explanations for export, datasets) in one JobRunner.
+import * as path from 'path';
+import type { ActivationsView, ChannelView, ExplanationView, ImageView, MethodView, ModelView, Prediction, TargetSpec } from '../protocol';
+import { channelStats } from '../core/activations';
+import { defaultModelCacheDir } from '../core/autodiff/cache';
+import { computeGradients, prepareGradients } from '../core/autodiff/gradients';
+import { UnsupportedGradientError } from '../core/autodiff/rule';
+import { ModelContext } from '../core/context';
+import { explain, Explanation, methodByName, methodNames, methodView, ResolvedTarget, Target } from '../core/explain';
+import { deletionInsertion } from '../core/explain/faithfulness';
+import { resolveLayer } from '../core/explain/layer';
+import { minMax } from '../core/explain/postprocess';
+import { throwIfCancelled } from '../core/cancel';
+import { describeTarget, resolveTarget, seedFor } from '../core/explain/target';
+import { DIVERGING_COLORMAP } from '../core/image/colormap';
+import { RgbImage } from '../core/image/image';
+import { decodeImage, readInputBytes } from '../core/image/decode';
+import { encodePng, rgbToRgba } from '../core/image/overlay';
+import { withTextChunks } from '../core/image/png-text';
+import { resizeBilinear } from '../core/image/resize';
+import type { LayerInfo, ModelSummary } from '../core/model';
+import { formatNpy } from '../core/npy';
+import { modelRegion, preprocessImage } from '../core/preprocess';
+import { ImageRegion, isSigned, renderMap, renderMapOnOriginal } from '../core/render';
+import { float32, Tensor } from '../core/tensor';
+import { JobArgs, JobContext, JobHandlers, JobName, JobResult, WorkerStatus } from './jobs';
+import type { RuntimeSession } from '../core/onnx/session';
+import { datasetJobs, KeptDatasets } from './jobs/dataset';
+import { datasetAnalysisJobs } from './jobs/dataset-analysis';
+import { graphJobs } from './jobs/graph';
+import { insideJobs } from './jobs/inside';
+import { layerTensor, tensorMapData, WorkerImage, WorkerState } from './jobs/state';
+
+const MAX_KEPT_EXPLANATIONS = 32;
+
+/** The core's target for a view's: a drawn mask as a tensor, a reference image by id as its embedding (one forward pass). */
+async function toTarget(ctx: ModelContext, spec: TargetSpec, state: WorkerState): Promise<Target> {
+  switch (spec.kind) {
+    case 'top':
+      return { kind: 'class', index: 'top' };
+    case 'region': {
+      const mask = spec.mask === 'predicted' ? 'predicted' : float32([spec.mask.height, spec.mask.width], spec.mask.values);
+      return { kind: 'region', class: spec.class, mask, output: spec.output };
+    }
+    case 'box':
+      return { kind: 'box', index: spec.index, detection: { boxes: spec.boxes, iou: spec.iou, minScore: spec.minScore, sigmoid: spec.sigmoid }, output: spec.output };
+    case 'similarity': {
+      const output = spec.output ?? ctx.model.summary().outputs[0].name;
+      const reference = (await ctx.model.run(ctx.feeds(state.imageFor(spec.imageId).tensor)))[output];
+      if (!reference) throw new Error(`the model has no output named '${spec.output}'`);
+      return { kind: 'similarity', reference: Float32Array.from(reference.data as Float32Array), output };
+    }
+    default:
+      return spec;
+  }
+}
+
+/** The view's form of a resolved target: 'top' and a predicted mask stay as asked, a class is named. */
+function targetView(asked: TargetSpec, t: ResolvedTarget): TargetSpec {
+  if (t.kind === 'class') return { kind: 'class', index: t.index };
+  if (t.kind === 'difference') return { kind: 'difference', a: t.a, b: t.b };
+  return asked;
+}
+
+function targetLabel(ctx: ModelContext, t: ResolvedTarget): string {
+  if (t.kind === 'class') return ctx.labelOf(t.index);
+  if (t.kind === 'difference') return `${ctx.labelOf(t.a)} rather than ${ctx.labelOf(t.b)}`;
+  return describeTarget(t);
+}
+
+async function gradientProblem(ctx: ModelContext): Promise<{ problem?: string; camLayer?: string }> {
+  const output = ctx.model.summary().outputs[0].name;
+  let camLayer: string | undefined;
+  try {
+    camLayer = (await resolveLayer(ctx.model, 'auto', output)).tensor;
+  } catch {
+    // No spatial layer before a pooling head: CAM methods need a layer chosen by hand.
+  }
+  try {
+    const dims = ctx.model.inputDims();
+    const probe = { dtype: 'float32' as const, dims, data: new Float32Array(dims.reduce((a, b) => a * b, 1)) };
+    const { output: out } = await resolveTarget(ctx.model, probe, { kind: 'class', index: 0 });
+    await computeGradients(ctx.model, ctx.feeds(probe), { wrt: [ctx.inputInfo.name], seed: seedFor({ kind: 'class', index: 0, output }, out.dims, out.dims[0]) });
+    return { camLayer };
+  } catch (err) {
+    if (err instanceof UnsupportedGradientError) return { problem: `${err.message}; gradient-free methods still work`, camLayer };
+    return { problem: (err as Error).message, camLayer };
+  }
+}
+
+function modelView(
+  modelPath: string,
+  ctx: ModelContext,
+  summary: ModelSummary,
+  layers: LayerInfo[],
+  runtime: RuntimeSession,
+  gradients: { problem?: string; camLayer?: string },
+): ModelView {
+  return {
+    name: path.basename(modelPath),
+    path: modelPath,
+    producer: summary.producer,
+    opset: summary.opset,
+    inputs: summary.inputs,
+    outputs: summary.outputs,
+    parameterCount: summary.parameterCount,
+    opHistogram: summary.opHistogram,
+    layers: layers.flatMap((l) => l.outputs.map((o) => ({ name: l.name, opType: l.opType, tensor: o.name, shape: o.shape, scope: l.scope, sourceTrace: l.sourceTrace }))),
+    provider: { name: runtime.provider, reason: runtime.reason },
+    preprocessing: ctx.preprocessing
+      ? { description: ctx.preprocessing.explanation, source: ctx.preprocessing.source, spec: ctx.preprocessing.spec }
+      : { description: ctx.preprocessingProblem ?? 'unknown', source: 'none' },
+    gradientProblem: gradients.problem,
+    defaultCamLayer: gradients.camLayer,
+  };
+}
+
+/** How long the worker must be idle before a background build starts. */
+const IDLE_MS = 300;
+
+function imageView(id: string, image: WorkerImage): ImageView {
+  const [h, w] = image.tensor.dims.slice(-2);
+  const rgb = image.rgb;
+  const png = rgb
+    ? encodePng(rgbToRgba({ width: rgb.width, height: rgb.height, data: Uint8Array.from(rgb.data, (v) => Math.round(Math.min(1, Math.max(0, v)) * 255)) }), rgb.width, rgb.height)
+    : undefined;
+  return { id, name: image.name, width: w, height: h, dataUrl: png ? `data:image/png;base64,${Buffer.from(png).toString('base64')}` : '' };
+}
+
+const THUMBNAIL = 32;
+
+/** α_k = mean over positions of ∂y/∂A_k, as Grad-CAM weighs channel k. */
+async function gradcamWeights(ctx: ModelContext, input: Tensor, layer: string, target: TargetSpec, state: WorkerState): Promise<number[] | undefined> {
+  const { target: resolved, output } = await resolveTarget(ctx.model, input, await toTarget(ctx, target, state));
+  const { gradients } = await computeGradients(ctx.model, ctx.feeds(input), { wrt: [layer], output: resolved.output, seed: seedFor(resolved, output.dims, 1, output) });
+  const g = gradients[layer];
+  if (g.dims.length !== 4) return undefined;
+  const [, c, h, w] = g.dims;
+  const data = g.data as Float32Array;
+  return Array.from({ length: c }, (_, k) => data.subarray(k * h * w, (k + 1) * h * w).reduce((a, b) => a + b, 0) / (h * w));
+}
+
+async function methods(): Promise<MethodView[]> {
+  return methodNames().map((name) => methodView(methodByName(name)));
+}
+
+type Handlers = JobHandlers<JobName>;
+
+/**
+ * One worker process's state between jobs, open models, loaded images, recent explanations (for
+ * export) and datasets, with the jobs that read and change it; the job modules reach it as WorkerState.
+ */
+export class JobRunner implements WorkerState {
+  private readonly contexts = new Map<string, ModelContext>();
+  private readonly images = new Map<string, WorkerImage>();
+  /** Recent explanations with what they were asked with (the export's metadata reproduces the request). */
+  private readonly explanations = new Map<string, { explanation: Explanation; image: WorkerImage; args: JobArgs<'explain'> }>();
+  private readonly datasets = new KeptDatasets();
+  private nextId = 1;
+  /** Background builds of a model's first explanation, by model path, cancelled when it closes. */
+  private readonly prebuilds = new Map<string, AbortController>();
+  /** Jobs running now: a background build waits until none runs, so it delays no job that was asked for. */
+  private runningJobs = 0;
+  private readonly handlers: Handlers = {
+    openModel: (args, job) => this.openModel(args, job),
+    closeModel: (args) => this.closeModel(args),
+    status: () => this.status(),
+    loadImage: (args) => this.loadImage(args),
+    predict: (args) => this.predict(args),
+    explain: (args, job) => this.explainJob(args, job),
+    activations: (args, job) => this.activationsJob(args, job),
+    exportExplanation: (args) => this.exportExplanation(args),
+    methods,
+    ...datasetJobs(this, this.datasets),
+    ...datasetAnalysisJobs((datasetId) => this.datasets.kept(datasetId)),
+    ...insideJobs(this),
+    ...graphJobs(this),
+  };
+
+  run<J extends JobName>(job: J, args: JobArgs<J>, ctx: JobContext): Promise<JobResult<J>> {
+    const handler = Object.hasOwn(this.handlers, job) ? (this.handlers[job] as Handlers[J]) : undefined;
+    if (!handler) return Promise.reject(new Error(`unknown job '${job}'`));
+    this.runningJobs++;
+    return handler(args, ctx).finally(() => this.runningJobs--);
+  }
+
+  contextFor(modelPath: string): ModelContext {
+    const ctx = this.contexts.get(modelPath);
+    if (!ctx) throw new Error(`the model ${path.basename(modelPath)} is not open`);
+    return ctx;
+  }
+
+  imageFor(imageId: string): WorkerImage {
+    const image = this.images.get(imageId);
+    if (!image) throw new Error('that image is no longer loaded; choose it again');
+    return image;
+  }
+
+  /**
+   * Opens a model in phases (decode, summary, layer shapes, session, gradient check) with progress,
+   * stopping between them when cancelled; a cancelled or failed open leaves the model closed. A
+   * phase stuck in one native call is ended by the client killing the worker after its grace period.
+   */
+  private async openModel({ modelPath, provider, preprocessing, settingsFolder, activationMemory, decode }: JobArgs<'openModel'>, job: JobContext): Promise<ModelView> {
+    await this.closeModel({ modelPath });
+    const name = path.basename(modelPath);
+    job.progress(0, `reading ${name}`);
+    const ctx = ModelContext.open(modelPath, { provider, preprocessing, settingsFolder, activationMemory, decode, cacheDir: defaultModelCacheDir() });
+    this.contexts.set(modelPath, ctx);
+    try {
+      throwIfCancelled(job.signal);
+      job.progress(0.2, `summarising ${ctx.model.graph.node.length} nodes`);
+      const summary = ctx.model.summary();
+      throwIfCancelled(job.signal);
+      job.progress(0.3, 'finding layer shapes');
+      const layers = await ctx.model.layers();
+      throwIfCancelled(job.signal);
+      job.progress(0.6, 'starting the runtime');
+      const runtime = await ctx.model.baseSession();
+      throwIfCancelled(job.signal);
+      job.progress(0.8, 'checking gradients');
+      // A graph too large to probe is too large to check gradients on in reasonable time.
+      const gradients = ctx.model.shapeProbeLimit ? { problem: ctx.model.shapeProbeLimit } : await gradientProblem(ctx);
+      throwIfCancelled(job.signal);
+      if (!gradients.problem && gradients.camLayer) this.prebuild(modelPath, ctx, gradients.camLayer);
+      return modelView(modelPath, ctx, summary, layers, runtime, gradients);
+    } catch (err) {
+      // A newer open of the same file (a reopen) may have replaced this one: close only our own.
+      if (this.contexts.get(modelPath) === ctx) await this.closeModel({ modelPath });
+      else await ctx.dispose();
+      throw err;
+    }
+  }
+
+  private async whenIdle(signal: AbortSignal): Promise<void> {
+    do {
+      await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
+      throwIfCancelled(signal);
+    } while (this.runningJobs > 0);
+  }
+
+  /**
+   * Builds the gradient session of the Grad-CAM family (the default method: the default CAM layer,
+   * the top class) in the background once the worker is idle, so the first click runs at once; the
+   * session lands in the model's session cache (and the disk cache) for the explain job to find.
+   */
+  private prebuild(modelPath: string, ctx: ModelContext, camLayer: string): void {
+    this.prebuilds.get(modelPath)?.abort();
+    const controller = new AbortController();
+    this.prebuilds.set(modelPath, controller);
+    const output = ctx.model.summary().outputs[0].name;
+    this.whenIdle(controller.signal)
+      .then(() => prepareGradients(ctx.model, { wrt: [camLayer], output, seed: 'top' }))
+      // A failure here is the explain job's to report, when one is asked for.
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.prebuilds.get(modelPath) === controller) this.prebuilds.delete(modelPath);
+      });
+  }
+
+  private async closeModel({ modelPath }: JobArgs<'closeModel'>): Promise<void> {
+    this.prebuilds.get(modelPath)?.abort();
+    const ctx = this.contexts.get(modelPath);
+    this.contexts.delete(modelPath);
+    for (const [id, image] of this.images) if (image.modelPath === modelPath) this.images.delete(id);
+    for (const [id, kept] of this.explanations) if (kept.image.modelPath === modelPath) this.explanations.delete(id);
+    this.datasets.forgetModel(modelPath);
+    await ctx?.dispose();
+  }
+
+  private async loadImage({ modelPath, imagePath, name, base64 }: JobArgs<'loadImage'>): Promise<ImageView> {
+    const ctx = this.contextFor(modelPath);
+    let loaded: WorkerImage;
+    if (imagePath) {
+      const input = ctx.loadInput(imagePath);
+      loaded = { modelPath, name: name ?? path.basename(imagePath), tensor: input.tensor, rgb: input.rgb, source: input.kind === 'image' ? { path: imagePath } : undefined };
+    } else if (base64) {
+      if (!ctx.preprocessing) throw new Error(`cannot preprocess images for ${ctx.name}: ${ctx.preprocessingProblem}`);
+      const bytes = Buffer.from(base64, 'base64');
+      const decoded = decodeImage(bytes, { ...ctx.limits, name });
+      const { tensor, rgb } = preprocessImage(decoded, ctx.preprocessing.spec, ctx.limits);
+      loaded = { modelPath, name: name ?? 'dropped image', tensor, rgb, source: { bytes } };
+    } else {
+      throw new Error('no image given');
+    }
+    const id = `img-${this.nextId++}`;
+    this.images.set(id, loaded);
+    return imageView(id, loaded);
+  }
+
+  private async predict({ modelPath, imageId, topK }: JobArgs<'predict'>): Promise<Prediction[]> {
+    const { top } = await this.contextFor(modelPath).predict(this.imageFor(imageId).tensor, topK);
+    return top[0];
+  }
+
+  private keep(explanation: Explanation, image: WorkerImage, args: JobArgs<'explain'>): string {
+    const id = `exp-${this.nextId++}`;
+    this.explanations.set(id, { explanation, image, args });
+    if (this.explanations.size > MAX_KEPT_EXPLANATIONS) this.explanations.delete(this.explanations.keys().next().value as string);
+    return id;
+  }
+
+  private async explainJob(args: JobArgs<'explain'>, job: JobContext): Promise<ExplanationView> {
+    const ctx = this.contextFor(args.modelPath);
+    const image = this.imageFor(args.imageId);
+    const started = performance.now();
+    const explainContext = {
+      model: ctx.model,
+      input: image.tensor,
+      target: await toTarget(ctx, args.target, this),
+      layer: args.layer || undefined,
+      progress: (f: number, m: string) => job.progress(args.faithfulness ? f * 0.7 : f, m),
+      signal: job.signal,
+    };
+    const e = await explain(args.method, explainContext, args.options ?? {});
+    const seconds = (performance.now() - started) / 1000;
+    let faithfulness: ExplanationView['faithfulness'];
+    if (args.faithfulness) {
+      job.progress(0.7, 'faithfulness: deletion and insertion curves');
+      const f = await deletionInsertion({ ...explainContext, progress: (p, m) => job.progress(0.7 + 0.3 * p, m) }, e.map);
+      faithfulness = { deletionAuc: f.deletion.normalizedAuc, insertionAuc: f.insertion.normalizedAuc };
+    }
+    const t = e.target;
+    return {
+      id: this.keep(e, image, args),
+      imageId: args.imageId,
+      method: args.method,
+      layer: e.layer,
+      target: targetView(args.target, t),
+      targetLabel: targetLabel(ctx, t),
+      map: tensorMapData(e.map),
+      notes: [`${methodByName(args.method).formula}`, ...e.notes, describeTarget(t)],
+      seconds,
+      faithfulness,
+    };
+  }
+
+  private async activationsJob({ modelPath, imageId, layer: requested, target }: JobArgs<'activations'>, job: JobContext): Promise<ActivationsView> {
+    const ctx = this.contextFor(modelPath);
+    const image = this.imageFor(imageId);
+    // The panel names layers by node; the run needs the node's output tensor.
+    const layer = await layerTensor(ctx.model, requested);
+    job.progress(0.1, `running ${layer}`);
+    const outputs = await ctx.model.run(ctx.feeds(image.tensor), [layer]);
+    const activation = outputs[layer];
+    if (activation.dims.length < 2) throw new Error(`layer '${layer}' has shape [${activation.dims.join(', ')}]; it has no channels to show`);
+    const stats = channelStats(activation);
+    const weights = await gradcamWeights(ctx, image.tensor, layer, target, this).catch(() => undefined);
+    const [, c] = activation.dims;
+    const [h, w] = activation.dims.length === 4 ? activation.dims.slice(2) : [1, 1];
+    const plane = h * w;
+    const scale = Math.min(1, THUMBNAIL / Math.max(h, w));
+    const [th, tw] = [Math.max(1, Math.round(h * scale)), Math.max(1, Math.round(w * scale))];
+    const channels: ChannelView[] = stats.map((s) => {
+      const values = (activation.data as Float32Array).subarray(s.index * plane, (s.index + 1) * plane);
+      const small = th === h && tw === w ? Float32Array.from(values) : resizeBilinear(values, h, w, th, tw);
+      return {
+        index: s.index,
+        mean: s.mean,
+        max: s.max,
+        zeroFraction: s.zeroFraction,
+        dead: s.dead,
+        gradcamWeight: weights?.[s.index],
+        map: tensorMapData({ dtype: 'float32', dims: [th, tw], data: minMax(small) }),
+      };
+    });
+    job.progress(1, `${c} channels`);
+    return { requestId: '', imageId, layer, shape: activation.dims, channels };
+  }
+
+  /**
+   * An explanation as the view shows it: the .npy of its raw values, or a PNG in the view's colormap
+   * (signed maps diverging, as drawn) and opacity over the original image at its own resolution,
+   * with the settings and the command that reproduces it in the PNG's text chunks.
+   */
+  private async exportExplanation({ explanationId, format, colormap, opacity }: JobArgs<'exportExplanation'>): Promise<JobResult<'exportExplanation'>> {
+    const kept = this.explanations.get(explanationId);
+    if (!kept) throw new Error('that explanation is no longer kept; run it again to export it');
+    const { explanation: e, image, args } = kept;
+    const base = `${path.parse(image.name).name}-${e.method}`;
+    if (format === 'npy') return { bytes: formatNpy(e.raw), suggestedName: `${base}.npy` };
+    const options = { colormap: isSigned(e.map) ? DIVERGING_COLORMAP : colormap, opacity };
+    // Only a picture's map (one [H, W] plane) lies over the original image; a signal's or a video's does not.
+    const original = e.map.dims.slice(0, -2).every((d) => d === 1) ? this.originalImage(image) : undefined;
+    const { rgba, width, height } = original ? renderMapOnOriginal(e.map, original.image, original.region, options) : renderMap(e.map, image.rgb, options);
+    const ctx = this.contextFor(image.modelPath);
+    const metadata: [string, string][] = [
+      ['Software', 'ConvLens'],
+      ['Method', e.method],
+      ['Target', targetText(ctx, e.target)],
+      ['Layer', e.layer ?? 'none'],
+      ['Colormap', options.colormap],
+      ['Opacity', String(opacity)],
+      ['Source', image.name],
+      ['Command', reproducingCommand(ctx, image, args, e, options, `${base}.png`)],
+    ];
+    return { bytes: withTextChunks(encodePng(rgba, width, height), metadata), suggestedName: `${base}.png` };
+  }
+
+  /** The decoded original and the part of it the model saw; undefined for a .npy input or a file gone since. */
+  private originalImage(image: WorkerImage): { image: RgbImage; region: ImageRegion } | undefined {
+    const ctx = this.contextFor(image.modelPath);
+    const spec = ctx.preprocessing?.spec;
+    if (!image.source || !spec) return undefined;
+    try {
+      const bytes = 'path' in image.source ? readInputBytes(image.source.path, { ...ctx.limits, name: image.name }) : image.source.bytes;
+      const decoded = decodeImage(bytes, { ...ctx.limits, name: image.name });
+      return { image: decoded, region: modelRegion(decoded.width, decoded.height, spec) };
+    } catch {
+      return undefined; // the file changed or went away: the model-size picture still matches the view
+    }
+  }
+
+  private async status(): Promise<WorkerStatus> {
+    return { models: [...this.contexts.keys()], images: this.images.size, explanations: this.explanations.size, datasets: this.datasets.size };
+  }
+}
+
+/** A target as the export's metadata names it: class names with their indices. */
+function targetText(ctx: ModelContext, t: ResolvedTarget): string {
+  if (t.kind === 'class') return `${ctx.labelOf(t.index)} (#${t.index})`;
+  if (t.kind === 'difference') return `${ctx.labelOf(t.a)} (#${t.a}) rather than ${ctx.labelOf(t.b)} (#${t.b})`;
+  return describeTarget(t);
+}
+
+/** `convlens explain` with the settings of an explanation and its picture, quoted for a POSIX shell. */
+function reproducingCommand(ctx: ModelContext, image: WorkerImage, args: JobArgs<'explain'>, e: Explanation, options: { colormap: string; opacity: number }, out: string): string {
+  const quote = (word: string) => (/^[\w./:=@+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`);
+  const words = ['convlens', 'explain', args.modelPath, image.source && 'path' in image.source ? image.source.path : image.name, '--method', args.method];
+  if (e.layer) words.push('--layer', e.layer);
+  words.push(...targetFlags(e.target, ctx.model.summary().outputs[0].name));
+  for (const [name, value] of Object.entries(args.options ?? {})) words.push(`--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, String(value));
+  words.push('--colormap', options.colormap, '--opacity', String(options.opacity), '--out', out);
+  return words.map(quote).join(' ');
+}
+
+/** The CLI's --target flags for a resolved target (src/core/explain/target.ts's syntax); --output when it is not the first. */
+function targetFlags(t: ResolvedTarget, firstOutput: string): string[] {
+  const output = t.output === firstOutput ? [] : ['--output', t.output];
+  switch (t.kind) {
+    case 'class':
+      return ['--target', String(t.index), ...output];
+    case 'difference':
+      return ['--target', String(t.a), '--versus', String(t.b), ...output];
+    case 'probability':
+      return ['--target', `prob:${t.index}`, ...output];
+    case 'element':
+      return ['--target', `output:${t.output}[${t.index.join(',')}]`];
+    default:
+      // A region, box or similarity target names files or choices the view made.
+      return output;
+  }
+}
+
+const worker = new JobRunner();
+
+/** Runs a job on this process's one JobRunner. */
+export function runJob<J extends JobName>(job: J, args: JobArgs<J>, ctx: JobContext): Promise<JobResult<J>> {
+  return worker.run(job, args, ctx);
+}

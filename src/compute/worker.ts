@@ -1,0 +1,44 @@
+// The compute worker, a child process forked by ComputeClient: receives job calls over IPC, runs
+// them with a cancellation signal and a progress callback, and sends back results or errors (as
+// one clear message). It exits when its parent goes away, so no orphan keeps a model in memory.
+import { toUserError } from './errors';
+import { runJob } from './job-runner';
+import { FromWorker, JobName, ToWorker } from './jobs';
+import { CancelledError } from '../core/cancel';
+
+if (!process.send) throw new Error('worker.ts must run as a child process forked with an IPC channel');
+
+const controllers = new Map<number, AbortController>();
+
+function send(m: FromWorker): void {
+  if (!process.connected) return;
+  try {
+    process.send!(m);
+  } catch (err) {
+    // A result that cannot be serialised still answers its call, as an error.
+    if (m.kind === 'result') process.send!({ kind: 'error', id: m.id, name: 'Error', message: `the result could not be sent back: ${(err as Error).message}` });
+  }
+}
+
+process.on('disconnect', () => process.exit(0));
+
+process.on('message', async (m: ToWorker) => {
+  if (m.kind === 'cancel') {
+    controllers.get(m.id)?.abort();
+    return;
+  }
+  const controller = new AbortController();
+  controllers.set(m.id, controller);
+  try {
+    const result = await runJob(m.job as JobName, m.args as never, {
+      signal: controller.signal,
+      progress: (fraction, message) => send({ kind: 'progress', id: m.id, fraction, message }),
+    });
+    send({ kind: 'result', id: m.id, result });
+  } catch (err) {
+    const error = controller.signal.aborted ? new CancelledError() : toUserError(err);
+    send({ kind: 'error', id: m.id, message: error.message, name: error.name });
+  } finally {
+    controllers.delete(m.id);
+  }
+});

@@ -1,0 +1,125 @@
+// onnxruntime sessions: the execution provider is chosen by a setting, 'auto' tries CUDA and
+// falls back to the CPU with the reason recorded, and sessions are cached per model variant.
+import * as ort from 'onnxruntime-node';
+import { Tensor, TypedArray } from '../tensor';
+
+export type ProviderSetting = 'auto' | 'cuda' | 'cpu';
+export type Provider = 'cuda' | 'cpu';
+
+export interface RuntimeSession {
+  session: ort.InferenceSession;
+  provider: Provider;
+  /** Why this provider runs: the setting, or the error that made CUDA fall back. */
+  reason: string;
+}
+
+/** How a session is made: `saveOptimizedTo` writes onnxruntime's optimised model to that file; `optimized`: the bytes are such a model. */
+export interface SessionBuild {
+  saveOptimizedTo?: string;
+  optimized?: boolean;
+}
+
+function options(provider: Provider, build: SessionBuild): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: [provider],
+    // An optimised model saved by onnxruntime is loaded as it is: optimising it again costs as much
+    // as the first time and changes nothing (its outputs are bit-identical).
+    graphOptimizationLevel: build.optimized ? 'disabled' : 'all',
+    ...(build.saveOptimizedTo ? { optimizedModelFilePath: build.saveOptimizedTo } : {}),
+    // Errors reach the user as exceptions; onnxruntime's own (coloured) log lines stay off the terminal.
+    logSeverityLevel: 4,
+  };
+}
+
+// The CUDA attempt fails loudly in onnxruntime's native log when its libraries are missing;
+// the failure is reported to the user as the fallback reason instead.
+ort.env.logLevel = 'fatal';
+
+/**
+ * A session for a model's bytes. Never a path: onnxruntime would then open external data files
+ * itself, following links the core refuses; the core reads and inlines them (readModelFile).
+ */
+export async function createSession(model: Uint8Array, setting: ProviderSetting, build: SessionBuild = {}): Promise<RuntimeSession> {
+  const create = (p: Provider) => ort.InferenceSession.create(model, options(p, build));
+  if (setting === 'cpu') return { session: await create('cpu'), provider: 'cpu', reason: 'the CPU was chosen in settings' };
+  if (setting === 'auto' && cudaProblem) return { session: await create('cpu'), provider: 'cpu', reason: cudaProblem };
+  try {
+    return { session: await create('cuda'), provider: 'cuda', reason: 'CUDA execution provider loaded' };
+  } catch (err) {
+    const why = cudaFailureReason((err as Error).message);
+    if (setting === 'cuda') throw new Error(`the CUDA execution provider could not be loaded: ${why}`);
+    const reason = `CUDA unavailable, using the CPU: ${why}`;
+    if (librariesMissing((err as Error).message)) cudaProblem = reason;
+    return { session: await create('cpu'), provider: 'cpu', reason };
+  }
+}
+
+// Why CUDA's libraries failed to load in this process, once they have: 'auto' then goes to the
+// CPU directly rather than failing again for every session.
+let cudaProblem: string | undefined;
+
+/** The provider an 'auto' session will get, once this process has tried CUDA and it failed; else undefined. */
+export function knownProvider(setting: ProviderSetting): Provider | undefined {
+  return setting === 'cpu' || (setting === 'auto' && cudaProblem) ? 'cpu' : undefined;
+}
+
+// onnxruntime-node's npm package ships the CPU provider only; the CUDA provider's libraries
+// come from its install script (ONNXRUNTIME_NODE_INSTALL_CUDA) and need CUDA and cuDNN.
+function librariesMissing(message: string): boolean {
+  return /Failed to load shared library/i.test(message);
+}
+
+function cudaFailureReason(message: string): string {
+  const first =
+    message
+      .split('\n')
+      .find((l) => l.trim().length > 0)
+      ?.trim() ?? message;
+  return librariesMissing(first) ? 'the CUDA provider libraries of onnxruntime-node are not installed (or CUDA/cuDNN is missing)' : first;
+}
+
+/** Sessions keyed by a string that names the model file, its variant and the provider setting. */
+export class SessionCache {
+  private readonly sessions = new Map<string, Promise<RuntimeSession>>();
+
+  get(key: string, build: () => Promise<RuntimeSession>): Promise<RuntimeSession> {
+    let entry = this.sessions.get(key);
+    if (!entry) {
+      entry = build();
+      this.sessions.set(key, entry);
+      entry.catch(() => this.sessions.delete(key));
+    }
+    return entry;
+  }
+
+  async dispose(prefix = ''): Promise<void> {
+    const keys = [...this.sessions.keys()].filter((k) => k.startsWith(prefix));
+    for (const key of keys) {
+      const entry = this.sessions.get(key);
+      this.sessions.delete(key);
+      try {
+        await (await entry)?.session.release();
+      } catch {
+        // A session that failed to build has nothing to release.
+      }
+    }
+  }
+}
+
+export function toOrt(t: Tensor): ort.Tensor {
+  return new ort.Tensor(t.dtype, t.data as never, t.dims);
+}
+
+export function fromOrt(t: ort.Tensor): Tensor {
+  return { dtype: t.type as Tensor['dtype'], dims: [...t.dims], data: t.data as TypedArray };
+}
+
+export async function run(rs: RuntimeSession, feeds: Record<string, Tensor>, outputs?: string[]): Promise<Record<string, Tensor>> {
+  // Without a prototype, a tensor named '__proto__' is a key like any other.
+  const ortFeeds: Record<string, ort.Tensor> = Object.create(null);
+  for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = toOrt(t);
+  const result = outputs ? await rs.session.run(ortFeeds, outputs) : await rs.session.run(ortFeeds);
+  const out: Record<string, Tensor> = Object.create(null);
+  for (const [name, t] of Object.entries(result)) out[name] = fromOrt(t);
+  return out;
+}
