@@ -1,6 +1,6 @@
 // How dataset images become model inputs: decoded to 8-bit RGB (src/core/image/decode.ts; kept, so
 // the spurious-feature check can edit pixels) and then preprocessed as the model expects
-// (src/core/preprocess.ts: settings > sidecar > model metadata > defaults).
+// (src/core/preprocess/resolve.ts: settings > sidecar > model metadata > defaults).
 import { readImageFile } from '../image/decode';
 import { RgbImage } from '../image/image';
 import type { LabelsSource } from '../labels/labels';
