@@ -118,7 +118,13 @@ describe('dataset and inside tabs', () => {
 
   it('answers the Inside tab: receptive fields, kernels, and that the sample CNN has no self-attention', async () => {
     const since = api.posted().length;
-    const { images, selected } = await nextMessage(api, panel(), 'images', 0, (m) => m.images.some((i) => i.name === '3.png'));
+    // The panel's latest image list: an earlier one may name images a reopened model no longer holds.
+    const posted = api.posted();
+    let lastImages = 0;
+    posted.forEach((p, i) => {
+      if (p.view === panel() && p.message.type === 'images') lastImages = i;
+    });
+    const { images, selected } = await nextMessage(api, panel(), 'images', lastImages);
     await api.sendFromWebview(panel(), { type: 'request', requestId: 'e2e-fields', kind: 'receptiveFields', params: {} });
     await api.sendFromWebview(panel(), { type: 'request', requestId: 'e2e-kernels', kind: 'kernels', params: {} });
     await api.sendFromWebview(panel(), { type: 'request', requestId: 'e2e-attention', kind: 'attention', params: { imageId: selected ?? images[0].id } });
@@ -126,20 +132,12 @@ describe('dataset and inside tabs', () => {
     assert.deepStrictEqual(fields.fields.find((f) => f.tensor === '/block4/relu/Relu_output_0')?.size, [38, 38]);
     const { result: kernels } = await nextResponse(api, panel(), 'kernels', since);
     assert.deepStrictEqual([kernels.count, kernels.rgb], [16, true]);
-    const { result: attention } = await nextResponse(api, panel(), 'attention', since);
+    const { result: attention } = await nextResponse(api, panel(), 'attention', since).catch((err: Error) => {
+      throw new Error(postedError(api, panel(), since) ?? err.message);
+    });
     assert.deepStrictEqual(attention.layers, []);
     assert.match(attention.message ?? '', /no self-attention/);
-    if (bridge) {
-      const tab = await bridge.ask({ action: 'webviewClick', ...where, selector: 'vscode-tab-header[data-tab="inside"]' });
-      assert.ok(tab.ok, tab.error);
-      await waitFor(
-        'the attention answer in the webview',
-        async () => {
-          const shown = (await bridge!.ask({ action: 'webviewText', ...where })).text ?? '';
-          return shown.includes('has no self-attention') ? shown : undefined;
-        },
-        20_000,
-      );
-    }
+    // The webview offers no Attention section for a model without self-attention: the Chromium
+    // test of issue #16's bug 7 (test/webview/ux.test.ts) holds that.
   });
 });
