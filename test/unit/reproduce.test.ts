@@ -7,7 +7,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import type { PreprocessSpec } from '../../src/core/preprocess';
-import { Reproducible, cliCaveat, cliCommand, moduleExpression, pythonSnippet, shellWord } from '../../src/extension/reproduce';
+import { methodNames } from '../../src/core/explain';
+import { Reproducible, cliCaveat, cliCommand, hasPythonSnippet, moduleExpression, pythonSnippet, shellWord } from '../../src/extension/reproduce';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const CLI = path.join(ROOT, 'bin/convlens.js');
@@ -131,25 +132,9 @@ describe('copy as command', function () {
 
   it('writes snippets that are valid Python for every method with an equivalent', function () {
     if (!fs.existsSync(PYTHON)) this.skip();
-    const methods = [
-      'gradcam',
-      'gradcam++',
-      'xgradcam',
-      'hirescam',
-      'layercam',
-      'eigencam',
-      'scorecam',
-      'ablationcam',
-      'saliency',
-      'smoothgrad',
-      'integrated-gradients',
-      'input-x-gradient',
-      'guided-backprop',
-      'guided-gradcam',
-      'occlusion',
-      'lime',
-      'kernel-shap',
-    ];
+    // Every registered method with a pytorch-grad-cam or Captum equivalent.
+    const methods = methodNames().filter(hasPythonSnippet);
+    assert.ok(methods.length > 0);
     const bgr: PreprocessSpec = { ...SHAPES, resize: 'shorter-side-crop', resizeTo: 72, scale: 1, colorOrder: 'BGR', layout: 'NHWC', grayscale: true };
     for (const method of methods) {
       for (const target of [{ kind: 'top' }, { kind: 'class', index: 3 }, { kind: 'difference', a: 0, b: 1 }] as const) {
