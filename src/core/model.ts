@@ -8,9 +8,9 @@ import { BuiltModelCache, buildEnvironment } from './autodiff/cache';
 import { probeShapeSets } from './autodiff/shapes';
 import { dimsOf, indexGraph, nodeLabel, onnxOpset, subgraphs, topologicalOrder } from './onnx/graph';
 import { FileReadError, readFileChecked } from './files';
-import { MAX_MODEL_BYTES, elementCount, inlineExternalData } from './onnx/initializers';
+import { MAX_MODEL_BYTES, dtypeName, elementCount, inlineExternalData } from './onnx/initializers';
 import { SizeLimits, checkValues, isValidDim } from './limits';
-import { DataType, GraphProto, ModelProto, NodeProto, OnnxFormatError, decodeModel, encodeModel } from './onnx/proto';
+import { GraphProto, ModelProto, NodeProto, OnnxFormatError, decodeModel, encodeModel } from './onnx/proto';
 import { exposeOutputs, realInputs, withDynamicBatch } from './onnx/surgery';
 import { ProviderSetting, RuntimeSession, SessionCache, createSession, knownProvider, run } from './onnx/session';
 import { Tensor, formatShape, sizeOf } from './tensor';
@@ -47,17 +47,6 @@ export interface ModelSummary {
   opHistogram: Record<string, number>;
   nodeCount: number;
 }
-
-const DTYPE_NAMES: Record<number, string> = {
-  [DataType.FLOAT]: 'float32',
-  [DataType.DOUBLE]: 'float64',
-  [DataType.INT64]: 'int64',
-  [DataType.INT32]: 'int32',
-  [DataType.UINT8]: 'uint8',
-  [DataType.INT8]: 'int8',
-  [DataType.BOOL]: 'bool',
-  [DataType.FLOAT16]: 'float16',
-};
 
 export class ModelLoadError extends Error {}
 
@@ -108,7 +97,7 @@ function sourceTrace(node: NodeProto): string | undefined {
 function tensorInfo(graph: GraphProto, names: { name: string; type?: { tensor_type?: { elem_type?: number } } }[]): TensorInfo[] {
   return names.map((v) => ({
     name: v.name,
-    dtype: DTYPE_NAMES[v.type?.tensor_type?.elem_type ?? 0] ?? 'unknown',
+    dtype: dtypeName(v.type?.tensor_type?.elem_type),
     shape: dimsOf(v as never) ?? [],
   }));
 }

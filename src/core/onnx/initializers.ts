@@ -29,6 +29,14 @@ export function dtypeOf(dataType: number | undefined): DType | undefined {
   return DTYPE_OF[dataType ?? 0];
 }
 
+/** A data type's name for display: our DType where we compute with it, else ONNX's own name (float16, string…). */
+export function dtypeName(dataType: number | undefined): string {
+  const known = dtypeOf(dataType);
+  if (known) return known;
+  const onnxName = dataType ? (DataType as unknown as Record<number, string | undefined>)[dataType] : undefined;
+  return onnxName?.toLowerCase() ?? 'unknown';
+}
+
 function fromBytes(dtype: DType, bytes: Uint8Array, length: number): TypedArray {
   const copy = Uint8Array.prototype.slice.call(bytes, 0, length * BYTES[dtype]);
   switch (dtype) {
