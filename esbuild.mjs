@@ -1,7 +1,7 @@
 // Builds the extension host, the compute worker, the CLI, the webview app and (with --tests)
 // the test and benchmark files. `node esbuild.mjs [--watch] [--production] [--tests] [--bench]`.
 import * as esbuild from 'esbuild';
-import { readdirSync, statSync } from 'fs';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'fs';
 import { join } from 'path';
 
 const watch = process.argv.includes('--watch');
@@ -76,8 +76,42 @@ if (missing.length > 0) {
   process.exit(1);
 }
 
+// The packages bundled into dist/ (found from esbuild's metafiles), each with its licence text,
+// go into dist/THIRD-PARTY-NOTICES.txt, which the .vsix carries (test/unit/licences.test.ts
+// holds every bundled licence to the allowed list).
+function packageRoot(input) {
+  const parts = input.split('/');
+  const at = parts.lastIndexOf('node_modules');
+  if (at < 0) return undefined;
+  const scoped = parts[at + 1].startsWith('@');
+  return parts.slice(0, at + (scoped ? 3 : 2)).join('/');
+}
+
+function writeNotices(metafiles) {
+  const roots = new Set(
+    metafiles
+      .flatMap((m) => Object.keys(m.inputs))
+      .map(packageRoot)
+      .filter(Boolean),
+  );
+  const entries = [...roots]
+    .map((root) => {
+      const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+      const licenceFile = readdirSync(root).find((f) => /^(licen[cs]e|copying)(\.(md|txt))?$/i.test(f));
+      const text = licenceFile ? readFileSync(join(root, licenceFile), 'utf8').trim() : `(no licence file; package.json says ${pkg.license})`;
+      return { name: pkg.name, version: pkg.version, license: pkg.license ?? 'UNKNOWN', text };
+    })
+    .sort((a, b) => a.name.localeCompare(b.name));
+  const header = 'ConvLens bundles the following packages into dist/. Their licences follow.\n\n';
+  const list = entries.map((e) => `${e.name}@${e.version}: ${e.license}`).join('\n');
+  const texts = entries.map((e) => `${'='.repeat(78)}\n${e.name}@${e.version} (${e.license})\n\n${e.text}\n`).join('\n');
+  writeFileSync('dist/THIRD-PARTY-NOTICES.txt', `${header}${list}\n\n${texts}`);
+}
+
 if (watch) {
   for (const b of builds) await (await esbuild.context(b)).watch();
 } else {
-  await Promise.all(builds.map((b) => esbuild.build(b)));
+  const bundles = builds.filter((b) => b.bundle).map((b) => ({ ...b, metafile: true }));
+  const results = await Promise.all([...bundles, ...builds.filter((b) => !b.bundle)].map((b) => esbuild.build(b)));
+  if (existsSync('dist')) writeNotices(results.slice(0, bundles.length).map((r) => r.metafile));
 }
