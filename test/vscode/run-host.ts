@@ -302,10 +302,16 @@ async function answer(page: Page, req: BridgeRequest): Promise<BridgeAnswer> {
       }
     }
     case 'explorerContextMenuEntries': {
-      await openExplorerMenu(page, req.item);
-      const entries = await page.getByRole('menuitem').allInnerTexts();
-      await page.keyboard.press('Escape');
-      return { ok: true, entries: entries.map((e) => e.trim()).filter(Boolean) };
+      // The menu can close under us (the explorer re-renders when a file changes) or be read while
+      // its labels are still being filled in: read it until two reads agree, and reopen it if it
+      // came up empty.
+      let entries: string[] = [];
+      for (let attempt = 0; attempt < 3 && entries.length === 0; attempt++) {
+        await openExplorerMenu(page, req.item);
+        entries = await settledMenuEntries(page);
+        await page.keyboard.press('Escape');
+      }
+      return { ok: true, entries };
     }
     case 'screenshot': {
       const file = path.join(OUTPUT, `${req.name.replace(/[^\w.-]/g, '_')}.png`);
@@ -322,6 +328,18 @@ async function openExplorerMenu(page: Page, item: string): Promise<void> {
     .first();
   await row.click({ button: 'right', timeout: 10_000 });
   await page.getByRole('menuitem').first().waitFor({ timeout: 10_000 });
+}
+
+async function settledMenuEntries(page: Page): Promise<string[]> {
+  const read = async () => (await page.getByRole('menuitem').allInnerTexts()).map((e) => e.trim()).filter(Boolean);
+  let previous = await read();
+  for (let i = 0; i < 10; i++) {
+    await page.waitForTimeout(100);
+    const current = await read();
+    if (current.length > 0 && current.join('\n') === previous.join('\n')) return current;
+    previous = current;
+  }
+  return previous;
 }
 
 function escapeRegExp(text: string): string {
