@@ -13,23 +13,41 @@ import { withDynamicBatch } from '../src/core/onnx/surgery';
 import { seedFor } from '../src/core/explain/target';
 import { REFERENCE_DIR, loadManifest, loadTensor, referenceAvailable } from '../test/support/reference';
 
-const RUNS = 10;
-
 interface ProfileEvent {
   cat: string;
   name: string;
   dur: number;
-  args?: { op_name?: string };
+  args?: { op_name?: string; output_type_shape?: Record<string, number[]>[] };
 }
 
+// `--nodes N`: also list the N slowest nodes of the gradient session (name, op, output shape);
+// `--save DIR`: write onnxruntime's optimised forward and gradient models there (to see which
+// nodes its NCHWc transformer rewrote and where it put layout reorders).
+const args = process.argv.slice(2);
+const flag = (name: string): string | undefined => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
+const TOP_NODES = Number(flag('--nodes') ?? 0);
+// `--runs N`: profiled runs per session after one warm-up (10 by default).
+const RUNS = Number(flag('--runs') ?? 10);
+const SAVE_DIR = flag('--save');
+// `--threads N`: onnxruntime's intra-op threads (its default otherwise); 1 gives steadier figures on a shared machine.
+const THREADS = Number(flag('--threads') ?? 0);
+
 /** Microseconds per op type over the profiled runs (after one warm-up), and the median run time. */
-async function profile(bytes: Uint8Array, feeds: Record<string, ort.Tensor>, outputs: string[], prefix: string): Promise<{ byOp: Map<string, number>; runMs: number }> {
+async function profile(
+  bytes: Uint8Array,
+  feeds: Record<string, ort.Tensor>,
+  outputs: string[],
+  prefix: string,
+  saveTo?: string,
+): Promise<{ byOp: Map<string, number>; byNode: Map<string, { op: string; us: number; shape: string }>; runMs: number }> {
   const session = await ort.InferenceSession.create(bytes, {
     executionProviders: ['cpu'],
     graphOptimizationLevel: 'all',
     enableProfiling: true,
     profileFilePrefix: prefix,
     logSeverityLevel: 3,
+    ...(THREADS > 0 ? { intraOpNumThreads: THREADS } : {}),
+    ...(saveTo ? { optimizedModelFilePath: saveTo } : {}),
   });
   await session.run(feeds, outputs);
   const times: number[] = [];
@@ -47,19 +65,33 @@ async function profile(bytes: Uint8Array, feeds: Record<string, ort.Tensor>, out
       .map((f) => path.join(path.dirname(prefix), f))
       .find((f) => f.startsWith(prefix));
   const events = JSON.parse(fs.readFileSync(profileFile as string, 'utf8')) as ProfileEvent[];
-  const byOp = new Map<string, number>();
+  // Each node's fastest run (its first, the warm-up, left out): on a shared machine other
+  // processes only ever slow a kernel down, so the minimum over runs is the steadiest estimate of
+  // its own cost, and their sum that of an unloaded run.
+  const runs = new Map<string, { op: string; shape: string; us: number[] }>();
   for (const e of events) {
     if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
-    const op = e.args?.op_name ?? '?';
-    byOp.set(op, (byOp.get(op) ?? 0) + e.dur / (RUNS + 1));
+    const node = e.name.slice(0, -'_kernel_time'.length);
+    const shape = (e.args?.output_type_shape ?? []).map((o) => JSON.stringify(Object.values(o)[0])).join(' ');
+    const seen = runs.get(node) ?? { op: e.args?.op_name ?? '?', shape, us: [] };
+    seen.us.push(e.dur);
+    runs.set(node, seen);
+  }
+  const byOp = new Map<string, number>();
+  const byNode = new Map<string, { op: string; us: number; shape: string }>();
+  for (const [node, r] of runs) {
+    const us = Math.min(...(r.us.length > 1 ? r.us.slice(1) : r.us));
+    byNode.set(node, { op: r.op, us, shape: r.shape });
+    byOp.set(r.op, (byOp.get(r.op) ?? 0) + us);
   }
   times.sort((a, b) => a - b);
-  return { byOp, runMs: times[Math.floor(RUNS / 2)] };
+  return { byOp, byNode, runMs: times[Math.floor(RUNS / 2)] };
 }
 
 async function main(): Promise<void> {
   if (!referenceAvailable()) throw new Error(`reference data not found at ${REFERENCE_DIR}`);
-  const only = process.argv.slice(2);
+  const only = args.filter((a, i) => !a.startsWith('--') && !args[i - 1]?.startsWith('--'));
+  if (SAVE_DIR) fs.mkdirSync(SAVE_DIR, { recursive: true });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'convlens-profile-'));
   for (const c of loadManifest().cases.filter((x) => x.image === 'chelsea' && (only.length === 0 || only.includes(x.model)))) {
     const model = ConvModel.load(path.join(REFERENCE_DIR, c.onnx), { provider: 'cpu' });
@@ -74,17 +106,39 @@ async function main(): Promise<void> {
     const outputName = model.summary().outputs[0].name;
     const seed = seedFor({ kind: 'class', index: c.target_class, output: outputName }, shapes.get(outputName) as number[], 1);
     const x = new ort.Tensor('float32', input.data as Float32Array, input.dims);
-    const fwd = await profile(encodeModel(proto), { input: x }, [outputName], path.join(dir, `${c.model}-forward`));
+    const saved = (kind: string) => (SAVE_DIR ? path.join(SAVE_DIR, `${c.model}-${kind}.onnx`) : undefined);
+    const fwd = await profile(encodeModel(proto), { input: x }, [outputName], path.join(dir, `${c.model}-forward`), saved('forward'));
     const grad = await profile(
       encodeModel(built.model),
       { input: x, [built.seed]: new ort.Tensor('float32', seed.data as Float32Array, seed.dims) },
       [built.gradients.input],
       path.join(dir, `${c.model}-gradient`),
+      saved('gradient'),
     );
-    console.log(`\n${c.model}: forward ${fwd.runMs.toFixed(1)} ms, gradient ${grad.runMs.toFixed(1)} ms (${(grad.runMs / fwd.runMs).toFixed(2)}×), kernel ms per run by op type:`);
+    const kernelSum = (r: typeof fwd) => [...r.byNode.values()].reduce((a, n) => a + n.us, 0) / 1000;
+    console.log(
+      `\n${c.model}: forward ${fwd.runMs.toFixed(1)} ms, gradient ${grad.runMs.toFixed(1)} ms (${(grad.runMs / fwd.runMs).toFixed(2)}×) median wall times; sums of the nodes' fastest kernel times: forward ${kernelSum(fwd).toFixed(1)} ms, gradient ${kernelSum(grad).toFixed(1)} ms (${(kernelSum(grad) / kernelSum(fwd)).toFixed(2)}×); fastest kernel ms per op type:`,
+    );
     const ops = [...new Set([...fwd.byOp.keys(), ...grad.byOp.keys()])].sort((a, b) => (grad.byOp.get(b) ?? 0) - (grad.byOp.get(a) ?? 0));
     for (const op of ops)
       console.log(`  ${op.padEnd(24)} forward ${((fwd.byOp.get(op) ?? 0) / 1000).toFixed(2).padStart(7)}  gradient ${((grad.byOp.get(op) ?? 0) / 1000).toFixed(2).padStart(7)}`);
+    // The forward nodes inside the gradient session, timed in the same runs as its backward nodes,
+    // so a loaded machine slows both alike (emitted backward nodes are named …/grad/…; the layout
+    // reorders onnxruntime inserts are counted as backward, most serve the backward).
+    let forwardPart = 0;
+    let total = 0;
+    for (const [name, n] of grad.byNode) {
+      total += n.us;
+      if (!name.includes('/grad/') && !/^Reorder(Input|Output)/.test(name)) forwardPart += n.us;
+    }
+    console.log(
+      `  inside the gradient session: kernel time ${(total / 1000).toFixed(1)} ms = ${(total / forwardPart).toFixed(2)}× its forward nodes' ${(forwardPart / 1000).toFixed(1)} ms`,
+    );
+    if (TOP_NODES > 0) {
+      console.log(`  slowest ${TOP_NODES} nodes of the gradient session, ms per run:`);
+      const nodes = [...grad.byNode.entries()].sort((a, b) => b[1].us - a[1].us).slice(0, TOP_NODES);
+      for (const [name, n] of nodes) console.log(`    ${(n.us / 1000).toFixed(2).padStart(6)}  ${n.op.padEnd(16)} ${name}  ${n.shape}`);
+    }
     await model.dispose();
   }
   fs.rmSync(dir, { recursive: true, force: true });
