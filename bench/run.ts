@@ -1,7 +1,9 @@
 // npm run bench: speed as ratios to baselines measured in the same run (a plain forward pass on
 // the same session, the recorded PyTorch times of ../shared/reference, Captum timed in the same run
 // by bench/peers.py). Nothing here asserts.
-// `npm run bench -- --quick` measures fewer repetitions and skips the slowest methods. The machine
+// `npm run bench -- --quick` measures fewer repetitions and skips the slowest methods;
+// `npm run bench -- --gradient` measures only forward+backward against forward (and the gradient
+// session's memory) on the reference models' chelsea cases, for autodiff work. The machine
 // may be shared: each ratio to the forward pass uses forward passes timed alternately with the
 // method, so both see the same load.
 import * as fs from 'fs';
@@ -15,13 +17,14 @@ import { benchDataset } from './dataset';
 import { benchGraphLayout } from './graph-layout';
 import { benchDatasetMap } from './dataset-map';
 import { gradientMemory } from './memory';
-import { PeerTime, timePeers } from './peers';
+import { PeerRun, PeerTime, timePeers } from './peers';
 import { benchNumerics } from './numerics';
 import { benchResponsiveness } from './responsiveness';
 import { REFERENCE_DIR, ReferenceCase, loadManifest, loadTensor, referenceAvailable } from '../test/support/reference';
 import { benchFirstCalls } from './first-call';
 
 const quick = process.argv.includes('--quick');
+const gradientOnly = process.argv.includes('--gradient');
 const REPEATS = quick ? 3 : 10;
 
 async function seconds(fn: () => Promise<unknown>): Promise<number> {
@@ -82,7 +85,7 @@ async function benchModel(c: ReferenceCase, results: Record<string, unknown>[]):
     const { target, output } = await resolveTarget(model, input, { kind: 'class', index: c.target_class });
     const seed = seedFor(target, output.dims, 1);
     const request = { wrt: ['input', c.target_layer_tensor], seed };
-    const peers = timePeers([c.model]);
+    const peers: PeerRun = gradientOnly ? { note: 'not run (--gradient)' } : timePeers([c.model]);
     const peer = peers.times?.[c.model];
     const { seconds: backward, forward } = await timeAgainstForward(() => computeGradients(model, feeds, request), runForward);
     const memory = gradientMemory(c);
@@ -90,7 +93,7 @@ async function benchModel(c: ReferenceCase, results: Record<string, unknown>[]):
     console.log(
       `  forward+backward ${(backward * 1000).toFixed(1)} ms = ${(backward / forward).toFixed(2)}× forward (goal ≤ 2.00×; PyTorch forward+backward ${((torch.forward_s + torch.backward_s) * 1000).toFixed(1)} ms recorded${peer ? `, ${(peer.forward_backward.seconds * 1000).toFixed(1)} ms = ${(peer.forward_backward.seconds / peer.forward.seconds).toFixed(2)}× its forward in this run` : ''})`,
     );
-    console.log(`  peers: ${peers.note}`);
+    if (!gradientOnly) console.log(`  peers: ${peers.note}`);
     console.log(
       `  gradient session (fresh process, CPU): +${memory.gradientMiB.toFixed(0)} MiB resident after garbage collection over ${memory.forwardMiB.toFixed(0)} MiB with the forward session; peak ${memory.peakMiB.toFixed(0)} MiB`,
     );
@@ -109,6 +112,7 @@ async function benchModel(c: ReferenceCase, results: Record<string, unknown>[]):
       torch_forward_s: torch.forward_s,
       torch_backward_s: torch.backward_s,
     });
+    if (gradientOnly) return;
     console.log(
       `  ${'method'.padEnd(22)} ${pad('ms', 9)} ${pad('× forward', 10)} ${pad('PyTorch ms', 11)} ${pad('speed-up', 9)}${peer ? `  ${pad('Captum ms', 10)} ${pad('speed-up', 9)}  goal` : ''}`,
     );
@@ -153,16 +157,21 @@ async function main(): Promise<void> {
   );
   if (referenceAvailable()) {
     const cases = loadManifest().cases;
-    for (const c of quick ? cases.filter((x) => x.image === 'chelsea') : cases) await benchModel(c, results);
+    for (const c of quick || gradientOnly ? cases.filter((x) => x.image === 'chelsea') : cases) await benchModel(c, results);
   } else {
     console.log(`reference data not found at ${REFERENCE_DIR}: model and method benchmarks skipped`);
   }
+  if (gradientOnly) return writeResults(results);
   results.push(...(await benchDataset(quick)));
   results.push(...(await benchDatasetMap(quick)));
   results.push(...(await benchResponsiveness(quick)));
   results.push(...(await benchNumerics(quick)));
   results.push(...(await benchGraphLayout(quick)));
   results.push(...(await benchFirstCalls(quick)));
+  writeResults(results);
+}
+
+function writeResults(results: Record<string, unknown>[]): void {
   fs.mkdirSync('bench-results', { recursive: true });
   const file = path.join('bench-results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   fs.writeFileSync(file, JSON.stringify(results, null, 2));
