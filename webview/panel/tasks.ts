@@ -207,7 +207,8 @@ export class TaskView {
               title: `Explain the ${c.label} region: ${percent(c.share)} of the pixels`,
               onClick: () => this.explainClass(result, c.index),
             },
-            swatch(c.index),
+            // Background is not tinted on the figure: its swatch is an empty ring.
+            c.label === 'background' ? h('span', { class: 'swatch hollow', 'aria-hidden': 'true' }) : swatch(c.index),
             h('span', { class: 'task-label' }, c.label),
             ' ',
             h('span', { class: 'pred-prob muted' }, percent(c.share)),
@@ -278,19 +279,19 @@ export class TaskView {
       ctx.drawImage(mask, 0, 0, this.canvas.width, this.canvas.height);
       this.drawRegion(ctx, scale);
     } else {
-      ctx.font = '12px sans-serif';
+      ctx.font = 'bold 13px sans-serif';
       for (const d of result.detections) {
         const [x0, y0, x1, y1] = d.box.map((v) => v * scale);
-        ctx.lineWidth = 2;
+        ctx.lineWidth = 3;
         ctx.strokeStyle = classColor(d.class);
         ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
         const text = `${d.index} ${d.label} ${d.score.toFixed(2)}`;
         const width = ctx.measureText(text).width + 6;
-        const top = y0 >= 16 ? y0 - 16 : y0;
+        const top = y0 >= 18 ? y0 - 18 : y0;
         ctx.fillStyle = classColor(d.class);
-        ctx.fillRect(x0, top, width, 16);
+        ctx.fillRect(x0 - 1.5, top, width, 18);
         ctx.fillStyle = '#000000';
-        ctx.fillText(text, x0 + 3, top + 12);
+        ctx.fillText(text, x0 + 1.5, top + 13);
       }
     }
   }
