@@ -30,7 +30,7 @@ import { datasetJobs, KeptDatasets } from './jobs/dataset';
 import { datasetAnalysisJobs } from './jobs/dataset-analysis';
 import { graphJobs } from './jobs/graph';
 import { insideJobs } from './jobs/inside';
-import { taskJobs } from './jobs/tasks';
+import { modelForTarget, taskJobs } from './jobs/tasks';
 import { layerTensor, tensorMapData, WorkerImage, WorkerState } from './jobs/state';
 
 const MAX_KEPT_EXPLANATIONS = 32;
@@ -308,7 +308,8 @@ export class JobRunner implements WorkerState {
     const image = this.imageFor(args.imageId);
     const started = performance.now();
     const explainContext = {
-      model: ctx.model,
+      // A box of a model with its own NMS: a copy that outputs the raw head before it (jobs/tasks.ts).
+      model: modelForTarget(ctx.model, args.target),
       input: image.tensor,
       target: await toTarget(ctx, args.target, this),
       layer: args.layer || undefined,

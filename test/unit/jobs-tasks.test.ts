@@ -4,7 +4,7 @@
 import * as assert from 'assert';
 import * as path from 'path';
 import { ComputeClient } from '../../src/compute/client';
-import { parseWebviewMessage } from '../../src/protocol';
+import { ExplanationView, TargetSpec, parseWebviewMessage } from '../../src/protocol';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const WORKER = path.join(ROOT, 'out/src/compute/worker.js');
@@ -89,6 +89,14 @@ describe('compute worker: structured outputs of segmentation and detection model
     assert.strictEqual(view.output, 'detections');
     assert.deepStrictEqual(view.detections, raw.detections);
     assert.ok(view.notes.some((n) => /runs its own NMS; ConvLens decodes and explains its raw head 'detections' before it/.test(n)));
+    // Box 0 of the NMS model explains as box 0 of the raw head: the same map, gradient and perturbation methods alike.
+    for (const method of ['gradcam', 'occlusion']) {
+      const target: TargetSpec = { kind: 'box', index: 0, output: view.output, iou: view.iou, minScore: view.minScore, sigmoid: view.sigmoid };
+      const own: ExplanationView = await client.call('explain', { modelPath: NMS, imageId: images[NMS], method, layer: 'auto', target });
+      const plain: ExplanationView = await client.call('explain', { modelPath: DET, imageId: images[DET], method, layer: 'auto', target });
+      assert.strictEqual(own.targetLabel, plain.targetLabel);
+      assert.deepStrictEqual(own.map.values, plain.map.values, method);
+    }
   });
 
   it('a classifier has no structured output: a sentence says why', async () => {

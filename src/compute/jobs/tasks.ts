@@ -5,11 +5,13 @@
 // runs its own NMS (a NonMaxSuppression node) is read at its raw head before it.
 import * as fs from 'fs';
 import * as path from 'path';
-import type { DetectionView, SegmentClassView, TaskOutputsView } from '../../protocol';
+import type { DetectionView, SegmentClassView, TargetSpec, TaskOutputsView } from '../../protocol';
 import type { ModelContext } from '../../core/context';
 import { DEFAULT_IOU, DEFAULT_MIN_SCORE, DetectionHead, decodeDetections, detectionHead, nonMaxSuppression } from '../../core/detection';
 import { readLabels } from '../../core/labels/labels';
 import { ConvModel } from '../../core/model';
+import { encodeModel } from '../../core/onnx/proto';
+import { exposeOutputs } from '../../core/onnx/surgery';
 import { Tensor } from '../../core/tensor';
 import { JobHandlers } from '../jobs';
 import { WorkerState } from './state';
@@ -58,6 +60,28 @@ async function rawHeadBeforeNms(model: ConvModel): Promise<string | undefined> {
     }
   }
   return undefined;
+}
+
+const hasOwnNms = (model: ConvModel) => model.graph.node.some((n) => n.op_type === 'NonMaxSuppression');
+
+const headModels = new WeakMap<ConvModel, Map<string, ConvModel>>();
+
+/**
+ * The model an explanation runs on. A box target of a model with its own NMS names the raw head
+ * before it (taskOutputs lists that head's boxes), a tensor inside the graph: explanations run on a
+ * copy of the model that also outputs it (kept per model and head), since no gradient passes the
+ * NMS selection and the targets read graph outputs. Every other target runs on the model itself.
+ */
+export function modelForTarget(model: ConvModel, target: TargetSpec): ConvModel {
+  if (target.kind !== 'box' || !target.output || (model.graph.output ?? []).some((o) => o.name === target.output) || !hasOwnNms(model)) return model;
+  let heads = headModels.get(model);
+  if (!heads) headModels.set(model, (heads = new Map()));
+  let head = heads.get(target.output);
+  if (!head) {
+    head = ConvModel.fromBytes(encodeModel(exposeOutputs(model.proto, [target.output])), { provider: model.provider });
+    heads.set(target.output, head);
+  }
+  return head;
 }
 
 /** Whether a YOLO head's objectness and class values are logits (some outside [0, 1]) rather than probabilities. */

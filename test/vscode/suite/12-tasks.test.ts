@@ -28,7 +28,17 @@ describe('segmentation and detection in the panel', () => {
     const { images } = await nextMessage(api, view, 'images', since, undefined, 120_000);
     const chosen = images.find((i) => i.name === path.basename(image));
     assert.ok(chosen, `${image} is offered (got ${images.map((i) => i.name).join(', ')})`);
-    await api.sendFromWebview(view, { type: 'selectImage', imageId: chosen.id });
+    // The scene becomes the panel's image: its thumbnail clicked (the bridge), else the webview's message.
+    if (bridge) {
+      const title = path.basename(model);
+      await waitFor(
+        `${image}'s thumbnail`,
+        async () => ((await bridge!.ask({ action: 'webviewClick', view: 'panel', title, selector: `[data-image-id="${chosen.id}"]` })).ok ? true : undefined),
+        60_000,
+      );
+    } else {
+      await api.sendFromWebview(view, { type: 'selectImage', imageId: chosen.id });
+    }
     const asked = api.posted().length;
     await api.sendFromWebview(view, { type: 'request', requestId: `e2e-tasks-${asked}`, kind: 'taskOutputs', params: { imageId: chosen.id } });
     const { result } = await nextResponse(api, view, 'taskOutputs', asked, (m) => m.requestId === `e2e-tasks-${asked}`, 120_000).catch((err: Error) => {
@@ -42,7 +52,13 @@ describe('segmentation and detection in the panel', () => {
     const since = api.posted().length;
     if (bridge) {
       // The panel asked for the outputs itself on selection: wait until its list is drawn, then click.
-      await waitFor(`${selector} in the panel`, async () => ((await bridge!.ask({ action: 'webviewClick', view: 'panel', title, selector })).ok ? true : undefined), 60_000);
+      await waitFor(`${selector} in the panel`, async () => ((await bridge!.ask({ action: 'webviewClick', view: 'panel', title, selector })).ok ? true : undefined), 60_000).catch(
+        async (err: Error) => {
+          await bridge!.ask({ action: 'screenshot', name: `tasks-failed-${path.basename(title, '.onnx')}` });
+          const text = (await bridge!.ask({ action: 'webviewText', view: 'panel', title })).text ?? '';
+          throw new Error(`${err.message}; the panel reads: ${text.slice(0, 600)}`);
+        },
+      );
     } else {
       await api.sendFromWebview(view, { type: 'request', requestId: `e2e-explain-${since}`, kind: 'explain', params: { imageId, method: 'gradcam', layer: 'auto', target } });
     }
