@@ -42,7 +42,7 @@ export class TaskView {
   private readonly minScore = h('vscode-textfield', { id: 'task-min-score', type: 'number', min: 0, max: 1, step: 0.05, value: '0.25', 'aria-label': 'Score threshold' }) as Select;
   private readonly iou = h('vscode-textfield', { id: 'task-iou', type: 'number', min: 0, max: 1, step: 0.05, value: '0.45', 'aria-label': 'NMS IoU threshold' }) as Select;
   private readonly thresholds: HTMLElement;
-  private readonly thresholdProblem = h('div', { class: 'field-error', role: 'alert', hidden: true });
+  private readonly thresholdProblem = h('div', { class: 'task-error', role: 'alert', hidden: true });
   // Drawing a region.
   private readonly regionClass = h('vscode-single-select', { id: 'region-class', label: 'Region class' }) as Select;
   private readonly regionShape = h('vscode-single-select', { id: 'region-shape', label: 'Region shape' }) as Select;
@@ -51,7 +51,7 @@ export class TaskView {
     (name) => h('vscode-textfield', { id: `region-${name}`, type: 'number', min: 0, 'aria-label': `Region ${name} (mask pixels)`, placeholder: name }) as Select,
   );
   private readonly explainRegion = h('button', { type: 'button', class: 'task-button', id: 'explain-region' }, 'Explain region');
-  private readonly regionProblem = h('div', { class: 'field-error', role: 'alert', hidden: true });
+  private readonly regionProblem = h('div', { class: 'task-error', role: 'alert', hidden: true });
   private readonly drawing: HTMLElement;
   private drawMode = false;
   /** The drawn region in mask pixels: a rectangle, or a freehand outline. */
