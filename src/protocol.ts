@@ -88,6 +88,48 @@ export interface Prediction {
   probability: number;
 }
 
+/** One class of a segmentation output: its pixels predicted (argmax) and their share of the mask. */
+export interface SegmentClassView {
+  index: number;
+  label: string;
+  pixels: number;
+  share: number;
+}
+
+/** One box kept by NMS: `index` is its box:I target (highest score first); corners in the input's pixels. */
+export interface DetectionView {
+  index: number;
+  class: number;
+  label: string;
+  score: number;
+  box: [number, number, number, number];
+}
+
+/**
+ * A model's structured outputs for one image (taskOutputs): the predicted mask of a segmentation
+ * output [N, C, H, W], or the boxes a detector's head gives after NMS, with what the panel needs to
+ * explain them (the output and options its region and box targets name). `space` is the input's
+ * [width, height]: box corners are in its pixels, the mask is `width`×`height` over the same image.
+ */
+export type TaskOutputsView =
+  | { kind: 'none'; imageId: string; note: string }
+  | { kind: 'segmentation'; imageId: string; output: string; width: number; height: number; classIds: number[]; classes: SegmentClassView[]; notes: string[] }
+  | {
+      kind: 'detection';
+      imageId: string;
+      /** The output box targets name (the raw head, also when the model runs its own NMS after it) and the separate boxes output. */
+      output: string;
+      boxes?: string;
+      sigmoid: boolean;
+      iou: number;
+      minScore: number;
+      space: [number, number];
+      detections: DetectionView[];
+      /** The model's own NMS: the raw head is explained, before it. */
+      ownNms: boolean;
+      notes: string[];
+    };
+
 /** A map at input resolution, values in [0,1] (signed maps in [-1,1] when `signed`). */
 export interface MapData {
   width: number;
@@ -647,6 +689,12 @@ export const REQUESTS = {
   }),
   attention: request<{ imageId: string }, AttentionView>({ imageId: isId }),
   sanityCheck: request<{ imageId: string; method: string; layer: string }, SanityCheckView>({ imageId: isId, method: isMethod, layer: isString }),
+  /** A segmentation model's predicted mask, or a detector's boxes after NMS with these thresholds, for an image. */
+  taskOutputs: request<{ imageId: string; iou?: number; minScore?: number }, TaskOutputsView>({
+    imageId: isId,
+    iou: optional(isUnitInterval),
+    minScore: optional(isUnitInterval),
+  }),
   /** The laid-out graph, with each node's activation statistics for the image when one is named. */
   graph: request<{ imageId?: string }, GraphView>({ imageId: optional(isId) }),
 };

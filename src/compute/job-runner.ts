@@ -30,6 +30,7 @@ import { datasetJobs, KeptDatasets } from './jobs/dataset';
 import { datasetAnalysisJobs } from './jobs/dataset-analysis';
 import { graphJobs } from './jobs/graph';
 import { insideJobs } from './jobs/inside';
+import { modelForTarget, taskJobs } from './jobs/tasks';
 import { layerTensor, tensorMapData, WorkerImage, WorkerState } from './jobs/state';
 
 const MAX_KEPT_EXPLANATIONS = 32;
@@ -176,6 +177,7 @@ export class JobRunner implements WorkerState {
     ...datasetAnalysisJobs((datasetId) => this.datasets.kept(datasetId)),
     ...insideJobs(this),
     ...graphJobs(this),
+    ...taskJobs(this),
   };
 
   run<J extends JobName>(job: J, args: JobArgs<J>, ctx: JobContext): Promise<JobResult<J>> {
@@ -306,7 +308,8 @@ export class JobRunner implements WorkerState {
     const image = this.imageFor(args.imageId);
     const started = performance.now();
     const explainContext = {
-      model: ctx.model,
+      // A box of a model with its own NMS: a copy that outputs the raw head before it (jobs/tasks.ts).
+      model: modelForTarget(ctx.model, args.target),
       input: image.tensor,
       target: await toTarget(ctx, args.target, this),
       layer: args.layer || undefined,

@@ -30,6 +30,7 @@ import type {
   RulesView,
   SanityCheckView,
   TargetSpec,
+  TaskOutputsView,
 } from '../protocol';
 import type { PreprocessOverrides } from '../core/preprocess';
 import type { ProviderSetting } from '../core/onnx/session';
@@ -113,6 +114,8 @@ export interface JobTypes {
   sanityCheck: { args: { modelPath: string; imageId: string; method: string; layer: string }; result: SanityCheckView };
   /** The model laid out as a graph; with an image, each node's activation statistics and thumbnail. */
   graph: { args: { modelPath: string; imageId?: string }; result: GraphView };
+  /** A segmentation model's predicted mask or a detector's boxes after NMS, for an image. */
+  taskOutputs: { args: { modelPath: string; imageId: string; iou?: number; minScore?: number }; result: TaskOutputsView };
 }
 
 export type JobName = keyof JobTypes;

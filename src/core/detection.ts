@@ -127,3 +127,33 @@ export function nonMaxSuppression(detections: Detection[], iou: number): Detecti
   }
   return kept;
 }
+
+/** IoU a perturbed run's box must exceed to be the explained box (pytorch-grad-cam's FasterRCNNBoxScoreTarget default). */
+export const MATCH_IOU = 0.5;
+
+/**
+ * The explained box's score in another run of the model (a perturbed input), re-matched as
+ * pytorch-grad-cam's FasterRCNNBoxScoreTarget does: of the boxes that run detects (decoded with
+ * the same score threshold, then NMS), the one with the highest IoU with the reference box (the
+ * first, highest score first, on a tie); its score when that IoU exceeds `matchIou` and its class
+ * is the reference's, else 0. A fixed candidate index would keep scoring a row whose box has moved
+ * away or whose object is gone. pytorch-grad-cam adds the IoU to the matched score; this does not,
+ * so the unperturbed input scores exactly the box's score, the scalar gradient methods
+ * differentiate (the difference is a constant 1 for the box itself).
+ */
+export function matchedBoxScore(
+  row: ArrayLike<number>,
+  head: DetectionHead,
+  reference: Detection,
+  options: { minScore: number; iou: number; matchIou?: number },
+  boxes?: ArrayLike<number>,
+): number {
+  const kept = nonMaxSuppression(decodeDetections(row, head, options.minScore, boxes), options.iou);
+  let best: Detection | undefined;
+  let bestIou = -1;
+  for (const d of kept) {
+    const iou = intersectionOverUnion(reference.box, d.box);
+    if (iou > bestIou) [best, bestIou] = [d, iou];
+  }
+  return best && bestIou > (options.matchIou ?? MATCH_IOU) && best.class === reference.class ? best.score : 0;
+}

@@ -170,6 +170,13 @@ const ANALYSES: { [K in AnalysisKind]: Analysis<K> } = {
     title: async (p, host) => `Sanity check of ${await host.methodTitle(p.method)}`,
     run: (client, p, inputs) => client.call('sanityCheck', { modelPath: inputs.modelPath, ...p }, withProgress(inputs)),
   },
+  taskOutputs: {
+    needs: 'model',
+    image: (p) => p.imageId,
+    visibility: 'window',
+    title: (p, host) => `Masks and boxes of ${host.imageName(p.imageId)}`,
+    run: (client, p, inputs) => client.call('taskOutputs', { modelPath: inputs.modelPath, ...p }, withProgress(inputs)),
+  },
   graph: {
     needs: 'model',
     image: (p) => p.imageId,

@@ -15,6 +15,11 @@ export const WORKSPACE_FILES = {
   typescriptCode: 'code/inference.ts',
   corruptModel: 'broken/corrupt.onnx',
   hugeImage: 'broken/huge.png',
+  /** A segmentation and a detection sample, each with a scene of its own (issue 13). */
+  segModel: 'sample/shapes-seg.onnx',
+  detModel: 'sample/shapes-det.onnx',
+  segImage: 'sample/scenes-demo/seg-0.png',
+  detImage: 'sample/scenes-demo/det-1.png',
 };
 
 export function makeWorkspace(dir: string, repo: string): string {
@@ -24,6 +29,8 @@ export function makeWorkspace(dir: string, repo: string): string {
   };
   for (const name of ['shapes.onnx', 'shapes.convlens.json', 'shapes.labels.txt', 'train.py', 'shapes-shortcut.onnx', 'shapes-shortcut.convlens.json'])
     copy(`sample/${name}`, `sample/${name}`);
+  for (const task of ['shapes-seg', 'shapes-det']) for (const ext of ['.onnx', '.convlens.json', '.classes.txt']) copy(`sample/${task}${ext}`, `sample/${task}${ext}`);
+  for (const image of [WORKSPACE_FILES.segImage, WORKSPACE_FILES.detImage]) copy(image, image);
   for (const image of WORKSPACE_FILES.images) {
     const shape = path.basename(image, '.png');
     copy(`sample/dataset/test/${shape}/0.png`, image);

@@ -10,6 +10,7 @@ import { followSelectedLayer } from '../selected-layer';
 import { State, Store } from '../store';
 import { PredictionList } from './predictions';
 import { TargetChooser } from './target';
+import { TaskView } from './tasks';
 
 export class ExplainTab {
   readonly element: HTMLElement;
@@ -24,6 +25,7 @@ export class ExplainTab {
   private readonly formula = h('p', { class: 'formula muted small' });
   private readonly options = new MethodOptions();
   private readonly target = new TargetChooser();
+  private readonly tasks: TaskView;
   private readonly run = h('vscode-button', { id: 'run' }, 'Run');
   private readonly figure = new OverlayFigure('Explanation overlay');
   private readonly display: DisplayControls;
@@ -37,6 +39,11 @@ export class ExplainTab {
   private last?: { methods: MethodView[]; model: State['model']; preferred?: string };
 
   constructor(private readonly store: Store) {
+    // Segmentation and detection models: choosing a class region, a drawn region or a box explains it at once.
+    this.tasks = new TaskView(store, (target, label) => {
+      this.target.chooseTask(target, label);
+      this.explain(target);
+    });
     this.display = new DisplayControls(store, { idPrefix: '', colormap: true });
     this.method.addEventListener('change', () => this.syncMethod());
     this.run.addEventListener('click', () => this.explain());
@@ -52,9 +59,15 @@ export class ExplainTab {
       h('div', { class: 'run-row' }, this.run),
     );
     const predictions = h('section', { class: 'card', 'aria-label': 'Predictions' }, h('h3', {}, 'Predictions'), this.predictions.element);
-    this.result.append(this.caption, h('div', { class: 'figure-wrap' }, this.figure.canvas), this.display.element, this.exports, this.notes);
+    this.result.append(
+      this.caption,
+      h('div', { class: 'figure-wrap' }, h('div', { class: 'figure-stack' }, this.figure.canvas, this.tasks.outline)),
+      this.display.element,
+      this.exports,
+      this.notes,
+    );
     const result = h('section', { class: 'card result', 'aria-label': 'Explanation' }, this.empty, this.result);
-    this.element = h('div', { class: 'explain' }, h('div', { class: 'explain-side' }, predictions, controls), result);
+    this.element = h('div', { class: 'explain' }, h('div', { class: 'explain-side' }, predictions, this.tasks.element, controls), result);
     store.subscribe((s) => this.render(s));
     followSelectedLayer(store, this.layer);
   }
@@ -113,10 +126,9 @@ export class ExplainTab {
     replaceChildren(this.formula, m?.formula ?? '', problem ? h('span', { class: 'warning' }, ` ${problem}`) : null);
   }
 
-  private explain(): void {
+  private explain(target = this.target.value()): void {
     const s = this.store.state;
     const method = this.selectedMethod();
-    const target = this.target.value();
     if (!s.selectedImageId || !method || typeof target === 'string') return;
     const options = this.options.changed();
     this.store.request(

@@ -5,6 +5,12 @@ import { h, Select, selectOption, setOptions } from '../dom';
 
 const TYPED = 'typed';
 
+const BASE_MODES = [
+  { value: 'top', label: 'Top-1 prediction' },
+  { value: 'class', label: 'A class' },
+  { value: 'difference', label: 'Why A and not B' },
+];
+
 /** A class: one of the predictions, or any index typed in. */
 class ClassPicker {
   readonly select: Select;
@@ -62,15 +68,13 @@ export class TargetChooser {
   private readonly problem = h('div', { class: 'field-error', role: 'alert' });
   private readonly vs = h('span', { class: 'muted' }, 'and not');
   classCount?: number;
+  /** The box or region chosen on the image, when there is one. */
+  private task?: TargetSpec;
 
   /** `idPrefix` keeps element ids unique when a page holds more than one chooser. */
   constructor(idPrefix = '') {
     this.mode = h('vscode-single-select', { id: `${idPrefix}target-mode`, label: 'Target' }) as Select;
-    setOptions(this.mode, [
-      { value: 'top', label: 'Top-1 prediction' },
-      { value: 'class', label: 'A class' },
-      { value: 'difference', label: 'Why A and not B' },
-    ]);
+    setOptions(this.mode, BASE_MODES);
     this.a = new ClassPicker(`${idPrefix}target-class`, 'Class', () => this.validate());
     this.b = new ClassPicker(`${idPrefix}target-other`, 'Other class', () => this.validate());
     this.mode.addEventListener('change', () => this.sync());
@@ -91,6 +95,14 @@ export class TargetChooser {
     this.sync();
   }
 
+  /** Targets a box or a region chosen on the image (webview/panel/tasks.ts): offered as one more mode, named `label`. */
+  chooseTask(target: TargetSpec, label: string): void {
+    this.task = target;
+    setOptions(this.mode, [...BASE_MODES, { value: 'task', label: `Chosen on the image: ${label}` }], 'task');
+    selectOption(this.mode, 'task');
+    this.sync();
+  }
+
   /**
    * Shows the target of a result computed elsewhere (a lens, the host). A class that is the top
    * prediction keeps "Top-1 prediction" when that is chosen: the two ask the same.
@@ -98,6 +110,8 @@ export class TargetChooser {
   follow(target: TargetSpec, topIndex: number | undefined): void {
     const current = this.value();
     if (typeof current !== 'string' && sameTarget(current, target, topIndex)) return;
+    if (target.kind === 'box') return this.chooseTask(target, `box ${target.index}`);
+    if (target.kind === 'region') return this.chooseTask(target, `class ${target.class} region`);
     selectOption(this.mode, target.kind);
     if (target.kind === 'class') this.a.set(target.index);
     if (target.kind === 'difference') {
@@ -111,6 +125,7 @@ export class TargetChooser {
   value(): TargetSpec | string {
     const mode = this.modeValue();
     if (mode === 'top') return { kind: 'top' };
+    if (mode === 'task') return this.task ?? { kind: 'top' };
     const a = this.a.index(this.classCount);
     if (typeof a === 'string') return a;
     if (mode === 'class') return { kind: 'class', index: a };
@@ -121,9 +136,9 @@ export class TargetChooser {
   }
 
   /** The mode; 'top' until the select has taken its options. */
-  private modeValue(): 'top' | 'class' | 'difference' {
+  private modeValue(): 'top' | 'class' | 'difference' | 'task' {
     const mode = this.mode.value;
-    return mode === 'class' || mode === 'difference' ? mode : 'top';
+    return mode === 'class' || mode === 'difference' || (mode === 'task' && this.task) ? mode : 'top';
   }
 
   private sync(): void {

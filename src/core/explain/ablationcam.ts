@@ -13,7 +13,7 @@ import { camExplanation, camSetup, camShape, planCam, weightedChannelSum } from 
 import { LayerView, toCanonical } from './layout';
 import { inBatches } from './forward';
 import { SubModel, modelAfter } from './submodel';
-import { resolveTop, targetScores } from './target';
+import { perturbedScores, resolveTop, targetScores } from './target';
 import { ExplainContext, ExplanationMethod, ResolvedTarget } from './types';
 
 export type AblationCamOptions = { batch: number };
@@ -66,7 +66,15 @@ async function ablatedScores(
     for (const name of sub.extraInputs) feeds[name] = tiled(extras[name], size);
     return feeds;
   };
-  const scoreOf = async (feeds: Record<string, Tensor>) => targetScores((await run(session, feeds, [target.output]))[target.output], target, 'logit');
+  // A box target is re-matched in each ablated run (perturbedScores); a separate boxes output is
+  // not in the sub-model after the layer, so its boxes are the unablated run's.
+  const boxesName = target.kind === 'box' ? target.detection?.boxes : undefined;
+  if (boxesName) notes.push(`box re-matched against the unablated run's '${boxesName}' boxes (only the scores are recomputed after the layer)`);
+  const scoreOf = async (feeds: Record<string, Tensor>) => {
+    const outputs = await run(session, feeds, [target.output]);
+    if (boxesName) outputs[boxesName] = tiled(extras[boxesName], outputs[target.output].dims[0]);
+    return perturbedScores(outputs, target, 'logit');
+  };
   let batch = Math.max(1, requestedBatch);
   // The unablated activations' score through the same sub-model: the score of every channel that
   // ablating leaves as it is (already at the ablation value everywhere, e.g. a dead ReLU channel).

@@ -4,7 +4,7 @@
 import { throwIfCancelled } from '../cancel';
 import { ConvModel } from '../model';
 import { sizeOf, Tensor } from '../tensor';
-import { ScoreKind, targetScores } from './target';
+import { ScoreKind, perturbedScores, targetScores } from './target';
 import { ExplainContext, ResolvedTarget } from './types';
 
 export interface RunControl {
@@ -33,7 +33,8 @@ export async function inBatches(count: number, batchSize: number, control: RunCo
 
 /**
  * The target's score for `count` variants of the input, each written by `fill(i, dst)` into a
- * [C, H, W] slot; forward passes run in batches.
+ * [C, H, W] slot; forward passes run in batches. A box target is re-matched in each variant
+ * (perturbedScores).
  */
 export async function scoreVariants(
   ctx: ExplainContext,
@@ -50,8 +51,7 @@ export async function scoreVariants(
     const data = new Float32Array(size * sample);
     for (let j = 0; j < size; j++) fill(start + j, data.subarray(j * sample, (j + 1) * sample));
     const batch: Tensor = { dtype: 'float32', dims: [size, ...input.dims.slice(1)], data };
-    const output = (await model.run({ [model.input.name]: batch }))[target.output];
-    scores.set(targetScores(output, target, options.score), start);
+    scores.set(perturbedScores(await model.run({ [model.input.name]: batch }), target, options.score), start);
   });
   return scores;
 }

@@ -4,7 +4,7 @@
 // score (∂ score / ∂ row: gradient methods and CAMs) and its description. The seed of a linear
 // score (class, difference, region, element) is a constant; that of probability, similarity and a
 // YOLO box (obj × cls) depends on the row, so gradient runs compute the batch's output first.
-import { DEFAULT_IOU, DEFAULT_MIN_SCORE, DetectionOptions, decodeDetections, detectionHead, detectionScore, detectionSeed, nonMaxSuppression } from '../detection';
+import { DEFAULT_IOU, DEFAULT_MIN_SCORE, DetectionOptions, decodeDetections, detectionHead, detectionScore, detectionSeed, matchedBoxScore, nonMaxSuppression } from '../detection';
 import { FileReadError, readFileChecked } from '../files';
 import { DecodeOptions, decodeImage } from '../image/decode';
 import { DEFAULT_LIMIT_HINT, DEFAULT_MAX_BYTES } from '../limits';
@@ -448,6 +448,37 @@ export function targetScores(output: Tensor, target: ResolvedTarget, kind: Score
     }
   }
   return scores;
+}
+
+/**
+ * The target's score for every row of a perturbed input's outputs (occlusion, RISE, LIME, Kernel
+ * SHAP, Score-CAM, Ablation-CAM, deletion/insertion): as targetScores, except that a box target
+ * re-matches its box in each row by IoU and class (matchedBoxScore, pytorch-grad-cam's
+ * FasterRCNNBoxScoreTarget) instead of reading the fixed candidate that gradient methods
+ * differentiate. `outputs` holds the target output and, for separate boxes and scores outputs, the
+ * boxes output.
+ */
+export function perturbedScores(outputs: Record<string, Tensor>, target: ResolvedTarget, kind: ScoreKind = 'logit'): Float64Array {
+  const output = outputs[target.output];
+  if (target.kind !== 'box') return targetScores(output, target, kind);
+  const boxesName = target.detection?.boxes;
+  const boxes = boxesName ? outputs[boxesName] : undefined;
+  if (boxesName && !boxes) throw new Error(`re-matching box ${target.index} needs the boxes output '${boxesName}' of each run`);
+  const count = scoresPerRow(output.dims);
+  const boxCount = boxes ? scoresPerRow(boxes.dims) : 0;
+  const options = { minScore: target.detection?.minScore ?? DEFAULT_MIN_SCORE, iou: target.detection?.iou ?? DEFAULT_IOU };
+  const scores = new Float64Array(output.dims[0]);
+  for (let row = 0; row < scores.length; row++) {
+    const values = (output.data as Float32Array).subarray(row * count, (row + 1) * count);
+    const rowBoxes = boxes ? (boxes.data as Float32Array).subarray(row * boxCount, (row + 1) * boxCount) : undefined;
+    scores[row] = matchedBoxScore(values, target.head, target.detected, options, rowBoxes);
+  }
+  return scores;
+}
+
+/** The outputs a perturbed run must compute for perturbedScores: the target's, and a separate boxes output. */
+export function perturbedOutputs(target: ResolvedTarget): string[] {
+  return target.kind === 'box' && target.detection?.boxes ? [target.output, target.detection.boxes] : [target.output];
 }
 
 export function describeTarget(target: ResolvedTarget): string {
