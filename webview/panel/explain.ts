@@ -9,6 +9,7 @@ import { layerLabel, layerOptions, methodOptions } from '../pickers';
 import { followSelectedLayer } from '../selected-layer';
 import { State, Store } from '../store';
 import { PredictionList } from './predictions';
+import { NdFigure } from './signal/nd-figure';
 import { TargetChooser } from './target';
 
 export class ExplainTab {
@@ -26,6 +27,8 @@ export class ExplainTab {
   private readonly target = new TargetChooser();
   private readonly run = h('vscode-button', { id: 'run' }, 'Run');
   private readonly figure = new OverlayFigure('Explanation overlay');
+  /** A signal's or a video's figure, in place of the overlay for those inputs. */
+  private readonly nd = new NdFigure();
   private readonly display: DisplayControls;
   private readonly caption = h('div', { class: 'caption' });
   private readonly result = h('div', { class: 'result-body' });
@@ -52,7 +55,7 @@ export class ExplainTab {
       h('div', { class: 'run-row' }, this.run),
     );
     const predictions = h('section', { class: 'card', 'aria-label': 'Predictions' }, h('h3', {}, 'Predictions'), this.predictions.element);
-    this.result.append(this.caption, h('div', { class: 'figure-wrap' }, this.figure.canvas), this.display.element, this.exports, this.notes);
+    this.result.append(this.caption, h('div', { class: 'figure-wrap' }, this.figure.canvas), this.nd.element, this.display.element, this.exports, this.notes);
     const result = h('section', { class: 'card result', 'aria-label': 'Explanation' }, this.empty, this.result);
     this.element = h('div', { class: 'explain' }, h('div', { class: 'explain-side' }, predictions, controls), result);
     store.subscribe((s) => this.render(s));
@@ -142,7 +145,11 @@ export class ExplainTab {
       return;
     }
     this.display.setSigned(!!explanation?.map.signed);
-    void this.figure.show(image, explanation?.map, s, explanation ? explanation.id : `image:${image.id}`);
+    const key = explanation ? explanation.id : `image:${image.id}`;
+    const title = explanation ? (s.methods.find((m) => m.name === explanation.method)?.title ?? explanation.method) : '';
+    const nd = this.nd.show(image, explanation?.map, s, title, key);
+    this.figure.canvas.parentElement!.hidden = nd;
+    if (!nd) void this.figure.show(image, explanation?.map, s, key);
     this.renderDetails(explanation, image.name);
   }
 
@@ -164,7 +171,10 @@ export class ExplainTab {
       e.layer ? h('span', { class: 'muted', title: e.layer }, ` · layer ${layerLabel(this.store.state.model, e.layer)}`) : null,
       h('span', { class: 'muted' }, ` · ${imageName}`),
     );
-    replaceChildren(this.exports, exportButtons(e.id, this.store));
+    replaceChildren(
+      this.exports,
+      exportButtons(e.id, this.store, () => this.nd.png()),
+    );
     replaceChildren(
       this.notes,
       [...e.notes, `Computed in ${e.seconds.toFixed(2)} s.`].map((n) => h('li', {}, n)),
