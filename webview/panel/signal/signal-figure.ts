@@ -55,7 +55,8 @@ export class SignalFigure {
     const s = this.shown;
     if (s && s.signal === signal && s.map === map && s.colormap === display.colormap && s.opacity === display.opacity && s.title === title) return;
     this.shown = { signal, map: fits ? map : undefined, ...display, title };
-    if (this.cursor !== undefined && this.cursor >= signal.length) this.cursor = undefined;
+    // Another input: the read-out position is no longer the one pointed at.
+    if (s?.signal !== signal) this.cursor = undefined;
     const lanes = Math.min(signal.channels, MAX_LANES);
     this.note.textContent = [
       signal.channels > MAX_LANES ? `Showing the first ${MAX_LANES} of ${signal.channels} channels.` : '',
@@ -128,8 +129,9 @@ export class SignalFigure {
       ctx.strokeStyle = style.getPropertyValue('--cursor') || style.color || '#ccc';
       ctx.setLineDash([3, 3]);
       ctx.beginPath();
+      // Across the lanes only: the strip under them stays the map as it is.
       ctx.moveTo(x, 0);
-      ctx.lineTo(x, canvas.height);
+      ctx.lineTo(x, lanes * (LANE + GAP) - GAP);
       ctx.stroke();
       ctx.setLineDash([]);
     }
