@@ -284,7 +284,9 @@ export class JobRunner implements WorkerState {
     if (imagePath) {
       const fileName = name ?? path.basename(imagePath);
       // The first bytes tell the file's kind: one of the wrong kind is refused before it is decoded.
-      refuse(fileName, readFileChecked(imagePath, { what: 'input file', maxBytes: Infinity, limitHint: '', firstBytes: 16 }));
+      // A file that cannot be read is left to the reader below, which says why in its own words.
+      const head = firstBytes(imagePath);
+      if (head) refuse(fileName, head);
       const input = ctx.loadInput(imagePath);
       loaded = { modelPath, name: name ?? path.basename(imagePath), tensor: input.tensor, rgb: input.rgb, source: input.kind === 'image' ? { path: imagePath } : undefined };
     } else if (base64) {
@@ -439,6 +441,15 @@ export class JobRunner implements WorkerState {
 
   private async status(): Promise<WorkerStatus> {
     return { models: [...this.contexts.keys()], images: this.images.size, explanations: this.explanations.size, datasets: this.datasets.size };
+  }
+}
+
+/** The first bytes of a file (through the checked reader), or undefined when it cannot be read. */
+function firstBytes(file: string): Uint8Array | undefined {
+  try {
+    return readFileChecked(file, { what: 'input file', maxBytes: Infinity, limitHint: '', firstBytes: 16 });
+  } catch {
+    return undefined;
   }
 }
 
