@@ -238,6 +238,33 @@ describe('webview: signals and videos in the Explain tab', function () {
     await assertClean(wp);
   });
 
+  it("the Compare tab draws a signal's map as a band over its thumbnail, and a video's first frame with its map", async () => {
+    const wp = ctx.page();
+    for (const [c, method] of [
+      [tone, 'gradcam'],
+      [video, 'gradcam'],
+    ] as const) {
+      await show(wp, c, c.explanation, c === tone ? 'canvas.signal-figure' : 'canvas.video-frame');
+      await openTab(wp, 'compare');
+      for (const box of await wp.page.$$('.method-checks vscode-checkbox')) {
+        const [name, checked] = await box.evaluate((el) => [el.getAttribute('value')!, (el as HTMLElement & { checked: boolean }).checked] as const);
+        if (checked !== (name === method)) await box.click();
+      }
+      await wp.page.click('#compare-run');
+      const { requestId } = (await wp.waitForPost('compare', c === tone ? 1 : 2)) as { requestId: string };
+      const e = { ...c.explanation, id: `${c.explanation.id}-compared` };
+      await wp.send({ type: 'compared', requestId, explanation: e });
+      await wp.send({ type: 'response', requestId, kind: 'compare', result: [e] });
+      await wp.page.waitForSelector(`.compare-card canvas[data-rendered="${e.id}"]`);
+      const size = await wp.page.$eval(`.compare-card canvas[data-rendered="${e.id}"]`, (el) => [(el as HTMLCanvasElement).width, (el as HTMLCanvasElement).height]);
+      // A signal: its band at 2:1 (256 columns, 128 rows, scaled up); a video: its first 8 × 8 frame.
+      assert.strictEqual(size[0] / size[1], c === tone ? 2 : 1, `${c.image.name}: ${size.join('×')}`);
+      await wp.page.screenshot({ path: screenshotPath(`panel-compare-${c.image.id}-dark.png`, false) });
+      await openTab(wp, 'explain');
+    }
+    await assertClean(wp);
+  });
+
   for (const theme of ['dark', 'light'] as const) {
     it(`screenshots of a signal's and a video's explanation in the ${theme} theme`, async () => {
       const wp = await ctx.open({ theme, width: 1100, height: 900 });
