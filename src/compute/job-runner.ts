@@ -458,7 +458,12 @@ const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 /** A view's figure (a PNG data URL, checked by the protocol) as PNG bytes: a PNG with its IHDR first, or a refusal. */
 function figurePng(dataUrl: string): Uint8Array {
   const bytes = new Uint8Array(Buffer.from(dataUrl.slice(dataUrl.indexOf(',') + 1), 'base64'));
-  const ihdr = bytes.length >= 33 && PNG_SIGNATURE.every((b, i) => bytes[i] === b) && String.fromCharCode(...bytes.subarray(12, 16)) === 'IHDR';
+  // The signature, then an IHDR chunk of its 13 bytes (the text chunks go right after it).
+  const ihdr =
+    bytes.length >= 33 &&
+    PNG_SIGNATURE.every((b, i) => bytes[i] === b) &&
+    Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).readUInt32BE(8) === 13 &&
+    String.fromCharCode(...bytes.subarray(12, 16)) === 'IHDR';
   if (!ihdr) throw new Error("the view's figure is not a PNG");
   return bytes;
 }
