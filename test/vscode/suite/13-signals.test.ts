@@ -10,7 +10,7 @@ import * as vscode from 'vscode';
 import type { ExplanationView, ImageView } from '../../../src/protocol';
 import type { ConvLensTestApi } from '../../../src/extension/test-hooks';
 import { WORKSPACE_FILES } from '../workspace';
-import { closeAllEditors, convlens, nextMessage, nextResponse, panelId, postedError, runGradCam, workspaceFile } from './helpers';
+import { chooseInExplorerMenu, closeAllEditors, convlens, nextMessage, nextResponse, panelId, postedError, runGradCam, workspaceFile } from './helpers';
 
 describe('signals and videos in the model panel', () => {
   let api: ConvLensTestApi;
@@ -51,9 +51,9 @@ describe('signals and videos in the model panel', () => {
     assert.deepStrictEqual(images.map((i) => i.name).sort(), WORKSPACE_FILES.signalInputs.map((f) => path.basename(f)).sort(), 'the signals of its shape, and no clip of another');
     assert.ok(images.every((i) => i.signal?.length === 256 && i.signal.values.length === 256));
 
-    // "Explain Image with Current Model" on a .npy in the explorer selects it in the panel.
+    // "Explain Image with Current Model" in the explorer's menu of a .npy selects it in the panel.
     const chosen = api.posted().length;
-    await vscode.commands.executeCommand('convlens.explainImage', workspaceFile('sample/signals/tone-0.npy'));
+    await chooseInExplorerMenu('sample/signals/tone-0.npy', 'ConvLens: Explain Image with Current Model', 'convlens.explainImage');
     const listed = await nextMessage(api, signalPanel(), 'images', chosen, (m) => !!m.selected && m.images.find((i) => i.id === m.selected)?.name === 'tone-0.npy');
     const toneId = listed.selected!;
     const prediction = await nextMessage(api, signalPanel(), 'prediction', chosen, (m) => m.imageId === toneId, 120_000);
