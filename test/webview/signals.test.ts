@@ -265,6 +265,30 @@ describe('webview: signals and videos in the Explain tab', function () {
     await assertClean(wp);
   });
 
+  it('files dropped on the panel: .npy and WAV files are sent to the host, other files are named as skipped', async () => {
+    const wp = ctx.page();
+    await show(wp, tone, tone.explanation, 'canvas.signal-figure');
+    await wp.page.evaluate(() => {
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([new Uint8Array([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59])], 'clip.npy'));
+      transfer.items.add(new File([new Uint8Array([0x52, 0x49, 0x46, 0x46])], 'voice.WAV'));
+      transfer.items.add(new File(['notes'], 'notes.txt', { type: 'text/plain' }));
+      const target = document.querySelector('.images')!;
+      for (const type of ['dragenter', 'dragover', 'drop']) target.dispatchEvent(new DragEvent(type, { bubbles: true, cancelable: true, dataTransfer: transfer }));
+    });
+    const posted = await wp.waitForPost('dropImages');
+    assert.ok(parseWebviewMessage(posted));
+    assert.deepStrictEqual(
+      (posted.files as { name: string; base64: string }[]).map((f) => [f.name, f.base64]),
+      [
+        ['clip.npy', Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]).toString('base64')],
+        ['voice.WAV', Buffer.from('RIFF').toString('base64')],
+      ],
+    );
+    assert.strictEqual(await wp.page.textContent('.notice'), 'Skipped files that are not images, .npy or WAV files: notes.txt.');
+    await assertClean(wp);
+  });
+
   for (const theme of ['dark', 'light'] as const) {
     it(`screenshots of a signal's and a video's explanation in the ${theme} theme`, async () => {
       const wp = await ctx.open({ theme, width: 1100, height: 900 });
