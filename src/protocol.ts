@@ -80,8 +80,9 @@ export interface ImageView {
   /** Where the image came from, relative to the workspace (thumbnails are grouped by it). */
   folder?: string;
   /**
-   * A signal input [1, C, L] (a .npy or WAV for a 1-D model): its values channel after channel,
-   * rounded to 1e-4 (`dataUrl` is then a small picture of its first channel). Width is L, height 1.
+   * A signal input [1, C, L] (a .npy or WAV for a 1-D model): the values of its first four
+   * channels (those the figure draws), channel after channel, rounded to 1e-4 (`dataUrl` is then
+   * a small picture of its first channel). Width is L, height 1.
    */
   signal?: { channels: number; length: number; values: number[] };
   /** A video input [1, C, T, H, W]: its T frames as PNG data URLs (min–max scaled over the clip; `dataUrl` is the first). */

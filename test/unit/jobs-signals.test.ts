@@ -7,6 +7,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import { ComputeClient } from '../../src/compute/client';
+import { ndInputView, SHOWN_CHANNELS } from '../../src/compute/jobs/nd-inputs';
 import { pointingGame } from '../../src/core/explain/faithfulness';
 import { parseNpy } from '../../src/core/npy';
 import { parseWav } from '../../src/core/wav';
@@ -151,6 +152,19 @@ describe('compute worker jobs on signals and videos', function () {
       /is audio \(WAV\), but video3d\.onnx takes a video clip \[1, 1, 4, 8, 8\]: choose a \.npy tensor/,
     );
     await client.call('closeModel', { modelPath: VIDEO_MODEL });
+  });
+});
+
+describe('signal inputs as the view gets them', () => {
+  it('a signal of six channels sends the values of the four it draws, channel after channel, and says it has six', () => {
+    const data = Float32Array.from({ length: 60 }, (_, i) => Math.floor(i / 10) + (i % 10) / 100);
+    const view = ndInputView(float32([1, 6, 10], data))!;
+    assert.deepStrictEqual([view.signal!.channels, view.signal!.length, view.signal!.values.length, SHOWN_CHANNELS], [6, 10, 40, 4]);
+    assert.deepStrictEqual(
+      view.signal!.values,
+      Array.from(data.subarray(0, 40), (v) => Math.round(v * 1e4) / 1e4),
+    );
+    assert.deepStrictEqual([view.width, view.height], [10, 1]);
   });
 });
 

@@ -27,13 +27,16 @@ export function inputFormatProblem(name: string, format: 'npy' | 'wav' | 'image'
 }
 
 const round = (v: number) => Math.round(v * 1e4) / 1e4;
+/** Channels of a signal whose values go to the view: the figure draws the first four (webview MAX_LANES). */
+export const SHOWN_CHANNELS = 4;
 
 /** The fields an ImageView adds for a signal or a video input; none for a picture. */
 export function ndInputView(tensor: Tensor): Pick<ImageView, 'width' | 'height' | 'dataUrl' | 'signal' | 'frames'> | undefined {
   const data = tensor.data as Float32Array;
   if (tensor.dims.length === 3) {
     const [, channels, length] = tensor.dims;
-    return { width: length, height: 1, dataUrl: signalThumbnail(data.subarray(0, length)), signal: { channels, length, values: Array.from(data, round) } };
+    const shown = Math.min(channels, SHOWN_CHANNELS) * length;
+    return { width: length, height: 1, dataUrl: signalThumbnail(data.subarray(0, length)), signal: { channels, length, values: Array.from(data.subarray(0, shown), round) } };
   }
   if (tensor.dims.length === 5) {
     const [, , , height, width] = tensor.dims;

@@ -7,7 +7,7 @@ import type { ImageView, MapData } from '../../../src/protocol';
 import { ColormapName, colorize } from '../../colormap';
 import { h } from '../../dom';
 
-/** Channels drawn as lanes; a signal with more says which are shown. */
+/** Channels drawn as lanes (the worker sends the values of these only: SHOWN_CHANNELS); a signal with more says which are shown. */
 export const MAX_LANES = 4;
 const WIDTH = 720;
 const LANE = 84;
