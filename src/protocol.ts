@@ -79,6 +79,14 @@ export interface ImageView {
   dataUrl: string;
   /** Where the image came from, relative to the workspace (thumbnails are grouped by it). */
   folder?: string;
+  /**
+   * A signal input [1, C, L] (a .npy or WAV for a 1-D model): the values of its first four
+   * channels (those the figure draws), channel after channel, rounded to 1e-4 (`dataUrl` is then
+   * a small picture of its first channel). Width is L, height 1.
+   */
+  signal?: { channels: number; length: number; values: number[] };
+  /** A video input [1, C, T, H, W]: its T frames as PNG data URLs (min–max scaled over the clip; `dataUrl` is the first). */
+  frames?: string[];
 }
 
 export interface Prediction {
@@ -130,12 +138,30 @@ export type TaskOutputsView =
       notes: string[];
     };
 
-/** A map at input resolution, values in [0,1] (signed maps in [-1,1] when `signed`). */
+/**
+ * A map at input resolution, values in [0,1] (signed maps in [-1,1] when `signed`). A picture's
+ * map is one plane, `height` rows of `width`, and has no `shape`. A signal's map has `shape` [L]
+ * (width L, height 1); a video's has `shape` [T, H, W] (frames of `height` × `width`, one after
+ * the other). The values are always row-major in that shape.
+ */
 export interface MapData {
   width: number;
   height: number;
   values: number[];
   signed?: boolean;
+  shape?: number[];
+}
+
+/** Whether a map's fields agree with each other: the values fill its shape (or its plane), width and height are its last axes. */
+export function isMapData(v: unknown): v is MapData {
+  if (typeof v !== 'object' || v === null) return false;
+  const m = v as Record<string, unknown>;
+  if (!inRange(1, 1 << 24)(m.width) || !inRange(1, 1 << 24)(m.height) || !Array.isArray(m.values) || !optional((b) => typeof b === 'boolean')(m.signed)) return false;
+  const shape = m.shape === undefined ? [m.height as number, m.width as number] : m.shape;
+  if (!Array.isArray(shape) || shape.length < 1 || shape.length > 3 || !shape.every(inRange(1, 1 << 24))) return false;
+  const dims = shape as number[];
+  const [height, width] = dims.length === 1 ? [1, dims[0]] : dims.slice(-2);
+  return width === m.width && height === m.height && dims.reduce((a, b) => a * b, 1) === m.values.length && m.values.every((x) => typeof x === 'number');
 }
 
 export interface ExplanationView {
@@ -737,8 +763,12 @@ export type WebviewToHost =
   | { type: 'dropImages'; files: { name: string; base64: string }[] }
   | { type: 'selectImage'; imageId: string }
   | { type: 'cancel'; requestId: string }
-  /** Exports what the view shows: a PNG uses the view's colormap and opacity (and says so in its metadata). */
-  | { type: 'export'; explanationId: string; format: 'png' | 'npy'; colormap: ExportColormap; opacity: number }
+  /**
+   * Exports what the view shows: a PNG uses the view's colormap and opacity (and says so in its
+   * metadata). `figure`: for a signal's or a video's map, the view's own figure as a PNG data URL,
+   * written as it is drawn (the host adds the metadata).
+   */
+  | { type: 'export'; explanationId: string; format: 'png' | 'npy'; colormap: ExportColormap; opacity: number; figure?: string }
   | { type: 'openSource'; layer: string }
   /** Copies an explanation as the `convlens` command that computes it again, or as a pytorch-grad-cam/Captum snippet. */
   | { type: 'copyReproduction'; explanationId: string; form: 'command' | 'python' }
@@ -751,6 +781,10 @@ export type WebviewToHost =
   | { type: 'exportRules'; format: 'json' | 'txt' };
 
 const MAX_DROPPED_BYTES = 64 * 1024 * 1024;
+/** The largest figure a view may send with an export, in base64 characters (a 16 MiB PNG). */
+export const MAX_FIGURE_CHARS = Math.ceil((16 * 1024 * 1024 * 4) / 3) + 64;
+const FIGURE_PREFIX = 'data:image/png;base64,';
+const isFigure: Check = (v) => typeof v === 'string' && v.length <= MAX_FIGURE_CHARS && v.startsWith(FIGURE_PREFIX) && /^[A-Za-z0-9+/]*={0,2}$/.test(v.slice(FIGURE_PREFIX.length));
 
 function isDroppedFiles(v: unknown): boolean {
   if (!Array.isArray(v) || v.length === 0 || v.length > 64) return false;
@@ -770,7 +804,13 @@ const COMMANDS: { [T in Exclude<WebviewToHost['type'], 'request'>]: Record<strin
   dropImages: { files: isDroppedFiles },
   selectImage: { imageId: isId },
   cancel: { requestId: isId },
-  export: { explanationId: isId, format: oneOf('png', 'npy'), colormap: oneOf(...EXPORT_COLORMAPS), opacity: (v) => typeof v === 'number' && v >= 0 && v <= 1 },
+  export: {
+    explanationId: isId,
+    format: oneOf('png', 'npy'),
+    colormap: oneOf(...EXPORT_COLORMAPS),
+    opacity: (v) => typeof v === 'number' && v >= 0 && v <= 1,
+    figure: optional(isFigure),
+  },
   openSource: { layer: isString },
   copyReproduction: { explanationId: isId, form: oneOf('command', 'python') },
   pickDataset: {},

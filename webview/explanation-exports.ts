@@ -4,8 +4,12 @@ import { h } from './dom';
 import { post } from './host';
 import type { Store } from './store';
 
-export function exportButtons(explanationId: string, store: Store): HTMLElement[] {
-  const exportAs = (format: 'png' | 'npy') => post({ type: 'export', explanationId, format, colormap: store.state.colormap, opacity: store.state.opacity });
+/** `figure`: the view's own drawing as a PNG data URL, for maps the host cannot draw as shown (a signal's, a video's). */
+export function exportButtons(explanationId: string, store: Store, figure?: () => string | undefined): HTMLElement[] {
+  const exportAs = (format: 'png' | 'npy') => {
+    const drawn = format === 'png' ? figure?.() : undefined;
+    post({ type: 'export', explanationId, format, colormap: store.state.colormap, opacity: store.state.opacity, ...(drawn ? { figure: drawn } : {}) });
+  };
   return [
     h('vscode-button', { secondary: true, class: 'export-png', onClick: () => exportAs('png') }, 'Export PNG'),
     h('vscode-button', { secondary: true, class: 'export-npy', onClick: () => exportAs('npy') }, 'Export .npy'),

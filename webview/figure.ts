@@ -5,6 +5,7 @@ import { COLORMAPS, ColormapName, isColormap } from './colormap';
 import { h, selectOption, setOptions } from './dom';
 import { saveState } from './host';
 import { drawLegend, drawOverlay, loadImage } from './overlay';
+import { compactPicture } from './panel/signal/compact';
 import { State, Store } from './store';
 
 export class OverlayFigure {
@@ -25,14 +26,16 @@ export class OverlayFigure {
     if (d && d.image === image && d.map === map && d.colormap === s.colormap && d.opacity === s.opacity) return;
     this.drawn = { image, map, colormap: s.colormap, opacity: s.opacity };
     const generation = ++this.generation;
+    // A signal's or a video's map is drawn compactly here (the Explain tab has their full figures).
+    const picture = compactPicture(image, map);
     let decoded: HTMLImageElement | undefined;
     try {
-      decoded = image ? await loadImage(image.dataUrl) : undefined;
+      decoded = picture.dataUrl ? await loadImage(picture.dataUrl) : undefined;
     } catch {
       decoded = undefined; // an undecodable image still shows its map
     }
     if (generation !== this.generation) return;
-    drawOverlay(this.canvas, decoded, map, { colormap: s.colormap, opacity: s.opacity, minSide: this.minSide });
+    drawOverlay(this.canvas, decoded, picture.map, { colormap: s.colormap, opacity: s.opacity, minSide: this.minSide });
     this.canvas.dataset.rendered = key;
   }
 }

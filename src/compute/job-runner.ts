@@ -21,7 +21,7 @@ import { withTextChunks } from '../core/image/png-text';
 import { resizeBilinear } from '../core/image/resize';
 import type { LayerInfo, ModelSummary } from '../core/model';
 import { formatNpy } from '../core/npy';
-import { modelRegion, preprocessImage } from '../core/preprocess';
+import { InputError, inputFormatOf, modelRegion, preprocessImage } from '../core/preprocess';
 import { ImageRegion, isSigned, renderMap, renderMapOnOriginal } from '../core/render';
 import { float32, Tensor } from '../core/tensor';
 import { JobArgs, JobContext, JobHandlers, JobName, JobResult, WorkerStatus } from './jobs';
@@ -32,6 +32,8 @@ import { graphJobs } from './jobs/graph';
 import { insideJobs } from './jobs/inside';
 import { modelForTarget, taskJobs } from './jobs/tasks';
 import { layerTensor, tensorMapData, WorkerImage, WorkerState } from './jobs/state';
+import { inputFormatProblem, ndInputView } from './jobs/nd-inputs';
+import { readFileChecked } from '../core/files';
 
 const MAX_KEPT_EXPLANATIONS = 32;
 
@@ -121,6 +123,8 @@ function modelView(
 const IDLE_MS = 300;
 
 function imageView(id: string, image: WorkerImage): ImageView {
+  const nd = ndInputView(image.tensor);
+  if (nd) return { id, name: image.name, ...nd };
   const [h, w] = image.tensor.dims.slice(-2);
   const rgb = image.rgb;
   const png = rgb
@@ -274,12 +278,31 @@ export class JobRunner implements WorkerState {
   private async loadImage({ modelPath, imagePath, name, base64 }: JobArgs<'loadImage'>): Promise<ImageView> {
     const ctx = this.contextFor(modelPath);
     let loaded: WorkerImage;
+    const shape = ctx.inputInfo.shape;
+    const refuse = (fileName: string, head: Uint8Array) => {
+      const problem = inputFormatProblem(fileName, inputFormatOf(head), ctx.name, shape);
+      if (problem) throw new InputError(problem);
+    };
     if (imagePath) {
+      const fileName = name ?? path.basename(imagePath);
+      // The first bytes tell the file's kind: one of the wrong kind is refused before it is decoded.
+      // A file that cannot be read is left to the reader below, which says why in its own words.
+      const head = firstBytes(imagePath);
+      if (head) refuse(fileName, head);
       const input = ctx.loadInput(imagePath);
       loaded = { modelPath, name: name ?? path.basename(imagePath), tensor: input.tensor, rgb: input.rgb, source: input.kind === 'image' ? { path: imagePath } : undefined };
     } else if (base64) {
-      if (!ctx.preprocessing) throw new Error(`cannot preprocess images for ${ctx.name}: ${ctx.preprocessingProblem}`);
       const bytes = Buffer.from(base64, 'base64');
+      const fileName = name ?? 'dropped file';
+      refuse(fileName, bytes.subarray(0, 16));
+      if (inputFormatOf(bytes) !== 'image') {
+        const input = ctx.loadInputBytes(fileName, new Uint8Array(bytes));
+        loaded = { modelPath, name: fileName, tensor: input.tensor, rgb: input.rgb };
+        const id = `img-${this.nextId++}`;
+        this.images.set(id, loaded);
+        return imageView(id, loaded);
+      }
+      if (!ctx.preprocessing) throw new Error(`cannot preprocess images for ${ctx.name}: ${ctx.preprocessingProblem}`);
       const decoded = decodeImage(bytes, { ...ctx.limits, name });
       const { tensor, rgb } = preprocessImage(decoded, ctx.preprocessing.spec, ctx.limits);
       loaded = { modelPath, name: name ?? 'dropped image', tensor, rgb, source: { bytes } };
@@ -319,7 +342,8 @@ export class JobRunner implements WorkerState {
     const e = await explain(args.method, explainContext, args.options ?? {});
     const seconds = (performance.now() - started) / 1000;
     let faithfulness: ExplanationView['faithfulness'];
-    if (args.faithfulness) {
+    // Deletion and insertion curves blur pixels of an image: a signal or a video has no score.
+    if (args.faithfulness && image.tensor.dims.length === 4) {
       job.progress(0.7, 'faithfulness: deletion and insertion curves');
       const f = await deletionInsertion({ ...explainContext, progress: (p, m) => job.progress(0.7 + 0.3 * p, m) }, e.map);
       faithfulness = { deletionAuc: f.deletion.normalizedAuc, insertionAuc: f.insertion.normalizedAuc };
@@ -377,16 +401,17 @@ export class JobRunner implements WorkerState {
    * (signed maps diverging, as drawn) and opacity over the original image at its own resolution,
    * with the settings and the command that reproduces it in the PNG's text chunks.
    */
-  private async exportExplanation({ explanationId, format, colormap, opacity }: JobArgs<'exportExplanation'>): Promise<JobResult<'exportExplanation'>> {
+  private async exportExplanation({ explanationId, format, colormap, opacity, figure }: JobArgs<'exportExplanation'>): Promise<JobResult<'exportExplanation'>> {
     const kept = this.explanations.get(explanationId);
     if (!kept) throw new Error('that explanation is no longer kept; run it again to export it');
     const { explanation: e, image, args } = kept;
     const base = `${path.parse(image.name).name}-${e.method}`;
     if (format === 'npy') return { bytes: formatNpy(e.raw), suggestedName: `${base}.npy` };
     const options = { colormap: isSigned(e.map) ? DIVERGING_COLORMAP : colormap, opacity };
+    // A signal's or a video's figure is the view's own drawing (the line plot, the strip of frames).
+    const viewFigure = figure && e.map.dims.length !== 2 ? figurePng(figure) : undefined;
     // Only a picture's map (one [H, W] plane) lies over the original image; a signal's or a video's does not.
     const original = e.map.dims.slice(0, -2).every((d) => d === 1) ? this.originalImage(image) : undefined;
-    const { rgba, width, height } = original ? renderMapOnOriginal(e.map, original.image, original.region, options) : renderMap(e.map, image.rgb, options);
     const ctx = this.contextFor(image.modelPath);
     const metadata: [string, string][] = [
       ['Software', 'ConvLens'],
@@ -398,6 +423,8 @@ export class JobRunner implements WorkerState {
       ['Source', image.name],
       ['Command', reproducingCommand(ctx, image, args, e, options, `${base}.png`)],
     ];
+    if (viewFigure) return { bytes: withTextChunks(viewFigure, [...metadata, ['Description', "the panel's figure of the map, as drawn"]]), suggestedName: `${base}.png` };
+    const { rgba, width, height } = original ? renderMapOnOriginal(e.map, original.image, original.region, options) : renderMap(e.map, image.rgb, options);
     return { bytes: withTextChunks(encodePng(rgba, width, height), metadata), suggestedName: `${base}.png` };
   }
 
@@ -418,6 +445,30 @@ export class JobRunner implements WorkerState {
   private async status(): Promise<WorkerStatus> {
     return { models: [...this.contexts.keys()], images: this.images.size, explanations: this.explanations.size, datasets: this.datasets.size };
   }
+}
+
+/** The first bytes of a file (through the checked reader), or undefined when it cannot be read. */
+function firstBytes(file: string): Uint8Array | undefined {
+  try {
+    return readFileChecked(file, { what: 'input file', maxBytes: Infinity, limitHint: '', firstBytes: 16 });
+  } catch {
+    return undefined;
+  }
+}
+
+const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+
+/** A view's figure (a PNG data URL, checked by the protocol) as PNG bytes: a PNG with its IHDR first, or a refusal. */
+function figurePng(dataUrl: string): Uint8Array {
+  const bytes = new Uint8Array(Buffer.from(dataUrl.slice(dataUrl.indexOf(',') + 1), 'base64'));
+  // The signature, then an IHDR chunk of its 13 bytes (the text chunks go right after it).
+  const ihdr =
+    bytes.length >= 33 &&
+    PNG_SIGNATURE.every((b, i) => bytes[i] === b) &&
+    Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).readUInt32BE(8) === 13 &&
+    String.fromCharCode(...bytes.subarray(12, 16)) === 'IHDR';
+  if (!ihdr) throw new Error("the view's figure is not a PNG");
+  return bytes;
 }
 
 /** A target as the export's metadata names it: class names with their indices. */

@@ -72,7 +72,10 @@ export interface JobTypes {
   };
   activations: { args: { modelPath: string; imageId: string; layer: string; target: TargetSpec }; result: ActivationsView };
   /** An explanation kept by the worker, as PNG overlay or .npy of the raw attribution. */
-  exportExplanation: { args: { explanationId: string; format: 'png' | 'npy'; colormap: ExportColormap; opacity: number }; result: { bytes: Uint8Array; suggestedName: string } };
+  exportExplanation: {
+    args: { explanationId: string; format: 'png' | 'npy'; colormap: ExportColormap; opacity: number; figure?: string };
+    result: { bytes: Uint8Array; suggestedName: string };
+  };
   closeModel: { args: { modelPath: string }; result: void };
   /** What the worker holds: open models and the images, explanations and datasets kept for them. */
   status: { args: Record<string, never>; result: WorkerStatus };

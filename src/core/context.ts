@@ -5,7 +5,7 @@ import * as path from 'path';
 import { DecodeOptions } from './image/decode';
 import { Prediction, findLabelsFile, labelsFor, topK } from './labels/labels';
 import { ConvModel, ModelOptions, TensorInfo } from './model';
-import { InputError, LoadedInput, PreprocessOverrides, ResolvedPreprocessing, loadInput, resolvePreprocessing } from './preprocess';
+import { InputError, LoadedInput, PreprocessOverrides, ResolvedPreprocessing, loadInput, loadInputBytes, resolvePreprocessing } from './preprocess';
 import { Tensor, nonFinite, sizeOf } from './tensor';
 
 export interface ContextOptions extends ModelOptions {
@@ -67,6 +67,14 @@ export class ModelContext {
     const input = loadInput(file, this.preprocessing?.spec, this.inputInfo.shape, this.limits);
     const problem = nonFinite(input.tensor.data as Float32Array);
     if (problem) throw new InputError(`${path.basename(file)} contains ${problem}; the model needs finite inputs`);
+    return input;
+  }
+
+  /** As loadInput, on a file's bytes already in memory (a dropped file). */
+  loadInputBytes(name: string, bytes: Uint8Array): LoadedInput {
+    const input = loadInputBytes(name, bytes, this.preprocessing?.spec, this.inputInfo.shape, this.limits);
+    const problem = nonFinite(input.tensor.data as Float32Array);
+    if (problem) throw new InputError(`${name} contains ${problem}; the model needs finite inputs`);
     return input;
   }
 

@@ -16,6 +16,7 @@ import { cliCaveat, cliCommand, pythonSnippet, Reproducible } from './reproduce'
 import type { Settings } from './settings';
 import type { SourceLinks } from './source/source-links';
 import { MessageTarget, TestHooks } from './test-hooks';
+import { INPUT_FILTERS, InputKind, inputKindOf } from './input-files';
 
 export interface ExplainerDeps {
   client: ComputeClient;
@@ -284,11 +285,18 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
     if (this.selected) void this.predict(this.selected);
   }
 
+  /** What the current model takes: pictures, signals [N, C, L] or videos [N, C, T, H, W] (by its input's rank). */
+  get inputKind(): InputKind {
+    const shape = this.modelPath ? this.deps.models.loaded(this.modelPath)?.inputs[0]?.shape : undefined;
+    return shape ? inputKindOf(shape) : 'image';
+  }
+
   private async pickImages(): Promise<void> {
+    const kind = this.inputKind;
     const uris = await vscode.window.showOpenDialog({
-      title: 'Choose images to explain',
+      title: kind === 'image' ? 'Choose images to explain' : kind === 'signal' ? 'Choose signals to explain (.npy or WAV)' : 'Choose video clips to explain (.npy)',
       canSelectMany: true,
-      filters: { Images: ['png', 'jpg', 'jpeg'] },
+      filters: INPUT_FILTERS[kind],
       defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
     });
     if (uris?.length) await this.addImages(uris);
@@ -454,9 +462,9 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
   }
 
   /** Writes what the view shows: a PNG in its colormap and opacity, at the image's original resolution. */
-  private async exportExplanation({ explanationId, format, colormap, opacity }: Extract<WebviewToHost, { type: 'export' }>): Promise<void> {
+  private async exportExplanation({ explanationId, format, colormap, opacity, figure }: Extract<WebviewToHost, { type: 'export' }>): Promise<void> {
     try {
-      const { bytes, suggestedName } = await this.deps.client.call('exportExplanation', { explanationId, format, colormap, opacity });
+      const { bytes, suggestedName } = await this.deps.client.call('exportExplanation', { explanationId, format, colormap, opacity, figure });
       const folder = this.modelPath ? path.dirname(this.modelPath) : vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
       const target = await vscode.window.showSaveDialog({
         title: `Export the explanation as ${format === 'png' ? 'a PNG overlay' : 'a .npy array'}`,

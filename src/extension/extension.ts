@@ -128,7 +128,11 @@ export async function deactivate(): Promise<void> {
 }
 
 async function pickImageFile(): Promise<vscode.Uri | undefined> {
-  const picked = await vscode.window.showOpenDialog({ title: 'Choose an image to explain', canSelectMany: false, filters: { Images: ['png', 'jpg', 'jpeg'] } });
+  const picked = await vscode.window.showOpenDialog({
+    title: 'Choose an image (or a .npy or WAV input) to explain',
+    canSelectMany: false,
+    filters: { Images: ['png', 'jpg', 'jpeg'], 'Tensors and signals (.npy, WAV)': ['npy', 'wav'] },
+  });
   return picked?.[0];
 }
 

@@ -9,6 +9,7 @@ import * as vscode from 'vscode';
 import { ExplainerDeps, ExplainerSession } from './explainer';
 import { webviewHtml, webviewOptions } from './html';
 import { workspaceImages } from './workspace-files';
+import { workspaceInputs } from './input-files';
 
 export const OVERVIEW_EDITOR = 'convlens.modelOverview';
 const PANEL_TYPE = 'convlens.modelPanel';
@@ -80,7 +81,10 @@ export class ModelViews implements vscode.CustomReadonlyEditorProvider, vscode.D
   private attach(panel: vscode.WebviewPanel, modelPath: string, kind: 'panel' | 'editor', image?: vscode.Uri): ExplainerSession {
     const session = new ExplainerSession(`${kind}:${modelPath}`, panel.webview, this.deps, async (s) => {
       if (!(await s.setModel(modelPath))) return;
-      const images = await workspaceImages(LISTED_IMAGES, path.dirname(modelPath));
+      // A signal or video model is offered the workspace's .npy (and WAV) files of its input's shape.
+      const kind = s.inputKind;
+      const shape = this.deps.models.loaded(modelPath)?.inputs[0]?.shape ?? [];
+      const images = kind === 'image' ? await workspaceImages(LISTED_IMAGES, path.dirname(modelPath)) : await workspaceInputs(kind, shape, LISTED_IMAGES, path.dirname(modelPath));
       const first = image ? [image, ...images.filter((u) => u.fsPath !== image.fsPath)] : images;
       await s.addImages(first);
     });

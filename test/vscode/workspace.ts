@@ -1,5 +1,6 @@
 // The workspace the end-to-end suite opens, made fresh in a temporary folder: the sample models
-// with their sidecars, labels and training script, a few sample images, the code fixtures for the
+// with their sidecars, labels and training script, a few sample images, the 1-D sample with its
+// .npy and WAV inputs, the 3-D test model with a .npy clip, the code fixtures for the
 // lenses, a corrupt .onnx and an image whose header claims 30000×30000 pixels.
 import * as fs from 'fs';
 import * as path from 'path';
@@ -13,6 +14,11 @@ export const WORKSPACE_FILES = {
   images: ['sample/images/circle.png', 'sample/images/square.png', 'sample/images/star.png', 'sample/images/triangle.png'],
   pythonCode: 'code/inference.py',
   typescriptCode: 'code/inference.ts',
+  /** The 1-D sample (sample/train_signal.py) with its example inputs, and the 3-D test model with a clip. */
+  signalModel: 'sample/signal1d.onnx',
+  signalInputs: ['sample/signals/tone-0.npy', 'sample/signals/chirp-0.npy', 'sample/signals/noise-0.npy', 'sample/signals/chirp-1.wav'],
+  videoModel: 'video/video3d.onnx',
+  videoClip: 'video/clip.npy',
   corruptModel: 'broken/corrupt.onnx',
   hugeImage: 'broken/huge.png',
   /** A segmentation and a detection sample, each with a scene of its own (issue 13). */
@@ -31,6 +37,10 @@ export function makeWorkspace(dir: string, repo: string): string {
     copy(`sample/${name}`, `sample/${name}`);
   for (const task of ['shapes-seg', 'shapes-det']) for (const ext of ['.onnx', '.convlens.json', '.classes.txt']) copy(`sample/${task}${ext}`, `sample/${task}${ext}`);
   for (const image of [WORKSPACE_FILES.segImage, WORKSPACE_FILES.detImage]) copy(image, image);
+  for (const name of ['signal1d.onnx', 'signal1d.labels.txt']) copy(`sample/${name}`, `sample/${name}`);
+  for (const input of WORKSPACE_FILES.signalInputs) copy(input, input);
+  copy('test/models/video3d.onnx', WORKSPACE_FILES.videoModel);
+  copy('test/models/video3d.input.npy', WORKSPACE_FILES.videoClip);
   for (const image of WORKSPACE_FILES.images) {
     const shape = path.basename(image, '.png');
     copy(`sample/dataset/test/${shape}/0.png`, image);

@@ -9,6 +9,7 @@ import { layerLabel, layerOptions, methodOptions } from '../pickers';
 import { followSelectedLayer } from '../selected-layer';
 import { State, Store } from '../store';
 import { PredictionList } from './predictions';
+import { NdFigure } from './signal/nd-figure';
 import { TargetChooser } from './target';
 import { TaskView } from './tasks';
 
@@ -28,6 +29,8 @@ export class ExplainTab {
   private readonly tasks: TaskView;
   private readonly run = h('vscode-button', { id: 'run' }, 'Run');
   private readonly figure = new OverlayFigure('Explanation overlay');
+  /** A signal's or a video's figure, in place of the overlay for those inputs. */
+  private readonly nd = new NdFigure();
   private readonly display: DisplayControls;
   private readonly caption = h('div', { class: 'caption' });
   private readonly result = h('div', { class: 'result-body' });
@@ -62,6 +65,7 @@ export class ExplainTab {
     this.result.append(
       this.caption,
       h('div', { class: 'figure-wrap' }, h('div', { class: 'figure-stack' }, this.figure.canvas, this.tasks.outline)),
+      this.nd.element,
       this.display.element,
       this.exports,
       this.notes,
@@ -154,7 +158,11 @@ export class ExplainTab {
       return;
     }
     this.display.setSigned(!!explanation?.map.signed);
-    void this.figure.show(image, explanation?.map, s, explanation ? explanation.id : `image:${image.id}`);
+    const key = explanation ? explanation.id : `image:${image.id}`;
+    const title = explanation ? (s.methods.find((m) => m.name === explanation.method)?.title ?? explanation.method) : '';
+    const nd = this.nd.show(image, explanation?.map, s, title, key);
+    (this.figure.canvas.closest('.figure-wrap') as HTMLElement).hidden = nd;
+    if (!nd) void this.figure.show(image, explanation?.map, s, key);
     this.renderDetails(explanation, image.name);
   }
 
@@ -176,7 +184,10 @@ export class ExplainTab {
       e.layer ? h('span', { class: 'muted', title: e.layer }, ` · layer ${layerLabel(this.store.state.model, e.layer)}`) : null,
       h('span', { class: 'muted' }, ` · ${imageName}`),
     );
-    replaceChildren(this.exports, exportButtons(e.id, this.store));
+    replaceChildren(
+      this.exports,
+      exportButtons(e.id, this.store, () => this.nd.png()),
+    );
     replaceChildren(
       this.notes,
       [...e.notes, `Computed in ${e.seconds.toFixed(2)} s.`].map((n) => h('li', {}, n)),

@@ -6,22 +6,27 @@ import { post } from '../host';
 import { State, Store } from '../store';
 
 const IMAGE_FILE = /\.(png|jpe?g|bmp|webp|gif|tiff?)$/i;
+// Tensors and signals: .npy for any model, WAV for signal models (the worker refuses the wrong kind in a sentence).
+const TENSOR_FILE = /\.(npy|wav)$/i;
 const MAX_DROP_BYTES = 48 * 1024 * 1024;
 
 export class ImageStrip {
   readonly element = h('section', { class: 'images', 'aria-label': 'Input images' });
   private readonly list = h('div', { class: 'thumbs', role: 'listbox', 'aria-label': 'Images', 'aria-orientation': 'horizontal' });
   private shown?: { images: ImageView[]; selected?: string };
+  private readonly hint = h('span', { class: 'hint' }, 'or drop image files onto the panel');
 
   constructor(private readonly store: Store) {
     const choose = h('vscode-button', { id: 'choose-files', onClick: () => post({ type: 'pickImages' }) }, 'Choose files…');
-    const hint = h('span', { class: 'hint' }, 'or drop image files onto the panel');
-    this.element.append(this.list, h('div', { class: 'image-actions' }, choose, hint));
+    this.element.append(this.list, h('div', { class: 'image-actions' }, choose, this.hint));
     rovingFocus(this.list, '.thumb', { vertical: false });
     store.subscribe((s) => this.render(s));
   }
 
   private render(s: State): void {
+    // A signal or video model (input [N, C, L] or [N, C, T, H, W]) takes .npy files (and WAV for signals).
+    const rank = s.model?.inputs[0]?.shape.length;
+    this.hint.textContent = rank === 3 ? 'or drop .npy or WAV files onto the panel' : rank === 5 ? 'or drop .npy clips onto the panel' : 'or drop image files onto the panel';
     if (this.shown?.images === s.images && this.shown.selected === s.selectedImageId) return;
     const focused = this.list.contains(document.activeElement) ? (document.activeElement as HTMLElement).dataset.imageId : undefined;
     this.shown = { images: s.images, selected: s.selectedImageId };
@@ -44,7 +49,7 @@ export class ImageStrip {
         'aria-selected': String(selected),
         'data-image-id': image.id,
         'aria-label': where,
-        title: `${where} (${image.width}×${image.height})`,
+        title: `${where} (${sizeOf(image)})`,
         onClick: () => this.select(image.id),
         onKeydown: (e) => {
           const key = (e as KeyboardEvent).key;
@@ -65,6 +70,13 @@ export class ImageStrip {
     this.store.update({ selectedImageId: imageId });
     post({ type: 'selectImage', imageId });
   }
+}
+
+/** An input's size as its thumbnail's tooltip says it: pixels, a signal's channels and samples, a clip's frames. */
+function sizeOf(image: ImageView): string {
+  if (image.signal) return `${image.signal.channels} channel${image.signal.channels === 1 ? '' : 's'} × ${image.signal.length} samples`;
+  if (image.frames) return `${image.frames.length} frames of ${image.width}×${image.height}`;
+  return `${image.width}×${image.height}`;
 }
 
 const naturally = new Intl.Collator('en', { numeric: true }).compare;
@@ -102,14 +114,14 @@ export function acceptDroppedImages(store: Store, target: HTMLElement): void {
 }
 
 async function postDropped(store: Store, files: File[]): Promise<void> {
-  const images = files.filter((f) => f.type.startsWith('image/') || IMAGE_FILE.test(f.name));
+  const images = files.filter((f) => f.type.startsWith('image/') || IMAGE_FILE.test(f.name) || TENSOR_FILE.test(f.name));
   const skipped = files.filter((f) => !images.includes(f)).map((f) => f.name);
   const total = images.reduce((sum, f) => sum + f.size, 0);
-  if (images.length === 0) return store.update({ error: { message: `None of the dropped files is an image (${skipped.join(', ')}).` } });
+  if (images.length === 0) return store.update({ error: { message: `None of the dropped files is an image, a .npy or a WAV file (${skipped.join(', ')}).` } });
   if (total > MAX_DROP_BYTES) return store.update({ error: { message: `The dropped images are ${(total / 2 ** 20).toFixed(0)} MiB together; drop at most 48 MiB at a time.` } });
   const encoded = await Promise.all(images.slice(0, 64).map(async (f) => ({ name: f.name, base64: toBase64(new Uint8Array(await f.arrayBuffer())) })));
   post({ type: 'dropImages', files: encoded });
-  if (skipped.length) store.update({ notice: `Skipped files that are not images: ${skipped.join(', ')}.` });
+  if (skipped.length) store.update({ notice: `Skipped files that are not images, .npy or WAV files: ${skipped.join(', ')}.` });
 }
 
 function toBase64(bytes: Uint8Array): string {

@@ -68,7 +68,7 @@ export function mountPanel(root: HTMLElement, store: Store): void {
     new StatusView(store).element,
     new ImageStrip(store).element,
     tabs,
-    h('div', { class: 'drop-hint', 'aria-hidden': 'true' }, 'Drop images to add them'),
+    h('div', { class: 'drop-hint', 'aria-hidden': 'true' }, 'Drop files to add them'),
   );
   acceptDroppedImages(store, root);
 }

@@ -37,10 +37,15 @@ export function mapData(values: ArrayLike<number>, width: number, height: number
   return { width, height, values: rounded, signed: rounded.some((v) => v < 0) || undefined };
 }
 
-/** A map tensor [..., h, w] as protocol map data. */
+/**
+ * A map tensor as protocol map data: [..., h, w] as one plane; a signal's [L] and a video's
+ * [T, H, W] (T > 1) with their shape, so they reach the view intact.
+ */
 export function tensorMapData(map: Tensor): MapData {
+  if (map.dims.length === 1) return { ...mapData(map.data as ArrayLike<number>, map.dims[0], 1), shape: [...map.dims] };
   const [height, width] = map.dims.slice(-2);
-  return mapData(map.data as ArrayLike<number>, width, height);
+  const data = mapData(map.data as ArrayLike<number>, width, height);
+  return map.dims.length === 3 && map.dims[0] > 1 ? { ...data, shape: [...map.dims] } : data;
 }
 
 /** (v − min) / (max − min), all zeros for a constant map. */

@@ -2,7 +2,7 @@
 import * as path from 'path';
 import { decodeImage, DecodeOptions, readInputBytes } from '../image/decode';
 import { FloatImage, RgbImage } from '../image/image';
-import { SizeLimits, checkPixels, checkValues } from '../limits';
+import { SizeLimits, checkBytes, checkPixels, checkValues } from '../limits';
 import { NpyFormatError, NpyHeader, parseNpy, readNpyHeader } from '../npy';
 import { WavFormatError, isWav, parseWav } from '../wav';
 import { DType, FloatTensor, Tensor, formatShape } from '../tensor';
@@ -105,7 +105,26 @@ function fromImage(name: string, image: RgbImage, spec: PreprocessSpec, expected
  */
 export function loadInput(file: string, spec: PreprocessSpec | undefined, expectedShape: (number | string)[], options: DecodeOptions = {}): LoadedInput {
   const name = path.basename(file);
-  const bytes = readInputBytes(file, { ...options, name });
+  return loadInputBytes(name, readInputBytes(file, { ...options, name }), spec, expectedShape, options);
+}
+
+/** What a model's input is, by its rank: [N, C, L] a signal, [N, C, T, H, W] a video, else a picture. */
+export type InputKind = 'image' | 'signal' | 'video';
+export function inputKindOf(shape: readonly (number | string)[]): InputKind {
+  if (shape.length === 3) return 'signal';
+  if (shape.length === 5) return 'video';
+  return 'image';
+}
+
+/** What a file's first bytes say it is: a .npy tensor, a WAV file, or else (to be decoded as) an image. */
+export function inputFormatOf(bytes: Uint8Array): 'npy' | 'wav' | 'image' {
+  if (bytes.length >= 6 && bytes[0] === 0x93 && String.fromCharCode(...bytes.subarray(1, 6)) === 'NUMPY') return 'npy';
+  return isWav(bytes) ? 'wav' : 'image';
+}
+
+/** As loadInput, on a file's bytes already in memory (a dropped file); `name` names it in messages. */
+export function loadInputBytes(name: string, bytes: Uint8Array, spec: PreprocessSpec | undefined, expectedShape: (number | string)[], options: DecodeOptions = {}): LoadedInput {
+  checkBytes(name, bytes.length, options);
   if (bytes.length >= 6 && bytes[0] === 0x93 && String.fromCharCode(...bytes.subarray(1, 6)) === 'NUMPY') {
     return loadNpy(name, bytes, spec, expectedShape, options);
   }
