@@ -28,6 +28,7 @@ import { JobArgs, JobContext, JobHandlers, JobName, JobResult, WorkerStatus } fr
 import type { RuntimeSession } from '../core/onnx/session';
 import { datasetJobs, KeptDatasets } from './jobs/dataset';
 import { datasetAnalysisJobs } from './jobs/dataset-analysis';
+import { explainAllJobs } from './jobs/explain-all';
 import { graphJobs } from './jobs/graph';
 import { insideJobs } from './jobs/inside';
 import { layerTensor, tensorMapData, WorkerImage, WorkerState } from './jobs/state';
@@ -176,6 +177,7 @@ export class JobRunner implements WorkerState {
     ...datasetAnalysisJobs((datasetId) => this.datasets.kept(datasetId)),
     ...insideJobs(this),
     ...graphJobs(this),
+    ...explainAllJobs(this, (ctx, spec) => toTarget(ctx, spec, this)),
   };
 
   run<J extends JobName>(job: J, args: JobArgs<J>, ctx: JobContext): Promise<JobResult<J>> {

@@ -14,6 +14,7 @@ import type {
   SliceFilterSpec,
   SliceView,
   EffectiveFieldView,
+  ExplainAllView,
   ExplanationView,
   ExportColormap,
   GalleryView,
@@ -113,6 +114,25 @@ export interface JobTypes {
   sanityCheck: { args: { modelPath: string; imageId: string; method: string; layer: string }; result: SanityCheckView };
   /** The model laid out as a graph; with an image, each node's activation statistics and thumbnail. */
   graph: { args: { modelPath: string; imageId?: string }; result: GraphView };
+  /**
+   * "Explain all": the page [offset, offset + limit) of the images of `folder`, each explained and
+   * predicted, as small cards; refused unless the folder lies inside one of `roots` (the workspace
+   * folders, or a folder the user picked).
+   */
+  explainAll: {
+    args: {
+      modelPath: string;
+      folder: string;
+      roots: string[];
+      method: string;
+      layer: string;
+      target: TargetSpec;
+      options?: Record<string, string>;
+      offset: number;
+      limit: number;
+    };
+    result: ExplainAllView;
+  };
 }
 
 export type JobName = keyof JobTypes;
