@@ -8,13 +8,12 @@
 // The folder must lie inside one of `roots` (real paths, so no symlink leads out).
 import * as fs from 'fs';
 import * as path from 'path';
-import type { ExplainAllView, GalleryCardView, MapData, TargetSpec } from '../../protocol';
+import type { GalleryCardView, MapData, TargetSpec } from '../../protocol';
 import { MAX_GALLERY_PAGE } from '../../protocol';
 import type { ModelContext } from '../../core/context';
 import { explainImages, listDataset } from '../../core/dataset';
 import { progressWithEta } from '../../core/dataset/features';
-import type { Target } from '../../core/explain';
-import type { Explanation } from '../../core/explain';
+import type { Explanation, Target } from '../../core/explain';
 import { resizeSkimage } from '../../core/image/resample';
 import { JobHandlers } from '../jobs';
 import { imageDataUrl, mapData, WorkerState } from './state';
