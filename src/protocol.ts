@@ -626,8 +626,9 @@ function request<Params, Result>(fields: { [F in keyof Params]-?: Check }): Requ
 
 type Pooling = 'mean' | 'max';
 
-/** Images in one page of "Explain all". */
+/** Images in one page of "Explain all" at most, and the page the panel asks for (a page's worth of progress between two requests). */
 export const MAX_GALLERY_PAGE = 64;
+export const GALLERY_PAGE = 16;
 
 /** Every request a view can make: adding an analysis is one entry here, its job and its view. */
 export const REQUESTS = {
