@@ -177,7 +177,9 @@ export class GalleryTab {
     } else {
       // Cancelled or failed: what arrived stays, and Resume goes on from it.
       run.state = 'stopped';
-      run.message = `Stopped at ${run.cards.length}${run.total ? ` of ${run.total}` : ''} images; Resume goes on from there.`;
+      run.message = run.cards.length
+        ? `Stopped at ${run.cards.length}${run.total ? ` of ${run.total}` : ''} images; Resume goes on from there.`
+        : 'Stopped before any image was explained.';
     }
     this.renderProgress();
   }
@@ -200,7 +202,7 @@ export class GalleryTab {
   /** Whether Run would go on with the current run (same settings, stopped before the end). */
   private resumable(): boolean {
     const settings = this.settings();
-    return !!settings && this.current?.state === 'stopped' && this.current.key === JSON.stringify(settings);
+    return !!settings && this.current?.state === 'stopped' && this.current.cards.length > 0 && this.current.key === JSON.stringify(settings);
   }
 
   private start(): void {
