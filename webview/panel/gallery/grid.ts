@@ -5,17 +5,30 @@
 // DOM, so thousands of cards cost a few dozen elements; their images are decoded when drawn and not
 // kept. A click (or Enter) on a card opens that image in the Explain tab.
 import type { GalleryCardView } from '../../../src/protocol';
-import type { ColormapName } from '../../colormap';
+import type { ColormapName, MapLike } from '../../colormap';
 import { h, percent, replaceChildren } from '../../dom';
 import { drawOverlay } from '../../overlay';
 
-/** A card as the view keeps it: the map's values as a typed array (4 bytes a value, not a JSON number). */
+/**
+ * A card as the view keeps it, thousands at a time: the map as one byte a value, the colormap's
+ * level (colorize draws round(255 t) with t = v for unsigned maps, (v + 1) / 2 for signed ones),
+ * so the colours drawn are those of the full values (a signed map's alpha, |v|, within one level).
+ */
 export interface GalleryCard extends Omit<GalleryCardView, 'map'> {
-  map?: { width: number; height: number; values: Float32Array; signed?: boolean };
+  map?: { width: number; height: number; levels: Uint8Array; signed?: boolean };
 }
 
 export function keptCard(c: GalleryCardView): GalleryCard {
-  return { ...c, map: c.map && { width: c.map.width, height: c.map.height, values: Float32Array.from(c.map.values), signed: c.map.signed } };
+  const m = c.map;
+  if (!m) return { ...c, map: undefined };
+  const level = (v: number) => Math.round(255 * (m.signed ? (Math.min(1, Math.max(-1, v)) + 1) / 2 : Math.min(1, Math.max(0, v))));
+  return { ...c, map: { width: m.width, height: m.height, levels: Uint8Array.from(m.values, level), signed: m.signed } };
+}
+
+/** The kept map as values colorize reads back to the same levels. */
+function mapOf(map: NonNullable<GalleryCard['map']>): MapLike {
+  const values = Float32Array.from(map.levels, (q) => (map.signed ? (2 * q) / 255 - 1 : q / 255));
+  return { width: map.width, height: map.height, values, signed: map.signed };
 }
 
 export type GallerySort = 'name' | 'score-desc' | 'score-asc' | 'class';
@@ -161,7 +174,7 @@ export class CardGrid {
         image = undefined;
       }
     }
-    drawOverlay(canvas, image, card.map, { ...this.display, minSide: PICTURE });
+    drawOverlay(canvas, image, card.map && mapOf(card.map), { ...this.display, minSide: PICTURE });
   }
 
   /** Removes every card (a new run, another model). */
