@@ -147,6 +147,29 @@ describe('compute worker: "Explain all" on a folder', function () {
     }
   });
 
+  it('gives an image that cannot be read a card with its reason, and explains the others of its batch', async () => {
+    const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'convlens-explain-all-bad-'));
+    try {
+      fs.copyFileSync(path.join(IMAGES, 'star.png'), path.join(folder, 'a.png'));
+      fs.writeFileSync(path.join(folder, 'b.png'), 'not a PNG at all');
+      fs.copyFileSync(path.join(IMAGES, 'circle.png'), path.join(folder, 'c.png'));
+      const result = await client.call('explainAll', { modelPath: MODEL, folder, roots: [folder], ...SETTINGS, offset: 0, limit: 8 });
+      assert.deepStrictEqual(
+        result.cards.map((c) => [c.relPath, c.prediction?.label, !!c.map, !!c.error]),
+        [
+          ['a.png', 'star', true, false],
+          ['b.png', undefined, false, true],
+          ['c.png', 'circle', true, false],
+        ],
+      );
+      assert.strictEqual(result.cards[1].image, '');
+      assert.match(result.cards[1].error!, /b\.png/);
+      assert.deepStrictEqual(result.cards[0].map, whole.cards.find((c) => c.relPath === 'star.png')!.map, 'the same file gives the same card in any batch');
+    } finally {
+      fs.rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
   it('refuses a folder outside the allowed roots, also through a symlink inside them', async () => {
     await assert.rejects(
       client.call('explainAll', { modelPath: MODEL, folder: DATASET, roots: [IMAGES], ...SETTINGS, offset: 0, limit: 4 }),
