@@ -541,6 +541,36 @@ export interface SanityCheckView {
   randomized: MapData;
 }
 
+/** One card of the "Explain all" gallery: an image of the folder with its explanation, small. */
+export interface GalleryCardView {
+  /** Place in the folder's listing (images sorted by relative path). */
+  index: number;
+  /** Path relative to the folder, '/' separated. */
+  relPath: string;
+  /** The image as the model sees it, at most 64 pixels a side (PNG data URL); '' for an input without a picture. */
+  image: string;
+  /** The map, downsampled (antialiased) to at most 32 values a side. */
+  map?: MapData;
+  /** The model's top class and its softmax probability. */
+  prediction?: { index: number; label: string; probability: number };
+  /** Why the image has no explanation. */
+  error?: string;
+}
+
+/** One page of "Explain all": the images [offset, offset + cards.length) of the folder. */
+export interface ExplainAllView {
+  folder: string;
+  method: string;
+  /** The layer the CAM methods resolved 'auto' to. */
+  layer?: string;
+  /** Images in the folder. */
+  total: number;
+  offset: number;
+  cards: GalleryCardView[];
+  /** Time the page took. */
+  seconds: number;
+}
+
 import type { GraphView } from './core/graph/types';
 export type { GraphNodeView, GraphView, NodeStatsView } from './core/graph/types';
 
@@ -664,6 +694,10 @@ function request<Params, Result>(fields: { [F in keyof Params]-?: Check }): Requ
 
 type Pooling = 'mean' | 'max';
 
+/** Images in one page of "Explain all" at most, and the page the panel asks for (a page's worth of progress between two requests). */
+export const MAX_GALLERY_PAGE = 64;
+export const GALLERY_PAGE = 16;
+
 /** Every request a view can make: adding an analysis is one entry here, its job and its view. */
 export const REQUESTS = {
   /** `options`: method options by OptionSpec name, as typed (the worker parses and checks them against the specs). */
@@ -723,6 +757,20 @@ export const REQUESTS = {
   }),
   /** The laid-out graph, with each node's activation statistics for the image when one is named. */
   graph: request<{ imageId?: string }, GraphView>({ imageId: optional(isId) }),
+  /**
+   * "Explain all": explains the page [offset, offset + limit) of the images of a folder the host
+   * offered (inside the workspace, or picked), with one method, layer, target and options; the view
+   * asks page after page (a cancelled run resumes at the next page).
+   */
+  explainAll: request<{ folder: string; method: string; layer: string; target: TargetSpec; options?: Record<string, string>; offset: number; limit: number }, ExplainAllView>({
+    folder: isAbsolutePath,
+    method: isMethod,
+    layer: isString,
+    target: isTarget,
+    options: optional(isMethodOptions),
+    offset: isIndex,
+    limit: inRange(1, MAX_GALLERY_PAGE),
+  }),
 };
 
 export type RequestKind = keyof typeof REQUESTS;
@@ -749,7 +797,9 @@ export type HostToWebview =
   | { type: 'settings'; colormap: string; opacity: number; method: string }
   | { type: 'datasetFolders'; folders: DatasetFolderView[]; chosen?: string }
   /** The marks file the user picked for the dataset (replaces the dataset's own). */
-  | { type: 'datasetMarks'; marks: MarksFileView };
+  | { type: 'datasetMarks'; marks: MarksFileView }
+  /** Folders of workspace images "Explain all" may run on (and the one just picked). */
+  | { type: 'galleryFolders'; folders: DatasetFolderView[]; chosen?: string };
 
 /** The colormaps a view offers for unsigned maps (signed maps are always drawn diverging). */
 export const EXPORT_COLORMAPS = ['viridis', 'inferno', 'turbo', 'jet', 'gray'] as const;
@@ -778,7 +828,11 @@ export type WebviewToHost =
   | { type: 'pickMarks' }
   /** Loads a dataset image (by its path relative to the dataset folder) into the panel's images. */
   | { type: 'datasetOpenImage'; relPath: string }
-  | { type: 'exportRules'; format: 'json' | 'txt' };
+  | { type: 'exportRules'; format: 'json' | 'txt' }
+  /** Opens the host's folder picker for "Explain all". */
+  | { type: 'pickGalleryFolder' }
+  /** Loads an image of a gallery folder into the panel and explains it there with the gallery's settings. */
+  | { type: 'galleryOpenImage'; folder: string; relPath: string; method: string; layer: string; target: TargetSpec; options?: Record<string, string> };
 
 const MAX_DROPPED_BYTES = 64 * 1024 * 1024;
 /** The largest figure a view may send with an export, in base64 characters (a 16 MiB PNG). */
@@ -817,6 +871,8 @@ const COMMANDS: { [T in Exclude<WebviewToHost['type'], 'request'>]: Record<strin
   pickMarks: {},
   datasetOpenImage: { relPath: isRelativePath },
   exportRules: { format: oneOf('json', 'txt') },
+  pickGalleryFolder: {},
+  galleryOpenImage: { folder: isAbsolutePath, relPath: isRelativePath, method: isMethod, layer: isString, target: isTarget, options: optional(isMethodOptions) },
 };
 
 const own = (table: object, key: unknown): boolean => typeof key === 'string' && Object.prototype.hasOwnProperty.call(table, key);
@@ -851,6 +907,7 @@ const HOST_TYPES: { [T in HostToWebview['type']]: true } = {
   settings: true,
   datasetFolders: true,
   datasetMarks: true,
+  galleryFolders: true,
 };
 
 /** The message if it looks like a HostToWebview message (the host is trusted; this guards against stray posts). */

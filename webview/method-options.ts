@@ -7,8 +7,8 @@ import { h, Select, setOptions } from './dom';
 
 type OptionSpec = MethodView['options'][number];
 
-function control(method: string, spec: OptionSpec): Select {
-  const id = `option-${spec.name}`;
+function control(method: string, spec: OptionSpec, idPrefix: string): Select {
+  const id = `${idPrefix}option-${spec.name}`;
   const label = `${spec.name}: ${spec.description}`;
   if (spec.type === 'choice') {
     const select = h('vscode-single-select', { id, 'aria-label': label, 'data-option': spec.name }) as Select;
@@ -40,10 +40,13 @@ export class MethodOptions {
   private controls: { spec: OptionSpec; input: Select }[] = [];
   private shownFor?: string;
 
+  /** `idPrefix` keeps element ids unique when a page holds more than one set of option fields. */
+  constructor(private readonly idPrefix = '') {}
+
   show(method: MethodView | undefined): void {
     if (method?.name === this.shownFor) return;
     this.shownFor = method?.name;
-    this.controls = (method?.options ?? []).map((spec) => ({ spec, input: control(method!.name, spec) }));
+    this.controls = (method?.options ?? []).map((spec) => ({ spec, input: control(method!.name, spec, this.idPrefix) }));
     this.element.replaceChildren(
       ...this.controls.map(({ spec, input }) =>
         h(

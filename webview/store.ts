@@ -62,6 +62,9 @@ export interface State {
   datasetFolders: DatasetFolderView[];
   chosenDatasetFolder?: string;
   pickedMarks?: MarksFileView;
+  /** "Explain all": the folders of workspace images offered, and the one just picked. */
+  galleryFolders: DatasetFolderView[];
+  chosenGalleryFolder?: string;
   /** The ablation of chosen channels: a datasetImportance result kept beside the ranking it refines. */
   ablation?: ImportanceView;
   /** The layer (node name) the user picked in the Graph tab. */
@@ -105,6 +108,7 @@ export class Store {
       colormap: 'viridis',
       opacity: 0.5,
       datasetFolders: [],
+      galleryFolders: [],
       ...initial,
     };
   }
@@ -184,6 +188,8 @@ export class Store {
         return this.update({ datasetFolders: message.folders, chosenDatasetFolder: message.chosen ?? s.chosenDatasetFolder });
       case 'datasetMarks':
         return this.update({ pickedMarks: message.marks, results: { ...s.results, datasetMarkCheck: undefined } });
+      case 'galleryFolders':
+        return this.update({ galleryFolders: message.folders, chosenGalleryFolder: message.chosen ?? s.chosenGalleryFolder });
     }
   }
 

@@ -28,6 +28,7 @@ import { JobArgs, JobContext, JobHandlers, JobName, JobResult, WorkerStatus } fr
 import type { RuntimeSession } from '../core/onnx/session';
 import { datasetJobs, KeptDatasets } from './jobs/dataset';
 import { datasetAnalysisJobs } from './jobs/dataset-analysis';
+import { explainAllJobs } from './jobs/explain-all';
 import { graphJobs } from './jobs/graph';
 import { insideJobs } from './jobs/inside';
 import { modelForTarget, taskJobs } from './jobs/tasks';
@@ -182,6 +183,7 @@ export class JobRunner implements WorkerState {
     ...insideJobs(this),
     ...graphJobs(this),
     ...taskJobs(this),
+    ...explainAllJobs(this, (ctx, spec) => toTarget(ctx, spec, this)),
   };
 
   run<J extends JobName>(job: J, args: JobArgs<J>, ctx: JobContext): Promise<JobResult<J>> {

@@ -14,6 +14,7 @@ import type {
   SliceFilterSpec,
   SliceView,
   EffectiveFieldView,
+  ExplainAllView,
   ExplanationView,
   ExportColormap,
   GalleryView,
@@ -119,6 +120,25 @@ export interface JobTypes {
   graph: { args: { modelPath: string; imageId?: string }; result: GraphView };
   /** A segmentation model's predicted mask or a detector's boxes after NMS, for an image. */
   taskOutputs: { args: { modelPath: string; imageId: string; iou?: number; minScore?: number }; result: TaskOutputsView };
+  /**
+   * "Explain all": the page [offset, offset + limit) of the images of `folder`, each explained and
+   * predicted, as small cards; refused unless the folder lies inside one of `roots` (the workspace
+   * folders, or a folder the user picked).
+   */
+  explainAll: {
+    args: {
+      modelPath: string;
+      folder: string;
+      roots: string[];
+      method: string;
+      layer: string;
+      target: TargetSpec;
+      options?: Record<string, string>;
+      offset: number;
+      limit: number;
+    };
+    result: ExplainAllView;
+  };
 }
 
 export type JobName = keyof JobTypes;

@@ -13,7 +13,7 @@ import type { DatasetFolderView, DatasetView, HostToWebview, RequestKind, Reques
 import { IMAGE_GLOB, insideWorkspace } from './workspace-files';
 
 /** The commands of the Dataset tab (pickers, opening an image, exporting), handled here. */
-const DATASET_COMMANDS = ['pickDataset', 'pickMarks', 'datasetOpenImage', 'exportRules'] as const;
+const DATASET_COMMANDS = ['pickDataset', 'pickMarks', 'datasetOpenImage', 'exportRules', 'pickGalleryFolder', 'galleryOpenImage'] as const;
 export type DatasetCommand = Extract<WebviewToHost, { type: (typeof DATASET_COMMANDS)[number] }>;
 
 export function isDatasetCommand(message: WebviewToHost): message is DatasetCommand {
@@ -35,6 +35,8 @@ export interface AnalysisHost {
   track<K extends RequestKind>(requestId: string, kind: K, title: string, visibility: 'notification' | 'window', work: Work<RequestResult<K>>): Promise<void>;
   /** Loads an image file into the view and selects it. */
   openImage(uri: vscode.Uri): Promise<void>;
+  /** Loads an image file into the view, selects it and explains it there (the gallery's card click). */
+  explainImage(uri: vscode.Uri, settings: Omit<RequestParams<'explain'>, 'imageId'>): Promise<void>;
   methodTitle(method: string): Promise<string>;
 }
 
@@ -46,6 +48,8 @@ interface Inputs {
   modelPath: string;
   datasetId: string;
   storageDir?: string;
+  /** Folders the analysis may read: the workspace folders and the folders the user picked. */
+  roots: string[];
   signal: AbortSignal;
   onProgress: (fraction: number, message: string) => void;
   /** Makes an extracted dataset the one the dataset analyses work on. */
@@ -177,6 +181,12 @@ const ANALYSES: { [K in AnalysisKind]: Analysis<K> } = {
     title: (p, host) => `Masks and boxes of ${host.imageName(p.imageId)}`,
     run: (client, p, inputs) => client.call('taskOutputs', { modelPath: inputs.modelPath, ...p }, withProgress(inputs)),
   },
+  explainAll: {
+    needs: 'model',
+    visibility: 'window',
+    title: async (p, host) => `${await host.methodTitle(p.method)} on ${path.basename(p.folder)}, images ${p.offset + 1}–${p.offset + p.limit}`,
+    run: (client, p, inputs) => client.call('explainAll', { modelPath: inputs.modelPath, ...p, roots: inputs.roots }, withProgress(inputs)),
+  },
   graph: {
     needs: 'model',
     image: (p) => p.imageId,
@@ -200,6 +210,9 @@ const SEARCH_LIMIT = 20_000;
 export class Analyses {
   /** Folders the view may analyse, by path. */
   private readonly folders = new Map<string, DatasetFolderView>();
+  /** Folders "Explain all" may run on: folders of workspace images, and those picked. */
+  private readonly galleryFolders = new Map<string, DatasetFolderView>();
+  private readonly pickedGalleryFolders = new Set<string>();
   private dataset?: { folder: string; datasetId: string; ownMarks?: string; pickedMarks?: string };
 
   constructor(private readonly host: AnalysisHost) {}
@@ -219,6 +232,16 @@ export class Analyses {
     this.host.post({ type: 'datasetFolders', folders: [...this.folders.values()], chosen });
   }
 
+  /** Offers the folders of workspace images to "Explain all" (and those picked before). */
+  async postGalleryFolders(chosen?: string): Promise<void> {
+    try {
+      for (const folder of await workspaceImageFolders()) if (!this.galleryFolders.has(folder.path)) this.galleryFolders.set(folder.path, folder);
+    } catch {
+      // The workspace search failed: the folders picked by hand are still offered.
+    }
+    this.host.post({ type: 'galleryFolders', folders: [...this.galleryFolders.values()], chosen });
+  }
+
   async command(message: DatasetCommand): Promise<void> {
     switch (message.type) {
       case 'pickDataset':
@@ -229,6 +252,14 @@ export class Analyses {
         return this.openDatasetImage(message.relPath);
       case 'exportRules':
         return this.exportRules(message.format);
+      case 'pickGalleryFolder':
+        return this.pickGalleryFolder();
+      case 'galleryOpenImage': {
+        const { folder, relPath, method, layer, target, options } = message;
+        const file = this.galleryFolderAllowed(folder) ? imageInside(folder, relPath) : undefined;
+        if (!file) return this.host.post({ type: 'error', message: `${relPath} is not an image of a folder offered to "Explain all".` });
+        return this.host.explainImage(vscode.Uri.file(file), { method, layer, target, options });
+      }
     }
   }
 
@@ -249,6 +280,9 @@ export class Analyses {
     if (kind === 'datasetFeatures' && !this.folders.has((params as RequestParams<'datasetFeatures'>).folder)) {
       return refuse('Choose the dataset folder from the list or with "Choose folder…".');
     }
+    if (kind === 'explainAll' && !this.galleryFolderAllowed((params as RequestParams<'explainAll'>).folder)) {
+      return refuse('Choose a folder of the workspace from the list, or one with "Choose folder…".');
+    }
     if (kind === 'datasetMarkCheck' && ![dataset?.ownMarks, dataset?.pickedMarks].includes((params as RequestParams<'datasetMarkCheck'>).marksFile)) {
       return refuse('Choose the marks file with "Choose marks file…".');
     }
@@ -258,7 +292,15 @@ export class Analyses {
       if (this.host.modelPath() === modelPath) this.dataset = { folder: view.folder, datasetId, ownMarks: view.marks?.file };
     };
     return this.host.track(requestId, kind, title, analysis.visibility, (signal, onProgress) =>
-      analysis.run(this.host.client, params, { modelPath, datasetId: dataset?.datasetId ?? '', storageDir: this.host.storageDir, signal, onProgress, adoptDataset }),
+      analysis.run(this.host.client, params, {
+        modelPath,
+        datasetId: dataset?.datasetId ?? '',
+        storageDir: this.host.storageDir,
+        roots: this.roots(),
+        signal,
+        onProgress,
+        adoptDataset,
+      }),
     );
   }
 
@@ -275,6 +317,33 @@ export class Analyses {
     const relative = vscode.workspace.asRelativePath(folder, false);
     this.folders.set(folder.fsPath, { path: folder.fsPath, label: relative === folder.fsPath ? folder.fsPath : relative });
     await this.postFolders(folder.fsPath);
+  }
+
+  /** A folder "Explain all" may run on: one offered or picked, or any folder inside the workspace (real paths). */
+  private galleryFolderAllowed(folder: string): boolean {
+    return this.galleryFolders.has(folder) || this.pickedGalleryFolders.has(folder) || insideWorkspace(folder);
+  }
+
+  /** The workspace folders and the folders the user picked: where the worker may list images. */
+  private roots(): string[] {
+    const workspace = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === 'file').map((f) => f.uri.fsPath);
+    return [...workspace, ...this.pickedGalleryFolders];
+  }
+
+  private async pickGalleryFolder(): Promise<void> {
+    const picked = await vscode.window.showOpenDialog({
+      title: 'Choose a folder of images to explain',
+      canSelectFolders: true,
+      canSelectFiles: false,
+      canSelectMany: false,
+      defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
+    });
+    const folder = picked?.[0];
+    if (!folder || folder.scheme !== 'file') return;
+    const relative = vscode.workspace.asRelativePath(folder, false);
+    this.pickedGalleryFolders.add(folder.fsPath);
+    this.galleryFolders.set(folder.fsPath, { path: folder.fsPath, label: relative === folder.fsPath ? folder.fsPath : relative });
+    await this.postGalleryFolders(folder.fsPath);
   }
 
   /** The user picks the JSON of mark boxes for the dataset; the mark check may then read it. */
@@ -338,6 +407,28 @@ export function imageInside(folder: string, relPath: string): string | undefined
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Folders of workspace images, as the image strip groups them (each image's folder), and the
+ * folders above those inside the workspace; each with the images under it (sub-folders included,
+ * as "Explain all" lists them).
+ */
+async function workspaceImageFolders(): Promise<DatasetFolderView[]> {
+  const found = await vscode.workspace.findFiles(IMAGE_GLOB, EXCLUDED, SEARCH_LIMIT);
+  const files = found.filter((u) => u.scheme === 'file').map((u) => u.fsPath);
+  const counts = new Map<string, number>();
+  for (const file of files) {
+    const root = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(file))?.uri.fsPath;
+    for (let dir = path.dirname(file); root && (dir === root || dir.startsWith(root + path.sep)); dir = path.dirname(dir)) {
+      counts.set(dir, (counts.get(dir) ?? 0) + 1);
+      if (dir === root) break;
+    }
+  }
+  return [...counts.entries()]
+    .filter(([folder]) => insideWorkspace(folder))
+    .map(([folder, images]) => ({ path: folder, label: vscode.workspace.asRelativePath(folder, false) || path.basename(folder), images }))
+    .sort((a, b) => a.label.localeCompare(b.label));
 }
 
 /**

@@ -70,6 +70,10 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
       openImage: async (uri) => {
         await this.addImages([uri], uri);
       },
+      explainImage: async (uri, settings) => {
+        const [image] = await this.addImages([uri], uri);
+        if (image) await this.explain(this.hostRequestId('explain'), { imageId: image.id, ...settings }, 'window');
+      },
       methodTitle: (method) => this.methodTitle(method),
     });
     this.disposables.push(
@@ -194,7 +198,10 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
     // After the model: the preferences (default method) apply to the methods just offered.
     this.postSettings();
     // The side view has no Dataset tab: only the panel and the overview editor are offered folders.
-    if (this.id !== 'side') void this.analyses.postFolders();
+    if (this.id !== 'side') {
+      void this.analyses.postFolders();
+      void this.analyses.postGalleryFolders();
+    }
   }
 
   /**

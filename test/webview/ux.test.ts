@@ -184,7 +184,7 @@ describe('webview: issue #16 bugs, layout and accessibility', function () {
       const wp = await loaded(await ctx.open({ width, height: 800 }));
       const f = ctx.fixtures();
       await wp.send({ type: 'response', requestId: 'host-1', kind: 'explain', result: f.explanation });
-      for (const tab of ['overview', 'explain', 'compare', 'activations', 'dataset', 'inside']) {
+      for (const tab of ['overview', 'explain', 'explain-all', 'compare', 'activations', 'dataset', 'inside']) {
         await openTab(wp, tab);
         if (tab === 'activations') {
           await wp.send({ type: 'response', requestId: f.activations.requestId, kind: 'activations', result: f.activations });

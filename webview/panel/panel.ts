@@ -8,12 +8,13 @@ import { ActivationsTab } from './activations';
 import { CompareTab } from './compare';
 import { DatasetTab } from './dataset/dataset';
 import { ExplainTab } from './explain';
+import { GalleryTab } from './gallery/gallery';
 import { GraphTab } from './graph/graph';
 import { ImageStrip, acceptDroppedImages } from './images';
 import { InsideTab } from './inside/inside';
 import { OverviewTab } from './overview';
 
-const TABS = ['Overview', 'Explain', 'Compare', 'Activations', 'Dataset', 'Inside', 'Graph'] as const;
+const TABS = ['Overview', 'Explain', 'Explain all', 'Compare', 'Activations', 'Dataset', 'Inside', 'Graph'] as const;
 
 export function mountPanel(root: HTMLElement, store: Store): void {
   const tabs = h('vscode-tabs', { id: 'tabs' }) as HTMLElement & { selectedIndex: number };
@@ -38,15 +39,15 @@ export function mountPanel(root: HTMLElement, store: Store): void {
   const panels = [
     overview.element,
     new ExplainTab(store).element,
+    // A card opens its image in the Explain tab, explained with the run's settings (the host loads it).
+    new GalleryTab(store, () => select(TABS.indexOf('Explain'))).element,
     new CompareTab(store).element,
     activations.element,
     dataset.element,
     new InsideTab(store).element,
     graph.element,
   ];
-  TABS.forEach((title, i) =>
-    tabs.append(h('vscode-tab-header', { 'data-tab': title.toLowerCase() }, title), h('vscode-tab-panel', { 'data-panel': title.toLowerCase() }, panels[i])),
-  );
+  TABS.forEach((title, i) => tabs.append(h('vscode-tab-header', { 'data-tab': tabKey(title) }, title), h('vscode-tab-panel', { 'data-panel': tabKey(title) }, panels[i])));
   // The graph is laid out only once its tab is shown: a large model's layout takes seconds.
   const graphShown = () => (tabs.selectedIndex === TABS.indexOf('Graph') ? graph.activate() : graph.deactivate());
   tabs.addEventListener('vsc-tabs-select', () => {
@@ -71,6 +72,11 @@ export function mountPanel(root: HTMLElement, store: Store): void {
     h('div', { class: 'drop-hint', 'aria-hidden': 'true' }, 'Drop files to add them'),
   );
   acceptDroppedImages(store, root);
+}
+
+/** A tab's name in data-tab and data-panel: its title in lower case, words joined by '-' ('explain-all'). */
+function tabKey(title: string): string {
+  return title.toLowerCase().replace(/ /g, '-');
 }
 
 function headerRenderer(header: HTMLElement): (s: State) => void {

@@ -1,5 +1,6 @@
 // `convlens explain MODEL FOLDER|GLOB --method M --out-dir D`: one explanation per image of a
-// folder, image after image (memory stays that of one explanation), each written atomically as
+// folder, image after image through core/dataset/explain-images.ts (the loop the panel's "Explain
+// all" shares; memory stays that of one batch), each written atomically as
 // soon as it is done, so a run that is cancelled or crashes resumes where it stopped: images whose
 // output file exists are skipped. --shard I/N (or the scheduler's variables) takes one shard of
 // the images, split as `convlens dataset` splits them.
@@ -9,7 +10,8 @@ import { parseArgs } from 'util';
 import { COLORMAP_NAMES, ColormapName } from '../../core/image/colormap';
 import { DatasetImage, describeShard, listDataset, shardOfPath } from '../../core/dataset';
 import { progressWithEta } from '../../core/dataset/features';
-import { explain as runMethod, methodNames } from '../../core/explain';
+import { explainImages } from '../../core/dataset/explain-images';
+import { methodNames } from '../../core/explain';
 import { renderPng } from '../../core/render';
 import { numberOption, parse } from '../args';
 import { targetOf, withModel } from '../common';
@@ -106,16 +108,16 @@ export async function explainFolder(argv: string[]): Promise<void> {
     const layer = typeof values.layer === 'string' ? values.layer : undefined;
     const started = Date.now();
     let done = 0;
-    for (const im of todo) {
-      try {
-        const input = ctx.loadInput(im.file);
-        const e = await runMethod(method, { model: ctx.model, input: input.tensor, target, layer }, options);
-        if (format === 'png') writeFile(outputOf(im), renderPng(e.map, input.rgb, { colormap, opacity: numberOption(values.opacity, 'opacity') }));
-        else writeNpy(outputOf(im), values.raw ? e.raw : e.map);
-        done++;
-      } catch (err) {
-        failed.push({ relPath: im.relPath, reason: (err as Error).message });
-      }
+    for await (const { image: im, input, explanation: e, error } of explainImages(ctx, todo, { method, target, layer, options })) {
+      if (e && input) {
+        try {
+          if (format === 'png') writeFile(outputOf(im), renderPng(e.map, input.rgb, { colormap, opacity: numberOption(values.opacity, 'opacity') }));
+          else writeNpy(outputOf(im), values.raw ? e.raw : e.map);
+          done++;
+        } catch (err) {
+          failed.push({ relPath: im.relPath, reason: (err as Error).message });
+        }
+      } else failed.push({ relPath: im.relPath, reason: error ?? 'no explanation' });
       const finished = images.length - todo.length + done + failed.length;
       progress?.(
         `${method}${shard ? ` (${describeShard(shard)})` : ''}: ${progressWithEta(finished, images.length, done, todo.length - done - failed.length, started, Date.now())}`,

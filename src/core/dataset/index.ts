@@ -3,6 +3,7 @@ export { DatasetError } from './errors';
 export { parseShard, shardFromEnvironment, shardOfPath, describeShard, type Shard } from './shard';
 export { mergeShardedCache } from './cache';
 export { listDataset, type DatasetImage, type DatasetListing } from './folder';
+export { explainImages, type ExplainImagesRequest, type ExplainImagesControl, type ExplainedImage } from './explain-images';
 export { inputPipelineFor, type InputPipeline } from './input';
 export { findClassifierHead, type ClassifierHead } from './head';
 export { extractFeatures, imageFeatures, modelHash, rowOf, type DatasetFeatures, type FeatureOptions, type FeatureStats, type ImageFeatures } from './features';
