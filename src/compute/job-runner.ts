@@ -12,7 +12,7 @@ import { deletionInsertion } from '../core/explain/faithfulness';
 import { resolveLayer } from '../core/explain/layer';
 import { minMax } from '../core/explain/postprocess';
 import { throwIfCancelled } from '../core/cancel';
-import { describeTarget, resolveTarget, seedFor } from '../core/explain/target';
+import { TargetFileNames, describeTarget, formatTarget, resolveTarget, seedFor, unresolved } from '../core/explain/target';
 import { DIVERGING_COLORMAP } from '../core/image/colormap';
 import { RgbImage } from '../core/image/image';
 import { decodeImage, readInputBytes } from '../core/image/decode';
@@ -393,7 +393,7 @@ export class JobRunner implements WorkerState {
       ['Colormap', options.colormap],
       ['Opacity', String(opacity)],
       ['Source', image.name],
-      ['Command', reproducingCommand(ctx, image, args, e, options, `${base}.png`)],
+      ['Command', reproducingCommand(ctx, image, args, e, options, `${base}.png`, this.targetFiles(args.target))],
     ];
     return { bytes: withTextChunks(encodePng(rgba, width, height), metadata), suggestedName: `${base}.png` };
   }
@@ -412,6 +412,16 @@ export class JobRunner implements WorkerState {
     }
   }
 
+  /**
+   * What the command line names for a target's data: a similarity's reference by its image file
+   * while that image is loaded from a file. A drawn mask has no file: the command says MASK.png.
+   */
+  private targetFiles(target: TargetSpec): TargetFileNames {
+    if (target.kind !== 'similarity') return {};
+    const source = this.images.get(target.imageId)?.source;
+    return source && 'path' in source ? { reference: source.path } : {};
+  }
+
   private async status(): Promise<WorkerStatus> {
     return { models: [...this.contexts.keys()], images: this.images.size, explanations: this.explanations.size, datasets: this.datasets.size };
   }
@@ -425,32 +435,23 @@ function targetText(ctx: ModelContext, t: ResolvedTarget): string {
 }
 
 /** `convlens explain` with the settings of an explanation and its picture, quoted for a POSIX shell. */
-function reproducingCommand(ctx: ModelContext, image: WorkerImage, args: JobArgs<'explain'>, e: Explanation, options: { colormap: string; opacity: number }, out: string): string {
+function reproducingCommand(
+  ctx: ModelContext,
+  image: WorkerImage,
+  args: JobArgs<'explain'>,
+  e: Explanation,
+  options: { colormap: string; opacity: number },
+  out: string,
+  files: TargetFileNames,
+): string {
   const quote = (word: string) => (/^[\w./:=@+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`);
   const words = ['convlens', 'explain', args.modelPath, image.source && 'path' in image.source ? image.source.path : image.name, '--method', args.method];
   if (e.layer) words.push('--layer', e.layer);
-  words.push(...targetFlags(e.target, ctx.model.summary().outputs[0].name));
+  // The target's flags come from its kind's format (src/core/explain/target.ts), as the panel's "Copy command".
+  words.push(...formatTarget(unresolved(e.target), { ...files, firstOutput: ctx.model.summary().outputs[0].name }));
   for (const [name, value] of Object.entries(args.options ?? {})) words.push(`--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, String(value));
   words.push('--colormap', options.colormap, '--opacity', String(options.opacity), '--out', out);
   return words.map(quote).join(' ');
-}
-
-/** The CLI's --target flags for a resolved target (src/core/explain/target.ts's syntax); --output when it is not the first. */
-function targetFlags(t: ResolvedTarget, firstOutput: string): string[] {
-  const output = t.output === firstOutput ? [] : ['--output', t.output];
-  switch (t.kind) {
-    case 'class':
-      return ['--target', String(t.index), ...output];
-    case 'difference':
-      return ['--target', String(t.a), '--versus', String(t.b), ...output];
-    case 'probability':
-      return ['--target', `prob:${t.index}`, ...output];
-    case 'element':
-      return ['--target', `output:${t.output}[${t.index.join(',')}]`];
-    default:
-      // A region, box or similarity target names files or choices the view made.
-      return output;
-  }
 }
 
 const worker = new JobRunner();
