@@ -329,7 +329,7 @@ export class JobRunner implements WorkerState {
       layer: e.layer,
       target: targetView(args.target, t),
       targetLabel: targetLabel(ctx, t),
-      map: tensorMapData(e.map),
+      map: { ...tensorMapData(e.map), ...(e.signed ? { signed: true } : {}) },
       notes: [`${methodByName(args.method).formula}`, ...e.notes, describeTarget(t)],
       seconds,
       faithfulness,
@@ -380,7 +380,7 @@ export class JobRunner implements WorkerState {
     const { explanation: e, image, args } = kept;
     const base = `${path.parse(image.name).name}-${e.method}`;
     if (format === 'npy') return { bytes: formatNpy(e.raw), suggestedName: `${base}.npy` };
-    const options = { colormap: isSigned(e.map) ? DIVERGING_COLORMAP : colormap, opacity };
+    const options = { colormap: isSigned(e.map) || e.signed ? DIVERGING_COLORMAP : colormap, opacity, signed: e.signed };
     // Only a picture's map (one [H, W] plane) lies over the original image; a signal's or a video's does not.
     const original = e.map.dims.slice(0, -2).every((d) => d === 1) ? this.originalImage(image) : undefined;
     const { rgba, width, height } = original ? renderMapOnOriginal(e.map, original.image, original.region, options) : renderMap(e.map, image.rgb, options);
