@@ -58,6 +58,48 @@ describe('webview: issue #16 bugs, layout and accessibility', function () {
     await assertClean(wp);
   });
 
+  it('"Why A and not B" is drawn signed: the diverging map, and a legend that says signed', async () => {
+    const wp = await onExplain();
+    const f = ctx.fixtures();
+    await choose(wp.page, 'target-mode', 'Why A and not B');
+    await wp.page.click('#run');
+    const request = await wp.waitForPost('explain');
+    const { a, b } = request.params!.target as { a: number; b: number };
+    // The core's Grad-CAM of the first image for its top class against its second (fixtures.ts).
+    assert.deepStrictEqual(f.difference.target, { kind: 'difference', a, b });
+    assert.ok(f.difference.map.signed && f.difference.map.values.some((v) => v < 0), 'the core gave a signed map with negative values');
+    await wp.send({ type: 'response', requestId: request.requestId as string, kind: 'explain', result: f.difference });
+    await wp.page.waitForSelector(`.explain canvas.overlay[data-rendered="${f.difference.id}"]`);
+    assert.match((await wp.page.textContent('.explain .legend-labels'))!, /signed/);
+    assert.ok((await wp.page.textContent('.explain .notes'))!.includes('map: signed'));
+    await assertClean(wp);
+  });
+
+  it('"Copy command" and "Copy Python" under a result (Explain and Compare) post copyReproduction for it', async () => {
+    const wp = await onExplain();
+    const f = ctx.fixtures();
+    await wp.send({ type: 'response', requestId: 'host-1', kind: 'explain', result: f.explanation });
+    await wp.page.waitForSelector(`.explain canvas.overlay[data-rendered="${f.explanation.id}"]`);
+    // Found by role and accessible name, as a screen reader finds them.
+    const explain = wp.page.locator('vscode-tab-panel[data-panel=explain]');
+    await explain.getByRole('button', { name: 'Copy command' }).click();
+    assert.deepStrictEqual(await wp.waitForPost('copyReproduction'), { type: 'copyReproduction', explanationId: f.explanation.id, form: 'command' });
+    await explain.getByRole('button', { name: 'Copy Python' }).click();
+    assert.deepStrictEqual(await wp.waitForPost('copyReproduction', 2), { type: 'copyReproduction', explanationId: f.explanation.id, form: 'python' });
+
+    await openTab(wp, 'compare');
+    await wp.page.click('#compare-run');
+    const { requestId } = (await wp.waitForPost('compare')) as { requestId: string };
+    for (const e of f.comparison) await wp.send({ type: 'compared', requestId, explanation: e });
+    await wp.send({ type: 'response', requestId, kind: 'compare', result: f.comparison });
+    const card = f.comparison[1];
+    await wp.page.waitForSelector(`.compare-card[data-method="${card.method}"] canvas[data-rendered="${card.id}"]`);
+    await wp.page.locator(`.compare-card[data-method="${card.method}"]`).getByRole('button', { name: 'Copy command' }).click();
+    assert.deepStrictEqual(await wp.waitForPost('copyReproduction', 3), { type: 'copyReproduction', explanationId: card.id, form: 'command' });
+    // assertClean checks every posted message against the host's validator (parseWebviewMessage).
+    await assertClean(wp);
+  });
+
   it('#4 a result from elsewhere brings the Explain tab and sets its method, layer and target', async () => {
     const wp = await loaded();
     const f = ctx.fixtures();
