@@ -58,6 +58,43 @@ describe('webview: issue #16 bugs, layout and accessibility', function () {
     await assertClean(wp);
   });
 
+  it('the first minute: with the model, its settings and an image, the default method runs once without a click', async () => {
+    const wp = ctx.page();
+    const f = ctx.fixtures();
+    // The host's order (explainer.ts): the model, then the settings, then the images it chose.
+    await wp.send({ type: 'model', model: f.model, methods: f.methods });
+    await wp.send({ type: 'settings', colormap: 'viridis', opacity: 0.5, method: 'gradcam++' });
+    assert.strictEqual(await wp.countPosts('explain'), 0, 'nothing runs before there is an image');
+    await wp.send({ type: 'images', images: f.images, selected: 'img1' });
+    const first = await wp.waitForPost('explain');
+    assert.deepStrictEqual(first.params, { imageId: 'img1', method: 'gradcam++', layer: 'auto', target: { kind: 'top' } });
+    assert.strictEqual(await value(wp, '#method'), 'gradcam++');
+    // Later renders, tab switches, settings and a reopened model do not run it again.
+    await wp.send({ type: 'prediction', imageId: 'img1', top: f.predictions.get('img1')! });
+    await openTab(wp, 'compare');
+    await openTab(wp, 'explain');
+    await wp.send({ type: 'settings', colormap: 'jet', opacity: 0.5, method: 'gradcam++' });
+    await wp.send({ type: 'model', model: f.model, methods: f.methods });
+    await wp.send({ type: 'images', images: f.images, selected: 'img0' });
+    await wp.send({ type: 'response', requestId: first.requestId as string, kind: 'explain', result: { ...f.explanation, imageId: 'img1' } });
+    await wp.page.waitForTimeout(200);
+    assert.strictEqual(await wp.countPosts('explain'), 1);
+    await assertClean(wp);
+  });
+
+  it('the first minute does not fight a user who already clicked Run', async () => {
+    const wp = await onExplain();
+    const f = ctx.fixtures();
+    await choose(wp.page, 'method', f.methods.find((m) => m.name === 'eigencam')!.title);
+    await wp.page.click('#run');
+    assert.strictEqual((await wp.waitForPost('explain')).params!.method, 'eigencam');
+    // The settings arrive late: the user's run stands, no second one.
+    await wp.send({ type: 'settings', colormap: 'viridis', opacity: 0.5, method: 'gradcam' });
+    await wp.page.waitForTimeout(200);
+    assert.strictEqual(await wp.countPosts('explain'), 1);
+    await assertClean(wp);
+  });
+
   it('"Why A and not B" is drawn signed: the diverging map, and a legend that says signed', async () => {
     const wp = await onExplain();
     const f = ctx.fixtures();

@@ -9,6 +9,7 @@ import { layerLabel, layerOptions, methodOptions } from '../pickers';
 import { followSelectedLayer } from '../selected-layer';
 import { State, Store } from '../store';
 import { PredictionList } from './predictions';
+import { runFirstExplanation } from './first-run';
 import { TargetChooser } from './target';
 
 export class ExplainTab {
@@ -57,6 +58,12 @@ export class ExplainTab {
     this.element = h('div', { class: 'explain' }, h('div', { class: 'explain-side' }, predictions, controls), result);
     store.subscribe((s) => this.render(s));
     followSelectedLayer(store, this.layer);
+    // The first screen is an answer: the default method on the chosen image, once.
+    runFirstExplanation(store, (method) => {
+      selectOption(this.method, method);
+      this.syncMethod();
+      this.explain();
+    });
   }
 
   private render(s: State): void {
