@@ -119,7 +119,20 @@ describe('the first minute', () => {
       20_000,
     );
     const words = shellWords(command);
-    const { values, positionals } = parseArgs({ args: words.slice(2), strict: false, allowPositionals: true });
+    const { values, positionals } = parseArgs({
+      args: words.slice(2),
+      // The flags `convlens explain` takes for Grad-CAM (strict: any other word fails the test).
+      options: {
+        method: { type: 'string' },
+        layer: { type: 'string' },
+        target: { type: 'string' },
+        versus: { type: 'string' },
+        output: { type: 'string' },
+        out: { type: 'string' },
+      },
+      strict: true,
+      allowPositionals: true,
+    });
     assert.strictEqual(positionals.length, 2, command);
     assert.strictEqual(positionals[0], workspaceFile(WORKSPACE_FILES.model).fsPath);
     assert.strictEqual(path.basename(positionals[1]), images.find((i) => i.id === imageId)!.name);
