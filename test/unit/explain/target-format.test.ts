@@ -14,7 +14,7 @@ import { MASK_PLACEHOLDER, REFERENCE_PLACEHOLDER, formatTarget, unresolved } fro
 import { ResolvedTarget, Target } from '../../../src/core/explain/types';
 import { formatNpy } from '../../../src/core/npy';
 import { Tensor, float32 } from '../../../src/core/tensor';
-import { cliCommand } from '../../../src/extension/reproduce';
+import { cliCaveat, cliCommand } from '../../../src/extension/reproduce';
 
 const FIRST = 'logits';
 const EMBEDDING = Float32Array.from([0.25, -1.5, 3]);
@@ -133,5 +133,9 @@ describe('target formats: parse(format(t)) is t for every kind', () => {
     assert.match(cliCommand({ ...base, target: { kind: 'region', class: 1, mask: { width: 1, height: 1, values: [1] } } }), / --target region:MASK\.png,1$/);
     assert.match(cliCommand({ ...base, target: { kind: 'box', index: 2, boxes: 'b', minScore: 0.2 } }), / --target box:2 --boxes b --min-score 0\.2$/);
     assert.match(cliCommand({ ...base, target: { kind: 'similarity', imageId: 'img-1' }, files: { reference: '/r.png' } }), / --target similarity:\/r\.png$/);
+    // The caveat names the placeholder to replace, and only when there is one.
+    assert.match(cliCaveat({ ...base, target: { kind: 'region', class: 1, mask: { width: 1, height: 1, values: [1] } } }) ?? '', /MASK\.png/);
+    assert.match(cliCaveat({ ...base, target: { kind: 'similarity', imageId: 'img-1' } }) ?? '', /REFERENCE_IMAGE/);
+    assert.strictEqual(cliCaveat({ ...base, target: { kind: 'similarity', imageId: 'img-1' }, files: { reference: '/r.png' } }), undefined);
   });
 });
