@@ -191,6 +191,14 @@ describe('shortcut heatmap, in the extension host', () => {
       30_000,
     );
     assert.ok(text.includes('bottom-right corner'), 'the heatmap names the corner');
+    // A click on the flagged heatmap (it has no action) scrolls it into view for the screenshot.
+    const flagged = await bridge.ask({
+      action: 'webviewClick',
+      view: 'panel',
+      title: 'shapes-shortcut.onnx',
+      selector: `.position.shortcut[data-channel="${MARK_CHANNEL}"] .position-grid`,
+    });
+    assert.ok(flagged.ok, `channel ${MARK_CHANNEL}'s heatmap is marked as a likely shortcut: ${flagged.error}`);
     await bridge.ask({ action: 'screenshot', name: 'shortcut-heatmap' });
   });
 });
