@@ -27,6 +27,8 @@ export interface SavedState {
   tab?: number;
   colormap?: string;
   opacity?: number;
+  /** The first explanation was run (panel/first-run.ts): a reload does not run it again. */
+  firstRun?: boolean;
 }
 
 export function savedState(): SavedState {

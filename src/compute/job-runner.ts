@@ -12,7 +12,7 @@ import { deletionInsertion } from '../core/explain/faithfulness';
 import { resolveLayer } from '../core/explain/layer';
 import { minMax } from '../core/explain/postprocess';
 import { throwIfCancelled } from '../core/cancel';
-import { describeTarget, resolveTarget, seedFor } from '../core/explain/target';
+import { TargetFileNames, describeTarget, formatTarget, resolveTarget, seedFor, unresolved } from '../core/explain/target';
 import { DIVERGING_COLORMAP } from '../core/image/colormap';
 import { RgbImage } from '../core/image/image';
 import { decodeImage, readInputBytes } from '../core/image/decode';
@@ -358,7 +358,7 @@ export class JobRunner implements WorkerState {
       layer: e.layer,
       target: targetView(args.target, t),
       targetLabel: targetLabel(ctx, t),
-      map: tensorMapData(e.map),
+      map: { ...tensorMapData(e.map), ...(e.signed ? { signed: true } : {}) },
       notes: [`${methodByName(args.method).formula}`, ...e.notes, describeTarget(t)],
       seconds,
       faithfulness,
@@ -409,7 +409,7 @@ export class JobRunner implements WorkerState {
     const { explanation: e, image, args } = kept;
     const base = `${path.parse(image.name).name}-${e.method}`;
     if (format === 'npy') return { bytes: formatNpy(e.raw), suggestedName: `${base}.npy` };
-    const options = { colormap: isSigned(e.map) ? DIVERGING_COLORMAP : colormap, opacity };
+    const options = { colormap: isSigned(e.map) || e.signed ? DIVERGING_COLORMAP : colormap, opacity, signed: e.signed };
     // A signal's or a video's figure is the view's own drawing (the line plot, the strip of frames).
     const viewFigure = figure && e.map.dims.length !== 2 ? figurePng(figure) : undefined;
     // Only a picture's map (one [H, W] plane) lies over the original image; a signal's or a video's does not.
@@ -423,7 +423,7 @@ export class JobRunner implements WorkerState {
       ['Colormap', options.colormap],
       ['Opacity', String(opacity)],
       ['Source', image.name],
-      ['Command', reproducingCommand(ctx, image, args, e, options, `${base}.png`)],
+      ['Command', reproducingCommand(ctx, image, args, e, options, `${base}.png`, this.targetFiles(args.target))],
     ];
     if (viewFigure) return { bytes: withTextChunks(viewFigure, [...metadata, ['Description', "the panel's figure of the map, as drawn"]]), suggestedName: `${base}.png` };
     const { rgba, width, height } = original ? renderMapOnOriginal(e.map, original.image, original.region, options) : renderMap(e.map, image.rgb, options);
@@ -442,6 +442,16 @@ export class JobRunner implements WorkerState {
     } catch {
       return undefined; // the file changed or went away: the model-size picture still matches the view
     }
+  }
+
+  /**
+   * What the command line names for a target's data: a similarity's reference by its image file
+   * while that image is loaded from a file. A drawn mask has no file: the command says MASK.png.
+   */
+  private targetFiles(target: TargetSpec): TargetFileNames {
+    if (target.kind !== 'similarity') return {};
+    const source = this.images.get(target.imageId)?.source;
+    return source && 'path' in source ? { reference: source.path } : {};
   }
 
   private async status(): Promise<WorkerStatus> {
@@ -481,32 +491,23 @@ function targetText(ctx: ModelContext, t: ResolvedTarget): string {
 }
 
 /** `convlens explain` with the settings of an explanation and its picture, quoted for a POSIX shell. */
-function reproducingCommand(ctx: ModelContext, image: WorkerImage, args: JobArgs<'explain'>, e: Explanation, options: { colormap: string; opacity: number }, out: string): string {
+function reproducingCommand(
+  ctx: ModelContext,
+  image: WorkerImage,
+  args: JobArgs<'explain'>,
+  e: Explanation,
+  options: { colormap: string; opacity: number },
+  out: string,
+  files: TargetFileNames,
+): string {
   const quote = (word: string) => (/^[\w./:=@+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`);
   const words = ['convlens', 'explain', args.modelPath, image.source && 'path' in image.source ? image.source.path : image.name, '--method', args.method];
   if (e.layer) words.push('--layer', e.layer);
-  words.push(...targetFlags(e.target, ctx.model.summary().outputs[0].name));
+  // The target's flags come from its kind's format (src/core/explain/target.ts), as the panel's "Copy command".
+  words.push(...formatTarget(unresolved(e.target), { ...files, firstOutput: ctx.model.summary().outputs[0].name }));
   for (const [name, value] of Object.entries(args.options ?? {})) words.push(`--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`, String(value));
   words.push('--colormap', options.colormap, '--opacity', String(options.opacity), '--out', out);
   return words.map(quote).join(' ');
-}
-
-/** The CLI's --target flags for a resolved target (src/core/explain/target.ts's syntax); --output when it is not the first. */
-function targetFlags(t: ResolvedTarget, firstOutput: string): string[] {
-  const output = t.output === firstOutput ? [] : ['--output', t.output];
-  switch (t.kind) {
-    case 'class':
-      return ['--target', String(t.index), ...output];
-    case 'difference':
-      return ['--target', String(t.a), '--versus', String(t.b), ...output];
-    case 'probability':
-      return ['--target', `prob:${t.index}`, ...output];
-    case 'element':
-      return ['--target', `output:${t.output}[${t.index.join(',')}]`];
-    default:
-      // A region, box or similarity target names files or choices the view made.
-      return output;
-  }
 }
 
 const worker = new JobRunner();

@@ -10,6 +10,8 @@ export interface RenderOptions {
   colormap?: ColormapName;
   /** Weight of the map over the image, 0 to 1 (default 0.5). */
   opacity?: number;
+  /** A signed map (0 = no contribution) is drawn diverging even where no value is negative. */
+  signed?: boolean;
 }
 
 export function isSigned(map: Tensor): boolean {
@@ -46,9 +48,10 @@ function asPicture(map: Tensor): { values: Float32Array; width: number; height: 
 /** RGBA pixels of the map over the image (or of the map alone when there is no image). */
 export function renderMap(map: Tensor, image: FloatImage | undefined, options: RenderOptions = {}): { rgba: Uint8Array; width: number; height: number } {
   const { values, width, height } = asPicture(map);
-  const colors = isSigned(map)
-    ? colorizeSigned(values, width, height, options.colormap === 'coolwarm' || !options.colormap ? DIVERGING_COLORMAP : options.colormap)
-    : colorize(values, width, height, options.colormap ?? 'viridis');
+  const colors =
+    options.signed || isSigned(map)
+      ? colorizeSigned(values, width, height, options.colormap === 'coolwarm' || !options.colormap ? DIVERGING_COLORMAP : options.colormap)
+      : colorize(values, width, height, options.colormap ?? 'viridis');
   if (!image || image.width !== width || image.height !== height) return { rgba: colors, width, height };
   return { rgba: blendOverlay(image, colors, options.opacity ?? 0.5), width, height };
 }

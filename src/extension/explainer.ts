@@ -8,7 +8,7 @@ import * as vscode from 'vscode';
 import { CancelledError } from '../core/cancel';
 import { ComputeClient } from '../compute/client';
 import { workspaceFolderOf } from './workspace-files';
-import { HostToWebview, ImageView, MethodView, parseWebviewMessage, RequestKind, RequestParams, RequestResult, WebviewToHost } from '../protocol';
+import { ExplanationView, HostToWebview, ImageView, MethodView, parseWebviewMessage, RequestKind, RequestParams, RequestResult, WebviewToHost } from '../protocol';
 import { Analyses, isAnalysisRequest, isDatasetCommand } from './analyses';
 import { imageFileSize, imageSize, tooLarge } from './image-size';
 import { ModelStore } from './models';
@@ -356,24 +356,32 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
     }
     this.lastMethod = params.method;
     const title = `${await this.methodTitle(params.method)} on ${this.images.get(params.imageId)?.view.name}`;
-    const imageUri = this.images.get(params.imageId)?.uri;
     await this.track(requestId, 'explain', title, visibility, async (signal, onProgress) => {
       void this.predict(params.imageId);
       const explanation = await this.deps.client.call('explain', { modelPath, ...params }, { signal, onProgress });
-      // The layer the worker resolved ('auto' → a tensor), so the copy computes at the same one.
-      if (imageUri) {
-        const out = `${path.parse(imageUri.fsPath).name}.${params.method}.png`;
-        this.requested.set(explanation.id, {
-          modelPath,
-          imagePath: imageUri.fsPath,
-          method: params.method,
-          layer: explanation.layer ?? params.layer,
-          target: params.target,
-          options: params.options,
-          out,
-        });
-      }
+      this.remember(explanation, modelPath, params);
       return explanation;
+    });
+  }
+
+  /**
+   * Keeps what "Copy command" and "Copy Python" need for an explanation of an image file: the layer
+   * the worker resolved ('auto' → a tensor), so the copy computes at the same one, and the file of
+   * a similarity's reference image.
+   */
+  private remember(explanation: ExplanationView, modelPath: string, params: RequestParams<'explain'>): void {
+    const imageUri = this.images.get(params.imageId)?.uri;
+    if (!imageUri) return;
+    const reference = params.target.kind === 'similarity' ? this.images.get(params.target.imageId)?.uri?.fsPath : undefined;
+    this.requested.set(explanation.id, {
+      modelPath,
+      imagePath: imageUri.fsPath,
+      method: params.method,
+      layer: explanation.layer ?? params.layer,
+      target: params.target,
+      ...(reference ? { files: { reference } } : {}),
+      options: params.options,
+      out: `${path.parse(imageUri.fsPath).name}.${params.method}.png`,
     });
   }
 
@@ -416,6 +424,7 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
           },
           { signal, onProgress: step },
         );
+        this.remember(explanation, modelPath, { imageId: params.imageId, method, layer: params.layer, target: params.target });
         this.post({ type: 'compared', requestId, explanation });
         explanations.push(explanation);
       }

@@ -4,6 +4,9 @@
 // file was exported from. The command line is exact (the CLI runs the same code); the snippet is
 // the libraries' nearest equivalent, with a comment wherever a setting has no counterpart there.
 import type { PreprocessSource, PreprocessSpec } from '../core/preprocess';
+import type { Target } from '../core/explain/types';
+import { MASK_PLACEHOLDER, REFERENCE_PLACEHOLDER, TargetFileNames, formatTarget } from '../core/explain/target';
+import { float32 } from '../core/tensor';
 import type { TargetSpec } from '../protocol';
 import { scopePath } from './source/layer-source';
 
@@ -14,6 +17,8 @@ export interface Reproducible {
   /** The layer the result was computed at (tensor or node name), or 'auto'/undefined. */
   layer?: string;
   target: TargetSpec;
+  /** The files a target's data came from: a similarity's reference image (a drawn mask has none). */
+  files?: TargetFileNames;
   /** Method options by OptionSpec name, as typed in the view. */
   options?: Record<string, string>;
   preprocessing: PreprocessSpec;
@@ -40,49 +45,43 @@ export function shellWord(word: string): string {
 export function cliCommand(r: Reproducible): string {
   const words = ['convlens', 'explain', r.modelPath, r.imagePath, '--method', r.method];
   if (r.layer && r.layer !== 'auto') words.push('--layer', r.layer);
-  words.push(...targetWords(r.target));
+  words.push(...targetWords(r));
   for (const [name, value] of Object.entries(r.options ?? {}).sort(([a], [b]) => a.localeCompare(b))) words.push(`--${flagOf(name)}`, value);
   if (r.out) words.push('--out', r.out);
   return words.map(shellWord).join(' ');
 }
 
-/** The target as `convlens explain` flags (src/core/explain/target.ts's TARGET_SYNTAX). */
-function targetWords(t: TargetSpec): string[] {
-  const output = 'output' in t && t.output && t.kind !== 'element' ? ['--output', t.output] : [];
+/**
+ * The view's target as the core's, for its command-line form (formatTarget in
+ * src/core/explain/target.ts, the one formatter the PNG export's command uses too). A drawn mask
+ * keeps its values; a similarity's reference is named by its file (Reproducible.files), so its
+ * embedding is not needed here.
+ */
+function coreTarget(t: TargetSpec): Target {
   switch (t.kind) {
     case 'top':
-      return [];
-    case 'class':
-      return ['--target', String(t.index), ...output];
-    case 'difference':
-      return ['--target', String(t.a), '--versus', String(t.b), ...output];
-    case 'probability':
-      return ['--target', `prob:${t.index}`, ...output];
+      return { kind: 'class', index: 'top' };
     case 'region':
-      // A drawn mask has no file to name: the command takes the predicted mask (cliCaveat says so).
-      return ['--target', `region:predicted,${t.class}`, ...output];
+      return { kind: 'region', class: t.class, mask: t.mask === 'predicted' ? 'predicted' : float32([t.mask.height, t.mask.width], t.mask.values), output: t.output };
     case 'box':
-      return [
-        '--target',
-        `box:${t.index}`,
-        ...output,
-        ...(t.boxes ? ['--boxes', t.boxes] : []),
-        ...(t.iou !== undefined ? ['--iou', String(t.iou)] : []),
-        ...(t.minScore !== undefined ? ['--min-score', String(t.minScore)] : []),
-        ...(t.sigmoid ? ['--sigmoid'] : []),
-      ];
+      return { kind: 'box', index: t.index, detection: { boxes: t.boxes, iou: t.iou, minScore: t.minScore, sigmoid: t.sigmoid }, output: t.output };
     case 'similarity':
-      return ['--target', 'similarity:REFERENCE_IMAGE', ...output];
-    case 'element':
-      return ['--target', `output:${t.output}[${t.index.join(',')}]`];
+      return { kind: 'similarity', reference: new Float32Array(0), output: t.output };
+    default:
+      return t;
   }
+}
+
+/** The target as `convlens explain` flags. */
+function targetWords(r: Reproducible): string[] {
+  return formatTarget(coreTarget(r.target), r.files ?? {});
 }
 
 /** Why the command line alone may not give the same result, or undefined when it does. */
 export function cliCaveat(r: Reproducible): string | undefined {
-  if (r.target.kind === 'region' && r.target.mask !== 'predicted')
-    return 'The region was drawn in the panel; the command explains the predicted mask of the same class instead (save the drawn mask as a PNG and give --target region:MASK.png,CLASS for the same region).';
-  if (r.target.kind === 'similarity') return 'Replace REFERENCE_IMAGE with the path of the reference image the similarity was computed to.';
+  if (r.target.kind === 'region' && r.target.mask !== 'predicted' && !r.files?.mask)
+    return `The region was drawn in the panel: save the drawn mask as a PNG (white inside) and put its path in place of ${MASK_PLACEHOLDER}.`;
+  if (r.target.kind === 'similarity' && !r.files?.reference) return `Replace ${REFERENCE_PLACEHOLDER} with the path of the reference image the similarity was computed to.`;
   if (r.preprocessingSource !== 'settings') return undefined;
   return "The preprocessing comes from the setting convlens.preprocessing, which the command line does not read: put the same keys in the model's <model>.convlens.json sidecar.";
 }

@@ -28,6 +28,8 @@ export interface Fixtures {
   predictions: Map<string, Prediction[]>;
   /** CAM of the first image for its top-1 class. */
   explanation: ExplanationView;
+  /** Grad-CAM of the first image for "why its top class and not its second" (a signed map). */
+  difference: ExplanationView;
   /** COMPARED methods on the first image, with faithfulness scores. */
   comparison: ExplanationView[];
   /** A layer with at least one channel that is dead for the first image. */
@@ -121,14 +123,16 @@ async function explanationView(
   input: FloatTensor,
   image: SourceImage & { id: string },
   labels: readonly string[],
+  versus?: { a: number; b: number },
 ): Promise<ExplanationView> {
-  const ctx = { model, input, target: { kind: 'class' as const, index: 'top' as const }, layer: 'auto' };
+  const target = versus ? { kind: 'difference' as const, ...versus } : { kind: 'class' as const, index: 'top' as const };
+  const ctx = { model, input, target, layer: 'auto' };
   const started = process.hrtime.bigint();
   const e = await explain(method.name, ctx);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const [height, width] = e.map.dims;
   const index = e.target.kind === 'difference' ? e.target.a : e.target.kind === 'class' ? e.target.index : 0;
-  const scores = await deletionInsertion(ctx, e.map);
+  const scores = versus ? undefined : await deletionInsertion(ctx, e.map);
   // boxes.json boxes are [x0, y0, x1, y1) with exclusive ends; pointingGame takes inclusive bounds.
   const box = image.box && { x0: image.box[0], y0: image.box[1], x1: image.box[2] - 1, y1: image.box[3] - 1 };
   return {
@@ -136,12 +140,12 @@ async function explanationView(
     imageId: image.id,
     method: method.name,
     layer: e.layer,
-    target: { kind: 'top' },
-    targetLabel: `${labels[index] ?? `class ${index}`} (#${index})`,
-    map: { width, height, values: Array.from(e.map.data as Float32Array) },
+    target: versus ? { kind: 'difference', ...versus } : { kind: 'top' },
+    targetLabel: versus ? `${labels[versus.a]} rather than ${labels[versus.b]}` : `${labels[index] ?? `class ${index}`} (#${index})`,
+    map: { width, height, values: Array.from(e.map.data as Float32Array), ...(e.signed ? { signed: true } : {}) },
     notes: e.notes,
     seconds,
-    faithfulness: { deletionAuc: scores.deletion.auc, insertionAuc: scores.insertion.auc, ...(box ? { pointingGame: pointingGame(e.map, box).hit } : {}) },
+    faithfulness: scores && { deletionAuc: scores.deletion.auc, insertionAuc: scores.insertion.auc, ...(box ? { pointingGame: pointingGame(e.map, box).hit } : {}) },
   };
 }
 
@@ -211,12 +215,14 @@ export async function computeFixtures(): Promise<Fixtures> {
     const comparison: ExplanationView[] = [];
     for (const name of COMPARED) comparison.push(await explanationView(model, METHODS[name], inputs[0], { ...shown[0], id: images[0].id }, source.labels));
     const explanation = { ...comparison[0], id: `single-${comparison[0].id}`, faithfulness: undefined };
+    const [first, second] = predictions.get(images[0].id)!;
+    const difference = await explanationView(model, METHODS.gradcam, inputs[0], { ...shown[0], id: images[0].id }, source.labels, { a: first.index, b: second.index });
 
     const deadId = images[shown.findIndex((i) => i.name === dead.image.name)].id;
     const top = predictions.get(deadId)![0].index;
     const weights = await gradCamWeights(model, inputs[shown.findIndex((i) => i.name === dead.image.name)], dead.layer, output, top);
     const activations = activationsView('fixture-activations', deadId, dead.layer, dead.activation, weights);
-    return { model: modelView, methods: Object.values(METHODS).map(methodView), images, predictions, explanation, comparison, activations };
+    return { model: modelView, methods: Object.values(METHODS).map(methodView), images, predictions, explanation, difference, comparison, activations };
   } finally {
     await model.dispose();
   }

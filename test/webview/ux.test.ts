@@ -58,6 +58,85 @@ describe('webview: issue #16 bugs, layout and accessibility', function () {
     await assertClean(wp);
   });
 
+  it('the first minute: with the model, its settings and an image, the default method runs once without a click', async () => {
+    const wp = ctx.page();
+    const f = ctx.fixtures();
+    // The host's order (explainer.ts): the model, then the settings, then the images it chose.
+    await wp.send({ type: 'model', model: f.model, methods: f.methods });
+    await wp.send({ type: 'settings', colormap: 'viridis', opacity: 0.5, method: 'gradcam++' });
+    assert.strictEqual(await wp.countPosts('explain'), 0, 'nothing runs before there is an image');
+    await wp.send({ type: 'images', images: f.images, selected: 'img1' });
+    const first = await wp.waitForPost('explain');
+    assert.deepStrictEqual(first.params, { imageId: 'img1', method: 'gradcam++', layer: 'auto', target: { kind: 'top' } });
+    assert.strictEqual(await value(wp, '#method'), 'gradcam++');
+    // Later renders, tab switches, settings and a reopened model do not run it again.
+    await wp.send({ type: 'prediction', imageId: 'img1', top: f.predictions.get('img1')! });
+    await openTab(wp, 'compare');
+    await openTab(wp, 'explain');
+    await wp.send({ type: 'settings', colormap: 'jet', opacity: 0.5, method: 'gradcam++' });
+    await wp.send({ type: 'model', model: f.model, methods: f.methods });
+    await wp.send({ type: 'images', images: f.images, selected: 'img0' });
+    await wp.send({ type: 'response', requestId: first.requestId as string, kind: 'explain', result: { ...f.explanation, imageId: 'img1' } });
+    await wp.page.waitForTimeout(200);
+    assert.strictEqual(await wp.countPosts('explain'), 1);
+    await assertClean(wp);
+  });
+
+  it('the first minute does not fight a user who already clicked Run', async () => {
+    const wp = await onExplain();
+    const f = ctx.fixtures();
+    await choose(wp.page, 'method', f.methods.find((m) => m.name === 'eigencam')!.title);
+    await wp.page.click('#run');
+    assert.strictEqual((await wp.waitForPost('explain')).params!.method, 'eigencam');
+    // The settings arrive late: the user's run stands, no second one.
+    await wp.send({ type: 'settings', colormap: 'viridis', opacity: 0.5, method: 'gradcam' });
+    await wp.page.waitForTimeout(200);
+    assert.strictEqual(await wp.countPosts('explain'), 1);
+    await assertClean(wp);
+  });
+
+  it('"Why A and not B" is drawn signed: the diverging map, and a legend that says signed', async () => {
+    const wp = await onExplain();
+    const f = ctx.fixtures();
+    await choose(wp.page, 'target-mode', 'Why A and not B');
+    await wp.page.click('#run');
+    const request = await wp.waitForPost('explain');
+    const { a, b } = request.params!.target as { a: number; b: number };
+    // The core's Grad-CAM of the first image for its top class against its second (fixtures.ts).
+    assert.deepStrictEqual(f.difference.target, { kind: 'difference', a, b });
+    assert.ok(f.difference.map.signed && f.difference.map.values.some((v) => v < 0), 'the core gave a signed map with negative values');
+    await wp.send({ type: 'response', requestId: request.requestId as string, kind: 'explain', result: f.difference });
+    await wp.page.waitForSelector(`.explain canvas.overlay[data-rendered="${f.difference.id}"]`);
+    assert.match((await wp.page.textContent('.explain .legend-labels'))!, /signed/);
+    assert.ok((await wp.page.textContent('.explain .notes'))!.includes('map: signed'));
+    await assertClean(wp);
+  });
+
+  it('"Copy command" and "Copy Python" under a result (Explain and Compare) post copyReproduction for it', async () => {
+    const wp = await onExplain();
+    const f = ctx.fixtures();
+    await wp.send({ type: 'response', requestId: 'host-1', kind: 'explain', result: f.explanation });
+    await wp.page.waitForSelector(`.explain canvas.overlay[data-rendered="${f.explanation.id}"]`);
+    // Found by role and accessible name, as a screen reader finds them.
+    const explain = wp.page.locator('vscode-tab-panel[data-panel=explain]');
+    await explain.getByRole('button', { name: 'Copy command' }).click();
+    assert.deepStrictEqual(await wp.waitForPost('copyReproduction'), { type: 'copyReproduction', explanationId: f.explanation.id, form: 'command' });
+    await explain.getByRole('button', { name: 'Copy Python' }).click();
+    assert.deepStrictEqual(await wp.waitForPost('copyReproduction', 2), { type: 'copyReproduction', explanationId: f.explanation.id, form: 'python' });
+
+    await openTab(wp, 'compare');
+    await wp.page.click('#compare-run');
+    const { requestId } = (await wp.waitForPost('compare')) as { requestId: string };
+    for (const e of f.comparison) await wp.send({ type: 'compared', requestId, explanation: e });
+    await wp.send({ type: 'response', requestId, kind: 'compare', result: f.comparison });
+    const card = f.comparison[1];
+    await wp.page.waitForSelector(`.compare-card[data-method="${card.method}"] canvas[data-rendered="${card.id}"]`);
+    await wp.page.locator(`.compare-card[data-method="${card.method}"]`).getByRole('button', { name: 'Copy command' }).click();
+    assert.deepStrictEqual(await wp.waitForPost('copyReproduction', 3), { type: 'copyReproduction', explanationId: card.id, form: 'command' });
+    // assertClean checks every posted message against the host's validator (parseWebviewMessage).
+    await assertClean(wp);
+  });
+
   it('#4 a result from elsewhere brings the Explain tab and sets its method, layer and target', async () => {
     const wp = await loaded();
     const f = ctx.fixtures();

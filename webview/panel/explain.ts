@@ -10,6 +10,7 @@ import { followSelectedLayer } from '../selected-layer';
 import { State, Store } from '../store';
 import { PredictionList } from './predictions';
 import { NdFigure } from './signal/nd-figure';
+import { runFirstExplanation } from './first-run';
 import { TargetChooser } from './target';
 import { TaskView } from './tasks';
 
@@ -74,6 +75,12 @@ export class ExplainTab {
     this.element = h('div', { class: 'explain' }, h('div', { class: 'explain-side' }, predictions, this.tasks.element, controls), result);
     store.subscribe((s) => this.render(s));
     followSelectedLayer(store, this.layer);
+    // The first screen is an answer: the default method on the chosen image, once.
+    runFirstExplanation(store, (method) => {
+      selectOption(this.method, method);
+      this.syncMethod();
+      this.explain();
+    });
   }
 
   private render(s: State): void {

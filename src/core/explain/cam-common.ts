@@ -6,7 +6,7 @@ import { Tensor, float32, sizeOf } from '../tensor';
 import { gradientsFor } from './gradients';
 import { LayerChoice, resolveLayer } from './layer';
 import { toCanonical } from './layout';
-import { camToMap } from './postprocess';
+import { camToMap, camToSignedMap } from './postprocess';
 import { TargetPlan, checkInput, describeTarget, planTarget, resolveTop } from './target';
 import { ExplainContext, ExplainError, Explanation, ResolvedTarget } from './types';
 
@@ -110,10 +110,14 @@ export function perChannelSum(activations: Tensor, grads: Tensor | undefined, f:
   return out;
 }
 
-/** The explanation of a CAM method from its raw CAM. */
-export function camExplanation(method: string, ctx: ExplainContext, setup: CamSetup, raw: Tensor, notes: string[] = []): Explanation {
-  const { map, note } = camToMap(raw, ctx.input.dims.slice(2));
-  return { method, raw, map, layer: setup.layer.tensor, target: setup.target, notes: [...setup.notes, ...notes, note] };
+/**
+ * The explanation of a CAM method from its raw CAM. A difference target's map is signed
+ * (camToSignedMap): the contrast A − B is the point, and a ReLU would hide where B wins; `signed`
+ * false keeps the ReLU for a method whose map does not depend on the target (Eigen-CAM).
+ */
+export function camExplanation(method: string, ctx: ExplainContext, setup: CamSetup, raw: Tensor, notes: string[] = [], signed = setup.target.kind === 'difference'): Explanation {
+  const { map, note } = signed ? camToSignedMap(raw, ctx.input.dims.slice(2)) : camToMap(raw, ctx.input.dims.slice(2));
+  return { method, raw, map, layer: setup.layer.tensor, target: setup.target, notes: [...setup.notes, ...notes, note], ...(signed ? { signed: true } : {}) };
 }
 
 /** A CAM computed from the layer's activations A and the gradients ∂score/∂A, both from one run. */

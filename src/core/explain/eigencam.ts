@@ -81,9 +81,13 @@ export const eigenCam: ExplanationMethod = {
   async explain(ctx) {
     const { setup, activations } = await runAtLayer(ctx);
     ctx.progress?.(1, 'eigencam: done');
-    return camExplanation('eigencam', ctx, setup, eigenCamRaw(activations), [
-      "the principal component's sign is arbitrary; it is chosen so the map correlates positively with the summed activation",
-      'Eigen-CAM does not depend on the target class',
-    ]);
+    return camExplanation(
+      'eigencam',
+      ctx,
+      setup,
+      eigenCamRaw(activations),
+      ["the principal component's sign is arbitrary; it is chosen so the map correlates positively with the summed activation", 'Eigen-CAM does not depend on the target class'],
+      false, // targetIndependent: no contrast to sign
+    );
   },
 };

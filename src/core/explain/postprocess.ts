@@ -50,6 +50,32 @@ export function camToMap(raw: Tensor, out: number[]): Map2D {
 }
 
 /**
+ * A raw CAM for a difference target ('why A and not B') as a signed map in [−1, 1]: no ReLU, the
+ * same upsampling as camToMap, then divided by the largest |value|, so 0 stays 0 (no contribution
+ * either way), positive is where the evidence is for A and negative where it is for B:
+ *   map = up(cam) / max|up(cam)|,   cam = Σ_k w_k A_k with the weights of the seed e_A − e_B.
+ * pytorch-grad-cam applies the ReLU whatever the target (base_cam.compute_cam_per_layer:
+ * np.maximum(cam, 0), then scale_cam_image's min-max), so for the target
+ * `lambda o: o[A] − o[B]` it draws only where A wins, which looks like a plain Grad-CAM of A; its
+ * map is the positive part of this one, min-max scaled (the ReLU before or after the upsampling
+ * differs only at the border of the positive region).
+ */
+export function camToSignedMap(raw: Tensor, out: number[]): Map2D {
+  const spatial = raw.dims.slice(1);
+  const values = raw.data as Float32Array;
+  const up = spatial.length === 2 ? resizeBilinear(values, spatial[0], spatial[1], out[0], out[1]) : resizeLinear(values, spatial, out);
+  let max = 0;
+  for (let i = 0; i < up.length; i++) max = Math.max(max, Math.abs(up[i]));
+  const map = new Float32Array(up.length);
+  for (let i = 0; i < up.length; i++) map[i] = up[i] / (1e-7 + max);
+  const how = spatial.length === 2 ? 'bilinear' : spatial.length === 1 ? 'linear' : 'trilinear';
+  return {
+    map: float32(out, map),
+    note: `map: signed (a difference target: no ReLU, so evidence for the second class shows negative), ${how} upsampling ${spatial.join('×')} → ${out.join('×')}, divided by the largest |value| to [−1, 1]`,
+  };
+}
+
+/**
  * Captum's _cumulative_sum_threshold: the smallest value v such that values ≤ v hold `percentile`%
  * of the sum. Non-negative values (the maps' magnitudes) are not sorted in full: they are counted
  * into buckets by value, and only the bucket where the running sum crosses the goal is sorted.

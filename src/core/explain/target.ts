@@ -85,6 +85,19 @@ export function readMaskFile(file: string, options: DecodeOptions = {}): Tensor 
   return float32([image.height, image.width], mask);
 }
 
+/**
+ * What a command line names for a target's data, which the target holds as values: the file of a
+ * region's mask, the image a similarity's reference embedding came from. Absent: a placeholder the
+ * user replaces (MASK_PLACEHOLDER, REFERENCE_PLACEHOLDER).
+ */
+export interface TargetFileNames {
+  mask?: string;
+  reference?: string;
+}
+
+export const MASK_PLACEHOLDER = 'MASK.png';
+export const REFERENCE_PLACEHOLDER = 'REFERENCE_IMAGE';
+
 type TargetOf<K extends Target['kind']> = Extract<Target, { kind: K }>;
 type ResolvedOf<K extends Target['kind']> = Extract<ResolvedTarget, { kind: K }>;
 
@@ -92,6 +105,8 @@ interface TargetKind<K extends Target['kind']> {
   /** Command-line form after 'kind:' (undefined: not written as kind:..., e.g. difference, made by --versus). */
   syntax?: string;
   parse?(body: string, files: TargetFiles, output: string | undefined): TargetOf<K> | Promise<TargetOf<K>>;
+  /** The command-line words that parse back to this target (parse's inverse; --output is added by formatTarget). */
+  format(target: TargetOf<K>, files: TargetFileNames): string[];
   /** Whether resolving needs the outputs for the input ('top', a predicted mask, decoded boxes); `extra`: outputs besides the target's. */
   needsOutputs(target: TargetOf<K>): boolean;
   extraOutputs?(target: TargetOf<K>): string[];
@@ -165,6 +180,8 @@ const TARGET_KINDS: { [K in Target['kind']]: TargetKind<K> } = {
   class: {
     syntax: 'class:K|top',
     parse: (body, _files, output) => ({ kind: 'class', index: indexOrTop(body, 'the class'), output }),
+    // 'top' is the command's default: no flag.
+    format: (t) => (t.index === 'top' ? [] : ['--target', String(t.index)]),
     needsOutputs: (t) => t.index === 'top',
     resolve: (t, at) => ({ kind: 'class', index: classOrTop(t.index, at), output: at.name }),
     score: (row, t) => row[t.index],
@@ -175,6 +192,8 @@ const TARGET_KINDS: { [K in Target['kind']]: TargetKind<K> } = {
     describe: (t) => `class ${t.index}`,
   },
   difference: {
+    // Made by --versus on a class target (parseTarget).
+    format: (t) => ['--target', String(t.a), '--versus', String(t.b)],
     needsOutputs: () => false,
     resolve: (t, at) => {
       const count = scoresPerRow(at.dims);
@@ -194,6 +213,7 @@ const TARGET_KINDS: { [K in Target['kind']]: TargetKind<K> } = {
   probability: {
     syntax: 'prob:K|top',
     parse: (body, _files, output) => ({ kind: 'probability', index: indexOrTop(body, 'the class'), output }),
+    format: (t) => ['--target', `prob:${t.index}`],
     needsOutputs: (t) => t.index === 'top',
     resolve: (t, at) => ({ kind: 'probability', index: classOrTop(t.index, at), output: at.name }),
     score: (row, t) => softmax(row)[t.index],
@@ -213,6 +233,7 @@ const TARGET_KINDS: { [K in Target['kind']]: TargetKind<K> } = {
       const [source, cls] = [body.slice(0, comma), parseIndex(body.slice(comma + 1), 'the region class')];
       return { kind: 'region', class: cls, mask: source === 'predicted' ? 'predicted' : files.mask(source), output };
     },
+    format: (t, files) => ['--target', `region:${t.mask === 'predicted' ? 'predicted' : (files.mask ?? MASK_PLACEHOLDER)},${t.class}`],
     needsOutputs: (t) => t.mask === 'predicted',
     resolve: (t, at) => {
       const { classes, positions } = classesAndPositions(at.dims, at.name);
@@ -237,6 +258,15 @@ const TARGET_KINDS: { [K in Target['kind']]: TargetKind<K> } = {
   box: {
     syntax: 'box:I',
     parse: (body, _files, output) => ({ kind: 'box', index: parseIndex(body, 'the box'), output }),
+    // The detection settings are flags of their own (src/cli/common.ts targetOf reads them).
+    format: (t) => [
+      '--target',
+      `box:${t.index}`,
+      ...(t.detection?.boxes ? ['--boxes', t.detection.boxes] : []),
+      ...(t.detection?.iou !== undefined ? ['--iou', String(t.detection.iou)] : []),
+      ...(t.detection?.minScore !== undefined ? ['--min-score', String(t.detection.minScore)] : []),
+      ...(t.detection?.sigmoid ? ['--sigmoid'] : []),
+    ],
     needsOutputs: () => true,
     extraOutputs: (t) => (t.detection?.boxes ? [t.detection.boxes] : []),
     resolve: (t, at) => {
@@ -262,6 +292,7 @@ const TARGET_KINDS: { [K in Target['kind']]: TargetKind<K> } = {
   similarity: {
     syntax: 'similarity:IMAGE',
     parse: async (body, files, output) => ({ kind: 'similarity', reference: await files.embedding(body, output), output }),
+    format: (_t, files) => ['--target', `similarity:${files.reference ?? REFERENCE_PLACEHOLDER}`],
     needsOutputs: () => false,
     resolve: (t, at) => {
       const count = scoresPerRow(at.dims);
@@ -289,6 +320,8 @@ const TARGET_KINDS: { [K in Target['kind']]: TargetKind<K> } = {
       const index = match[2] === undefined || match[2].trim() === '' ? [] : match[2].split(',').map((i) => parseIndex(i.trim(), 'an output index'));
       return { kind: 'element', index, output: match[1] };
     },
+    // The output is part of the form: no --output.
+    format: (t) => ['--target', `output:${t.output}[${t.index.join(',')}]`],
     needsOutputs: () => false,
     resolve: (t, at) => {
       const dims = at.dims.slice(1);
@@ -336,6 +369,31 @@ export async function parseTarget(text: string | undefined, files: TargetFiles, 
   if (options.versus === undefined) return target;
   if (target.kind !== 'class' || target.index === 'top') throw new ExplainError('--versus needs --target class:K (or K): explain why K and not VERSUS');
   return { kind: 'difference', a: target.index, b: parseIndex(options.versus, '--versus'), output: target.output };
+}
+
+/** A resolved target as the target it was resolved from ('top' aside): a predicted mask is 'predicted' again. */
+export function unresolved(t: ResolvedTarget): Target {
+  switch (t.kind) {
+    case 'region':
+      return { kind: 'region', class: t.class, mask: t.predicted ? 'predicted' : t.mask, output: t.output };
+    case 'box':
+      return { kind: 'box', index: t.index, detection: t.detection, output: t.output };
+    case 'element':
+      return { kind: 'element', index: t.index, output: t.output };
+    default:
+      return t;
+  }
+}
+
+/**
+ * The command-line flags (--target and what goes with it) that parseTarget and the CLI's target
+ * flags read back as this target: each kind's `format`, and --output when the target names an
+ * output other than `firstOutput` (always, when firstOutput is not given) and its form does not.
+ */
+export function formatTarget(target: Target, options: TargetFileNames & { firstOutput?: string } = {}): string[] {
+  const words = kindOf(target.kind).format(target as never, options);
+  const output = target.kind !== 'element' && target.output !== undefined && target.output !== options.firstOutput ? ['--output', target.output] : [];
+  return [...words, ...output];
 }
 
 function resolveWith(target: Target, at: ResolveContext): ResolvedTarget {

@@ -58,8 +58,10 @@ export interface Explanation {
    * as Captum returns them. RISE: [1, ...the input's spatial dims].
    */
   raw: Tensor;
-  /** Final map in [0, 1] with the input's spatial shape: [H, W], [L] or [T, H, W]. */
+  /** Final map in [0, 1] with the input's spatial shape: [H, W], [L] or [T, H, W]; in [−1, 1] when `signed`. */
   map: Tensor;
+  /** The map is signed, 0 meaning no contribution (a CAM for a difference target): drawn diverging. */
+  signed?: boolean;
   /** The layer tensor a CAM was computed at. */
   layer?: string;
   target: ResolvedTarget;

@@ -10,6 +10,7 @@ import { ConvModel } from '../../../src/core/model';
 import { encodeModel } from '../../../src/core/onnx/proto';
 import { CancelledError } from '../../../src/core/cancel';
 import { run } from '../../../src/core/onnx/session';
+import { resizeBilinear } from '../../../src/core/image/resize';
 import { float32 } from '../../../src/core/tensor';
 import { linearModel, randomTensor, skipCnn, tinyCnn } from './tiny-models';
 
@@ -146,6 +147,43 @@ describe('explain: CAM methods on a small CNN', () => {
       1e-5,
       'difference',
     );
+  });
+
+  it('a difference target draws its map signed: no ReLU, negative where class b dominates', async () => {
+    const single = await explain('gradcam', { model, input, target: { kind: 'class', index: 3 } });
+    const diff = await explain('gradcam', { model, input, target: { kind: 'difference', a: 3, b: 0 } });
+    assert.strictEqual(diff.signed, true);
+    assert.strictEqual(single.signed, undefined);
+    assert.ok(
+      diff.notes.some((n) => n.startsWith('map: signed')),
+      diff.notes.join('\n'),
+    );
+    // map = up(raw) / max|up(raw)| (camToSignedMap); the raw CAM is 8×8 at 'features', the input 16×16.
+    const raw = diff.raw.data as Float32Array;
+    const up = resizeBilinear(raw, 8, 8, 16, 16);
+    const max = maxAbs(up);
+    // Float32 division, and the 1e-7 guard in the denominator: a few ulps of 1.
+    assertNear(
+      diff.map.data as Float32Array,
+      up.map((v) => v / max),
+      1e-5,
+      'signed map',
+    );
+    const map = diff.map.data as Float32Array;
+    // This model and input have cells where each class wins: the map keeps both signs.
+    assert.ok(raw.some((v) => v < 0) && raw.some((v) => v > 0), 'raw CAM of a − b has both signs');
+    assert.ok(Math.min(...map) < -0.05 && Math.max(...map) > 0.05, `map range ${Math.min(...map)} … ${Math.max(...map)}`);
+    assert.ok(Math.abs(maxAbs(map) - 1) < 1e-5, 'largest |value| is 1');
+    // Where b dominates (its raw cell negative, all four neighbours too) the map is negative at that cell's centre pixels.
+    for (let y = 1; y < 7; y++)
+      for (let x = 1; x < 7; x++) {
+        const cell = [raw[y * 8 + x], raw[(y - 1) * 8 + x], raw[(y + 1) * 8 + x], raw[y * 8 + x - 1], raw[y * 8 + x + 1]];
+        if (cell.every((v) => v < 0)) assert.ok(map[2 * y * 16 + 2 * x] < 0, `cell (${y}, ${x})`);
+      }
+    // A plain class map keeps pytorch-grad-cam's ReLU and min-max: [0, 1].
+    assert.ok(Math.min(...(single.map.data as Float32Array)) >= 0);
+    // Eigen-CAM does not depend on the target: no contrast, no sign.
+    assert.strictEqual((await explain('eigencam', { model, input, target: { kind: 'difference', a: 3, b: 0 } })).signed, undefined);
   });
 
   it('names an unknown layer with near names, and refuses one without spatial axes', async () => {
