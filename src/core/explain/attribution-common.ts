@@ -70,7 +70,8 @@ export async function inputGradient(ctx: ExplainContext, overrides?: RuleSet): P
 }
 
 /**
- * Σ_i weight(i) · ∂score/∂input at `count` points written by `fill(i, dst)`, in batches; returns
+ * Σ_i weight(i) · ∂score/∂input at `count` points written by `fill(i, dst)` (every element: dst
+ * holds an earlier point), in batches; returns
  * the input-shaped sum and the target's score (logit) at every point, which the same runs give.
  */
 export async function weightedGradientSum(
@@ -88,8 +89,10 @@ export async function weightedGradientSum(
   const scores = new Float64Array(count);
   const plan = { target: setup.target, outputDims: setup.outputDims };
   const batchSize = await batchForCount(ctx.model, [1, ...dims.slice(1)], count, options.batch, 2);
+  // One buffer for every batch (`fill` writes every element): onnxruntime reads it during the run only.
+  const buffer = new Float32Array(Math.min(batchSize, count) * sample);
   await inBatches(count, batchSize, ctx, options.label, async (start, size) => {
-    const data = new Float32Array(size * sample);
+    const data = buffer.subarray(0, size * sample);
     for (let j = 0; j < size; j++) fill(start + j, data.subarray(j * sample, (j + 1) * sample));
     const batch: Tensor = { dtype: 'float32', dims: [size, ...dims.slice(1)], data };
     const { gradients, outputs } = await gradientsFor(ctx, plan, batch, [name], undefined, false);
