@@ -9,6 +9,7 @@ import { DecodePool } from '../../src/core/dataset/decode-pool';
 import { extractFeatures } from '../../src/core/dataset/features';
 import { inputPipelineFor } from '../../src/core/dataset/input';
 import { ConvModel } from '../../src/core/model';
+import { loadInput } from '../../src/core/preprocess/input';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const MODEL = path.join(ROOT, 'sample/shapes.onnx');
@@ -37,7 +38,7 @@ describe('dataset decoding in worker threads', function () {
     fs.rmSync(data, { recursive: true, force: true });
   });
 
-  it('a pool thread gives the tensor the main thread gives, bit for bit, and the decoder message for a bad file', async () => {
+  it('a pool thread gives the tensor and input the main thread gives, bit for bit, and the decoder message for a bad file', async () => {
     const input = inputPipelineFor(model);
     assert.ok(input.pooled, 'the default pipeline can be decoded in a thread');
     const pool = DecodePool.start(2);
@@ -49,6 +50,13 @@ describe('dataset decoding in worker threads', function () {
         assert.deepStrictEqual(pooled.dims, here.dims);
         assert.ok(Buffer.from(pooled.data.buffer).equals(Buffer.from(here.data.buffer)), `${file}: the same bytes`);
       }
+      // The whole input, as `convlens explain FOLDER` loads it: tensor and the image shown, bit for bit.
+      const file = path.join(data, 'triangle', '2.png');
+      const inThread = await pool.loadInput(file, input.spec, model.input.shape, {});
+      const onMain = loadInput(file, input.spec, model.input.shape, {});
+      assert.deepStrictEqual({ ...inThread, tensor: undefined, rgb: undefined }, { ...onMain, tensor: undefined, rgb: undefined });
+      assert.ok(Buffer.from(inThread.tensor.data.buffer).equals(Buffer.from(onMain.tensor.data.buffer)), 'the same tensor');
+      assert.ok(onMain.rgb && inThread.rgb && Buffer.from(inThread.rgb.data.buffer).equals(Buffer.from(onMain.rgb.data.buffer)), 'the same image');
       const bad = path.join(data, 'star', 'broken.png');
       const hereError = await input.decode(bad).then(
         () => undefined,

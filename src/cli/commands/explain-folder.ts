@@ -2,13 +2,17 @@
 // folder, image after image (memory stays that of one explanation), each written atomically as
 // soon as it is done, so a run that is cancelled or crashes resumes where it stopped: images whose
 // output file exists are skipped. --shard I/N (or the scheduler's variables) takes one shard of
-// the images, split as `convlens dataset` splits them.
+// the images, split as `convlens dataset` splits them. The next image is read and preprocessed in a
+// worker thread (core/dataset/decode-pool.ts) while the current one is explained.
 import * as fs from 'fs';
 import * as path from 'path';
 import { parseArgs } from 'util';
 import { COLORMAP_NAMES, ColormapName } from '../../core/image/colormap';
 import { DatasetImage, describeShard, listDataset, shardOfPath } from '../../core/dataset';
+import { DecodePool, DecodePoolError } from '../../core/dataset/decode-pool';
 import { progressWithEta } from '../../core/dataset/features';
+import type { LoadedInput } from '../../core/preprocess';
+import { nonFinite } from '../../core/tensor';
 import { explain as runMethod, methodNames } from '../../core/explain';
 import { renderPng } from '../../core/render';
 import { numberOption, parse } from '../args';
@@ -106,21 +110,47 @@ export async function explainFolder(argv: string[]): Promise<void> {
     const layer = typeof values.layer === 'string' ? values.layer : undefined;
     const started = Date.now();
     let done = 0;
-    for (const im of todo) {
+    // The next image is read and preprocessed in a thread while this one is explained.
+    const pool = todo.length > 1 ? DecodePool.start(1) : undefined;
+    const load = async (file: string): Promise<LoadedInput> => {
+      if (!pool || (!ctx.preprocessing && ctx.preprocessingProblem)) return ctx.loadInput(file);
       try {
-        const input = ctx.loadInput(im.file);
-        const e = await runMethod(method, { model: ctx.model, input: input.tensor, target, layer }, options);
-        if (format === 'png') writeFile(outputOf(im), renderPng(e.map, input.rgb, { colormap, opacity: numberOption(values.opacity, 'opacity') }));
-        else writeNpy(outputOf(im), values.raw ? e.raw : e.map);
-        done++;
+        const input = await pool.loadInput(file, ctx.preprocessing?.spec, ctx.inputInfo.shape, ctx.limits);
+        // ctx.loadInput refuses non-finite values, in its own words.
+        return nonFinite(input.tensor.data) ? ctx.loadInput(file) : input;
       } catch (err) {
-        failed.push({ relPath: im.relPath, reason: (err as Error).message });
+        if (err instanceof DecodePoolError && !pool.closed) return ctx.loadInput(file);
+        throw err;
       }
-      const finished = images.length - todo.length + done + failed.length;
-      progress?.(
-        `${method}${shard ? ` (${describeShard(shard)})` : ''}: ${progressWithEta(finished, images.length, done, todo.length - done - failed.length, started, Date.now())}`,
-        finished === images.length,
+    };
+    const settled = (file: string) =>
+      load(file).then(
+        (input) => ({ input }),
+        (err: Error) => ({ error: err }),
       );
+    let next = todo.length > 0 ? settled(todo[0].file) : undefined;
+    try {
+      for (const [k, im] of todo.entries()) {
+        const loaded = await (next as ReturnType<typeof settled>);
+        next = k + 1 < todo.length ? settled(todo[k + 1].file) : undefined;
+        try {
+          if ('error' in loaded) throw loaded.error;
+          const input = loaded.input;
+          const e = await runMethod(method, { model: ctx.model, input: input.tensor, target, layer }, options);
+          if (format === 'png') writeFile(outputOf(im), renderPng(e.map, input.rgb, { colormap, opacity: numberOption(values.opacity, 'opacity') }));
+          else writeNpy(outputOf(im), values.raw ? e.raw : e.map);
+          done++;
+        } catch (err) {
+          failed.push({ relPath: im.relPath, reason: (err as Error).message });
+        }
+        const finished = images.length - todo.length + done + failed.length;
+        progress?.(
+          `${method}${shard ? ` (${describeShard(shard)})` : ''}: ${progressWithEta(finished, images.length, done, todo.length - done - failed.length, started, Date.now())}`,
+          finished === images.length,
+        );
+      }
+    } finally {
+      await pool?.dispose();
     }
   });
   const summary = { method, outDir, shard, images: images.length, written: todo.length - failed.length, alreadyThere: images.length - todo.length, failed };

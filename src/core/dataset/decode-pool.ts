@@ -8,18 +8,18 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Worker } from 'worker_threads';
+import type { DecodeOptions } from '../image/decode';
 import type { SizeLimits } from '../limits';
+import type { LoadedInput } from '../preprocess/input';
 import type { PreprocessSpec } from '../preprocess/spec';
 import type { FloatTensor } from '../tensor';
 
-export interface DecodeRequest {
-  id: number;
-  file: string;
-  spec: PreprocessSpec;
-  limits: SizeLimits;
-}
+/** 'tensor': an image file, readImageFile then preprocessImage; 'input': any input file, as preprocess/input.ts loadInput. */
+export type DecodeRequest =
+  | { id: number; kind: 'tensor'; file: string; spec: PreprocessSpec; limits: SizeLimits }
+  | { id: number; kind: 'input'; file: string; spec: PreprocessSpec | undefined; expectedShape: (number | string)[]; limits: DecodeOptions };
 
-export type DecodeReply = { id: number; dims: number[]; data: Float32Array } | { id: number; error: string };
+export type DecodeReply = { id: number; input: LoadedInput } | { id: number; error: string };
 
 /** The pool itself failed (a thread died, or the pool was closed): the image was not decoded, and can be on the calling thread. */
 export class DecodePoolError extends Error {}
@@ -33,7 +33,7 @@ export function decodeThreads(): number {
 
 export class DecodePool {
   private readonly workers: Worker[] = [];
-  private readonly pending = new Map<number, { resolve: (t: FloatTensor) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<number, { resolve: (input: LoadedInput) => void; reject: (e: Error) => void }>();
   private nextId = 0;
   private isClosed = false;
   private turn = 0;
@@ -61,12 +61,21 @@ export class DecodePool {
    * The preprocessed input [1, C, H, W] of an image file, decoded in a thread; rejects with the
    * decoder's message where the image cannot be read, with DecodePoolError where the pool failed.
    */
-  decode(file: string, spec: PreprocessSpec, limits: SizeLimits): Promise<FloatTensor> {
-    const id = this.nextId++;
+  async decode(file: string, spec: PreprocessSpec, limits: SizeLimits): Promise<FloatTensor> {
+    return (await this.request({ id: this.nextId++, kind: 'tensor', file, spec, limits })).tensor;
+  }
+
+  /** preprocess/input.ts loadInput(file, spec, expectedShape, limits) in a thread (rejections as decode's). */
+  loadInput(file: string, spec: PreprocessSpec | undefined, expectedShape: (number | string)[], limits: DecodeOptions): Promise<LoadedInput> {
+    return this.request({ id: this.nextId++, kind: 'input', file, spec, expectedShape, limits });
+  }
+
+  private request(request: DecodeRequest): Promise<LoadedInput> {
+    if (this.isClosed) return Promise.reject(new DecodePoolError('the decode pool was closed'));
     const worker = this.workers[this.turn++ % this.workers.length];
-    return new Promise<FloatTensor>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      worker.postMessage({ id, file, spec, limits } satisfies DecodeRequest);
+    return new Promise<LoadedInput>((resolve, reject) => {
+      this.pending.set(request.id, { resolve, reject });
+      worker.postMessage(request);
     });
   }
 
@@ -75,7 +84,7 @@ export class DecodePool {
     if (!entry) return;
     this.pending.delete(reply.id);
     if ('error' in reply) entry.reject(new Error(reply.error));
-    else entry.resolve({ dtype: 'float32', dims: reply.dims, data: reply.data });
+    else entry.resolve(reply.input);
   }
 
   private failAll(err: DecodePoolError): void {
