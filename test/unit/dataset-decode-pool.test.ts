@@ -5,7 +5,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { DecodePool } from '../../src/core/dataset/decode-pool';
+import { DecodePool, DecodePoolError } from '../../src/core/dataset/decode-pool';
 import { extractFeatures } from '../../src/core/dataset/features';
 import { inputPipelineFor } from '../../src/core/dataset/input';
 import { ConvModel } from '../../src/core/model';
@@ -63,6 +63,18 @@ describe('dataset decoding in worker threads', function () {
         (err: Error) => err.message,
       );
       await assert.rejects(pool.decode(bad, input.pooled.spec, input.pooled.limits), (err: Error) => err.message === hereError);
+    } finally {
+      await pool.dispose();
+    }
+  });
+
+  it('a pool whose thread stopped refuses work with DecodePoolError, so the caller decodes it itself, rather than waiting forever', async () => {
+    const input = inputPipelineFor(model);
+    const pool = DecodePool.start(1);
+    assert.ok(pool && input.pooled);
+    try {
+      await (pool as unknown as { workers: { terminate(): Promise<number> }[] }).workers[0].terminate();
+      await assert.rejects(pool.decode(path.join(data, 'circle', '0.png'), input.pooled.spec, input.pooled.limits), DecodePoolError);
     } finally {
       await pool.dispose();
     }

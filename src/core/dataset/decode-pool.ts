@@ -36,13 +36,17 @@ export class DecodePool {
   private readonly pending = new Map<number, { resolve: (input: LoadedInput) => void; reject: (e: Error) => void }>();
   private nextId = 0;
   private isClosed = false;
+  private broken?: DecodePoolError;
   private turn = 0;
 
   private constructor(threads: number) {
     for (let i = 0; i < threads; i++) {
       const worker = new Worker(WORKER_FILE);
       worker.on('message', (reply: DecodeReply) => this.settle(reply));
-      worker.on('error', (err) => this.failAll(new DecodePoolError(err.message)));
+      // A thread that fails or stops takes the pool with it: what it held, and every later
+      // request, is decoded on the calling thread instead.
+      worker.on('error', (err) => this.fail(new DecodePoolError(`a decoding thread failed: ${err.message}`)));
+      worker.on('exit', () => this.fail(new DecodePoolError('a decoding thread stopped')));
       this.workers.push(worker);
     }
   }
@@ -72,6 +76,7 @@ export class DecodePool {
 
   private request(request: DecodeRequest): Promise<LoadedInput> {
     if (this.isClosed) return Promise.reject(new DecodePoolError('the decode pool was closed'));
+    if (this.broken) return Promise.reject(this.broken);
     const worker = this.workers[this.turn++ % this.workers.length];
     return new Promise<LoadedInput>((resolve, reject) => {
       this.pending.set(request.id, { resolve, reject });
@@ -85,6 +90,11 @@ export class DecodePool {
     this.pending.delete(reply.id);
     if ('error' in reply) entry.reject(new Error(reply.error));
     else entry.resolve(reply.input);
+  }
+
+  private fail(err: DecodePoolError): void {
+    this.broken ??= err;
+    this.failAll(err);
   }
 
   private failAll(err: DecodePoolError): void {
