@@ -55,7 +55,7 @@ export const occlusion: ExplanationMethod<OcclusionOptions> = {
     { name: 'window', type: 'ints', default: [], description: 'window [c,] h, w, or one side; empty: all channels × H/7 × W/7' },
     { name: 'strides', type: 'ints', default: [], description: 'strides [c,] h, w, or one value; empty: half the window' },
     { name: 'baseline', type: 'baseline', default: 0, description: 'value of occluded elements: a number or an input-shaped tensor' },
-    { name: 'batch', type: 'int', default: 32, min: 1, description: 'most occluded inputs per forward pass (fewer where the activation memory limit needs it)' },
+    { name: 'batch', type: 'int', default: 16, min: 1, description: 'most occluded inputs per forward pass (fewer where the activation memory limit needs it)' },
     scoreOption('logit'),
     displayOption('positive'),
   ],

@@ -122,7 +122,7 @@ export const scoreCam: ExplanationMethod<ScoreCamOptions> = {
   usesLayer: true,
   formula: 'L = Σ_k softmax_k(y(X ∘ norm(up(A_k)))) A_k',
   reference: 'Wang et al. 2020 (arXiv:1910.01279); pytorch-grad-cam ScoreCAM',
-  options: [{ name: 'batch', type: 'int', default: 32, min: 1, description: 'most masked inputs per forward pass (fewer where the activation memory limit needs it)' }],
+  options: [{ name: 'batch', type: 'int', default: 16, min: 1, description: 'most masked inputs per forward pass (fewer where the activation memory limit needs it)' }],
   async explain(ctx, options) {
     const { setup, activations } = await runAtLayer(ctx);
     const { weights, passes } = await scoreCamWeights(ctx, setup.target, activations, options.batch);
