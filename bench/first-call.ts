@@ -3,11 +3,14 @@
 // with the folder the cold run filled (warm, as on reopening the model), next to the peers' first
 // calls timed in the same run (bench/peers-methods.py: pytorch-grad-cam, Captum; Debian's
 // PyTorch, 2 threads), with issue #14's goal for each ratio. Also image decode+resize per image
-// against the forward pass, to show decoding is not the bottleneck.
+// against the forward pass, to show decoding is not the bottleneck, and dataset features' images/s
+// with decoding in worker threads and on the main thread next to plain forward passes.
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { extractFeatures } from '../src/core/dataset/features';
+import { inputPipelineFor } from '../src/core/dataset/input';
 import { explain } from '../src/core/explain';
 import { decodeImage } from '../src/core/image/decode';
 import { encodePng, rgbToRgba } from '../src/core/image/overlay';
@@ -129,9 +132,45 @@ async function decodeAgainstForward(c: ReferenceCase): Promise<Record<string, un
     console.log(
       `  image decode (PNG ${outW}×${outH}) + resize, crop and normalise to 224×224: ${((decode / runs) * 1000).toFixed(1)} ms per image, ${((decode / forward) * 100).toFixed(0)}% of a resnet18 forward pass (${((forward / runs) * 1000).toFixed(1)} ms)`,
     );
-    return { decode_resize_s: decode / runs, forward_s: forward / runs };
+    const overlap = await datasetThroughput(model, png, spec);
+    return { decode_resize_s: decode / runs, forward_s: forward / runs, ...overlap };
   } finally {
     await model.dispose();
+  }
+}
+
+/**
+ * Dataset features of a folder of these PNGs on resnet18, images/s with decoding in worker threads
+ * (overlapping the forward passes) and on the main thread (the pipeline without `pooled`),
+ * alternately, next to plain forward passes of the same batches.
+ */
+async function datasetThroughput(model: ConvModel, png: Uint8Array, spec: PreprocessSpec): Promise<Record<string, number>> {
+  const images = 64;
+  const batchSize = 16;
+  const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'convlens-bench-decode-'));
+  try {
+    fs.mkdirSync(path.join(folder, 'cat'));
+    for (let i = 0; i < images; i++) fs.writeFileSync(path.join(folder, 'cat', `${i}.png`), png);
+    const pooled = inputPipelineFor(model, { spec });
+    const mainThread = { ...pooled, pooled: undefined };
+    const batch = { dtype: 'float32' as const, dims: [batchSize, 3, 224, 224], data: new Float32Array(batchSize * 3 * 224 * 224) };
+    const times = { pool: [] as number[], main: [] as number[], forward: [] as number[] };
+    for (let round = 0; round < 2; round++) {
+      times.pool.push(await seconds(() => extractFeatures(model, folder, { input: pooled, batchSize })));
+      times.main.push(await seconds(() => extractFeatures(model, folder, { input: mainThread, batchSize })));
+      times.forward.push(
+        await seconds(async () => {
+          for (let i = 0; i < images / batchSize; i++) await model.run({ input: batch });
+        }),
+      );
+    }
+    const rate = (t: number[]) => images / Math.min(...t);
+    console.log(
+      `  dataset features of ${images} such PNGs on resnet18, batches of ${batchSize}: ${rate(times.pool).toFixed(1)} images/s decoding in worker threads, ${rate(times.main).toFixed(1)} on the main thread, plain forward ${rate(times.forward).toFixed(1)} images/s (best of 2, alternated)`,
+    );
+    return { dataset_pool_images_per_s: rate(times.pool), dataset_main_thread_images_per_s: rate(times.main), forward_images_per_s: rate(times.forward) };
+  } finally {
+    fs.rmSync(folder, { recursive: true, force: true });
   }
 }
 
@@ -179,7 +218,14 @@ export async function benchFirstCalls(quick: boolean, only: string[] = []): Prom
   return results;
 }
 
-if (require.main === module && process.argv[2] === 'child') {
+if (require.main === module && process.argv[2] === 'decode') {
+  // Only the decoding figures: node out/bench/first-call.js decode
+  const c = chelsea();
+  decodeAgainstForward(c).catch((err) => {
+    console.error(`bench failed: ${(err as Error).stack}`);
+    process.exitCode = 1;
+  });
+} else if (require.main === module && process.argv[2] === 'child') {
   child(process.argv[3], process.argv[4]).catch((err) => {
     process.stderr.write(`${(err as Error).stack}\n`);
     process.exitCode = 1;

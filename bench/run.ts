@@ -3,7 +3,10 @@
 // by bench/peers.py). Nothing here asserts.
 // `npm run bench -- --quick` measures fewer repetitions and skips the slowest methods;
 // `npm run bench -- --gradient` measures only forward+backward against forward (and the gradient
-// session's memory) on the reference models' chelsea cases, for autodiff work. The machine
+// session's memory) on the reference models' chelsea cases, for autodiff work;
+// `--only models,first-call` runs only those parts (models, dataset, dataset-map, responsiveness,
+// numerics, graph-layout, first-call), `--methods scorecam,occlusion` only those methods (in the
+// model table and the first calls) and `--models resnet18` only those reference models. The machine
 // may be shared: each ratio to the forward pass uses forward passes timed alternately with the
 // method, so both see the same load.
 import * as fs from 'fs';
@@ -25,6 +28,22 @@ import { benchFirstCalls } from './first-call';
 
 const quick = process.argv.includes('--quick');
 const gradientOnly = process.argv.includes('--gradient');
+
+/** The comma-separated values of `--flag a,b` (or `--flag=a,b`); undefined when the flag is absent. */
+function listFlag(flag: string): string[] | undefined {
+  const args = process.argv.slice(2);
+  const i = args.findIndex((a) => a === flag || a.startsWith(`${flag}=`));
+  if (i < 0) return undefined;
+  const value = args[i].includes('=') ? args[i].slice(flag.length + 1) : args[i + 1];
+  return (value ?? '').split(',').filter(Boolean);
+}
+
+const PARTS = ['models', 'dataset', 'dataset-map', 'responsiveness', 'numerics', 'graph-layout', 'first-call'];
+const onlyParts = listFlag('--only');
+const onlyMethods = listFlag('--methods');
+const onlyModels = listFlag('--models');
+for (const part of onlyParts ?? []) if (!PARTS.includes(part)) throw new Error(`--only takes ${PARTS.join(', ')}; got '${part}'`);
+const runs = (part: string) => !onlyParts || onlyParts.includes(part);
 const REPEATS = quick ? 3 : 10;
 
 async function seconds(fn: () => Promise<unknown>): Promise<number> {
@@ -117,7 +136,7 @@ async function benchModel(c: ReferenceCase, results: Record<string, unknown>[]):
       `  ${'method'.padEnd(22)} ${pad('ms', 9)} ${pad('× forward', 10)} ${pad('PyTorch ms', 11)} ${pad('speed-up', 9)}${peer ? `  ${pad('Captum ms', 10)} ${pad('speed-up', 9)}  goal` : ''}`,
     );
     for (const m of METHODS) {
-      if (m.slow && (quick || c.image !== 'chelsea')) continue;
+      if (onlyMethods ? !onlyMethods.includes(m.name) : m.slow && (quick || c.image !== 'chelsea')) continue;
       const ctx = { model, input, target: { kind: 'class' as const, index: c.target_class }, layer: c.target_layer_tensor };
       const timed = await timeAgainstForward(() => explain(m.name, ctx, m.options ?? {}), runForward, m.slow ? 1 : REPEATS);
       const { seconds } = timed;
@@ -155,19 +174,21 @@ async function main(): Promise<void> {
   console.log(
     `ConvLens benchmark (${quick ? 'quick' : 'full'}; medians of ${REPEATS} runs after a warm-up, × forward against forward passes timed alternately with them; PyTorch times recorded in the reference manifest on a machine like this one with 2 threads, and Captum timed in this run where Debian's PyTorch is installed)`,
   );
-  if (referenceAvailable()) {
-    const cases = loadManifest().cases;
+  if (!runs('models')) {
+    // Only other parts asked for.
+  } else if (referenceAvailable()) {
+    const cases = loadManifest().cases.filter((x) => !onlyModels || onlyModels.includes(x.model));
     for (const c of quick || gradientOnly ? cases.filter((x) => x.image === 'chelsea') : cases) await benchModel(c, results);
   } else {
     console.log(`reference data not found at ${REFERENCE_DIR}: model and method benchmarks skipped`);
   }
   if (gradientOnly) return writeResults(results);
-  results.push(...(await benchDataset(quick)));
-  results.push(...(await benchDatasetMap(quick)));
-  results.push(...(await benchResponsiveness(quick)));
-  results.push(...(await benchNumerics(quick)));
-  results.push(...(await benchGraphLayout(quick)));
-  results.push(...(await benchFirstCalls(quick)));
+  if (runs('dataset')) results.push(...(await benchDataset(quick)));
+  if (runs('dataset-map')) results.push(...(await benchDatasetMap(quick)));
+  if (runs('responsiveness')) results.push(...(await benchResponsiveness(quick)));
+  if (runs('numerics')) results.push(...(await benchNumerics(quick)));
+  if (runs('graph-layout')) results.push(...(await benchGraphLayout(quick)));
+  if (runs('first-call')) results.push(...(await benchFirstCalls(quick, onlyMethods ?? [])));
   writeResults(results);
 }
 

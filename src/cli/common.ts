@@ -1,5 +1,6 @@
 // What most commands share: opening a model with its preprocessing and loading an input.
 import type { ActivationLimitOptions } from '../core/activation-memory';
+import { defaultModelCacheDir } from '../core/autodiff/cache';
 import { ModelContext } from '../core/context';
 import type { DecodeOptions } from '../core/image/decode';
 import { ResolvedTarget, Target } from '../core/explain';
@@ -11,13 +12,21 @@ export const MODEL_OPTIONS = {
   provider: { type: 'string' },
   'max-megapixels': { type: 'string' },
   'max-activation-mb': { type: 'string' },
+  'no-cache': { type: 'boolean' },
 } as const;
 
+/**
+ * The model opened as the flags say. Built sessions (gradient models, sub-models, probed shapes)
+ * are kept in the model cache folder the compute worker uses (autodiff/cache.ts: validated
+ * entries, $CONVLENS_CACHE_DIR moves it, 'off' turns it off), so a second run does not build
+ * them again; --no-cache neither reads nor writes it.
+ */
 export function openModel(modelPath: string, values: Record<string, string | boolean | undefined>): ModelContext {
   return ModelContext.open(modelPath, {
     provider: providerOption(values.provider),
     activationMemory: activationMemoryOption(values['max-activation-mb']),
     decode: megapixelsOption(values['max-megapixels']),
+    cacheDir: values['no-cache'] === true ? undefined : defaultModelCacheDir(),
   });
 }
 

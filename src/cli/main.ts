@@ -45,6 +45,10 @@ function help(): string {
     'limits (commands that read images or layers):',
     `  --max-megapixels N      largest image read, in megapixels (default ${DEFAULT_MAX_PIXELS / 1e6}); also bounds model input sizes, resize targets and .npy shapes`,
     '  --max-activation-mb N   most MiB of layer activations held at once (default 1024); larger ones are refused',
+    '',
+    'commands that open a model keep what they build for it (gradient models, sub-models, layer shapes) in the model',
+    'cache folder, ~/.cache/convlens/models or $CONVLENS_CACHE_DIR (off: none), as the VS Code extension does:',
+    '  --no-cache              neither read nor write it',
   );
   return lines.join('\n');
 }

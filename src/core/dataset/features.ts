@@ -14,6 +14,7 @@ import { concreteInputDims, ConvModel } from '../model';
 import { assertTensorExists } from '../onnx/surgery';
 import { argmax, Tensor } from '../tensor';
 import { entryKey, FeatureCache, parseEntryKey, RecordLayout, recordLength, sha256, statEntry } from './cache';
+import { DecodePool, DecodePoolError } from './decode-pool';
 import { DatasetError } from './errors';
 import { chooseClassNames, DatasetImage, listDataset, withClassNames } from './folder';
 import { findClassifierHead } from './head';
@@ -214,14 +215,32 @@ function unpack(record: Float32Array, layout: RecordLayout): ImageFeatures {
   };
 }
 
-/** Decodes and preprocesses one image; undefined (with the reason recorded) when it cannot be read. */
-async function loadImage(input: InputPipeline, image: DatasetImage, skipped: SkippedImage[]): Promise<Tensor<Float32Array> | undefined> {
+/** Decodes and preprocesses one image (in a pool thread when there is one); the reason when it cannot be read. */
+async function loadImage(input: InputPipeline, image: DatasetImage, pool: DecodePool | undefined): Promise<{ tensor: Tensor<Float32Array> } | { reason: string }> {
   try {
-    return input.toTensor(await input.decode(image.file));
+    if (pool && input.pooled) {
+      try {
+        return { tensor: await pool.decode(image.file, input.pooled.spec, input.pooled.limits) };
+      } catch (err) {
+        // The pool failed, not the image: decoded here instead (unless the work was given up).
+        if (!(err instanceof DecodePoolError) || pool.closed) throw err;
+      }
+    }
+    return { tensor: input.toTensor(await input.decode(image.file)) };
   } catch (err) {
-    skipped.push({ relPath: image.relPath, reason: (err as Error).message });
-    return undefined;
+    return { reason: (err as Error).message };
   }
+}
+
+/** The images `indices` decoded, in order, with those that cannot be read recorded in `skipped` (in order too). */
+async function loadImages(input: InputPipeline, images: DatasetImage[], indices: number[], pool: DecodePool | undefined, skipped: SkippedImage[]) {
+  const loaded = await Promise.all(indices.map((i) => loadImage(input, images[i], pool)));
+  const ready: { i: number; tensor: Tensor<Float32Array> }[] = [];
+  loaded.forEach((l, j) => {
+    if ('tensor' in l) ready.push({ i: indices[j], tensor: l.tensor });
+    else skipped.push({ relPath: images[indices[j]].relPath, reason: l.reason });
+  });
+  return ready;
 }
 
 /** The per-image arrays of DatasetFeatures for `n` images, filled row by row. */
@@ -356,33 +375,42 @@ export async function extractFeatures(model: ConvModel, folder: string, options:
     );
   };
   const batchSize = missing.length > 0 ? await fittingBatchSize(model, input.size, exposedTensors(tensors), options.batchSize ?? 32) : 1;
-  // One batch after another: onnxruntime-node runs a session synchronously on this thread, so decoding
-  // the next batch here could not overlap the run anyway.
-  for (let start = 0; start < missing.length; start += batchSize) {
-    throwIfCancelled(options.signal);
-    const loadedInputs = await Promise.all(missing.slice(start, start + batchSize).map(async (i) => ({ i, tensor: await loadImage(input, listing.images[i], skipped) })));
-    const ready = loadedInputs.filter((x): x is { i: number; tensor: Tensor<Float32Array> } => !!x.tensor);
-    if (ready.length > 0) {
-      const batch = await runBatch(
-        model,
-        ready.map((x) => x.tensor),
-        tensors,
-      );
-      stats.modelRuns++;
-      stats.computed += ready.length;
-      if (rows && JSON.stringify(rows.layout) !== JSON.stringify(batch.layout)) {
-        throw new DatasetError(`images give layer outputs of different shapes; the dataset's images must all preprocess to one size`);
+  // onnxruntime-node runs a session synchronously on this thread: with a decode pool, the next
+  // batch's images are decoded in its threads while this batch runs (one batch ahead, so memory
+  // stays two batches of inputs); without one, image after image here, as before.
+  const pool = missing.length > 1 && input.pooled ? DecodePool.start() : undefined;
+  try {
+    const batchAt = (start: number) => loadImages(input, listing.images, missing.slice(start, start + batchSize), pool, skipped);
+    let next = missing.length > 0 ? batchAt(0) : undefined;
+    for (let start = 0; start < missing.length; start += batchSize) {
+      throwIfCancelled(options.signal);
+      const ready = await (next as ReturnType<typeof batchAt>);
+      next = pool && start + batchSize < missing.length ? batchAt(start + batchSize) : undefined;
+      if (ready.length > 0) {
+        const batch = await runBatch(
+          model,
+          ready.map((x) => x.tensor),
+          tensors,
+        );
+        stats.modelRuns++;
+        stats.computed += ready.length;
+        if (rows && JSON.stringify(rows.layout) !== JSON.stringify(batch.layout)) {
+          throw new DatasetError(`images give layer outputs of different shapes; the dataset's images must all preprocess to one size`);
+        }
+        rows ??= new FeatureRows(batch.layout, total);
+        const batchRows = rows;
+        ready.forEach((x, j) => batchRows.set(x.i, batch.records[j]));
+        cache?.write(
+          batch.layout,
+          ready.map((x) => parseEntryKey(keys[x.i])),
+          batch.records,
+        );
       }
-      rows ??= new FeatureRows(batch.layout, total);
-      const batchRows = rows;
-      ready.forEach((x, j) => batchRows.set(x.i, batch.records[j]));
-      cache?.write(
-        batch.layout,
-        ready.map((x) => parseEntryKey(keys[x.i])),
-        batch.records,
-      );
+      report();
+      next ??= start + batchSize < missing.length ? batchAt(start + batchSize) : undefined;
     }
-    report();
+  } finally {
+    await pool?.dispose();
   }
   if (missing.length === 0) report();
   if (cache && shard) {

@@ -7,6 +7,7 @@ import type { LabelsSource } from '../labels/labels';
 import { ConvModel } from '../model';
 import { PreprocessOverrides, PreprocessSpec, preprocessImage, resolvePreprocessing } from '../preprocess';
 import { FloatTensor } from '../tensor';
+import type { SizeLimits } from '../limits';
 import { sha256 } from './cache';
 
 export type { RgbImage };
@@ -22,6 +23,11 @@ export interface InputPipeline {
   decode(file: string): Promise<RgbImage>;
   /** The preprocessed input, batch 1. */
   toTensor(image: RgbImage): FloatTensor;
+  /**
+   * Set where toTensor(decode(file)) is readImageFile then preprocessImage with this spec and
+   * these limits: work a decode thread (decode-pool.ts) can do with the same result.
+   */
+  pooled?: { spec: PreprocessSpec; limits: SizeLimits };
 }
 
 /** The pipeline for a model: `spec` as given, else resolved from `settings`, the sidecar, metadata and defaults. */
@@ -43,5 +49,6 @@ export function inputPipelineFor(model: ConvModel, options: { spec?: PreprocessS
     labels: resolved?.labels,
     decode: async (file) => readImageFile(file, model.sizeLimits),
     toTensor: (image) => preprocessImage(image, spec, model.sizeLimits).tensor,
+    pooled: { spec, limits: model.sizeLimits },
   };
 }

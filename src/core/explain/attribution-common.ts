@@ -1,7 +1,7 @@
 // What the input-attribution methods share: target setup, input gradients (one input or a batched
 // weighted sum over many), the 'display' option and the explanation with its map.
 import { Tensor, float32, sizeOf } from '../tensor';
-import { inBatches, usableBatchSize } from './forward';
+import { batchForCount, inBatches } from './forward';
 import { RuleSet, gradientsFor, refuseZeroGradient } from './gradients';
 import { DISPLAY_MODES, DisplayMode, attributionToMap } from './postprocess';
 import { checkInput, describeTarget, planTarget, resolvePlan, targetScores } from './target';
@@ -38,7 +38,7 @@ export function displayOption(fallback: DisplayMode): OptionSpec {
 // Gradient runs keep every activation of the batch, and onnxruntime keeps the memory of its largest
 // run: 32 IG steps on resnet18 at 224² left 1.66 GiB resident in batches of 16 against 0.68 GiB
 // in batches of 4, with no measurable gain in speed on 2 cores. Larger requests are cut to what the
-// activation limit allows (gradientBatch).
+// activation limit allows (batchForCount).
 export const BATCH_OPTION: OptionSpec = {
   name: 'batch',
   type: 'int',
@@ -70,7 +70,8 @@ export async function inputGradient(ctx: ExplainContext, overrides?: RuleSet): P
 }
 
 /**
- * Σ_i weight(i) · ∂score/∂input at `count` points written by `fill(i, dst)`, in batches; returns
+ * Σ_i weight(i) · ∂score/∂input at `count` points written by `fill(i, dst)` (every element: dst
+ * holds an earlier point), in batches; returns
  * the input-shaped sum and the target's score (logit) at every point, which the same runs give.
  */
 export async function weightedGradientSum(
@@ -87,9 +88,11 @@ export async function weightedGradientSum(
   const sum = new Float64Array(sample);
   const scores = new Float64Array(count);
   const plan = { target: setup.target, outputDims: setup.outputDims };
-  const batchSize = await gradientBatch(ctx, count, options.batch);
+  const batchSize = await batchForCount(ctx.model, [1, ...dims.slice(1)], count, options.batch, 2);
+  // One buffer for every batch (`fill` writes every element): onnxruntime reads it during the run only.
+  const buffer = new Float32Array(Math.min(batchSize, count) * sample);
   await inBatches(count, batchSize, ctx, options.label, async (start, size) => {
-    const data = new Float32Array(size * sample);
+    const data = buffer.subarray(0, size * sample);
     for (let j = 0; j < size; j++) fill(start + j, data.subarray(j * sample, (j + 1) * sample));
     const batch: Tensor = { dtype: 'float32', dims: [size, ...dims.slice(1)], data };
     const { gradients, outputs } = await gradientsFor(ctx, plan, batch, [name], undefined, false);
@@ -104,22 +107,6 @@ export async function weightedGradientSum(
   const total = float32(dims, Float32Array.from(sum));
   refuseZeroGradient(setup.target, name, total);
   return { sum: total, scores };
-}
-
-/**
- * Inputs per gradient run for `count` points: at most `requested`, and as many as the activation
- * limit allows, counting every tensor of the model twice per input (the gradient session keeps
- * each forward activation for the backward pass, next to at most one gradient of it); the points
- * are then spread evenly over the fewest runs.
- */
-async function gradientBatch(ctx: ExplainContext, count: number, requested: number): Promise<number> {
-  const usable = Math.min(count, await usableBatchSize(ctx.model, requested));
-  const shapes = usable > 1 ? await ctx.model.probeShapes().catch(() => undefined) : undefined;
-  if (!shapes) return usable;
-  const item: Record<string, Tensor> = { [ctx.model.input.name]: { dtype: 'float32', dims: [1, ...ctx.input.dims.slice(1)], data: new Float32Array(0) } };
-  const fits = ctx.model.activationLimit.itemsThatFit(await ctx.model.activationBytes([...shapes.keys()], item, 2));
-  const most = Math.max(1, Math.min(usable, fits));
-  return Math.ceil(count / Math.ceil(count / most));
 }
 
 /** The baseline as an input-shaped tensor: a constant, or a tensor of the input's shape. */

@@ -18,6 +18,25 @@ export async function usableBatchSize(model: ConvModel, requested: number): Prom
 }
 
 /**
+ * Inputs per run for `count` inputs of `itemDims` (batch 1): at most `requested` (1 when the model
+ * takes no batch), and as many as the activation limit allows with every probed tensor of the
+ * model counted `copies` times per input, then spread evenly over the fewest runs. Counting every
+ * tensor bounds a forward pass from above (onnxruntime frees and reuses most of them as it goes);
+ * a gradient run keeps each forward activation for the backward pass next to at most one gradient
+ * of it (copies = 2).
+ */
+export async function batchForCount(model: ConvModel, itemDims: number[], count: number, requested: number, copies: number): Promise<number> {
+  const usable = Math.max(1, Math.min(count, await usableBatchSize(model, requested)));
+  if (count <= 1) return usable;
+  const shapes = usable > 1 ? await model.probeShapes().catch(() => undefined) : undefined;
+  if (!shapes) return usable;
+  const item: Record<string, Tensor> = { [model.input.name]: { dtype: 'float32', dims: itemDims, data: new Float32Array(0) } };
+  const fits = model.activationLimit.itemsThatFit(await model.activationBytes([...shapes.keys()], item, copies));
+  const most = Math.max(1, Math.min(usable, fits));
+  return Math.ceil(count / Math.ceil(count / most));
+}
+
+/**
  * Runs `count` items in batches of `batchSize` through `runBatch(start, size)`, checking the signal
  * before each batch and reporting progress after it (the last report is exactly 1).
  */
@@ -33,26 +52,41 @@ export async function inBatches(count: number, batchSize: number, control: RunCo
 
 /**
  * The target's score for `count` variants of the input, each written by `fill(i, dst)` into a
- * [C, H, W] slot; forward passes run in batches. A box target is re-matched in each variant
- * (perturbedScores).
+ * [C, H, W] slot (which holds an earlier variant: `fill` writes every element); forward passes run
+ * in batches of at most `batchSize`, fewer where the activation limit needs it (batchForCount).
+ * A variant `sameAs(i)` names as identical to an earlier one is not run: it takes that one's score.
+ * A box target is re-matched in each variant (perturbedScores).
  */
 export async function scoreVariants(
   ctx: ExplainContext,
   target: ResolvedTarget,
   count: number,
   fill: (i: number, dst: Float32Array) => void,
-  options: { batchSize: number; score: ScoreKind; label: string },
+  options: { batchSize: number; score: ScoreKind; label: string; sameAs?: (i: number) => number | undefined },
 ): Promise<Float64Array> {
   const { model, input } = ctx;
   const sample = sizeOf(input.dims.slice(1));
-  const batchSize = await usableBatchSize(model, options.batchSize);
   const scores = new Float64Array(count);
-  await inBatches(count, batchSize, ctx, options.label, async (start, size) => {
-    const data = new Float32Array(size * sample);
-    for (let j = 0; j < size; j++) fill(start + j, data.subarray(j * sample, (j + 1) * sample));
+  // The variants to run, in order; each of the others is identical to an earlier one.
+  const toRun: number[] = [];
+  const copies: [number, number][] = [];
+  for (let i = 0; i < count; i++) {
+    const same = options.sameAs?.(i);
+    if (same === undefined) toRun.push(i);
+    else if (same < i) copies.push([i, same]);
+    else throw new RangeError(`variant ${i} can only be the same as an earlier variant, not ${same}`);
+  }
+  const batchSize = await batchForCount(model, [1, ...input.dims.slice(1)], toRun.length, options.batchSize, 1);
+  // One buffer for every batch: onnxruntime reads it during the run only.
+  const buffer = new Float32Array(Math.min(batchSize, toRun.length) * sample);
+  await inBatches(toRun.length, batchSize, ctx, options.label, async (start, size) => {
+    const data = buffer.subarray(0, size * sample);
+    for (let j = 0; j < size; j++) fill(toRun[start + j], data.subarray(j * sample, (j + 1) * sample));
     const batch: Tensor = { dtype: 'float32', dims: [size, ...input.dims.slice(1)], data };
-    scores.set(perturbedScores(await model.run({ [model.input.name]: batch }), target, options.score), start);
+    const batchScores = perturbedScores(await model.run({ [model.input.name]: batch }), target, options.score);
+    for (let j = 0; j < size; j++) scores[toRun[start + j]] = batchScores[j];
   });
+  for (const [i, same] of copies) scores[i] = scores[same];
   return scores;
 }
 

@@ -5,6 +5,8 @@
 // and moved by the strides; ceil((dim − window) / stride) + 1 positions per dimension, the last
 // window cut off at the border; every element's sum of differences divided by how many windows
 // covered it. Signals [1, C, L] and videos [1, C, T, H, W] take windows [c, l] and [c, t, h, w].
+// The occluded inputs run in batches as large as the activation limit allows; a window whose
+// elements already equal the baseline leaves the input as it is, so it takes y(x) without a pass.
 import { Tensor, float32 } from '../tensor';
 import { DisplayMode } from './postprocess';
 import { attributionExplanation, baselineTensor, displayOption, setUpAttribution } from './attribution-common';
@@ -53,7 +55,7 @@ export const occlusion: ExplanationMethod<OcclusionOptions> = {
     { name: 'window', type: 'ints', default: [], description: 'window [c,] h, w, or one side; empty: all channels × H/7 × W/7' },
     { name: 'strides', type: 'ints', default: [], description: 'strides [c,] h, w, or one value; empty: half the window' },
     { name: 'baseline', type: 'baseline', default: 0, description: 'value of occluded elements: a number or an input-shaped tensor' },
-    { name: 'batch', type: 'int', default: 8, min: 1, description: 'occluded inputs per forward pass' },
+    { name: 'batch', type: 'int', default: 16, min: 1, description: 'most occluded inputs per forward pass (fewer where the activation memory limit needs it)' },
     scoreOption('logit'),
     displayOption('positive'),
   ],
@@ -84,7 +86,13 @@ export const occlusion: ExplanationMethod<OcclusionOptions> = {
         if (a < 0) return;
       }
     };
-    // Variant 0 is the unmodified input (its score is y(x)); variant i + 1 occludes box i.
+    // Variant 0 is the unmodified input (its score is y(x)); variant i + 1 occludes box i, and is
+    // the unmodified input again when the box is at the baseline already.
+    const unchanged = boxes.map((box) => {
+      let same = true;
+      visit(box, (e) => (same &&= x[e] === base[e]));
+      return same;
+    });
     const scores = await scoreVariants(
       ctx,
       setup.target,
@@ -93,7 +101,7 @@ export const occlusion: ExplanationMethod<OcclusionOptions> = {
         dst.set(x);
         if (i > 0) visit(boxes[i - 1], (e) => (dst[e] = base[e]));
       },
-      { batchSize: options.batch, score: options.score, label: 'occlusion: windows' },
+      { batchSize: options.batch, score: options.score, label: 'occlusion: windows', sameAs: (i) => (i > 0 && unchanged[i - 1] ? 0 : undefined) },
     );
     const original = scores[0];
     const sum = new Float64Array(x.length);
@@ -108,8 +116,10 @@ export const occlusion: ExplanationMethod<OcclusionOptions> = {
       dims,
       Float32Array.from(sum, (s, e) => s / count[e]),
     );
+    const skipped = unchanged.filter(Boolean).length;
     return attributionExplanation('occlusion', setup, raw, options.display, [
       `${boxes.length} windows of ${window.join('×')} with strides ${strides.join('×')}, baseline ${typeof options.baseline === 'number' ? options.baseline : 'tensor'}, score: ${options.score}`,
+      ...(skipped > 0 ? [`${skipped} windows already at the baseline: their score is y(x), without a pass`] : []),
     ]);
   },
 };

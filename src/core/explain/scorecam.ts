@@ -5,7 +5,9 @@
 // Reference implementation: pytorch-grad-cam ScoreCAM.get_cam_weights — up = bilinear with
 // align_corners=True (torch UpsamplingBilinear2d; linear / trilinear for 1-D / 3-D layers), norm = (x − min) / (max − min + 1e-8), s = the
 // target's raw output (the logit, not a probability), softmax over channels. One forward pass per
-// distinct channel (identical channels, e.g. dead ones, share their score), in batches.
+// distinct mask (channels with identical masks, e.g. dead or constant ones, share their score), in
+// batches as large as the activation limit allows.
+import * as crypto from 'crypto';
 import { resizeBilinearAlignCorners, resizeLinear } from '../image/resize';
 import { Tensor, sizeOf } from '../tensor';
 import { camExplanation, camShape, runAtLayer, weightedChannelSum } from './cam-common';
@@ -45,7 +47,7 @@ export async function scoreCamWeights(ctx: ExplainContext, target: ResolvedTarge
   const [, channels, ...spatial] = ctx.input.dims;
   const input = ctx.input.data as Float32Array;
   const plane = sizeOf(spatial);
-  const { distinct, sourceOf } = distinctChannels(activations);
+  const { distinct, sourceOf } = distinctMasks(activations, spatial);
   const distinctScores = await scoreVariants(
     ctx,
     target,
@@ -53,7 +55,8 @@ export async function scoreCamWeights(ctx: ExplainContext, target: ResolvedTarge
     (j, dst) => {
       const mask = scoreCamMask(activations, distinct[j], spatial);
       for (let ch = 0; ch < channels; ch++) {
-        for (let i = 0; i < plane; i++) dst[ch * plane + i] = input[ch * plane + i] * mask[i];
+        const offset = ch * plane;
+        for (let i = 0; i < plane; i++) dst[offset + i] = input[offset + i] * mask[i];
       }
     },
     { batchSize: batch, score: 'logit', label: 'scorecam: masked inputs' },
@@ -83,6 +86,34 @@ export function distinctChannels(activations: Tensor): { distinct: number[]; sou
   return { distinct, sourceOf };
 }
 
+/**
+ * Channels whose masks H_k at the input's size `out` are identical, bit for bit, make identical
+ * masked inputs and scores: each distinct mask is scored once. Identical channels (dead ReLU
+ * channels, all zero) are found first from their activations; different channels can still share
+ * a mask, e.g. constant ones, which min-max scaling makes all zero wherever upsampling keeps them
+ * constant. Masks are told apart by their SHA-256, a collision being out of reach.
+ */
+export function distinctMasks(activations: Tensor, out: number[]): { distinct: number[]; sourceOf: Int32Array } {
+  const byChannel = distinctChannels(activations);
+  const distinct: number[] = [];
+  const groupOf = new Int32Array(byChannel.distinct.length);
+  const byMask = new Map<string, number>();
+  byChannel.distinct.forEach((k, j) => {
+    const mask = scoreCamMask(activations, k, out);
+    const key = crypto
+      .createHash('sha256')
+      .update(new Uint8Array(mask.buffer, mask.byteOffset, mask.byteLength))
+      .digest('hex');
+    let group = byMask.get(key);
+    if (group === undefined) {
+      group = distinct.push(k) - 1;
+      byMask.set(key, group);
+    }
+    groupOf[j] = group;
+  });
+  return { distinct, sourceOf: byChannel.sourceOf.map((j) => groupOf[j]) };
+}
+
 export const scoreCam: ExplanationMethod<ScoreCamOptions> = {
   name: 'scorecam',
   title: 'Score-CAM',
@@ -91,12 +122,12 @@ export const scoreCam: ExplanationMethod<ScoreCamOptions> = {
   usesLayer: true,
   formula: 'L = Σ_k softmax_k(y(X ∘ norm(up(A_k)))) A_k',
   reference: 'Wang et al. 2020 (arXiv:1910.01279); pytorch-grad-cam ScoreCAM',
-  options: [{ name: 'batch', type: 'int', default: 8, min: 1, description: 'masked inputs per forward pass' }],
+  options: [{ name: 'batch', type: 'int', default: 16, min: 1, description: 'most masked inputs per forward pass (fewer where the activation memory limit needs it)' }],
   async explain(ctx, options) {
     const { setup, activations } = await runAtLayer(ctx);
     const { weights, passes } = await scoreCamWeights(ctx, setup.target, activations, options.batch);
     return camExplanation('scorecam', ctx, setup, weightedChannelSum(activations, weights), [
-      `${passes} forward passes, one per distinct channel (${weights.length} channels): channels upsampled linearly along each axis (align_corners=True), min-max scaled, multiplied with the input; weights = softmax of the target logits`,
+      `${passes} forward passes, one per distinct mask (${weights.length} channels): channels upsampled linearly along each axis (align_corners=True), min-max scaled, multiplied with the input; weights = softmax of the target logits`,
     ]);
   },
 };

@@ -11,10 +11,24 @@ export interface PreprocessedImage {
 }
 
 function resample(src: ImageLike, outH: number, outW: number, antialias: Antialias): ResizedImage {
+  if (outH === src.height && outW === src.width) return unresized(src, antialias);
   if (antialias === 'skimage') return resizeSkimage(src, outH, outW, 1 / 255);
   if (antialias === 'none') return resizeTriangle(src, outH, outW, false, 1 / 255);
   const bytes = resizePilBytes(src, outH, outW);
   return { ...bytes, data: Float32Array.from(bytes.data, (v) => v / 255) };
+}
+
+/**
+ * An image that already has the target size, as each resampler returns it (bit for bit; see
+ * test/unit/preprocess-identity.test.ts) without running it: Pillow's bytes divided by 255; the
+ * triangle filter and scikit-image's zoom, whose identity weights are exactly 1 (no prefilter, no
+ * fractional taps), the bytes times 1/255.
+ */
+function unresized(src: ImageLike, antialias: Antialias): ResizedImage {
+  const data = new Float32Array(src.data.length);
+  if (antialias === 'pil') for (let i = 0; i < data.length; i++) data[i] = src.data[i] / 255;
+  else for (let i = 0; i < data.length; i++) data[i] = src.data[i] * (1 / 255);
+  return { width: src.width, height: src.height, channels: src.channels, data };
 }
 
 /**

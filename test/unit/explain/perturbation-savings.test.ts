@@ -14,8 +14,10 @@ import { encodeModel } from '../../../src/core/onnx/proto';
 import { randomTensor, tinyCnn } from './tiny-models';
 
 const CHANNELS = 8;
-// Channels 1 and 5 are dead (bias far below any input's reach) and 2 is a copy of 6 (same weights and bias).
+// Channels 1 and 5 are dead (bias far below any input's reach), 2 is a copy of 6 (same weights and
+// bias) and 3 is constant (no weights, bias 3).
 const DEAD = [1, 5];
+const CONSTANT = 3;
 
 /** tinyCnn with its second conv's weights and biases changed to make those channels. */
 function deadChannelCnn(): ConvModel {
@@ -28,6 +30,8 @@ function deadChannelCnn(): ConvModel {
   const plane = 6 * 9;
   w2.copyWithin(2 * plane, 6 * plane, 7 * plane);
   b2[2] = b2[6];
+  w2.fill(0, CONSTANT * plane, (CONSTANT + 1) * plane);
+  b2[CONSTANT] = 3;
   initializers[at('w2')] = tensorToProto('w2', float32([CHANNELS, 6, 3, 3], w2));
   initializers[at('b2')] = tensorToProto('b2', float32([CHANNELS], b2));
   return ConvModel.fromBytes(encodeModel(proto), { provider: 'cpu' });
@@ -54,6 +58,10 @@ describe('exact savings of the perturbation CAMs', () => {
         `channel ${k} is dead`,
       );
     assert.deepStrictEqual([...features.subarray(2 * plane, 3 * plane)], [...features.subarray(6 * plane, 7 * plane)]);
+    assert.ok(
+      features.subarray(CONSTANT * plane, (CONSTANT + 1) * plane).every((v) => v === 3),
+      `channel ${CONSTANT} is constant`,
+    );
   });
 
   it('Ablation-CAM: channels already at the ablation value are not run, and the CAM equals ablating every channel', async () => {
@@ -79,18 +87,21 @@ describe('exact savings of the perturbation CAMs', () => {
     assertNear(e.raw.data as Float32Array, weightedChannelSum(activations, weights).data as Float32Array, 1e-6, 'ablationcam');
   });
 
-  it('Score-CAM: identical channels are scored once, with the weights of scoring every channel', async () => {
+  it('Score-CAM: channels with identical masks are scored once, with the weights of scoring every channel', async () => {
     const ctx = { model, input, target, layer: 'features' };
     const full = await model.run({ input }, ['features']);
     const activations: Tensor = full.features;
     const resolved = { kind: 'class' as const, index: target.index, output: 'logits' };
     const { weights, passes } = await scoreCamWeights(ctx, resolved, activations, 3);
-    assert.strictEqual(passes, CHANNELS - 2, 'the two dead channels share a pass, and so do the two copies');
     // Brute force: each channel's masked input through the whole model, one at a time.
     const x = input.data as Float32Array;
     const scores = new Float64Array(CHANNELS);
+    const masks = Array.from({ length: CHANNELS }, (_, k) => scoreCamMask(activations, k, [16, 16]));
+    const distinct = masks.filter((m, k) => !masks.slice(0, k).some((earlier) => earlier.every((v, i) => Object.is(v, m[i]))));
+    assert.strictEqual(distinct.length, CHANNELS - 3, "the constant channel has the dead channels' all-zero mask");
+    assert.strictEqual(passes, distinct.length, 'the two dead channels and the constant one share a pass, and so do the two copies');
     for (let k = 0; k < CHANNELS; k++) {
-      const mask = scoreCamMask(activations, k, [16, 16]);
+      const mask = masks[k];
       const masked = float32(
         [1, 3, 16, 16],
         Float32Array.from(x, (v, i) => v * mask[i % 256]),

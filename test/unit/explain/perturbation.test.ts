@@ -60,6 +60,29 @@ describe('explain: occlusion (Captum Occlusion)', () => {
     assert.deepStrictEqual(e.raw.dims, [1, C, H, W]);
   });
 
+  it('does not run windows already at the baseline, with the result of running them', async () => {
+    // The top-left 6×6 of every channel is at the baseline: the four 3×3 windows inside it leave the input as it is.
+    const x = Float32Array.from(input.data as Float32Array);
+    for (let c = 0; c < C; c++) for (let y = 0; y < 6; y++) for (let xx = 0; xx < 6; xx++) x[(c * H + y) * W + xx] = 0.5;
+    const flat = float32([1, C, H, W], x);
+    const e = await explain('occlusion', { model, input: flat, target }, { window: [3, 3, 3], strides: [3, 3, 3], baseline: 0.5, batch: 5 });
+    assert.ok(e.notes.includes('4 windows already at the baseline: their score is y(x), without a pass'), e.notes.join('; '));
+    // Windows tile the input (stride = window): each element's attribution is its window's drop Σ w (x − 0.5).
+    const raw = e.raw.data as Float32Array;
+    const expected = new Float64Array(C * PLANE);
+    for (let y0 = 0; y0 < H; y0 += 3) {
+      for (let x0 = 0; x0 < W; x0 += 3) {
+        const cells: number[] = [];
+        for (let c = 0; c < C; c++) for (let y = y0; y < y0 + 3; y++) for (let xx = x0; xx < x0 + 3; xx++) cells.push((c * H + y) * W + xx);
+        const drop = cells.reduce((sum, e2) => sum + w.data[e2] * (x[e2] - 0.5), 0);
+        for (const e2 of cells) expected[e2] = drop;
+      }
+    }
+    const scale = maxAbs(expected);
+    for (let i = 0; i < raw.length; i++) assert.ok(Math.abs(raw[i] - expected[i]) <= 1e-4 * scale, `element ${i}: ${raw[i]} vs ${expected[i]}`);
+    for (let y = 0; y < 6; y++) assert.strictEqual(raw[y * W], 0, `row ${y} of the region at the baseline`);
+  });
+
   it('gives exactly zero to a region the model ignores', async () => {
     const blind = linearModel(
       weightsFor((c, y, x) => (x >= W / 2 ? 0 : Math.sin(c + y + x) + 1.5)),
