@@ -4,7 +4,7 @@ import * as path from 'path';
 import type { ActivationsView, ChannelView, ExplanationView, ImageView, MethodView, ModelView, Prediction, TargetSpec } from '../protocol';
 import { channelStats } from '../core/activations';
 import { defaultModelCacheDir } from '../core/autodiff/cache';
-import { computeGradients, prepareGradients } from '../core/autodiff/gradients';
+import { checkGradientGraph, computeGradients, prepareGradients } from '../core/autodiff/gradients';
 import { UnsupportedGradientError } from '../core/autodiff/rule';
 import { ModelContext } from '../core/context';
 import { explain, Explanation, methodByName, methodNames, methodView, ResolvedTarget, Target } from '../core/explain';
@@ -73,6 +73,9 @@ function targetLabel(ctx: ModelContext, t: ResolvedTarget): string {
   return describeTarget(t);
 }
 
+/** Above this many nodes, opening a model builds its gradient graph but not the graph's session. */
+const FULL_GRADIENT_CHECK_NODES = 2000;
+
 async function gradientProblem(ctx: ModelContext): Promise<{ problem?: string; camLayer?: string }> {
   const output = ctx.model.summary().outputs[0].name;
   let camLayer: string | undefined;
@@ -85,6 +88,13 @@ async function gradientProblem(ctx: ModelContext): Promise<{ problem?: string; c
     const dims = ctx.model.inputDims();
     const probe = { dtype: 'float32' as const, dims, data: new Float32Array(dims.reduce((a, b) => a * b, 1)) };
     const { output: out } = await resolveTarget(ctx.model, probe, { kind: 'class', index: 0 });
+    // A large graph's gradient session takes onnxruntime tens of seconds to create: the open checks
+    // that every op has a rule, and the session is built by the first gradient method (or the
+    // background prebuild) instead.
+    if (ctx.model.graph.node.length > FULL_GRADIENT_CHECK_NODES) {
+      await checkGradientGraph(ctx.model, { wrt: [ctx.inputInfo.name], output });
+      return { camLayer };
+    }
     await computeGradients(ctx.model, ctx.feeds(probe), { wrt: [ctx.inputInfo.name], seed: seedFor({ kind: 'class', index: 0, output }, out.dims, out.dims[0]) });
     return { camLayer };
   } catch (err) {

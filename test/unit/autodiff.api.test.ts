@@ -4,7 +4,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import { buildGradientModel } from '../../src/core/autodiff/build';
-import { GradientRequestError, UnsupportedGradientError, computeGradients, deconvRelu, guidedRelu, seedForClass } from '../../src/core/autodiff/gradients';
+import { GradientRequestError, UnsupportedGradientError, checkGradientGraph, computeGradients, deconvRelu, guidedRelu, seedForClass } from '../../src/core/autodiff/gradients';
 import { probeShapes } from '../../src/core/autodiff/shapes';
 import { ConvModel } from '../../src/core/model';
 import { parseNpy } from '../../src/core/npy';
@@ -38,6 +38,16 @@ describe('autodiff: unsupported ops', () => {
     initializers: { w: weights.w },
     output: 'y',
   };
+
+  it('is found by building the gradient graph alone (what opening a large model checks)', async () => {
+    const model = modelOf(spec);
+    try {
+      await assert.rejects(checkGradientGraph(model, { wrt: ['x'] }), (err: unknown) => err instanceof UnsupportedGradientError && err.opType === 'Sin');
+      await checkGradientGraph(model, { wrt: ['x'], output: 'c' });
+    } finally {
+      await model.dispose();
+    }
+  });
 
   it('names the op and the node, and leaves the forward model working', async () => {
     const model = modelOf(spec);

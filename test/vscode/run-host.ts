@@ -31,7 +31,7 @@ const CODE_SERVER = path.join(HOST, 'code-server', 'out', 'node', 'entry.js');
 const SUITE = path.join(REPO, 'out', 'vscode-test', 'suite', 'index.js');
 const OUTPUT = path.join(REPO, 'out', 'vscode-test');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const TIMEOUT_S = Number(process.env.CONVLENS_E2E_TIMEOUT_S ?? 420);
+const TIMEOUT_S = Number(process.env.CONVLENS_E2E_TIMEOUT_S ?? 1200);
 
 // Settings that keep the workbench quiet and offline.
 const USER_SETTINGS = {
