@@ -139,3 +139,13 @@ export function formatShape(shape: readonly (number | string)[] | undefined): st
 export function percent(p: number, digits = 1): string {
   return `${(p * 100).toFixed(digits)}%`;
 }
+
+const adopted = new Set<string>();
+/** Adds a view's own style sheet to the page once (the CSP allows adopted sheets, not inline styles). */
+export function adoptStyles(css: string): void {
+  if (adopted.has(css)) return;
+  adopted.add(css);
+  const sheet = new CSSStyleSheet();
+  sheet.replaceSync(css);
+  document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
+}

@@ -305,18 +305,10 @@ export class Analyses {
   }
 
   private async pickFolder(): Promise<void> {
-    const picked = await vscode.window.showOpenDialog({
-      title: 'Choose a dataset folder (images in one folder per class)',
-      canSelectFolders: true,
-      canSelectFiles: false,
-      canSelectMany: false,
-      defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
-    });
-    const folder = picked?.[0];
-    if (!folder || folder.scheme !== 'file') return;
-    const relative = vscode.workspace.asRelativePath(folder, false);
-    this.folders.set(folder.fsPath, { path: folder.fsPath, label: relative === folder.fsPath ? folder.fsPath : relative });
-    await this.postFolders(folder.fsPath);
+    const folder = await pickLocalFolder('Choose a dataset folder (images in one folder per class)');
+    if (!folder) return;
+    this.folders.set(folder.path, folder);
+    await this.postFolders(folder.path);
   }
 
   /** A folder "Explain all" may run on: one offered or picked, or any folder inside the workspace (real paths). */
@@ -331,19 +323,11 @@ export class Analyses {
   }
 
   private async pickGalleryFolder(): Promise<void> {
-    const picked = await vscode.window.showOpenDialog({
-      title: 'Choose a folder of images to explain',
-      canSelectFolders: true,
-      canSelectFiles: false,
-      canSelectMany: false,
-      defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
-    });
-    const folder = picked?.[0];
-    if (!folder || folder.scheme !== 'file') return;
-    const relative = vscode.workspace.asRelativePath(folder, false);
-    this.pickedGalleryFolders.add(folder.fsPath);
-    this.galleryFolders.set(folder.fsPath, { path: folder.fsPath, label: relative === folder.fsPath ? folder.fsPath : relative });
-    await this.postGalleryFolders(folder.fsPath);
+    const folder = await pickLocalFolder('Choose a folder of images to explain');
+    if (!folder) return;
+    this.pickedGalleryFolders.add(folder.path);
+    this.galleryFolders.set(folder.path, folder);
+    await this.postGalleryFolders(folder.path);
   }
 
   /** The user picks the JSON of mark boxes for the dataset; the mark check may then read it. */
@@ -451,4 +435,19 @@ async function workspaceDatasetFolders(): Promise<DatasetFolderView[]> {
     .filter((root) => insideWorkspace(root))
     .map((root) => ({ path: root, label: vscode.workspace.asRelativePath(root, false) || path.basename(root), images: files.filter((f) => f.startsWith(root + path.sep)).length }))
     .sort((a, b) => a.label.localeCompare(b.label));
+}
+
+/** A local folder chosen in the open dialog, with its path relative to the workspace where it lies inside. */
+async function pickLocalFolder(title: string): Promise<{ path: string; label: string } | undefined> {
+  const picked = await vscode.window.showOpenDialog({
+    title,
+    canSelectFolders: true,
+    canSelectFiles: false,
+    canSelectMany: false,
+    defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
+  });
+  const folder = picked?.[0];
+  if (!folder || folder.scheme !== 'file') return undefined;
+  const relative = vscode.workspace.asRelativePath(folder, false);
+  return { path: folder.fsPath, label: relative === folder.fsPath ? folder.fsPath : relative };
 }

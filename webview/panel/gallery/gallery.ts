@@ -6,7 +6,7 @@
 // loads the image in the panel and explains it in the Explain tab with the run's settings.
 import { GALLERY_PAGE as PAGE } from '../../../src/protocol';
 import type { ExplainAllView, MethodView, Prediction, RequestParams } from '../../../src/protocol';
-import { h, percent, replaceChildren, Select, setOptions } from '../../dom';
+import { adoptStyles, h, percent, replaceChildren, Select, setOptions } from '../../dom';
 import { post } from '../../host';
 import { MethodOptions } from '../../method-options';
 import { layerOptions, methodOptions } from '../../pickers';
@@ -30,15 +30,6 @@ interface Run {
   message: string;
   fraction: number;
   seconds: number;
-}
-
-let styled = false;
-function adoptStyles(): void {
-  if (styled) return;
-  styled = true;
-  const sheet = new CSSStyleSheet();
-  sheet.replaceSync(css);
-  document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
 }
 
 export class GalleryTab {
@@ -73,7 +64,7 @@ export class GalleryTab {
     private readonly store: Store,
     private readonly openInExplain: () => void,
   ) {
-    adoptStyles();
+    adoptStyles(css);
     this.grid = new CardGrid((card) => this.open(card));
     this.method.addEventListener('change', () => this.syncMethod());
     this.run.addEventListener('click', () => this.start());

@@ -5,7 +5,7 @@
 // thumbnail of its mean activation and its dead or saturated channels. Clicking a node makes it the
 // selected layer of the store and shows its details, with "Go to code" when its source was found.
 import type { GraphNodeView, GraphView, LayerView } from '../../../src/protocol';
-import { formatShape, h, percent, replaceChildren } from '../../dom';
+import { adoptStyles, formatShape, h, percent, replaceChildren } from '../../dom';
 import { post } from '../../host';
 import { State, Store, isRunning } from '../../store';
 import css from './graph.css';
@@ -27,15 +27,6 @@ const OP_COLORS: [RegExp, string][] = [
 
 function opColor(op: string): string {
   return OP_COLORS.find(([pattern]) => pattern.test(op))?.[1] ?? '#6b7785';
-}
-
-let styled = false;
-function adoptStyles(): void {
-  if (styled) return;
-  styled = true;
-  const sheet = new CSSStyleSheet();
-  sheet.replaceSync(css);
-  document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
 }
 
 export class GraphTab {
@@ -66,7 +57,7 @@ export class GraphTab {
     private readonly store: Store,
     private readonly onShowActivations: (layer: string) => void,
   ) {
-    adoptStyles();
+    adoptStyles(css);
     this.element = h('div', { class: 'graph' }, h('div', { class: 'graph-toolbar' }, this.fit, this.summary), h('div', { class: 'graph-body' }, this.viewport, this.detail));
     this.fit.addEventListener('click', () => this.fitView());
     this.listen();

@@ -4,19 +4,10 @@
 import type { ImageView, MapData } from '../../../src/protocol';
 import { isMapData } from '../../../src/protocol';
 import type { ColormapName } from '../../colormap';
-import { h } from '../../dom';
+import { adoptStyles, h } from '../../dom';
 import { SignalFigure } from './signal-figure';
 import { VideoFigure } from './video-figure';
 import css from './signal.css';
-
-let styled = false;
-function adoptStyles(): void {
-  if (styled) return;
-  styled = true;
-  const sheet = new CSSStyleSheet();
-  sheet.replaceSync(css);
-  document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
-}
 
 export class NdFigure {
   readonly element = h('div', { class: 'nd-figure' });
@@ -31,14 +22,14 @@ export class NdFigure {
   show(image: ImageView | undefined, map: MapData | undefined, display: { colormap: ColormapName; opacity: number }, title: string, key: string): boolean {
     const checked = map && isMapData(map) ? map : undefined;
     if (image?.signal) {
-      adoptStyles();
+      adoptStyles(css);
       this.signal ??= new SignalFigure();
       this.activate(this.signal);
       this.signal.show(image, checked, display, title, key);
       return true;
     }
     if (image?.frames?.length) {
-      adoptStyles();
+      adoptStyles(css);
       this.video ??= new VideoFigure();
       this.activate(this.video);
       void this.video.show(image, checked, display, title, key);
