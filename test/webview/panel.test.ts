@@ -217,7 +217,7 @@ describe('webview: model panel in Chromium', function () {
     await wp.page.waitForSelector(`.explain canvas.overlay[data-rendered="${e.id}"]`);
     const blended = await canvasVersusImage(wp.page, '.explain canvas.overlay', image.dataUrl);
     assert.ok(blended.meanDiff > 10, `the overlay differs from the bare image (mean difference ${blended.meanDiff.toFixed(1)})`);
-    const notes = await wp.page.$$eval('.explain .notes li', (lis) => lis.map((li) => li.textContent));
+    const notes = await wp.page.$$eval('.explain .result .notes li', (lis) => lis.map((li) => li.textContent));
     assert.deepStrictEqual(notes.slice(0, e.notes.length), e.notes);
     assert.ok((await wp.page.textContent('.explain .caption'))!.includes(e.targetLabel));
 

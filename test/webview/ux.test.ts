@@ -108,7 +108,7 @@ describe('webview: issue #16 bugs, layout and accessibility', function () {
     await wp.send({ type: 'response', requestId: request.requestId as string, kind: 'explain', result: f.difference });
     await wp.page.waitForSelector(`.explain canvas.overlay[data-rendered="${f.difference.id}"]`);
     assert.match((await wp.page.textContent('.explain .legend-labels'))!, /signed/);
-    assert.ok((await wp.page.textContent('.explain .notes'))!.includes('map: signed'));
+    assert.ok((await wp.page.textContent('.explain .result .notes'))!.includes('map: signed'));
     await assertClean(wp);
   });
 
