@@ -17,10 +17,11 @@
 // (rows 155–165, columns 175–185); median 2e-7 × max. onnxruntime's float32 forward adds one flip
 // (a ReLU of backbone.5's expand conv, +7.8e-8 in float64, −1.7e-6 in onnxruntime), worth 2.5e-4 ×
 // max: with that unit on onnxruntime's side, ours equals the float64 graph to 8.2e-6 × max (l2
-// 5.9e-6). On chelsea the nearest unit is 2.1e-7 from its kink, on the same side in all three, and
-// ours is 5.5e-7 × max from grad_input_f64. Our input gradient moves by 1e-2 to 6e-2 × max when the
-// input is scaled by (1 + 1e-5·sin i), and differs from PyTorch's grad_input by 7e-7 (chelsea) and
-// 1.6e-2 (coffee) × max.
+// 5.9e-6), and so do our gradients with respect to each of the graph's 49 ReLU/HardSigmoid/Sigmoid
+// inputs (to 1.0e-5 × max each). On chelsea the nearest unit is 2.1e-7 from its kink, on the same
+// side in all three, and ours is 5.5e-7 × max from grad_input_f64. Our input gradient moves by 1e-2
+// to 6e-2 × max when the input is scaled by (1 + 1e-5·sin i), and differs from PyTorch's grad_input
+// by 7e-7 (chelsea) and 1.6e-2 (coffee) × max.
 // Grad-CAM++ divides by 2g² + Σ_ij A · g³, which nearly vanishes for some channels: from the
 // reference A and ∂/∂A our formula gives the reference CAM to 1.3e-4, while our own ∂/∂A (within
 // 1e-3 of PyTorch's) moves it by 2.4e-3, and the nudge by 0.2 to 0.99. So, as in
