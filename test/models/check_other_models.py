@@ -147,19 +147,25 @@ class UNet(nn.Module):
 class MeanPoolViT(nn.Module):
     """A ViT without class token: patch tokens [N, h*w, D] through torchvision's Encoder, mean-pooled."""
 
-    def __init__(self, image=(96, 128), patch=16, dim=64, layers=2, heads=2, classes=10):
+    def __init__(self, image=(96, 128), patch=16, dim=64, layers=2, heads=2, classes=10, prefix=0):
         super().__init__()
+        # prefix > 0: that many learned tokens before the patches (DeiT: class and distillation),
+        # and the head reads token 0 instead of the mean.
+        self.prefix = nn.Parameter(torch.randn(1, prefix, dim) * 0.5) if prefix else None
         from torchvision.models.vision_transformer import Encoder
 
         self.patch = patch
         self.conv_proj = nn.Conv2d(3, dim, patch, stride=patch)
         tokens = (image[0] // patch) * (image[1] // patch)
-        self.encoder = Encoder(tokens, layers, heads, dim, 2 * dim, 0.0, 0.0)
+        self.encoder = Encoder(tokens + prefix, layers, heads, dim, 2 * dim, 0.0, 0.0)
         self.head = nn.Linear(dim, classes)
 
     def forward(self, x):
         t = self.conv_proj(x).flatten(2).transpose(1, 2)
-        return self.head(self.encoder(t).mean(1))
+        if self.prefix is None:
+            return self.head(self.encoder(t).mean(1))
+        t = torch.cat([self.prefix.expand(t.size(0), -1, -1), t], 1)
+        return self.head(self.encoder(t)[:, 0])
 
 
 def redraw_linear(m):
@@ -174,8 +180,10 @@ def tv():
 
 
 def build(name):
-    """(model, input H, W, task, target module, reshape kind, extra outputs) for each case."""
+    """(model, (H, W), task, target module, reshape kind) for each case; NAME_opsetN: the same, exported at opset N."""
     M, S = tv()
+    if "_opset" in name:
+        return build(name[: name.index("_opset")])
     if name == "deeplabv3_mobilenet_v3_large":
         net = S.deeplabv3_mobilenet_v3_large(weights=None, weights_backbone=None, num_classes=21, aux_loss=False)
         return OutOnly(net), (128, 128), "segmentation", "net.backbone.16", None
@@ -202,6 +210,19 @@ def build(name):
         return net, (96, 96), "classification", "encoder.layers.encoder_layer_1.ln_1", "cls"
     if name == "vit_meanpool_96x128":
         return MeanPoolViT(), (96, 128), "classification", "encoder.layers.encoder_layer_1.ln_1", "tokens"
+    if name == "deit_like_2tokens_64x128":
+        return (MeanPoolViT(image=(64, 128), patch=8, prefix=2), (64, 128), "classification",
+                "encoder.layers.encoder_layer_1.ln_1", "prefix2")
+    if name == "swin_small_64x96":
+        from torchvision.models.swin_transformer import SwinTransformer
+        net = SwinTransformer(patch_size=[4, 4], embed_dim=24, depths=[2, 2], num_heads=[2, 4], window_size=[4, 4],
+                              num_classes=10)
+        redraw_linear(net.head)
+        return net, (64, 96), "classification", "features.3.1.norm1", "nhwc"
+    if name in ("swin_small_64x96_attn", "swin_small_64x96_mlp"):
+        # [1, 16, 24, 24]: read channels-first, [24, 24] fits the 64×96 input too; only the graph tells.
+        net, size, task, _, _ = build("swin_small_64x96")
+        return net, size, task, f"features.1.0.{name.rsplit('_', 1)[1]}", "nhwc"
     if name == "convnext_tiny":
         net = M.convnext_tiny(weights=None)
         for m in net.modules():
@@ -222,9 +243,11 @@ def build(name):
     raise KeyError(name)
 
 
-DEFAULT = ["deeplabv3_mobilenet_v3_large", "lraspp_mobilenet_v3_large_nonsquare", "unet", "swin_t", "vit_p8_96",
-           "vit_meanpool_96x128", "convnext_tiny", "convnext_tiny_nhwc", "efficientnet_b0", "regnet_y_400mf",
-           "mobilenet_v3_small"]
+DEFAULT = ["deeplabv3_mobilenet_v3_large", "lraspp_mobilenet_v3_large_nonsquare", "unet", "unet_opset17", "swin_t",
+           "swin_small_64x96", "swin_small_64x96_opset17",
+           "swin_small_64x96_attn", "swin_small_64x96_mlp", "vit_p8_96", "vit_p8_96_opset17", "vit_meanpool_96x128",
+           "deit_like_2tokens_64x128", "convnext_tiny", "convnext_tiny_nhwc", "convnext_tiny_nhwc_opset17",
+           "efficientnet_b0", "regnet_y_400mf", "mobilenet_v3_small"]
 BIG = ["deeplabv3_resnet50", "fcn_resnet50"]
 
 
@@ -254,12 +277,15 @@ def layer_tensor(proto, path):
     return nodes[-1].output[0]
 
 
+PREFIX = {"tokens": 0, "cls": 1, "prefix2": 2}
+
+
 def reshape_transform(kind, hw):
     if kind == "nhwc":
         return lambda t: t.permute(0, 3, 1, 2)
-    if kind in ("cls", "tokens"):
+    if kind in PREFIX:
         h, w = hw
-        skip = 1 if kind == "cls" else 0
+        skip = PREFIX[kind]
 
         def rt(t):
             r = t[:, skip:, :].reshape(t.size(0), h, w, t.size(2))
@@ -311,7 +337,7 @@ def check(name, table, tmp, keep):
     started = time.time()
     aux = isinstance(model, OutOnly) and model.aux
     torch.onnx.export(model, x, onnx_path, input_names=["input"], output_names=["out", "aux"] if aux else ["out"],
-                      opset_version=13, do_constant_folding=True)
+                      opset_version=int(name.split("_opset")[1]) if "_opset" in name else 13, do_constant_folding=True)
     import onnx
 
     layer = layer_tensor(onnx.load(onnx_path, load_external_data=False), layer_path)
@@ -418,8 +444,8 @@ def check(name, table, tmp, keep):
     # CAMs at the layer, pytorch-grad-cam with the reshape_transform a user would write.
     a_shape = captured["a"].shape
     grid = (a_shape[1], a_shape[2]) if layout == "nhwc" else None
-    if layout in ("cls", "tokens"):
-        tokens = a_shape[1] - (1 if layout == "cls" else 0)
+    if layout in PREFIX:
+        tokens = a_shape[1] - PREFIX[layout]
         gh = int(round((tokens * h / w) ** 0.5))
         grid = (gh, tokens // gh)
     for ref_name, cls_, ours_name in CAMS:

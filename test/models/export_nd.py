@@ -23,7 +23,11 @@ target_activation and grad_target_activation (float64 autograd, stored float32),
 camraw_GradCAM: pytorch-grad-cam's get_cam_image after its swin reshape_transform (permute to
 [N, C, H, W]; weights = mean of the gradients over H, W; weighted sum of channels), in float64.
 
-Usage:  /usr/bin/python3 test/models/export_nd.py
+swin_small_test.inner.json and swin_small_test.<layer>.camraw_GradCAM.npy: pytorch-grad-cam's
+GradCAM at the first block's attention and MLP outputs and the second block's attention output
+(see swin_inner_layers; `export_nd.py swin-inner` writes only these, from the committed model).
+
+Usage:  /usr/bin/python3 test/models/export_nd.py [swin-inner]
 """
 
 import collections
@@ -167,7 +171,58 @@ def export_swin(name, seed):
     print(name, "target", target, "layer", layer, list(a.shape), "logits", logits.numpy().round(3))
 
 
+def swin_inner_layers(name, seed):
+    """References at Swin layers whose layout only the residual sum tells (their own ops say nothing).
+
+    The model of export_swin rebuilt (same seed; checked against the committed input and logits, the
+    ONNX file is not rewritten), and pytorch-grad-cam's GradCAM (../shared/peers, float64, its swin
+    reshape_transform) at the attention and MLP outputs of the first block and the attention output
+    of the second (shifted windows), each [1, 16, 16, 16] channels-last, whose square shape fits the
+    input read either way. Written: <name>.inner.json (layer -> ONNX tensor) and
+    <name>.<layer>.camraw_GradCAM.npy, [1, 16, 16].
+    """
+    import sys
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "..", "shared", "peers"))
+    sys.path.append("/work/shared/peers")
+    from pytorch_grad_cam import GradCAM
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+    from torchvision.models.swin_transformer import SwinTransformer
+
+    torch.manual_seed(seed)
+    model = SwinTransformer(patch_size=[4, 4], embed_dim=16, depths=[2], num_heads=[2], window_size=[4, 4],
+                            num_classes=5).eval()
+    with torch.no_grad():
+        model.head.weight.mul_(50.0)
+    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(seed + 100))
+    assert np.array_equal(x.numpy(), np.load(os.path.join(HERE, f"{name}.input.npy")))
+    assert np.allclose(model(x).detach().numpy(), np.load(os.path.join(HERE, f"{name}.logits.npy")), atol=1e-5)
+    info = json.load(open(os.path.join(HERE, f"{name}.json")))
+    proto = onnx.load(os.path.join(HERE, f"{name}.onnx"))
+    model.double()
+    layers = {}
+    for key, block, part in [("block0_attn", 0, "attn"), ("block0_mlp", 0, "mlp"), ("block1_attn", 1, "attn")]:
+        scope = f"/features/features.1/features.1.{block}/{part}/"
+        layers[key] = [n.output[0] for n in proto.graph.node if n.name.startswith(scope)][-1]
+        module = getattr(model.features[1][block], part)
+        cam = GradCAM(model=model, target_layers=[module], reshape_transform=lambda t: t.permute(0, 3, 1, 2))
+        target = [ClassifierOutputTarget(info["target"])]
+        cam(input_tensor=x.double(), targets=target)
+        acts = cam.activations_and_grads.activations[0].numpy()
+        grads = cam.activations_and_grads.gradients[0].numpy()
+        raw = cam.get_cam_image(x.double(), module, target, acts, grads, False)
+        np.save(os.path.join(HERE, f"{name}.{key}.camraw_GradCAM.npy"), raw.astype(np.float32))
+        print(name, key, layers[key], raw.shape)
+    with open(os.path.join(HERE, f"{name}.inner.json"), "w") as f:
+        json.dump({"target": info["target"], "layers": layers}, f, indent=1)
+
+
 def main():
+    import sys
+
+    if sys.argv[1:] == ["swin-inner"]:
+        swin_inner_layers("swin_small_test", seed=13)
+        return
     export("signal1d", Signal1d, (1, 2, 64), seed=11)
     write_wav("signal1d")
     export("video3d", Video3d, (1, 1, 4, 8, 8), seed=12)

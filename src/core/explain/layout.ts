@@ -102,8 +102,8 @@ function verdictOf(graph: GraphProto, node: NodeProto, rank: number, tensor: str
     const perm = attrInts(node, 'perm');
     return perm && perm.length === rank && perm[rank - 1] === 1 ? 'last' : undefined;
   }
-  if (node.op_type === 'MatMul' && consuming && node.input[0] === tensor) {
-    // A linear layer over the last axis: x · W with a constant W.
+  if (node.op_type === 'MatMul' && (consuming ? node.input[0] === tensor : true)) {
+    // A linear layer over the last axis: x · W with a constant W, consumed (x) or produced (x · W: its last axis is W's outputs).
     const w = (graph.initializer ?? []).find((t) => t.name === node.input[1]);
     return w && w.dims?.length === 2 ? 'last' : undefined;
   }
@@ -111,26 +111,37 @@ function verdictOf(graph: GraphProto, node: NodeProto, rank: number, tensor: str
 }
 
 /**
- * Whether the graph treats the tensor's last axis or its axis 1 as the features: a direct consumer
- * that says so, else the nearest producer that does, searched breadth-first through per-element
- * ops (so a LayerNorm's ReduceMean is found behind its Sub and Div).
+ * Whether the graph treats the tensor's last axis or its axis 1 as the features. The evidence is
+ * searched breadth-first over the tensors that share the layer's axes: those joined to it by
+ * per-element ops (an Add's output and its other operand, a Relu's input), each asked of its
+ * consumers and its producer. So a LayerNorm's ReduceMean is found behind its Sub and Div, and a
+ * Swin block's attention or MLP output, whose only consumer is the residual Add, from the
+ * LayerNorm that reads that sum.
  */
 export function channelAxisFromGraph(graph: GraphProto, tensor: string, rank: number): 'first' | 'last' | undefined {
   const { producer, consumers, initializers } = indexGraph(graph);
-  for (const node of consumers.get(tensor) ?? []) {
-    const verdict = verdictOf(graph, node, rank, tensor, true);
-    if (verdict) return verdict;
-  }
   const queue: string[] = [tensor];
-  const seen = new Set<NodeProto>();
-  while (queue.length > 0 && seen.size < EVIDENCE_NODES) {
+  const seenTensors = new Set<string>([tensor]);
+  const seenNodes = new Set<NodeProto>();
+  const follow = (names: string[]) => {
+    for (const name of names) {
+      if (!name || initializers.has(name) || seenTensors.has(name)) continue;
+      seenTensors.add(name);
+      queue.push(name);
+    }
+  };
+  while (queue.length > 0 && seenNodes.size < EVIDENCE_NODES) {
     const t = queue.shift()!;
-    const node = producer.get(t);
-    if (!node || seen.has(node)) continue;
-    seen.add(node);
-    const verdict = verdictOf(graph, node, rank, t, false);
-    if (verdict) return verdict;
-    if (LAYOUT_KEEPING_OPS.has(node.op_type)) queue.push(...node.input.filter((i) => i && !initializers.has(i)));
+    const around: [NodeProto, boolean][] = (consumers.get(t) ?? []).map((n) => [n, true]);
+    const made = producer.get(t);
+    if (made) around.push([made, false]);
+    for (const [node, consuming] of around) {
+      if (seenNodes.has(node)) continue;
+      seenNodes.add(node);
+      const verdict = verdictOf(graph, node, rank, t, consuming);
+      if (verdict) return verdict;
+      if (LAYOUT_KEEPING_OPS.has(node.op_type)) follow([...node.input, ...node.output]);
+    }
   }
   return undefined;
 }

@@ -73,6 +73,32 @@ describe('explain: layer layout', () => {
     refusal(() => layerView(conv, 'features', [1, 7, 7, 384], IMAGE), /'features' \[1, 7, 7, 384\] is channels-first in the graph, but its spatial sizes \[7, 384\] do not fit/);
   });
 
+  it("a Swin block's attention or MLP output [1, 16, 16, 16], whose own ops say nothing, is channels-last from the residual sum's LayerNorm or the projection that makes it", () => {
+    const image = [1, 3, 64, 64];
+    // attn: a Slice (the window crop) makes it, the residual Add reads it; the sum goes to norm2's ReduceMean over the last axis.
+    const residual = graphOf([
+      node('Slice', ['windows', 'starts', 'ends'], ['attn']),
+      node('Add', ['x', 'attn'], ['sum']),
+      node('ReduceMean', ['sum'], ['mu'], [ints('axes', [-1])]),
+    ]);
+    const attn = layerView(residual, 'attn', [1, 16, 16, 16], image);
+    assert.strictEqual(attn.kind, 'channels-last');
+    assert.match(attn.note, /the graph normalises or projects its last axis/);
+    // The other operand of the sum: norm1 reads x over its last axis.
+    const operand = graphOf([
+      node('Slice', ['windows', 'starts', 'ends'], ['attn']),
+      node('Add', ['x', 'attn'], ['sum']),
+      node('ReduceMean', ['x'], ['mu1'], [ints('axes', [-1])]),
+    ]);
+    assert.strictEqual(layerView(operand, 'attn', [1, 16, 16, 16], image).kind, 'channels-last');
+    // mlp: x · W + b with a constant 2-D W.
+    const projected = graphOf([node('MatMul', ['hidden', 'w'], ['proj']), node('Add', ['proj', 'b'], ['mlp'])]);
+    projected.initializer = [{ name: 'w', dims: [32, 16], data_type: 1, float_data: new Array(32 * 16).fill(0) }];
+    assert.strictEqual(layerView(projected, 'mlp', [1, 16, 16, 16], image).kind, 'channels-last');
+    // With neither, the same shape is still refused as ambiguous.
+    refusal(() => layerView(graphOf([node('Slice', ['windows', 'starts', 'ends'], ['attn'])]), 'attn', [1, 16, 16, 16], image), /could be channels-first or channels-last/);
+  });
+
   it('refuses a layer of another rank than the input', () => {
     refusal(() => layerView(graphOf([]), 'volume', [1, 4, 2, 7, 7], IMAGE), /'volume' \[1, 4, 2, 7, 7\] cannot be laid over the input \[1, 3, 224, 224\]/);
     refusal(() => layerView(graphOf([]), 'map', [1, 8, 4, 4], [1, 2, 64]), /cannot be laid over the input/);
@@ -153,6 +179,19 @@ describe('explain: a torchvision Swin Transformer (channels-last blocks, shifted
     assert.deepStrictEqual(e.map.dims, [64, 64]);
     assert.ok(e.notes[0].includes('read as channels-last [N, H, W, C] (the graph normalises or projects its last axis)'), e.notes[0]);
     assertClose(e.raw.data as Float32Array, npy('camraw_GradCAM').data, 1e-3, 'camraw_GradCAM');
+  });
+
+  it("Grad-CAM at the blocks' attention and MLP outputs (layout from the graph around them) equals pytorch-grad-cam's with the swin reshape_transform", async () => {
+    // test/models/export_nd.py swin-inner: pytorch-grad-cam in float64 at [1, 16, 16, 16] layers
+    // that fit the 64×64 input read channels-first too; before the layout followed the residual
+    // sum they were refused as ambiguous.
+    const inner = JSON.parse(fs.readFileSync(path.join(dir, 'swin_small_test.inner.json'), 'utf8')) as { layers: Record<string, string> };
+    for (const [key, tensor] of Object.entries(inner.layers)) {
+      const e = await explain('gradcam', ctx(tensor));
+      assert.deepStrictEqual(e.raw.dims, [1, 16, 16], key);
+      assert.ok(e.notes[0].includes('read as channels-last [N, H, W, C] (the graph normalises or projects its last axis)'), `${key}: ${e.notes[0]}`);
+      assertClose(e.raw.data as Float32Array, npy(`${key}.camraw_GradCAM`).data, 1e-3, `${key} camraw_GradCAM`);
+    }
   });
 
   it("Ablation-CAM and Score-CAM run at the channels-last layer; the auto layer is the head's permuted map", async function () {
