@@ -2,8 +2,11 @@
 // before the global pooling / flatten that feeds the classification head (a 1×1 convolution that
 // produces one map per class, as in SqueezeNet, counts as part of the head); in a vision transformer
 // with no such map, the tokens the last attention block's projections read (its first LayerNorm's
-// output: pytorch-grad-cam's choice for ViTs, blocks[-1].norm1). Its layout is decided by
-// ./layout.ts: CAMs work on the canonical view [1, C, ...spatial].
+// output: pytorch-grad-cam's choice for ViTs, blocks[-1].norm1). For a dense output (a
+// segmentation's [N, classes, H, W]), which no pooling feeds, the last activation at the coarsest
+// resolution on the way to it (a backbone's last block, a U-Net's bottleneck, as pytorch-grad-cam's
+// segmentation tutorial takes backbone.layer4), before a 1×1 convolution that makes the class maps.
+// Its layout is decided by ./layout.ts: CAMs work on the canonical view [1, C, ...spatial].
 import { findAttention } from '../inside/attention';
 import { attrInts, indexGraph } from '../onnx/graph';
 import { GraphProto, NodeProto } from '../onnx/proto';
@@ -81,6 +84,58 @@ function skipClassMapConv(graph: GraphProto, pooling: NodeProto, tensor: string,
   };
 }
 
+/**
+ * The 'auto' layer of a dense output [N, classes, ...spatial] of the input's rank: among the
+ * channels-first activations the output's values flow from, those with the fewest positions (more
+ * than one), the last in graph order; if that is a 1×1 convolution's class maps (per-position ops
+ * between), its input. Walking back along first inputs instead ends in whatever pooling lies on
+ * that path (a squeeze-and-excitation's), far from the map that decides the classes. Undefined for
+ * any other output.
+ */
+export function denseAutoLayer(graph: GraphProto, output: string, shapes: Map<string, number[]>, inputRank: number): Omit<LayerChoice, 'view'> | undefined {
+  const outDims = shapes.get(output);
+  if (!outDims || outDims.length !== inputRank || !isSpatial(outDims, outDims[0])) return undefined;
+  const { producer, initializers } = indexGraph(graph);
+  const batch = outDims[0];
+  const upstream = new Set<string>();
+  const stack = [output];
+  while (stack.length > 0) {
+    const t = stack.pop()!;
+    if (upstream.has(t)) continue;
+    upstream.add(t);
+    const node = producer.get(t);
+    if (node) for (const input of dataInputs(node)) if (input && !initializers.has(input)) stack.push(input);
+  }
+  let best: { tensor: string; dims: number[]; positions: number } | undefined;
+  for (const node of graph.node) {
+    for (const tensor of node.output) {
+      const dims = shapes.get(tensor);
+      if (!upstream.has(tensor) || tensor === output || !isSpatial(dims, batch) || dims.length !== outDims.length) continue;
+      const positions = sizeOf(dims.slice(2));
+      if (!best || positions <= best.positions) best = { tensor, dims, positions };
+    }
+  }
+  if (!best) return undefined;
+  const where = `the last activation at the coarsest resolution (${best.dims.slice(2).join('×')}) that the dense output '${output}' ${formatShape(outDims)} comes from`;
+  let t = best.tensor;
+  let node = producer.get(t);
+  while (node && POINTWISE_OPS.has(node.op_type)) {
+    t = mainInput(node, initializers) ?? t;
+    node = producer.get(t);
+  }
+  const kernel = node?.op_type === 'Conv' ? attrInts(node, 'kernel_shape') : undefined;
+  const inputOfConv = node && mainInput(node, initializers);
+  const convInputDims = inputOfConv ? shapes.get(inputOfConv) : undefined;
+  if (node && kernel?.every((k) => k === 1) && best.dims[1] === outDims[1] && isSpatial(convInputDims, batch) && sizeOf(convInputDims.slice(2)) === best.positions) {
+    return {
+      tensor: inputOfConv!,
+      dims: convInputDims,
+      note: `layer 'auto': '${inputOfConv}' ${formatShape(convInputDims)}, the input of the 1×1 convolution '${node.name || node.output[0]}' that makes the class maps, ${where}`,
+    };
+  }
+  return { tensor: best.tensor, dims: best.dims, note: `layer 'auto': '${best.tensor}' ${formatShape(best.dims)}, ${where}` };
+}
+
 // Ops whose inputs after the first are shapes, indices or sizes, and ops that read only a shape.
 const FIRST_INPUT_ONLY = new Set(['Slice', 'Reshape', 'Expand', 'Tile', 'Pad', 'Unsqueeze', 'Squeeze', 'Gather', 'Resize', 'Upsample']);
 const SHAPE_ONLY = new Set(['Shape', 'Size', 'ConstantOfShape']);
@@ -134,6 +189,8 @@ export async function resolveLayer(model: ConvModel, layer: string | undefined, 
     return { ...choice, view, note: view.kind === 'channels-first' ? choice.note : `${choice.note}; ${view.note}` };
   };
   if (layer === undefined || layer === 'auto') {
+    const dense = denseAutoLayer(model.graph, output, shapes, input.length);
+    if (dense) return withView(dense, true);
     let pooled: Omit<LayerChoice, 'view'>;
     try {
       pooled = autoLayer(model.graph, output, shapes);
