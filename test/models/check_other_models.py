@@ -342,6 +342,10 @@ def check(name, table, tmp, keep):
 
     layer = layer_tensor(onnx.load(onnx_path, load_external_data=False), layer_path)
     np.save(os.path.join(d, "input.npy"), x.numpy())
+    # The input scaled by (1 + 1e-5 sin i), as segmentation-reference.test.ts: a nudge that moves
+    # units within rounding of a kink to its other side (the rounding floor of the third rule).
+    i = np.arange(x.numel()).reshape(x.shape)
+    np.save(os.path.join(d, "nudged.npy"), (x.numpy() * (1 + 1e-5 * np.sin(i))).astype(np.float32))
     cache = os.path.join(d, "cache")
     print(f"{name}: input {h}x{w}, layer {layer_path} = {layer}, export {time.time() - started:.1f} s", flush=True)
 
@@ -398,15 +402,35 @@ def check(name, table, tmp, keep):
 
     ig32, ig64 = ig(model, torch.float32), ig(model64, torch.float64)
 
-    def input_rule(what, ours, ref32, ref64):
+    def input_rule(what, ours, ref32, ref64, note="", nudged_args=None):
+        """1e-3 x max; else the README's float32 rule; else (given how to rerun ours on the nudged
+        input) max(1e-3, floor) x max with the median within 1e-3 x max, floor = how far our own
+        result moves under the nudge, as segmentation-reference.test.ts holds kinked gradients."""
         m, l2 = rel(ours, ref32)
         if m <= 1e-3:
-            table.add(name, what, m, "1e-3 x max", True)
+            table.add(name, what, m, "1e-3 x max", True, note)
             return
         own = rel(ref32, ref64)
         mine = rel(ours, ref64)
-        ok = mine[0] <= 2 * own[0] and mine[1] <= 2 * own[1]
-        table.add(name, what, m, "f32 rule", ok, f"vs f64 {mine[0]:.1e}/{mine[1]:.1e}, torch f32 {own[0]:.1e}/{own[1]:.1e}")
+        text = f"vs f64 {mine[0]:.1e}/{mine[1]:.1e}, torch f32 {own[0]:.1e}/{own[1]:.1e}"
+        if mine[0] <= 2 * own[0] and mine[1] <= 2 * own[1]:
+            table.add(name, what, m, "f32 rule", True, f"{text} {note}".strip())
+            return
+        if nudged_args is None:
+            table.add(name, what, m, "f32 rule", False, f"{text} {note}".strip())
+            return
+        f = os.path.join(d, "nudged_result.npy")
+        _, err = run_ours([*nudged_args, "--out", f])
+        if err:
+            table.add(name, what, m, "f32 rule", False, f"{text}; nudged run: {err[:80]}")
+            return
+        moved = np.load(f).reshape(ours.shape)
+        scale = np.abs(ref32).max()
+        floor = float(np.abs(ours - moved).max() / scale)
+        median = float(np.median(np.abs(ours - ref32)) / scale)
+        ok = m <= max(1e-3, floor) and median <= 1e-3
+        table.add(name, what, m, "nudge floor", ok,
+                  f"floor {floor:.1e}, median {median:.1e}; {text} (f32 rule fails) {note}".strip())
 
     def run_ours(args):
         try:
@@ -425,7 +449,9 @@ def check(name, table, tmp, keep):
         if ours.shape != glayer32.shape:
             table.add(name, "grad_layer", None, "1e-3 x max", False, f"shape {ours.shape} vs {glayer32.shape}")
         else:
-            input_rule("grad_layer", ours, glayer32, glayer64)
+            input_rule("grad_layer", ours, glayer32, glayer64,
+                       nudged_args=["gradient", onnx_path, os.path.join(d, "nudged.npy"), "--wrt", layer, "--target",
+                                    target_flag])
 
     # Saliency (input gradient) and integrated gradients.
     for method, what, ref32, ref64, extra in [
@@ -439,7 +465,9 @@ def check(name, table, tmp, keep):
         if err:
             table.add(name, what, None, "1e-3 x max", False, err[:160])
             continue
-        input_rule(what, np.load(f).reshape(ref32.shape), ref32, ref64)
+        input_rule(what, np.load(f).reshape(ref32.shape), ref32, ref64,
+                   nudged_args=["explain", onnx_path, os.path.join(d, "nudged.npy"), "--method", method, "--target",
+                                target_flag, "--raw", *extra])
 
     # CAMs at the layer, pytorch-grad-cam with the reshape_transform a user would write.
     a_shape = captured["a"].shape
@@ -455,6 +483,14 @@ def check(name, table, tmp, keep):
         acts = cam.activations_and_grads.activations[0].cpu().numpy()
         grads_ = cam.activations_and_grads.gradients[0].cpu().numpy()
         raw = cam.get_cam_image(x, module, [cam_target], acts, grads_, False)[0]
+        # The same CAM of the float64 model: the exact one, for the float32 rule where kinks flip.
+        module64 = module_at(model64, layer_path)
+        cam64 = cls_(model=Head(model64) if aux else model64, target_layers=[module64],
+                     reshape_transform=reshape_transform(layout, grid))
+        cam64(input_tensor=x.double(), targets=[cam_target])
+        raw64 = cam64.get_cam_image(x.double(), module64, [cam_target],
+                                    cam64.activations_and_grads.activations[0].numpy(),
+                                    cam64.activations_and_grads.gradients[0].numpy(), False)[0]
         raw_out, map_out = os.path.join(d, f"{ours_name}.raw.npy"), os.path.join(d, f"{ours_name}.map.npy")
         base = ["explain", onnx_path, os.path.join(d, "input.npy"), "--method", ours_name, "--target", target_flag,
                 "--layer", layer]
@@ -465,12 +501,58 @@ def check(name, table, tmp, keep):
         notes = json.loads(stdout).get("notes", [])
         layout_note = next((n for n in notes if "read as" in n), "")
         ours_raw = np.load(raw_out).reshape(raw.shape)
-        m, _ = rel(ours_raw, raw)
-        table.add(name, f"camraw_{ref_name}", m, "1e-3 x max", m <= 1e-3, layout_note[layout_note.find("read as"):][:90])
+        input_rule(f"camraw_{ref_name}", ours_raw, raw, raw64, layout_note[layout_note.find("read as"):][:60],
+                   nudged_args=[*base[:2], os.path.join(d, "nudged.npy"), *base[3:], "--raw"])
         run_ours([*base, "--out", map_out])
         ours_map = np.load(map_out).reshape(final.shape)
         diff = float(np.abs(ours_map - final).max())
         table.add(name, f"cam_{ref_name}", diff, "0.02 abs", diff <= 0.02)
+
+    # Layer 'auto': where a module of the model outputs the tensor chosen, pytorch-grad-cam's GradCAM
+    # there, with the reshape_transform the layout the CLI reports calls for.
+    auto_raw = os.path.join(d, "auto.raw.npy")
+    stdout, err = run_ours(["explain", onnx_path, os.path.join(d, "input.npy"), "--method", "gradcam", "--target",
+                            target_flag, "--layer", "auto", "--raw", "--out", auto_raw, "--json"])
+    if err:
+        table.add(name, "camraw_GradCAM (auto)", None, "1e-3 x max", False, err[:160])
+    else:
+        info = json.loads(stdout)
+        chosen, note = info["layer"], " ".join(info.get("notes", []))
+        proto = onnx.load(onnx_path, load_external_data=False)
+        owner = None
+        for path, _ in model.named_modules():
+            try:
+                if path and layer_tensor(proto, path) == chosen:
+                    owner = path
+            except RuntimeError:
+                pass
+        kind = ("prefix2" if "distillation" in note else "cls" if "class token" in note else
+                "tokens" if "patch tokens" in note else "nhwc" if "channels-last" in note else None)
+        if owner is None:
+            table.add(name, "camraw_GradCAM (auto)", None, "1e-3 x max", True, f"{chosen}: no module outputs it (not compared)")
+        else:
+            seen = {}
+            def remember(_m, _i, o):
+                seen["shape"] = o.shape  # returns None: a hook's value would replace the output
+
+            hook = module_at(model, owner).register_forward_hook(remember)
+            with torch.no_grad():
+                model(x)
+            hook.remove()
+            shape = seen["shape"]
+            g = (shape[1], shape[2]) if kind == "nhwc" else None
+            if kind in PREFIX:
+                tokens = shape[1] - PREFIX[kind]
+                gh = int(round((tokens * h / w) ** 0.5))
+                g = (gh, tokens // gh)
+            rows = []
+            for mm, xx in [(model, x), (model64, x.double())]:
+                mod = module_at(mm, owner)
+                cam = GradCAM(model=Head(mm) if aux else mm, target_layers=[mod], reshape_transform=reshape_transform(kind, g))
+                cam(input_tensor=xx, targets=[cam_target])
+                rows.append(cam.get_cam_image(xx, mod, [cam_target], cam.activations_and_grads.activations[0].numpy(),
+                                              cam.activations_and_grads.gradients[0].numpy(), False)[0])
+            input_rule("camraw_GradCAM (auto)", np.load(auto_raw).reshape(rows[0].shape), rows[0], rows[1], f"at {owner}")
 
     if task == "segmentation":
         stdout, err = run_ours(["explain", onnx_path, os.path.join(d, "input.npy"), "--method", "saliency", "--target",
@@ -480,8 +562,15 @@ def check(name, table, tmp, keep):
         else:
             weight = json.loads(stdout)["target"]["mask"]["weight"]
             same = np.array_equal(np.load(os.path.join(d, "pred.npy")), np.load(os.path.join(d, "saliency.npy")))
-            table.add(name, "mask (region:predicted)", abs(weight - mask.sum()), "equal", weight == mask.sum() and same,
-                      f"weight {weight:g} vs torch {int(mask.sum())}; saliency {'equal' if same else 'differs'} to MASK.png's")
+            # Pixels whose two best classes are within 1e-4 x max|logits| (the reference README's
+            # near-ties): another float32 implementation may choose differently there.
+            top2 = torch.topk(out[0], 2, dim=0).values
+            near = int(((top2[0] - top2[1]) <= 1e-4 * float(out.abs().max())).sum())
+            off = abs(weight - mask.sum())
+            ok = same if off == 0 else off <= near
+            table.add(name, "mask (region:predicted)", off, "equal but near-ties", ok,
+                      f"weight {weight:g} vs torch {int(mask.sum())}, {near} near-tie pixels; saliency "
+                      f"{'equal' if same else 'differs'} to MASK.png's")
     if not keep:
         for f in os.listdir(d):
             p = os.path.join(d, f)
