@@ -31,7 +31,8 @@ import { datasetAnalysisJobs } from './jobs/dataset-analysis';
 import { explainAllJobs } from './jobs/explain-all';
 import { graphJobs } from './jobs/graph';
 import { insideJobs } from './jobs/inside';
-import { modelForTarget, taskJobs } from './jobs/tasks';
+import { modelForTarget, releaseTargetModels, taskAwareTarget, taskJobs } from './jobs/tasks';
+import { mayHaveTaskOutputs, readTaskOutputs, taskPredictions } from '../core/task-outputs';
 import { layerTensor, tensorMapData, WorkerImage, WorkerState } from './jobs/state';
 import { inputFormatProblem, ndInputView } from './jobs/nd-inputs';
 import { readFileChecked } from '../core/files';
@@ -71,6 +72,12 @@ function targetLabel(ctx: ModelContext, t: ResolvedTarget): string {
   if (t.kind === 'class') return ctx.labelOf(t.index);
   if (t.kind === 'difference') return `${ctx.labelOf(t.a)} rather than ${ctx.labelOf(t.b)}`;
   return describeTarget(t);
+}
+
+/** A model's context closed, with the copies made of its model for box targets (jobs/tasks.ts). */
+async function disposeContext(ctx: ModelContext): Promise<void> {
+  await releaseTargetModels(ctx.model);
+  await ctx.dispose();
 }
 
 /** Above this many nodes, opening a model builds its gradient graph but not the graph's session. */
@@ -246,7 +253,7 @@ export class JobRunner implements WorkerState {
     } catch (err) {
       // A newer open of the same file (a reopen) may have replaced this one: close only our own.
       if (this.contexts.get(modelPath) === ctx) await this.closeModel({ modelPath });
-      else await ctx.dispose();
+      else await disposeContext(ctx);
       throw err;
     }
   }
@@ -284,7 +291,7 @@ export class JobRunner implements WorkerState {
     for (const [id, image] of this.images) if (image.modelPath === modelPath) this.images.delete(id);
     for (const [id, kept] of this.explanations) if (kept.image.modelPath === modelPath) this.explanations.delete(id);
     this.datasets.forgetModel(modelPath);
-    await ctx?.dispose();
+    if (ctx) await disposeContext(ctx);
   }
 
   private async loadImage({ modelPath, imagePath, name, base64 }: JobArgs<'loadImage'>): Promise<ImageView> {
@@ -326,9 +333,17 @@ export class JobRunner implements WorkerState {
     return imageView(id, loaded);
   }
 
+  /**
+   * The top classes of the first output; for a segmentation or detection model, the classes it
+   * predicts by pixel share or by their best box's score (src/core/task-outputs.ts), since the top
+   * "classes" of a flattened mask or head mean nothing. One forward pass either way.
+   */
   private async predict({ modelPath, imageId, topK }: JobArgs<'predict'>): Promise<Prediction[]> {
-    const { top } = await this.contextFor(modelPath).predict(this.imageFor(imageId).tensor, topK);
-    return top[0];
+    const ctx = this.contextFor(modelPath);
+    const input = this.imageFor(imageId).tensor;
+    if (!mayHaveTaskOutputs(ctx.model)) return (await ctx.predict(input, topK)).top[0];
+    const { task, outputs } = await readTaskOutputs(ctx, input);
+    return taskPredictions(task, topK) ?? ctx.topOf(outputs, topK)[0];
   }
 
   private keep(explanation: Explanation, image: WorkerImage, args: JobArgs<'explain'>): string {
@@ -342,11 +357,13 @@ export class JobRunner implements WorkerState {
     const ctx = this.contextFor(args.modelPath);
     const image = this.imageFor(args.imageId);
     const started = performance.now();
+    // 'top' or a class on a segmentation or detection model: its predicted region or its best box.
+    const spec = await taskAwareTarget(ctx, image.tensor, args.target);
     const explainContext = {
       // A box of a model with its own NMS: a copy that outputs the raw head before it (jobs/tasks.ts).
-      model: modelForTarget(ctx.model, args.target),
+      model: modelForTarget(ctx.model, spec),
       input: image.tensor,
-      target: await toTarget(ctx, args.target, this),
+      target: await toTarget(ctx, spec, this),
       layer: args.layer || undefined,
       progress: (f: number, m: string) => job.progress(args.faithfulness ? f * 0.7 : f, m),
       signal: job.signal,
@@ -366,7 +383,7 @@ export class JobRunner implements WorkerState {
       imageId: args.imageId,
       method: args.method,
       layer: e.layer,
-      target: targetView(args.target, t),
+      target: targetView(spec, t),
       targetLabel: targetLabel(ctx, t),
       map: { ...tensorMapData(e.map), ...(e.signed ? { signed: true } : {}) },
       notes: [`${methodByName(args.method).formula}`, ...e.notes, describeTarget(t)],
