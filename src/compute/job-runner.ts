@@ -152,16 +152,21 @@ function imageView(id: string, image: WorkerImage): ImageView {
 }
 
 const THUMBNAIL = 32;
+/** Samples of a 1-D layer's channel sent to the Activations view (its line's resolution). */
+const SIGNAL_THUMBNAIL = 256;
 
 /** α_k = mean over positions of ∂y/∂A_k, as Grad-CAM weighs channel k. */
 async function gradcamWeights(ctx: ModelContext, input: Tensor, layer: string, target: TargetSpec, state: WorkerState): Promise<number[] | undefined> {
-  const { target: resolved, output } = await resolveTarget(ctx.model, input, await toTarget(ctx, target, state));
+  const spec = await taskAwareTarget(ctx, input, target);
+  const { target: resolved, output } = await resolveTarget(ctx.model, input, await toTarget(ctx, spec, state));
   const { gradients } = await computeGradients(ctx.model, ctx.feeds(input), { wrt: [layer], output: resolved.output, seed: seedFor(resolved, output.dims, 1, output) });
   const g = gradients[layer];
-  if (g.dims.length !== 4) return undefined;
-  const [, c, h, w] = g.dims;
+  // Channels and positions: a picture's [1, C, H, W], a 1-D model's [1, C, L].
+  if (g.dims.length !== 4 && !(g.dims.length === 3 && ctx.inputInfo.shape.length === 3)) return undefined;
+  const [, c] = g.dims;
+  const plane = g.dims.slice(2).reduce((a, b) => a * b, 1);
   const data = g.data as Float32Array;
-  return Array.from({ length: c }, (_, k) => data.subarray(k * h * w, (k + 1) * h * w).reduce((a, b) => a + b, 0) / (h * w));
+  return Array.from({ length: c }, (_, k) => data.subarray(k * plane, (k + 1) * plane).reduce((a, b) => a + b, 0) / plane);
 }
 
 async function methods(): Promise<MethodView[]> {
@@ -404,9 +409,12 @@ export class JobRunner implements WorkerState {
     const stats = channelStats(activation);
     const weights = await gradcamWeights(ctx, image.tensor, layer, target, this).catch(() => undefined);
     const [, c] = activation.dims;
-    const [h, w] = activation.dims.length === 4 ? activation.dims.slice(2) : [1, 1];
+    // A 1-D model's layer [1, C, L]: each channel is a signal, sent as a map of shape [L] (at most
+    // SIGNAL_THUMBNAIL samples) that the view draws as a line. A picture's [1, C, H, W]: a thumbnail.
+    const signal = activation.dims.length === 3 && ctx.inputInfo.shape.length === 3;
+    const [h, w] = activation.dims.length === 4 ? activation.dims.slice(2) : signal ? [1, activation.dims[2]] : [1, 1];
     const plane = h * w;
-    const scale = Math.min(1, THUMBNAIL / Math.max(h, w));
+    const scale = signal ? Math.min(1, SIGNAL_THUMBNAIL / w) : Math.min(1, THUMBNAIL / Math.max(h, w));
     const [th, tw] = [Math.max(1, Math.round(h * scale)), Math.max(1, Math.round(w * scale))];
     const channels: ChannelView[] = stats.map((s) => {
       const values = (activation.data as Float32Array).subarray(s.index * plane, (s.index + 1) * plane);
@@ -418,7 +426,7 @@ export class JobRunner implements WorkerState {
         zeroFraction: s.zeroFraction,
         dead: s.dead,
         gradcamWeight: weights?.[s.index],
-        map: tensorMapData({ dtype: 'float32', dims: [th, tw], data: minMax(small) }),
+        map: tensorMapData({ dtype: 'float32', dims: signal ? [tw] : [th, tw], data: minMax(small) }),
       };
     });
     job.progress(1, `${c} channels`);
