@@ -376,8 +376,8 @@ export class JobRunner implements WorkerState {
     const e = await explain(args.method, explainContext, args.options ?? {});
     const seconds = (performance.now() - started) / 1000;
     let faithfulness: ExplanationView['faithfulness'];
-    // Deletion and insertion curves blur pixels of an image: a signal or a video has no score.
-    if (args.faithfulness && image.tensor.dims.length === 4) {
+    // Deletion and insertion along the input's positions: a picture's pixels, a signal's samples, a video's frames × pixels.
+    if (args.faithfulness) {
       job.progress(0.7, 'faithfulness: deletion and insertion curves');
       const f = await deletionInsertion({ ...explainContext, progress: (p, m) => job.progress(0.7 + 0.3 * p, m) }, e.map);
       faithfulness = { deletionAuc: f.deletion.normalizedAuc, insertionAuc: f.insertion.normalizedAuc };
