@@ -11,7 +11,11 @@ import * as path from 'path';
 import type { ModelContext } from './context';
 import { DEFAULT_IOU, DEFAULT_MIN_SCORE, DetectionHead, DetectionOptions, decodeDetections, detectionHead, nonMaxSuppression } from './detection';
 import { Prediction, readLabels } from './labels/labels';
-import type { ConvModel } from './model';
+import type { Target } from './explain/types';
+import { ExplainError } from './explain/types';
+import { ConvModel } from './model';
+import { encodeModel } from './onnx/proto';
+import { exposeOutputs } from './onnx/surgery';
 import { Tensor } from './tensor';
 
 export interface SegmentClass {
@@ -262,7 +266,7 @@ export function taskTarget(task: TaskOutputs, index: number | 'top'): TaskTarget
     }
     const c = classes[index];
     if (!c) return `class ${index} is out of range: output '${output}' has ${classes.length} classes (0 to ${classes.length - 1})`;
-    if (c.pixels === 0) return `no pixel is predicted as ${c.label} (class ${index}) in this image: choose a class it predicts, or draw a region`;
+    if (c.pixels === 0) return `no pixel is predicted as ${c.label} (class ${index}) in this image: choose a class it predicts, or a region of your own`;
     return { kind: 'region', class: index, mask: 'predicted', output };
   }
   if (task.kind === 'detection') {
@@ -276,4 +280,31 @@ export function taskTarget(task: TaskOutputs, index: number | 'top'): TaskTarget
     return { kind: 'box', index: d.index, output: task.output, detection };
   }
   return undefined;
+}
+
+/**
+ * A copy of `model` whose graph also outputs `tensor` (a tensor inside it, such as the raw head
+ * before a model's own NMS): targets read graph outputs. The caller disposes of it.
+ */
+export function modelExposing(model: ConvModel, tensor: string): ConvModel {
+  return ConvModel.fromBytes(encodeModel(exposeOutputs(model.proto, [tensor])), { provider: model.provider });
+}
+
+/**
+ * The core's target for 'top' or a class (with no output named) on a segmentation or detection
+ * model, for `input` (taskTarget's region or box; a string says why there is none), with the model
+ * to explain it on: a copy that outputs the raw head for a model with its own NMS (`copy`, to be
+ * disposed of). Any other target or model: as it is.
+ */
+export async function taskAwareTarget(ctx: ModelContext, input: Tensor, target: Target): Promise<{ target: Target; model: ConvModel; copy?: ConvModel }> {
+  if (target.kind !== 'class' || target.output || !mayHaveTaskOutputs(ctx.model)) return { target, model: ctx.model };
+  const { task } = await readTaskOutputs(ctx, input);
+  const chosen = taskTarget(task, target.index);
+  if (chosen === undefined) return { target, model: ctx.model };
+  if (typeof chosen === 'string') throw new ExplainError(chosen);
+  if (chosen.kind === 'box' && task.kind === 'detection' && task.ownNms) {
+    const copy = modelExposing(ctx.model, chosen.output);
+    return { target: chosen, model: copy, copy };
+  }
+  return { target: chosen, model: ctx.model };
 }

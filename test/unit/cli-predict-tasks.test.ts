@@ -71,3 +71,35 @@ describe('CLI predict on segmentation and detection models', function () {
     assert.strictEqual(json.top.length, 2);
   });
 });
+
+describe('CLI explain and faithfulness on segmentation and detection models: the default target is what they predict', function () {
+  this.timeout(180000);
+  const explainJson = (...args: string[]) =>
+    JSON.parse(cli('explain', ...args, '--method', 'gradcam', '--json')) as { target: { kind: string; class?: number; index?: number; output?: string; predicted?: boolean } };
+
+  it('segmentation: the predicted region of the largest class other than background (the star), or of the class asked for', () => {
+    const top = explainJson(sample('shapes-seg.onnx'), sample('scenes-demo/seg-0.png'));
+    assert.deepStrictEqual([top.target.kind, top.target.class, top.target.predicted, top.target.output], ['region', 3, true, 'logits']);
+    const background = explainJson(sample('shapes-seg.onnx'), sample('scenes-demo/seg-0.png'), '--target', '0');
+    assert.deepStrictEqual([background.target.kind, background.target.class], ['region', 0]);
+    const run = spawnSync(process.execPath, [CLI, 'explain', sample('shapes-seg.onnx'), sample('scenes-demo/seg-0.png'), '--method', 'gradcam', '--target', '2'], {
+      encoding: 'utf8',
+    });
+    assert.notStrictEqual(run.status, 0);
+    assert.match(run.stderr, /no pixel is predicted as square \(class 2\) in this image/);
+  });
+
+  it('detection, also through the model’s own NMS: the best box, or the class’s best box', () => {
+    for (const model of ['shapes-det.onnx', 'shapes-det-nms.onnx']) {
+      const top = explainJson(sample(model), sample('scenes-demo/det-1.png'));
+      assert.deepStrictEqual([top.target.kind, top.target.index, top.target.output], ['box', 0, 'detections'], model);
+      // Class 0 (circle) is box 2 of det-1.
+      const circle = explainJson(sample(model), sample('scenes-demo/det-1.png'), '--target', '0');
+      assert.deepStrictEqual([circle.target.kind, circle.target.index], ['box', 2], model);
+    }
+    const rows = JSON.parse(cli('faithfulness', sample('shapes-det-nms.onnx'), sample('scenes-demo/det-1.png'), '--method', 'gradcam', '--steps', '8', '--json')) as {
+      target: string;
+    }[];
+    assert.match(rows[0].target, /^box 0 \(class 2, score 0\.918/);
+  });
+});

@@ -50,17 +50,17 @@ export async function predict(argv: string[]): Promise<void> {
       console.log(terminalText(`detection: ${task.notes[0]}`));
       if (task.detections.length === 0) console.log(`no box scores ${task.minScore} or more`);
       printTable(
-        task.detections
-          .slice(0, k)
-          .map((d) => [
-            `box ${d.index}`,
-            terminalText(d.label),
-            `score ${fixed(d.score, 3)}`,
-            `[${d.box.map((v) => v.toFixed(1)).join(', ')}]`,
-            `#${d.class}`,
-            `--target box:${d.index}`,
-          ]),
+        task.detections.slice(0, k).map((d) => [
+          `box ${d.index}`,
+          terminalText(d.label),
+          `score ${fixed(d.score, 3)}`,
+          `[${d.box.map((v) => v.toFixed(1)).join(', ')}]`,
+          `#${d.class}`,
+          // box:I reads a graph output: a model with its own NMS is explained through --target top or K instead.
+          task.ownNms ? '' : `--target box:${d.index}`,
+        ]),
       );
+      if (task.ownNms) console.log('the model runs its own NMS: explain its best box with --target top, or class K’s best box with --target K');
       if (task.detections.length > k) console.log(`… ${task.detections.length - k} more (--top)`);
     } else {
       printTable(top.map((p, i) => [`${i + 1}.`, p.label, `${(p.probability * 100).toFixed(1)}%`, `logit ${fixed(p.logit, 3)}`, `#${p.index}`]));

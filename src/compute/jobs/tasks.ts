@@ -5,9 +5,7 @@
 import type { TargetSpec, TaskOutputsView } from '../../protocol';
 import type { ModelContext } from '../../core/context';
 import { ConvModel } from '../../core/model';
-import { encodeModel } from '../../core/onnx/proto';
-import { exposeOutputs } from '../../core/onnx/surgery';
-import { hasOwnNms, mayHaveTaskOutputs, readTaskOutputs, TaskOutputs, taskTarget } from '../../core/task-outputs';
+import { hasOwnNms, mayHaveTaskOutputs, modelExposing, readTaskOutputs, TaskOutputs, taskTarget } from '../../core/task-outputs';
 import { Tensor } from '../../core/tensor';
 import { JobHandlers } from '../jobs';
 import { WorkerState } from './state';
@@ -26,7 +24,7 @@ export function modelForTarget(model: ConvModel, target: TargetSpec): ConvModel 
   if (!heads) headModels.set(model, (heads = new Map()));
   let head = heads.get(target.output);
   if (!head) {
-    head = ConvModel.fromBytes(encodeModel(exposeOutputs(model.proto, [target.output])), { provider: model.provider });
+    head = modelExposing(model, target.output);
     heads.set(target.output, head);
   }
   return head;
