@@ -1,9 +1,13 @@
 // `convlens predict` on segmentation and detection models says what they predict (the classes of
 // the mask by pixel share, the boxes after NMS by score) instead of "top classes" of a flattened
-// mask or head; a classifier's predictions are unchanged.
+// mask or head; a classifier's predictions are unchanged. `explain`, `faithfulness` and the loop
+// over a list of images take 'top' or a class on such a model as its predicted region or its box.
 import * as assert from 'assert';
 import { spawnSync } from 'child_process';
 import * as path from 'path';
+import { ModelContext } from '../../src/core/context';
+import { explainImages } from '../../src/core/dataset';
+import { readTaskOutputs, taskPredictions, taskTarget } from '../../src/core/task-outputs';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const CLI = path.join(ROOT, 'out/src/cli/main.js');
@@ -101,5 +105,34 @@ describe('CLI explain and faithfulness on segmentation and detection models: the
       target: string;
     }[];
     assert.match(rows[0].target, /^box 0 \(class 2, score 0\.918/);
+  });
+});
+
+describe('explaining a list of images (convlens explain FOLDER, Explain all) on segmentation and detection models', function () {
+  this.timeout(180000);
+
+  it('each image’s top target is its own predicted region or best box, and its prediction the class of it', async () => {
+    for (const [model, files, kind] of [
+      ['shapes-seg.onnx', ['seg-0.png', 'seg-1.png'], 'region'],
+      ['shapes-det-nms.onnx', ['det-0.png', 'det-1.png'], 'box'],
+    ] as const) {
+      const ctx = ModelContext.open(sample(model), { provider: 'cpu' });
+      try {
+        const images = files.map((f) => ({ file: sample(`scenes-demo/${f}`), relPath: f }));
+        for await (const item of explainImages(ctx, images, { method: 'gradcam', target: { kind: 'class', index: 'top' }, predict: true })) {
+          assert.strictEqual(item.error, undefined, item.error);
+          const { task } = await readTaskOutputs(ctx, item.input!.tensor);
+          const expected = taskTarget(task, 'top');
+          assert.ok(expected && typeof expected !== 'string');
+          const t = item.explanation!.target;
+          assert.strictEqual(t.kind, kind);
+          if (t.kind === 'region' && expected.kind === 'region') assert.strictEqual(t.class, expected.class, item.image.relPath);
+          if (t.kind === 'box' && expected.kind === 'box') assert.deepStrictEqual([t.index, t.output], [expected.index, 'detections'], item.image.relPath);
+          assert.deepStrictEqual(item.prediction, taskPredictions(task, 1)![0], item.image.relPath);
+        }
+      } finally {
+        await ctx.dispose();
+      }
+    }
   });
 });
