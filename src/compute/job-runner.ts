@@ -31,7 +31,8 @@ import { datasetAnalysisJobs } from './jobs/dataset-analysis';
 import { explainAllJobs } from './jobs/explain-all';
 import { graphJobs } from './jobs/graph';
 import { insideJobs } from './jobs/inside';
-import { modelForTarget, taskJobs } from './jobs/tasks';
+import { modelForTarget, releaseTargetModels, taskAwareTarget, taskJobs } from './jobs/tasks';
+import { mayHaveTaskOutputs, readTaskOutputs, taskPredictions } from '../core/task-outputs';
 import { layerTensor, tensorMapData, WorkerImage, WorkerState } from './jobs/state';
 import { inputFormatProblem, ndInputView } from './jobs/nd-inputs';
 import { readFileChecked } from '../core/files';
@@ -71,6 +72,12 @@ function targetLabel(ctx: ModelContext, t: ResolvedTarget): string {
   if (t.kind === 'class') return ctx.labelOf(t.index);
   if (t.kind === 'difference') return `${ctx.labelOf(t.a)} rather than ${ctx.labelOf(t.b)}`;
   return describeTarget(t);
+}
+
+/** A model's context closed, with the copies made of its model for box targets (jobs/tasks.ts). */
+async function disposeContext(ctx: ModelContext): Promise<void> {
+  await releaseTargetModels(ctx.model);
+  await ctx.dispose();
 }
 
 /** Above this many nodes, opening a model builds its gradient graph but not the graph's session. */
@@ -145,16 +152,21 @@ function imageView(id: string, image: WorkerImage): ImageView {
 }
 
 const THUMBNAIL = 32;
+/** Samples of a 1-D layer's channel sent to the Activations view (its line's resolution). */
+const SIGNAL_THUMBNAIL = 256;
 
 /** α_k = mean over positions of ∂y/∂A_k, as Grad-CAM weighs channel k. */
 async function gradcamWeights(ctx: ModelContext, input: Tensor, layer: string, target: TargetSpec, state: WorkerState): Promise<number[] | undefined> {
-  const { target: resolved, output } = await resolveTarget(ctx.model, input, await toTarget(ctx, target, state));
+  const spec = await taskAwareTarget(ctx, input, target);
+  const { target: resolved, output } = await resolveTarget(ctx.model, input, await toTarget(ctx, spec, state));
   const { gradients } = await computeGradients(ctx.model, ctx.feeds(input), { wrt: [layer], output: resolved.output, seed: seedFor(resolved, output.dims, 1, output) });
   const g = gradients[layer];
-  if (g.dims.length !== 4) return undefined;
-  const [, c, h, w] = g.dims;
+  // Channels and positions: a picture's [1, C, H, W], a 1-D model's [1, C, L].
+  if (g.dims.length !== 4 && !(g.dims.length === 3 && ctx.inputInfo.shape.length === 3)) return undefined;
+  const [, c] = g.dims;
+  const plane = g.dims.slice(2).reduce((a, b) => a * b, 1);
   const data = g.data as Float32Array;
-  return Array.from({ length: c }, (_, k) => data.subarray(k * h * w, (k + 1) * h * w).reduce((a, b) => a + b, 0) / (h * w));
+  return Array.from({ length: c }, (_, k) => data.subarray(k * plane, (k + 1) * plane).reduce((a, b) => a + b, 0) / plane);
 }
 
 async function methods(): Promise<MethodView[]> {
@@ -246,7 +258,7 @@ export class JobRunner implements WorkerState {
     } catch (err) {
       // A newer open of the same file (a reopen) may have replaced this one: close only our own.
       if (this.contexts.get(modelPath) === ctx) await this.closeModel({ modelPath });
-      else await ctx.dispose();
+      else await disposeContext(ctx);
       throw err;
     }
   }
@@ -284,7 +296,7 @@ export class JobRunner implements WorkerState {
     for (const [id, image] of this.images) if (image.modelPath === modelPath) this.images.delete(id);
     for (const [id, kept] of this.explanations) if (kept.image.modelPath === modelPath) this.explanations.delete(id);
     this.datasets.forgetModel(modelPath);
-    await ctx?.dispose();
+    if (ctx) await disposeContext(ctx);
   }
 
   private async loadImage({ modelPath, imagePath, name, base64 }: JobArgs<'loadImage'>): Promise<ImageView> {
@@ -326,9 +338,17 @@ export class JobRunner implements WorkerState {
     return imageView(id, loaded);
   }
 
+  /**
+   * The top classes of the first output; for a segmentation or detection model, the classes it
+   * predicts by pixel share or by their best box's score (src/core/task-outputs.ts), since the top
+   * "classes" of a flattened mask or head mean nothing. One forward pass either way.
+   */
   private async predict({ modelPath, imageId, topK }: JobArgs<'predict'>): Promise<Prediction[]> {
-    const { top } = await this.contextFor(modelPath).predict(this.imageFor(imageId).tensor, topK);
-    return top[0];
+    const ctx = this.contextFor(modelPath);
+    const input = this.imageFor(imageId).tensor;
+    if (!mayHaveTaskOutputs(ctx.model)) return (await ctx.predict(input, topK)).top[0];
+    const { task, outputs } = await readTaskOutputs(ctx, input);
+    return taskPredictions(task, topK) ?? ctx.topOf(outputs, topK)[0];
   }
 
   private keep(explanation: Explanation, image: WorkerImage, args: JobArgs<'explain'>): string {
@@ -342,11 +362,13 @@ export class JobRunner implements WorkerState {
     const ctx = this.contextFor(args.modelPath);
     const image = this.imageFor(args.imageId);
     const started = performance.now();
+    // 'top' or a class on a segmentation or detection model: its predicted region or its best box.
+    const spec = await taskAwareTarget(ctx, image.tensor, args.target);
     const explainContext = {
       // A box of a model with its own NMS: a copy that outputs the raw head before it (jobs/tasks.ts).
-      model: modelForTarget(ctx.model, args.target),
+      model: modelForTarget(ctx.model, spec),
       input: image.tensor,
-      target: await toTarget(ctx, args.target, this),
+      target: await toTarget(ctx, spec, this),
       layer: args.layer || undefined,
       progress: (f: number, m: string) => job.progress(args.faithfulness ? f * 0.7 : f, m),
       signal: job.signal,
@@ -354,8 +376,8 @@ export class JobRunner implements WorkerState {
     const e = await explain(args.method, explainContext, args.options ?? {});
     const seconds = (performance.now() - started) / 1000;
     let faithfulness: ExplanationView['faithfulness'];
-    // Deletion and insertion curves blur pixels of an image: a signal or a video has no score.
-    if (args.faithfulness && image.tensor.dims.length === 4) {
+    // Deletion and insertion along the input's positions: a picture's pixels, a signal's samples, a video's frames × pixels.
+    if (args.faithfulness) {
       job.progress(0.7, 'faithfulness: deletion and insertion curves');
       const f = await deletionInsertion({ ...explainContext, progress: (p, m) => job.progress(0.7 + 0.3 * p, m) }, e.map);
       faithfulness = { deletionAuc: f.deletion.normalizedAuc, insertionAuc: f.insertion.normalizedAuc };
@@ -366,7 +388,7 @@ export class JobRunner implements WorkerState {
       imageId: args.imageId,
       method: args.method,
       layer: e.layer,
-      target: targetView(args.target, t),
+      target: targetView(spec, t),
       targetLabel: targetLabel(ctx, t),
       map: { ...tensorMapData(e.map), ...(e.signed ? { signed: true } : {}) },
       notes: [`${methodByName(args.method).formula}`, ...e.notes, describeTarget(t)],
@@ -387,9 +409,12 @@ export class JobRunner implements WorkerState {
     const stats = channelStats(activation);
     const weights = await gradcamWeights(ctx, image.tensor, layer, target, this).catch(() => undefined);
     const [, c] = activation.dims;
-    const [h, w] = activation.dims.length === 4 ? activation.dims.slice(2) : [1, 1];
+    // A 1-D model's layer [1, C, L]: each channel is a signal, sent as a map of shape [L] (at most
+    // SIGNAL_THUMBNAIL samples) that the view draws as a line. A picture's [1, C, H, W]: a thumbnail.
+    const signal = activation.dims.length === 3 && ctx.inputInfo.shape.length === 3;
+    const [h, w] = activation.dims.length === 4 ? activation.dims.slice(2) : signal ? [1, activation.dims[2]] : [1, 1];
     const plane = h * w;
-    const scale = Math.min(1, THUMBNAIL / Math.max(h, w));
+    const scale = signal ? Math.min(1, SIGNAL_THUMBNAIL / w) : Math.min(1, THUMBNAIL / Math.max(h, w));
     const [th, tw] = [Math.max(1, Math.round(h * scale)), Math.max(1, Math.round(w * scale))];
     const channels: ChannelView[] = stats.map((s) => {
       const values = (activation.data as Float32Array).subarray(s.index * plane, (s.index + 1) * plane);
@@ -401,7 +426,7 @@ export class JobRunner implements WorkerState {
         zeroFraction: s.zeroFraction,
         dead: s.dead,
         gradcamWeight: weights?.[s.index],
-        map: tensorMapData({ dtype: 'float32', dims: [th, tw], data: minMax(small) }),
+        map: tensorMapData({ dtype: 'float32', dims: signal ? [tw] : [th, tw], data: minMax(small) }),
       };
     });
     job.progress(1, `${c} channels`);

@@ -85,10 +85,15 @@ export class ModelContext {
   /** Top-k classes of each batch row of the first output. */
   async predict(input: Tensor, k: number): Promise<{ logits: Tensor; top: Prediction[][] }> {
     const outputs = await this.model.run(this.feeds(input));
+    return { logits: outputs[this.model.summary().outputs[0].name], top: this.topOf(outputs, k) };
+  }
+
+  /** Top-k classes of each batch row of the first output among `outputs` (a run's). */
+  topOf(outputs: Record<string, Tensor>, k: number): Prediction[][] {
     const logits = outputs[this.model.summary().outputs[0].name];
     const problem = nonFinite(logits.data as Float32Array);
     if (problem) throw new Error(`the model's output for this input contains ${problem}: a layer overflows or divides by zero`);
-    return { logits, top: topRows(logits, k, this.labels) };
+    return topRows(logits, k, this.labels);
   }
 
   labelOf(index: number): string {

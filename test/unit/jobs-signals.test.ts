@@ -105,7 +105,9 @@ describe('compute worker jobs on signals and videos', function () {
         const e = await client.call('explain', { modelPath: SIGNAL_MODEL, imageId: view.id, method, layer: 'auto', target: { kind: 'top' }, faithfulness: true });
         assert.deepStrictEqual([e.map.shape, e.map.width, e.map.height, e.map.values.length], [[256], 256, 1, 256]);
         assert.ok(isMapData(e.map), 'the map is well formed');
-        assert.strictEqual(e.faithfulness, undefined, 'deletion/insertion curves are for pictures: none for a signal');
+        // Deletion and insertion along the samples: removing the map's samples first destroys the
+        // score faster than restoring them first brings it back.
+        assert.ok(e.faithfulness && e.faithfulness.deletionAuc < e.faithfulness.insertionAuc, `${method} on ${file}: ${JSON.stringify(e.faithfulness)}`);
         // The pointing game on the event's samples [start, end) (inclusive bounds end − 1), on the map as a 1 × L grid.
         const [start, end] = event.interval;
         const game = pointingGame(float32([1, 256], e.map.values), { x0: start, y0: 0, x1: end - 1, y1: 0 });

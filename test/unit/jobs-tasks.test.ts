@@ -4,6 +4,9 @@
 import * as assert from 'assert';
 import * as path from 'path';
 import { ComputeClient } from '../../src/compute/client';
+import { JobRunner } from '../../src/compute/job-runner';
+import { modelForTarget, targetModelCount } from '../../src/compute/jobs/tasks';
+import { JobContext } from '../../src/compute/jobs';
 import { ExplanationView, TargetSpec, parseWebviewMessage } from '../../src/protocol';
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -99,6 +102,92 @@ describe('compute worker: structured outputs of segmentation and detection model
     }
   });
 
+  it('predictions of a segmentation model: the classes of its mask by pixel share, not a flattened mask’s "top classes"', async () => {
+    const view = await client.call('taskOutputs', { modelPath: SEG, imageId: images[SEG] });
+    assert.ok(view.kind === 'segmentation');
+    const top = await client.call('predict', { modelPath: SEG, imageId: images[SEG], topK: 5 });
+    const present = view.classes.filter((c) => c.pixels > 0).sort((a, b) => b.pixels - a.pixels);
+    assert.deepStrictEqual(
+      top.map((p) => [p.index, p.label, p.probability]),
+      present.map((c) => [c.index, c.label, c.share]),
+    );
+    // seg-0 is mostly background with one star: background first, then the star.
+    assert.deepStrictEqual(
+      top.map((p) => p.label),
+      ['background', 'star'],
+    );
+  });
+
+  it('predictions of a detector: the classes detected, by their best box’s score (with or without the model’s own NMS)', async () => {
+    for (const model of [DET, NMS]) {
+      const view = await client.call('taskOutputs', { modelPath: model, imageId: images[model] });
+      assert.ok(view.kind === 'detection');
+      const top = await client.call('predict', { modelPath: model, imageId: images[model], topK: 5 });
+      const firstOfClass = view.detections.filter((d, i) => view.detections.findIndex((x) => x.class === d.class) === i);
+      assert.deepStrictEqual(
+        top.map((p) => [p.index, p.label, p.probability]),
+        firstOfClass.map((d) => [d.class, d.label, d.score]),
+      );
+      assert.deepStrictEqual(
+        top.map((p) => p.label),
+        ['star', 'triangle', 'circle'],
+      );
+    }
+    // A classifier's predictions are its top classes, as before.
+    const classifier = await client.call('predict', { modelPath: CLASSIFIER, imageId: images[CLASSIFIER], topK: 2 });
+    assert.strictEqual(classifier[0].label, 'star');
+    assert.ok(classifier[0].probability > classifier[1].probability);
+  });
+
+  it('"top" and "a class" on a segmentation model explain a predicted region: the largest class other than background, or the class', async () => {
+    const view = await client.call('taskOutputs', { modelPath: SEG, imageId: images[SEG] });
+    assert.ok(view.kind === 'segmentation');
+    const star = view.classes.find((c) => c.label === 'star')!;
+    const top = await client.call('explain', { modelPath: SEG, imageId: images[SEG], method: 'gradcam', layer: 'auto', target: { kind: 'top' } });
+    assert.deepStrictEqual(top.target, { kind: 'region', class: star.index, mask: 'predicted', output: view.output });
+    assert.strictEqual(top.targetLabel, `class ${star.index} summed over its predicted mask (weight ${star.pixels})`);
+    // The same map as the region chosen on the task card.
+    const region = await client.call('explain', {
+      modelPath: SEG,
+      imageId: images[SEG],
+      method: 'gradcam',
+      layer: 'auto',
+      target: { kind: 'region', class: star.index, mask: 'predicted', output: view.output },
+    });
+    assert.deepStrictEqual(top.map.values, region.map.values);
+    const background = await client.call('explain', { modelPath: SEG, imageId: images[SEG], method: 'gradcam', layer: 'auto', target: { kind: 'class', index: 0 } });
+    assert.deepStrictEqual(background.target, { kind: 'region', class: 0, mask: 'predicted', output: view.output });
+    // A class the image does not show, or none at all, is refused with why.
+    const absent = view.classes.find((c) => c.pixels === 0)!;
+    await assert.rejects(
+      client.call('explain', { modelPath: SEG, imageId: images[SEG], method: 'gradcam', layer: 'auto', target: { kind: 'class', index: absent.index } }),
+      new RegExp(`no pixel is predicted as ${absent.label} \\(class ${absent.index}\\)`),
+    );
+    await assert.rejects(
+      client.call('explain', { modelPath: SEG, imageId: images[SEG], method: 'gradcam', layer: 'auto', target: { kind: 'class', index: 1512 } }),
+      /class 1512 is out of range: output 'logits' has 5 classes/,
+    );
+  });
+
+  it('"top" and "a class" on a detector explain a box: the best box, or the class’s best box (also through the model’s own NMS)', async () => {
+    for (const model of [DET, NMS]) {
+      const view = await client.call('taskOutputs', { modelPath: model, imageId: images[model] });
+      assert.ok(view.kind === 'detection');
+      const top = await client.call('explain', { modelPath: model, imageId: images[model], method: 'gradcam', layer: 'auto', target: { kind: 'top' } });
+      const box = (i: number): TargetSpec => ({ kind: 'box', index: i, output: view.output, iou: view.iou, minScore: view.minScore, sigmoid: view.sigmoid });
+      assert.deepStrictEqual(top.target, box(0));
+      const chosen = await client.call('explain', { modelPath: model, imageId: images[model], method: 'gradcam', layer: 'auto', target: box(0) });
+      assert.deepStrictEqual(top.map.values, chosen.map.values);
+      const circle = view.detections.find((d) => d.label === 'circle')!;
+      const byClass = await client.call('explain', { modelPath: model, imageId: images[model], method: 'gradcam', layer: 'auto', target: { kind: 'class', index: circle.class } });
+      assert.deepStrictEqual(byClass.target, box(circle.index));
+    }
+    await assert.rejects(
+      client.call('explain', { modelPath: DET, imageId: images[DET], method: 'gradcam', layer: 'auto', target: { kind: 'class', index: 1 } }),
+      /no box of class 1 scores 0.25 or more in this image/,
+    );
+  });
+
   it('a classifier has no structured output: a sentence says why', async () => {
     const view = await client.call('taskOutputs', { modelPath: CLASSIFIER, imageId: images[CLASSIFIER] });
     assert.ok(view.kind === 'none');
@@ -109,5 +198,38 @@ describe('compute worker: structured outputs of segmentation and detection model
     assert.ok(parseWebviewMessage({ type: 'request', requestId: 'r', kind: 'taskOutputs', params: { imageId: 'i1', iou: 0.5, minScore: 0.2 } }));
     assert.strictEqual(parseWebviewMessage({ type: 'request', requestId: 'r', kind: 'taskOutputs', params: { imageId: 'i1', iou: 1.5 } }), undefined);
     assert.strictEqual(parseWebviewMessage({ type: 'request', requestId: 'r', kind: 'taskOutputs', params: { imageId: 'i1', minScore: '0.2' } }), undefined);
+  });
+});
+
+describe('compute jobs: the raw-head copy of a model with its own NMS is released with the model', function () {
+  this.timeout(120000);
+  const job: JobContext = { signal: new AbortController().signal, progress: () => undefined };
+
+  it('closing, and reopening, the model disposes the copy its box targets ran on', async () => {
+    const runner = new JobRunner();
+    for (const close of ['closeModel', 'reopen'] as const) {
+      await runner.run('openModel', { modelPath: NMS, provider: 'cpu' }, job);
+      const imageId = (await runner.run('loadImage', { modelPath: NMS, imagePath: path.join(ROOT, 'sample/scenes-demo/det-1.png') }, job)).id;
+      const view = await runner.run('taskOutputs', { modelPath: NMS, imageId }, job);
+      assert.ok(view.kind === 'detection' && view.ownNms);
+      const target: TargetSpec = { kind: 'box', index: 0, output: view.output, iou: view.iou, minScore: view.minScore, sigmoid: view.sigmoid };
+      await runner.run('explain', { modelPath: NMS, imageId, method: 'gradcam', layer: 'auto', target }, job);
+      const model = runner.contextFor(NMS).model;
+      assert.strictEqual(targetModelCount(model), 1);
+      // The copy the explanation ran on (kept: the same object again), watched for its release.
+      const head = modelForTarget(model, target);
+      assert.notStrictEqual(head, model);
+      let released = 0;
+      const dispose = head.dispose.bind(head);
+      head.dispose = () => {
+        released++;
+        return dispose();
+      };
+      if (close === 'closeModel') await runner.run('closeModel', { modelPath: NMS }, job);
+      else await runner.run('openModel', { modelPath: NMS, provider: 'cpu' }, job);
+      assert.strictEqual(released, 1, close);
+      assert.strictEqual(targetModelCount(model), 0, close);
+    }
+    await runner.run('closeModel', { modelPath: NMS }, job);
   });
 });

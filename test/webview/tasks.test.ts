@@ -10,7 +10,7 @@ import type { ExplanationView, ImageView, MethodView, ModelView, TargetSpec, Tas
 import { parseWebviewMessage } from '../../src/protocol';
 import { ROOT } from './fixtures';
 import { Theme, WebviewPage } from './harness';
-import { assertClean, screenshotPath, useWebview } from './support';
+import { assertClean, choose, screenshotPath, useWebview } from './support';
 
 const WORKER = path.join(ROOT, 'out/src/compute/worker.js');
 const SEG = path.join(ROOT, 'sample/shapes-seg.onnx');
@@ -196,6 +196,36 @@ describe('webview: segmentation and detection in the Explain tab', function () {
     await wp.page.keyboard.press('Enter');
     const listed = await answerExplain(wp, det, 2);
     assert.strictEqual(listed.kind === 'box' && listed.index, last);
+    await assertClean(wp);
+  });
+
+  it('segmentation: no Predictions card of a flattened mask; the first run, "Top-1" and "A class" explain predicted regions', async () => {
+    const wp = ctx.page();
+    const seg = samples.seg!;
+    assert.ok(seg.outputs.kind === 'segmentation');
+    // The first run: the default method on the chosen image, with the Top-1 target.
+    await wp.send({ type: 'settings', colormap: 'jet', opacity: 0.5, method: 'gradcam' });
+    await show(wp, seg);
+    const top = await client.call('predict', { modelPath: SEG, imageId: seg.image.id, topK: 5 });
+    await wp.send({ type: 'prediction', imageId: seg.image.id, top });
+    assert.strictEqual(await wp.page.isHidden('section[aria-label="Predictions"]'), true, 'the task card lists the classes instead');
+    const first = await answerExplain(wp, seg, 1);
+    assert.deepStrictEqual(first, { kind: 'top' });
+    // The worker answered with the region of the largest class other than background: the star.
+    const star = seg.outputs.classes.find((c) => c.label === 'star')!;
+    assert.match((await wp.page.textContent('.result .caption'))!, new RegExp(`for class ${star.index} summed over its predicted mask`));
+    // "A class" offers the mask's classes by pixel share, not indices of the flattened output.
+    await choose(wp.page, 'target-mode', 'A class');
+    const offered = await wp.page.$$eval('#target-class vscode-option', (o) => o.map((x) => x.textContent));
+    assert.deepStrictEqual(offered, ['background (#0)', 'star (#3)', 'Other index…']);
+    await choose(wp.page, 'target-class', 'star (#3)');
+    await wp.page.click('#run');
+    const chosen = await answerExplain(wp, seg, 2);
+    assert.deepStrictEqual(chosen, { kind: 'class', index: star.index });
+    // The control follows the answer, the star's region, with no class picker left beside it.
+    assert.match((await wp.page.textContent('#target-mode'))!, /Chosen on the image: class 3 region/);
+    assert.strictEqual(await wp.page.isHidden('#target-class'), true);
+    await wp.page.screenshot({ path: screenshotPath('panel-segmentation-first-run.png', false), fullPage: true });
     await assertClean(wp);
   });
 

@@ -1,12 +1,28 @@
 // The Activations tab: every channel of a layer's output as a thumbnail with its statistics
 // (mean, max, % zeros), dead channels flagged, the channel's Grad-CAM weight for the top-1 class
-// when gradients are available; click or Enter enlarges a channel.
+// when gradients are available; click or Enter enlarges a channel. A 1-D model's layer [1, C, L]
+// shows each channel as a line over its colours (signal/channel-strip.ts) instead of a picture.
 import type { ActivationsView, ChannelView } from '../../src/protocol';
 import { formatShape, h, initRoving, percent, replaceChildren, rovingFocus, Select, selectOption, setOptions } from '../dom';
 import { drawMap } from '../overlay';
 import { State, Store } from '../store';
 import { camLayers, defaultSpatialLayer, layerLabel } from '../pickers';
 import { followSelectedLayer } from '../selected-layer';
+import { drawChannelStrip, isStrip } from './signal/channel-strip';
+
+/** Layers whose channels the tab shows: a picture model's [N, C, H, W], a 1-D model's [N, C, L]. */
+function channelLayers(model: State['model']): NonNullable<State['model']>['layers'] {
+  const layers = model?.layers ?? [];
+  if (model?.inputs[0]?.shape.length !== 3) return camLayers(layers);
+  return layers.filter((l) => l.shape?.length === 3);
+}
+
+/** The layer the tab opens on: the spatial default, or a 1-D model's CAM layer (else its last 1-D layer). */
+function preferredLayer(model: State['model']): string | undefined {
+  if (model?.inputs[0]?.shape.length !== 3) return defaultSpatialLayer(model)?.name;
+  const layers = channelLayers(model);
+  return (layers.find((l) => l.name === model.defaultCamLayer || l.tensor === model.defaultCamLayer) ?? layers.at(-1))?.name;
+}
 
 const SORTS: { value: string; label: string; key: (c: ChannelView) => number }[] = [
   { value: 'index', label: 'channel index', key: (c) => c.index },
@@ -81,8 +97,8 @@ export class ActivationsTab {
   private render(s: State): void {
     const last = this.shown;
     if (last?.model !== s.model) {
-      const layers = camLayers(s.model?.layers ?? []);
-      const preferred = defaultSpatialLayer(s.model)?.name;
+      const layers = channelLayers(s.model);
+      const preferred = preferredLayer(s.model);
       setOptions(
         this.layer,
         layers.map((l) => ({ value: l.name, label: l.scope ?? l.name, description: `${l.opType} ${formatShape(l.shape)}` })),
@@ -138,7 +154,8 @@ export class ActivationsTab {
 
   private cell(c: ChannelView): HTMLElement {
     const canvas = h('canvas', { 'aria-hidden': 'true' });
-    drawMap(canvas, c.map, this.store.state.colormap);
+    if (isStrip(c.map)) drawChannelStrip(canvas, c.map, this.store.state.colormap, 96, 40);
+    else drawMap(canvas, c.map, this.store.state.colormap);
     const stats = channelStats(c);
     return h(
       'button',
@@ -168,8 +185,10 @@ export class ActivationsTab {
   private renderDetail(c: ChannelView | undefined): void {
     this.detail.hidden = !c;
     if (!c) return replaceChildren(this.detail);
-    const canvas = h('canvas', { class: 'channel-large', role: 'img', 'aria-label': `Channel ${c.index} enlarged` });
-    drawMap(canvas, c.map, this.store.state.colormap);
+    const strip = isStrip(c.map);
+    const canvas = h('canvas', { class: 'channel-large', role: 'img', 'aria-label': `Channel ${c.index} enlarged${strip ? `: its ${c.map.width} values as a line` : ''}` });
+    if (strip) drawChannelStrip(canvas, c.map, this.store.state.colormap, 480, 160);
+    else drawMap(canvas, c.map, this.store.state.colormap);
     const rows: [string, string][] = [
       ['Mean', c.mean.toPrecision(4)],
       ['Max', c.max.toPrecision(4)],

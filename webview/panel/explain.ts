@@ -12,7 +12,7 @@ import { PredictionList } from './predictions';
 import { NdFigure } from './signal/nd-figure';
 import { runFirstExplanation } from './first-run';
 import { TargetChooser } from './target';
-import { TaskView } from './tasks';
+import { hasStructuredOutputs, TaskView } from './tasks';
 
 export class ExplainTab {
   readonly element: HTMLElement;
@@ -38,6 +38,7 @@ export class ExplainTab {
   private readonly notes = h('ul', { class: 'notes' });
   private readonly exports = h('div', { class: 'exports' });
   private readonly empty = h('div', { class: 'empty-state' });
+  private readonly predictionsCard: HTMLElement;
   private targetPredictions?: Prediction[];
   private followed?: ExplanationView;
   private last?: { methods: MethodView[]; model: State['model']; preferred?: string };
@@ -62,7 +63,7 @@ export class ExplainTab {
       field('Target', this.target.element),
       h('div', { class: 'run-row' }, this.run),
     );
-    const predictions = h('section', { class: 'card', 'aria-label': 'Predictions' }, h('h3', {}, 'Predictions'), this.predictions.element);
+    const predictions = (this.predictionsCard = h('section', { class: 'card', 'aria-label': 'Predictions' }, h('h3', {}, 'Predictions'), this.predictions.element));
     this.result.append(
       this.caption,
       h('div', { class: 'figure-wrap' }, h('div', { class: 'figure-stack' }, this.figure.canvas, this.tasks.outline)),
@@ -87,6 +88,9 @@ export class ExplainTab {
     this.renderChoices(s);
     const imageId = s.selectedImageId;
     const predictions = imageId ? s.predictions.get(imageId) : undefined;
+    // A segmentation or detection model's classes and boxes are the task card's (tasks.ts); its
+    // predictions (classes by pixel share or best box) still feed the target's class picker.
+    this.predictionsCard.hidden = hasStructuredOutputs(s.model);
     this.predictions.render(predictions, !!imageId);
     if (predictions && predictions !== this.targetPredictions) this.target.setPredictions(predictions);
     this.targetPredictions = predictions;
@@ -119,7 +123,8 @@ export class ExplainTab {
     setOptions(this.method, methodOptions(s.methods), l?.preferred !== s.preferredMethod ? s.preferredMethod : undefined);
     setOptions(this.layer, layerOptions(s));
     const outputs = s.model?.outputs[0]?.shape;
-    const classes = outputs?.at(-1);
+    // A segmentation's classes are its output's axis 1; a detector's are checked by the worker.
+    const classes = hasStructuredOutputs(s.model) ? (outputs?.length === 4 ? outputs[1] : undefined) : outputs?.at(-1);
     this.target.classCount = typeof classes === 'number' ? classes : undefined;
     this.syncMethod();
   }

@@ -143,7 +143,8 @@ export class TargetChooser {
 
   private sync(): void {
     const mode = this.modeValue();
-    this.a.element.hidden = mode === 'top';
+    // A box or region chosen on the image is the whole target: no class picker beside it.
+    this.a.element.hidden = mode === 'top' || mode === 'task';
     this.b.element.hidden = mode !== 'difference';
     this.vs.hidden = mode !== 'difference';
     this.validate();

@@ -9,6 +9,7 @@ import { LoadedInput } from '../../core/preprocess';
 import { renderPng } from '../../core/render';
 import { intOption, listOption, numberOption, parse, Parsed, UsageError } from '../args';
 import { TARGET_USAGE, targetJson, targetOf, withModel } from '../common';
+import { taskAwareTarget } from '../../core/task-outputs';
 import { fixed, printJson, printTable, terminalText, writeFile, writeNpy } from '../output';
 import { explainFolder, folderUsage, isFolderInput } from './explain-folder';
 import { COMMON, OPTIONS_USAGE, methodOptions, optionsFor } from './explain-flags';
@@ -49,17 +50,19 @@ export async function explainCommand(argv: string[]): Promise<void> {
     const options = optionsFor(method, methodOptions(values));
     const input = ctx.loadInput(positionals[1]);
     const started = performance.now();
+    // 'top' or a class on a segmentation or detection model: its predicted region or its box.
+    const chosen = await taskAwareTarget(ctx, input.tensor, await targetOf(ctx, values));
     const e = await runMethod(
       method,
       {
-        model: ctx.model,
+        model: chosen.model,
         input: input.tensor,
-        target: await targetOf(ctx, values),
+        target: chosen.target,
         layer: typeof values.layer === 'string' ? values.layer : undefined,
         progress: progressLine(method),
       },
       options,
-    );
+    ).finally(() => chosen.copy?.dispose());
     const seconds = (performance.now() - started) / 1000;
     const result = values.raw ? e.raw : e.map;
     let written: string | undefined;
@@ -156,21 +159,25 @@ export async function faithfulnessCommand(argv: string[]): Promise<void> {
     const region = regionOf(values, positionals[1], input, ctx);
     if (region && region.inside.every((v) => v === 0)) throw new UsageError("the mask or box has no pixels on the model's input (after its resize and crop)");
     const rows = [];
-    const target = await targetOf(ctx, values);
-    for (const method of methods) {
-      const explainContext = { model: ctx.model, input: input.tensor, target, layer: typeof values.layer === 'string' ? values.layer : undefined, progress: progressLine(method) };
-      const e = await runMethod(method, explainContext, optionsFor(method, withoutCurveSteps(methodOptions(values))));
-      const f = await deletionInsertion(explainContext, e.map, { steps });
-      rows.push({
-        method,
-        target: describeTarget(e.target),
-        deletionAuc: f.deletion.normalizedAuc,
-        insertionAuc: f.insertion.normalizedAuc,
-        deletion: f.deletion,
-        insertion: f.insertion,
-        notes: f.notes,
-        ...(region ? { region: regionScores(e.map, region, tolerance) } : {}),
-      });
+    const { target, model, copy } = await taskAwareTarget(ctx, input.tensor, await targetOf(ctx, values));
+    try {
+      for (const method of methods) {
+        const explainContext = { model, input: input.tensor, target, layer: typeof values.layer === 'string' ? values.layer : undefined, progress: progressLine(method) };
+        const e = await runMethod(method, explainContext, optionsFor(method, withoutCurveSteps(methodOptions(values))));
+        const f = await deletionInsertion(explainContext, e.map, { steps });
+        rows.push({
+          method,
+          target: describeTarget(e.target),
+          deletionAuc: f.deletion.normalizedAuc,
+          insertionAuc: f.insertion.normalizedAuc,
+          deletion: f.deletion,
+          insertion: f.insertion,
+          notes: f.notes,
+          ...(region ? { region: regionScores(e.map, region, tolerance) } : {}),
+        });
+      }
+    } finally {
+      await copy?.dispose();
     }
     const regionNote =
       region &&

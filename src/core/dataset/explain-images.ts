@@ -14,6 +14,7 @@ import type { Prediction } from '../labels/labels';
 import type { LoadedInput } from '../preprocess';
 import type { Tensor } from '../tensor';
 import type { DatasetImage } from './folder';
+import { mayHaveTaskOutputs, readTaskOutputs, taskAwareTarget, taskPredictions } from '../task-outputs';
 
 export interface ExplainImagesRequest {
   method: string;
@@ -51,6 +52,21 @@ function isCancel(err: unknown, signal: AbortSignal | undefined): boolean {
 
 /** Top-1 of each input, in one forward pass when they stack; one by one when the batch fails (a bad row names itself). */
 async function predictions(ctx: ModelContext, inputs: Tensor<Float32Array>[]): Promise<(Prediction | Error)[]> {
+  // A segmentation's or a detector's prediction: its largest class by pixels, or its best box's class (task-outputs.ts).
+  if (mayHaveTaskOutputs(ctx.model)) {
+    const out: (Prediction | Error)[] = [];
+    for (const t of inputs) {
+      try {
+        const { task, outputs } = await readTaskOutputs(ctx, t);
+        const predicted = taskPredictions(task, 1);
+        if (!predicted) out.push(ctx.topOf(outputs, 1)[0][0]);
+        else out.push(predicted[0] ?? new Error(`no box scores ${task.kind === 'detection' ? task.minScore : ''} or more`));
+      } catch (err) {
+        out.push(err as Error);
+      }
+    }
+    return out;
+  }
   if (inputs.length > 1 && inputs.every((t) => t.dims.slice(1).join() === inputs[0].dims.slice(1).join())) {
     const size = inputs[0].data.length;
     const data = new Float32Array(inputs.length * size);
@@ -108,11 +124,17 @@ export async function* explainImages(
       throwIfCancelled(signal);
       if (item.input && !item.error) {
         try {
-          item.explanation = await explain(
-            request.method,
-            { model: ctx.model, input: item.input.tensor, target: request.target, layer: request.layer, signal },
-            request.options ?? {},
-          );
+          // 'top' or a class on a segmentation or detection model: this image's predicted region or box.
+          const chosen = await taskAwareTarget(ctx, item.input.tensor, request.target);
+          try {
+            item.explanation = await explain(
+              request.method,
+              { model: chosen.model, input: item.input.tensor, target: chosen.target, layer: request.layer, signal },
+              request.options ?? {},
+            );
+          } finally {
+            await chosen.copy?.dispose();
+          }
         } catch (err) {
           if (isCancel(err, signal)) throw err instanceof CancelledError ? err : new CancelledError();
           item.error = (err as Error).message;

@@ -50,7 +50,7 @@ async function ablatedScores(
   const value = ablationValue(canonical.data as Float32Array);
   const sample = sizeOf(activations.dims.slice(1));
   const gather = view.gather;
-  const session = await ctx.model.session(`after:${sub.input}>${target.output}`, () => sub.proto);
+  const session = await ctx.model.session(`after:${sub.input}>${[target.output, ...sub.alsoOutputs].join('+')}`, () => sub.proto);
   // One row per entry of `channels`: the activations with that channel ablated, or unablated for null.
   const feedsFor = (channels: (number | null)[]): Record<string, Tensor> => {
     const size = channels.length;
@@ -66,13 +66,16 @@ async function ablatedScores(
     for (const name of sub.extraInputs) feeds[name] = tiled(extras[name], size);
     return feeds;
   };
-  // A box target is re-matched in each ablated run (perturbedScores); a separate boxes output is
-  // not in the sub-model after the layer, so its boxes are the unablated run's.
+  // A box target is re-matched in each ablated run (perturbedScores) against the boxes of that run:
+  // a separate boxes output computed after the layer comes out of the sub-model with the scores
+  // (modelAfter's `also`); one the layer does not feed is the same in every run, the unablated one.
   const boxesName = target.kind === 'box' ? target.detection?.boxes : undefined;
-  if (boxesName) notes.push(`box re-matched against the unablated run's '${boxesName}' boxes (only the scores are recomputed after the layer)`);
+  const fixedBoxes = boxesName && !sub.alsoOutputs.includes(boxesName) ? boxesName : undefined;
+  if (fixedBoxes) notes.push(`box re-matched against the '${fixedBoxes}' boxes, which the layer does not feed (the same in every ablated run)`);
+  else if (boxesName) notes.push(`box re-matched against each ablated run's own '${boxesName}' boxes`);
   const scoreOf = async (feeds: Record<string, Tensor>) => {
-    const outputs = await run(session, feeds, [target.output]);
-    if (boxesName) outputs[boxesName] = tiled(extras[boxesName], outputs[target.output].dims[0]);
+    const outputs = await run(session, feeds, [target.output, ...sub.alsoOutputs]);
+    if (fixedBoxes) outputs[fixedBoxes] = tiled(extras[fixedBoxes], outputs[target.output].dims[0]);
     return perturbedScores(outputs, target, 'logit');
   };
   let batch = Math.max(1, requestedBatch);
@@ -115,7 +118,9 @@ export const ablationCam: ExplanationMethod<AblationCamOptions> = {
   async explain(ctx, options) {
     const cam = await planCam(ctx);
     const { layer } = cam;
-    const sub = modelAfter(ctx.model.proto, layer.tensor, cam.plan.target.output, layer.dims);
+    // A separate boxes output is computed after the layer too, where the layer feeds it.
+    const boxes = cam.plan.target.kind === 'box' ? cam.plan.target.detection?.boxes : undefined;
+    const sub = modelAfter(ctx.model.proto, layer.tensor, cam.plan.target.output, layer.dims, boxes ? [boxes] : []);
     const computed = sub.extraInputs.filter((n) => n !== ctx.model.input.name);
     const full = await ctx.model.run({ [ctx.model.input.name]: ctx.input }, [layer.tensor, ...computed]);
     const setup = camSetup(cam, resolveTop(cam.plan.target, full[cam.plan.target.output]));

@@ -60,23 +60,33 @@ export function trapezoidArea(fractions: number[], scores: number[]): number {
   return area;
 }
 
-/** Deletion and insertion curves of `map` ([H, W]) for the context's input and target. */
+/**
+ * Deletion and insertion curves of `map` for the context's input and target. The map has one value
+ * per position of the input [1, C, ...positions]: a picture's [H, W], a signal's [L] (samples), a
+ * video's [T, H, W] (frames × pixels); all channels of a position move together. The blurred
+ * baseline blurs each picture or frame over its pixels, a signal along its samples (σ in samples).
+ */
 export async function deletionInsertion(ctx: ExplainContext, map: Tensor, options: FaithfulnessOptions = {}): Promise<Faithfulness> {
   checkInput(ctx.input);
-  if (ctx.input.dims.length !== 4)
+  const rank = ctx.input.dims.length;
+  if (rank < 3 || rank > 5)
     throw new ExplainError(
-      `deletion and insertion curves reveal the pixels of an image against a blurred copy; the input [${ctx.input.dims.join(', ')}] is not an image [1, C, H, W]`,
+      `deletion and insertion curves reveal positions of an input [1, C, L], [1, C, H, W] or [1, C, T, H, W] against a blurred copy; the input is [${ctx.input.dims.join(', ')}]`,
     );
-  const [, channels, H, W] = ctx.input.dims;
-  const plane = H * W;
-  if (map.data.length !== plane) throw new ExplainError(`the map has ${map.data.length} values but the input is ${H}×${W}`);
+  const [, channels, ...positionDims] = ctx.input.dims;
+  const plane = positionDims.reduce((a, b) => a * b, 1);
+  if (map.data.length !== plane) throw new ExplainError(`the map has ${map.data.length} values but the input has ${positionDims.join('×')} positions`);
+  // Blurred planes: a signal is one 1 × L row per channel, a video T frames of H × W per channel.
+  const [H, W] = rank === 3 ? [1, positionDims[0]] : positionDims.slice(-2);
+  const planes = channels * (rank === 5 ? positionDims[0] : 1);
+  const unit = rank === 3 ? 'samples' : rank === 5 ? 'positions (frames × pixels)' : 'pixels';
   const steps = options.steps ?? 32;
   const score = options.score ?? 'probability';
   const sigma = options.blurSigma ?? 5;
   const baselineKind = options.baseline ?? 'blur';
   const { target, output } = await resolveTarget(ctx.model, ctx.input, ctx.target);
   const x = ctx.input.data as Float32Array;
-  const baseline = baselineKind === 'blur' ? gaussianBlur(x, channels, H, W, sigma, new Float32Array(x.length)) : new Float32Array(x.length);
+  const baseline = baselineKind === 'blur' ? gaussianBlur(x, planes, H, W, sigma, new Float32Array(x.length)) : new Float32Array(x.length);
   const order = pixelOrder(map);
   const fractions = Array.from({ length: steps + 1 }, (_, i) => i / steps);
   // Variant i < steps + 1: deletion at fraction i; the rest: insertion.
@@ -106,8 +116,8 @@ export async function deletionInsertion(ctx: ExplainContext, map: Tensor, option
     deletion: curve(all.slice(0, steps + 1)),
     insertion: curve(all.slice(steps + 1)),
     notes: [
-      `${steps} steps of ${Math.round(plane / steps)} pixels (all channels), in decreasing order of the map; score: ${score}`,
-      `baseline: ${baselineKind === 'blur' ? `Gaussian blur of the input, σ = ${sigma} px` : 'zero'}; areas by the trapezoid rule over fractions in [0, 1], normalised by the unmodified score ${original.toPrecision(4)}`,
+      `${steps} steps of ${Math.round(plane / steps)} ${unit} (all channels), in decreasing order of the map; score: ${score}`,
+      `baseline: ${baselineKind === 'blur' ? `Gaussian blur of the input, σ = ${sigma} ${rank === 3 ? 'samples, along each channel' : rank === 5 ? 'px, frame by frame' : 'px'}` : 'zero'}; areas by the trapezoid rule over fractions in [0, 1], normalised by the unmodified score ${original.toPrecision(4)}`,
     ],
   };
 }

@@ -14,6 +14,8 @@ export interface SubModel {
   input: string;
   /** Other graph inputs: tensors computed before the cut (or original inputs) that the rest reads. */
   extraInputs: string[];
+  /** Outputs besides the first computed from the cut tensor (asked for with `also`): the graph's other outputs. */
+  alsoOutputs: string[];
   nodeCount: number;
 }
 
@@ -22,7 +24,7 @@ export interface SubModel {
  * computed from the model's inputs without `cut` (the frontier). Nodes that compute constants
  * (from initializers only) are kept.
  */
-function nodesAfter(graph: GraphProto, cut: string, output: string): { nodes: NodeProto[]; frontier: string[]; reachesCut: boolean } {
+function nodesAfter(graph: GraphProto, cut: string, outputs: string[]): { nodes: NodeProto[]; frontier: string[]; fromCut: Set<string> } {
   const { producer, initializers } = indexGraph(graph);
   const fromCut = new Set([cut]);
   const constant = new Set(initializers);
@@ -33,7 +35,7 @@ function nodesAfter(graph: GraphProto, cut: string, output: string): { nodes: No
   }
   const kept = new Set<NodeProto>();
   const frontier = new Set<string>();
-  const stack = [output];
+  const stack = [...outputs];
   const seen = new Set<string>();
   while (stack.length > 0) {
     const t = stack.pop()!;
@@ -45,18 +47,23 @@ function nodesAfter(graph: GraphProto, cut: string, output: string): { nodes: No
       stack.push(...node.input);
     } else frontier.add(t);
   }
-  return { nodes: graph.node.filter((n) => kept.has(n)), frontier: [...frontier], reachesCut: fromCut.has(output) };
+  return { nodes: graph.node.filter((n) => kept.has(n)), frontier: [...frontier], fromCut };
 }
 
 /**
  * The model from tensor `cut` to `output`: input `cut` with a symbolic batch dimension and `cutDims`'
- * other dimensions; the tensors of the frontier as extra inputs.
+ * other dimensions; the tensors of the frontier as extra inputs. Each of `also` (another output,
+ * e.g. a detector's boxes beside its scores) that depends on `cut` is computed too, as one more
+ * output (`alsoOutputs`); one that does not is left out: it is the same for any cut tensor.
  */
-export function modelAfter(model: ModelProto, cut: string, output: string, cutDims: number[]): SubModel {
+export function modelAfter(model: ModelProto, cut: string, output: string, cutDims: number[], also: string[] = []): SubModel {
   const graph = model.graph as GraphProto;
   assertTensorExists(graph, cut);
-  const { nodes, frontier, reachesCut } = nodesAfter(graph, cut, output);
-  if (!reachesCut) throw new ExplainError(`output '${output}' does not depend on '${cut}'`);
+  for (const t of also) assertTensorExists(graph, t);
+  const reaching = (t: string) => nodesAfter(graph, cut, [t]).fromCut.has(t);
+  if (!reaching(output)) throw new ExplainError(`output '${output}' does not depend on '${cut}'`);
+  const alsoOutputs = also.filter((t) => t !== output && t !== cut && reaching(t));
+  const { nodes, frontier } = nodesAfter(graph, cut, [output, ...alsoOutputs]);
   const kept = new Set(nodes);
   const types = elementTypes(graph);
   const used = new Set(nodes.flatMap((n) => n.input));
@@ -67,11 +74,11 @@ export function modelAfter(model: ModelProto, cut: string, output: string, cutDi
     type: { tensor_type: { elem_type: types.get(cut) ?? DataType.FLOAT, shape: { dim: [{ dim_param: 'batch' }, ...cutDims.slice(1).map((d) => ({ dim_value: d }))] } } },
   };
   const extraInputs = frontier;
-  const outputInfo = (graph.output ?? []).find((o) => o.name === output);
+  const elemType = (name: string) => (graph.output ?? []).find((o) => o.name === name)?.type?.tensor_type?.elem_type ?? types.get(name) ?? DataType.FLOAT;
   g.node = graph.node.filter((n) => kept.has(n));
   g.initializer = (graph.initializer ?? []).filter((t) => used.has(t.name ?? ''));
   g.input = [cutInfo, ...extraInputs.map((name) => ({ name, type: { tensor_type: { elem_type: types.get(name) ?? DataType.FLOAT } } }))];
-  g.output = [{ name: output, type: { tensor_type: { elem_type: outputInfo?.type?.tensor_type?.elem_type ?? DataType.FLOAT } } }];
+  g.output = [output, ...alsoOutputs].map((name) => ({ name, type: { tensor_type: { elem_type: elemType(name) } } }));
   g.value_info = [];
-  return { proto: copy, input: cut, extraInputs, nodeCount: g.node.length };
+  return { proto: copy, input: cut, extraInputs, alsoOutputs, nodeCount: g.node.length };
 }

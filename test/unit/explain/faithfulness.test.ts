@@ -207,3 +207,76 @@ describe('explain: faithfulness', () => {
     );
   });
 });
+
+describe('explain: faithfulness of a signal [1, C, L] and a video [1, C, T, H, W]', () => {
+  // A linear score Σ w·x: deleting positions in the map's order removes their terms exactly.
+  async function curves(dims: number[], sigma: number) {
+    const [, channels, ...positions] = dims;
+    const plane = positions.reduce((a, b) => a * b, 1);
+    const weights = randomTensor([2, channels * plane], 71);
+    const model = linearModel(weights, dims.slice(1));
+    const input = randomTensor(dims, 72);
+    // The map: each position's contribution to class 0 summed over channels (the ideal ranking).
+    const contribution = Float64Array.from({ length: plane }, (_, p) => {
+      let s = 0;
+      for (let c = 0; c < channels; c++) s += weights.data[c * plane + p] * input.data[c * plane + p];
+      return s;
+    });
+    const map = float32(positions, Float32Array.from(contribution));
+    const target = { kind: 'class' as const, index: 0 };
+    const zero = await deletionInsertion({ model, input, target }, map, { steps: 4, baseline: 'zero', score: 'logit' });
+    const blur = await deletionInsertion({ model, input, target }, map, { steps: 4, blurSigma: sigma, score: 'logit' });
+    await model.dispose();
+    return { plane, weights, input, contribution, zero, blur };
+  }
+
+  /** Σ of the contributions left after deleting the top fraction (ties cannot occur: random values). */
+  function remaining(contribution: Float64Array, fraction: number): number {
+    const order = [...contribution.keys()].sort((a, b) => contribution[b] - contribution[a]);
+    const kept = order.slice(Math.round(fraction * contribution.length));
+    return kept.reduce((s, p) => s + contribution[p], 0);
+  }
+
+  it('a signal: samples deleted in the map’s order (all channels of a sample at once), the exact linear score at each step', async () => {
+    const { contribution, zero, blur, weights, input, plane } = await curves([1, 2, 40], 2);
+    assert.deepStrictEqual(zero.deletion.fractions, [0, 0.25, 0.5, 0.75, 1]);
+    zero.deletion.fractions.forEach((f, i) => {
+      const expected = remaining(contribution, f);
+      // float32 dot products of 80 terms of order 1: 1e-4.
+      assert.ok(Math.abs(zero.deletion.scores[i] - expected) < 1e-4, `deletion at ${f}: ${zero.deletion.scores[i]} against ${expected}`);
+      const total = remaining(contribution, 0);
+      assert.ok(Math.abs(zero.insertion.scores[i] - (total - remaining(contribution, f))) < 1e-4, `insertion at ${f}`);
+    });
+    assert.match(zero.notes[0], /4 steps of 10 samples \(all channels\)/);
+    // The blurred baseline blurs each channel along its samples: deleting everything scores the
+    // blurred signal, a 1-D Gaussian (σ = 2 samples, radius 6, edges clamped) computed here.
+    const radius = 6;
+    const kernel = Array.from({ length: 2 * radius + 1 }, (_, k) => Math.exp(-((k - radius) ** 2) / (2 * 2 ** 2)));
+    const sum = kernel.reduce((a, b) => a + b, 0);
+    let blurred = 0;
+    for (let c = 0; c < 2; c++) {
+      for (let i = 0; i < plane; i++) {
+        let v = 0;
+        for (let k = -radius; k <= radius; k++) v += (kernel[k + radius] / sum) * input.data[c * plane + Math.min(plane - 1, Math.max(0, i + k))];
+        blurred += weights.data[c * plane + i] * v;
+      }
+    }
+    assert.ok(Math.abs(blur.deletion.scores[4] - blurred) < 1e-4, `${blur.deletion.scores[4]} against ${blurred}`);
+    assert.match(blur.notes[1], /σ = 2 samples, along each channel/);
+  });
+
+  it('a video: frames × pixels deleted in the map’s order, the exact linear score at each step; a map of another size is refused', async () => {
+    const { contribution, zero } = await curves([1, 2, 3, 4, 5], 1);
+    zero.deletion.fractions.forEach((f, i) => assert.ok(Math.abs(zero.deletion.scores[i] - remaining(contribution, f)) < 1e-4, `deletion at ${f}`));
+    assert.match(zero.notes[0], /4 steps of 15 positions \(frames × pixels\)/);
+    const model = linearModel(randomTensor([2, 2 * 60], 73), [2, 3, 4, 5]);
+    try {
+      await assert.rejects(
+        deletionInsertion({ model, input: randomTensor([1, 2, 3, 4, 5], 74), target: { kind: 'class', index: 0 } }, float32([4, 5])),
+        /the map has 20 values but the input has 3×4×5 positions/,
+      );
+    } finally {
+      await model.dispose();
+    }
+  });
+});

@@ -71,6 +71,18 @@ describe('segmentation and detection in the panel', () => {
 
   const nonConstant = (e: ExplanationView) => Math.max(...e.map.values) - Math.min(...e.map.values) > 0.1;
 
+  /** The predictions the host posted for the image, and the panel's Top-1 target explained (the webview's request). */
+  async function predictionsAndTop(view: string, imageId: string) {
+    const { top } = await nextMessage(api, view, 'prediction', 0, (m) => m.imageId === imageId, 120_000);
+    const since = api.posted().length;
+    const requestId = `e2e-top-${since}`;
+    await api.sendFromWebview(view, { type: 'request', requestId, kind: 'explain', params: { imageId, method: 'gradcam', layer: 'auto', target: { kind: 'top' } } });
+    const { result } = await nextResponse(api, view, 'explain', since, (m) => m.requestId === requestId, 120_000).catch((err: Error) => {
+      throw new Error(postedError(api, view, since) ?? err.message);
+    });
+    return { top, explained: result };
+  }
+
   it('segmentation: the predicted mask of a scene; a class region is explained (a non-constant map)', async () => {
     const { view, imageId, outputs } = await openWithImage(WORKSPACE_FILES.segModel, WORKSPACE_FILES.segImage);
     assert.ok(outputs.kind === 'segmentation', JSON.stringify(outputs).slice(0, 200));
@@ -92,6 +104,15 @@ describe('segmentation and detection in the panel', () => {
     assert.match(explanation.targetLabel, new RegExp(`class ${object.index} summed over its predicted mask \\(weight ${object.pixels}\\)`));
     assert.strictEqual(explanation.map.values.length, explanation.map.width * explanation.map.height);
     assert.ok(nonConstant(explanation), 'the map is not constant');
+    // What a person sees beside it: the predictions are the mask's classes by pixel share (not a
+    // flattened mask's "classes"), and Top-1 explains the largest region other than background.
+    const { top, explained } = await predictionsAndTop(view, imageId);
+    const present = outputs.classes.filter((c) => c.pixels > 0).sort((a, b) => b.pixels - a.pixels);
+    assert.deepStrictEqual(
+      top.map((p) => [p.label, p.probability]),
+      present.map((c) => [c.label, c.share]),
+    );
+    assert.deepStrictEqual(explained.target, { kind: 'region', class: object.index, mask: 'predicted', output: outputs.output });
   });
 
   it('detection: the boxes after NMS; a box is explained as box:I (a non-constant map)', async () => {
@@ -111,5 +132,12 @@ describe('segmentation and detection in the panel', () => {
     assert.ok(explanation.target.kind === 'box' && explanation.target.index === box.index);
     assert.strictEqual(explanation.targetLabel, `box ${box.index} (class ${box.class}, score ${box.score.toPrecision(3)}, [${box.box.map((v) => v.toFixed(1)).join(', ')}])`);
     assert.ok(nonConstant(explanation), 'the map is not constant');
+    // The predictions are the detected classes by their best box's score; Top-1 explains box 0.
+    const { top, explained } = await predictionsAndTop(view, imageId);
+    assert.deepStrictEqual(
+      top.map((p) => p.label),
+      [...new Set(outputs.detections.map((d) => d.label))],
+    );
+    assert.ok(explained.target.kind === 'box' && explained.target.index === 0, JSON.stringify(explained.target));
   });
 });

@@ -139,7 +139,7 @@ export class SignalFigure {
 }
 
 /** The map as one row of pixels, one per sample, in the colormap (signed: diverging, alpha |value|). */
-function mapRow(map: MapData, colormap: ColormapName): HTMLCanvasElement {
+export function mapRow(map: MapData, colormap: ColormapName): HTMLCanvasElement {
   const row = document.createElement('canvas');
   row.width = map.values.length;
   row.height = 1;
@@ -147,11 +147,12 @@ function mapRow(map: MapData, colormap: ColormapName): HTMLCanvasElement {
   return row;
 }
 
-/** One channel as a line, min–max scaled into the lane; more samples than pixels: each column's range. */
-function drawLine(ctx: CanvasRenderingContext2D, values: number[], top: number, height: number, color: string): void {
+/** One channel as a line, min–max scaled into the lane (`width` pixels wide); more samples than pixels: each column's range. */
+export function drawLine(ctx: CanvasRenderingContext2D, values: ArrayLike<number>, top: number, height: number, color: string, width = WIDTH): void {
   let min = Infinity;
   let max = -Infinity;
-  for (const v of values) {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
     min = Math.min(min, v);
     max = Math.max(max, v);
   }
@@ -160,12 +161,16 @@ function drawLine(ctx: CanvasRenderingContext2D, values: number[], top: number, 
   ctx.strokeStyle = color;
   ctx.lineWidth = 1.5;
   ctx.beginPath();
-  if (values.length <= WIDTH) {
-    values.forEach((v, i) => (i === 0 ? ctx.moveTo(((i + 0.5) / values.length) * WIDTH, y(v)) : ctx.lineTo(((i + 0.5) / values.length) * WIDTH, y(v))));
+  if (values.length <= width) {
+    for (let i = 0; i < values.length; i++) {
+      const x = ((i + 0.5) / values.length) * width;
+      if (i === 0) ctx.moveTo(x, y(values[i]));
+      else ctx.lineTo(x, y(values[i]));
+    }
   } else {
-    for (let x = 0; x < WIDTH; x++) {
-      const from = Math.floor((x * values.length) / WIDTH);
-      const to = Math.floor(((x + 1) * values.length) / WIDTH);
+    for (let x = 0; x < width; x++) {
+      const from = Math.floor((x * values.length) / width);
+      const to = Math.floor(((x + 1) * values.length) / width);
       let lo = Infinity;
       let hi = -Infinity;
       for (let i = from; i < to; i++) {
