@@ -117,6 +117,7 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
   async receive(raw: unknown): Promise<void> {
     const message = parseWebviewMessage(raw);
     if (!message) return;
+    this.deps.hooks.received(this.id, message);
     try {
       await this.handle(message);
     } catch (err) {
