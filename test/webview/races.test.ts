@@ -298,6 +298,24 @@ describe('webview: message-order races in the first minute', function () {
     await assertClean(wp);
   });
 
+  it('settings changed in VS Code while the first run is out: the running method stays selected, its result is shown, nothing runs twice; the new colormap applies', async () => {
+    const wp = ctx.page();
+    const f = ctx.fixtures();
+    const first = await firstRunning(wp, f);
+    await wp.send(settings('eigencam', 'inferno', 0.7));
+    await settle(wp, f);
+    assert.deepStrictEqual([await value(wp, '#method'), await value(wp, '#colormap')], [DEFAULT_METHOD, 'inferno']);
+    const result = { ...f.explanation, id: 'first', method: DEFAULT_METHOD };
+    await wp.send({ type: 'response', requestId: first, kind: 'explain', result });
+    await shown(wp, result.id);
+    await wp.send(settings('gradcam', 'inferno', 0.7));
+    await settle(wp, f);
+    assert.strictEqual(await value(wp, '#method'), DEFAULT_METHOD);
+    assert.strictEqual((await explainPosts(wp)).length, 1);
+    assert.deepStrictEqual(await cancels(wp), []);
+    await assertClean(wp);
+  });
+
   it("a host request's 'started' shows its progress with a Cancel that cancels it", async () => {
     const wp = ctx.page();
     const f = ctx.fixtures();
