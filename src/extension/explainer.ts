@@ -45,6 +45,11 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
   private readonly requested = new Map<string, Omit<Reproducible, 'preprocessing' | 'preprocessingSource'>>();
   private selected?: string;
   private readonly running = new Map<string, AbortController>();
+  /**
+   * Cancels that came before their request began running (a view gives up its first explanation
+   * the moment another starts, while the host may still be preparing it): it starts cancelled.
+   */
+  private readonly cancelledEarly = new Set<string>();
   private readonly disposables: vscode.Disposable[] = [];
   private hostRequests = 0;
   /**
@@ -154,9 +159,14 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
         if (!this.images.has(message.imageId)) return;
         this.selected = message.imageId;
         return this.predict(message.imageId);
-      case 'cancel':
-        this.running.get(message.requestId)?.abort();
+      case 'cancel': {
+        const running = this.running.get(message.requestId);
+        if (running) return running.abort();
+        this.cancelledEarly.add(message.requestId);
+        // Bounded: a cancel that came just after its request ended is never claimed.
+        if (this.cancelledEarly.size > 64) this.cancelledEarly.delete(this.cancelledEarly.values().next().value!);
         return;
+      }
       case 'export':
         return this.exportExplanation(message);
       case 'openSource':
@@ -513,6 +523,7 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
   ): Promise<void> {
     const controller = new AbortController();
     this.running.set(requestId, controller);
+    if (this.cancelledEarly.delete(requestId)) controller.abort();
     this.announce(requestId, kind, `${title}…`);
     const location = visibility === 'notification' ? vscode.ProgressLocation.Notification : vscode.ProgressLocation.Window;
     try {

@@ -108,6 +108,29 @@ describe('host-started explanations in the first minute', () => {
     assert.deepStrictEqual(viewRequests(heard), []);
   });
 
+  it('a cancel that reaches the host before its request began running (the view gave up its first run at once) cancels it', async function () {
+    this.timeout(120_000);
+    // The panel's latest image list (it was closed and opened again above).
+    const { selected } = postedSince(0)
+      .filter((m): m is Extract<HostToWebview, { type: 'images' }> => m.type === 'images')
+      .at(-1)!;
+    const since = api.posted().length;
+    const requestId = 'e2e-cancelled-early';
+    // Not awaited: the host is still preparing the request (its title) when the cancel comes.
+    const sent = api.sendFromWebview(panel(), {
+      type: 'request',
+      requestId,
+      kind: 'explain',
+      params: { imageId: selected, method: 'gradcam', layer: 'auto', target: { kind: 'top' } },
+    });
+    await api.sendFromWebview(panel(), { type: 'cancel', requestId });
+    await sent;
+    const end = await waitFor('the request to end', () =>
+      postedSince(since).find((m) => (m.type === 'response' || m.type === 'cancelled' || m.type === 'error') && m.requestId === requestId),
+    );
+    assert.strictEqual(end.type, 'cancelled', `it ended with '${end.type}'`);
+  });
+
   it('"Explain Image with Current Model" on the panel already open explains that image there', async function () {
     this.timeout(180_000);
     const since = api.posted().length;
