@@ -410,7 +410,9 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
   }
 
   private finishLoading(): void {
-    this.announceWaiting();
+    // Without a model (it failed to open, and said so) the waiting requests end unannounced.
+    if (this.modelPath) this.announceWaiting();
+    else this.waiting.length = 0;
     if (this.loaded) return;
     this.loaded = true;
     this.markLoaded();
