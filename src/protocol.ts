@@ -785,6 +785,11 @@ export type ResponseMessage = { [K in RequestKind]: { type: 'response'; requestI
 /** Messages from the host that are not answers to a request. */
 export type HostToWebview =
   | ResponseMessage
+  /**
+   * A request the host started itself (a lens, a command, the side view following the editor), said
+   * before its progress and response so that the view counts it as running from the start.
+   */
+  | { type: 'started'; requestId: string; kind: RequestKind; message: string }
   | { type: 'progress'; requestId: string; fraction: number; message: string }
   | { type: 'cancelled'; requestId: string }
   /** Without requestId: a problem outside any request (a file that would not load, say). */
@@ -897,6 +902,7 @@ export function parseWebviewMessage(message: unknown): WebviewToHost | undefined
 
 const HOST_TYPES: { [T in HostToWebview['type']]: true } = {
   response: true,
+  started: true,
   progress: true,
   cancelled: true,
   error: true,
@@ -915,6 +921,6 @@ export function asHostMessage(data: unknown): HostToWebview | undefined {
   if (typeof data !== 'object' || data === null) return undefined;
   const m = data as Record<string, unknown>;
   if (!own(HOST_TYPES, m.type)) return undefined;
-  if (m.type === 'response' && !own(REQUESTS, m.kind)) return undefined;
+  if ((m.type === 'response' || m.type === 'started') && !own(REQUESTS, m.kind)) return undefined;
   return data as HostToWebview;
 }

@@ -1,7 +1,7 @@
 // The pickers several tabs share: layers (for CAM methods, for dataset pooling) and methods, and
 // how a layer is named for users.
 import type { LayerView, MethodView } from '../src/protocol';
-import { formatShape } from './dom';
+import { formatShape, Select, selectOption, setOptions } from './dom';
 import type { State } from './store';
 
 /** Layers a CAM can use: those with a 4-D (N, C, H, W) output. */
@@ -37,6 +37,32 @@ export function layerLabel(model: State['model'], layer: string): string {
 
 export function methodOptions(methods: MethodView[]): { value: string; label: string; description: string }[] {
   return methods.map((m) => ({ value: m.name, label: m.title, description: m.kind }));
+}
+
+/**
+ * A method select that shows the settings' default method until a method is chosen in it (the
+ * user's pick: 'change' fires only on theirs; or `choose`, for a run or a result that set it).
+ * After that the choice stands: settings that arrive late, the same model posted again, or a
+ * default changed in VS Code leave it as long as it is offered.
+ */
+export class MethodChoice {
+  chosen = false;
+
+  constructor(private readonly select: Select) {
+    select.addEventListener('change', () => (this.chosen = true));
+  }
+
+  /** Offers `methods`, showing `preferred` (when offered) unless a method was chosen. */
+  offer(methods: MethodView[], preferred: string | undefined): void {
+    const keep = this.chosen && methods.some((m) => m.name === this.select.value);
+    setOptions(this.select, methodOptions(methods), keep ? this.select.value : preferred);
+  }
+
+  /** Shows `method` as chosen (a run started or a result shown with it). */
+  choose(method: string): void {
+    selectOption(this.select, method);
+    this.chosen = true;
+  }
 }
 
 /** A select's options for layers a dataset can pool (spatial layers), the CAM layer preferred. */

@@ -45,8 +45,25 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
   private readonly requested = new Map<string, Omit<Reproducible, 'preprocessing' | 'preprocessingSource'>>();
   private selected?: string;
   private readonly running = new Map<string, AbortController>();
+  /**
+   * Cancels that came before their request began running (a view gives up its first explanation
+   * the moment another starts, while the host may still be preparing it): it starts cancelled.
+   */
+  private readonly cancelledEarly = new Set<string>();
   private readonly disposables: vscode.Disposable[] = [];
   private hostRequests = 0;
+  /**
+   * The first load (the model and its first image list) was posted. Requests the host starts
+   * itself wait for it, so that a lens or a command on a panel that is still opening explains the
+   * image it opens on instead of failing for want of one.
+   */
+  private loaded = false;
+  private readonly whenLoaded: Promise<void>;
+  private markLoaded!: () => void;
+  /** Host-started requests waiting for the first load; announced ('started') just before the first image list. */
+  private readonly waiting: { requestId: string; kind: RequestKind; message: string }[] = [];
+  /** Host-started requests already announced to the view. */
+  private readonly announced = new Set<string>();
   private lastMethod?: string;
   private disposed = false;
   /** The Dataset and Inside tabs' requests. */
@@ -59,6 +76,7 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
     /** Called on each 'ready' (first load and reloads of the webview). */
     private readonly onReady: (session: ExplainerSession) => Promise<void>,
   ) {
+    this.whenLoaded = new Promise((resolve) => (this.markLoaded = resolve));
     this.analyses = new Analyses({
       client: deps.client,
       storageDir: deps.storageDir,
@@ -104,6 +122,7 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
   async receive(raw: unknown): Promise<void> {
     const message = parseWebviewMessage(raw);
     if (!message) return;
+    this.deps.hooks.received(this.id, message);
     try {
       await this.handle(message);
     } catch (err) {
@@ -126,7 +145,12 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
         }
         return;
       case 'ready':
-        return this.onReady(this);
+        try {
+          return await this.onReady(this);
+        } finally {
+          // A view that opened on no image (no model, none in the workspace) is loaded too.
+          this.finishLoading();
+        }
       case 'pickImages':
         return this.pickImages();
       case 'dropImages':
@@ -135,9 +159,14 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
         if (!this.images.has(message.imageId)) return;
         this.selected = message.imageId;
         return this.predict(message.imageId);
-      case 'cancel':
-        this.running.get(message.requestId)?.abort();
+      case 'cancel': {
+        const running = this.running.get(message.requestId);
+        if (running) return running.abort();
+        this.cancelledEarly.add(message.requestId);
+        // Bounded: a cancel that came just after its request ended is never claimed.
+        if (this.cancelledEarly.size > 64) this.cancelledEarly.delete(this.cancelledEarly.values().next().value!);
         return;
+      }
       case 'export':
         return this.exportExplanation(message);
       case 'openSource':
@@ -283,11 +312,17 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
     this.finishAdding(problems, loaded[0]?.id);
   }
 
-  /** Posts the image list (and any problems), selecting `select` when given, then its prediction. */
+  /**
+   * Posts the image list (and any problems), selecting `select` when given, then its prediction.
+   * The first list ends the first load: the host-started requests that waited for it are announced
+   * before it, so the view knows of them before it has an image to run its own first explanation on.
+   */
   private finishAdding(problems: string[], select: string | undefined): void {
     if (select) this.selected = select;
     if (!this.selected || !this.images.has(this.selected)) this.selected = this.images.keys().next().value;
+    this.announceWaiting();
     this.post({ type: 'images', images: [...this.images.values()].map((i) => i.view), selected: this.selected });
+    this.finishLoading();
     if (problems.length > 0) this.post({ type: 'error', message: problems.join(' ') });
     if (this.selected) void this.predict(this.selected);
   }
@@ -326,27 +361,61 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
     }
   }
 
-  /** An explanation the host starts itself (side view, layer lenses). */
-  explainFromHost(method: string, layer: string, visibility: Visibility): Promise<void> {
+  /**
+   * An explanation the host starts itself (side view, layer lenses), of the selected image. On a
+   * view still opening it waits for the first load and explains the image the view opens on.
+   */
+  async explainFromHost(method: string, layer: string, visibility: Visibility): Promise<void> {
+    const requestId = this.hostRequestId('explain');
+    await this.afterFirstLoad(requestId, 'explain', `${await this.methodTitle(method)}…`);
     const imageId = this.selected;
-    if (!imageId) {
-      this.post({ type: 'error', message: 'Choose an image first: pick or drop one in this view.' });
-      return Promise.resolve();
-    }
-    return this.explain(this.hostRequestId('explain'), { imageId, method, layer, target: { kind: 'top' } }, visibility);
+    if (!imageId) return this.noImage(requestId);
+    return this.explain(requestId, { imageId, method, layer, target: { kind: 'top' } }, visibility);
   }
 
-  activationsFromHost(layer: string): Promise<void> {
+  async activationsFromHost(layer: string): Promise<void> {
+    const requestId = this.hostRequestId('activations');
+    await this.afterFirstLoad(requestId, 'activations', `Activations of ${layer}…`);
     const imageId = this.selected;
-    if (!imageId) {
-      this.post({ type: 'error', message: 'Choose an image first: pick or drop one in this view.' });
-      return Promise.resolve();
-    }
-    return this.activations(this.hostRequestId('activations'), { imageId, layer, target: { kind: 'top' } }, 'notification');
+    if (!imageId) return this.noImage(requestId);
+    return this.activations(requestId, { imageId, layer, target: { kind: 'top' } }, 'notification');
+  }
+
+  private noImage(requestId: string): void {
+    // A model that failed to open has said so already.
+    if (!this.modelPath) return this.post({ type: 'cancelled', requestId });
+    this.post({ type: 'error', requestId, message: 'Choose an image first: pick or drop one in this view.' });
   }
 
   private hostRequestId(kind: string): string {
     return `host-${kind}-${++this.hostRequests}`;
+  }
+
+  /** Resolves once the first load was posted; a request started before it is announced with it. */
+  private async afterFirstLoad(requestId: string, kind: RequestKind, message: string): Promise<void> {
+    if (this.loaded) return;
+    this.waiting.push({ requestId, kind, message });
+    await this.whenLoaded;
+  }
+
+  private announceWaiting(): void {
+    for (const { requestId, kind, message } of this.waiting.splice(0)) this.announce(requestId, kind, message);
+  }
+
+  /** Tells the view of a request the host started, once, before its progress and response. */
+  private announce(requestId: string, kind: RequestKind, message: string): void {
+    if (!requestId.startsWith('host-') || this.announced.has(requestId)) return;
+    this.announced.add(requestId);
+    this.post({ type: 'started', requestId, kind, message });
+  }
+
+  private finishLoading(): void {
+    // Without a model (it failed to open, and said so) the waiting requests end unannounced.
+    if (this.modelPath) this.announceWaiting();
+    else this.waiting.length = 0;
+    if (this.loaded) return;
+    this.loaded = true;
+    this.markLoaded();
   }
 
   private async explain(requestId: string, params: RequestParams<'explain'>, visibility: Visibility): Promise<void> {
@@ -456,6 +525,8 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
   ): Promise<void> {
     const controller = new AbortController();
     this.running.set(requestId, controller);
+    if (this.cancelledEarly.delete(requestId)) controller.abort();
+    this.announce(requestId, kind, `${title}…`);
     const location = visibility === 'notification' ? vscode.ProgressLocation.Notification : vscode.ProgressLocation.Window;
     try {
       const result = await vscode.window.withProgress({ location, title: `ConvLens: ${title}`, cancellable: true }, async (progress, token) => {
@@ -474,6 +545,7 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
       else this.post({ type: 'error', requestId, message: (err as Error).message });
     } finally {
       this.running.delete(requestId);
+      this.announced.delete(requestId);
     }
   }
 
@@ -503,6 +575,8 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
 
   dispose(): void {
     this.disposed = true;
+    // Host-started requests waiting for a load that will not come end here.
+    this.finishLoading();
     for (const controller of this.running.values()) controller.abort();
     this.running.clear();
     for (const d of this.disposables) d.dispose();

@@ -93,7 +93,12 @@ export function activate(context: vscode.ExtensionContext): ConvLensApi {
       const modelPath = models.active ?? (await pickModelFile('Choose the model to explain the image with'))?.fsPath;
       if (!modelPath) return;
       focus.showImage(image);
-      await views.openPanel(vscode.Uri.file(modelPath), image);
+      // A new panel explains the image it opens on by itself (its first run); one already open
+      // has answered for another image, so the host explains this one there (announced to the
+      // view, which lets it stand), once the image loaded and is the one selected.
+      const open = views.sessionFor(modelPath);
+      const session = await views.openPanel(vscode.Uri.file(modelPath), image);
+      if (open && session.selectedImage?.uri?.toString() === image.toString()) await session.explainFromHost(session.preferredMethod, 'auto', 'notification');
     }),
     vscode.commands.registerCommand('convlens.selectExecutionProvider', selectExecutionProvider),
     vscode.commands.registerCommand('convlens.chooseModel', () => chooseModel(models)),

@@ -69,14 +69,15 @@ describe('webview: issue #16 bugs, layout and accessibility', function () {
     const first = await wp.waitForPost('explain');
     assert.deepStrictEqual(first.params, { imageId: 'img1', method: 'gradcam++', layer: 'auto', target: { kind: 'top' } });
     assert.strictEqual(await value(wp, '#method'), 'gradcam++');
-    // Later renders, tab switches, settings and a reopened model do not run it again.
+    // Later renders, tab switches, settings and, once it answered, a reopened model do not run it
+    // again (a model reopened while it runs does: races.test.ts).
     await wp.send({ type: 'prediction', imageId: 'img1', top: f.predictions.get('img1')! });
     await openTab(wp, 'compare');
     await openTab(wp, 'explain');
     await wp.send({ type: 'settings', colormap: 'jet', opacity: 0.5, method: 'gradcam++' });
+    await wp.send({ type: 'response', requestId: first.requestId as string, kind: 'explain', result: { ...f.explanation, imageId: 'img1' } });
     await wp.send({ type: 'model', model: f.model, methods: f.methods });
     await wp.send({ type: 'images', images: f.images, selected: 'img0' });
-    await wp.send({ type: 'response', requestId: first.requestId as string, kind: 'explain', result: { ...f.explanation, imageId: 'img1' } });
     await wp.page.waitForTimeout(200);
     assert.strictEqual(await wp.countPosts('explain'), 1);
     await assertClean(wp);

@@ -1,11 +1,11 @@
 // The Explain tab: predictions, the explanation controls (method, its options, the layer for
 // methods that work at one, class target, Run) and the result as an overlay with its notes and exports.
-import type { ExplanationView, MethodView, Prediction } from '../../src/protocol';
+import type { ExplanationView, MethodView, Prediction, TargetSpec } from '../../src/protocol';
 import { h, replaceChildren, Select, selectOption, setOptions } from '../dom';
 import { exportButtons } from '../explanation-exports';
 import { DisplayControls, OverlayFigure } from '../figure';
 import { MethodOptions } from '../method-options';
-import { layerLabel, layerOptions, methodOptions } from '../pickers';
+import { layerLabel, layerOptions, MethodChoice } from '../pickers';
 import { followSelectedLayer } from '../selected-layer';
 import { State, Store } from '../store';
 import { PredictionList } from './predictions';
@@ -22,6 +22,8 @@ export class ExplainTab {
     this.explain();
   });
   private readonly method = h('vscode-single-select', { id: 'method', label: 'Method' }) as Select;
+  /** The settings' default method until the user, a run or a result chose one; then that choice stands. */
+  private readonly methodChoice = new MethodChoice(this.method);
   private readonly layer = h('vscode-single-select', { id: 'layer', label: 'Layer' }) as Select;
   private readonly layerField = field('Layer', this.layer);
   private readonly formula = h('p', { class: 'formula muted small' });
@@ -40,6 +42,8 @@ export class ExplainTab {
   private readonly empty = h('div', { class: 'empty-state' });
   private readonly predictionsCard: HTMLElement;
   private targetPredictions?: Prediction[];
+  /** The image and classes the target's choices were set for: the same again (a reopened model) keeps the user's target. */
+  private targetFor?: string;
   private followed?: ExplanationView;
   private last?: { methods: MethodView[]; model: State['model']; preferred?: string };
 
@@ -78,9 +82,9 @@ export class ExplainTab {
     followSelectedLayer(store, this.layer);
     // The first screen is an answer: the default method on the chosen image, once.
     runFirstExplanation(store, (method) => {
-      selectOption(this.method, method);
+      this.methodChoice.choose(method);
       this.syncMethod();
-      this.explain();
+      return this.explain(undefined, { background: true });
     });
   }
 
@@ -92,7 +96,12 @@ export class ExplainTab {
     // predictions (classes by pixel share or best box) still feed the target's class picker.
     this.predictionsCard.hidden = hasStructuredOutputs(s.model);
     this.predictions.render(predictions, !!imageId);
-    if (predictions && predictions !== this.targetPredictions) this.target.setPredictions(predictions);
+    if (predictions && predictions !== this.targetPredictions) {
+      const image = this.store.selectedImage();
+      const key = `${image?.folder ?? ''}/${image?.name ?? imageId}:${predictions.map((p) => p.index).join(',')}`;
+      if (key !== this.targetFor) this.target.setPredictions(predictions);
+      this.targetFor = key;
+    }
     this.targetPredictions = predictions;
     const busy = [...s.requests.values()].some((r) => r.kind === 'explain');
     this.run.toggleAttribute('disabled', busy || !imageId || s.methods.length === 0);
@@ -102,11 +111,14 @@ export class ExplainTab {
 
   /** The controls follow the result shown: its method, its layer and its target. */
   private follow(e: ExplanationView | undefined): void {
-    if (!e || e === this.followed) return;
+    // A result that came before the model (any order is possible) is followed once the model is there.
+    if (!e || e === this.followed || !this.store.state.model) return;
     this.followed = e;
-    if (this.method.value !== e.method && this.store.state.methods.some((m) => m.name === e.method)) {
-      selectOption(this.method, e.method);
-      this.syncMethod();
+    // The result's method counts as chosen even when the select already showed it: late settings leave it.
+    if (this.store.state.methods.some((m) => m.name === e.method)) {
+      const changed = this.method.value !== e.method;
+      this.methodChoice.choose(e.method);
+      if (changed) this.syncMethod();
     }
     const model = this.store.state.model;
     const layer = e.layer ? model?.layers.find((l) => l.name === e.layer || l.tensor === e.layer) : undefined;
@@ -120,7 +132,7 @@ export class ExplainTab {
     const l = this.last;
     if (l && l.methods === s.methods && l.model === s.model && l.preferred === s.preferredMethod) return;
     this.last = { methods: s.methods, model: s.model, preferred: s.preferredMethod };
-    setOptions(this.method, methodOptions(s.methods), l?.preferred !== s.preferredMethod ? s.preferredMethod : undefined);
+    this.methodChoice.offer(s.methods, s.preferredMethod);
     setOptions(this.layer, layerOptions(s));
     const outputs = s.model?.outputs[0]?.shape;
     // A segmentation's classes are its output's axis 1; a detector's are checked by the worker.
@@ -142,12 +154,13 @@ export class ExplainTab {
     replaceChildren(this.formula, m?.formula ?? '', problem ? h('span', { class: 'warning' }, ` ${problem}`) : null);
   }
 
-  private explain(target = this.target.value()): void {
+  /** Asks for the explanation the controls describe; returns the request's id (undefined when they describe none). */
+  private explain(target: TargetSpec | string = this.target.value(), how?: { background?: boolean }): string | undefined {
     const s = this.store.state;
     const method = this.selectedMethod();
-    if (!s.selectedImageId || !method || typeof target === 'string') return;
+    if (!s.selectedImageId || !method || typeof target === 'string') return undefined;
     const options = this.options.changed();
-    this.store.request(
+    return this.store.request(
       'explain',
       {
         imageId: s.selectedImageId,
@@ -157,6 +170,7 @@ export class ExplainTab {
         ...(Object.keys(options).length > 0 ? { options } : {}),
       },
       `${method.title}…`,
+      how,
     );
   }
 

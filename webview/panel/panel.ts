@@ -109,7 +109,8 @@ function followResults(store: Store, select: (index: number) => void, activation
     // Noted before acting: showing a channel requests activations, which notifies again.
     explanation = shown;
     focus = s.focusChannel;
-    if (newExplanation) select(TABS.indexOf('Explain'));
+    // The first explanation (run in the background) does not pull a user who went to another tab back.
+    if (newExplanation && !store.inBackground(shown.id)) select(TABS.indexOf('Explain'));
     if (newFocus) {
       select(TABS.indexOf('Activations'));
       activations.showChannel(newFocus.layer, newFocus.channel);

@@ -25,13 +25,15 @@ describe('signals and videos in the model panel', () => {
 
   async function explain(view: string, imageId: string, method: string): Promise<ExplanationView> {
     const since = api.posted().length;
+    const requestId = `signals-${method}-${since}`;
     await api.sendFromWebview(view, {
       type: 'request',
-      requestId: `signals-${method}-${since}`,
+      requestId,
       kind: 'explain',
       params: { imageId, method, layer: 'auto', target: { kind: 'top' } },
     });
-    const { result } = await nextResponse(api, view, 'explain', since, undefined, 120_000).catch((err: Error) => {
+    // Its own response: "Explain Image with Current Model" on the open panel has the host explain the image too.
+    const { result } = await nextResponse(api, view, 'explain', since, (m) => m.requestId === requestId, 120_000).catch((err: Error) => {
       throw new Error(postedError(api, view, since) ?? err.message);
     });
     return result;

@@ -138,7 +138,8 @@ export async function runGradCam(api: ConvLensTestApi, view: string, title: stri
       params: { imageId, method: 'gradcam', layer: 'auto', target: { kind: 'top' } },
     });
   }
-  const { result: explanation } = await nextResponse(api, view, 'explain', since).catch((err: Error) => {
+  // The view's own request, not one the host started (a lens, "Explain Image with Current Model").
+  const { result: explanation } = await nextResponse(api, view, 'explain', since, (m) => !m.requestId.startsWith('host-')).catch((err: Error) => {
     throw new Error(postedError(api, view, since) ?? err.message);
   });
   return explanation;

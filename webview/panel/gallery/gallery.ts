@@ -9,7 +9,7 @@ import type { ExplainAllView, MethodView, Prediction, RequestParams } from '../.
 import { adoptStyles, h, percent, replaceChildren, Select, setOptions } from '../../dom';
 import { post } from '../../host';
 import { MethodOptions } from '../../method-options';
-import { layerOptions, methodOptions } from '../../pickers';
+import { layerOptions, MethodChoice } from '../../pickers';
 import { State, Store } from '../../store';
 import { TargetChooser } from '../target';
 import css from './gallery.css';
@@ -36,6 +36,8 @@ export class GalleryTab {
   readonly element: HTMLElement;
   private readonly folder = h('vscode-single-select', { id: 'explain-all-folder', label: 'Folder' }) as Select;
   private readonly method = h('vscode-single-select', { id: 'explain-all-method', label: 'Method' }) as Select;
+  /** The settings' default until the user picks a method here; then their pick stands. */
+  private readonly methodChoice = new MethodChoice(this.method);
   private readonly layer = h('vscode-single-select', { id: 'explain-all-layer', label: 'Layer' }) as Select;
   private readonly layerField = field('Layer', this.layer);
   private readonly options = new MethodOptions('explain-all-');
@@ -109,7 +111,7 @@ export class GalleryTab {
     const last = this.shown;
     if (last?.model !== s.model) this.reset();
     if (last?.methods !== s.methods || last?.model !== s.model || last?.preferred !== s.preferredMethod) {
-      setOptions(this.method, methodOptions(s.methods), last?.preferred !== s.preferredMethod ? s.preferredMethod : undefined);
+      this.methodChoice.offer(s.methods, s.preferredMethod);
       setOptions(this.layer, layerOptions(s));
       const classes = s.model?.outputs[0]?.shape.at(-1);
       this.target.classCount = typeof classes === 'number' ? classes : undefined;

@@ -8,7 +8,7 @@ import { h, replaceChildren, Select, setOptions } from '../../dom';
 import { drawOverlay, loadImage } from '../../overlay';
 import { isRunning, State, Store } from '../../store';
 import { s } from '../../svg';
-import { layerOptions, methodOptions } from '../../pickers';
+import { layerOptions, MethodChoice } from '../../pickers';
 
 const WIDTH = 420;
 const HEIGHT = 220;
@@ -24,6 +24,8 @@ const SERIES: { key: 'spearman' | 'ssim' | 'signedSpearman'; label: string; clas
 export class SanitySection {
   readonly element: HTMLElement;
   private readonly method = h('vscode-single-select', { id: 'sanity-method', label: 'Method' }) as Select;
+  /** The settings' default until the user picks a method here; then their pick stands. */
+  private readonly methodChoice = new MethodChoice(this.method);
   private readonly layer = h('vscode-single-select', { id: 'sanity-layer', label: 'Layer (methods at a layer)' }) as Select;
   private readonly run = h('vscode-button', { id: 'sanity-run' }, 'Run sanity check');
   private readonly body = h('div', { class: 'sanity-body', 'aria-live': 'polite' });
@@ -56,7 +58,7 @@ export class SanitySection {
     this.run.toggleAttribute('disabled', !state.model || !state.selectedImageId || state.methods.length === 0 || isRunning(state, 'sanityCheck'));
     const last = this.shown;
     if (last?.methods !== state.methods || last?.model !== state.model) {
-      setOptions(this.method, methodOptions(state.methods), state.methods.some((m) => m.name === state.preferredMethod) ? state.preferredMethod : 'gradcam');
+      this.methodChoice.offer(state.methods, state.methods.some((m) => m.name === state.preferredMethod) ? state.preferredMethod : 'gradcam');
       setOptions(this.layer, layerOptions(state));
     }
     if (last && last.sanity === state.results.sanityCheck && last.colormap === state.colormap) {
