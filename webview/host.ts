@@ -27,6 +27,11 @@ export interface SavedState {
   tab?: number;
   colormap?: string;
   opacity?: number;
+  /**
+   * The colormap/opacity settings the view last had from VS Code: after a reload, the same settings
+   * again leave the user's colormap and opacity (store.ts 'settings'), a changed one applies.
+   */
+  settings?: { colormap: string; opacity: number; method: string };
   /** The first explanation was run (panel/first-run.ts): a reload does not run it again. */
   firstRun?: boolean;
 }

@@ -5,7 +5,7 @@ import './elements';
 import css from './styles.css';
 import { isColormap } from './colormap';
 import { flipMenus } from './dom';
-import { post, savedState } from './host';
+import { post, saveState, savedState } from './host';
 import { mountPanel } from './panel/panel';
 import { mountSide } from './side/side';
 import { asHostMessage } from '../src/protocol';
@@ -19,9 +19,20 @@ document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
 flipMenus(document);
 
 const saved = savedState();
+const savedSettings = saved.settings;
 const store = new Store({
   colormap: isColormap(saved.colormap) ? saved.colormap : 'viridis',
   opacity: typeof saved.opacity === 'number' ? saved.opacity : 0.5,
+  settings:
+    typeof savedSettings?.colormap === 'string' && typeof savedSettings.opacity === 'number' && typeof savedSettings.method === 'string'
+      ? { colormap: savedSettings.colormap, opacity: savedSettings.opacity, method: savedSettings.method }
+      : undefined,
+});
+let settingsSaved = store.state.settings;
+store.subscribe((s) => {
+  if (s.settings === settingsSaved) return;
+  settingsSaved = s.settings;
+  saveState({ settings: s.settings });
 });
 
 const view = document.body.dataset.view === 'side' ? 'side' : 'panel';

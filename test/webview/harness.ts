@@ -206,14 +206,15 @@ function pageHtml(webviewPage: typeof WebviewPageBuilder, view: 'panel' | 'side'
     .replace('<body ', `<body class="${theme === 'high-contrast' ? 'vscode-high-contrast' : `vscode-${theme}`}" `);
 }
 
-// Runs before any page script: the API VS Code gives a webview, recording posts and state; and a
-// record of CSP violations.
-function fakeVsCodeApi(): void {
+// Runs before any page script: the API VS Code gives a webview, recording posts and state (starting
+// from a state VS Code kept, as after a reload); and a record of CSP violations.
+function fakeVsCodeApi(initialState: unknown): void {
   const w = window as unknown as Record<string, unknown>;
   const posted: unknown[] = [];
   const violations: string[] = [];
-  let state: unknown;
+  let state: unknown = initialState ?? undefined;
   w.__posted = posted;
+  w.__state = () => state;
   w.__violations = violations;
   let acquired = false;
   w.acquireVsCodeApi = () => {
@@ -235,6 +236,8 @@ export interface OpenOptions {
   theme?: Theme;
   width?: number;
   height?: number;
+  /** The state VS Code kept for the view (`getState()`), as when a hidden webview is shown again. */
+  state?: unknown;
 }
 
 export class WebviewPage {
@@ -258,7 +261,7 @@ export class WebviewPage {
       wp.problems.push(`request outside the webview: ${url}`);
       return route.abort();
     });
-    await page.addInitScript(fakeVsCodeApi);
+    await page.addInitScript(fakeVsCodeApi, options.state ?? null);
     await page.goto(`${ORIGIN}/index.html`);
     await wp.waitForPost('ready');
     return wp;
@@ -267,6 +270,11 @@ export class WebviewPage {
   /** Delivers a host message the way VS Code does: a 'message' event on the window. */
   async send(message: HostToWebview): Promise<void> {
     await this.page.evaluate((m) => window.postMessage(m, '*'), message as unknown as Record<string, unknown>);
+  }
+
+  /** What the app last gave `setState()`: what VS Code keeps across a reload of the view. */
+  async savedState(): Promise<unknown> {
+    return this.page.evaluate(() => (window as unknown as { __state: () => unknown }).__state());
   }
 
   async posted(): Promise<Record<string, unknown>[]> {

@@ -298,6 +298,40 @@ describe('webview: message-order races in the first minute', function () {
     await assertClean(wp);
   });
 
+  it('a reloaded view (VS Code shows the hidden webview again) keeps the colormap and opacity the user chose over the same settings; a changed setting applies', async () => {
+    const wp = ctx.page();
+    const f = ctx.fixtures();
+    await wp.send({ type: 'model', model: f.model, methods: f.methods });
+    await wp.send(settings('gradcam', 'viridis', 0.5));
+    await wp.send({ type: 'images', images: f.images, selected: 'img0' });
+    await settle(wp, f);
+    await choose(wp.page, 'colormap', 'jet');
+    await wp.page.$eval('#opacity', (el) => {
+      const input = el as HTMLInputElement;
+      input.value = '80';
+      input.dispatchEvent(new Event('input', { bubbles: true }));
+    });
+
+    // The reload: a new page from the state VS Code kept; the host sends everything again.
+    const reloaded = await ctx.open({ state: await wp.savedState() });
+    await reloaded.send({ type: 'model', model: f.model, methods: f.methods });
+    await reloaded.send(settings('gradcam', 'viridis', 0.5));
+    await reloaded.send({ type: 'images', images: f.images, selected: 'img0' });
+    await settle(reloaded, f);
+    assert.deepStrictEqual([await value(reloaded, '#colormap'), await value(reloaded, '#opacity')], ['jet', '80']);
+
+    // A setting changed in VS Code while the view was hidden applies after the next reload.
+    const again = await ctx.open({ state: await reloaded.savedState() });
+    await again.send({ type: 'model', model: f.model, methods: f.methods });
+    await again.send(settings('gradcam', 'inferno', 0.5));
+    await again.send({ type: 'images', images: f.images, selected: 'img0' });
+    await settle(again, f);
+    assert.deepStrictEqual([await value(again, '#colormap'), await value(again, '#opacity')], ['inferno', '80']);
+    await assertClean(wp);
+    await assertClean(reloaded);
+    await assertClean(again);
+  });
+
   it('settings changed in VS Code while the first run is out: the running method stays selected, its result is shown, nothing runs twice; the new colormap applies', async () => {
     const wp = ctx.page();
     const f = ctx.fixtures();
