@@ -3,7 +3,6 @@
 import type { ImageView, MapData } from '../src/protocol';
 import { COLORMAPS, ColormapName, isColormap } from './colormap';
 import { h, selectOption, setOptions } from './dom';
-import { saveState } from './host';
 import { drawLegend, drawOverlay, loadImage } from './overlay';
 import { compactPicture } from './panel/signal/compact';
 import { State, Store } from './store';
@@ -57,7 +56,6 @@ export class DisplayControls {
     this.opacity.addEventListener('input', () => {
       const opacity = Number(this.opacity.value) / 100;
       store.update({ opacity });
-      saveState({ opacity });
     });
     const parts: HTMLElement[] = [h('label', { class: 'control', for: `${options.idPrefix}opacity` }, h('span', { class: 'control-label' }, 'Opacity'), this.opacity)];
     if (options.colormap) {
@@ -70,7 +68,6 @@ export class DisplayControls {
       select.addEventListener('change', () => {
         if (!isColormap(select.value)) return;
         store.update({ colormap: select.value });
-        saveState({ colormap: select.value });
       });
       this.colormap = select;
       parts.push(h('span', { class: 'control' }, h('span', { class: 'control-label' }, 'Colormap'), select), h('span', { class: 'legend-box' }, this.legend, this.legendLabels));

@@ -28,11 +28,13 @@ const store = new Store({
       ? { colormap: savedSettings.colormap, opacity: savedSettings.opacity, method: savedSettings.method }
       : undefined,
 });
-let settingsSaved = store.state.settings;
+// What VS Code keeps across a reload: the view's colormap and opacity (the user's, or a setting's),
+// and the settings they came with, so the same settings sent again leave them (store.ts 'settings').
+let kept = { colormap: store.state.colormap, opacity: store.state.opacity, settings: store.state.settings };
 store.subscribe((s) => {
-  if (s.settings === settingsSaved) return;
-  settingsSaved = s.settings;
-  saveState({ settings: s.settings });
+  if (s.colormap === kept.colormap && s.opacity === kept.opacity && s.settings === kept.settings) return;
+  kept = { colormap: s.colormap, opacity: s.opacity, settings: s.settings };
+  saveState(kept);
 });
 
 const view = document.body.dataset.view === 'side' ? 'side' : 'panel';

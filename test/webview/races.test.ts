@@ -327,9 +327,24 @@ describe('webview: message-order races in the first minute', function () {
     await again.send({ type: 'images', images: f.images, selected: 'img0' });
     await settle(again, f);
     assert.deepStrictEqual([await value(again, '#colormap'), await value(again, '#opacity')], ['inferno', '80']);
+
+    // A colormap the setting chose (the user picked none) stays after a reload too.
+    const bySetting = await ctx.open({ state: { settings: { colormap: 'inferno', opacity: 0.5, method: 'gradcam' } } });
+    await bySetting.send({ type: 'model', model: f.model, methods: f.methods });
+    await bySetting.send(settings('gradcam', 'turbo', 0.3));
+    await bySetting.send({ type: 'images', images: f.images, selected: 'img0' });
+    await settle(bySetting, f);
+    const afterReload = await ctx.open({ state: await bySetting.savedState() });
+    await afterReload.send({ type: 'model', model: f.model, methods: f.methods });
+    await afterReload.send(settings('gradcam', 'turbo', 0.3));
+    await afterReload.send({ type: 'images', images: f.images, selected: 'img0' });
+    await settle(afterReload, f);
+    assert.deepStrictEqual([await value(afterReload, '#colormap'), await value(afterReload, '#opacity')], ['turbo', '30']);
     await assertClean(wp);
     await assertClean(reloaded);
     await assertClean(again);
+    await assertClean(bySetting);
+    await assertClean(afterReload);
   });
 
   it('settings changed in VS Code while the first run is out: the running method stays selected, its result is shown, nothing runs twice; the new colormap applies', async () => {
