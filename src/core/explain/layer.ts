@@ -57,24 +57,36 @@ export function autoLayer(graph: GraphProto, output: string, shapes: Map<string,
   throw new ExplainError(`no global pooling or flatten of a spatial activation was found before output '${output}'; name the layer to use`);
 }
 
+/**
+ * The 1×1 convolution that makes `tensor`, per-position ops (activations, biases) between, with its
+ * data input: the class-map convolution a CAM layer should be taken before. Undefined for any other producer.
+ */
+function pointwiseConv1x1(
+  tensor: string,
+  producer: Map<string, NodeProto>,
+  initializers: Set<string>,
+  shapes: Map<string, number[]>,
+): { name: string; input: string; inputDims: number[] | undefined } | undefined {
+  let node = producer.get(tensor);
+  while (node && POINTWISE_OPS.has(node.op_type)) {
+    const input = mainInput(node, initializers);
+    node = input === undefined ? undefined : producer.get(input);
+  }
+  if (node?.op_type !== 'Conv' || !attrInts(node, 'kernel_shape')?.every((k) => k === 1)) return undefined;
+  const input = mainInput(node, initializers);
+  return input === undefined ? undefined : { name: node.name || node.output[0], input, inputDims: shapes.get(input) };
+}
+
 function skipClassMapConv(graph: GraphProto, pooling: NodeProto, tensor: string, dims: number[], output: string, shapes: Map<string, number[]>): Omit<LayerChoice, 'view'> {
   const { producer, initializers } = indexGraph(graph);
   const classes = sizeOf((shapes.get(output) ?? []).slice(1));
   const poolNote = `${pooling.op_type} '${pooling.name || pooling.output[0]}'`;
-  let t = tensor;
-  let node = producer.get(t);
-  while (node && POINTWISE_OPS.has(node.op_type)) {
-    t = mainInput(node, initializers) ?? t;
-    node = producer.get(t);
-  }
-  const kernel = node?.op_type === 'Conv' ? attrInts(node, 'kernel_shape') : undefined;
-  const inputOfConv = node && mainInput(node, initializers);
-  const convInputDims = inputOfConv ? shapes.get(inputOfConv) : undefined;
-  if (node && kernel?.every((k) => k === 1) && dims[1] === classes && isSpatial(convInputDims, dims[0])) {
+  const conv = pointwiseConv1x1(tensor, producer, initializers, shapes);
+  if (conv && dims[1] === classes && isSpatial(conv.inputDims, dims[0])) {
     return {
-      tensor: inputOfConv!,
-      dims: convInputDims,
-      note: `layer 'auto': '${inputOfConv}' ${formatShape(convInputDims)}, the input of the 1×1 convolution '${node.name || node.output[0]}' that makes one map per class before ${poolNote} (the head)`,
+      tensor: conv.input,
+      dims: conv.inputDims,
+      note: `layer 'auto': '${conv.input}' ${formatShape(conv.inputDims)}, the input of the 1×1 convolution '${conv.name}' that makes one map per class before ${poolNote} (the head)`,
     };
   }
   return {
@@ -117,20 +129,12 @@ export function denseAutoLayer(graph: GraphProto, output: string, shapes: Map<st
   }
   if (!best) return undefined;
   const where = `the last activation at the coarsest resolution (${best.dims.slice(2).join('×')}) that the dense output '${output}' ${formatShape(outDims)} comes from`;
-  let t = best.tensor;
-  let node = producer.get(t);
-  while (node && POINTWISE_OPS.has(node.op_type)) {
-    t = mainInput(node, initializers) ?? t;
-    node = producer.get(t);
-  }
-  const kernel = node?.op_type === 'Conv' ? attrInts(node, 'kernel_shape') : undefined;
-  const inputOfConv = node && mainInput(node, initializers);
-  const convInputDims = inputOfConv ? shapes.get(inputOfConv) : undefined;
-  if (node && kernel?.every((k) => k === 1) && best.dims[1] === outDims[1] && isSpatial(convInputDims, batch) && sizeOf(convInputDims.slice(2)) === best.positions) {
+  const conv = pointwiseConv1x1(best.tensor, producer, initializers, shapes);
+  if (conv && best.dims[1] === outDims[1] && isSpatial(conv.inputDims, batch) && sizeOf(conv.inputDims.slice(2)) === best.positions) {
     return {
-      tensor: inputOfConv!,
-      dims: convInputDims,
-      note: `layer 'auto': '${inputOfConv}' ${formatShape(convInputDims)}, the input of the 1×1 convolution '${node.name || node.output[0]}' that makes the class maps, ${where}`,
+      tensor: conv.input,
+      dims: conv.inputDims,
+      note: `layer 'auto': '${conv.input}' ${formatShape(conv.inputDims)}, the input of the 1×1 convolution '${conv.name}' that makes the class maps, ${where}`,
     };
   }
   return { tensor: best.tensor, dims: best.dims, note: `layer 'auto': '${best.tensor}' ${formatShape(best.dims)}, ${where}` };
