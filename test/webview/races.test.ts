@@ -29,6 +29,13 @@ describe('webview: message-order races in the first minute', function () {
   /** The host's explanation of img0, by a method other than the default (f.explanation is CAM). */
   const hostResult = (f: Fixtures): ExplanationView => ({ ...f.explanation, id: 'host-result' });
 
+  /** The host's first messages to a panel, by name: each test sends them in its own order. */
+  const firstMessages = (f: Fixtures, selected = 'img0', s = settings()): Record<'model' | 'settings' | 'images', HostToWebview> => ({
+    model: { type: 'model', model: f.model, methods: f.methods },
+    settings: s,
+    images: { type: 'images', images: f.images, selected },
+  });
+
   /**
    * Sends the selected image's prediction and waits until the view shows it: the view handles messages in order,
    * so everything sent before has been handled (and any first run it caused posted: that runs in a
@@ -41,9 +48,7 @@ describe('webview: message-order races in the first minute', function () {
 
   /** A page with the first run posted (model, settings, images with img0 selected) and not answered. */
   async function firstRunning(wp: WebviewPage, f: Fixtures): Promise<string> {
-    await wp.send({ type: 'model', model: f.model, methods: f.methods });
-    await wp.send(settings());
-    await wp.send({ type: 'images', images: f.images, selected: 'img0' });
+    for (const message of Object.values(firstMessages(f))) await wp.send(message);
     const first = await wp.waitForPost('explain');
     assert.strictEqual(first.params!.method, DEFAULT_METHOD);
     return first.requestId as string;
@@ -52,11 +57,7 @@ describe('webview: message-order races in the first minute', function () {
   it('the first run waits for the model, the settings and the images in any order, and runs once', async function () {
     this.timeout(120_000);
     const f = ctx.fixtures();
-    const parts: Record<string, HostToWebview> = {
-      model: { type: 'model', model: f.model, methods: f.methods },
-      settings: settings(),
-      images: { type: 'images', images: f.images, selected: 'img1' },
-    };
+    const parts: Record<string, HostToWebview> = firstMessages(f, 'img1');
     for (const order of orders(Object.keys(parts))) {
       const wp = await ctx.open();
       for (const part of order) await wp.send(parts[part]);
@@ -74,9 +75,7 @@ describe('webview: message-order races in the first minute', function () {
     const f = ctx.fixtures();
     const result = hostResult(f);
     const parts: Record<string, HostToWebview> = {
-      model: { type: 'model', model: f.model, methods: f.methods },
-      settings: settings(),
-      images: { type: 'images', images: f.images, selected: 'img0' },
+      ...firstMessages(f),
       started: { type: 'started', requestId: 'host-explain-1', kind: 'explain', message: 'Grad-CAM…' },
     };
     for (const order of orders(Object.keys(parts))) {
@@ -111,9 +110,7 @@ describe('webview: message-order races in the first minute', function () {
     const f = ctx.fixtures();
     const result = hostResult(f);
     const parts: Record<string, HostToWebview> = {
-      model: { type: 'model', model: f.model, methods: f.methods },
-      settings: settings(),
-      images: { type: 'images', images: f.images, selected: 'img0' },
+      ...firstMessages(f),
       response: { type: 'response', requestId: 'lens-1', kind: 'explain', result },
     };
     for (const order of orders(Object.keys(parts))) {
@@ -301,9 +298,7 @@ describe('webview: message-order races in the first minute', function () {
   it('a reloaded view (VS Code shows the hidden webview again) keeps the colormap and opacity the user chose over the same settings; a changed setting applies', async () => {
     const wp = ctx.page();
     const f = ctx.fixtures();
-    await wp.send({ type: 'model', model: f.model, methods: f.methods });
-    await wp.send(settings('gradcam', 'viridis', 0.5));
-    await wp.send({ type: 'images', images: f.images, selected: 'img0' });
+    for (const message of Object.values(firstMessages(f, 'img0', settings('gradcam', 'viridis', 0.5)))) await wp.send(message);
     await settle(wp, f);
     await choose(wp.page, 'colormap', 'jet');
     await wp.page.$eval('#opacity', (el) => {
@@ -314,30 +309,22 @@ describe('webview: message-order races in the first minute', function () {
 
     // The reload: a new page from the state VS Code kept; the host sends everything again.
     const reloaded = await ctx.open({ state: await wp.savedState() });
-    await reloaded.send({ type: 'model', model: f.model, methods: f.methods });
-    await reloaded.send(settings('gradcam', 'viridis', 0.5));
-    await reloaded.send({ type: 'images', images: f.images, selected: 'img0' });
+    for (const message of Object.values(firstMessages(f, 'img0', settings('gradcam', 'viridis', 0.5)))) await reloaded.send(message);
     await settle(reloaded, f);
     assert.deepStrictEqual([await value(reloaded, '#colormap'), await value(reloaded, '#opacity')], ['jet', '80']);
 
     // A setting changed in VS Code while the view was hidden applies after the next reload.
     const again = await ctx.open({ state: await reloaded.savedState() });
-    await again.send({ type: 'model', model: f.model, methods: f.methods });
-    await again.send(settings('gradcam', 'inferno', 0.5));
-    await again.send({ type: 'images', images: f.images, selected: 'img0' });
+    for (const message of Object.values(firstMessages(f, 'img0', settings('gradcam', 'inferno', 0.5)))) await again.send(message);
     await settle(again, f);
     assert.deepStrictEqual([await value(again, '#colormap'), await value(again, '#opacity')], ['inferno', '80']);
 
     // A colormap the setting chose (the user picked none) stays after a reload too.
     const bySetting = await ctx.open({ state: { settings: { colormap: 'inferno', opacity: 0.5, method: 'gradcam' } } });
-    await bySetting.send({ type: 'model', model: f.model, methods: f.methods });
-    await bySetting.send(settings('gradcam', 'turbo', 0.3));
-    await bySetting.send({ type: 'images', images: f.images, selected: 'img0' });
+    for (const message of Object.values(firstMessages(f, 'img0', settings('gradcam', 'turbo', 0.3)))) await bySetting.send(message);
     await settle(bySetting, f);
     const afterReload = await ctx.open({ state: await bySetting.savedState() });
-    await afterReload.send({ type: 'model', model: f.model, methods: f.methods });
-    await afterReload.send(settings('gradcam', 'turbo', 0.3));
-    await afterReload.send({ type: 'images', images: f.images, selected: 'img0' });
+    for (const message of Object.values(firstMessages(f, 'img0', settings('gradcam', 'turbo', 0.3)))) await afterReload.send(message);
     await settle(afterReload, f);
     assert.deepStrictEqual([await value(afterReload, '#colormap'), await value(afterReload, '#opacity')], ['turbo', '30']);
     await assertClean(wp);
