@@ -10,7 +10,7 @@ import { dimsOf, indexGraph, nodeLabel, onnxOpset, subgraphs, topologicalOrder }
 import { FileReadError, readFileChecked } from './files';
 import { MAX_MODEL_BYTES, dtypeName, elementCount, inlineExternalData } from './onnx/initializers';
 import { SizeLimits, checkValues, isValidDim } from './limits';
-import { GraphProto, ModelProto, NodeProto, OnnxFormatError, decodeModel, encodeModel } from './onnx/proto';
+import { GraphProto, ModelProto, NodeProto, OnnxFormatError, decodeModel, encodeModel, encodeModelReusing } from './onnx/proto';
 import { exposeOutputs, realInputs, withDynamicBatch } from './onnx/surgery';
 import { ProviderSetting, RuntimeSession, SessionCache, createSession, knownProvider, run } from './onnx/session';
 import { Tensor, formatShape, sizeOf } from './tensor';
@@ -267,7 +267,7 @@ export class ConvModel {
       }
       const { proto, meta } = await build();
       this.sessionMeta.set(memoryKey, meta);
-      const bytes = proto === this.proto ? this.bytes : encodeModel(proto);
+      const bytes = proto === this.proto ? this.bytes : encodeModelReusing(proto, this);
       const optimizedFile = cache && diskKey ? cache.temporaryPath() : undefined;
       if (!cache || !diskKey || !optimizedFile) return createSession(bytes, this.provider);
       const created = await createSession(bytes, this.provider, { saveOptimizedTo: optimizedFile }).catch(() => createSession(bytes, this.provider));
@@ -308,21 +308,31 @@ export class ConvModel {
     return (await this.supportsBatch()) ? this.session('dynamic', () => withDynamicBatch(this.proto)) : this.session('original', () => this.proto);
   }
 
-  /** Whether the model runs on a batch of two: decided by trying it once. */
+  /**
+   * Whether the model runs on a batch of two: decided by trying it once, and remembered in the disk
+   * cache, so that a reopened model's first gradient method does not start a forward session only
+   * to learn it again.
+   */
   supportsBatch(): Promise<boolean> {
     this.batchSupport ??= (async () => {
       const input = this.input;
       const dims = this.inputDims();
       if (typeof input.shape[0] === 'string') return true;
+      const diskKey = this.diskCache && this.diskKey({ probe: 'batch' });
+      const cached = diskKey ? this.diskCache?.read(diskKey)?.meta : undefined;
+      if (typeof cached === 'boolean') return cached;
+      let supported: boolean;
       try {
         const s = await this.session('dynamic', () => withDynamicBatch(this.proto));
         const probe = { dtype: 'float32' as const, dims: [2, ...dims.slice(1)], data: new Float32Array(2 * sizeOf(dims.slice(1))) };
         await run(s, { [input.name]: probe });
-        return true;
+        supported = true;
       } catch {
         await this.sessions.dispose('dynamic');
-        return false;
+        supported = false;
       }
+      if (diskKey) this.diskCache?.write(diskKey, new Uint8Array(0), supported);
+      return supported;
     })();
     return this.batchSupport;
   }
@@ -410,7 +420,7 @@ export class ConvModel {
       const diskKey = this.diskCache && this.diskKey({ probe: 'shapes' });
       const cached = diskKey ? shapesFrom(this.diskCache?.read(diskKey)?.meta) : undefined;
       if (cached) return cached;
-      const [shapes] = await probeShapeSets(this.proto, [feeds], this.activationLimit.bytes);
+      const [shapes] = await probeShapeSets(this.proto, [feeds], this.activationLimit.bytes, this);
       for (const name of Object.keys(feeds)) shapes.delete(name);
       if (diskKey) this.diskCache?.write(diskKey, new Uint8Array(0), [...shapes]);
       return shapes;

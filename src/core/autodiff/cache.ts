@@ -3,7 +3,9 @@
 // shapes, so that reopening a model neither probes, builds, encodes nor optimises them again.
 //
 // An entry is one file, <sha256 of its key>.clm: 'CLM1', a little-endian uint32 header length, a
-// JSON header { key, bodyBytes, bodySha256, meta }, then the body (the optimised model's bytes).
+// JSON header { key, bodyBytes, bodySha256, meta } padded with spaces to a multiple of 64 bytes,
+// then the body (the optimised model's bytes, in onnxruntime's ORT format, which a session reads
+// its weights from in place: the padding keeps them as aligned as the file's buffer).
 // The key names everything the entry depends on: the model's content hash, the request, ConvLens's
 // autodiff version, onnxruntime's version and the machine. An entry is used only when its header
 // names exactly the key asked for and its body has the recorded length and hash: a corrupt,
@@ -19,6 +21,9 @@ import { isUnfinishedWrite, readFileChecked, writeFileAtomic } from '../files';
 import { defaultRules } from './registry';
 
 const MAGIC = 'CLM1';
+// Where a body starts in its file (and in the buffer it is read into): onnxruntime reads weights
+// in place from the ORT-format bytes.
+const BODY_ALIGNMENT = 64;
 const SUFFIX = '.clm';
 /** The default size limit of a cache folder. */
 export const DEFAULT_CACHE_BYTES = 2 * 2 ** 30;
@@ -71,6 +76,8 @@ export function buildEnvironment(): Record<string, string> {
   ).slice(0, 16);
   return {
     builder: `${BUILDER_VERSION}/${autodiffVersion}`,
+    // Bodies are ORT-format models (older entries held ONNX ones): a format of its own in the key.
+    format: 'ort',
     onnxruntime: ort.env.versions.node ?? 'unknown',
     machine: `${process.platform}-${process.arch}-${os.cpus()[0]?.model ?? 'unknown'}`,
   };
@@ -117,7 +124,8 @@ export class BuiltModelCache {
     if (body.length > this.maxBytes) return;
     try {
       fs.mkdirSync(this.dir, { recursive: true });
-      const header = Buffer.from(JSON.stringify({ key, bodyBytes: body.length, bodySha256: sha256(body), meta }));
+      const json = JSON.stringify({ key, bodyBytes: body.length, bodySha256: sha256(body), meta });
+      const header = Buffer.from(json.padEnd(json.length + ((BODY_ALIGNMENT - ((8 + Buffer.byteLength(json)) % BODY_ALIGNMENT)) % BODY_ALIGNMENT)));
       const prefix = Buffer.alloc(8);
       prefix.write(MAGIC, 0, 'latin1');
       prefix.writeUInt32LE(header.length, 4);
@@ -163,7 +171,8 @@ function parseEntry(file: string, key: string, maxBytes: number): CachedModel | 
     const header = JSON.parse(bytes.toString('utf8', 8, 8 + headerLength)) as { key?: unknown; bodyBytes?: unknown; bodySha256?: unknown; meta?: unknown };
     const body = bytes.subarray(8 + headerLength);
     if (header.key !== key || header.bodyBytes !== body.length || header.bodySha256 !== sha256(body)) return undefined;
-    return { body, meta: header.meta };
+    // Entries written before the padding, or a buffer that starts unaligned: an aligned copy.
+    return { body: body.byteOffset % BODY_ALIGNMENT === 0 ? body : Uint8Array.from(body), meta: header.meta };
   } catch {
     return undefined;
   }

@@ -198,7 +198,7 @@ function shapesOf(model: ConvModel, proto: ModelProto, batched: boolean): Promis
       }
       return feeds;
     };
-    const probe = async (batch: number) => (await probeShapeSets(proto, [feedsAt(batch)], model.activationLimit.bytes))[0];
+    const probe = async (batch: number) => (await probeShapeSets(proto, [feedsAt(batch)], model.activationLimit.bytes, model))[0];
     // At batch 1 the feeds are those of the model's own probe (float32 inputs of the declared size),
     // so its shapes are reused rather than probed again.
     const ownProbeFeeds = model.summary().inputs.every((info) => info.dtype === 'float32' && (!batched || concreteInputDims(info.shape)[0] === 1));

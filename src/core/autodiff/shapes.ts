@@ -6,7 +6,7 @@
 // main graph as well), for the gradient rules of the If rule's backward branches.
 import { activationBytes } from '../activation-memory';
 import { subgraphs } from '../onnx/graph';
-import { GraphProto, ModelProto, NodeProto, TensorProto, ValueInfoProto, encodeModel } from '../onnx/proto';
+import { EncodedModel, GraphProto, ModelProto, NodeProto, TensorProto, ValueInfoProto, encodeModelReusing } from '../onnx/proto';
 import { createSession, run } from '../onnx/session';
 import { Tensor } from '../tensor';
 
@@ -17,22 +17,26 @@ export async function probeShapes(model: ModelProto, feeds: Record<string, Tenso
   return (await probeShapeSets(model, [feeds], limitBytes))[0];
 }
 
+/** A model with no bytes of its own to reuse: each probe model is encoded in full. */
+const NOTHING_ENCODED: EncodedModel = { proto: {}, bytes: new Uint8Array(0) };
+
 /**
  * One map of dims per set of feeds (the feeds' own dims included). The exposed tensors are copied
  * out of onnxruntime, so on a large graph with a large input they are exposed in groups whose
  * estimated size stays within `limitBytes`, one session and run per group: the first group's size
  * is guessed from the input, later ones from the largest tensor measured so far. A model that
- * fits is probed in one run.
+ * fits is probed in one run. `source`: the model `model` was made from and its bytes, whose
+ * weights the probe models copy rather than encode again (encodeModelReusing).
  */
-export async function probeShapeSets(model: ModelProto, feedSets: Record<string, Tensor>[], limitBytes = Infinity): Promise<Map<string, number[]>[]> {
+export async function probeShapeSets(model: ModelProto, feedSets: Record<string, Tensor>[], limitBytes = Infinity, source = NOTHING_ENCODED): Promise<Map<string, number[]>[]> {
   const hoisted = withBranchesHoisted(model.graph as GraphProto);
-  if (!hoisted) return probeGraph(model, feedSets, limitBytes);
+  if (!hoisted) return probeGraph(model, feedSets, limitBytes, source);
   let sets: Map<string, number[]>[];
   try {
-    sets = await probeGraph({ ...model, graph: hoisted.graph }, feedSets, limitBytes);
+    sets = await probeGraph({ ...model, graph: hoisted.graph }, feedSets, limitBytes, source);
   } catch {
     // A branch that cannot run on these feeds (the one not taken may not) leaves its tensors unmeasured.
-    return probeGraph(model, feedSets, limitBytes);
+    return probeGraph(model, feedSets, limitBytes, source);
   }
   for (const dims of sets) {
     for (const [copy, original] of hoisted.originals) {
@@ -92,7 +96,7 @@ function withBranchesHoisted(graph: GraphProto): { graph: GraphProto; originals:
   return { graph: { ...graph, node, initializer: [...(graph.initializer ?? []), ...initializers] }, originals };
 }
 
-async function probeGraph(model: ModelProto, feedSets: Record<string, Tensor>[], limitBytes: number): Promise<Map<string, number[]>[]> {
+async function probeGraph(model: ModelProto, feedSets: Record<string, Tensor>[], limitBytes: number, source: EncodedModel): Promise<Map<string, number[]>[]> {
   const graph = model.graph as GraphProto;
   const listed = new Set((graph.output ?? []).map((o) => o.name));
   const names = [...new Set(graph.node.flatMap((n) => n.output).filter((o) => o && !listed.has(o)))];
@@ -103,7 +107,7 @@ async function probeGraph(model: ModelProto, feedSets: Record<string, Tensor>[],
   let start = 0;
   do {
     const group = names.slice(start, start + Math.max(1, Math.floor(limitBytes / bytesPerTensor)));
-    largest = Math.max(largest, await probeGroup(model, graph, group, feedSets, sets));
+    largest = Math.max(largest, await probeGroup(model, graph, group, feedSets, sets, source));
     bytesPerTensor = largest;
     start += group.length;
   } while (start < names.length);
@@ -111,9 +115,17 @@ async function probeGraph(model: ModelProto, feedSets: Record<string, Tensor>[],
 }
 
 /** Runs each feed set with `group` exposed, recording dims; returns the largest tensor's bytes. */
-async function probeGroup(model: ModelProto, graph: GraphProto, group: string[], feedSets: Record<string, Tensor>[], sets: Map<string, number[]>[]): Promise<number> {
+async function probeGroup(
+  model: ModelProto,
+  graph: GraphProto,
+  group: string[],
+  feedSets: Record<string, Tensor>[],
+  sets: Map<string, number[]>[],
+  source: EncodedModel,
+): Promise<number> {
   const exposed: ValueInfoProto[] = group.map((name) => ({ name }));
-  const session = await createSession(encodeModel({ ...model, graph: { ...graph, output: [...(graph.output ?? []), ...exposed] } }), 'cpu');
+  const bytes = encodeModelReusing({ ...model, graph: { ...graph, output: [...(graph.output ?? []), ...exposed] } }, source);
+  const session = await createSession(bytes, 'cpu', { runOnce: true });
   let largest = 0;
   try {
     for (let i = 0; i < feedSets.length; i++) {
