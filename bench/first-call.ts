@@ -2,13 +2,18 @@
 // in a fresh process (child per measurement), with an empty model cache folder (cold) and again
 // with the folder the cold run filled (warm, as on reopening the model), next to the peers' first
 // calls timed in the same run (bench/peers-methods.py: pytorch-grad-cam, Captum; Debian's
-// PyTorch, 2 threads), with issue #14's goal for each ratio. Also image decode+resize per image
-// against the forward pass, to show decoding is not the bottleneck, and dataset features' images/s
-// with decoding in worker threads and on the main thread next to plain forward passes.
+// PyTorch, 2 threads), with issue #14's goal for each ratio. Two ways: the core's (ConvModel.load,
+// then the method: everything after reading the file counts, as in `convlens explain`'s seconds)
+// and the panel's (the compute worker opens the model as the panel does, with its predictions'
+// session and gradient check, then the first click is timed the moment the open returns). Also
+// image decode+resize per image against the forward pass, to show decoding is not the bottleneck,
+// and dataset features' images/s with decoding in worker threads and on the main thread next to
+// plain forward passes.
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { ComputeClient } from '../src/compute/client';
 import { extractFeatures } from '../src/core/dataset/features';
 import { inputPipelineFor } from '../src/core/dataset/input';
 import { explain } from '../src/core/explain';
@@ -22,8 +27,10 @@ import { REFERENCE_DIR, ReferenceCase, loadManifest, loadTensor, referenceAvaila
 const PYTHON = '/usr/bin/python3';
 const PEERS_DIR = process.env.CONVLENS_PEERS ?? path.resolve(__dirname, '../../../shared/peers');
 const PEERS_SCRIPT = path.resolve(__dirname, '../../bench/peers-methods.py');
+const WORKER = path.resolve(__dirname, '../src/compute/worker.js');
 
 interface FirstCall {
+  /** ConvModel.load, or the panel's open (through the worker). */
   load_s: number;
   first_s: number;
   second_s?: number;
@@ -67,8 +74,35 @@ async function child(method: string, cacheDir: string): Promise<void> {
   process.stdout.write(`${JSON.stringify({ load_s, first_s, second_s } satisfies FirstCall)}\n`);
 }
 
-function firstCallIn(method: string, cacheDir: string): FirstCall {
-  const out = execFileSync(process.execPath, [__filename, 'child', method, cacheDir], { encoding: 'utf8', maxBuffer: 1 << 20 });
+/**
+ * In the child, the panel's way: the compute worker opens the model (summary, layer shapes, the
+ * session for predictions, the gradient check) and loads the image; the first click (default
+ * layer, top class) is sent the moment both return, and timed to its answer.
+ */
+async function panelChild(method: string, cacheDir: string): Promise<void> {
+  const c = chelsea();
+  const modelPath = path.join(REFERENCE_DIR, c.onnx);
+  const options = Object.fromEntries(Object.entries(FIRST_CALLS.find((f) => f.method === method)?.options ?? {}).map(([k, v]) => [k, v.join(',')]));
+  // The reference image as the model takes it (224×224 RGB, values in [0, 1]), as a PNG.
+  const [height, width] = [224, 224];
+  const rgb = Uint8Array.from(loadTensor(c, 'rgb').data as Float32Array, (v) => Math.round(Math.min(1, Math.max(0, v)) * 255));
+  const png = encodePng(rgbToRgba({ width, height, data: rgb }), width, height);
+  process.env.CONVLENS_CACHE_DIR = cacheDir;
+  const client = new ComputeClient(WORKER);
+  try {
+    const load_s = await seconds(() => client.call('openModel', { modelPath, provider: 'auto' }));
+    const imageId = (await client.call('loadImage', { modelPath, name: 'chelsea.png', base64: Buffer.from(png).toString('base64') })).id;
+    const click = () => client.call('explain', { modelPath, imageId, method, layer: 'auto', target: { kind: 'top' }, options });
+    const first_s = await seconds(click);
+    const second_s = FIRST_CALLS.find((f) => f.method === method)?.slow ? undefined : await seconds(click);
+    process.stdout.write(`${JSON.stringify({ load_s, first_s, second_s } satisfies FirstCall)}\n`);
+  } finally {
+    await client.dispose();
+  }
+}
+
+function firstCallIn(way: 'child' | 'panel', method: string, cacheDir: string): FirstCall {
+  const out = execFileSync(process.execPath, [__filename, way, method, cacheDir], { encoding: 'utf8', maxBuffer: 1 << 20 });
   return JSON.parse(out.trim().split('\n').pop() as string) as FirstCall;
 }
 
@@ -190,11 +224,12 @@ export async function benchFirstCalls(quick: boolean, only: string[] = []): Prom
     `  ${'method'.padEnd(12)} ${'cold s'.padStart(8)} ${'warm s'.padStart(8)} ${'second s'.padStart(9)} ${'peer first s'.padStart(13)} ${'× cold'.padStart(7)} ${'× warm'.padStart(7)}  goal`,
   );
   const results: Record<string, unknown>[] = [];
-  for (const f of measured) {
+  for (const [way, f] of (['child', 'panel'] as const).flatMap((w) => measured.map((m) => [w, m] as const))) {
+    if (f === measured[0]) console.log(way === 'child' ? '  the core (ConvModel.load, then the method):' : "  the panel's first click, the moment the worker's open returns:");
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'convlens-first-call-'));
     try {
-      const cold = firstCallIn(f.method, dir);
-      const warm = firstCallIn(f.method, dir);
+      const cold = firstCallIn(way, f.method, dir);
+      const warm = firstCallIn(way, f.method, dir);
       const peer = peers.times?.[f.peer];
       const ratio = (s: number) => (peer ? `${(peer.first_s / s).toFixed(2)}×` : '—');
       console.log(
@@ -202,6 +237,7 @@ export async function benchFirstCalls(quick: boolean, only: string[] = []): Prom
       );
       results.push({
         first_call: f.method,
+        way: way === 'child' ? 'core' : 'panel',
         model: c.model,
         cold,
         warm,
@@ -225,8 +261,8 @@ if (require.main === module && process.argv[2] === 'decode') {
     console.error(`bench failed: ${(err as Error).stack}`);
     process.exitCode = 1;
   });
-} else if (require.main === module && process.argv[2] === 'child') {
-  child(process.argv[3], process.argv[4]).catch((err) => {
+} else if (require.main === module && (process.argv[2] === 'child' || process.argv[2] === 'panel')) {
+  (process.argv[2] === 'child' ? child : panelChild)(process.argv[3], process.argv[4]).catch((err) => {
     process.stderr.write(`${(err as Error).stack}\n`);
     process.exitCode = 1;
   });

@@ -83,7 +83,8 @@ async function disposeContext(ctx: ModelContext): Promise<void> {
 /** Above this many nodes, opening a model builds its gradient graph but not the graph's session. */
 const FULL_GRADIENT_CHECK_NODES = 2000;
 
-async function gradientProblem(ctx: ModelContext): Promise<{ problem?: string; camLayer?: string }> {
+/** Why gradient methods cannot run (undefined when they can), the default CAM layer, and whether its gradient session is still to be built. */
+async function gradientProblem(ctx: ModelContext): Promise<{ problem?: string; camLayer?: string; prebuild?: boolean }> {
   const output = ctx.model.summary().outputs[0].name;
   let camLayer: string | undefined;
   try {
@@ -100,10 +101,17 @@ async function gradientProblem(ctx: ModelContext): Promise<{ problem?: string; c
     // background prebuild) instead.
     if (ctx.model.graph.node.length > FULL_GRADIENT_CHECK_NODES) {
       await checkGradientGraph(ctx.model, { wrt: [ctx.inputInfo.name], output });
-      return { camLayer };
+      return { camLayer, prebuild: true };
+    }
+    if (camLayer) {
+      // Every op's rule is checked by building the input's gradient graph; the session that runs
+      // is the Grad-CAM family's (default layer, top class), the one the first click uses.
+      await checkGradientGraph(ctx.model, { wrt: [ctx.inputInfo.name], output });
+      await computeGradients(ctx.model, ctx.feeds(probe), { wrt: [camLayer], output, seed: 'top' });
+      return { camLayer, prebuild: false };
     }
     await computeGradients(ctx.model, ctx.feeds(probe), { wrt: [ctx.inputInfo.name], seed: seedFor({ kind: 'class', index: 0, output }, out.dims, out.dims[0]) });
-    return { camLayer };
+    return { camLayer, prebuild: false };
   } catch (err) {
     if (err instanceof UnsupportedGradientError) return { problem: `${err.message}; gradient-free methods still work`, camLayer };
     return { problem: (err as Error).message, camLayer };
@@ -253,7 +261,7 @@ export class JobRunner implements WorkerState {
       // A graph too large to probe is too large to check gradients on in reasonable time.
       const gradients = ctx.model.shapeProbeLimit ? { problem: ctx.model.shapeProbeLimit } : await gradientProblem(ctx);
       throwIfCancelled(job.signal);
-      if (!gradients.problem && gradients.camLayer) this.prebuild(modelPath, ctx, gradients.camLayer);
+      if (!gradients.problem && gradients.camLayer && gradients.prebuild) this.prebuild(modelPath, ctx, gradients.camLayer);
       return modelView(modelPath, ctx, summary, layers, runtime, gradients);
     } catch (err) {
       // A newer open of the same file (a reopen) may have replaced this one: close only our own.
@@ -272,8 +280,9 @@ export class JobRunner implements WorkerState {
 
   /**
    * Builds the gradient session of the Grad-CAM family (the default method: the default CAM layer,
-   * the top class) in the background once the worker is idle, so the first click runs at once; the
-   * session lands in the model's session cache (and the disk cache) for the explain job to find.
+   * the top class) in the background once the worker is idle, for a graph too large for the open
+   * to build it, so the first click runs at once; the session lands in the model's session cache
+   * (and the disk cache) for the explain job to find.
    */
   private prebuild(modelPath: string, ctx: ModelContext, camLayer: string): void {
     this.prebuilds.get(modelPath)?.abort();
