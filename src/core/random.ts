@@ -4,7 +4,9 @@
 //   by a Weyl sequence step 0x6D2B79F5 and mixed by two multiply-xorshift rounds; output / 2³² in [0, 1).
 // - Normals: Box–Muller (Box & Muller, 1958), z = √(−2 ln u₁) · cos 2πu₂. standardNormal draws two
 //   uniforms per normal; Random.normal also keeps the sine branch √(−2 ln u₁) · sin 2πu₂ for the
-//   next call.
+//   next call. In bulk (Random.addNormal): Marsaglia's polar method (Marsaglia & Bray, 1964), a
+//   pair (a, b) uniform in the unit disc, s = a² + b², gives a·f and b·f with f = √(−2 ln s / s);
+//   no sine or cosine, three times faster (SmoothGrad draws millions).
 // - Names: FNV-1a 32-bit (Fowler, Noll, Vo).
 
 /** Uniforms in [0, 1) from mulberry32 seeded with `seed`. */
@@ -66,6 +68,23 @@ export class Random {
     const r = Math.sqrt(-2 * Math.log(u));
     this.spare = r * Math.sin(2 * Math.PI * v);
     return r * Math.cos(2 * Math.PI * v);
+  }
+
+  /** dst[k] = base[k] + stdev · z_k for independent standard normals z_k (polar method, in pairs). */
+  addNormal(dst: Float32Array, base: ArrayLike<number>, stdev: number): void {
+    for (let k = 0; k < dst.length; k += 2) {
+      let a: number;
+      let b: number;
+      let s: number;
+      do {
+        a = 2 * this.next() - 1;
+        b = 2 * this.next() - 1;
+        s = a * a + b * b;
+      } while (s >= 1 || s === 0);
+      const f = stdev * Math.sqrt((-2 * Math.log(s)) / s);
+      dst[k] = base[k] + a * f;
+      if (k + 1 < dst.length) dst[k + 1] = base[k + 1] + b * f;
+    }
   }
 
   /** `k` distinct indices of [0, n), uniformly among subsets. */

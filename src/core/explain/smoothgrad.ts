@@ -34,9 +34,7 @@ export const smoothGrad: ExplanationMethod<SmoothGradOptions> = {
       ctx,
       setup,
       options.samples,
-      (_i, dst) => {
-        for (let k = 0; k < x.length; k++) dst[k] = x[k] + options.stdev * random.normal();
-      },
+      (_i, dst) => random.addNormal(dst, x, options.stdev),
       () => 1 / options.samples,
       { batch: options.batch, label: 'smoothgrad: noisy samples' },
     );
