@@ -149,6 +149,23 @@ describe('ConvModel with a cache folder', () => {
     assert.strictEqual(valid.length, entryFiles(dir).length, 'every entry was rewritten whole');
   });
 
+  it("a reopened file's content hash comes from the cache under the file's identity, and any write to the file makes it hashed again", async () => {
+    const file = path.join(dir, 'model.onnx');
+    fs.copyFileSync(MODEL, file);
+    const cacheDir = path.join(dir, 'cache');
+    const real = ConvModel.load(file, { cacheDir }).contentHash;
+    const entries = entryFiles(cacheDir).filter((f) => JSON.parse(JSON.parse(headerOf(f)).key).contentOf);
+    assert.strictEqual(entries.length, 1, "the hash is stored under the file's identity");
+    // Proof that a reopening reads it rather than hashing: a planted value is what it reports.
+    const planted = 'f'.repeat(64);
+    new BuiltModelCache(cacheDir).write(JSON.parse(headerOf(entries[0])).key, new Uint8Array(0), planted);
+    assert.strictEqual(ConvModel.load(file, { cacheDir }).contentHash, planted);
+    // Rewriting the same bytes changes the file's ctime: the identity differs, the hash is computed.
+    fs.writeFileSync(file, fs.readFileSync(file));
+    assert.strictEqual(ConvModel.load(file, { cacheDir }).contentHash, real);
+    assert.strictEqual(ConvModel.fromBytes(fs.readFileSync(file), { cacheDir }).contentHash, real, 'bytes without a file are hashed');
+  });
+
   it('a cache folder that cannot be made only means building: the numbers are those of a model without one', async () => {
     const blocker = path.join(dir, 'a-file');
     fs.writeFileSync(blocker, 'not a folder');
