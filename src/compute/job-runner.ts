@@ -83,15 +83,18 @@ async function disposeContext(ctx: ModelContext): Promise<void> {
 /** Above this many nodes, opening a model builds its gradient graph but not the graph's session. */
 const FULL_GRADIENT_CHECK_NODES = 2000;
 
-/** Why gradient methods cannot run (undefined when they can), the default CAM layer, and whether its gradient session is still to be built. */
-async function gradientProblem(ctx: ModelContext): Promise<{ problem?: string; camLayer?: string; prebuild?: boolean }> {
-  const output = ctx.model.summary().outputs[0].name;
-  let camLayer: string | undefined;
+/** The layer CAM methods explain by default, or undefined where there is none (no spatial layer before a pooling head: CAM methods need a layer chosen by hand). */
+async function defaultCamLayer(ctx: ModelContext): Promise<string | undefined> {
   try {
-    camLayer = (await resolveLayer(ctx.model, 'auto', output)).tensor;
+    return (await resolveLayer(ctx.model, 'auto', ctx.model.summary().outputs[0].name)).tensor;
   } catch {
-    // No spatial layer before a pooling head: CAM methods need a layer chosen by hand.
+    return undefined;
   }
+}
+
+/** Why gradient methods cannot run (undefined when they can), the default CAM layer, and whether its gradient session is still to be built. */
+async function gradientProblem(ctx: ModelContext, camLayer: string | undefined): Promise<{ problem?: string; camLayer?: string; prebuild?: boolean }> {
+  const output = ctx.model.summary().outputs[0].name;
   try {
     const dims = ctx.model.inputDims();
     const probe = { dtype: 'float32' as const, dims, data: new Float32Array(dims.reduce((a, b) => a * b, 1)) };
@@ -255,11 +258,15 @@ export class JobRunner implements WorkerState {
       const layers = await ctx.model.layers();
       throwIfCancelled(job.signal);
       job.progress(0.6, 'starting the runtime');
+      // The session for predictions also gives the default CAM layer: the CAMs that run the network
+      // there (Score-CAM, Ablation-CAM) and the Activations view then need no session of their own.
+      const camLayer = ctx.model.shapeProbeLimit ? undefined : await defaultCamLayer(ctx);
+      if (camLayer) ctx.model.exposeInBaseSession([camLayer]);
       const runtime = await ctx.model.baseSession();
       throwIfCancelled(job.signal);
       job.progress(0.8, 'checking gradients');
       // A graph too large to probe is too large to check gradients on in reasonable time.
-      const gradients = ctx.model.shapeProbeLimit ? { problem: ctx.model.shapeProbeLimit } : await gradientProblem(ctx);
+      const gradients = ctx.model.shapeProbeLimit ? { problem: ctx.model.shapeProbeLimit } : await gradientProblem(ctx, camLayer);
       throwIfCancelled(job.signal);
       if (!gradients.problem && gradients.camLayer && gradients.prebuild) this.prebuild(modelPath, ctx, gradients.camLayer);
       return modelView(modelPath, ctx, summary, layers, runtime, gradients);

@@ -11,7 +11,7 @@ import { FileReadError, readFileChecked } from './files';
 import { MAX_MODEL_BYTES, dtypeName, elementCount, inlineExternalData } from './onnx/initializers';
 import { SizeLimits, checkValues, isValidDim } from './limits';
 import { GraphProto, ModelProto, NodeProto, OnnxFormatError, decodeModel, encodeModel, encodeModelReusing } from './onnx/proto';
-import { exposeOutputs, realInputs, withDynamicBatch } from './onnx/surgery';
+import { assertTensorExists, exposeOutputs, realInputs, withDynamicBatch } from './onnx/surgery';
 import { ProviderSetting, RuntimeSession, SessionCache, createSession, knownProvider, run } from './onnx/session';
 import { Tensor, formatShape, sizeOf } from './tensor';
 
@@ -165,6 +165,7 @@ export class ConvModel {
   private hash?: string;
   /** The file's identity when it was read (fileIdentity), where the model is that one file. */
   private fileIdentity?: string;
+  private baseExposed: string[] = [];
   private batchSupport?: Promise<boolean>;
   private probedShapes?: Promise<Map<string, number[]>>;
   private cachedSummary?: ModelSummary;
@@ -322,9 +323,28 @@ export class ConvModel {
     return JSON.stringify({ model: this.contentHash, input, ...what, ...buildEnvironment() });
   }
 
-  /** The model with a dynamic batch dimension when the graph allows it, else as it is. */
+  /**
+   * Makes the base session also compute `tensors` as outputs (the panel's default CAM layer), so
+   * that a run asking for them (Score-CAM, Ablation-CAM or the Activations view at that layer)
+   * needs no session of its own: each costs onnxruntime as much to create as the model's. Called
+   * before the base session is first made.
+   */
+  exposeInBaseSession(tensors: string[]): void {
+    for (const name of tensors) assertTensorExists(this.graph, name);
+    this.baseExposed = [...new Set(tensors)].sort();
+  }
+
+  /** The base session's variant: the dynamic batch where it runs, the exposed tensors. */
+  private baseVariant(dynamic: boolean): { key: string; build: () => ModelProto } {
+    const proto = () => (dynamic ? withDynamicBatch(this.proto) : this.proto);
+    if (this.baseExposed.length === 0) return { key: dynamic ? 'dynamic' : 'original', build: proto };
+    return { key: exposeKey(dynamic, this.baseExposed), build: () => exposeOutputs(proto(), this.baseExposed) };
+  }
+
+  /** The model with a dynamic batch dimension when the graph allows it, else as it is (with the tensors of exposeInBaseSession as outputs). */
   async baseSession(): Promise<RuntimeSession> {
-    return (await this.supportsBatch()) ? this.session('dynamic', () => withDynamicBatch(this.proto)) : this.session('original', () => this.proto);
+    const { key, build } = this.baseVariant(await this.supportsBatch());
+    return this.session(key, build);
   }
 
   /**
@@ -341,13 +361,15 @@ export class ConvModel {
       const cached = diskKey ? this.diskCache?.read(diskKey)?.meta : undefined;
       if (typeof cached === 'boolean') return cached;
       let supported: boolean;
+      // Tried on the base session's own variant, which it then is.
+      const { key, build } = this.baseVariant(true);
       try {
-        const s = await this.session('dynamic', () => withDynamicBatch(this.proto));
+        const s = await this.session(key, build);
         const probe = { dtype: 'float32' as const, dims: [2, ...dims.slice(1)], data: new Float32Array(2 * sizeOf(dims.slice(1))) };
-        await run(s, { [input.name]: probe });
+        await run(s, { [input.name]: probe }, this.graphOutputs());
         supported = true;
       } catch {
-        await this.sessions.dispose('dynamic');
+        await this.sessions.dispose(`${key}|`);
         supported = false;
       }
       if (diskKey) this.diskCache?.write(diskKey, new Uint8Array(0), supported);
@@ -363,12 +385,20 @@ export class ConvModel {
   async run(feeds: Record<string, Tensor>, extraOutputs: string[] = []): Promise<Record<string, Tensor>> {
     this.checkFeeds(feeds);
     const dynamic = await this.supportsBatch();
-    const outputs = [...(this.graph.output ?? []).map((o) => o.name), ...extraOutputs.filter((n) => !(this.graph.output ?? []).some((o) => o.name === n))];
-    if (extraOutputs.length === 0) return run(await this.baseSession(), feeds);
-    await this.checkActivationMemory(extraOutputs, feeds);
-    const key = `expose:${dynamic}:${[...extraOutputs].sort().join(',')}`;
-    const s = await this.session(key, () => exposeOutputs(dynamic ? withDynamicBatch(this.proto) : this.proto, extraOutputs));
+    const graphOutputs = this.graphOutputs();
+    const outputs = [...graphOutputs, ...extraOutputs.filter((n) => !graphOutputs.includes(n))];
+    const extra = [...new Set(extraOutputs)].sort();
+    if (extra.length === 0 || extra.every((n) => this.baseExposed.includes(n))) {
+      if (extra.length > 0) await this.checkActivationMemory(extra, feeds);
+      return run(await this.baseSession(), feeds, outputs);
+    }
+    await this.checkActivationMemory(extra, feeds);
+    const s = await this.session(exposeKey(dynamic, extra), () => exposeOutputs(dynamic ? withDynamicBatch(this.proto) : this.proto, extra));
     return run(s, feeds, outputs);
+  }
+
+  private graphOutputs(): string[] {
+    return (this.graph.output ?? []).map((o) => o.name);
   }
 
   /**
@@ -467,6 +497,11 @@ export class ConvModel {
     await Promise.all(this.pendingWrites);
     await this.sessions.dispose();
   }
+}
+
+/** The session key of the model (at a dynamic batch or not) with `sorted` tensors as extra outputs. */
+function exposeKey(dynamic: boolean, sorted: string[]): string {
+  return `expose:${dynamic}:${sorted.join(',')}`;
 }
 
 /**

@@ -166,6 +166,28 @@ describe('ConvModel with a cache folder', () => {
     assert.strictEqual(ConvModel.fromBytes(fs.readFileSync(file), { cacheDir }).contentHash, real, 'bytes without a file are hashed');
   });
 
+  it('a tensor exposed in the base session is run there: one session for the outputs alone and with the layer, the same numbers', async () => {
+    const input = parseNpy(fs.readFileSync(INPUT));
+    const plain = ConvModel.load(MODEL, { provider: 'cpu' });
+    const model = ConvModel.load(MODEL, { provider: 'cpu', cacheDir: dir });
+    try {
+      const layer = plain.graph.node.find((n) => n.op_type === 'Relu')?.output[0] as string;
+      model.exposeInBaseSession([layer]);
+      const outputs = await model.run({ input });
+      const withLayer = await model.run({ input }, [layer]);
+      assert.deepStrictEqual(Object.keys(outputs), Object.keys(await plain.run({ input })), 'a plain run gives the graph outputs only');
+      const expected = await plain.run({ input }, [layer]);
+      for (const name of Object.keys(expected)) assert.deepStrictEqual([...withLayer[name].data], [...expected[name].data], name);
+    } finally {
+      await Promise.all([model.dispose(), plain.dispose()]);
+    }
+    const variants = entryFiles(dir)
+      .map((f) => (JSON.parse(JSON.parse(headerOf(f)).key) as { variant?: string }).variant)
+      .filter(Boolean);
+    assert.strictEqual(variants.length, 1, `one session was made: ${variants.join(', ')}`);
+    assert.ok(variants[0]?.startsWith('expose:'));
+  });
+
   it('a cache folder that cannot be made only means building: the numbers are those of a model without one', async () => {
     const blocker = path.join(dir, 'a-file');
     fs.writeFileSync(blocker, 'not a folder');
