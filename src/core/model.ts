@@ -53,9 +53,8 @@ export class ModelLoadError extends Error {}
 /**
  * Reads and decodes a model file, with one clear sentence for each way it can fail. Weights kept
  * in external data files (inside the model's folder only) are read into the model, and `bytes`
- * is then the model with them inlined: every session and variant is built from memory.
+ * is then the model with them inlined (`external`): every session and variant is built from memory.
  */
-/** `external`: the model keeps weights in other files, which were read and inlined into `bytes`. */
 export function readModelFile(file: string): { proto: ModelProto; bytes: Uint8Array; external: boolean } {
   let bytes: Uint8Array;
   try {
