@@ -1,5 +1,6 @@
-// The worker builds the Grad-CAM family's gradient session in the background once a model is open
-// (and idle), into the model cache folder ($CONVLENS_CACHE_DIR), so the first click finds it built.
+// Opening a model builds the Grad-CAM family's gradient session (as its gradient check; in the
+// background once idle, for graphs too large for the open to), into the model cache folder
+// ($CONVLENS_CACHE_DIR), so the first click finds it built.
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -24,7 +25,7 @@ function cachedEntries(dir: string): { key: string; ino: number }[] {
     });
 }
 
-describe('background build of the first explanation in the worker', function () {
+describe('the first explanation built by the worker before the click', function () {
   let dir: string;
   let client: ComputeClient;
   const saved = process.env.CONVLENS_CACHE_DIR;
@@ -48,7 +49,7 @@ describe('background build of the first explanation in the worker', function () 
       const variant = (JSON.parse(key) as { variant?: string }).variant ?? '';
       return variant.startsWith('gradient|') && variant.includes(`|${layer}|`) && variant.endsWith('|top');
     };
-    // Polled, not timed: the build runs in the background, and the test waits for its entry.
+    // Polled, not timed: the entry is written after the session is made, and the test waits for it.
     const prebuilt = () => cachedEntries(dir).find((e) => isPrebuilt(e.key));
     while (!prebuilt()) await new Promise((resolve) => setTimeout(resolve, 100));
     const built = prebuilt()?.ino;
