@@ -6,9 +6,12 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import * as v8 from 'v8';
+import * as vm from 'vm';
 import { computeGradients, seedForClass } from '../../src/core/autodiff/gradients';
 import { BuiltModelCache } from '../../src/core/autodiff/cache';
 import { ConvModel } from '../../src/core/model';
+import { DataType, encodeModel } from '../../src/core/onnx/proto';
 import { parseNpy } from '../../src/core/npy';
 import { Tensor } from '../../src/core/tensor';
 
@@ -147,6 +150,57 @@ describe('ConvModel with a cache folder', () => {
       return cache.read(header.key) !== undefined;
     });
     assert.strictEqual(valid.length, entryFiles(dir).length, 'every entry was rewritten whole');
+  });
+
+  it('a session read from the cache keeps the bytes onnxruntime reads its weights from: the same numbers after garbage collection', async () => {
+    // y = x + w with a 16 MB w: Add reads its initializer in place at every run (Conv and MatMul
+    // repack theirs when the session starts), and buffers this large go back to the system when
+    // freed, so bytes collected while the session lives would be read as other data.
+    const [rows, cols] = [2048, 2048];
+    const w = Float32Array.from({ length: rows * cols }, (_, i) => Math.sin(i * 0.001));
+    const matrix = { tensor_type: { elem_type: DataType.FLOAT, shape: { dim: [{ dim_value: rows }, { dim_value: cols }] } } };
+    const file = path.join(dir, 'add.onnx');
+    fs.writeFileSync(
+      file,
+      encodeModel({
+        ir_version: 8,
+        opset_import: [{ domain: '', version: 13 }],
+        graph: {
+          name: 'add',
+          node: [{ op_type: 'Add', name: 'add', input: ['x', 'w'], output: ['y'], attribute: [] }],
+          initializer: [{ name: 'w', data_type: DataType.FLOAT, dims: [rows, cols], raw_data: new Uint8Array(w.buffer) }],
+          input: [{ name: 'x', type: matrix }],
+          output: [{ name: 'y', type: matrix }],
+        },
+      }),
+    );
+    const x = { dtype: 'float32' as const, dims: [rows, cols], data: Float32Array.from({ length: rows * cols }, (_, i) => Math.cos(i)) };
+    const expected = Float32Array.from(w, (v, i) => v + x.data[i]);
+    const cacheDir = path.join(dir, 'cache');
+    const built = ConvModel.load(file, { provider: 'cpu', cacheDir });
+    await built.run({ x });
+    await built.dispose();
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const model = ConvModel.load(file, { provider: 'cpu', cacheDir });
+    try {
+      for (let round = 0; round < 3; round++) {
+        gc();
+        const junk = Array.from({ length: 8 }, (_, i) => new Float32Array(rows * cols).fill(i + 1));
+        gc();
+        const y = (await model.run({ x })).y.data as Float32Array;
+        assert.ok(
+          y.every((v, i) => v === expected[i]),
+          `round ${round}: x + w (${junk.length} buffers allocated meanwhile)`,
+        );
+      }
+    } finally {
+      await model.dispose();
+    }
+    assert.ok(
+      entryFiles(cacheDir).some((f) => (JSON.parse(JSON.parse(headerOf(f)).key) as { variant?: string }).variant),
+      'the session came from the cache',
+    );
   });
 
   it("a reopened file's content hash comes from the cache under the file's identity, and any write to the file makes it hashed again", async () => {
