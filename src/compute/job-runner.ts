@@ -23,7 +23,7 @@ import type { LayerInfo, ModelSummary } from '../core/model';
 import { formatNpy } from '../core/npy';
 import { InputError, inputFormatOf, modelRegion, preprocessImage } from '../core/preprocess';
 import { ImageRegion, isSigned, renderMap, renderMapOnOriginal } from '../core/render';
-import { float32, Tensor } from '../core/tensor';
+import { float32, mapToUint8, Tensor } from '../core/tensor';
 import { JobArgs, JobContext, JobHandlers, JobName, JobResult, WorkerStatus } from './jobs';
 import type { RuntimeSession } from '../core/onnx/session';
 import { datasetJobs, KeptDatasets } from './jobs/dataset';
@@ -157,7 +157,7 @@ function imageView(id: string, image: WorkerImage): ImageView {
   const [h, w] = image.tensor.dims.slice(-2);
   const rgb = image.rgb;
   const png = rgb
-    ? encodePng(rgbToRgba({ width: rgb.width, height: rgb.height, data: Uint8Array.from(rgb.data, (v) => Math.round(Math.min(1, Math.max(0, v)) * 255)) }), rgb.width, rgb.height)
+    ? encodePng(rgbToRgba({ width: rgb.width, height: rgb.height, data: mapToUint8(rgb.data, (v) => Math.round(Math.min(1, Math.max(0, v)) * 255)) }), rgb.width, rgb.height)
     : undefined;
   return { id, name: image.name, width: w, height: h, dataUrl: png ? `data:image/png;base64,${Buffer.from(png).toString('base64')}` : '' };
 }

@@ -4,7 +4,7 @@ import { ColormapName, DIVERGING_COLORMAP, colorize, colorizeSigned } from './im
 import { FloatImage, RgbImage } from './image/image';
 import { blendOverlay, encodePng } from './image/overlay';
 import { resizeBilinear } from './image/resize';
-import { Tensor } from './tensor';
+import { Tensor, mapToFloat32 } from './tensor';
 
 export interface RenderOptions {
   colormap?: ColormapName;
@@ -83,5 +83,5 @@ export function renderMapOnOriginal(map: Tensor, original: RgbImage, region: Ima
   for (let y = 0; y < height; y++) crop.set(original.data.subarray(((top + y) * original.width + left) * 3, ((top + y) * original.width + left + width) * 3), y * width * 3);
   const [mapHeight, mapWidth] = map.dims.slice(-2);
   const values = resizeBilinear(map.data as Float32Array, mapHeight, mapWidth, height, width);
-  return renderMap({ dtype: 'float32', dims: [height, width], data: values }, { width, height, channels: 3, data: Float32Array.from(crop, (v) => v / 255) }, options);
+  return renderMap({ dtype: 'float32', dims: [height, width], data: values }, { width, height, channels: 3, data: mapToFloat32(crop, (v) => v / 255) }, options);
 }

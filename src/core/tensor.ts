@@ -25,6 +25,24 @@ export function float32(dims: number[], data?: Float32Array | number[]): FloatTe
   return { dtype: 'float32', dims: [...dims], data: array };
 }
 
+/**
+ * `f` of each element, into a new Float32Array (or Uint8Array), by a plain loop: V8's
+ * Float32Array.from with a map function walks a typed array through the iterator protocol, a
+ * hundred times slower (60 ms against 0.6 for a 341×256 RGB image, on every image preprocessed).
+ */
+export function mapToFloat32(src: ArrayLike<number>, f: (v: number, i: number) => number): Float32Array {
+  const out = new Float32Array(src.length);
+  for (let i = 0; i < src.length; i++) out[i] = f(src[i], i);
+  return out;
+}
+
+/** As mapToFloat32, into a Uint8Array (each value stored as Uint8Array stores it, modulo 256 after truncation). */
+export function mapToUint8(src: ArrayLike<number>, f: (v: number, i: number) => number): Uint8Array {
+  const out = new Uint8Array(src.length);
+  for (let i = 0; i < src.length; i++) out[i] = f(src[i], i);
+  return out;
+}
+
 export function formatShape(dims: readonly (number | string)[]): string {
   return `[${dims.join(', ')}]`;
 }

@@ -33,7 +33,7 @@ import { FloatImage } from '../../core/image/image';
 import { cropImage } from '../../core/image/resample';
 import { softmax } from '../../core/labels/labels';
 import { resizeForModel } from '../../core/preprocess';
-import { Tensor } from '../../core/tensor';
+import { Tensor, mapToFloat32 } from '../../core/tensor';
 import { JobContext, JobHandlers } from '../jobs';
 import { imageDataUrl, layerTensor, mapData, pipelineFor, WorkerState } from './state';
 
@@ -269,7 +269,7 @@ function datasetView(features: DatasetFeatures, thumbnails: string[] | undefined
 function patchView(features: DatasetFeatures, p: ChannelPatch, map: ActivationMap, peak: number, image: FloatImage): PatchView {
   const [x0, y0, x1, y1] = p.box;
   const crop = cropImage(image, y0, x0, Math.max(1, y1 - y0), Math.max(1, x1 - x0));
-  const values = Float32Array.from(map.values, (v) => Math.min(1, Math.max(0, v / peak)));
+  const values = mapToFloat32(map.values, (v) => Math.min(1, Math.max(0, v / peak)));
   return {
     relPath: p.relPath,
     labelName: p.labelName,

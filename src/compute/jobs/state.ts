@@ -6,7 +6,7 @@ import { InputPipeline, inputPipelineFor } from '../../core/dataset/input';
 import { FloatImage } from '../../core/image/image';
 import { encodePng } from '../../core/image/overlay';
 import { resizeSkimage } from '../../core/image/resample';
-import { FloatTensor, Tensor } from '../../core/tensor';
+import { FloatTensor, Tensor, mapToFloat32 } from '../../core/tensor';
 
 export { layerTensor } from '../../core/explain/layer';
 
@@ -57,7 +57,7 @@ export function scaled01(values: ArrayLike<number>): Float32Array {
     if (values[i] > max) max = values[i];
   }
   const range = max - min;
-  return Float32Array.from(values, (v) => (range > 0 ? (v - min) / range : 0));
+  return mapToFloat32(values, (v) => (range > 0 ? (v - min) / range : 0));
 }
 
 export function pngDataUrl(rgba: Uint8Array, width: number, height: number): string {

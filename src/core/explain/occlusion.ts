@@ -7,7 +7,7 @@
 // covered it. Signals [1, C, L] and videos [1, C, T, H, W] take windows [c, l] and [c, t, h, w].
 // The occluded inputs run in batches as large as the activation limit allows; a window whose
 // elements already equal the baseline leaves the input as it is, so it takes y(x) without a pass.
-import { Tensor, float32 } from '../tensor';
+import { Tensor, float32, mapToFloat32 } from '../tensor';
 import { DisplayMode } from './postprocess';
 import { attributionExplanation, baselineTensor, displayOption, setUpAttribution } from './attribution-common';
 import { scoreVariants } from './forward';
@@ -114,7 +114,7 @@ export const occlusion: ExplanationMethod<OcclusionOptions> = {
     );
     const raw = float32(
       dims,
-      Float32Array.from(sum, (s, e) => s / count[e]),
+      mapToFloat32(sum, (s, e) => s / count[e]),
     );
     const skipped = unchanged.filter(Boolean).length;
     return attributionExplanation('occlusion', setup, raw, options.display, [

@@ -7,7 +7,7 @@
 // their one or three axes (an s or s × s × s grid, linear / trilinear upsampling). Masked elements become 0 (the
 // normalised input's mean); the score is the class probability, as in the paper. Seeded.
 import { resizeBilinear, resizeLinear } from '../image/resize';
-import { Tensor, float32, sizeOf } from '../tensor';
+import { Tensor, float32, mapToFloat32, sizeOf } from '../tensor';
 import { SEED_OPTION } from './attribution-common';
 import { scoreVariants } from './forward';
 import { spatialToMap } from './postprocess';
@@ -88,7 +88,7 @@ export const rise: ExplanationMethod<RiseOptions> = {
     const norm = options.masks * options.probability;
     const raw: Tensor = float32(
       [1, ...spatial],
-      Float32Array.from(saliency, (v) => v / norm),
+      mapToFloat32(saliency, (v) => v / norm),
     );
     const { map, note } = spatialToMap(raw.data as Float32Array, spatial);
     return {

@@ -20,7 +20,7 @@ import { encodeModel, GraphProto, NodeProto } from '../onnx/proto';
 import { exposeOutputs } from '../onnx/surgery';
 import { throwIfCancelled } from '../cancel';
 import { createSession, run } from '../onnx/session';
-import { Tensor } from '../tensor';
+import { Tensor, mapToFloat32 } from '../tensor';
 
 export const SATURATION_TOLERANCE = 1e-3;
 export const THUMBNAIL_SIDE = 32;
@@ -111,7 +111,7 @@ function meanMapThumbnail(data: Float32Array, c: number, h: number, w: number): 
       }
     }
   }
-  return { width, height, values: Float32Array.from(sums, (s, i) => s / counts[i]) };
+  return { width, height, values: mapToFloat32(sums, (s, i) => s / counts[i]) };
 }
 
 export interface StatsTarget {

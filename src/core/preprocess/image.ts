@@ -2,7 +2,7 @@
 import { FloatImage, RgbImage, toGrayBytes } from '../image/image';
 import { SizeLimits, checkPixels } from '../limits';
 import { centerCropBox, cropImage, ImageLike, resizePilBytes, resizeSkimage, resizeTriangle, ResizedImage, shorterSideSize } from '../image/resample';
-import { FloatTensor, Tensor } from '../tensor';
+import { FloatTensor, Tensor, mapToFloat32 } from '../tensor';
 import { Antialias, PreprocessSpec, PreprocessSpecError } from './spec';
 export interface PreprocessedImage {
   tensor: FloatTensor;
@@ -15,7 +15,7 @@ function resample(src: ImageLike, outH: number, outW: number, antialias: Antiali
   if (antialias === 'skimage') return resizeSkimage(src, outH, outW, 1 / 255);
   if (antialias === 'none') return resizeTriangle(src, outH, outW, false, 1 / 255);
   const bytes = resizePilBytes(src, outH, outW);
-  return { ...bytes, data: Float32Array.from(bytes.data, (v) => v / 255) };
+  return { ...bytes, data: mapToFloat32(bytes.data, (v) => v / 255) };
 }
 
 /**
