@@ -8,14 +8,27 @@ import * as path from 'path';
 
 const TEMP_MARK = '.tmp-';
 
-export function writeFileAtomic(file: string, bytes: Uint8Array | string): void {
+export function writeFileAtomic(file: string, bytes: Uint8Array | string | Uint8Array[]): void {
   const temp = `${file}${TEMP_MARK}${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
   try {
-    fs.writeFileSync(temp, bytes);
+    if (Array.isArray(bytes)) writeParts(temp, bytes);
+    else fs.writeFileSync(temp, bytes);
     fs.renameSync(temp, file);
   } catch (err) {
     fs.rmSync(temp, { force: true });
     throw err;
+  }
+}
+
+/** The parts one after another, without first joining them in memory (a cached model's header and its 45 MB body). */
+function writeParts(file: string, parts: Uint8Array[]): void {
+  const fd = fs.openSync(file, 'w');
+  try {
+    for (const part of parts) {
+      for (let written = 0; written < part.length;) written += fs.writeSync(fd, part, written, part.length - written);
+    }
+  } finally {
+    fs.closeSync(fd);
   }
 }
 

@@ -139,7 +139,7 @@ export class BuiltModelCache {
       const prefix = Buffer.alloc(8);
       prefix.write(MAGIC, 0, 'latin1');
       prefix.writeUInt32LE(header.length, 4);
-      writeFileAtomic(this.fileFor(key), Buffer.concat([prefix, header, body]));
+      writeFileAtomic(this.fileFor(key), [prefix, header, body]);
       this.evict();
     } catch {
       // Not stored: built again next time.
