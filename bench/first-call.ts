@@ -22,6 +22,7 @@ import { encodePng, rgbToRgba } from '../src/core/image/overlay';
 import { resizeBilinear } from '../src/core/image/resize';
 import { ConvModel } from '../src/core/model';
 import { IMAGENET_MEAN, IMAGENET_STD, PreprocessSpec, preprocessImage } from '../src/core/preprocess';
+import { mapToUint8 } from '../src/core/tensor';
 import { REFERENCE_DIR, ReferenceCase, loadManifest, loadTensor, referenceAvailable } from '../test/support/reference';
 
 const PYTHON = '/usr/bin/python3';
@@ -85,7 +86,7 @@ async function panelChild(method: string, cacheDir: string): Promise<void> {
   const options = Object.fromEntries(Object.entries(FIRST_CALLS.find((f) => f.method === method)?.options ?? {}).map(([k, v]) => [k, v.join(',')]));
   // The reference image as the model takes it (224×224 RGB, values in [0, 1]), as a PNG.
   const [height, width] = [224, 224];
-  const rgb = Uint8Array.from(loadTensor(c, 'rgb').data as Float32Array, (v) => Math.round(Math.min(1, Math.max(0, v)) * 255));
+  const rgb = mapToUint8(loadTensor(c, 'rgb').data as Float32Array, (v) => Math.round(Math.min(1, Math.max(0, v)) * 255));
   const png = encodePng(rgbToRgba({ width, height, data: rgb }), width, height);
   process.env.CONVLENS_CACHE_DIR = cacheDir;
   const client = new ComputeClient(WORKER);

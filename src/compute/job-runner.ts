@@ -102,14 +102,12 @@ async function gradientProblem(ctx: ModelContext, camLayer: string | undefined):
     // A large graph's gradient session takes onnxruntime tens of seconds to create: the open checks
     // that every op has a rule, and the session is built by the first gradient method (or the
     // background prebuild) instead.
-    if (ctx.model.graph.node.length > FULL_GRADIENT_CHECK_NODES) {
-      await checkGradientGraph(ctx.model, { wrt: [ctx.inputInfo.name], output });
-      return { camLayer, prebuild: true };
-    }
+    const large = ctx.model.graph.node.length > FULL_GRADIENT_CHECK_NODES;
+    if (large || camLayer) await checkGradientGraph(ctx.model, { wrt: [ctx.inputInfo.name], output });
+    if (large) return { camLayer, prebuild: true };
     if (camLayer) {
-      // Every op's rule is checked by building the input's gradient graph; the session that runs
+      // Every op's rule was checked by building the input's gradient graph; the session that runs
       // is the Grad-CAM family's (default layer, top class), the one the first click uses.
-      await checkGradientGraph(ctx.model, { wrt: [ctx.inputInfo.name], output });
       await computeGradients(ctx.model, ctx.feeds(probe), { wrt: [camLayer], output, seed: 'top' });
       return { camLayer, prebuild: false };
     }

@@ -14,7 +14,7 @@ import { Prediction, readLabels } from './labels/labels';
 import type { Target } from './explain/types';
 import { ExplainError } from './explain/types';
 import { ConvModel } from './model';
-import { encodeModel } from './onnx/proto';
+import { encodeModelReusing } from './onnx/proto';
 import { exposeOutputs } from './onnx/surgery';
 import { Tensor } from './tensor';
 
@@ -287,7 +287,7 @@ export function taskTarget(task: TaskOutputs, index: number | 'top'): TaskTarget
  * before a model's own NMS): targets read graph outputs. The caller disposes of it.
  */
 export function modelExposing(model: ConvModel, tensor: string): ConvModel {
-  return ConvModel.fromBytes(encodeModel(exposeOutputs(model.proto, [tensor])), { provider: model.provider });
+  return ConvModel.fromBytes(encodeModelReusing(exposeOutputs(model.proto, [tensor]), model), { provider: model.provider });
 }
 
 /**

@@ -5,17 +5,17 @@
 // An entry is one file, <sha256 of its key>.clm: 'CLM2', a little-endian uint32 header length, a
 // JSON header { key, bodyBytes, bodyCheck, meta } padded with spaces to a multiple of 64 bytes,
 // then the body (the optimised model's bytes, in onnxruntime's ORT format, which a session reads
-// its weights from in place: the padding keeps them as aligned as the file's buffer).
-// The key names everything the entry depends on: the model's content hash, the request, ConvLens's
-// autodiff version, onnxruntime's version and the machine. An entry is used only when its header
-// names exactly the key asked for and its body has the recorded length and CRC-32: a corrupt,
-// truncated or foreign entry is deleted and the model is built again, never trusted. (The key
-// holds the model's SHA-256, which a crafted model cannot share with another; the body's check is
-// against accidental damage, which CRC-32 catches, at 10 ms for resnet18's 45 MB against 90-120
-// for SHA-256, on every reopening; a Node.js older than 20.15, without zlib.crc32, uses SHA-256.)
-// Entries are
-// written atomically (files.ts); each hit touches the file's mtime, and when the folder grows over
-// its size limit the least recently used entries are deleted.
+// its weights from in place: the padding keeps them as aligned as the file's buffer; 'CLM1'
+// entries held ONNX bodies and are refused). The key names everything the entry depends on: the
+// model's content hash, the request, ConvLens's autodiff version, onnxruntime's version and the
+// machine. An entry is used only when its header names exactly the key asked for and its body has
+// the recorded length and CRC-32: a corrupt, truncated or foreign entry is deleted and the model
+// is built again, never trusted. (The key holds the model's SHA-256, which a crafted model cannot
+// share with another; the body's check is against accidental damage, which CRC-32 catches, at
+// 10 ms for resnet18's 45 MB against 90-120 for SHA-256, on every reopening; a Node.js older than
+// 20.15, without zlib.crc32, uses SHA-256.) Entries are written atomically (files.ts); each hit
+// touches the file's mtime, and when the folder grows over its size limit the least recently used
+// entries are deleted.
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -86,8 +86,6 @@ export function buildEnvironment(): Record<string, string> {
   ).slice(0, 16);
   return {
     builder: `${BUILDER_VERSION}/${autodiffVersion}`,
-    // Bodies are ORT-format models (older entries held ONNX ones): a format of its own in the key.
-    format: 'ort',
     onnxruntime: ort.env.versions.node ?? 'unknown',
     machine: `${process.platform}-${process.arch}-${os.cpus()[0]?.model ?? 'unknown'}`,
   };
@@ -181,7 +179,7 @@ function parseEntry(file: string, key: string, maxBytes: number): CachedModel | 
     const header = JSON.parse(bytes.toString('utf8', 8, 8 + headerLength)) as { key?: unknown; bodyBytes?: unknown; bodyCheck?: unknown; meta?: unknown };
     const body = bytes.subarray(8 + headerLength);
     if (header.key !== key || header.bodyBytes !== body.length || header.bodyCheck !== bodyCheck(body)) return undefined;
-    // Entries written before the padding, or a buffer that starts unaligned: an aligned copy.
+    // A buffer that starts unaligned (a small file read into Node's shared pool): an aligned copy.
     return { body: body.byteOffset % BODY_ALIGNMENT === 0 ? body : Uint8Array.from(body), meta: header.meta };
   } catch {
     return undefined;

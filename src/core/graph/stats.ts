@@ -16,7 +16,7 @@ import type { NodeStatsView } from './types';
 import { ConvModel } from '../model';
 import { attrFloat } from '../onnx/graph';
 import { tensorFromProto } from '../onnx/initializers';
-import { encodeModel, GraphProto, NodeProto } from '../onnx/proto';
+import { encodeModelReusing, GraphProto, NodeProto } from '../onnx/proto';
 import { exposeOutputs } from '../onnx/surgery';
 import { throwIfCancelled } from '../cancel';
 import { createSession, run } from '../onnx/session';
@@ -141,11 +141,12 @@ export async function graphStats(
     throwIfCancelled(options.signal);
     options.progress?.(k / groups.length, `activations of ${group.targets.length} layers (group ${k + 1} of ${groups.length})`);
     const session = await createSession(
-      encodeModel(
+      encodeModelReusing(
         exposeOutputs(
           model.proto,
           group.targets.map((t) => t.tensor),
         ),
+        model,
       ),
       model.provider,
     );
