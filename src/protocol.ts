@@ -54,7 +54,8 @@ export interface ModelView {
   parameterCount: number;
   opHistogram: Record<string, number>;
   layers: LayerView[];
-  provider: { name: 'cuda' | 'cpu'; reason: string };
+  /** Where the model runs, why there, and the threads onnxruntime runs each op with. */
+  provider: { name: 'cuda' | 'cpu'; reason: string; threads: number };
   /** `spec`: what images go through, when it could be worked out (the host writes it into "copy as code"). */
   preprocessing: { description: string; source: string; spec?: PreprocessSpec };
   /** Layers gradients cannot reach, with the reason (an op without a gradient rule). */

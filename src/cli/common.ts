@@ -10,6 +10,7 @@ import { numberOption } from './args';
 export const MODEL_OPTIONS = {
   json: { type: 'boolean' },
   provider: { type: 'string' },
+  threads: { type: 'string' },
   'max-megapixels': { type: 'string' },
   'max-activation-mb': { type: 'string' },
   'no-cache': { type: 'boolean' },
@@ -24,6 +25,7 @@ export const MODEL_OPTIONS = {
 export function openModel(modelPath: string, values: Record<string, string | boolean | undefined>): ModelContext {
   return ModelContext.open(modelPath, {
     provider: providerOption(values.provider),
+    threads: threadsOption(values.threads),
     activationMemory: activationMemoryOption(values['max-activation-mb']),
     decode: megapixelsOption(values['max-megapixels']),
     cacheDir: values['no-cache'] === true ? undefined : defaultModelCacheDir(),
@@ -44,6 +46,14 @@ export function providerOption(value: string | boolean | undefined): 'auto' | 'c
   if (value === undefined) return 'auto';
   if (value === 'auto' || value === 'cuda' || value === 'cpu') return value;
   throw new Error(`--provider takes auto, cuda or cpu, got '${value}'`);
+}
+
+/** --threads N: threads per onnxruntime op; 0 (the default) means every core. */
+export function threadsOption(value: string | boolean | undefined): number {
+  if (value === undefined) return 0;
+  const threads = Number(value);
+  if (!Number.isInteger(threads) || threads < 0 || threads > 1024) throw new Error(`--threads takes a whole number of threads from 0 (every core) to 1024, got '${value}'`);
+  return threads;
 }
 
 /** --max-activation-mb N: the limit on layer activations held at once (default 1024 MiB). */

@@ -2,6 +2,7 @@
 // --json, tensors in and out as .npy; every failure is one clear line and a non-zero exit.
 import { UsageError } from './args';
 import { DEFAULT_MAX_PIXELS } from '../core/limits';
+import { defaultThreads } from '../core/onnx/session';
 import * as activationsCommand from './commands/activations';
 import * as datasetCommands from './commands/dataset';
 import * as demoCommand from './commands/demo';
@@ -45,6 +46,10 @@ function help(): string {
     'limits (commands that read images or layers):',
     `  --max-megapixels N      largest image read, in megapixels (default ${DEFAULT_MAX_PIXELS / 1e6}); also bounds model input sizes, resize targets and .npy shapes`,
     '  --max-activation-mb N   most MiB of layer activations held at once (default 1024); larger ones are refused',
+    '',
+    'where models run (commands that open a model):',
+    '  --provider auto|cuda|cpu  onnxruntime execution provider (default auto: CUDA when its libraries load, else the CPU)',
+    `  --threads N             threads per onnxruntime op (default 0: every core, ${defaultThreads()} here)`,
     '',
     'commands that open a model keep what they build for it (gradient models, sub-models, layer shapes) in the model',
     'cache folder, ~/.cache/convlens/models or $CONVLENS_CACHE_DIR (off: none), as the VS Code extension does:',

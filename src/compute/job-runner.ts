@@ -137,7 +137,7 @@ function modelView(
     parameterCount: summary.parameterCount,
     opHistogram: summary.opHistogram,
     layers: layers.flatMap((l) => l.outputs.map((o) => ({ name: l.name, opType: l.opType, tensor: o.name, shape: o.shape, scope: l.scope, sourceTrace: l.sourceTrace }))),
-    provider: { name: runtime.provider, reason: runtime.reason },
+    provider: { name: runtime.provider, reason: runtime.reason, threads: runtime.threads },
     preprocessing: ctx.preprocessing
       ? { description: ctx.preprocessing.explanation, source: ctx.preprocessing.source, spec: ctx.preprocessing.spec }
       : { description: ctx.preprocessingProblem ?? 'unknown', source: 'none' },
@@ -241,11 +241,11 @@ export class JobRunner implements WorkerState {
    * stopping between them when cancelled; a cancelled or failed open leaves the model closed. A
    * phase stuck in one native call is ended by the client killing the worker after its grace period.
    */
-  private async openModel({ modelPath, provider, preprocessing, settingsFolder, activationMemory, decode }: JobArgs<'openModel'>, job: JobContext): Promise<ModelView> {
+  private async openModel({ modelPath, provider, threads, preprocessing, settingsFolder, activationMemory, decode }: JobArgs<'openModel'>, job: JobContext): Promise<ModelView> {
     await this.closeModel({ modelPath });
     const name = path.basename(modelPath);
     job.progress(0, `reading ${name}`);
-    const ctx = ModelContext.open(modelPath, { provider, preprocessing, settingsFolder, activationMemory, decode, cacheDir: defaultModelCacheDir() });
+    const ctx = ModelContext.open(modelPath, { provider, threads, preprocessing, settingsFolder, activationMemory, decode, cacheDir: defaultModelCacheDir() });
     this.contexts.set(modelPath, ctx);
     try {
       throwIfCancelled(job.signal);

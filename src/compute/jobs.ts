@@ -49,6 +49,8 @@ export interface JobTypes {
     args: {
       modelPath: string;
       provider: ProviderSetting;
+      /** Threads per onnxruntime op; 0 or absent: every core. */
+      threads?: number;
       preprocessing?: PreprocessOverrides;
       settingsFolder?: string;
       activationMemory?: ActivationLimitOptions;

@@ -12,7 +12,7 @@ import { MAX_MODEL_BYTES, dtypeName, elementCount, inlineExternalData } from './
 import { SizeLimits, checkValues, isValidDim } from './limits';
 import { GraphProto, ModelProto, NodeProto, OnnxFormatError, decodeModel, encodeModel, encodeModelReusing } from './onnx/proto';
 import { assertTensorExists, exposeOutputs, realInputs, withDynamicBatch } from './onnx/surgery';
-import { ProviderSetting, RuntimeSession, SessionCache, createSession, knownProvider, run } from './onnx/session';
+import { ProviderSetting, RuntimeSession, SessionCache, createSession, knownProvider, run, threadsFor } from './onnx/session';
 import { Tensor, formatShape, sizeOf } from './tensor';
 
 export interface TensorInfo {
@@ -137,6 +137,8 @@ export class ShapeProbeLimitError extends Error {}
 
 export interface ModelOptions {
   provider?: ProviderSetting;
+  /** Threads onnxruntime runs each op with; 0 or undefined: every core. */
+  threads?: number;
   /** The limit on activations copied out of a run (layers exposed, shapes probed). */
   activationMemory?: ActivationLimitOptions;
   /** Limits on the sizes the model declares: its input, fed as zeros to probe shapes. */
@@ -174,6 +176,8 @@ export class ConvModel {
     readonly bytes: Uint8Array,
     readonly file: string | undefined,
     readonly provider: ProviderSetting,
+    /** Threads per op of every session of this model (threadsFor: 0 means every core). */
+    readonly threads: number,
     readonly activationLimit: ActivationLimit,
     readonly sizeLimits: SizeLimits,
     cache: { dir?: string; bytes?: number },
@@ -185,7 +189,7 @@ export class ConvModel {
     const limit = new ActivationLimit(options.activationMemory);
     const before = fileIdentity(file);
     const { proto, bytes, external } = readModelFile(file);
-    const model = new ConvModel(proto, bytes, path.resolve(file), options.provider ?? 'auto', limit, options.sizeLimits ?? {}, {
+    const model = new ConvModel(proto, bytes, path.resolve(file), options.provider ?? 'auto', threadsFor(options.threads), limit, options.sizeLimits ?? {}, {
       dir: options.cacheDir,
       bytes: options.cacheBytes,
     });
@@ -197,7 +201,10 @@ export class ConvModel {
   static fromBytes(bytes: Uint8Array, options: ModelOptions = {}): ConvModel {
     const limit = new ActivationLimit(options.activationMemory);
     try {
-      return new ConvModel(decodeModel(bytes), bytes, undefined, options.provider ?? 'auto', limit, options.sizeLimits ?? {}, { dir: options.cacheDir, bytes: options.cacheBytes });
+      return new ConvModel(decodeModel(bytes), bytes, undefined, options.provider ?? 'auto', threadsFor(options.threads), limit, options.sizeLimits ?? {}, {
+        dir: options.cacheDir,
+        bytes: options.cacheBytes,
+      });
     } catch (err) {
       if (err instanceof OnnxFormatError) throw new ModelLoadError(err.message);
       throw err;
@@ -276,7 +283,7 @@ export class ConvModel {
       const hit = cache && diskKey ? cache.read(diskKey) : undefined;
       if (cache && diskKey && hit && (disk.validMeta?.(hit.meta) ?? true)) {
         try {
-          const loaded = await createSession(hit.body, this.provider, { optimized: true });
+          const loaded = await createSession(hit.body, this.provider, { optimized: true, threads: this.threads });
           this.sessionMeta.set(memoryKey, hit.meta);
           return loaded;
         } catch {
@@ -288,8 +295,9 @@ export class ConvModel {
       this.sessionMeta.set(memoryKey, meta);
       const bytes = proto === this.proto ? this.bytes : encodeModelReusing(proto, this);
       const optimizedFile = cache && diskKey ? cache.temporaryPath() : undefined;
-      if (!cache || !diskKey || !optimizedFile) return createSession(bytes, this.provider);
-      const created = await createSession(bytes, this.provider, { saveOptimizedTo: optimizedFile }).catch(() => createSession(bytes, this.provider));
+      const threads = this.threads;
+      if (!cache || !diskKey || !optimizedFile) return createSession(bytes, this.provider, { threads });
+      const created = await createSession(bytes, this.provider, { saveOptimizedTo: optimizedFile, threads }).catch(() => createSession(bytes, this.provider, { threads }));
       // Stored after the caller has its session: reading, hashing and writing a large model would
       // otherwise delay the first run for the sake of later ones.
       this.pendingWrites.push(

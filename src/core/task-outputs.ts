@@ -287,7 +287,7 @@ export function taskTarget(task: TaskOutputs, index: number | 'top'): TaskTarget
  * before a model's own NMS): targets read graph outputs. The caller disposes of it.
  */
 export function modelExposing(model: ConvModel, tensor: string): ConvModel {
-  return ConvModel.fromBytes(encodeModelReusing(exposeOutputs(model.proto, [tensor]), model), { provider: model.provider });
+  return ConvModel.fromBytes(encodeModelReusing(exposeOutputs(model.proto, [tensor]), model), { provider: model.provider, threads: model.threads });
 }
 
 /**

@@ -78,7 +78,8 @@ export function activate(context: vscode.ExtensionContext): ConvLensApi {
     vscode.languages.registerCodeLensProvider({ language: 'python', scheme: 'file' }, definitionLenses),
     vscode.workspace.onDidGrantWorkspaceTrust(() => inferenceLenses.refresh()),
     vscode.workspace.onDidChangeConfiguration((e) => {
-      if (['executionProvider', 'preprocessing', 'maxActivationMemoryMB', 'maxImagePixels'].some((key) => e.affectsConfiguration(`convlens.${key}`))) void models.reopenAll();
+      if (['executionProvider', 'computeThreads', 'preprocessing', 'maxActivationMemoryMB', 'maxImagePixels'].some((key) => e.affectsConfiguration(`convlens.${key}`)))
+        void models.reopenAll();
       if (e.affectsConfiguration('convlens.codeLens.enabled')) inferenceLenses.refresh();
     }),
 

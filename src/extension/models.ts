@@ -45,7 +45,7 @@ export class ModelStore implements vscode.Disposable {
 
   constructor(
     private readonly client: ComputeClient,
-    private readonly settings: () => Pick<Settings, 'executionProvider' | 'preprocessing' | 'maxActivationMemoryMB' | 'maxImagePixels'>,
+    private readonly settings: () => Pick<Settings, 'executionProvider' | 'computeThreads' | 'preprocessing' | 'maxActivationMemoryMB' | 'maxImagePixels'>,
     /** How long the worker is kept after the last model closed (reopening soon after is quick). */
     private readonly workerIdleMs = 30_000,
   ) {
@@ -190,12 +190,12 @@ export class ModelStore implements vscode.Disposable {
   }
 
   private open(modelPath: string, signal: AbortSignal, onProgress: (fraction: number, message: string) => void): Promise<ModelView> {
-    const { executionProvider, preprocessing, maxActivationMemoryMB, maxImagePixels } = this.settings();
+    const { executionProvider, computeThreads, preprocessing, maxActivationMemoryMB, maxImagePixels } = this.settings();
     const activationMemory = { maxMegabytes: maxActivationMemoryMB, limitHint: 'raise it with the setting convlens.maxActivationMemoryMB' };
     const decode = { maxPixels: maxImagePixels, limitHint: 'raise it with the setting convlens.maxImagePixels' };
     return this.client.call(
       'openModel',
-      { modelPath, provider: executionProvider, preprocessing, settingsFolder: settingsFolderFor(modelPath), activationMemory, decode },
+      { modelPath, provider: executionProvider, threads: computeThreads, preprocessing, settingsFolder: settingsFolderFor(modelPath), activationMemory, decode },
       { signal, onProgress },
     );
   }

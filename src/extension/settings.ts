@@ -6,6 +6,8 @@ import type { ProviderSetting } from '../core/onnx/session';
 
 export interface Settings {
   executionProvider: ProviderSetting;
+  /** Threads per onnxruntime op in the compute worker; 0: every core. */
+  computeThreads: number;
   codeLensEnabled: boolean;
   defaultMethod: string;
   colormap: string;
@@ -19,12 +21,15 @@ export interface Settings {
 }
 
 const PROVIDERS: ProviderSetting[] = ['auto', 'cuda', 'cpu'];
+/** The setting's maximum in package.json: more threads than any workstation has cores. */
+const MAX_COMPUTE_THREADS = 256;
 
 export function readSettings(): Settings {
   const c = vscode.workspace.getConfiguration('convlens');
   const provider = c.get<string>('executionProvider', 'auto');
   return {
     executionProvider: PROVIDERS.includes(provider as ProviderSetting) ? (provider as ProviderSetting) : 'auto',
+    computeThreads: Math.round(clamp(c.get<number>('computeThreads', 0), 0, MAX_COMPUTE_THREADS)),
     codeLensEnabled: c.get<boolean>('codeLens.enabled', true),
     defaultMethod: c.get<string>('defaultMethod', 'gradcam'),
     colormap: c.get<string>('colormap', 'viridis'),

@@ -39,7 +39,7 @@ export class ModelStatusBar implements vscode.Disposable {
     this.item.accessibilityInformation = { label: `ConvLens model ${name} ${where}. Choose the execution provider.`, role: 'button' };
     const tooltip = new vscode.MarkdownString();
     tooltip.appendText(`ConvLens: ${modelPath}\n\n`);
-    tooltip.appendText(view ? `Runs on the ${provider}: ${view.provider.reason}` : 'Opening the model…');
+    tooltip.appendText(view ? `Runs on the ${provider}, ${view.provider.threads} threads per op: ${view.provider.reason}` : 'Opening the model…');
     tooltip.appendMarkdown('\n\nClick to choose the execution provider.');
     this.item.tooltip = tooltip;
     this.item.show();

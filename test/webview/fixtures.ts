@@ -208,7 +208,7 @@ export async function computeFixtures(): Promise<Fixtures> {
         scope: l.scope,
         hasSource: !!l.scope && source.hasSource(l.scope),
       })),
-      provider: { name: 'cpu', reason: 'CPU requested by the test' },
+      provider: { name: 'cpu', reason: 'CPU requested by the test', threads: 2 },
       preprocessing: { description: `resize to ${w}×${h}, scale, normalise by mean and std`, source: 'sidecar or ImageNet defaults' },
       defaultCamLayer: layers.find((l) => l.outputs[0].name === auto.tensor)?.name ?? auto.tensor,
     };

@@ -32,7 +32,7 @@ describe('webview: model panel in Chromium', function () {
     assert.strictEqual(facts.Producer, m.producer);
     assert.strictEqual(facts.Opset, String(m.opset));
     assert.ok(facts.Parameters!.includes(m.parameterCount.toLocaleString('en-US')), facts.Parameters);
-    assert.ok(facts.Provider!.includes('CPU') && facts.Provider!.includes(m.provider.reason));
+    assert.ok(facts.Provider!.includes('CPU') && facts.Provider!.includes(m.provider.reason) && facts.Provider!.includes(`${m.provider.threads} threads per op`));
     assert.ok(facts.Preprocessing!.includes(m.preprocessing.description));
     const io = await page.$$eval('table.io tbody tr', (rows) => rows.map((r) => [...r.children].map((td) => td.textContent)));
     assert.deepStrictEqual(io, [

@@ -141,7 +141,13 @@ function layerText(layer: LayerView): string {
 }
 
 function infoList(m: ModelView): HTMLElement {
-  const provider = h('span', {}, h('span', { class: `badge provider-${m.provider.name}` }, m.provider.name.toUpperCase()), ' ', h('span', { class: 'muted' }, m.provider.reason));
+  const provider = h(
+    'span',
+    {},
+    h('span', { class: `badge provider-${m.provider.name}` }, m.provider.name.toUpperCase()),
+    ' ',
+    h('span', { class: 'muted' }, `${m.provider.threads} threads per op; ${m.provider.reason}`),
+  );
   const items: [string, Node | string][] = [
     ['Producer', m.producer],
     ['Opset', String(m.opset)],

@@ -43,15 +43,19 @@ function imagesIn(dir: string): string[] {
 }
 
 export async function demo(argv: string[]): Promise<void> {
-  const { values } = parse(argv, { out: { type: 'string' }, model: { type: 'string' }, images: { type: 'string' }, provider: { type: 'string' } }, []);
+  const { values } = parse(argv, { out: { type: 'string' }, model: { type: 'string' }, images: { type: 'string' }, provider: { type: 'string' }, threads: { type: 'string' } }, []);
   const modelPath = typeof values.model === 'string' ? values.model : path.join(ROOT, 'sample/shapes.onnx');
   const imageFiles = imagesIn(typeof values.images === 'string' ? values.images : path.join(ROOT, 'sample/images'));
   const outDir = path.resolve(typeof values.out === 'string' ? values.out : 'demo-output');
   const ctx: ModelContext = openModel(modelPath, values);
   const report: string[] = [`# ConvLens demo: ${markdownText(path.basename(modelPath))}`, ''];
   const runtime = await ctx.model.baseSession();
-  console.log(`model ${terminalText(modelPath)} on ${runtime.provider.toUpperCase()} (${terminalText(runtime.reason)})`);
-  report.push(`Runs on ${runtime.provider.toUpperCase()}: ${markdownText(runtime.reason)}.`, `Preprocessing: ${markdownText(ctx.preprocessing?.explanation ?? 'unknown')}`, '');
+  console.log(`model ${terminalText(modelPath)} on ${runtime.provider.toUpperCase()}, ${runtime.threads} threads per op (${terminalText(runtime.reason)})`);
+  report.push(
+    `Runs on ${runtime.provider.toUpperCase()} with ${runtime.threads} threads per op: ${markdownText(runtime.reason)}.`,
+    `Preprocessing: ${markdownText(ctx.preprocessing?.explanation ?? 'unknown')}`,
+    '',
+  );
   const summary: unknown[] = [];
   try {
     for (const file of imageFiles) {

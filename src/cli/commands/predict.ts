@@ -3,7 +3,7 @@ import { MODEL_OPTIONS, withModel } from '../common';
 import { fixed, printJson, printTable, terminalText, writeNpy } from '../output';
 import { mayHaveTaskOutputs, readTaskOutputs, TaskOutputs, taskPredictions } from '../../core/task-outputs';
 
-export const usage = 'convlens predict MODEL INPUT [--top K] [--json] [--out logits.npy] [--provider auto|cuda|cpu]';
+export const usage = 'convlens predict MODEL INPUT [--top K] [--json] [--out logits.npy] [--provider auto|cuda|cpu] [--threads N]';
 
 /**
  * The top classes of the first output; for a segmentation model the classes of its predicted mask

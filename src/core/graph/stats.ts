@@ -149,6 +149,7 @@ export async function graphStats(
         model,
       ),
       model.provider,
+      { threads: model.threads },
     );
     try {
       const outputs = await run(

@@ -193,7 +193,7 @@ export async function cascadingRandomization(model: ConvModel, mapsOf: MapsOf, o
     if (options.signal?.aborted) throw new CancelledError();
     const randomized = topDown.slice(0, k);
     const proto = randomizeLayers(model.proto, randomized, { seed: options.seed, biases: options.biases, modelDir: model.dir });
-    const variant = ConvModel.fromBytes(encodeModel(proto), { provider: model.provider, activationMemory: model.activationLimit.options });
+    const variant = ConvModel.fromBytes(encodeModel(proto), { provider: model.provider, threads: model.threads, activationMemory: model.activationLimit.options });
     try {
       const maps = await mapsOf(variant);
       if (maps.length !== original.length)

@@ -1,5 +1,6 @@
-// Changing the execution provider reopens the open models in the worker (which drops their
-// images there); the panel gets the model again, its images reloaded, and explanations work.
+// Changing the execution provider or the threads per op reopens the open models in the worker
+// (which drops their images there); the panel gets the model again, its images reloaded, and
+// explanations work.
 import * as assert from 'assert';
 import * as vscode from 'vscode';
 import type { ConvLensTestApi } from '../../../src/extension/test-hooks';
@@ -15,6 +16,7 @@ describe('execution provider setting', () => {
   });
   after(async () => {
     await vscode.workspace.getConfiguration('convlens').update('executionProvider', undefined, vscode.ConfigurationTarget.Global);
+    await vscode.workspace.getConfiguration('convlens').update('computeThreads', undefined, vscode.ConfigurationTarget.Global);
     await closeAllEditors();
   });
 
@@ -26,7 +28,11 @@ describe('execution provider setting', () => {
     await vscode.workspace.getConfiguration('convlens').update('executionProvider', 'cpu', vscode.ConfigurationTarget.Global);
     const { model } = await nextMessage(api, panel(), 'model', since);
     assert.deepStrictEqual([model.provider.name, model.provider.reason], ['cpu', 'the CPU was chosen in settings']);
-    const after = await nextMessage(api, panel(), 'images', since);
+    const sinceThreads = api.posted().length;
+    await vscode.workspace.getConfiguration('convlens').update('computeThreads', 1, vscode.ConfigurationTarget.Global);
+    const { model: oneThread } = await nextMessage(api, panel(), 'model', sinceThreads);
+    assert.strictEqual(oneThread.provider.threads, 1);
+    const after = await nextMessage(api, panel(), 'images', sinceThreads);
     assert.deepStrictEqual(
       after.images.map((i) => i.name),
       before.images.map((i) => i.name),
