@@ -66,6 +66,10 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
   private readonly announced = new Set<string>();
   private lastMethod?: string;
   private disposed = false;
+  /** Counts the times the images were dropped (another model, a reopen): a load started before the latest drop is stale. */
+  private imagesGeneration = 0;
+  /** The image files a reload has yet to load again: a reopen that follows it before it is done reloads them too. */
+  private pendingReload?: { files: vscode.Uri[]; selected?: vscode.Uri; dropped: number };
   /** The Dataset and Inside tabs' requests. */
   private readonly analyses: Analyses;
 
@@ -198,6 +202,7 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
       const previous = this.modelPath;
       this.modelPath = modelPath;
       this.clearImages();
+      this.pendingReload = undefined;
       this.analyses.reset();
       if (previous) await this.deps.models.release(previous);
       if (!modelPath) return false;
@@ -238,17 +243,30 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
    * reloads the image files, keeping the selection. Dropped images cannot come back.
    */
   private async reload(): Promise<void> {
-    const files = [...this.images.values()].flatMap((i) => (i.uri ? [i.uri] : []));
-    const dropped = this.images.size - files.length;
-    const selected = this.selectedImage?.uri;
+    const current = [...this.images.values()];
+    const pending = this.pendingReload;
+    const files = [...(pending?.files ?? []), ...current.flatMap((i) => (i.uri ? [i.uri] : []))].filter(
+      (uri, index, all) => all.findIndex((other) => other.toString() === uri.toString()) === index,
+    );
+    const reload = {
+      files,
+      selected: this.selectedImage?.uri ?? pending?.selected,
+      dropped: (pending?.dropped ?? 0) + current.filter((i) => !i.uri).length,
+    };
+    this.pendingReload = reload;
     this.clearImages();
+    const generation = this.imagesGeneration;
     this.analyses.reset();
     await this.postModel();
-    if (files.length > 0) await this.addImages(files, selected ?? files[0]);
-    if (dropped > 0) this.post({ type: 'error', message: `The model was reopened; drop the ${dropped} dropped image(s) again to use them.` });
+    if (files.length > 0 && generation === this.imagesGeneration) await this.addImages(files, reload.selected ?? files[0]);
+    // Reopened again meanwhile: that reload loads these files.
+    if (generation !== this.imagesGeneration) return;
+    this.pendingReload = undefined;
+    if (reload.dropped > 0) this.post({ type: 'error', message: `The model was reopened; drop the ${reload.dropped} dropped image(s) again to use them.` });
   }
 
   private clearImages(): void {
+    this.imagesGeneration++;
     this.images.clear();
     this.predictions.clear();
     this.requested.clear();
@@ -261,6 +279,7 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
    */
   async addImages(uris: vscode.Uri[], select: vscode.Uri | undefined = uris[0]): Promise<ImageView[]> {
     const modelPath = this.modelPath;
+    const generation = this.imagesGeneration;
     if (!modelPath) return [];
     const loaded: ImageView[] = [];
     const problems: string[] = [];
@@ -275,7 +294,7 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
         const large = tooLarge(name, imageFileSize(uri.fsPath), this.deps.settings().maxImagePixels);
         if (large) throw new Error(large);
         const view = { ...(await this.deps.client.call('loadImage', { modelPath, imagePath: uri.fsPath, name })), folder: workspaceFolderOf(uri.fsPath) };
-        if (this.modelPath !== modelPath) return [];
+        if (this.modelPath !== modelPath || this.imagesGeneration !== generation) return [];
         this.images.set(view.id, { view, uri });
         loaded.push(view);
       } catch (err) {
@@ -292,6 +311,7 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
 
   private async addDropped(files: { name: string; base64: string }[]): Promise<void> {
     const modelPath = this.modelPath;
+    const generation = this.imagesGeneration;
     if (!modelPath) return;
     const loaded: ImageView[] = [];
     const problems: string[] = [];
@@ -302,7 +322,7 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
         const large = tooLarge(name, imageSize(head), this.deps.settings().maxImagePixels);
         if (large) throw new Error(large);
         const view = await this.deps.client.call('loadImage', { modelPath, base64: file.base64, name });
-        if (this.modelPath !== modelPath) return;
+        if (this.modelPath !== modelPath || this.imagesGeneration !== generation) return;
         this.images.set(view.id, { view });
         loaded.push(view);
       } catch (err) {
@@ -347,13 +367,14 @@ export class ExplainerSession implements vscode.Disposable, MessageTarget {
   /** Posts the prediction for an image (once per image and model). */
   async predict(imageId: string): Promise<void> {
     const modelPath = this.modelPath;
+    const generation = this.imagesGeneration;
     if (!modelPath) return;
     const known = this.predictions.get(imageId);
     if (known) return this.post(known);
     try {
       const top = await this.deps.client.call('predict', { modelPath, imageId, topK: this.deps.settings().topK });
       const message = { type: 'prediction' as const, imageId, top };
-      if (this.modelPath !== modelPath) return;
+      if (this.modelPath !== modelPath || this.imagesGeneration !== generation) return;
       this.predictions.set(imageId, message);
       this.post(message);
     } catch (err) {

@@ -132,24 +132,28 @@ export class ModelStore implements vscode.Disposable {
     this.activeChanged.fire(modelPath);
   }
 
-  /** Reopens the open models (`which` of them): after a settings change or when the worker died. */
-  async reopenAll(which: (entry: Entry) => boolean = () => true): Promise<void> {
-    this.reopening ??= Promise.all(
-      [...this.entries.entries()]
-        .filter(([, entry]) => which(entry))
-        .map(async ([modelPath, entry]) => {
-          entry.loaded = await this.startOpening(modelPath, entry).catch(() => undefined);
-          if (entry.loaded && this.wantedPath === modelPath) this.makeActive(modelPath);
-          this.changed.fire(modelPath);
-          this.reopened.fire(modelPath);
-        }),
-    ).then(() => {
-      this.reopening = undefined;
-    });
-    return this.reopening;
+  /**
+   * Reopens the open models (`which` of them): after a settings change or when the worker died.
+   * A reopen asked for while one runs follows it, so the latest settings are the ones that hold.
+   */
+  reopenAll(which: (entry: Entry) => boolean = () => true): Promise<void> {
+    const reopen = () =>
+      Promise.all(
+        [...this.entries.entries()]
+          .filter(([, entry]) => which(entry))
+          .map(async ([modelPath, entry]) => {
+            entry.loaded = await this.startOpening(modelPath, entry).catch(() => undefined);
+            if (entry.loaded && this.wantedPath === modelPath) this.makeActive(modelPath);
+            this.changed.fire(modelPath);
+            this.reopened.fire(modelPath);
+          }),
+      ).then(() => undefined);
+    const next = this.reopening.then(reopen);
+    this.reopening = next.catch(() => undefined);
+    return next;
   }
 
-  private reopening?: Promise<void>;
+  private reopening: Promise<void> = Promise.resolve();
 
   /** Starts (re)opening an entry's model in the worker; `opening` holds until this open settles. */
   private startOpening(modelPath: string, entry: Entry): Promise<ModelView> {

@@ -38,7 +38,7 @@ export async function waitFor<T>(what: string, probe: () => T | undefined | Prom
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
-type Of<T extends HostToWebview['type']> = Extract<HostToWebview, { type: T }>;
+export type Of<T extends HostToWebview['type']> = Extract<HostToWebview, { type: T }>;
 
 /** The first message of `type` posted to `view` after message number `since`, waiting for it. */
 export async function nextMessage<T extends HostToWebview['type']>(
