@@ -54,38 +54,55 @@ export async function inBatches(count: number, batchSize: number, control: RunCo
  * The target's score for `count` variants of the input, each written by `fill(i, dst)` into a
  * [C, H, W] slot (which holds an earlier variant: `fill` writes every element); forward passes run
  * in batches of at most `batchSize`, fewer where the activation limit needs it (batchForCount).
- * A variant `sameAs(i)` names as identical to an earlier one is not run: it takes that one's score.
+ * A variant found identical to an earlier one is not run and takes that one's score: named before
+ * the runs by `sameAs(i)`, or by `fill` itself returning the earlier variant's index once it has
+ * computed what tells them apart (its slot is then reused for the next variant).
  * A box target is re-matched in each variant (perturbedScores).
  */
 export async function scoreVariants(
   ctx: ExplainContext,
   target: ResolvedTarget,
   count: number,
-  fill: (i: number, dst: Float32Array) => void,
+  fill: (i: number, dst: Float32Array) => number | void,
   options: { batchSize: number; score: ScoreKind; label: string; sameAs?: (i: number) => number | undefined },
 ): Promise<Float64Array> {
   const { model, input } = ctx;
   const sample = sizeOf(input.dims.slice(1));
   const scores = new Float64Array(count);
-  // The variants to run, in order; each of the others is identical to an earlier one.
-  const toRun: number[] = [];
+  // The variants that may need a run, in order; each of the others is identical to an earlier one.
+  const candidates: number[] = [];
   const copies: [number, number][] = [];
+  const sameAsEarlier = (i: number, same: number) => {
+    if (!(same < i)) throw new RangeError(`variant ${i} can only be the same as an earlier variant, not ${same}`);
+    copies.push([i, same]);
+  };
   for (let i = 0; i < count; i++) {
     const same = options.sameAs?.(i);
-    if (same === undefined) toRun.push(i);
-    else if (same < i) copies.push([i, same]);
-    else throw new RangeError(`variant ${i} can only be the same as an earlier variant, not ${same}`);
+    if (same === undefined) candidates.push(i);
+    else sameAsEarlier(i, same);
   }
-  const batchSize = await batchForCount(model, [1, ...input.dims.slice(1)], toRun.length, options.batchSize, 1);
+  const batchSize = await batchForCount(model, [1, ...input.dims.slice(1)], candidates.length, options.batchSize, 1);
   // One buffer for every batch: onnxruntime reads it during the run only.
-  const buffer = new Float32Array(Math.min(batchSize, toRun.length) * sample);
-  await inBatches(toRun.length, batchSize, ctx, options.label, async (start, size) => {
-    const data = buffer.subarray(0, size * sample);
-    for (let j = 0; j < size; j++) fill(toRun[start + j], data.subarray(j * sample, (j + 1) * sample));
-    const batch: Tensor = { dtype: 'float32', dims: [size, ...input.dims.slice(1)], data };
-    const batchScores = perturbedScores(await model.run({ [model.input.name]: batch }), target, options.score);
-    for (let j = 0; j < size; j++) scores[toRun[start + j]] = batchScores[j];
-  });
+  const buffer = new Float32Array(Math.min(batchSize, candidates.length) * sample);
+  let next = 0;
+  while (next < candidates.length) {
+    throwIfCancelled(ctx.signal);
+    const run: number[] = [];
+    while (run.length < batchSize && next < candidates.length) {
+      const i = candidates[next++];
+      const same = fill(i, buffer.subarray(run.length * sample, (run.length + 1) * sample));
+      if (typeof same === 'number') sameAsEarlier(i, same);
+      else run.push(i);
+    }
+    if (run.length > 0) {
+      const batch: Tensor = { dtype: 'float32', dims: [run.length, ...input.dims.slice(1)], data: buffer.subarray(0, run.length * sample) };
+      const batchScores = perturbedScores(await model.run({ [model.input.name]: batch }), target, options.score);
+      run.forEach((i, j) => (scores[i] = batchScores[j]));
+    }
+    ctx.progress?.(next / candidates.length, `${options.label}: ${next}/${candidates.length}`);
+  }
+  // In the order found, so a variant copied from a copy finds that copy's score already set.
+  copies.sort((a, b) => a[0] - b[0]);
   for (const [i, same] of copies) scores[i] = scores[same];
   return scores;
 }

@@ -42,18 +42,34 @@ export function softmax(values: ArrayLike<number>): Float64Array {
   return out.map((v) => v / sum);
 }
 
-/** softmax over channels of the target's score on each channel's masked input; `passes`: forward passes run. */
+/**
+ * softmax over channels of the target's score on each channel's masked input; `passes`: forward
+ * passes run. Channels with identical activations make identical masks, masked inputs and scores
+ * (dead ReLU channels, all zero, are the common case), so each distinct channel is a candidate;
+ * different channels can still share a mask H_k, bit for bit, e.g. constant ones, which min-max
+ * scaling makes all zero wherever upsampling keeps them constant. Each candidate's mask is computed
+ * once, as its masked input is written, and told apart from the earlier masks by its SHA-256 (a
+ * collision being out of reach): a mask seen before takes that channel's score without a pass.
+ */
 export async function scoreCamWeights(ctx: ExplainContext, target: ResolvedTarget, activations: Tensor, batch: number): Promise<{ weights: Float64Array; passes: number }> {
   const [, channels, ...spatial] = ctx.input.dims;
   const input = ctx.input.data as Float32Array;
   const plane = sizeOf(spatial);
-  const { distinct, sourceOf } = distinctMasks(activations, spatial);
-  const distinctScores = await scoreVariants(
+  const byChannel = distinctChannels(activations);
+  const byMask = new Map<string, number>();
+  const scores = await scoreVariants(
     ctx,
     target,
-    distinct.length,
+    byChannel.distinct.length,
     (j, dst) => {
-      const mask = scoreCamMask(activations, distinct[j], spatial);
+      const mask = scoreCamMask(activations, byChannel.distinct[j], spatial);
+      const key = crypto
+        .createHash('sha256')
+        .update(new Uint8Array(mask.buffer, mask.byteOffset, mask.byteLength))
+        .digest('hex');
+      const earlier = byMask.get(key);
+      if (earlier !== undefined) return earlier;
+      byMask.set(key, j);
       for (let ch = 0; ch < channels; ch++) {
         const offset = ch * plane;
         for (let i = 0; i < plane; i++) dst[offset + i] = input[offset + i] * mask[i];
@@ -61,13 +77,10 @@ export async function scoreCamWeights(ctx: ExplainContext, target: ResolvedTarge
     },
     { batchSize: batch, score: 'logit', label: 'scorecam: masked inputs' },
   );
-  return { weights: softmax(Float64Array.from(sourceOf, (j) => distinctScores[j])), passes: distinct.length };
+  return { weights: softmax(Float64Array.from(byChannel.sourceOf, (j) => scores[j])), passes: byMask.size };
 }
 
-/**
- * Channels with identical activations make identical masks, masked inputs and scores (dead ReLU
- * channels, all zero, are the common case): each distinct channel is scored once.
- */
+/** Channels with identical activations, bit for bit: each distinct one's index, and each channel's place among them. */
 export function distinctChannels(activations: Tensor): { distinct: number[]; sourceOf: Int32Array } {
   const { c, plane } = camShape(activations);
   const a = activations.data as Float32Array;
@@ -84,34 +97,6 @@ export function distinctChannels(activations: Tensor): { distinct: number[]; sou
     sourceOf[k] = j;
   }
   return { distinct, sourceOf };
-}
-
-/**
- * Channels whose masks H_k at the input's size `out` are identical, bit for bit, make identical
- * masked inputs and scores: each distinct mask is scored once. Identical channels (dead ReLU
- * channels, all zero) are found first from their activations; different channels can still share
- * a mask, e.g. constant ones, which min-max scaling makes all zero wherever upsampling keeps them
- * constant. Masks are told apart by their SHA-256, a collision being out of reach.
- */
-export function distinctMasks(activations: Tensor, out: number[]): { distinct: number[]; sourceOf: Int32Array } {
-  const byChannel = distinctChannels(activations);
-  const distinct: number[] = [];
-  const groupOf = new Int32Array(byChannel.distinct.length);
-  const byMask = new Map<string, number>();
-  byChannel.distinct.forEach((k, j) => {
-    const mask = scoreCamMask(activations, k, out);
-    const key = crypto
-      .createHash('sha256')
-      .update(new Uint8Array(mask.buffer, mask.byteOffset, mask.byteLength))
-      .digest('hex');
-    let group = byMask.get(key);
-    if (group === undefined) {
-      group = distinct.push(k) - 1;
-      byMask.set(key, group);
-    }
-    groupOf[j] = group;
-  });
-  return { distinct, sourceOf: byChannel.sourceOf.map((j) => groupOf[j]) };
 }
 
 export const scoreCam: ExplanationMethod<ScoreCamOptions> = {
