@@ -168,7 +168,7 @@ export class ConvModel {
   private fileIdentity?: string;
   private baseExposed: string[] = [];
   private batchSupport?: Promise<boolean>;
-  private probedShapes?: Promise<Map<string, number[]>>;
+  private probed?: Promise<ModelProbe>;
   private cachedSummary?: ModelSummary;
 
   private constructor(
@@ -355,20 +355,23 @@ export class ConvModel {
   }
 
   /**
-   * Whether the model runs on a batch of two: decided by trying it once, and remembered in the disk
-   * cache, so that a reopened model's first gradient method does not start a forward session only
-   * to learn it again.
+   * Whether the model runs on a batch of two. A batch dimension the model leaves symbolic is taken
+   * at its word; a pinned one is tried: by the shape probe where it runs (it probes batch 2 too),
+   * else on the base session's own variant at batch 2 (which it then is), remembered in the disk
+   * cache, so that a reopened model's first gradient method does not start a session only to
+   * learn it again.
    */
   supportsBatch(): Promise<boolean> {
     this.batchSupport ??= (async () => {
       const input = this.input;
       const dims = this.inputDims();
       if (typeof input.shape[0] === 'string') return true;
+      const probe = await this.probe().catch(() => undefined);
+      if (probe?.batchTried) return probe.batchShapes !== undefined;
       const diskKey = this.diskCache && this.diskKey({ probe: 'batch' });
       const cached = diskKey ? this.diskCache?.read(diskKey)?.meta : undefined;
       if (typeof cached === 'boolean') return cached;
       let supported: boolean;
-      // Tried on the base session's own variant, which it then is.
       const { key, build } = this.baseVariant(true);
       try {
         const s = await this.session(key, build);
@@ -464,24 +467,56 @@ export class ConvModel {
    * Shapes of every node output, found by running a zero input of the declared size (in groups
    * that keep within the activation limit, for a large model on a large input).
    */
-  probeShapes(): Promise<Map<string, number[]>> {
-    this.probedShapes ??= (async () => {
+  async probeShapes(): Promise<Map<string, number[]>> {
+    return (await this.probe()).shapes;
+  }
+
+  /**
+   * Shapes of every tensor (inputs included) at batch 2, of the model with its batch dimension
+   * made symbolic (withDynamicBatch), where the shape probe ran it there; else undefined.
+   */
+  async probedBatchShapes(): Promise<Map<string, number[]> | undefined> {
+    return (await this.probe()).batchShapes;
+  }
+
+  /**
+   * The shape probe. A model with one float32 input declared at batch 1 is probed with its batch
+   * dimension made symbolic, at batch 1 and at batch 2 in one session: that answers supportsBatch
+   * and gives the gradient builder its batch-2 shapes, where separate sessions for each cost
+   * onnxruntime as much to create as the model's (resnet18: about 0.3 s of a first Grad-CAM).
+   * Where that fails, the model is probed as declared, at batch 1, and does not take a batch.
+   */
+  private probe(): Promise<ModelProbe> {
+    this.probed ??= (async () => {
       const limit = this.shapeProbeLimit;
       if (limit) throw new ShapeProbeLimitError(limit);
+      const inputs = this.summary().inputs;
       const feeds: Record<string, Tensor> = {};
-      for (const info of this.summary().inputs) {
+      for (const info of inputs) {
         const dims = concreteInputDims(info.shape, this.sizeLimits, info.name);
         feeds[info.name] = { dtype: 'float32', dims, data: new Float32Array(sizeOf(dims)) };
       }
-      const diskKey = this.diskCache && this.diskKey({ probe: 'shapes' });
-      const cached = diskKey ? shapesFrom(this.diskCache?.read(diskKey)?.meta) : undefined;
+      const diskKey = this.diskCache && this.diskKey({ probe: 'shapes+batch' });
+      const cached = diskKey ? probeFrom(this.diskCache?.read(diskKey)?.meta) : undefined;
       if (cached) return cached;
-      const [shapes] = await probeShapeSets(this.proto, [feeds], this.activationLimit.bytes, this);
-      for (const name of Object.keys(feeds)) shapes.delete(name);
-      if (diskKey) this.diskCache?.write(diskKey, new Uint8Array(0), [...shapes]);
-      return shapes;
+      const only = inputs.length === 1 ? feeds[inputs[0].name] : undefined;
+      const batchTried = only !== undefined && inputs[0].dtype === 'float32' && only.dims[0] === 1;
+      let probe: ModelProbe | undefined;
+      if (only && batchTried) {
+        const atTwo = { [inputs[0].name]: { dtype: 'float32' as const, dims: [2, ...only.dims.slice(1)], data: new Float32Array(2 * only.data.length) } };
+        try {
+          const [shapes, batchShapes] = await probeShapeSets(withDynamicBatch(this.proto), [feeds, atTwo], this.activationLimit.bytes, this);
+          probe = { shapes, batchShapes, batchTried };
+        } catch {
+          // Batch 2 (or the symbolic batch) fails: probed again as declared.
+        }
+      }
+      probe ??= { shapes: (await probeShapeSets(this.proto, [feeds], this.activationLimit.bytes, this))[0], batchTried };
+      for (const name of Object.keys(feeds)) probe.shapes.delete(name);
+      if (diskKey) this.diskCache?.write(diskKey, new Uint8Array(0), { shapes: [...probe.shapes], batchShapes: probe.batchShapes && [...probe.batchShapes], batchTried });
+      return probe;
     })();
-    return this.probedShapes;
+    return this.probed;
   }
 
   /**
@@ -527,6 +562,26 @@ function fileIdentity(file: string): string | undefined {
 }
 
 /** Probed shapes as the disk cache holds them ([name, dims] pairs), or undefined when they are anything else. */
+/** What the shape probe found (ConvModel.probe). */
+interface ModelProbe {
+  /** Dims of every node output at the declared input size. */
+  shapes: Map<string, number[]>;
+  /** Dims of every tensor at batch 2, where the model ran there with its batch made symbolic. */
+  batchShapes?: Map<string, number[]>;
+  /** Whether the probe tried batch 2 (a model with one float32 input declared at batch 1). */
+  batchTried: boolean;
+}
+
+/** A probe read back from the disk cache; undefined when anything in it is not as written. */
+function probeFrom(meta: unknown): ModelProbe | undefined {
+  if (typeof meta !== 'object' || meta === null) return undefined;
+  const m = meta as { shapes?: unknown; batchShapes?: unknown; batchTried?: unknown };
+  const shapes = shapesFrom(m.shapes);
+  const batchShapes = m.batchShapes === undefined ? undefined : shapesFrom(m.batchShapes);
+  if (!shapes || (m.batchShapes !== undefined && !batchShapes) || typeof m.batchTried !== 'boolean') return undefined;
+  return { shapes, batchShapes, batchTried: m.batchTried };
+}
+
 function shapesFrom(meta: unknown): Map<string, number[]> | undefined {
   if (!Array.isArray(meta)) return undefined;
   const valid = meta.every(

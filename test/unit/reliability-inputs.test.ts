@@ -201,10 +201,13 @@ describe('reliability: bad inputs are reported with one clear sentence', functio
     });
     after(() => client.call('closeModel', { modelPath }));
 
-    it('is detected: supportsBatch() is false', async () => {
+    it('is detected: supportsBatch() is false, and its shapes are probed as declared', async () => {
       const model = ConvModel.load(modelPath, { provider: 'cpu' });
       try {
         assert.strictEqual(await model.supportsBatch(), false);
+        // The probe at batches 1 and 2 failed; the one at the declared batch found every shape.
+        assert.strictEqual(await model.probedBatchShapes(), undefined);
+        assert.deepStrictEqual((await model.probeShapes()).get('relu_out'), [1, 4, 8, 8]);
       } finally {
         await model.dispose();
       }

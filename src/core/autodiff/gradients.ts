@@ -208,9 +208,11 @@ function shapesOf(model: ConvModel, proto: ModelProto, batched: boolean): Promis
       if (!own) return probe(1);
       return new Map([...own, ...Object.entries(feedsAt(1)).map(([name, t]) => [name, t.dims] as const)]);
     };
+    // The model's own probe ran batch 2 too where it could (ConvModel.probe): no session of its own.
+    const shapesAtTwo = async () => (ownProbeFeeds && (await model.probedBatchShapes().catch(() => undefined))) || probe(2);
     const atOne = async (): Promise<ProbedShapes> => ({ shapes: await shapesAtOne() });
     // A model whose other inputs do not take the batch probes at batch 1 only.
-    shapes = batched ? Promise.all([shapesAtOne(), probe(2)]).then(([one, two]) => ({ shapes: one, batchShapes: two }), atOne) : atOne();
+    shapes = batched ? Promise.all([shapesAtOne(), shapesAtTwo()]).then(([one, two]) => ({ shapes: one, batchShapes: two }), atOne) : atOne();
     probed.set(model, shapes);
   }
   return shapes;
