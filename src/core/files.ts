@@ -20,6 +20,25 @@ export function writeFileAtomic(file: string, bytes: Uint8Array | string | Uint8
   }
 }
 
+/** writeFileAtomic with the writing done off the main thread (libuv's pool), for a large file written while other work goes on. */
+export async function writeFileAtomicAsync(file: string, parts: Uint8Array[]): Promise<void> {
+  const temp = `${file}${TEMP_MARK}${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
+  try {
+    const handle = await fs.promises.open(temp, 'w');
+    try {
+      for (const part of parts) {
+        for (let written = 0; written < part.length;) written += (await handle.write(part, written, part.length - written)).bytesWritten;
+      }
+    } finally {
+      await handle.close();
+    }
+    await fs.promises.rename(temp, file);
+  } catch (err) {
+    await fs.promises.rm(temp, { force: true });
+    throw err;
+  }
+}
+
 /** The parts one after another, without first joining them in memory (a cached model's header and its 45 MB body). */
 function writeParts(file: string, parts: Uint8Array[]): void {
   const fd = fs.openSync(file, 'w');

@@ -298,20 +298,16 @@ export class ConvModel {
       const threads = this.threads;
       if (!cache || !diskKey || !optimizedFile) return createSession(bytes, this.provider, { threads });
       const created = await createSession(bytes, this.provider, { saveOptimizedTo: optimizedFile, threads }).catch(() => createSession(bytes, this.provider, { threads }));
-      // Stored after the caller has its session: reading, hashing and writing a large model would
-      // otherwise delay the first run for the sake of later ones.
+      // Stored while the caller runs its session: read and written off the main thread, so the
+      // first run does not wait for a large model's bytes for the sake of later processes.
       this.pendingWrites.push(
-        new Promise<void>((resolve) =>
-          setImmediate(() => {
-            try {
-              if (created.provider === 'cpu' && fs.existsSync(optimizedFile)) cache.write(diskKey, fs.readFileSync(optimizedFile), meta ?? null);
-            } catch {
-              // A full or read-only disk: the model is built again next time.
-            } finally {
-              fs.rm(optimizedFile, { force: true }, () => resolve());
-            }
-          }),
-        ),
+        (async () => {
+          try {
+            if (created.provider === 'cpu') await cache.writeFromFile(diskKey, optimizedFile, meta ?? null);
+          } finally {
+            await fs.promises.rm(optimizedFile, { force: true }).catch(() => undefined);
+          }
+        })(),
       );
       return created;
     });

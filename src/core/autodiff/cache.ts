@@ -22,7 +22,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import * as ort from 'onnxruntime-node';
-import { isUnfinishedWrite, readFileChecked, writeFileAtomic } from '../files';
+import { isUnfinishedWrite, readFileChecked, writeFileAtomic, writeFileAtomicAsync } from '../files';
 import { defaultRules } from './registry';
 
 const MAGIC = 'CLM2';
@@ -132,12 +132,23 @@ export class BuiltModelCache {
     if (body.length > this.maxBytes) return;
     try {
       fs.mkdirSync(this.dir, { recursive: true });
-      const json = JSON.stringify({ key, bodyBytes: body.length, bodyCheck: bodyCheck(body), meta });
-      const header = Buffer.from(json.padEnd(json.length + ((BODY_ALIGNMENT - ((8 + Buffer.byteLength(json)) % BODY_ALIGNMENT)) % BODY_ALIGNMENT)));
-      const prefix = Buffer.alloc(8);
-      prefix.write(MAGIC, 0, 'latin1');
-      prefix.writeUInt32LE(header.length, 4);
-      writeFileAtomic(this.fileFor(key), [prefix, header, body]);
+      writeFileAtomic(this.fileFor(key), entryParts(key, body, meta));
+      this.evict();
+    } catch {
+      // Not stored: built again next time.
+    }
+  }
+
+  /**
+   * As write, for a body in a file (onnxruntime's optimised model), read and written by libuv's
+   * pool: a session's first run, on the main thread meanwhile, does not wait for the 45 MB.
+   */
+  async writeFromFile(key: string, bodyFile: string, meta: unknown): Promise<void> {
+    try {
+      const body = await fs.promises.readFile(bodyFile);
+      if (body.length > this.maxBytes) return;
+      await fs.promises.mkdir(this.dir, { recursive: true });
+      await writeFileAtomicAsync(this.fileFor(key), entryParts(key, body, meta));
       this.evict();
     } catch {
       // Not stored: built again next time.
@@ -168,6 +179,16 @@ export class BuiltModelCache {
       total -= e.size;
     }
   }
+}
+
+/** An entry's bytes: magic and header length, the header padded to align the body, the body. */
+function entryParts(key: string, body: Uint8Array, meta: unknown): Uint8Array[] {
+  const json = JSON.stringify({ key, bodyBytes: body.length, bodyCheck: bodyCheck(body), meta });
+  const header = Buffer.from(json.padEnd(json.length + ((BODY_ALIGNMENT - ((8 + Buffer.byteLength(json)) % BODY_ALIGNMENT)) % BODY_ALIGNMENT)));
+  const prefix = Buffer.alloc(8);
+  prefix.write(MAGIC, 0, 'latin1');
+  prefix.writeUInt32LE(header.length, 4);
+  return [prefix, header, body];
 }
 
 function parseEntry(file: string, key: string, maxBytes: number): CachedModel | undefined {
