@@ -48,6 +48,57 @@ describe('image resampling', () => {
     assert.strictEqual(maxAbsDiff(out.data, fixtureNpy('pattern.torchvision-resize16-crop12.npy').data as Uint8Array), 0);
   });
 
+  it('computes a window of the resize equal, bit for bit, to the same crop of the whole resize', () => {
+    // The torchvision crop above, computed as a window, and windows at the edges, of one row or
+    // column, across resizes that shrink, grow or keep each axis (one pass or none skipped).
+    const [h, w] = shorterSideSize(pattern.height, pattern.width, 16);
+    const { top, left } = centerCropBox(h, w, 12, 12);
+    assert.strictEqual(
+      maxAbsDiff(resizePilBytes(pattern, h, w, { top, left, height: 12, width: 12 }).data, fixtureNpy('pattern.torchvision-resize16-crop12.npy').data as Uint8Array),
+      0,
+    );
+    const gray: ImageLike = {
+      width: pattern.width,
+      height: pattern.height,
+      channels: 1,
+      data: Uint8Array.from({ length: pattern.width * pattern.height }, (_, i) => pattern.data[i * 3]),
+    };
+    for (const image of [pattern, gray]) {
+      for (const [outH, outW] of [
+        [8, 11],
+        [50, 29],
+        [image.height, 17],
+        [23, image.width],
+        [image.height, image.width],
+      ]) {
+        for (const window of [
+          { top: 0, left: 0, height: outH, width: outW },
+          { top: 0, left: 0, height: 1, width: outW },
+          { top: outH - 1, left: outW - 1, height: 1, width: 1 },
+          { top: Math.floor(outH / 3), left: Math.floor(outW / 4), height: Math.ceil(outH / 2), width: Math.ceil(outW / 2) },
+        ]) {
+          const crop = (data: ArrayLike<number>) =>
+            Array.from(
+              cropImage({ width: outW, height: outH, channels: image.channels, data: Float32Array.from(data) }, window.top, window.left, window.height, window.width).data,
+            );
+          const label = `${image.channels} channel(s), ${outH}×${outW}, window ${JSON.stringify(window)}`;
+          const bytes = resizePilBytes(image, outH, outW, window);
+          assert.deepStrictEqual([bytes.height, bytes.width], [window.height, window.width], label);
+          assert.deepStrictEqual(Array.from(bytes.data), crop(resizePilBytes(image, outH, outW).data), `Pillow bytes, ${label}`);
+          for (const antialias of [true, false]) {
+            assert.deepStrictEqual(
+              Array.from(resizeTriangle(image, outH, outW, antialias, 1 / 255, window).data),
+              crop(resizeTriangle(image, outH, outW, antialias, 1 / 255).data),
+              `triangle, ${label}`,
+            );
+          }
+        }
+      }
+    }
+    assert.throws(() => resizePilBytes(pattern, 8, 11, { top: 4, left: 0, height: 5, width: 11 }), /the window 5×11 at \(4, 0\) is not inside the 8×11 resize/);
+    assert.throws(() => resizeTriangle(pattern, 8, 11, true, 1, { top: 0, left: 0, height: 0, width: 3 }), ResizeError);
+  });
+
   it('keeps a constant image constant with every method', () => {
     const image = constant(13, 7, 3, 0.3);
     for (const [h, w] of [

@@ -228,62 +228,116 @@ function fixedPointWeights(taps: FilterTaps): Float64Array {
   return taps.weights.map((w) => (w < 0 ? Math.trunc(-0.5 + w * 2 ** PRECISION_BITS) : Math.trunc(0.5 + w * 2 ** PRECISION_BITS)));
 }
 
-function clip8(sum: number): number {
-  if (sum >= 2 ** (PRECISION_BITS + 8)) return 255;
-  if (sum <= 0) return 0;
-  return Math.floor(sum / 2 ** PRECISION_BITS);
+/** A region of a resize's output: what is computed of it (a centre crop needs no more). */
+export interface OutputWindow {
+  top: number;
+  left: number;
+  height: number;
+  width: number;
 }
 
 /**
  * Pillow's two-pass resample: horizontal pass (skipped when the width is unchanged), then vertical
  * pass (skipped when the height is unchanged). With `bytes`, fixed-point weights and 8-bit
- * rounding after each pass; otherwise double precision throughout.
+ * rounding after each pass; otherwise double precision throughout. Only `window` of the output is
+ * computed, from the source rows its vertical taps read (as Pillow limits its horizontal pass to
+ * them): each output value is the same sum whatever the window, so a crop of the whole resize is
+ * bit-identical to the window.
  */
-function separableResize(image: ImageLike, outH: number, outW: number, antialias: boolean, bytes: boolean): Float64Array | Uint8Array {
+function separableResize(image: ImageLike, outH: number, outW: number, antialias: boolean, bytes: boolean, window?: OutputWindow): Float64Array | Uint8Array {
   const { width: w, height: h, channels: c } = image;
-  const finish = bytes ? clip8 : (sum: number): number => sum;
-  const initial = bytes ? 2 ** (PRECISION_BITS - 1) : 0;
+  const box = window ?? { top: 0, left: 0, height: outH, width: outW };
   const alloc = (n: number): Float64Array | Uint8Array => (bytes ? new Uint8Array(n) : new Float64Array(n));
   const weightsOf = (taps: FilterTaps): Float64Array => (bytes ? fixedPointWeights(taps) : taps.weights);
-
-  let current: ArrayLike<number> = image.data;
+  const vertical = outH !== h ? triangleTaps(h, outH, antialias) : undefined;
+  // The source rows the window's output rows read.
+  let firstRow = box.top;
+  let endRow = box.top + box.height;
+  if (vertical) {
+    firstRow = h;
+    endRow = 0;
+    for (let o = box.top; o < box.top + box.height; o++) {
+      firstRow = Math.min(firstRow, vertical.start[o]);
+      endRow = Math.max(endRow, vertical.start[o] + vertical.count[o]);
+    }
+  }
+  const rows = endRow - firstRow;
+  const rowLength = box.width * c;
+  // Pass 1: rows [firstRow, endRow) at the window's columns.
+  const across = alloc(rows * rowLength);
   if (outW !== w) {
     const taps = triangleTaps(w, outW, antialias);
-    const weights = weightsOf(taps);
-    const horizontal = alloc(h * outW * c);
-    for (let y = 0; y < h; y++) {
-      for (let o = 0; o < outW; o++) {
-        for (let ch = 0; ch < c; ch++) {
-          let sum = initial;
-          for (let k = 0; k < taps.count[o]; k++) sum += weights[o * taps.size + k] * current[(y * w + taps.start[o] + k) * c + ch];
-          horizontal[(y * outW + o) * c + ch] = finish(sum);
-        }
-      }
+    resamplePass(image.data, across, taps, weightsOf(taps), box.left, box.width, rows, c, firstRow * w * c, w * c, c, rowLength, c, bytes);
+  } else {
+    for (let r = 0; r < rows; r++) {
+      const from = ((firstRow + r) * w + box.left) * c;
+      for (let i = 0; i < rowLength; i++) across[r * rowLength + i] = image.data[from + i];
     }
-    current = horizontal;
   }
-  if (outH !== h) {
-    const taps = triangleTaps(h, outH, antialias);
-    const weights = weightsOf(taps);
-    const vertical = alloc(outH * outW * c);
-    for (let o = 0; o < outH; o++) {
-      for (let x = 0; x < outW; x++) {
-        for (let ch = 0; ch < c; ch++) {
-          let sum = initial;
-          for (let k = 0; k < taps.count[o]; k++) sum += weights[o * taps.size + k] * current[((taps.start[o] + k) * outW + x) * c + ch];
-          vertical[(o * outW + x) * c + ch] = finish(sum);
-        }
-      }
-    }
-    current = vertical;
-  }
-  return current === image.data ? (bytes ? Uint8Array.from(current) : Float64Array.from(current)) : (current as Float64Array | Uint8Array);
+  if (!vertical) return across;
+  // Pass 2: the window's rows, each column of `across` a line.
+  const out = alloc(box.height * rowLength);
+  resamplePass(across, out, vertical, weightsOf(vertical), box.top, box.height, rowLength, 1, -firstRow * rowLength, 1, rowLength, 1, rowLength, bytes);
+  return out;
 }
 
-/** Pillow Image.resize((outW, outH), BILINEAR) of an 8-bit image, bit-exact. */
-export function resizePilBytes(image: ImageLike, outH: number, outW: number): { width: number; height: number; channels: number; data: Uint8Array } {
+const FIXED_ONE = 2 ** PRECISION_BITS;
+const FIXED_HALF = 2 ** (PRECISION_BITS - 1);
+const FIXED_MAX = 2 ** (PRECISION_BITS + 8);
+
+/**
+ * One pass of the separable resample along an axis: for the outputs o in [first, first + count)
+ * and every line l (and channel, `channels` apart along the axis), dst = Σ_k weight[o, k] ·
+ * src[base + l · srcLine + (start[o] + k) · srcStep]; with `bytes`, Pillow's fixed-point rounding
+ * and clipping to 0–255, else the plain sum.
+ */
+function resamplePass(
+  src: ArrayLike<number>,
+  dst: Float64Array | Uint8Array,
+  taps: FilterTaps,
+  weights: Float64Array,
+  first: number,
+  count: number,
+  lines: number,
+  channels: number,
+  base: number,
+  srcLine: number,
+  srcStep: number,
+  dstLine: number,
+  dstStep: number,
+  bytes: boolean,
+): void {
+  const { start, count: tapCounts, size } = taps;
+  for (let o = first; o < first + count; o++) {
+    const n = tapCounts[o];
+    const w0 = o * size;
+    const s0 = base + start[o] * srcStep;
+    const d0 = (o - first) * dstStep;
+    for (let l = 0; l < lines; l++) {
+      for (let ch = 0; ch < channels; ch++) {
+        const from = s0 + l * srcLine + ch;
+        let sum = bytes ? FIXED_HALF : 0;
+        for (let k = 0; k < n; k++) sum += weights[w0 + k] * src[from + k * srcStep];
+        // Pillow's clip8, inline: this is the hot loop of every image's preprocessing.
+        dst[d0 + l * dstLine + ch] = !bytes ? sum : sum >= FIXED_MAX ? 255 : sum <= 0 ? 0 : Math.floor(sum / FIXED_ONE);
+      }
+    }
+  }
+}
+
+/** Pillow Image.resize((outW, outH), BILINEAR) of an 8-bit image, bit-exact; only `window` of it where given. */
+export function resizePilBytes(image: ImageLike, outH: number, outW: number, window?: OutputWindow): { width: number; height: number; channels: number; data: Uint8Array } {
   checkTarget(image, outH, outW);
-  return { width: outW, height: outH, channels: image.channels, data: separableResize(image, outH, outW, true, true) as Uint8Array };
+  checkWindow(window, outH, outW);
+  return { width: window?.width ?? outW, height: window?.height ?? outH, channels: image.channels, data: separableResize(image, outH, outW, true, true, window) as Uint8Array };
+}
+
+function checkWindow(window: OutputWindow | undefined, outH: number, outW: number): void {
+  if (!window) return;
+  const { top, left, height, width } = window;
+  if (![top, left, height, width].every(Number.isInteger) || top < 0 || left < 0 || height < 1 || width < 1 || top + height > outH || left + width > outW) {
+    throw new ResizeError(`the window ${height}×${width} at (${top}, ${left}) is not inside the ${outH}×${outW} resize`);
+  }
 }
 
 /**
@@ -291,12 +345,13 @@ export function resizePilBytes(image: ImageLike, outH: number, outW: number): { 
  * Resize(antialias=True), or, with antialias false, plain bilinear (half-pixel centres, edges
  * clamped) like F.interpolate(align_corners=False) and cv2 INTER_LINEAR.
  */
-export function resizeTriangle(image: ImageLike, outH: number, outW: number, antialias: boolean, valueScale = 1): ResizedImage {
+export function resizeTriangle(image: ImageLike, outH: number, outW: number, antialias: boolean, valueScale = 1, window?: OutputWindow): ResizedImage {
   checkTarget(image, outH, outW);
-  const data = separableResize(image, outH, outW, antialias, false);
+  checkWindow(window, outH, outW);
+  const data = separableResize(image, outH, outW, antialias, false, window);
   const out = new Float32Array(data.length);
   for (let i = 0; i < data.length; i++) out[i] = data[i] * valueScale;
-  return { width: outW, height: outH, channels: image.channels, data: out };
+  return { width: window?.width ?? outW, height: window?.height ?? outH, channels: image.channels, data: out };
 }
 
 /** torchvision Resize(size) with an int size: the shorter side becomes `size`. Returns [h, w]. */

@@ -1,7 +1,7 @@
 // Preprocessing an image
 import { FloatImage, RgbImage, toGrayBytes } from '../image/image';
 import { SizeLimits, checkPixels } from '../limits';
-import { centerCropBox, cropImage, ImageLike, resizePilBytes, resizeSkimage, resizeTriangle, ResizedImage, shorterSideSize } from '../image/resample';
+import { centerCropBox, cropImage, ImageLike, OutputWindow, resizePilBytes, resizeSkimage, resizeTriangle, ResizedImage, shorterSideSize } from '../image/resample';
 import { FloatTensor, Tensor, mapToFloat32 } from '../tensor';
 import { Antialias, PreprocessSpec, PreprocessSpecError } from './spec';
 export interface PreprocessedImage {
@@ -10,11 +10,14 @@ export interface PreprocessedImage {
   rgb: FloatImage;
 }
 
-function resample(src: ImageLike, outH: number, outW: number, antialias: Antialias): ResizedImage {
-  if (outH === src.height && outW === src.width) return unresized(src, antialias);
-  if (antialias === 'skimage') return resizeSkimage(src, outH, outW, 1 / 255);
-  if (antialias === 'none') return resizeTriangle(src, outH, outW, false, 1 / 255);
-  const bytes = resizePilBytes(src, outH, outW);
+/** The resize to outH × outW, of which only `window` (a crop) is computed where the resampler allows it. */
+function resample(src: ImageLike, outH: number, outW: number, antialias: Antialias, window?: OutputWindow): ResizedImage {
+  const crop = (image: ResizedImage) => (window ? cropImage(image, window.top, window.left, window.height, window.width) : image);
+  if (outH === src.height && outW === src.width) return crop(unresized(src, antialias));
+  // scikit-image's prefilter spans the whole image: resized whole, then cropped.
+  if (antialias === 'skimage') return crop(resizeSkimage(src, outH, outW, 1 / 255));
+  if (antialias === 'none') return resizeTriangle(src, outH, outW, false, 1 / 255, window);
+  const bytes = resizePilBytes(src, outH, outW, window);
   return { ...bytes, data: mapToFloat32(bytes.data, (v) => v / 255) };
 }
 
@@ -43,9 +46,8 @@ export function resizeForModel(image: RgbImage, spec: PreprocessSpec, limits: Si
   if (spec.resize === 'stretch') return resample(src, h, w, spec.antialias);
   const [rh, rw] = shorterSideSize(image.height, image.width, spec.resizeTo ?? Math.max(h, w));
   checkPixels(`resizing the ${image.width}×${image.height} image to a shorter side of ${spec.resizeTo} gives`, rw, rh, limits);
-  const resized = resample(src, rh, rw, spec.antialias);
   const { top, left } = centerCropBox(rh, rw, h, w);
-  return cropImage(resized, top, left, h, w);
+  return resample(src, rh, rw, spec.antialias, { top, left, height: h, width: w });
 }
 
 /**
