@@ -107,8 +107,14 @@ async function benchModel(c: ReferenceCase, results: Record<string, unknown>[]):
     const peers: PeerRun = gradientOnly ? { note: 'not run (--gradient)' } : timePeers([c.model]);
     const peer = peers.times?.[c.model];
     const { seconds: backward, forward } = await timeAgainstForward(() => computeGradients(model, feeds, request), runForward);
+    // The forward pass back to back, no other session between: a forward pass much slower between
+    // gradient runs means the sessions' threads contend (onnxruntime's spinning, session.ts).
+    const alone: number[] = [];
+    for (let i = 0; i < REPEATS; i++) alone.push(await seconds(runForward));
     const memory = gradientMemory(c);
-    console.log(`\n${c.model} (${c.image}) on ${runtime.provider.toUpperCase()}: forward ${(forward * 1000).toFixed(1)} ms (PyTorch ${(torch.forward_s * 1000).toFixed(1)} ms)`);
+    console.log(
+      `\n${c.model} (${c.image}) on ${runtime.provider.toUpperCase()}: forward ${(forward * 1000).toFixed(1)} ms between gradient runs, ${(median(alone) * 1000).toFixed(1)} ms back to back (PyTorch ${(torch.forward_s * 1000).toFixed(1)} ms)`,
+    );
     console.log(
       `  forward+backward ${(backward * 1000).toFixed(1)} ms = ${(backward / forward).toFixed(2)}× forward (goal ≤ 2.00×; PyTorch forward+backward ${((torch.forward_s + torch.backward_s) * 1000).toFixed(1)} ms recorded${peer ? `, ${(peer.forward_backward.seconds * 1000).toFixed(1)} ms = ${(peer.forward_backward.seconds / peer.forward.seconds).toFixed(2)}× its forward in this run` : ''})`,
     );
@@ -121,6 +127,7 @@ async function benchModel(c: ReferenceCase, results: Record<string, unknown>[]):
       image: c.image,
       provider: runtime.provider,
       forward_s: forward,
+      forward_back_to_back_s: median(alone),
       forward_backward_s: backward,
       backward_ratio: backward / forward,
       peers: peer,

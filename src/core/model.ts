@@ -557,7 +557,6 @@ function fileIdentity(file: string): string | undefined {
   }
 }
 
-/** Probed shapes as the disk cache holds them ([name, dims] pairs), or undefined when they are anything else. */
 /** What the shape probe found (ConvModel.probe). */
 interface ModelProbe {
   /** Dims of every node output at the declared input size. */
@@ -578,6 +577,7 @@ function probeFrom(meta: unknown): ModelProbe | undefined {
   return { shapes, batchShapes, batchTried: m.batchTried };
 }
 
+/** Probed shapes as the disk cache holds them ([name, dims] pairs), or undefined when they are anything else. */
 function shapesFrom(meta: unknown): Map<string, number[]> | undefined {
   if (!Array.isArray(meta)) return undefined;
   const valid = meta.every(
