@@ -25,10 +25,8 @@ import { ConvModel } from '../src/core/model';
 import { IMAGENET_MEAN, IMAGENET_STD, PreprocessSpec, preprocessImage } from '../src/core/preprocess';
 import { mapToUint8 } from '../src/core/tensor';
 import { REFERENCE_DIR, ReferenceCase, loadManifest, loadTensor, referenceAvailable } from '../test/support/reference';
+import { timeMethodPeers } from './peers';
 
-const PYTHON = '/usr/bin/python3';
-const PEERS_DIR = process.env.CONVLENS_PEERS ?? path.resolve(__dirname, '../../../shared/peers');
-const PEERS_SCRIPT = path.resolve(__dirname, '../../bench/peers-methods.py');
 const WORKER = path.resolve(__dirname, '../src/compute/worker.js');
 
 interface FirstCall {
@@ -36,11 +34,6 @@ interface FirstCall {
   load_s: number;
   first_s: number;
   second_s?: number;
-}
-
-interface PeerTime {
-  first_s: number;
-  seconds: number;
 }
 
 // peer: the computation bench/peers-methods.py times; goal: the speed-up over the peer's first call that issue #14 asks for.
@@ -106,23 +99,6 @@ async function panelChild(method: string, cacheDir: string): Promise<void> {
 function firstCallIn(way: 'child' | 'panel', method: string, cacheDir: string): FirstCall {
   const out = execFileSync(process.execPath, [__filename, way, method, cacheDir], { encoding: 'utf8', maxBuffer: 1 << 20 });
   return JSON.parse(out.trim().split('\n').pop() as string) as FirstCall;
-}
-
-function peerFirstCalls(model: string, computations: string[]): { times?: Record<string, PeerTime>; note: string } {
-  if (!fs.existsSync(path.join(PEERS_DIR, 'pytorch_grad_cam'))) return { note: `peers not found at ${PEERS_DIR}` };
-  try {
-    execFileSync(PYTHON, ['-c', 'import torch, torchvision, captum'], { stdio: 'ignore', env: { ...process.env, PYTHONPATH: PEERS_DIR } });
-  } catch {
-    return { note: `Debian's PyTorch (${PYTHON} with torch, torchvision and the peers' dependencies) is not installed` };
-  }
-  const out = execFileSync(PYTHON, [PEERS_SCRIPT, model, ...computations], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'ignore'],
-    env: { ...process.env, PYTHONPATH: PEERS_DIR },
-    maxBuffer: 1 << 20,
-  });
-  const parsed = JSON.parse(out) as Record<string, unknown> & { torch: string; threads: number };
-  return { times: parsed[model] as Record<string, PeerTime>, note: `pytorch-grad-cam and Captum under PyTorch ${parsed.torch}, ${parsed.threads} threads, timed in this run` };
 }
 
 /**
@@ -224,7 +200,7 @@ export async function benchFirstCalls(quick: boolean, only: string[] = []): Prom
   if (!referenceAvailable()) return [];
   const c = chelsea();
   const measured = FIRST_CALLS.filter((f) => (only.length ? only.includes(f.method) : !(f.slow && quick)));
-  const peers = peerFirstCalls(
+  const peers = timeMethodPeers(
     c.model,
     measured.map((f) => f.peer),
   );

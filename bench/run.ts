@@ -1,6 +1,6 @@
 // npm run bench: speed as ratios to baselines measured in the same run (a plain forward pass on
-// the same session, the recorded PyTorch times of ../shared/reference, Captum timed in the same run
-// by bench/peers.py). Nothing here asserts.
+// the same session, the recorded PyTorch times of ../shared/reference, and the peers timed in the
+// same run by bench/peers.py and bench/peers-methods.py: Captum, pytorch-grad-cam). Nothing here asserts.
 // `npm run bench -- --quick` measures fewer repetitions and skips the slowest methods;
 // `npm run bench -- --gradient` measures only forward+backward against forward (and the gradient
 // session's memory) on the reference models' chelsea cases, for autodiff work;
@@ -20,7 +20,7 @@ import { benchDataset } from './dataset';
 import { benchGraphLayout } from './graph-layout';
 import { benchDatasetMap } from './dataset-map';
 import { gradientMemory } from './memory';
-import { PeerRun, PeerTime, timePeers } from './peers';
+import { PeerRun, PeerTime, timeMethodPeers, timePeers } from './peers';
 import { benchNumerics } from './numerics';
 import { benchResponsiveness } from './responsiveness';
 import { REFERENCE_DIR, ReferenceCase, loadManifest, loadTensor, referenceAvailable } from '../test/support/reference';
@@ -73,20 +73,21 @@ async function timeAgainstForward(fn: () => Promise<unknown>, forward: () => Pro
   return { seconds: median(own), forward: median(plain) };
 }
 
-// peerKey: the computation bench/peers.py times in the same run; goal: the speed-up over it that issue #14 asks for.
+// peerKey: the computation bench/peers.py (Captum) or bench/peers-methods.py (pytorch-grad-cam,
+// Captum's Occlusion) times in the same run; goal: the speed-up over it that issue #14 asks for.
 const METHODS: { name: string; torchKey?: string; peerKey?: string; goal?: number; slow?: boolean; options?: Record<string, number | string | number[]> }[] = [
-  { name: 'gradcam', torchKey: 'GradCAM_s' },
+  { name: 'gradcam', torchKey: 'GradCAM_s', peerKey: 'GradCAM', goal: 1 },
   { name: 'gradcam++', torchKey: 'GradCAMPlusPlus_s' },
   { name: 'xgradcam', torchKey: 'XGradCAM_s' },
   { name: 'hirescam', torchKey: 'HiResCAM_s' },
   { name: 'layercam', torchKey: 'LayerCAM_s' },
   { name: 'eigencam', torchKey: 'EigenCAM_s' },
-  { name: 'scorecam', torchKey: 'ScoreCAM_s', slow: true },
-  { name: 'ablationcam', torchKey: 'AblationCAM_s', slow: true },
+  { name: 'scorecam', torchKey: 'ScoreCAM_s', peerKey: 'ScoreCAM', goal: 3, slow: true },
+  { name: 'ablationcam', torchKey: 'AblationCAM_s', peerKey: 'AblationCAM', goal: 20, slow: true },
   { name: 'saliency' },
   { name: 'integrated-gradients', torchKey: 'IntegratedGradients_s', peerKey: 'IntegratedGradients', goal: 2, options: { steps: 32, method: 'riemann_trapezoid' } },
   { name: 'smoothgrad', peerKey: 'SmoothGrad', goal: 2, options: { samples: 25, stdev: 1 } },
-  { name: 'occlusion', torchKey: 'Occlusion_s', slow: true, options: { window: [3, 32, 32], strides: [3, 16, 16] } },
+  { name: 'occlusion', torchKey: 'Occlusion_s', peerKey: 'Occlusion', goal: 3, slow: true, options: { window: [3, 32, 32], strides: [3, 16, 16] } },
 ];
 
 function pad(s: string | number, n: number): string {
@@ -106,6 +107,10 @@ async function benchModel(c: ReferenceCase, results: Record<string, unknown>[]):
     const request = { wrt: ['input', c.target_layer_tensor], seed };
     const peers: PeerRun = gradientOnly ? { note: 'not run (--gradient)' } : timePeers([c.model]);
     const peer = peers.times?.[c.model];
+    const methods = gradientOnly ? [] : METHODS.filter((m) => (onlyMethods ? onlyMethods.includes(m.name) : !(m.slow && (quick || c.image !== 'chelsea'))));
+    const methodPeerKeys = methods.map((m) => m.peerKey).filter((k): k is string => !!k && !['IntegratedGradients', 'SmoothGrad'].includes(k));
+    const methodPeers = methodPeerKeys.length > 0 ? timeMethodPeers(c.model, methodPeerKeys) : undefined;
+    const live: Record<string, PeerTime> = { ...peer, ...methodPeers?.times };
     const { seconds: backward, forward } = await timeAgainstForward(() => computeGradients(model, feeds, request), runForward);
     // The forward pass back to back, no other session between: a forward pass much slower between
     // gradient runs means the sessions' threads contend (onnxruntime's spinning, session.ts).
@@ -118,7 +123,7 @@ async function benchModel(c: ReferenceCase, results: Record<string, unknown>[]):
     console.log(
       `  forward+backward ${(backward * 1000).toFixed(1)} ms = ${(backward / forward).toFixed(2)}× forward (goal ≤ 2.00×; PyTorch forward+backward ${((torch.forward_s + torch.backward_s) * 1000).toFixed(1)} ms recorded${peer ? `, ${(peer.forward_backward.seconds * 1000).toFixed(1)} ms = ${(peer.forward_backward.seconds / peer.forward.seconds).toFixed(2)}× its forward in this run` : ''})`,
     );
-    if (!gradientOnly) console.log(`  peers: ${peers.note}`);
+    if (!gradientOnly) console.log(`  peers: ${peers.note}${methodPeers ? `; ${methodPeers.note}` : ''}`);
     console.log(
       `  gradient session (fresh process, CPU): +${memory.gradientMiB.toFixed(0)} MiB resident after garbage collection over ${memory.forwardMiB.toFixed(0)} MiB with the forward session; peak ${memory.peakMiB.toFixed(0)} MiB`,
     );
@@ -140,17 +145,16 @@ async function benchModel(c: ReferenceCase, results: Record<string, unknown>[]):
     });
     if (gradientOnly) return;
     console.log(
-      `  ${'method'.padEnd(22)} ${pad('ms', 9)} ${pad('× forward', 10)} ${pad('PyTorch ms', 11)} ${pad('speed-up', 9)}${peer ? `  ${pad('Captum ms', 10)} ${pad('speed-up', 9)}  goal` : ''}`,
+      `  ${'method'.padEnd(22)} ${pad('ms', 9)} ${pad('× forward', 10)} ${pad('PyTorch ms', 11)} ${pad('speed-up', 9)}${Object.keys(live).length > 0 ? `  ${pad('peer ms', 10)} ${pad('speed-up', 9)}  goal` : ''}`,
     );
-    for (const m of METHODS) {
-      if (onlyMethods ? !onlyMethods.includes(m.name) : m.slow && (quick || c.image !== 'chelsea')) continue;
+    for (const m of methods) {
       const ctx = { model, input, target: { kind: 'class' as const, index: c.target_class }, layer: c.target_layer_tensor };
       const timed = await timeAgainstForward(() => explain(m.name, ctx, m.options ?? {}), runForward, m.slow ? 1 : REPEATS);
       const { seconds } = timed;
       const torchSeconds = m.torchKey ? torch[m.torchKey] : undefined;
-      const live = m.peerKey ? peer?.[m.peerKey] : undefined;
+      const peerTime = m.peerKey ? live[m.peerKey] : undefined;
       console.log(
-        `  ${m.name.padEnd(22)} ${pad((seconds * 1000).toFixed(1), 9)} ${pad((seconds / timed.forward).toFixed(2), 10)} ${pad(torchSeconds ? (torchSeconds * 1000).toFixed(1) : '—', 11)} ${pad(torchSeconds ? `${(torchSeconds / seconds).toFixed(2)}×` : '—', 9)}${peerColumns(live, seconds, m.goal)}`,
+        `  ${m.name.padEnd(22)} ${pad((seconds * 1000).toFixed(1), 9)} ${pad((seconds / timed.forward).toFixed(2), 10)} ${pad(torchSeconds ? (torchSeconds * 1000).toFixed(1) : '—', 11)} ${pad(torchSeconds ? `${(torchSeconds / seconds).toFixed(2)}×` : '—', 9)}${peerColumns(peerTime, seconds, m.goal)}`,
       );
       results.push({
         model: c.model,
@@ -161,8 +165,9 @@ async function benchModel(c: ReferenceCase, results: Record<string, unknown>[]):
         forward_ratio: seconds / timed.forward,
         torch_seconds: torchSeconds,
         speedup_vs_torch: torchSeconds ? torchSeconds / seconds : undefined,
-        captum_seconds: live?.seconds,
-        speedup_vs_captum: live ? live.seconds / seconds : undefined,
+        peer_seconds: peerTime?.seconds,
+        speedup_vs_peer: peerTime ? peerTime.seconds / seconds : undefined,
+        goal: m.goal,
       });
     }
   } finally {
@@ -170,7 +175,7 @@ async function benchModel(c: ReferenceCase, results: Record<string, unknown>[]):
   }
 }
 
-/** This run's Captum time and our speed-up over it, next to the goal where there is one. */
+/** This run's peer time (its later calls) and our speed-up over it, next to the goal where there is one. */
 function peerColumns(live: PeerTime | undefined, seconds: number, goal: number | undefined): string {
   if (!live) return '';
   return `  ${pad((live.seconds * 1000).toFixed(1), 10)} ${pad(`${(live.seconds / seconds).toFixed(2)}×`, 9)}  ${goal ? `≥ ${goal}×` : ''}`;
@@ -179,7 +184,7 @@ function peerColumns(live: PeerTime | undefined, seconds: number, goal: number |
 async function main(): Promise<void> {
   const results: Record<string, unknown>[] = [];
   console.log(
-    `ConvLens benchmark (${quick ? 'quick' : 'full'}; medians of ${REPEATS} runs after a warm-up, × forward against forward passes timed alternately with them; PyTorch times recorded in the reference manifest on a machine like this one with 2 threads, and Captum timed in this run where Debian's PyTorch is installed)`,
+    `ConvLens benchmark (${quick ? 'quick' : 'full'}; medians of ${REPEATS} runs after a warm-up, × forward against forward passes timed alternately with them; PyTorch times recorded in the reference manifest on a machine like this one with 2 threads, and the peers (Captum, pytorch-grad-cam) timed in this run where Debian's PyTorch is installed)`,
   );
   if (!runs('models')) {
     // Only other parts asked for.
