@@ -163,9 +163,14 @@ describe('webview: the "Explain all" tab in Chromium', function () {
     assert.deepStrictEqual([second.params!.offset, second.params!.limit], [PAGE, PAGE], 'the next page follows by itself');
     await wp.page.click('#explain-all-cancel');
     assert.deepStrictEqual(await wp.waitForPost('cancel'), { type: 'cancel', requestId: second.requestId });
+    assert.strictEqual(await wp.page.textContent('.explain-all-message'), 'Cancelling…', 'until the request ends');
     await wp.send({ type: 'cancelled', requestId: second.requestId! });
-    await wp.page.waitForFunction(() => document.getElementById('explain-all-run')?.textContent === 'Resume');
-    assert.strictEqual(await wp.page.textContent('.explain-all-message'), `Stopped at ${PAGE} of ${total} images; Resume goes on from there.`);
+    // Resume is offered from the click on; the message changes once the cancellation arrives.
+    await wp.page.waitForFunction(
+      (expected) => document.querySelector('.explain-all-message')?.textContent === expected,
+      `Stopped at ${PAGE} of ${total} images; Resume goes on from there.`,
+    );
+    assert.strictEqual(await wp.page.textContent('#explain-all-run'), 'Resume');
     assert.strictEqual(await wp.page.textContent('.explain-all-summary'), `${PAGE} of ${PAGE} images shown (${PAGE} of ${total} explained).`, 'what arrived stays');
     const resumed = await run(wp);
     assert.deepStrictEqual([resumed.params!.offset, resumed.params!.limit], [PAGE, PAGE]);

@@ -149,7 +149,8 @@ export class GalleryTab {
     const request = s.requests.get(run.requestId);
     if (request) {
       if (request.fraction !== undefined) run.fraction = request.fraction;
-      run.message = request.message;
+      // A run being cancelled says so until its request ends, not the request's last progress.
+      if (run.state === 'running') run.message = request.message;
       return this.renderProgress();
     }
     run.requestId = undefined;
