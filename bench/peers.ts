@@ -27,37 +27,46 @@ const PEERS_DIR = process.env.CONVLENS_PEERS ?? path.resolve(__dirname, '../../.
 const SCRIPT = path.resolve(__dirname, '../../bench/peers.py');
 const METHODS_SCRIPT = path.resolve(__dirname, '../../bench/peers-methods.py');
 
-export function timePeers(models: string[]): PeerRun {
-  if (!fs.existsSync(path.join(PEERS_DIR, 'captum'))) return { note: `peers not found at ${PEERS_DIR}: recorded PyTorch times only` };
+/** What bench/peers-methods.py times (the rest of the peers are bench/peers.py's). */
+export const METHOD_PEER_COMPUTATIONS = ['GradCAM', 'ScoreCAM', 'AblationCAM', 'Occlusion'];
+
+/**
+ * Runs a peers script under Debian's PyTorch with ../shared/peers on PYTHONPATH and parses its
+ * JSON; or says why it cannot run (no peers' sources, or PyTorch or their dependencies missing).
+ */
+function runPeerScript(
+  script: string,
+  args: string[],
+  needs: { folder: string; modules: string },
+): { parsed: Record<string, unknown> & { torch: string; threads: number } } | { note: string } {
+  if (!fs.existsSync(path.join(PEERS_DIR, needs.folder))) return { note: `peers not found at ${PEERS_DIR}` };
+  const env = { ...process.env, PYTHONPATH: PEERS_DIR };
   try {
-    execFileSync(PYTHON, ['-c', 'import torch, torchvision'], { stdio: 'ignore' });
+    execFileSync(PYTHON, ['-c', `import ${needs.modules}`], { stdio: 'ignore', env });
   } catch {
-    return { note: `Debian's PyTorch (${PYTHON} with torch and torchvision) is not installed: recorded PyTorch times only` };
+    return { note: `Debian's PyTorch (${PYTHON} with ${needs.modules.split(', ').join(', ')} and the peers' dependencies) is not installed` };
   }
-  const out = execFileSync(PYTHON, [SCRIPT, ...models], { encoding: 'utf8', env: { ...process.env, PYTHONPATH: PEERS_DIR }, maxBuffer: 1 << 20 });
-  const parsed = JSON.parse(out) as Record<string, unknown> & { torch: string; threads: number };
+  const out = execFileSync(PYTHON, [script, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], env, maxBuffer: 1 << 20 });
+  return { parsed: JSON.parse(out) as Record<string, unknown> & { torch: string; threads: number } };
+}
+
+export function timePeers(models: string[]): PeerRun {
+  const run = runPeerScript(SCRIPT, models, { folder: 'captum', modules: 'torch, torchvision' });
+  if ('note' in run) return { note: `${run.note}: recorded PyTorch times only` };
   const times: Record<string, Record<string, PeerTime>> = {};
-  for (const model of models) times[model] = parsed[model] as Record<string, PeerTime>;
-  return { times, note: `Captum and PyTorch ${parsed.torch} timed in this run, ${parsed.threads} threads (first calls timed apart)` };
+  for (const model of models) times[model] = run.parsed[model] as Record<string, PeerTime>;
+  return { times, note: `Captum and PyTorch ${run.parsed.torch} timed in this run, ${run.parsed.threads} threads (first calls timed apart)` };
 }
 
 /**
- * pytorch-grad-cam's and Captum's perturbation and CAM methods on `model` (computations: GradCAM,
- * ScoreCAM, AblationCAM, Occlusion), each timed on its first call and later ones.
+ * pytorch-grad-cam's and Captum's perturbation and CAM methods on `model` (computations: some of
+ * METHOD_PEER_COMPUTATIONS), each timed on its first call and later ones.
  */
 export function timeMethodPeers(model: string, computations: string[]): { times?: Record<string, PeerTime>; note: string } {
-  if (!fs.existsSync(path.join(PEERS_DIR, 'pytorch_grad_cam'))) return { note: `peers not found at ${PEERS_DIR}` };
-  try {
-    execFileSync(PYTHON, ['-c', 'import torch, torchvision, captum'], { stdio: 'ignore', env: { ...process.env, PYTHONPATH: PEERS_DIR } });
-  } catch {
-    return { note: `Debian's PyTorch (${PYTHON} with torch, torchvision and the peers' dependencies) is not installed` };
-  }
-  const out = execFileSync(PYTHON, [METHODS_SCRIPT, model, ...computations], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'ignore'],
-    env: { ...process.env, PYTHONPATH: PEERS_DIR },
-    maxBuffer: 1 << 20,
-  });
-  const parsed = JSON.parse(out) as Record<string, unknown> & { torch: string; threads: number };
-  return { times: parsed[model] as Record<string, PeerTime>, note: `pytorch-grad-cam and Captum under PyTorch ${parsed.torch}, ${parsed.threads} threads, timed in this run` };
+  const run = runPeerScript(METHODS_SCRIPT, [model, ...computations], { folder: 'pytorch_grad_cam', modules: 'torch, torchvision, captum' });
+  if ('note' in run) return run;
+  return {
+    times: run.parsed[model] as Record<string, PeerTime>,
+    note: `pytorch-grad-cam and Captum under PyTorch ${run.parsed.torch}, ${run.parsed.threads} threads, timed in this run`,
+  };
 }

@@ -20,7 +20,7 @@ import { benchDataset } from './dataset';
 import { benchGraphLayout } from './graph-layout';
 import { benchDatasetMap } from './dataset-map';
 import { gradientMemory } from './memory';
-import { PeerRun, PeerTime, timeMethodPeers, timePeers } from './peers';
+import { METHOD_PEER_COMPUTATIONS, PeerRun, PeerTime, timeMethodPeers, timePeers } from './peers';
 import { benchNumerics } from './numerics';
 import { benchResponsiveness } from './responsiveness';
 import { REFERENCE_DIR, ReferenceCase, loadManifest, loadTensor, referenceAvailable } from '../test/support/reference';
@@ -108,7 +108,7 @@ async function benchModel(c: ReferenceCase, results: Record<string, unknown>[]):
     const peers: PeerRun = gradientOnly ? { note: 'not run (--gradient)' } : timePeers([c.model]);
     const peer = peers.times?.[c.model];
     const methods = gradientOnly ? [] : METHODS.filter((m) => (onlyMethods ? onlyMethods.includes(m.name) : !(m.slow && (quick || c.image !== 'chelsea'))));
-    const methodPeerKeys = methods.map((m) => m.peerKey).filter((k): k is string => !!k && !['IntegratedGradients', 'SmoothGrad'].includes(k));
+    const methodPeerKeys = methods.map((m) => m.peerKey).filter((k): k is string => !!k && METHOD_PEER_COMPUTATIONS.includes(k));
     const methodPeers = methodPeerKeys.length > 0 ? timeMethodPeers(c.model, methodPeerKeys) : undefined;
     const live: Record<string, PeerTime> = { ...peer, ...methodPeers?.times };
     const { seconds: backward, forward } = await timeAgainstForward(() => computeGradients(model, feeds, request), runForward);
