@@ -5,8 +5,14 @@
 // 1.0): the ablated channel is set to 0 when the activation's minimum is 0, else to min − 1e7 (its
 // own deviation from the paper; pytorch-grad-cam lowers that value further for each later row of a
 // batch, here every row uses min − 1e7); y is the raw output (logit). Only the network after the
-// layer runs for the ablations: a sub-model whose input is the layer's tensor. A channel of a tokens
-// or channels-last layer is the channel of its canonical view (./layout.ts): a class token is left as it is.
+// layer runs for the ablations: a sub-model whose input is the layer's tensor, or, where the layer
+// feeds only a 1×1 convolution, that convolution's output updated by each ablation's rank-one change.
+// A channel of a tokens or channels-last layer is the channel of its canonical view (./layout.ts): a
+// class token is left as it is.
+import { attrInt, attrInts, indexGraph } from '../onnx/graph';
+import { tensorFromProto, tensorToProto } from '../onnx/initializers';
+import { DataType, GraphProto, NodeProto, ValueInfoProto } from '../onnx/proto';
+import { cloneModel } from '../onnx/surgery';
 import { run } from '../onnx/session';
 import { Tensor, sizeOf } from '../tensor';
 import { camExplanation, camSetup, camShape, planCam, weightedChannelSum } from './cam-common';
@@ -33,37 +39,149 @@ function tiled(t: Tensor, batch: number): Tensor {
   return { dtype: t.dtype, dims: [batch, ...t.dims.slice(1)], data };
 }
 
-/** Scores of the ablated activations (the layer's own layout), run through the sub-model after the layer. */
+/**
+ * What runs for each ablation: the network after the layer (or after its pointwise convolution) as
+ * `sub`, the session's key, and the feeds of a batch of rows: channel k ablated, or nothing for null.
+ * The sub-model's extra inputs are fed by the caller.
+ */
+interface AblationRuns {
+  sub: SubModel;
+  key: string;
+  feeds(channels: (number | null)[]): Record<string, Tensor>;
+}
+
+/** Rows of the layer's activations (its own layout) with channel k set to the ablation value. */
+function layerRuns(sub: SubModel, activations: Tensor, view: LayerView, value: number): AblationRuns {
+  const { plane } = camShape(toCanonical(view, activations));
+  const a = activations.data as Float32Array;
+  const sample = a.length;
+  const gather = view.gather;
+  return {
+    sub,
+    key: `after:${sub.input}`,
+    feeds(channels) {
+      const data = new Float32Array(channels.length * sample);
+      channels.forEach((k, j) => {
+        data.set(a, j * sample);
+        if (k === null) return;
+        const channel = j * sample + k * plane;
+        if (gather) for (let i = 0; i < plane; i++) data[j * sample + gather[k * plane + i]] = value;
+        else data.fill(value, channel, channel + plane);
+      });
+      return { [sub.input]: { dtype: 'float32', dims: [channels.length, ...activations.dims.slice(1)], data } };
+    },
+  };
+}
+
+/** The layer's only consumer when it is a pointwise convolution: its output and its weights [C_out, C_in]. */
+interface PointwiseConsumer {
+  node: NodeProto;
+  output: string;
+  weights: Float32Array;
+  outChannels: number;
+}
+
+/**
+ * The layer's only consumer, where it is a convolution with a 1×1 kernel, stride 1, no padding, one
+ * group and constant weights (squeezenet's and network-in-network classifiers). Such a convolution is
+ * linear in each channel: ablating channel k (value v) changes its output by the rank-one term
+ * W[:, k] ⊗ (v − A_k), so the convolution need not run for each ablation.
+ */
+function pointwiseConsumer(graph: GraphProto, layer: string, view: LayerView, modelDir?: string): PointwiseConsumer | undefined {
+  if (view.gather || (graph.output ?? []).some((o) => o.name === layer)) return undefined;
+  const consumers = indexGraph(graph).consumers.get(layer) ?? [];
+  if (consumers.length !== 1) return undefined;
+  const [node] = consumers;
+  if (node.op_type !== 'Conv' || node.input[0] !== layer || node.input.filter((i) => i === layer).length !== 1) return undefined;
+  const weightProto = (graph.initializer ?? []).find((t) => t.name === node.input[1]);
+  if (!weightProto) return undefined;
+  const weights = tensorFromProto(weightProto, modelDir);
+  const [outChannels, inChannels, ...kernel] = weights.dims;
+  const spatial = view.dims.length - 2;
+  const ones = (values: number[] | undefined) => (values ?? []).every((v) => v === 1);
+  if (weights.dtype !== 'float32' || inChannels !== view.dims[1] || kernel.length !== spatial || !ones(kernel)) return undefined;
+  if (attrInt(node, 'group', 1) !== 1 || !ones(attrInts(node, 'strides')) || !(attrInts(node, 'pads') ?? []).every((p) => p === 0)) return undefined;
+  return { node, output: node.output[0], weights: weights.data as Float32Array, outChannels };
+}
+
+/** Names of the rank-one front's tensors (suffixed where the model already uses one). */
+type FrontNames = Record<'base' | 'columns' | 'change' | 'shape' | 'product' | 'sum', string>;
+
+/**
+ * `sub` (the network after the convolution's output z) with z computed in front of it from three
+ * inputs as z + W[:, k] ⊗ (v − A_k) per row: base z [1, C_out, P], the weight columns [B, C_out, 1]
+ * and the changes of the ablated channel [B, 1, P] (P positions). The runtime makes the rows from
+ * inputs of a few kilobytes: written in JavaScript and copied, they took most of squeezenet's time.
+ */
+function rankOneFront(sub: SubModel, outChannels: number, spatial: number[]): { sub: SubModel; names: FrontNames } {
+  const g = sub.proto.graph as GraphProto;
+  const used = new Set([...g.node.flatMap((n) => [...n.input, ...n.output]), ...(g.initializer ?? []).map((t) => t.name), ...(g.input ?? []).map((i) => i.name)]);
+  const roles = ['base', 'columns', 'change', 'shape', 'product', 'sum'] as const;
+  let suffix = '';
+  for (let i = 1; roles.some((role) => used.has(`ablation_${role}${suffix}`)); i++) suffix = `_${i}`;
+  const names = Object.fromEntries(roles.map((role) => [role, `ablation_${role}${suffix}`])) as FrontNames;
+  const plane = sizeOf(spatial);
+  const info = (name: string, dims: (number | string)[]): ValueInfoProto => ({
+    name,
+    type: { tensor_type: { elem_type: DataType.FLOAT, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dim_value: d } : { dim_param: d })) } } },
+  });
+  const shape: Tensor = { dtype: 'int64', dims: [2 + spatial.length], data: BigInt64Array.from([-1, outChannels, ...spatial].map(BigInt)) };
+  const proto = cloneModel(sub.proto);
+  const graph = proto.graph as GraphProto;
+  graph.input = [info(names.base, [1, outChannels, plane]), info(names.columns, ['batch', outChannels, 1]), info(names.change, ['batch', 1, plane]), ...(g.input ?? []).slice(1)];
+  graph.initializer = [...(graph.initializer ?? []), tensorToProto(names.shape, shape)];
+  graph.node = [
+    { op_type: 'Mul', input: [names.columns, names.change], output: [names.product], name: names.product },
+    { op_type: 'Add', input: [names.product, names.base], output: [names.sum], name: names.sum },
+    { op_type: 'Reshape', input: [names.sum, names.shape], output: [sub.input], name: `${names.shape}:reshape` },
+    ...g.node,
+  ];
+  return { sub: { ...sub, proto, nodeCount: graph.node.length }, names };
+}
+
+/** Rows of the pointwise convolution's output z with channel k of the layer ablated, made by rankOneFront. */
+function pointwiseRuns(after: SubModel, conv: PointwiseConsumer, z: Tensor, activations: Tensor, value: number): AblationRuns {
+  const { c, plane, spatial } = camShape(activations);
+  const a = activations.data as Float32Array;
+  const { sub, names } = rankOneFront(after, conv.outChannels, spatial);
+  const base: Tensor = { dtype: 'float32', dims: [1, conv.outChannels, plane], data: z.data };
+  return {
+    sub,
+    key: `after:${after.input}:rank-one`,
+    feeds(channels) {
+      const columns = new Float32Array(channels.length * conv.outChannels);
+      const change = new Float32Array(channels.length * plane);
+      channels.forEach((k, j) => {
+        if (k === null) return;
+        for (let o = 0; o < conv.outChannels; o++) columns[j * conv.outChannels + o] = conv.weights[o * c + k];
+        for (let i = 0; i < plane; i++) change[j * plane + i] = value - a[k * plane + i];
+      });
+      return {
+        [names.base]: base,
+        [names.columns]: { dtype: 'float32', dims: [channels.length, conv.outChannels, 1], data: columns },
+        [names.change]: { dtype: 'float32', dims: [channels.length, 1, plane], data: change },
+      };
+    },
+  };
+}
+
+/** The target's score with each channel of the canonical activations ablated (the unablated score for a channel ablating leaves as it is). */
 async function ablatedScores(
   ctx: ExplainContext,
   target: ResolvedTarget,
-  sub: SubModel,
-  activations: Tensor,
-  view: LayerView,
+  runs: AblationRuns,
+  canonical: Tensor,
+  value: number,
   extras: Record<string, Tensor>,
   requestedBatch: number,
   notes: string[],
 ): Promise<Float64Array> {
-  const canonical = toCanonical(view, activations);
+  const { sub } = runs;
   const { c, plane } = camShape(canonical);
-  const a = activations.data as Float32Array;
-  const value = ablationValue(canonical.data as Float32Array);
-  const sample = sizeOf(activations.dims.slice(1));
-  const gather = view.gather;
-  const session = await ctx.model.session(`after:${sub.input}>${[target.output, ...sub.alsoOutputs].join('+')}`, () => sub.proto);
-  // One row per entry of `channels`: the activations with that channel ablated, or unablated for null.
+  const session = await ctx.model.session(`${runs.key}>${[target.output, ...sub.alsoOutputs].join('+')}`, () => sub.proto);
   const feedsFor = (channels: (number | null)[]): Record<string, Tensor> => {
-    const size = channels.length;
-    const data = new Float32Array(size * sample);
-    channels.forEach((k, j) => {
-      data.set(a, j * sample);
-      if (k === null) return;
-      const channel = k * plane;
-      if (gather) for (let i = channel; i < channel + plane; i++) data[j * sample + gather[i]] = value;
-      else data.fill(value, j * sample + channel, j * sample + channel + plane);
-    });
-    const feeds: Record<string, Tensor> = { [sub.input]: { dtype: 'float32', dims: [size, ...activations.dims.slice(1)], data } };
-    for (const name of sub.extraInputs) feeds[name] = tiled(extras[name], size);
+    const feeds = runs.feeds(channels);
+    for (const name of sub.extraInputs) feeds[name] = tiled(extras[name], channels.length);
     return feeds;
   };
   // A box target is re-matched in each ablated run (perturbedScores) against the boxes of that run:
@@ -92,7 +210,6 @@ async function ablatedScores(
     }
   }
   unablated ??= (await scoreOf(feedsFor([null])))[0];
-  // Read in the canonical [C, plane] layout, where channel k's values are contiguous.
   const canonicalData = canonical.data as Float32Array;
   const unchanged = (k: number) => canonicalData.subarray(k * plane, (k + 1) * plane).every((v) => v === value);
   const ablated = Array.from({ length: c }, (_, k) => k).filter((k) => !unchanged(k));
@@ -118,21 +235,34 @@ export const ablationCam: ExplanationMethod<AblationCamOptions> = {
   async explain(ctx, options) {
     const cam = await planCam(ctx);
     const { layer } = cam;
+    const output = cam.plan.target.output;
     // A separate boxes output is computed after the layer too, where the layer feeds it.
     const boxes = cam.plan.target.kind === 'box' ? cam.plan.target.detection?.boxes : undefined;
-    const sub = modelAfter(ctx.model.proto, layer.tensor, cam.plan.target.output, layer.dims, boxes ? [boxes] : []);
+    const also = boxes ? [boxes] : [];
+    // A network that ends in the pointwise convolution (nothing after it to run) takes the general path.
+    const found = pointwiseConsumer(ctx.model.proto.graph as GraphProto, layer.tensor, layer.view, ctx.model.dir);
+    const conv = found && found.output !== output && !also.includes(found.output) ? found : undefined;
+    const sub = conv
+      ? modelAfter(ctx.model.proto, conv.output, output, [layer.dims[0], conv.outChannels, ...layer.dims.slice(2)], also)
+      : modelAfter(ctx.model.proto, layer.tensor, output, layer.dims, also);
     const computed = sub.extraInputs.filter((n) => n !== ctx.model.input.name);
-    const full = await ctx.model.run({ [ctx.model.input.name]: ctx.input }, [layer.tensor, ...computed]);
-    const setup = camSetup(cam, resolveTop(cam.plan.target, full[cam.plan.target.output]));
+    const full = await ctx.model.run({ [ctx.model.input.name]: ctx.input }, [layer.tensor, ...(conv ? [conv.output] : []), ...computed]);
+    const setup = camSetup(cam, resolveTop(cam.plan.target, full[output]));
     const { target } = setup;
     const extras: Record<string, Tensor> = { ...full, [ctx.model.input.name]: ctx.input };
     const activations = toCanonical(layer.view, full[layer.tensor]);
     const original = targetScores(full[target.output], target, 'logit')[0];
+    const value = ablationValue(activations.data as Float32Array);
+    const { c } = camShape(activations);
+    const fedFromFull = sub.extraInputs.length ? `, with ${sub.extraInputs.map((n) => `'${n}'`).join(', ')} fed from the full model` : '';
     const notes = [
-      `${camShape(activations).c} ablations run through the ${sub.nodeCount} nodes after the layer${sub.extraInputs.length ? `, with ${sub.extraInputs.map((n) => `'${n}'`).join(', ')} fed from the full model` : ''}`,
-      `ablated channels set to ${ablationValue(activations.data as Float32Array) === 0 ? '0 (the activation minimum)' : 'the activation minimum − 1e7'}`,
+      conv
+        ? `${c} ablations: the layer's only consumer '${conv.node.name || conv.output}' is a 1×1 convolution, linear in each channel, so ablating channel k adds W[:, k]·(v − A_k) to its output and only the ${sub.nodeCount} nodes after it run${fedFromFull}`
+        : `${c} ablations run through the ${sub.nodeCount} nodes after the layer${fedFromFull}`,
+      `ablated channels set to ${value === 0 ? '0 (the activation minimum)' : 'the activation minimum − 1e7'}`,
     ];
-    const scores = await ablatedScores(ctx, target, sub, full[layer.tensor], layer.view, extras, options.batch, notes);
+    const runs = conv ? pointwiseRuns(sub, conv, full[conv.output], activations, value) : layerRuns(sub, full[layer.tensor], layer.view, value);
+    const scores = await ablatedScores(ctx, target, runs, activations, value, extras, options.batch, notes);
     const weights = scores.map((s) => (original - s) / original);
     return camExplanation('ablationcam', ctx, setup, weightedChannelSum(activations, weights), notes);
   },

@@ -1,6 +1,7 @@
 // The exact savings of the perturbation CAMs give the numbers of running everything: Ablation-CAM
 // does not run channels that ablating leaves unchanged (already at the ablation value), Score-CAM
-// scores identical channels once. Each is compared with a brute-force run of every channel.
+// scores identical channels once, and Ablation-CAM updates the output of a 1×1 convolution after the layer
+// instead of running it. Each is compared with a brute-force run of every channel.
 import * as assert from 'assert';
 import { explain } from '../../../src/core/explain';
 import { weightedChannelSum } from '../../../src/core/explain/cam-common';
@@ -11,7 +12,7 @@ import { Tensor, float32 } from '../../../src/core/tensor';
 import { ConvModel } from '../../../src/core/model';
 import { tensorFromProto, tensorToProto } from '../../../src/core/onnx/initializers';
 import { encodeModel } from '../../../src/core/onnx/proto';
-import { randomTensor, tinyCnn } from './tiny-models';
+import { buildModel, int, ints, node, randomTensor, tinyCnn } from './tiny-models';
 
 const CHANNELS = 8;
 // Channels 1 and 5 are dead (bias far below any input's reach), 2 is a copy of 6 (same weights and
@@ -112,4 +113,69 @@ describe('exact savings of the perturbation CAMs', () => {
   });
 
   after(() => model.dispose());
+});
+
+/**
+ * A network-in-network head like squeezenet's: 'features' (Relu'd, or not: negative values) feeds
+ * only a 1×1 convolution to the classes, then Relu → GlobalAveragePool → Flatten.
+ */
+function pointwiseHeadCnn(relu: boolean): ConvModel {
+  const [c, classes] = [6, 5];
+  return buildModel({
+    nodes: [
+      node('Conv', ['input', 'w1', 'b1'], ['conv1'], [ints('kernel_shape', [3, 3]), ints('pads', [1, 1, 1, 1]), ints('strides', [2, 2])]),
+      ...(relu ? [node('Relu', ['conv1'], ['features'])] : [node('Identity', ['conv1'], ['features'])]),
+      node('Conv', ['features', 'w2', 'b2'], ['classifier'], [ints('kernel_shape', [1, 1])]),
+      // A tensor named like one the rank-one front adds: the front must pick other names.
+      node('Relu', ['classifier'], ['ablation_sum']),
+      node('GlobalAveragePool', ['ablation_sum'], ['pooled']),
+      node('Flatten', ['pooled'], ['logits'], [int('axis', 1)]),
+    ],
+    initializers: {
+      w1: randomTensor([c, 3, 3, 3], 21, 0.5),
+      b1: randomTensor([c], 22, 0.2),
+      w2: randomTensor([classes, c, 1, 1], 23, 1),
+      b2: randomTensor([classes], 24, 0.5),
+    },
+    input: ['N', 3, 12, 12],
+    output: ['N', classes],
+  });
+}
+
+describe('Ablation-CAM through a 1×1 convolution after the layer', () => {
+  for (const relu of [true, false]) {
+    it(`equals ablating the layer itself (${relu ? 'ablated to 0' : 'negative activations, ablated to min − 1e7'})`, async () => {
+      const model = pointwiseHeadCnn(relu);
+      try {
+        const input = randomTensor([1, 3, 12, 12], 9, 2);
+        const target = { kind: 'class' as const, index: 1 };
+        const e = await explain('ablationcam', { model, input, target, layer: 'features' }, { batch: 4 });
+        assert.ok(
+          e.notes.some((n) => n.includes("only consumer 'classifier' is a 1×1 convolution") && n.includes('only the 3 nodes after it run')),
+          e.notes.join('; '),
+        );
+        // Brute force: each channel of the layer ablated and the whole network after it run.
+        const full = await model.run({ input }, ['features']);
+        const activations = full.features;
+        const a = activations.data as Float32Array;
+        const min = Math.min(...a);
+        assert.strictEqual(min === 0, relu, 'the layer has negative values exactly when it is not Relu’d');
+        const value = min === 0 ? 0 : min - 1e7;
+        const original = (full.logits.data as Float32Array)[target.index];
+        const sub = modelAfter(model.proto, 'features', 'logits', activations.dims);
+        const session = await model.session('test-brute-force-after', () => sub.proto);
+        const [, c, h, w] = activations.dims;
+        const weights = new Float64Array(c);
+        for (let k = 0; k < c; k++) {
+          const ablated = Float32Array.from(a).fill(value, k * h * w, (k + 1) * h * w);
+          const out = await run(session, { features: float32(activations.dims, ablated) }, ['logits']);
+          weights[k] = (original - (out.logits.data as Float32Array)[target.index]) / original;
+        }
+        // Float32 rounding of scores of size up to 1e7 (min − 1e7) in both computations.
+        assertNear(e.raw.data as Float32Array, weightedChannelSum(activations, weights).data as Float32Array, relu ? 1e-6 : 1e-5, 'ablationcam');
+      } finally {
+        model.dispose();
+      }
+    });
+  }
 });
