@@ -34,7 +34,7 @@ export const METHOD_PEER_COMPUTATIONS = ['GradCAM', 'ScoreCAM', 'AblationCAM', '
  * Runs a peers script under Debian's PyTorch with ../shared/peers on PYTHONPATH and parses its
  * JSON; or says why it cannot run (no peers' sources, or PyTorch or their dependencies missing).
  */
-function runPeerScript(
+export function runPeerScript(
   script: string,
   args: string[],
   needs: { folder: string; modules: string },

@@ -5,8 +5,10 @@
 // `npm run bench -- --gradient` measures only forward+backward against forward (and the gradient
 // session's memory) on the reference models' chelsea cases, for autodiff work;
 // `--only models,first-call` runs only those parts (models, dataset, dataset-map, responsiveness,
-// numerics, graph-layout, first-call), `--methods scorecam,occlusion` only those methods (in the
-// model table and the first calls) and `--models resnet18` only those reference models. The machine
+// numerics, graph-layout, first-call; and architectures, other torchvision classifiers against
+// their peers, which runs only when named or with `--architectures a,b`), `--methods
+// scorecam,occlusion` only those methods (in the model table and the first calls) and `--models
+// resnet18` only those reference models. The machine
 // may be shared: each ratio to the forward pass uses forward passes timed alternately with the
 // method, so both see the same load.
 import * as fs from 'fs';
@@ -25,6 +27,7 @@ import { benchNumerics } from './numerics';
 import { benchResponsiveness } from './responsiveness';
 import { REFERENCE_DIR, ReferenceCase, loadManifest, loadTensor, referenceAvailable } from '../test/support/reference';
 import { benchFirstCalls } from './first-call';
+import { DEFAULT_ARCHITECTURES, benchArchitectures } from './architectures';
 
 const quick = process.argv.includes('--quick');
 const gradientOnly = process.argv.includes('--gradient');
@@ -38,12 +41,14 @@ function listFlag(flag: string): string[] | undefined {
   return (value ?? '').split(',').filter(Boolean);
 }
 
-const PARTS = ['models', 'dataset', 'dataset-map', 'responsiveness', 'numerics', 'graph-layout', 'first-call'];
+const PARTS = ['models', 'dataset', 'dataset-map', 'responsiveness', 'numerics', 'graph-layout', 'first-call', 'architectures'];
 const onlyParts = listFlag('--only');
 const onlyMethods = listFlag('--methods');
 const onlyModels = listFlag('--models');
+const architectures = listFlag('--architectures');
 for (const part of onlyParts ?? []) if (!PARTS.includes(part)) throw new Error(`--only takes ${PARTS.join(', ')}; got '${part}'`);
-const runs = (part: string) => !onlyParts || onlyParts.includes(part);
+// Other architectures take minutes of peers' time: they run only when asked for.
+const runs = (part: string) => (part === 'architectures' ? !!architectures || !!onlyParts?.includes(part) : !onlyParts || onlyParts.includes(part));
 const REPEATS = quick ? 3 : 10;
 
 async function seconds(fn: () => Promise<unknown>): Promise<number> {
@@ -201,6 +206,7 @@ async function main(): Promise<void> {
   if (runs('numerics')) results.push(...(await benchNumerics(quick)));
   if (runs('graph-layout')) results.push(...(await benchGraphLayout(quick)));
   if (runs('first-call')) results.push(...(await benchFirstCalls(quick, onlyMethods ?? [])));
+  if (runs('architectures')) results.push(...(await benchArchitectures(architectures ?? DEFAULT_ARCHITECTURES)));
   writeResults(results);
 }
 
