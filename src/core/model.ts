@@ -10,9 +10,10 @@ import { dimsOf, indexGraph, nodeLabel, onnxOpset, subgraphs, topologicalOrder }
 import { FileReadError, readFileChecked } from './files';
 import { MAX_MODEL_BYTES, dtypeName, elementCount, inlineExternalData } from './onnx/initializers';
 import { SizeLimits, checkValues, isValidDim } from './limits';
-import { GraphProto, ModelProto, NodeProto, OnnxFormatError, decodeModel, encodeModel, encodeModelReusing } from './onnx/proto';
-import { assertTensorExists, exposeOutputs, realInputs, withDynamicBatch } from './onnx/surgery';
+import { EncodedModel, GraphProto, ModelProto, NodeProto, OnnxFormatError, decodeModel, encodeModel, encodeModelReusing } from './onnx/proto';
+import { assertTensorExists, exposeOutputs, realInputs, withBatchFreedReshapes, withDynamicBatch } from './onnx/surgery';
 import { ProviderSetting, RuntimeSession, SessionCache, createSession, knownProvider, run, threadsFor } from './onnx/session';
+import { Random } from './random';
 import { Tensor, formatShape, sizeOf } from './tensor';
 
 export interface TensorInfo {
@@ -169,6 +170,8 @@ export class ConvModel {
   private baseExposed: string[] = [];
   private batchSupport?: Promise<boolean>;
   private probed?: Promise<ModelProbe>;
+  /** Whether batched runs take the model with its batch-pinning Reshapes freed (probe). */
+  private batchFreed = false;
   private cachedSummary?: ModelSummary;
 
   private constructor(
@@ -339,9 +342,10 @@ export class ConvModel {
 
   /** The base session's variant: the dynamic batch where it runs, the exposed tensors. */
   private baseVariant(dynamic: boolean): { key: string; build: () => ModelProto } {
-    const proto = () => (dynamic ? withDynamicBatch(this.proto) : this.proto);
-    if (this.baseExposed.length === 0) return { key: dynamic ? 'dynamic' : 'original', build: proto };
-    return { key: exposeKey(dynamic, this.baseExposed), build: () => exposeOutputs(proto(), this.baseExposed) };
+    const proto = () => (dynamic ? this.batchedProto() : this.proto);
+    const variant = dynamic ? this.batchVariantKey() : 'original';
+    if (this.baseExposed.length === 0) return { key: variant, build: proto };
+    return { key: exposeKey(variant, this.baseExposed), build: () => exposeOutputs(proto(), this.baseExposed) };
   }
 
   /** The model with a dynamic batch dimension when the graph allows it, else as it is (with the tensors of exposeInBaseSession as outputs). */
@@ -399,7 +403,7 @@ export class ConvModel {
       return run(await this.baseSession(), feeds, outputs);
     }
     await this.checkActivationMemory(extra, feeds);
-    const s = await this.session(exposeKey(dynamic, extra), () => exposeOutputs(dynamic ? withDynamicBatch(this.proto) : this.proto, extra));
+    const s = await this.session(exposeKey(dynamic ? this.batchVariantKey() : 'original', extra), () => exposeOutputs(dynamic ? this.batchedProto() : this.proto, extra));
     return run(s, feeds, outputs);
   }
 
@@ -480,7 +484,11 @@ export class ConvModel {
    * dimension made symbolic, at batch 1 and at batch 2 in one session: that answers supportsBatch
    * and gives the gradient builder its batch-2 shapes, where separate sessions for each cost
    * onnxruntime as much to create as the model's (resnet18: about 0.3 s of a first Grad-CAM).
-   * Where that fails, the model is probed as declared, at batch 1, and does not take a batch.
+   * Where batch 2 fails, Reshapes to a constant shape that pin the batch at 1 are freed
+   * (withBatchFreedReshapes) and tried in the same way; the freed model is kept for batches only
+   * where every tensor has the shape the declared model gives it at batch 1 and each row of a batch
+   * of two distinct inputs is what that input alone gives (batchRowsIndependent). Otherwise the
+   * model is probed as declared, at batch 1, and does not take a batch.
    */
   private probe(): Promise<ModelProbe> {
     this.probed ??= (async () => {
@@ -492,27 +500,58 @@ export class ConvModel {
         const dims = concreteInputDims(info.shape, this.sizeLimits, info.name);
         feeds[info.name] = { dtype: 'float32', dims, data: new Float32Array(sizeOf(dims)) };
       }
-      const diskKey = this.diskCache && this.diskKey({ probe: 'shapes+batch' });
+      const diskKey = this.diskCache && this.diskKey({ probe: 'shapes+batch+freed' });
       const cached = diskKey ? probeFrom(this.diskCache?.read(diskKey)?.meta) : undefined;
-      if (cached) return cached;
+      if (cached) {
+        this.batchFreed = cached.batchFreed;
+        return cached;
+      }
       const only = inputs.length === 1 ? feeds[inputs[0].name] : undefined;
       const batchTried = only !== undefined && inputs[0].dtype === 'float32' && only.dims[0] === 1;
+      const declared = async () => (await probeShapeSets(this.proto, [feeds], this.activationLimit.bytes, this))[0];
       let probe: ModelProbe | undefined;
       if (only && batchTried) {
         const atTwo = { [inputs[0].name]: { dtype: 'float32' as const, dims: [2, ...only.dims.slice(1)], data: new Float32Array(2 * only.data.length) } };
-        try {
-          const [shapes, batchShapes] = await probeShapeSets(withDynamicBatch(this.proto), [feeds, atTwo], this.activationLimit.bytes, this);
-          probe = { shapes, batchShapes, batchTried };
-        } catch {
-          // Batch 2 (or the symbolic batch) fails: probed again as declared.
+        // Batch 2 (or the symbolic batch) fails: undefined.
+        const atBatches = (proto: ModelProto) => probeShapeSets(withDynamicBatch(proto), [feeds, atTwo], this.activationLimit.bytes, this).catch(() => undefined);
+        const plain = await atBatches(this.proto);
+        if (plain) probe = { shapes: plain[0], batchShapes: plain[1], batchTried, batchFreed: false };
+        const freed = plain ? undefined : withBatchFreedReshapes(this.proto);
+        const tried = freed && (await atBatches(freed));
+        if (freed && tried) {
+          const shapes = await declared();
+          const same = [...shapes].every(([name, dims]) => sameDims(tried[0].get(name), dims));
+          const batchFreed = same && (await batchRowsIndependent(withDynamicBatch(freed), this, inputs[0].name, only));
+          probe = batchFreed ? { shapes, batchShapes: tried[1], batchTried, batchFreed } : { shapes, batchTried, batchFreed };
         }
       }
-      probe ??= { shapes: (await probeShapeSets(this.proto, [feeds], this.activationLimit.bytes, this))[0], batchTried };
+      probe ??= { shapes: await declared(), batchTried, batchFreed: false };
       for (const name of Object.keys(feeds)) probe.shapes.delete(name);
-      if (diskKey) this.diskCache?.write(diskKey, new Uint8Array(0), { shapes: [...probe.shapes], batchShapes: probe.batchShapes && [...probe.batchShapes], batchTried });
+      if (diskKey)
+        this.diskCache?.write(diskKey, new Uint8Array(0), {
+          shapes: [...probe.shapes],
+          batchShapes: probe.batchShapes && [...probe.batchShapes],
+          batchTried,
+          batchFreed: probe.batchFreed,
+        });
+      this.batchFreed = probe.batchFreed;
       return probe;
     })();
     return this.probed;
+  }
+
+  /**
+   * The model as batched runs take it: its batch dimension symbolic, and its Reshapes freed where
+   * the probe found that they pinned the batch (withBatchFreedReshapes). For sessions of a model
+   * that supportsBatch.
+   */
+  batchedProto(): ModelProto {
+    return withDynamicBatch(this.batchFreed ? (withBatchFreedReshapes(this.proto) ?? this.proto) : this.proto);
+  }
+
+  /** What names batchedProto's variants in session keys (in memory and on disk): the freed model is another model. */
+  batchVariantKey(): string {
+    return this.batchFreed ? 'dynamic+freed' : 'dynamic';
   }
 
   /**
@@ -537,9 +576,9 @@ export class ConvModel {
   }
 }
 
-/** The session key of the model (at a dynamic batch or not) with `sorted` tensors as extra outputs. */
-function exposeKey(dynamic: boolean, sorted: string[]): string {
-  return `expose:${dynamic}:${sorted.join(',')}`;
+/** The session key of the model (as batchVariantKey, or 'original') with `sorted` tensors as extra outputs. */
+function exposeKey(variant: string, sorted: string[]): string {
+  return `expose:${variant}:${sorted.join(',')}`;
 }
 
 /**
@@ -565,16 +604,61 @@ interface ModelProbe {
   batchShapes?: Map<string, number[]>;
   /** Whether the probe tried batch 2 (a model with one float32 input declared at batch 1). */
   batchTried: boolean;
+  /** Whether batch 2 runs only with the model's batch-pinning Reshapes freed (withBatchFreedReshapes). */
+  batchFreed: boolean;
+}
+
+function sameDims(a: number[] | undefined, b: number[]): boolean {
+  return a !== undefined && a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/**
+ * Whether each row of a batch of two distinct inputs gives the outputs that input gives alone, on
+ * `proto` (a symbolic batch): what makes a model with freed Reshapes fit for batches. The inputs
+ * are seeded uniform noise in [-1, 1] of `item`'s shape (batch 1); float outputs must agree within
+ * 1e-4 of each row's largest magnitude (a batched kernel may sum in another order), others exactly.
+ * False when any run fails.
+ */
+async function batchRowsIndependent(proto: ModelProto, source: EncodedModel, name: string, item: Tensor): Promise<boolean> {
+  const random = new Random(7);
+  const rows = [0, 1].map(() => Float32Array.from({ length: item.data.length }, () => 2 * random.next() - 1));
+  const both = new Float32Array(2 * item.data.length);
+  rows.forEach((row, i) => both.set(row, i * row.length));
+  let session: RuntimeSession | undefined;
+  try {
+    session = await createSession(encodeModelReusing(proto, source), 'cpu', { runOnce: true });
+    const batched = await run(session, { [name]: { dtype: 'float32', dims: [2, ...item.dims.slice(1)], data: both } });
+    for (const [i, row] of rows.entries()) {
+      const alone = await run(session, { [name]: { dtype: 'float32', dims: item.dims, data: row } });
+      for (const [output, t] of Object.entries(alone)) {
+        const b = batched[output];
+        const n = t.data.length;
+        if (!b || b.dims[0] !== 2 || !sameDims(b.dims.slice(1), t.dims.slice(1)) || b.data.length !== 2 * n) return false;
+        const part = b.data.subarray(i * n, (i + 1) * n);
+        const values = Array.from(t.data as ArrayLike<number | bigint>);
+        const other = Array.from(part as ArrayLike<number | bigint>);
+        if (t.dtype === 'float32' || t.dtype === 'float64') {
+          const scale = values.reduce<number>((m, v) => Math.max(m, Math.abs(Number(v))), 0);
+          if (!values.every((v, k) => Math.abs(Number(v) - Number(other[k])) <= 1e-4 * scale)) return false;
+        } else if (!values.every((v, k) => v === other[k])) return false;
+      }
+    }
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await session?.session.release();
+  }
 }
 
 /** A probe read back from the disk cache; undefined when anything in it is not as written. */
 function probeFrom(meta: unknown): ModelProbe | undefined {
   if (typeof meta !== 'object' || meta === null) return undefined;
-  const m = meta as { shapes?: unknown; batchShapes?: unknown; batchTried?: unknown };
+  const m = meta as { shapes?: unknown; batchShapes?: unknown; batchTried?: unknown; batchFreed?: unknown };
   const shapes = shapesFrom(m.shapes);
   const batchShapes = m.batchShapes === undefined ? undefined : shapesFrom(m.batchShapes);
-  if (!shapes || (m.batchShapes !== undefined && !batchShapes) || typeof m.batchTried !== 'boolean') return undefined;
-  return { shapes, batchShapes, batchTried: m.batchTried };
+  if (!shapes || (m.batchShapes !== undefined && !batchShapes) || typeof m.batchTried !== 'boolean' || typeof m.batchFreed !== 'boolean') return undefined;
+  return { shapes, batchShapes, batchTried: m.batchTried, batchFreed: m.batchFreed };
 }
 
 /** Probed shapes as the disk cache holds them ([name, dims] pairs), or undefined when they are anything else. */

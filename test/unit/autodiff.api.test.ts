@@ -166,8 +166,15 @@ describe('autodiff: batches of seeds', () => {
     return checkRowsMatchSingleRuns(file);
   });
 
-  it('a model whose batch is pinned by a Reshape runs row by row with the same results', function () {
+  it('a model whose batch is pinned by a Reshape to a constant shape runs batches with it freed, with the same results', async function () {
     if (!available) this.skip();
+    const model = ConvModel.load(pinned, { provider: 'cpu' });
+    try {
+      assert.strictEqual(await model.supportsBatch(), true);
+      assert.strictEqual(model.batchVariantKey(), 'dynamic+freed');
+    } finally {
+      await model.dispose();
+    }
     return checkRowsMatchSingleRuns(pinned);
   });
 });

@@ -54,7 +54,7 @@ describe('CLI model cache', function () {
       `the first run stored its gradient session: ${[...built.values()].map((e) => JSON.stringify(e.key)).join('; ')}`,
     );
     assert.ok(
-      [...built.values()].some((e) => e.key.probe === 'shapes+batch'),
+      [...built.values()].some((e) => e.key.probe === 'shapes+batch+freed'),
       'and the probed shapes',
     );
     const second = explainJson(dir, '--out', path.join(maps, 'second.npy'));

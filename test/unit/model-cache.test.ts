@@ -118,7 +118,7 @@ describe('ConvModel with a cache folder', () => {
       [],
       'no forward session is stored',
     );
-    const probe = files.find((file) => keyOf(file).probe === 'shapes+batch');
+    const probe = files.find((file) => keyOf(file).probe === 'shapes+batch+freed');
     assert.ok(probe, 'the probe is stored');
     const meta = JSON.parse(headerOf(probe)).meta as { batchTried: boolean; batchShapes?: [string, number[]][] };
     assert.strictEqual(meta.batchTried, true);

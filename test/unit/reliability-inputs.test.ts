@@ -47,9 +47,10 @@ function initializer(name: string, t: Tensor): TensorProto {
 }
 
 /**
- * input [1,3,8,8] → Conv(4, 3×3, pad 1) → Relu → Reshape to the constant [1, -1] → MatMul → logits
- * [1,2]: with a batch of two the Reshape yields [1, 512] and the MatMul fails, so the batch cannot
- * be made dynamic.
+ * input [1,3,8,8] → Conv(4, 3×3, pad 1) → Relu → Reshape to [1, -1] → MatMul → logits [1,2]: with
+ * a batch of two the Reshape yields [1, 512] and the MatMul fails. The shape is computed (a Concat
+ * of [1] and [-1]), not a constant, so the probe does not free the Reshape
+ * (withBatchFreedReshapes), and the batch cannot be made dynamic.
  */
 function fixedBatchModel(): ModelProto {
   const value = (i: number) => Math.sin(i * 0.7) * 0.3;
@@ -68,7 +69,8 @@ function fixedBatchModel(): ModelProto {
           'conv.bias',
           floatTensor([4], () => 0.1),
         ),
-        { name: 'flat_shape', dims: [2], data_type: DataType.INT64, raw_data: new Uint8Array(BigInt64Array.of(1n, -1n).buffer) },
+        { name: 'one', dims: [1], data_type: DataType.INT64, raw_data: new Uint8Array(BigInt64Array.of(1n).buffer) },
+        { name: 'rest', dims: [1], data_type: DataType.INT64, raw_data: new Uint8Array(BigInt64Array.of(-1n).buffer) },
         initializer(
           'fc.weight',
           floatTensor([256, 2], (i) => value(i + 7)),
@@ -83,6 +85,7 @@ function fixedBatchModel(): ModelProto {
           attribute: [{ name: 'pads', type: AttributeType.INTS, ints: [1, 1, 1, 1] }],
         },
         { name: 'relu', op_type: 'Relu', input: ['conv_out'], output: ['relu_out'] },
+        { name: 'flat_shape', op_type: 'Concat', input: ['one', 'rest'], output: ['flat_shape'], attribute: [{ name: 'axis', type: AttributeType.INT, i: 0 }] },
         { name: 'flatten', op_type: 'Reshape', input: ['relu_out', 'flat_shape'], output: ['flat'] },
         { name: 'fc', op_type: 'MatMul', input: ['flat', 'fc.weight'], output: ['logits'] },
       ],

@@ -7,7 +7,6 @@
 // Reference: torch.autograd.grad(outputs=output, inputs=wrt, grad_outputs=seed).
 import { ConvModel, concreteInputDims } from '../model';
 import { ModelProto } from '../onnx/proto';
-import { withDynamicBatch } from '../onnx/surgery';
 import { run } from '../onnx/session';
 import { FloatTensor, Tensor, TypedArray, float32, formatShape, sizeOf } from '../tensor';
 import { GradientModel, buildGradientModel } from './build';
@@ -63,7 +62,7 @@ export async function computeGradients(model: ConvModel, feeds: Record<string, T
   await model.checkActivationMemory(request.wrt, feeds, 2);
   const batched = await model.supportsBatch();
   const seed = request.seed;
-  const key = gradientKey(batched, output, request.wrt, request.overridesKey ?? overridesKey(request.overrides), seed === 'top');
+  const key = gradientKey(batched && model.batchVariantKey(), output, request.wrt, request.overridesKey ?? overridesKey(request.overrides), seed === 'top');
   const { session, meta: gradientModel } = await gradientSession(model, key, batched, { ...request, output });
   if (seed !== 'top') checkSeed(seed, gradientModel, model, feeds);
   const runOnce = async (f: Record<string, Tensor>, rowSeed: Tensor | undefined) => run(session, rowSeed ? { ...f, [gradientModel.seed]: rowSeed } : f, gradientModel.outputs);
@@ -143,7 +142,7 @@ function gradientSession(model: ConvModel, key: string, batched: boolean, reques
 export async function prepareGradients(model: ConvModel, request: Omit<GradientComputation, 'seed'> & { seed: 'top' | 'input' }): Promise<void> {
   const batched = await model.supportsBatch();
   const output = request.output ?? model.summary().outputs[0]?.name;
-  const key = gradientKey(batched, output, request.wrt, request.overridesKey ?? overridesKey(request.overrides), request.seed === 'top');
+  const key = gradientKey(batched && model.batchVariantKey(), output, request.wrt, request.overridesKey ?? overridesKey(request.overrides), request.seed === 'top');
   await gradientSession(model, key, batched, { ...request, output, seed: request.seed === 'top' ? 'top' : float32([]) });
 }
 
@@ -159,12 +158,13 @@ export async function checkGradientGraph(model: ConvModel, request: { wrt: strin
   await gradientModelFor(model, batched, { wrt: request.wrt, output, seed: 'top' });
 }
 
-function gradientKey(batched: boolean, output: string | undefined, wrt: string[], rules: string, top: boolean): string {
-  return `gradient|${batched}|${output}|${[...wrt].sort().join(',')}|${rules}${top ? '|top' : ''}`;
+/** `batch`: the model's batchVariantKey where it runs batches, else false (the model as it is). */
+function gradientKey(batch: string | false, output: string | undefined, wrt: string[], rules: string, top: boolean): string {
+  return `gradient|${batch || 'original'}|${output}|${[...wrt].sort().join(',')}|${rules}${top ? '|top' : ''}`;
 }
 
 async function gradientModelFor(model: ConvModel, batched: boolean, request: GradientComputation & { output?: string }): Promise<GradientModel> {
-  const proto = batched ? withDynamicBatch(model.proto) : model.proto;
+  const proto = batched ? model.batchedProto() : model.proto;
   const { shapes, batchShapes } = await shapesOf(model, proto, batched);
   return buildGradientModel(proto, {
     wrt: request.wrt,

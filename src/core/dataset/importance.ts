@@ -15,7 +15,6 @@ import { RunControl } from '../explain/forward';
 import { throwIfCancelled } from '../cancel';
 import { modelAfter } from '../explain/submodel';
 import { ConvModel } from '../model';
-import { withDynamicBatch } from '../onnx/surgery';
 import { run } from '../onnx/session';
 import { Tensor } from '../tensor';
 import { DatasetError } from './errors';
@@ -131,8 +130,8 @@ export async function gradientImportance(model: ConvModel, features: DatasetFeat
 async function tailSession(model: ConvModel, features: DatasetFeatures) {
   const [c, h, w] = features.layerShape;
   const dims = h * w === 1 ? [1, c] : [1, c, h, w];
-  const tail = modelAfter(withDynamicBatch(model.proto), features.layer, features.output, dims);
-  const session = await model.session(`dataset-after:${features.layer}`, () => tail.proto);
+  const tail = modelAfter(model.batchedProto(), features.layer, features.output, dims);
+  const session = await model.session(`dataset-after:${model.batchVariantKey()}:${features.layer}`, () => tail.proto);
   return { session, extraInputs: tail.extraInputs };
 }
 

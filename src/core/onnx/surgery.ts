@@ -1,6 +1,7 @@
 // Graph surgery on copies of a model: expose intermediate tensors as outputs, make the batch
-// dimension symbolic. The original model object is never modified.
-import { indexGraph } from './graph';
+// dimension symbolic, free Reshapes that pin it. The original model object is never modified.
+import { attrTensor, indexGraph } from './graph';
+import { tensorFromProto, tensorToProto } from './initializers';
 import { DataType, GraphProto, ModelProto, ValueInfoProto } from './proto';
 import { elementTypes } from './types';
 import { editDistance } from '../edit-distance';
@@ -97,4 +98,39 @@ export function withDynamicBatch(model: ModelProto): ModelProto {
   graph.output = (graph.output ?? []).map(relax);
   graph.value_info = [];
   return copy;
+}
+
+/**
+ * A copy where each Reshape to a constant shape whose first element is 1 copies its input's first
+ * dimension instead (0, Reshape's "copy" with allowzero unset): how an export that traced the batch
+ * as a number (`b, c, h, w = x.size()`, then `x.view(b, ...)`) pins it at 1. Right only where
+ * that input's first dimension is the batch: ConvModel's probe keeps the copy only when it gives
+ * every tensor the same shape at batch 1 and each row of a batch of 2 what that row alone gives.
+ * Undefined when no Reshape is freed. Reshapes inside subgraphs are left as they are.
+ */
+export function withBatchFreedReshapes(model: ModelProto): ModelProto | undefined {
+  const copy = cloneModel(model);
+  const graph = copy.graph as GraphProto;
+  const initializers = new Map((graph.initializer ?? []).map((t) => [t.name ?? '', t]));
+  const constants = new Map(graph.node.filter((n) => n.op_type === 'Constant').map((n) => [n.output[0], n]));
+  const names = tensorNames(graph);
+  for (const name of initializers.keys()) names.add(name);
+  let freed = 0;
+  graph.node = graph.node.map((node) => {
+    if (node.op_type !== 'Reshape' || !node.input[1] || (node.attribute ?? []).some((a) => a.name === 'allowzero' && Number(a.i) === 1)) return node;
+    const constant = constants.get(node.input[1]);
+    const proto = initializers.get(node.input[1]) ?? (constant && constant.attribute?.length === 1 ? attrTensor(constant, 'value') : undefined);
+    if (!proto || proto.data_type !== DataType.INT64 || (proto.dims ?? []).length !== 1 || proto.data_location === 1) return node;
+    const shape = tensorFromProto(proto).data as BigInt64Array;
+    if (shape.length === 0 || shape[0] !== 1n) return node;
+    let name = `${node.input[1]}/batch`;
+    for (let i = 1; names.has(name); i++) name = `${node.input[1]}/batch_${i}`;
+    names.add(name);
+    const freedShape = BigInt64Array.from(shape);
+    freedShape[0] = 0n;
+    graph.initializer = [...(graph.initializer ?? []), tensorToProto(name, { dtype: 'int64', dims: [shape.length], data: freedShape })];
+    freed++;
+    return { ...node, input: [node.input[0], name, ...node.input.slice(2)] };
+  });
+  return freed > 0 ? copy : undefined;
 }

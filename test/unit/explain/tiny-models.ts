@@ -52,16 +52,20 @@ export function randomTensor(dims: number[], seed: number, scale = 1): FloatTens
 
 /**
  * logits[n, k] = Σ_e weights[k, e] · input[n, e] + bias[k] over the flattened [C, H, W] input.
- * `batch: 'fixed'` pins the batch at 1 (a Reshape to a constant shape), as some exports do.
+ * `batch: 'fixed'` pins the batch at 1 for good: a Reshape to [1, -1] computed by a Concat, which
+ * the probe does not free (withBatchFreedReshapes frees constant shapes only), so the model runs
+ * one input at a time.
  */
 export function linearModel(weights: Tensor, chw: number[], options: { batch?: 'dynamic' | 'fixed'; bias?: Tensor } = {}): ConvModel {
   const [classes] = weights.dims;
   const fixed = options.batch === 'fixed';
-  const flatten = fixed ? node('Reshape', ['input', 'shape'], ['flat']) : node('Flatten', ['input'], ['flat'], [int('axis', 1)]);
-  const shape: Tensor = { dtype: 'int64', dims: [2], data: BigInt64Array.from([1n, -1n]) };
+  const flatten = fixed
+    ? [node('Concat', ['one', 'rest'], ['shape'], [int('axis', 0)]), node('Reshape', ['input', 'shape'], ['flat'])]
+    : [node('Flatten', ['input'], ['flat'], [int('axis', 1)])];
+  const int64 = (v: bigint): Tensor => ({ dtype: 'int64', dims: [1], data: BigInt64Array.of(v) });
   return buildModel({
-    nodes: [flatten, node('Gemm', ['flat', 'W', 'b'], ['logits'], [int('transB', 1)])],
-    initializers: { W: weights, b: options.bias ?? float32([classes]), ...(fixed ? { shape } : {}) },
+    nodes: [...flatten, node('Gemm', ['flat', 'W', 'b'], ['logits'], [int('transB', 1)])],
+    initializers: { W: weights, b: options.bias ?? float32([classes]), ...(fixed ? { one: int64(1n), rest: int64(-1n) } : {}) },
     input: [fixed ? 1 : 'N', ...chw],
     output: [fixed ? 1 : 'N', classes],
   });

@@ -1,0 +1,154 @@
+// Models exported with the batch traced as a number (`b, c, h, w = x.size()`, then `x.view(b, ...)`)
+// pin it at 1 in their Reshapes' constant shapes. The probe frees those Reshapes where the freed
+// model gives the declared shapes at batch 1 and independent rows at batch 2, so batched methods
+// run batches; where freeing breaks the model it runs one input at a time, as declared.
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { computeGradients } from '../../src/core/autodiff/gradients';
+import { ConvModel } from '../../src/core/model';
+import { withBatchFreedReshapes } from '../../src/core/onnx/surgery';
+import { AttributeType, encodeModel } from '../../src/core/onnx/proto';
+import { Tensor, float32 } from '../../src/core/tensor';
+import { buildModel, int, ints, node, randomTensor } from './explain/tiny-models';
+
+const [C, SIDE, CLASSES] = [4, 6, 3];
+const shape = (values: number[]): Tensor => ({ dtype: 'int64', dims: [values.length], data: BigInt64Array.from(values.map(BigInt)) });
+
+/**
+ * ShuffleNet's channel shuffle as exported with the batch traced as 1: Conv → Reshape to the
+ * constant [1, 2, C/2, H, W] → Transpose → Reshape to [1, C, H, W] (a Constant node) → Relu →
+ * GlobalAveragePool → Flatten → Gemm.
+ */
+function shuffleModel(): ConvModel {
+  const back = {
+    name: 'value',
+    type: AttributeType.TENSOR,
+    t: { name: 'back', dims: [4], data_type: 7, raw_data: new Uint8Array(BigInt64Array.of(1n, BigInt(C), BigInt(SIDE), BigInt(SIDE)).buffer) },
+  };
+  return buildModel({
+    nodes: [
+      node('Conv', ['input', 'w1', 'b1'], ['conv'], [ints('kernel_shape', [3, 3]), ints('pads', [1, 1, 1, 1])]),
+      node('Reshape', ['conv', 'split'], ['grouped']),
+      node('Transpose', ['grouped'], ['swapped'], [ints('perm', [0, 2, 1, 3, 4])]),
+      node('Constant', [], ['back'], [back]),
+      node('Reshape', ['swapped', 'back'], ['shuffled']),
+      node('Relu', ['shuffled'], ['features']),
+      node('GlobalAveragePool', ['features'], ['pooled']),
+      node('Flatten', ['pooled'], ['flat'], [int('axis', 1)]),
+      node('Gemm', ['flat', 'fc', 'fcb'], ['logits'], [int('transB', 1)]),
+    ],
+    initializers: {
+      w1: randomTensor([C, 3, 3, 3], 1, 0.5),
+      b1: randomTensor([C], 2, 0.2),
+      split: shape([1, 2, C / 2, SIDE, SIDE]),
+      fc: randomTensor([CLASSES, C], 3, 1),
+      fcb: randomTensor([CLASSES], 4, 0.1),
+    },
+    input: [1, 3, SIDE, SIDE],
+    output: [1, CLASSES],
+  });
+}
+
+/** Two inputs stacked as a batch, and each alone. */
+function inputs(): { batch: Tensor; rows: Tensor[] } {
+  const rows = [randomTensor([1, 3, SIDE, SIDE], 11, 1), randomTensor([1, 3, SIDE, SIDE], 12, 1)];
+  const data = new Float32Array(2 * rows[0].data.length);
+  rows.forEach((r, i) => data.set(r.data as Float32Array, i * r.data.length));
+  return { batch: float32([2, 3, SIDE, SIDE], data), rows };
+}
+
+function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
+  assert.strictEqual(actual.length, expected.length, what);
+  for (let i = 0; i < expected.length; i++) assert.ok(Math.abs(actual[i] - expected[i]) <= 1e-5 * (1 + Math.abs(expected[i])), `${what}[${i}]: ${actual[i]} vs ${expected[i]}`);
+}
+
+describe('a batch pinned by Reshapes to constant shapes', () => {
+  it('frees both Reshapes (an initializer and a Constant node) and nothing else', () => {
+    const freed = withBatchFreedReshapes(shuffleModel().proto);
+    assert.ok(freed, 'the Reshapes are freed');
+    const reshapes = freed.graph?.node.filter((n) => n.op_type === 'Reshape') ?? [];
+    assert.deepStrictEqual(
+      reshapes.map((n) => n.input[1]),
+      ['split/batch', 'back/batch'],
+    );
+    const values = (name: string) => Array.from(new BigInt64Array(Uint8Array.from(freed.graph?.initializer?.find((t) => t.name === name)?.raw_data ?? []).buffer), Number);
+    assert.deepStrictEqual(values('split/batch'), [0, 2, C / 2, SIDE, SIDE]);
+    assert.deepStrictEqual(values('back/batch'), [0, C, SIDE, SIDE]);
+    assert.strictEqual(withBatchFreedReshapes(freed), undefined, 'nothing is left to free');
+  });
+
+  it('runs batches once freed: each row of a batch is what that input gives alone, outputs and gradients', async () => {
+    const model = shuffleModel();
+    try {
+      assert.strictEqual(await model.supportsBatch(), true);
+      assert.deepStrictEqual((await model.probedBatchShapes())?.get('grouped'), [2, 2, C / 2, SIDE, SIDE]);
+      const { batch, rows } = inputs();
+      const seed = float32(
+        [2, CLASSES],
+        Float32Array.from({ length: 2 * CLASSES }, (_, i) => (i % CLASSES === 1 ? 1 : 0)),
+      );
+      const together = await model.run({ input: batch });
+      const gradients = await computeGradients(model, { input: batch }, { wrt: ['input'], seed });
+      for (const [i, row] of rows.entries()) {
+        const alone = await model.run({ input: row });
+        assertClose((together.logits.data as Float32Array).subarray(i * CLASSES, (i + 1) * CLASSES), alone.logits.data as Float32Array, `logits of row ${i}`);
+        const rowSeed = float32(
+          [1, CLASSES],
+          Float32Array.from({ length: CLASSES }, (_, k) => (k === 1 ? 1 : 0)),
+        );
+        const own = await computeGradients(model, { input: row }, { wrt: ['input'], seed: rowSeed });
+        const n = row.data.length;
+        assertClose((gradients.gradients.input.data as Float32Array).subarray(i * n, (i + 1) * n), own.gradients.input.data as Float32Array, `gradient of row ${i}`);
+      }
+    } finally {
+      await model.dispose();
+    }
+  });
+
+  it('keeps that answer in the disk cache: a reopened model batches without probing again', async () => {
+    const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'convlens-batch-freed-'));
+    const file = path.join(cacheDir, 'shuffle.onnx');
+    fs.writeFileSync(file, encodeModel(shuffleModel().proto));
+    try {
+      for (let open = 0; open < 2; open++) {
+        const model = ConvModel.load(file, { provider: 'cpu', cacheDir });
+        try {
+          assert.strictEqual(await model.supportsBatch(), true, `open ${open}`);
+          const { batch, rows } = inputs();
+          const together = await model.run({ input: batch });
+          const alone = await model.run({ input: rows[1] });
+          assertClose((together.logits.data as Float32Array).subarray(CLASSES), alone.logits.data as Float32Array, `open ${open}`);
+        } finally {
+          await model.dispose();
+        }
+      }
+    } finally {
+      fs.rmSync(cacheDir, { recursive: true, force: true });
+    }
+  });
+
+  it('is left pinned where freeing changes the model at batch 1: a Reshape of a tensor whose first dimension is not the batch', async () => {
+    // [1, 3, 6, 6] → Transpose → [3, 1, 6, 6] → Reshape [1, -1]: freed, it would copy the 3.
+    const model = buildModel({
+      nodes: [
+        node('Transpose', ['input'], ['swapped'], [ints('perm', [1, 0, 2, 3])]),
+        node('Reshape', ['swapped', 'flat_shape'], ['flat']),
+        node('Gemm', ['flat', 'fc'], ['logits'], [int('transB', 1)]),
+      ],
+      initializers: { flat_shape: shape([1, -1]), fc: randomTensor([CLASSES, 3 * SIDE * SIDE], 5, 0.1) },
+      input: [1, 3, SIDE, SIDE],
+      output: [1, CLASSES],
+    });
+    try {
+      assert.strictEqual(await model.supportsBatch(), false);
+      assert.strictEqual(await model.probedBatchShapes(), undefined);
+      const { rows } = inputs();
+      const out = await model.run({ input: rows[0] });
+      assert.deepStrictEqual(out.logits.dims, [1, CLASSES]);
+    } finally {
+      await model.dispose();
+    }
+  });
+});
