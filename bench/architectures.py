@@ -11,9 +11,7 @@ forward pass. Output: {torch, threads, target, layer_tensor, times: {computation
 """
 import json
 import os
-import statistics
 import sys
-import time
 
 import onnx
 import torch
@@ -21,6 +19,8 @@ import torchvision
 from captum.attr import IntegratedGradients
 from pytorch_grad_cam import AblationCAM, GradCAM
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+from peer_timing import timed
 
 # The module whose output a user would explain: the last feature block before pooling.
 LAYERS = {
@@ -32,18 +32,6 @@ LAYERS = {
     "convnext_tiny": "features.7",
     "vgg11": "features.20",
 }
-
-
-def timed(fn, repeats):
-    start = time.perf_counter()
-    fn()
-    first = time.perf_counter() - start
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return {"first_s": first, "seconds": statistics.median(times) if times else first}
 
 
 def layer_tensor(model_path, module):

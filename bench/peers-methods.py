@@ -10,15 +10,15 @@ ones, the median of REPEATS later calls (seconds); the slow ones (tens of second
 more. Output, as bench/peers.py: {model: {computation: {first_s, seconds}}}.
 """
 import json
-import statistics
 import sys
-import time
 
 import torch
 import torchvision
 from captum.attr import Occlusion
 from pytorch_grad_cam import AblationCAM, GradCAM, ScoreCAM
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+from peer_timing import timed
 
 REPEATS = 5
 TARGET = 282  # the reference manifest's class for the chelsea image
@@ -28,18 +28,6 @@ LAYERS = {
     "mobilenet_v2": lambda m: m.features[-1],
     "squeezenet1_1": lambda m: m.features[-1],
 }
-
-
-def timed(fn, repeats):
-    start = time.perf_counter()
-    fn()
-    first = time.perf_counter() - start
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return {"first_s": first, "seconds": statistics.median(times)}
 
 
 def main(name, wanted):

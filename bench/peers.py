@@ -7,28 +7,16 @@ call of each computation is timed apart (first_s), then the median of REPEATS ca
 Prints one JSON object: {model: {computation: {first_s, seconds}}}.
 """
 import json
-import statistics
 import sys
-import time
 
 import torch
 import torchvision
 from captum.attr import IntegratedGradients, NoiseTunnel, Saliency
 
+from peer_timing import timed
+
 REPEATS = 5
 TARGET = 282  # the reference manifest's class for the chelsea image
-
-
-def timed(fn, repeats):
-    start = time.perf_counter()
-    fn()
-    first = time.perf_counter() - start
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return {"first_s": first, "seconds": statistics.median(times)}
 
 
 def forward_backward(model, x):
