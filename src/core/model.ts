@@ -486,9 +486,10 @@ export class ConvModel {
    * onnxruntime as much to create as the model's (resnet18: about 0.3 s of a first Grad-CAM).
    * Where batch 2 fails, Reshapes to a constant shape that pin the batch at 1 are freed
    * (withBatchFreedReshapes) and tried in the same way; the freed model is kept for batches only
-   * where every tensor has the shape the declared model gives it at batch 1 and each row of a batch
-   * of two distinct inputs is what that input alone gives (batchRowsIndependent). Otherwise the
-   * model is probed as declared, at batch 1, and does not take a batch.
+   * where it is the declared model at batch 1 (each freed Reshape's input has first dimension 1
+   * there) and each row of a batch of two distinct inputs is what that input alone gives
+   * (batchRowsIndependent). Otherwise the model is probed as declared, at batch 1, and does not
+   * take a batch.
    */
   private probe(): Promise<ModelProbe> {
     this.probed ??= (async () => {
@@ -508,7 +509,6 @@ export class ConvModel {
       }
       const only = inputs.length === 1 ? feeds[inputs[0].name] : undefined;
       const batchTried = only !== undefined && inputs[0].dtype === 'float32' && only.dims[0] === 1;
-      const declared = async () => (await probeShapeSets(this.proto, [feeds], this.activationLimit.bytes, this))[0];
       let probe: ModelProbe | undefined;
       if (only && batchTried) {
         const atTwo = { [inputs[0].name]: { dtype: 'float32' as const, dims: [2, ...only.dims.slice(1)], data: new Float32Array(2 * only.data.length) } };
@@ -517,15 +517,15 @@ export class ConvModel {
         const plain = await atBatches(this.proto);
         if (plain) probe = { shapes: plain[0], batchShapes: plain[1], batchTried, batchFreed: false };
         const freed = plain ? undefined : withBatchFreedReshapes(this.proto);
-        const tried = freed && (await atBatches(freed));
-        if (freed && tried) {
-          const shapes = await declared();
-          const same = [...shapes].every(([name, dims]) => sameDims(tried[0].get(name), dims));
-          const batchFreed = same && (await batchRowsIndependent(withDynamicBatch(freed), this, inputs[0].name, only));
-          probe = batchFreed ? { shapes, batchShapes: tried[1], batchTried, batchFreed } : { shapes, batchTried, batchFreed };
+        const tried = freed && (await atBatches(freed.model));
+        // At batch 1 each freed Reshape copies a first dimension of 1, as its constant said: the
+        // freed model is the declared one there, shapes included.
+        const same = tried && freed.inputs.every((name) => tried[0].get(name)?.[0] === 1);
+        if (tried && same && (await batchRowsIndependent(withDynamicBatch(freed.model), this, inputs[0].name, only))) {
+          probe = { shapes: tried[0], batchShapes: tried[1], batchTried, batchFreed: true };
         }
       }
-      probe ??= { shapes: await declared(), batchTried, batchFreed: false };
+      probe ??= { shapes: (await probeShapeSets(this.proto, [feeds], this.activationLimit.bytes, this))[0], batchTried, batchFreed: false };
       for (const name of Object.keys(feeds)) probe.shapes.delete(name);
       if (diskKey)
         this.diskCache?.write(diskKey, new Uint8Array(0), {
@@ -546,7 +546,7 @@ export class ConvModel {
    * that supportsBatch.
    */
   batchedProto(): ModelProto {
-    return withDynamicBatch(this.batchFreed ? (withBatchFreedReshapes(this.proto) ?? this.proto) : this.proto);
+    return withDynamicBatch((this.batchFreed && withBatchFreedReshapes(this.proto)?.model) || this.proto);
   }
 
   /** What names batchedProto's variants in session keys (in memory and on disk): the freed model is another model. */

@@ -103,19 +103,20 @@ export function withDynamicBatch(model: ModelProto): ModelProto {
 /**
  * A copy where each Reshape to a constant shape whose first element is 1 copies its input's first
  * dimension instead (0, Reshape's "copy" with allowzero unset): how an export that traced the batch
- * as a number (`b, c, h, w = x.size()`, then `x.view(b, ...)`) pins it at 1. Right only where
- * that input's first dimension is the batch: ConvModel's probe keeps the copy only when it gives
- * every tensor the same shape at batch 1 and each row of a batch of 2 what that row alone gives.
- * Undefined when no Reshape is freed. Reshapes inside subgraphs are left as they are.
+ * as a number (`b, c, h, w = x.size()`, then `x.view(b, ...)`) pins it at 1. `inputs`: the data
+ * inputs of the freed Reshapes. The copy computes what the model does at batch 1 wherever each of
+ * them has first dimension 1 there; ConvModel's probe checks that, and that each row of a batch of
+ * 2 gives what that row alone gives, before batches use it. Undefined when no Reshape is freed.
+ * Reshapes inside subgraphs are left as they are.
  */
-export function withBatchFreedReshapes(model: ModelProto): ModelProto | undefined {
+export function withBatchFreedReshapes(model: ModelProto): { model: ModelProto; inputs: string[] } | undefined {
   const copy = cloneModel(model);
   const graph = copy.graph as GraphProto;
   const initializers = new Map((graph.initializer ?? []).map((t) => [t.name ?? '', t]));
   const constants = new Map(graph.node.filter((n) => n.op_type === 'Constant').map((n) => [n.output[0], n]));
   const names = tensorNames(graph);
   for (const name of initializers.keys()) names.add(name);
-  let freed = 0;
+  const inputs: string[] = [];
   graph.node = graph.node.map((node) => {
     if (node.op_type !== 'Reshape' || !node.input[1] || (node.attribute ?? []).some((a) => a.name === 'allowzero' && Number(a.i) === 1)) return node;
     const constant = constants.get(node.input[1]);
@@ -129,8 +130,8 @@ export function withBatchFreedReshapes(model: ModelProto): ModelProto | undefine
     const freedShape = BigInt64Array.from(shape);
     freedShape[0] = 0n;
     graph.initializer = [...(graph.initializer ?? []), tensorToProto(name, { dtype: 'int64', dims: [shape.length], data: freedShape })];
-    freed++;
+    inputs.push(node.input[0]);
     return { ...node, input: [node.input[0], name, ...node.input.slice(2)] };
   });
-  return freed > 0 ? copy : undefined;
+  return inputs.length > 0 ? { model: copy, inputs } : undefined;
 }
