@@ -7,6 +7,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { computeGradients } from '../../src/core/autodiff/gradients';
+import { explain } from '../../src/core/explain';
 import { ConvModel } from '../../src/core/model';
 import { withBatchFreedReshapes } from '../../src/core/onnx/surgery';
 import { AttributeType, encodeModel } from '../../src/core/onnx/proto';
@@ -127,6 +128,30 @@ describe('a batch pinned by Reshapes to constant shapes', () => {
       }
     } finally {
       fs.rmSync(cacheDir, { recursive: true, force: true });
+    }
+  });
+
+  it("runs Ablation-CAM's ablations in batches through a head pinned by `x.view(b, -1)`, with the CAM of running them one at a time", async () => {
+    // conv → Relu ('features') → Reshape to the constant [1, -1] → Gemm: the head after the layer is pinned.
+    const model = buildModel({
+      nodes: [
+        node('Conv', ['input', 'w1', 'b1'], ['conv'], [ints('kernel_shape', [3, 3]), ints('pads', [1, 1, 1, 1])]),
+        node('Relu', ['conv'], ['features']),
+        node('Reshape', ['features', 'flat_shape'], ['flat']),
+        node('Gemm', ['flat', 'fc'], ['logits'], [int('transB', 1)]),
+      ],
+      initializers: { w1: randomTensor([C, 3, 3, 3], 6, 0.5), b1: randomTensor([C], 7, 0.2), flat_shape: shape([1, -1]), fc: randomTensor([CLASSES, C * SIDE * SIDE], 8, 0.3) },
+      input: [1, 3, SIDE, SIDE],
+      output: [1, CLASSES],
+    });
+    try {
+      const ctx = { model, input: inputs().rows[0], target: { kind: 'class' as const, index: 2 }, layer: 'features' };
+      const batched = await explain('ablationcam', ctx, { batch: 4 });
+      assert.ok(!batched.notes.some((n) => n.includes('does not take a batch')), batched.notes.join('; '));
+      const single = await explain('ablationcam', ctx, { batch: 1 });
+      assertClose(batched.raw.data as Float32Array, single.raw.data as Float32Array, 'ablationcam');
+    } finally {
+      await model.dispose();
     }
   });
 

@@ -170,6 +170,8 @@ async function ablatedScores(
   ctx: ExplainContext,
   target: ResolvedTarget,
   runs: AblationRuns,
+  /** Which model the sub-model was cut from, for its session key (ConvModel.batchVariantKey, or 'original'). */
+  variant: string,
   canonical: Tensor,
   value: number,
   extras: Record<string, Tensor>,
@@ -178,7 +180,7 @@ async function ablatedScores(
 ): Promise<Float64Array> {
   const { sub } = runs;
   const { c, plane } = camShape(canonical);
-  const session = await ctx.model.session(`${runs.key}>${[target.output, ...sub.alsoOutputs].join('+')}`, () => sub.proto);
+  const session = await ctx.model.session(`${runs.key}:${variant}>${[target.output, ...sub.alsoOutputs].join('+')}`, () => sub.proto);
   const feedsFor = (channels: (number | null)[]): Record<string, Tensor> => {
     const feeds = runs.feeds(channels);
     for (const name of sub.extraInputs) feeds[name] = tiled(extras[name], channels.length);
@@ -242,9 +244,12 @@ export const ablationCam: ExplanationMethod<AblationCamOptions> = {
     // A network that ends in the pointwise convolution (nothing after it to run) takes the general path.
     const found = pointwiseConsumer(ctx.model.proto.graph as GraphProto, layer.tensor, layer.view, ctx.model.dir);
     const conv = found && found.output !== output && !also.includes(found.output) ? found : undefined;
+    // The model as batches take it (Reshapes that pinned its batch freed, where the probe found them).
+    const batched = await ctx.model.supportsBatch();
+    const proto = batched ? ctx.model.batchedProto() : ctx.model.proto;
     const sub = conv
-      ? modelAfter(ctx.model.proto, conv.output, output, [layer.dims[0], conv.outChannels, ...layer.dims.slice(2)], also)
-      : modelAfter(ctx.model.proto, layer.tensor, output, layer.dims, also);
+      ? modelAfter(proto, conv.output, output, [layer.dims[0], conv.outChannels, ...layer.dims.slice(2)], also)
+      : modelAfter(proto, layer.tensor, output, layer.dims, also);
     const computed = sub.extraInputs.filter((n) => n !== ctx.model.input.name);
     const full = await ctx.model.run({ [ctx.model.input.name]: ctx.input }, [layer.tensor, ...(conv ? [conv.output] : []), ...computed]);
     const setup = camSetup(cam, resolveTop(cam.plan.target, full[output]));
@@ -262,7 +267,7 @@ export const ablationCam: ExplanationMethod<AblationCamOptions> = {
       `ablated channels set to ${value === 0 ? '0 (the activation minimum)' : 'the activation minimum − 1e7'}`,
     ];
     const runs = conv ? pointwiseRuns(sub, conv, full[conv.output], activations, value) : layerRuns(sub, full[layer.tensor], layer.view, value);
-    const scores = await ablatedScores(ctx, target, runs, activations, value, extras, options.batch, notes);
+    const scores = await ablatedScores(ctx, target, runs, batched ? ctx.model.batchVariantKey() : 'original', activations, value, extras, options.batch, notes);
     const weights = scores.map((s) => (original - s) / original);
     return camExplanation('ablationcam', ctx, setup, weightedChannelSum(activations, weights), notes);
   },
