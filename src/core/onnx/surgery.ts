@@ -2,7 +2,7 @@
 // dimension symbolic, free Reshapes that pin it. The original model object is never modified.
 import { attrTensor, indexGraph } from './graph';
 import { tensorFromProto, tensorToProto } from './initializers';
-import { DataType, GraphProto, ModelProto, ValueInfoProto } from './proto';
+import { DataType, GraphProto, ModelProto, TensorProto, ValueInfoProto } from './proto';
 import { elementTypes } from './types';
 import { editDistance } from '../edit-distance';
 
@@ -122,8 +122,8 @@ export function withBatchFreedReshapes(model: ModelProto): { model: ModelProto; 
     const constant = constants.get(node.input[1]);
     const proto = initializers.get(node.input[1]) ?? (constant && constant.attribute?.length === 1 ? attrTensor(constant, 'value') : undefined);
     if (!proto || proto.data_type !== DataType.INT64 || (proto.dims ?? []).length !== 1 || proto.data_location === 1) return node;
-    const shape = tensorFromProto(proto).data as BigInt64Array;
-    if (shape.length === 0 || shape[0] !== 1n) return node;
+    const shape = shapeValues(proto);
+    if (!shape || shape.length === 0 || shape[0] !== 1n) return node;
     let name = `${node.input[1]}/batch`;
     for (let i = 1; names.has(name); i++) name = `${node.input[1]}/batch_${i}`;
     names.add(name);
@@ -134,4 +134,13 @@ export function withBatchFreedReshapes(model: ModelProto): { model: ModelProto; 
     return { ...node, input: [node.input[0], name, ...node.input.slice(2)] };
   });
   return inputs.length > 0 ? { model: copy, inputs } : undefined;
+}
+
+/** A Reshape's constant shape, or undefined where its stored values do not match its dims (onnxruntime refuses such a model itself). */
+function shapeValues(proto: TensorProto): BigInt64Array | undefined {
+  try {
+    return tensorFromProto(proto).data as BigInt64Array;
+  } catch {
+    return undefined;
+  }
 }
