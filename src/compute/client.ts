@@ -33,6 +33,9 @@ export interface ClientOptions {
   cancelGraceMs?: number;
 }
 
+/** How long an idle worker let go by dispose() may take to exit (it finishes its disk-cache writes, worker.ts) before it is killed. */
+const EXIT_GRACE_MS = 5000;
+
 export class ComputeClient {
   private worker?: ChildProcess;
   private nextId = 1;
@@ -122,6 +125,7 @@ export class ComputeClient {
 
   async dispose(): Promise<void> {
     const worker = this.worker;
+    const idle = this.pending.size === 0;
     this.worker = undefined;
     this.failAll(new CancelledError('the compute worker was stopped'));
     if (!worker || worker.exitCode !== null || worker.signalCode !== null) return;
@@ -129,8 +133,17 @@ export class ComputeClient {
     // An idle worker is unref'd: held again, so a caller awaiting dispose() sees it end rather
     // than its process exiting in between with the rest of its work undone.
     worker.ref();
-    worker.kill();
-    await exited;
+    if (idle && worker.connected) {
+      // Let go by closing its channel: it finishes writing what it built to the disk cache and
+      // exits (worker.ts); one that has not within the grace period is killed.
+      const grace = setTimeout(() => worker.kill('SIGKILL'), EXIT_GRACE_MS);
+      worker.disconnect();
+      await exited;
+      clearTimeout(grace);
+    } else {
+      worker.kill();
+      await exited;
+    }
   }
 
   private post(worker: ChildProcess, message: ToWorker): void {

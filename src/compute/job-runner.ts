@@ -224,6 +224,15 @@ export class JobRunner implements WorkerState {
     return handler(args, ctx).finally(() => this.runningJobs--);
   }
 
+  /**
+   * Stops background builds and resolves once every open model's disk-cache writes are done: the
+   * worker calls it before it exits, so what it built is there for the next process.
+   */
+  async finishWrites(): Promise<void> {
+    for (const controller of this.prebuilds.values()) controller.abort();
+    await Promise.all([...this.contexts.values()].map((ctx) => ctx.model.writesFinished()));
+  }
+
   contextFor(modelPath: string): ModelContext {
     const ctx = this.contexts.get(modelPath);
     if (!ctx) throw new Error(`the model ${path.basename(modelPath)} is not open`);
@@ -564,4 +573,9 @@ const worker = new JobRunner();
 /** Runs a job on this process's one JobRunner. */
 export function runJob<J extends JobName>(job: J, args: JobArgs<J>, ctx: JobContext): Promise<JobResult<J>> {
   return worker.run(job, args, ctx);
+}
+
+/** JobRunner.finishWrites on this process's JobRunner. */
+export function finishWrites(): Promise<void> {
+  return worker.finishWrites();
 }

@@ -2,7 +2,7 @@
 // them with a cancellation signal and a progress callback, and sends back results or errors (as
 // one clear message). It exits when its parent goes away, so no orphan keeps a model in memory.
 import { toUserError } from './errors';
-import { runJob } from './job-runner';
+import { finishWrites, runJob } from './job-runner';
 import { FromWorker, JobName, ToWorker } from './jobs';
 import { CancelledError } from '../core/cancel';
 
@@ -20,7 +20,17 @@ function send(m: FromWorker): void {
   }
 }
 
-process.on('disconnect', () => process.exit(0));
+// How long the worker may spend finishing its disk-cache writes once its parent lets it go.
+const WRITE_GRACE_MS = 4000;
+
+// The parent closed the channel (ComputeClient.dispose on an idle worker, or the parent is gone):
+// the built models still being written to the disk cache are finished first, so that the next
+// process finds them (a worker stopped right after opening a model used to leave them unwritten,
+// as temporary files), then the process exits.
+process.on('disconnect', () => {
+  setTimeout(() => process.exit(0), WRITE_GRACE_MS);
+  void finishWrites().finally(() => process.exit(0));
+});
 
 process.on('message', async (m: ToWorker) => {
   if (m.kind === 'cancel') {

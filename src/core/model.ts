@@ -570,8 +570,13 @@ export class ConvModel {
       .flatMap((node) => [layerInfo(node, nodeLabel(node), shapes), ...subgraphLayers(node, nodeLabel(node), shapes)]);
   }
 
-  async dispose(): Promise<void> {
+  /** Resolves once the built models this model is writing to its disk cache are written (or given up: a write never fails). */
+  async writesFinished(): Promise<void> {
     await Promise.all(this.pendingWrites);
+  }
+
+  async dispose(): Promise<void> {
+    await this.writesFinished();
     await this.sessions.dispose();
   }
 }
