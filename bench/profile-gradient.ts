@@ -31,6 +31,8 @@ const RUNS = Number(flag('--runs') ?? 10);
 const SAVE_DIR = flag('--save');
 // `--threads N`: onnxruntime's intra-op threads (its default otherwise); 1 gives steadier figures on a shared machine.
 const THREADS = Number(flag('--threads') ?? 0);
+// `--batch N`: profile at batch N (1 by default), as Integrated Gradients and SmoothGrad run their points.
+const BATCH = Number(flag('--batch') ?? 1);
 
 /** Microseconds per op type over the profiled runs (after one warm-up), and the median run time. */
 async function profile(
@@ -104,8 +106,10 @@ async function main(): Promise<void> {
     );
     const built = buildGradientModel(proto, { wrt: ['input'], shapes, batchShapes });
     const outputName = model.summary().outputs[0].name;
-    const seed = seedFor({ kind: 'class', index: c.target_class, output: outputName }, shapes.get(outputName) as number[], 1);
-    const x = new ort.Tensor('float32', input.data as Float32Array, input.dims);
+    const seed = seedFor({ kind: 'class', index: c.target_class, output: outputName }, shapes.get(outputName) as number[], BATCH);
+    const batched = new Float32Array(input.data.length * BATCH);
+    for (let i = 0; i < BATCH; i++) batched.set(input.data as Float32Array, i * input.data.length);
+    const x = new ort.Tensor('float32', batched, [BATCH, ...input.dims.slice(1)]);
     const saved = (kind: string) => (SAVE_DIR ? path.join(SAVE_DIR, `${c.model}-${kind}.onnx`) : undefined);
     const fwd = await profile(encodeModel(proto), { input: x }, [outputName], path.join(dir, `${c.model}-forward`), saved('forward'));
     const grad = await profile(
