@@ -1,11 +1,13 @@
-// Dims of every tensor of a model at one or more input sizes, found by running it with its node
-// outputs exposed: the build-time shape knowledge the gradient rules use for ranks and structure,
-// and the layer shapes the views show. The exposed outputs are declared without a type, so
-// onnxruntime infers it (a declared type that is wrong, e.g. for TopK's indices, would make the
-// session fail). Tensors inside If branches are measured too (by running the branches' nodes in the
-// main graph as well), for the gradient rules of the If rule's backward branches.
+// Dims of every tensor of a model at one or more input sizes: the build-time shape knowledge the
+// gradient rules use for ranks and structure, and the layer shapes the views show. They come from
+// a session of the model with its node outputs exposed: from the dims onnxruntime infers as it
+// makes it where those are complete (most CNNs: no forward pass at all for the first sizes), else
+// from running it. The exposed outputs are declared without a type, so onnxruntime infers it (a
+// declared type that is wrong, e.g. for TopK's indices, would make the session fail). Tensors
+// inside If branches are measured too (by running the branches' nodes in the main graph as well),
+// for the gradient rules of the If rule's backward branches.
 import { activationBytes } from '../activation-memory';
-import { subgraphs } from '../onnx/graph';
+import { subgraphs, topologicalOrder } from '../onnx/graph';
 import { EncodedModel, GraphProto, ModelProto, NodeProto, TensorProto, ValueInfoProto, encodeModelReusing } from '../onnx/proto';
 import { createSession, run } from '../onnx/session';
 import { Tensor } from '../tensor';
@@ -21,12 +23,11 @@ export async function probeShapes(model: ModelProto, feeds: Record<string, Tenso
 const NOTHING_ENCODED: EncodedModel = { proto: {}, bytes: new Uint8Array(0) };
 
 /**
- * One map of dims per set of feeds (the feeds' own dims included). The exposed tensors are copied
- * out of onnxruntime, so on a large graph with a large input they are exposed in groups whose
- * estimated size stays within `limitBytes`, one session and run per group: the first group's size
- * is guessed from the input, later ones from the largest tensor measured so far. A model that
- * fits is probed in one run. `source`: the model `model` was made from and its bytes, whose
- * weights the probe models copy rather than encode again (encodeModelReusing).
+ * One map of dims per set of feeds (the feeds' own dims included), as probeGraph finds them. Runs
+ * copy the exposed tensors out of onnxruntime, so on a large graph with a large input they are
+ * exposed in groups whose estimated size stays within `limitBytes`. `source`: the model `model`
+ * was made from and its bytes, whose weights the probe models copy rather than encode again
+ * (encodeModelReusing).
  */
 export async function probeShapeSets(model: ModelProto, feedSets: Record<string, Tensor>[], limitBytes = Infinity, source = NOTHING_ENCODED): Promise<Map<string, number[]>[]> {
   const hoisted = withBranchesHoisted(model.graph as GraphProto);
@@ -96,12 +97,187 @@ function withBranchesHoisted(graph: GraphProto): { graph: GraphProto; originals:
   return { graph: { ...graph, node, initializer: [...(graph.initializer ?? []), ...initializers] }, originals };
 }
 
+/**
+ * The probe of one graph: a session with every node output exposed, whose outputs' dims
+ * onnxruntime has inferred as it made it (outputMetadata). Where those name every tensor's dims
+ * for a feed set (numbers, or symbols the feeds' dims give values to), that feed set needs no
+ * run; the last feed set always runs once (the probe's proof that the model runs there, and for a
+ * batch of two that it takes a batch), fetching the graph's outputs only, and its outputs' dims
+ * must be the inferred ones, else the inferred dims are not trusted and every feed set runs. Runs
+ * that must copy tensors out go in groups within `limitBytes` (probeInGroups). onnxruntime holds
+ * every graph output of a run, fetched or not, so the all-exposed session runs only where the
+ * exposed tensors fit the limit.
+ */
 async function probeGraph(model: ModelProto, feedSets: Record<string, Tensor>[], limitBytes: number, source: EncodedModel): Promise<Map<string, number[]>[]> {
   const graph = model.graph as GraphProto;
-  const listed = new Set((graph.output ?? []).map((o) => o.name));
+  const graphOutputs = (graph.output ?? []).map((o) => o.name);
+  const listed = new Set(graphOutputs);
   const names = [...new Set(graph.node.flatMap((n) => n.output).filter((o) => o && !listed.has(o)))];
-  const sets = feedSets.map((feeds) => new Map(Object.entries(feeds).map(([name, t]) => [name, t.dims])));
-  const inputBytes = Math.max(...feedSets.map((feeds) => Object.values(feeds).reduce((sum, t) => sum + activationBytes(t.dims), 0)));
+  const feedDims = (feeds: Record<string, Tensor>) => new Map(Object.entries(feeds).map(([name, t]) => [name, t.dims]));
+  // The model's own value_info is left out: the dims are onnxruntime's inference from the inputs
+  // and the ops, not what the file claims for its tensors.
+  const exposed = { ...graph, value_info: [], output: [...(graph.output ?? []), ...names.map((name): ValueInfoProto => ({ name }))] };
+  const bytes = encodeModelReusing({ ...model, graph: exposed }, source);
+  const session = await createSession(bytes, 'cpu', { runOnce: true });
+  let released = false;
+  const release = async () => {
+    if (!released) await session.session.release();
+    released = true;
+  };
+  try {
+    const inferred = inferredDims(session.session, graph);
+    const resolved = feedSets.map((feeds) => resolveDims(inferred, graph, feeds));
+    const exposedBytes = (dims: Map<string, number[]>) => names.reduce((sum, name) => sum + activationBytes(dims.get(name) ?? []), 0);
+    if (resolved.every((r) => r !== undefined)) {
+      const sets = resolved.map((r, i) => new Map([...feedDims(feedSets[i]), ...(r as Map<string, number[]>)]));
+      const last = feedSets.length - 1;
+      const check = exposedBytes(sets[last]) <= limitBytes ? await run(session, feedSets[last], graphOutputs) : undefined;
+      await release();
+      // Too large to run with everything exposed: the model as it is runs instead.
+      const outputs = check ?? (await runPlain(model, feedSets[last], source));
+      if (Object.entries(outputs).every(([name, t]) => sameDims(sets[last].get(name), t.dims))) return sets;
+    }
+    // Dims only a run tells: this session runs them if all it exposes fits (sizes not inferred
+    // guessed at the largest that is), else sessions exposing groups do.
+    const known = resolved.flatMap((r) => [...(r?.values() ?? [])].map(activationBytes));
+    const guess = Math.max(FIRST_GUESS_PER_INPUT * inputBytesOf(feedSets), ...known);
+    const sets = feedSets.map(feedDims);
+    if (!released && names.length * guess <= limitBytes) {
+      for (let i = 0; i < feedSets.length; i++) for (const [name, t] of Object.entries(await run(session, feedSets[i]))) sets[i].set(name, t.dims);
+      return sets;
+    }
+    await release();
+    await probeInGroups(model, graph, names, feedSets, sets, limitBytes, source);
+    return sets;
+  } finally {
+    await release();
+  }
+}
+
+function inputBytesOf(feedSets: Record<string, Tensor>[]): number {
+  return Math.max(...feedSets.map((feeds) => Object.values(feeds).reduce((sum, t) => sum + activationBytes(t.dims), 0)));
+}
+
+/** The graph's outputs for `feeds`, from a session of the model with nothing exposed. */
+async function runPlain(model: ModelProto, feeds: Record<string, Tensor>, source: EncodedModel): Promise<Record<string, Tensor>> {
+  const session = await createSession(encodeModelReusing(model, source), 'cpu', { runOnce: true });
+  try {
+    return await run(session, feeds);
+  } finally {
+    await session.session.release();
+  }
+}
+
+function sameDims(a: readonly number[] | undefined, b: readonly number[]): boolean {
+  return a !== undefined && a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/** A dim as onnxruntime's inference gives it: a size, a symbol, or '' where it is unknown. */
+type InferredDim = number | string;
+
+/**
+ * The dims onnxruntime inferred for a session's outputs. It reports a scalar and a tensor of
+ * unknown rank alike ([]), so [] is taken as a scalar only where the node's own inputs say it is
+ * (scalarOutputs); otherwise the output's dims are unknown (undefined).
+ */
+function inferredDims(session: { outputMetadata?: readonly unknown[] }, graph: GraphProto): Map<string, InferredDim[] | undefined> {
+  const dims = new Map<string, InferredDim[] | undefined>();
+  const metadata = Array.isArray(session.outputMetadata) ? session.outputMetadata : [];
+  for (const m of metadata as { name?: unknown; isTensor?: unknown; shape?: unknown }[]) {
+    if (typeof m.name !== 'string') continue;
+    const shape = m.isTensor === true && Array.isArray(m.shape) && m.shape.every((d) => typeof d === 'number' || typeof d === 'string') ? (m.shape as InferredDim[]) : undefined;
+    dims.set(m.name, shape);
+  }
+  const scalars = scalarOutputs(graph, dims);
+  for (const [name, d] of dims) if (d?.length === 0 && !scalars.has(name)) dims.set(name, undefined);
+  return dims;
+}
+
+// Ops whose output has the largest rank of their inputs (numpy broadcasting, or one input).
+const BROADCASTING = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Mod', 'Min', 'Max', 'Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'And', 'Or', 'Xor', 'Where']);
+const ONE_INPUT = new Set(['Cast', 'Neg', 'Abs', 'Sqrt', 'Floor', 'Ceil', 'Round', 'Reciprocal', 'Not', 'Identity', 'Relu', 'Sign', 'Exp', 'Log']);
+
+/**
+ * Outputs that are scalars by their node's inputs' ranks: a Constant holding one, Gather of a
+ * scalar index from a vector (x.size(0) in a shape computation), and broadcasting and one-input
+ * ops of scalars. Ranks come from the inferred dims, initializers and graph inputs.
+ */
+function scalarOutputs(graph: GraphProto, inferred: Map<string, InferredDim[] | undefined>): Set<string> {
+  const rank = new Map<string, number>();
+  for (const t of graph.initializer ?? []) rank.set(t.name ?? '', (t.dims ?? []).length);
+  for (const v of graph.input ?? []) {
+    const dims = v.type?.tensor_type?.shape?.dim;
+    if (dims) rank.set(v.name, dims.length);
+  }
+  for (const [name, d] of inferred) if (d && d.length > 0) rank.set(name, d.length);
+  const scalars = new Set<string>();
+  for (const node of topologicalOrder(graph)) {
+    const out = node.output[0];
+    if (!out || inferred.get(out)?.length !== 0) continue;
+    const ranks = node.input.filter(Boolean).map((i) => rank.get(i));
+    const known = ranks.every((r): r is number => r !== undefined);
+    let r: number | undefined;
+    if (node.op_type === 'Constant') {
+      const value = node.attribute?.find((a) => a.name === 'value')?.t;
+      const scalarAttr = node.attribute?.some((a) => a.name === 'value_float' || a.name === 'value_int');
+      r = scalarAttr ? 0 : value ? (value.dims ?? []).length : undefined;
+    } else if (node.op_type === 'Gather' && known && ranks.length === 2) r = ranks[0] + ranks[1] - 1;
+    else if ((BROADCASTING.has(node.op_type) || ONE_INPUT.has(node.op_type)) && known && ranks.length > 0) r = Math.max(...ranks);
+    if (r === 0) {
+      scalars.add(out);
+      rank.set(out, 0);
+    }
+  }
+  return scalars;
+}
+
+/**
+ * Every output's dims for these feeds from the inferred ones, symbols replaced by the sizes the
+ * feeds give them (the graph inputs' symbolic dims); undefined where any dim stays unknown.
+ */
+function resolveDims(inferred: Map<string, InferredDim[] | undefined>, graph: GraphProto, feeds: Record<string, Tensor>): Map<string, number[]> | undefined {
+  if (inferred.size === 0) return undefined;
+  const symbols = new Map<string, number>();
+  for (const v of graph.input ?? []) {
+    const feed = feeds[v.name];
+    const dims = v.type?.tensor_type?.shape?.dim ?? [];
+    if (!feed) continue;
+    for (const [axis, d] of dims.entries()) {
+      const param = d.dim_param;
+      if (!param) continue;
+      if (symbols.has(param) && symbols.get(param) !== feed.dims[axis]) return undefined;
+      symbols.set(param, feed.dims[axis]);
+    }
+  }
+  const dims = new Map<string, number[]>();
+  for (const [name, inferredDims] of inferred) {
+    if (!inferredDims) return undefined;
+    const resolvedDims: number[] = [];
+    for (const d of inferredDims) {
+      const size = typeof d === 'number' ? d : symbols.get(d);
+      if (size === undefined || !Number.isInteger(size) || size < 0) return undefined;
+      resolvedDims.push(size);
+    }
+    dims.set(name, resolvedDims);
+  }
+  return dims;
+}
+
+/**
+ * Runs each feed set with the tensors exposed in groups, one session per group, recording dims:
+ * the first group's size is guessed from the input, later ones from the largest tensor measured
+ * so far, so each run's exposed tensors stay within `limitBytes`.
+ */
+async function probeInGroups(
+  model: ModelProto,
+  graph: GraphProto,
+  names: string[],
+  feedSets: Record<string, Tensor>[],
+  sets: Map<string, number[]>[],
+  limitBytes: number,
+  source: EncodedModel,
+): Promise<void> {
+  const inputBytes = inputBytesOf(feedSets);
   let bytesPerTensor = FIRST_GUESS_PER_INPUT * inputBytes;
   let largest = inputBytes;
   let start = 0;
@@ -111,9 +287,7 @@ async function probeGraph(model: ModelProto, feedSets: Record<string, Tensor>[],
     bytesPerTensor = largest;
     start += group.length;
   } while (start < names.length);
-  return sets;
 }
-
 /** Runs each feed set with `group` exposed, recording dims; returns the largest tensor's bytes. */
 async function probeGroup(
   model: ModelProto,

@@ -1,0 +1,192 @@
+// The shape probe (src/core/autodiff/shapes.ts) takes the dims onnxruntime infers as it makes the
+// probe's session wherever they name every tensor, and runs the model only for the rest: its dims
+// must be what a run of the model with every tensor exposed gives, for graphs whose dims inference
+// knows (a CNN, a shape computation of scalars), leaves unknown (NonZero) or gives without a rank
+// (an If whose branches differ in rank, which onnxruntime reports like a scalar), at each batch.
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as path from 'path';
+import { probeShapeSets } from '../../src/core/autodiff/shapes';
+import { ConvModel } from '../../src/core/model';
+import { GraphProto, ModelProto, encodeModel } from '../../src/core/onnx/proto';
+import { exposeOutputs, withDynamicBatch } from '../../src/core/onnx/surgery';
+import { createSession, run } from '../../src/core/onnx/session';
+import { Tensor } from '../../src/core/tensor';
+import { REFERENCE_DIR, referenceAvailable } from '../support/reference';
+import { makeModel, node, tensor, uniform, valueInfo } from './autodiff/harness';
+import { AttributeType } from '../../src/core/onnx/proto';
+
+const ROOT = path.resolve(__dirname, '../../..');
+const SAMPLE = path.join(ROOT, 'sample/shapes.onnx');
+
+/** The oracle: dims of every tensor from one run of the model with all of them exposed. */
+async function ranDims(model: ModelProto, feeds: Record<string, Tensor>): Promise<Map<string, number[]>> {
+  const graph = model.graph as GraphProto;
+  const listed = new Set((graph.output ?? []).map((o) => o.name));
+  const names = [...new Set(graph.node.flatMap((n) => n.output).filter((o) => o && !listed.has(o)))];
+  const session = await createSession(encodeModel(exposeOutputs(model, names)), 'cpu');
+  try {
+    const dims = new Map(Object.entries(feeds).map(([name, t]) => [name, t.dims]));
+    for (const [name, t] of Object.entries(await run(session, feeds))) dims.set(name, t.dims);
+    return dims;
+  } finally {
+    await session.session.release();
+  }
+}
+
+function sorted(dims: Map<string, number[]>): [string, number[]][] {
+  return [...dims.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1));
+}
+
+async function assertProbedAsRun(model: ModelProto, feedSets: Record<string, Tensor>[], limitBytes = Infinity): Promise<Map<string, number[]>[]> {
+  const probed = await probeShapeSets(model, feedSets, limitBytes);
+  for (const [i, feeds] of feedSets.entries()) assert.deepStrictEqual(sorted(probed[i]), sorted(await ranDims(model, feeds)), `feed set ${i}`);
+  return probed;
+}
+
+const int64 = (dims: number[], values: number[]): Tensor => ({ dtype: 'int64', dims, data: BigInt64Array.from(values.map(BigInt)) });
+const atBatch = (batch: number, chw: number[]): Record<string, Tensor> => ({ x: uniform([batch, ...chw], batch) });
+
+/**
+ * x [N, 2, 4, 4] → Relu, scaled by a scalar computed from the batch size (Shape → Gather of the
+ * scalar index 0 → Cast → Mul), as exports of code that reads x.size(0) write it; and a Reshape to
+ * [x.size(0), -1] (→ Unsqueeze → Concat), whose dims inference does not know.
+ */
+function scaledBySize(withReshape: boolean): ModelProto {
+  const flatten = [
+    node('Unsqueeze', ['n', 'axes'], ['n1']),
+    node('Concat', ['n1', 'minus_one'], ['target'], [{ name: 'axis', type: AttributeType.INT, i: 0 }]),
+    node('Reshape', ['scaled', 'target'], ['y']),
+  ];
+  const model = makeModel({
+    opset: 13,
+    nodes: [
+      node('Relu', ['x'], ['r']),
+      node('Shape', ['r'], ['shape']),
+      node('Gather', ['shape', 'zero'], ['n'], [{ name: 'axis', type: AttributeType.INT, i: 0 }]),
+      node('Cast', ['n'], ['n_float'], [{ name: 'to', type: AttributeType.INT, i: 1 }]),
+      node('Mul', ['n_float', 'half'], ['scale']),
+      node('Mul', ['r', 'scale'], withReshape ? ['scaled'] : ['y']),
+      ...(withReshape ? flatten : []),
+    ],
+    inputs: { x: uniform([1, 2, 4, 4], 1) },
+    initializers: { zero: int64([], [0]), axes: int64([1], [0]), minus_one: int64([1], [-1]), half: tensor('float32', [], [0.5]) },
+    output: 'y',
+  });
+  return withDynamicBatch(model);
+}
+
+describe('shape probe', function () {
+  it('gives the dims a run gives for the sample CNN, at batch 1 and at batch 2 of its dynamic-batch form', async () => {
+    const model = ConvModel.load(SAMPLE, { provider: 'cpu' });
+    try {
+      const probed = await assertProbedAsRun(
+        withDynamicBatch(model.proto),
+        [atBatch(1, [3, 64, 64]), atBatch(2, [3, 64, 64])].map(({ x }) => ({ input: x })),
+      );
+      assert.deepStrictEqual(probed[1].get('/block4/relu/Relu_output_0'), [2, 64, 8, 8]);
+    } finally {
+      await model.dispose();
+    }
+  });
+
+  it('takes the scalars of a shape computation as scalars, and runs the model where a Reshape to a computed shape follows', async () => {
+    for (const withReshape of [false, true]) {
+      const probed = await assertProbedAsRun(scaledBySize(withReshape), [atBatch(1, [2, 4, 4]), atBatch(3, [2, 4, 4])]);
+      assert.deepStrictEqual([probed[0].get('n'), probed[0].get('scale')], [[], []]);
+      assert.deepStrictEqual(probed[1].get('y'), withReshape ? [3, 32] : [3, 2, 4, 4]);
+    }
+  });
+
+  it('does not run a feed set whose dims inference gives, only the last one', async () => {
+    // Row 1 of x exists only from batch 2 on: a run at batch 1 fails, and inference cannot tell.
+    const model = withDynamicBatch(
+      makeModel({
+        opset: 13,
+        nodes: [node('Gather', ['x', 'one'], ['row'], [{ name: 'axis', type: AttributeType.INT, i: 0 }]), node('Relu', ['row'], ['y'])],
+        inputs: { x: uniform([1, 3], 2) },
+        initializers: { one: int64([1], [1]) },
+        output: 'y',
+      }),
+    );
+    await assert.rejects(ranDims(model, atBatch(1, [3])));
+    const [one, two] = await probeShapeSets(model, [atBatch(1, [3]), atBatch(2, [3])]);
+    assert.deepStrictEqual(
+      [one.get('row'), two.get('row')],
+      [
+        [1, 3],
+        [1, 3],
+      ],
+    );
+    await assert.rejects(probeShapeSets(model, [atBatch(2, [3]), atBatch(1, [3])]), 'the last feed set runs');
+  });
+
+  it('runs the model for dims inference leaves unknown: the count of NonZero', async () => {
+    const model = makeModel({
+      opset: 13,
+      nodes: [node('Relu', ['x'], ['r']), node('NonZero', ['r'], ['where']), node('Cast', ['where'], ['y'], [{ name: 'to', type: AttributeType.INT, i: 1 }])],
+      inputs: { x: tensor('float32', [2, 3], [1, -1, 2, 0, 3, -4]) },
+      output: 'y',
+    });
+    const [dims] = await assertProbedAsRun(model, [{ x: tensor('float32', [2, 3], [1, -1, 2, 0, 3, -4]) }]);
+    assert.deepStrictEqual(dims.get('where'), [2, 3]);
+  });
+
+  it('runs the model for an If whose branches differ in rank, which onnxruntime reports as if it were a scalar', async () => {
+    const flat: GraphProto = { name: 'then', node: [node('Reshape', ['x', 'minus_one'], ['t'])], output: [valueInfo('t', 'float32')] };
+    const same: GraphProto = { name: 'else', node: [node('Identity', ['x'], ['e'])], output: [valueInfo('e', 'float32')] };
+    const model = makeModel({
+      opset: 13,
+      nodes: [
+        node('ReduceSum', ['x'], ['total'], [{ name: 'keepdims', type: AttributeType.INT, i: 0 }]),
+        node('Greater', ['total', 'zero'], ['positive']),
+        node(
+          'If',
+          ['positive'],
+          ['chosen'],
+          [
+            { name: 'then_branch', type: AttributeType.GRAPH, g: flat },
+            { name: 'else_branch', type: AttributeType.GRAPH, g: same },
+          ],
+        ),
+        node('Relu', ['chosen'], ['y']),
+      ],
+      inputs: { x: uniform([2, 3], 5) },
+      initializers: { minus_one: int64([1], [-1]), zero: tensor('float32', [], [-1e9]) },
+      output: 'y',
+    });
+    const [dims] = await probeShapeSets(model, [{ x: uniform([2, 3], 5) }]);
+    assert.deepStrictEqual(dims.get('chosen'), [6], 'the then branch ran: a vector, not a scalar');
+    assert.deepStrictEqual(dims.get('y'), [6]);
+    assert.deepStrictEqual(dims.get('total'), [], 'a true scalar');
+  });
+
+  it('exposes the tensors inference leaves unknown in groups within a small limit, giving the dims of one run', async () => {
+    const model = makeModel({
+      opset: 13,
+      nodes: [
+        node('Relu', ['x'], ['r']),
+        node('NonZero', ['r'], ['where']),
+        node('Transpose', ['where'], ['pairs']),
+        node('Cast', ['pairs'], ['y'], [{ name: 'to', type: AttributeType.INT, i: 1 }]),
+      ],
+      inputs: { x: uniform([4, 8], 3) },
+      output: 'y',
+    });
+    // About one tensor's worth: each group holds a tensor or two.
+    await assertProbedAsRun(model, [{ x: uniform([4, 8], 3) }], 4 * 8 * 4);
+  });
+
+  it('gives resnet18 the dims a run gives, at batch 1 and 2', async function () {
+    if (!referenceAvailable()) this.skip();
+    const file = path.join(REFERENCE_DIR, 'resnet18.onnx');
+    if (!fs.existsSync(file)) this.skip();
+    const model = ConvModel.load(file, { provider: 'cpu' });
+    try {
+      const feeds = (batch: number) => ({ input: uniform([batch, 3, 224, 224], batch) });
+      await assertProbedAsRun(withDynamicBatch(model.proto), [feeds(1), feeds(2)]);
+    } finally {
+      await model.dispose();
+    }
+  });
+});
