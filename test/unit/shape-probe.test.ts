@@ -132,6 +132,20 @@ describe('shape probe', function () {
     assert.deepStrictEqual(dims.get('where'), [2, 3]);
   });
 
+  it('takes every dim from runs when a run contradicts the inferred dims (an output the file declares wrongly)', async () => {
+    const model = makeModel({
+      opset: 13,
+      nodes: [node('Relu', ['x'], ['r']), node('NonZero', ['r'], ['y'])],
+      inputs: { x: tensor('float32', [2, 3], [1, -1, 2, 0, 3, -4]) },
+      output: 'y',
+      outputType: 'int64',
+    });
+    // Declared [2, 4]: three values of x are positive, so NonZero gives [2, 3].
+    (model.graph as GraphProto).output = [valueInfo('y', 'int64', [2, 4])];
+    const [dims] = await assertProbedAsRun(model, [{ x: tensor('float32', [2, 3], [1, -1, 2, 0, 3, -4]) }]);
+    assert.deepStrictEqual(dims.get('y'), [2, 3]);
+  });
+
   it('runs the model for an If whose branches differ in rank, which onnxruntime reports as if it were a scalar', async () => {
     const flat: GraphProto = { name: 'then', node: [node('Reshape', ['x', 'minus_one'], ['t'])], output: [valueInfo('t', 'float32')] };
     const same: GraphProto = { name: 'else', node: [node('Identity', ['x'], ['e'])], output: [valueInfo('e', 'float32')] };

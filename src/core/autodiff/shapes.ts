@@ -99,14 +99,14 @@ function withBranchesHoisted(graph: GraphProto): { graph: GraphProto; originals:
 
 /**
  * The probe of one graph: a session with every node output exposed, whose outputs' dims
- * onnxruntime has inferred as it made it (outputMetadata). Where those name every tensor's dims
- * for a feed set (numbers, or symbols the feeds' dims give values to), that feed set needs no
- * run; the last feed set always runs once (the probe's proof that the model runs there, and for a
- * batch of two that it takes a batch), fetching the graph's outputs only, and its outputs' dims
- * must be the inferred ones, else the inferred dims are not trusted and every feed set runs. Runs
- * that must copy tensors out go in groups within `limitBytes` (probeInGroups). onnxruntime holds
- * every graph output of a run, fetched or not, so the all-exposed session runs only where the
- * exposed tensors fit the limit.
+ * onnxruntime inferred as it made it (outputMetadata). A feed set whose dims these name (numbers,
+ * or symbols the feeds' dims give values to) is not run, except the last, which always runs once
+ * (the probe's proof that the model runs there, and for a batch of two that it takes a batch);
+ * the others run fetching only the tensors whose dims stay unknown. A run's outputs must have the
+ * inferred dims, else inference is not trusted and every feed set runs with everything fetched.
+ * onnxruntime holds every graph output of a run, fetched or not, so this session runs only where
+ * all it exposes fits `limitBytes` (tensors of unknown size counted as the largest known one, or
+ * the input); otherwise the tensors are exposed in groups, one session each (probeInGroups).
  */
 async function probeGraph(model: ModelProto, feedSets: Record<string, Tensor>[], limitBytes: number, source: EncodedModel): Promise<Map<string, number[]>[]> {
   const graph = model.graph as GraphProto;
@@ -117,8 +117,7 @@ async function probeGraph(model: ModelProto, feedSets: Record<string, Tensor>[],
   // The model's own value_info is left out: the dims are onnxruntime's inference from the inputs
   // and the ops, not what the file claims for its tensors.
   const exposed = { ...graph, value_info: [], output: [...(graph.output ?? []), ...names.map((name): ValueInfoProto => ({ name }))] };
-  const bytes = encodeModelReusing({ ...model, graph: exposed }, source);
-  const session = await createSession(bytes, 'cpu', { runOnce: true });
+  const session = await createSession(encodeModelReusing({ ...model, graph: exposed }, source), 'cpu', { runOnce: true });
   let released = false;
   const release = async () => {
     if (!released) await session.session.release();
@@ -126,29 +125,43 @@ async function probeGraph(model: ModelProto, feedSets: Record<string, Tensor>[],
   };
   try {
     const inferred = inferredDims(session.session, graph);
-    const resolved = feedSets.map((feeds) => resolveDims(inferred, graph, feeds));
-    const exposedBytes = (dims: Map<string, number[]>) => names.reduce((sum, name) => sum + activationBytes(dims.get(name) ?? []), 0);
-    if (resolved.every((r) => r !== undefined)) {
-      const sets = resolved.map((r, i) => new Map([...feedDims(feedSets[i]), ...(r as Map<string, number[]>)]));
-      const last = feedSets.length - 1;
-      const check = exposedBytes(sets[last]) <= limitBytes ? await run(session, feedSets[last], graphOutputs) : undefined;
-      await release();
-      // Too large to run with everything exposed: the model as it is runs instead.
-      const outputs = check ?? (await runPlain(model, feedSets[last], source));
-      if (Object.entries(outputs).every(([name, t]) => sameDims(sets[last].get(name), t.dims))) return sets;
-    }
-    // Dims only a run tells: this session runs them if all it exposes fits (sizes not inferred
-    // guessed at the largest that is), else sessions exposing groups do.
-    const known = resolved.flatMap((r) => [...(r?.values() ?? [])].map(activationBytes));
-    const guess = Math.max(FIRST_GUESS_PER_INPUT * inputBytesOf(feedSets), ...known);
-    const sets = feedSets.map(feedDims);
-    if (!released && names.length * guess <= limitBytes) {
-      for (let i = 0; i < feedSets.length; i++) for (const [name, t] of Object.entries(await run(session, feedSets[i]))) sets[i].set(name, t.dims);
+    const partial = feedSets.map((feeds) => resolveDims([...graphOutputs, ...names], inferred, graph, feeds));
+    const sets = partial.map((p, i) => new Map([...feedDims(feedSets[i]), ...p.known]));
+    const last = feedSets.length - 1;
+    const estimate = Math.max(
+      ...partial.map(({ known, unknown }, i) => {
+        const sizes = names.filter((name) => known.has(name)).map((name) => activationBytes(known.get(name) ?? []));
+        const unknownSize = Math.max(inputBytesOf([feedSets[i]]), ...sizes);
+        return sizes.reduce((sum, b) => sum + b, 0) + names.filter((name) => !known.has(name)).length * unknownSize;
+      }),
+    );
+    // A run's outputs against the inferred dims: false where inference said otherwise.
+    const record = (i: number, outputs: Record<string, Tensor>) => {
+      let agrees = true;
+      for (const [name, t] of Object.entries(outputs)) {
+        if (partial[i].known.has(name) && !sameDims(partial[i].known.get(name), t.dims)) agrees = false;
+        sets[i].set(name, t.dims);
+      }
+      return agrees;
+    };
+    if (estimate <= limitBytes) {
+      let trusted = true;
+      for (let i = 0; i < feedSets.length; i++) {
+        if (partial[i].unknown.length === 0 && i !== last) continue;
+        trusted = record(i, await run(session, feedSets[i], [...new Set([...graphOutputs, ...partial[i].unknown])])) && trusted;
+      }
+      if (trusted) return sets;
+      for (let i = 0; i < feedSets.length; i++) record(i, await run(session, feedSets[i]));
       return sets;
     }
     await release();
-    await probeInGroups(model, graph, names, feedSets, sets, limitBytes, source);
-    return sets;
+    if (partial.every((p) => p.unknown.length === 0)) {
+      // Too large to run with everything exposed: the model as it is runs instead.
+      if (record(last, await runPlain(model, feedSets[last], source))) return sets;
+    }
+    const measured = feedSets.map(feedDims);
+    await probeInGroups(model, graph, names, feedSets, measured, limitBytes, source);
+    return measured;
   } finally {
     await release();
   }
@@ -232,12 +245,16 @@ function scalarOutputs(graph: GraphProto, inferred: Map<string, InferredDim[] | 
 }
 
 /**
- * Every output's dims for these feeds from the inferred ones, symbols replaced by the sizes the
- * feeds give them (the graph inputs' symbolic dims); undefined where any dim stays unknown.
+ * The dims of `outputs` for these feeds that follow from the inferred ones, symbols replaced by the
+ * sizes the feeds give them (the graph inputs' symbolic dims), and the outputs whose dims do not.
  */
-function resolveDims(inferred: Map<string, InferredDim[] | undefined>, graph: GraphProto, feeds: Record<string, Tensor>): Map<string, number[]> | undefined {
-  if (inferred.size === 0) return undefined;
-  const symbols = new Map<string, number>();
+function resolveDims(
+  outputs: string[],
+  inferred: Map<string, InferredDim[] | undefined>,
+  graph: GraphProto,
+  feeds: Record<string, Tensor>,
+): { known: Map<string, number[]>; unknown: string[] } {
+  const symbols = new Map<string, number | undefined>();
   for (const v of graph.input ?? []) {
     const feed = feeds[v.name];
     const dims = v.type?.tensor_type?.shape?.dim ?? [];
@@ -245,22 +262,18 @@ function resolveDims(inferred: Map<string, InferredDim[] | undefined>, graph: Gr
     for (const [axis, d] of dims.entries()) {
       const param = d.dim_param;
       if (!param) continue;
-      if (symbols.has(param) && symbols.get(param) !== feed.dims[axis]) return undefined;
-      symbols.set(param, feed.dims[axis]);
+      // A symbol the feeds give two sizes names neither.
+      symbols.set(param, symbols.has(param) && symbols.get(param) !== feed.dims[axis] ? undefined : feed.dims[axis]);
     }
   }
-  const dims = new Map<string, number[]>();
-  for (const [name, inferredDims] of inferred) {
-    if (!inferredDims) return undefined;
-    const resolvedDims: number[] = [];
-    for (const d of inferredDims) {
-      const size = typeof d === 'number' ? d : symbols.get(d);
-      if (size === undefined || !Number.isInteger(size) || size < 0) return undefined;
-      resolvedDims.push(size);
-    }
-    dims.set(name, resolvedDims);
+  const known = new Map<string, number[]>();
+  const unknown: string[] = [];
+  for (const name of outputs) {
+    const sizes = inferred.get(name)?.map((d) => (typeof d === 'number' ? d : symbols.get(d)));
+    if (sizes && sizes.every((d): d is number => d !== undefined && Number.isInteger(d) && d >= 0)) known.set(name, sizes);
+    else unknown.push(name);
   }
-  return dims;
+  return { known, unknown };
 }
 
 /**
