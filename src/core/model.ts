@@ -485,12 +485,12 @@ export class ConvModel {
    * onnxruntime infers where they are complete, and a run at batch 2): that answers supportsBatch
    * and gives the gradient builder its batch-2 shapes, where separate sessions for each cost
    * onnxruntime as much to create as the model's (resnet18: about 0.3 s of a first Grad-CAM).
-   * Where batch 2 fails, Reshapes to a constant shape that pin the batch at 1 are freed
-   * (withBatchFreedReshapes) and tried in the same way; the freed model is kept for batches only
-   * where it is the declared model at batch 1 (each freed Reshape's input has first dimension 1
-   * there) and each row of a batch of two distinct inputs is what that input alone gives
-   * (batchRowsIndependent). Otherwise the model is probed as declared, at batch 1, and does not
-   * take a batch.
+   * Where the model has Reshapes to a constant shape that pin the batch at 1, they are freed
+   * first (withBatchFreedReshapes) and the freed model is probed in the same way; it is kept for
+   * batches only where it is the declared model at batch 1 (each freed Reshape's input has first
+   * dimension 1 there) and each row of a batch of two distinct inputs is what that input alone
+   * gives (batchRowsIndependent). Otherwise the declared model is tried at batch 2, and where that
+   * fails too it is probed at batch 1 and does not take a batch.
    */
   private probe(): Promise<ModelProbe> {
     this.probed ??= (async () => {
@@ -515,9 +515,10 @@ export class ConvModel {
         const atTwo = { [inputs[0].name]: { dtype: 'float32' as const, dims: [2, ...only.dims.slice(1)], data: new Float32Array(2 * only.data.length) } };
         // Batch 2 (or the symbolic batch) fails: undefined.
         const atBatches = (proto: ModelProto) => probeShapeSets(withDynamicBatch(proto), [feeds, atTwo], this.activationLimit.bytes, this).catch(() => undefined);
-        const plain = await atBatches(this.proto);
-        if (plain) probe = { shapes: plain[0], batchShapes: plain[1], batchTried, batchFreed: false };
-        const freed = plain ? undefined : withBatchFreedReshapes(this.proto);
+        // A model with Reshapes that pin the batch is tried freed first: as declared, such a
+        // Reshape fails at batch 2 (or would mix its rows), so that attempt would cost a session
+        // for nothing.
+        const freed = withBatchFreedReshapes(this.proto);
         const tried = freed && (await atBatches(freed.model));
         // At batch 1 each freed Reshape copies a first dimension of 1, as its constant said: the
         // freed model is the declared one there, shapes included.
@@ -525,6 +526,8 @@ export class ConvModel {
         if (tried && same && (await batchRowsIndependent(withDynamicBatch(freed.model), this, inputs[0].name, only))) {
           probe = { shapes: tried[0], batchShapes: tried[1], batchTried, batchFreed: true };
         }
+        const plain = probe ? undefined : await atBatches(this.proto);
+        if (plain) probe = { shapes: plain[0], batchShapes: plain[1], batchTried, batchFreed: false };
       }
       probe ??= { shapes: (await probeShapeSets(this.proto, [feeds], this.activationLimit.bytes, this))[0], batchTried, batchFreed: false };
       for (const name of Object.keys(feeds)) probe.shapes.delete(name);
