@@ -14,7 +14,7 @@ import { EncodedModel, GraphProto, ModelProto, NodeProto, OnnxFormatError, decod
 import { assertTensorExists, exposeOutputs, realInputs, withBatchFreedReshapes, withDynamicBatch } from './onnx/surgery';
 import { ProviderSetting, RuntimeSession, SessionCache, createSession, knownProvider, run, threadsFor } from './onnx/session';
 import { Random } from './random';
-import { Tensor, formatShape, sizeOf } from './tensor';
+import { Tensor, formatShape, sameDims, sizeOf } from './tensor';
 
 export interface TensorInfo {
   name: string;
@@ -615,10 +615,6 @@ interface ModelProbe {
   batchTried: boolean;
   /** Whether batch 2 runs only with the model's batch-pinning Reshapes freed (withBatchFreedReshapes). */
   batchFreed: boolean;
-}
-
-function sameDims(a: number[] | undefined, b: number[]): boolean {
-  return a !== undefined && a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
 /**

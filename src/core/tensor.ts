@@ -43,6 +43,11 @@ export function mapToUint8(src: ArrayLike<number>, f: (v: number, i: number) => 
   return out;
 }
 
+/** Whether `a` is defined and has exactly the dims `b` has. */
+export function sameDims(a: readonly number[] | undefined, b: readonly number[]): boolean {
+  return a !== undefined && a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
 export function formatShape(dims: readonly (number | string)[]): string {
   return `[${dims.join(', ')}]`;
 }

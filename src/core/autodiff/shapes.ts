@@ -10,7 +10,7 @@ import { activationBytes } from '../activation-memory';
 import { subgraphs, topologicalOrder } from '../onnx/graph';
 import { EncodedModel, GraphProto, ModelProto, NodeProto, TensorProto, ValueInfoProto, encodeModelReusing } from '../onnx/proto';
 import { createSession, run } from '../onnx/session';
-import { Tensor } from '../tensor';
+import { Tensor, sameDims } from '../tensor';
 
 /** Before any tensor is measured, each is guessed at this many times the input's size (a CNN stem widens it ~5–20×). */
 const FIRST_GUESS_PER_INPUT = 8;
@@ -181,10 +181,6 @@ async function runPlain(model: ModelProto, feeds: Record<string, Tensor>, source
   }
 }
 
-function sameDims(a: readonly number[] | undefined, b: readonly number[]): boolean {
-  return a !== undefined && a.length === b.length && a.every((d, i) => d === b[i]);
-}
-
 /** A dim as onnxruntime's inference gives it: a size, a symbol, or '' where it is unknown. */
 type InferredDim = number | string;
 
@@ -301,6 +297,7 @@ async function probeInGroups(
     start += group.length;
   } while (start < names.length);
 }
+
 /** Runs each feed set with `group` exposed, recording dims; returns the largest tensor's bytes. */
 async function probeGroup(
   model: ModelProto,
