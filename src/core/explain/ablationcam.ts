@@ -5,8 +5,10 @@
 // 1.0): the ablated channel is set to 0 when the activation's minimum is 0, else to min − 1e7 (its
 // own deviation from the paper; pytorch-grad-cam lowers that value further for each later row of a
 // batch, here every row uses min − 1e7); y is the raw output (logit). Only the network after the
-// layer runs for the ablations: a sub-model whose input is the layer's tensor, or, where the layer
-// feeds only a 1×1 convolution, that convolution's output updated by each ablation's rank-one change.
+// layer runs for the ablations: a sub-model whose input is the layer's tensor; where the layer feeds
+// only a 1×1 convolution, that convolution's output updated by each ablation's rank-one change; where
+// it feeds only an average over its positions (a classifier's global pooling), that average with
+// the ablated channel's entry set to the ablation value.
 // A channel of a tokens or channels-last layer is the channel of its canonical view (./layout.ts): a
 // class token is left as it is.
 import { attrInt, attrInts, indexGraph } from '../onnx/graph';
@@ -102,6 +104,58 @@ function pointwiseConsumer(graph: GraphProto, layer: string, view: LayerView, mo
   if (weights.dtype !== 'float32' || inChannels !== view.dims[1] || kernel.length !== spatial || !ones(kernel)) return undefined;
   if (attrInt(node, 'group', 1) !== 1 || !ones(attrInts(node, 'strides')) || !(attrInts(node, 'pads') ?? []).every((p) => p === 0)) return undefined;
   return { node, output: node.output[0], weights: weights.data as Float32Array, outChannels };
+}
+
+/** The layer's only consumer when it averages each channel over all its positions: its output and that output's dims at batch 1. */
+interface PoolingConsumer {
+  node: NodeProto;
+  output: string;
+  dims: number[];
+}
+
+/**
+ * The layer's only consumer, where it is a GlobalAveragePool or a ReduceMean over every spatial axis
+ * (a classifier's pooling, as torch.mean(x, [2, 3]) exports). Ablating channel k sets that channel's
+ * average to the ablation value and leaves the others as they are, so the rows fed to the network
+ * after it are the unablated averages with one entry changed: C values where the layer has C·H·W.
+ */
+function poolingConsumer(graph: GraphProto, layer: string, view: LayerView): PoolingConsumer | undefined {
+  if (view.gather || (graph.output ?? []).some((o) => o.name === layer)) return undefined;
+  const consumers = indexGraph(graph).consumers.get(layer) ?? [];
+  if (consumers.length !== 1) return undefined;
+  const [node] = consumers;
+  if (node.input[0] !== layer || node.input.filter((i) => i === layer).length !== 1) return undefined;
+  const rank = view.dims.length;
+  const spatial = Array.from({ length: rank - 2 }, (_, i) => i + 2);
+  const pooled = (keep: boolean) => ({ node, output: node.output[0], dims: keep ? [1, view.dims[1], ...spatial.map(() => 1)] : [1, view.dims[1]] });
+  if (node.op_type === 'GlobalAveragePool') return pooled(true);
+  if (node.op_type !== 'ReduceMean') return undefined;
+  // Axes are an attribute before opset 18 and a constant input from it on.
+  const axesInput = node.input[1] ? (graph.initializer ?? []).find((t) => t.name === node.input[1]) : undefined;
+  if (node.input[1] && !axesInput) return undefined;
+  const axes = axesInput ? Array.from(tensorFromProto(axesInput).data as BigInt64Array, Number) : attrInts(node, 'axes');
+  if (!axes) return undefined;
+  const normalized = [...new Set(axes.map((a) => (a < 0 ? a + rank : a)))].sort((a, b) => a - b);
+  if (normalized.join() !== spatial.join()) return undefined;
+  return pooled(attrInt(node, 'keepdims', 1) !== 0);
+}
+
+/** Rows of the layer's per-channel averages with channel k's entry set to the ablation value (the average of a channel that holds only that value). */
+function pooledRuns(sub: SubModel, pooled: Tensor, value: number): AblationRuns {
+  const p = pooled.data as Float32Array;
+  const c = p.length;
+  return {
+    sub,
+    key: `after:${sub.input}:pooled`,
+    feeds(channels) {
+      const data = new Float32Array(channels.length * c);
+      channels.forEach((k, j) => {
+        data.set(p, j * c);
+        if (k !== null) data[j * c + k] = value;
+      });
+      return { [sub.input]: { dtype: 'float32', dims: [channels.length, ...pooled.dims.slice(1)], data } };
+    },
+  };
 }
 
 /** Names of the rank-one front's tensors (suffixed where the model already uses one). */
@@ -242,16 +296,22 @@ export const ablationCam: ExplanationMethod<AblationCamOptions> = {
     const boxes = cam.plan.target.kind === 'box' ? cam.plan.target.detection?.boxes : undefined;
     const also = boxes ? [boxes] : [];
     // A network that ends in the pointwise convolution (nothing after it to run) takes the general path.
-    const found = pointwiseConsumer(ctx.model.proto.graph as GraphProto, layer.tensor, layer.view, ctx.model.dir);
+    const graph = ctx.model.proto.graph as GraphProto;
+    const found = pointwiseConsumer(graph, layer.tensor, layer.view, ctx.model.dir);
     const conv = found && found.output !== output && !also.includes(found.output) ? found : undefined;
+    const averaged = conv ? undefined : poolingConsumer(graph, layer.tensor, layer.view);
+    const pooling = averaged && averaged.output !== output && !also.includes(averaged.output) ? averaged : undefined;
     // The model as batches take it (Reshapes that pinned its batch freed, where the probe found them).
     const batched = await ctx.model.supportsBatch();
     const proto = batched ? ctx.model.batchedProto() : ctx.model.proto;
     const sub = conv
       ? modelAfter(proto, conv.output, output, [layer.dims[0], conv.outChannels, ...layer.dims.slice(2)], also)
-      : modelAfter(proto, layer.tensor, output, layer.dims, also);
+      : pooling
+        ? modelAfter(proto, pooling.output, output, pooling.dims, also)
+        : modelAfter(proto, layer.tensor, output, layer.dims, also);
     const computed = sub.extraInputs.filter((n) => n !== ctx.model.input.name);
-    const full = await ctx.model.run({ [ctx.model.input.name]: ctx.input }, [layer.tensor, ...(conv ? [conv.output] : []), ...computed]);
+    const front = conv?.output ?? pooling?.output;
+    const full = await ctx.model.run({ [ctx.model.input.name]: ctx.input }, [layer.tensor, ...(front ? [front] : []), ...computed]);
     const setup = camSetup(cam, resolveTop(cam.plan.target, full[output]));
     const { target } = setup;
     const extras: Record<string, Tensor> = { ...full, [ctx.model.input.name]: ctx.input };
@@ -263,10 +323,16 @@ export const ablationCam: ExplanationMethod<AblationCamOptions> = {
     const notes = [
       conv
         ? `${c} ablations: the layer's only consumer '${conv.node.name || conv.output}' is a 1×1 convolution, linear in each channel, so ablating channel k adds W[:, k]·(v − A_k) to its output and only the ${sub.nodeCount} nodes after it run${fedFromFull}`
-        : `${c} ablations run through the ${sub.nodeCount} nodes after the layer${fedFromFull}`,
+        : pooling
+          ? `${c} ablations: the layer's only consumer '${pooling.node.name || pooling.output}' averages each channel over its positions, so ablating channel k sets its average to v and only the ${sub.nodeCount} nodes after it run${fedFromFull}`
+          : `${c} ablations run through the ${sub.nodeCount} nodes after the layer${fedFromFull}`,
       `ablated channels set to ${value === 0 ? '0 (the activation minimum)' : 'the activation minimum − 1e7'}`,
     ];
-    const runs = conv ? pointwiseRuns(sub, conv, full[conv.output], activations, value) : layerRuns(sub, full[layer.tensor], layer.view, value);
+    const runs = conv
+      ? pointwiseRuns(sub, conv, full[conv.output], activations, value)
+      : pooling
+        ? pooledRuns(sub, full[pooling.output], value)
+        : layerRuns(sub, full[layer.tensor], layer.view, value);
     const scores = await ablatedScores(ctx, target, runs, batched ? ctx.model.batchVariantKey() : 'original', activations, value, extras, options.batch, notes);
     const weights = scores.map((s) => (original - s) / original);
     return camExplanation('ablationcam', ctx, setup, weightedChannelSum(activations, weights), notes);

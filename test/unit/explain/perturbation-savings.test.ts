@@ -1,7 +1,8 @@
 // The exact savings of the perturbation CAMs give the numbers of running everything: Ablation-CAM
 // does not run channels that ablating leaves unchanged (already at the ablation value), Score-CAM
 // scores identical channels once, and Ablation-CAM updates the output of a 1×1 convolution after the layer
-// instead of running it. Each is compared with a brute-force run of every channel.
+// instead of running it, and feeds the channels' averages where the layer feeds only a global
+// average. Each is compared with a brute-force run of every channel.
 import * as assert from 'assert';
 import { explain } from '../../../src/core/explain';
 import { weightedChannelSum } from '../../../src/core/explain/cam-common';
@@ -177,5 +178,81 @@ describe('Ablation-CAM through a 1×1 convolution after the layer', () => {
         model.dispose();
       }
     });
+  }
+});
+
+/** How a classifier pools the layer before its linear layer. */
+type Pooling = 'GlobalAveragePool' | 'ReduceMean, axes attribute, keepdims 0' | 'ReduceMean, axes input, keepdims 1';
+
+/** 'features' (Relu'd, or not: negative values) feeds only a global average, then a linear layer to the classes. */
+function pooledHeadCnn(relu: boolean, pooling: Pooling): ConvModel {
+  const [c, classes] = [6, 5];
+  const pool =
+    pooling === 'GlobalAveragePool'
+      ? [node('GlobalAveragePool', ['features'], ['pooled']), node('Flatten', ['pooled'], ['flat'], [int('axis', 1)])]
+      : pooling === 'ReduceMean, axes attribute, keepdims 0'
+        ? [node('ReduceMean', ['features'], ['flat'], [ints('axes', [-1, 2]), int('keepdims', 0)])]
+        : [node('ReduceMean', ['features', 'axes'], ['pooled'], [int('keepdims', 1)]), node('Flatten', ['pooled'], ['flat'], [int('axis', 1)])];
+  return buildModel({
+    nodes: [
+      node('Conv', ['input', 'w1', 'b1'], ['conv1'], [ints('kernel_shape', [3, 3]), ints('pads', [1, 1, 1, 1]), ints('strides', [2, 2])]),
+      ...(relu ? [node('Relu', ['conv1'], ['features'])] : [node('Identity', ['conv1'], ['features'])]),
+      ...pool,
+      node('Gemm', ['flat', 'w2', 'b2'], ['logits'], [int('transB', 1)]),
+    ],
+    initializers: {
+      w1: randomTensor([c, 3, 3, 3], 31, 0.5),
+      b1: randomTensor([c], 32, 0.2),
+      w2: randomTensor([classes, c], 33, 1),
+      b2: randomTensor([classes], 34, 0.5),
+      ...(pooling === 'ReduceMean, axes input, keepdims 1' ? { axes: { dtype: 'int64', dims: [2], data: BigInt64Array.from([2n, 3n]) } as Tensor } : {}),
+    },
+    input: ['N', 3, 12, 12],
+    output: ['N', classes],
+    opset: pooling === 'ReduceMean, axes input, keepdims 1' ? 18 : 13,
+  });
+}
+
+describe('Ablation-CAM through a global average after the layer', () => {
+  const poolings: Pooling[] = ['GlobalAveragePool', 'ReduceMean, axes attribute, keepdims 0', 'ReduceMean, axes input, keepdims 1'];
+  for (const pooling of poolings) {
+    for (const relu of [true, false]) {
+      it(`${pooling}: equals ablating the layer itself (${relu ? 'ablated to 0' : 'negative activations, ablated to min − 1e7'})`, async () => {
+        const model = pooledHeadCnn(relu, pooling);
+        try {
+          const input = randomTensor([1, 3, 12, 12], 19, 2);
+          const target = { kind: 'class' as const, index: 2 };
+          const e = await explain('ablationcam', { model, input, target, layer: 'features' }, { batch: 4 });
+          // Only the linear layer (and a Flatten, where the average kept its axes) runs.
+          const after = pooling === 'ReduceMean, axes attribute, keepdims 0' ? 1 : 2;
+          assert.ok(
+            e.notes.some((n) => n.includes('averages each channel over its positions') && n.includes(`only the ${after} nodes after it run`)),
+            e.notes.join('; '),
+          );
+          // Brute force: each channel of the layer ablated and the whole network after it run.
+          const full = await model.run({ input }, ['features']);
+          const activations = full.features;
+          const a = activations.data as Float32Array;
+          const min = Math.min(...a);
+          assert.strictEqual(min === 0, relu, 'the layer has negative values exactly when it is not Relu’d');
+          const value = min === 0 ? 0 : min - 1e7;
+          const original = (full.logits.data as Float32Array)[target.index];
+          const sub = modelAfter(model.proto, 'features', 'logits', activations.dims);
+          const session = await model.session(`test-brute-force-after-${pooling}`, () => sub.proto);
+          const [, c, h, w] = activations.dims;
+          const weights = new Float64Array(c);
+          for (let k = 0; k < c; k++) {
+            const ablated = Float32Array.from(a).fill(value, k * h * w, (k + 1) * h * w);
+            const out = await run(session, { features: float32(activations.dims, ablated) }, ['logits']);
+            weights[k] = (original - (out.logits.data as Float32Array)[target.index]) / original;
+          }
+          // The runtime averages a channel of min − 1e7 to within float32 rounding of that value,
+          // and scores of size up to 1e7 round in both computations.
+          assertNear(e.raw.data as Float32Array, weightedChannelSum(activations, weights).data as Float32Array, relu ? 1e-6 : 1e-5, 'ablationcam');
+        } finally {
+          model.dispose();
+        }
+      });
+    }
   }
 });

@@ -27,10 +27,12 @@ export function buildModel(spec: {
   /** The dims of the one output, 'logits'; or `outputs`, several by name. */
   output?: (number | string)[];
   outputs?: Record<string, (number | string)[]>;
+  /** The opset (13 unless said). */
+  opset?: number;
 }): ConvModel {
   const bytes = encodeModel({
     ir_version: 8,
-    opset_import: [{ domain: '', version: 13 }],
+    opset_import: [{ domain: '', version: spec.opset ?? 13 }],
     producer_name: 'convlens-tests',
     graph: {
       name: 'tiny',
