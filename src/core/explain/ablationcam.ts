@@ -13,7 +13,7 @@
 // class token is left as it is.
 import { attrInt, attrInts, indexGraph } from '../onnx/graph';
 import { tensorFromProto, tensorToProto } from '../onnx/initializers';
-import { DataType, GraphProto, NodeProto, ValueInfoProto } from '../onnx/proto';
+import { DataType, GraphProto, NodeProto, TensorProto, ValueInfoProto } from '../onnx/proto';
 import { cloneModel } from '../onnx/surgery';
 import { run } from '../onnx/session';
 import { Tensor, sizeOf } from '../tensor';
@@ -133,11 +133,21 @@ function poolingConsumer(graph: GraphProto, layer: string, view: LayerView): Poo
   // Axes are an attribute before opset 18 and a constant input from it on.
   const axesInput = node.input[1] ? (graph.initializer ?? []).find((t) => t.name === node.input[1]) : undefined;
   if (node.input[1] && !axesInput) return undefined;
-  const axes = axesInput ? Array.from(tensorFromProto(axesInput).data as BigInt64Array, Number) : attrInts(node, 'axes');
+  const axes = axesInput ? constantAxes(axesInput) : attrInts(node, 'axes');
   if (!axes) return undefined;
   const normalized = [...new Set(axes.map((a) => (a < 0 ? a + rank : a)))].sort((a, b) => a - b);
   if (normalized.join() !== spatial.join()) return undefined;
   return pooled(attrInt(node, 'keepdims', 1) !== 0);
+}
+
+/** A ReduceMean's constant axes input, or undefined where it cannot be read as one (then the general path runs). */
+function constantAxes(t: TensorProto): number[] | undefined {
+  try {
+    const axes = tensorFromProto(t);
+    return axes.dtype === 'int64' ? Array.from(axes.data as BigInt64Array, Number) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Rows of the layer's per-channel averages with channel k's entry set to the ablation value (the average of a channel that holds only that value). */
