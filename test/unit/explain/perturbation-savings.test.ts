@@ -143,6 +143,31 @@ function pointwiseHeadCnn(relu: boolean): ConvModel {
   });
 }
 
+/**
+ * Brute force: Ablation-CAM's raw map at the layer 'features' of a model with output 'logits', from
+ * each channel of the layer ablated in turn (to 0 where its minimum is 0, else min − 1e7) and the
+ * whole network after it run. Checks that the layer has negative values exactly when `relu` is false.
+ */
+async function ablatingEveryChannel(model: ConvModel, input: Tensor, targetIndex: number, relu: boolean): Promise<Float32Array> {
+  const full = await model.run({ input }, ['features']);
+  const activations = full.features;
+  const a = activations.data as Float32Array;
+  const min = Math.min(...a);
+  assert.strictEqual(min === 0, relu, 'the layer has negative values exactly when it is not Relu’d');
+  const value = min === 0 ? 0 : min - 1e7;
+  const original = (full.logits.data as Float32Array)[targetIndex];
+  const sub = modelAfter(model.proto, 'features', 'logits', activations.dims);
+  const session = await model.session('test-brute-force-after', () => sub.proto);
+  const [, c, h, w] = activations.dims;
+  const weights = new Float64Array(c);
+  for (let k = 0; k < c; k++) {
+    const ablated = Float32Array.from(a).fill(value, k * h * w, (k + 1) * h * w);
+    const out = await run(session, { features: float32(activations.dims, ablated) }, ['logits']);
+    weights[k] = (original - (out.logits.data as Float32Array)[targetIndex]) / original;
+  }
+  return weightedChannelSum(activations, weights).data as Float32Array;
+}
+
 describe('Ablation-CAM through a 1×1 convolution after the layer', () => {
   for (const relu of [true, false]) {
     it(`equals ablating the layer itself (${relu ? 'ablated to 0' : 'negative activations, ablated to min − 1e7'})`, async () => {
@@ -155,25 +180,8 @@ describe('Ablation-CAM through a 1×1 convolution after the layer', () => {
           e.notes.some((n) => n.includes("only consumer 'classifier' is a 1×1 convolution") && n.includes('only the 3 nodes after it run')),
           e.notes.join('; '),
         );
-        // Brute force: each channel of the layer ablated and the whole network after it run.
-        const full = await model.run({ input }, ['features']);
-        const activations = full.features;
-        const a = activations.data as Float32Array;
-        const min = Math.min(...a);
-        assert.strictEqual(min === 0, relu, 'the layer has negative values exactly when it is not Relu’d');
-        const value = min === 0 ? 0 : min - 1e7;
-        const original = (full.logits.data as Float32Array)[target.index];
-        const sub = modelAfter(model.proto, 'features', 'logits', activations.dims);
-        const session = await model.session('test-brute-force-after', () => sub.proto);
-        const [, c, h, w] = activations.dims;
-        const weights = new Float64Array(c);
-        for (let k = 0; k < c; k++) {
-          const ablated = Float32Array.from(a).fill(value, k * h * w, (k + 1) * h * w);
-          const out = await run(session, { features: float32(activations.dims, ablated) }, ['logits']);
-          weights[k] = (original - (out.logits.data as Float32Array)[target.index]) / original;
-        }
         // Float32 rounding of scores of size up to 1e7 (min − 1e7) in both computations.
-        assertNear(e.raw.data as Float32Array, weightedChannelSum(activations, weights).data as Float32Array, relu ? 1e-6 : 1e-5, 'ablationcam');
+        assertNear(e.raw.data as Float32Array, await ablatingEveryChannel(model, input, target.index, relu), relu ? 1e-6 : 1e-5, 'ablationcam');
       } finally {
         model.dispose();
       }
@@ -229,26 +237,9 @@ describe('Ablation-CAM through a global average after the layer', () => {
             e.notes.some((n) => n.includes('averages each channel over its positions') && n.includes(`only the ${after} nodes after it run`)),
             e.notes.join('; '),
           );
-          // Brute force: each channel of the layer ablated and the whole network after it run.
-          const full = await model.run({ input }, ['features']);
-          const activations = full.features;
-          const a = activations.data as Float32Array;
-          const min = Math.min(...a);
-          assert.strictEqual(min === 0, relu, 'the layer has negative values exactly when it is not Relu’d');
-          const value = min === 0 ? 0 : min - 1e7;
-          const original = (full.logits.data as Float32Array)[target.index];
-          const sub = modelAfter(model.proto, 'features', 'logits', activations.dims);
-          const session = await model.session(`test-brute-force-after-${pooling}`, () => sub.proto);
-          const [, c, h, w] = activations.dims;
-          const weights = new Float64Array(c);
-          for (let k = 0; k < c; k++) {
-            const ablated = Float32Array.from(a).fill(value, k * h * w, (k + 1) * h * w);
-            const out = await run(session, { features: float32(activations.dims, ablated) }, ['logits']);
-            weights[k] = (original - (out.logits.data as Float32Array)[target.index]) / original;
-          }
           // The runtime averages a channel of min − 1e7 to within float32 rounding of that value,
           // and scores of size up to 1e7 round in both computations.
-          assertNear(e.raw.data as Float32Array, weightedChannelSum(activations, weights).data as Float32Array, relu ? 1e-6 : 1e-5, 'ablationcam');
+          assertNear(e.raw.data as Float32Array, await ablatingEveryChannel(model, input, target.index, relu), relu ? 1e-6 : 1e-5, 'ablationcam');
         } finally {
           model.dispose();
         }
