@@ -481,8 +481,9 @@ export class ConvModel {
 
   /**
    * The shape probe. A model with one float32 input declared at batch 1 is probed with its batch
-   * dimension made symbolic, at batch 1 and at batch 2 in one session (probeShapeSets: the dims
-   * onnxruntime infers where they are complete, and a run at batch 2): that answers supportsBatch
+   * dimension made symbolic, at batch 1 and at batch 2 (probeShapeSets: the ops' shape rules,
+   * which check what the kernels would refuse, with no session; where they do not cover the graph,
+   * one session whose dims onnxruntime infers, and a run at batch 2): that answers supportsBatch
    * and gives the gradient builder its batch-2 shapes, where separate sessions for each cost
    * onnxruntime as much to create as the model's (resnet18: about 0.3 s of a first Grad-CAM).
    * Where the model has Reshapes to a constant shape that pin the batch at 1, they are freed

@@ -1,7 +1,8 @@
 // Dims of every tensor of a model at one or more input sizes: the build-time shape knowledge the
 // gradient rules use for ranks and structure, and the layer shapes the views show. They come from
-// a session of the model with its node outputs exposed: from the dims onnxruntime infers as it
-// makes it where those are complete (most CNNs: no forward pass at all for the first sizes), else
+// the ops' shape rules where those cover the graph (onnx/shape-inference.ts: most exported CNNs
+// and transformers, with no session at all); else from a session of the model with its node
+// outputs exposed: from the dims onnxruntime infers as it makes it where those are complete, else
 // from running it. The exposed outputs are declared without a type, so onnxruntime infers it (a
 // declared type that is wrong, e.g. for TopK's indices, would make the session fail). Tensors
 // inside If branches are measured too (by running the branches' nodes in the main graph as well),
@@ -10,6 +11,7 @@ import { activationBytes } from '../activation-memory';
 import { subgraphs, topologicalOrder } from '../onnx/graph';
 import { EncodedModel, GraphProto, ModelProto, NodeProto, TensorProto, ValueInfoProto, encodeModelReusing } from '../onnx/proto';
 import { createSession, run } from '../onnx/session';
+import { inferShapes } from '../onnx/shape-inference';
 import { Tensor, sameDims } from '../tensor';
 
 /** Before any tensor is measured, each is guessed at this many times the input's size (a CNN stem widens it ~5–20×). */
@@ -23,13 +25,26 @@ export async function probeShapes(model: ModelProto, feeds: Record<string, Tenso
 const NOTHING_ENCODED: EncodedModel = { proto: {}, bytes: new Uint8Array(0) };
 
 /**
- * One map of dims per set of feeds (the feeds' own dims included), as probeGraph finds them. Runs
- * copy the exposed tensors out of onnxruntime, so on a large graph with a large input they are
- * exposed in groups whose estimated size stays within `limitBytes`. `source`: the model `model`
- * was made from and its bytes, whose weights the probe models copy rather than encode again
- * (encodeModelReusing).
+ * One map of dims per set of feeds (the feeds' own dims included): from the ops' shape rules where
+ * they cover the graph (inferShapes: no session, no run), else from onnxruntime
+ * (probeShapeSetsWithOnnxRuntime).
  */
 export async function probeShapeSets(model: ModelProto, feedSets: Record<string, Tensor>[], limitBytes = Infinity, source = NOTHING_ENCODED): Promise<Map<string, number[]>[]> {
+  return inferShapes(model, feedSets) ?? probeShapeSetsWithOnnxRuntime(model, feedSets, limitBytes, source);
+}
+
+/**
+ * One map of dims per set of feeds, as probeGraph finds them. Runs copy the exposed tensors out of
+ * onnxruntime, so on a large graph with a large input they are exposed in groups whose estimated
+ * size stays within `limitBytes`. `source`: the model `model` was made from and its bytes, whose
+ * weights the probe models copy rather than encode again (encodeModelReusing).
+ */
+export async function probeShapeSetsWithOnnxRuntime(
+  model: ModelProto,
+  feedSets: Record<string, Tensor>[],
+  limitBytes = Infinity,
+  source = NOTHING_ENCODED,
+): Promise<Map<string, number[]>[]> {
   const hoisted = withBranchesHoisted(model.graph as GraphProto);
   if (!hoisted) return probeGraph(model, feedSets, limitBytes, source);
   let sets: Map<string, number[]>[];

@@ -3,7 +3,7 @@
 // and Scan subgraphs are typed too (ONNX names are unique across scopes), and those nodes' outputs
 // take the types of their subgraph's outputs.
 import { attrInt, attrTensor, subgraphs, topologicalOrder } from './graph';
-import { DataType, GraphProto } from './proto';
+import { DataType, GraphProto, NodeProto } from './proto';
 
 const INT64_OUTPUT_OPS = new Set(['Shape', 'Size', 'ArgMax', 'ArgMin', 'NonZero', 'NonMaxSuppression']);
 const BOOL_OUTPUT_OPS = new Set(['Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'Not', 'And', 'Or', 'Xor', 'IsNaN', 'IsInf']);
@@ -17,6 +17,13 @@ function secondaryOutputType(op: string, index: number): number | undefined {
   if (op === 'Dropout' && index === 1) return DataType.BOOL;
   if (op === 'Unique') return DataType.INT64;
   return undefined;
+}
+
+/** A Constant's type: its tensor's, INT64 for value_int(s), else FLOAT. */
+function constantType(node: NodeProto): number {
+  const tensor = attrTensor(node, 'value');
+  if (tensor) return tensor.data_type ?? DataType.FLOAT;
+  return node.attribute?.some((a) => a.name === 'value_int' || a.name === 'value_ints') ? DataType.INT64 : DataType.FLOAT;
 }
 
 /**
@@ -42,7 +49,7 @@ export function elementTypes(graph: GraphProto, outer: ReadonlyMap<string, numbe
     if (INT64_OUTPUT_OPS.has(node.op_type)) type = DataType.INT64;
     else if (BOOL_OUTPUT_OPS.has(node.op_type)) type = DataType.BOOL;
     else if (node.op_type === 'Cast') type = attrInt(node, 'to');
-    else if (node.op_type === 'Constant') type = attrTensor(node, 'value')?.data_type ?? DataType.FLOAT;
+    else if (node.op_type === 'Constant') type = constantType(node);
     else if (node.op_type === 'ConstantOfShape') type = attrTensor(node, 'value')?.data_type ?? DataType.FLOAT;
     else type = types.get(node.input[TYPE_FROM_INPUT[node.op_type] ?? 0]);
     const bodies = subgraphs(node);

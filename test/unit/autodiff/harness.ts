@@ -1,5 +1,6 @@
 // Small ONNX graphs built in tests, and the finite-difference check of their gradient models:
 // for L = Σ seed·y, the gradient model's dL/dx must match (L(x + h·e_i) - L(x - h·e_i)) / 2h.
+import * as assert from 'assert';
 import { AttributeProto, GraphProto, ModelProto, NodeProto, ValueInfoProto, encodeModel } from '../../../src/core/onnx/proto';
 import { DATA_TYPE_OF, tensorToProto } from '../../../src/core/onnx/initializers';
 import { seededRandom } from '../../../src/core/random';
@@ -7,7 +8,8 @@ import { createSession, run, RuntimeSession } from '../../../src/core/onnx/sessi
 import { Tensor, sizeOf } from '../../../src/core/tensor';
 import { buildGradientModel } from '../../../src/core/autodiff/build';
 import { RuleOverrides } from '../../../src/core/autodiff/rule';
-import { probeShapes } from '../../../src/core/autodiff/shapes';
+import { probeShapeSetsWithOnnxRuntime, probeShapes } from '../../../src/core/autodiff/shapes';
+import { inferShapes } from '../../../src/core/onnx/shape-inference';
 
 export { attr } from '../../../src/core/autodiff/emitter';
 
@@ -125,6 +127,18 @@ async function forward(session: RuntimeSession, feeds: Record<string, Tensor>, o
   return (await run(session, feeds, [output]))[output];
 }
 
+/**
+ * Where the shape rules cover a graph (onnx/shape-inference.ts), which the probe then takes without
+ * onnxruntime, their dims must be onnxruntime's: every op-by-op gradient check checks them too.
+ */
+async function assertRulesAgreeWithOnnxRuntime(model: ModelProto, feeds: Record<string, Tensor>): Promise<void> {
+  const [inferred] = inferShapes(model, [feeds]) ?? [];
+  if (!inferred) return;
+  const [probed] = await probeShapeSetsWithOnnxRuntime(model, [feeds]);
+  const sorted = (dims: Map<string, number[]>) => [...dims.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1));
+  assert.deepStrictEqual(sorted(inferred), sorted(probed), 'the shape rules give the dims onnxruntime gives');
+}
+
 /** Builds the gradient model of `spec`, runs it, and compares with central differences; throws on mismatch. */
 export async function checkGradients(spec: GraphSpec, options: CheckOptions = {}): Promise<CheckResult> {
   const model = makeModel(spec);
@@ -134,6 +148,7 @@ export async function checkGradients(spec: GraphSpec, options: CheckOptions = {}
   const atol = options.atol ?? (dtype === 'float64' ? 1e-9 : 1e-4);
   const wrt = options.wrt ?? Object.keys(spec.inputs);
   const shapes = await probeShapes(model, spec.inputs);
+  await assertRulesAgreeWithOnnxRuntime(model, spec.inputs);
   const built = buildGradientModel(model, { wrt, output: spec.output, shapes, overrides: options.overrides });
   const outputDims = shapes.get(spec.output) as number[];
   const seed = uniform(outputDims, 99, -1, 1, dtype);
