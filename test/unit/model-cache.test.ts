@@ -3,6 +3,7 @@
 // over the size limit; and through ConvModel, a reopened model whose gradients and probed shapes
 // come from the cache with the same numbers as when they were built.
 import * as assert from 'assert';
+import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -10,7 +11,7 @@ import * as v8 from 'v8';
 import * as vm from 'vm';
 import { computeGradients, seedForClass } from '../../src/core/autodiff/gradients';
 import { BuiltModelCache } from '../../src/core/autodiff/cache';
-import { ConvModel } from '../../src/core/model';
+import { ConvModel, MAX_PERSISTED_MODEL_BYTES } from '../../src/core/model';
 import { DataType, encodeModel } from '../../src/core/onnx/proto';
 import { parseNpy } from '../../src/core/npy';
 import { Tensor } from '../../src/core/tensor';
@@ -123,7 +124,7 @@ describe('ConvModel with a cache folder', () => {
     const meta = JSON.parse(headerOf(probe)).meta as { batchTried: boolean; batchShapes?: [string, number[]][] };
     assert.strictEqual(meta.batchTried, true);
     assert.deepStrictEqual(new Map(meta.batchShapes).get('input'), [2, ...parseNpy(fs.readFileSync(INPUT)).dims.slice(1)], 'with the shapes at batch 2');
-    assert.ok(files.length >= 3, `the model's hash, the probe and the gradient session are stored (${files.length} entries)`);
+    assert.ok(files.length >= 2, `the probe and the gradient session are stored (${files.length} entries)`);
     const old = new Date(Date.now() - 3_600_000);
     for (const file of files) fs.utimesSync(file, old, old);
     const inodes = files.map((file) => fs.statSync(file).ino);
@@ -210,21 +211,69 @@ describe('ConvModel with a cache folder', () => {
     );
   });
 
-  it("a reopened file's content hash comes from the cache under the file's identity, and any write to the file makes it hashed again", async () => {
+  it("a file's entries are keyed by its identity, with nothing hashed, and any write to the file makes them miss; bytes without a file by their sha256", async () => {
     const file = path.join(dir, 'model.onnx');
     fs.copyFileSync(MODEL, file);
     const cacheDir = path.join(dir, 'cache');
-    const real = ConvModel.load(file, { cacheDir }).contentHash;
-    const entries = entryFiles(cacheDir).filter((f) => JSON.parse(JSON.parse(headerOf(f)).key).contentOf);
-    assert.strictEqual(entries.length, 1, "the hash is stored under the file's identity");
-    // Proof that a reopening reads it rather than hashing: a planted value is what it reports.
-    const planted = 'f'.repeat(64);
-    new BuiltModelCache(cacheDir).write(JSON.parse(headerOf(entries[0])).key, new Uint8Array(0), planted);
-    assert.strictEqual(ConvModel.load(file, { cacheDir }).contentHash, planted);
-    // Rewriting the same bytes changes the file's ctime: the identity differs, the hash is computed.
+    const input = parseNpy(fs.readFileSync(INPUT));
+    const seed = seedForClass([1, 10], 3);
+    /** Opens the file, computes its gradients, and gives its content key and the stored sessions' model keys. */
+    const open = async (): Promise<{ key: string; stored: string[] }> => {
+      const model = ConvModel.load(file, { provider: 'cpu', cacheDir });
+      try {
+        await computeGradients(model, { input }, { wrt: ['input'], seed });
+        await model.writesFinished();
+        const keys = entryFiles(cacheDir).map((f) => JSON.parse(JSON.parse(headerOf(f)).key) as { model: string; variant?: string });
+        return { key: model.contentKey, stored: keys.filter((k) => k.variant).map((k) => k.model) };
+      } finally {
+        await model.dispose();
+      }
+    };
+    const first = await open();
+    assert.ok(first.key.startsWith('file ') && first.key.includes(file), first.key);
+    assert.deepStrictEqual(first.stored, [first.key], 'one gradient session, under the identity');
+    assert.deepStrictEqual(await open(), first, 'reopened unchanged: the same key, and its entry was found (nothing new stored)');
+    // Rewriting the same bytes changes the file's ctime: another identity, so the entries miss.
     fs.writeFileSync(file, fs.readFileSync(file));
-    assert.strictEqual(ConvModel.load(file, { cacheDir }).contentHash, real);
-    assert.strictEqual(ConvModel.fromBytes(fs.readFileSync(file), { cacheDir }).contentHash, real, 'bytes without a file are hashed');
+    const rewritten = await open();
+    assert.notStrictEqual(rewritten.key, first.key);
+    assert.deepStrictEqual(rewritten.stored.sort(), [first.key, rewritten.key].sort(), 'built again under the new identity');
+    const bytes = fs.readFileSync(file);
+    const sha256 = crypto.createHash('sha256').update(bytes).digest('hex');
+    assert.strictEqual(ConvModel.fromBytes(bytes, { cacheDir }).contentKey, `sha256 ${sha256}`, 'bytes without a file are hashed');
+  });
+
+  it('keeps no session of a model over MAX_PERSISTED_MODEL_BYTES, whose optimised form onnxruntime writes slowly, and still runs it', async () => {
+    // x [1, 1024] · W [1024, n]: the smallest n whose weights pass the limit, and a small one.
+    const linear = (n: number) =>
+      encodeModel({
+        ir_version: 8,
+        opset_import: [{ domain: '', version: 13 }],
+        graph: {
+          name: 'linear',
+          node: [{ op_type: 'MatMul', input: ['x', 'w'], output: ['y'], name: 'matmul' }],
+          initializer: [{ name: 'w', dims: [1024, n], data_type: DataType.FLOAT, raw_data: new Uint8Array(4096 * n) }],
+          input: [{ name: 'x', type: { tensor_type: { elem_type: DataType.FLOAT, shape: { dim: [{ dim_value: 1 }, { dim_value: 1024 }] } } } }],
+          output: [{ name: 'y', type: { tensor_type: { elem_type: DataType.FLOAT } } }],
+        },
+      });
+    const storedAfterRun = async (bytes: Uint8Array): Promise<number> => {
+      const cacheDir = tempDir();
+      const model = ConvModel.fromBytes(bytes, { provider: 'cpu', cacheDir });
+      try {
+        const y = (await model.run({ x: { dtype: 'float32', dims: [1, 1024], data: new Float32Array(1024).fill(1) } })).y;
+        assert.strictEqual(y.dims[1], bytes.length > MAX_PERSISTED_MODEL_BYTES ? Math.ceil(MAX_PERSISTED_MODEL_BYTES / 4096) : 16);
+        await model.writesFinished();
+        return entryFiles(cacheDir).filter((f) => (JSON.parse(JSON.parse(headerOf(f)).key) as { variant?: string }).variant).length;
+      } finally {
+        await model.dispose();
+        fs.rmSync(cacheDir, { recursive: true, force: true });
+      }
+    };
+    assert.strictEqual(await storedAfterRun(linear(16)), 1, 'a small model keeps its session');
+    const large = linear(Math.ceil(MAX_PERSISTED_MODEL_BYTES / 4096));
+    assert.ok(large.length > MAX_PERSISTED_MODEL_BYTES);
+    assert.strictEqual(await storedAfterRun(large), 0, 'a large one does not');
   });
 
   it('a tensor exposed in the base session is run there: one session for the outputs alone and with the layer, the same numbers', async () => {
