@@ -11,7 +11,7 @@ import { FileReadError, readFileChecked } from './files';
 import { MAX_MODEL_BYTES, dtypeName, elementCount, inlineExternalData } from './onnx/initializers';
 import { SizeLimits, checkValues, isValidDim } from './limits';
 import { EncodedModel, GraphProto, ModelProto, NodeProto, OnnxFormatError, decodeModel, encodeModel, encodeModelReusing } from './onnx/proto';
-import { assertTensorExists, exposeOutputs, realInputs, withBatchFreedReshapes, withDynamicBatch } from './onnx/surgery';
+import { assertTensorExists, exposeOutputs, modelUpTo, realInputs, withBatchFreedReshapes, withDynamicBatch } from './onnx/surgery';
 import { ProviderSetting, RuntimeSession, SessionCache, createSession, knownProvider, run, threadsFor } from './onnx/session';
 import { Random } from './random';
 import { Tensor, formatShape, sameDims, sizeOf } from './tensor';
@@ -408,6 +408,24 @@ export class ConvModel {
     await this.checkActivationMemory(extra, feeds);
     const s = await this.session(exposeKey(dynamic ? this.batchVariantKey() : 'original', extra), () => exposeOutputs(dynamic ? this.batchedProto() : this.proto, extra));
     return run(s, feeds, outputs);
+  }
+
+  /**
+   * The named tensors for these feeds, computed by the part of the model they depend on
+   * (modelUpTo): for a layer before a large head (vgg11's 400 MB classifier), that part's session
+   * costs a fraction of the whole model's. Where the base session already computes them (the
+   * panel's, with its CAM layer exposed), it runs instead of making another session.
+   */
+  async runUpTo(feeds: Record<string, Tensor>, tensors: string[]): Promise<Record<string, Tensor>> {
+    const names = [...new Set(tensors)].sort();
+    const dynamic = await this.supportsBatch();
+    if (names.every((n) => this.baseExposed.includes(n)) && this.sessions.has(`${this.baseVariant(dynamic).key}|${this.provider}`)) return this.run(feeds, names);
+    this.checkFeeds(feeds);
+    await this.checkActivationMemory(names, feeds);
+    const proto = () => modelUpTo(dynamic ? this.batchedProto() : this.proto, names);
+    const s = await this.session(`upto:${dynamic ? this.batchVariantKey() : 'original'}:${names.join(',')}`, proto);
+    const inputs = new Set(s.session.inputNames);
+    return run(s, Object.fromEntries(Object.entries(feeds).filter(([name]) => inputs.has(name))), names);
   }
 
   private graphOutputs(): string[] {

@@ -13,6 +13,7 @@ import { computeGradients, seedForClass } from '../../src/core/autodiff/gradient
 import { BuiltModelCache } from '../../src/core/autodiff/cache';
 import { ConvModel, MAX_PERSISTED_MODEL_BYTES } from '../../src/core/model';
 import { DataType, encodeModel } from '../../src/core/onnx/proto';
+import { modelUpTo } from '../../src/core/onnx/surgery';
 import { parseNpy } from '../../src/core/npy';
 import { Tensor } from '../../src/core/tensor';
 
@@ -296,6 +297,57 @@ describe('ConvModel with a cache folder', () => {
       .filter(Boolean);
     assert.strictEqual(variants.length, 1, `one session was made: ${variants.join(', ')}`);
     assert.ok(variants[0]?.startsWith('expose:'));
+  });
+
+  it('runUpTo computes tensors with the nodes they depend on only, as the whole model does; with the base session exposing them, it makes no other', async () => {
+    const input = parseNpy(fs.readFileSync(INPUT));
+    const plain = ConvModel.load(MODEL, { provider: 'cpu' });
+    const layer = plain.graph.node.find((n) => n.op_type === 'Relu')?.output[0] as string;
+    const variantsIn = (cacheDir: string) =>
+      entryFiles(cacheDir)
+        .map((f) => (JSON.parse(JSON.parse(headerOf(f)).key) as { variant?: string }).variant)
+        .filter(Boolean);
+    try {
+      const part = modelUpTo(plain.proto, [layer]);
+      assert.ok(plain.graph.node.some((n) => n.op_type === 'Gemm') && !part.graph?.node.some((n) => n.op_type === 'Gemm'), 'the head is left out');
+      assert.ok((part.graph?.initializer?.length ?? 0) < (plain.graph.initializer?.length ?? 0), "and the head's weights");
+      assert.deepStrictEqual(
+        part.graph?.output?.map((o) => o.name),
+        [layer],
+        'whose one output is the layer',
+      );
+      const expected = (await plain.run({ input }, [layer]))[layer].data as Float32Array;
+      const alone = ConvModel.load(MODEL, { provider: 'cpu', cacheDir: dir });
+      try {
+        const got = (await alone.runUpTo({ input }, [layer]))[layer].data as Float32Array;
+        // A session of part of the graph may fuse its last ops otherwise than the whole model's.
+        const scale = Math.max(...Array.from(expected, Math.abs));
+        expected.forEach((v, i) => assert.ok(Math.abs(got[i] - v) <= 1e-6 * scale, `${layer}[${i}]: ${got[i]} vs ${v}`));
+      } finally {
+        await alone.dispose();
+      }
+      assert.deepStrictEqual(
+        variantsIn(dir).map((v) => v?.split(':')[0]),
+        ['upto'],
+        'a session of the part before the layer',
+      );
+      const panelDir = path.join(dir, 'panel');
+      const panel = ConvModel.load(MODEL, { provider: 'cpu', cacheDir: panelDir });
+      try {
+        panel.exposeInBaseSession([layer]);
+        await panel.baseSession();
+        assert.deepStrictEqual([...(await panel.runUpTo({ input }, [layer]))[layer].data], [...(await panel.run({ input }, [layer]))[layer].data]);
+      } finally {
+        await panel.dispose();
+      }
+      assert.deepStrictEqual(
+        variantsIn(panelDir).map((v) => v?.split(':')[0]),
+        ['expose'],
+        'the base session ran it',
+      );
+    } finally {
+      await plain.dispose();
+    }
   });
 
   it('a cache folder that cannot be made only means building: the numbers are those of a model without one', async () => {

@@ -5,7 +5,8 @@
 // 1.0): the ablated channel is set to 0 when the activation's minimum is 0, else to min − 1e7 (its
 // own deviation from the paper; pytorch-grad-cam lowers that value further for each later row of a
 // batch, here every row uses min − 1e7); y is the raw output (logit). Only the network after the
-// layer runs for the ablations: a sub-model whose input is the layer's tensor; where the layer feeds
+// layer runs for the ablations, and the unablated score comes from it too, so the input runs only
+// through the network up to the layer: a sub-model whose input is the layer's tensor; where the layer feeds
 // only a 1×1 convolution, that convolution's output updated by each ablation's rank-one change; where
 // it feeds only an average over its positions (a classifier's global pooling), that average with
 // the ablated channel's entry set to the ablation value.
@@ -229,53 +230,68 @@ function pointwiseRuns(after: SubModel, conv: PointwiseConsumer, z: Tensor, acti
   };
 }
 
+/** The network after the layer as it runs for the ablations: its outputs for a batch of rows (channel k ablated, or null for none). */
+interface AblationHead {
+  outputs(channels: (number | null)[]): Promise<Record<string, Tensor>>;
+  /** Outputs read besides the target's: a separate boxes output the layer feeds. */
+  alsoOutputs: string[];
+}
+
+async function ablationHead(
+  ctx: ExplainContext,
+  runs: AblationRuns,
+  /** Which model the sub-model was cut from, for its session key (ConvModel.batchVariantKey, or 'original'). */
+  variant: string,
+  output: string,
+  extras: Record<string, Tensor>,
+): Promise<AblationHead> {
+  const { sub } = runs;
+  const session = await ctx.model.session(`${runs.key}:${variant}>${[output, ...sub.alsoOutputs].join('+')}`, () => sub.proto);
+  return {
+    alsoOutputs: sub.alsoOutputs,
+    outputs(channels) {
+      const feeds = runs.feeds(channels);
+      for (const name of sub.extraInputs) feeds[name] = tiled(extras[name], channels.length);
+      return run(session, feeds, [output, ...sub.alsoOutputs]);
+    },
+  };
+}
+
 /** The target's score with each channel of the canonical activations ablated (the unablated score for a channel ablating leaves as it is). */
 async function ablatedScores(
   ctx: ExplainContext,
   target: ResolvedTarget,
-  runs: AblationRuns,
-  /** Which model the sub-model was cut from, for its session key (ConvModel.batchVariantKey, or 'original'). */
-  variant: string,
+  head: AblationHead,
+  unablated: number,
   canonical: Tensor,
   value: number,
   extras: Record<string, Tensor>,
   requestedBatch: number,
   notes: string[],
 ): Promise<Float64Array> {
-  const { sub } = runs;
   const { c, plane } = camShape(canonical);
-  const session = await ctx.model.session(`${runs.key}:${variant}>${[target.output, ...sub.alsoOutputs].join('+')}`, () => sub.proto);
-  const feedsFor = (channels: (number | null)[]): Record<string, Tensor> => {
-    const feeds = runs.feeds(channels);
-    for (const name of sub.extraInputs) feeds[name] = tiled(extras[name], channels.length);
-    return feeds;
-  };
   // A box target is re-matched in each ablated run (perturbedScores) against the boxes of that run:
   // a separate boxes output computed after the layer comes out of the sub-model with the scores
   // (modelAfter's `also`); one the layer does not feed is the same in every run, the unablated one.
   const boxesName = target.kind === 'box' ? target.detection?.boxes : undefined;
-  const fixedBoxes = boxesName && !sub.alsoOutputs.includes(boxesName) ? boxesName : undefined;
+  const fixedBoxes = boxesName && !head.alsoOutputs.includes(boxesName) ? boxesName : undefined;
   if (fixedBoxes) notes.push(`box re-matched against the '${fixedBoxes}' boxes, which the layer does not feed (the same in every ablated run)`);
   else if (boxesName) notes.push(`box re-matched against each ablated run's own '${boxesName}' boxes`);
-  const scoreOf = async (feeds: Record<string, Tensor>) => {
-    const outputs = await run(session, feeds, [target.output, ...sub.alsoOutputs]);
+  const scoresOf = async (channels: (number | null)[]) => {
+    const outputs = await head.outputs(channels);
     if (fixedBoxes) outputs[fixedBoxes] = tiled(extras[fixedBoxes], outputs[target.output].dims[0]);
     return perturbedScores(outputs, target, 'logit');
   };
   let batch = Math.max(1, requestedBatch);
-  // The unablated activations' score through the same sub-model: the score of every channel that
-  // ablating leaves as it is (already at the ablation value everywhere, e.g. a dead ReLU channel).
-  let unablated: number | undefined;
   if (batch > 1) {
     // Whether the sub-model takes a batch is known only by running it (a Reshape can pin it).
     try {
-      unablated = (await scoreOf(feedsFor([null, null])))[0];
+      await scoresOf([null, null]);
     } catch {
       batch = 1;
       notes.push('the network after the layer does not take a batch: ablations ran one at a time');
     }
   }
-  unablated ??= (await scoreOf(feedsFor([null])))[0];
   const canonicalData = canonical.data as Float32Array;
   const unchanged = (k: number) => canonicalData.subarray(k * plane, (k + 1) * plane).every((v) => v === value);
   const ablated = Array.from({ length: c }, (_, k) => k).filter((k) => !unchanged(k));
@@ -283,7 +299,7 @@ async function ablatedScores(
   if (ablated.length < c) notes.push(`${c - ablated.length} channels already at the ablation value: their score is the unablated one, not run again`);
   await inBatches(ablated.length, batch, ctx, 'ablationcam: ablated channels', async (start, size) => {
     const channels = ablated.slice(start, start + size);
-    const rowScores = await scoreOf(feedsFor(channels));
+    const rowScores = await scoresOf(channels);
     channels.forEach((k, j) => (scores[k] = rowScores[j]));
   });
   return scores;
@@ -321,15 +337,16 @@ export const ablationCam: ExplanationMethod<AblationCamOptions> = {
         : modelAfter(proto, layer.tensor, output, layer.dims, also);
     const computed = sub.extraInputs.filter((n) => n !== ctx.model.input.name);
     const front = conv?.output ?? pooling?.output;
-    const full = await ctx.model.run({ [ctx.model.input.name]: ctx.input }, [layer.tensor, ...(front ? [front] : []), ...computed]);
-    const setup = camSetup(cam, resolveTop(cam.plan.target, full[output]));
-    const { target } = setup;
-    const extras: Record<string, Tensor> = { ...full, [ctx.model.input.name]: ctx.input };
-    const activations = toCanonical(layer.view, full[layer.tensor]);
-    const original = targetScores(full[target.output], target, 'logit')[0];
+    // Boxes the layer does not feed are computed before it too.
+    const fixedBoxes = boxes && !sub.alsoOutputs.includes(boxes) ? [boxes] : [];
+    // Only the network up to the layer runs on the input, and the network after it gives the
+    // unablated score: a large head (vgg11's 400 MB classifier) is loaded once, for the ablations.
+    const before = await ctx.model.runUpTo({ [ctx.model.input.name]: ctx.input }, [layer.tensor, ...(front ? [front] : []), ...computed, ...fixedBoxes]);
+    const extras: Record<string, Tensor> = { ...before, [ctx.model.input.name]: ctx.input };
+    const activations = toCanonical(layer.view, before[layer.tensor]);
     const value = ablationValue(activations.data as Float32Array);
     const { c } = camShape(activations);
-    const fedFromFull = sub.extraInputs.length ? `, with ${sub.extraInputs.map((n) => `'${n}'`).join(', ')} fed from the full model` : '';
+    const fedFromFull = sub.extraInputs.length ? `, with ${sub.extraInputs.map((n) => `'${n}'`).join(', ')} fed from the network before the layer` : '';
     const notes = [
       conv
         ? `${c} ablations: the layer's only consumer '${conv.node.name || conv.output}' is a 1×1 convolution, linear in each channel, so ablating channel k adds W[:, k]·(v − A_k) to its output and only the ${sub.nodeCount} nodes after it run${fedFromFull}`
@@ -339,11 +356,17 @@ export const ablationCam: ExplanationMethod<AblationCamOptions> = {
       `ablated channels set to ${value === 0 ? '0 (the activation minimum)' : 'the activation minimum − 1e7'}`,
     ];
     const runs = conv
-      ? pointwiseRuns(sub, conv, full[conv.output], activations, value)
+      ? pointwiseRuns(sub, conv, before[conv.output], activations, value)
       : pooling
-        ? pooledRuns(sub, full[pooling.output], value)
-        : layerRuns(sub, full[layer.tensor], layer.view, value);
-    const scores = await ablatedScores(ctx, target, runs, batched ? ctx.model.batchVariantKey() : 'original', activations, value, extras, options.batch, notes);
+        ? pooledRuns(sub, before[pooling.output], value)
+        : layerRuns(sub, before[layer.tensor], layer.view, value);
+    const head = await ablationHead(ctx, runs, batched ? ctx.model.batchVariantKey() : 'original', output, extras);
+    const unablated = await head.outputs([null]);
+    for (const name of fixedBoxes) unablated[name] = before[name];
+    const setup = camSetup(cam, resolveTop(cam.plan.target, unablated[output]));
+    const { target } = setup;
+    const original = targetScores(unablated[target.output], target, 'logit')[0];
+    const scores = await ablatedScores(ctx, target, head, original, activations, value, extras, options.batch, notes);
     const weights = scores.map((s) => (original - s) / original);
     return camExplanation('ablationcam', ctx, setup, weightedChannelSum(activations, weights), notes);
   },

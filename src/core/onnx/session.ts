@@ -146,6 +146,11 @@ function cudaFailureReason(message: string): string {
 export class SessionCache {
   private readonly sessions = new Map<string, Promise<RuntimeSession>>();
 
+  /** Whether a session is built or being built under `key`. */
+  has(key: string): boolean {
+    return this.sessions.has(key);
+  }
+
   get(key: string, build: () => Promise<RuntimeSession>): Promise<RuntimeSession> {
     let entry = this.sessions.get(key);
     if (!entry) {

@@ -1,8 +1,8 @@
 // Graph surgery on copies of a model: expose intermediate tensors as outputs, make the batch
 // dimension symbolic, free Reshapes that pin it. The original model object is never modified.
-import { attrTensor, indexGraph } from './graph';
+import { allInputs, attrTensor, indexGraph } from './graph';
 import { tensorFromProto, tensorToProto } from './initializers';
-import { DataType, GraphProto, ModelProto, TensorProto, ValueInfoProto } from './proto';
+import { DataType, GraphProto, ModelProto, NodeProto, TensorProto, ValueInfoProto } from './proto';
 import { elementTypes } from './types';
 import { editDistance } from '../edit-distance';
 
@@ -65,6 +65,39 @@ export function exposeOutputs(model: ModelProto, names: string[]): ModelProto {
     graph.output!.push(info);
     existing.add(name);
   }
+  return copy;
+}
+
+/**
+ * The part of the model that computes `names`: the nodes they depend on, the initializers and
+ * graph inputs those read, and `names` as its only outputs. A tensor before a large head (vgg11's
+ * 400 MB classifier) is computed without loading the head's weights.
+ */
+export function modelUpTo(model: ModelProto, names: string[]): ModelProto {
+  const graph = model.graph as GraphProto;
+  for (const name of names) assertTensorExists(graph, name);
+  const { producer } = indexGraph(graph);
+  const kept = new Set<NodeProto>();
+  const read = new Set<string>();
+  const stack = [...names];
+  while (stack.length > 0) {
+    const t = stack.pop() as string;
+    if (read.has(t)) continue;
+    read.add(t);
+    const node = producer.get(t);
+    if (node && !kept.has(node)) {
+      kept.add(node);
+      stack.push(...allInputs(node).filter(Boolean));
+    }
+  }
+  const copy = cloneModel(model);
+  const g = copy.graph as GraphProto;
+  const types = elementTypes(graph);
+  g.node = graph.node.filter((n) => kept.has(n));
+  g.initializer = (graph.initializer ?? []).filter((t) => read.has(t.name ?? ''));
+  g.input = (graph.input ?? []).filter((v) => read.has(v.name));
+  g.output = names.map((name) => (graph.output ?? []).find((o) => o.name === name) ?? { name, type: { tensor_type: { elem_type: types.get(name) ?? DataType.FLOAT } } });
+  g.value_info = (graph.value_info ?? []).filter((v) => read.has(v.name));
   return copy;
 }
 

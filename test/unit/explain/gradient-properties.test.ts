@@ -236,7 +236,7 @@ describe('explain: Ablation-CAM through the network after the layer', () => {
     const ctx: ExplainContext = { model, input, target: { kind: 'class', index: 1 }, layer: 'features' };
     const [one, many] = [await explain('ablationcam', ctx, { batch: 1 }), await explain('ablationcam', ctx, { batch: 4 })];
     assertNear(many.raw.data as Float32Array, one.raw.data as Float32Array, 1e-5, 'ablationcam');
-    assert.ok(one.notes.some((n) => n.includes("with 'skip' fed from the full model")));
+    assert.ok(one.notes.some((n) => n.includes("with 'skip' fed from the network before the layer")));
   });
 });
 
