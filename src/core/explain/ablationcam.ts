@@ -346,13 +346,13 @@ export const ablationCam: ExplanationMethod<AblationCamOptions> = {
     const activations = toCanonical(layer.view, before[layer.tensor]);
     const value = ablationValue(activations.data as Float32Array);
     const { c } = camShape(activations);
-    const fedFromFull = sub.extraInputs.length ? `, with ${sub.extraInputs.map((n) => `'${n}'`).join(', ')} fed from the network before the layer` : '';
+    const fedFromBefore = sub.extraInputs.length ? `, with ${sub.extraInputs.map((n) => `'${n}'`).join(', ')} fed from the network before the layer` : '';
     const notes = [
       conv
-        ? `${c} ablations: the layer's only consumer '${conv.node.name || conv.output}' is a 1×1 convolution, linear in each channel, so ablating channel k adds W[:, k]·(v − A_k) to its output and only the ${sub.nodeCount} nodes after it run${fedFromFull}`
+        ? `${c} ablations: the layer's only consumer '${conv.node.name || conv.output}' is a 1×1 convolution, linear in each channel, so ablating channel k adds W[:, k]·(v − A_k) to its output and only the ${sub.nodeCount} nodes after it run${fedFromBefore}`
         : pooling
-          ? `${c} ablations: the layer's only consumer '${pooling.node.name || pooling.output}' averages each channel over its positions, so ablating channel k sets its average to v and only the ${sub.nodeCount} nodes after it run${fedFromFull}`
-          : `${c} ablations run through the ${sub.nodeCount} nodes after the layer${fedFromFull}`,
+          ? `${c} ablations: the layer's only consumer '${pooling.node.name || pooling.output}' averages each channel over its positions, so ablating channel k sets its average to v and only the ${sub.nodeCount} nodes after it run${fedFromBefore}`
+          : `${c} ablations run through the ${sub.nodeCount} nodes after the layer${fedFromBefore}`,
       `ablated channels set to ${value === 0 ? '0 (the activation minimum)' : 'the activation minimum − 1e7'}`,
     ];
     const runs = conv
@@ -361,11 +361,11 @@ export const ablationCam: ExplanationMethod<AblationCamOptions> = {
         ? pooledRuns(sub, before[pooling.output], value)
         : layerRuns(sub, before[layer.tensor], layer.view, value);
     const head = await ablationHead(ctx, runs, batched ? ctx.model.batchVariantKey() : 'original', output, extras);
-    const unablated = await head.outputs([null]);
-    for (const name of fixedBoxes) unablated[name] = before[name];
-    const setup = camSetup(cam, resolveTop(cam.plan.target, unablated[output]));
+    const unablatedOutputs = await head.outputs([null]);
+    for (const name of fixedBoxes) unablatedOutputs[name] = before[name];
+    const setup = camSetup(cam, resolveTop(cam.plan.target, unablatedOutputs[output]));
     const { target } = setup;
-    const original = targetScores(unablated[target.output], target, 'logit')[0];
+    const original = targetScores(unablatedOutputs[target.output], target, 'logit')[0];
     const scores = await ablatedScores(ctx, target, head, original, activations, value, extras, options.batch, notes);
     const weights = scores.map((s) => (original - s) / original);
     return camExplanation('ablationcam', ctx, setup, weightedChannelSum(activations, weights), notes);

@@ -257,12 +257,8 @@ function rearranged(input: Values | undefined, dims: Dims, out: Dims, source: (a
 
 const sameAsInput: Rule = (n) => ({ dims: n.node.output.map(() => n.dims(0)) });
 
-function unary(f?: (x: number, n: NodeView) => number): Rule {
-  return (n) => {
-    const dims = n.dims(0);
-    const v = n.values(0);
-    return { dims: [dims], values: f && v ? v.data.map((x) => f(x, n)) : undefined };
-  };
+function unary(f: (x: number) => number): Rule {
+  return (n) => ({ dims: [n.dims(0)], values: n.values(0)?.data.map(f) });
 }
 
 function broadcasting(f?: (...xs: number[]) => number, minimum = 2): Rule {
@@ -283,7 +279,7 @@ function divide(n: NodeView): (a: number, b: number) => number {
   };
 }
 
-/** Pads as [begin..., end...] for `spatial` axes: from the attribute, or from auto_pad for SAME_*. */
+/** A window op's (Conv's, a pool's) output sizes over its spatial axes: with its pads, VALID (none), or SAME_* (⌈size / stride⌉). */
 function windowSizes(n: NodeView, inputs: Dims, kernel: Dims, strides: Dims, dilations: Dims, ceil: boolean): Dims {
   const autoPad = attrString(n.node, 'auto_pad', 'NOTSET');
   const pads = attrInts(n.node, 'pads') ?? new Array<number>(kernel.length * 2).fill(0);

@@ -1,5 +1,6 @@
-// Graph surgery on copies of a model: expose intermediate tensors as outputs, make the batch
-// dimension symbolic, free Reshapes that pin it. The original model object is never modified.
+// Graph surgery on copies of a model: expose intermediate tensors as outputs, keep only the part
+// that computes some tensors, make the batch dimension symbolic, free Reshapes that pin it. The
+// original model object is never modified.
 import { allInputs, attrTensor, indexGraph } from './graph';
 import { tensorFromProto, tensorToProto } from './initializers';
 import { DataType, GraphProto, ModelProto, NodeProto, TensorProto, ValueInfoProto } from './proto';
