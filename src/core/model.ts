@@ -10,7 +10,7 @@ import { dimsOf, indexGraph, nodeLabel, onnxOpset, subgraphs, topologicalOrder }
 import { FileReadError, readFileChecked } from './files';
 import { MAX_MODEL_BYTES, dtypeName, elementCount, inlineExternalData } from './onnx/initializers';
 import { SizeLimits, checkValues, isValidDim } from './limits';
-import { EncodedModel, GraphProto, ModelProto, NodeProto, OnnxFormatError, decodeModel, encodeModel, encodeModelReusing } from './onnx/proto';
+import { EncodedModel, GraphProto, ModelProto, NodeProto, OnnxFormatError, decodeModel, encodeModel, encodeModelReferencing, encodeModelReusing } from './onnx/proto';
 import { assertTensorExists, exposeOutputs, modelUpTo, realInputs, withBatchFreedReshapes, withDynamicBatch } from './onnx/surgery';
 import { ProviderSetting, RuntimeSession, SessionCache, createSession, knownProvider, run, threadsFor } from './onnx/session';
 import { Random } from './random';
@@ -296,14 +296,21 @@ export class ConvModel {
       }
       const { proto, meta } = await build();
       this.sessionMeta.set(memoryKey, meta);
-      const bytes = proto === this.proto ? this.bytes : encodeModelReusing(proto, this);
+      // A variant's weights shared with the model point into the model's bytes rather than being
+      // copied (encodeModelReferencing; encodeModelReusing where the bytes cannot be walked).
+      const referencing = proto === this.proto ? undefined : encodeModelReferencing(proto, this);
+      const bytes = proto === this.proto ? this.bytes : (referencing?.bytes ?? encodeModelReusing(proto, this));
+      const sourceWeights = referencing && this.bytes;
       // A large model's session is not kept: onnxruntime's writing of its optimised form grows
       // faster than the model (+36 ms for resnet18's 45 MB, +0.32 s for convnext_tiny's 109 MB,
       // +2.1-2.6 s for vgg11's 507 MB) and reloading it later saves less than that.
-      const optimizedFile = cache && diskKey && bytes.length <= MAX_PERSISTED_MODEL_BYTES ? cache.temporaryPath() : undefined;
+      const size = bytes.length + (referencing?.referencedBytes ?? 0);
+      const optimizedFile = cache && diskKey && size <= MAX_PERSISTED_MODEL_BYTES ? cache.temporaryPath() : undefined;
       const threads = this.threads;
-      if (!cache || !diskKey || !optimizedFile) return createSession(bytes, this.provider, { threads });
-      const created = await createSession(bytes, this.provider, { saveOptimizedTo: optimizedFile, threads }).catch(() => createSession(bytes, this.provider, { threads }));
+      if (!cache || !diskKey || !optimizedFile) return createSession(bytes, this.provider, { threads, sourceWeights });
+      const created = await createSession(bytes, this.provider, { saveOptimizedTo: optimizedFile, threads, sourceWeights }).catch(() =>
+        createSession(bytes, this.provider, { threads, sourceWeights }),
+      );
       // Stored while the caller runs its session: read and written off the main thread, so the
       // first run does not wait for a large model's bytes for the sake of later processes.
       this.pendingWrites.push(

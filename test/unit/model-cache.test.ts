@@ -245,14 +245,18 @@ describe('ConvModel with a cache folder', () => {
   });
 
   it('keeps no session of a model over MAX_PERSISTED_MODEL_BYTES, whose optimised form onnxruntime writes slowly, and still runs it', async () => {
-    // x [1, 1024] · W [1024, n]: the smallest n whose weights pass the limit, and a small one.
+    // relu(x [1, 1024] · W [1024, n]): the smallest n whose weights pass the limit, and a small one;
+    // run as it is and with 'h' exposed, a variant whose weights point into the model's bytes.
     const linear = (n: number) =>
       encodeModel({
         ir_version: 8,
         opset_import: [{ domain: '', version: 13 }],
         graph: {
           name: 'linear',
-          node: [{ op_type: 'MatMul', input: ['x', 'w'], output: ['y'], name: 'matmul' }],
+          node: [
+            { op_type: 'MatMul', input: ['x', 'w'], output: ['h'], name: 'matmul' },
+            { op_type: 'Relu', input: ['h'], output: ['y'], name: 'relu' },
+          ],
           initializer: [{ name: 'w', dims: [1024, n], data_type: DataType.FLOAT, raw_data: new Uint8Array(4096 * n) }],
           input: [{ name: 'x', type: { tensor_type: { elem_type: DataType.FLOAT, shape: { dim: [{ dim_value: 1 }, { dim_value: 1024 }] } } } }],
           output: [{ name: 'y', type: { tensor_type: { elem_type: DataType.FLOAT } } }],
@@ -262,8 +266,11 @@ describe('ConvModel with a cache folder', () => {
       const cacheDir = tempDir();
       const model = ConvModel.fromBytes(bytes, { provider: 'cpu', cacheDir });
       try {
-        const y = (await model.run({ x: { dtype: 'float32', dims: [1, 1024], data: new Float32Array(1024).fill(1) } })).y;
+        const x = { dtype: 'float32' as const, dims: [1, 1024], data: new Float32Array(1024).fill(1) };
+        const { y } = await model.run({ x });
+        const { h } = await model.run({ x }, ['h']);
         assert.strictEqual(y.dims[1], bytes.length > MAX_PERSISTED_MODEL_BYTES ? Math.ceil(MAX_PERSISTED_MODEL_BYTES / 4096) : 16);
+        assert.deepStrictEqual(h.dims, y.dims);
         await model.writesFinished();
         return entryFiles(cacheDir).filter((f) => (JSON.parse(JSON.parse(headerOf(f)).key) as { variant?: string }).variant).length;
       } finally {
@@ -271,10 +278,10 @@ describe('ConvModel with a cache folder', () => {
         fs.rmSync(cacheDir, { recursive: true, force: true });
       }
     };
-    assert.strictEqual(await storedAfterRun(linear(16)), 1, 'a small model keeps its session');
+    assert.strictEqual(await storedAfterRun(linear(16)), 2, 'a small model keeps its sessions');
     const large = linear(Math.ceil(MAX_PERSISTED_MODEL_BYTES / 4096));
     assert.ok(large.length > MAX_PERSISTED_MODEL_BYTES);
-    assert.strictEqual(await storedAfterRun(large), 0, 'a large one does not');
+    assert.strictEqual(await storedAfterRun(large), 0, 'a large one keeps none, its variant included');
   });
 
   it('a tensor exposed in the base session is run there: one session for the outputs alone and with the layer, the same numbers', async () => {

@@ -5,6 +5,7 @@ import * as ort from 'onnxruntime-node';
 import * as os from 'os';
 import * as path from 'path';
 import { Tensor, TypedArray } from '../tensor';
+import { SOURCE_WEIGHTS } from './proto';
 
 export type ProviderSetting = 'auto' | 'cuda' | 'cpu';
 export type Provider = 'cuda' | 'cpu';
@@ -16,7 +17,7 @@ export interface RuntimeSession {
   reason: string;
   /** Threads onnxruntime runs each op with (intraOpNumThreads). */
   threads: number;
-  /** An optimised model's bytes, which the session reads its weights from: kept as long as the session. */
+  /** The bytes the session may read its weights from (an optimised model's, or the source model's for a variant pointing into it): kept as long as the session. */
   weights?: Uint8Array;
 }
 
@@ -31,6 +32,8 @@ export interface SessionBuild {
   runOnce?: boolean;
   /** Threads per op; undefined or 0: every core (defaultThreads). */
   threads?: number;
+  /** The bytes a variant's external initializers point into (encodeModelReferencing): the source model's. */
+  sourceWeights?: Uint8Array;
 }
 
 /**
@@ -55,6 +58,7 @@ function options(provider: Provider, build: SessionBuild): ort.InferenceSession.
     // as the first time and changes nothing (its outputs are bit-identical).
     graphOptimizationLevel: build.optimized ? 'disabled' : build.runOnce ? 'basic' : 'all',
     ...(build.saveOptimizedTo ? { optimizedModelFilePath: build.saveOptimizedTo } : {}),
+    ...(build.sourceWeights ? { externalData: [{ path: SOURCE_WEIGHTS, data: build.sourceWeights }] } : {}),
     extra: {
       session: {
         // A session's threads sleep when its run ends rather than spin waiting for more work: a
@@ -80,10 +84,12 @@ ort.env.logLevel = 'fatal';
 
 /**
  * A session for a model's bytes. Never a path: onnxruntime would then open external data files
- * itself, following links the core refuses; the core reads and inlines them (readModelFile).
+ * itself, following links the core refuses; the core reads and inlines them (readModelFile). The
+ * only external data a session reads is SOURCE_WEIGHTS, which it is given in memory
+ * (`sourceWeights`), never from disk.
  */
 export async function createSession(model: Uint8Array, setting: ProviderSetting, build: SessionBuild = {}): Promise<RuntimeSession> {
-  const weights = build.optimized ? model : undefined;
+  const weights = build.optimized ? model : build.sourceWeights;
   const threads = threadsFor(build.threads);
   const create = (p: Provider) => ort.InferenceSession.create(model, options(p, build));
   if (setting === 'cpu') return { session: await create('cpu'), provider: 'cpu', reason: 'the CPU was chosen in settings', threads, weights };
