@@ -7,13 +7,14 @@
 // then the body (the optimised model's bytes, in onnxruntime's ORT format, which a session reads
 // its weights from in place: the padding keeps them as aligned as the file's buffer; 'CLM1'
 // entries held ONNX bodies and are refused). The key names everything the entry depends on: the
-// model's content hash, the request, ConvLens's autodiff version, onnxruntime's version and the
-// machine. An entry is used only when its header names exactly the key asked for and its body has
-// the recorded length and CRC-32: a corrupt, truncated or foreign entry is deleted and the model
-// is built again, never trusted. (The key holds the model's SHA-256, which a crafted model cannot
-// share with another; the body's check is against accidental damage, which CRC-32 catches, at
-// 10 ms for resnet18's 45 MB against 90-120 for SHA-256, on every reopening; a Node.js older than
-// 20.15, without zlib.crc32, uses SHA-256.) Entries are written atomically (files.ts); each hit
+// model's content (ConvModel.contentKey: its file's identity, which any write to the file changes,
+// or the SHA-256 of bytes that are not one file), the request, ConvLens's autodiff version,
+// onnxruntime's version and the machine. An entry is used only when its header names exactly the
+// key asked for and its body has the recorded length and CRC-32: a corrupt, truncated or foreign
+// entry is deleted and the model is built again, never trusted. (A crafted model cannot share its
+// key with another model: not its file's identity, nor its SHA-256; the body's check is against
+// accidental damage, which CRC-32 catches, at 10 ms for resnet18's 45 MB against 90-120 for
+// SHA-256, on every reopening; a Node.js older than 20.15, without zlib.crc32, uses SHA-256.) Entries are written atomically (files.ts); each hit
 // touches the file's mtime, and when the folder grows over its size limit the least recently used
 // entries are deleted.
 import * as crypto from 'crypto';
