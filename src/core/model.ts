@@ -358,6 +358,11 @@ export class ConvModel {
     return { key: exposeKey(variant, this.baseExposed), build: () => exposeOutputs(proto(), this.baseExposed) };
   }
 
+  /** Whether the base session is built or being built (the panel's is, once it opened the model): a forward pass then makes no session. */
+  async baseSessionOpen(): Promise<boolean> {
+    return this.sessions.has(`${this.baseVariant(await this.supportsBatch()).key}|${this.provider}`);
+  }
+
   /** The model with a dynamic batch dimension when the graph allows it, else as it is (with the tensors of exposeInBaseSession as outputs). */
   async baseSession(): Promise<RuntimeSession> {
     const { key, build } = this.baseVariant(await this.supportsBatch());
@@ -426,7 +431,7 @@ export class ConvModel {
   async runUpTo(feeds: Record<string, Tensor>, tensors: string[]): Promise<Record<string, Tensor>> {
     const names = [...new Set(tensors)].sort();
     const dynamic = await this.supportsBatch();
-    if (names.every((n) => this.baseExposed.includes(n)) && this.sessions.has(`${this.baseVariant(dynamic).key}|${this.provider}`)) return this.run(feeds, names);
+    if (names.every((n) => this.baseExposed.includes(n)) && (await this.baseSessionOpen())) return this.run(feeds, names);
     this.checkFeeds(feeds);
     await this.checkActivationMemory(names, feeds);
     const proto = () => modelUpTo(dynamic ? this.batchedProto() : this.proto, names);

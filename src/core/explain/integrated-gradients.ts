@@ -6,7 +6,7 @@
 import { Tensor, float32 } from '../tensor';
 import { DisplayMode } from './postprocess';
 import { APPROXIMATION_METHODS, ApproximationMethod, approximationParameters } from './approximation';
-import { BATCH_OPTION, attributionExplanation, baselineTensor, displayOption, setUpAttribution, weightedGradientSum } from './attribution-common';
+import { BATCH_OPTION, attributionExplanation, baselineTensor, displayOption, setUpGradientAttribution, weightedGradientSum } from './attribution-common';
 import { scoreOf } from './forward';
 import { ExplanationMethod } from './types';
 
@@ -33,7 +33,7 @@ export const integratedGradients: ExplanationMethod<IntegratedGradientsOptions> 
     displayOption('absolute'),
   ],
   async explain(ctx, options) {
-    const setup = await setUpAttribution(ctx);
+    const setup = await setUpGradientAttribution(ctx);
     const x = ctx.input.data as Float32Array;
     const base = baselineTensor(ctx.input, options.baseline);
     const b = base.data as Float32Array;

@@ -5,7 +5,7 @@
 // absolute (Captum's stdevs, default 1.0), not a fraction of the input range. The noise comes
 // from a seeded generator, so runs are reproducible (Captum draws from torch's global RNG).
 import { DisplayMode } from './postprocess';
-import { BATCH_OPTION, SEED_OPTION, attributionExplanation, displayOption, setUpAttribution, weightedGradientSum } from './attribution-common';
+import { BATCH_OPTION, SEED_OPTION, attributionExplanation, displayOption, setUpGradientAttribution, weightedGradientSum } from './attribution-common';
 import { Random } from '../random';
 import { ExplanationMethod } from './types';
 
@@ -27,7 +27,7 @@ export const smoothGrad: ExplanationMethod<SmoothGradOptions> = {
     displayOption('absolute'),
   ],
   async explain(ctx, options) {
-    const setup = await setUpAttribution(ctx);
+    const setup = await setUpGradientAttribution(ctx);
     const random = new Random(options.seed);
     const x = ctx.input.data as Float32Array;
     const { sum: raw } = await weightedGradientSum(

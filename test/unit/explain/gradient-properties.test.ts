@@ -270,4 +270,25 @@ describe("explain: a 'top' target is found in the run each method makes anyway",
       assertNear(byTop.raw.data as Float32Array, byIndex.raw.data as Float32Array, 1e-6, method);
     });
   }
+
+  const GRADIENT_RUNS: [string, Record<string, number | string>][] = [
+    ['integrated-gradients', { steps: 4, method: 'riemann_trapezoid' }],
+    ['smoothgrad', { samples: 3 }],
+  ];
+  for (const [method, options] of GRADIENT_RUNS) {
+    it(`${method}: on a freshly opened model, 'top' is found in a gradient run, with no forward session, and gives that class's result`, async () => {
+      const fresh = tinyCnn(41);
+      try {
+        const byTop = await explain(method, { model: fresh, input, target: { kind: 'class', index: 'top' } }, options);
+        assert.strictEqual(await fresh.baseSessionOpen(), false, 'no forward session was made');
+        const logits = (await fresh.run({ input })).logits.data as Float32Array;
+        const top = logits.indexOf(Math.max(...logits));
+        assert.deepStrictEqual(byTop.target, { kind: 'class', index: top, output: 'logits' });
+        const byIndex = await explain(method, { model: fresh, input, target: { kind: 'class', index: top } }, options);
+        assertNear(byTop.raw.data as Float32Array, byIndex.raw.data as Float32Array, 1e-6, method);
+      } finally {
+        await fresh.dispose();
+      }
+    });
+  }
 });
