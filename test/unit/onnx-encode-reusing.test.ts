@@ -8,7 +8,9 @@ import * as os from 'os';
 import * as path from 'path';
 import { buildGradientModel } from '../../src/core/autodiff/build';
 import { probeShapes } from '../../src/core/autodiff/shapes';
-import { decodeModel, encodeModel, encodeModelReferencing, encodeModelReusing, ModelProto } from '../../src/core/onnx/proto';
+import { decodeModel, encodeModel, encodeModelReferencing, encodeModelReusing, GraphProto, ModelProto } from '../../src/core/onnx/proto';
+import { tensorFromProto } from '../../src/core/onnx/initializers';
+import { ConvModel } from '../../src/core/model';
 import { createSession, run } from '../../src/core/onnx/session';
 import { exposeOutputs, modelUpTo } from '../../src/core/onnx/surgery';
 import { float32, Tensor } from '../../src/core/tensor';
@@ -120,6 +122,28 @@ describe('encoding a variant whose weights point into its model', () => {
       }
     });
   }
+
+  it('leaves a model whose large weights are float_data to encodeModelReusing, which copies them', async () => {
+    const proto = decodeModel(new Uint8Array(fs.readFileSync(path.join(ROOT, 'sample/shapes.onnx'))));
+    const initializer = (proto.graph?.initializer ?? []).map((t) => {
+      const { raw_data: _, ...rest } = t;
+      return { ...rest, float_data: Array.from(tensorFromProto(t).data as Float32Array) };
+    });
+    const bytes = encodeModel({ ...proto, graph: { ...(proto.graph as GraphProto), initializer } });
+    const source = { proto: decodeModel(bytes), bytes };
+    const layer = source.proto.graph?.node.filter((n) => n.op_type === 'Relu').pop()?.output[0] ?? '';
+    const variant = modelUpTo(source.proto, [layer]);
+    assert.strictEqual(encodeModelReferencing(variant, source), undefined);
+    const model = ConvModel.fromBytes(bytes, { provider: 'cpu' });
+    const plain = ConvModel.load(path.join(ROOT, 'sample/shapes.onnx'), { provider: 'cpu' });
+    try {
+      const x = { dtype: 'float32' as const, dims: [1, 3, 64, 64], data: new Float32Array(3 * 64 * 64).map((_, i) => Math.sin(i)) };
+      const feeds = { [model.input.name]: x };
+      assert.deepStrictEqual([...(await model.runUpTo(feeds, [layer]))[layer].data], [...(await plain.runUpTo(feeds, [layer]))[layer].data]);
+    } finally {
+      await Promise.all([model.dispose(), plain.dispose()]);
+    }
+  });
 
   it('gives nothing to point into where the bytes are not the model as decoded', () => {
     const bytes = new Uint8Array(fs.readFileSync(path.join(ROOT, 'sample/shapes.onnx')));

@@ -229,11 +229,17 @@ const MIN_REFERENCED_BYTES = 4096;
  * their raw data lies: a session made with those bytes as SOURCE_WEIGHTS reads them from there, so
  * a variant of a large model is a small message, not a copy of its weights (resnet18: 27 ms of a
  * first call; vgg11: 0.3 s per session). With the bytes pointed into (`referencedBytes`); undefined
- * where the source's bytes cannot be walked as initializerSpans expects.
+ * where the source's bytes cannot be walked as initializerSpans expects, or a large shared weight
+ * has no raw_data to point into.
  */
 export function encodeModelReferencing(model: ModelProto, source: EncodedModel): { bytes: Uint8Array; referencedBytes: number } | undefined {
   const spans = rawDataSpans(source);
-  if (!spans || !model.graph) return undefined;
+  const whole = initializerSpans(source);
+  if (!spans || !whole || !model.graph) return undefined;
+  // A large shared weight held otherwise than as raw_data (float_data, from older exporters) would
+  // be encoded again here: encodeModelReusing copies it instead.
+  const encodedAgain = (t: TensorProto) => !spans.has(t) && (whole.get(t)?.[1] ?? 0) - (whole.get(t)?.[0] ?? 0) >= MIN_REFERENCED_BYTES;
+  if ((model.graph.initializer ?? []).some(encodedAgain)) return undefined;
   let referencedBytes = 0;
   const initializer = (model.graph.initializer ?? []).map((t): TensorProto => {
     const span = spans.get(t);
