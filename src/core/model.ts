@@ -156,6 +156,13 @@ export interface ModelOptions {
   cacheBytes?: number;
 }
 
+/** How ConvModel.builtSession keeps a session: `persist` on disk (with `validMeta` checking a hit's meta), `once` for one run. */
+export interface BuildOptions {
+  persist: boolean;
+  validMeta?: (meta: unknown) => boolean;
+  once?: boolean;
+}
+
 /** A session with what was recorded about its model when it was built (names of a gradient model's inputs and outputs). */
 export interface BuiltSession<M> {
   session: RuntimeSession;
@@ -165,6 +172,8 @@ export interface BuiltSession<M> {
 export class ConvModel {
   private readonly sessions = new SessionCache();
   private readonly sessionMeta = new Map<string, unknown>();
+  /** What was built for a session made for one run (builtSession's `once`), by its memory key: its replacement needs no building. */
+  private readonly builtForOneRun = new Map<string, { proto: ModelProto; meta: unknown }>();
   private readonly diskCache?: BuiltModelCache;
   private readonly pendingWrites: Promise<void>[] = [];
   private hash?: string;
@@ -273,58 +282,77 @@ export class ConvModel {
    * onnxruntime's optimised model, with `meta`: a later process loads it without building,
    * encoding or optimising anything. The disk cache serves CPU sessions only (an optimised model
    * is specific to its execution provider), once the provider is known to be the CPU.
+   *
+   * `once`: the caller runs the session once (one explanation of one input). Where the variant is
+   * neither in memory nor on disk, its session is made for that run (SessionBuild.runOnce: no
+   * blocked-layout rewrite, whose reordered weights cost resnet18 about 60 ms to make and save 7 ms
+   * a run) and is not stored. The variant's next request starts the full session (stored as usual)
+   * in the background, since a variant asked for twice is likely to be asked for again (a folder of
+   * images); requests get the first session until it is made.
    */
-  builtSession<M>(
-    key: string,
-    build: () => Promise<{ proto: ModelProto; meta: M }>,
-    disk: { persist: boolean; validMeta?: (meta: unknown) => boolean } = { persist: true },
-  ): Promise<BuiltSession<M>> {
+  builtSession<M>(key: string, build: () => Promise<{ proto: ModelProto; meta: M }>, options: BuildOptions = { persist: true }): Promise<BuiltSession<M>> {
     const memoryKey = `${key}|${this.provider}`;
-    const session = this.sessions.get(memoryKey, async () => {
-      const cache = disk.persist && this.diskCache && knownProvider(this.provider) === 'cpu' ? this.diskCache : undefined;
-      const diskKey = cache ? this.diskKey({ variant: key }) : undefined;
-      const hit = cache && diskKey ? cache.read(diskKey) : undefined;
-      if (cache && diskKey && hit && (disk.validMeta?.(hit.meta) ?? true)) {
-        try {
-          const loaded = await createSession(hit.body, this.provider, { optimized: true, threads: this.threads });
-          this.sessionMeta.set(memoryKey, hit.meta);
-          return loaded;
-        } catch {
-          // An entry this onnxruntime cannot load is built again (and replaced) like a missing one.
-          cache.remove(diskKey);
-        }
-      }
-      const { proto, meta } = await build();
-      this.sessionMeta.set(memoryKey, meta);
-      // A variant's weights shared with the model point into the model's bytes rather than being
-      // copied (encodeModelReferencing; encodeModelReusing where the bytes cannot be walked).
-      const referencing = proto === this.proto ? undefined : encodeModelReferencing(proto, this);
-      const bytes = proto === this.proto ? this.bytes : (referencing?.bytes ?? encodeModelReusing(proto, this));
-      const sourceWeights = referencing && this.bytes;
-      // A large model's session is not kept: onnxruntime's writing of its optimised form grows
-      // faster than the model (+36 ms for resnet18's 45 MB, +0.32 s for convnext_tiny's 109 MB,
-      // +2.1-2.6 s for vgg11's 507 MB) and reloading it later saves less than that.
-      const size = bytes.length + (referencing?.referencedBytes ?? 0);
-      const optimizedFile = cache && diskKey && size <= MAX_PERSISTED_MODEL_BYTES ? cache.temporaryPath() : undefined;
-      const threads = this.threads;
-      if (!cache || !diskKey || !optimizedFile) return createSession(bytes, this.provider, { threads, sourceWeights });
-      const created = await createSession(bytes, this.provider, { saveOptimizedTo: optimizedFile, threads, sourceWeights }).catch(() =>
-        createSession(bytes, this.provider, { threads, sourceWeights }),
-      );
-      // Stored while the caller runs its session: read and written off the main thread, so the
-      // first run does not wait for a large model's bytes for the sake of later processes.
+    const forOneRun = this.builtForOneRun.get(memoryKey);
+    if (forOneRun) {
+      this.builtForOneRun.delete(memoryKey);
+      // Waited for with the cache writes (writesFinished), the one it starts among them.
       this.pendingWrites.push(
-        (async () => {
-          try {
-            if (created.provider === 'cpu') await cache.writeFromFile(diskKey, optimizedFile, meta ?? null);
-          } finally {
-            await fs.promises.rm(optimizedFile, { force: true }).catch(() => undefined);
-          }
-        })(),
+        this.sessions.upgrade(memoryKey, () => this.buildSession(key, memoryKey, async () => forOneRun as { proto: ModelProto; meta: M }, { ...options, once: false })),
       );
-      return created;
-    });
+    }
+    const session = this.sessions.get(memoryKey, () => this.buildSession(key, memoryKey, build, options));
     return session.then((s) => ({ session: s, meta: this.sessionMeta.get(memoryKey) as M }));
+  }
+
+  private async buildSession<M>(key: string, memoryKey: string, build: () => Promise<{ proto: ModelProto; meta: M }>, options: BuildOptions): Promise<RuntimeSession> {
+    const cache = options.persist && this.diskCache && knownProvider(this.provider) === 'cpu' ? this.diskCache : undefined;
+    const diskKey = cache ? this.diskKey({ variant: key }) : undefined;
+    const hit = cache && diskKey ? cache.read(diskKey) : undefined;
+    if (cache && diskKey && hit && (options.validMeta?.(hit.meta) ?? true)) {
+      try {
+        const loaded = await createSession(hit.body, this.provider, { optimized: true, threads: this.threads });
+        this.sessionMeta.set(memoryKey, hit.meta);
+        return loaded;
+      } catch {
+        // An entry this onnxruntime cannot load is built again (and replaced) like a missing one.
+        cache.remove(diskKey);
+      }
+    }
+    const built = await build();
+    const { proto, meta } = built;
+    this.sessionMeta.set(memoryKey, meta);
+    // A variant's weights shared with the model point into the model's bytes rather than being
+    // copied (encodeModelReferencing; encodeModelReusing where the bytes cannot be walked).
+    const referencing = proto === this.proto ? undefined : encodeModelReferencing(proto, this);
+    const bytes = proto === this.proto ? this.bytes : (referencing?.bytes ?? encodeModelReusing(proto, this));
+    const sourceWeights = referencing && this.bytes;
+    const threads = this.threads;
+    if (options.once) {
+      const session = await createSession(bytes, this.provider, { threads, sourceWeights, runOnce: true });
+      this.builtForOneRun.set(memoryKey, built);
+      return session;
+    }
+    // A large model's session is not kept: onnxruntime's writing of its optimised form grows
+    // faster than the model (+36 ms for resnet18's 45 MB, +0.32 s for convnext_tiny's 109 MB,
+    // +2.1-2.6 s for vgg11's 507 MB) and reloading it later saves less than that.
+    const size = bytes.length + (referencing?.referencedBytes ?? 0);
+    const optimizedFile = cache && diskKey && size <= MAX_PERSISTED_MODEL_BYTES ? cache.temporaryPath() : undefined;
+    if (!cache || !diskKey || !optimizedFile) return createSession(bytes, this.provider, { threads, sourceWeights });
+    const created = await createSession(bytes, this.provider, { saveOptimizedTo: optimizedFile, threads, sourceWeights }).catch(() =>
+      createSession(bytes, this.provider, { threads, sourceWeights }),
+    );
+    // Stored while the caller runs its session: read and written off the main thread, so the
+    // first run does not wait for a large model's bytes for the sake of later processes.
+    this.pendingWrites.push(
+      (async () => {
+        try {
+          if (created.provider === 'cpu') await cache.writeFromFile(diskKey, optimizedFile, meta ?? null);
+        } finally {
+          await fs.promises.rm(optimizedFile, { force: true }).catch(() => undefined);
+        }
+      })(),
+    );
+    return created;
   }
 
   /** The disk cache's key for something derived from this model at its declared input size. */
@@ -610,7 +638,11 @@ export class ConvModel {
 
   /** Resolves once the built models this model is writing to its disk cache are written (or given up: a write never fails). */
   async writesFinished(): Promise<void> {
-    await Promise.all(this.pendingWrites);
+    // A session's upgrade adds its write when its session is made.
+    for (let waited = -1; waited !== this.pendingWrites.length;) {
+      waited = this.pendingWrites.length;
+      await Promise.all(this.pendingWrites);
+    }
   }
 
   async dispose(): Promise<void> {

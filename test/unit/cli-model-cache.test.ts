@@ -1,7 +1,8 @@
 // The CLI keeps what it builds for a model (gradient models, probed shapes, sessions) in the model
 // cache folder, as the compute worker does: a second run loads every entry instead of building it
-// again, and --no-cache neither reads nor writes the folder. Builds are counted from the entries
-// (a build writes its entry again: a new file renamed over the old one), never timed.
+// again, and --no-cache neither reads nor writes the folder. A session made for a single run (one
+// Grad-CAM) is not kept. Builds are counted from the entries (a build writes its entry again: a new
+// file renamed over the old one), never timed.
 import * as assert from 'assert';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -26,9 +27,10 @@ function entries(dir: string): Map<string, { ino: number; key: Record<string, st
   return out;
 }
 
-/** `convlens explain --json` with the map written to `out` (.npy) when given. */
+/** `convlens explain --json` (Integrated Gradients, unless `extra` names a method) with the map written to `out` (.npy) when given. */
 function explainJson(cacheDir: string, ...extra: string[]): Record<string, unknown> {
-  const run = spawnSync(process.execPath, [CLI, 'explain', MODEL, IMAGE, '--method', 'gradcam', '--provider', 'cpu', '--json', ...extra], {
+  const method = extra.includes('--method') ? [] : ['--method', 'integrated-gradients', '--steps', '4'];
+  const run = spawnSync(process.execPath, [CLI, 'explain', MODEL, IMAGE, ...method, '--provider', 'cpu', '--json', ...extra], {
     encoding: 'utf8',
     env: { ...process.env, CONVLENS_CACHE_DIR: cacheDir },
   });
@@ -63,6 +65,20 @@ describe('CLI model cache', function () {
     for (const [name, e] of built) assert.strictEqual(reread.get(name)?.ino, e.ino, `${JSON.stringify(e.key)} was not built again`);
     assert.deepStrictEqual(second.notes, first.notes);
     // onnxruntime's saved optimised model gives bit-identical outputs (README, "The first click").
+    assert.ok(fs.readFileSync(path.join(maps, 'second.npy')).equals(fs.readFileSync(path.join(maps, 'first.npy'))), 'the same map, bit for bit');
+  });
+
+  it("one Grad-CAM keeps the probed shapes but not its gradient session, made for that run; the next run's map is the same", () => {
+    const maps = path.join(dir, 'maps');
+    fs.mkdirSync(maps);
+    explainJson(dir, '--method', 'gradcam', '--out', path.join(maps, 'first.npy'));
+    const built = [...entries(dir).values()];
+    assert.deepStrictEqual(
+      built.map((e) => e.key.variant ?? e.key.probe),
+      ['shapes+batch+freed'],
+    );
+    explainJson(dir, '--method', 'gradcam', '--out', path.join(maps, 'second.npy'));
+    assert.strictEqual(entries(dir).size, 1, 'nothing new');
     assert.ok(fs.readFileSync(path.join(maps, 'second.npy')).equals(fs.readFileSync(path.join(maps, 'first.npy'))), 'the same map, bit for bit');
   });
 

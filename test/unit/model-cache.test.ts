@@ -11,7 +11,10 @@ import * as v8 from 'v8';
 import * as vm from 'vm';
 import { computeGradients, seedForClass } from '../../src/core/autodiff/gradients';
 import { BuiltModelCache } from '../../src/core/autodiff/cache';
+import * as ort from 'onnxruntime-node';
+import { explain } from '../../src/core/explain';
 import { ConvModel, MAX_PERSISTED_MODEL_BYTES } from '../../src/core/model';
+import { run } from '../../src/core/onnx/session';
 import { DataType, encodeModel } from '../../src/core/onnx/proto';
 import { modelUpTo } from '../../src/core/onnx/surgery';
 import { parseNpy } from '../../src/core/npy';
@@ -28,6 +31,13 @@ function tempDir(): string {
 function headerOf(file: string): string {
   const bytes = fs.readFileSync(file);
   return bytes.toString('utf8', 8, 8 + bytes.readUInt32LE(4));
+}
+
+/** Within a few float32 roundings of the largest magnitude: sessions with different kernels sum in different orders. */
+function assertClose(actual: Float32Array, expected: Float32Array, what: string): void {
+  const scale = expected.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  const worst = actual.reduce((m, v, i) => Math.max(m, Math.abs(v - expected[i])), 0);
+  assert.ok(worst <= 1e-5 * scale, `${what}: differs by ${worst} at scale ${scale}`);
 }
 
 function entryFiles(dir: string): string[] {
@@ -354,6 +364,72 @@ describe('ConvModel with a cache folder', () => {
       );
     } finally {
       await plain.dispose();
+    }
+  });
+
+  it('a session for one run is made with basic optimisations and not stored; the next request starts the full session, which replaces it, stored, once made', async () => {
+    const input = parseNpy(fs.readFileSync(INPUT));
+    const variants = () => entryFiles(dir).map((f) => (JSON.parse(JSON.parse(headerOf(f)).key) as { variant?: string }).variant);
+    const model = ConvModel.load(MODEL, { provider: 'cpu', cacheDir: dir });
+    const request = (once: boolean) => model.builtSession('whole', async () => ({ proto: model.proto, meta: 'names' }), { persist: true, once });
+    try {
+      const first = await request(true);
+      assert.strictEqual(first.session.forOneRun, true, 'basic optimisations');
+      assert.strictEqual(first.meta, 'names');
+      const expected = await first.session.session.run({ input: new ort.Tensor('float32', input.data as Float32Array, input.dims) });
+      await model.writesFinished();
+      assert.deepStrictEqual(variants(), [], 'nothing stored');
+      // The next request gets the first session while the full one is made; a run in flight when
+      // it replaces the first one keeps that session until the run ends.
+      const second = await request(true);
+      assert.strictEqual(second.session, first.session);
+      const inFlight = run(second.session, { input });
+      await model.writesFinished();
+      const during = await inFlight;
+      assert.deepStrictEqual(variants(), ['whole'], 'the full session was stored');
+      const third = await request(true);
+      assert.notStrictEqual(third.session, first.session);
+      assert.strictEqual(third.session.forOneRun, undefined, 'the full session');
+      assert.strictEqual(third.meta, 'names', 'with the meta of the first build, which it reused');
+      await new Promise((resolve) => setImmediate(resolve));
+      await assert.rejects(run(first.session, { input }), 'the first session was released');
+      const full = await run(third.session, { input });
+      assert.strictEqual((await request(false)).session, third.session, 'later requests, once or not, get the full session');
+      // Two sets of kernels: a few float32 roundings apart.
+      for (const name of Object.keys(expected)) {
+        assertClose(during[name].data as Float32Array, expected[name].data as Float32Array, name);
+        assertClose(full[name].data as Float32Array, expected[name].data as Float32Array, name);
+      }
+    } finally {
+      await model.dispose();
+    }
+    const reopened = ConvModel.load(MODEL, { provider: 'cpu', cacheDir: dir });
+    try {
+      const hit = await reopened.builtSession('whole', async () => assert.fail('built again rather than read from the cache'), { persist: true, once: true });
+      assert.strictEqual(hit.session.forOneRun, undefined, 'a stored session serves a request for one run');
+    } finally {
+      await reopened.dispose();
+    }
+  });
+
+  it('Grad-CAM and saliency run their gradients once; Integrated Gradients builds the full session at once', async () => {
+    const input = parseNpy(fs.readFileSync(INPUT));
+    const target = { kind: 'class', index: 3 } as const;
+    const stored = () => entryFiles(dir).filter((f) => JSON.parse(headerOf(f)).key.includes('gradient|')).length;
+    const model = ConvModel.load(MODEL, { provider: 'cpu', cacheDir: dir });
+    try {
+      await explain('gradcam', { model, input, target });
+      await explain('saliency', { model, input, target });
+      await model.writesFinished();
+      assert.strictEqual(stored(), 0, 'no gradient session stored after one call each');
+      await explain('integrated-gradients', { model, input, target }, { steps: 8 });
+      await model.writesFinished();
+      assert.strictEqual(stored(), 1, "Integrated Gradients' session is stored");
+      await explain('gradcam', { model, input, target });
+      await model.writesFinished();
+      assert.strictEqual(stored(), 2, "Grad-CAM's second call has its full session built and stored");
+    } finally {
+      await model.dispose();
     }
   });
 

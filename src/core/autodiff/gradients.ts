@@ -28,6 +28,12 @@ export interface GradientComputation {
   overrides?: RuleOverrides;
   /** Names the override set in the cache key; by default each rule function is told apart by identity. */
   overridesKey?: string;
+  /**
+   * The caller runs this gradient model once (one explanation of one input): a session not built
+   * yet is made for that run (ConvModel.builtSession's `once`). Callers that run it batch after
+   * batch (Integrated Gradients) leave it unset.
+   */
+  once?: boolean;
 }
 
 export interface GradientResult {
@@ -130,7 +136,7 @@ function gradientSession(model: ConvModel, key: string, batched: boolean, reques
       };
       return { proto: built.model, meta: names };
     },
-    { persist, validMeta: isGradientNames },
+    { persist, validMeta: isGradientNames, once: request.once },
   );
 }
 

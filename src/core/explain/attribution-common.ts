@@ -82,7 +82,7 @@ export async function inputGradient(ctx: ExplainContext, overrides?: RuleSet): P
   checkInput(ctx.input);
   const plan = await planTarget(ctx.model, ctx.input, ctx.target);
   const name = ctx.model.input.name;
-  const { gradients, target } = await gradientsFor(ctx, plan, ctx.input, [name], overrides);
+  const { gradients, target } = await gradientsFor(ctx, plan, ctx.input, [name], { overrides, once: true });
   return { setup: attributionSetup(target, plan.outputDims), gradient: gradients[name] };
 }
 
@@ -112,7 +112,7 @@ export async function weightedGradientSum(
     const data = buffer.subarray(0, size * sample);
     for (let j = 0; j < size; j++) fill(start + j, data.subarray(j * sample, (j + 1) * sample));
     const batch: Tensor = { dtype: 'float32', dims: [size, ...dims.slice(1)], data };
-    const { gradients, outputs } = await gradientsFor(ctx, plan, batch, [name], undefined, false);
+    const { gradients, outputs } = await gradientsFor(ctx, plan, batch, [name], { refuseZero: false });
     const grads = gradients[name].data as Float32Array;
     scores.set(targetScores(outputs[setup.target.output], setup.target), start);
     for (let j = 0; j < size; j++) {

@@ -125,7 +125,7 @@ export async function gradientCam(method: string, ctx: ExplainContext, rawCam: (
   const cam = await planCam(ctx);
   const layer = cam.layer.tensor;
   ctx.progress?.(0, `${method}: gradients at ${layer}`);
-  const { gradients, outputs, target } = await gradientsFor(ctx, cam.plan, ctx.input, [layer]);
+  const { gradients, outputs, target } = await gradientsFor(ctx, cam.plan, ctx.input, [layer], { once: true });
   const view = cam.layer.view;
   const raw = rawCam(toCanonical(view, outputs[layer]), toCanonical(view, gradients[layer]));
   ctx.progress?.(1, `${method}: done`);

@@ -17,6 +17,12 @@ export interface RuleSet {
   key: string;
 }
 
+export interface GradientOptions {
+  overrides?: RuleSet;
+  refuseZero?: boolean;
+  once?: boolean;
+}
+
 export interface TargetGradients extends GradientResult {
   /** The target the gradients are of ('top' resolved). */
   target: ResolvedTarget;
@@ -28,10 +34,12 @@ export interface TargetGradients extends GradientResult {
  * that is exactly zero everywhere is refused: every method (and the `gradient` command) would show
  * it as an empty map, though it only says that nothing differentiable reaches the target. Callers
  * that sum gradients over many points (Integrated Gradients, SmoothGrad) pass `refuseZero: false`,
- * since one batch of points may be zero where the sum is not, and check the sum instead.
+ * since one batch of points may be zero where the sum is not, and check the sum instead. `once`:
+ * the explanation runs these gradients once (computeGradients' `once`), not batch after batch.
  */
-export async function gradientsFor(ctx: ExplainContext, plan: TargetPlan, inputs: Tensor, wrt: string[], overrides?: RuleSet, refuseZero = true): Promise<TargetGradients> {
+export async function gradientsFor(ctx: ExplainContext, plan: TargetPlan, inputs: Tensor, wrt: string[], options: GradientOptions = {}): Promise<TargetGradients> {
   const { target } = plan;
+  const { overrides, refuseZero = true, once } = options;
   if (target.kind === 'top' && inputs.dims[0] !== 1) throw new ExplainError(`a 'top' target is resolved on one input, not a batch of ${inputs.dims[0]}`);
   const result = await computeGradients(
     ctx.model,
@@ -42,6 +50,7 @@ export async function gradientsFor(ctx: ExplainContext, plan: TargetPlan, inputs
       seed: target.kind === 'top' ? 'top' : await seedForInputs(ctx, target, plan.outputDims, inputs),
       overrides: overrides?.rules,
       overridesKey: overrides?.key,
+      once,
     },
   );
   const resolved = resolveTop(target, result.outputs[target.output]);
@@ -68,10 +77,11 @@ async function seedForInputs(ctx: ExplainContext, target: ResolvedTarget, output
 
 /**
  * ∂ score / ∂ each `wrt` tensor for a batch of inputs ([B, C, H, W]) and a resolved target;
- * `outputDims` are the target output's dims (any batch size) so the seed has the right shape.
+ * `outputDims` are the target output's dims (any batch size) so the seed has the right shape. Run
+ * once (the `gradient` command).
  */
-export function gradientsOf(ctx: ExplainContext, target: ResolvedTarget, outputDims: number[], inputs: Tensor, wrt: string[], overrides?: RuleSet): Promise<GradientResult> {
-  return gradientsFor(ctx, { target, outputDims }, inputs, wrt, overrides);
+export function gradientsOf(ctx: ExplainContext, target: ResolvedTarget, outputDims: number[], inputs: Tensor, wrt: string[]): Promise<GradientResult> {
+  return gradientsFor(ctx, { target, outputDims }, inputs, wrt, { once: true });
 }
 
 /** Guided Backpropagation: ReLU passes back only positive gradients, where its input was positive. */

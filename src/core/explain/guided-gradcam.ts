@@ -28,7 +28,7 @@ export const guidedGradCam: ExplanationMethod<GuidedGradCamOptions> = {
   async explain(ctx, options) {
     const planned = await planCam(ctx);
     const layer = planned.layer.tensor;
-    const { gradients, outputs, target } = await gradientsFor(ctx, planned.plan, ctx.input, [layer]);
+    const { gradients, outputs, target } = await gradientsFor(ctx, planned.plan, ctx.input, [layer], { once: true });
     const setup = camSetup(planned, target);
     ctx.progress?.(0.5, 'guided-gradcam: Grad-CAM done');
     const view = planned.layer.view;
@@ -42,7 +42,7 @@ export const guidedGradCam: ExplanationMethod<GuidedGradCamOptions> = {
       inputSpatial,
     );
     const name = ctx.model.input.name;
-    const guided = (await gradientsFor(ctx, { ...planned.plan, target }, ctx.input, [name], GUIDED_RELU)).gradients[name].data as Float32Array;
+    const guided = (await gradientsFor(ctx, { ...planned.plan, target }, ctx.input, [name], { overrides: GUIDED_RELU, once: true })).gradients[name].data as Float32Array;
     const raw = float32(
       ctx.input.dims,
       guided.map((g, i) => g * up[i % plane]),

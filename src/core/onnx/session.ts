@@ -19,6 +19,8 @@ export interface RuntimeSession {
   threads: number;
   /** The bytes the session may read its weights from (an optimised model's, or the source model's for a variant pointing into it): kept as long as the session. */
   weights?: Uint8Array;
+  /** Made with basic optimisations for a run or two (SessionBuild.runOnce). */
+  forOneRun?: boolean;
 }
 
 /**
@@ -28,7 +30,11 @@ export interface RuntimeSession {
 export interface SessionBuild {
   saveOptimizedTo?: string;
   optimized?: boolean;
-  /** A session run once or twice (a shape probe): basic optimisations only, since the layout ones cost more to make than they save. */
+  /**
+   * A session run once or twice (a shape probe, a first explanation): basic optimisations only,
+   * since the layout ones (blocked NCHWc convolutions and their reordered weights) cost more to
+   * make than they save on a run or two.
+   */
   runOnce?: boolean;
   /** Threads per op; undefined or 0: every core (defaultThreads). */
   threads?: number;
@@ -89,19 +95,18 @@ ort.env.logLevel = 'fatal';
  * (`sourceWeights`), never from disk.
  */
 export async function createSession(model: Uint8Array, setting: ProviderSetting, build: SessionBuild = {}): Promise<RuntimeSession> {
-  const weights = build.optimized ? model : build.sourceWeights;
-  const threads = threadsFor(build.threads);
+  const made = { threads: threadsFor(build.threads), weights: build.optimized ? model : build.sourceWeights, ...(build.runOnce ? { forOneRun: true } : {}) };
   const create = (p: Provider) => ort.InferenceSession.create(model, options(p, build));
-  if (setting === 'cpu') return { session: await create('cpu'), provider: 'cpu', reason: 'the CPU was chosen in settings', threads, weights };
-  if (setting === 'auto' && cudaProblem) return { session: await create('cpu'), provider: 'cpu', reason: cudaProblem, threads, weights };
+  if (setting === 'cpu') return { session: await create('cpu'), provider: 'cpu', reason: 'the CPU was chosen in settings', ...made };
+  if (setting === 'auto' && cudaProblem) return { session: await create('cpu'), provider: 'cpu', reason: cudaProblem, ...made };
   try {
-    return { session: await create('cuda'), provider: 'cuda', reason: 'CUDA execution provider loaded', threads, weights };
+    return { session: await create('cuda'), provider: 'cuda', reason: 'CUDA execution provider loaded', ...made };
   } catch (err) {
     const why = cudaFailureReason((err as Error).message);
     if (setting === 'cuda') throw new Error(`the CUDA execution provider could not be loaded: ${why}`);
     const reason = `CUDA unavailable, using the CPU: ${why}`;
     if (librariesMissing((err as Error).message)) cudaProblem = reason;
-    return { session: await create('cpu'), provider: 'cpu', reason, threads, weights };
+    return { session: await create('cpu'), provider: 'cpu', reason, ...made };
   }
 }
 
@@ -162,9 +167,29 @@ export class SessionCache {
     if (!entry) {
       entry = build();
       this.sessions.set(key, entry);
-      entry.catch(() => this.sessions.delete(key));
+      const built = entry;
+      // Only this entry: a failed replacement does not remove the session it was to replace.
+      entry.catch(() => this.sessions.get(key) === built && this.sessions.delete(key));
     }
     return entry;
+  }
+
+  /**
+   * Builds a session to take the place of the one under `key`: until it is made, `key` still gives
+   * the old one, which is released once its runs end. Resolves when done; a failed build leaves the
+   * old one in place, and a session made after its key was disposed is released at once.
+   */
+  async upgrade(key: string, build: () => Promise<RuntimeSession>): Promise<void> {
+    const old = this.sessions.get(key);
+    const next = build();
+    try {
+      await next;
+    } catch {
+      return;
+    }
+    if (!old || this.sessions.get(key) !== old) return release(next);
+    this.sessions.set(key, next);
+    await release(old);
   }
 
   async dispose(prefix = ''): Promise<void> {
@@ -172,12 +197,24 @@ export class SessionCache {
     for (const key of keys) {
       const entry = this.sessions.get(key);
       this.sessions.delete(key);
-      try {
-        await (await entry)?.session.release();
-      } catch {
-        // A session that failed to build has nothing to release.
-      }
+      if (entry) await release(entry);
     }
+  }
+}
+
+/** Resolves when the runs of a session started so far have ended (run adds to it); holds none of their outputs. */
+const runsInFlight = new WeakMap<RuntimeSession, Promise<void>>();
+
+async function release(entry: Promise<RuntimeSession>): Promise<void> {
+  try {
+    const rs = await entry;
+    // onnxruntime must not free a session a run is still using; a caller that got the session
+    // just now starts its run before the next turn of the event loop.
+    await new Promise((resolve) => setImmediate(resolve));
+    await runsInFlight.get(rs);
+    await rs.session.release();
+  } catch {
+    // A session that failed to build has nothing to release.
   }
 }
 
@@ -193,7 +230,14 @@ export async function run(rs: RuntimeSession, feeds: Record<string, Tensor>, out
   // Without a prototype, a tensor named '__proto__' is a key like any other.
   const ortFeeds: Record<string, ort.Tensor> = Object.create(null);
   for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = toOrt(t);
-  const result = outputs ? await rs.session.run(ortFeeds, outputs) : await rs.session.run(ortFeeds);
+  const running = outputs ? rs.session.run(ortFeeds, outputs) : rs.session.run(ortFeeds);
+  const ended = running.then(
+    () => undefined,
+    () => undefined,
+  );
+  const earlier = runsInFlight.get(rs);
+  runsInFlight.set(rs, earlier ? Promise.all([earlier, ended]).then(() => undefined) : ended);
+  const result = await running;
   const out: Record<string, Tensor> = Object.create(null);
   for (const [name, t] of Object.entries(result)) out[name] = fromOrt(t);
   return out;
