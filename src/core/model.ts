@@ -258,10 +258,10 @@ export class ConvModel {
 
   /**
    * A session for a variant of the model, cached under `key`, built from memory: the bytes that
-   * were read and checked (external data inlined), never the file again.
+   * were read and checked (external data inlined), never the file again. `once`: see builtSession.
    */
-  async session(key: string, variant: () => ModelProto): Promise<RuntimeSession> {
-    return (await this.builtSession(key, async () => ({ proto: variant(), meta: undefined }))).session;
+  async session(key: string, variant: () => ModelProto, once = false): Promise<RuntimeSession> {
+    return (await this.builtSession(key, async () => ({ proto: variant(), meta: undefined }), { persist: true, once })).session;
   }
 
   /**
@@ -433,9 +433,10 @@ export class ConvModel {
 
   /**
    * Runs the model with the named tensors exposed as extra outputs; refused before it starts
-   * (ActivationMemoryError) when their estimated size is over the activation limit.
+   * (ActivationMemoryError) when their estimated size is over the activation limit. `once`: the
+   * caller runs the model with these tensors exposed once (builtSession's `once`).
    */
-  async run(feeds: Record<string, Tensor>, extraOutputs: string[] = []): Promise<Record<string, Tensor>> {
+  async run(feeds: Record<string, Tensor>, extraOutputs: string[] = [], options: { once?: boolean } = {}): Promise<Record<string, Tensor>> {
     this.checkFeeds(feeds);
     const dynamic = await this.supportsBatch();
     const graphOutputs = this.graphOutputs();
@@ -446,7 +447,11 @@ export class ConvModel {
       return run(await this.baseSession(), feeds, outputs);
     }
     await this.checkActivationMemory(extra, feeds);
-    const s = await this.session(exposeKey(dynamic ? this.batchVariantKey() : 'original', extra), () => exposeOutputs(dynamic ? this.batchedProto() : this.proto, extra));
+    const s = await this.session(
+      exposeKey(dynamic ? this.batchVariantKey() : 'original', extra),
+      () => exposeOutputs(dynamic ? this.batchedProto() : this.proto, extra),
+      options.once,
+    );
     return run(s, feeds, outputs);
   }
 
@@ -454,16 +459,17 @@ export class ConvModel {
    * The named tensors for these feeds, computed by the part of the model they depend on
    * (modelUpTo): for a layer before a large head (vgg11's 400 MB classifier), that part's session
    * costs a fraction of the whole model's. Where the base session already computes them (the
-   * panel's, with its CAM layer exposed), it runs instead of making another session.
+   * panel's, with its CAM layer exposed), it runs instead of making another session. `once`: as
+   * for run.
    */
-  async runUpTo(feeds: Record<string, Tensor>, tensors: string[]): Promise<Record<string, Tensor>> {
+  async runUpTo(feeds: Record<string, Tensor>, tensors: string[], options: { once?: boolean } = {}): Promise<Record<string, Tensor>> {
     const names = [...new Set(tensors)].sort();
     const dynamic = await this.supportsBatch();
     if (names.every((n) => this.baseExposed.includes(n)) && (await this.baseSessionOpen())) return this.run(feeds, names);
     this.checkFeeds(feeds);
     await this.checkActivationMemory(names, feeds);
     const proto = () => modelUpTo(dynamic ? this.batchedProto() : this.proto, names);
-    const s = await this.session(`upto:${dynamic ? this.batchVariantKey() : 'original'}:${names.join(',')}`, proto);
+    const s = await this.session(`upto:${dynamic ? this.batchVariantKey() : 'original'}:${names.join(',')}`, proto, options.once);
     const inputs = new Set(s.session.inputNames);
     return run(s, Object.fromEntries(Object.entries(feeds).filter(([name]) => inputs.has(name))), names);
   }

@@ -412,22 +412,27 @@ describe('ConvModel with a cache folder', () => {
     }
   });
 
-  it('Grad-CAM and saliency run their gradients once; Integrated Gradients builds the full session at once', async () => {
+  it('Grad-CAM, saliency, Eigen-CAM and Ablation-CAM run their sessions once; Integrated Gradients builds the full session at once', async () => {
     const input = parseNpy(fs.readFileSync(INPUT));
     const target = { kind: 'class', index: 3 } as const;
-    const stored = () => entryFiles(dir).filter((f) => JSON.parse(headerOf(f)).key.includes('gradient|')).length;
+    const stored = () =>
+      entryFiles(dir)
+        .map((f) => (JSON.parse(JSON.parse(headerOf(f)).key) as { variant?: string }).variant?.split(/[|:]/)[0])
+        .filter(Boolean)
+        .sort();
     const model = ConvModel.load(MODEL, { provider: 'cpu', cacheDir: dir });
     try {
-      await explain('gradcam', { model, input, target });
-      await explain('saliency', { model, input, target });
+      for (const method of ['gradcam', 'saliency', 'eigencam', 'ablationcam']) await explain(method, { model, input, target });
       await model.writesFinished();
-      assert.strictEqual(stored(), 0, 'no gradient session stored after one call each');
+      // Ablation-CAM's ablations run batch after batch in the network after the layer: that one is full.
+      assert.deepStrictEqual(stored(), ['after'], 'no session run once is stored');
       await explain('integrated-gradients', { model, input, target }, { steps: 8 });
       await model.writesFinished();
-      assert.strictEqual(stored(), 1, "Integrated Gradients' session is stored");
-      await explain('gradcam', { model, input, target });
+      // With the base session it checks the scores of the baseline and the input with.
+      assert.deepStrictEqual(stored(), ['after', 'dynamic', 'gradient'], "Integrated Gradients' session is stored");
+      for (const method of ['gradcam', 'eigencam', 'ablationcam']) await explain(method, { model, input, target });
       await model.writesFinished();
-      assert.strictEqual(stored(), 2, "Grad-CAM's second call has its full session built and stored");
+      assert.deepStrictEqual(stored(), ['after', 'dynamic', 'expose', 'gradient', 'gradient', 'upto'], 'second calls have their full sessions built and stored');
     } finally {
       await model.dispose();
     }

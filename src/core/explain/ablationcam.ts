@@ -341,7 +341,7 @@ export const ablationCam: ExplanationMethod<AblationCamOptions> = {
     const fixedBoxes = boxes && !sub.alsoOutputs.includes(boxes) ? [boxes] : [];
     // Only the network up to the layer runs on the input, and the network after it gives the
     // unablated score: a large head (vgg11's 400 MB classifier) is loaded once, for the ablations.
-    const before = await ctx.model.runUpTo({ [ctx.model.input.name]: ctx.input }, [layer.tensor, ...(front ? [front] : []), ...computed, ...fixedBoxes]);
+    const before = await ctx.model.runUpTo({ [ctx.model.input.name]: ctx.input }, [layer.tensor, ...(front ? [front] : []), ...computed, ...fixedBoxes], { once: true });
     const extras: Record<string, Tensor> = { ...before, [ctx.model.input.name]: ctx.input };
     const activations = toCanonical(layer.view, before[layer.tensor]);
     const value = ablationValue(activations.data as Float32Array);

@@ -35,12 +35,13 @@ export function camSetup(cam: CamPlan, target: ResolvedTarget): CamSetup {
 }
 
 /**
- * One forward pass with the layer (and `extra` tensors) exposed: the outputs, the layer's
- * activations in its canonical view, and the setup with a 'top' target resolved from them.
+ * One forward pass with the layer (and `extra` tensors) exposed, run once per explanation: the
+ * outputs, the layer's activations in its canonical view, and the setup with a 'top' target
+ * resolved from them.
  */
 export async function runAtLayer(ctx: ExplainContext, extra: string[] = []): Promise<{ setup: CamSetup; outputs: Record<string, Tensor>; activations: Tensor }> {
   const cam = await planCam(ctx);
-  const outputs = await ctx.model.run({ [ctx.model.input.name]: ctx.input }, [cam.layer.tensor, ...extra]);
+  const outputs = await ctx.model.run({ [ctx.model.input.name]: ctx.input }, [cam.layer.tensor, ...extra], { once: true });
   const activations = toCanonical(cam.layer.view, outputs[cam.layer.tensor]);
   return { setup: camSetup(cam, resolveTop(cam.plan.target, outputs[cam.plan.target.output])), outputs, activations };
 }

@@ -238,8 +238,11 @@ describe('Ablation-CAM through a global average after the layer', () => {
             e.notes.join('; '),
           );
           // The runtime averages a channel of min − 1e7 to within float32 rounding of that value,
-          // and scores of size up to 1e7 round in both computations.
-          assertNear(e.raw.data as Float32Array, await ablatingEveryChannel(model, input, target.index, relu), relu ? 1e-6 : 1e-5, 'ablationcam');
+          // and scores of size up to 1e7 round in both computations. The method's activations
+          // come from a session made for its one run, whose convolution kernels round otherwise
+          // than the full session's the brute force reads (up to 1e-5 of an activation here); the
+          // weights, differences of close scores, amplify that to 2e-5 of the map's scale.
+          assertNear(e.raw.data as Float32Array, await ablatingEveryChannel(model, input, target.index, relu), 1e-4, 'ablationcam');
         } finally {
           model.dispose();
         }
