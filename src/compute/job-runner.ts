@@ -168,7 +168,7 @@ const SIGNAL_THUMBNAIL = 256;
 async function gradcamWeights(ctx: ModelContext, input: Tensor, layer: string, target: TargetSpec, state: WorkerState): Promise<number[] | undefined> {
   const spec = await taskAwareTarget(ctx, input, target);
   const { target: resolved, output } = await resolveTarget(ctx.model, input, await toTarget(ctx, spec, state));
-  const { gradients } = await computeGradients(ctx.model, ctx.feeds(input), { wrt: [layer], output: resolved.output, seed: seedFor(resolved, output.dims, 1, output) });
+  const { gradients } = await computeGradients(ctx.model, ctx.feeds(input), { wrt: [layer], output: resolved.output, seed: seedFor(resolved, output.dims, 1, output), once: true });
   const g = gradients[layer];
   // Channels and positions: a picture's [1, C, H, W], a 1-D model's [1, C, L].
   if (g.dims.length !== 4 && !(g.dims.length === 3 && ctx.inputInfo.shape.length === 3)) return undefined;
