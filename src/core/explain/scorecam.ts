@@ -23,12 +23,19 @@ export function scoreCamMask(activations: Tensor, k: number, out: number[]): Flo
   const { spatial, plane } = camShape(activations);
   const channel = (activations.data as Float32Array).subarray(k * plane, (k + 1) * plane);
   const up = spatial.length === 2 ? resizeBilinearAlignCorners(channel, spatial[0], spatial[1], out[0], out[1]) : resizeLinear(channel, spatial, out, true);
+  // Math.min and Math.max over the map, NaN included (a NaN anywhere makes both NaN), as plain
+  // comparisons: the iterator and the calls took a third of squeezenet1_1's Score-CAM besides its
+  // forward passes (1.1 ms a mask).
   let min = Infinity;
   let max = -Infinity;
-  for (const v of up) {
-    min = Math.min(min, v);
-    max = Math.max(max, v);
+  let nan = false;
+  for (let i = 0; i < up.length; i++) {
+    const v = up[i];
+    if (v < min) min = v;
+    if (v > max) max = v;
+    if (v !== v) nan = true;
   }
+  if (nan) min = max = NaN;
   const range = max - min + 1e-8;
   for (let i = 0; i < up.length; i++) up[i] = (up[i] - min) / range;
   return up;

@@ -8,6 +8,7 @@ import { explain } from '../../../src/core/explain';
 import { weightedChannelSum } from '../../../src/core/explain/cam-common';
 import { scoreCamMask, scoreCamWeights, softmax } from '../../../src/core/explain/scorecam';
 import { modelAfter } from '../../../src/core/explain/submodel';
+import { resizeBilinearAlignCorners } from '../../../src/core/image/resize';
 import { run } from '../../../src/core/onnx/session';
 import { Tensor, float32 } from '../../../src/core/tensor';
 import { ConvModel } from '../../../src/core/model';
@@ -111,6 +112,21 @@ describe('exact savings of the perturbation CAMs', () => {
       scores[k] = ((await model.run({ input: masked })).logits.data as Float32Array)[target.index];
     }
     assertNear(weights, softmax(scores), 1e-6, 'scorecam weights');
+  });
+
+  it("Score-CAM's mask is the upsampled channel min-max scaled over its values, bit for bit; a NaN makes it all NaN", () => {
+    const [h, w] = [5, 7];
+    const values = randomTensor([1, 3, h, w], 41, 2).data as Float32Array;
+    values.fill(0.25, h * w, 2 * h * w);
+    values[2 * h * w + 4] = NaN;
+    const activations = float32([1, 3, h, w], values);
+    for (let k = 0; k < 3; k++) {
+      const up = resizeBilinearAlignCorners(values.subarray(k * h * w, (k + 1) * h * w), h, w, 16, 20);
+      const [min, max] = [up.reduce((m, v) => Math.min(m, v), Infinity), up.reduce((m, v) => Math.max(m, v), -Infinity)];
+      const expected = up.map((v) => (v - min) / (max - min + 1e-8));
+      assert.deepStrictEqual([...scoreCamMask(activations, k, [16, 20])], [...expected], `channel ${k}`);
+    }
+    assert.ok(scoreCamMask(activations, 2, [16, 20]).every(Number.isNaN));
   });
 
   after(() => model.dispose());
