@@ -287,8 +287,8 @@ export class ConvModel {
    * neither in memory nor on disk, its session is made for that run (SessionBuild.runOnce: no
    * blocked-layout rewrite, whose reordered weights cost resnet18 about 60 ms to make and save 7 ms
    * a run) and is not stored. The variant's next request starts the full session (stored as usual)
-   * in the background, since a variant asked for twice is likely to be asked for again (a folder of
-   * images); requests get the first session until it is made.
+   * without waiting for it, since a variant asked for twice is likely to be asked for again (a
+   * folder of images); requests get the first session until it is made.
    */
   builtSession<M>(key: string, build: () => Promise<{ proto: ModelProto; meta: M }>, options: BuildOptions = { persist: true }): Promise<BuiltSession<M>> {
     const memoryKey = `${key}|${this.provider}`;
