@@ -174,6 +174,8 @@ export class ConvModel {
   private readonly sessionMeta = new Map<string, unknown>();
   /** What was built for a session made for one run (builtSession's `once`), by its memory key: its replacement needs no building. */
   private readonly builtForOneRun = new Map<string, { proto: ModelProto; meta: unknown }>();
+  /** Set by explainsManyInputs: `once` is not taken at its word. */
+  private manyInputs = false;
   private readonly diskCache?: BuiltModelCache;
   private readonly pendingWrites: Promise<void>[] = [];
   private hash?: string;
@@ -288,9 +290,11 @@ export class ConvModel {
    * blocked-layout rewrite, whose reordered weights cost resnet18 about 60 ms to make and save 7 ms
    * a run) and is not stored. The variant's next request starts the full session (stored as usual)
    * without waiting for it, since a variant asked for twice is likely to be asked for again (a
-   * folder of images); requests get the first session until it is made.
+   * second click at a layer); requests get the first session until it is made. A model told it
+   * explains many inputs (explainsManyInputs: a folder of images) builds the full one at once.
    */
   builtSession<M>(key: string, build: () => Promise<{ proto: ModelProto; meta: M }>, options: BuildOptions = { persist: true }): Promise<BuiltSession<M>> {
+    if (options.once && this.manyInputs) options = { ...options, once: false };
     const memoryKey = `${key}|${this.provider}`;
     const forOneRun = this.builtForOneRun.get(memoryKey);
     if (forOneRun) {
@@ -365,6 +369,15 @@ export class ConvModel {
       return undefined;
     }
     return JSON.stringify({ model: this.contentKey, input, ...what, ...buildEnvironment() });
+  }
+
+  /**
+   * The model is about to explain many inputs one after another (a folder of images): from now on a
+   * session asked for one run (builtSession's `once`) is built in full at once, rather than for
+   * that run and again in full at the next.
+   */
+  explainsManyInputs(): void {
+    this.manyInputs = true;
   }
 
   /**

@@ -12,6 +12,8 @@ import * as vm from 'vm';
 import { computeGradients, seedForClass } from '../../src/core/autodiff/gradients';
 import { BuiltModelCache } from '../../src/core/autodiff/cache';
 import * as ort from 'onnxruntime-node';
+import { ModelContext } from '../../src/core/context';
+import { explainImages } from '../../src/core/dataset/explain-images';
 import { explain } from '../../src/core/explain';
 import { ConvModel, MAX_PERSISTED_MODEL_BYTES } from '../../src/core/model';
 import { run } from '../../src/core/onnx/session';
@@ -435,6 +437,37 @@ describe('ConvModel with a cache folder', () => {
       assert.deepStrictEqual(stored(), ['after', 'dynamic', 'expose', 'gradient', 'gradient', 'upto'], 'second calls have their full sessions built and stored');
     } finally {
       await model.dispose();
+    }
+  });
+
+  it('a model about to explain many inputs builds a session asked for one run in full at once, and stores it', async () => {
+    const input = parseNpy(fs.readFileSync(INPUT));
+    const model = ConvModel.load(MODEL, { provider: 'cpu', cacheDir: dir });
+    try {
+      model.explainsManyInputs();
+      const first = await model.builtSession('whole', async () => ({ proto: model.proto, meta: null }), { persist: true, once: true });
+      assert.strictEqual(first.session.forOneRun, undefined, 'the full session');
+      await run(first.session, { input });
+      await model.writesFinished();
+      assert.strictEqual(entryFiles(dir).filter((f) => headerOf(f).includes('whole')).length, 1, 'stored');
+      assert.strictEqual((await model.builtSession('whole', async () => assert.fail('built again'), { persist: true, once: true })).session, first.session);
+    } finally {
+      await model.dispose();
+    }
+    // A folder of images (convlens explain FOLDER, Explain all) says so: its first Grad-CAM stores the full session.
+    const ctx = ModelContext.open(path.resolve(__dirname, '../../../sample/shapes.onnx'), { provider: 'cpu', cacheDir: dir });
+    try {
+      const images = ['0.png', '1.png'].map((f) => ({ file: path.resolve(__dirname, '../../../sample/dataset/test/circle', f), relPath: f }));
+      for await (const item of explainImages(ctx, images, { method: 'gradcam', target: { kind: 'class', index: 'top' } })) {
+        assert.strictEqual(item.error, undefined, item.error);
+        await ctx.model.writesFinished();
+        assert.ok(
+          entryFiles(dir).some((f) => headerOf(f).includes('gradient|')),
+          `the gradient session is stored after ${item.image.relPath}`,
+        );
+      }
+    } finally {
+      await ctx.dispose();
     }
   });
 

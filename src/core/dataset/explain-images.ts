@@ -97,6 +97,7 @@ export async function* explainImages(
   control: ExplainImagesControl = {},
 ): AsyncGenerator<ExplainedImage> {
   const { signal } = control;
+  if (images.length > 1) ctx.model.explainsManyInputs();
   const batchSize = await usableBatchSize(ctx.model, control.batchSize ?? DEFAULT_BATCH);
   for (let start = 0; start < images.length; start += batchSize) {
     throwIfCancelled(signal);
