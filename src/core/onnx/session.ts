@@ -19,7 +19,7 @@ export interface RuntimeSession {
   threads: number;
   /** The bytes the session may read its weights from (an optimised model's, or the source model's for a variant pointing into it): kept as long as the session. */
   weights?: Uint8Array;
-  /** Made with basic optimisations for a run or two (SessionBuild.runOnce). */
+  /** Made with basic optimisations and unpacked weights for a run or two (SessionBuild.runOnce). */
   forOneRun?: boolean;
 }
 
@@ -31,9 +31,9 @@ export interface SessionBuild {
   saveOptimizedTo?: string;
   optimized?: boolean;
   /**
-   * A session run once or twice (a shape probe, a first explanation): basic optimisations only,
-   * since the layout ones (blocked NCHWc convolutions and their reordered weights) cost more to
-   * make than they save on a run or two.
+   * A session run once or twice (a shape probe, a first explanation): basic optimisations only and
+   * no packed weights, since the layout ones (blocked NCHWc convolutions and their reordered
+   * weights, MLAS's packed MatMul weights) cost more to make than they save on a run or two.
    */
   runOnce?: boolean;
   /** Threads per op; undefined or 0: every core (defaultThreads). */
@@ -77,6 +77,10 @@ function options(provider: Provider, build: SessionBuild): ort.InferenceSession.
         // to create instead of 500). The bytes must then outlive the session (RuntimeSession.weights).
         ...(build.saveOptimizedTo ? { save_model_format: 'ORT' } : {}),
         ...(build.optimized ? { use_ort_model_bytes_directly: '1', use_ort_model_bytes_for_initializers: '1' } : {}),
+        // A session run once does not pack its MatMul and Gemm weights into MLAS's layout first: the
+        // packing is a copy of every such weight that one run never earns back (vgg11's gradient
+        // session: 1.55 s to create with it, 0.67-0.80 without; its run took 117-131 ms either way).
+        ...(build.runOnce ? { disable_prepacking: '1' } : {}),
       },
     },
     // Errors reach the user as exceptions; onnxruntime's own (coloured) log lines stay off the terminal.
