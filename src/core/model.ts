@@ -184,7 +184,8 @@ export class ConvModel {
   private baseExposed: string[] = [];
   private batchSupport?: Promise<boolean>;
   private probed?: Promise<ModelProbe>;
-  /** Whether batched runs take the model with its batch-pinning Reshapes freed (probe). */
+  private freedRows?: Promise<boolean>;
+  /** Whether sessions take the model with its batch-pinning Reshapes freed (probe; batchedSessions). */
   private batchFreed = false;
   private cachedSummary?: ModelSummary;
 
@@ -401,12 +402,12 @@ export class ConvModel {
 
   /** Whether the base session is built or being built (the panel's is, once it opened the model): a forward pass then makes no session. */
   async baseSessionOpen(): Promise<boolean> {
-    return this.sessions.has(`${this.baseVariant(await this.supportsBatch()).key}|${this.provider}`);
+    return this.sessions.has(`${this.baseVariant(await this.batchedSessions()).key}|${this.provider}`);
   }
 
   /** The model with a dynamic batch dimension when the graph allows it, else as it is (with the tensors of exposeInBaseSession as outputs). */
   async baseSession(): Promise<RuntimeSession> {
-    const { key, build } = this.baseVariant(await this.supportsBatch());
+    const { key, build } = this.baseVariant(await this.batchedSessions());
     return this.session(key, build);
   }
 
@@ -423,7 +424,7 @@ export class ConvModel {
       const dims = this.inputDims();
       if (typeof input.shape[0] === 'string') return true;
       const probe = await this.probe().catch(() => undefined);
-      if (probe?.batchTried) return probe.batchShapes !== undefined;
+      if (probe?.batchTried) return probe.batchShapes !== undefined && (!probe.batchFreed || (await this.freedRowsIndependent()));
       const diskKey = this.diskCache && this.diskKey({ probe: 'batch' });
       const cached = diskKey ? this.diskCache?.read(diskKey)?.meta : undefined;
       if (typeof cached === 'boolean') return cached;
@@ -445,13 +446,45 @@ export class ConvModel {
   }
 
   /**
+   * Whether the model's sessions are made of batchedProto (its batch symbolic, its batch-pinning
+   * Reshapes freed where the probe freed them), as supportsBatch, except that a freed model is
+   * used before its rows are checked (freedRowsIndependent): at batch 1 it computes what the
+   * declared model does, so a run of one input needs no check, and a first explanation does not
+   * wait for one (shufflenet_v2_x1_0's: a session and three runs, about 80 ms of 0.2 s). Runs of
+   * several inputs ask supportsBatch.
+   */
+  async batchedSessions(): Promise<boolean> {
+    if (typeof this.input.shape[0] === 'string') return true;
+    const probe = await this.probe().catch(() => undefined);
+    if (probe?.batchTried) return probe.batchShapes !== undefined;
+    return this.supportsBatch();
+  }
+
+  /**
+   * Whether each row of a batch of two distinct inputs is what that input alone gives, in the
+   * model with its batch-pinning Reshapes freed (batchRowsIndependent), kept in the disk cache.
+   * Asked only where the probe freed them.
+   */
+  private freedRowsIndependent(): Promise<boolean> {
+    this.freedRows ??= (async () => {
+      const diskKey = this.diskCache && this.diskKey({ probe: 'freed rows' });
+      const cached = diskKey ? this.diskCache?.read(diskKey)?.meta : undefined;
+      if (typeof cached === 'boolean') return cached;
+      const independent = await batchRowsIndependent(this.batchedProto(), this, this.input.name, this.inputDims());
+      if (diskKey) this.diskCache?.write(diskKey, new Uint8Array(0), independent);
+      return independent;
+    })();
+    return this.freedRows;
+  }
+
+  /**
    * Runs the model with the named tensors exposed as extra outputs; refused before it starts
    * (ActivationMemoryError) when their estimated size is over the activation limit. `once`: the
    * caller runs the model with these tensors exposed once (builtSession's `once`).
    */
   async run(feeds: Record<string, Tensor>, extraOutputs: string[] = [], options: { once?: boolean } = {}): Promise<Record<string, Tensor>> {
     this.checkFeeds(feeds);
-    const dynamic = await this.supportsBatch();
+    const dynamic = await this.batchedSessions();
     const graphOutputs = this.graphOutputs();
     const outputs = [...graphOutputs, ...extraOutputs.filter((n) => !graphOutputs.includes(n))];
     const extra = [...new Set(extraOutputs)].sort();
@@ -477,7 +510,7 @@ export class ConvModel {
    */
   async runUpTo(feeds: Record<string, Tensor>, tensors: string[], options: { once?: boolean } = {}): Promise<Record<string, Tensor>> {
     const names = [...new Set(tensors)].sort();
-    const dynamic = await this.supportsBatch();
+    const dynamic = await this.batchedSessions();
     if (names.every((n) => this.baseExposed.includes(n)) && (await this.baseSessionOpen())) return this.run(feeds, names);
     this.checkFeeds(feeds);
     await this.checkActivationMemory(names, feeds);
@@ -567,11 +600,12 @@ export class ConvModel {
    * and gives the gradient builder its batch-2 shapes, where separate sessions for each cost
    * onnxruntime as much to create as the model's (resnet18: about 0.3 s of a first Grad-CAM).
    * Where the model has Reshapes to a constant shape that pin the batch at 1, they are freed
-   * first (withBatchFreedReshapes) and the freed model is probed in the same way; it is kept for
-   * batches only where it is the declared model at batch 1 (each freed Reshape's input has first
-   * dimension 1 there) and each row of a batch of two distinct inputs is what that input alone
-   * gives (batchRowsIndependent). Otherwise the declared model is tried at batch 2, and where that
-   * fails too it is probed at batch 1 and does not take a batch.
+   * first (withBatchFreedReshapes) and the freed model is probed in the same way; its sessions
+   * take it where it is the declared model at batch 1 (each freed Reshape's input has first
+   * dimension 1 there), and it runs batches once each row of a batch of two distinct inputs is
+   * found to be what that input alone gives (freedRowsIndependent, asked by supportsBatch, not
+   * here). Otherwise the declared model is tried at batch 2, and where that fails too it is probed
+   * at batch 1 and does not take a batch.
    */
   private probe(): Promise<ModelProbe> {
     this.probed ??= (async () => {
@@ -583,7 +617,7 @@ export class ConvModel {
         const dims = concreteInputDims(info.shape, this.sizeLimits, info.name);
         feeds[info.name] = { dtype: 'float32', dims, data: new Float32Array(sizeOf(dims)) };
       }
-      const diskKey = this.diskCache && this.diskKey({ probe: 'shapes+batch+freed' });
+      const diskKey = this.diskCache && this.diskKey({ probe: 'shapes+batch+freed/2' });
       const cached = diskKey ? probeFrom(this.diskCache?.read(diskKey)?.meta) : undefined;
       if (cached) {
         this.batchFreed = cached.batchFreed;
@@ -604,9 +638,7 @@ export class ConvModel {
         // At batch 1 each freed Reshape copies a first dimension of 1, as its constant said: the
         // freed model is the declared one there, shapes included.
         const same = tried && freed.inputs.every((name) => tried[0].get(name)?.[0] === 1);
-        if (tried && same && (await batchRowsIndependent(withDynamicBatch(freed.model), this, inputs[0].name, only))) {
-          probe = { shapes: tried[0], batchShapes: tried[1], batchTried, batchFreed: true };
-        }
+        if (tried && same) probe = { shapes: tried[0], batchShapes: tried[1], batchTried, batchFreed: true };
         const plain = probe ? undefined : await atBatches(this.proto);
         if (plain) probe = { shapes: plain[0], batchShapes: plain[1], batchTried, batchFreed: false };
       }
@@ -698,28 +730,32 @@ interface ModelProbe {
   batchShapes?: Map<string, number[]>;
   /** Whether the probe tried batch 2 (a model with one float32 input declared at batch 1). */
   batchTried: boolean;
-  /** Whether batch 2 runs only with the model's batch-pinning Reshapes freed (withBatchFreedReshapes). */
+  /**
+   * Whether batch 2 runs only with the model's batch-pinning Reshapes freed (withBatchFreedReshapes),
+   * which is the declared model at batch 1; whether its rows are independent is asked apart.
+   */
   batchFreed: boolean;
 }
 
 /**
  * Whether each row of a batch of two distinct inputs gives the outputs that input gives alone, on
  * `proto` (a symbolic batch): what makes a model with freed Reshapes fit for batches. The inputs
- * are seeded uniform noise in [-1, 1] of `item`'s shape (batch 1); float outputs must agree within
+ * are seeded uniform noise in [-1, 1] of `dims` (batch 1); float outputs must agree within
  * 1e-4 of each row's largest magnitude (a batched kernel may sum in another order), others exactly.
  * False when any run fails.
  */
-async function batchRowsIndependent(proto: ModelProto, source: EncodedModel, name: string, item: Tensor): Promise<boolean> {
+async function batchRowsIndependent(proto: ModelProto, source: EncodedModel, name: string, dims: number[]): Promise<boolean> {
   const random = new Random(7);
-  const rows = [0, 1].map(() => Float32Array.from({ length: item.data.length }, () => 2 * random.next() - 1));
-  const both = new Float32Array(2 * item.data.length);
+  const size = sizeOf(dims);
+  const rows = [0, 1].map(() => Float32Array.from({ length: size }, () => 2 * random.next() - 1));
+  const both = new Float32Array(2 * size);
   rows.forEach((row, i) => both.set(row, i * row.length));
   let session: RuntimeSession | undefined;
   try {
     session = await createSession(encodeModelReusing(proto, source), 'cpu', { runOnce: true });
-    const batched = await run(session, { [name]: { dtype: 'float32', dims: [2, ...item.dims.slice(1)], data: both } });
+    const batched = await run(session, { [name]: { dtype: 'float32', dims: [2, ...dims.slice(1)], data: both } });
     for (const [i, row] of rows.entries()) {
-      const alone = await run(session, { [name]: { dtype: 'float32', dims: item.dims, data: row } });
+      const alone = await run(session, { [name]: { dtype: 'float32', dims, data: row } });
       for (const [output, t] of Object.entries(alone)) {
         const b = batched[output];
         const n = t.data.length;

@@ -56,7 +56,7 @@ describe('CLI model cache', function () {
       `the first run stored its gradient session: ${[...built.values()].map((e) => JSON.stringify(e.key)).join('; ')}`,
     );
     assert.ok(
-      [...built.values()].some((e) => e.key.probe === 'shapes+batch+freed'),
+      [...built.values()].some((e) => e.key.probe === 'shapes+batch+freed/2'),
       'and the probed shapes',
     );
     const second = explainJson(dir, '--out', path.join(maps, 'second.npy'));
@@ -75,7 +75,7 @@ describe('CLI model cache', function () {
     const built = [...entries(dir).values()];
     assert.deepStrictEqual(
       built.map((e) => e.key.variant ?? e.key.probe),
-      ['shapes+batch+freed'],
+      ['shapes+batch+freed/2'],
     );
     explainJson(dir, '--method', 'gradcam', '--out', path.join(maps, 'second.npy'));
     assert.strictEqual(entries(dir).size, 1, 'nothing new');

@@ -8,10 +8,13 @@ import * as os from 'os';
 import * as path from 'path';
 import { computeGradients } from '../../src/core/autodiff/gradients';
 import { explain } from '../../src/core/explain';
+import { usableBatchSize } from '../../src/core/explain/forward';
 import { ConvModel } from '../../src/core/model';
+import { createSession, run } from '../../src/core/onnx/session';
 import { withBatchFreedReshapes } from '../../src/core/onnx/surgery';
 import { AttributeType, encodeModel } from '../../src/core/onnx/proto';
 import { Tensor, float32 } from '../../src/core/tensor';
+import { entryFiles, headerOf } from '../support/cache-entries';
 import { buildModel, int, ints, node, randomTensor } from './explain/tiny-models';
 
 const [C, SIDE, CLASSES] = [4, 6, 3];
@@ -137,6 +140,98 @@ describe('a batch pinned by Reshapes to constant shapes', () => {
       }
     } finally {
       fs.rmSync(cacheDir, { recursive: true, force: true });
+    }
+  });
+
+  it('runs one input on the freed model before its rows are checked, as the declared model; batches wait for the check, which the disk cache keeps', async () => {
+    const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'convlens-batch-freed-'));
+    const file = path.join(cacheDir, 'shuffle.onnx');
+    const bytes = encodeModel(shuffleModel().proto);
+    fs.writeFileSync(file, bytes);
+    const rowChecks = () => entryFiles(cacheDir).filter((f) => (JSON.parse(JSON.parse(headerOf(f)).key) as { probe?: string }).probe === 'freed rows');
+    const declared = await createSession(bytes, 'cpu');
+    const model = ConvModel.load(file, { provider: 'cpu', cacheDir });
+    try {
+      const { rows } = inputs();
+      const out = await model.run({ input: rows[0] });
+      const logit = async (input: Tensor) => ((await run(declared, { input })).logits.data as Float32Array)[1];
+      assert.deepStrictEqual(
+        [...(out.logits.data as Float32Array)],
+        [...((await run(declared, { input: rows[0] })).logits.data as Float32Array)],
+        "the declared model's logits, bit for bit",
+      );
+      const seed = float32(
+        [1, CLASSES],
+        Float32Array.from({ length: CLASSES }, (_, k) => (k === 1 ? 1 : 0)),
+      );
+      const { gradients } = await computeGradients(model, { input: rows[0] }, { wrt: ['input'], seed, once: true });
+      // Central differences of the declared model's logit 1, at a few input elements (the model is
+      // piecewise linear, and no ReLU changes side within ±1e-3 here, so they are exact but for rounding).
+      const x = rows[0].data as Float32Array;
+      for (const i of [0, 17, 50, 101]) {
+        const moved = (by: number) =>
+          float32(
+            rows[0].dims,
+            x.map((v, k) => (k === i ? v + by : v)),
+          );
+        const expected = ((await logit(moved(1e-3))) - (await logit(moved(-1e-3)))) / 2e-3;
+        const actual = (gradients.input.data as Float32Array)[i];
+        assert.ok(Math.abs(actual - expected) <= 2e-3 * (1 + Math.abs(expected)), `∂logit/∂x[${i}]: ${actual} vs ${expected}`);
+      }
+      await model.writesFinished();
+      assert.strictEqual(rowChecks().length, 0, 'no rows were checked for one input');
+      assert.strictEqual(await model.supportsBatch(), true);
+      await model.writesFinished();
+      assert.deepStrictEqual(
+        rowChecks().map((f) => JSON.parse(headerOf(f)).meta),
+        [true],
+        'the check is stored',
+      );
+    } finally {
+      await model.dispose();
+      await declared.session.release();
+    }
+    const reopened = ConvModel.load(file, { provider: 'cpu', cacheDir });
+    try {
+      assert.strictEqual(await reopened.supportsBatch(), true, 'read back');
+    } finally {
+      await reopened.dispose();
+      fs.rmSync(cacheDir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps a freed model whose rows mix at batch 2 from batches: one input runs as declared, a batch runs row by row', async () => {
+    // x [1, 2, 3] → Transpose to [2, 1, 3] → Reshape [-1, 6] → Reshape [1, 2, 3] (freed) → × scale.
+    // At batch 1 that is x × scale; at batch 2 the first Reshape's rows hold the same channel of
+    // both inputs, so the freed model mixes them.
+    const scale = randomTensor([1, 2, 3], 9, 1);
+    const model = buildModel({
+      nodes: [
+        node('Transpose', ['input'], ['swapped'], [ints('perm', [1, 0, 2])]),
+        node('Reshape', ['swapped', 'flat_shape'], ['flat']),
+        node('Reshape', ['flat', 'back_shape'], ['back']),
+        node('Mul', ['back', 'scale'], ['logits']),
+      ],
+      initializers: { flat_shape: shape([-1, 6]), back_shape: shape([1, 2, 3]), scale },
+      input: [1, 2, 3],
+      output: [1, 2, 3],
+    });
+    try {
+      const rows = [randomTensor([1, 2, 3], 21, 1), randomTensor([1, 2, 3], 22, 1)];
+      const alone = await model.run({ input: rows[0] });
+      assertClose(
+        alone.logits.data as Float32Array,
+        Float32Array.from(rows[0].data as Float32Array, (v, i) => v * (scale.data as Float32Array)[i]),
+        'x × scale',
+      );
+      assert.strictEqual(await model.supportsBatch(), false, 'its rows are not independent');
+      assert.strictEqual(await usableBatchSize(model, 8), 1);
+      const batch = float32([2, 2, 3], Float32Array.from([...(rows[0].data as Float32Array), ...(rows[1].data as Float32Array)]));
+      const { gradients } = await computeGradients(model, { input: batch }, { wrt: ['input'], seed: float32([2, 2, 3], new Float32Array(12).fill(1)) });
+      // ∂ Σ(x × scale) / ∂x = scale, in each row; the mixed batch would permute it.
+      for (const i of [0, 1]) assertClose((gradients.input.data as Float32Array).subarray(6 * i, 6 * (i + 1)), scale.data as Float32Array, `gradient of row ${i}`);
+    } finally {
+      await model.dispose();
     }
   });
 

@@ -66,15 +66,17 @@ export async function computeGradients(model: ConvModel, feeds: Record<string, T
   const output = request.output ?? model.summary().outputs[0]?.name;
   // Each tensor differentiated comes back twice: its value and its gradient.
   await model.checkActivationMemory(request.wrt, feeds, 2);
-  const batched = await model.supportsBatch();
+  const batched = await model.batchedSessions();
   const seed = request.seed;
   const key = gradientKey(batched && model.batchVariantKey(), output, request.wrt, request.overridesKey ?? overridesKey(request.overrides), seed === 'top');
   const { session, meta: gradientModel } = await gradientSession(model, key, batched, { ...request, output });
   if (seed !== 'top') checkSeed(seed, gradientModel, model, feeds);
   const runOnce = async (f: Record<string, Tensor>, rowSeed: Tensor | undefined) => run(session, rowSeed ? { ...f, [gradientModel.seed]: rowSeed } : f, gradientModel.outputs);
   const batch = feeds[inputs[0].name].dims[0];
+  // A batch runs row by row where the model does not take one (batchedSessions' model may still
+  // be the freed one: one row at a time is then the declared model's).
   const results =
-    batched || batch === 1 || (seed !== 'top' && seed.dims.length === 0)
+    batch === 1 || (seed !== 'top' && seed.dims.length === 0) || (await model.supportsBatch())
       ? await runOnce(feeds, seed === 'top' ? undefined : seed)
       : await runRows(feeds, seed === 'top' ? undefined : seed, batch, runOnce);
   const gradients: Record<string, Tensor> = {};
@@ -146,7 +148,7 @@ function gradientSession(model: ConvModel, key: string, batched: boolean, reques
  * not wait for the build.
  */
 export async function prepareGradients(model: ConvModel, request: Omit<GradientComputation, 'seed'> & { seed: 'top' | 'input' }): Promise<void> {
-  const batched = await model.supportsBatch();
+  const batched = await model.batchedSessions();
   const output = request.output ?? model.summary().outputs[0]?.name;
   const key = gradientKey(batched && model.batchVariantKey(), output, request.wrt, request.overridesKey ?? overridesKey(request.overrides), request.seed === 'top');
   await gradientSession(model, key, batched, { ...request, output, seed: request.seed === 'top' ? 'top' : float32([]) });
@@ -159,7 +161,7 @@ export async function prepareGradients(model: ConvModel, request: Omit<GradientC
  * 20–45 s for a 5,000-node chain's gradient graph on 2 cores, almost all of it synchronous).
  */
 export async function checkGradientGraph(model: ConvModel, request: { wrt: string[]; output?: string }): Promise<void> {
-  const batched = await model.supportsBatch();
+  const batched = await model.batchedSessions();
   const output = request.output ?? model.summary().outputs[0]?.name;
   await gradientModelFor(model, batched, { wrt: request.wrt, output, seed: 'top' });
 }
