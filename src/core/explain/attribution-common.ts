@@ -13,10 +13,12 @@ export interface AttributionSetup {
   /** The target output's dims for one input. */
   outputDims: number[];
   notes: string[];
+  /** The target's score (logit) at the input, where setting up ran the model on it. */
+  inputScore?: number;
 }
 
-function attributionSetup(target: ResolvedTarget, outputDims: number[]): AttributionSetup {
-  return { target, outputDims, notes: [`target: ${describeTarget(target)} of output '${target.output}'`] };
+function attributionSetup(target: ResolvedTarget, outputDims: number[], inputScore?: number): AttributionSetup {
+  return { target, outputDims, notes: [`target: ${describeTarget(target)} of output '${target.output}'`], ...(inputScore !== undefined ? { inputScore } : {}) };
 }
 
 /** Checks the input and resolves the target: a forward pass only for 'top' (or an input of another size than the probed one). */
@@ -39,7 +41,8 @@ export async function setUpGradientAttribution(ctx: ExplainContext): Promise<Att
   if (plan.target.kind !== 'top' || (await ctx.model.baseSessionOpen())) return attributionSetup(await resolvePlan(ctx.model, ctx.input, plan), plan.outputDims);
   const name = ctx.model.input.name;
   const { outputs } = await computeGradients(ctx.model, { [name]: ctx.input }, { wrt: [name], output: plan.target.output, seed: float32(plan.outputDims) });
-  return attributionSetup(resolveTop(plan.target, outputs[plan.target.output]), plan.outputDims);
+  const target = resolveTop(plan.target, outputs[plan.target.output]);
+  return attributionSetup(target, plan.outputDims, targetScores(outputs[target.output], target)[0]);
 }
 
 export function displayOption(fallback: DisplayMode): OptionSpec {
@@ -117,6 +120,8 @@ export async function weightedGradientSum(
     scores.set(targetScores(outputs[setup.target.output], setup.target), start);
     for (let j = 0; j < size; j++) {
       const w = weight(start + j);
+      // A point of weight 0 is there for its score: its gradient, which may not be finite, is not added.
+      if (w === 0) continue;
       const offset = j * sample;
       for (let i = 0; i < sample; i++) sum[i] += w * grads[offset + i];
     }

@@ -38,20 +38,34 @@ export const integratedGradients: ExplanationMethod<IntegratedGradientsOptions> 
     const base = baselineTensor(ctx.input, options.baseline);
     const b = base.data as Float32Array;
     const { stepSizes, alphas } = approximationParameters(options.method, options.steps);
-    // Path points that are the input or the baseline exactly (α = 1, α = 0) give y(x) and y(b) from the same runs.
-    let onInput: number | undefined;
-    let onBaseline: number | undefined;
+    const pathPoint = (alpha: number, dst: Float32Array) => {
+      for (let k = 0; k < x.length; k++) dst[k] = b[k] + alpha * (x[k] - b[k]);
+      return dst;
+    };
+    // y(x) and y(b) come from runs made anyway where they can: a path point that is the input or
+    // the baseline exactly (α = 1, α = 0: riemann_trapezoid), or setting up, which ran the model on
+    // the input ('top' with no forward session open). Where the rest would need a forward session
+    // that is not open, they are extra points of weight 0 in the gradient runs: a forward session
+    // costs onnxruntime as much to make as the model (vgg11: 2-4 s), an extra point one row of a
+    // run (50 steps in batches of 4 leave room for 2 in the last run).
+    const onPath = (point: Float32Array) => {
+      const at = alphas.findIndex((alpha) => (alpha === 0 || alpha === 1) && equal(pathPoint(alpha, new Float32Array(x.length)), point));
+      return at >= 0 ? at : undefined;
+    };
+    const inputAt = onPath(x);
+    const baselineAt = onPath(b);
+    const extra: Float32Array[] = [];
+    if (!(await ctx.model.baseSessionOpen())) {
+      if (inputAt === undefined && setup.inputScore === undefined) extra.push(x);
+      if (baselineAt === undefined) extra.push(b);
+    }
     const { sum: integral, scores } = await weightedGradientSum(
       ctx,
       setup,
-      options.steps,
-      (i, dst) => {
-        for (let k = 0; k < x.length; k++) dst[k] = b[k] + alphas[i] * (x[k] - b[k]);
-        if (equal(dst, x)) onInput ??= i;
-        if (equal(dst, b)) onBaseline ??= i;
-      },
-      (i) => stepSizes[i],
-      { batch: options.batch, label: 'integrated-gradients: path points' },
+      options.steps + extra.length,
+      (i, dst) => (i < options.steps ? pathPoint(alphas[i], dst) : dst.set(extra[i - options.steps])),
+      (i) => (i < options.steps ? stepSizes[i] : 0),
+      { batch: options.batch, label: extra.length > 0 ? 'integrated-gradients: path points and endpoints' : 'integrated-gradients: path points' },
     );
     const g = integral.data as Float32Array;
     const raw = float32(
@@ -59,8 +73,13 @@ export const integratedGradients: ExplanationMethod<IntegratedGradientsOptions> 
       g.map((v, k) => v * (x[k] - b[k])),
     );
     const total = (raw.data as Float32Array).reduce((s, v) => s + v, 0);
-    const scoreAt = async (pathIndex: number | undefined, point: Tensor) => (pathIndex !== undefined ? scores[pathIndex] : scoreOf(ctx, setup.target, point));
-    const gain = (await scoreAt(onInput, ctx.input)) - (await scoreAt(onBaseline, base));
+    const scoreAt = async (at: number | undefined, point: Tensor) => {
+      if (at !== undefined) return scores[at];
+      const added = extra.indexOf(point.data as Float32Array);
+      return added >= 0 ? scores[options.steps + added] : scoreOf(ctx, setup.target, point);
+    };
+    const inputScore = inputAt === undefined ? setup.inputScore : undefined;
+    const gain = (inputScore ?? (await scoreAt(inputAt, ctx.input))) - (await scoreAt(baselineAt, base));
     const delta = total - gain;
     return attributionExplanation(
       'integrated-gradients',

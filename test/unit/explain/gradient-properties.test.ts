@@ -87,15 +87,47 @@ describe('explain: Integrated Gradients completeness on a small ReLU CNN', () =>
     }
   });
 
+  it('scores the input and the baseline in its gradient runs where no forward session is open, as the forward session does', async () => {
+    const input = randomTensor([1, 3, 16, 16], 36, 1.5);
+    const options = { steps: 6, method: 'gausslegendre', batch: 4 };
+    for (const target of [{ kind: 'class', index: 2 } as const, { kind: 'class', index: 'top' } as const]) {
+      const fresh = ConvModel.fromBytes(encodeModel(model.proto));
+      const opened = ConvModel.fromBytes(encodeModel(model.proto));
+      try {
+        const messages: string[] = [];
+        const progress = (_f: number, message: string) => messages.push(message);
+        const e = await explain('integrated-gradients', { model: fresh, input, target, progress }, options);
+        assert.strictEqual(await fresh.baseSessionOpen(), false, 'no forward session was made');
+        // 'top' was resolved by a run on the input, which gave its score: only the baseline is added.
+        const added = target.index === 'top' ? 1 : 2;
+        assert.deepStrictEqual(messages, [
+          `integrated-gradients: path points and endpoints: 4/${6 + added}`,
+          `integrated-gradients: path points and endpoints: ${6 + added}/${6 + added}`,
+        ]);
+        await opened.run({ input });
+        const expected = await explain('integrated-gradients', { model: opened, input, target }, options);
+        const scores = (await opened.run({ input })).logits.data as Float32Array;
+        const atBaseline = (await opened.run({ input: float32(input.dims) })).logits.data as Float32Array;
+        const index = expected.target.kind === 'class' ? expected.target.index : -1;
+        assert.ok(Math.abs(e.metrics!.scoreGain - (scores[index] - atBaseline[index])) <= 1e-5 * Math.abs(scores[index]), `gain ${e.metrics!.scoreGain}`);
+        assert.ok(Math.abs(e.metrics!.scoreGain - expected.metrics!.scoreGain) <= 1e-5 * Math.abs(scores[index]));
+        assertNear(e.raw.data as Float32Array, expected.raw.data as Float32Array, 1e-6, 'the attribution');
+      } finally {
+        await Promise.all([fresh.dispose(), opened.dispose()]);
+      }
+    }
+  });
+
   it('batches path points as the activation limit allows, evenly, with the same result', async () => {
     // The tiny CNN keeps ~16 KiB of activations per 16×16 input, counted twice: 0.1 MiB fits 3.
     const limited = ConvModel.fromBytes(encodeModel(model.proto), { activationMemory: { maxMegabytes: 0.1 } });
     try {
       const input = randomTensor([1, 3, 16, 16], 35);
       const sizes: number[] = [];
-      const progress = (_f: number, message: string) => sizes.push(Number(/(\d+)\/8$/.exec(message)?.[1]));
+      const progress = (_f: number, message: string) => sizes.push(Number(/(\d+)\/10$/.exec(message)?.[1]));
       const batched = await explain('integrated-gradients', { model: limited, input, target: { kind: 'class', index: 1 }, progress }, { steps: 8 });
-      assert.deepStrictEqual(sizes, [3, 6, 8]);
+      // 8 path points and the input and the baseline for their scores (no forward session is open).
+      assert.deepStrictEqual(sizes, [3, 6, 9, 10]);
       const single = await explain('integrated-gradients', { model, input, target: { kind: 'class', index: 1 } }, { steps: 8, batch: 1 });
       assertNear(batched.raw.data as Float32Array, single.raw.data as Float32Array, 1e-5, 'integrated-gradients');
     } finally {
