@@ -1,6 +1,7 @@
 // npm run bench:profile: where the time of a forward+backward pass goes, per op type, from
-// onnxruntime's profiler (SessionOptions.enableProfiling) on the reference models: the forward
-// session and the gradient session (wrt the input, seeded at the reference class) side by side.
+// onnxruntime's profiler (SessionOptions.enableProfiling) on the reference models, or another
+// (`--model`): the forward session and the gradient session (wrt the input, seeded at the
+// reference class or the top one) side by side.
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -11,6 +12,8 @@ import { ConvModel } from '../src/core/model';
 import { encodeModel } from '../src/core/onnx/proto';
 import { withDynamicBatch } from '../src/core/onnx/surgery';
 import { seedFor } from '../src/core/explain/target';
+import { Random } from '../src/core/random';
+import { Tensor, float32, sizeOf } from '../src/core/tensor';
 import { REFERENCE_DIR, loadManifest, loadTensor, referenceAvailable } from '../test/support/reference';
 
 interface ProfileEvent {
@@ -33,6 +36,9 @@ const SAVE_DIR = flag('--save');
 const THREADS = Number(flag('--threads') ?? 0);
 // `--batch N`: profile at batch N (1 by default), as Integrated Gradients and SmoothGrad run their points.
 const BATCH = Number(flag('--batch') ?? 1);
+// `--model FILE.onnx`: profile that model instead of the reference ones, on a seeded normal input
+// of its input's size, seeded at its top class.
+const MODEL = flag('--model');
 
 /** Microseconds per op type over the profiled runs (after one warm-up), and the median run time. */
 async function profile(
@@ -90,38 +96,56 @@ async function profile(
   return { byOp, byNode, runMs: times[Math.floor(RUNS / 2)] };
 }
 
-async function main(): Promise<void> {
+/** The models to profile: the reference ones on their cat (those named, or all), or `--model`'s. */
+async function cases(): Promise<{ name: string; model: ConvModel; input: Tensor; target: number }[]> {
+  if (MODEL) {
+    const model = ConvModel.load(MODEL, { provider: 'cpu' });
+    const random = new Random(0);
+    const dims = model.inputDims();
+    const input = float32(
+      dims,
+      Float32Array.from({ length: sizeOf(dims) }, () => random.normal()),
+    );
+    const logits = Object.values(await model.run({ [model.input.name]: input }))[0].data as Float32Array;
+    return [{ name: path.basename(MODEL, '.onnx'), model, input, target: logits.indexOf(Math.max(...logits)) }];
+  }
   if (!referenceAvailable()) throw new Error(`reference data not found at ${REFERENCE_DIR}`);
   const only = args.filter((a, i) => !a.startsWith('--') && !args[i - 1]?.startsWith('--'));
+  return loadManifest()
+    .cases.filter((x) => x.image === 'chelsea' && (only.length === 0 || only.includes(x.model)))
+    .map((c) => ({ name: c.model, model: ConvModel.load(path.join(REFERENCE_DIR, c.onnx), { provider: 'cpu' }), input: loadTensor(c, 'input'), target: c.target_class }));
+}
+
+async function main(): Promise<void> {
   if (SAVE_DIR) fs.mkdirSync(SAVE_DIR, { recursive: true });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'convlens-profile-'));
-  for (const c of loadManifest().cases.filter((x) => x.image === 'chelsea' && (only.length === 0 || only.includes(x.model)))) {
-    const model = ConvModel.load(path.join(REFERENCE_DIR, c.onnx), { provider: 'cpu' });
-    const input = loadTensor(c, 'input');
+  for (const c of await cases()) {
+    const { model, input } = c;
+    const name = model.input.name;
     const proto = withDynamicBatch(model.proto);
     const [shapes, batchShapes] = await probeShapeSets(
       proto,
-      [{ input }, { input: { ...input, dims: [2, ...input.dims.slice(1)], data: new Float32Array(input.data.length * 2) } }],
+      [{ [name]: input }, { [name]: { ...input, dims: [2, ...input.dims.slice(1)], data: new Float32Array(input.data.length * 2) } }],
       model.activationLimit.bytes,
     );
-    const built = buildGradientModel(proto, { wrt: ['input'], shapes, batchShapes });
+    const built = buildGradientModel(proto, { wrt: [name], shapes, batchShapes });
     const outputName = model.summary().outputs[0].name;
-    const seed = seedFor({ kind: 'class', index: c.target_class, output: outputName }, shapes.get(outputName) as number[], BATCH);
+    const seed = seedFor({ kind: 'class', index: c.target, output: outputName }, shapes.get(outputName) as number[], BATCH);
     const batched = new Float32Array(input.data.length * BATCH);
     for (let i = 0; i < BATCH; i++) batched.set(input.data as Float32Array, i * input.data.length);
     const x = new ort.Tensor('float32', batched, [BATCH, ...input.dims.slice(1)]);
-    const saved = (kind: string) => (SAVE_DIR ? path.join(SAVE_DIR, `${c.model}-${kind}.onnx`) : undefined);
-    const fwd = await profile(encodeModel(proto), { input: x }, [outputName], path.join(dir, `${c.model}-forward`), saved('forward'));
+    const saved = (kind: string) => (SAVE_DIR ? path.join(SAVE_DIR, `${c.name}-${kind}.onnx`) : undefined);
+    const fwd = await profile(encodeModel(proto), { [name]: x }, [outputName], path.join(dir, `${c.name}-forward`), saved('forward'));
     const grad = await profile(
       encodeModel(built.model),
-      { input: x, [built.seed]: new ort.Tensor('float32', seed.data as Float32Array, seed.dims) },
-      [built.gradients.input],
-      path.join(dir, `${c.model}-gradient`),
+      { [name]: x, [built.seed]: new ort.Tensor('float32', seed.data as Float32Array, seed.dims) },
+      [built.gradients[name]],
+      path.join(dir, `${c.name}-gradient`),
       saved('gradient'),
     );
     const kernelSum = (r: typeof fwd) => [...r.byNode.values()].reduce((a, n) => a + n.us, 0) / 1000;
     console.log(
-      `\n${c.model}: forward ${fwd.runMs.toFixed(1)} ms, gradient ${grad.runMs.toFixed(1)} ms (${(grad.runMs / fwd.runMs).toFixed(2)}×) median wall times; sums of the nodes' fastest kernel times: forward ${kernelSum(fwd).toFixed(1)} ms, gradient ${kernelSum(grad).toFixed(1)} ms (${(kernelSum(grad) / kernelSum(fwd)).toFixed(2)}×); fastest kernel ms per op type:`,
+      `\n${c.name}: forward ${fwd.runMs.toFixed(1)} ms, gradient ${grad.runMs.toFixed(1)} ms (${(grad.runMs / fwd.runMs).toFixed(2)}×) median wall times; sums of the nodes' fastest kernel times: forward ${kernelSum(fwd).toFixed(1)} ms, gradient ${kernelSum(grad).toFixed(1)} ms (${(kernelSum(grad) / kernelSum(fwd)).toFixed(2)}×); fastest kernel ms per op type:`,
     );
     const ops = [...new Set([...fwd.byOp.keys(), ...grad.byOp.keys()])].sort((a, b) => (grad.byOp.get(b) ?? 0) - (grad.byOp.get(a) ?? 0));
     for (const op of ops)
