@@ -13,7 +13,7 @@ import { encodeModel } from '../src/core/onnx/proto';
 import { withDynamicBatch } from '../src/core/onnx/surgery';
 import { seedFor } from '../src/core/explain/target';
 import { Random } from '../src/core/random';
-import { Tensor, float32, sizeOf } from '../src/core/tensor';
+import { Tensor, argmax, float32, sizeOf } from '../src/core/tensor';
 import { REFERENCE_DIR, loadManifest, loadTensor, referenceAvailable } from '../test/support/reference';
 
 interface ProfileEvent {
@@ -106,8 +106,8 @@ async function cases(): Promise<{ name: string; model: ConvModel; input: Tensor;
       dims,
       Float32Array.from({ length: sizeOf(dims) }, () => random.normal()),
     );
-    const logits = Object.values(await model.run({ [model.input.name]: input }))[0].data as Float32Array;
-    return [{ name: path.basename(MODEL, '.onnx'), model, input, target: logits.indexOf(Math.max(...logits)) }];
+    const scores = (await model.run({ [model.input.name]: input }))[model.summary().outputs[0].name].data as Float32Array;
+    return [{ name: path.basename(MODEL, '.onnx'), model, input, target: argmax(scores) }];
   }
   if (!referenceAvailable()) throw new Error(`reference data not found at ${REFERENCE_DIR}`);
   const only = args.filter((a, i) => !a.startsWith('--') && !args[i - 1]?.startsWith('--'));

@@ -48,8 +48,9 @@ export const integratedGradients: ExplanationMethod<IntegratedGradientsOptions> 
     // that is not open, they are extra points of weight 0 in the gradient runs: a forward session
     // costs onnxruntime as much to make as the model (vgg11: 2-4 s), an extra point one row of a
     // run (50 steps in batches of 4 leave room for 2 in the last run).
+    const scratch = new Float32Array(x.length);
     const onPath = (point: Float32Array) => {
-      const at = alphas.findIndex((alpha) => (alpha === 0 || alpha === 1) && equal(pathPoint(alpha, new Float32Array(x.length)), point));
+      const at = alphas.findIndex((alpha) => (alpha === 0 || alpha === 1) && equal(pathPoint(alpha, scratch), point));
       return at >= 0 ? at : undefined;
     };
     const inputAt = onPath(x);
@@ -73,13 +74,14 @@ export const integratedGradients: ExplanationMethod<IntegratedGradientsOptions> 
       g.map((v, k) => v * (x[k] - b[k])),
     );
     const total = (raw.data as Float32Array).reduce((s, v) => s + v, 0);
-    const scoreAt = async (at: number | undefined, point: Tensor) => {
+    // The score at a path point, else one known from setting up, else at an extra point, else a forward pass.
+    const scoreAt = async (at: number | undefined, point: Tensor, known?: number) => {
       if (at !== undefined) return scores[at];
+      if (known !== undefined) return known;
       const added = extra.indexOf(point.data as Float32Array);
       return added >= 0 ? scores[options.steps + added] : scoreOf(ctx, setup.target, point);
     };
-    const inputScore = inputAt === undefined ? setup.inputScore : undefined;
-    const gain = (inputScore ?? (await scoreAt(inputAt, ctx.input))) - (await scoreAt(baselineAt, base));
+    const gain = (await scoreAt(inputAt, ctx.input, setup.inputScore)) - (await scoreAt(baselineAt, base));
     const delta = total - gain;
     return attributionExplanation(
       'integrated-gradients',
