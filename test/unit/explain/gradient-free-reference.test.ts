@@ -44,7 +44,7 @@ describeReference('gradient-free methods on the reference models', (manifest) =>
     if (c.tensors.captum_Occlusion) {
       it(`${c.model}/${c.image}: occlusion (3×32×32 window, strides 3×16×16, baseline 0) equals Captum Occlusion`, async function () {
         this.timeout(SLOW);
-        const options = { window: [3, 32, 32], strides: [3, 16, 16], baseline: 0, batch: 32, score: 'logit' as const, display: 'positive' as const };
+        const options = { window: [3, 32, 32], strides: [3, 16, 16], baseline: 0, batch: 32, score: 'logit' as const, display: 'positive' as const, crop: 'auto' as const };
         const e = await occlusion.explain(contextFor(c), options);
         assertClose(e.raw.data as Float32Array, loadTensor(c, 'captum_Occlusion').data, 1e-3, 'captum_Occlusion');
       });
