@@ -13,17 +13,19 @@ import { Tensor, float32, mapToFloat32, sameDims, sizeOf } from '../tensor';
 import { DisplayMode } from './postprocess';
 import { attributionExplanation, baselineTensor, displayOption, setUpAttribution } from './attribution-common';
 import { batchForCount, inBatches, scoreVariants } from './forward';
-import { LocalCut, WindowCrop, copyRegion, croppedCostFraction, localCuts, modelToCut, windowCrops } from './local-prefix';
-import { modelAfter } from './submodel';
+import { CropChain, copyRegion, modelSegment, planChain } from './local-prefix';
+import { SubModel, modelAfter } from './submodel';
 import { scoreOption } from './surrogate';
 import { ScoreKind, perturbedScores } from './target';
 import { ExplainContext, ExplainError, ExplanationMethod, ResolvedTarget } from './types';
 
 export type OcclusionOptions = { window: number[]; strides: number[]; baseline: number | Tensor; batch: number; score: ScoreKind; display: DisplayMode; crop: 'auto' | 'off' };
 
-// Cropping pays for its second session and its copies only where it saves more than this share of
-// the operations (resnet18's cut after layer1 saves about a quarter on 32×32 windows of 224×224).
+// Cropping pays for its sessions and its copies only where it saves more than this share of the
+// operations (resnet18 runs about half of them on 32×32 windows of 224×224).
 const CROP_WORTH = 0.85;
+// Stages of a chain at most: each is a session and a copy of every window's crop.
+const MAX_STAGES = 4;
 
 /**
  * Window or strides over [C, ...spatial]: given in full, for the spatial axes only (all channels),
@@ -144,22 +146,19 @@ export const occlusion: ExplanationMethod<OcclusionOptions> = {
   },
 };
 
-interface CropPlan {
-  cut: LocalCut;
-  /** One per box, all of `size`. */
-  crops: WindowCrop[];
-  size: number[];
-  fraction: number;
-  /** The model both parts are cut from, and its key for their sessions. */
+interface CropPlan extends CropChain {
+  /** The model the parts are cut from, and its key for their sessions. */
   proto: ModelProto;
   variant: string;
-  rest: ReturnType<typeof modelAfter>;
+  /** The network after the chain's last cut. */
+  rest: SubModel;
 }
 
 /**
- * The cut of the network's local first layers (local-prefix.ts) that saves the most operations on
- * these windows, where it saves enough (CROP_WORTH); undefined where none does, the model has no
- * such cut, or the target re-matches boxes (their second output is left to the whole network).
+ * The chain of stages through the network's local first layers (local-prefix.ts) that saves the
+ * most operations on these windows, where it saves enough (CROP_WORTH); undefined where none does,
+ * the model has no such cut, or the target re-matches boxes (their second output is left to the
+ * whole network).
  */
 async function planCrops(ctx: ExplainContext, target: ResolvedTarget, boxes: number[][], window: number[]): Promise<CropPlan | undefined> {
   const { model, input } = ctx;
@@ -171,37 +170,55 @@ async function planCrops(ctx: ExplainContext, target: ResolvedTarget, boxes: num
   const proto = batched ? model.batchedProto() : model.proto;
   const spatial = input.dims.slice(2);
   const windows = boxes.map((box) => ({ start: box.slice(1), extent: box.slice(1).map((s, a) => Math.min(window[a + 1], spatial[a] - s)) }));
-  const ranked = localCuts(proto.graph as GraphProto, model.input.name, input.dims, shapes)
-    .map((cut) => {
-      const { crops, size } = windowCrops(cut, spatial, windows);
-      return { cut, crops, size, fraction: croppedCostFraction(cut, spatial, crops, size) };
-    })
-    .filter((c) => c.fraction < CROP_WORTH)
-    .sort((a, b) => a.fraction - b.fraction);
-  for (const { cut, crops, size, fraction } of ranked) {
-    let rest: ReturnType<typeof modelAfter>;
-    try {
-      rest = modelAfter(proto, cut.tensor, target.output, cut.dims);
-    } catch {
-      continue;
-    }
-    // A cut is one tensor all the rest reads, so the rest has no other input.
-    if (rest.extraInputs.length > 0) continue;
-    return { cut, crops, size, fraction, proto, variant: batched ? model.batchVariantKey() : 'original', rest };
+  const chain = planChain(proto.graph as GraphProto, model.input.name, input.dims, shapes, windows, { maxStages: MAX_STAGES, worth: CROP_WORTH });
+  if (!chain) return undefined;
+  const last = chain.stages[chain.stages.length - 1];
+  let rest: SubModel;
+  try {
+    rest = modelAfter(proto, last.to, target.output, last.toDims);
+  } catch {
+    return undefined; // the target's output does not depend on the cut
   }
-  return undefined;
+  // A cut is one tensor all the rest reads, so the rest has no other input.
+  if (rest.extraInputs.length > 0) return undefined;
+  return { ...chain, proto, variant: batched ? model.batchVariantKey() : 'original', rest };
 }
 
 function croppedNote(plan: CropPlan): string {
-  const { cut, rest, size, fraction } = plan;
-  const field = cut.reach.stride.map((_, a) => cut.reach.before[a] + cut.reach.after[a] + 1).join('×');
-  return `the ${cut.prefixNodes} nodes up to '${cut.tensor}' (local: stride ${cut.reach.stride.join('×')}, receptive field ${field}) ran on a ${size.join('×')} crop around each window, the ${rest.nodeCount} after it on the input's activation there with the positions the window changes replaced: the same scores for about ${Math.round(fraction * 100)}% of the operations`;
+  const { stages, crops, rest, fraction } = plan;
+  const parts = stages.map((stage, i) => `up to '${stage.to}' on ${crops[i].size.join('×')} crops of ${i === 0 ? 'the input' : `'${stage.from}'`}`);
+  return `the local first layers ran on crops around each window (${parts.join(', then ')}), the ${rest.nodeCount} nodes after them on the input's activation with the positions the window changes replaced: the same scores for about ${Math.round(fraction * 100)}% of the operations`;
+}
+
+/** A change to a whole tensor [C, ...spatial]: the box from..to (exclusive) of it takes the values of `data`, a [C, ...] tensor of `shape` whose element 0 is at `origin`. */
+interface Patch {
+  data: Float32Array;
+  shape: number[];
+  origin: number[];
+  from: number[];
+  to: number[];
+}
+
+/** Copies the part of `patch` inside the box of `size` at `at` (of the whole tensor) into `dst`, a tensor of `size` holding that box. */
+function applyPatch(patch: Patch, dst: Float32Array, at: number[], size: number[]): void {
+  const from = patch.from.map((f, a) => Math.max(f, at[a]));
+  const to = patch.to.map((t, a) => Math.min(t, at[a] + size[a]));
+  copyRegion(
+    patch.data,
+    patch.shape,
+    from.map((f, a) => f - patch.origin[a]),
+    dst,
+    size,
+    from.map((f, a) => f - at[a]),
+    to.map((t, a) => t - from[a]),
+  );
 }
 
 /**
- * Scores of the input (index 0) and of each box occluded (index i + 1), through the plan's cut:
- * the prefix runs on the whole input once and on each window's crop, the rest on the input's
- * activation at the cut with the positions the window changes taken from its crop's, in batches
+ * Scores of the input (index 0) and of each box occluded (index i + 1), through the plan's chain:
+ * each stage runs on the whole input's activations once and on each window's crop of its input
+ * (the whole input's values there, with the positions changed before replaced), the rest on the
+ * input's activation at the last cut with the positions the window changes replaced; in batches
  * as scoreVariants makes them.
  */
 async function croppedScores(
@@ -215,74 +232,93 @@ async function croppedScores(
   options: OcclusionOptions,
 ): Promise<Float64Array> {
   const { model, input } = ctx;
-  const { cut, crops } = plan;
-  const x = input.data as Float32Array;
+  const { stages, crops } = plan;
+  const last = stages[stages.length - 1];
   const inputShape = input.dims.slice(1);
-  const cutShape = cut.dims.slice(1);
-  const [channels] = inputShape;
-  const prefix = await model.session(`crop:${plan.variant}:${cut.tensor}`, () => modelToCut(plan.proto, model.input.name, cut.tensor));
-  const rest = await model.session(`after:${cut.tensor}:${plan.variant}>${target.output}`, () => plan.rest.proto);
-  const scoresOf = async (activations: Tensor) => perturbedScores(await run(rest, { [cut.tensor]: activations }, [target.output]), target, options.score);
-  const whole = (await run(prefix, { [model.input.name]: input }, [cut.tensor]))[cut.tensor];
-  if (!sameDims(whole.dims, cut.dims)) throw new Error(`the network up to '${cut.tensor}' gave ${whole.dims.join('×')} on the input, not the probed ${cut.dims.join('×')}`);
-  const wholeData = whole.data as Float32Array;
+  const sessions = await Promise.all(
+    stages.map((stage) => model.session(`crop:${plan.variant}:${stage.from}>${stage.to}`, () => modelSegment(plan.proto, model.input.name, stage.from, stage.to, stage.fromDims))),
+  );
+  const rest = await model.session(`after:${last.to}:${plan.variant}>${target.output}`, () => plan.rest.proto);
+  const scoresOf = async (activations: Tensor) => perturbedScores(await run(rest, { [last.to]: activations }, [target.output]), target, options.score);
+  // The input's activations at each stage's input and at the last cut.
+  const wholes: Float32Array[] = [input.data as Float32Array];
+  let current: Tensor = input;
+  for (const [i, stage] of stages.entries()) {
+    current = (await run(sessions[i], { [stage.from]: current }, [stage.to]))[stage.to];
+    if (!sameDims(current.dims, stage.toDims))
+      throw new Error(`the network up to '${stage.to}' gave ${current.dims.join('×')} on the input, not the probed ${stage.toDims.join('×')}`);
+    wholes.push(current.data as Float32Array);
+  }
   const scores = new Float64Array(boxes.length + 1);
-  scores[0] = (await scoresOf(whole))[0];
-  // Windows that change the cut; all their crops have one size.
+  scores[0] = (await scoresOf(current))[0];
+  // Windows that change the last cut; the others leave the output as it is.
+  const final = crops[crops.length - 1];
   const changing: number[] = [];
-  crops.forEach((crop, i) => {
-    if (unchanged[i] || !crop.changed) scores[i + 1] = scores[0];
+  boxes.forEach((_, i) => {
+    if (unchanged[i] || !final.changed[i]) scores[i + 1] = scores[0];
     else changing.push(i);
   });
   const batchSize = await batchForCount(model, [1, ...inputShape], changing.length, options.batch, 1);
-  const cropShape = [channels, ...plan.size];
-  const cropSize = sizeOf(cropShape);
+  const cutShape = last.toDims.slice(1);
   const cutSize = sizeOf(cutShape);
-  const cropBuffer = new Float32Array(Math.min(batchSize, changing.length) * cropSize);
-  const restBuffer = new Float32Array(Math.min(batchSize, changing.length) * cutSize);
-  const origin = cropShape.map(() => 0);
+  const most = Math.min(batchSize, changing.length);
+  const restBuffer = new Float32Array(most * cutSize);
+  const cropShapes = stages.map((stage, s) => [stage.fromDims[1], ...crops[s].size]);
+  const cropBuffers = cropShapes.map((shape) => new Float32Array(most * sizeOf(shape)));
   await inBatches(changing.length, batchSize, ctx, 'occlusion: windows', async (at, count) => {
     const chunk = changing.slice(at, at + count);
-    chunk.forEach((i, j) => {
-      const { start } = crops[i];
-      const dst = cropBuffer.subarray(j * cropSize, (j + 1) * cropSize);
-      copyRegion(x, inputShape, [0, ...start], dst, cropShape, origin, cropShape);
-      // The occluded part of the crop: the box cut off at the input's border and at the crop's (a
-      // strided layer may read no element of the box beyond the crop).
-      const from = boxes[i].map((s, a) => (a === 0 ? s : Math.max(s, start[a - 1])));
-      const to = boxes[i].map((s, a) => Math.min(s + window[a], a === 0 ? channels : start[a - 1] + plan.size[a - 1]));
-      copyRegion(
-        base,
-        inputShape,
-        from,
-        dst,
-        cropShape,
-        from.map((f, a) => (a === 0 ? f : f - start[a - 1])),
-        to.map((t, a) => t - from[a]),
-      );
-    });
-    const out = (await run(prefix, { [model.input.name]: { dtype: 'float32', dims: [count, ...cropShape], data: cropBuffer.subarray(0, count * cropSize) } }, [cut.tensor]))[
-      cut.tensor
-    ];
-    const outShape = out.dims.slice(1);
-    const outSize = sizeOf(outShape);
-    const outData = out.data as Float32Array;
-    chunk.forEach((i, j) => {
-      const { start } = crops[i];
-      const { first, last } = crops[i].changed as { first: number[]; last: number[] };
-      const offset = start.map((s, a) => s / cut.reach.stride[a]);
-      if (last.some((l, a) => l - offset[a] >= outShape[a + 1]))
-        throw new Error(`the crop at ${start.join(',')} gave '${cut.tensor}' of ${outShape.join('×')}, too small for positions up to ${last.join(',')}`);
+    // What each window changes in the current stage's input: first the window itself.
+    let patches: Patch[] = chunk.map((i) => ({
+      data: base,
+      shape: inputShape,
+      origin: inputShape.map(() => 0),
+      from: boxes[i],
+      to: boxes[i].map((s, a) => Math.min(s + window[a], inputShape[a])),
+    }));
+    for (const [s, stage] of stages.entries()) {
+      const fromShape = stage.fromDims.slice(1);
+      const cropShape = cropShapes[s];
+      const cropSize = sizeOf(cropShape);
+      const batch = cropBuffers[s].subarray(0, count * cropSize);
+      chunk.forEach((i, j) => {
+        const corner = [0, ...(crops[s].start[i] as number[])];
+        const dst = batch.subarray(j * cropSize, (j + 1) * cropSize);
+        copyRegion(
+          wholes[s],
+          fromShape,
+          corner,
+          dst,
+          cropShape,
+          corner.map(() => 0),
+          cropShape,
+        );
+        applyPatch(patches[j], dst, corner, cropShape);
+      });
+      const out = (await run(sessions[s], { [stage.from]: { dtype: 'float32', dims: [count, ...cropShape], data: batch } }, [stage.to]))[stage.to];
+      const outShape = out.dims.slice(1);
+      const outSize = sizeOf(outShape);
+      patches = chunk.map((i, j) => {
+        const { first, last: end } = crops[s].changed[i] as { first: number[]; last: number[] };
+        const origin = [0, ...(crops[s].start[i] as number[]).map((c, a) => c / stage.reach.stride[a])];
+        if (end.some((l, a) => l - origin[a + 1] >= outShape[a + 1]))
+          throw new Error(`a crop gave '${stage.to}' of ${outShape.join('×')}, too small for positions up to ${end.join(',')}`);
+        return {
+          data: (out.data as Float32Array).subarray(j * outSize, (j + 1) * outSize),
+          shape: outShape,
+          origin,
+          from: [0, ...first],
+          to: [outShape[0], ...end.map((l) => l + 1)],
+        };
+      });
+    }
+    chunk.forEach((_, j) => {
       const slot = restBuffer.subarray(j * cutSize, (j + 1) * cutSize);
-      slot.set(wholeData);
-      copyRegion(
-        outData.subarray(j * outSize, (j + 1) * outSize),
-        outShape,
-        [0, ...first.map((f, a) => f - offset[a])],
+      slot.set(wholes[stages.length]);
+      applyPatch(
+        patches[j],
         slot,
+        cutShape.map(() => 0),
         cutShape,
-        [0, ...first],
-        [cutShape[0], ...last.map((l, a) => l - first[a] + 1)],
       );
     });
     const batchScores = await scoresOf({ dtype: 'float32', dims: [count, ...cutShape], data: restBuffer.subarray(0, count * cutSize) });
