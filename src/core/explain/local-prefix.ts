@@ -43,11 +43,11 @@ export interface LocalCut {
 }
 
 // Ops that read one position of each input for each output position, with no parameter that has
-// a spatial extent.
+// a spatial extent (and keep float32: no Cast, so every cut holds what the crops' copies expect).
 // prettier-ignore
 const POINTWISE = new Set([
   'Relu', 'LeakyRelu', 'PRelu', 'Elu', 'Selu', 'Celu', 'Clip', 'Sigmoid', 'HardSigmoid', 'HardSwish', 'Tanh', 'Softplus', 'Softsign', 'Gelu', 'Mish', 'Erf',
-  'Identity', 'Dropout', 'BatchNormalization', 'Cast', 'Neg', 'Abs', 'Sqrt', 'Exp', 'Log', 'Reciprocal', 'Floor', 'Ceil', 'Round', 'Sign',
+  'Identity', 'Dropout', 'BatchNormalization', 'Neg', 'Abs', 'Sqrt', 'Exp', 'Log', 'Reciprocal', 'Floor', 'Ceil', 'Round', 'Sign',
   'Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min', 'Sum', 'Mean', 'Where',
 ]);
 
@@ -67,7 +67,16 @@ const WINDOWED = new Set(['Conv', 'MaxPool', 'AveragePool', 'LpPool']);
 export function localCuts(graph: GraphProto, input: string, inputDims: number[], shapes: Map<string, number[]>): LocalCut[] {
   if (inputDims.length < 3) return [];
   const spatial = inputDims.length - 2;
-  const { consumers, initializers } = indexGraph(graph);
+  const { initializers } = indexGraph(graph);
+  // Readers of each tensor, those that read it inside a subgraph (If, Loop) too.
+  const consumers = new Map<string, NodeProto[]>();
+  for (const node of graph.node) {
+    for (const i of allInputs(node)) {
+      const list = consumers.get(i);
+      if (list) list.push(node);
+      else if (i) consumers.set(i, [node]);
+    }
+  }
   const order = topologicalOrder(graph);
   const constant = new Set(initializers);
   const reach = new Map<string, Reach>([[input, { stride: Array(spatial).fill(1), before: Array(spatial).fill(0), after: Array(spatial).fill(0) }]]);

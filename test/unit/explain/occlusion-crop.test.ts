@@ -7,7 +7,6 @@
 // 1-D and 3-D inputs. The analysis stops where locality ends (a constant with a spatial extent, a
 // tensor read past the cut) and agrees with the receptive fields of inside/receptive-field.ts.
 import * as assert from 'assert';
-import * as fs from 'fs';
 import * as path from 'path';
 import { explain } from '../../../src/core/explain';
 import { chainCrops, copyRegion, localCuts, planChain } from '../../../src/core/explain/local-prefix';
@@ -15,12 +14,17 @@ import { receptiveFields } from '../../../src/core/inside/receptive-field';
 import { ConvModel } from '../../../src/core/model';
 import { GraphProto } from '../../../src/core/onnx/proto';
 import { Tensor, maxAbs } from '../../../src/core/tensor';
+import { REFERENCE_DIR, describeReference } from '../../support/reference';
 import { buildModel, int, ints, node, randomTensor } from './tiny-models';
 
 const target = { kind: 'class' as const, index: 0 };
 
-/** conv k·s·p per spatial axis list, a residual block, a Concat, a strided 1×1 convolution and a cheap head. */
-function stemModel(seed: number, spatial: number[]): ConvModel {
+/**
+ * conv k·s·p per spatial axis list, a residual block, a Concat, a strided 1×1 convolution and a
+ * cheap head; `fixedBatch`: the head flattens with a Reshape to a computed [1, -1], so the model
+ * runs one input at a time (its parts before the head take any batch).
+ */
+function stemModel(seed: number, spatial: number[], fixedBatch = false): ConvModel {
   const n = spatial.length;
   const k = (size: number) => ints('kernel_shape', Array(n).fill(size));
   const pads = (p: number[]) => ints('pads', [...p, ...p]);
@@ -55,10 +59,14 @@ function stemModel(seed: number, spatial: number[]): ConvModel {
       node('Conv', ['cat', 'w5'], ['down'], [k(1), ints('strides', Array(n).fill(2))]),
       node('Mul', ['down', 'scale'], ['scaled']),
       node('GlobalAveragePool', ['scaled'], ['pooled']),
-      node('Flatten', ['pooled'], ['flat'], [int('axis', 1)]),
+      ...(fixedBatch
+        ? [node('Concat', ['one', 'rest'], ['shape'], [int('axis', 0)]), node('Reshape', ['pooled', 'shape'], ['flat'])]
+        : [node('Flatten', ['pooled'], ['flat'], [int('axis', 1)])]),
       node('Gemm', ['flat', 'fc', 'fcb'], ['logits'], [int('transB', 1)]),
     ],
     initializers: {
+      one: { dtype: 'int64', dims: [1], data: BigInt64Array.of(1n) },
+      rest: { dtype: 'int64', dims: [1], data: BigInt64Array.of(-1n) },
       w1: randomTensor([6, 2, ...firstKernel], seed, 0.4),
       b1: randomTensor([6], seed + 1, 0.1),
       w2: randomTensor([6, 6, ...Array(n).fill(3)], seed + 2, 0.3),
@@ -72,8 +80,8 @@ function stemModel(seed: number, spatial: number[]): ConvModel {
       fc: randomTensor([3, 8], seed + 8, 1),
       fcb: randomTensor([3], seed + 9, 0.1),
     },
-    input: ['N', 2, ...spatial],
-    output: ['N', 3],
+    input: [fixedBatch ? 1 : 'N', 2, ...spatial],
+    output: [fixedBatch ? 1 : 'N', 3],
   });
 }
 
@@ -90,16 +98,18 @@ async function assertSameScores(model: ConvModel, input: Tensor, cropped: Float3
 describe('occlusion through cuts after the local first layers', function () {
   this.timeout(120000);
 
-  const cases: { name: string; spatial: number[]; window: number[]; strides: number[] }[] = [
+  const cases: { name: string; spatial: number[]; window: number[]; strides: number[]; fixedBatch?: boolean }[] = [
     { name: '2-D, odd sizes, windows that do not tile it', spatial: [97, 83], window: [2, 7, 9], strides: [2, 5, 6] },
+    { name: '2-D, a model that runs one input at a time', spatial: [64, 64], window: [2, 8, 8], strides: [2, 8, 8], fixedBatch: true },
     { name: '2-D, one channel occluded at a time', spatial: [80, 80], window: [1, 8, 8], strides: [1, 8, 8] },
     { name: '1-D', spatial: [301], window: [2, 9], strides: [2, 7] },
     { name: '3-D', spatial: [9, 48, 44], window: [2, 3, 8, 8], strides: [2, 3, 8, 8] },
   ];
   for (const c of cases) {
     it(`${c.name}: the same scores as the whole network on every occluded input`, async () => {
-      const model = stemModel(11, c.spatial);
+      const model = stemModel(11, c.spatial, c.fixedBatch);
       try {
+        if (c.fixedBatch) assert.strictEqual(await model.supportsBatch(), false, 'the head pins the batch');
         const input = randomTensor([1, 2, ...c.spatial], 5, 1);
         const options = { window: c.window, strides: c.strides, batch: 7 };
         const cropped = await explain('occlusion', { model, input, target }, { ...options, crop: 'auto' });
@@ -189,11 +199,9 @@ describe('occlusion through cuts after the local first layers', function () {
     assert.deepStrictEqual([...dst], [6, 7, 10, 11, 18, 19, 22, 23]);
   });
 
-  const reference = process.env.CONVLENS_REFERENCE;
-  const resnet = reference ? path.join(reference, 'resnet18.onnx') : '';
-  (fs.existsSync(resnet) ? it : it.skip)(
-    `resnet18: each cut's stride and field are those of inside/receptive-field.ts${reference ? '' : ' (skipped: CONVLENS_REFERENCE is not set)'}`,
-    async () => {
+  describeReference('on resnet18', () => {
+    const resnet = path.join(REFERENCE_DIR, 'resnet18.onnx');
+    it("each cut's stride and field are those of inside/receptive-field.ts", async () => {
       const model = await ConvModel.load(resnet, { provider: 'cpu' });
       try {
         const shapes = await model.probeShapes();
@@ -215,12 +223,9 @@ describe('occlusion through cuts after the local first layers', function () {
       } finally {
         await model.dispose();
       }
-    },
-  );
+    });
 
-  (fs.existsSync(resnet) ? it : it.skip)(
-    `resnet18: a chain of crops on 3×32×32 windows, the same scores as the whole network${reference ? '' : ' (skipped: CONVLENS_REFERENCE is not set)'}`,
-    async function () {
+    it('a chain of crops on 3×32×32 windows, the same scores as the whole network', async function () {
       this.timeout(300000);
       const model = await ConvModel.load(resnet, { provider: 'cpu' });
       try {
@@ -243,6 +248,6 @@ describe('occlusion through cuts after the local first layers', function () {
       } finally {
         await model.dispose();
       }
-    },
-  );
+    });
+  });
 });
