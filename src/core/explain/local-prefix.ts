@@ -33,8 +33,6 @@ export interface LocalCut {
   /** Its dims at batch 1 for the model's input size. */
   dims: number[];
   reach: Reach;
-  /** Nodes from the input to the cut. */
-  prefixNodes: number;
   /** The tensors the prefix computes (`tensor` included). */
   computed: Set<string>;
   /** Estimated operations of the prefix and of the rest, per input (multiply-adds of convolutions and pools, one per element elsewhere). */
@@ -117,7 +115,7 @@ export function localCuts(graph: GraphProto, input: string, inputDims: number[],
     const dims = shapes.get(tensor);
     if (leaks || isOutput || !dims || dims.length !== spatial + 2) continue;
     const prefixCost = [...prefix].reduce((s, n) => s + cost(n), 0);
-    cuts.push({ tensor, dims, reach: reach.get(tensor) as Reach, prefixNodes: prefix.size, computed: new Set(produced), prefixCost, restCost: totalCost - prefixCost });
+    cuts.push({ tensor, dims, reach: reach.get(tensor) as Reach, computed: new Set(produced), prefixCost, restCost: totalCost - prefixCost });
   }
   return cuts;
 }
