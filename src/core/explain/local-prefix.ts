@@ -300,8 +300,8 @@ export interface CropChain {
 
 // A stage's fixed costs, in whole passes of the network: per window (a run's share of
 // onnxruntime's overhead, beyond the crop's copies, which are counted), and once (making its
-// session: about two passes' time for resnet18's parts), so a chain adds a stage, and a few
-// windows take a chain, only where it saves more.
+// session, about one pass's time for each of resnet18's parts, and its slower first runs), so a
+// chain adds a stage, and a few windows take a chain, only where it saves more.
 const STAGE_OVERHEAD = 0.01;
 const SESSION_COST = 2;
 

@@ -22,7 +22,8 @@ import { ExplainContext, ExplainError, ExplanationMethod, ResolvedTarget } from 
 export type OcclusionOptions = { window: number[]; strides: number[]; baseline: number | Tensor; batch: number; score: ScoreKind; display: DisplayMode; crop: 'auto' | 'off' };
 
 // Cropping pays for its sessions and its copies only where it saves more than this share of the
-// operations (resnet18 runs about half of them on 32×32 windows of 224×224).
+// operations (resnet18's chain is estimated at 71% of them on 32×32 windows of 224×224, and a
+// batch of its windows took 0.63 of the whole network's time).
 const CROP_WORTH = 0.85;
 // Stages of a chain at most: each is a session and a copy of every window's crop.
 const MAX_STAGES = 4;
