@@ -10,7 +10,6 @@ import { buildGradientModel } from '../src/core/autodiff/build';
 import { probeShapeSets } from '../src/core/autodiff/shapes';
 import { ConvModel } from '../src/core/model';
 import { encodeModel } from '../src/core/onnx/proto';
-import { withDynamicBatch } from '../src/core/onnx/surgery';
 import { seedFor } from '../src/core/explain/target';
 import { Random } from '../src/core/random';
 import { Tensor, argmax, float32, sizeOf } from '../src/core/tensor';
@@ -122,10 +121,14 @@ async function main(): Promise<void> {
   for (const c of await cases()) {
     const { model, input } = c;
     const name = model.input.name;
-    const proto = withDynamicBatch(model.proto);
+    // The model as its sessions take it: with its batch-pinning Reshapes freed where the probe
+    // freed them and its rows stay independent, else as declared (which runs one input at a time).
+    const takesBatch = await model.batchedSessions();
+    if (BATCH > 1 && !(await model.supportsBatch())) throw new Error(`${c.name} does not take a batch: profile it without --batch`);
+    const proto = takesBatch ? model.batchedProto() : model.proto;
     const [shapes, batchShapes] = await probeShapeSets(
       proto,
-      [{ [name]: input }, { [name]: { ...input, dims: [2, ...input.dims.slice(1)], data: new Float32Array(input.data.length * 2) } }],
+      [{ [name]: input }, ...(takesBatch ? [{ [name]: { ...input, dims: [2, ...input.dims.slice(1)], data: new Float32Array(input.data.length * 2) } }] : [])],
       model.activationLimit.bytes,
     );
     const built = buildGradientModel(proto, { wrt: [name], shapes, batchShapes });
