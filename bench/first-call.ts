@@ -15,7 +15,10 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { ComputeClient } from '../src/compute/client';
+import { ModelContext } from '../src/core/context';
+import { explainImages } from '../src/core/dataset/explain-images';
 import { extractFeatures } from '../src/core/dataset/features';
+import { listDataset } from '../src/core/dataset/folder';
 import { inputPipelineFor } from '../src/core/dataset/input';
 import { explain } from '../src/core/explain';
 import { decodeImage } from '../src/core/image/decode';
@@ -23,7 +26,7 @@ import { encodePng, rgbToRgba } from '../src/core/image/overlay';
 import { resizeBilinear } from '../src/core/image/resize';
 import { ConvModel } from '../src/core/model';
 import { IMAGENET_MEAN, IMAGENET_STD, PreprocessSpec, preprocessImage } from '../src/core/preprocess';
-import { mapToUint8 } from '../src/core/tensor';
+import { Tensor, mapToUint8 } from '../src/core/tensor';
 import { REFERENCE_DIR, ReferenceCase, loadManifest, loadTensor, referenceAvailable } from '../test/support/reference';
 import { timeMethodPeers } from './peers';
 
@@ -189,9 +192,50 @@ async function datasetThroughput(model: ConvModel, image: Uint8Array, spec: Prep
     console.log(
       `  dataset features of ${images} such JPEGs on resnet18, batches of ${batchSize}: ${rate(times.pool).toFixed(1)} images/s decoding in worker threads, ${rate(times.main).toFixed(1)} on the main thread, plain forward ${rate(times.forward).toFixed(1)} images/s (best of 2, alternated)`,
     );
-    return { dataset_pool_images_per_s: rate(times.pool), dataset_main_thread_images_per_s: rate(times.main), forward_images_per_s: rate(times.forward) };
+    const explained = await explainThroughput(model, folder, spec, batch);
+    return { dataset_pool_images_per_s: rate(times.pool), dataset_main_thread_images_per_s: rate(times.main), forward_images_per_s: rate(times.forward), ...explained };
   } finally {
     fs.rmSync(folder, { recursive: true, force: true });
+  }
+}
+
+/**
+ * "Explain all" (and `convlens explain FOLDER`, which leaves out the top classes): a map and the
+ * top class per image of the folder through the loop they share (explainImages: decoding, one
+ * explanation per image, the prediction from the method's own run of the input), images/s for
+ * each method next to plain forward passes of batches of the same size, alternately.
+ */
+async function explainThroughput(model: ConvModel, folder: string, spec: PreprocessSpec, batch: Tensor): Promise<Record<string, number>> {
+  const ctx = ModelContext.open(model.file as string, { provider: 'auto', preprocessing: spec });
+  try {
+    const { images } = listDataset(folder);
+    const result: Record<string, number> = {};
+    for (const method of ['gradcam', 'saliency']) {
+      const times = { explain: [] as number[], forward: [] as number[] };
+      for (let round = 0; round < 2; round++) {
+        times.explain.push(
+          await seconds(async () => {
+            for await (const item of explainImages(ctx, images, { method, target: { kind: 'class', index: 'top' }, predict: true })) {
+              if (item.error) throw new Error(`${item.image.relPath}: ${item.error}`);
+            }
+          }),
+        );
+        times.forward.push(
+          await seconds(async () => {
+            for (let i = 0; i < images.length / batch.dims[0]; i++) await model.run({ input: batch });
+          }),
+        );
+      }
+      const rate = (t: number[]) => images.length / Math.min(...t);
+      console.log(
+        `  Explain all (${method} of the top class, and the prediction) of the ${images.length} JPEGs: ${rate(times.explain).toFixed(1)} images/s, plain forward ${rate(times.forward).toFixed(1)} images/s, ${(rate(times.explain) / rate(times.forward)).toFixed(2)}× (best of 2, alternated)`,
+      );
+      result[`explain_${method}_images_per_s`] = rate(times.explain);
+      result[`explain_${method}_forward_images_per_s`] = rate(times.forward);
+    }
+    return result;
+  } finally {
+    await ctx.model.dispose();
   }
 }
 

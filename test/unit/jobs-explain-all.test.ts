@@ -94,7 +94,9 @@ describe('compute worker: "Explain all" on a folder', function () {
     const image = await client.call('loadImage', { modelPath: MODEL, imagePath: path.join(IMAGES, 'star.png') });
     const e = await client.call('explain', { modelPath: MODEL, imageId: image.id, ...SETTINGS });
     const [top] = await client.call('predict', { modelPath: MODEL, imageId: image.id, topK: 1 });
-    assert.deepStrictEqual(card.prediction, { index: top.index, label: top.label, probability: top.probability });
+    assert.deepStrictEqual([card.prediction!.index, card.prediction!.label], [top.index, top.label]);
+    // The card's class comes from the Grad-CAM run's outputs, in a session that sums in another order.
+    assert.ok(Math.abs(card.prediction!.probability - top.probability) <= 1e-6, `${card.prediction!.probability} against ${top.probability}`);
     const small = resizeSkimage({ width: e.map.width, height: e.map.height, channels: 1, data: Float32Array.from(e.map.values) }, CARD_MAP_SIDE, CARD_MAP_SIDE);
     // Both maps are rounded to 1e-4 (the protocol's precision): the explain job's before the
     // downsampling here, the card's after it, so they agree within two roundings.

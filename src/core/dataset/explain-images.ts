@@ -1,14 +1,14 @@
 // One explanation per image of a list (a folder, a glob, a page of a folder): the loop that
-// `convlens explain FOLDER` and the panel's "Explain all" gallery share. Images are decoded a batch
-// at a time; with `predict`, each batch's top classes come from one forward pass through the batch
-// dimension. Each image is explained on its own (a method's input is one image) and yielded as soon
-// as it is done, so a caller writes it at once and memory stays that of one batch. An image that
-// cannot be read or explained is yielded with its reason; a cancelled signal ends the loop with
-// CancelledError (never reported as an image's failure).
+// `convlens explain FOLDER` and the panel's "Explain all" gallery share. Each image is decoded,
+// explained on its own (a method's input is one image) and yielded as soon as it is done, so a
+// caller writes it at once and memory stays that of one image. With `predict`, a classifier's top
+// class comes from the outputs the method computed for the input where it did (the gradient run
+// of Grad-CAM, Saliency and their kin, the forward pass of CAM, Eigen-CAM and Score-CAM), else from
+// a forward pass of its own. An image that cannot be read or explained is yielded with its reason;
+// a cancelled signal ends the loop with CancelledError (never reported as an image's failure).
 import { CancelledError, throwIfCancelled } from '../cancel';
 import type { ModelContext } from '../context';
 import { explain, Explanation } from '../explain';
-import { usableBatchSize } from '../explain/forward';
 import type { OptionValue, Target } from '../explain/types';
 import type { Prediction } from '../labels/labels';
 import type { LoadedInput } from '../preprocess';
@@ -23,14 +23,12 @@ export interface ExplainImagesRequest {
   layer?: string;
   /** Method options by OptionSpec name (strings as typed, or values). */
   options?: Record<string, OptionValue | undefined>;
-  /** Also give each image's top class (one batched forward pass per batch). */
+  /** Also give each image's top class. */
   predict?: boolean;
 }
 
 export interface ExplainImagesControl {
   signal?: AbortSignal;
-  /** Images decoded (and predicted) together; 16 unless given, 1 for a model with a fixed batch of 1. */
-  batchSize?: number;
 }
 
 export interface ExplainedImage {
@@ -44,49 +42,21 @@ export interface ExplainedImage {
   error?: string;
 }
 
-const DEFAULT_BATCH = 16;
-
 function isCancel(err: unknown, signal: AbortSignal | undefined): boolean {
   return err instanceof CancelledError || !!signal?.aborted;
 }
 
-/** Top-1 of each input, in one forward pass when they stack; one by one when the batch fails (a bad row names itself). */
-async function predictions(ctx: ModelContext, inputs: Tensor<Float32Array>[]): Promise<(Prediction | Error)[]> {
-  // A segmentation's or a detector's prediction: its largest class by pixels, or its best box's class (task-outputs.ts).
-  if (mayHaveTaskOutputs(ctx.model)) {
-    const out: (Prediction | Error)[] = [];
-    for (const t of inputs) {
-      try {
-        const { task, outputs } = await readTaskOutputs(ctx, t);
-        const predicted = taskPredictions(task, 1);
-        if (!predicted) out.push(ctx.topOf(outputs, 1)[0][0]);
-        else out.push(predicted[0] ?? new Error(`no box scores ${task.kind === 'detection' ? task.minScore : ''} or more`));
-      } catch (err) {
-        out.push(err as Error);
-      }
-    }
-    return out;
-  }
-  if (inputs.length > 1 && inputs.every((t) => t.dims.slice(1).join() === inputs[0].dims.slice(1).join())) {
-    const size = inputs[0].data.length;
-    const data = new Float32Array(inputs.length * size);
-    inputs.forEach((t, i) => data.set(t.data, i * size));
-    try {
-      const { top } = await ctx.predict({ dtype: 'float32', dims: [inputs.length, ...inputs[0].dims.slice(1)], data }, 1);
-      if (top.length === inputs.length) return top.map((row) => row[0]);
-    } catch {
-      // A non-finite row fails the whole batch: find it one by one below.
-    }
-  }
-  const out: (Prediction | Error)[] = [];
-  for (const t of inputs) {
-    try {
-      out.push((await ctx.predict(t, 1)).top[0][0]);
-    } catch (err) {
-      out.push(err as Error);
-    }
-  }
-  return out;
+/**
+ * A segmentation's or a detector's prediction: its largest class by pixels, or its best box's class
+ * (task-outputs.ts), one input at a time.
+ */
+async function taskPrediction(ctx: ModelContext, input: Tensor): Promise<Prediction> {
+  const { task, outputs } = await readTaskOutputs(ctx, input);
+  const predicted = taskPredictions(task, 1);
+  if (!predicted) return ctx.topOf(outputs, 1)[0][0];
+  const best = predicted[0];
+  if (!best) throw new Error(`no box scores ${task.kind === 'detection' ? task.minScore : ''} or more`);
+  return best;
 }
 
 /** Explains `images` in order, yielding each as soon as it is done (see the file's header). */
@@ -98,39 +68,37 @@ export async function* explainImages(
 ): AsyncGenerator<ExplainedImage> {
   const { signal } = control;
   if (images.length > 1) ctx.model.explainsManyInputs();
-  const batchSize = await usableBatchSize(ctx.model, control.batchSize ?? DEFAULT_BATCH);
-  for (let start = 0; start < images.length; start += batchSize) {
+  for (const image of images) {
     throwIfCancelled(signal);
-    const batch = images.slice(start, start + batchSize).map((image): ExplainedImage => {
-      try {
-        return { image, input: ctx.loadInput(image.file) };
-      } catch (err) {
-        return { image, error: (err as Error).message };
-      }
-    });
-    if (request.predict) {
-      const readable = batch.filter((b) => b.input);
-      const top = await predictions(
-        ctx,
-        readable.map((b) => b.input!.tensor as Tensor<Float32Array>),
-      );
-      readable.forEach((b, i) => {
-        const p = top[i];
-        if (p instanceof Error) {
-          b.error = p.message;
-        } else b.prediction = p;
-      });
+    const item: ExplainedImage = { image };
+    try {
+      item.input = ctx.loadInput(image.file);
+    } catch (err) {
+      item.error = (err as Error).message;
     }
-    for (const item of batch) {
-      throwIfCancelled(signal);
-      if (item.input && !item.error) {
+    if (item.input) {
+      const input = item.input.tensor;
+      const taskModel = mayHaveTaskOutputs(ctx.model);
+      // A task model's prediction may choose what is explained (its predicted region or box): first.
+      if (request.predict && taskModel) {
+        try {
+          item.prediction = await taskPrediction(ctx, input);
+        } catch (err) {
+          if (isCancel(err, signal)) throw err instanceof CancelledError ? err : new CancelledError();
+          item.error = (err as Error).message;
+        }
+      }
+      // A classifier's comes from the outputs the method computed for the input, where it did.
+      let outputs: Record<string, Tensor> | undefined;
+      const inputOutputs = request.predict && !taskModel ? (o: Record<string, Tensor>) => void (outputs ??= o) : undefined;
+      if (!item.error) {
         try {
           // 'top' or a class on a segmentation or detection model: this image's predicted region or box.
-          const chosen = await taskAwareTarget(ctx, item.input.tensor, request.target);
+          const chosen = await taskAwareTarget(ctx, input, request.target);
           try {
             item.explanation = await explain(
               request.method,
-              { model: chosen.model, input: item.input.tensor, target: chosen.target, layer: request.layer, signal },
+              { model: chosen.model, input, target: chosen.target, layer: request.layer, signal, inputOutputs },
               request.options ?? {},
             );
           } finally {
@@ -141,7 +109,17 @@ export async function* explainImages(
           item.error = (err as Error).message;
         }
       }
-      yield item;
+      if (inputOutputs) {
+        try {
+          item.prediction = ctx.topOf(outputs ?? (await ctx.model.run(ctx.feeds(input))), 1)[0][0];
+        } catch (err) {
+          if (isCancel(err, signal)) throw err instanceof CancelledError ? err : new CancelledError();
+          // Outputs that are not finite explain the failure better than the method's own error.
+          item.error = (err as Error).message;
+          item.explanation = undefined;
+        }
+      }
     }
+    yield item;
   }
 }

@@ -85,7 +85,8 @@ export async function inputGradient(ctx: ExplainContext, overrides?: RuleSet): P
   checkInput(ctx.input);
   const plan = await planTarget(ctx.model, ctx.input, ctx.target);
   const name = ctx.model.input.name;
-  const { gradients, target } = await gradientsFor(ctx, plan, ctx.input, [name], { overrides, once: true });
+  const { gradients, outputs, target } = await gradientsFor(ctx, plan, ctx.input, [name], { overrides, once: true });
+  ctx.inputOutputs?.(outputs);
   return { setup: attributionSetup(target, plan.outputDims), gradient: gradients[name] };
 }
 

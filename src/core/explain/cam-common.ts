@@ -42,6 +42,7 @@ export function camSetup(cam: CamPlan, target: ResolvedTarget): CamSetup {
 export async function runAtLayer(ctx: ExplainContext, extra: string[] = []): Promise<{ setup: CamSetup; outputs: Record<string, Tensor>; activations: Tensor }> {
   const cam = await planCam(ctx);
   const outputs = await ctx.model.run({ [ctx.model.input.name]: ctx.input }, [cam.layer.tensor, ...extra], { once: true });
+  ctx.inputOutputs?.(outputs);
   const activations = toCanonical(cam.layer.view, outputs[cam.layer.tensor]);
   return { setup: camSetup(cam, resolveTop(cam.plan.target, outputs[cam.plan.target.output])), outputs, activations };
 }
@@ -127,6 +128,7 @@ export async function gradientCam(method: string, ctx: ExplainContext, rawCam: (
   const layer = cam.layer.tensor;
   ctx.progress?.(0, `${method}: gradients at ${layer}`);
   const { gradients, outputs, target } = await gradientsFor(ctx, cam.plan, ctx.input, [layer], { once: true });
+  ctx.inputOutputs?.(outputs);
   const view = cam.layer.view;
   const raw = rawCam(toCanonical(view, outputs[layer]), toCanonical(view, gradients[layer]));
   ctx.progress?.(1, `${method}: done`);

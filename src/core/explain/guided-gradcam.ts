@@ -29,6 +29,7 @@ export const guidedGradCam: ExplanationMethod<GuidedGradCamOptions> = {
     const planned = await planCam(ctx);
     const layer = planned.layer.tensor;
     const { gradients, outputs, target } = await gradientsFor(ctx, planned.plan, ctx.input, [layer], { once: true });
+    ctx.inputOutputs?.(outputs);
     const setup = camSetup(planned, target);
     ctx.progress?.(0.5, 'guided-gradcam: Grad-CAM done');
     const view = planned.layer.view;

@@ -1,0 +1,99 @@
+// The loop `convlens explain FOLDER` and "Explain all" share (core/dataset/explain-images.ts), on
+// the sample classifier: with `predict`, each image's top class is the one the forward pass gives,
+// taken from the run the method made of the input where it made one (no forward pass of its own),
+// else from a forward pass; an unreadable image is reported and the others still explained.
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { ModelContext } from '../../src/core/context';
+import { explainImages } from '../../src/core/dataset/explain-images';
+import type { Tensor } from '../../src/core/tensor';
+
+const ROOT = path.resolve(__dirname, '../../..');
+const MODEL = path.join(ROOT, 'sample/shapes.onnx');
+const IMAGES = path.join(ROOT, 'sample/images');
+
+describe('explaining a list of images with predictions (convlens explain FOLDER, Explain all)', function () {
+  this.timeout(120000);
+  const images = fs
+    .readdirSync(IMAGES)
+    .filter((f) => f.endsWith('.png'))
+    .sort()
+    .map((f) => ({ file: path.join(IMAGES, f), relPath: f }));
+
+  // Methods whose run of the input gives its outputs (a gradient run, a forward pass with the
+  // layer exposed), and one that gives none (occlusion's scores are of occluded inputs).
+  for (const [method, ownPasses] of [
+    ['gradcam', 0],
+    ['saliency', 0],
+    ['guided-gradcam', 0],
+    ['scorecam', 0],
+    ['occlusion', 1],
+  ] as const) {
+    it(`${method}: each prediction is the forward pass's top class, with ${ownPasses ? 'a forward pass of the input' : "the method's own run of the input"}`, async () => {
+      const ctx = ModelContext.open(MODEL, { provider: 'cpu' });
+      try {
+        const expected = new Map<string, { index: number; label: string; probability: number }>();
+        for (const im of images) expected.set(im.relPath, (await ctx.predict(ctx.loadInput(im.file).tensor, 1)).top[0][0]);
+        // Count the forward passes of the input alone (outputs only), which a prediction would add.
+        let inputPasses = 0;
+        const run = ctx.model.run.bind(ctx.model);
+        ctx.model.run = (feeds: Record<string, Tensor>, extra: string[] = [], options = {}) => {
+          if (extra.length === 0 && Object.values(feeds).every((t) => t.dims[0] === 1)) inputPasses++;
+          return run(feeds, extra, options);
+        };
+        const seen: string[] = [];
+        for await (const item of explainImages(ctx, images, {
+          method,
+          target: { kind: 'class', index: 'top' },
+          predict: true,
+          options: method === 'occlusion' ? { window: [1, 16, 16], strides: [1, 16, 16] } : {},
+        })) {
+          assert.strictEqual(item.error, undefined, `${item.image.relPath}: ${item.error}`);
+          assert.ok(item.explanation, item.image.relPath);
+          const want = expected.get(item.image.relPath)!;
+          const got = item.prediction!;
+          assert.deepStrictEqual([got.index, got.label], [want.index, want.label], item.image.relPath);
+          // The method's session sums in another order than the forward session: last digits only.
+          assert.ok(Math.abs(got.probability - want.probability) <= 1e-6, `${item.image.relPath}: ${got.probability} against ${want.probability}`);
+          seen.push(item.image.relPath);
+        }
+        assert.deepStrictEqual(
+          seen,
+          images.map((im) => im.relPath),
+        );
+        // Occlusion's own forward passes are of occluded batches (and of the input once to score
+        // it, with crops off on this small model): the prediction adds one pass per image at most.
+        if (ownPasses === 0) assert.strictEqual(inputPasses, 0, 'no forward pass of its own for the prediction');
+        else assert.ok(inputPasses >= images.length, `${inputPasses} forward passes of an input for ${images.length} images`);
+      } finally {
+        await ctx.dispose();
+      }
+    });
+  }
+
+  it('reports an image that cannot be read, with no prediction, and explains and predicts the others', async () => {
+    const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'convlens-explain-images-'));
+    const ctx = ModelContext.open(MODEL, { provider: 'cpu' });
+    try {
+      fs.copyFileSync(path.join(IMAGES, 'star.png'), path.join(folder, 'a.png'));
+      fs.writeFileSync(path.join(folder, 'b.png'), 'not a png');
+      fs.copyFileSync(path.join(IMAGES, 'circle.png'), path.join(folder, 'c.png'));
+      const list = ['a.png', 'b.png', 'c.png'].map((f) => ({ file: path.join(folder, f), relPath: f }));
+      const items = [];
+      for await (const item of explainImages(ctx, list, { method: 'gradcam', target: { kind: 'class', index: 'top' }, predict: true })) items.push(item);
+      assert.deepStrictEqual(
+        items.map((i) => [i.image.relPath, i.prediction?.label, !!i.explanation, i.error !== undefined]),
+        [
+          ['a.png', 'star', true, false],
+          ['b.png', undefined, false, true],
+          ['c.png', 'circle', true, false],
+        ],
+      );
+    } finally {
+      await ctx.dispose();
+      fs.rmSync(folder, { recursive: true, force: true });
+    }
+  });
+});
