@@ -5,9 +5,9 @@ Usage: PYTHONPATH=../shared/peers python3 bench/architectures.py NAME OUTDIR > t
 The model is torchvision's architecture with its default (random) initialisation, seeded; it is
 exported to OUTDIR/NAME.onnx (opset 13) with a seeded random input (OUTDIR/NAME.input.f32), and the
 same model object is timed under Debian's PyTorch, 2 threads: pytorch-grad-cam's GradCAM and
-AblationCAM at the module a user would name (LAYERS) and Captum's IntegratedGradients (32
-riemann_trapezoid steps), each on its first call and later ones (one for the slow ones), and a
-forward pass. Output: {torch, threads, target, layer_tensor, times: {computation: {first_s, seconds}}}.
+AblationCAM at the module a user would name (LAYERS), Captum's IntegratedGradients (32
+riemann_trapezoid steps) and Occlusion (3×32×32 windows, stride 16, as the reference models' bench),
+each on its first call and later ones (one for the slow ones), and a forward pass. Output: {torch, threads, target, layer_tensor, times: {computation: {first_s, seconds}}}.
 """
 import json
 import os
@@ -16,7 +16,7 @@ import sys
 import onnx
 import torch
 import torchvision
-from captum.attr import IntegratedGradients
+from captum.attr import IntegratedGradients, Occlusion
 from pytorch_grad_cam import AblationCAM, GradCAM
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
@@ -69,6 +69,7 @@ def main(name, out_dir):
         "GradCAM": timed(lambda: GradCAM(model=model, target_layers=layers)(input_tensor=x, targets=targets), 5),
         "AblationCAM": timed(lambda: AblationCAM(model=model, target_layers=layers)(input_tensor=x, targets=targets), 0),
         "IntegratedGradients": timed(lambda: ig.attribute(x, target=target, n_steps=32, method="riemann_trapezoid"), 1),
+        "Occlusion": timed(lambda: Occlusion(model).attribute(x, target=target, sliding_window_shapes=(3, 32, 32), strides=(3, 16, 16), baselines=0), 1),
         "forward": timed(forward, 10),
     }
     result = {"torch": torch.__version__, "threads": torch.get_num_threads(), "target": target, "layer_tensor": layer_tensor(model_path, LAYERS[name]), "times": times}

@@ -21,6 +21,7 @@ const COMPUTATIONS = [
   { method: 'gradcam', peer: 'GradCAM', goal: 1, repeats: 5 },
   { method: 'ablationcam', peer: 'AblationCAM', goal: 20, repeats: 1 },
   { method: 'integrated-gradients', peer: 'IntegratedGradients', goal: 2, repeats: 1, options: { steps: 32, method: 'riemann_trapezoid' } },
+  { method: 'occlusion', peer: 'Occlusion', goal: 3, repeats: 1, options: { window: [3, 32, 32], strides: [3, 16, 16] } },
 ];
 
 interface Exported {
