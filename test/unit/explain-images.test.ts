@@ -63,8 +63,7 @@ describe('explaining a list of images with predictions (convlens explain FOLDER,
           seen,
           images.map((im) => im.relPath),
         );
-        // Occlusion's own forward passes are of occluded batches (and of the input once to score
-        // it, with crops off on this small model): the prediction adds one pass per image at most.
+        // Occlusion scores batches of occluded inputs: the prediction is a forward pass of each image.
         if (ownPasses === 0) assert.strictEqual(inputPasses, 0, 'no forward pass of its own for the prediction');
         else assert.ok(inputPasses >= images.length, `${inputPasses} forward passes of an input for ${images.length} images`);
       } finally {

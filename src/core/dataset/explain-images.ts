@@ -42,8 +42,11 @@ export interface ExplainedImage {
   error?: string;
 }
 
-function isCancel(err: unknown, signal: AbortSignal | undefined): boolean {
-  return err instanceof CancelledError || !!signal?.aborted;
+/** An image's failure, as its reason; a cancellation is thrown on as CancelledError instead. */
+function reasonOf(err: unknown, signal: AbortSignal | undefined): string {
+  if (err instanceof CancelledError) throw err;
+  if (signal?.aborted) throw new CancelledError();
+  return (err as Error).message;
 }
 
 /**
@@ -68,6 +71,7 @@ export async function* explainImages(
 ): AsyncGenerator<ExplainedImage> {
   const { signal } = control;
   if (images.length > 1) ctx.model.explainsManyInputs();
+  const taskModel = mayHaveTaskOutputs(ctx.model);
   for (const image of images) {
     throwIfCancelled(signal);
     const item: ExplainedImage = { image };
@@ -78,14 +82,12 @@ export async function* explainImages(
     }
     if (item.input) {
       const input = item.input.tensor;
-      const taskModel = mayHaveTaskOutputs(ctx.model);
       // A task model's prediction may choose what is explained (its predicted region or box): first.
       if (request.predict && taskModel) {
         try {
           item.prediction = await taskPrediction(ctx, input);
         } catch (err) {
-          if (isCancel(err, signal)) throw err instanceof CancelledError ? err : new CancelledError();
-          item.error = (err as Error).message;
+          item.error = reasonOf(err, signal);
         }
       }
       // A classifier's comes from the outputs the method computed for the input, where it did.
@@ -105,17 +107,15 @@ export async function* explainImages(
             await chosen.copy?.dispose();
           }
         } catch (err) {
-          if (isCancel(err, signal)) throw err instanceof CancelledError ? err : new CancelledError();
-          item.error = (err as Error).message;
+          item.error = reasonOf(err, signal);
         }
       }
       if (inputOutputs) {
         try {
           item.prediction = ctx.topOf(outputs ?? (await ctx.model.run(ctx.feeds(input))), 1)[0][0];
         } catch (err) {
-          if (isCancel(err, signal)) throw err instanceof CancelledError ? err : new CancelledError();
           // Outputs that are not finite explain the failure better than the method's own error.
-          item.error = (err as Error).message;
+          item.error = reasonOf(err, signal);
           item.explanation = undefined;
         }
       }
