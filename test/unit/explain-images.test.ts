@@ -22,34 +22,38 @@ describe('explaining a list of images with predictions (convlens explain FOLDER,
     .sort()
     .map((f) => ({ file: path.join(IMAGES, f), relPath: f }));
 
-  // Methods whose run of the input gives its outputs (a gradient run, a forward pass with the
-  // layer exposed), and one that gives none (occlusion's scores are of occluded inputs).
-  for (const [method, ownPasses] of [
-    ['gradcam', 0],
-    ['saliency', 0],
-    ['guided-gradcam', 0],
-    ['scorecam', 0],
-    ['occlusion', 1],
-  ] as const) {
-    it(`${method}: each prediction is the forward pass's top class, with ${ownPasses ? 'a forward pass of the input' : "the method's own run of the input"}`, async () => {
+  const OCCLUSION = { window: [1, 16, 16], strides: [1, 16, 16] };
+  // [method, target class, options, forward passes the prediction adds per image]: methods that run
+  // the input anyway (a gradient run, a forward pass with the layer exposed, the pass that finds a
+  // 'top' class) give its outputs; occlusion of a given class runs only occluded inputs.
+  const cases: [string, number | 'top', Record<string, number | number[]>, number][] = [
+    ['gradcam', 'top', {}, 0],
+    ['saliency', 'top', {}, 0],
+    ['guided-gradcam', 'top', {}, 0],
+    ['scorecam', 'top', {}, 0],
+    ['integrated-gradients', 'top', { steps: 4 }, 0],
+    ['occlusion', 'top', OCCLUSION, 0],
+    ['occlusion', 0, OCCLUSION, 1],
+  ];
+  for (const [method, index, options, added] of cases) {
+    it(`${method}, class ${index}: each prediction is the forward pass's top class, ${added ? 'from a forward pass of the image' : "from the method's own run of the image"}`, async () => {
       const ctx = ModelContext.open(MODEL, { provider: 'cpu' });
       try {
         const expected = new Map<string, { index: number; label: string; probability: number }>();
         for (const im of images) expected.set(im.relPath, (await ctx.predict(ctx.loadInput(im.file).tensor, 1)).top[0][0]);
-        // Count the forward passes of the input alone (outputs only), which a prediction would add.
+        // Count the forward passes of one input with outputs only (what a prediction runs).
         let inputPasses = 0;
         const run = ctx.model.run.bind(ctx.model);
-        ctx.model.run = (feeds: Record<string, Tensor>, extra: string[] = [], options = {}) => {
+        ctx.model.run = (feeds: Record<string, Tensor>, extra: string[] = [], runOptions = {}) => {
           if (extra.length === 0 && Object.values(feeds).every((t) => t.dims[0] === 1)) inputPasses++;
-          return run(feeds, extra, options);
+          return run(feeds, extra, runOptions);
         };
+        const request = { method, target: { kind: 'class' as const, index }, options };
+        for await (const item of explainImages(ctx, images, request)) assert.strictEqual(item.error, undefined, `${item.image.relPath}: ${item.error}`);
+        const without = inputPasses;
+        inputPasses = 0;
         const seen: string[] = [];
-        for await (const item of explainImages(ctx, images, {
-          method,
-          target: { kind: 'class', index: 'top' },
-          predict: true,
-          options: method === 'occlusion' ? { window: [1, 16, 16], strides: [1, 16, 16] } : {},
-        })) {
+        for await (const item of explainImages(ctx, images, { ...request, predict: true })) {
           assert.strictEqual(item.error, undefined, `${item.image.relPath}: ${item.error}`);
           assert.ok(item.explanation, item.image.relPath);
           const want = expected.get(item.image.relPath)!;
@@ -63,9 +67,7 @@ describe('explaining a list of images with predictions (convlens explain FOLDER,
           seen,
           images.map((im) => im.relPath),
         );
-        // Occlusion scores batches of occluded inputs: the prediction is a forward pass of each image.
-        if (ownPasses === 0) assert.strictEqual(inputPasses, 0, 'no forward pass of its own for the prediction');
-        else assert.ok(inputPasses >= images.length, `${inputPasses} forward passes of an input for ${images.length} images`);
+        assert.strictEqual(inputPasses - without, added * images.length, `forward passes with predictions ${inputPasses}, without ${without}`);
       } finally {
         await ctx.dispose();
       }

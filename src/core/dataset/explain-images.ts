@@ -2,9 +2,9 @@
 // `convlens explain FOLDER` and the panel's "Explain all" gallery share. Each image is decoded,
 // explained on its own (a method's input is one image) and yielded as soon as it is done, so a
 // caller writes it at once and memory stays that of one image. With `predict`, a classifier's top
-// class comes from the outputs the method computed for the input where it did (the gradient run
-// of Grad-CAM, Saliency and their kin, the forward pass of CAM, Eigen-CAM and Score-CAM), else from
-// a forward pass of its own. An image that cannot be read or explained is yielded with its reason;
+// class comes from the outputs the method computed for the input where it did (ExplainContext's
+// inputOutputs: a gradient run, a CAM's forward pass, the pass that finds a 'top' class), else
+// from a forward pass of its own. An image that cannot be read or explained is yielded with its reason;
 // a cancelled signal ends the loop with CancelledError (never reported as an image's failure).
 import { CancelledError, throwIfCancelled } from '../cancel';
 import type { ModelContext } from '../context';

@@ -25,7 +25,7 @@ function attributionSetup(target: ResolvedTarget, outputDims: number[], inputSco
 export async function setUpAttribution(ctx: ExplainContext): Promise<AttributionSetup> {
   checkInput(ctx.input);
   const plan = await planTarget(ctx.model, ctx.input, ctx.target);
-  return attributionSetup(await resolvePlan(ctx.model, ctx.input, plan), plan.outputDims);
+  return attributionSetup(await resolvePlan(ctx.model, ctx.input, plan, ctx.inputOutputs), plan.outputDims);
 }
 
 /**
@@ -38,9 +38,10 @@ export async function setUpAttribution(ctx: ExplainContext): Promise<Attribution
 export async function setUpGradientAttribution(ctx: ExplainContext): Promise<AttributionSetup> {
   checkInput(ctx.input);
   const plan = await planTarget(ctx.model, ctx.input, ctx.target);
-  if (plan.target.kind !== 'top' || (await ctx.model.baseSessionOpen())) return attributionSetup(await resolvePlan(ctx.model, ctx.input, plan), plan.outputDims);
+  if (plan.target.kind !== 'top' || (await ctx.model.baseSessionOpen())) return attributionSetup(await resolvePlan(ctx.model, ctx.input, plan, ctx.inputOutputs), plan.outputDims);
   const name = ctx.model.input.name;
   const { outputs } = await computeGradients(ctx.model, { [name]: ctx.input }, { wrt: [name], output: plan.target.output, seed: float32(plan.outputDims) });
+  ctx.inputOutputs?.(outputs);
   const target = resolveTop(plan.target, outputs[plan.target.output]);
   return attributionSetup(target, plan.outputDims, targetScores(outputs[target.output], target)[0]);
 }

@@ -65,7 +65,7 @@ export const rise: ExplanationMethod<RiseOptions> = {
   ],
   async explain(ctx, options) {
     checkInput(ctx.input);
-    const target = await resolvePlan(ctx.model, ctx.input, await planTarget(ctx.model, ctx.input, ctx.target));
+    const target = await resolvePlan(ctx.model, ctx.input, await planTarget(ctx.model, ctx.input, ctx.target), ctx.inputOutputs);
     const [, channels, ...spatial] = ctx.input.dims;
     const plane = sizeOf(spatial);
     const recipes = riseRecipes(options.masks, options.cells, options.probability, spatial, new Random(options.seed));

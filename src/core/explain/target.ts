@@ -459,10 +459,15 @@ export function resolveTop(target: ResolvedTarget | TopTarget, output: Tensor): 
   return { kind: 'class', index: argmax(output.data as Float32Array, 0, count), output: target.output };
 }
 
-/** The plan's target resolved, with one forward pass when it is 'top'. */
-export async function resolvePlan(model: ConvModel, input: Tensor, plan: TargetPlan): Promise<ResolvedTarget> {
+/**
+ * The plan's target resolved, with one forward pass when it is 'top' (whose outputs go to
+ * `onOutputs`: ExplainContext's inputOutputs).
+ */
+export async function resolvePlan(model: ConvModel, input: Tensor, plan: TargetPlan, onOutputs?: (outputs: Record<string, Tensor>) => void): Promise<ResolvedTarget> {
   if (plan.target.kind !== 'top') return plan.target;
-  return resolveTop(plan.target, (await model.run({ [model.input.name]: input }))[plan.target.output]);
+  const outputs = await model.run({ [model.input.name]: input });
+  onOutputs?.(outputs);
+  return resolveTop(plan.target, outputs[plan.target.output]);
 }
 
 /** Whether the seed depends on the output (the gradient run then needs the batch's output first). */
