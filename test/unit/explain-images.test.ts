@@ -8,6 +8,10 @@ import * as os from 'os';
 import * as path from 'path';
 import { ModelContext } from '../../src/core/context';
 import { explainImages } from '../../src/core/dataset/explain-images';
+import { explain } from '../../src/core/explain';
+import { ConvModel } from '../../src/core/model';
+import { encodeModel } from '../../src/core/onnx/proto';
+import { exposeOutputs } from '../../src/core/onnx/surgery';
 import type { Tensor } from '../../src/core/tensor';
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -73,6 +77,49 @@ describe('explaining a list of images with predictions (convlens explain FOLDER,
       }
     });
   }
+
+  it('every method that hands over the outputs for the input gives every graph output, as a forward pass does', async () => {
+    // The sample classifier with a second graph output, so a call site that handed over only the
+    // target's output would show.
+    const sample = ConvModel.load(MODEL, { provider: 'cpu' });
+    const model = ConvModel.fromBytes(encodeModel(exposeOutputs(sample.proto, ['/block4/relu/Relu_output_0'])), { provider: 'cpu' });
+    await sample.dispose();
+    const ctx = ModelContext.open(MODEL, { provider: 'cpu' });
+    const input = ctx.loadInput(images[0].file).tensor;
+    await ctx.dispose();
+    try {
+      const forward = await model.run({ [model.input.name]: input });
+      const graphOutputs = Object.keys(forward).sort();
+      assert.strictEqual(graphOutputs.length, 2);
+      for (const [method, options] of [
+        ['gradcam', {}],
+        ['gradcam++', {}],
+        ['saliency', {}],
+        ['input-x-gradient', {}],
+        ['guided-backprop', {}],
+        ['guided-gradcam', {}],
+        ['cam', {}],
+        ['eigencam', {}],
+        ['scorecam', {}],
+        ['integrated-gradients', { steps: 4 }],
+        ['smoothgrad', { samples: 2 }],
+        ['occlusion', OCCLUSION],
+        ['rise', { masks: 8 }],
+      ] as const) {
+        let handed: Record<string, Tensor> | undefined;
+        await explain(method, { model, input, target: { kind: 'class', index: 'top' }, inputOutputs: (o) => (handed ??= o) }, options);
+        assert.ok(handed, `${method} handed over no outputs`);
+        for (const name of graphOutputs) {
+          assert.ok(handed[name], `${method}: no '${name}'`);
+          // Other sessions (gradient, exposed layer) sum in other orders: float32 rounding of logits near 10.
+          const worst = Math.max(...Array.from(forward[name].data as Float32Array, (v, i) => Math.abs(v - (handed![name].data as Float32Array)[i])));
+          assert.ok(worst <= 1e-4, `${method}: '${name}' differs from the forward pass's by ${worst}`);
+        }
+      }
+    } finally {
+      await model.dispose();
+    }
+  });
 
   it('reports an image that cannot be read, with no prediction, and explains and predicts the others', async () => {
     const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'convlens-explain-images-'));
