@@ -65,16 +65,8 @@ const WINDOWED = new Set(['Conv', 'MaxPool', 'AveragePool', 'LpPool']);
 export function localCuts(graph: GraphProto, input: string, inputDims: number[], shapes: Map<string, number[]>): LocalCut[] {
   if (inputDims.length < 3) return [];
   const spatial = inputDims.length - 2;
-  const { initializers } = indexGraph(graph);
-  // Readers of each tensor, those that read it inside a subgraph (If, Loop) too.
-  const consumers = new Map<string, NodeProto[]>();
-  for (const node of graph.node) {
-    for (const i of allInputs(node)) {
-      const list = consumers.get(i);
-      if (list) list.push(node);
-      else if (i) consumers.set(i, [node]);
-    }
-  }
+  // Consumers include the nodes that read a tensor inside a subgraph (If, Loop).
+  const { consumers, initializers } = indexGraph(graph);
   const order = topologicalOrder(graph);
   const constant = new Set(initializers);
   const reach = new Map<string, Reach>([[input, { stride: Array(spatial).fill(1), before: Array(spatial).fill(0), after: Array(spatial).fill(0) }]]);

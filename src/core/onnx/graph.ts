@@ -85,6 +85,7 @@ export function dimsOf(info: ValueInfoProto): (number | string)[] | undefined {
 
 export interface GraphIndex {
   producer: Map<string, NodeProto>;
+  /** The nodes that read each tensor, those that read it inside a subgraph (If, Loop) included. */
   consumers: Map<string, NodeProto[]>;
   initializers: Set<string>;
   graphInputs: string[];
@@ -95,7 +96,7 @@ export function indexGraph(graph: GraphProto): GraphIndex {
   const consumers = new Map<string, NodeProto[]>();
   for (const node of graph.node) {
     for (const out of node.output) if (out) producer.set(out, node);
-    for (const input of node.input) {
+    for (const input of allInputs(node)) {
       if (!input) continue;
       const list = consumers.get(input);
       if (list) list.push(node);
