@@ -16,6 +16,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { ComputeClient } from '../src/compute/client';
 import { ModelContext } from '../src/core/context';
+import { DecodePool } from '../src/core/dataset/decode-pool';
 import { explainImages } from '../src/core/dataset/explain-images';
 import { extractFeatures } from '../src/core/dataset/features';
 import { listDataset } from '../src/core/dataset/folder';
@@ -201,12 +202,15 @@ async function datasetThroughput(model: ConvModel, image: Uint8Array, spec: Prep
 
 /**
  * "Explain all" (and `convlens explain FOLDER`, which leaves out the top classes): a map and the
- * top class per image of the folder through the loop they share (explainImages: decoding, one
- * explanation per image, the prediction from the method's own run of the input), images/s for
- * each method next to plain forward passes of batches of the same size, alternately.
+ * top class per image of the folder through the loop they share (explainImages: the next image
+ * read in a thread meanwhile, one explanation per image, the prediction from the method's own run
+ * of the input), images/s for each method next to plain forward passes of batches of the same
+ * size, alternately.
  */
 async function explainThroughput(model: ConvModel, folder: string, spec: PreprocessSpec, batch: Tensor): Promise<Record<string, number>> {
   const ctx = ModelContext.open(model.file as string, { provider: 'auto', preprocessing: spec });
+  // One reading thread for every round, as the gallery keeps one for every page.
+  const reader = DecodePool.start(1);
   try {
     const { images } = listDataset(folder);
     const result: Record<string, number> = {};
@@ -215,7 +219,7 @@ async function explainThroughput(model: ConvModel, folder: string, spec: Preproc
       for (let round = 0; round < 2; round++) {
         times.explain.push(
           await seconds(async () => {
-            for await (const item of explainImages(ctx, images, { method, target: { kind: 'class', index: 'top' }, predict: true })) {
+            for await (const item of explainImages(ctx, images, { method, target: { kind: 'class', index: 'top' }, predict: true }, { reader })) {
               if (item.error) throw new Error(`${item.image.relPath}: ${item.error}`);
             }
           }),
@@ -235,6 +239,7 @@ async function explainThroughput(model: ConvModel, folder: string, spec: Preproc
     }
     return result;
   } finally {
+    await reader?.dispose();
     await ctx.model.dispose();
   }
 }

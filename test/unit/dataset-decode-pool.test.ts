@@ -2,6 +2,7 @@
 // features of decoding on the main thread, bit for bit, with the same images skipped for the same
 // reasons; the pool's tensors are the main thread's tensors.
 import * as assert from 'assert';
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -78,6 +79,18 @@ describe('dataset decoding in worker threads', function () {
     } finally {
       await pool.dispose();
     }
+  });
+
+  it('a pool kept for the whole process (unrefWhenIdle) answers a pending request, then lets the process end without being closed', () => {
+    const input = inputPipelineFor(model);
+    // A process whose only work left is waiting for the thread's answer; it must print the answer and then end by itself.
+    const script = `
+      const { DecodePool } = require(${JSON.stringify(require.resolve('../../src/core/dataset/decode-pool'))});
+      const pool = DecodePool.start(1).unrefWhenIdle();
+      pool.decode(${JSON.stringify(path.join(data, 'circle', '0.png'))}, ${JSON.stringify(input.pooled?.spec)}, {})
+        .then((t) => process.stdout.write('decoded ' + t.dims.join('x')));`;
+    const out = execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000 });
+    assert.strictEqual(out, `decoded ${[1, ...model.input.shape.slice(1)].join('x')}`);
   });
 
   it('features with the pool equal features decoded on the main thread, skipped images included', async () => {

@@ -1,7 +1,8 @@
 // The loop `convlens explain FOLDER` and "Explain all" share (core/dataset/explain-images.ts), on
 // the sample classifier: with `predict`, each image's top class is the one the forward pass gives,
 // taken from the run the method made of the input where it made one (no forward pass of its own),
-// else from a forward pass; an unreadable image is reported and the others still explained.
+// else from a forward pass; an unreadable image is reported and the others still explained; images
+// are read in a decode thread, giving the inputs and the reasons the main thread gives.
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -11,6 +12,7 @@ import { explainImages } from '../../src/core/dataset/explain-images';
 import { explain } from '../../src/core/explain';
 import { ConvModel } from '../../src/core/model';
 import { encodeModel } from '../../src/core/onnx/proto';
+import { formatNpy } from '../../src/core/npy';
 import { exposeOutputs } from '../../src/core/onnx/surgery';
 import type { Tensor } from '../../src/core/tensor';
 
@@ -139,6 +141,56 @@ describe('explaining a list of images with predictions (convlens explain FOLDER,
           ['c.png', 'circle', true, false],
         ],
       );
+    } finally {
+      await ctx.dispose();
+      fs.rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
+  it("reads the images in a decode thread: the inputs are the main thread's bit for bit, and so are the reasons an input is refused", async () => {
+    const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'convlens-explain-images-'));
+    const ctx = ModelContext.open(MODEL, { provider: 'cpu' });
+    try {
+      const shape = ctx.inputInfo.shape.map((d) => (typeof d === 'number' && d > 0 ? d : 1));
+      const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
+      values[5] = NaN;
+      fs.writeFileSync(path.join(folder, 'nan.npy'), formatNpy({ dtype: 'float32', dims: shape, data: values }));
+      fs.writeFileSync(path.join(folder, 'broken.png'), 'not a png');
+      const list = [
+        ...images.slice(0, 2),
+        { file: path.join(folder, 'broken.png'), relPath: 'broken.png' },
+        { file: path.join(folder, 'nan.npy'), relPath: 'nan.npy' },
+        ...images.slice(2, 4),
+      ];
+      const expected = list.map((im) => {
+        try {
+          return { input: ctx.loadInput(im.file) };
+        } catch (err) {
+          return { error: (err as Error).message };
+        }
+      });
+      // The main thread reads only what the thread cannot decide alone: the non-finite input's refusal.
+      const readHere: string[] = [];
+      const loadInput = ctx.loadInput.bind(ctx);
+      ctx.loadInput = (file: string) => {
+        readHere.push(path.basename(file));
+        return loadInput(file);
+      };
+      const items = [];
+      for await (const item of explainImages(ctx, list, { method: 'gradcam', target: { kind: 'class', index: 'top' } })) items.push(item);
+      assert.deepStrictEqual(readHere, ['nan.npy']);
+      assert.deepStrictEqual(
+        items.map((i) => i.error),
+        expected.map((e) => e.error),
+      );
+      assert.match(items[3].error ?? '', /contains 1 NaN value/);
+      items.forEach((item, k) => {
+        const want = expected[k].input;
+        if (!want) return assert.strictEqual(item.input, undefined);
+        assert.ok(item.input && Buffer.from(item.input.tensor.data.buffer).equals(Buffer.from(want.tensor.data.buffer)), `${item.image.relPath}: the same tensor`);
+        assert.ok(want.rgb && item.input.rgb && Buffer.from(item.input.rgb.data.buffer).equals(Buffer.from(want.rgb.data.buffer)), `${item.image.relPath}: the same image`);
+        assert.ok(item.explanation, `${item.image.relPath} is explained`);
+      });
     } finally {
       await ctx.dispose();
       fs.rmSync(folder, { recursive: true, force: true });

@@ -1,6 +1,6 @@
 // `convlens explain MODEL FOLDER|GLOB --method M --out-dir D`: one explanation per image of a
 // folder, image after image through core/dataset/explain-images.ts (the loop the panel's "Explain
-// all" shares; memory stays that of one batch), each written atomically as
+// all" shares; memory stays that of two images), each written atomically as
 // soon as it is done, so a run that is cancelled or crashes resumes where it stopped: images whose
 // output file exists are skipped. --shard I/N (or the scheduler's variables) takes one shard of
 // the images, split as `convlens dataset` splits them.

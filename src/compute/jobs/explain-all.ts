@@ -12,6 +12,7 @@ import type { GalleryCardView, MapData, TargetSpec } from '../../protocol';
 import { MAX_GALLERY_PAGE } from '../../protocol';
 import type { ModelContext } from '../../core/context';
 import { explainImages, listDataset } from '../../core/dataset';
+import { DecodePool } from '../../core/dataset/decode-pool';
 import { progressWithEta } from '../../core/dataset/features';
 import type { Explanation, Target } from '../../core/explain';
 import { resizeSkimage } from '../../core/image/resample';
@@ -55,6 +56,9 @@ function cardMap(e: Explanation): MapData {
 }
 
 export function explainAllJobs(state: WorkerState, toTarget: (ctx: ModelContext, spec: TargetSpec) => Promise<Target>): JobHandlers<'explainAll'> {
+  // The thread that reads each next image lives as long as the worker, so that it is warm from the
+  // second page on.
+  let reader: DecodePool | undefined;
   return {
     async explainAll({ modelPath, folder, roots, method, layer, target, options, offset, limit }, job) {
       if (!folderInside(folder, roots)) throw new Error(`${folder} is not a folder inside the workspace; choose one with "Choose folder…"`);
@@ -67,7 +71,8 @@ export function explainAllJobs(state: WorkerState, toTarget: (ctx: ModelContext,
       const cards: GalleryCardView[] = [];
       let resolvedLayer: string | undefined;
       job.progress(images.length ? offset / images.length : 1, `${method}: ${offset}/${images.length} images`);
-      for await (const item of explainImages(ctx, page, request, { signal: job.signal })) {
+      reader ??= DecodePool.start(1)?.unrefWhenIdle();
+      for await (const item of explainImages(ctx, page, request, { signal: job.signal, reader })) {
         const { image, input, explanation: e, prediction: p } = item;
         resolvedLayer ??= e?.layer;
         cards.push({

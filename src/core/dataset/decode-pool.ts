@@ -38,6 +38,7 @@ export class DecodePool {
   private isClosed = false;
   private broken?: DecodePoolError;
   private turn = 0;
+  private holdsProcessWhenIdle = true;
 
   private constructor(threads: number) {
     for (let i = 0; i < threads; i++) {
@@ -78,6 +79,7 @@ export class DecodePool {
     if (this.isClosed) return Promise.reject(new DecodePoolError('the decode pool was closed'));
     if (this.broken) return Promise.reject(this.broken);
     const worker = this.workers[this.turn++ % this.workers.length];
+    if (!this.holdsProcessWhenIdle) for (const w of this.workers) w.ref();
     return new Promise<LoadedInput>((resolve, reject) => {
       this.pending.set(request.id, { resolve, reject });
       worker.postMessage(request);
@@ -88,6 +90,7 @@ export class DecodePool {
     const entry = this.pending.get(reply.id);
     if (!entry) return;
     this.pending.delete(reply.id);
+    if (!this.holdsProcessWhenIdle && this.pending.size === 0) for (const worker of this.workers) worker.unref();
     if ('error' in reply) entry.reject(new Error(reply.error));
     else entry.resolve(reply.input);
   }
@@ -100,6 +103,16 @@ export class DecodePool {
   private failAll(err: DecodePoolError): void {
     for (const entry of this.pending.values()) entry.reject(err);
     this.pending.clear();
+  }
+
+  /**
+   * Lets the process exit while the pool has no request pending, for a pool kept as long as the
+   * process (a pending request still holds the process, or its caller would never get the answer).
+   */
+  unrefWhenIdle(): this {
+    this.holdsProcessWhenIdle = false;
+    if (this.pending.size === 0) for (const worker of this.workers) worker.unref();
+    return this;
   }
 
   /** Whether dispose() was called: a DecodePoolError then says the work is no longer wanted. */

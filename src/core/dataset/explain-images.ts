@@ -1,18 +1,21 @@
 // One explanation per image of a list (a folder, a glob, a page of a folder): the loop that
 // `convlens explain FOLDER` and the panel's "Explain all" gallery share. Each image is decoded,
 // explained on its own (a method's input is one image) and yielded as soon as it is done, so a
-// caller writes it at once and memory stays that of one image. With `predict`, a classifier's top
-// class comes from the outputs the method computed for the input where it did (ExplainContext's
-// inputOutputs: a gradient run, a CAM's forward pass, the pass that finds a 'top' class), else
-// from a forward pass of its own. An image that cannot be read or explained is yielded with its reason;
-// a cancelled signal ends the loop with CancelledError (never reported as an image's failure).
+// caller writes it at once. onnxruntime runs on this thread, so the next image is read and
+// preprocessed in a decode thread (decode-pool.ts) while this one is explained: memory stays that
+// of two images. With `predict`, a classifier's top class comes from the outputs the method
+// computed for the input where it did (ExplainContext's inputOutputs: a gradient run, a CAM's
+// forward pass, the pass that finds a 'top' class), else from a forward pass of its own. An image
+// that cannot be read or explained is yielded with its reason; a cancelled signal ends the loop
+// with CancelledError (never reported as an image's failure).
 import { CancelledError, throwIfCancelled } from '../cancel';
 import type { ModelContext } from '../context';
 import { explain, Explanation } from '../explain';
 import type { OptionValue, Target } from '../explain/types';
 import type { Prediction } from '../labels/labels';
 import type { LoadedInput } from '../preprocess';
-import type { Tensor } from '../tensor';
+import { nonFinite, type Tensor } from '../tensor';
+import { DecodePool, DecodePoolError } from './decode-pool';
 import type { DatasetImage } from './folder';
 import { mayHaveTaskOutputs, readTaskOutputs, taskAwareTarget, taskPredictions } from '../task-outputs';
 
@@ -29,6 +32,12 @@ export interface ExplainImagesRequest {
 
 export interface ExplainImagesControl {
   signal?: AbortSignal;
+  /**
+   * A one-thread decode pool the caller keeps over many calls (the gallery's pages): a fresh
+   * thread reads its first few images several times slower while its code warms up. Default: one
+   * started for the call (of more than one image) and closed after it.
+   */
+  reader?: DecodePool;
 }
 
 export interface ExplainedImage {
@@ -47,6 +56,23 @@ function reasonOf(err: unknown, signal: AbortSignal | undefined): string {
   if (err instanceof CancelledError) throw err;
   if (signal?.aborted) throw new CancelledError();
   return (err as Error).message;
+}
+
+/**
+ * ctx.loadInput(file), in `pool`'s thread where there is one: the thread runs the same loadInput,
+ * so the input is the same bit for bit. Where the context refuses what the thread would not (a
+ * model it cannot preprocess images for, non-finite values) or the pool failed, ctx.loadInput
+ * runs here, so the reasons are in its words.
+ */
+async function loadInputIn(ctx: ModelContext, file: string, pool: DecodePool | undefined): Promise<LoadedInput> {
+  if (!pool || (!ctx.preprocessing && ctx.preprocessingProblem)) return ctx.loadInput(file);
+  try {
+    const input = await pool.loadInput(file, ctx.preprocessing?.spec, ctx.inputInfo.shape, ctx.limits);
+    return nonFinite(input.tensor.data) ? ctx.loadInput(file) : input;
+  } catch (err) {
+    if (err instanceof DecodePoolError && !pool.closed) return ctx.loadInput(file);
+    throw err;
+  }
 }
 
 /**
@@ -69,57 +95,66 @@ export async function* explainImages(
   request: ExplainImagesRequest,
   control: ExplainImagesControl = {},
 ): AsyncGenerator<ExplainedImage> {
-  const { signal } = control;
+  const { signal, reader } = control;
   if (images.length > 1) ctx.model.explainsManyInputs();
   const taskModel = mayHaveTaskOutputs(ctx.model);
-  for (const image of images) {
-    throwIfCancelled(signal);
-    const item: ExplainedImage = { image };
-    try {
-      item.input = ctx.loadInput(image.file);
-    } catch (err) {
-      item.error = (err as Error).message;
-    }
-    if (item.input) {
-      const input = item.input.tensor;
-      // A task model's prediction may choose what is explained (its predicted region or box): first.
-      if (request.predict && taskModel) {
-        try {
-          item.prediction = await taskPrediction(ctx, input);
-        } catch (err) {
-          item.error = reasonOf(err, signal);
-        }
-      }
-      // A classifier's comes from the outputs the method computed for the input, where it did.
-      let outputs: Record<string, Tensor> | undefined;
-      const inputOutputs = request.predict && !taskModel ? (o: Record<string, Tensor>) => void (outputs ??= o) : undefined;
-      if (!item.error) {
-        try {
-          // 'top' or a class on a segmentation or detection model: this image's predicted region or box.
-          const chosen = await taskAwareTarget(ctx, input, request.target);
+  const pool = reader ?? (images.length > 1 ? DecodePool.start(1) : undefined);
+  const load = (file: string) =>
+    loadInputIn(ctx, file, pool).then(
+      (input) => ({ input }),
+      (err: Error) => ({ error: err.message }),
+    );
+  // Without a pool, each image is read when its turn comes; with one, the next is read meanwhile.
+  let next: ReturnType<typeof load> | undefined;
+  try {
+    for (const [k, image] of images.entries()) {
+      throwIfCancelled(signal);
+      const loaded = await (next ?? load(image.file));
+      next = pool && k + 1 < images.length ? load(images[k + 1].file) : undefined;
+      const item: ExplainedImage = { image, ...loaded };
+      if (item.input) {
+        const input = item.input.tensor;
+        // A task model's prediction may choose what is explained (its predicted region or box): first.
+        if (request.predict && taskModel) {
           try {
-            item.explanation = await explain(
-              request.method,
-              { model: chosen.model, input, target: chosen.target, layer: request.layer, signal, inputOutputs },
-              request.options ?? {},
-            );
-          } finally {
-            await chosen.copy?.dispose();
+            item.prediction = await taskPrediction(ctx, input);
+          } catch (err) {
+            item.error = reasonOf(err, signal);
           }
-        } catch (err) {
-          item.error = reasonOf(err, signal);
+        }
+        // A classifier's comes from the outputs the method computed for the input, where it did.
+        let outputs: Record<string, Tensor> | undefined;
+        const inputOutputs = request.predict && !taskModel ? (o: Record<string, Tensor>) => void (outputs ??= o) : undefined;
+        if (!item.error) {
+          try {
+            // 'top' or a class on a segmentation or detection model: this image's predicted region or box.
+            const chosen = await taskAwareTarget(ctx, input, request.target);
+            try {
+              item.explanation = await explain(
+                request.method,
+                { model: chosen.model, input, target: chosen.target, layer: request.layer, signal, inputOutputs },
+                request.options ?? {},
+              );
+            } finally {
+              await chosen.copy?.dispose();
+            }
+          } catch (err) {
+            item.error = reasonOf(err, signal);
+          }
+        }
+        if (inputOutputs) {
+          try {
+            item.prediction = ctx.topOf(outputs ?? (await ctx.model.run(ctx.feeds(input))), 1)[0][0];
+          } catch (err) {
+            // Outputs that are not finite explain the failure better than the method's own error.
+            item.error = reasonOf(err, signal);
+            item.explanation = undefined;
+          }
         }
       }
-      if (inputOutputs) {
-        try {
-          item.prediction = ctx.topOf(outputs ?? (await ctx.model.run(ctx.feeds(input))), 1)[0][0];
-        } catch (err) {
-          // Outputs that are not finite explain the failure better than the method's own error.
-          item.error = reasonOf(err, signal);
-          item.explanation = undefined;
-        }
-      }
+      yield item;
     }
-    yield item;
+  } finally {
+    if (pool !== reader) await pool?.dispose();
   }
 }
