@@ -64,15 +64,16 @@ export class ModelContext {
     if (!this.preprocessing && this.preprocessingProblem && !/\.(npy|wav)$/i.test(file)) {
       throw new Error(`cannot preprocess images for ${this.name}: ${this.preprocessingProblem}`);
     }
-    const input = loadInput(file, this.preprocessing?.spec, this.inputInfo.shape, this.limits);
-    const problem = nonFinite(input.tensor.data as Float32Array);
-    if (problem) throw new InputError(`${path.basename(file)} contains ${problem}; the model needs finite inputs`);
-    return input;
+    return this.finiteInput(path.basename(file), loadInput(file, this.preprocessing?.spec, this.inputInfo.shape, this.limits));
   }
 
   /** As loadInput, on a file's bytes already in memory (a dropped file). */
   loadInputBytes(name: string, bytes: Uint8Array): LoadedInput {
-    const input = loadInputBytes(name, bytes, this.preprocessing?.spec, this.inputInfo.shape, this.limits);
+    return this.finiteInput(name, loadInputBytes(name, bytes, this.preprocessing?.spec, this.inputInfo.shape, this.limits));
+  }
+
+  /** `input` (named `name`), refused where a value is not finite: the model needs finite inputs. */
+  finiteInput(name: string, input: LoadedInput): LoadedInput {
     const problem = nonFinite(input.tensor.data as Float32Array);
     if (problem) throw new InputError(`${name} contains ${problem}; the model needs finite inputs`);
     return input;

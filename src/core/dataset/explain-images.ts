@@ -8,13 +8,14 @@
 // forward pass, the pass that finds a 'top' class), else from a forward pass of its own. An image
 // that cannot be read or explained is yielded with its reason; a cancelled signal ends the loop
 // with CancelledError (never reported as an image's failure).
+import * as path from 'path';
 import { CancelledError, throwIfCancelled } from '../cancel';
 import type { ModelContext } from '../context';
 import { explain, Explanation } from '../explain';
 import type { OptionValue, Target } from '../explain/types';
 import type { Prediction } from '../labels/labels';
 import type { LoadedInput } from '../preprocess';
-import { nonFinite, type Tensor } from '../tensor';
+import type { Tensor } from '../tensor';
 import { DecodePool, DecodePoolError } from './decode-pool';
 import type { DatasetImage } from './folder';
 import { mayHaveTaskOutputs, readTaskOutputs, taskAwareTarget, taskPredictions } from '../task-outputs';
@@ -60,15 +61,14 @@ function reasonOf(err: unknown, signal: AbortSignal | undefined): string {
 
 /**
  * ctx.loadInput(file), in `pool`'s thread where there is one: the thread runs the same loadInput,
- * so the input is the same bit for bit. Where the context refuses what the thread would not (a
- * model it cannot preprocess images for, non-finite values) or the pool failed, ctx.loadInput
- * runs here, so the reasons are in its words.
+ * so the input is the same bit for bit, and the context checks its values as its own. Where the
+ * context cannot preprocess images for the model or the pool failed, ctx.loadInput runs here, so
+ * the reasons are in its words.
  */
 async function loadInputIn(ctx: ModelContext, file: string, pool: DecodePool | undefined): Promise<LoadedInput> {
   if (!pool || (!ctx.preprocessing && ctx.preprocessingProblem)) return ctx.loadInput(file);
   try {
-    const input = await pool.loadInput(file, ctx.preprocessing?.spec, ctx.inputInfo.shape, ctx.limits);
-    return nonFinite(input.tensor.data) ? ctx.loadInput(file) : input;
+    return ctx.finiteInput(path.basename(file), await pool.loadInput(file, ctx.preprocessing?.spec, ctx.inputInfo.shape, ctx.limits));
   } catch (err) {
     if (err instanceof DecodePoolError && !pool.closed) return ctx.loadInput(file);
     throw err;
