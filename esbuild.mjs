@@ -24,6 +24,8 @@ const builds = [
   { ...node, entryPoints: { extension: 'src/extension/extension.ts' }, outdir: 'dist' },
   { ...node, entryPoints: { worker: 'src/compute/worker.ts' }, outdir: 'dist' },
   { ...node, entryPoints: { cli: 'src/cli/main.ts' }, outdir: 'dist' },
+  // What bin/convlens.js runs before the CLI's bundle, alone, so that a relaunch loads no more.
+  { ...node, entryPoints: { 'huge-pages': 'src/core/onnx/huge-pages.ts' }, outdir: 'dist' },
   // The dataset's decoding threads (src/core/dataset/decode-pool.ts loads it next to the bundle).
   { ...node, entryPoints: { 'decode-worker': 'src/core/dataset/decode-worker.ts' }, outdir: 'dist' },
   {

@@ -3,7 +3,8 @@
 // bench/peers-methods.py pytorch-grad-cam's GradCAM, ScoreCAM and AblationCAM and Captum's
 // Occlusion, under Debian's PyTorch, 2 threads, on the torchvision architectures of the reference
 // models. Without PyTorch or the peers' sources the benchmark falls back to the reference
-// manifest's recorded times, and says so.
+// manifest's recorded times, and says so. The peers run as a user runs them, without the huge pages
+// our processes give themselves (src/core/onnx/huge-pages.ts); `--peers-huge-pages` gives them the same.
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -30,6 +31,19 @@ const METHODS_SCRIPT = path.resolve(__dirname, '../../bench/peers-methods.py');
 /** What bench/peers-methods.py times (the rest of the peers are bench/peers.py's). */
 export const METHOD_PEER_COMPUTATIONS = ['GradCAM', 'ScoreCAM', 'AblationCAM', 'Occlusion'];
 
+/** Whether the peers run with glibc's huge pages, as our processes do (`--peers-huge-pages`). */
+export const PEERS_HUGE_PAGES = process.argv.includes('--peers-huge-pages');
+
+/** The environment of the peers' processes: ../shared/peers on PYTHONPATH; glibc's huge-page tunable left out unless PEERS_HUGE_PAGES. */
+function peersEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, PYTHONPATH: PEERS_DIR };
+  if (PEERS_HUGE_PAGES) return env;
+  const kept = (env.GLIBC_TUNABLES ?? '').split(':').filter((t) => t && !t.startsWith('glibc.malloc.hugetlb='));
+  if (kept.length > 0) env.GLIBC_TUNABLES = kept.join(':');
+  else delete env.GLIBC_TUNABLES;
+  return env;
+}
+
 /**
  * Runs a peers script under Debian's PyTorch with ../shared/peers on PYTHONPATH and parses its
  * JSON; or says why it cannot run (no peers' sources, or PyTorch or their dependencies missing).
@@ -40,7 +54,7 @@ export function runPeerScript(
   needs: { folder: string; modules: string },
 ): { parsed: Record<string, unknown> & { torch: string; threads: number } } | { note: string } {
   if (!fs.existsSync(path.join(PEERS_DIR, needs.folder))) return { note: `peers not found at ${PEERS_DIR}` };
-  const env = { ...process.env, PYTHONPATH: PEERS_DIR };
+  const env = peersEnv();
   try {
     execFileSync(PYTHON, ['-c', `import ${needs.modules}`], { stdio: 'ignore', env });
   } catch {

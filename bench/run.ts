@@ -17,12 +17,13 @@ import { computeGradients } from '../src/core/autodiff/gradients';
 import { explain } from '../src/core/explain';
 import { resolveTarget, seedFor } from '../src/core/explain/target';
 import { ConvModel } from '../src/core/model';
+import { relaunchWithHugePages } from '../src/core/onnx/huge-pages';
 import { Tensor } from '../src/core/tensor';
 import { benchDataset } from './dataset';
 import { benchGraphLayout } from './graph-layout';
 import { benchDatasetMap } from './dataset-map';
 import { gradientMemory } from './memory';
-import { METHOD_PEER_COMPUTATIONS, PeerRun, PeerTime, timeMethodPeers, timePeers } from './peers';
+import { METHOD_PEER_COMPUTATIONS, PEERS_HUGE_PAGES, PeerRun, PeerTime, timeMethodPeers, timePeers } from './peers';
 import { benchNumerics } from './numerics';
 import { benchResponsiveness } from './responsiveness';
 import { REFERENCE_DIR, ReferenceCase, loadManifest, loadTensor, referenceAvailable } from '../test/support/reference';
@@ -191,6 +192,11 @@ async function main(): Promise<void> {
   console.log(
     `ConvLens benchmark (${quick ? 'quick' : 'full'}; medians of ${REPEATS} runs after a warm-up, × forward against forward passes timed alternately with them; PyTorch times recorded in the reference manifest on a machine like this one with 2 threads, and the peers (Captum, pytorch-grad-cam) timed in this run where Debian's PyTorch is installed)`,
   );
+  const tunables = process.env.GLIBC_TUNABLES ?? '';
+  const hugePages = /(^|:)glibc\.malloc\.hugetlb=1(:|$)/.test(tunables);
+  console.log(
+    `Memory: our processes ${hugePages ? "with glibc's transparent huge pages, as the CLI and the compute worker run" : 'without huge pages'} (GLIBC_TUNABLES=${tunables || 'unset'}); the peers ${PEERS_HUGE_PAGES ? 'with them too (--peers-huge-pages)' : 'without, as a user runs them (--peers-huge-pages: with)'}`,
+  );
   if (!runs('models')) {
     // Only other parts asked for.
   } else if (referenceAvailable()) {
@@ -217,7 +223,10 @@ function writeResults(results: Record<string, unknown>[]): void {
   console.log(`\nresults written to ${file}`);
 }
 
-main().catch((err) => {
-  console.error(`bench failed: ${(err as Error).stack}`);
-  process.exitCode = 1;
-});
+// The bench runs as the CLI and the compute worker do, its child processes included.
+relaunchWithHugePages()
+  .then((code) => (code === undefined ? main() : void (process.exitCode = code)))
+  .catch((err) => {
+    console.error(`bench failed: ${(err as Error).stack}`);
+    process.exitCode = 1;
+  });

@@ -9,6 +9,7 @@
 import { ChildProcess, fork } from 'child_process';
 import { FromWorker, JobArgs, JobName, JobResult, ToWorker } from './jobs';
 import { CancelledError } from '../core/cancel';
+import { withHugePages } from '../core/onnx/huge-pages';
 
 export interface CallOptions {
   onProgress?: (fraction: number, message: string) => void;
@@ -161,8 +162,9 @@ export class ComputeClient {
 
   private ensureWorker(): ChildProcess {
     if (this.worker) return this.worker;
-    // execArgv [] so a debugger flag of the host (--inspect=port) is not inherited.
-    const worker = fork(this.workerScript, [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] });
+    // execArgv [] so a debugger flag of the host (--inspect=port) is not inherited; huge pages for
+    // the sessions' weights (core/onnx/huge-pages.ts).
+    const worker = fork(this.workerScript, [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [], env: withHugePages(process.env) });
     worker.on('message', (m: FromWorker) => this.onMessage(worker, m));
     worker.on('error', (err) => this.onExit(worker, `the compute worker failed: ${err.message}`));
     worker.on('exit', (code, signal) => {
