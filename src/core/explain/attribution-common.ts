@@ -17,7 +17,7 @@ export interface AttributionSetup {
   inputScore?: number;
 }
 
-function attributionSetup(target: ResolvedTarget, outputDims: number[], inputScore?: number): AttributionSetup {
+export function attributionSetup(target: ResolvedTarget, outputDims: number[], inputScore?: number): AttributionSetup {
   return { target, outputDims, notes: [`target: ${describeTarget(target)} of output '${target.output}'`], ...(inputScore !== undefined ? { inputScore } : {}) };
 }
 

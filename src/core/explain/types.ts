@@ -51,9 +51,10 @@ export interface ExplainContext {
    * Called with the model's outputs for the input itself, every graph output among them, where
    * the method computes them anyway (the gradient run of Grad-CAM and its kin, Saliency, Input ×
    * Gradient, Guided Backpropagation and Guided Grad-CAM; the forward pass of CAM, Eigen-CAM and
-   * Score-CAM; Ablation-CAM's runs before and after the layer, where they hold every graph output;
-   * the pass that finds a 'top' class for the perturbation methods, Integrated Gradients and
-   * SmoothGrad): a caller that also shows the prediction needs no pass of its own.
+   * Score-CAM; Ablation-CAM's runs before and after the layer, and occlusion's run of the network
+   * after its crops, where they hold every graph output; the pass that finds a 'top' class for the
+   * other perturbation methods, Integrated Gradients and SmoothGrad): a caller that also shows the
+   * prediction needs no pass of its own.
    */
   inputOutputs?: (outputs: Record<string, Tensor>) => void;
 }

@@ -126,6 +126,27 @@ describe('occlusion through cuts after the local first layers', function () {
     });
   }
 
+  it("resolves a 'top' target from the network after the crops, making no session of the whole network", async () => {
+    const model = stemModel(7, [64, 64]);
+    try {
+      const input = randomTensor([1, 2, 64, 64], 3, 1);
+      const options = { window: [2, 8, 8], strides: [2, 8, 8], crop: 'auto' };
+      const top = await explain('occlusion', { model, input, target: { kind: 'class', index: 'top' } }, options);
+      assert.ok(
+        top.notes.some((n) => /ran on crops around each window/.test(n)),
+        top.notes.join(' | '),
+      );
+      assert.strictEqual(await model.baseSessionOpen(), false, 'no session of the whole network');
+      const logits = (await model.run({ input })).logits.data as Float32Array;
+      const best = logits.indexOf(Math.max(...logits));
+      assert.deepStrictEqual(top.target, { kind: 'class', index: best, output: 'logits' });
+      const given = await explain('occlusion', { model, input, target: { kind: 'class', index: best } }, options);
+      assert.deepStrictEqual(top.raw.data, given.raw.data);
+    } finally {
+      await model.dispose();
+    }
+  });
+
   it('a window too large to save operations runs the whole network', async () => {
     const model = stemModel(3, [40, 40]);
     try {
