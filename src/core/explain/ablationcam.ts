@@ -22,7 +22,7 @@ import { camExplanation, camSetup, camShape, planCam, weightedChannelSum } from 
 import { LayerView, toCanonical } from './layout';
 import { inBatches } from './forward';
 import { SubModel, modelAfter } from './submodel';
-import { perturbedScores, resolveTop, targetScores } from './target';
+import { handOverOutputs, perturbedScores, resolveTop, targetScores } from './target';
 import { ExplainContext, ExplanationMethod, ResolvedTarget } from './types';
 
 export type AblationCamOptions = { batch: number };
@@ -305,16 +305,6 @@ async function ablatedScores(
   return scores;
 }
 
-/**
- * ExplainContext's inputOutputs, where the input's run up to the layer and the unablated run after
- * it (`computed`) hold every graph output (a classifier's logits): a caller that shows the
- * prediction then runs no forward pass of its own.
- */
-function handOverOutputs(ctx: ExplainContext, computed: Record<string, Tensor>): void {
-  const names = (ctx.model.proto.graph?.output ?? []).map((o) => o.name);
-  if (ctx.inputOutputs && names.every((name) => computed[name])) ctx.inputOutputs(Object.fromEntries(names.map((name) => [name, computed[name]])));
-}
-
 export const ablationCam: ExplanationMethod<AblationCamOptions> = {
   name: 'ablationcam',
   title: 'Ablation-CAM',
@@ -373,7 +363,7 @@ export const ablationCam: ExplanationMethod<AblationCamOptions> = {
     const head = await ablationHead(ctx, runs, batched ? ctx.model.batchVariantKey() : 'original', output, extras);
     const unablatedOutputs = await head.outputs([null]);
     for (const name of fixedBoxes) unablatedOutputs[name] = before[name];
-    handOverOutputs(ctx, { ...before, ...unablatedOutputs });
+    handOverOutputs(ctx.model, { ...before, ...unablatedOutputs }, ctx.inputOutputs);
     const setup = camSetup(cam, resolveTop(cam.plan.target, unablatedOutputs[output]));
     const { target } = setup;
     const original = targetScores(unablatedOutputs[target.output], target, 'logit')[0];

@@ -16,7 +16,7 @@ import { batchForCount, inBatches, scoreVariants } from './forward';
 import { CropChain, copyRegion, modelSegment, planChain } from './local-prefix';
 import { SubModel, modelAfter } from './submodel';
 import { scoreOption } from './surrogate';
-import { ScoreKind, TargetPlan, checkInput, perturbedScores, planTarget, resolvePlan, resolveTop } from './target';
+import { ScoreKind, TargetPlan, checkInput, handOverOutputs, perturbedScores, planTarget, resolvePlan, resolveTop } from './target';
 import { ExplainContext, ExplainError, ExplanationMethod, ResolvedTarget } from './types';
 
 export type OcclusionOptions = { window: number[]; strides: number[]; baseline: number | Tensor; batch: number; score: ScoreKind; display: DisplayMode; crop: 'auto' | 'off' };
@@ -259,8 +259,7 @@ async function croppedScores(
     wholes.push(current.data as Float32Array);
   }
   const outputs = await run(rest, { [last.to]: current }, [output]);
-  // The model's outputs for the input, where the rest computes them all (its only one).
-  if (ctx.inputOutputs && (model.proto.graph?.output ?? []).every((o) => o.name === output)) ctx.inputOutputs(outputs);
+  handOverOutputs(model, outputs, ctx.inputOutputs);
   const target = resolveTop(planned, outputs[output]);
   const scoresOf = async (activations: Tensor) => perturbedScores(await run(rest, { [last.to]: activations }, [output]), target, options.score);
   const scores = new Float64Array(boxes.length + 1);

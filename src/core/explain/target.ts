@@ -470,6 +470,16 @@ export async function resolvePlan(model: ConvModel, input: Tensor, plan: TargetP
   return resolveTop(plan.target, outputs[plan.target.output]);
 }
 
+/**
+ * Hands `computed` (tensors a method computed for the input itself) to `onOutputs` (ExplainContext's
+ * inputOutputs) where they hold every graph output of `model`, which alone it gets: a caller that
+ * shows the prediction then runs no forward pass of its own.
+ */
+export function handOverOutputs(model: ConvModel, computed: Record<string, Tensor>, onOutputs: ((outputs: Record<string, Tensor>) => void) | undefined): void {
+  const names = (model.proto.graph?.output ?? []).map((o) => o.name);
+  if (onOutputs && names.every((name) => computed[name])) onOutputs(Object.fromEntries(names.map((name) => [name, computed[name]])));
+}
+
 /** Whether the seed depends on the output (the gradient run then needs the batch's output first). */
 export function seedReadsOutput(target: ResolvedTarget): boolean {
   return kindOf(target.kind).seedReadsRow;
