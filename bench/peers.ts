@@ -8,6 +8,7 @@
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { withoutHugePages } from '../src/core/onnx/huge-pages';
 
 export interface PeerTime {
   /** The first call, timed apart. */
@@ -37,11 +38,7 @@ export const PEERS_HUGE_PAGES = process.argv.includes('--peers-huge-pages');
 /** The environment of the peers' processes: ../shared/peers on PYTHONPATH; glibc's huge-page tunable left out unless PEERS_HUGE_PAGES. */
 function peersEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, PYTHONPATH: PEERS_DIR };
-  if (PEERS_HUGE_PAGES) return env;
-  const kept = (env.GLIBC_TUNABLES ?? '').split(':').filter((t) => t && !t.startsWith('glibc.malloc.hugetlb='));
-  if (kept.length > 0) env.GLIBC_TUNABLES = kept.join(':');
-  else delete env.GLIBC_TUNABLES;
-  return env;
+  return PEERS_HUGE_PAGES ? env : withoutHugePages(env);
 }
 
 /**

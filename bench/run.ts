@@ -17,7 +17,7 @@ import { computeGradients } from '../src/core/autodiff/gradients';
 import { explain } from '../src/core/explain';
 import { resolveTarget, seedFor } from '../src/core/explain/target';
 import { ConvModel } from '../src/core/model';
-import { relaunchWithHugePages } from '../src/core/onnx/huge-pages';
+import { hugePagesValue, relaunchWithHugePages } from '../src/core/onnx/huge-pages';
 import { Tensor } from '../src/core/tensor';
 import { benchDataset } from './dataset';
 import { benchGraphLayout } from './graph-layout';
@@ -193,9 +193,8 @@ async function main(): Promise<void> {
     `ConvLens benchmark (${quick ? 'quick' : 'full'}; medians of ${REPEATS} runs after a warm-up, × forward against forward passes timed alternately with them; PyTorch times recorded in the reference manifest on a machine like this one with 2 threads, and the peers (Captum, pytorch-grad-cam) timed in this run where Debian's PyTorch is installed)`,
   );
   const tunables = process.env.GLIBC_TUNABLES ?? '';
-  const hugePages = /(^|:)glibc\.malloc\.hugetlb=1(:|$)/.test(tunables);
   console.log(
-    `Memory: our processes ${hugePages ? "with glibc's transparent huge pages, as the CLI and the compute worker run" : 'without huge pages'} (GLIBC_TUNABLES=${tunables || 'unset'}); the peers ${PEERS_HUGE_PAGES ? 'with them too (--peers-huge-pages)' : 'without, as a user runs them (--peers-huge-pages: with)'}`,
+    `Memory: our processes ${hugePagesValue(process.env) === '1' ? "with glibc's transparent huge pages, as the CLI and the compute worker run" : 'without huge pages'} (GLIBC_TUNABLES=${tunables || 'unset'}); the peers ${PEERS_HUGE_PAGES ? 'with them too (--peers-huge-pages)' : 'without, as a user runs them (--peers-huge-pages: with)'}`,
   );
   if (!runs('models')) {
     // Only other parts asked for.

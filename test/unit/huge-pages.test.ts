@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { ComputeClient } from '../../src/compute/client';
-import { HUGE_PAGES_TUNABLE, withHugePages } from '../../src/core/onnx/huge-pages';
+import { HUGE_PAGES_TUNABLE, hugePagesValue, withHugePages, withoutHugePages } from '../../src/core/onnx/huge-pages';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const HUGE_PAGES_MODULE = path.resolve(__dirname, '../../src/core/onnx/huge-pages.js');
@@ -38,6 +38,15 @@ describe('huge pages for the processes that run onnxruntime', function () {
     const env = { PATH: '/bin' };
     assert.strictEqual(withHugePages(env, 'darwin'), env);
     assert.strictEqual(withHugePages(env, 'win32'), env);
+    // Reading it back, and taking it out (the bench's peers), the others kept.
+    assert.strictEqual(hugePagesValue(withHugePages({}, 'linux')), '1');
+    assert.strictEqual(hugePagesValue({ GLIBC_TUNABLES: 'x.glibc.malloc.hugetlb=1' }), undefined);
+    assert.strictEqual(hugePagesValue({}), undefined);
+    assert.deepStrictEqual(withoutHugePages({ HOME: '/h', GLIBC_TUNABLES: `glibc.malloc.tcache_count=7:${HUGE_PAGES_TUNABLE}` }), {
+      HOME: '/h',
+      GLIBC_TUNABLES: 'glibc.malloc.tcache_count=7',
+    });
+    assert.deepStrictEqual(withoutHugePages({ HOME: '/h', GLIBC_TUNABLES: HUGE_PAGES_TUNABLE }), { HOME: '/h' });
     // The caller's environment is never modified.
     const mine: NodeJS.ProcessEnv = { HOME: '/home/me' };
     assert.notStrictEqual(withHugePages(mine, 'linux'), mine);

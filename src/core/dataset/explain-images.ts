@@ -4,8 +4,8 @@
 // caller writes it at once. onnxruntime runs on this thread, so the next image is read and
 // preprocessed in a decode thread (decode-pool.ts) while this one is explained: memory stays that
 // of two images. With `predict`, a classifier's top class comes from the outputs the method
-// computed for the input where it did (ExplainContext's inputOutputs: a gradient run, a CAM's
-// forward pass, the pass that finds a 'top' class), else from a forward pass of its own. An image
+// computed for the input where it did (ExplainContext's inputOutputs, which lists those runs), else
+// from a forward pass of its own. An image
 // that cannot be read or explained is yielded with its reason; a cancelled signal ends the loop
 // with CancelledError (never reported as an image's failure).
 import * as path from 'path';

@@ -10,13 +10,32 @@
 // this off) is left as it is; elsewhere than Linux nothing changes.
 import { spawn } from 'child_process';
 
-export const HUGE_PAGES_TUNABLE = 'glibc.malloc.hugetlb=1';
+const HUGE_PAGES_NAME = 'glibc.malloc.hugetlb';
+export const HUGE_PAGES_TUNABLE = `${HUGE_PAGES_NAME}=1`;
+
+/** The entries of `env`'s GLIBC_TUNABLES (name=value, colon-separated). */
+function tunablesOf(env: NodeJS.ProcessEnv): string[] {
+  return (env.GLIBC_TUNABLES ?? '').split(':').filter(Boolean);
+}
+
+/** The value `env`'s GLIBC_TUNABLES gives glibc.malloc.hugetlb ('1': huge pages), or undefined where it names none. */
+export function hugePagesValue(env: NodeJS.ProcessEnv): string | undefined {
+  return tunablesOf(env)
+    .find((t) => t.startsWith(`${HUGE_PAGES_NAME}=`))
+    ?.slice(HUGE_PAGES_NAME.length + 1);
+}
 
 /** `env` with HUGE_PAGES_TUNABLE added to its GLIBC_TUNABLES (any others kept); `env` itself where it names glibc.malloc.hugetlb already, or off Linux. */
 export function withHugePages(env: NodeJS.ProcessEnv, platform: NodeJS.Platform = process.platform): NodeJS.ProcessEnv {
-  const tunables = env.GLIBC_TUNABLES ?? '';
-  if (platform !== 'linux' || /(^|:)glibc\.malloc\.hugetlb=/.test(tunables)) return env;
-  return { ...env, GLIBC_TUNABLES: tunables ? `${tunables}:${HUGE_PAGES_TUNABLE}` : HUGE_PAGES_TUNABLE };
+  if (platform !== 'linux' || hugePagesValue(env) !== undefined) return env;
+  return { ...env, GLIBC_TUNABLES: [...tunablesOf(env), HUGE_PAGES_TUNABLE].join(':') };
+}
+
+/** `env` without glibc.malloc.hugetlb in its GLIBC_TUNABLES (the others kept; none left: no GLIBC_TUNABLES). */
+export function withoutHugePages(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const kept = tunablesOf(env).filter((t) => !t.startsWith(`${HUGE_PAGES_NAME}=`));
+  const { GLIBC_TUNABLES: _dropped, ...rest } = env;
+  return kept.length > 0 ? { ...rest, GLIBC_TUNABLES: kept.join(':') } : rest;
 }
 
 const PASSED_ON: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
