@@ -1,6 +1,7 @@
 // Dataset images decoded in worker threads (dataset/decode-pool.ts) while the model runs give the
 // features of decoding on the main thread, bit for bit, with the same images skipped for the same
-// reasons; the pool's tensors are the main thread's tensors.
+// reasons; the pool's tensors are the main thread's tensors; a kept pool whose thread died is
+// replaced.
 import * as assert from 'assert';
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
@@ -78,6 +79,32 @@ describe('dataset decoding in worker threads', function () {
       await assert.rejects(pool.decode(path.join(data, 'circle', '0.png'), input.pooled.spec, input.pooled.limits), DecodePoolError);
     } finally {
       await pool.dispose();
+    }
+  });
+
+  it('a kept pool whose thread stopped is replaced by a fresh one that decodes, so later pages are not all decoded on the calling thread', async () => {
+    const input = inputPipelineFor(model);
+    assert.ok(input.pooled);
+    const file = path.join(data, 'circle', '0.png');
+    const kept = DecodePool.keep(undefined, 1);
+    assert.ok(kept, 'the worker file is built next to decode-pool.js');
+    let fresh: DecodePool | undefined;
+    try {
+      assert.strictEqual(DecodePool.keep(kept, 1), kept, 'a working pool is kept');
+      await (kept as unknown as { workers: { terminate(): Promise<number> }[] }).workers[0].terminate();
+      await assert.rejects(kept.decode(file, input.pooled.spec, input.pooled.limits), DecodePoolError);
+      fresh = DecodePool.keep(kept, 1);
+      assert.ok(fresh && fresh !== kept, 'a fresh pool');
+      // A call still holding the old pool gets DecodePoolError, not 'closed', and decodes the image itself.
+      assert.ok(!kept.closed);
+      await assert.rejects(kept.decode(file, input.pooled.spec, input.pooled.limits), DecodePoolError);
+      const pooled = await fresh.decode(file, input.pooled.spec, input.pooled.limits);
+      const here = input.toTensor(await input.decode(file));
+      assert.ok(Buffer.from(pooled.data.buffer).equals(Buffer.from(here.data.buffer)), 'the fresh pool decodes as the main thread does');
+      assert.strictEqual(DecodePool.keep(fresh, 1), fresh, 'and is kept in turn');
+    } finally {
+      await kept.dispose();
+      await fresh?.dispose();
     }
   });
 

@@ -57,7 +57,7 @@ function cardMap(e: Explanation): MapData {
 
 export function explainAllJobs(state: WorkerState, toTarget: (ctx: ModelContext, spec: TargetSpec) => Promise<Target>): JobHandlers<'explainAll'> {
   // The thread that reads each next image lives as long as the worker, so that it is warm from the
-  // second page on.
+  // second page on; one that died is replaced on the next page.
   let reader: DecodePool | undefined;
   return {
     async explainAll({ modelPath, folder, roots, method, layer, target, options, offset, limit }, job) {
@@ -71,7 +71,7 @@ export function explainAllJobs(state: WorkerState, toTarget: (ctx: ModelContext,
       const cards: GalleryCardView[] = [];
       let resolvedLayer: string | undefined;
       job.progress(images.length ? offset / images.length : 1, `${method}: ${offset}/${images.length} images`);
-      reader ??= DecodePool.start(1)?.unrefWhenIdle();
+      reader = DecodePool.keep(reader, 1);
       for await (const item of explainImages(ctx, page, request, { signal: job.signal, reader })) {
         const { image, input, explanation: e, prediction: p } = item;
         resolvedLayer ??= e?.layer;

@@ -63,6 +63,20 @@ export class DecodePool {
   }
 
   /**
+   * A pool kept from call to call (the gallery's reader, warm from page to page): `kept` itself
+   * while its threads work; where one of them failed or stopped, or it was closed, a fresh pool of
+   * `threads`, so that later calls are not all decoded on the calling thread. Idle, it lets the
+   * process end (unrefWhenIdle).
+   */
+  static keep(kept: DecodePool | undefined, threads: number): DecodePool | undefined {
+    if (kept && !kept.broken && !kept.isClosed) return kept;
+    // A failed pool is not closed: a call still using it goes on decoding on its own thread. Only
+    // its threads that still run are stopped.
+    if (kept?.broken) for (const worker of kept.workers) void worker.terminate();
+    return DecodePool.start(threads)?.unrefWhenIdle();
+  }
+
+  /**
    * The preprocessed input [1, C, H, W] of an image file, decoded in a thread; rejects with the
    * decoder's message where the image cannot be read, with DecodePoolError where the pool failed.
    */
