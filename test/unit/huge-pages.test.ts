@@ -62,9 +62,14 @@ describe('huge pages for the processes that run onnxruntime', function () {
     });
 
     // A script that relaunches itself, then reports what its process got and ends as told.
+    let folder: string;
     let script: string;
+    after(() => {
+      if (folder) fs.rmSync(folder, { recursive: true, force: true });
+    });
     before(() => {
-      script = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'convlens-huge-pages-')), 'relaunching.js');
+      folder = fs.mkdtempSync(path.join(os.tmpdir(), 'convlens-huge-pages-'));
+      script = path.join(folder, 'relaunching.js');
       fs.writeFileSync(
         script,
         `require(${JSON.stringify(HUGE_PAGES_MODULE)}).relaunchWithHugePages().then((code) => {
@@ -106,7 +111,7 @@ describe('huge pages for the processes that run onnxruntime', function () {
 
     it('the CLI relaunches before loading its bundle: the process that runs a command has huge pages', () => {
       // Preloaded into every node process of the command: each says what it was started with.
-      const probe = path.join(path.dirname(script), 'probe.js');
+      const probe = path.join(folder, 'probe.js');
       fs.writeFileSync(probe, `process.stderr.write('started with ' + (process.env.GLIBC_TUNABLES ?? 'none') + '\\n');`);
       const out = spawnSync(process.execPath, [CLI, 'inspect', path.join(ROOT, 'sample/shapes.onnx'), '--json'], {
         encoding: 'utf8',

@@ -5,9 +5,9 @@
 // preprocessed in a decode thread (decode-pool.ts) while this one is explained: memory stays that
 // of two images. With `predict`, a classifier's top class comes from the outputs the method
 // computed for the input where it did (ExplainContext's inputOutputs, which lists those runs), else
-// from a forward pass of its own. An image
-// that cannot be read or explained is yielded with its reason; a cancelled signal ends the loop
-// with CancelledError (never reported as an image's failure).
+// from a forward pass of its own. An image that cannot be read or explained is yielded with its
+// reason; a cancelled signal ends the loop with CancelledError (never reported as an image's
+// failure).
 import * as path from 'path';
 import { CancelledError, throwIfCancelled } from '../cancel';
 import type { ModelContext } from '../context';
