@@ -2,13 +2,14 @@
 // in a fresh process (child per measurement), with an empty model cache folder (cold) and again
 // with the folder the cold run filled (warm, as on reopening the model), next to the peers' first
 // calls timed in the same run (bench/peers-methods.py: pytorch-grad-cam, Captum; Debian's
-// PyTorch, 2 threads), with issue #14's goal for each ratio. Two ways: the core's (ConvModel.load,
-// then the method: everything after reading the file counts, as in `convlens explain`'s seconds)
-// and the panel's (the compute worker opens the model as the panel does, with its predictions'
-// session and gradient check, then the first click is timed the moment the open returns). Also
-// image decode+resize per image against the forward pass, to show decoding is not the bottleneck,
-// and dataset features' images/s with decoding in worker threads and on the main thread next to
-// plain forward passes.
+// PyTorch, 2 threads), with issue #14's goal for each ratio. Two ways: the core's (onnxruntime's
+// environment started first, as the peers' process imports torch first; then ConvModel.load, then
+// the method: everything after reading the file counts, as in `convlens explain`'s seconds, but
+// that start) and the panel's (the compute worker opens the model as the panel does, with its
+// predictions' session and gradient check, then the first click is timed the moment the open
+// returns). Also image decode+resize per image against the forward pass, to show decoding is not
+// the bottleneck, and dataset features' images/s with decoding in worker threads and on the main
+// thread next to plain forward passes.
 import { execFileSync } from 'child_process';
 import jpeg from 'jpeg-js';
 import * as fs from 'fs';
@@ -34,6 +35,8 @@ import { timeMethodPeers } from './peers';
 const WORKER = path.resolve(__dirname, '../src/compute/worker.js');
 
 interface FirstCall {
+  /** The core's way: onnxruntime's environment started before the clock (startRuntime). */
+  runtime_s?: number;
   /** ConvModel.load, or the panel's open (through the worker). */
   load_s: number;
   first_s: number;
@@ -58,19 +61,29 @@ async function seconds(fn: () => Promise<unknown> | unknown): Promise<number> {
   return (performance.now() - start) / 1000;
 }
 
+/**
+ * onnxruntime's environment (its native library's global state, made inside the first session's
+ * creation of a process: `initOrt`), started on its own. The peers' process has imported torch
+ * before their first call is timed, so each side's runtime start stays outside its first call.
+ */
+function startRuntime(): void {
+  (require('onnxruntime-node/dist/binding') as { initOrt: () => void }).initOrt();
+}
+
 /** In the child: load the model, then time the method's first and second explanation. */
 async function child(method: string, cacheDir: string): Promise<void> {
   const c = chelsea();
   const input = loadTensor(c, 'input');
   const options = FIRST_CALLS.find((f) => f.method === method)?.options ?? {};
   let model: ConvModel | undefined;
+  const runtime_s = await seconds(startRuntime);
   const load_s = await seconds(() => (model = ConvModel.load(path.join(REFERENCE_DIR, c.onnx), { provider: 'auto', cacheDir: cacheDir === 'none' ? undefined : cacheDir })));
   const ctx = { model: model as ConvModel, input, target: { kind: 'class' as const, index: c.target_class }, layer: c.target_layer_tensor };
   const first_s = await seconds(() => explain(method, ctx, options));
   // A slow method's second call is its first less a session start or two: not worth its minutes.
   const second_s = FIRST_CALLS.find((f) => f.method === method)?.slow ? undefined : await seconds(() => explain(method, ctx, options));
   await model?.dispose();
-  process.stdout.write(`${JSON.stringify({ load_s, first_s, second_s } satisfies FirstCall)}\n`);
+  process.stdout.write(`${JSON.stringify({ runtime_s, load_s, first_s, second_s } satisfies FirstCall)}\n`);
 }
 
 /**
@@ -261,17 +274,22 @@ export async function benchFirstCalls(quick: boolean, only: string[] = []): Prom
   );
   const results: Record<string, unknown>[] = [];
   for (const [way, f] of (['child', 'panel'] as const).flatMap((w) => measured.map((m) => [w, m] as const))) {
-    if (f === measured[0]) console.log(way === 'child' ? '  the core (ConvModel.load, then the method):' : "  the panel's first click, the moment the worker's open returns:");
+    if (f === measured[0])
+      console.log(way === 'child' ? '  the core (onnxruntime started, then ConvModel.load, then the method):' : "  the panel's first click, the moment the worker's open returns:");
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'convlens-first-call-'));
     try {
       const cold = firstCallIn(way, f.method, dir);
       const warm = firstCallIn(way, f.method, dir);
       const peer = peers.times?.[f.peer];
       const ratio = (s: number) => (peer ? `${(peer.first_s / s).toFixed(2)}×` : '—');
-      // The panel's open is what its user waits for before the first click: shown beside it.
-      const open = way === 'panel' ? `  (open ${cold.load_s.toFixed(2)} s cold, ${warm.load_s.toFixed(2)} s warm)` : '';
+      // Beside the times: the panel's open (what its user waits for before the first click), or the
+      // core's runtime start, which the clock leaves out.
+      const beside =
+        way === 'panel'
+          ? `  (open ${cold.load_s.toFixed(2)} s cold, ${warm.load_s.toFixed(2)} s warm)`
+          : `  (onnxruntime's start before it: ${((cold.runtime_s ?? 0) * 1000).toFixed(0)} ms cold, ${((warm.runtime_s ?? 0) * 1000).toFixed(0)} ms warm)`;
       console.log(
-        `  ${f.method.padEnd(12)} ${cold.first_s.toFixed(2).padStart(8)} ${warm.first_s.toFixed(2).padStart(8)} ${(warm.second_s?.toFixed(2) ?? '—').padStart(9)} ${(peer ? peer.first_s.toFixed(2) : '—').padStart(13)} ${ratio(cold.first_s).padStart(7)} ${ratio(warm.first_s).padStart(7)}  ≥ ${f.goal}×${open}`,
+        `  ${f.method.padEnd(12)} ${cold.first_s.toFixed(2).padStart(8)} ${warm.first_s.toFixed(2).padStart(8)} ${(warm.second_s?.toFixed(2) ?? '—').padStart(9)} ${(peer ? peer.first_s.toFixed(2) : '—').padStart(13)} ${ratio(cold.first_s).padStart(7)} ${ratio(warm.first_s).padStart(7)}  ≥ ${f.goal}×${beside}`,
       );
       results.push({
         first_call: f.method,
