@@ -41,8 +41,18 @@ export function attrTensor(node: NodeProto, name: string) {
   return attribute(node, name)?.t;
 }
 
+/**
+ * Whether a node holds a subgraph. Few do, and every walk over a graph asks this of each node
+ * (through allInputs): answering it without building lists keeps those walks cheap.
+ */
+function holdsSubgraphs(node: NodeProto): boolean {
+  for (const a of node.attribute ?? []) if (a.g || (a.graphs && a.graphs.length > 0)) return true;
+  return false;
+}
+
 /** The subgraphs a node holds (If's branches, Loop's and Scan's body), by attribute name. */
 export function subgraphs(node: NodeProto): { attribute: string; graph: GraphProto }[] {
+  if (!holdsSubgraphs(node)) return [];
   const found: { attribute: string; graph: GraphProto }[] = [];
   for (const a of node.attribute ?? []) {
     if (a.g) found.push({ attribute: a.name, graph: a.g });
@@ -56,6 +66,7 @@ export function subgraphs(node: NodeProto): { attribute: string; graph: GraphPro
  * node just as its listed inputs are, though ONNX does not list them.
  */
 export function implicitInputs(node: NodeProto): string[] {
+  if (!holdsSubgraphs(node)) return [];
   const read = new Set<string>();
   for (const { graph } of subgraphs(node)) {
     const defined = new Set([...(graph.input ?? []).map((v) => v.name), ...(graph.initializer ?? []).map((t) => t.name ?? ''), ...graph.node.flatMap((n) => n.output)]);
@@ -65,8 +76,9 @@ export function implicitInputs(node: NodeProto): string[] {
   return [...read];
 }
 
-/** A node's listed inputs followed by its implicit ones (see implicitInputs). */
-export function allInputs(node: NodeProto): string[] {
+/** A node's listed inputs followed by its implicit ones (see implicitInputs); its own list where it has none. */
+export function allInputs(node: NodeProto): readonly string[] {
+  if (!holdsSubgraphs(node)) return node.input;
   const listed = new Set(node.input);
   return [...node.input, ...implicitInputs(node).filter((name) => !listed.has(name))];
 }
@@ -112,7 +124,7 @@ export function indexGraph(graph: GraphProto): GraphIndex {
 export function topologicalOrder(graph: GraphProto): NodeProto[] {
   const { producer } = indexGraph(graph);
   // A node that reads outer-scope tensors in its subgraphs comes after their producers too.
-  const implicit = new Map<NodeProto, string[]>();
+  const implicit = new Map<NodeProto, readonly string[]>();
   const inputsOf = (node: NodeProto) => {
     let inputs = implicit.get(node);
     if (!inputs) implicit.set(node, (inputs = allInputs(node)));
