@@ -3,15 +3,16 @@
 // take minutes): bench/architectures.py exports each architecture (seeded random weights) and times
 // pytorch-grad-cam's GradCAM and AblationCAM and Captum's IntegratedGradients on the same model
 // object; ours run on the exported model in a fresh process per architecture (first calls as a
-// freshly opened model meets them: onnxruntime's start, the shape probe and every session
-// counted), on the layer the peers explain and the class PyTorch predicts.
+// freshly opened model meets them: the shape probe and every session counted; onnxruntime's start
+// is not, as the peers' import of torch is not), on the layer the peers explain and the class
+// PyTorch predicts.
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { explain } from '../src/core/explain';
 import { ConvModel } from '../src/core/model';
-import { PeerTime, runPeerScript } from './peers';
+import { PeerTime, runPeerScript, startRuntime } from './peers';
 
 export const DEFAULT_ARCHITECTURES = ['efficientnet_b0', 'mobilenet_v3_small', 'shufflenet_v2_x1_0', 'regnet_y_400mf', 'densenet121'];
 const SCRIPT = path.resolve(__dirname, '../../bench/architectures.py');
@@ -50,6 +51,7 @@ async function timed(fn: () => Promise<unknown>, repeats: number): Promise<PeerT
 async function child(modelPath: string, inputPath: string, target: number, layer: string): Promise<void> {
   const bytes = fs.readFileSync(inputPath);
   const input = { dtype: 'float32' as const, dims: [1, 3, 224, 224], data: new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4) };
+  startRuntime();
   const model = ConvModel.load(modelPath, { provider: 'auto' });
   try {
     const ctx = { model, input, target: { kind: 'class' as const, index: target }, layer };

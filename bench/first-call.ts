@@ -30,7 +30,7 @@ import { ConvModel } from '../src/core/model';
 import { IMAGENET_MEAN, IMAGENET_STD, PreprocessSpec, preprocessImage } from '../src/core/preprocess';
 import { Tensor, mapToUint8 } from '../src/core/tensor';
 import { REFERENCE_DIR, ReferenceCase, loadManifest, loadTensor, referenceAvailable } from '../test/support/reference';
-import { timeMethodPeers } from './peers';
+import { startRuntime, timeMethodPeers } from './peers';
 
 const WORKER = path.resolve(__dirname, '../src/compute/worker.js');
 
@@ -59,15 +59,6 @@ async function seconds(fn: () => Promise<unknown> | unknown): Promise<number> {
   const start = performance.now();
   await fn();
   return (performance.now() - start) / 1000;
-}
-
-/**
- * onnxruntime's environment (its native library's global state, made inside the first session's
- * creation of a process: `initOrt`), started on its own. The peers' process has imported torch
- * before their first call is timed, so each side's runtime start stays outside its first call.
- */
-function startRuntime(): void {
-  (require('onnxruntime-node/dist/binding') as { initOrt: () => void }).initOrt();
 }
 
 /** In the child: load the model, then time the method's first and second explanation. */

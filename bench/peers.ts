@@ -32,6 +32,16 @@ const METHODS_SCRIPT = path.resolve(__dirname, '../../bench/peers-methods.py');
 /** What bench/peers-methods.py times (the rest of the peers are bench/peers.py's). */
 export const METHOD_PEER_COMPUTATIONS = ['GradCAM', 'ScoreCAM', 'AblationCAM', 'Occlusion'];
 
+/**
+ * onnxruntime's environment (its native library's global state, which onnxruntime-node makes inside
+ * the first session's creation in a process: `initOrt`), started on its own. A peer's process has
+ * imported torch before its first call is timed, so a first call of ours is timed after this:
+ * each side's runtime start stays outside its first call.
+ */
+export function startRuntime(): void {
+  (require('onnxruntime-node/dist/binding') as { initOrt: () => void }).initOrt();
+}
+
 /** Whether the peers run with glibc's huge pages, as our processes do (`--peers-huge-pages`). */
 export const PEERS_HUGE_PAGES = process.argv.includes('--peers-huge-pages');
 
