@@ -2,10 +2,12 @@
 // it shares copied from the model's own bytes: it must decode to the same model (initializers in
 // another order) and run to the same numbers as the variant encoded in full. Or with those weights
 // pointing into the model's bytes, which onnxruntime then reads as external data from memory.
+// encodeModel itself writes the plain model as protobufjs's fromObject copy of it would encode.
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import * as protobuf from 'protobufjs';
 import { buildGradientModel } from '../../src/core/autodiff/build';
 import { probeShapes } from '../../src/core/autodiff/shapes';
 import { decodeModel, encodeModel, encodeModelReferencing, encodeModelReusing, GraphProto, ModelProto } from '../../src/core/onnx/proto';
@@ -14,6 +16,7 @@ import { ConvModel } from '../../src/core/model';
 import { createSession, run } from '../../src/core/onnx/session';
 import { exposeOutputs, modelUpTo } from '../../src/core/onnx/surgery';
 import { float32, Tensor } from '../../src/core/tensor';
+import schema from '../../src/core/onnx/onnx.schema';
 
 const ROOT = path.resolve(__dirname, '../../..');
 
@@ -54,6 +57,26 @@ function opened(file: string, value: (i: number) => number) {
   for (let i = 0; i < x.data.length; i++) x.data[i] = value(i);
   return { bytes, source, input, feeds: { [input?.name ?? '']: x } };
 }
+
+describe('encodeModel', () => {
+  // The path encodeModel no longer takes: fromObject converts every field (a Long per int64) first.
+  const ModelType = protobuf.Root.fromJSON(schema as unknown as protobuf.INamespace).lookupType('onnx.ModelProto');
+  const viaFromObject = (model: ModelProto) => ModelType.encode(ModelType.fromObject(model)).finish();
+  for (const file of ['sample/shapes.onnx', 'sample/shapes-det.onnx', 'sample/shapes-vit.onnx', 'sample/signal1d.onnx', 'test/models/controlflow/gated_if.onnx']) {
+    it(`${file}: the decoded model and its gradient model (objects the builder made) encode to the bytes fromObject's copy does`, async () => {
+      const { source, input, feeds } = opened(file, (i) => Math.sin(i * 0.11));
+      const shapes = await probeShapes(source.proto, feeds);
+      const gradient = buildGradientModel(source.proto, { wrt: [input?.name ?? ''], shapes, seedFrom: 'top' }).model;
+      for (const [what, model] of [
+        ['decoded', source.proto],
+        ['gradient', gradient],
+      ] as const) {
+        const bytes = encodeModel(model);
+        assert.ok(Buffer.from(bytes).equals(Buffer.from(viaFromObject(model))), what);
+      }
+    });
+  }
+});
 
 describe('encoding a variant with the weights copied from its model', () => {
   for (const file of ['sample/shapes.onnx', 'test/models/densenet_like.onnx', 'test/models/bn_unfused.onnx']) {

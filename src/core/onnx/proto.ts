@@ -174,7 +174,7 @@ export function decodeModel(bytes: Uint8Array): ModelProto {
  * The protobuf bytes of a model. The plain object is encoded as it is: its fields already have the
  * types the encoder writes (int64 as numbers, bytes as Uint8Array, enums as numbers), and
  * protobufjs's fromObject would only copy it first, with a Long object for every int64. The bytes
- * are the same (checked on every model the unit tests encode, and on every model on disk).
+ * are the same (onnx-encode-reusing.test.ts holds decoded and built models to it).
  */
 export function encodeModel(model: ModelProto): Uint8Array {
   return ModelType.encode(model as protobuf.Message).finish();
